@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/engine"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+func (a *app) dagsTest() *cobra.Command {
+	var conf string
+	cmd := &cobra.Command{
+		Use:   "test DAG_ID [LOGICAL_DATE]",
+		Short: "Run one DAG run in this process, without a scheduler, and report each task",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			e, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			d, err := e.lookupDAG(args[0])
+			if err != nil {
+				return err
+			}
+			logical := ""
+			if len(args) == 2 {
+				logical = args[1]
+			}
+			run, err := e.createManualRun(ctx, d, store.RunManual, conf, "", logical)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Testing %s, run %s\n", d.ID, run.RunID)
+			return a.runInProcess(ctx, e, d, run.RunID)
+		},
+	}
+	cmd.Flags().StringVarP(&conf, "conf", "c", "", "JSON conf for the run")
+	return cmd
+}
+
+// runInProcess runs one DAG run with an engine limited to it, printing
+// progress, until the run ends.
+func (a *app) runInProcess(parent context.Context, e *env, d *dag.DAG, runID string) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	only := store.TaskKey{DagID: d.ID, RunID: runID}
+	eng, err := engine.New(ctx, engine.Options{Config: e.cfg, Store: e.st, Operators: a.operators, Logger: e.log, OnlyRun: &only})
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	waitErr := a.waitRun(ctx, e.st, d, runID)
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	tis, err := e.st.ListTaskInstances(parent, d.ID, runID)
+	if err == nil {
+		for _, ti := range tis {
+			if ti.TryNumber > 0 {
+				fmt.Fprintf(a.stdout, "  %-24s %-16s log: %s\n", ti.TaskID, ti.State, logPathOf(e, ti))
+			}
+		}
+	}
+	return waitErr
+}
+
+func (a *app) dagsValidate() *cobra.Command {
+	return &cobra.Command{
+		Use: "validate [DIR]", Short: "Check every DAG file and list all errors (exit 1 if any)", Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			dir := cfg.DagsFolder
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			bag := engine.NewBag(dir, a.operators.Specs())
+			if err := bag.Reload(); err != nil {
+				return err
+			}
+			files := make([]string, 0, len(bag.Errors()))
+			for f := range bag.Errors() {
+				files = append(files, f)
+			}
+			sort.Strings(files)
+			for _, f := range files {
+				fmt.Fprintln(a.stdout, bag.Errors()[f])
+			}
+			fmt.Fprintf(a.stdout, "%d DAG(s) valid, %d file(s) with errors in %s\n", len(bag.DAGs()), len(files), dir)
+			if len(files) > 0 {
+				return exitCode(1)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) dagsListRuns() *cobra.Command {
+	var state string
+	var limit int
+	cmd := &cobra.Command{
+		Use: "list-runs DAG_ID", Short: "List a DAG's runs, newest first", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			f := store.RunFilter{DagID: args[0], Limit: limit}
+			if state != "" {
+				f.States = []store.RunState{store.RunState(state)}
+			}
+			runs, err := st.ListRuns(ctx, f)
+			if err != nil {
+				return err
+			}
+			t := &table{headers: []string{"dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date"}}
+			for _, r := range runs {
+				t.add(map[string]any{"dag_id": r.DagID, "run_id": r.RunID, "state": r.State, "run_type": r.RunType,
+					"logical_date": r.LogicalDate, "start_date": r.StartDate, "end_date": r.EndDate})
+			}
+			return a.print(t)
+		},
+	}
+	cmd.Flags().StringVar(&state, "state", "", "only runs in this state")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many runs")
+	return cmd
+}
+
+func (a *app) dagsState() *cobra.Command {
+	return &cobra.Command{
+		Use: "state DAG_ID RUN_ID", Short: "Print a DAG run's state", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := st.GetRun(ctx, args[0], args[1])
+			if err != nil {
+				return fmt.Errorf("run %s of %s: %w", args[1], args[0], err)
+			}
+			if a.output == "table" {
+				fmt.Fprintln(a.stdout, run.State)
+				return nil
+			}
+			t := &table{headers: []string{"dag_id", "run_id", "state"}}
+			t.add(map[string]any{"dag_id": run.DagID, "run_id": run.RunID, "state": run.State,
+				"logical_date": run.LogicalDate, "start_date": run.StartDate, "end_date": run.EndDate, "conf": run.Conf})
+			return a.print(t)
+		},
+	}
+}
+
+func (a *app) dagsImportErrors() *cobra.Command {
+	return &cobra.Command{
+		Use: "list-import-errors", Short: "List DAG files that failed to load, with every error", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			t := &table{headers: []string{"filepath", "error"}}
+			files := make([]string, 0)
+			for f := range e.bag.Errors() {
+				files = append(files, f)
+			}
+			sort.Strings(files)
+			for _, f := range files {
+				t.add(map[string]any{"filepath": f, "error": e.bag.Errors()[f].Error(), "timestamp": time.Now().UTC()})
+			}
+			if a.output == "table" {
+				for _, f := range files {
+					fmt.Fprintf(a.stdout, "%s\n%v\n\n", f, e.bag.Errors()[f])
+				}
+				if len(files) == 0 {
+					fmt.Fprintln(a.stdout, "No import errors.")
+				}
+				return nil
+			}
+			return a.print(t)
+		},
+	}
+}
+
+func (a *app) dagsSchema() *cobra.Command {
+	return &cobra.Command{
+		Use: "schema", Short: "Print the JSON Schema of DAG files, for editors", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := dag.Schema(a.operators.Specs())
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(a.stdout, string(out))
+			return err
+		},
+	}
+}

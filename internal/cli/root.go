@@ -1,0 +1,147 @@
+// Package cli is Sirocco's command line: one file per command group, named
+// after Airflow's CLI. Commands parse flags, call the engine or the store,
+// and print; there is no business logic here.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/engine"
+	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/operator/all"
+	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
+)
+
+// app carries what every command needs; it is built once per invocation.
+type app struct {
+	flags     map[string]*string // config overrides set on the command line
+	output    string
+	stdout    io.Writer
+	stderr    io.Writer
+	operators operator.Registry
+}
+
+// configFlags are the settings any command may override with a flag.
+var configFlags = []struct{ name, key, help string }{
+	{"home", "home", "Sirocco home (SIROCCO_HOME)"},
+	{"dags", "dags_folder", "DAGs folder (SIROCCO_DAGS_FOLDER)"},
+	{"database-url", "database_url", "database URL (SIROCCO_DATABASE_URL)"},
+	{"parallelism", "parallelism", "tasks run at once by the local executor (SIROCCO_PARALLELISM)"},
+	{"poll-interval", "poll_interval", "scheduler poll interval (SIROCCO_POLL_INTERVAL)"},
+}
+
+// NewRoot builds the command tree.
+func NewRoot(stdout, stderr io.Writer) *cobra.Command {
+	a := &app{flags: map[string]*string{}, stdout: stdout, stderr: stderr, operators: all.Registry()}
+	root := &cobra.Command{
+		Use:           "sirocco",
+		Short:         "Sirocco schedules DAGs of tasks and runs them where they belong.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	for _, f := range configFlags {
+		a.flags[f.key] = pf.String(f.name, "", f.help)
+	}
+	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
+	root.AddCommand(
+		a.standaloneCmd(), a.schedulerCmd(), a.dagsCmd(), a.tasksCmd(), a.dbCmd(),
+		a.poolsCmd(), a.variablesCmd(), a.configCmd(),
+	)
+	return root
+}
+
+// Execute runs the CLI and returns the process exit code.
+func Execute() int {
+	root := NewRoot(os.Stdout, os.Stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		if code, ok := err.(exitCode); ok {
+			return int(code)
+		}
+		return 1
+	}
+	return 0
+}
+
+// exitCode ends the process with a status after output was already printed.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func (a *app) config() (config.Config, error) {
+	set := map[string]string{}
+	for key, v := range a.flags {
+		if v != nil && *v != "" {
+			set[key] = *v
+		}
+	}
+	return config.Load(set)
+}
+
+func (a *app) logger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// openStore opens and migrates the configured database.
+func (a *app) openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if err := os.MkdirAll(cfg.Home, 0o755); err != nil {
+		return nil, fmt.Errorf("create home %s: %w", cfg.Home, err)
+	}
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", config.RedactURL(cfg.DatabaseURL), err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	return st, nil
+}
+
+// env bundles config, store and DAG bag for commands that need all three.
+type env struct {
+	cfg config.Config
+	st  store.Store
+	bag *engine.Bag
+	log *slog.Logger
+}
+
+func (a *app) open(ctx context.Context) (*env, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	bag := engine.NewBag(cfg.DagsFolder, a.operators.Specs())
+	if err := bag.Reload(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &env{cfg: cfg, st: st, bag: bag, log: a.logger(cfg)}, nil
+}
+
+func (e *env) close() { e.st.Close() }
+
+// flagChanged reports whether a flag was given, for commands with optional values.
+func flagChanged(fs *pflag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	return f != nil && f.Changed
+}

@@ -1,0 +1,380 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sirocco-dev/sirocco/internal/executor"
+	"github.com/sirocco-dev/sirocco/internal/scheduler"
+	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/tasklog"
+)
+
+func (a *app) tasksCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "tasks", Short: "Test, inspect, clear and mark task instances"}
+	cmd.AddCommand(a.tasksTest(), a.tasksLogs(), a.tasksClear(), a.tasksState(), a.tasksRender(), a.tasksMark(), a.tasksList())
+	return cmd
+}
+
+func logPathOf(e *env, ti store.TaskInstance) string {
+	return tasklog.Path(e.cfg.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber)
+}
+
+func (a *app) tasksList() *cobra.Command {
+	return &cobra.Command{
+		Use: "list DAG_ID", Short: "List a DAG's tasks", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			d, err := e.lookupDAG(args[0])
+			if err != nil {
+				return err
+			}
+			t := &table{headers: []string{"task_id", "operator", "depends_on", "trigger_rule", "retries", "pool"}}
+			for _, task := range d.Tasks {
+				t.add(map[string]any{"task_id": task.ID, "operator": task.Operator, "depends_on": task.DependsOn,
+					"trigger_rule": task.TriggerRule, "retries": task.Retries, "pool": task.Pool})
+			}
+			return a.print(t)
+		},
+	}
+}
+
+func (a *app) tasksTest() *cobra.Command {
+	var conf string
+	cmd := &cobra.Command{
+		Use:   "test DAG_ID TASK_ID [LOGICAL_DATE]",
+		Short: "Run one task now, ignoring dependencies and recording no state; output goes to the terminal",
+		Args:  cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			e, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			d, err := e.lookupDAG(args[0])
+			if err != nil {
+				return err
+			}
+			task := d.Task(args[1])
+			if task == nil {
+				return fmt.Errorf("DAG %s has no task %q", d.ID, args[1])
+			}
+			logical := time.Now().UTC()
+			if len(args) == 3 {
+				if logical, err = parseDate(args[2]); err != nil {
+					return err
+				}
+			}
+			var confMap map[string]any
+			if conf != "" {
+				if err := json.Unmarshal([]byte(conf), &confMap); err != nil {
+					return fmt.Errorf("--conf must be a JSON object: %w", err)
+				}
+			}
+			runner := newTestRunner(e, a)
+			if err := runner.Test(ctx, d, task, logical, confMap, a.stdout); err != nil {
+				fmt.Fprintf(a.stdout, "Task %s failed: %v\n", task.ID, err)
+				return exitCode(1)
+			}
+			fmt.Fprintf(a.stdout, "Task %s succeeded\n", task.ID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&conf, "conf", "c", "", "JSON conf visible as dag_run.conf and params")
+	return cmd
+}
+
+func (a *app) tasksLogs() *cobra.Command {
+	var try int
+	var follow bool
+	cmd := &cobra.Command{
+		Use: "logs DAG_ID RUN_ID TASK_ID", Short: "Print a try's log (default: the latest try)", Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}
+			ti, err := st.GetTaskInstance(ctx, key)
+			if err != nil {
+				return fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+			}
+			n := ti.TryNumber
+			if try > 0 {
+				n = try
+			}
+			if n == 0 && !follow {
+				return fmt.Errorf("task %s has not started yet (state %q); use --follow to wait for it", key.TaskID, ti.State)
+			}
+			if follow {
+				if n == 0 {
+					n = 1
+				}
+				path := tasklog.Path(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, n)
+				done := func() bool {
+					cur, err := st.GetTaskInstance(ctx, key)
+					if err != nil {
+						return true
+					}
+					return cur.TryNumber >= n && cur.State != store.StateRunning && cur.State != store.StateQueued
+				}
+				return tasklog.Follow(path, a.stdout, done, ctx.Done())
+			}
+			path := tasklog.Path(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, n)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("read log of try %d: %w", n, err)
+			}
+			_, err = a.stdout.Write(data)
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&try, "try", 0, "try number (default: latest)")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing while the try runs")
+	return cmd
+}
+
+func (a *app) tasksClear() *cobra.Command {
+	var tasks []string
+	var downstream, onlyFailed bool
+	cmd := &cobra.Command{
+		Use:   "clear DAG_ID RUN_ID",
+		Short: "Run tasks of a run again (all, or --task ones, with --downstream their dependents)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			e, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			d, err := e.lookupDAG(args[0])
+			if err != nil {
+				return err
+			}
+			tis, err := e.st.ListTaskInstances(ctx, d.ID, args[1])
+			if err != nil {
+				return err
+			}
+			if len(tis) == 0 {
+				return fmt.Errorf("run %s of %s not found", args[1], d.ID)
+			}
+			selected := map[string]bool{}
+			if len(tasks) == 0 {
+				for _, t := range d.Tasks {
+					selected[t.ID] = true
+				}
+			}
+			for _, id := range tasks {
+				if d.Task(id) == nil {
+					return fmt.Errorf("DAG %s has no task %q", d.ID, id)
+				}
+				ids := []string{id}
+				if downstream {
+					ids = d.DownstreamClosure(id)
+				}
+				for _, x := range ids {
+					selected[x] = true
+				}
+			}
+			retries := map[string]int{}
+			for _, ti := range tis {
+				if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
+					continue
+				}
+				if onlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
+					continue
+				}
+				retries[ti.TaskID] = d.Task(ti.TaskID).Retries
+			}
+			n, err := e.st.ClearTasks(ctx, d.ID, args[1], retries, time.Now().UTC())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Cleared %d task instance(s) of %s; the scheduler runs them again\n", n, args[1])
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVarP(&tasks, "task", "t", nil, "task id to clear (repeatable; default all)")
+	cmd.Flags().BoolVarP(&downstream, "downstream", "d", false, "also clear what depends on the given tasks")
+	cmd.Flags().BoolVar(&onlyFailed, "only-failed", false, "only clear failed and upstream_failed tasks")
+	return cmd
+}
+
+func (a *app) tasksState() *cobra.Command {
+	return &cobra.Command{
+		Use: "state DAG_ID RUN_ID [TASK_ID]", Short: "Print task instance states of a run", Args: cobra.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tis, err := st.ListTaskInstances(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if len(args) == 3 && a.output == "table" {
+				for _, ti := range tis {
+					if ti.TaskID == args[2] {
+						fmt.Fprintln(a.stdout, stateName(ti.State))
+						return nil
+					}
+				}
+				return fmt.Errorf("task instance %s/%s/%s: %w", args[0], args[1], args[2], store.ErrNotFound)
+			}
+			t := &table{headers: []string{"task_id", "state", "try_number", "start_date", "end_date", "hostname"}}
+			for _, ti := range tis {
+				if len(args) == 3 && ti.TaskID != args[2] {
+					continue
+				}
+				rec := map[string]any{"dag_id": ti.DagID, "run_id": ti.RunID, "task_id": ti.TaskID,
+					"state": stateName(ti.State), "try_number": ti.TryNumber, "max_tries": ti.MaxTries,
+					"start_date": ti.StartDate, "end_date": ti.EndDate, "hostname": ti.Hostname,
+					"pool": ti.Pool, "queue": ti.Queue, "priority_weight": ti.PriorityWeight}
+				if len(ti.Handle) > 0 {
+					var h any
+					if json.Unmarshal(ti.Handle, &h) == nil {
+						rec["handle"] = h
+					}
+				}
+				t.add(rec)
+			}
+			return a.print(t)
+		},
+	}
+}
+
+func stateName(s store.TaskState) string {
+	if s == store.StateNone {
+		return "none"
+	}
+	return string(s)
+}
+
+func (a *app) tasksRender() *cobra.Command {
+	return &cobra.Command{
+		Use: "render DAG_ID RUN_ID TASK_ID", Short: "Show a task's rendered templated fields", Args: cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			e, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}
+			ti, err := e.st.GetTaskInstance(ctx, key)
+			if err != nil {
+				return fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+			}
+			rendered := ti.Rendered
+			if len(rendered) == 0 {
+				// Not run yet: render now from the run's context, as Airflow's CLI does.
+				d, err := e.lookupDAG(key.DagID)
+				if err != nil {
+					return err
+				}
+				task := d.Task(key.TaskID)
+				if task == nil {
+					return fmt.Errorf("DAG %s has no task %q", d.ID, key.TaskID)
+				}
+				run, err := e.st.GetRun(ctx, key.DagID, key.RunID)
+				if err != nil {
+					return err
+				}
+				rendered, err = newTestRunner(e, a).Render(ctx, d, task, run, ti.TryNumber+1)
+				if err != nil {
+					return err
+				}
+			}
+			var v map[string]any
+			if err := json.Unmarshal(rendered, &v); err != nil {
+				return fmt.Errorf("decode rendered fields: %w", err)
+			}
+			return printRendered(a, v)
+		},
+	}
+}
+
+func (a *app) tasksMark() *cobra.Command {
+	return &cobra.Command{
+		Use: "mark DAG_ID RUN_ID TASK_ID success|failed|skipped", Short: "Set a task instance's state by hand",
+		Args: cobra.ExactArgs(4),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			to := store.TaskState(args[3])
+			if to != store.StateSuccess && to != store.StateFailed && to != store.StateSkipped {
+				return fmt.Errorf("state must be success, failed or skipped, not %q", args[3])
+			}
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}
+			cur, err := st.GetTaskInstance(ctx, key)
+			if err != nil {
+				return fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+			}
+			now := time.Now().UTC()
+			ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key, From: []store.TaskState{cur.State}, To: to, EndDate: &now})
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("task %s changed state while marking it; try again", key.TaskID)
+			}
+			// A finished run whose task changed must be looked at again.
+			if run, err := st.GetRun(ctx, key.DagID, key.RunID); err == nil && run.State.Finished() {
+				_, _ = st.UpdateRun(ctx, store.RunUpdate{DagID: key.DagID, RunID: key.RunID,
+					From: []store.RunState{run.State}, To: store.RunRunning})
+			}
+			fmt.Fprintf(a.stdout, "Marked %s %s (was %s)\n", key.TaskID, to, stateName(cur.State))
+			return nil
+		},
+	}
+}
+
+func printRendered(a *app, v map[string]any) error {
+	if a.output != "table" {
+		t := &table{}
+		t.records = []map[string]any{v}
+		return a.print(t)
+	}
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.stdout, string(out))
+	return nil
+}
+
+func newTestRunner(e *env, a *app) *executor.Runner {
+	host, _ := os.Hostname()
+	return &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: e.cfg.LogsDir(),
+		WorkerID: "cli", Hostname: host, Clock: scheduler.SystemClock{}, Logger: e.log}
+}

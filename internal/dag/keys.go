@@ -1,0 +1,106 @@
+package dag
+
+// keyInfo documents one key of the file format. The same tables drive the
+// loader (which keys are allowed where, and did-you-mean hints) and Schema
+// (properties and descriptions), so the two cannot drift apart.
+type keyInfo struct {
+	name   string
+	desc   string
+	schema map[string]any // JSON Schema of the value, without description
+}
+
+// Schema fragments shared by several keys.
+var (
+	schemaString   = map[string]any{"type": "string"}
+	schemaInt      = map[string]any{"type": "integer"}
+	schemaPosInt   = map[string]any{"type": "integer", "minimum": 1}
+	schemaBool     = map[string]any{"type": "boolean"}
+	schemaDuration = map[string]any{"$ref": "#/$defs/duration"}
+	schemaDate     = map[string]any{"$ref": "#/$defs/date"}
+	schemaEnv      = map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/scalar"}}
+	schemaID       = map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "maxLength": maxIDLen}
+)
+
+// topKeys are the keys of a DAG file's top-level mapping.
+var topKeys = []keyInfo{
+	{"dag_id", "Unique identifier of the DAG (letters, digits, '_', '.', '-').", schemaID},
+	{"description", "Free text shown in the UI and `dags list`.", schemaString},
+	{"schedule", `When runs are created: a 5-field cron expression, a preset (@once, @hourly, @daily, @weekly, @monthly, @yearly), "every <duration>" (e.g. "every 15m") or "none" for manual runs only.`,
+		map[string]any{"type": []any{"string", "null"}}},
+	{"timezone", "IANA time zone in which the schedule and dates are read (default UTC).", schemaString},
+	{"start_date", "First logical date (YYYY-MM-DD or RFC 3339, read in timezone). Required when the DAG has a schedule.", schemaDate},
+	{"end_date", "No run is scheduled after this date (YYYY-MM-DD or RFC 3339).", schemaDate},
+	{"catchup", "Create the runs missed since start_date (default false, as in Airflow 3).", schemaBool},
+	{"max_active_runs", "Maximum number of runs of this DAG in progress at once (default 16).", schemaPosInt},
+	{"max_active_tasks", "Maximum number of task instances of this DAG running at once (default 16).", schemaPosInt},
+	{"dagrun_timeout", "A run still going after this long is failed (duration; default none).", schemaDuration},
+	{"default_args", "Scheduling settings every task inherits unless it sets its own.", map[string]any{"$ref": "#/$defs/default_args"}},
+	{"params", "Run parameters: name -> default value, or {type, default, enum, description}. A trigger's conf overrides the defaults.",
+		map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/param"}}},
+	{"tags", "Labels for filtering in the UI and API.", map[string]any{"type": "array", "items": schemaString}},
+	{"tasks", "The tasks of the DAG, in any order; dependencies are given with depends_on.",
+		map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/task"}}},
+}
+
+// commonTaskKeys are the scheduling keys a task may set and inherit from
+// default_args.
+var commonTaskKeys = []keyInfo{
+	{"trigger_rule", "When the task may run given its upstream tasks' states (default all_success).", map[string]any{"$ref": "#/$defs/trigger_rule"}},
+	{"retries", "How many times a failed try is retried (default 0).", map[string]any{"type": "integer", "minimum": 0}},
+	{"retry_delay", "Wait before a retry (duration; default 300s).", schemaDuration},
+	{"retry_exponential_backoff", "Double the delay after each failed try.", schemaBool},
+	{"max_retry_delay", "Upper bound of the retry delay with exponential backoff (duration).", schemaDuration},
+	{"execution_timeout", "A try running longer than this is failed (duration; default none).", schemaDuration},
+	{"pool", "Pool whose slots the task takes (default default_pool).", schemaString},
+	{"pool_slots", "How many pool slots the task takes (default 1).", schemaPosInt},
+	{"priority_weight", "Higher runs first when slots are scarce (default 1).", schemaInt},
+	{"queue", "Queue of the workers that may run the task (default \"default\").", schemaString},
+	{"env", "Environment variables for the task; values may be templated.", schemaEnv},
+}
+
+// taskOnlyKeys are the keys only a task (not default_args) may set.
+var taskOnlyKeys = []keyInfo{
+	{"id", "Unique identifier of the task in the DAG (letters, digits, '_', '.', '-').", schemaID},
+	{"operator", "What the task does; its own fields follow.", schemaString},
+	{"depends_on", "Tasks that must finish first (a task id or a list of them).",
+		map[string]any{"oneOf": []any{schemaString, map[string]any{"type": "array", "items": schemaString}}}},
+}
+
+// paramKeys are the keys of a param given as an object.
+var paramKeys = []keyInfo{
+	{"type", "JSON type of the value: string, integer, number, boolean, array or object.",
+		map[string]any{"enum": []any{"string", "integer", "number", "boolean", "array", "object"}}},
+	{"default", "Value used when the trigger's conf does not set this param.", map[string]any{}},
+	{"enum", "The only values allowed.", map[string]any{"type": "array"}},
+	{"description", "Shown in the trigger form.", schemaString},
+}
+
+// paramTypes are the accepted values of a param's type.
+var paramTypes = []string{"string", "integer", "number", "boolean", "array", "object"}
+
+// maxIDLen is Airflow's limit on dag and task ids.
+const maxIDLen = 250
+
+// Defaults, as in Airflow.
+const (
+	defaultMaxActive  = 16
+	defaultRetryDelay = 300 // seconds
+	defaultQueue      = "default"
+)
+
+func keyNames(lists ...[]keyInfo) []string {
+	var out []string
+	for _, l := range lists {
+		for _, k := range l {
+			out = append(out, k.name)
+		}
+	}
+	return out
+}
+
+var (
+	topKeyNames         = keyNames(topKeys)
+	defaultArgsKeyNames = keyNames(commonTaskKeys)
+	taskKeyNames        = keyNames(taskOnlyKeys, commonTaskKeys)
+	paramKeyNames       = keyNames(paramKeys)
+)

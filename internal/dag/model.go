@@ -1,0 +1,153 @@
+package dag
+
+import (
+	"time"
+)
+
+// DAG is a parsed, validated pipeline definition. It is immutable once the
+// loader returns it, so the scheduler and executors may share it freely.
+type DAG struct {
+	ID             string
+	Description    string
+	Schedule       Schedule // never nil; NoSchedule when `schedule: none`
+	ScheduleSpec   string   // as written, for display
+	Timezone       *time.Location
+	StartDate      time.Time // zero when absent (only allowed for unscheduled DAGs)
+	EndDate        time.Time // zero = open-ended
+	Catchup        bool
+	MaxActiveRuns  int // > 0
+	MaxActiveTasks int // > 0
+	DagrunTimeout  time.Duration
+	Params         map[string]Param
+	Tags           []string
+	Tasks          []*Task // in file order
+	FileLoc        string
+
+	byID       map[string]*Task
+	downstream map[string][]string
+}
+
+// Param is a DAG parameter: its default is used unless the trigger's conf
+// overrides it, and the override is checked against Type and Enum.
+type Param struct {
+	Type        string // string | integer | number | boolean | array | object | "" (any)
+	Default     any
+	Enum        []any
+	Description string
+}
+
+// TriggerRule decides when a task may run given its upstream tasks' states;
+// the names and meanings are Airflow's.
+type TriggerRule string
+
+// Airflow's trigger rules.
+const (
+	AllSuccess              TriggerRule = "all_success"
+	AllFailed               TriggerRule = "all_failed"
+	AllDone                 TriggerRule = "all_done"
+	AllDoneMinOneSuccess    TriggerRule = "all_done_min_one_success"
+	OneSuccess              TriggerRule = "one_success"
+	OneFailed               TriggerRule = "one_failed"
+	OneDone                 TriggerRule = "one_done"
+	NoneFailed              TriggerRule = "none_failed"
+	NoneFailedMinOneSuccess TriggerRule = "none_failed_min_one_success"
+	NoneSkipped             TriggerRule = "none_skipped"
+	AllSkipped              TriggerRule = "all_skipped"
+	Always                  TriggerRule = "always"
+)
+
+// TriggerRules lists every accepted rule, for validation and the JSON Schema.
+var TriggerRules = []TriggerRule{
+	AllSuccess, AllFailed, AllDone, AllDoneMinOneSuccess, OneSuccess, OneFailed, OneDone,
+	NoneFailed, NoneFailedMinOneSuccess, NoneSkipped, AllSkipped, Always,
+}
+
+// Task is one node of a DAG. Scheduling fields are typed; the operator's own
+// fields stay in Args (decoded YAML values) because only the operator knows
+// their meaning — the loader has already checked them against the operator's
+// field specs.
+type Task struct {
+	ID                      string
+	Operator                string
+	DependsOn               []string
+	TriggerRule             TriggerRule
+	Retries                 int
+	RetryDelay              time.Duration
+	RetryExponentialBackoff bool
+	MaxRetryDelay           time.Duration // 0 = no cap beyond the default 24h
+	ExecutionTimeout        time.Duration // 0 = none
+	Pool                    string
+	PoolSlots               int
+	PriorityWeight          int
+	Queue                   string
+	Env                     map[string]string
+	Args                    map[string]any
+	Line                    int // line of the task in its file, for error messages
+}
+
+// DefaultPool is the pool every task uses unless it names another, as in Airflow.
+const DefaultPool = "default_pool"
+
+// Task returns the task with the given id, or nil.
+func (d *DAG) Task(id string) *Task { return d.byID[id] }
+
+// Downstream returns the ids of the tasks that depend directly on id.
+func (d *DAG) Downstream(id string) []string { return d.downstream[id] }
+
+// Index builds the lookup tables. The loader calls it; tests that build DAGs
+// by hand must call it too.
+func (d *DAG) Index() {
+	d.byID = make(map[string]*Task, len(d.Tasks))
+	d.downstream = make(map[string][]string, len(d.Tasks))
+	for _, t := range d.Tasks {
+		d.byID[t.ID] = t
+	}
+	for _, t := range d.Tasks {
+		for _, up := range t.DependsOn {
+			d.downstream[up] = append(d.downstream[up], t.ID)
+		}
+	}
+}
+
+// DownstreamClosure returns id and every task that transitively depends on it,
+// in file order; `tasks clear --downstream` uses it.
+func (d *DAG) DownstreamClosure(id string) []string {
+	seen := map[string]bool{id: true}
+	queue := []string{id}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, down := range d.downstream[cur] {
+			if !seen[down] {
+				seen[down] = true
+				queue = append(queue, down)
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for _, t := range d.Tasks {
+		if seen[t.ID] {
+			out = append(out, t.ID)
+		}
+	}
+	return out
+}
+
+// RetryDelayFor returns how long to wait before the next try after try
+// number `try` (1-based) failed, with Airflow's exponential backoff and cap.
+func (t *Task) RetryDelayFor(try int) time.Duration {
+	delay := t.RetryDelay
+	if t.RetryExponentialBackoff && try > 1 {
+		for i := 1; i < try && delay < 24*time.Hour; i++ {
+			delay *= 2
+		}
+	}
+	limit := t.MaxRetryDelay
+	if limit <= 0 {
+		limit = 24 * time.Hour
+	}
+	if delay > limit {
+		delay = limit
+	}
+	return delay
+}

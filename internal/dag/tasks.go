@@ -1,0 +1,564 @@
+package dag
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// defaultArgs returns the task every task starts from: Airflow's defaults
+// overlaid with the file's default_args.
+func (l *loader) defaultArgs(keys map[string]entry) Task {
+	t := Task{
+		TriggerRule:    AllSuccess,
+		RetryDelay:     defaultRetryDelay * time.Second,
+		Pool:           DefaultPool,
+		PoolSlots:      1,
+		PriorityWeight: 1,
+		Queue:          defaultQueue,
+		Env:            map[string]string{},
+	}
+	e, ok := set(keys, "default_args")
+	if !ok {
+		return t
+	}
+	entries, _ := l.mapEntries(e.val, "default_args")
+	taskOnly := keyNames(taskOnlyKeys)
+	for _, e := range entries {
+		switch {
+		case slices.Contains(taskOnly, e.name):
+			l.errAt(e.key, "default_args", "key %q cannot be inherited; set it on each task", e.name)
+		case !slices.Contains(defaultArgsKeyNames, e.name):
+			l.unknownKey(e, "default_args", defaultArgsKeyNames)
+		case !isNull(e.val):
+			l.common(&t, e, "default_args."+e.name)
+		}
+	}
+	return t
+}
+
+// common applies one scheduling key to t.
+func (l *loader) common(t *Task, e entry, field string) {
+	n := e.val
+	switch e.name {
+	case "trigger_rule":
+		if s, ok := l.str(n, field); ok {
+			if rule, ok := parseTriggerRule(s); ok {
+				t.TriggerRule = rule
+			} else {
+				names := triggerRuleNames()
+				l.errAt(n, field, "invalid trigger_rule %s%s; valid rules: %s",
+					quoteShort(s), didYouMean(s, names), strings.Join(names, ", "))
+			}
+		}
+	case "retries":
+		if i, ok := l.integer(n, field); ok {
+			if i < 0 {
+				l.errAt(n, field, "must not be negative, got %d", i)
+			} else {
+				t.Retries = i
+			}
+		}
+	case "retry_delay":
+		if d, ok := l.duration(n, field); ok {
+			t.RetryDelay = d
+		}
+	case "retry_exponential_backoff":
+		if b, ok := l.boolean(n, field); ok {
+			t.RetryExponentialBackoff = b
+		}
+	case "max_retry_delay":
+		if d, ok := l.duration(n, field); ok {
+			t.MaxRetryDelay = d
+		}
+	case "execution_timeout":
+		if d, ok := l.duration(n, field); ok {
+			t.ExecutionTimeout = d
+		}
+	case "pool":
+		if s, ok := l.nonEmpty(n, field); ok {
+			t.Pool = s
+		}
+	case "pool_slots":
+		t.PoolSlots = l.positive(n, field, t.PoolSlots)
+	case "priority_weight":
+		if i, ok := l.integer(n, field); ok {
+			t.PriorityWeight = i
+		}
+	case "queue":
+		if s, ok := l.nonEmpty(n, field); ok {
+			t.Queue = s
+		}
+	case "env":
+		// As with any Airflow default_args key, a task's env replaces the
+		// inherited one rather than merging with it.
+		if m, ok := l.stringMap(n, field, true); ok {
+			t.Env = make(map[string]string, len(m))
+			for k, v := range m {
+				t.Env[k] = v.(string)
+			}
+		}
+	}
+}
+
+func (l *loader) nonEmpty(n *yaml.Node, field string) (string, bool) {
+	s, ok := l.str(n, field)
+	if ok && strings.TrimSpace(s) == "" {
+		l.errAt(n, field, "must not be empty")
+		return "", false
+	}
+	return s, ok
+}
+
+func parseTriggerRule(s string) (TriggerRule, bool) {
+	for _, r := range TriggerRules {
+		if string(r) == s {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+func triggerRuleNames() []string {
+	out := make([]string, len(TriggerRules))
+	for i, r := range TriggerRules {
+		out[i] = string(r)
+	}
+	return out
+}
+
+// draft is a task being loaded, with what the graph checks need.
+type draft struct {
+	task    *Task
+	node    *yaml.Node
+	field   string // "tasks[extract]" or "tasks[3]"
+	entries []entry
+	inGraph bool // valid, unique id
+	deps    []depRef
+}
+
+type depRef struct {
+	id   string
+	node *yaml.Node
+}
+
+// tasks decodes the task list, then checks the dependencies between tasks.
+func (l *loader) tasks(n *yaml.Node, base Task) []*Task {
+	r := resolve(n)
+	if r == nil || r.Kind != yaml.SequenceNode || len(r.Content) == 0 {
+		l.errAt(n, "tasks", "expected a non-empty list of tasks, got %s", describe(r))
+		return nil
+	}
+	// First pass: ids, so that every later message can name its task.
+	drafts := make([]*draft, 0, len(r.Content))
+	firstLine := make(map[string]int, len(r.Content))
+	for i, item := range r.Content {
+		dr := &draft{node: resolve(item), field: indexField("tasks", i)}
+		if id := peekID(dr.node); id != "" && checkID(id) == nil {
+			if _, dup := firstLine[id]; !dup {
+				dr.field = "tasks[" + id + "]"
+			}
+		}
+		entries, ok := l.mapEntries(item, dr.field)
+		if !ok {
+			continue
+		}
+		dr.entries = entries
+		dr.task = &Task{Line: dr.node.Line}
+		idx := slices.IndexFunc(entries, func(e entry) bool { return e.name == "id" })
+		switch {
+		case idx < 0 || isNull(entries[idx].val):
+			l.errAt(item, dr.field, "missing required key \"id\"")
+		default:
+			e := entries[idx]
+			id, ok := l.ident(e.val, dr.field+".id")
+			if !ok {
+				break
+			}
+			dr.task.ID = id
+			if line, dup := firstLine[id]; dup {
+				l.errAt(e.val, dr.field+".id", "duplicate task id %q (first defined at line %d)", id, line)
+				break
+			}
+			firstLine[id] = dr.task.Line
+			dr.field = "tasks[" + id + "]"
+			dr.inGraph = true
+		}
+		drafts = append(drafts, dr)
+	}
+	tasks := make([]*Task, 0, len(drafts))
+	for _, dr := range drafts {
+		l.task(dr, base)
+		tasks = append(tasks, dr.task)
+	}
+	l.checkDeps(drafts)
+	return tasks
+}
+
+// peekID returns the task id written in mapping n, if it is a plain
+// scalar, so that problems found while reading the mapping can already name
+// the task.
+func peekID(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], resolve(n.Content[i+1]); k.Value == "id" && v != nil && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// task decodes one task's keys on top of base.
+func (l *loader) task(dr *draft, base Task) {
+	t := dr.task
+	id, line := t.ID, t.Line
+	*t = base
+	t.ID, t.Line = id, line
+	t.Env = maps.Clone(base.Env)
+	t.Args = map[string]any{}
+	t.DependsOn = []string{}
+
+	keys := make(map[string]entry, len(dr.entries))
+	for _, e := range dr.entries {
+		keys[e.name] = e
+	}
+	var spec *OperatorSpec
+	var fields map[string]FieldSpec
+	if e, ok := keys["operator"]; !ok || isNull(e.val) {
+		l.errAt(dr.node, dr.field, "missing required key \"operator\"")
+	} else if name, ok := l.str(e.val, dr.field+".operator"); ok {
+		if s, ok := l.opts.Operators[name]; ok {
+			spec = &s
+			t.Operator = name
+			fields = make(map[string]FieldSpec, len(s.Fields))
+			for _, f := range s.Fields {
+				fields[f.Name] = f
+			}
+		} else {
+			l.errAt(e.val, dr.field+".operator", "unknown operator %s%s", quoteShort(name), l.operatorHint(name))
+		}
+	}
+
+	for _, e := range dr.entries {
+		field := dr.field + "." + e.name
+		switch {
+		case e.name == "id" || e.name == "operator":
+		case e.name == "depends_on":
+			l.dependsOn(dr, e, field)
+		case slices.Contains(defaultArgsKeyNames, e.name):
+			if !isNull(e.val) {
+				l.common(t, e, field)
+			}
+		case spec == nil:
+			// Unknown operator: its fields cannot be checked, and
+			// reporting each as unknown would bury the real problem.
+		default:
+			f, ok := fields[e.name]
+			if !ok {
+				allowed := append(slices.Clip(taskKeyNames), fieldNames(spec)...)
+				l.unknownKey(e, dr.field, allowed)
+				continue
+			}
+			if v, ok := l.fieldValue(f, e.val, field); ok {
+				t.Args[e.name] = v
+			}
+		}
+	}
+	if spec != nil {
+		for _, f := range spec.Fields {
+			if _, ok := keys[f.Name]; f.Required && (!ok || isNull(keys[f.Name].val)) {
+				l.errAt(dr.node, dr.field, "missing required key %q (operator %q needs it)", f.Name, t.Operator)
+			}
+		}
+	}
+}
+
+func fieldNames(spec *OperatorSpec) []string {
+	out := make([]string, 0, len(spec.Fields))
+	for _, f := range spec.Fields {
+		if !slices.Contains(taskKeyNames, f.Name) {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// operatorHint suggests the closest known operator or lists them all.
+func (l *loader) operatorHint(name string) string {
+	names := slices.Sorted(maps.Keys(l.opts.Operators))
+	if hint := didYouMean(name, names); hint != "" {
+		return hint
+	}
+	if len(names) == 0 {
+		return " (no operators are registered)"
+	}
+	return " (known operators: " + strings.Join(names, ", ") + ")"
+}
+
+// dependsOn reads a task id or a list of them.
+func (l *loader) dependsOn(dr *draft, e entry, field string) {
+	r := resolve(e.val)
+	var items []*yaml.Node
+	switch {
+	case isNull(r):
+		return
+	case r.Kind == yaml.ScalarNode:
+		items = []*yaml.Node{e.val}
+	case r.Kind == yaml.SequenceNode:
+		items = r.Content
+	default:
+		l.errAt(e.val, field, "expected a task id or a list of task ids, got %s", describe(r))
+		return
+	}
+	for _, item := range items {
+		id, ok := l.str(item, field)
+		if !ok || slices.ContainsFunc(dr.deps, func(d depRef) bool { return d.id == id }) {
+			continue
+		}
+		dr.deps = append(dr.deps, depRef{id, item})
+	}
+}
+
+// fieldValue decodes an operator field according to its kind. The result
+// is what the operator finds in Task.Args: string, int, bool, the duration as
+// written (string or number), []any of string or int, map[string]any of
+// string, or any decoded value for FieldAny.
+func (l *loader) fieldValue(f FieldSpec, n *yaml.Node, field string) (any, bool) {
+	tmpl := f.Templated && l.opts.CheckTemplate != nil
+	switch f.Kind {
+	case FieldString:
+		s, ok := l.str(n, field)
+		if ok && tmpl {
+			l.checkTemplate(n, field, s)
+		}
+		return s, ok
+	case FieldInt:
+		return l.integer(n, field)
+	case FieldBool:
+		return l.boolean(n, field)
+	case FieldDuration:
+		if _, ok := l.duration(n, field); !ok {
+			return nil, false
+		}
+		return l.value(n, field, false)
+	case FieldStringList:
+		return l.list(n, field, wantStringList, func(c *yaml.Node, f string) (any, bool) {
+			s, ok := l.str(c, f)
+			if ok && tmpl {
+				l.checkTemplate(c, f, s)
+			}
+			return s, ok
+		})
+	case FieldIntList:
+		return l.list(n, field, wantIntList, func(c *yaml.Node, f string) (any, bool) {
+			return l.integer(c, f)
+		})
+	case FieldStringMap:
+		return l.stringMap(n, field, tmpl)
+	default: // FieldAny and kinds this loader does not know
+		return l.value(n, field, tmpl)
+	}
+}
+
+func (l *loader) list(n *yaml.Node, field, want string, item func(*yaml.Node, string) (any, bool)) (any, bool) {
+	r := resolve(n)
+	if r == nil || r.Kind != yaml.SequenceNode {
+		l.typeErr(n, field, want)
+		return nil, false
+	}
+	out := make([]any, 0, len(r.Content))
+	ok := true
+	for i, c := range r.Content {
+		if !l.spend() {
+			return nil, false
+		}
+		v, good := item(c, indexField(field, i))
+		ok = ok && good
+		out = append(out, v)
+	}
+	return out, ok
+}
+
+// stringMap reads a mapping of scalars as strings (env-style).
+func (l *loader) stringMap(n *yaml.Node, field string, tmpl bool) (map[string]any, bool) {
+	entries, ok := l.mapEntries(n, field)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]any, len(entries))
+	for _, e := range entries {
+		f := field + "." + e.name
+		s, good := l.str(e.val, f)
+		if !good {
+			ok = false
+			continue
+		}
+		if tmpl {
+			l.checkTemplate(e.val, f, s)
+		}
+		out[e.name] = s
+	}
+	return out, ok
+}
+
+// checkDeps resolves depends_on against the task ids and rejects
+// self-dependencies, unknown tasks and cycles.
+func (l *loader) checkDeps(drafts []*draft) {
+	index := make(map[string]int, len(drafts))
+	var ids []string
+	for i, dr := range drafts {
+		if dr.inGraph {
+			index[dr.task.ID] = i
+			ids = append(ids, dr.task.ID)
+		}
+	}
+	for _, dr := range drafts {
+		field := dr.field + ".depends_on"
+		for _, dep := range dr.deps {
+			switch _, known := index[dep.id]; {
+			case dep.id == dr.task.ID && dr.task.ID != "":
+				l.errAt(dep.node, field, "task %q depends on itself", dep.id)
+			case !known:
+				l.errAt(dep.node, field, "unknown task %s%s", quoteShort(dep.id), didYouMean(dep.id, ids))
+			default:
+				dr.task.DependsOn = append(dr.task.DependsOn, dep.id)
+			}
+		}
+	}
+	for _, cycle := range findCycles(drafts, index) {
+		start := drafts[cycle[0]]
+		last := drafts[cycle[len(cycle)-2]].task.ID
+		names := make([]string, len(cycle))
+		for i, c := range cycle {
+			names[i] = drafts[c].task.ID
+		}
+		var pos *yaml.Node
+		for _, dep := range start.deps {
+			if dep.id == last {
+				pos = dep.node
+			}
+		}
+		l.errAt(pos, start.field+".depends_on", "dependency cycle: %s", strings.Join(names, " -> "))
+	}
+}
+
+// findCycles returns one cycle per strongly connected component of the
+// dependency graph, as draft indexes in run order (upstream first), starting
+// and ending with the component's first task in the file: the shortest way
+// round from there.
+func findCycles(drafts []*draft, index map[string]int) [][]int {
+	n := len(drafts)
+	down := make([][]int, n) // upstream -> downstream, downstream in file order
+	for j, dr := range drafts {
+		if !dr.inGraph {
+			continue
+		}
+		for _, up := range dr.task.DependsOn {
+			i := index[up]
+			down[i] = append(down[i], j)
+		}
+	}
+	var cycles [][]int
+	for _, comp := range sccs(down) {
+		if len(comp) < 2 {
+			continue
+		}
+		in := make(map[int]bool, len(comp))
+		for _, c := range comp {
+			in[c] = true
+		}
+		start := slices.Min(comp)
+		// Breadth-first from start to the shortest edge back to start.
+		parent := map[int]int{start: -1}
+		queue := []int{start}
+		for len(queue) > 0 {
+			u := queue[0]
+			queue = queue[1:]
+			if slices.Contains(down[u], start) {
+				path := []int{start}
+				for v := u; v != start; v = parent[v] {
+					path = append(path, v)
+				}
+				slices.Reverse(path[1:])
+				cycles = append(cycles, append(path, start))
+				break
+			}
+			for _, v := range down[u] {
+				if _, seen := parent[v]; !seen && in[v] {
+					parent[v] = u
+					queue = append(queue, v)
+				}
+			}
+		}
+	}
+	return cycles
+}
+
+// sccs is Tarjan's algorithm, iterative so that a long chain of tasks cannot
+// exhaust the stack.
+func sccs(adj [][]int) [][]int {
+	n := len(adj)
+	index := make([]int, n)
+	low := make([]int, n)
+	onStack := make([]bool, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []int
+	var out [][]int
+	next := 0
+	type frame struct{ v, edge int }
+	for root := range n {
+		if index[root] >= 0 {
+			continue
+		}
+		call := []frame{{root, 0}}
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, root)
+		onStack[root] = true
+		for len(call) > 0 {
+			f := &call[len(call)-1]
+			if f.edge < len(adj[f.v]) {
+				w := adj[f.v][f.edge]
+				f.edge++
+				switch {
+				case index[w] < 0:
+					index[w], low[w] = next, next
+					next++
+					stack = append(stack, w)
+					onStack[w] = true
+					call = append(call, frame{w, 0})
+				case onStack[w]:
+					low[f.v] = min(low[f.v], index[w])
+				}
+				continue
+			}
+			v := f.v
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				p := call[len(call)-1].v
+				low[p] = min(low[p], low[v])
+			}
+			if low[v] == index[v] {
+				var comp []int
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					comp = append(comp, w)
+					if w == v {
+						break
+					}
+				}
+				out = append(out, comp)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/template"
+)
+
+// Bag holds the DAGs currently loaded from the DAGs folder. Readers get an
+// immutable map; Reload swaps in a new one, so a broken file only removes
+// its own DAG and the scheduler never sees a half-loaded folder.
+type Bag struct {
+	dir  string
+	opts dag.LoadOptions
+	dags atomic.Pointer[map[string]*dag.DAG]
+	errs atomic.Pointer[map[string]error]
+}
+
+// NewBag returns an empty bag over dir; call Reload to fill it.
+func NewBag(dir string, specs map[string]dag.OperatorSpec) *Bag {
+	b := &Bag{dir: dir, opts: dag.LoadOptions{Operators: specs, CheckTemplate: template.Check}}
+	empty := map[string]*dag.DAG{}
+	b.dags.Store(&empty)
+	noErrs := map[string]error{}
+	b.errs.Store(&noErrs)
+	return b
+}
+
+// LoadOptions are the loader options the bag uses (for `dags validate`).
+func (b *Bag) LoadOptions() dag.LoadOptions { return b.opts }
+
+// DAGs returns the loaded DAGs by id.
+func (b *Bag) DAGs() map[string]*dag.DAG { return *b.dags.Load() }
+
+// Errors returns the import errors by file.
+func (b *Bag) Errors() map[string]error { return *b.errs.Load() }
+
+// Reload re-reads the folder.
+func (b *Bag) Reload() error {
+	loaded, err := dag.LoadDir(b.dir, b.opts)
+	if err != nil {
+		return fmt.Errorf("load DAGs folder %s: %w", b.dir, err)
+	}
+	b.dags.Store(&loaded.DAGs)
+	b.errs.Store(&loaded.Errors)
+	return nil
+}
+
+// Sync records the loaded DAGs and the import errors in the store, so that
+// other processes (CLI, API) see them.
+func (b *Bag) Sync(ctx context.Context, st store.Store, now time.Time) error {
+	ids := make([]string, 0)
+	for id := range b.DAGs() {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		d := b.DAGs()[id]
+		if err := st.UpsertDAG(ctx, store.DAGRecord{DagID: id, FileLoc: d.FileLoc, LastParsed: now}); err != nil {
+			return fmt.Errorf("record DAG %s: %w", id, err)
+		}
+	}
+	var ies []store.ImportError
+	for file, err := range b.Errors() {
+		ies = append(ies, store.ImportError{FileLoc: file, Message: err.Error(), Timestamp: now})
+	}
+	sort.Slice(ies, func(i, j int) bool { return ies[i].FileLoc < ies[j].FileLoc })
+	if err := st.ReplaceImportErrors(ctx, ies); err != nil {
+		return fmt.Errorf("record import errors: %w", err)
+	}
+	return nil
+}
+
+// Watch reloads and syncs every interval until ctx ends.
+func (b *Bag) Watch(ctx context.Context, st store.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := b.Reload(); err != nil {
+			log.Error("reload DAGs", "err", err)
+			continue
+		}
+		if err := b.Sync(ctx, st, time.Now().UTC()); err != nil && ctx.Err() == nil {
+			log.Error("sync DAGs", "err", err)
+		}
+	}
+}

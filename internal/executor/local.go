@@ -1,0 +1,134 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// Local runs tries as goroutines of this process (each operator's child in
+// its own process group), up to Parallelism at once, and heartbeats them.
+type Local struct {
+	runner      *Runner
+	parallelism int
+	inflight    atomic.Int64
+	onDone      func()
+	wg          sync.WaitGroup
+	ctx         context.Context
+	heartbeat   time.Duration
+}
+
+// LocalOptions configure a Local executor.
+type LocalOptions struct {
+	Runner      *Runner
+	Parallelism int
+	// OnDone is called after each try is recorded: the scheduler's Kick.
+	OnDone func()
+	// Heartbeat is how often running tries are marked alive.
+	Heartbeat time.Duration
+}
+
+// NewLocal returns an executor; Start must be called before Submit.
+func NewLocal(o LocalOptions) *Local {
+	if o.Parallelism <= 0 {
+		o.Parallelism = 32
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 5 * time.Second
+	}
+	if o.OnDone == nil {
+		o.OnDone = func() {}
+	}
+	return &Local{runner: o.Runner, parallelism: o.Parallelism, onDone: o.OnDone, heartbeat: o.Heartbeat}
+}
+
+// SetOnDone sets the completion callback (the scheduler is built after us).
+func (l *Local) SetOnDone(f func()) { l.onDone = f }
+
+// Start registers the worker and heartbeats until ctx ends. Tries started
+// by Submit are cancelled when ctx ends.
+func (l *Local) Start(ctx context.Context) error {
+	l.ctx = ctx
+	r := l.runner
+	now := r.Clock.Now()
+	if err := r.Store.RegisterWorker(ctx, store.Worker{
+		ID: r.WorkerID, Kind: "local", Hostname: r.Hostname, PID: os.Getpid(), StartedAt: now, HeartbeatAt: now,
+	}); err != nil {
+		return fmt.Errorf("register worker: %w", err)
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		t := time.NewTicker(l.heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := r.Store.Heartbeat(ctx, r.WorkerID, r.Clock.Now()); err != nil && ctx.Err() == nil {
+					r.Logger.Error("heartbeat failed", "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// ID is the worker id recorded on our tries.
+func (l *Local) ID() string { return l.runner.WorkerID }
+
+// FreeSlots is parallelism minus tries in flight.
+func (l *Local) FreeSlots() int { return l.parallelism - int(l.inflight.Load()) }
+
+// Submit runs the queued try in a goroutine.
+func (l *Local) Submit(k store.TaskKey) {
+	l.inflight.Add(1)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer func() {
+			l.inflight.Add(-1)
+			l.onDone()
+		}()
+		if err := l.runner.Run(l.ctx, k); err != nil && l.ctx.Err() == nil {
+			l.runner.Logger.Error("task try failed to run", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID, "err", err)
+		}
+	}()
+}
+
+// Kill stops a running try; it ends as failed without retry.
+func (l *Local) Kill(k store.TaskKey) { l.runner.Kill(k) }
+
+// Wait blocks until every try and the heartbeat have stopped.
+func (l *Local) Wait() { l.wg.Wait() }
+
+// Kill cancels the try of k if this runner has it.
+func (r *Runner) Kill(k store.TaskKey) {
+	r.mu.Lock()
+	cancel := r.running[k]
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel(ErrKilled)
+	}
+}
+
+func (r *Runner) track(k store.TaskKey, cancel context.CancelCauseFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == nil {
+		r.running = map[store.TaskKey]context.CancelCauseFunc{}
+	}
+	r.running[k] = cancel
+}
+
+func (r *Runner) untrack(k store.TaskKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.running, k)
+}

@@ -1,0 +1,57 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/scheduler"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// Test runs one task now, as `airflow tasks test` does: dependencies are
+// ignored, no state, XCom or handle is recorded, and output goes to out.
+func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time.Time, conf map[string]any, out io.Writer) error {
+	run, _ := scheduler.NewRunRecords(d, store.RunManual, dag.Interval{Start: logical, End: logical}, conf, time.Now().UTC())
+	prep, err := r.prepare(ctx, d, t, run, 1)
+	if err != nil {
+		return err
+	}
+	if t.ExecutionTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.ExecutionTimeout)
+		defer cancel()
+	}
+	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}
+	res, err := r.Operators[t.Operator].New().Execute(ctx, &operator.Task{
+		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
+		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: filepath.Dir(d.FileLoc),
+		Log: out, Logger: r.Logger,
+	})
+	if errors.Is(err, operator.ErrSkip) {
+		fmt.Fprintf(out, "task would be skipped: %v\n", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if res.ReturnValue != nil {
+		fmt.Fprintf(out, "return_value: %s\n", *res.ReturnValue)
+	}
+	return nil
+}
+
+// Render returns the JSON of the task's rendered fields for a run and try,
+// without running anything.
+func (r *Runner) Render(ctx context.Context, d *dag.DAG, t *dag.Task, run store.DagRun, try int) ([]byte, error) {
+	prep, err := r.prepare(ctx, d, t, run, try)
+	if err != nil {
+		return nil, err
+	}
+	return prep.renderedJSON, nil
+}

@@ -1,0 +1,19 @@
+// Package all assembles the registry of every built-in operator; main and
+// the tests use it so that adding an operator is one line here.
+package all
+
+import (
+	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/operator/bash"
+	"github.com/sirocco-dev/sirocco/internal/operator/empty"
+	"github.com/sirocco-dev/sirocco/internal/operator/python"
+)
+
+// Registry returns a fresh registry of the built-in operators.
+func Registry() operator.Registry {
+	r := operator.Registry{}
+	for _, f := range []operator.Factory{bash.Factory, empty.Factory, python.Factory} {
+		r[f.Spec.Name] = f
+	}
+	return r
+}

@@ -1,0 +1,70 @@
+// Package bash is Airflow's BashOperator: a shell command in its own process
+// group, whose last stdout line becomes the return_value XCom.
+package bash
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/operator/process"
+)
+
+// Spec declares the operator's fields for the loader and the JSON Schema.
+var Spec = dag.OperatorSpec{
+	Name:        "bash",
+	Description: "Run a bash command; exit 0 is success, skip_on_exit_code skips, anything else fails.",
+	Fields: []dag.FieldSpec{
+		{Name: "command", Kind: dag.FieldString, Required: true, Templated: true, Description: "bash command line (use the shquote filter for values)"},
+		{Name: "cwd", Kind: dag.FieldString, Templated: true, Description: "working directory; default: the DAG file's folder"},
+		{Name: "append_env", Kind: dag.FieldBool, Description: "add env to Sirocco's environment instead of replacing it"},
+		{Name: "skip_on_exit_code", Kind: dag.FieldIntList, Description: "exit codes that mark the task skipped (default 99)"},
+		{Name: "do_xcom_push", Kind: dag.FieldBool, Description: "push the last stdout line as return_value (default true)"},
+	},
+}
+
+// Factory registers the operator.
+var Factory = operator.Factory{Spec: Spec, New: func() operator.Operator { return Operator{} }}
+
+// Operator runs one bash command.
+type Operator struct{}
+
+// Execute runs the command and maps its exit code to the try's outcome.
+func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
+	args := operator.Args(t.Args)
+	cwd := args.String("cwd", t.DagDir)
+	if cwd != "" && !filepath.IsAbs(cwd) && t.DagDir != "" {
+		cwd = filepath.Join(t.DagDir, cwd)
+	}
+	skipCodes, ok := args.Ints("skip_on_exit_code")
+	if !ok {
+		skipCodes = []int{99}
+	}
+	out := &process.LastLine{W: t.Log}
+	err := process.Run(ctx, process.Spec{
+		Argv:       []string{"bash", "-c", args.String("command", "")},
+		Dir:        cwd,
+		Env:        process.Environ(t.Env, t.CtxEnv, args.Bool("append_env", false)),
+		Stdout:     out,
+		Stderr:     t.Log,
+		SaveHandle: t.SaveHandle,
+	})
+	var exit *process.ExitError
+	if errors.As(err, &exit) && ctx.Err() == nil && slices.Contains(skipCodes, exit.Code) {
+		return operator.Result{}, fmt.Errorf("%w: exit code %d", operator.ErrSkip, exit.Code)
+	}
+	if err != nil {
+		return operator.Result{}, err
+	}
+	var res operator.Result
+	if args.Bool("do_xcom_push", true) {
+		if last := out.Last(); last != "" {
+			res.ReturnValue = &last
+		}
+	}
+	return res, nil
+}

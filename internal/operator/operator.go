@@ -1,0 +1,64 @@
+// Package operator defines the one interface every kind of task implements.
+// The executor runs an Operator without knowing what it does; operators that
+// start work outside the process report a handle before they wait on it.
+package operator
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+)
+
+// Task is everything an operator may use for one try. Args are the task's
+// operator fields after template rendering.
+type Task struct {
+	DagID, RunID, TaskID string
+	TryNumber            int
+	LogicalDate          string // RFC 3339
+	Args                 map[string]any
+	Env                  map[string]string // task env (already rendered)
+	CtxEnv               map[string]string // SIROCCO_CTX_* variables for child processes
+	DagDir               string            // folder of the DAG file: default cwd, base of relative paths
+	Log                  io.Writer         // the try's log file; lines are timestamped by the writer
+	Logger               *slog.Logger
+	// SaveHandle persists a handle of remote or child work before the
+	// operator waits on it, so cancel, timeout and restart can reach it.
+	SaveHandle func(ctx context.Context, h []byte) error
+}
+
+// Result is what a successful try returns. ReturnValue, when set, is pushed
+// as the XCom "return_value" (JSON text).
+type Result struct {
+	ReturnValue *string
+}
+
+// ErrSkip ends the try as skipped rather than failed (bash skip_on_exit_code).
+var ErrSkip = errors.New("task skipped")
+
+// Operator runs one try of a task. It must stop and clean up what it started
+// when ctx is cancelled (timeout, cancel, clear).
+type Operator interface {
+	Execute(ctx context.Context, t *Task) (Result, error)
+}
+
+// Factory builds an operator for a kind and declares its fields.
+type Factory struct {
+	Spec dag.OperatorSpec
+	New  func() Operator
+}
+
+// Registry maps operator names to factories; main builds one with every
+// operator and passes it to the loader (as specs) and the executor.
+type Registry map[string]Factory
+
+// Specs returns the field specs the DAG loader validates against.
+func (r Registry) Specs() map[string]dag.OperatorSpec {
+	out := make(map[string]dag.OperatorSpec, len(r))
+	for name, f := range r {
+		out[name] = f.Spec
+	}
+	return out
+}

@@ -1,0 +1,241 @@
+// Package process runs a task's child process the way a scheduler must: argv
+// (no shell unless asked), its own process group, its handle saved before
+// waiting, output streamed into the try's log, and on cancel SIGTERM to the
+// whole group followed by SIGKILL after a grace period.
+package process
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Handle identifies a child process group across a restart of Sirocco. The
+// start time (from /proc) guards against the pid having been reused.
+type Handle struct {
+	Kind      string `json:"kind"` // "process"
+	Host      string `json:"host"`
+	PID       int    `json:"pid"`
+	PGID      int    `json:"pgid"`
+	StartTime uint64 `json:"start_time"`
+}
+
+// Spec is one process to run.
+type Spec struct {
+	Argv       []string
+	Dir        string
+	Env        []string // full environment, KEY=VALUE
+	Stdout     io.Writer
+	Stderr     io.Writer
+	Grace      time.Duration // SIGTERM → SIGKILL; default 5s
+	SaveHandle func(ctx context.Context, h []byte) error
+}
+
+// ExitError reports a non-zero exit, so operators can map codes to states.
+type ExitError struct {
+	Code   int
+	Signal string
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != "" {
+		return "process killed by signal " + e.Signal
+	}
+	return "process exited with code " + strconv.Itoa(e.Code)
+}
+
+// Run starts the process and waits for it. If ctx ends first, the whole
+// process group gets SIGTERM, then SIGKILL after the grace period, and Run
+// returns ctx's error joined with the exit.
+func Run(ctx context.Context, s Spec) error {
+	if len(s.Argv) == 0 {
+		return errors.New("empty command")
+	}
+	grace := s.Grace
+	if grace <= 0 {
+		grace = 5 * time.Second
+	}
+	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
+	cmd.Dir = s.Dir
+	cmd.Env = s.Env
+	cmd.Stdout = s.Stdout
+	cmd.Stderr = s.Stderr
+	// Own process group so the kill reaches grandchildren; Pdeathsig so the
+	// direct child dies with us if Sirocco is killed (recovery kills the rest
+	// of the group from the stored handle).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = grace
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.Argv[0], err)
+	}
+	pid := cmd.Process.Pid
+	if s.SaveHandle != nil {
+		host, _ := os.Hostname()
+		h := Handle{Kind: "process", Host: host, PID: pid, PGID: pid, StartTime: StartTime(pid)}
+		data, _ := json.Marshal(h)
+		if err := s.SaveHandle(ctx, data); err != nil {
+			killGroup(pid, syscall.SIGKILL)
+			_ = cmd.Wait()
+			return fmt.Errorf("save process handle: %w", err)
+		}
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var waitErr error
+	select {
+	case waitErr = <-done:
+	case <-ctx.Done():
+		killGroup(pid, syscall.SIGTERM)
+		select {
+		case waitErr = <-done:
+		case <-time.After(grace):
+			killGroup(pid, syscall.SIGKILL)
+			waitErr = <-done
+		}
+		// Whatever the leader did, leave nothing of the group behind.
+		killGroup(pid, syscall.SIGKILL)
+		return errors.Join(ctx.Err(), exitError(waitErr))
+	}
+	// The leader exited: a background grandchild must not outlive the try.
+	killGroup(pid, syscall.SIGKILL)
+	return exitError(waitErr)
+}
+
+func exitError(err error) error {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &ExitError{Code: -1, Signal: ws.Signal().String()}
+		}
+		return &ExitError{Code: ee.ExitCode()}
+	}
+	if errors.Is(err, exec.ErrWaitDelay) {
+		return nil // exited; only its output pipes were held open by a child we killed
+	}
+	return err
+}
+
+func killGroup(pgid int, sig syscall.Signal) {
+	_ = syscall.Kill(-pgid, sig)
+}
+
+// StartTime reads a process's start time in clock ticks since boot from
+// /proc/PID/stat (field 22), or 0 if it cannot.
+func StartTime(pid int) uint64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may contain spaces; fields resume after ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(fields[19], 10, 64)
+	return v
+}
+
+// KillOrphan kills the process group of a handle left by a previous Sirocco
+// process, if that exact process still runs on this host. It returns whether
+// it found something to kill.
+func KillOrphan(data []byte, grace time.Duration) (bool, error) {
+	var h Handle
+	if err := json.Unmarshal(data, &h); err != nil {
+		return false, fmt.Errorf("decode process handle: %w", err)
+	}
+	if h.Kind != "process" {
+		return false, nil
+	}
+	host, _ := os.Hostname()
+	if h.Host != host || h.PID <= 0 {
+		return false, nil
+	}
+	leaderAlive := h.StartTime != 0 && StartTime(h.PID) == h.StartTime
+	// The leader may be gone (Pdeathsig) while grandchildren remain in the
+	// group; a group id is only reused once the whole group is gone.
+	if !leaderAlive && syscall.Kill(-h.PGID, 0) != nil {
+		return false, nil
+	}
+	killGroup(h.PGID, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(-h.PGID, 0) != nil {
+			return true, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	killGroup(h.PGID, syscall.SIGKILL)
+	return true, nil
+}
+
+// LastLine remembers the last non-empty line written through it, for the
+// bash operator's return_value XCom, while passing everything on.
+type LastLine struct {
+	W    io.Writer
+	mu   sync.Mutex
+	buf  []byte
+	last string
+}
+
+// Write passes p on and tracks line ends.
+func (l *LastLine) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimRight(string(l.buf[:i]), "\r"); line != "" {
+			l.last = line
+		}
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > 64*1024 { // a huge unterminated line: keep memory bounded
+		l.buf = l.buf[len(l.buf)-64*1024:]
+	}
+	l.mu.Unlock()
+	return l.W.Write(p)
+}
+
+// Last returns the last non-empty line, including an unterminated tail.
+func (l *LastLine) Last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if tail := strings.TrimRight(string(l.buf), "\r\n"); tail != "" {
+		return tail
+	}
+	return l.last
+}
+
+// Environ builds a child's environment as Airflow does: the task's env
+// replaces Sirocco's own unless appendEnv (or env is empty), and the
+// SIROCCO_CTX_* variables are always present.
+func Environ(env, ctxEnv map[string]string, appendEnv bool) []string {
+	var out []string
+	if len(env) == 0 || appendEnv {
+		out = os.Environ()
+	}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	for k, v := range ctxEnv {
+		out = append(out, k+"="+v)
+	}
+	return out
+}

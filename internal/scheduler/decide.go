@@ -1,0 +1,363 @@
+package scheduler
+
+import (
+	"sort"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// Snapshot is everything Decide looks at. The loop builds it from the store
+// and the DAG bag; tests build it by hand.
+type Snapshot struct {
+	Now  time.Time
+	DAGs map[string]*dag.DAG
+	// Paused DAGs get no new scheduled runs; their active runs finish.
+	Paused map[string]bool
+	// Runs are the active (queued or running) runs, any order.
+	Runs []store.DagRun
+	// TIs holds the task instances of the active runs.
+	TIs []store.TaskInstance
+	// LastScheduled is the data interval of each DAG's latest scheduled run.
+	LastScheduled map[string]dag.Interval
+	// Pools gives each pool's size; a pool missing here has 0 slots, except
+	// the default pool which falls back to 128.
+	Pools map[string]int
+	// FreeSlots is how many more tasks the executor accepts now.
+	FreeSlots int
+	// LiveWorkers are the executors whose heartbeat is recent; a queued or
+	// running try owned by any other worker is an orphan or a zombie.
+	LiveWorkers map[string]bool
+	// ZombieAfter is how old a running try's heartbeat may be.
+	ZombieAfter time.Duration
+	// WorkerID is the executor the queued tasks are handed to.
+	WorkerID string
+}
+
+// NewRun is a scheduled run the plan wants created.
+type NewRun struct {
+	DagID    string
+	Interval dag.Interval
+}
+
+// Plan is Decide's answer. The applier performs each write conditionally; a
+// write that loses a race is simply dropped and the next tick decides again.
+type Plan struct {
+	CreateRuns  []NewRun
+	RunUpdates  []store.RunUpdate
+	TaskUpdates []store.TaskUpdate
+	// Kill lists running tries to stop because their run timed out.
+	Kill []store.TaskKey
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool {
+	return len(p.CreateRuns) == 0 && len(p.RunUpdates) == 0 && len(p.TaskUpdates) == 0 && len(p.Kill) == 0
+}
+
+type runKey struct{ dagID, runID string }
+
+// Decide is the scheduler: a pure function of the snapshot (and its clock).
+func Decide(s Snapshot) Plan {
+	var p Plan
+	now := s.Now
+
+	byRun := make(map[runKey][]*store.TaskInstance, len(s.Runs))
+	activeRuns := make(map[string]int)  // queued + running, per DAG
+	runningRuns := make(map[string]int) // running, per DAG
+	for i := range s.TIs {
+		ti := &s.TIs[i]
+		k := runKey{ti.DagID, ti.RunID}
+		byRun[k] = append(byRun[k], ti)
+	}
+	for _, r := range s.Runs {
+		activeRuns[r.DagID]++
+		if r.State == store.RunRunning {
+			runningRuns[r.DagID]++
+		}
+	}
+
+	p.CreateRuns = dueRuns(s, activeRuns)
+
+	// Slot accounting across every active run.
+	poolUsed := make(map[string]int)
+	dagTasksActive := make(map[string]int)
+	for _, ti := range s.TIs {
+		if ti.State == store.StateQueued || ti.State == store.StateRunning {
+			poolUsed[ti.Pool] += ti.PoolSlots
+			dagTasksActive[ti.DagID]++
+		}
+	}
+
+	// Start queued runs, oldest logical date first, within max_active_runs.
+	runs := append([]store.DagRun(nil), s.Runs...)
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].LogicalDate.Before(runs[j].LogicalDate) })
+	var candidates []candidate
+	for _, r := range runs {
+		d := s.DAGs[r.DagID]
+		if d == nil {
+			continue // DAG file gone or broken: leave the run alone until it returns
+		}
+		tis := byRun[runKey{r.DagID, r.RunID}]
+		switch r.State {
+		case store.RunQueued:
+			if runningRuns[r.DagID] >= d.MaxActiveRuns {
+				continue
+			}
+			runningRuns[r.DagID]++
+			start := now
+			p.RunUpdates = append(p.RunUpdates, store.RunUpdate{
+				DagID: r.DagID, RunID: r.RunID, From: []store.RunState{store.RunQueued},
+				To: store.RunRunning, StartDate: &start,
+			})
+			r.StartDate = now
+		case store.RunRunning:
+		default:
+			continue
+		}
+		if d.DagrunTimeout > 0 && !r.StartDate.IsZero() && now.Sub(r.StartDate) > d.DagrunTimeout {
+			p.timeoutRun(r, tis, now)
+			continue
+		}
+		if done, state := runOutcome(d, tis); done {
+			end := now
+			p.RunUpdates = append(p.RunUpdates, store.RunUpdate{
+				DagID: r.DagID, RunID: r.RunID, From: []store.RunState{store.RunRunning, store.RunQueued},
+				To: state, EndDate: &end,
+			})
+			continue
+		}
+		candidates = append(candidates, p.evaluateRun(s, d, r, tis)...)
+	}
+
+	p.queue(s, candidates, poolUsed, dagTasksActive)
+	return p
+}
+
+// candidate is a task whose dependencies are met and that waits for a slot.
+type candidate struct {
+	ti      *store.TaskInstance
+	task    *dag.Task
+	logical time.Time
+	order   int
+}
+
+// evaluateRun decides the waiting, orphaned and zombie tasks of one run and
+// returns those ready to be queued.
+func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.TaskInstance) []candidate {
+	now := s.Now
+	state := make(map[string]store.TaskState, len(tis))
+	for _, ti := range tis {
+		state[ti.TaskID] = ti.State
+	}
+	var out []candidate
+	for order, ti := range tis {
+		t := d.Task(ti.TaskID)
+		if t == nil {
+			continue // task removed from the DAG since the run was created
+		}
+		switch ti.State {
+		case store.StateNone:
+			ups := make([]store.TaskState, len(t.DependsOn))
+			for i, up := range t.DependsOn {
+				ups[i] = state[up]
+			}
+			switch evaluate(t.TriggerRule, countUpstream(ups)) {
+			case ready:
+				out = append(out, candidate{ti, t, r.LogicalDate, order})
+			case markSkipped:
+				p.finish(ti, store.StateSkipped, now)
+				state[ti.TaskID] = store.StateSkipped
+			case markUpstreamFailed:
+				p.finish(ti, store.StateUpstreamFailed, now)
+				state[ti.TaskID] = store.StateUpstreamFailed
+			}
+		case store.StateScheduled:
+			out = append(out, candidate{ti, t, r.LogicalDate, order})
+		case store.StateUpForRetry, store.StateUpForReschedule:
+			if !now.Before(ti.NextRetryAt) {
+				out = append(out, candidate{ti, t, r.LogicalDate, order})
+			}
+		case store.StateQueued:
+			if !s.LiveWorkers[ti.WorkerID] && ti.WorkerID != s.WorkerID {
+				// Queued for an executor that is gone: it never started, so
+				// hand it out again without spending a try.
+				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+					Key: ti.TaskKey, From: []store.TaskState{store.StateQueued}, To: store.StateScheduled,
+				})
+			}
+		case store.StateRunning:
+			if p.isZombie(s, ti) {
+				p.failTry(t, ti, now)
+			}
+		}
+	}
+	return out
+}
+
+// isZombie reports whether a running try has lost its executor.
+func (p *Plan) isZombie(s Snapshot, ti *store.TaskInstance) bool {
+	if ti.WorkerID == s.WorkerID {
+		return false // ours: the executor reports its end itself
+	}
+	if !s.LiveWorkers[ti.WorkerID] {
+		return true
+	}
+	last := ti.HeartbeatAt
+	if last.IsZero() {
+		last = ti.StartDate
+	}
+	return s.ZombieAfter > 0 && s.Now.Sub(last) > s.ZombieAfter
+}
+
+// failTry ends a running try that died: retry if tries remain, else failed.
+func (p *Plan) failTry(t *dag.Task, ti *store.TaskInstance, now time.Time) {
+	u := FailureUpdate(t, *ti, now)
+	p.TaskUpdates = append(p.TaskUpdates, u)
+}
+
+// FailureUpdate is the transition for a try that failed: up_for_retry with
+// the task's delay while tries remain, else failed. The executor uses it too,
+// so the retry policy lives in one place.
+func FailureUpdate(t *dag.Task, ti store.TaskInstance, now time.Time) store.TaskUpdate {
+	end := now
+	u := store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, EndDate: &end}
+	if ti.TryNumber <= ti.MaxTries {
+		next := now.Add(t.RetryDelayFor(ti.TryNumber))
+		u.To = store.StateUpForRetry
+		u.NextRetryAt = &next
+	} else {
+		u.To = store.StateFailed
+	}
+	return u
+}
+
+func (p *Plan) finish(ti *store.TaskInstance, to store.TaskState, now time.Time) {
+	end := now
+	p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+		Key: ti.TaskKey, From: []store.TaskState{store.StateNone}, To: to, StartDate: &end, EndDate: &end,
+	})
+}
+
+// timeoutRun fails a run past its dagrun_timeout: running tries are killed,
+// tasks that have not started are skipped, as Airflow does.
+func (p *Plan) timeoutRun(r store.DagRun, tis []*store.TaskInstance, now time.Time) {
+	end := now
+	p.RunUpdates = append(p.RunUpdates, store.RunUpdate{
+		DagID: r.DagID, RunID: r.RunID, From: []store.RunState{store.RunRunning}, To: store.RunFailed, EndDate: &end,
+	})
+	for _, ti := range tis {
+		switch ti.State {
+		case store.StateRunning:
+			p.Kill = append(p.Kill, ti.TaskKey)
+		case store.StateNone, store.StateScheduled, store.StateQueued, store.StateUpForRetry, store.StateUpForReschedule:
+			p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+				Key: ti.TaskKey, From: []store.TaskState{ti.State}, To: store.StateSkipped, EndDate: &end,
+			})
+		}
+	}
+}
+
+// runOutcome says whether every task of the run has finished and, if so,
+// the run's state: failed when a leaf task failed or was upstream_failed,
+// success otherwise (Airflow's rule).
+func runOutcome(d *dag.DAG, tis []*store.TaskInstance) (bool, store.RunState) {
+	failed := false
+	for _, ti := range tis {
+		if !ti.State.Finished() {
+			return false, ""
+		}
+		if len(d.Downstream(ti.TaskID)) == 0 && (ti.State == store.StateFailed || ti.State == store.StateUpstreamFailed) {
+			failed = true
+		}
+	}
+	if failed {
+		return true, store.RunFailed
+	}
+	return true, store.RunSuccess
+}
+
+// queue hands ready tasks slots: highest priority_weight first, then oldest
+// run, then file order; bounded by executor slots, pools and max_active_tasks.
+func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[string]int) {
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.task.PriorityWeight != b.task.PriorityWeight {
+			return a.task.PriorityWeight > b.task.PriorityWeight
+		}
+		if !a.logical.Equal(b.logical) {
+			return a.logical.Before(b.logical)
+		}
+		return a.order < b.order
+	})
+	free := s.FreeSlots
+	now := s.Now
+	for _, c := range cands {
+		d := s.DAGs[c.ti.DagID]
+		size, ok := s.Pools[c.ti.Pool]
+		if !ok && c.ti.Pool == dag.DefaultPool {
+			size = 128
+		}
+		fits := free > 0 && poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < d.MaxActiveTasks
+		if !fits {
+			if c.ti.State == store.StateNone {
+				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+					Key: c.ti.TaskKey, From: []store.TaskState{store.StateNone}, To: store.StateScheduled,
+				})
+			}
+			continue
+		}
+		free--
+		poolUsed[c.ti.Pool] += c.ti.PoolSlots
+		dagActive[c.ti.DagID]++
+		queued := now
+		worker := s.WorkerID
+		p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+			Key: c.ti.TaskKey, From: []store.TaskState{c.ti.State}, To: store.StateQueued,
+			QueuedAt: &queued, WorkerID: &worker,
+		})
+	}
+}
+
+// dueRuns returns the scheduled runs to create now, honouring catchup,
+// start/end dates, pauses and max_active_runs.
+func dueRuns(s Snapshot, active map[string]int) []NewRun {
+	ids := make([]string, 0, len(s.DAGs))
+	for id := range s.DAGs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []NewRun
+	for _, id := range ids {
+		d := s.DAGs[id]
+		if s.Paused[id] || !dag.IsPeriodic(d.Schedule) || d.StartDate.IsZero() {
+			continue
+		}
+		room := d.MaxActiveRuns - active[id]
+		last, has := s.LastScheduled[id]
+		for ; room > 0; room-- {
+			var iv dag.Interval
+			var ok bool
+			if has {
+				iv, ok = d.Schedule.Next(last)
+			} else {
+				iv, ok = d.Schedule.First(d.StartDate)
+			}
+			if !ok {
+				break
+			}
+			if !d.Catchup {
+				if latest, ok := d.Schedule.Latest(d.StartDate, s.Now); ok && latest.Start.After(iv.Start) {
+					iv = latest
+				}
+			}
+			if iv.End.After(s.Now) || (!d.EndDate.IsZero() && iv.Start.After(d.EndDate)) {
+				break
+			}
+			out = append(out, NewRun{DagID: id, Interval: iv})
+			last, has = iv, true
+		}
+	}
+	return out
+}

@@ -1,0 +1,302 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// Executor is what the loop needs from whatever runs tasks.
+type Executor interface {
+	// ID is the worker id recorded on the tries it owns.
+	ID() string
+	// FreeSlots is how many more tasks it accepts now.
+	FreeSlots() int
+	// Submit hands over a task instance that was just moved to queued. It
+	// must not block.
+	Submit(k store.TaskKey)
+	// Kill stops a running try (run timeout); the executor records its end.
+	Kill(k store.TaskKey)
+}
+
+// DAGSource gives the current DAG definitions (the loaded DAGs folder).
+type DAGSource interface {
+	DAGs() map[string]*dag.DAG
+}
+
+// Clock is the time source of every decision, replaceable in tests.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns the current time in UTC.
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// Options configure a Loop.
+type Options struct {
+	Store        store.Store
+	DAGs         DAGSource
+	Executor     Executor
+	Clock        Clock
+	Logger       *slog.Logger
+	PollInterval time.Duration // how often to look even when nothing kicked us
+	ZombieAfter  time.Duration // running try with an older heartbeat is dead
+	// OnlyRun, when set, limits the loop to one DAG run and creates no
+	// scheduled runs (`dags test`).
+	OnlyRun *store.TaskKey
+}
+
+// Loop reads snapshots, asks Decide, and applies the plan. It is woken by
+// Kick (a task ended, a run was triggered) so hand-off takes a tick, not a
+// poll interval.
+type Loop struct {
+	opts    Options
+	kick    chan struct{}
+	meta    metaCache
+	metaAge time.Time
+}
+
+type metaCache struct {
+	paused        map[string]bool
+	pools         map[string]int
+	lastScheduled map[string]dag.Interval
+	liveWorkers   map[string]bool
+}
+
+// NewLoop returns a loop; call Run to start it.
+func NewLoop(opts Options) *Loop {
+	if opts.Clock == nil {
+		opts.Clock = SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.ZombieAfter <= 0 {
+		opts.ZombieAfter = 5 * time.Minute
+	}
+	return &Loop{opts: opts, kick: make(chan struct{}, 1)}
+}
+
+// Kick asks for a tick as soon as possible; it never blocks.
+func (l *Loop) Kick() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run ticks until ctx ends.
+func (l *Loop) Run(ctx context.Context) error {
+	t := time.NewTicker(l.opts.PollInterval)
+	defer t.Stop()
+	for {
+		changed, err := l.Tick(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			l.opts.Logger.Error("scheduler tick failed", "err", err)
+		}
+		if changed {
+			l.Kick()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// Tick performs one snapshot → decide → apply round and reports whether
+// anything changed.
+func (l *Loop) Tick(ctx context.Context) (bool, error) {
+	snap, err := l.snapshot(ctx)
+	if err != nil {
+		return false, err
+	}
+	plan := Decide(snap)
+	if l.opts.OnlyRun != nil {
+		plan.CreateRuns = nil
+	}
+	if plan.Empty() {
+		return false, nil
+	}
+	return true, l.apply(ctx, snap, plan)
+}
+
+func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
+	st := l.opts.Store
+	now := l.opts.Clock.Now()
+	if now.Sub(l.metaAge) >= l.opts.PollInterval || l.meta.paused == nil {
+		if err := l.refreshMeta(ctx, now); err != nil {
+			return Snapshot{}, err
+		}
+	}
+	runs, err := st.ListRuns(ctx, store.RunFilter{States: []store.RunState{store.RunQueued, store.RunRunning}})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("list active runs: %w", err)
+	}
+	tis, err := st.ActiveTaskInstances(ctx)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("list active task instances: %w", err)
+	}
+	if only := l.opts.OnlyRun; only != nil {
+		runs = filterRuns(runs, only.DagID, only.RunID)
+		tis = filterTIs(tis, only.DagID, only.RunID)
+	}
+	return Snapshot{
+		Now:           now,
+		DAGs:          l.opts.DAGs.DAGs(),
+		Paused:        l.meta.paused,
+		Runs:          runs,
+		TIs:           tis,
+		LastScheduled: l.meta.lastScheduled,
+		Pools:         l.meta.pools,
+		FreeSlots:     l.opts.Executor.FreeSlots(),
+		LiveWorkers:   l.meta.liveWorkers,
+		ZombieAfter:   l.opts.ZombieAfter,
+		WorkerID:      l.opts.Executor.ID(),
+	}, nil
+}
+
+// refreshMeta reloads what changes rarely: pauses, pools, workers and the
+// last scheduled interval of each DAG.
+func (l *Loop) refreshMeta(ctx context.Context, now time.Time) error {
+	st := l.opts.Store
+	m := metaCache{
+		paused: map[string]bool{}, pools: map[string]int{},
+		lastScheduled: map[string]dag.Interval{}, liveWorkers: map[string]bool{},
+	}
+	recs, err := st.ListDAGs(ctx)
+	if err != nil {
+		return fmt.Errorf("list dags: %w", err)
+	}
+	for _, r := range recs {
+		m.paused[r.DagID] = r.Paused
+	}
+	pools, err := st.ListPools(ctx)
+	if err != nil {
+		return fmt.Errorf("list pools: %w", err)
+	}
+	for _, p := range pools {
+		m.pools[p.Name] = p.Slots
+	}
+	workers, err := st.ListWorkers(ctx)
+	if err != nil {
+		return fmt.Errorf("list workers: %w", err)
+	}
+	for _, w := range workers {
+		if now.Sub(w.HeartbeatAt) <= l.opts.ZombieAfter {
+			m.liveWorkers[w.ID] = true
+		}
+	}
+	for id, d := range l.opts.DAGs.DAGs() {
+		if !dag.IsPeriodic(d.Schedule) {
+			continue
+		}
+		last, err := st.LastScheduledRun(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("last scheduled run of %s: %w", id, err)
+		}
+		m.lastScheduled[id] = dag.Interval{Start: last.DataIntervalStart, End: last.DataIntervalEnd}
+	}
+	l.meta, l.metaAge = m, now
+	return nil
+}
+
+func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
+	st := l.opts.Store
+	log := l.opts.Logger
+	for _, nr := range plan.CreateRuns {
+		d := snap.DAGs[nr.DagID]
+		run, tis := NewRunRecords(d, store.RunScheduled, nr.Interval, nil, snap.Now)
+		err := st.CreateRun(ctx, run, tis)
+		if err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err)
+		}
+		l.meta.lastScheduled[nr.DagID] = nr.Interval
+		if err == nil {
+			log.Info("created run", "dag_id", run.DagID, "run_id", run.RunID)
+		}
+	}
+	for _, u := range plan.RunUpdates {
+		ok, err := st.UpdateRun(ctx, u)
+		if err != nil {
+			return fmt.Errorf("update run %s/%s to %s: %w", u.DagID, u.RunID, u.To, err)
+		}
+		if ok && u.To.Finished() {
+			log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
+		}
+	}
+	for _, u := range plan.TaskUpdates {
+		ok, err := st.UpdateTask(ctx, u)
+		if err != nil {
+			return fmt.Errorf("update task %s/%s/%s to %s: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err)
+		}
+		if ok && u.To == store.StateQueued {
+			l.opts.Executor.Submit(u.Key)
+		}
+	}
+	for _, k := range plan.Kill {
+		l.opts.Executor.Kill(k)
+	}
+	return nil
+}
+
+// NewRunRecords builds a run and its task instances for d; the CLI uses it
+// for manual triggers and backfills, the loop for scheduled runs.
+func NewRunRecords(d *dag.DAG, typ store.RunType, iv dag.Interval, conf map[string]any, now time.Time) (store.DagRun, []store.TaskInstance) {
+	run := store.DagRun{
+		DagID: d.ID, RunID: RunID(typ, iv.Start), RunType: typ, State: store.RunQueued,
+		LogicalDate: iv.Start, DataIntervalStart: iv.Start, DataIntervalEnd: iv.End,
+		Conf: conf, QueuedAt: now,
+	}
+	tis := make([]store.TaskInstance, len(d.Tasks))
+	for i, t := range d.Tasks {
+		tis[i] = store.TaskInstance{
+			TaskKey:  store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID},
+			MaxTries: t.Retries, Pool: t.Pool, PoolSlots: t.PoolSlots,
+			PriorityWeight: t.PriorityWeight, Queue: t.Queue,
+		}
+	}
+	return run, tis
+}
+
+// RunID is Airflow's run id format: "<type>__<logical date>".
+func RunID(typ store.RunType, logical time.Time) string {
+	return string(typ) + "__" + logical.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
+}
+
+func filterRuns(runs []store.DagRun, dagID, runID string) []store.DagRun {
+	out := runs[:0]
+	for _, r := range runs {
+		if r.DagID == dagID && r.RunID == runID {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func filterTIs(tis []store.TaskInstance, dagID, runID string) []store.TaskInstance {
+	out := tis[:0]
+	for _, ti := range tis {
+		if ti.DagID == dagID && ti.RunID == runID {
+			out = append(out, ti)
+		}
+	}
+	return out
+}

@@ -1,0 +1,39 @@
+// Package store defines what Sirocco persists and the contract every backend
+// honours. The scheduler, executors, CLI and API share state only through a
+// Store; package sqlstore implements it over SQLite and PostgreSQL, and
+// package storetest is the conformance suite both pass.
+//
+// # Task instance states
+//
+// A task instance moves through Airflow's state machine. Every arrow is one
+// conditional write (Store.UpdateTask with From set), so two processes racing
+// the same transition cannot both win:
+//
+//	               +------------ up_for_retry <-----------+
+//	               |   (once next_retry_at has passed)    |
+//	               v                                      |
+//	none ---> scheduled ---> queued ---> running ----+----+
+//	 |             ^                      |          +---> success
+//	 |             +-- up_for_reschedule <+          +---> failed
+//	 |                                               +---> skipped
+//	 +---> upstream_failed | skipped   (decided without running)
+//
+//	ClearTasks: any state but queued or running ---> none
+//
+// success, failed, upstream_failed, skipped and removed are final
+// (TaskState.Finished): only ClearTasks takes such a task back to none. A try
+// starts on queued -> running, which increments try_number (TaskUpdate.IncTry).
+//
+// # DAG run states
+//
+//	queued ---> running ---+---> success ---+
+//	  ^                    +---> failed  ---+
+//	  |                                     |
+//	  +------- ClearTasks on a finished run +
+//
+// # Errors
+//
+// Lookups of missing rows wrap ErrNotFound, inserts that collide wrap
+// ErrExists; callers test them with errors.Is. A conditional write that
+// finds the row in another state is not an error: it returns false.
+package store

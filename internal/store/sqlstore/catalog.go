@@ -1,0 +1,242 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// This file holds the small tables: DAG bookkeeping, import errors, pools,
+// variables, workers and XComs.
+
+// UpsertDAG records a parsed DAG. A new row takes d.Paused (the caller's
+// creation default; Sirocco does not pause new DAGs); an existing row keeps
+// its pause flag, which belongs to the user, and takes the rest.
+func (s *Store) UpsertDAG(ctx context.Context, d store.DAGRecord) error {
+	_, err := s.exec(ctx, `INSERT INTO dags (dag_id, is_paused, fileloc, last_parsed) VALUES (?, ?, ?, ?)
+		ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_parsed = excluded.last_parsed`,
+		d.DagID, d.Paused, d.FileLoc, s.tv(d.LastParsed))
+	if err != nil {
+		return fmt.Errorf("upsert dag %s: %w", d.DagID, err)
+	}
+	return nil
+}
+
+const dagCols = `dag_id, is_paused, fileloc, last_parsed`
+
+func scanDAG(sc scanner, d *store.DAGRecord) error {
+	return sc.Scan(&d.DagID, &d.Paused, &d.FileLoc, tc(&d.LastParsed))
+}
+
+// GetDAG returns the DAG's record or an error wrapping store.ErrNotFound.
+func (s *Store) GetDAG(ctx context.Context, dagID string) (store.DAGRecord, error) {
+	var d store.DAGRecord
+	err := scanDAG(s.queryRow(ctx, `SELECT `+dagCols+` FROM dags WHERE dag_id = ?`, dagID), &d)
+	if err != nil {
+		return store.DAGRecord{}, fmt.Errorf("get dag %s: %w", dagID, notFound(err))
+	}
+	return d, nil
+}
+
+// ListDAGs returns every recorded DAG sorted by id.
+func (s *Store) ListDAGs(ctx context.Context) ([]store.DAGRecord, error) {
+	rows, err := s.query(ctx, `SELECT `+dagCols+` FROM dags ORDER BY dag_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list dags: %w", err)
+	}
+	return collect(rows, "list dags", scanDAG)
+}
+
+// SetPaused pauses or unpauses a DAG; a DAG never recorded gives
+// store.ErrNotFound.
+func (s *Store) SetPaused(ctx context.Context, dagID string, paused bool) error {
+	res, err := s.exec(ctx, `UPDATE dags SET is_paused = ? WHERE dag_id = ?`, paused, dagID)
+	if err != nil {
+		return fmt.Errorf("set paused %s: %w", dagID, err)
+	}
+	if ok, err := affected(res); err != nil || !ok {
+		return fmt.Errorf("set paused %s: %w", dagID, orNotFound(err))
+	}
+	return nil
+}
+
+// orNotFound returns err, or store.ErrNotFound when a write that had to hit
+// a row hit none.
+func orNotFound(err error) error {
+	if err != nil {
+		return err
+	}
+	return store.ErrNotFound
+}
+
+// ReplaceImportErrors swaps the whole set of import errors in one
+// transaction: each parse of the DAG folder reports the complete set.
+func (s *Store) ReplaceImportErrors(ctx context.Context, errs []store.ImportError) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM import_errors`); err != nil {
+			return err
+		}
+		for _, e := range errs {
+			_, err := s.txExec(ctx, tx, `INSERT INTO import_errors (fileloc, message, created_at) VALUES (?, ?, ?)`,
+				e.FileLoc, e.Message, s.tv(e.Timestamp))
+			if err != nil {
+				return fmt.Errorf("insert %s: %w", e.FileLoc, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replace import errors: %w", err)
+	}
+	return nil
+}
+
+// ListImportErrors returns the import errors sorted by file.
+func (s *Store) ListImportErrors(ctx context.Context) ([]store.ImportError, error) {
+	rows, err := s.query(ctx, `SELECT fileloc, message, created_at FROM import_errors ORDER BY fileloc, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list import errors: %w", err)
+	}
+	return collect(rows, "list import errors", func(sc scanner, e *store.ImportError) error {
+		return sc.Scan(&e.FileLoc, &e.Message, tc(&e.Timestamp))
+	})
+}
+
+// RegisterWorker records a worker, or refreshes it when the id is known
+// (a restarted process reusing its id).
+func (s *Store) RegisterWorker(ctx context.Context, w store.Worker) error {
+	_, err := s.exec(ctx, `INSERT INTO workers (id, kind, hostname, pid, started_at, heartbeat_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, hostname = excluded.hostname,
+			pid = excluded.pid, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
+		w.ID, w.Kind, w.Hostname, w.PID, s.tv(w.StartedAt), s.tv(w.HeartbeatAt))
+	if err != nil {
+		return fmt.Errorf("register worker %s: %w", w.ID, err)
+	}
+	return nil
+}
+
+// ListWorkers returns every registered worker sorted by id.
+func (s *Store) ListWorkers(ctx context.Context) ([]store.Worker, error) {
+	rows, err := s.query(ctx, `SELECT id, kind, hostname, pid, started_at, heartbeat_at FROM workers ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	return collect(rows, "list workers", func(sc scanner, w *store.Worker) error {
+		return sc.Scan(&w.ID, &w.Kind, &w.Hostname, &w.PID, tc(&w.StartedAt), tc(&w.HeartbeatAt))
+	})
+}
+
+// SetPool creates or resizes a pool.
+func (s *Store) SetPool(ctx context.Context, p store.Pool) error {
+	_, err := s.exec(ctx, `INSERT INTO pools (name, slots, description) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET slots = excluded.slots, description = excluded.description`,
+		p.Name, p.Slots, p.Description)
+	if err != nil {
+		return fmt.Errorf("set pool %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// ListPools returns every pool sorted by name, default_pool included.
+func (s *Store) ListPools(ctx context.Context) ([]store.Pool, error) {
+	rows, err := s.query(ctx, `SELECT name, slots, description FROM pools ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list pools: %w", err)
+	}
+	return collect(rows, "list pools", func(sc scanner, p *store.Pool) error {
+		return sc.Scan(&p.Name, &p.Slots, &p.Description)
+	})
+}
+
+// SetVariable creates or overwrites a variable.
+func (s *Store) SetVariable(ctx context.Context, v store.Variable) error {
+	_, err := s.exec(ctx, `INSERT INTO variables (key, val, description) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET val = excluded.val, description = excluded.description`,
+		v.Key, v.Value, v.Description)
+	if err != nil {
+		return fmt.Errorf("set variable %s: %w", v.Key, err)
+	}
+	return nil
+}
+
+// GetVariable returns a variable or an error wrapping store.ErrNotFound.
+func (s *Store) GetVariable(ctx context.Context, key string) (store.Variable, error) {
+	var v store.Variable
+	err := s.queryRow(ctx, `SELECT key, val, description FROM variables WHERE key = ?`, key).
+		Scan(&v.Key, &v.Value, &v.Description)
+	if err != nil {
+		return store.Variable{}, fmt.Errorf("get variable %s: %w", key, notFound(err))
+	}
+	return v, nil
+}
+
+// ListVariables returns every variable sorted by key.
+func (s *Store) ListVariables(ctx context.Context) ([]store.Variable, error) {
+	rows, err := s.query(ctx, `SELECT key, val, description FROM variables ORDER BY key`)
+	if err != nil {
+		return nil, fmt.Errorf("list variables: %w", err)
+	}
+	return collect(rows, "list variables", func(sc scanner, v *store.Variable) error {
+		return sc.Scan(&v.Key, &v.Value, &v.Description)
+	})
+}
+
+// DeleteVariable removes a variable; a missing one gives store.ErrNotFound
+// so the CLI can say so.
+func (s *Store) DeleteVariable(ctx context.Context, key string) error {
+	res, err := s.exec(ctx, `DELETE FROM variables WHERE key = ?`, key)
+	if err != nil {
+		return fmt.Errorf("delete variable %s: %w", key, err)
+	}
+	if ok, err := affected(res); err != nil || !ok {
+		return fmt.Errorf("delete variable %s: %w", key, orNotFound(err))
+	}
+	return nil
+}
+
+// SetXCom stores (or replaces) the value a task pushed under key. The task
+// instance must exist: otherwise the error wraps store.ErrNotFound.
+func (s *Store) SetXCom(ctx context.Context, x store.XCom) error {
+	_, err := s.exec(ctx, `INSERT INTO xcoms (dag_id, run_id, task_id, key, value) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (dag_id, run_id, task_id, key) DO UPDATE SET value = excluded.value`,
+		x.DagID, x.RunID, x.TaskID, x.Key, x.Value)
+	if isForeignKeyViolation(err) {
+		err = fmt.Errorf("task instance: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("set xcom %s/%s/%s %s: %w", x.DagID, x.RunID, x.TaskID, x.Key, err)
+	}
+	return nil
+}
+
+// GetXCom returns the value a task pushed under key, or an error wrapping
+// store.ErrNotFound.
+func (s *Store) GetXCom(ctx context.Context, k store.TaskKey, key string) (store.XCom, error) {
+	x := store.XCom{TaskKey: k, Key: key}
+	err := s.queryRow(ctx, `SELECT value FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?`,
+		k.DagID, k.RunID, k.TaskID, key).Scan(&x.Value)
+	if err != nil {
+		return store.XCom{}, fmt.Errorf("get xcom %s/%s/%s %s: %w", k.DagID, k.RunID, k.TaskID, key, notFound(err))
+	}
+	return x, nil
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, what string, scan func(scanner, *T) error) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, fmt.Errorf("%s: scan: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}

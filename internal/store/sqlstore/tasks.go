@@ -1,0 +1,198 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// activeQuery is the scheduler's snapshot: one join, served by the
+// dag_runs state index and the (dag_id, run_id, seq) unique index.
+const activeQuery = `SELECT ` + tiCols + `
+	FROM dag_runs r JOIN task_instances ti ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
+	WHERE r.state IN ('queued', 'running')
+	ORDER BY ti.dag_id, ti.run_id, ti.seq`
+
+// ActiveTaskInstances returns the task instances of every queued or running
+// run in one query, ordered by dag, run and then the order in which the
+// tasks were given to CreateRun.
+func (s *Store) ActiveTaskInstances(ctx context.Context) ([]store.TaskInstance, error) {
+	rows, err := s.query(ctx, activeQuery)
+	if err != nil {
+		return nil, fmt.Errorf("active task instances: %w", err)
+	}
+	return collect(rows, "active task instances", scanTI)
+}
+
+// ListTaskInstances returns the task instances of one run in creation
+// order; an unknown run gives an empty list.
+func (s *Store) ListTaskInstances(ctx context.Context, dagID, runID string) ([]store.TaskInstance, error) {
+	rows, err := s.query(ctx, `SELECT `+tiCols+` FROM task_instances ti
+		WHERE ti.dag_id = ? AND ti.run_id = ? ORDER BY ti.seq`, dagID, runID)
+	if err != nil {
+		return nil, fmt.Errorf("list task instances %s/%s: %w", dagID, runID, err)
+	}
+	return collect(rows, fmt.Sprintf("list task instances %s/%s", dagID, runID), scanTI)
+}
+
+// GetTaskInstance returns one task instance or an error wrapping
+// store.ErrNotFound.
+func (s *Store) GetTaskInstance(ctx context.Context, k store.TaskKey) (store.TaskInstance, error) {
+	var ti store.TaskInstance
+	err := scanTI(s.queryRow(ctx, `SELECT `+tiCols+` FROM task_instances ti
+		WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ?`, k.DagID, k.RunID, k.TaskID), &ti)
+	if err != nil {
+		return store.TaskInstance{}, fmt.Errorf("get task instance %s/%s/%s: %w", k.DagID, k.RunID, k.TaskID, notFound(err))
+	}
+	return ti, nil
+}
+
+// UpdateTask applies u in one conditional UPDATE: the task instance moves
+// to u.To, with the non-nil fields set (a pointer to the zero time clears a
+// date) and try_number incremented if u.IncTry, only if its state is in
+// u.From, or in any state when From is empty. It reports whether the row
+// changed; a missing row or a lost race is (false, nil), so of several
+// callers racing one transition exactly one sees true.
+func (s *Store) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error) {
+	var b strings.Builder
+	args := make([]any, 0, 16)
+	b.WriteString(`UPDATE task_instances SET state = ?`)
+	args = append(args, string(u.To))
+	if u.IncTry {
+		b.WriteString(`, try_number = try_number + 1`)
+	}
+	set := func(col string, v any) {
+		b.WriteString(", ")
+		b.WriteString(col)
+		b.WriteString(" = ?")
+		args = append(args, v)
+	}
+	if u.QueuedAt != nil {
+		set("queued_at", s.tp(u.QueuedAt))
+	}
+	if u.StartDate != nil {
+		set("start_date", s.tp(u.StartDate))
+	}
+	if u.EndDate != nil {
+		set("end_date", s.tp(u.EndDate))
+	}
+	if u.NextRetryAt != nil {
+		set("next_retry_at", s.tp(u.NextRetryAt))
+	}
+	if u.Hostname != nil {
+		set("hostname", *u.Hostname)
+	}
+	if u.WorkerID != nil {
+		set("worker_id", *u.WorkerID)
+	}
+	if u.HeartbeatAt != nil {
+		set("heartbeat_at", s.tp(u.HeartbeatAt))
+	}
+	if u.Handle != nil {
+		set("handle", blob(*u.Handle))
+	}
+	if u.Rendered != nil {
+		set("rendered", blob(*u.Rendered))
+	}
+	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ?`)
+	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID)
+	if len(u.From) > 0 {
+		b.WriteString(` AND state IN (` + placeholders(len(u.From)) + `)`)
+		for _, st := range u.From {
+			args = append(args, string(st))
+		}
+	}
+	res, err := s.exec(ctx, b.String(), args...)
+	if err == nil {
+		var ok bool
+		if ok, err = affected(res); err == nil {
+			return ok, nil
+		}
+	}
+	k := u.Key
+	return false, fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
+}
+
+// ClearTasks puts the tasks named in retries back to none unless they are
+// queued or running (a live try is not pulled from under its worker): each
+// gets max_tries = try_number + its retries and loses end_date and
+// next_retry_at. If any task changed and the run is finished, the run goes
+// back to queued (queued_at = now, start and end dates cleared) so the
+// scheduler starts it again. All of it is one transaction; it returns how
+// many tasks changed, and an error wrapping store.ErrNotFound when the run
+// does not exist.
+func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error) {
+	// A fixed order makes concurrent clears lock rows in the same order.
+	ids := make([]string, 0, len(retries))
+	for id := range retries {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+
+	var cleared int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		cleared = 0
+		for _, id := range ids {
+			res, err := s.txExec(ctx, tx, `UPDATE task_instances
+				SET state = '', max_tries = try_number + ?, end_date = NULL, next_retry_at = NULL
+				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running')`,
+				retries[id], dagID, runID, id)
+			if err != nil {
+				return fmt.Errorf("task %s: %w", id, err)
+			}
+			if ok, err := affected(res); err != nil {
+				return err
+			} else if ok {
+				cleared++
+			}
+		}
+		if cleared == 0 {
+			var n int
+			err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM dag_runs WHERE dag_id = ? AND run_id = ?`),
+				dagID, runID).Scan(&n)
+			if err == nil && n == 0 {
+				err = store.ErrNotFound
+			}
+			return err
+		}
+		_, err := s.txExec(ctx, tx, `UPDATE dag_runs
+			SET state = ?, queued_at = ?, start_date = NULL, end_date = NULL
+			WHERE dag_id = ? AND run_id = ? AND state IN (?, ?)`,
+			string(store.RunQueued), s.tv(now), dagID, runID, string(store.RunSuccess), string(store.RunFailed))
+		if err != nil {
+			return fmt.Errorf("requeue run: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("clear tasks of %s/%s: %w", dagID, runID, err)
+	}
+	return cleared, nil
+}
+
+// Heartbeat marks every running try owned by workerID, and the worker's own
+// row, as alive at now, in one transaction. Tries the worker does not own,
+// or that are no longer running, are left alone.
+func (s *Store) Heartbeat(ctx context.Context, workerID string, now time.Time) error {
+	t := s.tv(now)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := s.txExec(ctx, tx, `UPDATE task_instances SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'`,
+			t, workerID)
+		if err != nil {
+			return fmt.Errorf("task instances: %w", err)
+		}
+		if _, err := s.txExec(ctx, tx, `UPDATE workers SET heartbeat_at = ? WHERE id = ?`, t, workerID); err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("heartbeat %s: %w", workerID, err)
+	}
+	return nil
+}

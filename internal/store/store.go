@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// TaskState is a task instance's place in Airflow's state machine (see doc.go).
+type TaskState string
+
+// Task instance states. StateNone is the empty string: created, not yet looked at.
+const (
+	StateNone            TaskState = ""
+	StateScheduled       TaskState = "scheduled"
+	StateQueued          TaskState = "queued"
+	StateRunning         TaskState = "running"
+	StateSuccess         TaskState = "success"
+	StateFailed          TaskState = "failed"
+	StateUpForRetry      TaskState = "up_for_retry"
+	StateUpstreamFailed  TaskState = "upstream_failed"
+	StateSkipped         TaskState = "skipped"
+	StateUpForReschedule TaskState = "up_for_reschedule"
+	StateRemoved         TaskState = "removed"
+)
+
+// Finished reports whether no further transition happens without a clear.
+func (s TaskState) Finished() bool {
+	switch s {
+	case StateSuccess, StateFailed, StateUpstreamFailed, StateSkipped, StateRemoved:
+		return true
+	}
+	return false
+}
+
+// RunState is a DAG run's state.
+type RunState string
+
+// DAG run states.
+const (
+	RunQueued  RunState = "queued"
+	RunRunning RunState = "running"
+	RunSuccess RunState = "success"
+	RunFailed  RunState = "failed"
+)
+
+// Finished reports whether the run is over.
+func (s RunState) Finished() bool { return s == RunSuccess || s == RunFailed }
+
+// RunType says why a run exists; it prefixes the run id as in Airflow.
+type RunType string
+
+// Run types.
+const (
+	RunScheduled RunType = "scheduled"
+	RunManual    RunType = "manual"
+	RunBackfill  RunType = "backfill"
+)
+
+// Errors callers must tell apart.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrConflict = errors.New("state changed concurrently")
+)
+
+// DAGRecord is what the store keeps about a DAG: the definition lives in
+// files, only the pause flag and bookkeeping live here.
+type DAGRecord struct {
+	DagID      string
+	Paused     bool
+	FileLoc    string
+	LastParsed time.Time
+}
+
+// ImportError is a DAG file that failed to load, kept so the CLI and API can
+// show it while the other DAGs keep running.
+type ImportError struct {
+	FileLoc   string
+	Message   string
+	Timestamp time.Time
+}
+
+// DagRun is one execution of a DAG for one data interval.
+type DagRun struct {
+	DagID             string
+	RunID             string
+	RunType           RunType
+	State             RunState
+	LogicalDate       time.Time
+	DataIntervalStart time.Time
+	DataIntervalEnd   time.Time
+	Conf              map[string]any
+	QueuedAt          time.Time
+	StartDate         time.Time // zero until running
+	EndDate           time.Time // zero until finished
+}
+
+// TaskKey names one task instance.
+type TaskKey struct {
+	DagID, RunID, TaskID string
+}
+
+// TaskInstance is one task of one run. TryNumber counts the tries that have
+// started; MaxTries is the task's retries, so a failed try with
+// TryNumber <= MaxTries goes up_for_retry.
+type TaskInstance struct {
+	TaskKey
+	State          TaskState
+	TryNumber      int
+	MaxTries       int
+	Pool           string
+	PoolSlots      int
+	PriorityWeight int
+	Queue          string
+	QueuedAt       time.Time
+	StartDate      time.Time
+	EndDate        time.Time
+	NextRetryAt    time.Time // when an up_for_retry task becomes runnable again
+	Hostname       string
+	WorkerID       string    // the executor job that owns the try
+	HeartbeatAt    time.Time // last sign of life from that job
+	Handle         []byte    // serialised handle of work outside the process (pid, driver id, ...)
+	Rendered       []byte    // JSON of the rendered templated fields
+}
+
+// TaskUpdate is one conditional transition of a task instance: it applies
+// only if the row is still in one of From. Nil fields are left as they are.
+type TaskUpdate struct {
+	Key         TaskKey
+	From        []TaskState
+	To          TaskState
+	IncTry      bool // try_number = try_number + 1 (the start of a try)
+	QueuedAt    *time.Time
+	StartDate   *time.Time
+	EndDate     *time.Time
+	NextRetryAt *time.Time
+	Hostname    *string
+	WorkerID    *string
+	HeartbeatAt *time.Time
+	Handle      *[]byte
+	Rendered    *[]byte
+}
+
+// RunUpdate is one conditional transition of a DAG run.
+type RunUpdate struct {
+	DagID, RunID string
+	From         []RunState
+	To           RunState
+	StartDate    *time.Time
+	EndDate      *time.Time
+}
+
+// RunFilter selects runs; zero fields match everything.
+type RunFilter struct {
+	DagID  string
+	States []RunState
+	Limit  int // 0 = no limit; newest first
+}
+
+// Pool limits how many task slots may be queued or running at once.
+type Pool struct {
+	Name        string
+	Slots       int
+	Description string
+}
+
+// Variable is a key/value the templates read as var.value.KEY.
+type Variable struct {
+	Key, Value, Description string
+}
+
+// XCom is a value one task hands to another, as Airflow's XCom.
+type XCom struct {
+	TaskKey
+	Key   string
+	Value string // JSON
+}
+
+// Worker is a process that runs tasks; its heartbeat tells the scheduler
+// whether the tries it owns are still alive.
+type Worker struct {
+	ID          string
+	Kind        string // standalone, scheduler, worker
+	Hostname    string
+	PID         int
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+}
+
+// Store is everything Sirocco persists. Both implementations (SQLite and
+// PostgreSQL) pass the same conformance suite in storetest. Every method that
+// changes a state is a single conditional write and reports whether it won.
+type Store interface {
+	Migrate(ctx context.Context) error
+	Close() error
+	// Dialect names the backend ("sqlite" or "postgres").
+	Dialect() string
+
+	UpsertDAG(ctx context.Context, d DAGRecord) error // keeps Paused of an existing row
+	GetDAG(ctx context.Context, dagID string) (DAGRecord, error)
+	ListDAGs(ctx context.Context) ([]DAGRecord, error)
+	SetPaused(ctx context.Context, dagID string, paused bool) error
+	ReplaceImportErrors(ctx context.Context, errs []ImportError) error
+	ListImportErrors(ctx context.Context) ([]ImportError, error)
+
+	// CreateRun inserts the run and its task instances in one transaction.
+	// A run with the same (dag, run id) or (dag, logical date) gives ErrExists.
+	CreateRun(ctx context.Context, run DagRun, tis []TaskInstance) error
+	GetRun(ctx context.Context, dagID, runID string) (DagRun, error)
+	ListRuns(ctx context.Context, f RunFilter) ([]DagRun, error)
+	// LastScheduledRun returns the scheduled run with the latest logical date.
+	LastScheduledRun(ctx context.Context, dagID string) (DagRun, error)
+	UpdateRun(ctx context.Context, u RunUpdate) (bool, error)
+
+	// ActiveTaskInstances returns the task instances of every queued or
+	// running DAG run: the scheduler's snapshot.
+	ActiveTaskInstances(ctx context.Context) ([]TaskInstance, error)
+	ListTaskInstances(ctx context.Context, dagID, runID string) ([]TaskInstance, error)
+	GetTaskInstance(ctx context.Context, k TaskKey) (TaskInstance, error)
+	UpdateTask(ctx context.Context, u TaskUpdate) (bool, error)
+	// ClearTasks puts the named tasks that are not queued or running back to
+	// none, grants each its retries again (max_tries = try_number + retries,
+	// as Airflow does) and puts a finished run back to queued, so the
+	// scheduler runs them again. It returns how many tasks changed.
+	ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error)
+	// Heartbeat marks every running try owned by worker as alive at now.
+	Heartbeat(ctx context.Context, workerID string, now time.Time) error
+
+	RegisterWorker(ctx context.Context, w Worker) error
+	ListWorkers(ctx context.Context) ([]Worker, error)
+
+	SetPool(ctx context.Context, p Pool) error
+	ListPools(ctx context.Context) ([]Pool, error)
+
+	SetVariable(ctx context.Context, v Variable) error
+	GetVariable(ctx context.Context, key string) (Variable, error)
+	ListVariables(ctx context.Context) ([]Variable, error)
+	DeleteVariable(ctx context.Context, key string) error
+
+	SetXCom(ctx context.Context, x XCom) error
+	GetXCom(ctx context.Context, k TaskKey, key string) (XCom, error)
+}

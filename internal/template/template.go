@@ -1,0 +1,409 @@
+package template
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/parser"
+	"github.com/nikolalohinski/gonja/v2/tokens"
+)
+
+// Error reports a template that failed to parse or render. It carries the
+// line separately so that callers validating DAG files can point at it.
+type Error struct {
+	// Line is the 1-based line of the template where the problem is, or 0
+	// when gonja did not say.
+	Line int
+	// Msg says what went wrong.
+	Msg string
+}
+
+// Error formats the error as "line N: what went wrong".
+func (e *Error) Error() string {
+	if e.Line <= 0 {
+		return e.Msg
+	}
+	return "line " + strconv.Itoa(e.Line) + ": " + e.Msg
+}
+
+// Render renders src with ctx. Errors name the template line and what went
+// wrong; a name that is not defined is an error, not an empty string.
+func Render(src string, ctx Context) (string, error) {
+	// Without a "{" there is nothing for the engine to do, and without a
+	// "\r" it would not normalise line endings either: the output would be
+	// src byte for byte, so skip the cache lookup and the render.
+	if !strings.ContainsAny(src, "{\r") {
+		return src, nil
+	}
+	tpl, err := compile(src)
+	if err != nil {
+		return "", err
+	}
+	return execute(tpl, ctx)
+}
+
+// Check parses src without rendering it and reports syntax errors with the
+// line inside the template, so DAG files can be rejected when loaded rather
+// than when a task runs. Names are not checked: they depend on the run.
+func Check(src string) error {
+	_, err := compile(src)
+	return err
+}
+
+// RenderValue renders every string found in v, recursing into []any,
+// []string, map[string]any and map[string]string values; map keys and other
+// values are returned unchanged. Strings without "{{" or "{%" are returned
+// as they are without invoking the engine, and containers with nothing to
+// render are returned as they are, not copied. Containers holding a rendered
+// string are copied, never modified in place. Errors say where in v the
+// failing string is, e.g. `["env"][2]: line 1: ...`.
+func RenderValue(v any, ctx Context) (any, error) {
+	out, _, err := renderValue(v, ctx)
+	return out, err
+}
+
+// renderValue reports whether it produced a new value, so that containers are
+// copied only when one of their elements changed.
+func renderValue(v any, ctx Context) (any, bool, error) {
+	switch v := v.(type) {
+	case string:
+		if !isTemplate(v) {
+			return v, false, nil
+		}
+		s, err := Render(v, ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		return s, true, nil
+	case []string:
+		var out []string
+		for i, s := range v {
+			if !isTemplate(s) {
+				if out != nil {
+					out[i] = s
+				}
+				continue
+			}
+			r, err := Render(s, ctx)
+			if err != nil {
+				return nil, false, atPath(fmt.Sprintf("[%d]", i), err)
+			}
+			if out == nil {
+				out = make([]string, len(v))
+				copy(out, v[:i])
+			}
+			out[i] = r
+		}
+		if out == nil {
+			return v, false, nil
+		}
+		return out, true, nil
+	case []any:
+		var out []any
+		for i, e := range v {
+			r, changed, err := renderValue(e, ctx)
+			if err != nil {
+				return nil, false, atPath(fmt.Sprintf("[%d]", i), err)
+			}
+			if changed && out == nil {
+				out = make([]any, len(v))
+				copy(out, v[:i])
+			}
+			if out != nil {
+				out[i] = r
+			}
+		}
+		if out == nil {
+			return v, false, nil
+		}
+		return out, true, nil
+	case map[string]any:
+		var out map[string]any
+		for k, e := range v {
+			r, changed, err := renderValue(e, ctx)
+			if err != nil {
+				return nil, false, atPath(fmt.Sprintf("[%q]", k), err)
+			}
+			if changed {
+				if out == nil {
+					out = make(map[string]any, len(v))
+				}
+				out[k] = r
+			}
+		}
+		if out == nil {
+			return v, false, nil
+		}
+		for k, e := range v {
+			if _, done := out[k]; !done {
+				out[k] = e
+			}
+		}
+		return out, true, nil
+	case map[string]string:
+		var out map[string]string
+		for k, s := range v {
+			if !isTemplate(s) {
+				continue
+			}
+			r, err := Render(s, ctx)
+			if err != nil {
+				return nil, false, atPath(fmt.Sprintf("[%q]", k), err)
+			}
+			if out == nil {
+				out = make(map[string]string, len(v))
+			}
+			out[k] = r
+		}
+		if out == nil {
+			return v, false, nil
+		}
+		for k, s := range v {
+			if _, done := out[k]; !done {
+				out[k] = s
+			}
+		}
+		return out, true, nil
+	default:
+		return v, false, nil
+	}
+}
+
+// isTemplate is RenderValue's fast path test.
+func isTemplate(s string) bool {
+	return strings.Contains(s, "{{") || strings.Contains(s, "{%")
+}
+
+// pathError locates a failing string inside a value given to RenderValue.
+type pathError struct {
+	path string
+	err  error
+}
+
+func (e *pathError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *pathError) Unwrap() error { return e.err }
+
+// atPath prefixes err's location with one more step, outermost first.
+func atPath(step string, err error) error {
+	var pe *pathError
+	if errors.As(err, &pe) {
+		return &pathError{path: step + pe.path, err: pe.err}
+	}
+	return &pathError{path: step, err: err}
+}
+
+// maxCached bounds the template cache. Sources come from DAG files, so the
+// working set is small; the bound only matters for a long-lived process
+// whose DAGs keep changing.
+const maxCached = 4096
+
+// maxCachedSize keeps very large sources out of the cache so that the bound
+// on entries is also a sensible bound on memory.
+const maxCachedSize = 64 << 10
+
+// cacheEntry is a compiled template, or why it did not compile: a broken
+// template is rendered for every run too, and should not be parsed each time.
+type cacheEntry struct {
+	tpl *exec.Template
+	err error
+}
+
+// cache maps source text to *cacheEntry. A sync.Map keeps the hit path free
+// of locks. When full, an arbitrary entry is dropped (map iteration order is
+// random), which is as good as LRU for a working set that fits.
+var cache struct {
+	m sync.Map
+	n atomic.Int64
+}
+
+// compile returns the compiled template for src, from the cache if possible.
+func compile(src string) (*exec.Template, error) {
+	if e, ok := cache.m.Load(src); ok {
+		ce := e.(*cacheEntry)
+		return ce.tpl, ce.err
+	}
+	tpl, err := parse(src)
+	if len(src) > maxCachedSize {
+		return tpl, err
+	}
+	for cache.n.Load() >= maxCached {
+		cache.m.Range(func(k, _ any) bool {
+			if _, deleted := cache.m.LoadAndDelete(k); deleted {
+				cache.n.Add(-1)
+			}
+			return false
+		})
+	}
+	if _, loaded := cache.m.LoadOrStore(src, &cacheEntry{tpl: tpl, err: err}); !loaded {
+		cache.n.Add(1)
+	}
+	return tpl, err
+}
+
+// parse compiles src. gonja is not hardened against every input, so a panic
+// while parsing becomes an error rather than bringing the process down.
+func parse(src string) (tpl *exec.Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tpl, err = nil, &Error{Msg: fmt.Sprintf("template engine failed: %v", r)}
+		}
+	}()
+	if err := lexError(src); err != nil {
+		return nil, err
+	}
+	tpl, err = exec.NewTemplate(rootName, engineConfig, &sourceLoader{src: src}, engineEnv)
+	if err != nil {
+		return nil, syntaxError(src, err)
+	}
+	return tpl, nil
+}
+
+// execute renders a compiled template. A panic inside gonja or inside one of
+// the context's callbacks fails this render, not the process.
+func execute(tpl *exec.Template, ctx Context) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", &Error{Msg: fmt.Sprintf("template engine failed: %v", r)}
+		}
+	}()
+	var b strings.Builder
+	if err := tpl.Execute(&b, exec.NewContext(ctx)); err != nil {
+		return "", renderError(err)
+	}
+	return b.String(), nil
+}
+
+// lexError reports what gonja's lexer could not tokenize. The parser stops
+// quietly at such a point, so "a {# unclosed" would otherwise compile into
+// a template that renders "a ", or fail with a message about the wrong thing.
+func lexError(src string) *Error {
+	s := tokens.LexAll(src, engineConfig)
+	for !s.End() {
+		s.Next()
+	}
+	if !s.IsError() {
+		return nil
+	}
+	tok := s.Current()
+	msg := tok.Val
+	if !lexerMessageRE.MatchString(msg) {
+		// For an unterminated string gonja reports the string's text
+		// rather than a message.
+		msg = fmt.Sprintf("unterminated string %q", strings.TrimSpace(msg))
+	}
+	// The lexer does not fill in a line for its errors, only an offset into
+	// the source with line endings normalised to "\n".
+	normalised := strings.ReplaceAll(strings.ReplaceAll(src, "\r\n", "\n"), "\r", "\n")
+	pos := min(max(tok.Pos, 0), len(normalised))
+	return &Error{Line: 1 + strings.Count(normalised[:pos], "\n"), Msg: msg}
+}
+
+// syntaxError turns what exec.NewTemplate returned into an *Error.
+func syntaxError(src string, err error) *Error {
+	// NewTemplate wraps the parser's error with the whole source; drop that.
+	cause := err
+	if inner := errors.Unwrap(err); inner != nil {
+		cause = inner
+	}
+	e := &Error{Msg: cause.Error()}
+
+	var se *parser.SyntaxError
+	if errors.As(cause, &se) {
+		where := ""
+		switch {
+		case se.Line > 0 && se.Raw != "":
+			where = fmt.Sprintf(" (column %d, near %q)", se.Column, se.Raw)
+		case se.Line > 0:
+			where = fmt.Sprintf(" (column %d)", se.Column)
+		case se.Raw != "":
+			where = fmt.Sprintf(" (near %q)", se.Raw)
+		}
+		e.Msg = strings.Replace(e.Msg, se.Error(), se.Message+where, 1)
+		e.Line = se.Line
+	}
+	if e.Line <= 0 {
+		e.Line = failedAtLine(src)
+	}
+	return e
+}
+
+// failedAtLine parses src again to find the line the parser had reached when
+// it failed. Some gonja errors carry no position; this is the next best
+// thing, and only runs for broken templates.
+func failedAtLine(src string) (line int) {
+	defer func() {
+		if recover() != nil {
+			line = 0
+		}
+	}()
+	p := parser.NewParser(rootName, tokens.LexAll(src, engineConfig), engineConfig,
+		&sourceLoader{src: src, used: true}, engineEnv.ControlStructures)
+	if _, err := p.Parse(); err == nil {
+		return 0
+	}
+	if tok := p.Stream().Current(); tok != nil {
+		return tok.Line
+	}
+	return 0
+}
+
+var (
+	// lexerMessageRE recognises the lexer's error messages, as opposed to
+	// the bare text it reports for an unterminated string.
+	lexerMessageRE = regexp.MustCompile(`^(Unexpected|Unbalanced|Unable to find|unclosed|invalid numeric)`)
+	// renderLineRE finds where gonja says a render failed. Errors nest (an
+	// expression inside a for loop inside an if), and the innermost, last,
+	// location is the most precise one.
+	renderLineRE = regexp.MustCompile(`(?:Unable to render expression|Unable to execute controlStructure|` +
+		`Unable to render condition|Unable to evaluation condition as boolean) at line (\d+): `)
+	// structureRE matches how gonja names a control structure in errors,
+	// e.g. "IfControlStructure(Line=1 Col=7): ".
+	structureRE = regexp.MustCompile(`^\w+ControlStructure\(.*?Line=\d+ Col=\d+\): `)
+	// undefinedRE matches gonja's strict-undefined error for a bare name.
+	undefinedRE = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
+)
+
+// renderError turns what Template.Execute returned into an *Error, keeping
+// the innermost line gonja reports and dropping the parts of its message
+// that repeat the template text or name Go functions.
+func renderError(err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "unable to execute template: ")
+	e := &Error{Msg: msg}
+	if locs := renderLineRE.FindAllStringSubmatchIndex(msg, -1); len(locs) > 0 {
+		last := locs[len(locs)-1]
+		e.Line, _ = strconv.Atoi(msg[last[2]:last[3]])
+		msg = msg[last[1]:]
+	}
+	msg = structureRE.ReplaceAllString(msg, "")
+	msg = undefinedRE.ReplaceAllString(msg, `"$1" is undefined`)
+
+	// A failing function call reads "call([args], map[kwargs]): invalid
+	// call to function 'runtime.name': <our message>"; our message names
+	// the function already.
+	const invalidCall = "invalid call to function '"
+	if i := strings.Index(msg, invalidCall); i >= 0 {
+		if j := strings.Index(msg[i+len(invalidCall):], "': "); j >= 0 {
+			msg = msg[i+len(invalidCall)+j+len("': "):]
+		}
+	}
+
+	// Otherwise the message starts with the expression, which gonja then
+	// repeats: "x.y: Unable to evaluate x.y: attribute 'y' not found".
+	if i := strings.Index(msg, ": "); i > 0 {
+		expr, rest := msg[:i], msg[i+2:]
+		rest = strings.Replace(rest, "Unable to evaluate "+expr+": ", "", 1)
+		if strings.HasPrefix(rest, expr+": ") || strings.HasPrefix(rest, strconv.Quote(expr)+" is undefined") {
+			msg = rest
+		} else {
+			msg = expr + ": " + rest
+		}
+	}
+	e.Msg = msg
+	return e
+}

@@ -1,0 +1,25 @@
+// Package testenv provides real external services to tests, started on
+// demand and torn down when the test binary ends, plus the rule that decides
+// whether a missing service skips a test or fails it.
+//
+// A package that uses a service routes its TestMain through RunMain:
+//
+//	func TestMain(m *testing.M) { testenv.RunMain(m) }
+//
+//	func TestSomething(t *testing.T) {
+//		dsn := testenv.Postgres(t) // a fresh, empty database
+//		...
+//	}
+//
+// Postgres starts one throwaway PostgreSQL server per test binary, the first
+// time a test asks for it, from the binaries Debian's postgresql package
+// installs (pg_config --bindir, /usr/lib/postgresql/*/bin, or PATH). The
+// server listens on 127.0.0.1 on a free port with its data and socket in a
+// temporary directory, runs with fsync off, and trusts loopback connections.
+// As root (the usual CI case) it runs as the "postgres" system user, since
+// PostgreSQL refuses to run as root. Each call creates its own database, so
+// tests are isolated and may run in parallel.
+//
+// When a service is not installed the test is skipped, unless CI=true, where
+// it fails: CI must exercise every backend (RequireCI).
+package testenv
