@@ -118,7 +118,7 @@ func (r *Runner) Run(ctx context.Context, k store.TaskKey) error {
 		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: try,
 		LogicalDate: run.LogicalDate.Format(time.RFC3339),
 		Args:        prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, try),
-		DagDir: filepath.Dir(d.FileLoc), Log: lw, Logger: r.Logger,
+		DagDir: dagDir(d), Log: lw, Logger: r.Logger,
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			ok, err := st.UpdateTask(ctx, store.TaskUpdate{
 				Key: k, From: []store.TaskState{store.StateRunning}, To: store.StateRunning, Handle: &h,
@@ -263,4 +263,14 @@ func ctxEnv(k store.TaskKey, run store.DagRun, try int) map[string]string {
 		"SIROCCO_CTX_TRY_NUMBER":   strconv.Itoa(try),
 		"SIROCCO_CTX_LOGICAL_DATE": run.LogicalDate.UTC().Format(time.RFC3339),
 	}
+}
+
+// dagDir is the absolute folder of the DAG file: the default working
+// directory of its tasks and the base of relative paths.
+func dagDir(d *dag.DAG) string {
+	dir, err := filepath.Abs(filepath.Dir(d.FileLoc))
+	if err != nil {
+		return filepath.Dir(d.FileLoc)
+	}
+	return dir
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -30,7 +29,7 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}
 	res, err := r.Operators[t.Operator].New().Execute(ctx, &operator.Task{
 		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
-		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: filepath.Dir(d.FileLoc),
+		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d),
 		Log: out, Logger: r.Logger,
 	})
 	if errors.Is(err, operator.ErrSkip) {

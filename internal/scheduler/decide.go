@@ -49,6 +49,15 @@ type Plan struct {
 	TaskUpdates []store.TaskUpdate
 	// Kill lists running tries to stop because their run timed out.
 	Kill []store.TaskKey
+	// WakeAt is the earliest future moment a decision is due without any
+	// event (a retry delay ending, a run timing out); zero if none.
+	WakeAt time.Time
+}
+
+func (p *Plan) wakeAt(t time.Time) {
+	if p.WakeAt.IsZero() || t.Before(p.WakeAt) {
+		p.WakeAt = t
+	}
 }
 
 // Empty reports whether the plan changes nothing.
@@ -116,9 +125,12 @@ func Decide(s Snapshot) Plan {
 		default:
 			continue
 		}
-		if d.DagrunTimeout > 0 && !r.StartDate.IsZero() && now.Sub(r.StartDate) > d.DagrunTimeout {
-			p.timeoutRun(r, tis, now)
-			continue
+		if d.DagrunTimeout > 0 && !r.StartDate.IsZero() {
+			if now.Sub(r.StartDate) > d.DagrunTimeout {
+				p.timeoutRun(r, tis, now)
+				continue
+			}
+			p.wakeAt(r.StartDate.Add(d.DagrunTimeout + time.Millisecond))
 		}
 		if done, state := runOutcome(d, tis); done {
 			end := now
@@ -178,6 +190,8 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 		case store.StateUpForRetry, store.StateUpForReschedule:
 			if !now.Before(ti.NextRetryAt) {
 				out = append(out, candidate{ti, t, r.LogicalDate, order})
+			} else {
+				p.wakeAt(ti.NextRetryAt)
 			}
 		case store.StateQueued:
 			if !s.LiveWorkers[ti.WorkerID] && ti.WorkerID != s.WorkerID {

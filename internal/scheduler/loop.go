@@ -96,10 +96,10 @@ func (l *Loop) Kick() {
 
 // Run ticks until ctx ends.
 func (l *Loop) Run(ctx context.Context) error {
-	t := time.NewTicker(l.opts.PollInterval)
-	defer t.Stop()
+	timer := time.NewTimer(l.opts.PollInterval)
+	defer timer.Stop()
 	for {
-		changed, err := l.Tick(ctx)
+		changed, wake, err := l.tick(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -109,11 +109,16 @@ func (l *Loop) Run(ctx context.Context) error {
 		if changed {
 			l.Kick()
 		}
+		wait := l.opts.PollInterval
+		if !wake.IsZero() {
+			wait = min(wait, max(wake.Sub(l.opts.Clock.Now()), 0))
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-l.kick:
-		case <-t.C:
+		case <-timer.C:
 		}
 	}
 }
@@ -121,18 +126,23 @@ func (l *Loop) Run(ctx context.Context) error {
 // Tick performs one snapshot → decide → apply round and reports whether
 // anything changed.
 func (l *Loop) Tick(ctx context.Context) (bool, error) {
+	changed, _, err := l.tick(ctx)
+	return changed, err
+}
+
+func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	snap, err := l.snapshot(ctx)
 	if err != nil {
-		return false, err
+		return false, time.Time{}, err
 	}
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
 		plan.CreateRuns = nil
 	}
 	if plan.Empty() {
-		return false, nil
+		return false, plan.WakeAt, nil
 	}
-	return true, l.apply(ctx, snap, plan)
+	return true, plan.WakeAt, l.apply(ctx, snap, plan)
 }
 
 func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {

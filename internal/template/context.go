@@ -169,25 +169,30 @@ func (o *object) GetItem(key any) (*exec.Value, bool) {
 func (o *object) String() string { return o.repr }
 
 // variables memoizes Info.Variables for one Context, so a key used in several
-// fields is read once and has one value throughout the try.
+// fields is read once and has one value, or one error, throughout the try.
+// (gonja also asks twice per failed lookup: as an attribute, then as an
+// item.)
 type variables struct {
 	lookup func(key string) (string, error)
-	cache  sync.Map // key -> string
+	cache  sync.Map // key -> variableResult
+}
+
+type variableResult struct {
+	value string
+	err   error
 }
 
 func (v *variables) get(key string) (string, error) {
-	if s, ok := v.cache.Load(key); ok {
-		return s.(string), nil
+	if r, ok := v.cache.Load(key); ok {
+		r := r.(variableResult)
+		return r.value, r.err
 	}
 	if v.lookup == nil {
 		return "", errors.New("variables are not available here")
 	}
 	s, err := v.lookup(key)
-	if err != nil {
-		return "", err
-	}
-	v.cache.Store(key, s)
-	return s, nil
+	v.cache.Store(key, variableResult{value: s, err: err})
+	return s, err
 }
 
 // variableValues is var.value (strings) or var.json (parsed JSON).

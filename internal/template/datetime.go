@@ -95,8 +95,9 @@ func (d dateTime) GetAttribute(name string) (*exec.Value, bool) {
 	return exec.AsValue(m), true
 }
 
-// GetItem refuses subscripts, so that logical_date['x'] is reported as
-// undefined rather than as a type error from gonja's reflection.
+// GetItem finds nothing, so that gonja falls back to attributes for
+// logical_date['year'] as Jinja does, and reports logical_date[0] as
+// undefined rather than as a reflection type error.
 func (d dateTime) GetItem(any) (*exec.Value, bool) { return exec.AsValue(nil), false }
 
 func noArgs(name string, f func() any) func(*exec.VarArgs) (any, error) {

@@ -71,19 +71,21 @@ func RenderValue(v any, ctx Context) (any, error) {
 // renderValue reports whether it produced a new value, so that containers are
 // copied only when one of their elements changed.
 func renderValue(v any, ctx Context) (any, bool, error) {
-	switch v := v.(type) {
+	// Unchanged values are returned as the original interface value v:
+	// returning the typed case variable would box it again, allocating.
+	switch x := v.(type) {
 	case string:
-		if !isTemplate(v) {
+		if !isTemplate(x) {
 			return v, false, nil
 		}
-		s, err := Render(v, ctx)
+		s, err := Render(x, ctx)
 		if err != nil {
 			return nil, false, err
 		}
 		return s, true, nil
 	case []string:
 		var out []string
-		for i, s := range v {
+		for i, s := range x {
 			if !isTemplate(s) {
 				if out != nil {
 					out[i] = s
@@ -92,11 +94,11 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 			}
 			r, err := Render(s, ctx)
 			if err != nil {
-				return nil, false, atPath(fmt.Sprintf("[%d]", i), err)
+				return nil, false, atIndex(i, err)
 			}
 			if out == nil {
-				out = make([]string, len(v))
-				copy(out, v[:i])
+				out = make([]string, len(x))
+				copy(out, x[:i])
 			}
 			out[i] = r
 		}
@@ -106,14 +108,14 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 		return out, true, nil
 	case []any:
 		var out []any
-		for i, e := range v {
+		for i, e := range x {
 			r, changed, err := renderValue(e, ctx)
 			if err != nil {
-				return nil, false, atPath(fmt.Sprintf("[%d]", i), err)
+				return nil, false, atIndex(i, err)
 			}
 			if changed && out == nil {
-				out = make([]any, len(v))
-				copy(out, v[:i])
+				out = make([]any, len(x))
+				copy(out, x[:i])
 			}
 			if out != nil {
 				out[i] = r
@@ -125,14 +127,14 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 		return out, true, nil
 	case map[string]any:
 		var out map[string]any
-		for k, e := range v {
+		for k, e := range x {
 			r, changed, err := renderValue(e, ctx)
 			if err != nil {
-				return nil, false, atPath(fmt.Sprintf("[%q]", k), err)
+				return nil, false, atKey(k, err)
 			}
 			if changed {
 				if out == nil {
-					out = make(map[string]any, len(v))
+					out = make(map[string]any, len(x))
 				}
 				out[k] = r
 			}
@@ -140,7 +142,7 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 		if out == nil {
 			return v, false, nil
 		}
-		for k, e := range v {
+		for k, e := range x {
 			if _, done := out[k]; !done {
 				out[k] = e
 			}
@@ -148,23 +150,23 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 		return out, true, nil
 	case map[string]string:
 		var out map[string]string
-		for k, s := range v {
+		for k, s := range x {
 			if !isTemplate(s) {
 				continue
 			}
 			r, err := Render(s, ctx)
 			if err != nil {
-				return nil, false, atPath(fmt.Sprintf("[%q]", k), err)
+				return nil, false, atKey(k, err)
 			}
 			if out == nil {
-				out = make(map[string]string, len(v))
+				out = make(map[string]string, len(x))
 			}
 			out[k] = r
 		}
 		if out == nil {
 			return v, false, nil
 		}
-		for k, s := range v {
+		for k, s := range x {
 			if _, done := out[k]; !done {
 				out[k] = s
 			}
@@ -188,6 +190,9 @@ type pathError struct {
 
 func (e *pathError) Error() string { return e.path + ": " + e.err.Error() }
 func (e *pathError) Unwrap() error { return e.err }
+
+func atIndex(i int, err error) error  { return atPath("["+strconv.Itoa(i)+"]", err) }
+func atKey(k string, err error) error { return atPath("["+strconv.Quote(k)+"]", err) }
 
 // atPath prefixes err's location with one more step, outermost first.
 func atPath(step string, err error) error {

@@ -36,8 +36,10 @@ type Operator struct{}
 // Execute runs the command and maps its exit code to the try's outcome.
 func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
 	args := operator.Args(t.Args)
-	cwd := args.String("cwd", t.DagDir)
-	if cwd != "" && !filepath.IsAbs(cwd) && t.DagDir != "" {
+	cwd := args.String("cwd", "")
+	if cwd == "" {
+		cwd = t.DagDir
+	} else if !filepath.IsAbs(cwd) && t.DagDir != "" {
 		cwd = filepath.Join(t.DagDir, cwd)
 	}
 	skipCodes, ok := args.Ints("skip_on_exit_code")

@@ -49,7 +49,7 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 	out := &process.LastLine{W: t.Log}
 	err := process.Run(ctx, process.Spec{
 		Argv:       argv,
-		Dir:        abs(args.String("cwd", t.DagDir)),
+		Dir:        abs(args.String("cwd", ".")),
 		Env:        process.Environ(t.Env, t.CtxEnv, args.Bool("append_env", true)),
 		Stdout:     out,
 		Stderr:     t.Log,

@@ -47,7 +47,7 @@ func testMigrate(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, "pools after re-migration", pools, []store.Pool{{Name: "default_pool", Slots: 7, Description: "Default pool"}})
+	same(t, "pools after re-migration", pools, []store.Pool{{Name: "default_pool", Slots: 7}})
 }
 
 // testDAGs: upserts refresh the bookkeeping but never the user's pause flag;

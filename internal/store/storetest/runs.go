@@ -236,7 +236,7 @@ func testTimeRoundTrip(t *testing.T, s store.Store) {
 		LogicalDate: t0, DataIntervalStart: pre1970, StartDate: at(time.Nanosecond),
 	}
 	tis := newTIs("t")
-	tis[0].StartDate = at(999 * time.Nanosecond)
+	tis[0].StartDate = at(210 * time.Nanosecond) // 123456999ns: truncated, not rounded
 	tis[0].HeartbeatAt = pre1970
 	if err := s.CreateRun(ctx, run, tis); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,385 @@
+package main
+
+// End-to-end tests of the real binary: the CLI as a user types it, a
+// standalone server as a separate process, and kill -9 of that server.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sirocco-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "sirocco")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build sirocco:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// site is one Sirocco home with its DAGs folder.
+type site struct {
+	t    *testing.T
+	home string
+	dags string
+}
+
+func newSite(t *testing.T, dags map[string]string) *site {
+	t.Helper()
+	home := t.TempDir()
+	s := &site{t: t, home: home, dags: filepath.Join(home, "dags")}
+	if err := os.MkdirAll(s.dags, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range dags {
+		s.write(name, body)
+	}
+	return s
+}
+
+func (s *site) write(name, body string) {
+	s.t.Helper()
+	if err := os.WriteFile(filepath.Join(s.dags, name), []byte(body), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *site) env() []string {
+	return append(os.Environ(), "SIROCCO_HOME="+s.home, "SIROCCO_DAGS_FOLDER="+s.dags,
+		"SIROCCO_POLL_INTERVAL=100ms", "SIROCCO_HEARTBEAT_INTERVAL=200ms", "SIROCCO_DAG_DIR_LIST_INTERVAL=500ms")
+}
+
+// run executes the CLI and returns its stdout, stderr and exit code.
+func (s *site) run(args ...string) (string, string, int) {
+	s.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = s.env()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatalf("run %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (s *site) mustRun(args ...string) string {
+	s.t.Helper()
+	out, errOut, code := s.run(args...)
+	if code != 0 {
+		s.t.Fatalf("sirocco %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// server is a running `sirocco standalone`.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *bytes.Buffer
+	done chan struct{}
+}
+
+func (s *site) startServer() *server {
+	s.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := &server{addr: addr, log: &bytes.Buffer{}, done: make(chan struct{})}
+	srv.cmd = exec.Command(binary, "standalone", "--listen", addr)
+	srv.cmd.Env = s.env()
+	srv.cmd.Stdout, srv.cmd.Stderr = srv.log, srv.log
+	if err := srv.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() { _ = srv.cmd.Wait(); close(srv.done) }()
+	s.t.Cleanup(func() { srv.stop() })
+	waitFor(s.t, "standalone to become healthy", 15*time.Second, func() bool {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return srv
+}
+
+func (srv *server) stop() {
+	select {
+	case <-srv.done:
+		return
+	default:
+	}
+	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-srv.done:
+	case <-time.After(15 * time.Second):
+		_ = srv.cmd.Process.Kill()
+		<-srv.done
+	}
+}
+
+func (srv *server) kill9() {
+	_ = srv.cmd.Process.Signal(syscall.SIGKILL)
+	<-srv.done
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func alive(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return false
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
+}
+
+func TestValidateListsEveryErrorAndKeepsGoodDAGs(t *testing.T) {
+	s := newSite(t, map[string]string{
+		"good.yaml": "dag_id: good\ntasks:\n  - {id: a, operator: empty}\n",
+		"bad.yaml": `dag_id: bad
+schedule: "61 * * * *"
+tasks:
+  - id: a
+    operator: bash
+    command: echo {{ oops
+    retires: 2
+  - id: b
+    operator: empty
+    depends_on: [c]
+`,
+		"cycle.yaml": `dag_id: cycle
+tasks:
+  - {id: x, operator: empty, depends_on: [z]}
+  - {id: y, operator: empty, depends_on: [x]}
+  - {id: z, operator: empty, depends_on: [y]}
+`,
+	})
+	out, _, code := s.run("dags", "validate")
+	if code == 0 {
+		t.Fatalf("validate exited 0 with broken files:\n%s", out)
+	}
+	for _, want := range []string{
+		"bad.yaml:2:", "cron",
+		`bad.yaml:7:5: tasks[a]: unknown key "retires" (did you mean "retries"?)`,
+		"bad.yaml:6:", "template",
+		`bad.yaml:10:`, `"c"`,
+		"cycle.yaml", "dependency cycle: ",
+		"1 DAG(s) valid, 2 file(s) with errors",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+	list := s.mustRun("dags", "list", "-o", "json")
+	var dags []map[string]any
+	if err := json.Unmarshal([]byte(list), &dags); err != nil || len(dags) != 1 || dags[0]["dag_id"] != "good" {
+		t.Fatalf("dags list -o json = %s (%v), want only good", list, err)
+	}
+	ie := s.mustRun("dags", "list-import-errors", "-o", "yaml")
+	if !strings.Contains(ie, "bad.yaml") || !strings.Contains(ie, "cycle.yaml") {
+		t.Errorf("list-import-errors lacks the broken files:\n%s", ie)
+	}
+	schema := s.mustRun("dags", "schema")
+	var js map[string]any
+	if err := json.Unmarshal([]byte(schema), &js); err != nil {
+		t.Fatalf("schema is not JSON: %v", err)
+	}
+}
+
+func TestTriggerWaitLogsStateAndRender(t *testing.T) {
+	s := newSite(t, map[string]string{
+		"ok.yaml": `dag_id: ok
+params: {n: {type: integer, default: 1}}
+tasks:
+  - id: hello
+    operator: bash
+    command: for i in 1 2; do echo "line $i of {{ params.n }}"; done
+  - {id: bye, operator: bash, depends_on: [hello], command: echo bye}
+`,
+		"ko.yaml": "dag_id: ko\ntasks:\n  - {id: fail, operator: bash, command: exit 4}\n",
+	})
+	s.startServer()
+
+	out := s.mustRun("dags", "trigger", "ok", "--conf", `{"n": 7}`, "--wait", "--run-id", "r1")
+	if !strings.Contains(out, "[2/2] success") || !strings.Contains(out, "Run r1 success") {
+		t.Errorf("trigger --wait output:\n%s", out)
+	}
+	if _, _, code := s.run("dags", "trigger", "ko", "--wait"); code != 1 {
+		t.Errorf("trigger --wait of a failing DAG exited %d, want 1", code)
+	}
+	if _, errOut, code := s.run("dags", "trigger", "ok", "--conf", `{"n": "seven"}`); code == 0 || !strings.Contains(errOut, "n") {
+		t.Errorf("a conf of the wrong type must be refused (exit %d): %s", code, errOut)
+	}
+	logs := s.mustRun("tasks", "logs", "ok", "r1", "hello")
+	if !strings.Contains(logs, "line 2 of 7") || !strings.HasPrefix(logs, "[20") {
+		t.Errorf("task log should hold the timestamped output:\n%s", logs)
+	}
+	if st := strings.TrimSpace(s.mustRun("dags", "state", "ok", "r1")); st != "success" {
+		t.Errorf("dags state = %q", st)
+	}
+	if st := strings.TrimSpace(s.mustRun("tasks", "state", "ok", "r1", "bye")); st != "success" {
+		t.Errorf("tasks state = %q", st)
+	}
+	rendered := s.mustRun("tasks", "render", "ok", "r1", "hello")
+	if !strings.Contains(rendered, `line $i of 7\"; done`) {
+		t.Errorf("tasks render:\n%s", rendered)
+	}
+	runs := s.mustRun("dags", "list-runs", "ok", "-o", "json")
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(runs), &list); err != nil || len(list) != 1 || list[0]["state"] != "success" {
+		t.Errorf("list-runs = %s", runs)
+	}
+	s.mustRun("tasks", "clear", "ok", "r1", "--task", "hello", "--downstream")
+	waitFor(t, "the cleared run to succeed again", 20*time.Second, func() bool {
+		out, _, _ := s.run("tasks", "state", "ok", "r1", "-o", "json")
+		var tis []map[string]any
+		_ = json.Unmarshal([]byte(out), &tis)
+		ok := len(tis) == 2
+		for _, ti := range tis {
+			ok = ok && ti["state"] == "success" && ti["try_number"] == float64(2)
+		}
+		return ok
+	})
+}
+
+// TestCrashRecovery kills `sirocco standalone` with SIGKILL while a task
+// runs, restarts it, and checks that nothing is lost or run twice.
+func TestCrashRecovery(t *testing.T) {
+	work := t.TempDir()
+	tickerStart := time.Now().UTC().Truncate(time.Second).Add(-3 * time.Second)
+	s := newSite(t, map[string]string{
+		"crashy.yaml": fmt.Sprintf(`dag_id: crashy
+tasks:
+  - id: first
+    operator: bash
+    command: echo ran >> %[1]s/first.count
+  - id: long
+    operator: bash
+    depends_on: [first]
+    retries: 1
+    retry_delay: 0s
+    append_env: true
+    command: |
+      echo "$SIROCCO_CTX_TRY_NUMBER" >> %[1]s/long.tries
+      if [ "$SIROCCO_CTX_TRY_NUMBER" = 1 ]; then sleep 300 & echo $! > %[1]s/sleep.pid; wait; fi
+      echo finished
+`, work),
+		"ticker.yaml": fmt.Sprintf(`dag_id: ticker
+schedule: every 1s
+start_date: %s
+catchup: true
+max_active_runs: 64
+tasks:
+  - {id: tick, operator: empty}
+`, tickerStart.Format(time.RFC3339)),
+	})
+	srv := s.startServer()
+	s.mustRun("dags", "trigger", "crashy", "--run-id", "c1")
+	pidFile := filepath.Join(work, "sleep.pid")
+	var sleepPID int
+	waitFor(t, "the long task to start its child", 20*time.Second, func() bool {
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			return false
+		}
+		sleepPID, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	})
+	srv.kill9()
+	crashedAt := time.Now().UTC()
+	if !alive(sleepPID) {
+		t.Fatalf("precondition: the task's grandchild %d should outlive a SIGKILLed Sirocco", sleepPID)
+	}
+	time.Sleep(2 * time.Second) // downtime: scheduled intervals pass with no scheduler
+	s.startServer()
+
+	waitFor(t, "run c1 to succeed after the restart", 30*time.Second, func() bool {
+		out, _, _ := s.run("dags", "state", "crashy", "c1")
+		return strings.TrimSpace(out) == "success"
+	})
+	if alive(sleepPID) {
+		t.Errorf("the orphaned process group (sleep %d) was not killed on restart", sleepPID)
+	}
+	first, _ := os.ReadFile(filepath.Join(work, "first.count"))
+	if got := strings.Count(string(first), "ran"); got != 1 {
+		t.Errorf("the finished task ran %d times, want 1", got)
+	}
+	tries, _ := os.ReadFile(filepath.Join(work, "long.tries"))
+	if got := strings.Fields(string(tries)); strings.Join(got, ",") != "1,2" {
+		t.Errorf("long's tries = %v, want [1 2] (retried once by its policy)", got)
+	}
+
+	// Scheduled runs for every interval, including those missed while down.
+	waitFor(t, "ticker runs past the downtime", 20*time.Second, func() bool {
+		out, _, _ := s.run("dags", "list-runs", "ticker", "--limit", "1000", "-o", "json")
+		var runs []map[string]any
+		if json.Unmarshal([]byte(out), &runs) != nil || len(runs) == 0 {
+			return false
+		}
+		latest, _ := time.Parse(time.RFC3339Nano, runs[0]["logical_date"].(string))
+		return latest.After(crashedAt.Add(2 * time.Second))
+	})
+	out := s.mustRun("dags", "list-runs", "ticker", "--limit", "1000", "-o", "json")
+	var runs []map[string]any
+	if err := json.Unmarshal([]byte(out), &runs); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[time.Time]bool{}
+	var latest time.Time
+	for _, r := range runs {
+		ld, _ := time.Parse(time.RFC3339Nano, r["logical_date"].(string))
+		seen[ld] = true
+		if ld.After(latest) {
+			latest = ld
+		}
+	}
+	for ts := tickerStart; ts.Before(latest); ts = ts.Add(time.Second) {
+		if !seen[ts] {
+			t.Errorf("no ticker run for interval starting %s (missed during downtime?)", ts.Format(time.RFC3339))
+		}
+	}
+}
