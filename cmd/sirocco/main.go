@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	_ "time/tzdata" // DAG timezones work even where /usr/share/zoneinfo is missing
 
 	"github.com/sirocco-dev/sirocco/internal/cli"
 )

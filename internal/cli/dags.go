@@ -31,7 +31,7 @@ func (e *env) lookupDAG(id string) (*dag.DAG, error) {
 	}
 	for file, err := range e.bag.Errors() {
 		if strings.Contains(err.Error(), id) {
-			return nil, fmt.Errorf("DAG %q is not loaded: %s has errors:\n%v", id, file, err)
+			return nil, fmt.Errorf("DAG %q is not loaded: %s has errors:\n%w", id, file, err)
 		}
 	}
 	ids := make([]string, 0, len(e.bag.DAGs()))

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/engine"
@@ -68,7 +68,8 @@ func Execute() int {
 	root := NewRoot(os.Stdout, os.Stderr)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
-		if code, ok := err.(exitCode); ok {
+		var code exitCode
+		if errors.As(err, &code) {
 			return int(code)
 		}
 		return 1
@@ -139,9 +140,3 @@ func (a *app) open(ctx context.Context) (*env, error) {
 }
 
 func (e *env) close() { e.st.Close() }
-
-// flagChanged reports whether a flag was given, for commands with optional values.
-func flagChanged(fs *pflag.FlagSet, name string) bool {
-	f := fs.Lookup(name)
-	return f != nil && f.Changed
-}

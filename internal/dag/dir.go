@@ -29,7 +29,8 @@ type Bag struct {
 func (b *Bag) IDs() []string { return slices.Sorted(maps.Keys(b.DAGs)) }
 
 // LoadDir loads every *.yaml and *.yml file under dir, recursively, skipping
-// hidden files and folders (editors' and VCS droppings), in path order. A
+// hidden files and folders (editors' and VCS droppings), in path order.
+// Symlinked files are read; symlinked subfolders are not entered. A
 // dag_id already defined by an earlier file is an error on the later one.
 // The error is non-nil only when dir itself cannot be read; problems with
 // files and subfolders go to Bag.Errors.
@@ -41,11 +42,22 @@ func LoadDir(dir string, opts LoadOptions) (*Bag, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("load DAGs: %s is not a directory", dir)
 	}
+	// Walk the real folder (WalkDir does not enter a symlinked root, and
+	// Kubernetes ConfigMap mounts are symlinks), but report paths under dir.
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load DAGs: %w", err)
+	}
 	bag := &Bag{DAGs: map[string]*DAG{}, Errors: map[string]error{}}
 	var paths []string
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(real, func(path string, d fs.DirEntry, err error) error {
+		if path != real {
+			if rel, relErr := filepath.Rel(real, path); relErr == nil {
+				path = filepath.Join(dir, rel)
+			}
+		}
 		if err != nil {
-			if path == dir {
+			if path == real {
 				return err
 			}
 			bag.Errors[path] = errors.Join(&FileError{File: path, Msg: err.Error(), err: err})
@@ -54,7 +66,7 @@ func LoadDir(dir string, opts LoadOptions) (*Bag, error) {
 			}
 			return nil
 		}
-		if path != dir && strings.HasPrefix(d.Name(), ".") {
+		if path != real && strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {
 				return fs.SkipDir
 			}

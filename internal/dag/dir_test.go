@@ -26,7 +26,7 @@ func TestLoadDir(t *testing.T) {
 		t.Errorf("good DAG = %+v", d)
 	}
 	want := map[string]string{
-		filepath.Join(dir, "broken.yaml"):     filepath.Join(dir, "broken.yaml") + `:3:5: tasks[a]: missing required key "command" (operator "bash" needs it)` + "\n" + filepath.Join(dir, "broken.yaml") + `:5:14: tasks[a].retries: expected an integer, got string "two"`,
+		filepath.Join(dir, "broken.yaml"):       filepath.Join(dir, "broken.yaml") + `:3:5: tasks[a]: missing required key "command" (operator "bash" needs it)` + "\n" + filepath.Join(dir, "broken.yaml") + `:5:14: tasks[a].retries: expected an integer, got string "two"`,
 		filepath.Join(dir, "nested", "dup.yml"): filepath.Join(dir, "nested", "dup.yml") + `:2:9: dag_id: dag_id "good" is already defined in ` + filepath.Join(dir, "good.yaml"),
 	}
 	got := map[string]string{}
@@ -72,8 +72,37 @@ func TestLoadDirUnreadableSubdir(t *testing.T) {
 
 func TestLoadDirEmpty(t *testing.T) {
 	bag, err := LoadDir(t.TempDir(), testOpts)
-	if err != nil || len(bag.DAGs) != 0 || len(bag.Errors) != 0 || bag.IDs() == nil && len(bag.IDs()) != 0 {
+	if err != nil || len(bag.DAGs) != 0 || len(bag.Errors) != 0 || len(bag.IDs()) != 0 {
 		t.Errorf("bag %+v err %v", bag, err)
+	}
+}
+
+// TestLoadDirSymlinks mimics a Kubernetes ConfigMap mount: the folder and
+// its files are symlinks into a hidden folder.
+func TestLoadDirSymlinks(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "real", "..2026_01_01")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeDAG(t, filepath.Join(data, "a.yaml"), "a")
+	mount := filepath.Join(tmp, "real")
+	if err := os.Symlink("..2026_01_01", filepath.Join(mount, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..data", "a.yaml"), filepath.Join(mount, "a.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(tmp, "dags")
+	if err := os.Symlink(mount, link); err != nil {
+		t.Fatal(err)
+	}
+	bag, err := LoadDir(link, testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := bag.DAGs["a"]; d == nil || d.FileLoc != filepath.Join(link, "a.yaml") || len(bag.DAGs) != 1 || len(bag.Errors) != 0 {
+		t.Errorf("DAGs %v errors %v", bag.DAGs, bag.Errors)
 	}
 }
 

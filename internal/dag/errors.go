@@ -88,7 +88,7 @@ func FileErrors(err error) []*FileError {
 		if err == nil {
 			return
 		}
-		if fe, ok := err.(*FileError); ok {
+		if fe, ok := err.(*FileError); ok { //nolint:errorlint // walking the join tree node by node
 			out = append(out, fe)
 			return
 		}
@@ -167,14 +167,4 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
-}
-
-// quoteList renders names as `"a", "b", "c"` for messages that list the
-// valid choices.
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = strconv.Quote(n)
-	}
-	return strings.Join(q, ", ")
 }

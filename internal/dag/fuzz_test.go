@@ -34,7 +34,7 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("error %T is not a join", err)
 			}
 			for _, e := range joined.Unwrap() {
-				if _, ok := e.(*FileError); !ok {
+				if _, ok := e.(*FileError); !ok { //nolint:errorlint // each joined error must be a *FileError itself
 					t.Fatalf("error %T (%v) is not a *FileError", e, e)
 				}
 			}

@@ -24,6 +24,7 @@ type LoadOptions struct {
 	Operators map[string]OperatorSpec
 	// CheckTemplate checks the syntax of a templated string (nil: no check),
 	// so that a typo in "{{ ds }" fails at load time rather than mid-run.
+	// LoadDir calls it from several goroutines at once.
 	CheckTemplate func(src string) error
 }
 
@@ -253,6 +254,17 @@ func (l *loader) dag(root *yaml.Node) (*DAG, *yaml.Node) {
 		d.StartDate, _ = l.date(e.val, "start_date", d.Timezone)
 	} else if schedOK && IsPeriodic(d.Schedule) {
 		l.errAt(root, "", "missing required key \"start_date\" (a DAG with schedule %s needs one)", quoteShort(d.ScheduleSpec))
+	}
+	if schedOK && IsPeriodic(d.Schedule) {
+		// robfig/cron accepts expressions that never match ("0 0 30 2 *")
+		// and then returns zero times; catch them here, not in the scheduler.
+		ref := d.StartDate
+		if ref.IsZero() {
+			ref = time.Now()
+		}
+		if iv, ok := d.Schedule.First(ref); !ok || iv.Start.IsZero() || iv.End.IsZero() {
+			l.errAt(keys["schedule"].val, "schedule", "schedule %s never fires (no matching time within 5 years)", quoteShort(d.ScheduleSpec))
+		}
 	}
 	if e, ok := set(keys, "end_date"); ok {
 		if end, ok := l.date(e.val, "end_date", d.Timezone); ok {

@@ -306,6 +306,8 @@ func TestParseInline(t *testing.T) {
 			want: []string{`1:1: missing required key "start_date" (a DAG with schedule "@once" needs one)`}},
 		{name: "bad every", src: "dag_id: x\nschedule: every 0m\nstart_date: 2026-01-01\ntasks: [{id: a, operator: empty}]\n",
 			want: []string{`2:11: schedule: bad interval "0m" in "every" schedule (expected e.g. 15m, 2h, 1d)`}},
+		{name: "cron that never fires", src: "dag_id: x\nschedule: 0 0 30 2 *\nstart_date: 2026-01-01\ntasks: [{id: a, operator: empty}]\n",
+			want: []string{`2:11: schedule: schedule "0 0 30 2 *" never fires (no matching time within 5 years)`}},
 		{name: "local zone rejected", src: "dag_id: x\ntimezone: Local\ntasks: [{id: a, operator: empty}]\n",
 			want: []string{`2:11: timezone: unknown time zone "Local" (expected an IANA name such as "UTC" or "Europe/Paris")`}},
 		{name: "operator typo", src: "dag_id: x\ntasks: [{id: a, operator: bsh}]\n",

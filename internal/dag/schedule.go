@@ -70,6 +70,9 @@ func parseEvery(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		var days int
 		days, err = strconv.Atoi(n)
+		if err == nil && (days <= 0 || days > 100000) {
+			err = fmt.Errorf("out of range")
+		}
 		d = time.Duration(days) * 24 * time.Hour
 	} else {
 		d, err = time.ParseDuration(s)
@@ -127,7 +130,14 @@ type cronSchedule struct {
 
 func (c cronSchedule) First(t time.Time) (Interval, bool) {
 	t = t.In(c.loc)
-	start := c.s.Next(t.Add(-time.Second)) // cron.Next is strictly after; allow t itself
+	// cron.Next is strictly after and works in whole seconds; allow t itself.
+	start := c.s.Next(t.Truncate(time.Second).Add(-time.Second))
+	if start.IsZero() {
+		return Interval{}, false // never fires
+	}
+	if start.Before(t) {
+		start = c.s.Next(start)
+	}
 	return Interval{start, c.s.Next(start)}, true
 }
 
@@ -136,7 +146,10 @@ func (c cronSchedule) Next(p Interval) (Interval, bool) {
 }
 
 func (c cronSchedule) Latest(start, now time.Time) (Interval, bool) {
-	first, _ := c.First(start)
+	first, ok := c.First(start)
+	if !ok || first.Start.IsZero() || first.End.IsZero() {
+		return Interval{}, false
+	}
 	if first.End.After(now) {
 		return Interval{}, false
 	}
@@ -152,6 +165,9 @@ func (c cronSchedule) Latest(start, now time.Time) (Interval, bool) {
 		if !iv.End.After(now) || probe.Equal(first.Start) {
 			break
 		}
+	}
+	if iv.End.After(now) {
+		iv = first // sparse schedule: the last ended interval is older than the look-back
 	}
 	var last Interval
 	found := false

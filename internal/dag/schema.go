@@ -26,7 +26,9 @@ func Schema(ops map[string]OperatorSpec) ([]byte, error) {
 	for i, n := range names {
 		opNames[i] = n
 	}
-	taskProps["operator"] = withDesc(map[string]any{"enum": opNames}, taskProps["operator"].(map[string]any)["description"].(string))
+	if len(opNames) > 0 {
+		taskProps["operator"] = withDesc(map[string]any{"enum": opNames}, taskProps["operator"].(map[string]any)["description"].(string))
+	}
 
 	defs := map[string]any{
 		"duration": map[string]any{

@@ -133,8 +133,9 @@ func triggerRuleNames() []string {
 // draft is a task being loaded, with what the graph checks need.
 type draft struct {
 	task    *Task
-	node    *yaml.Node
-	field   string // "tasks[extract]" or "tasks[3]"
+	node    *yaml.Node // the task's mapping
+	pos     *yaml.Node // where the task is written (an alias, or node)
+	field   string     // "tasks[extract]" or "tasks[3]"
 	entries []entry
 	inGraph bool // valid, unique id
 	deps    []depRef
@@ -156,7 +157,7 @@ func (l *loader) tasks(n *yaml.Node, base Task) []*Task {
 	drafts := make([]*draft, 0, len(r.Content))
 	firstLine := make(map[string]int, len(r.Content))
 	for i, item := range r.Content {
-		dr := &draft{node: resolve(item), field: indexField("tasks", i)}
+		dr := &draft{node: resolve(item), pos: item, field: indexField("tasks", i)}
 		if id := peekID(dr.node); id != "" && checkID(id) == nil {
 			if _, dup := firstLine[id]; !dup {
 				dr.field = "tasks[" + id + "]"
@@ -230,7 +231,7 @@ func (l *loader) task(dr *draft, base Task) {
 	var spec *OperatorSpec
 	var fields map[string]FieldSpec
 	if e, ok := keys["operator"]; !ok || isNull(e.val) {
-		l.errAt(dr.node, dr.field, "missing required key \"operator\"")
+		l.errAt(dr.pos, dr.field, "missing required key \"operator\"")
 	} else if name, ok := l.str(e.val, dr.field+".operator"); ok {
 		if s, ok := l.opts.Operators[name]; ok {
 			spec = &s
@@ -272,7 +273,7 @@ func (l *loader) task(dr *draft, base Task) {
 	if spec != nil {
 		for _, f := range spec.Fields {
 			if _, ok := keys[f.Name]; f.Required && (!ok || isNull(keys[f.Name].val)) {
-				l.errAt(dr.node, dr.field, "missing required key %q (operator %q needs it)", f.Name, t.Operator)
+				l.errAt(dr.pos, dr.field, "missing required key %q (operator %q needs it)", f.Name, t.Operator)
 			}
 		}
 	}

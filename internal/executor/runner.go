@@ -131,7 +131,7 @@ func (r *Runner) Run(ctx context.Context, k store.TaskKey) error {
 	}
 	res, runErr := op.Execute(tctx, ot)
 	if runErr != nil && tctx.Err() != nil {
-		runErr = fmt.Errorf("%w (%v)", context.Cause(tctx), runErr)
+		runErr = fmt.Errorf("%w (%w)", context.Cause(tctx), runErr)
 	}
 	switch {
 	case runErr == nil:
@@ -217,10 +217,10 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 				return nil, err
 			}
 			var v any
-			if err := json.Unmarshal([]byte(x.Value), &v); err != nil {
-				return x.Value, nil
+			if json.Unmarshal([]byte(x.Value), &v) == nil {
+				return v, nil
 			}
-			return v, nil
+			return x.Value, nil // not JSON: hand over the raw text
 		},
 	})
 	spec := r.Operators[t.Operator].Spec

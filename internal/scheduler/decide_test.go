@@ -27,9 +27,7 @@ func testDAG(t testing.TB, id, schedule string, specs ...string) *dag.DAG {
 		task := &dag.Task{ID: name, Operator: "empty", TriggerRule: dag.AllSuccess, Pool: dag.DefaultPool, PoolSlots: 1,
 			PriorityWeight: 1, RetryDelay: time.Minute}
 		if deps != "" {
-			for _, dep := range splitComma(deps) {
-				task.DependsOn = append(task.DependsOn, dep)
-			}
+			task.DependsOn = append(task.DependsOn, splitComma(deps)...)
 		}
 		d.Tasks = append(d.Tasks, task)
 	}

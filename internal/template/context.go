@@ -12,9 +12,10 @@ import (
 	"github.com/nikolalohinski/gonja/v2/exec"
 )
 
-// Context is the set of names a template can use. It is read-only once
-// built: renders copy it, so one Context can render all of a task's fields,
-// including from several goroutines.
+// Context is the set of names a template can use. Templates cannot change
+// it (a render works on its own layer above it), so one Context built by
+// NewContext renders all of a task try's fields, from several goroutines
+// too, provided Info's callbacks are safe for concurrent use.
 type Context map[string]any
 
 // Info is what the engine knows about one task try, from which NewContext

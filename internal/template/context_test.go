@@ -187,3 +187,26 @@ func TestVariableErrorKeepsCause(t *testing.T) {
 		t.Errorf("error = %#v, want *Error at line 1", err)
 	}
 }
+
+func TestTemplatesCannotChangeContext(t *testing.T) {
+	ctx := NewContext(testInfo())
+	for _, src := range []string{
+		"{% do params.tags.reverse() %}",
+		"{% do params.tags.append('z') %}",
+		"{% do params.update({'tags': 1}) %}",
+		"{% do params.pop('tags') %}",
+		"{% set params = 1 %}",
+	} {
+		if _, err := Render(src, ctx); err != nil {
+			t.Fatalf("Render(%q): %v", src, err)
+		}
+	}
+	if got, err := Render("{{ params.tags | join(',') }}", ctx); err != nil || got != "a,b" {
+		t.Errorf("params.tags after mutating templates = %q, %v; want a,b", got, err)
+	}
+	// Mutation of a template's own list still works as in Jinja.
+	src := "{% set l = [1, 2, 3] %}{% do l.reverse() %}{% do l.append(0) %}{{ l }}"
+	if got, err := Render(src, ctx); err != nil || got != "[3, 2, 1, 0]" {
+		t.Errorf("Render(%q) = %q, %v; want [3, 2, 1, 0]", src, got, err)
+	}
+}

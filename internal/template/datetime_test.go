@@ -48,7 +48,7 @@ func TestStrftimeEdges(t *testing.T) {
 		{time.Date(2026, 1, 4, 12, 0, 0, 0, time.UTC), "%I %p %U %W", "12 PM 01 00"},
 		{time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC), "%U %W", "01 01"},
 		{time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC), "%j", "366"},
-		{time.Date(2026, 6, 1, 9, 0, 0, 0, time.FixedZone("", -(5*3600 + 30*60))), "%z", "-0530"},
+		{time.Date(2026, 6, 1, 9, 0, 0, 0, time.FixedZone("", -(5*3600+30*60))), "%z", "-0530"},
 		{time.Date(33, 6, 1, 0, 0, 0, 0, time.UTC), "%Y %y", "0033 33"},
 	}
 	for _, tt := range tests {

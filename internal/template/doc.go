@@ -18,7 +18,10 @@
 //   - Templates cannot load other templates: include, import, from and
 //     extends fail, so a template cannot read files from the host.
 //   - Macro recursion is bounded, since unbounded recursion would overflow
-//     the Go stack and kill the whole process rather than fail one task.
+//     the Go stack and kill the whole process rather than fail one task,
+//     and range() returns at most 100,000 items. Templates are otherwise
+//     trusted like the rest of a DAG: nothing bounds their CPU or memory.
+//   - Panics inside gonja fail the render with an error.
 //   - gonja's logrus logging stays disabled.
 //
 // logical_date, data_interval_start and data_interval_end are objects, not

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/builtins"
@@ -74,8 +75,39 @@ func newEnvironment() *exec.Environment {
 		Filters:           filters,
 		Tests:             builtins.Tests,
 		ControlStructures: structures,
-		Methods:           builtins.Methods,
+		Methods:           newMethods(),
 	}
+}
+
+// newMethods is gonja's methods on values (str.upper(), dict.get(), ...)
+// except for list.reverse(): gonja's reverses the list's backing array in
+// place, which for a list from the Context (params.tags.reverse()) would
+// change the Context for later renders and race with concurrent ones.
+func newMethods() exec.Methods {
+	m := builtins.Methods
+	list := map[string]exec.Method[[]any]{"reverse": listReverse}
+	// gonja's other list methods, at the version this was written for.
+	for _, name := range []string{"append", "copy"} {
+		fn, ok := builtins.Methods.List.Get(name)
+		if !ok {
+			panic("gonja has no list method " + name)
+		}
+		list[name] = fn
+	}
+	m.List = exec.NewMethodSet(list)
+	return m
+}
+
+// listReverse is list.reverse(). self is a copy gonja made for the call, so
+// reversing it is safe; storing it in selfValue is what makes
+// {% do l.reverse() %} rebind a template variable l to the reversed list.
+func listReverse(self []any, selfValue *exec.Value, args *exec.VarArgs) (any, error) {
+	if len(args.Args) > 0 || len(args.KwArgs) > 0 {
+		return nil, exec.ErrInvalidCall(errors.New("reverse() takes no arguments"))
+	}
+	slices.Reverse(self)
+	*selfValue = *exec.AsValue(self)
+	return nil, nil
 }
 
 func mustRegister(err error) {
@@ -90,7 +122,7 @@ func filterShquote(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exe
 		return in
 	}
 	if len(params.Args) > 0 || len(params.KwArgs) > 0 {
-		return exec.AsValue(exec.ErrInvalidCall(errors.New("shquote takes no arguments")))
+		return exec.AsValue(exec.ErrInvalidCall(errors.New("takes no arguments")))
 	}
 	return exec.AsSafeValue(shellQuote(in.String()))
 }
@@ -104,14 +136,19 @@ const maxRange = 100_000
 // that leaks whenever a loop over it stops early or fails.
 func rangeFunc(va *exec.VarArgs) ([]int, error) {
 	if len(va.KwArgs) > 0 {
-		return nil, errors.New("range: takes no keyword arguments")
+		return nil, errors.New("takes no keyword arguments")
 	}
 	var n [3]int
 	for i, a := range va.Args {
-		if i == len(n) || !a.IsInteger() {
-			return nil, errors.New("range: expected range(stop) or range(start, stop[, step]) with integers")
+		if i == len(n) {
+			return nil, errors.New("expected range(stop) or range(start, stop[, step])")
 		}
-		n[i] = a.Integer()
+		// gonja computes 10**6 as a float, so integral floats are accepted.
+		x, err := intArg("range", "argument", a)
+		if err != nil {
+			return nil, errors.New("expected range(stop) or range(start, stop[, step]) with integers")
+		}
+		n[i] = x
 	}
 	start, stop, step := 0, 0, 1
 	switch len(va.Args) {
@@ -122,10 +159,10 @@ func rangeFunc(va *exec.VarArgs) ([]int, error) {
 	case 3:
 		start, stop, step = n[0], n[1], n[2]
 	default:
-		return nil, errors.New("range: expected range(stop) or range(start, stop[, step])")
+		return nil, errors.New("expected range(stop) or range(start, stop[, step])")
 	}
 	if step == 0 {
-		return nil, errors.New("range: step must not be zero")
+		return nil, errors.New("step must not be zero")
 	}
 	// Count in uint64: stop-start may not fit in an int, but its magnitude
 	// fits in a uint64, as does that of any step (even math.MinInt).
@@ -137,7 +174,7 @@ func rangeFunc(va *exec.VarArgs) ([]int, error) {
 		count = (uint64(start)-uint64(stop)-1)/(-uint64(step)) + 1
 	}
 	if count > maxRange {
-		return nil, fmt.Errorf("range: %d items is more than the limit of %d", count, maxRange)
+		return nil, fmt.Errorf("%d items is more than the limit of %d", count, maxRange)
 	}
 	out := make([]int, count)
 	for i := range out {
@@ -184,11 +221,10 @@ func (m *boundedMacro) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock)
 	if err != nil {
 		return fmt.Errorf("define macro %q: %w", m.Name, err)
 	}
-	name := m.Name
 	depth := 0
-	r.Environment.Context.Set(name, exec.Macro(func(args *exec.VarArgs) *exec.Value {
+	r.Environment.Context.Set(m.Name, exec.Macro(func(args *exec.VarArgs) *exec.Value {
 		if depth >= maxMacroDepth {
-			return exec.AsValue(fmt.Errorf("macro %q: calls nested deeper than %d", name, maxMacroDepth))
+			return exec.AsValue(fmt.Errorf("macro calls nested deeper than %d", maxMacroDepth))
 		}
 		depth++
 		defer func() { depth-- }()

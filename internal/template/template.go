@@ -52,6 +52,9 @@ func Render(src string, ctx Context) (string, error) {
 // line inside the template, so DAG files can be rejected when loaded rather
 // than when a task runs. Names are not checked: they depend on the run.
 func Check(src string) error {
+	if !strings.ContainsAny(src, "{\r") {
+		return nil
+	}
 	_, err := compile(src)
 	return err
 }
@@ -237,7 +240,9 @@ func compile(src string) (*exec.Template, error) {
 	if len(src) > maxCachedSize {
 		return tpl, err
 	}
-	for cache.n.Load() >= maxCached {
+	if cache.n.Load() >= maxCached {
+		// Evict one entry per insertion. Concurrent compiles may briefly
+		// push the size a little past the bound; they cannot grow it.
 		cache.m.Range(func(k, _ any) bool {
 			if _, deleted := cache.m.LoadAndDelete(k); deleted {
 				cache.n.Add(-1)
@@ -372,6 +377,13 @@ var (
 	structureRE = regexp.MustCompile(`^\w+ControlStructure\(.*?Line=\d+ Col=\d+\): `)
 	// undefinedRE matches gonja's strict-undefined error for a bare name.
 	undefinedRE = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
+	// filterRE matches how gonja reports a failing filter, printing the
+	// filter's syntax node with %s.
+	filterRE = regexp.MustCompile(`unable to evaluate filter &\{<Token\[Name\] Val='(\w+)'.*?\}: ` +
+		`(?:invalid call to filter '\w+': )?`)
+	// nodeEchoRE matches gonja's rendering of the failed expression when it
+	// is a filter or call node, which reads worse than the message after it.
+	nodeEchoRE = regexp.MustCompile(`^(?:filtered_expression|call)\(.*?\): (filter \w+: |invalid call to method )`)
 )
 
 // renderError turns what Template.Execute returned into an *Error, keeping
@@ -387,15 +399,23 @@ func renderError(err error) *Error {
 	}
 	msg = structureRE.ReplaceAllString(msg, "")
 	msg = undefinedRE.ReplaceAllString(msg, `"$1" is undefined`)
+	msg = filterRE.ReplaceAllString(msg, "filter $1: ")
+	msg = nodeEchoRE.ReplaceAllString(msg, "$1")
 
 	// A failing function call reads "call([args], map[kwargs]): invalid
-	// call to function 'runtime.name': <our message>"; our message names
-	// the function already.
+	// call to function 'name': message". Keep the name of a template
+	// function (range, a macro); drop the Go symbol gonja names for ours,
+	// whose messages say which function they are about.
 	const invalidCall = "invalid call to function '"
 	if i := strings.Index(msg, invalidCall); i >= 0 {
-		if j := strings.Index(msg[i+len(invalidCall):], "': "); j >= 0 {
-			msg = msg[i+len(invalidCall)+j+len("': "):]
+		name := msg[i+len(invalidCall):]
+		if j := strings.Index(name, "': "); j >= 0 {
+			name, msg = name[:j], name[j+len("': "):]
+			if !strings.ContainsAny(name, "./") {
+				msg = name + ": " + msg
+			}
 		}
+		return &Error{Line: e.Line, Msg: msg}
 	}
 
 	// Otherwise the message starts with the expression, which gonja then

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/sirupsen/logrus"
 )
 
@@ -162,11 +164,16 @@ func TestRenderErrors(t *testing.T) {
 		{"ds_add bad days", "{{ macros.ds_add(ds, 'x') }}", 1, []string{"days must be an integer"}},
 		{"ds_format mismatch", "{{ macros.ds_format(ds, '%d/%m/%Y', '%Y') }}", 1, []string{"macros.ds_format", "does not match"}},
 		{"strftime without format", "{{ logical_date.strftime() }}", 1, []string{"format must be a string"}},
-		{"unknown filter", "{{ ds | nosuchfilter }}", 1, []string{"nosuchfilter"}},
-		{"shquote with arguments", "{{ ds | shquote(1) }}", 1, []string{"shquote takes no arguments"}},
+		{"unknown filter", "{{ ds | nosuchfilter }}", 1, []string{"filter 'nosuchfilter' not found"}},
+		{"shquote with arguments", "{{ ds | shquote(1) }}", 1, []string{"filter shquote: takes no arguments"}},
 		{"range too large", "{% for i in range(1000000000) %}{% endfor %}", 1, []string{"limit"}},
 		{"include disabled", "{% include '/etc/passwd' %}", 1, []string{"not supported"}},
-		{"recursive macro", "{% macro f(n) %}{{ f(n) }}{% endmacro %}\n{{ f(1) }}", 0, []string{`macro "f"`, "deeper than"}},
+		{"recursive macro", "{% macro f(n) %}{{ f(n) }}{% endmacro %}\n{{ f(1) }}", 0, []string{"f: macro calls nested deeper than 100"}},
+		{"range of a float", "{{ range(1.5) }}", 1, []string{"range: expected", "integers"}},
+		{"range too large by power", "{{ range(10**9) }}", 1, []string{"range: 1000000000 items is more than the limit"}},
+		{"range zero step", "{{ range(1, 2, 0) }}", 1, []string{"range: step must not be zero"}},
+		{"failing filter", "{{ ds | truncate('x') }}", 1, []string{"filter truncate: expected length"}},
+		{"undefined through filter", "{{ nope | upper }}", 1, []string{`filter upper: "nope" is undefined`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,8 +370,12 @@ func TestRenderConcurrent(t *testing.T) {
 			defer wg.Done()
 			for range 50 {
 				got, err := Render(src, ctx)
-				if err != nil || got != want {
-					errs <- fmt.Errorf("Render = %q, %v; want %q", got, err, want)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got != want {
+					errs <- fmt.Errorf("Render = %q, want %q", got, want)
 					return
 				}
 			}
@@ -437,5 +448,53 @@ func TestNilContext(t *testing.T) {
 	}
 	if _, err := Render("{{ ds }}", nil); err == nil {
 		t.Error("Render of ds with nil context succeeded, want undefined error")
+	}
+}
+
+func TestRange(t *testing.T) {
+	tests := []struct {
+		args    []any
+		want    []int
+		wantErr string
+	}{
+		{[]any{3}, []int{0, 1, 2}, ""},
+		{[]any{0}, []int{}, ""},
+		{[]any{-3}, []int{}, ""},
+		{[]any{2, 5}, []int{2, 3, 4}, ""},
+		{[]any{5, 2}, []int{}, ""},
+		{[]any{0, 10, 4}, []int{0, 4, 8}, ""},
+		{[]any{5, 0, -2}, []int{5, 3, 1}, ""},
+		{[]any{3.0}, []int{0, 1, 2}, ""},
+		{[]any{math.MaxInt - 2, math.MaxInt, 1}, []int{math.MaxInt - 2, math.MaxInt - 1}, ""},
+		{[]any{math.MinInt + 1, math.MinInt, math.MinInt}, []int{math.MinInt + 1}, ""},
+		{[]any{math.MinInt, math.MaxInt}, nil, "more than the limit"},
+		{[]any{math.MaxInt, math.MinInt, -1}, nil, "more than the limit"},
+		{[]any{maxRange}, nil, ""},
+		{[]any{maxRange + 1}, nil, "more than the limit"},
+		{[]any{1, 2, 0}, nil, "step must not be zero"},
+		{[]any{}, nil, "expected range"},
+		{[]any{1, 2, 3, 4}, nil, "expected range"},
+		{[]any{"3"}, nil, "integers"},
+		{[]any{1.5}, nil, "integers"},
+	}
+	for _, tt := range tests {
+		va := exec.NewVarArgs()
+		for _, a := range tt.args {
+			va.Args = append(va.Args, exec.AsValue(a))
+		}
+		got, err := rangeFunc(va)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("range%v error = %v, want one containing %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("range%v: %v", tt.args, err)
+			continue
+		}
+		if tt.want != nil && !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("range%v = %v, want %v", tt.args, got, tt.want)
+		}
 	}
 }

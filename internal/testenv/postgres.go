@@ -138,8 +138,15 @@ func startPostgres() (*postgresServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "sirocco-pg-")
+	removeStaleDirs()
+	dir, err := os.MkdirTemp("", pgDirPrefix)
 	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	// Record the owner so a later run can remove the directory if this
+	// process dies without tearing down.
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
 	s := &postgresServer{dir: dir}
@@ -169,6 +176,31 @@ func startPostgres() (*postgresServer, error) {
 		if attempt == 2 || !strings.Contains(err.Error(), "could not bind") {
 			os.RemoveAll(dir)
 			return nil, err
+		}
+	}
+}
+
+// pgDirPrefix names the temporary directories of test servers.
+const pgDirPrefix = "sirocco-pg-"
+
+// ownerFile holds the pid of the test binary that owns a directory.
+const ownerFile = "owner.pid"
+
+// removeStaleDirs deletes the directories of test binaries that died
+// without RunMain's teardown (their server was stopped by Pdeathsig).
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), pgDirPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue // being set up, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(d)
 		}
 	}
 }

@@ -168,20 +168,23 @@ func KillOrphan(data []byte, grace time.Duration) (bool, error) {
 	leaderAlive := h.StartTime != 0 && StartTime(h.PID) == h.StartTime
 	// The leader may be gone (Pdeathsig) while grandchildren remain in the
 	// group; a group id is only reused once the whole group is gone.
-	if !leaderAlive && syscall.Kill(-h.PGID, 0) != nil {
+	if !leaderAlive && !groupExists(h.PGID) {
 		return false, nil
 	}
 	killGroup(h.PGID, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) {
-		if syscall.Kill(-h.PGID, 0) != nil {
+		if !groupExists(h.PGID) {
 			return true, nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // another process's group: no event to wait on
 	}
 	killGroup(h.PGID, syscall.SIGKILL)
 	return true, nil
 }
+
+// groupExists reports whether any process is left in the process group.
+func groupExists(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
 
 // LastLine remembers the last non-empty line written through it, for the
 // bash operator's return_value XCom, while passing everything on.

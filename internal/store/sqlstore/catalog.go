@@ -224,16 +224,22 @@ func (s *Store) GetXCom(ctx context.Context, k store.TaskKey, key string) (store
 	return x, nil
 }
 
-// collect scans every row with scan and closes rows.
+// collect scans every row with scan and closes rows. Rows are scanned in
+// place into the result, so a row costs no copy and no extra allocation.
 func collect[T any](rows *sql.Rows, what string, scan func(scanner, *T) error) ([]T, error) {
+	return collectN(rows, what, 0, scan)
+}
+
+// collectN is collect with a capacity hint for the result.
+func collectN[T any](rows *sql.Rows, what string, hint int, scan func(scanner, *T) error) ([]T, error) {
 	defer rows.Close()
-	var out []T
+	out := make([]T, 0, hint)
+	var zero T
 	for rows.Next() {
-		var v T
-		if err := scan(rows, &v); err != nil {
+		out = append(out, zero)
+		if err := scan(rows, &out[len(out)-1]); err != nil {
 			return nil, fmt.Errorf("%s: scan: %w", what, err)
 		}
-		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

@@ -24,7 +24,13 @@
 // failing with SQLITE_BUSY, and several read-only connections, which WAL lets
 // proceed while a write is in progress. Write transactions begin IMMEDIATE so
 // that another process sharing the file waits on busy_timeout (5s) instead of
-// failing on a lock upgrade.
+// failing on a lock upgrade. (Measured with 8 goroutines writing at once: a
+// pool of 4 writer connections gave the same throughput and no errors, but
+// 2-4x the worst-case latency of the single writer.)
+//
+// Statements are prepared once and reused: by a cache in the Store on
+// SQLite, where modernc parses unprepared SQL on every call, and by pgx's
+// per-connection statement cache on PostgreSQL.
 //
 // # Migrations
 //

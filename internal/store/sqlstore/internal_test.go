@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"database/sql"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -35,9 +37,15 @@ func TestMigrationsWellFormed(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	got := redact("postgres://user:secret@host:5432/db")
-	if got != "postgres://user:xxxxx@host:5432/db" {
-		t.Errorf("redact = %q", got)
+	for in, want := range map[string]string{
+		"postgres://user:secret@host:5432/db":         "postgres://user:xxxxx@host:5432/db",
+		"postgres://user@host/db?password=secret&x=1": "postgres://user@host/db?password=xxxxx&x=1",
+		"host=h user=u password='a b' dbname=d":       "host=h user=u password=xxxxx dbname=d",
+		"postgres://host/db":                          "postgres://host/db",
+	} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -54,5 +62,41 @@ func TestTimeEncoding(t *testing.T) {
 	}
 	if s.tv(time.Time{}) != nil {
 		t.Error("zero time not encoded as NULL")
+	}
+}
+
+// TestSQLitePragmas: the writer runs in WAL with NORMAL sync and foreign
+// keys; readers are read-only and enforce foreign keys too.
+func TestSQLitePragmas(t *testing.T) {
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	for _, c := range []struct {
+		db     *sql.DB
+		pragma string
+		want   string
+	}{
+		{s.db, "journal_mode", "wal"},
+		{s.db, "synchronous", "1"},
+		{s.db, "foreign_keys", "1"},
+		{s.db, "busy_timeout", "5000"},
+		{s.rdb, "journal_mode", "wal"},
+		{s.rdb, "foreign_keys", "1"},
+		{s.rdb, "query_only", "1"},
+		{s.rdb, "busy_timeout", "5000"},
+	} {
+		var got string
+		if err := c.db.QueryRowContext(ctx, "PRAGMA "+c.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("PRAGMA %s = %q, want %q", c.pragma, got, c.want)
+		}
+	}
+	if _, err := s.rdb.ExecContext(ctx, "CREATE TABLE x (y int)"); err == nil {
+		t.Error("the read pool accepted a write")
 	}
 }

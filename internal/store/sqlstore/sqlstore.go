@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,8 +45,9 @@ type Store struct {
 	dialect string
 	pg      bool
 
-	rebound sync.Map // query with ? -> query with $n (PostgreSQL only)
-	stmts   stmtCache
+	rebound    sync.Map // query with ? -> query with $n (PostgreSQL only)
+	stmts      stmtCache
+	lastActive atomic.Int64 // size of the last ActiveTaskInstances result
 }
 
 var _ store.Store = (*Store)(nil)
@@ -82,10 +85,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite: empty path")
 	}
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open sqlite %s: path may not contain '?' or '#'", path)
+	if strings.Contains(path, "?") {
+		return nil, fmt.Errorf("open sqlite %s: path may not contain '?'", path)
 	}
 	s := &Store{dialect: DialectSQLite}
+	s.stmts.enabled = true // modernc re-parses unprepared SQL on every call
 	if path == ":memory:" {
 		// Every connection to :memory: is a different database: keep one.
 		db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)&_txlock=immediate")
@@ -138,7 +142,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db.SetMaxIdleConns(10)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, rdb: db, dialect: DialectPostgres, pg: true}
-	return s.ping(ctx, "postgres")
+	return s.ping(ctx, dsn)
 }
 
 // ping checks the connection and closes the store if it fails, so the
@@ -151,15 +155,19 @@ func (s *Store) ping(ctx context.Context, what string) (*Store, error) {
 	return s, nil
 }
 
-// redact hides a password in a connection URL before it reaches an error.
+// passwordKV matches the password of a key=value connection string.
+var passwordKV = regexp.MustCompile(`password=('[^']*'|[^\s&]+)`)
+
+// redact hides the password of a connection URL or key=value string before
+// it reaches an error message.
 func redact(dsn string) string {
+	dsn = passwordKV.ReplaceAllString(dsn, "password=xxxxx")
 	at := strings.LastIndexByte(dsn, '@')
 	scheme := strings.Index(dsn, "://")
 	if at < 0 || scheme < 0 || at < scheme {
 		return dsn
 	}
-	userinfo := dsn[scheme+3 : at]
-	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+	if user, _, ok := strings.Cut(dsn[scheme+3:at], ":"); ok {
 		return dsn[:scheme+3] + user + ":xxxxx" + dsn[at:]
 	}
 	return dsn

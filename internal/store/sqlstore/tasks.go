@@ -26,7 +26,13 @@ func (s *Store) ActiveTaskInstances(ctx context.Context) ([]store.TaskInstance, 
 	if err != nil {
 		return nil, fmt.Errorf("active task instances: %w", err)
 	}
-	return collect(rows, "active task instances", scanTI)
+	// The snapshot changes little between scheduler loops: size the result
+	// like the previous one to avoid regrowing it.
+	tis, err := collectN(rows, "active task instances", int(s.lastActive.Load())+16, scanTI)
+	if err == nil {
+		s.lastActive.Store(int64(len(tis)))
+	}
+	return tis, err
 }
 
 // ListTaskInstances returns the task instances of one run in creation

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs Sirocco's whole test suite: format, vet, lint, then every test with
+# the race detector against real components (PostgreSQL, bash, python3).
+# It installs what it needs on a fresh Debian machine (as root) and is what
+# CI runs (.ci/run). Under CI=true a missing component fails the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GOLANGCI_LINT_VERSION=v2.15.0
+
+log() { printf '\n== %s\n' "$*"; }
+
+have_postgres() {
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1
+}
+
+install_debian() {
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "cannot install $* (not root on Debian); tests needing it will skip, or fail under CI=true" >&2
+    return 0
+  fi
+  if [ -z "${APT_UPDATED:-}" ]; then
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+log "dependencies"
+have_postgres || install_debian postgresql
+command -v python3 >/dev/null || install_debian python3
+go mod download
+GOBIN="$(go env GOPATH)/bin"
+if ! "$GOBIN/golangci-lint" version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"; then
+  go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@${GOLANGCI_LINT_VERSION}"
+fi
+
+log "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+log "go vet"
+go vet ./...
+
+log "golangci-lint"
+"$GOBIN/golangci-lint" run ./...
+
+log "go test -race"
+go test -race -count=1 -timeout 20m ./... "$@"
