@@ -35,6 +35,12 @@ type harness struct {
 
 func start(t *testing.T, dags map[string]string, tweak ...func(*config.Config)) *harness {
 	t.Helper()
+	return startOn(t, "", dags, tweak...)
+}
+
+// startOn is start with a database URL; empty means a fresh SQLite file.
+func startOn(t *testing.T, dbURL string, dags map[string]string, tweak ...func(*config.Config)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	dagsDir := filepath.Join(dir, "dags")
 	if err := os.MkdirAll(dagsDir, 0o755); err != nil {
@@ -48,6 +54,9 @@ func start(t *testing.T, dags map[string]string, tweak ...func(*config.Config)) 
 	cfg := config.Defaults()
 	cfg.Home, cfg.DagsFolder = dir, dagsDir
 	cfg.DatabaseURL = "sqlite://" + filepath.Join(dir, "sirocco.db")
+	if dbURL != "" {
+		cfg.DatabaseURL = dbURL
+	}
 	cfg.PollInterval, cfg.Heartbeat, cfg.KillGrace = 100*time.Millisecond, 100*time.Millisecond, 500*time.Millisecond
 	cfg.Parallelism = 4
 	for _, f := range tweak {
@@ -180,6 +189,31 @@ tasks:
 	}
 	if cmd := rendered["args"]["command"]; cmd != "echo 'hello sirocco'-2026-02-03-2026-02-04" {
 		t.Errorf("stored rendered command = %q", cmd)
+	}
+}
+
+// TestRunsOnPostgres runs a DAG with a retry and a fan-in end to end on a
+// real PostgreSQL server.
+func TestRunsOnPostgres(t *testing.T) {
+	h := startOn(t, testenv.Postgres(t), map[string]string{"pg": `
+dag_id: pg
+tasks:
+  - {id: a, operator: bash, command: echo a}
+  - id: flaky
+    operator: bash
+    retries: 1
+    retry_delay: 0s
+    append_env: true
+    command: test "$SIROCCO_CTX_TRY_NUMBER" -ge 2
+  - {id: join, operator: empty, depends_on: [a, flaky]}
+`})
+	runID := h.trigger("pg", nil)
+	if run := h.waitRun("pg", runID); run.State != store.RunSuccess {
+		t.Fatalf("run %s", run.State)
+	}
+	tis := h.tis("pg", runID)
+	if tis["flaky"].TryNumber != 2 || tis["join"].State != store.StateSuccess {
+		t.Fatalf("flaky try %d, join %s", tis["flaky"].TryNumber, tis["join"].State)
 	}
 }
 

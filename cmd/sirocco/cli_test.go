@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPauseBackfillUnpause(t *testing.T) {
+	s := newSite(t, map[string]string{"daily.yaml": `dag_id: daily
+schedule: "@daily"
+start_date: 2026-01-01
+catchup: false
+max_active_runs: 2
+tasks:
+  - id: t
+    operator: bash
+    command: echo "day {{ ds }}"
+`})
+	s.mustRun("dags", "pause", "daily")
+	s.startServer()
+	out := s.mustRun("dags", "backfill", "daily", "--from", "2026-01-01", "--to", "2026-01-03", "--wait")
+	if !strings.Contains(out, "3 backfill run(s) created") {
+		t.Fatalf("backfill output:\n%s", out)
+	}
+	var runs []map[string]any
+	if err := json.Unmarshal([]byte(s.mustRun("dags", "list-runs", "daily", "-o", "json")), &runs); err != nil {
+		t.Fatal(err)
+	}
+	var days []string
+	for _, r := range runs {
+		if r["run_type"] != "backfill" || r["state"] != "success" {
+			t.Errorf("run %v: a paused DAG must only have the backfill runs, all successful", r)
+		}
+		days = append(days, r["logical_date"].(string)[:10])
+	}
+	if strings.Join(days, ",") != "2026-01-03,2026-01-02,2026-01-01" {
+		t.Errorf("backfill logical dates %v", days)
+	}
+	if log := s.mustRun("tasks", "logs", "daily", "backfill__2026-01-02T00:00:00Z", "t"); !strings.Contains(log, "day 2026-01-02") {
+		t.Errorf("backfill run log:\n%s", log)
+	}
+
+	s.mustRun("dags", "unpause", "daily")
+	waitFor(t, "a scheduled run once unpaused", 20*time.Second, func() bool {
+		out, _, _ := s.run("dags", "list-runs", "daily", "-o", "json")
+		return strings.Contains(out, `"run_type": "scheduled"`)
+	})
+}
+
+func TestShowAndTasksTestRecordNothing(t *testing.T) {
+	s := newSite(t, map[string]string{"d.yaml": `dag_id: d
+params: {name: {type: string, default: "O'Brien"}}
+tasks:
+  - {id: a, operator: empty}
+  - id: b
+    operator: bash
+    depends_on: [a]
+    command: echo hi {{ params.name | shquote }} on {{ ds_nodash }} via {{ var.value.greeting }}
+`})
+	dot := s.mustRun("dags", "show", "d", "--format", "dot")
+	if !strings.Contains(dot, `"a" -> "b";`) || !strings.HasPrefix(dot, `digraph "d"`) {
+		t.Errorf("dot output:\n%s", dot)
+	}
+	tree := s.mustRun("dags", "show", "d")
+	if !strings.Contains(tree, "└── a [empty]") || !strings.Contains(tree, "    └── b [bash]") {
+		t.Errorf("tree output:\n%s", tree)
+	}
+	s.mustRun("variables", "set", "greeting", "hello-var")
+	if v := strings.TrimSpace(s.mustRun("variables", "get", "greeting")); v != "hello-var" {
+		t.Errorf("variables get = %q", v)
+	}
+	out := s.mustRun("tasks", "test", "d", "b", "2026-05-06")
+	if !strings.Contains(out, "hi O'Brien on 20260506 via hello-var") || !strings.Contains(out, "Task b succeeded") {
+		t.Errorf("tasks test output:\n%s", out)
+	}
+	if runs := strings.TrimSpace(s.mustRun("dags", "list-runs", "d", "-o", "json")); runs != "[]" {
+		t.Errorf("tasks test must record no run, found %s", runs)
+	}
+	if _, _, code := s.run("tasks", "test", "d", "nope"); code == 0 {
+		t.Error("tasks test of an unknown task must fail")
+	}
+}
+
+func TestLogsFollowTailsARunningTask(t *testing.T) {
+	s := newSite(t, map[string]string{"f.yaml": `dag_id: f
+tasks:
+  - id: ticker
+    operator: bash
+    command: for i in 1 2 3; do echo "tick $i"; sleep 0.3; done
+`})
+	s.startServer()
+	s.mustRun("dags", "trigger", "f", "--run-id", "r")
+	out := s.mustRun("tasks", "logs", "f", "r", "ticker", "--follow")
+	for _, want := range []string{"tick 1", "tick 2", "tick 3", "task succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("followed log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPoolsAndConfigList(t *testing.T) {
+	s := newSite(t, nil)
+	s.mustRun("pools", "set", "spark", "3", "Spark cluster slots")
+	var pools []map[string]any
+	if err := json.Unmarshal([]byte(s.mustRun("pools", "list", "-o", "json")), &pools); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]float64{}
+	for _, p := range pools {
+		found[p["pool"].(string)] = p["slots"].(float64)
+	}
+	if found["spark"] != 3 || found["default_pool"] != 128 {
+		t.Errorf("pools = %v", pools)
+	}
+	cmd := exec.Command(binary, "config", "list", "--parallelism", "7", "-o", "json")
+	cmd.Env = append(s.env(), "SIROCCO_PARALLELISM=5")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []map[string]any
+	if err := json.Unmarshal(out, &entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e["key"] == "parallelism" && e["value"] != "7" {
+			t.Errorf("parallelism = %v; the flag must win over SIROCCO_PARALLELISM", e["value"])
+		}
+		if e["key"] == "dags_folder" && e["value"] != s.dags {
+			t.Errorf("dags_folder = %v, want SIROCCO_DAGS_FOLDER %s", e["value"], s.dags)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
+	home := t.TempDir()
+	file := "dags_folder: /from/file\nparallelism: 3\npoll_interval: 2s\ndatabase_url: postgres://u:secret@127.0.0.1/db\n"
+	if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SIROCCO_HOME", home)
+	t.Setenv("SIROCCO_PARALLELISM", "5")
+	t.Setenv("SIROCCO_DAGS_FOLDER", "/from/env")
+
+	c, err := Load(map[string]string{"dags_folder": "/from/flag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DagsFolder != "/from/flag" {
+		t.Errorf("dags_folder = %q, want the flag's", c.DagsFolder)
+	}
+	if c.Parallelism != 5 {
+		t.Errorf("parallelism = %d, want the environment's 5", c.Parallelism)
+	}
+	if c.PollInterval != 2*time.Second {
+		t.Errorf("poll_interval = %s, want the file's 2s", c.PollInterval)
+	}
+	if c.ZombieAfter != Defaults().ZombieAfter {
+		t.Errorf("zombie_threshold = %s, want the default", c.ZombieAfter)
+	}
+	for _, e := range c.Entries() {
+		if e.Key == "database_url" && e.Value != "postgres://u:***@127.0.0.1/db" {
+			t.Errorf("config list shows database_url %q; the password must be hidden", e.Value)
+		}
+	}
+}
+
+func TestDefaultsDeriveFromHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("SIROCCO_HOME", home)
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "sqlite://" + filepath.Join(home, "sirocco.db"); c.DatabaseURL != want {
+		t.Errorf("database_url = %q, want %q", c.DatabaseURL, want)
+	}
+	if c.LogsDir() != filepath.Join(home, "logs") {
+		t.Errorf("logs dir = %q", c.LogsDir())
+	}
+}
+
+func TestBadValuesAreErrors(t *testing.T) {
+	cases := []struct{ file, want string }{
+		{"parallelism: many\n", `parallelism: expected a positive integer, got "many"`},
+		{"poll_interval: soon\n", `poll_interval: expected a duration like 500ms or 30s, got "soon"`},
+		{"paralelism: 3\n", `unknown setting "paralelism"`},
+	}
+	for _, tc := range cases {
+		home := t.TempDir()
+		if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte(tc.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SIROCCO_HOME", home)
+		_, err := Load(nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.file, err, tc.want)
+		}
+	}
+}
