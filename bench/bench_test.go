@@ -129,7 +129,7 @@ func BenchmarkParse1000(b *testing.B) {
 	iter := 0
 	for b.Loop() {
 		b.StopTimer()
-		dir := filepath.Join(b.TempDir(), "dags")
+		dir := filepath.Join(workDir(b), "dags")
 		writeCorpus(b, dir, iter, 1000)
 		iter++
 		b.StartTimer()

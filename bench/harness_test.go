@@ -31,11 +31,32 @@ import (
 // (skipped without PostgreSQL, failed under CI=true).
 func backends(b *testing.B, fn func(b *testing.B, dsn string)) {
 	b.Run("sqlite", func(b *testing.B) {
-		fn(b, "sqlite://"+filepath.Join(b.TempDir(), "sirocco.db"))
+		fn(b, "sqlite://"+filepath.Join(workDir(b), "sirocco.db"))
 	})
 	b.Run("postgres", func(b *testing.B) {
 		fn(b, testenv.Postgres(b))
 	})
+}
+
+// workDir returns a new empty folder, removed when b ends, for a Sirocco
+// home (database, task logs, DAGs). It is made under $SIROCCO_BENCH_DIR
+// when set, else in the usual temporary folder: where task logs are written
+// matters, since every try creates a folder and a file.
+func workDir(b *testing.B) string {
+	b.Helper()
+	base := os.Getenv("SIROCCO_BENCH_DIR")
+	if base == "" {
+		return b.TempDir()
+	}
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(base, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // rig is a real engine running in this process over a temporary DAGs
@@ -57,7 +78,7 @@ type rig struct {
 // and migrates the store at dsn and runs an engine until b ends.
 func startEngine(b *testing.B, dsn string, dags map[string]string) *rig {
 	b.Helper()
-	dir := b.TempDir()
+	dir := workDir(b)
 	dagsDir := filepath.Join(dir, "dags")
 	if err := os.MkdirAll(dagsDir, 0o755); err != nil {
 		b.Fatal(err)

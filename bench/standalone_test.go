@@ -39,7 +39,7 @@ type standaloneRun struct {
 // process, no CPU used for 2s), reads its memory and stops it with SIGTERM.
 func runStandalone(b *testing.B, bin string) standaloneRun {
 	b.Helper()
-	home := b.TempDir()
+	home := workDir(b)
 	examples := filepath.Join(home, "examples")
 	if err := os.CopyFS(examples, os.DirFS("../examples")); err != nil {
 		b.Fatal(err)

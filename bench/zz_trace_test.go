@@ -108,3 +108,36 @@ func BenchmarkZZTrace(b *testing.B) {
 			b.Name(), ms(percentile(A, 90)), ms(percentile(B, 90)), ms(percentile(C, 90)), ms(percentile(D, 90)), ms(percentile(E, 90)))
 	})
 }
+
+func BenchmarkZZFanTrace(b *testing.B) {
+	backends(b, func(b *testing.B, dsn string) {
+		r := startEngine(b, dsn, map[string]string{"fan": fanDAG("fan", 1000)})
+		ts := &traceStore{Store: r.st.Store}
+		r.st.Store = ts
+		var wall time.Duration
+		for b.Loop() {
+			_, wall = r.run("fan", time.Minute)
+		}
+		ts.mu.Lock()
+		evs := ts.evs
+		ts.mu.Unlock()
+		type agg struct {
+			n   int
+			sum time.Duration
+		}
+		m := map[string]*agg{}
+		for _, e := range evs {
+			a := m[e.op]
+			if a == nil {
+				a = &agg{}
+				m[e.op] = a
+			}
+			a.n++
+			a.sum += e.end.Sub(e.start)
+		}
+		fmt.Printf("%s wall %v\n", b.Name(), wall)
+		for op, a := range m {
+			fmt.Printf("  %-12s n=%5d total=%8.1fms mean=%.3fms\n", op, a.n, ms(a.sum), ms(a.sum)/float64(a.n))
+		}
+	})
+}

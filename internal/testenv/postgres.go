@@ -292,7 +292,7 @@ func (s *postgresServer) start(postgres, data string, cred *syscall.Credential) 
 		if time.Now().After(deadline) {
 			admin.Close()
 			s.kill()
-			return fmt.Errorf("postgres not ready after %s: %v\n%s", pgStartTimeout, err, tail(logPath))
+			return fmt.Errorf("postgres not ready after %s: %w\n%s", pgStartTimeout, err, tail(logPath))
 		}
 	}
 }
