@@ -61,7 +61,6 @@ const (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
-	ErrConflict = errors.New("state changed concurrently")
 )
 
 // DAGRecord is what the store keeps about a DAG: the definition lives in
@@ -129,6 +128,7 @@ type TaskInstance struct {
 type TaskUpdate struct {
 	Key         TaskKey
 	From        []TaskState
+	FromWorker  *string // also require this owner (adopting a dead worker's try)
 	To          TaskState
 	IncTry      bool // try_number = try_number + 1 (the start of a try)
 	QueuedAt    *time.Time
@@ -204,8 +204,9 @@ type Store interface {
 	ReplaceImportErrors(ctx context.Context, errs []ImportError) error
 	ListImportErrors(ctx context.Context) ([]ImportError, error)
 
-	// CreateRun inserts the run and its task instances in one transaction.
-	// A run with the same (dag, run id) or (dag, logical date) gives ErrExists.
+	// CreateRun inserts the run and its task instances in one transaction;
+	// the instances take their DagID and RunID from the run. A run with the
+	// same (dag, run id) or (dag, logical date) gives ErrExists.
 	CreateRun(ctx context.Context, run DagRun, tis []TaskInstance) error
 	GetRun(ctx context.Context, dagID, runID string) (DagRun, error)
 	ListRuns(ctx context.Context, f RunFilter) ([]DagRun, error)
@@ -222,7 +223,8 @@ type Store interface {
 	// ClearTasks puts the named tasks that are not queued or running back to
 	// none, grants each its retries again (max_tries = try_number + retries,
 	// as Airflow does) and puts a finished run back to queued, so the
-	// scheduler runs them again. It returns how many tasks changed.
+	// scheduler runs them again. It returns how many tasks changed, and
+	// ErrNotFound for a missing run.
 	ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error)
 	// Heartbeat marks every running try owned by worker as alive at now.
 	Heartbeat(ctx context.Context, workerID string, now time.Time) error

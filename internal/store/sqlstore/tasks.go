@@ -113,6 +113,10 @@ func (s *Store) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error
 			args = append(args, string(st))
 		}
 	}
+	if u.FromWorker != nil {
+		b.WriteString(` AND worker_id = ?`)
+		args = append(args, *u.FromWorker)
+	}
 	res, err := s.exec(ctx, b.String(), args...)
 	if err == nil {
 		var ok bool

@@ -44,6 +44,12 @@ func testUpdateTask(t *testing.T, s store.Store) {
 	want.Handle, want.Rendered = []byte(`{"pid":42}`), []byte(`{"bash_command":"echo"}`)
 	same(t, "running task instance", got, want)
 
+	// FromWorker also requires the owner: only the dead worker's try is adopted.
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: from(store.StateRunning), FromWorker: ptr("w2"),
+		To: store.StateRunning, WorkerID: ptr("w3")}, false)
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: from(store.StateRunning), FromWorker: ptr("w1"),
+		To: store.StateRunning, WorkerID: ptr("w1")}, true)
+
 	// Nil fields are left alone; a pointer to the zero time clears.
 	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: from(store.StateRunning), To: store.StateUpForRetry,
 		EndDate: ptr(at(3 * time.Second)), NextRetryAt: ptr(at(time.Minute)), HeartbeatAt: ptr(time.Time{})}, true)
