@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -41,8 +42,16 @@ func BenchmarkZZSpawn(b *testing.B) {
 		c.Dir = b.TempDir()
 		return c.Run()
 	})
-	dir := b.TempDir()
+	dir := workDir(b)
 	i := 0
+	run("log-only", func() error {
+		i++
+		lw, err := tasklog.Create(filepath.Join(dir, "y", fmt.Sprint(i), "a.log"))
+		if err != nil {
+			return err
+		}
+		return lw.Close()
+	})
 	run("process.Run+log", func() error {
 		i++
 		lw, err := tasklog.Create(filepath.Join(dir, "x", time.Now().String(), "a.log"))

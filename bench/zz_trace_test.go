@@ -109,9 +109,12 @@ func BenchmarkZZTrace(b *testing.B) {
 	})
 }
 
-func BenchmarkZZFanTrace(b *testing.B) {
+func BenchmarkZZFanTrace(b *testing.B)   { aggTrace(b, fanDAG("fan", 1000)) }
+func BenchmarkZZChainTrace(b *testing.B) { aggTrace(b, chainsDAG("fan", 100, 100)) }
+
+func aggTrace(b *testing.B, body string) {
 	backends(b, func(b *testing.B, dsn string) {
-		r := startEngine(b, dsn, map[string]string{"fan": fanDAG("fan", 1000)})
+		r := startEngine(b, dsn, map[string]string{"fan": body})
 		ts := &traceStore{Store: r.st.Store}
 		r.st.Store = ts
 		var wall time.Duration
@@ -136,6 +139,16 @@ func BenchmarkZZFanTrace(b *testing.B) {
 			a.sum += e.end.Sub(e.start)
 		}
 		fmt.Printf("%s wall %v\n", b.Name(), wall)
+		var first, last time.Time
+		for _, e := range evs {
+			if first.IsZero() || e.start.Before(first) {
+				first = e.start
+			}
+			if e.end.After(last) {
+				last = e.end
+			}
+		}
+		fmt.Printf("  span %v\n", last.Sub(first))
 		for op, a := range m {
 			fmt.Printf("  %-12s n=%5d total=%8.1fms mean=%.3fms\n", op, a.n, ms(a.sum), ms(a.sum)/float64(a.n))
 		}

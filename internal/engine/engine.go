@@ -69,6 +69,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	loop := scheduler.NewLoop(scheduler.Options{
 		Store: o.Store, DAGs: bag, Executor: exec, Clock: o.Clock, Logger: o.Logger,
 		PollInterval: cfg.PollInterval, ZombieAfter: cfg.ZombieAfter, OnlyRun: o.OnlyRun,
+		Resumable: runner.CanResume,
 	})
 	exec.SetOnDone(loop.Kick)
 	return &Engine{Config: cfg, Store: o.Store, Bag: bag, Runner: runner, Executor: exec, Loop: loop, Logger: o.Logger}, nil
@@ -112,8 +113,8 @@ func (e *Engine) Recover(ctx context.Context) error {
 		return fmt.Errorf("list task instances: %w", err)
 	}
 	for _, ti := range tis {
-		if ti.State != store.StateRunning || !dead[ti.WorkerID] || len(ti.Handle) == 0 {
-			continue
+		if ti.State != store.StateRunning || !dead[ti.WorkerID] || len(ti.Handle) == 0 || e.Runner.CanResume(ti) {
+			continue // resumable work is adopted by the loop, not killed
 		}
 		killed, err := process.KillOrphan(ti.Handle, e.Config.KillGrace)
 		if err != nil {

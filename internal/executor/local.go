@@ -74,6 +74,7 @@ func (l *Local) Start(ctx context.Context) error {
 				if err := r.Store.Heartbeat(ctx, r.WorkerID, r.Clock.Now()); err != nil && ctx.Err() == nil {
 					r.Logger.Error("heartbeat failed", "err", err)
 				}
+				r.stopChangedElsewhere(ctx)
 			}
 		}
 	}()
@@ -87,7 +88,12 @@ func (l *Local) ID() string { return l.runner.WorkerID }
 func (l *Local) FreeSlots() int { return l.parallelism - int(l.inflight.Load()) }
 
 // Submit runs the queued try in a goroutine.
-func (l *Local) Submit(k store.TaskKey) {
+func (l *Local) Submit(k store.TaskKey) { l.spawn(k, l.runner.Run) }
+
+// Resume tracks a running try adopted from a dead worker in a goroutine.
+func (l *Local) Resume(k store.TaskKey) { l.spawn(k, l.runner.Resume) }
+
+func (l *Local) spawn(k store.TaskKey, run func(context.Context, store.TaskKey) error) {
 	l.inflight.Add(1)
 	l.wg.Add(1)
 	go func() {
@@ -96,7 +102,7 @@ func (l *Local) Submit(k store.TaskKey) {
 			l.inflight.Add(-1)
 			l.onDone()
 		}()
-		if err := l.runner.Run(l.ctx, k); err != nil && l.ctx.Err() == nil {
+		if err := run(l.ctx, k); err != nil && l.ctx.Err() == nil {
 			l.runner.Logger.Error("task try failed to run", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID, "err", err)
 		}
 	}()
@@ -115,6 +121,32 @@ func (r *Runner) Kill(k store.TaskKey) {
 	r.mu.Unlock()
 	if cancel != nil {
 		cancel(ErrKilled)
+	}
+}
+
+// stopChangedElsewhere cancels tries whose task instance is no longer
+// running on this worker (marked failed or success by a user, adopted by
+// another worker), as Airflow's local task job does on heartbeat.
+func (r *Runner) stopChangedElsewhere(ctx context.Context) {
+	r.mu.Lock()
+	keys := make([]store.TaskKey, 0, len(r.running))
+	for k := range r.running {
+		keys = append(keys, k)
+	}
+	r.mu.Unlock()
+	for _, k := range keys {
+		ti, err := r.Store.GetTaskInstance(ctx, k)
+		if err != nil {
+			continue // transient: the next heartbeat looks again
+		}
+		if ti.State != store.StateRunning || ti.WorkerID != r.WorkerID {
+			r.mu.Lock()
+			cancel := r.running[k]
+			r.mu.Unlock()
+			if cancel != nil {
+				cancel(fmt.Errorf("%w: the task instance is now %q on worker %q", ErrKilled, ti.State, ti.WorkerID))
+			}
+		}
 	}
 }
 

@@ -102,34 +102,55 @@ func (r *Runner) Run(ctx context.Context, k store.TaskKey) error {
 		return r.finish(ctx, task, ti, prepErr)
 	}
 
+	op := r.Operators[task.Operator].New()
+	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, args: prep.args, env: prep.env, lw: lw, timeout: task.ExecutionTimeout},
+		func(ctx context.Context, ot *operator.Task) (operator.Result, error) { return op.Execute(ctx, ot) })
+}
+
+// tryRun is one try ready to run: claimed, rendered, with its log open.
+type tryRun struct {
+	ti      store.TaskInstance
+	run     store.DagRun
+	d       *dag.DAG
+	task    *dag.Task
+	args    map[string]any
+	env     map[string]string
+	lw      *tasklog.Writer
+	timeout time.Duration // what is left of execution_timeout; 0 = none
+}
+
+// runTry calls the operator with the try's context (timeout, kill) and
+// records the outcome: shared by a fresh try and a resumed one.
+func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context, *operator.Task) (operator.Result, error)) error {
+	k, lw, st := t.ti.TaskKey, t.lw, r.Store
 	tctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if task.ExecutionTimeout > 0 {
+	if t.task.ExecutionTimeout > 0 {
 		var stop context.CancelFunc
-		tctx, stop = context.WithTimeoutCause(tctx, task.ExecutionTimeout,
-			fmt.Errorf("execution_timeout of %s exceeded", task.ExecutionTimeout))
+		tctx, stop = context.WithTimeoutCause(tctx, max(t.timeout, time.Millisecond),
+			fmt.Errorf("execution_timeout of %s exceeded", t.task.ExecutionTimeout))
 		defer stop()
 	}
 	r.track(k, cancel)
 	defer r.untrack(k)
 
-	op := r.Operators[task.Operator].New()
 	ot := &operator.Task{
-		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: try,
-		LogicalDate: run.LogicalDate.Format(time.RFC3339),
-		Args:        prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, try),
-		DagDir: dagDir(d), Log: lw, Logger: r.Logger,
+		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
+		LogicalDate: t.run.LogicalDate.Format(time.RFC3339),
+		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber),
+		DagDir: dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret,
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			ok, err := st.UpdateTask(ctx, store.TaskUpdate{
-				Key: k, From: []store.TaskState{store.StateRunning}, To: store.StateRunning, Handle: &h,
+				Key: k, From: []store.TaskState{store.StateRunning}, FromWorker: &r.WorkerID,
+				To: store.StateRunning, Handle: &h,
 			})
 			if err == nil && !ok {
-				err = errors.New("task is no longer running")
+				err = errors.New("task is no longer running on this worker")
 			}
 			return err
 		},
 	}
-	res, runErr := op.Execute(tctx, ot)
+	res, runErr := call(tctx, ot)
 	if runErr != nil && tctx.Err() != nil {
 		runErr = fmt.Errorf("%w (%w)", context.Cause(tctx), runErr)
 	}
@@ -140,7 +161,7 @@ func (r *Runner) Run(ctx context.Context, k store.TaskKey) error {
 			val, _ := json.Marshal(*res.ReturnValue)
 			if err := st.SetXCom(ctx, store.XCom{TaskKey: k, Key: "return_value", Value: string(val)}); err != nil {
 				lw.Printf("sirocco: push return_value: %v", err)
-				return r.finish(ctx, task, ti, err)
+				return r.finish(ctx, t.task, t.ti, err)
 			}
 		}
 	case errors.Is(runErr, operator.ErrSkip):
@@ -148,7 +169,84 @@ func (r *Runner) Run(ctx context.Context, k store.TaskKey) error {
 	default:
 		lw.Printf("sirocco: task failed: %v", runErr)
 	}
-	return r.finish(ctx, task, ti, runErr)
+	return r.finish(ctx, t.task, t.ti, runErr)
+}
+
+// Resume continues a try this worker has just adopted from a dead one: the
+// operator tracks the work of the stored handle (it does not start it
+// again), logging into the same try's file.
+func (r *Runner) Resume(ctx context.Context, k store.TaskKey) error {
+	st := r.Store
+	ti, err := st.GetTaskInstance(ctx, k)
+	if err != nil {
+		return fmt.Errorf("load task instance: %w", err)
+	}
+	if ti.State != store.StateRunning || ti.WorkerID != r.WorkerID {
+		return nil // someone else decided in the meantime
+	}
+	run, err := st.GetRun(ctx, k.DagID, k.RunID)
+	if err != nil {
+		return fmt.Errorf("load run: %w", err)
+	}
+	lw, err := tasklog.Create(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, ti.TryNumber))
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer lw.Close()
+	d := r.DAGs.DAGs()[k.DagID]
+	var task *dag.Task
+	if d != nil {
+		task = d.Task(k.TaskID)
+	}
+	var resumer operator.Resumer
+	if task != nil {
+		resumer, _ = r.Operators[task.Operator].New().(operator.Resumer)
+	}
+	if resumer == nil || !resumer.CanResume(ti.Handle) {
+		err := fmt.Errorf("try %d of %s cannot be resumed after a restart", ti.TryNumber, k.TaskID)
+		lw.Printf("sirocco: %v", err)
+		if task == nil {
+			return r.finish(ctx, nil, ti, err)
+		}
+		return r.finish(ctx, task, ti, err)
+	}
+	var rendered struct {
+		Args map[string]any    `json:"args"`
+		Env  map[string]string `json:"env"`
+	}
+	if len(ti.Rendered) > 0 {
+		if err := json.Unmarshal(ti.Rendered, &rendered); err != nil {
+			return r.finish(ctx, task, ti, fmt.Errorf("decode rendered fields: %w", err))
+		}
+	}
+	lw.Printf("sirocco: resuming try %d of %s on %s after a restart; tracking the work it started", ti.TryNumber, k.TaskID, r.Hostname)
+	left := time.Duration(0)
+	if task.ExecutionTimeout > 0 {
+		left = task.ExecutionTimeout - r.Clock.Now().Sub(ti.StartDate)
+	}
+	handle := ti.Handle
+	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, args: rendered.Args, env: rendered.Env, lw: lw, timeout: left},
+		func(ctx context.Context, ot *operator.Task) (operator.Result, error) {
+			return resumer.Resume(ctx, ot, handle)
+		})
+}
+
+// CanResume reports whether a running try's stored handle lets its
+// operator reattach after the worker that started it died.
+func (r *Runner) CanResume(ti store.TaskInstance) bool {
+	if len(ti.Handle) == 0 {
+		return false
+	}
+	d := r.DAGs.DAGs()[ti.DagID]
+	if d == nil || d.Task(ti.TaskID) == nil {
+		return false
+	}
+	f, ok := r.Operators[d.Task(ti.TaskID).Operator]
+	if !ok {
+		return false
+	}
+	res, ok := f.New().(operator.Resumer)
+	return ok && res.CanResume(ti.Handle)
 }
 
 // finish records a try's outcome with one conditional write from running.

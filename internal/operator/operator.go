@@ -27,6 +27,21 @@ type Task struct {
 	// SaveHandle persists a handle of remote or child work before the
 	// operator waits on it, so cancel, timeout and restart can reach it.
 	SaveHandle func(ctx context.Context, h []byte) error
+	// Mask hides a secret value in the try's log from now on.
+	Mask func(secret string)
+}
+
+// Resumer is implemented by operators whose work outlives Sirocco (a
+// cluster-mode Spark driver, a pod): after a restart the executor hands the
+// stored handle back and the operator tracks the same work to its end
+// instead of starting it again.
+type Resumer interface {
+	// CanResume reports whether handle describes work that survives the
+	// death of the process that started it.
+	CanResume(handle []byte) bool
+	// Resume tracks the work of handle to its end, exactly as Execute would
+	// after starting it, honouring ctx for cancel and timeout.
+	Resume(ctx context.Context, t *Task, handle []byte) (Result, error)
 }
 
 // Result is what a successful try returns. ReturnValue, when set, is pushed

@@ -33,6 +33,17 @@ type Snapshot struct {
 	ZombieAfter time.Duration
 	// WorkerID is the executor the queued tasks are handed to.
 	WorkerID string
+	// Resumable says whether a zombie's work outlives its worker (a
+	// cluster-mode driver): such a try is adopted, not retried, so the
+	// work is never submitted twice. Nil means nothing is resumable.
+	Resumable func(store.TaskInstance) bool
+}
+
+// Adoption is a running try of a dead worker that this scheduler's executor
+// takes over.
+type Adoption struct {
+	Key        store.TaskKey
+	FromWorker string
 }
 
 // NewRun is a scheduled run the plan wants created.
@@ -49,6 +60,8 @@ type Plan struct {
 	TaskUpdates []store.TaskUpdate
 	// Kill lists running tries to stop because their run timed out.
 	Kill []store.TaskKey
+	// Adopt lists zombie tries whose remote work is still tracked.
+	Adopt []Adoption
 	// WakeAt is the earliest future moment a decision is due without any
 	// event (a retry delay ending, a run timing out); zero if none.
 	WakeAt time.Time
@@ -62,7 +75,8 @@ func (p *Plan) wakeAt(t time.Time) {
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
-	return len(p.CreateRuns) == 0 && len(p.RunUpdates) == 0 && len(p.TaskUpdates) == 0 && len(p.Kill) == 0
+	return len(p.CreateRuns) == 0 && len(p.RunUpdates) == 0 && len(p.TaskUpdates) == 0 && len(p.Kill) == 0 &&
+		len(p.Adopt) == 0
 }
 
 type runKey struct{ dagID, runID string }
@@ -203,7 +217,11 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 			}
 		case store.StateRunning:
 			if p.isZombie(s, ti) {
-				p.failTry(t, ti, now)
+				if s.Resumable != nil && s.Resumable(*ti) {
+					p.Adopt = append(p.Adopt, Adoption{Key: ti.TaskKey, FromWorker: ti.WorkerID})
+				} else {
+					p.failTry(t, ti, now)
+				}
 			}
 		}
 	}

@@ -441,3 +441,21 @@ func BenchmarkDecide1000Tasks(b *testing.B) {
 		Decide(w.snap)
 	}
 }
+
+func TestDecideAdoptsResumableZombie(t *testing.T) {
+	d := testDAG(t, "spark", "none", "submit")
+	w := newWorld(d)
+	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"submit": store.StateRunning})
+	ti := w.ti("r1", "submit")
+	ti.WorkerID, ti.TryNumber, ti.Handle = "dead-worker", 1, []byte(`{"kind":"spark_driver"}`)
+	w.snap.Resumable = func(ti store.TaskInstance) bool { return string(ti.Handle) == `{"kind":"spark_driver"}` }
+	p := Decide(w.snap)
+	if len(p.TaskUpdates) != 0 || len(p.Adopt) != 1 || p.Adopt[0].FromWorker != "dead-worker" {
+		t.Fatalf("plan %+v, want only an adoption from dead-worker (never a second submission)", p)
+	}
+	ti.Handle = []byte(`{"kind":"process"}`)
+	p = Decide(w.snap)
+	if len(p.Adopt) != 0 || len(p.TaskUpdates) != 1 || p.TaskUpdates[0].To != store.StateFailed {
+		t.Fatalf("plan %+v, want a non-resumable zombie failed by its retry policy", p)
+	}
+}

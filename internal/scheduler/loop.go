@@ -22,6 +22,9 @@ type Executor interface {
 	Submit(k store.TaskKey)
 	// Kill stops a running try (run timeout); the executor records its end.
 	Kill(k store.TaskKey)
+	// Resume tracks a running try adopted from a dead worker. It must not
+	// block.
+	Resume(k store.TaskKey)
 }
 
 // DAGSource gives the current DAG definitions (the loaded DAGs folder).
@@ -50,6 +53,9 @@ type Options struct {
 	// OnlyRun, when set, limits the loop to one DAG run and creates no
 	// scheduled runs (`dags test`).
 	OnlyRun *store.TaskKey
+	// Resumable says whether a dead worker's running try can be adopted
+	// (its work outlives the worker) instead of being retried.
+	Resumable func(store.TaskInstance) bool
 }
 
 // Loop reads snapshots, asks Decide, and applies the plan. It is woken by
@@ -177,6 +183,7 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 		LiveWorkers:   l.meta.liveWorkers,
 		ZombieAfter:   l.opts.ZombieAfter,
 		WorkerID:      l.opts.Executor.ID(),
+		Resumable:     l.opts.Resumable,
 	}, nil
 }
 
@@ -263,6 +270,22 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	}
 	for _, k := range plan.Kill {
 		l.opts.Executor.Kill(k)
+	}
+	for _, a := range plan.Adopt {
+		now := snap.Now
+		me := l.opts.Executor.ID()
+		ok, err := st.UpdateTask(ctx, store.TaskUpdate{
+			Key: a.Key, From: []store.TaskState{store.StateRunning}, FromWorker: &a.FromWorker,
+			To: store.StateRunning, WorkerID: &me, HeartbeatAt: &now,
+		})
+		if err != nil {
+			return fmt.Errorf("adopt task %s/%s/%s: %w", a.Key.DagID, a.Key.RunID, a.Key.TaskID, err)
+		}
+		if ok {
+			log.Info("adopted a running try from a dead worker", "dag_id", a.Key.DagID, "run_id", a.Key.RunID,
+				"task_id", a.Key.TaskID, "from_worker", a.FromWorker)
+			l.opts.Executor.Resume(a.Key)
+		}
 	}
 	return nil
 }

@@ -28,6 +28,25 @@ type Writer struct {
 	f       *os.File
 	partial []byte
 	now     func() time.Time
+	secrets [][]byte
+}
+
+// AddSecret makes the writer replace s with "***" in every line written
+// from now on, so connection passwords and tokens never reach a log file.
+// Values shorter than 4 bytes are ignored: masking "a" would garble the log
+// without protecting anything.
+func (w *Writer) AddSecret(s string) {
+	if len(s) < 4 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, have := range w.secrets {
+		if string(have) == s {
+			return
+		}
+	}
+	w.secrets = append(w.secrets, []byte(s))
 }
 
 // Create opens (appending) the log file of a try, making its folders.
@@ -77,6 +96,11 @@ func (w *Writer) stamp(out *bytes.Buffer, line []byte) {
 	out.WriteByte('[')
 	out.WriteString(w.now().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	out.WriteString("] ")
+	for _, s := range w.secrets {
+		if bytes.Contains(line, s) {
+			line = bytes.ReplaceAll(line, s, []byte("***"))
+		}
+	}
 	out.Write(line)
 }
 
