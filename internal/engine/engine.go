@@ -63,7 +63,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	host, _ := os.Hostname()
 	runner := &executor.Runner{
 		Store: o.Store, DAGs: bag, Operators: o.Operators, LogsDir: cfg.LogsDir(),
-		WorkerID: newWorkerID(host), Hostname: host, Clock: o.Clock, Logger: o.Logger,
+		WorkerID: newWorkerID(host), Hostname: host, Clock: o.Clock, Logger: o.Logger, KillGrace: cfg.KillGrace,
 	}
 	exec := executor.NewLocal(executor.LocalOptions{Runner: runner, Parallelism: cfg.Parallelism, Heartbeat: cfg.Heartbeat})
 	loop := scheduler.NewLoop(scheduler.Options{

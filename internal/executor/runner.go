@@ -37,6 +37,9 @@ type Runner struct {
 	Hostname  string
 	Clock     scheduler.Clock
 	Logger    *slog.Logger
+	// KillGrace is how long a stopped task's processes get between SIGTERM
+	// and SIGKILL.
+	KillGrace time.Duration
 
 	mu      sync.Mutex
 	running map[store.TaskKey]context.CancelCauseFunc
@@ -138,7 +141,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
 		LogicalDate: t.run.LogicalDate.Format(time.RFC3339),
 		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber),
-		DagDir: dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret,
+		DagDir: dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			ok, err := st.UpdateTask(ctx, store.TaskUpdate{
 				Key: k, From: []store.TaskState{store.StateRunning}, FromWorker: &r.WorkerID,
@@ -263,6 +266,8 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 	default:
 		u = scheduler.FailureUpdate(task, ti, now)
 	}
+	// Only our own try: one adopted or retried elsewhere is not ours to end.
+	u.FromWorker = &r.WorkerID
 	// The outcome must be recorded even if the executor is shutting down.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -3,6 +3,7 @@ package operator
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -113,6 +114,19 @@ func (a Args) Duration(name string, def time.Duration) time.Duration {
 	case string:
 		if d, err := time.ParseDuration(v); err == nil {
 			return d
+		}
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			return time.Duration(n * float64(time.Second))
+		}
+		if days, rest, ok := strings.Cut(v, "d"); ok {
+			n, err := strconv.Atoi(days)
+			extra := time.Duration(0)
+			if err == nil && rest != "" {
+				extra, err = time.ParseDuration(rest)
+			}
+			if err == nil {
+				return time.Duration(n)*24*time.Hour + extra
+			}
 		}
 	}
 	return def

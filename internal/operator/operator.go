@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 )
@@ -29,6 +30,8 @@ type Task struct {
 	SaveHandle func(ctx context.Context, h []byte) error
 	// Mask hides a secret value in the try's log from now on.
 	Mask func(secret string)
+	// KillGrace is the SIGTERM → SIGKILL delay for the try's processes.
+	KillGrace time.Duration
 }
 
 // Resumer is implemented by operators whose work outlives Sirocco (a

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,8 @@ func (w *Writer) AddSecret(s string) {
 		}
 	}
 	w.secrets = append(w.secrets, []byte(s))
+	// Longest first, so a secret containing another is masked whole.
+	sort.Slice(w.secrets, func(i, j int) bool { return len(w.secrets[i]) > len(w.secrets[j]) })
 }
 
 // Create opens (appending) the log file of a try, making its folders.

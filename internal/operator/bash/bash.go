@@ -54,6 +54,7 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 		Stdout:     out,
 		Stderr:     t.Log,
 		SaveHandle: t.SaveHandle,
+		Grace:      t.KillGrace,
 	})
 	var exit *process.ExitError
 	if errors.As(err, &exit) && ctx.Err() == nil && slices.Contains(skipCodes, exit.Code) {

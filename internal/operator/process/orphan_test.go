@@ -170,7 +170,6 @@ func TestKillOrphanLeavesOthersAlone(t *testing.T) {
 // belongs to whoever reused the pid.
 func TestKillOrphanSparesGroupOfReusedPID(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: KillOrphan kills the process group of an unrelated process that reused the pid as a group leader (process.go, KillOrphan: return false when StartTime(h.PID) is non-zero and differs from h.StartTime)")
 	s := startGroup(t, "echo ready; exec sleep 60", true)
 	s.out.waitFor(t, "ready\n", 10*time.Second)
 	killed, err := process.KillOrphan(handleJSON(t, localHandle(s.pid, process.StartTime(s.pid)+1)), time.Second)

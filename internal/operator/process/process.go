@@ -165,7 +165,13 @@ func KillOrphan(data []byte, grace time.Duration) (bool, error) {
 	if h.Host != host || h.PID <= 0 {
 		return false, nil
 	}
-	leaderAlive := h.StartTime != 0 && StartTime(h.PID) == h.StartTime
+	now := StartTime(h.PID)
+	if now != 0 && now != h.StartTime {
+		// The pid was reused, so the old group is gone (Linux does not reuse
+		// a pid while its group exists): whatever has that id is not ours.
+		return false, nil
+	}
+	leaderAlive := h.StartTime != 0 && now == h.StartTime
 	// The leader may be gone (Pdeathsig) while grandchildren remain in the
 	// group; a group id is only reused once the whole group is gone.
 	if !leaderAlive && !groupExists(h.PGID) {

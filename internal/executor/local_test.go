@@ -1,0 +1,211 @@
+package executor_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/executor"
+	"github.com/sirocco-dev/sirocco/internal/operator/process"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+const sleeperDAG = `
+dag_id: sleeper
+tasks:
+  - {id: s, operator: bash, retries: 3, retry_delay: 0s, command: 'sleep 30'}
+`
+
+// startLocal starts a Local executor with a fast heartbeat; each recorded
+// try sends on the returned channel. Cleanup stops it and waits.
+func startLocal(t *testing.T, e *env) (*executor.Local, <-chan struct{}, context.CancelFunc) {
+	t.Helper()
+	finished := make(chan struct{}, 16)
+	l := executor.NewLocal(executor.LocalOptions{
+		Runner: e.runner, Parallelism: 2, Heartbeat: 20 * time.Millisecond,
+		OnDone: func() { finished <- struct{}{} },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := l.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		l.Wait()
+	})
+	return l, finished, cancel
+}
+
+func waitFinished(t *testing.T, finished <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-finished:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the try was not recorded")
+	}
+}
+
+func handlePID(t *testing.T, ti store.TaskInstance) int {
+	t.Helper()
+	var h process.Handle
+	if err := json.Unmarshal(ti.Handle, &h); err != nil || h.PID <= 0 {
+		t.Fatalf("handle %q: %v", ti.Handle, err)
+	}
+	return h.PID
+}
+
+func TestLocalRegistersHeartbeatsAndKills(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sleeperDAG)
+	l, finished, _ := startLocal(t, e)
+	if l.ID() != "worker-1" {
+		t.Errorf("ID = %q", l.ID())
+	}
+	workers, err := e.st.ListWorkers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(workers) != 1 || workers[0].ID != "worker-1" || workers[0].Kind != "local" || workers[0].Hostname != "host-1" || workers[0].PID != os.Getpid() {
+		t.Errorf("registered workers = %+v", workers)
+	}
+
+	k := e.queue(e.createRun(nil), "s")
+	l.Submit(k)
+	if got := l.FreeSlots(); got != 1 {
+		t.Errorf("FreeSlots with one try in flight = %d, want 1", got)
+	}
+	ti := e.waitTI(k, "the handle of the running try", func(ti store.TaskInstance) bool { return len(ti.Handle) > 0 })
+	pid := handlePID(t, ti)
+	claimed := ti.HeartbeatAt
+	e.waitTI(k, "a heartbeat after the claim", func(ti store.TaskInstance) bool { return ti.HeartbeatAt.After(claimed) })
+	workers, err = e.st.ListWorkers(context.Background())
+	if err != nil || len(workers) != 1 || !workers[0].HeartbeatAt.After(workers[0].StartedAt) {
+		t.Errorf("the worker's heartbeat did not advance: %+v, %v", workers, err)
+	}
+
+	l.Kill(k)
+	waitFinished(t, finished)
+	if got := l.FreeSlots(); got != 2 {
+		t.Errorf("FreeSlots after the try = %d, want 2", got)
+	}
+	ti = e.ti(k)
+	if ti.State != store.StateFailed || ti.TryNumber != 1 {
+		t.Errorf("killed try: state %s try %d, want failed try 1 although 3 retries remain", ti.State, ti.TryNumber)
+	}
+	if log := e.log(k, 1); !strings.Contains(log, "sirocco: task failed: killed") {
+		t.Errorf("log should say the try was killed:\n%s", log)
+	}
+	waitDead(t, pid)
+	l.Kill(k) // no longer running: nothing happens
+}
+
+// TestLocalStopsTryChangedElsewhere: a try whose task instance is marked
+// by a user or taken over by another worker is stopped on the next
+// heartbeat, and its outcome must not overwrite what was decided elsewhere.
+func TestLocalStopsTryChangedElsewhere(t *testing.T) {
+	t.Parallel()
+	other := "worker-2"
+	update := func(u store.TaskUpdate) func(*testing.T, *env, store.TaskKey) {
+		return func(t *testing.T, e *env, k store.TaskKey) {
+			t.Helper()
+			u.Key = k
+			if ok, err := e.st.UpdateTask(context.Background(), u); err != nil || !ok {
+				t.Fatalf("update to %s: %v, %v", u.To, ok, err)
+			}
+		}
+	}
+	running := []store.TaskState{store.StateRunning}
+	tests := []struct {
+		name      string
+		change    func(*testing.T, *env, store.TaskKey)
+		wantState store.TaskState
+		wantTry   int
+		wantLog   string
+	}{
+		{name: "marked success", change: update(store.TaskUpdate{From: running, To: store.StateSuccess}),
+			wantState: store.StateSuccess, wantTry: 1, wantLog: `the task instance is now "success" on worker "worker-1"`},
+		{name: "marked failed", change: update(store.TaskUpdate{From: running, To: store.StateFailed}),
+			wantState: store.StateFailed, wantTry: 1, wantLog: `the task instance is now "failed" on worker "worker-1"`},
+		{name: "adopted by another worker", change: update(store.TaskUpdate{From: running, To: store.StateRunning, WorkerID: &other}),
+			wantState: store.StateRunning, wantTry: 1, wantLog: `the task instance is now "running" on worker "worker-2"`},
+		{name: "zombie retried on another worker", change: func(t *testing.T, e *env, k store.TaskKey) {
+			// The scheduler took the try for a zombie; another worker claimed the retry.
+			update(store.TaskUpdate{From: running, To: store.StateUpForRetry})(t, e, k)
+			update(store.TaskUpdate{From: []store.TaskState{store.StateUpForRetry}, To: store.StateQueued})(t, e, k)
+			update(store.TaskUpdate{From: []store.TaskState{store.StateQueued}, To: store.StateRunning, IncTry: true, WorkerID: &other})(t, e, k)
+		}, wantState: store.StateRunning, wantTry: 2, wantLog: `the task instance is now "running" on worker "worker-2"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sleeperDAG)
+			l, finished, _ := startLocal(t, e)
+			k := e.queue(e.createRun(nil), "s")
+			l.Submit(k)
+			pid := handlePID(t, e.waitTI(k, "the handle", func(ti store.TaskInstance) bool { return len(ti.Handle) > 0 }))
+			tt.change(t, e, k)
+			waitFinished(t, finished)
+			waitDead(t, pid)
+			ti := e.ti(k)
+			if ti.State != tt.wantState || ti.TryNumber != tt.wantTry {
+				t.Errorf("state %s try %d, want %s try %d: the outcome of a stopped try must not overwrite the change",
+					ti.State, ti.TryNumber, tt.wantState, tt.wantTry)
+			}
+			if log := e.log(k, 1); !strings.Contains(log, "sirocco: task failed: killed: "+tt.wantLog) {
+				t.Errorf("log should say why the try was stopped:\n%s", log)
+			}
+		})
+	}
+}
+
+func TestLocalShutdownStopsTries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sleeperDAG)
+	l, finished, cancel := startLocal(t, e)
+	k := e.queue(e.createRun(nil), "s")
+	l.Submit(k)
+	pid := handlePID(t, e.waitTI(k, "the handle", func(ti store.TaskInstance) bool { return len(ti.Handle) > 0 }))
+	cancel()
+	waitFinished(t, finished)
+	l.Wait()
+	waitDead(t, pid)
+	ti := e.ti(k)
+	if ti.State == store.StateRunning || ti.EndDate.IsZero() {
+		t.Errorf("after shutdown the try is %s (end %v); its outcome must be recorded", ti.State, ti.EndDate)
+	}
+	if log := e.log(k, 1); !strings.Contains(log, "context canceled") {
+		t.Errorf("log should say the try was cancelled:\n%s", log)
+	}
+}
+
+func TestLocalRunsTriesConcurrently(t *testing.T) {
+	t.Parallel()
+	// Two tasks that each wait for the other: they finish only if both run
+	// at once.
+	e := newEnv(t, `
+dag_id: pair
+params: {dir: ""}
+tasks:
+  - {id: a, operator: bash, execution_timeout: 10s, command: 'cd {{ params.dir | shquote }} && touch a && until [ -e b ]; do sleep 0.02; done'}
+  - {id: b, operator: bash, execution_timeout: 10s, command: 'cd {{ params.dir | shquote }} && touch b && until [ -e a ]; do sleep 0.02; done'}
+`)
+	l, finished, _ := startLocal(t, e)
+	runID := e.createRun(map[string]any{"dir": t.TempDir()})
+	ka, kb := e.queue(runID, "a"), e.queue(runID, "b")
+	l.Submit(ka)
+	l.Submit(kb)
+	if got := l.FreeSlots(); got != 0 {
+		t.Errorf("FreeSlots with two tries in flight = %d, want 0", got)
+	}
+	waitFinished(t, finished)
+	waitFinished(t, finished)
+	for _, k := range []store.TaskKey{ka, kb} {
+		if ti := e.ti(k); ti.State != store.StateSuccess {
+			t.Errorf("%s: %s\n%s", k.TaskID, ti.State, e.log(k, 1))
+		}
+	}
+}

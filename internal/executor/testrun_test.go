@@ -1,0 +1,153 @@
+package executor_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/operator/process"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// syncBuffer is the output of Runner.Test: stdout and stderr share it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fingerprint hashes the database file and its write-ahead log: any write
+// transaction changes one of them.
+func fingerprint(t *testing.T, dbPath string) [2][32]byte {
+	t.Helper()
+	var out [2][32]byte
+	for i, p := range []string{dbPath, dbPath + "-wal"} {
+		data, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		out[i] = sha256.Sum256(data)
+	}
+	return out
+}
+
+const testDAG = `
+dag_id: testrun
+params: {who: world}
+tasks:
+  - id: hello
+    operator: bash
+    env: {WHO: "{{ params.who }}"}
+    command: echo "ctx $SIROCCO_CTX_DAG_ID $SIROCCO_CTX_TRY_NUMBER $SIROCCO_CTX_LOGICAL_DATE"; echo oops >&2; echo "hello $WHO {{ ds }} {{ var.value.greeting }} [{{ ti.xcom_pull(task_ids='hello') }}]"
+  - {id: skipper, operator: bash, command: 'exit 99'}
+  - {id: broken, operator: bash, command: 'exit 4'}
+  - {id: slow, operator: bash, execution_timeout: 200ms, command: 'sleep 30'}
+  - {id: bad_template, operator: bash, command: 'echo {{ nowhere }}'}
+`
+
+// TestRunnerTestRecordsNothing: Runner.Test runs the task now, as
+// "airflow tasks test" does, and leaves the store and the logs untouched.
+func TestRunnerTestRecordsNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testDAG)
+	ctx := context.Background()
+	if err := e.st.SetVariable(ctx, store.Variable{Key: "greeting", Value: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	before := fingerprint(t, e.dbPath)
+
+	tests := []struct {
+		task    string
+		conf    map[string]any
+		wantErr string // "" = success
+		wantOut []string
+	}{
+		{task: "hello", conf: map[string]any{"who": "sirocco"}, wantOut: []string{
+			"ctx testrun 1 2026-02-03T04:05:06Z\n", "oops\n", "hello sirocco 2026-02-03 hi []\n", "return_value: hello sirocco 2026-02-03 hi []\n",
+		}},
+		{task: "skipper", wantOut: []string{"task would be skipped: task skipped: exit code 99\n"}},
+		{task: "broken", wantErr: "process exited with code 4"},
+		{task: "slow", wantErr: context.DeadlineExceeded.Error()},
+		{task: "bad_template", wantErr: `"nowhere" is undefined`},
+	}
+	for _, tt := range tests {
+		out := &syncBuffer{}
+		start := time.Now()
+		err := e.runner.Test(ctx, e.d, e.d.Task(tt.task), logicalDate, tt.conf, out)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: Test = %v\n%s", tt.task, err, out)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: Test = %v, want an error with %q", tt.task, err, tt.wantErr)
+		}
+		for _, want := range tt.wantOut {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s: output lacks %q:\n%s", tt.task, want, out)
+			}
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s took %s", tt.task, took)
+		}
+	}
+
+	if after := fingerprint(t, e.dbPath); after != before {
+		t.Error("Runner.Test wrote to the database")
+	}
+	runs, err := e.st.ListRuns(ctx, store.RunFilter{DagID: "testrun"})
+	if err != nil || len(runs) != 0 {
+		t.Errorf("runs after Test: %v, %v; want none", runs, err)
+	}
+	if _, err := os.Stat(e.runner.LogsDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Test created the logs folder: %v", err)
+	}
+}
+
+// TestRunnerTestKillsTheProcessOnTimeout: the timed-out child of a test run
+// does not survive it.
+func TestRunnerTestKillsTheProcessOnTimeout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, `
+dag_id: testslow
+tasks:
+  - {id: slow, operator: bash, execution_timeout: 300ms, command: 'sleep 30 & echo "child $!"; wait'}
+`)
+	out := &syncBuffer{}
+	err := e.runner.Test(context.Background(), e.d, e.d.Task("slow"), logicalDate, nil, out)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Test = %v, want the deadline", err)
+	}
+	var ee *process.ExitError
+	if !errors.As(err, &ee) || ee.Signal == "" {
+		t.Errorf("Test = %v, want the leader killed by a signal", err)
+	}
+	var pid int
+	for line := range strings.Lines(out.String()) {
+		if rest, ok := strings.CutPrefix(line, "child "); ok {
+			if _, err := fmt.Sscan(rest, &pid); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no child pid in the output:\n%s", out)
+	}
+	waitDead(t, pid)
+}

@@ -1,0 +1,380 @@
+package tasklog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		dag, run, task string
+		try            int
+		want           string
+	}{
+		{name: "layout", dag: "etl", run: "manual__2026-02-03T04:05:06+00:00", task: "extract", try: 1,
+			want: "/logs/dag_id=etl/run_id=manual__2026-02-03T04:05:06+00:00/task_id=extract/attempt=1.log"},
+		{name: "later try", dag: "etl", run: "r", task: "t", try: 12, want: "/logs/dag_id=etl/run_id=r/task_id=t/attempt=12.log"},
+		{name: "slashes replaced", dag: "a/b", run: "x/../y", task: "../../etc", try: 2,
+			want: "/logs/dag_id=a_b/run_id=x_.._y/task_id=.._.._etc/attempt=2.log"},
+	}
+	for _, tt := range tests {
+		if got := Path("/logs", tt.dag, tt.run, tt.task, tt.try); got != tt.want {
+			t.Errorf("%s: Path = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	// Whatever the ids, the file stays under the logs folder.
+	p := Path("/logs", "../..", "..", "..", 1)
+	if rel, err := filepath.Rel("/logs", p); err != nil || strings.HasPrefix(rel, "..") {
+		t.Errorf("Path escapes the logs folder: %s", p)
+	}
+}
+
+// fixedClock returns t0, t0+1ms, t0+2ms, ... on successive calls.
+func fixedClock(t0 time.Time) func() time.Time {
+	var n atomic.Int64
+	return func() time.Time { return t0.Add(time.Duration(n.Add(1)-1) * time.Millisecond) }
+}
+
+func create(t *testing.T) (*Writer, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dag_id=d", "run_id=r", "task_id=t", "attempt=1.log")
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, path
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestWriterTimestampsLines(t *testing.T) {
+	t.Parallel()
+	w, path := create(t)
+	// A zone other than UTC: the stamp is written in UTC.
+	paris := time.FixedZone("CET", 3600)
+	w.now = fixedClock(time.Date(2026, 2, 3, 5, 5, 6, 789_000_000, paris))
+
+	write := func(s string) {
+		t.Helper()
+		if n, err := w.Write([]byte(s)); err != nil || n != len(s) {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	write("one\ntw")
+	if got := read(t, path); got != "[2026-02-03T04:05:06.789Z] one\n" {
+		t.Errorf("after a partial line the file is %q; the partial must wait", got)
+	}
+	write("o\n")
+	write("")
+	write("\n")
+	w.Printf("sirocco: %s %d", "note", 3)
+	write("tail without newline")
+	if strings.Contains(read(t, path), "tail") {
+		t.Error("an unterminated line was written before Close")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := "[2026-02-03T04:05:06.789Z] one\n" +
+		"[2026-02-03T04:05:06.790Z] two\n" +
+		"[2026-02-03T04:05:06.791Z] \n" +
+		"[2026-02-03T04:05:06.792Z] sirocco: note 3\n" +
+		"[2026-02-03T04:05:06.793Z] tail without newline\n"
+	if got := read(t, path); got != want {
+		t.Errorf("log =\n%s\nwant\n%s", got, want)
+	}
+	if _, err := w.Write([]byte("late\n")); err == nil {
+		t.Error("Write after Close should fail")
+	}
+}
+
+func TestWriterRealClockFormat(t *testing.T) {
+	t.Parallel()
+	w, path := create(t)
+	before := time.Now().UTC().Truncate(time.Millisecond)
+	fmt.Fprintf(w, "hello\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\] hello\n$`).FindStringSubmatch(read(t, path))
+	if m == nil {
+		t.Fatalf("log %q is not one line with an RFC 3339 millisecond UTC stamp", read(t, path))
+	}
+	stamp, err := time.Parse(time.RFC3339Nano, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stamp.Before(before) || stamp.After(time.Now()) {
+		t.Errorf("stamp %s is not the time of the write (after %s)", stamp, before)
+	}
+}
+
+func TestCreateAppendsAndMakesFolders(t *testing.T) {
+	t.Parallel()
+	path := Path(t.TempDir(), "d", "r", "t", 1)
+	for _, line := range []string{"first", "second"} {
+		w, err := Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Printf("%s", line)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := read(t, path)
+	if strings.Count(got, "\n") != 2 || !strings.Contains(got, "] first\n") || !strings.HasSuffix(got, "] second\n") {
+		t.Errorf("reopening should append:\n%s", got)
+	}
+	// A file where a folder must be: Create reports it.
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(filepath.Join(blocker, "attempt=1.log")); err == nil {
+		t.Error("Create under a regular file should fail")
+	}
+}
+
+func TestWriterConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	w, path := create(t)
+	const writers, lines = 8, 200
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range lines {
+				if _, err := fmt.Fprintf(w, "writer %d line %d\n", g, i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stamp := regexp.MustCompile(`^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] (writer \d+ line \d+)$`)
+	var got []string
+	for line := range strings.Lines(read(t, path)) {
+		m := stamp.FindStringSubmatch(strings.TrimSuffix(line, "\n"))
+		if m == nil {
+			t.Fatalf("mangled line %q", line)
+		}
+		got = append(got, m[1])
+	}
+	var want []string
+	for g := range writers {
+		for i := range lines {
+			want = append(want, fmt.Sprintf("writer %d line %d", g, i))
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got %d lines, want each of %d exactly once", len(got), len(want))
+	}
+}
+
+// output collects what Follow copies and lets the test wait for it.
+type output struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+func newOutput() *output { return &output{changed: make(chan struct{})} }
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	close(o.changed)
+	o.changed = make(chan struct{})
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+func (o *output) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		o.mu.Lock()
+		got, ch := o.buf.String(), o.changed
+		o.mu.Unlock()
+		if strings.Contains(got, s) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %q; followed so far:\n%s", s, got)
+		}
+	}
+}
+
+// follow runs Follow in a goroutine; the returned channel gives its result.
+func follow(path string, out *output, done func() bool, stop <-chan struct{}) <-chan error {
+	res := make(chan error, 1)
+	go func() { res <- Follow(path, out, done, stop) }()
+	return res
+}
+
+func result(t *testing.T, res <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-res:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Follow did not return")
+		return nil
+	}
+}
+
+func TestFollowCopiesAFinishedLog(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "attempt=1.log")
+	content := strings.Repeat("a finished line\n", 5000) // several reads
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Follow(path, &out, func() bool { return true }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != content {
+		t.Errorf("copied %d bytes, want the %d of the file", out.Len(), len(content))
+	}
+}
+
+func TestFollowTailsUntilDone(t *testing.T) {
+	t.Parallel()
+	w, path := create(t)
+	w.Printf("existing")
+	var finished atomic.Bool
+	out := newOutput()
+	res := follow(path, out, finished.Load, make(chan struct{}))
+	out.waitFor(t, "] existing\n")
+	w.Printf("appended 1")
+	out.waitFor(t, "] appended 1\n")
+	w.Printf("appended 2")
+	if _, err := w.Write([]byte("last, unterminated")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil { // the try ends: its last line is flushed
+		t.Fatal(err)
+	}
+	finished.Store(true)
+	if err := result(t, res); err != nil {
+		t.Fatalf("Follow = %v", err)
+	}
+	if got, want := out.String(), read(t, path); got != want {
+		t.Errorf("followed:\n%s\nthe file:\n%s", got, want)
+	}
+	if !strings.HasSuffix(out.String(), "] last, unterminated\n") {
+		t.Errorf("the final flushed line is missing:\n%s", out.String())
+	}
+}
+
+func TestFollowWaitsForTheFile(t *testing.T) {
+	t.Parallel()
+	path := Path(t.TempDir(), "d", "r", "t", 1)
+	var finished atomic.Bool
+	out := newOutput()
+	res := follow(path, out, finished.Load, make(chan struct{}))
+	w, err := Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Printf("appeared later")
+	out.waitFor(t, "] appeared later\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	finished.Store(true)
+	if err := result(t, res); err != nil {
+		t.Fatalf("Follow = %v", err)
+	}
+}
+
+func TestFollowNoLogOnceDone(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "attempt=1.log")
+	err := Follow(path, newOutput(), func() bool { return true }, nil)
+	if err == nil || !strings.Contains(err.Error(), "no log at "+path) {
+		t.Errorf("Follow = %v, want \"no log at %s\"", err, path)
+	}
+}
+
+func TestFollowReturnsWhenStopped(t *testing.T) {
+	t.Parallel()
+	t.Run("while waiting for the file", func(t *testing.T) {
+		t.Parallel()
+		stop := make(chan struct{})
+		res := follow(filepath.Join(t.TempDir(), "never.log"), newOutput(), func() bool { return false }, stop)
+		close(stop)
+		if err := result(t, res); err != nil {
+			t.Errorf("Follow = %v, want nil", err)
+		}
+	})
+	t.Run("while tailing", func(t *testing.T) {
+		t.Parallel()
+		w, path := create(t)
+		w.Printf("running")
+		defer w.Close()
+		stop := make(chan struct{})
+		out := newOutput()
+		res := follow(path, out, func() bool { return false }, stop)
+		out.waitFor(t, "] running\n")
+		close(stop)
+		if err := result(t, res); err != nil {
+			t.Errorf("Follow = %v, want nil", err)
+		}
+	})
+}
+
+type failingWriter struct{}
+
+var errSink = errors.New("sink closed")
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errSink }
+
+func TestFollowReportsOutputErrors(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "attempt=1.log")
+	if err := os.WriteFile(path, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Follow(path, failingWriter{}, func() bool { return false }, nil); !errors.Is(err, errSink) {
+		t.Errorf("Follow = %v, want the writer's error", err)
+	}
+}
