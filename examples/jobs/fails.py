@@ -1,8 +1,9 @@
-"""A PySpark job that fails after starting its session, so the Python
-traceback ("ValueError: boom from PySpark") must reach the driver's log and
-the driver must end FAILED."""
+"""A PySpark job that fails after starting its session: the driver must end
+FAILED, with the traceback ("ValueError: boom from PySpark") in its log.
+Spark's Python runner merges the Python process's stderr into the driver's
+stdout, so that is where the traceback lands."""
 from pyspark.sql import SparkSession
 
 spark = SparkSession.builder.appName("FailingPySpark").getOrCreate()
-print("session started, about to fail")
+print("session started, about to fail", flush=True)
 raise ValueError("boom from PySpark")

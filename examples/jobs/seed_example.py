@@ -1,10 +1,12 @@
-"""Example 1 of the seed: the smallest PySpark job, a DataFrame of three rows."""
+"""Example 1 of the seed story, unchanged: a PySpark DataFrame, shown."""
 from pyspark.sql import SparkSession
 
 spark = SparkSession.builder.appName("SimplePySpark").getOrCreate()
 
-data = [("Alice", 1), ("Bob", 2), ("Charlie", 3)]
-df = spark.createDataFrame(data, ["Name", "Value"])
+data = [("Alice", 30), ("Bob", 25), ("Charlie", 35)]
+columns = ["Name", "Age"]
+df = spark.createDataFrame(data, columns)
+
 df.show()
 
 spark.stop()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -375,6 +376,11 @@ func printRendered(a *app, v map[string]any) error {
 
 func newTestRunner(e *env, a *app) *executor.Runner {
 	host, _ := os.Hostname()
-	return &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: e.cfg.LogsDir(),
-		WorkerID: "cli", Hostname: host, Clock: scheduler.SystemClock{}, Logger: e.log}
+	r := &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: e.cfg.LogsDir(),
+		WorkerID: "cli", Hostname: host, Clock: scheduler.SystemClock{}, Logger: e.log, KillGrace: e.cfg.KillGrace,
+		Connections: &connection.Resolver{Store: e.st}}
+	if keys, _, err := connection.LoadKeyring(e.cfg.Home); err == nil {
+		r.Connections.Keys = keys
+	}
+	return r
 }

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
@@ -60,9 +62,17 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	for file, err := range bag.Errors() {
 		o.Logger.Warn("DAG file not loaded", "file", file, "err", err)
 	}
+	keys, generated, err := connection.LoadKeyring(cfg.Home)
+	if err != nil {
+		return nil, fmt.Errorf("load the secret key: %w", err)
+	}
+	if generated {
+		o.Logger.Info("generated a secret key for connection passwords", "file", filepath.Join(cfg.Home, "secret.key"))
+	}
 	host, _ := os.Hostname()
 	runner := &executor.Runner{
-		Store: o.Store, DAGs: bag, Operators: o.Operators, LogsDir: cfg.LogsDir(),
+		Connections: &connection.Resolver{Store: o.Store, Keys: keys},
+		Store:       o.Store, DAGs: bag, Operators: o.Operators, LogsDir: cfg.LogsDir(),
 		WorkerID: newWorkerID(host), Hostname: host, Clock: o.Clock, Logger: o.Logger, KillGrace: cfg.KillGrace,
 	}
 	exec := executor.NewLocal(executor.LocalOptions{Runner: runner, Parallelism: cfg.Parallelism, Heartbeat: cfg.Heartbeat})

@@ -117,8 +117,13 @@ func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) 
 
 func (h *harness) waitRun(dagID, runID string) store.DagRun {
 	h.t.Helper()
+	return h.waitRunWithin(dagID, runID, 30*time.Second)
+}
+
+func (h *harness) waitRunWithin(dagID, runID string, timeout time.Duration) store.DagRun {
+	h.t.Helper()
 	var run store.DagRun
-	h.waitFor("run "+runID+" to finish", 30*time.Second, func() bool {
+	h.waitFor("run "+runID+" to finish", timeout, func() bool {
 		var err error
 		run, err = h.st.GetRun(context.Background(), dagID, runID)
 		if err != nil {

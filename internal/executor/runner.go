@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
@@ -37,6 +38,8 @@ type Runner struct {
 	Hostname  string
 	Clock     scheduler.Clock
 	Logger    *slog.Logger
+	// Connections resolves the connections operators ask for.
+	Connections *connection.Resolver
 	// KillGrace is how long a stopped task's processes get between SIGTERM
 	// and SIGKILL.
 	KillGrace time.Duration
@@ -142,6 +145,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		LogicalDate: t.run.LogicalDate.Format(time.RFC3339),
 		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber),
 		DagDir: dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
+		Connection: r.connection(lw.AddSecret),
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			ok, err := st.UpdateTask(ctx, store.TaskUpdate{
 				Key: k, From: []store.TaskState{store.StateRunning}, FromWorker: &r.WorkerID,
@@ -355,6 +359,24 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 		return nil, fmt.Errorf("encode rendered fields: %w", err)
 	}
 	return &prepared{args: args, env: env, renderedJSON: js}, nil
+}
+
+// connection returns the resolver operators use: every secret of a
+// connection it hands out is masked in the try's log first.
+func (r *Runner) connection(mask func(string)) func(context.Context, string) (connection.Connection, error) {
+	return func(ctx context.Context, id string) (connection.Connection, error) {
+		if r.Connections == nil {
+			return connection.Connection{}, fmt.Errorf("connection %q: %w", id, store.ErrNotFound)
+		}
+		c, err := r.Connections.Get(ctx, id)
+		if err != nil {
+			return c, err
+		}
+		for _, s := range c.Secrets() {
+			mask(s)
+		}
+		return c, nil
+	}
 }
 
 // ctxEnv is Airflow's AIRFLOW_CTX_* set under Sirocco's prefix.

@@ -31,6 +31,7 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
 		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d),
 		Log: out, Logger: r.Logger, KillGrace: r.KillGrace, Mask: func(string) {},
+		Connection: r.connection(func(string) {}),
 	})
 	if errors.Is(err, operator.ErrSkip) {
 		fmt.Fprintf(out, "task would be skipped: %v\n", err)

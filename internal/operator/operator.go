@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 )
 
@@ -28,6 +29,9 @@ type Task struct {
 	// SaveHandle persists a handle of remote or child work before the
 	// operator waits on it, so cancel, timeout and restart can reach it.
 	SaveHandle func(ctx context.Context, h []byte) error
+	// Connection resolves a connection id (environment first, then the
+	// store); operators pass its secrets to Mask.
+	Connection func(ctx context.Context, id string) (connection.Connection, error)
 	// Mask hides a secret value in the try's log from now on.
 	Mask func(secret string)
 	// KillGrace is the SIGTERM → SIGKILL delay for the try's processes.

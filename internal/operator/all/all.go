@@ -7,12 +7,13 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/bash"
 	"github.com/sirocco-dev/sirocco/internal/operator/empty"
 	"github.com/sirocco-dev/sirocco/internal/operator/python"
+	"github.com/sirocco-dev/sirocco/internal/operator/spark"
 )
 
 // Registry returns a fresh registry of the built-in operators.
 func Registry() operator.Registry {
 	r := operator.Registry{}
-	for _, f := range []operator.Factory{bash.Factory, empty.Factory, python.Factory} {
+	for _, f := range []operator.Factory{bash.Factory, empty.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory} {
 		r[f.Spec.Name] = f
 	}
 	return r

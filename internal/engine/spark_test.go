@@ -1,0 +1,243 @@
+package engine
+
+// Spark tasks end to end against a real standalone cluster (master with its
+// REST server + worker, from the pyspark package) started by testenv.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/spark"
+	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
+)
+
+const sparkToken = "tok-Sirocco-9f3a1"
+
+// sparkSite starts the cluster, points spark-submit at it through the
+// environment, and defines the spark_local and spark_cluster connections
+// (the cluster's with a password, to check it never leaks).
+func sparkSite(t *testing.T) *testenv.SparkCluster {
+	t.Helper()
+	cl := testenv.Spark(t)
+	for _, kv := range cl.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("SIROCCO_CONN_SPARK_LOCAL", "spark://?master="+url.QueryEscape("local[2]"))
+	host := strings.TrimPrefix(cl.MasterURL, "spark://")
+	t.Setenv("SIROCCO_CONN_SPARK_CLUSTER", fmt.Sprintf("spark://:%s@%s?rest_url=%s&master_ui=%s",
+		sparkToken, host, url.QueryEscape(cl.RESTURL), url.QueryEscape(cl.MasterUI)))
+	return cl
+}
+
+func jobPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "examples", "jobs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (h *harness) handle(dagID, runID, taskID string) map[string]any {
+	h.t.Helper()
+	var m map[string]any
+	ti := h.tis(dagID, runID)[taskID]
+	if len(ti.Handle) > 0 {
+		if err := json.Unmarshal(ti.Handle, &m); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return m
+}
+
+func TestSparkSeedExampleLocalClientAndCluster(t *testing.T) {
+	cl := sparkSite(t)
+	seed := jobPath(t, "seed_example.py")
+	h := start(t, map[string]string{"seed": `
+dag_id: seed
+default_args: {execution_timeout: 5m}
+tasks:
+  - {id: local_mode, operator: spark_submit, conn_id: spark_local, application: ` + seed + `}
+  - {id: client_mode, operator: spark_submit, conn_id: spark_cluster, application: ` + seed + `, total_executor_cores: "1"}
+  - {id: cluster_rest, operator: spark_rest, conn_id: spark_cluster, application: ` + seed + `, total_executor_cores: "1"}
+`})
+	runID := h.trigger("seed", nil)
+	if run := h.waitRunWithin("seed", runID, 4*time.Minute); run.State != store.RunSuccess {
+		t.Fatalf("run %s: %v\n%s", run.State, h.tis("seed", runID), h.log("seed", runID, "cluster_rest", 1))
+	}
+	for _, task := range []string{"local_mode", "client_mode", "cluster_rest"} {
+		log := h.log("seed", runID, task, 1)
+		if !strings.Contains(log, "|  Alice| 30|") {
+			t.Errorf("%s: the DataFrame shown by the job is not in the task log:\n%s", task, log)
+		}
+	}
+	if hd := h.handle("seed", runID, "client_mode"); !strings.HasPrefix(fmt.Sprint(hd["app_id"]), "app-") {
+		t.Errorf("client mode handle %v lacks the application id", hd)
+	}
+	hd := h.handle("seed", runID, "cluster_rest")
+	if hd["kind"] != "spark_driver" || !strings.HasPrefix(fmt.Sprint(hd["driver_id"]), "driver-") {
+		t.Errorf("cluster handle %v lacks the driver id", hd)
+	}
+	if !strings.HasPrefix(fmt.Sprint(hd["app_id"]), "app-") || !strings.HasPrefix(fmt.Sprint(hd["spark_ui"]), cl.MasterUI) {
+		t.Errorf("cluster handle %v lacks the application id and UI link", hd)
+	}
+	for _, task := range []string{"client_mode", "cluster_rest"} {
+		if log := h.log("seed", runID, task, 1); strings.Contains(log, sparkToken) {
+			t.Errorf("%s: the connection's password reached the task log", task)
+		}
+	}
+}
+
+func TestSparkSubmitClusterModeTracksDriver(t *testing.T) {
+	cl := sparkSite(t)
+	jar := testenv.SparkTestJar(t)
+	h := start(t, map[string]string{"jvm": `
+dag_id: jvm
+tasks:
+  - id: echo
+    operator: spark_submit
+    conn_id: spark_cluster
+    deploy_mode: cluster
+    application: ` + jar + `
+    java_class: sirocco.test.Echo
+    application_args: ["hello-from-the-driver", "` + sparkToken + `"]
+    driver_memory: 512m
+`})
+	runID := h.trigger("jvm", nil)
+	if run := h.waitRunWithin("jvm", runID, 3*time.Minute); run.State != store.RunSuccess {
+		t.Fatalf("run %s\n%s", run.State, h.log("jvm", runID, "echo", 1))
+	}
+	hd := h.handle("jvm", runID, "echo")
+	id := fmt.Sprint(hd["driver_id"])
+	if hd["kind"] != "spark_driver" || !strings.HasPrefix(id, "driver-") {
+		t.Fatalf("handle %v: the driver id was not stored", hd)
+	}
+	log := h.log("jvm", runID, "echo", 1)
+	if !strings.Contains(log, "hello-from-the-driver") || !strings.Contains(log, "driver "+id+" is FINISHED") {
+		t.Errorf("the driver's output and final state should be in the task log:\n%s", log)
+	}
+	if strings.Contains(log, sparkToken) || !strings.Contains(log, "***") {
+		t.Errorf("the connection's password printed by the driver must be masked:\n%s", log)
+	}
+	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI}
+	st, err := c.Status(context.Background(), id)
+	if err != nil || st.State != "FINISHED" {
+		t.Errorf("master says driver %s is %v (%v)", id, st.State, err)
+	}
+}
+
+func TestSparkFailingJobsShowTheTraceback(t *testing.T) {
+	sparkSite(t)
+	fails := jobPath(t, "fails.py")
+	h := start(t, map[string]string{"boom": `
+dag_id: boom
+tasks:
+  - {id: local, operator: spark_submit, conn_id: spark_local, application: ` + fails + `}
+  - {id: cluster, operator: spark_rest, conn_id: spark_cluster, application: ` + fails + `, total_executor_cores: "1"}
+`})
+	runID := h.trigger("boom", nil)
+	if run := h.waitRunWithin("boom", runID, 3*time.Minute); run.State != store.RunFailed {
+		t.Fatalf("run %s, want failed", run.State)
+	}
+	for _, task := range []string{"local", "cluster"} {
+		if s := h.tis("boom", runID)[task].State; s != store.StateFailed {
+			t.Errorf("%s is %s, want failed", task, s)
+		}
+		log := h.log("boom", runID, task, 1)
+		if !strings.Contains(log, "Traceback (most recent call last)") || !strings.Contains(log, "ValueError: boom from PySpark") {
+			t.Errorf("%s: the Python traceback is not in the task log:\n%s", task, log)
+		}
+	}
+}
+
+func TestSparkTimeoutKillsTheDriver(t *testing.T) {
+	cl := sparkSite(t)
+	jar := testenv.SparkTestJar(t)
+	h := start(t, map[string]string{"slow": `
+dag_id: slow
+tasks:
+  - id: sleeper
+    operator: spark_rest
+    conn_id: spark_cluster
+    application: ` + jar + `
+    java_class: sirocco.test.Sleep
+    application_args: ["300"]
+    driver_memory: 512m
+    execution_timeout: 25s
+`})
+	runID := h.trigger("slow", nil)
+	if run := h.waitRunWithin("slow", runID, 2*time.Minute); run.State != store.RunFailed {
+		t.Fatalf("run %s, want failed by the timeout", run.State)
+	}
+	id := fmt.Sprint(h.handle("slow", runID, "sleeper")["driver_id"])
+	log := h.log("slow", runID, "sleeper", 1)
+	if !strings.Contains(log, "execution_timeout of 25s exceeded") || !strings.Contains(log, "killing driver "+id) {
+		t.Errorf("log should say the timeout killed the driver:\n%s", log)
+	}
+	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI}
+	m, err := c.Master(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := m.Driver(id)
+	if !ok || d.State != "KILLED" {
+		t.Errorf("master lists driver %s as %+v (found %v), want KILLED", id, d, ok)
+	}
+	for _, a := range m.ActiveDrivers {
+		if a.ID == id {
+			t.Errorf("driver %s is still active on the master: orphaned", id)
+		}
+	}
+}
+
+// TestSparkSecretsNotInProcessList runs a client-mode job and checks every
+// process's command line while it runs: the connection's password is not
+// passed on any of them.
+func TestSparkSecretsNotInProcessList(t *testing.T) {
+	sparkSite(t)
+	jar := testenv.SparkTestJar(t)
+	h := start(t, map[string]string{"ps": `
+dag_id: ps
+tasks:
+  - id: sleeper
+    operator: spark_submit
+    conn_id: spark_cluster
+    application: ` + jar + `
+    java_class: sirocco.test.Sleep
+    application_args: ["6"]
+    total_executor_cores: "1"
+`})
+	runID := h.trigger("ps", nil)
+	h.waitFor("spark-submit to run", time.Minute, func() bool {
+		return h.tis("ps", runID)["sleeper"].State == store.StateRunning && len(h.tis("ps", runID)["sleeper"].Handle) > 0
+	})
+	sawSubmit := false
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(cmd), "sirocco.test.Sleep") {
+			sawSubmit = true
+		}
+		if strings.Contains(string(cmd), sparkToken) {
+			t.Errorf("process %s has the password on its command line: %q", e.Name(), cmd)
+		}
+	}
+	if !sawSubmit {
+		t.Error("precondition: spark-submit's process was not found")
+	}
+	if run := h.waitRunWithin("ps", runID, 2*time.Minute); run.State != store.RunSuccess {
+		t.Fatalf("run %s\n%s", run.State, h.log("ps", runID, "sleeper", 1))
+	}
+}

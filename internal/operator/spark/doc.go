@@ -1,0 +1,9 @@
+// Package spark holds the Spark operators. spark_submit runs spark-submit
+// with every option of Airflow's SparkSubmitOperator, built as argv; in
+// standalone cluster mode it captures the driver id from the output, stores
+// it before waiting, and tracks the driver through the master's REST API.
+// spark_rest submits straight to that REST API from Go, with no JVM here.
+// Both kill what they started on cancel or timeout, bounded in time, and
+// reattach to a running driver after a restart of Sirocco instead of
+// submitting it again.
+package spark

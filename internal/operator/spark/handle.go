@@ -1,0 +1,130 @@
+package spark
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"regexp"
+	"sync"
+)
+
+// Handle kinds. A "process" handle is spark-submit running here (client
+// mode, or before a cluster driver exists): it dies with Sirocco and is
+// retried. A "spark_driver" handle is a driver on a standalone cluster: it
+// outlives Sirocco, so a restarted Sirocco reattaches to it.
+const (
+	kindProcess = "process"
+	kindDriver  = "spark_driver"
+)
+
+// Handle is what a Spark task stores on its task instance: how to reach the
+// work it started, and the ids and links a user wants to see (`tasks state`
+// shows it). It never holds a secret; the REST token is read again from the
+// connection named by ConnID.
+type Handle struct {
+	Kind      string `json:"kind"`
+	Host      string `json:"host,omitempty"`
+	PID       int    `json:"pid,omitempty"`
+	PGID      int    `json:"pgid,omitempty"`
+	StartTime uint64 `json:"start_time,omitempty"`
+
+	ConnID    string `json:"conn_id,omitempty"`
+	Master    string `json:"master,omitempty"`
+	RESTURL   string `json:"rest_url,omitempty"`
+	MasterUI  string `json:"master_ui,omitempty"`
+	DriverID  string `json:"driver_id,omitempty"`
+	AppID     string `json:"app_id,omitempty"`
+	DriverPod string `json:"driver_pod,omitempty"`
+	SparkUI   string `json:"spark_ui,omitempty"`
+}
+
+func decodeHandle(b []byte) (Handle, bool) {
+	var h Handle
+	if err := json.Unmarshal(b, &h); err != nil {
+		return h, false
+	}
+	return h, true
+}
+
+var (
+	reDriverID  = regexp.MustCompile(`\b(driver-\d{14}-\d{4,})\b`)
+	reYarnApp   = regexp.MustCompile(`\b(application_\d+_\d+)\b`)
+	reAppID     = regexp.MustCompile(`app ID (app-\d{14}-\d{4,})`)
+	reLocalApp  = regexp.MustCompile(`\b(local-\d{10,})\b`)
+	reSparkUI   = regexp.MustCompile(`Bound SparkUI to \S+, and started at (https?://\S+)`)
+	reDriverPod = regexp.MustCompile(`pod name: (\S+)`)
+	reExitCode  = regexp.MustCompile(`Exit code: (\d+)`)
+)
+
+// found is what spark-submit's output told us.
+type found struct {
+	DriverID, AppID, DriverPod, SparkUI, ExitCode string
+}
+
+// parseLine extracts ids and links from one line of spark-submit output,
+// as Airflow's _process_spark_submit_log does.
+func parseLine(line string, f *found) bool {
+	changed := false
+	set := func(dst *string, re *regexp.Regexp) {
+		if *dst != "" {
+			return
+		}
+		if m := re.FindStringSubmatch(line); m != nil {
+			*dst = m[1]
+			changed = true
+		}
+	}
+	set(&f.DriverID, reDriverID)
+	set(&f.AppID, reYarnApp)
+	set(&f.AppID, reAppID)
+	set(&f.AppID, reLocalApp)
+	set(&f.SparkUI, reSparkUI)
+	set(&f.DriverPod, reDriverPod)
+	if m := reExitCode.FindStringSubmatch(line); m != nil {
+		f.ExitCode, changed = m[1], true
+	}
+	return changed
+}
+
+// watcher passes spark-submit's output to the task log and reports each
+// newly found id, so the handle is stored as soon as it is known.
+type watcher struct {
+	out     io.Writer
+	onFound func(found)
+	mu      sync.Mutex
+	buf     []byte
+	f       found
+}
+
+func (w *watcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.buf = append(w.buf, p...)
+	var changes []found
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if parseLine(string(w.buf[:i]), &w.f) {
+			changes = append(changes, w.f)
+		}
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 64*1024 {
+		w.buf = w.buf[len(w.buf)-64*1024:]
+	}
+	w.mu.Unlock()
+	for _, f := range changes {
+		w.onFound(f)
+	}
+	return w.out.Write(p)
+}
+
+func (w *watcher) result() found {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		parseLine(string(w.buf), &w.f)
+	}
+	return w.f
+}
