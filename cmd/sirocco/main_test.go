@@ -18,9 +18,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 var binary string
+
+// healthClient keeps no idle connections, so no goroutine outlives a test.
+var healthClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sirocco-bin")
@@ -34,9 +39,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build sirocco:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// The built binary's folder goes with the other test services.
+	testenv.AtExit(func() error { return os.RemoveAll(dir) })
+	testenv.RunMain(m)
 }
 
 // site is one Sirocco home with its DAGs folder.
@@ -44,6 +49,8 @@ type site struct {
 	t    *testing.T
 	home string
 	dags string
+	// extraEnv is added to every command's environment (Spark, connections).
+	extraEnv []string
 }
 
 func newSite(t *testing.T, dags map[string]string) *site {
@@ -67,8 +74,9 @@ func (s *site) write(name, body string) {
 }
 
 func (s *site) env() []string {
-	return append(os.Environ(), "SIROCCO_HOME="+s.home, "SIROCCO_DAGS_FOLDER="+s.dags,
+	env := append(os.Environ(), "SIROCCO_HOME="+s.home, "SIROCCO_DAGS_FOLDER="+s.dags,
 		"SIROCCO_POLL_INTERVAL=100ms", "SIROCCO_HEARTBEAT_INTERVAL=200ms", "SIROCCO_DAG_DIR_LIST_INTERVAL=500ms")
+	return append(env, s.extraEnv...)
 }
 
 // run executes the CLI and returns its stdout, stderr and exit code.
@@ -124,7 +132,7 @@ func (s *site) startServer() *server {
 	go func() { _ = srv.cmd.Wait(); close(srv.done) }()
 	s.t.Cleanup(func() { srv.stop() })
 	waitFor(s.t, "standalone to become healthy", 15*time.Second, func() bool {
-		resp, err := http.Get("http://" + addr + "/health")
+		resp, err := healthClient.Get("http://" + addr + "/health")
 		if err != nil {
 			return false
 		}

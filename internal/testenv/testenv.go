@@ -69,6 +69,10 @@ func RunMain(m *testing.M, opts ...goleak.Option) {
 	os.Exit(code)
 }
 
+// AtExit registers fn to run when RunMain tears the services down, for
+// resources a TestMain creates itself (a built binary's folder).
+func AtExit(fn func() error) { atExit(fn) }
+
 // requireMain fails t unless the package's TestMain calls RunMain: without
 // it nothing would stop the services this binary starts.
 func requireMain(t testing.TB) {
