@@ -177,6 +177,22 @@ type XCom struct {
 	Value string // JSON
 }
 
+// ConnectionRecord is a connection as the store keeps it. Password and Extra
+// are opaque ciphertext made by package connection, which owns the keys: the
+// store never sees a secret in clear, so a database dump, a backup or a
+// replica leaks none. Both are "" when the connection has no such secret.
+type ConnectionRecord struct {
+	ConnID      string
+	ConnType    string
+	Description string
+	Host        string
+	Port        int
+	Login       string
+	Password    string // ciphertext
+	Schema      string
+	Extra       string // ciphertext of the JSON object of extras
+}
+
 // Worker is a process that runs tasks; its heartbeat tells the scheduler
 // whether the tries it owns are still alive.
 type Worker struct {
@@ -242,4 +258,19 @@ type Store interface {
 
 	SetXCom(ctx context.Context, x XCom) error
 	GetXCom(ctx context.Context, k TaskKey, key string) (XCom, error)
+
+	// CreateConnection inserts a connection; an existing id gives ErrExists,
+	// so `connections add` never silently replaces one.
+	CreateConnection(ctx context.Context, c ConnectionRecord) error
+	// SetConnection creates or replaces a connection.
+	SetConnection(ctx context.Context, c ConnectionRecord) error
+	GetConnection(ctx context.Context, connID string) (ConnectionRecord, error)
+	// ListConnections returns every connection sorted by id.
+	ListConnections(ctx context.Context) ([]ConnectionRecord, error)
+	// DeleteConnection removes a connection; a missing one gives ErrNotFound.
+	DeleteConnection(ctx context.Context, connID string) error
+	// ReplaceConnectionSecrets sets the password and extra ciphertexts of
+	// old.ConnID only if both still equal old's, and reports whether it did:
+	// re-encrypting under a new key never overwrites a concurrent change.
+	ReplaceConnectionSecrets(ctx context.Context, old ConnectionRecord, password, extra string) (bool, error)
 }
