@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Sirocco's whole test suite: format, vet, lint, then every test with
-# the race detector against real components (PostgreSQL, bash, python3).
+# the race detector against real components (PostgreSQL, a Spark standalone
+# cluster from the pyspark package, bash, python3).
 # It installs what it needs on a fresh Debian machine (as root) and is what
 # CI runs (.ci/run). Under CI=true a missing component fails the tests.
 set -euo pipefail
@@ -28,7 +29,10 @@ install_debian() {
 
 log "dependencies"
 have_postgres || install_debian postgresql
-command -v python3 >/dev/null || install_debian python3
+command -v python3 >/dev/null || install_debian python3 python3-venv
+command -v javac >/dev/null || install_debian openjdk-17-jdk-headless
+command -v curl >/dev/null || install_debian curl
+scripts/spark.sh install # PySpark in a virtualenv: the Spark cluster the tests start
 go mod download
 GOBIN="$(go env GOPATH)/bin"
 if ! "$GOBIN/golangci-lint" version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"; then

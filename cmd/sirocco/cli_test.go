@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +134,43 @@ func TestPoolsAndConfigList(t *testing.T) {
 		if e["key"] == "dags_folder" && e["value"] != s.dags {
 			t.Errorf("dags_folder = %v, want SIROCCO_DAGS_FOLDER %s", e["value"], s.dags)
 		}
+	}
+}
+
+func TestConnectionsNeverShowSecrets(t *testing.T) {
+	s := newSite(t, nil)
+	const secret = "pw-Very-Secret-42"
+	cmd := exec.Command(binary, "connections", "add", "spark_cluster", "--conn-uri",
+		"spark://127.0.0.1:7077?deploy_mode=cluster", "--conn-password", "-")
+	cmd.Env = s.env()
+	cmd.Stdin = strings.NewReader(secret + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("connections add: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{
+		{"connections", "list"}, {"connections", "list", "-o", "json"}, {"connections", "get", "spark_cluster", "-o", "yaml"},
+	} {
+		out := s.mustRun(args...)
+		if strings.Contains(out, secret) || !strings.Contains(out, "***") {
+			t.Errorf("%v shows the password or no mask:\n%s", args, out)
+		}
+	}
+	db, err := os.ReadFile(filepath.Join(s.home, "sirocco.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(filepath.Join(s.home, "sirocco.db-wal"))
+	if strings.Contains(string(db)+string(wal), secret) {
+		t.Error("the password is stored in clear in the database")
+	}
+	exported := filepath.Join(t.TempDir(), "conns.json")
+	s.mustRun("connections", "export", exported)
+	data, _ := os.ReadFile(exported)
+	if strings.Contains(string(data), secret) {
+		t.Errorf("export without --include-secrets wrote the password:\n%s", data)
+	}
+	s.mustRun("connections", "delete", "spark_cluster")
+	if _, _, code := s.run("connections", "get", "spark_cluster"); code == 0 {
+		t.Error("a deleted connection is still found")
 	}
 }
