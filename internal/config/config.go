@@ -81,7 +81,7 @@ func Load(flags map[string]string) (Config, error) {
 	}
 	c.Home = home
 	if c.DagsFolder == "" {
-		c.DagsFolder = "dags"
+		c.DagsFolder = defaultDagsFolder()
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite://" + filepath.Join(home, "sirocco.db")
@@ -167,6 +167,18 @@ func envValues() map[string]string {
 		}
 	}
 	return out
+}
+
+// defaultDagsFolder is ./dags, or the bundled examples/dags when run from a
+// checkout that has no ./dags, so a newcomer's first commands find DAGs.
+func defaultDagsFolder() string {
+	if st, err := os.Stat("dags"); err == nil && st.IsDir() {
+		return "dags"
+	}
+	if st, err := os.Stat(filepath.Join("examples", "dags")); err == nil && st.IsDir() {
+		return filepath.Join("examples", "dags")
+	}
+	return "dags"
 }
 
 func firstNonEmpty(vals ...string) string {
