@@ -40,7 +40,7 @@ if ! "$GOBIN/golangci-lint" version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSI
 fi
 
 log "gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
+unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
