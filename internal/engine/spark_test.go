@@ -241,3 +241,68 @@ tasks:
 		t.Fatalf("run %s\n%s", run.State, h.log("ps", runID, "sleeper", 1))
 	}
 }
+
+// TestSparkCancelKillsTheDriver marks a running Spark task failed, as a
+// user stopping it would: the executor notices on its heartbeat, kills the
+// driver on the master and leaves the task failed.
+func TestSparkCancelKillsTheDriver(t *testing.T) {
+	cl := sparkSite(t)
+	jar := testenv.SparkTestJar(t)
+	h := start(t, map[string]string{"cancel": `
+dag_id: cancel
+tasks:
+  - id: sleeper
+    operator: spark_rest
+    conn_id: spark_cluster
+    application: ` + jar + `
+    java_class: sirocco.test.Sleep
+    application_args: ["300"]
+    driver_memory: 512m
+`})
+	runID := h.trigger("cancel", nil)
+	var id string
+	h.waitFor("the driver id to be stored", time.Minute, func() bool {
+		id, _ = h.handle("cancel", runID, "sleeper")["driver_id"].(string)
+		return id != ""
+	})
+	now := time.Now().UTC()
+	k := store.TaskKey{DagID: "cancel", RunID: runID, TaskID: "sleeper"}
+	if ok, err := h.st.UpdateTask(context.Background(), store.TaskUpdate{Key: k, From: []store.TaskState{store.StateRunning},
+		To: store.StateFailed, EndDate: &now}); err != nil || !ok {
+		t.Fatalf("mark failed: %v %v", ok, err)
+	}
+	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI}
+	h.waitFor("the master to report the driver KILLED", time.Minute, func() bool {
+		st, err := c.Status(context.Background(), id)
+		return err == nil && st.State == "KILLED"
+	})
+	if run := h.waitRunWithin("cancel", runID, time.Minute); run.State != store.RunFailed {
+		t.Errorf("run %s, want failed", run.State)
+	}
+	if s := h.tis("cancel", runID)["sleeper"].State; s != store.StateFailed {
+		t.Errorf("task %s, want failed", s)
+	}
+}
+
+// TestSparkWordcountExample runs the shipped examples/dags/spark_wordcount.yaml
+// as it is: a generated input, counted by a cluster-mode PySpark driver.
+func TestSparkWordcountExample(t *testing.T) {
+	sparkSite(t)
+	body, err := os.ReadFile(filepath.Join("..", "..", "examples", "dags", "spark_wordcount.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, map[string]string{"spark_wordcount": string(body)})
+	jobs, _ := filepath.Abs(filepath.Join("..", "..", "examples", "jobs"))
+	if err := os.Symlink(jobs, filepath.Join(h.dir, "jobs")); err != nil {
+		t.Fatal(err)
+	}
+	runID := h.trigger("spark_wordcount", map[string]any{"lines": 300})
+	if run := h.waitRunWithin("spark_wordcount", runID, 3*time.Minute); run.State != store.RunSuccess {
+		t.Fatalf("run %s\n%s", run.State, h.log("spark_wordcount", runID, "wordcount", 1))
+	}
+	log := h.log("spark_wordcount", runID, "wordcount", 1)
+	if !strings.Contains(log, "distinct words, written to") || !strings.Contains(log, "spark\t") {
+		t.Errorf("the driver's report (top words, spark first) is not in the task log:\n%s", log)
+	}
+}
