@@ -20,6 +20,12 @@
 // PostgreSQL refuses to run as root. Each call creates its own database, so
 // tests are isolated and may run in parallel.
 //
+// Spark starts one Spark standalone cluster per test binary: a master with
+// its REST submission server and one worker, from the pyspark package in
+// the virtualenv scripts/spark.sh installs, all on free loopback ports.
+// SparkTestJar compiles the small JVM test applications in testdata/ with
+// javac against that Spark's jars.
+//
 // When a service is not installed the test is skipped, unless CI=true, where
 // it fails: CI must exercise every backend (RequireCI).
 package testenv
