@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,12 @@ type Bag struct {
 	opts dag.LoadOptions
 	dags atomic.Pointer[map[string]*dag.DAG]
 	errs atomic.Pointer[map[string]error]
+
+	// What the last Sync wrote, so an unchanged folder costs no writes.
+	syncMu     sync.Mutex
+	syncedDAGs map[string]string // dag id -> file
+	syncedErrs string
+	errsSynced bool
 }
 
 // NewBag returns an empty bag over dir; call Reload to fill it.
@@ -55,26 +63,46 @@ func (b *Bag) Reload() error {
 
 // Sync records the loaded DAGs and the import errors in the store, so that
 // other processes (CLI, API) see them.
+// Only DAGs that are new or moved, and a changed set of errors, are
+// written, so a large unchanged folder costs the store nothing.
 func (b *Bag) Sync(ctx context.Context, st store.Store, now time.Time) error {
-	ids := make([]string, 0)
-	for id := range b.DAGs() {
+	b.syncMu.Lock()
+	defer b.syncMu.Unlock()
+	if b.syncedDAGs == nil {
+		b.syncedDAGs = map[string]string{}
+	}
+	dags := b.DAGs()
+	ids := make([]string, 0, len(dags))
+	for id := range dags {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		d := b.DAGs()[id]
+		d := dags[id]
+		if b.syncedDAGs[id] == d.FileLoc {
+			continue
+		}
 		if err := st.UpsertDAG(ctx, store.DAGRecord{DagID: id, FileLoc: d.FileLoc, LastParsed: now}); err != nil {
 			return fmt.Errorf("record DAG %s: %w", id, err)
 		}
+		b.syncedDAGs[id] = d.FileLoc
 	}
 	var ies []store.ImportError
+	var sig strings.Builder
 	for file, err := range b.Errors() {
 		ies = append(ies, store.ImportError{FileLoc: file, Message: err.Error(), Timestamp: now})
 	}
 	sort.Slice(ies, func(i, j int) bool { return ies[i].FileLoc < ies[j].FileLoc })
+	for _, ie := range ies {
+		sig.WriteString(ie.FileLoc + "\x00" + ie.Message + "\x00")
+	}
+	if b.errsSynced && sig.String() == b.syncedErrs {
+		return nil
+	}
 	if err := st.ReplaceImportErrors(ctx, ies); err != nil {
 		return fmt.Errorf("record import errors: %w", err)
 	}
+	b.syncedErrs, b.errsSynced = sig.String(), true
 	return nil
 }
 
