@@ -138,7 +138,7 @@ func startPostgres() (*postgresServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	removeStaleDirs()
+	removeStaleOwnedDirs(pgDirPrefix)
 	dir, err := os.MkdirTemp("", pgDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
@@ -185,25 +185,6 @@ const pgDirPrefix = "sirocco-pg-"
 
 // ownerFile holds the pid of the test binary that owns a directory.
 const ownerFile = "owner.pid"
-
-// removeStaleDirs deletes the directories of test binaries that died
-// without RunMain's teardown (their server was stopped by Pdeathsig).
-func removeStaleDirs() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), pgDirPrefix+"*"))
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, ownerFile))
-		if err != nil {
-			continue // being set up, or not ours
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			os.RemoveAll(d)
-		}
-	}
-}
 
 // runAs returns the credential to run PostgreSQL with: nil normally, the
 // postgres system user when this process is root, which PostgreSQL refuses
