@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"strings"
-	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -60,7 +59,7 @@ func (Rest) Execute(ctx context.Context, t *operator.Task) (operator.Result, err
 			newTracker(t, client, h, 0).kill(kctx, err))
 	}
 	fmt.Fprintf(t.Log, "sirocco: submitted driver %s\n", id)
-	return newTracker(t, client, h, args.Duration("status_poll_interval", time.Second)).run(ctx)
+	return newTracker(t, client, h, args.Duration("status_poll_interval", defaultPoll)).run(ctx)
 }
 
 // restRequest maps the task's fields onto a REST submission: a .py runs

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -33,7 +32,7 @@ var commonFields = []dag.FieldSpec{
 	{Name: "total_executor_cores", Kind: dag.FieldString, Templated: true},
 	{Name: "name", Kind: dag.FieldString, Templated: true, Description: "application name (default dag_id.task_id)"},
 	{Name: "env_vars", Kind: dag.FieldStringMap, Templated: true, Description: "environment of the driver (mapped per cluster manager)"},
-	{Name: "status_poll_interval", Kind: dag.FieldDuration, Description: "how often a cluster driver's state is polled (default 1s)"},
+	{Name: "status_poll_interval", Kind: dag.FieldDuration, Description: "how often a cluster driver's state is polled (default 500ms)"},
 }
 
 // SubmitFactory registers spark_submit.
@@ -141,7 +140,7 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 		mu.Lock()
 		hc := *h
 		mu.Unlock()
-		return newTracker(t, client, &hc, args.Duration("status_poll_interval", time.Second)).run(ctx)
+		return newTracker(t, client, &hc, args.Duration("status_poll_interval", defaultPoll)).run(ctx)
 	}
 	if f.ExitCode != "" && f.ExitCode != "0" {
 		return operator.Result{}, fmt.Errorf("the Kubernetes driver pod %s exited with code %s", f.DriverPod, f.ExitCode)
@@ -204,7 +203,7 @@ func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, e
 		}
 	}
 	client := &spark.Client{RESTURL: h.RESTURL, MasterUIURL: h.MasterUI, Token: token}
-	return newTracker(t, client, &h, args.Duration("status_poll_interval", time.Second)).run(ctx)
+	return newTracker(t, client, &h, args.Duration("status_poll_interval", defaultPoll)).run(ctx)
 }
 
 // absPaths makes the application and file lists absolute from the DAG

@@ -14,6 +14,10 @@ import (
 // killTimeout bounds every attempt to stop remote work on cancel.
 const killTimeout = 30 * time.Second
 
+// defaultPoll is how often a driver's state is asked for: the REST call is
+// cheap, and the poll bounds how late a finished driver is noticed.
+const defaultPoll = 500 * time.Millisecond
+
 // driverTracker follows a standalone cluster driver through the master's
 // REST API to a final state, copying its stdout and stderr from the
 // worker's web UI into the task log as they grow, so no log is lost.
