@@ -17,6 +17,17 @@ import (
 // while a cluster-mode driver runs, restarts it, and checks that it tracks
 // the same driver to the end: the master has exactly one driver, finished.
 func TestSparkDriverReattachAfterKill9(t *testing.T) {
+	testSparkReattach(t, func(srv *server) { srv.kill9() })
+}
+
+// TestSparkDriverReattachAfterGracefulStop is the same with SIGTERM: a
+// graceful stop leaves the driver running (it is not Sirocco's to kill) and
+// the next start adopts it.
+func TestSparkDriverReattachAfterGracefulStop(t *testing.T) {
+	testSparkReattach(t, func(srv *server) { srv.stop() })
+}
+
+func testSparkReattach(t *testing.T, stop func(*server)) {
 	cl := testenv.Spark(t)
 	jar := testenv.SparkTestJar(t)
 	s := newSite(t, map[string]string{"reattach.yaml": `dag_id: reattach
@@ -52,7 +63,7 @@ tasks:
 		driverID, _ = h["driver_id"].(string)
 		return driverID != ""
 	})
-	srv.kill9()
+	stop(srv)
 	s.startServer()
 
 	waitFor(t, "the run to succeed after the restart", 2*time.Minute, func() bool {

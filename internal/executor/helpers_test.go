@@ -119,8 +119,10 @@ func (e *env) queue(runID, taskID string) store.TaskKey {
 	e.t.Helper()
 	k := store.TaskKey{DagID: e.d.ID, RunID: runID, TaskID: taskID}
 	now := time.Now().UTC()
+	worker := e.runner.WorkerID // the scheduler queues a task for one executor
 	ok, err := e.st.UpdateTask(context.Background(), store.TaskUpdate{
-		Key: k, From: []store.TaskState{store.StateNone, store.StateScheduled, store.StateUpForRetry}, To: store.StateQueued, QueuedAt: &now,
+		Key: k, From: []store.TaskState{store.StateNone, store.StateScheduled, store.StateUpForRetry}, To: store.StateQueued,
+		QueuedAt: &now, WorkerID: &worker,
 	})
 	if err != nil || !ok {
 		e.t.Fatalf("queue %s: %v, %v", taskID, ok, err)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -21,6 +22,7 @@ type Local struct {
 	wg          sync.WaitGroup
 	ctx         context.Context
 	heartbeat   time.Duration
+	held        sync.Map // store.TaskKey -> struct{}: tries handed to us and not ended
 }
 
 // LocalOptions configure a Local executor.
@@ -95,10 +97,12 @@ func (l *Local) Resume(k store.TaskKey) { l.spawn(k, l.runner.Resume) }
 
 func (l *Local) spawn(k store.TaskKey, run func(context.Context, store.TaskKey) error) {
 	l.inflight.Add(1)
+	l.held.Store(k, struct{}{})
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		defer func() {
+			l.held.Delete(k)
 			l.inflight.Add(-1)
 			l.onDone()
 		}()
@@ -106,6 +110,14 @@ func (l *Local) spawn(k store.TaskKey, run func(context.Context, store.TaskKey) 
 			l.runner.Logger.Error("task try failed to run", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID, "err", err)
 		}
 	}()
+}
+
+// Holds reports whether a try of k was handed to this executor and has not
+// ended: the scheduler treats our own queued or running rows that we do not
+// hold as lost (a claim or a final write that failed).
+func (l *Local) Holds(k store.TaskKey) bool {
+	_, ok := l.held.Load(k)
+	return ok
 }
 
 // Kill stops a running try; it ends as failed without retry.
@@ -117,50 +129,60 @@ func (l *Local) Wait() { l.wg.Wait() }
 // Kill cancels the try of k if this runner has it.
 func (r *Runner) Kill(k store.TaskKey) {
 	r.mu.Lock()
-	cancel := r.running[k]
+	t := r.running[k]
 	r.mu.Unlock()
-	if cancel != nil {
-		cancel(ErrKilled)
+	if t.cancel != nil {
+		t.cancel(ErrKilled)
 	}
 }
 
-// stopChangedElsewhere cancels tries whose task instance is no longer
-// running on this worker (marked failed or success by a user, adopted by
-// another worker), as Airflow's local task job does on heartbeat.
+// stopChangedElsewhere cancels tries whose task instance is no longer this
+// try running on this worker, as Airflow's local task job does on
+// heartbeat: marked by a user (killed), or adopted by another worker after
+// we were thought dead (detached: the work goes on under the new owner).
 func (r *Runner) stopChangedElsewhere(ctx context.Context) {
 	r.mu.Lock()
-	keys := make([]store.TaskKey, 0, len(r.running))
-	for k := range r.running {
-		keys = append(keys, k)
+	tries := make(map[store.TaskKey]trackedTry, len(r.running))
+	for k, t := range r.running {
+		tries[k] = t
 	}
 	r.mu.Unlock()
-	for _, k := range keys {
+	for k, t := range tries {
 		ti, err := r.Store.GetTaskInstance(ctx, k)
 		if err != nil {
 			continue // transient: the next heartbeat looks again
 		}
-		if ti.State != store.StateRunning || ti.WorkerID != r.WorkerID {
-			r.mu.Lock()
-			cancel := r.running[k]
-			r.mu.Unlock()
-			if cancel != nil {
-				cancel(fmt.Errorf("%w: the task instance is now %q on worker %q", ErrKilled, ti.State, ti.WorkerID))
-			}
+		switch {
+		case ti.State == store.StateRunning && ti.WorkerID == r.WorkerID && ti.TryNumber == t.try:
+		case ti.State == store.StateRunning && ti.WorkerID != r.WorkerID && ti.TryNumber == t.try:
+			t.cancel(fmt.Errorf("%w: worker %q adopted this try", operator.ErrDetach, ti.WorkerID))
+		default:
+			t.cancel(fmt.Errorf("%w: the task instance is now %q (try %d) on worker %q", ErrKilled, ti.State, ti.TryNumber, ti.WorkerID))
 		}
 	}
 }
 
-func (r *Runner) track(k store.TaskKey, cancel context.CancelCauseFunc) {
+// trackedTry is a try this runner is running, so Kill and the heartbeat
+// check can reach it.
+type trackedTry struct {
+	try    int
+	cancel context.CancelCauseFunc
+}
+
+func (r *Runner) track(k store.TaskKey, try int, cancel context.CancelCauseFunc) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.running == nil {
-		r.running = map[store.TaskKey]context.CancelCauseFunc{}
+		r.running = map[store.TaskKey]trackedTry{}
 	}
-	r.running[k] = cancel
+	r.running[k] = trackedTry{try: try, cancel: cancel}
 }
 
-func (r *Runner) untrack(k store.TaskKey) {
+// untrack forgets the try, unless a newer try of the task replaced it.
+func (r *Runner) untrack(k store.TaskKey, try int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.running, k)
+	if r.running[k].try == try {
+		delete(r.running, k)
+	}
 }

@@ -127,17 +127,17 @@ func TestLocalStopsTryChangedElsewhere(t *testing.T) {
 		wantLog   string
 	}{
 		{name: "marked success", change: update(store.TaskUpdate{From: running, To: store.StateSuccess}),
-			wantState: store.StateSuccess, wantTry: 1, wantLog: `the task instance is now "success" on worker "worker-1"`},
+			wantState: store.StateSuccess, wantTry: 1, wantLog: `killed: the task instance is now "success" (try 1) on worker "worker-1"`},
 		{name: "marked failed", change: update(store.TaskUpdate{From: running, To: store.StateFailed}),
-			wantState: store.StateFailed, wantTry: 1, wantLog: `the task instance is now "failed" on worker "worker-1"`},
+			wantState: store.StateFailed, wantTry: 1, wantLog: `killed: the task instance is now "failed" (try 1) on worker "worker-1"`},
 		{name: "adopted by another worker", change: update(store.TaskUpdate{From: running, To: store.StateRunning, WorkerID: &other}),
-			wantState: store.StateRunning, wantTry: 1, wantLog: `the task instance is now "running" on worker "worker-2"`},
+			wantState: store.StateRunning, wantTry: 1, wantLog: `detached: worker "worker-2" adopted this try`},
 		{name: "zombie retried on another worker", change: func(t *testing.T, e *env, k store.TaskKey) {
 			// The scheduler took the try for a zombie; another worker claimed the retry.
 			update(store.TaskUpdate{From: running, To: store.StateUpForRetry})(t, e, k)
 			update(store.TaskUpdate{From: []store.TaskState{store.StateUpForRetry}, To: store.StateQueued})(t, e, k)
 			update(store.TaskUpdate{From: []store.TaskState{store.StateQueued}, To: store.StateRunning, IncTry: true, WorkerID: &other})(t, e, k)
-		}, wantState: store.StateRunning, wantTry: 2, wantLog: `the task instance is now "running" on worker "worker-2"`},
+		}, wantState: store.StateRunning, wantTry: 2, wantLog: `killed: the task instance is now "running" (try 2) on worker "worker-2"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,7 +155,7 @@ func TestLocalStopsTryChangedElsewhere(t *testing.T) {
 				t.Errorf("state %s try %d, want %s try %d: the outcome of a stopped try must not overwrite the change",
 					ti.State, ti.TryNumber, tt.wantState, tt.wantTry)
 			}
-			if log := e.log(k, 1); !strings.Contains(log, "sirocco: task failed: killed: "+tt.wantLog) {
+			if log := e.log(k, 1); !strings.Contains(log, "sirocco: task failed: "+tt.wantLog) {
 				t.Errorf("log should say why the try was stopped:\n%s", log)
 			}
 		})

@@ -45,7 +45,7 @@ type Runner struct {
 	KillGrace time.Duration
 
 	mu      sync.Mutex
-	running map[store.TaskKey]context.CancelCauseFunc
+	running map[store.TaskKey]trackedTry
 }
 
 // Run executes the try of k that the scheduler queued for this worker. It
@@ -79,9 +79,10 @@ func (r *Runner) Run(ctx context.Context, k store.TaskKey) error {
 	if prep != nil {
 		rendered = prep.renderedJSON
 	}
+	noHandle := []byte(nil) // a previous try's handle must never be taken for this one's
 	claim := store.TaskUpdate{
-		Key: k, From: []store.TaskState{store.StateQueued}, To: store.StateRunning, IncTry: true,
-		StartDate: &now, Hostname: &r.Hostname, WorkerID: &r.WorkerID, HeartbeatAt: &now,
+		Key: k, From: []store.TaskState{store.StateQueued}, FromWorker: &r.WorkerID, To: store.StateRunning, IncTry: true,
+		StartDate: &now, Hostname: &r.Hostname, WorkerID: &r.WorkerID, HeartbeatAt: &now, Handle: &noHandle,
 	}
 	if rendered != nil {
 		claim.Rendered = &rendered
@@ -129,16 +130,21 @@ type tryRun struct {
 // records the outcome: shared by a fresh try and a resumed one.
 func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context, *operator.Task) (operator.Result, error)) error {
 	k, lw, st := t.ti.TaskKey, t.lw, r.Store
-	tctx, cancel := context.WithCancelCause(ctx)
+	// The try's context ends on kill, timeout or shutdown. Shutdown is
+	// told apart (ErrDetach) so work that outlives us is left running for
+	// the next start to adopt rather than killed.
+	tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
+	stopWatch := context.AfterFunc(ctx, func() { cancel(fmt.Errorf("%w: Sirocco is shutting down", operator.ErrDetach)) })
+	defer stopWatch()
 	if t.task.ExecutionTimeout > 0 {
 		var stop context.CancelFunc
 		tctx, stop = context.WithTimeoutCause(tctx, max(t.timeout, time.Millisecond),
 			fmt.Errorf("execution_timeout of %s exceeded", t.task.ExecutionTimeout))
 		defer stop()
 	}
-	r.track(k, cancel)
-	defer r.untrack(k)
+	r.track(k, t.ti.TryNumber, cancel)
+	defer r.untrack(k, t.ti.TryNumber)
 
 	ot := &operator.Task{
 		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
@@ -148,7 +154,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		Connection: r.connection(lw.AddSecret),
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			ok, err := st.UpdateTask(ctx, store.TaskUpdate{
-				Key: k, From: []store.TaskState{store.StateRunning}, FromWorker: &r.WorkerID,
+				Key: k, From: []store.TaskState{store.StateRunning}, FromWorker: &r.WorkerID, FromTry: &t.ti.TryNumber,
 				To: store.StateRunning, Handle: &h,
 			})
 			if err == nil && !ok {
@@ -158,6 +164,12 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		},
 	}
 	res, runErr := call(tctx, ot)
+	if errors.Is(runErr, operator.ErrDetach) {
+		// The operator let go of work that goes on without us (a cluster
+		// driver): the try stays running for whoever adopts it.
+		lw.Printf("sirocco: detached from the running work (%v); it is tracked again after adoption", context.Cause(tctx))
+		return nil
+	}
 	if runErr != nil && tctx.Err() != nil {
 		runErr = fmt.Errorf("%w (%w)", context.Cause(tctx), runErr)
 	}
@@ -166,7 +178,10 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		lw.Printf("sirocco: task succeeded")
 		if res.ReturnValue != nil {
 			val, _ := json.Marshal(*res.ReturnValue)
-			if err := st.SetXCom(ctx, store.XCom{TaskKey: k, Key: "return_value", Value: string(val)}); err != nil {
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err := st.SetXCom(wctx, store.XCom{TaskKey: k, Key: "return_value", Value: string(val)})
+			cancel()
+			if err != nil {
 				lw.Printf("sirocco: push return_value: %v", err)
 				return r.finish(ctx, t.task, t.ti, err)
 			}
@@ -271,7 +286,7 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 		u = scheduler.FailureUpdate(task, ti, now)
 	}
 	// Only our own try: one adopted or retried elsewhere is not ours to end.
-	u.FromWorker = &r.WorkerID
+	u.FromWorker, u.FromTry = &r.WorkerID, &ti.TryNumber
 	// The outcome must be recorded even if the executor is shutting down.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -60,6 +60,12 @@ type Result struct {
 // ErrSkip ends the try as skipped rather than failed (bash skip_on_exit_code).
 var ErrSkip = errors.New("task skipped")
 
+// ErrDetach is the cancel cause when Sirocco shuts down or another worker
+// adopted the try. An operator whose work outlives it (a cluster driver)
+// returns ErrDetach without stopping that work, and the try stays running
+// for the adopter; other operators stop their work as on any cancel.
+var ErrDetach = errors.New("detached")
+
 // Operator runs one try of a task. It must stop and clean up what it started
 // when ctx is cancelled (timeout, cancel, clear).
 type Operator interface {

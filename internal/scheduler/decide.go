@@ -37,6 +37,10 @@ type Snapshot struct {
 	// cluster-mode driver): such a try is adopted, not retried, so the
 	// work is never submitted twice. Nil means nothing is resumable.
 	Resumable func(store.TaskInstance) bool
+	// Held says whether our executor holds a try of a task; our own queued
+	// or running rows it does not hold were lost (a claim or final write
+	// that failed) and are handled like a dead worker's. Nil means all.
+	Held func(store.TaskKey) bool
 }
 
 // Adoption is a running try of a dead worker that this scheduler's executor
@@ -71,6 +75,21 @@ func (p *Plan) wakeAt(t time.Time) {
 	if p.WakeAt.IsZero() || t.Before(p.WakeAt) {
 		p.WakeAt = t
 	}
+}
+
+// needsAnotherLook reports whether applying the plan can make more
+// decisions due at once (a run created or finished, a task skipped). A plan
+// that only queues tasks needs none: the executor wakes the loop when they end.
+func (p *Plan) needsAnotherLook() bool {
+	if len(p.CreateRuns) > 0 || len(p.RunUpdates) > 0 || len(p.Kill) > 0 || len(p.Adopt) > 0 {
+		return true
+	}
+	for _, u := range p.TaskUpdates {
+		if u.To != store.StateQueued && u.To != store.StateScheduled {
+			return true
+		}
+	}
+	return false
 }
 
 // Empty reports whether the plan changes nothing.
@@ -181,13 +200,22 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 	for order, ti := range tis {
 		t := d.Task(ti.TaskID)
 		if t == nil {
-			continue // task removed from the DAG since the run was created
+			// Removed from the DAG since the run was created: a waiting
+			// instance is marked removed (a running one ends on its own).
+			if !ti.State.Finished() && ti.State != store.StateRunning {
+				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+					Key: ti.TaskKey, From: []store.TaskState{ti.State}, To: store.StateRemoved,
+				})
+			}
+			continue
 		}
 		switch ti.State {
 		case store.StateNone:
-			ups := make([]store.TaskState, len(t.DependsOn))
-			for i, up := range t.DependsOn {
-				ups[i] = state[up]
+			ups := make([]store.TaskState, 0, len(t.DependsOn))
+			for _, up := range t.DependsOn {
+				if st, ok := state[up]; ok {
+					ups = append(ups, st) // an upstream added after the run began has no instance here
+				}
 			}
 			switch evaluate(t.TriggerRule, countUpstream(ups)) {
 			case ready:
@@ -208,7 +236,7 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 				p.wakeAt(ti.NextRetryAt)
 			}
 		case store.StateQueued:
-			if !s.LiveWorkers[ti.WorkerID] && ti.WorkerID != s.WorkerID {
+			if (!s.LiveWorkers[ti.WorkerID] && ti.WorkerID != s.WorkerID) || s.lost(ti) {
 				// Queued for an executor that is gone: it never started, so
 				// hand it out again without spending a try.
 				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
@@ -231,7 +259,7 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 // isZombie reports whether a running try has lost its executor.
 func (p *Plan) isZombie(s Snapshot, ti *store.TaskInstance) bool {
 	if ti.WorkerID == s.WorkerID {
-		return false // ours: the executor reports its end itself
+		return s.lost(ti) // ours: the executor reports its end itself, unless it lost the try
 	}
 	if !s.LiveWorkers[ti.WorkerID] {
 		return true
@@ -241,6 +269,12 @@ func (p *Plan) isZombie(s Snapshot, ti *store.TaskInstance) bool {
 		last = ti.StartDate
 	}
 	return s.ZombieAfter > 0 && s.Now.Sub(last) > s.ZombieAfter
+}
+
+// lost reports whether one of our own queued or running rows is no longer
+// held by our executor.
+func (s Snapshot) lost(ti *store.TaskInstance) bool {
+	return ti.WorkerID == s.WorkerID && s.Held != nil && !s.Held(ti.TaskKey)
 }
 
 // failTry ends a running try that died: retry if tries remain, else failed.

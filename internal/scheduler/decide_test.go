@@ -459,3 +459,41 @@ func TestDecideAdoptsResumableZombie(t *testing.T) {
 		t.Fatalf("plan %+v, want a non-resumable zombie failed by its retry policy", p)
 	}
 }
+
+func TestDecideHandlesTasksRemovedAndAddedSinceTheRunBegan(t *testing.T) {
+	old := testDAG(t, "evolving", "none", "a", "gone:a", "b:a")
+	w := newWorld(old)
+	w.addRun(old, "r1", store.RunRunning, map[string]store.TaskState{"a": store.StateSuccess})
+	// The file now drops "gone" and adds "new" as an upstream of b.
+	w.snap.DAGs["evolving"] = testDAG(t, "evolving", "none", "a", "new", "b:a,new")
+	p := Decide(w.snap)
+	if got := updatesTo(p, store.StateRemoved); !slices.Equal(got, []string{"gone"}) {
+		t.Errorf("removed %v, want [gone]", got)
+	}
+	if got := updatesTo(p, store.StateQueued); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("queued %v, want [b]: an upstream without an instance in this run must not block it", got)
+	}
+}
+
+func TestDecideRecoversTriesOurExecutorLost(t *testing.T) {
+	d := testDAG(t, "lost", "none", "q", "r")
+	w := newWorld(d)
+	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"q": store.StateQueued, "r": store.StateRunning})
+	for _, id := range []string{"q", "r"} {
+		ti := w.ti("r1", id)
+		ti.WorkerID, ti.HeartbeatAt = "me", t0
+	}
+	w.ti("r1", "r").TryNumber = 1
+	w.snap.Held = func(store.TaskKey) bool { return true }
+	if p := Decide(w.snap); !p.Empty() {
+		t.Fatalf("plan %+v: tries our executor holds are left alone", p)
+	}
+	w.snap.Held = func(store.TaskKey) bool { return false }
+	p := Decide(w.snap)
+	if got := updatesTo(p, store.StateScheduled); !slices.Equal(got, []string{"q"}) {
+		t.Errorf("scheduled %v, want the lost queued task handed out again", got)
+	}
+	if got := updatesTo(p, store.StateFailed); !slices.Equal(got, []string{"r"}) {
+		t.Errorf("failed %v, want the lost running try failed by its retry policy", got)
+	}
+}

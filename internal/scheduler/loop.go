@@ -25,6 +25,8 @@ type Executor interface {
 	// Resume tracks a running try adopted from a dead worker. It must not
 	// block.
 	Resume(k store.TaskKey)
+	// Holds reports whether a try of k was handed over and has not ended.
+	Holds(k store.TaskKey) bool
 }
 
 // DAGSource gives the current DAG definitions (the loaded DAGs folder).
@@ -148,7 +150,7 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	if plan.Empty() {
 		return false, plan.WakeAt, nil
 	}
-	return true, plan.WakeAt, l.apply(ctx, snap, plan)
+	return plan.needsAnotherLook(), plan.WakeAt, l.apply(ctx, snap, plan)
 }
 
 func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
@@ -184,6 +186,7 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 		ZombieAfter:   l.opts.ZombieAfter,
 		WorkerID:      l.opts.Executor.ID(),
 		Resumable:     l.opts.Resumable,
+		Held:          l.opts.Executor.Holds,
 	}, nil
 }
 
@@ -235,15 +238,19 @@ func (l *Loop) refreshMeta(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// apply performs the plan. A write that fails is reported and skipped, so
+// one bad row never stalls the hand-offs of every other DAG.
 func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	st := l.opts.Store
 	log := l.opts.Logger
+	var errs []error
 	for _, nr := range plan.CreateRuns {
 		d := snap.DAGs[nr.DagID]
 		run, tis := NewRunRecords(d, store.RunScheduled, nr.Interval, nil, snap.Now)
 		err := st.CreateRun(ctx, run, tis)
 		if err != nil && !errors.Is(err, store.ErrExists) {
-			return fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err)
+			errs = append(errs, fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err))
+			continue
 		}
 		l.meta.lastScheduled[nr.DagID] = nr.Interval
 		if err == nil {
@@ -253,7 +260,8 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	for _, u := range plan.RunUpdates {
 		ok, err := st.UpdateRun(ctx, u)
 		if err != nil {
-			return fmt.Errorf("update run %s/%s to %s: %w", u.DagID, u.RunID, u.To, err)
+			errs = append(errs, fmt.Errorf("update run %s/%s to %s: %w", u.DagID, u.RunID, u.To, err))
+			continue
 		}
 		if ok && u.To.Finished() {
 			log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
@@ -262,7 +270,8 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	for _, u := range plan.TaskUpdates {
 		ok, err := st.UpdateTask(ctx, u)
 		if err != nil {
-			return fmt.Errorf("update task %s/%s/%s to %s: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err)
+			errs = append(errs, fmt.Errorf("update task %s/%s/%s to %s: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err))
+			continue
 		}
 		if ok && u.To == store.StateQueued {
 			l.opts.Executor.Submit(u.Key)
@@ -279,7 +288,8 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 			To: store.StateRunning, WorkerID: &me, HeartbeatAt: &now,
 		})
 		if err != nil {
-			return fmt.Errorf("adopt task %s/%s/%s: %w", a.Key.DagID, a.Key.RunID, a.Key.TaskID, err)
+			errs = append(errs, fmt.Errorf("adopt task %s/%s/%s: %w", a.Key.DagID, a.Key.RunID, a.Key.TaskID, err))
+			continue
 		}
 		if ok {
 			log.Info("adopted a running try from a dead worker", "dag_id", a.Key.DagID, "run_id", a.Key.RunID,
@@ -287,7 +297,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 			l.opts.Executor.Resume(a.Key)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // NewRunRecords builds a run and its task instances for d; the CLI uses it

@@ -129,6 +129,7 @@ type TaskUpdate struct {
 	Key         TaskKey
 	From        []TaskState
 	FromWorker  *string // also require this owner (adopting a dead worker's try)
+	FromTry     *int    // also require this try (a stale try never writes over a newer one)
 	To          TaskState
 	IncTry      bool // try_number = try_number + 1 (the start of a try)
 	QueuedAt    *time.Time

@@ -52,6 +52,9 @@ func (w *Writer) AddSecret(s string) {
 	sort.Slice(w.secrets, func(i, j int) bool { return len(w.secrets[i]) > len(w.secrets[j]) })
 }
 
+// maxPartial bounds the unterminated tail a Writer keeps.
+const maxPartial = 64 * 1024
+
 // Create opens (appending) the log file of a try, making its folders.
 func Create(path string) (*Writer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -83,6 +86,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 		w.stamp(&out, data[:i+1])
 		data = data[i+1:]
+	}
+	if len(data) > maxPartial {
+		// A huge unterminated line (a progress bar, binary output): write it
+		// out as a line of its own rather than growing without bound.
+		w.stamp(&out, append(data, '\n'))
+		data = nil
 	}
 	if len(data) > 0 {
 		w.partial = append([]byte(nil), data...)

@@ -192,6 +192,15 @@ func KillOrphan(data []byte, grace time.Duration) (bool, error) {
 // groupExists reports whether any process is left in the process group.
 func groupExists(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
 
+// sensitiveEnv reports whether an entry of Sirocco's own environment holds
+// a secret a task must not inherit: the encryption keys, connection URIs
+// with their passwords, the database URL.
+func sensitiveEnv(kv string) bool {
+	name, _, _ := strings.Cut(kv, "=")
+	return strings.HasPrefix(name, "SIROCCO_CONN_") || strings.HasPrefix(name, "SIROCCO_SECRET_KEY") ||
+		name == "SIROCCO_DATABASE_URL"
+}
+
 // LastLine remembers the last non-empty line written through it, for the
 // bash operator's return_value XCom, while passing everything on.
 type LastLine struct {
@@ -238,7 +247,11 @@ func (l *LastLine) Last() string {
 func Environ(env, ctxEnv map[string]string, appendEnv bool) []string {
 	var out []string
 	if len(env) == 0 || appendEnv {
-		out = os.Environ()
+		for _, kv := range os.Environ() {
+			if !sensitiveEnv(kv) {
+				out = append(out, kv)
+			}
+		}
 	}
 	for k, v := range env {
 		out = append(out, k+"="+v)

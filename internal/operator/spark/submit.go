@@ -98,6 +98,7 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 		return t.SaveHandle(ctx, b)
 	}
 	cluster := s.DeployMode == "cluster" && s.isStandalone()
+	var saveErr error // a driver whose id could not be stored must not run untracked
 	w := &watcher{out: t.Log, onFound: func(f found) {
 		mu.Lock()
 		h.AppID, h.DriverPod, h.SparkUI = f.AppID, f.DriverPod, f.SparkUI
@@ -107,6 +108,11 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 		mu.Unlock()
 		if err := save(ctx); err != nil {
 			fmt.Fprintf(t.Log, "sirocco: store handle: %v\n", err)
+			mu.Lock()
+			if saveErr == nil && h.DriverID != "" {
+				saveErr = err
+			}
+			mu.Unlock()
 		}
 	}}
 	runErr := process.Run(ctx, process.Spec{
@@ -125,6 +131,19 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 	})
 	f := w.result()
 	client := &spark.Client{RESTURL: s.RESTURL, MasterUIURL: s.MasterUI, Token: s.RESTToken}
+	mu.Lock()
+	stored := saveErr
+	mu.Unlock()
+	if ctx.Err() != nil && errors.Is(context.Cause(ctx), operator.ErrDetach) && f.DriverID != "" && cluster && stored == nil {
+		fmt.Fprintf(t.Log, "sirocco: leaving driver %s running (%v)\n", f.DriverID, context.Cause(ctx))
+		return operator.Result{}, operator.ErrDetach
+	}
+	if stored != nil {
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+		defer cancel()
+		return operator.Result{}, errors.Join(fmt.Errorf("store driver id %s: %w", f.DriverID, stored),
+			newTracker(t, client, &Handle{DriverID: f.DriverID, RESTURL: s.RESTURL}, 0).kill(kctx, stored))
+	}
 	if ctx.Err() != nil {
 		// Cancelled or timed out: spark-submit's group is dead; stop what it
 		// started on the cluster too.
@@ -198,9 +217,11 @@ func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, e
 	args := operator.Args(t.Args)
 	token := ""
 	if h.ConnID != "" {
-		if s, err := resolve(ctx, t, operator.Args{"conn_id": h.ConnID}); err == nil {
-			token = s.RESTToken
+		s, err := resolve(ctx, t, operator.Args{"conn_id": h.ConnID})
+		if err != nil {
+			return operator.Result{}, fmt.Errorf("resume driver %s: %w", h.DriverID, err)
 		}
+		token = s.RESTToken
 	}
 	client := &spark.Client{RESTURL: h.RESTURL, MasterUIURL: h.MasterUI, Token: token}
 	return newTracker(t, client, &h, args.Duration("status_poll_interval", defaultPoll)).run(ctx)

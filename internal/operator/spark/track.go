@@ -46,17 +46,25 @@ func (d *driverTracker) run(ctx context.Context) (operator.Result, error) {
 	ticker := time.NewTicker(d.poll)
 	defer ticker.Stop()
 	lastState := ""
-	failures := 0
+	failures, unknown := 0, 0
 	for {
 		st, err := d.client.Status(ctx, id)
 		switch {
+		case errors.Is(err, spark.ErrUnauthorized):
+			return operator.Result{}, fmt.Errorf("the master refused the status request for %s: %w", id, err)
+		case errors.Is(err, spark.ErrNotFound) && ctx.Err() == nil:
+			// A master that forgot the driver (restarted without recovery)
+			// will not learn of it again: give up after a while.
+			if unknown++; unknown >= 20 {
+				return operator.Result{}, fmt.Errorf("the master no longer knows driver %s: %w", id, err)
+			}
 		case err != nil && ctx.Err() == nil:
 			failures++
 			if failures == 1 || failures%30 == 0 {
 				fmt.Fprintf(d.t.Log, "sirocco: driver status unavailable (%d tries): %v\n", failures, err)
 			}
 		case err == nil:
-			failures = 0
+			failures, unknown = 0, 0
 			if st.State != lastState {
 				fmt.Fprintf(d.t.Log, "sirocco: driver %s is %s\n", id, st.State)
 				lastState = st.State
@@ -77,6 +85,10 @@ func (d *driverTracker) run(ctx context.Context) (operator.Result, error) {
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), operator.ErrDetach) {
+				fmt.Fprintf(d.t.Log, "sirocco: leaving driver %s running (%v)\n", id, context.Cause(ctx))
+				return operator.Result{}, operator.ErrDetach
+			}
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 			err := d.kill(kctx, context.Cause(ctx))
 			cancel()
@@ -98,6 +110,9 @@ func (d *driverTracker) kill(kctx context.Context, why error) error {
 	}
 	for {
 		st, err := d.client.Status(kctx, id)
+		if errors.Is(err, spark.ErrNotFound) {
+			return nil // the master does not know it: nothing left to stop
+		}
 		if err == nil && st.Terminal() {
 			fmt.Fprintf(d.t.Log, "sirocco: driver %s is %s\n", id, st.State)
 			d.copyLogs(kctx)

@@ -117,6 +117,10 @@ func (s *Store) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error
 		b.WriteString(` AND worker_id = ?`)
 		args = append(args, *u.FromWorker)
 	}
+	if u.FromTry != nil {
+		b.WriteString(` AND try_number = ?`)
+		args = append(args, *u.FromTry)
+	}
 	res, err := s.exec(ctx, b.String(), args...)
 	if err == nil {
 		var ok bool
@@ -149,7 +153,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 		cleared = 0
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
-				SET state = '', max_tries = try_number + ?, end_date = NULL, next_retry_at = NULL
+				SET state = '', max_tries = try_number + ?, end_date = NULL, next_retry_at = NULL, handle = NULL
 				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running')`,
 				retries[id], dagID, runID, id)
 			if err != nil {

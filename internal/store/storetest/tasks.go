@@ -44,6 +44,10 @@ func testUpdateTask(t *testing.T, s store.Store) {
 	want.Handle, want.Rendered = []byte(`{"pid":42}`), []byte(`{"bash_command":"echo"}`)
 	same(t, "running task instance", got, want)
 
+	// FromTry also requires the try: a stale try never writes over a newer one.
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: from(store.StateRunning), FromTry: ptr(2),
+		To: store.StateSuccess}, false)
+
 	// FromWorker also requires the owner: only the dead worker's try is adopted.
 	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: from(store.StateRunning), FromWorker: ptr("w2"),
 		To: store.StateRunning, WorkerID: ptr("w3")}, false)
