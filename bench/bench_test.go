@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator/all"
+	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/template"
 )
 
@@ -28,26 +29,45 @@ const (
 // store's timestamps (next task's start_date - previous task's end_date),
 // and (b) the run's wall time from the trigger to the write of its success,
 // relative to the same 40 `bash -c true` run bare in sequence with os/exec.
+//
+// It also splits each step from the times of the store writes: sched is
+// the previous task's success write to this task's queued write (the
+// loop's wake-up, snapshot, decision), pickup the queued write to the end
+// of the claim (queued -> running) write (executor goroutine, reads,
+// rendering, claim), spawn the claim to the process handle write (log file,
+// fork/exec of bash), exit the handle write to the success write (handle
+// write, bash runs and exits, output pipes drain).
 func BenchmarkChain40(b *testing.B) {
 	const id = "chain40"
 	backends(b, func(b *testing.B, dsn string) {
 		r := startEngine(b, dsn, map[string]string{id: chainDAG(id, chainLen)})
+		r.st.setTraceWrites(true)
 		r.run(id, time.Minute) // warm-up: connections, statement and template caches
 		bareChain(b, chainLen)
 
-		var handoffs, tasks, walls, bares []time.Duration
+		var handoffs, tasks, walls, bares, sched, pickup, spawn, exit []time.Duration
 		for b.Loop() {
 			for range chainRunsPer {
+				r.st.reset()
 				runID, wall := r.run(id, time.Minute)
 				walls = append(walls, wall)
 				tis := r.taskInstances(id, runID)
 				for i := range chainLen {
-					cur := tis[fmt.Sprintf("t%03d", i)]
+					task := fmt.Sprintf("t%03d", i)
+					cur := tis[task]
 					tasks = append(tasks, cur.EndDate.Sub(cur.StartDate))
-					if i > 0 {
-						prev := tis[fmt.Sprintf("t%03d", i-1)]
-						handoffs = append(handoffs, cur.StartDate.Sub(prev.EndDate))
+					claim := r.mustWrite(task, store.StateRunning)
+					handle := r.mustWrite(task, stateHandle)
+					spawn = append(spawn, handle.start.Sub(claim.end))
+					exit = append(exit, r.mustWrite(task, store.StateSuccess).start.Sub(handle.start))
+					if i == 0 {
+						continue
 					}
+					prevTask := fmt.Sprintf("t%03d", i-1)
+					handoffs = append(handoffs, cur.StartDate.Sub(tis[prevTask].EndDate))
+					queued := r.mustWrite(task, store.StateQueued)
+					sched = append(sched, queued.start.Sub(r.mustWrite(prevTask, store.StateSuccess).end))
+					pickup = append(pickup, claim.end.Sub(queued.end))
 				}
 				// Interleaved with the engine's runs, so both see the same
 				// machine load.
@@ -58,11 +78,15 @@ func BenchmarkChain40(b *testing.B) {
 		b.ReportMetric(ms(percentile(handoffs, 50)), "handoff-p50-ms")
 		b.ReportMetric(ms(percentile(handoffs, 99)), "handoff-p99-ms")
 		b.ReportMetric(ms(percentile(handoffs, 100)), "handoff-max-ms")
-		b.ReportMetric(ms(percentile(tasks, 50)), "task-p50-ms")
+		b.ReportMetric(float64(len(handoffs)), "handoffs")
 		b.ReportMetric(ms(wall), "wall-ms")
 		b.ReportMetric(ms(bare), "bare-ms")
 		b.ReportMetric(float64(wall)/float64(bare), "wall/bare")
-		b.ReportMetric(float64(len(handoffs)), "handoffs")
+		b.ReportMetric(ms(percentile(tasks, 50)), "task-p50-ms")
+		b.ReportMetric(ms(percentile(sched, 50)), "sched-p50-ms")
+		b.ReportMetric(ms(percentile(pickup, 50)), "pickup-p50-ms")
+		b.ReportMetric(ms(percentile(spawn, 50)), "spawn-p50-ms")
+		b.ReportMetric(ms(percentile(exit, 50)), "exit-p50-ms")
 	})
 }
 
@@ -93,28 +117,55 @@ func BenchmarkChains100x100(b *testing.B) {
 // the scheduler overhead per task (wall time from trigger to run success,
 // divided by the number of tasks) and this process's peak RSS during the
 // run (the engine runs in-process; PostgreSQL's own memory is not counted).
+// cpu-ms/task is this process's CPU time (user + system, all threads) per
+// task, pg-cpu-ms/task the PostgreSQL server's: against cores x wall they
+// tell whether the run waits or computes. The scheduler loop is one goroutine, so the share of the wall time it
+// spends reading snapshots (loop-snapshot-%) and writing its decisions one
+// task at a time (loop-writes-%) bounds the throughput.
 func benchScale(b *testing.B, id, body string, n int) {
 	backends(b, func(b *testing.B, dsn string) {
 		r := startEngine(b, dsn, map[string]string{id: body})
 		var walls []time.Duration
 		var peak int64
+		var snap, loopW, runW opStats
+		var cpu, pgCPU time.Duration
 		for b.Loop() {
 			b.StopTimer()
 			resetPeakRSS(b)
+			r.st.reset()
+			cpu0 := processCPU(b)
+			pg0, pgOK := postgresCPU(dsn)
 			b.StartTimer()
 			_, wall := r.run(id, 4*time.Minute)
 			walls = append(walls, wall)
+			cpu = processCPU(b) - cpu0
+			if pg1, ok := postgresCPU(dsn); ok && pgOK {
+				pgCPU = pg1 - pg0
+			}
 			hwm, err := procStatusKB("self", "VmHWM")
 			if err != nil {
 				b.Fatal(err)
 			}
 			peak = max(peak, hwm)
+			snap, loopW, runW = r.st.stats()
 		}
 		wall := percentile(walls, 50)
 		b.ReportMetric(ms(wall)/float64(n), "ms/task")
 		b.ReportMetric(float64(n)/wall.Seconds(), "tasks/s")
 		b.ReportMetric(ms(wall), "wall-ms")
 		b.ReportMetric(float64(peak)/1024, "peak-rss-MB")
+		// Of the last run:
+		last := walls[len(walls)-1]
+		b.ReportMetric(ms(cpu)/float64(n), "cpu-ms/task")
+		if pgCPU > 0 {
+			b.ReportMetric(ms(pgCPU)/float64(n), "pg-cpu-ms/task")
+		}
+		b.ReportMetric(float64(snap.n), "ticks")
+		b.ReportMetric(ms(snap.mean()), "snapshot-ms")
+		b.ReportMetric(100*float64(snap.total)/float64(last), "loop-snapshot-%")
+		b.ReportMetric(100*float64(loopW.total)/float64(last), "loop-writes-%")
+		b.ReportMetric(ms(loopW.mean()), "loop-write-ms")
+		b.ReportMetric(ms(runW.mean()), "executor-write-ms")
 	})
 }
 

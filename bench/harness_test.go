@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,7 +102,7 @@ func startEngine(b *testing.B, dsn string, dags map[string]string) *rig {
 		inner.Close()
 		b.Fatal(err)
 	}
-	st := &watchStore{Store: inner, waiters: map[runRef]chan runEnd{}}
+	st := newWatchStore(inner)
 	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: st, Operators: all.Registry()})
 	if err != nil {
 		cancel()
@@ -165,6 +165,16 @@ func (r *rig) run(dagID string, timeout time.Duration) (string, time.Duration) {
 	return "", 0
 }
 
+// mustWrite returns the span of the last write of taskID to state to.
+func (r *rig) mustWrite(taskID string, to store.TaskState) span {
+	r.b.Helper()
+	s, ok := r.st.write(taskID, to)
+	if !ok {
+		r.b.Fatalf("no write of %s to %q was recorded", taskID, to)
+	}
+	return s
+}
+
 // taskInstances returns the task instances of a run by task id.
 func (r *rig) taskInstances(dagID, runID string) map[string]store.TaskInstance {
 	r.b.Helper()
@@ -177,46 +187,6 @@ func (r *rig) taskInstances(dagID, runID string) map[string]store.TaskInstance {
 		out[ti.TaskID] = ti
 	}
 	return out
-}
-
-type runRef struct{ dagID, runID string }
-
-type runEnd struct {
-	state store.RunState
-	at    time.Time
-}
-
-// watchStore is the engine's store with one addition: it tells the
-// benchmark the moment a run's final state is written, so the wall time
-// has no polling error and the benchmark adds no load to the database.
-type watchStore struct {
-	store.Store
-	mu      sync.Mutex
-	waiters map[runRef]chan runEnd
-}
-
-func (w *watchStore) watch(dagID, runID string) <-chan runEnd {
-	ch := make(chan runEnd, 1)
-	w.mu.Lock()
-	w.waiters[runRef{dagID, runID}] = ch
-	w.mu.Unlock()
-	return ch
-}
-
-// UpdateRun forwards to the real store and reports a finished run.
-func (w *watchStore) UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error) {
-	ok, err := w.Store.UpdateRun(ctx, u)
-	if ok && err == nil && u.To.Finished() {
-		at := time.Now()
-		w.mu.Lock()
-		ch := w.waiters[runRef{u.DagID, u.RunID}]
-		delete(w.waiters, runRef{u.DagID, u.RunID})
-		w.mu.Unlock()
-		if ch != nil {
-			ch <- runEnd{state: u.To, at: at}
-		}
-	}
-	return ok, err
 }
 
 // resetPeakRSS returns freed memory to the OS and resets this process's
@@ -250,6 +220,16 @@ func procStatusKB(pid, field string) (int64, error) {
 		return 0, err
 	}
 	return 0, fmt.Errorf("no %s in /proc/%s/status", field, pid)
+}
+
+// processCPU returns the user + system CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // percentile returns the p-th percentile (0..100) of ds by the nearest-rank

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,7 +45,7 @@ func runStandalone(b *testing.B, bin string) standaloneRun {
 		b.Fatal(err)
 	}
 	addr := freeAddr(b)
-	var out bytes.Buffer
+	var out syncBuffer
 	cmd := exec.Command(bin, "standalone", "--dags", filepath.Join(examples, "dags"), "--listen", addr)
 	cmd.Env = append(os.Environ(), "SIROCCO_HOME="+home)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -87,6 +87,16 @@ func runStandalone(b *testing.B, bin string) standaloneRun {
 		time.Sleep(time.Millisecond)
 	}
 
+	// The example hello_sirocco runs its latest hourly interval at once.
+	for !strings.Contains(out.String(), `msg="run finished" dag_id=hello_sirocco`) {
+		if time.Since(start) > 30*time.Second {
+			b.Fatalf("hello_sirocco's first run did not finish within 30s\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "state=success") {
+		b.Fatalf("hello_sirocco's first run failed\n%s", out.String())
+	}
 	pid := strconv.Itoa(cmd.Process.Pid)
 	if err := waitIdle(pid, 2*time.Second, 30*time.Second); err != nil {
 		b.Fatalf("%v\n%s", err, out.String())
@@ -143,48 +153,22 @@ func waitIdle(pid string, quiet, limit time.Duration) error {
 	return fmt.Errorf("sirocco (pid %s) was not idle for %s within %s", pid, quiet, limit)
 }
 
-// cpuTicks returns utime + stime of pid, in clock ticks.
-func cpuTicks(pid string) (int64, error) {
-	data, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the parenthesised command name; utime and stime are the
-	// 14th and 15th fields of the whole line.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc/" + pid + "/stat")
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/" + pid + "/stat")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	return u + s, errors.Join(err1, err2)
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-// hasChildren reports whether any process has pid as its parent.
-func hasChildren(pid string) bool {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		if i := bytes.LastIndexByte(data, ')'); i >= 0 {
-			if f := strings.Fields(string(data[i+1:])); len(f) > 1 && f[1] == pid {
-				return true
-			}
-		}
-	}
-	return false
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
 
 // freeAddr returns a loopback address with a port free at the time of the

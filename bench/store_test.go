@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+type runRef struct{ dagID, runID string }
+
+type runEnd struct {
+	state store.RunState
+	at    time.Time
+}
+
+// span is one store call: when it started and ended.
+type span struct{ start, end time.Time }
+
+// opStats sums the calls of one kind.
+type opStats struct {
+	n     int
+	total time.Duration
+}
+
+func (o *opStats) add(d time.Duration) { o.n++; o.total += d }
+
+func (o opStats) mean() time.Duration {
+	if o.n == 0 {
+		return 0
+	}
+	return o.total / time.Duration(o.n)
+}
+
+// watchStore is the engine's store with instruments the benchmarks read:
+// it signals the moment a run's final state is written, so the wall time
+// has no polling error and the benchmark adds no load to the database, and
+// it times the calls that explain where the time goes. The cost is two
+// clock reads and a mutex per call.
+type watchStore struct {
+	store.Store
+
+	mu      sync.Mutex
+	waiters map[runRef]chan runEnd
+	// snapshot is the scheduler loop's ActiveTaskInstances reads, loopWrites
+	// its task writes (to scheduled, queued, skipped, upstream_failed),
+	// runnerWrites the executor's (to running, success, ...), by their
+	// target state below.
+	snapshot, loopWrites, runnerWrites opStats
+	// writes holds, when traceWrites, the last span of each task write by
+	// task id and target state, for the hand-off breakdown of a chain.
+	writes      map[taskWrite]span
+	traceWrites bool
+}
+
+type taskWrite struct {
+	taskID string
+	to     store.TaskState
+}
+
+func newWatchStore(s store.Store) *watchStore {
+	return &watchStore{Store: s, waiters: map[runRef]chan runEnd{}, writes: map[taskWrite]span{}}
+}
+
+// reset clears the instruments (not the waiters).
+func (w *watchStore) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.snapshot, w.loopWrites, w.runnerWrites = opStats{}, opStats{}, opStats{}
+	clear(w.writes)
+}
+
+func (w *watchStore) watch(dagID, runID string) <-chan runEnd {
+	ch := make(chan runEnd, 1)
+	w.mu.Lock()
+	w.waiters[runRef{dagID, runID}] = ch
+	w.mu.Unlock()
+	return ch
+}
+
+// UpdateRun forwards to the real store and reports a finished run.
+func (w *watchStore) UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error) {
+	ok, err := w.Store.UpdateRun(ctx, u)
+	if ok && err == nil && u.To.Finished() {
+		at := time.Now()
+		w.mu.Lock()
+		ch := w.waiters[runRef{u.DagID, u.RunID}]
+		delete(w.waiters, runRef{u.DagID, u.RunID})
+		w.mu.Unlock()
+		if ch != nil {
+			ch <- runEnd{state: u.To, at: at}
+		}
+	}
+	return ok, err
+}
+
+// stateHandle stands for the executor's write of a process handle (the
+// running -> running update) in watchStore.writes.
+const stateHandle store.TaskState = "handle"
+
+// UpdateTask forwards to the real store and times the write.
+func (w *watchStore) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error) {
+	start := time.Now()
+	ok, err := w.Store.UpdateTask(ctx, u)
+	end := time.Now()
+	to := u.To
+	if to == store.StateRunning && slices.Equal(u.From, []store.TaskState{store.StateRunning}) {
+		to = stateHandle
+	}
+	w.mu.Lock()
+	switch to {
+	case store.StateScheduled, store.StateQueued, store.StateSkipped, store.StateUpstreamFailed:
+		w.loopWrites.add(end.Sub(start))
+	default:
+		w.runnerWrites.add(end.Sub(start))
+	}
+	if w.traceWrites {
+		w.writes[taskWrite{u.Key.TaskID, to}] = span{start, end}
+	}
+	w.mu.Unlock()
+	return ok, err
+}
+
+// ActiveTaskInstances forwards to the real store and times the read.
+func (w *watchStore) ActiveTaskInstances(ctx context.Context) ([]store.TaskInstance, error) {
+	start := time.Now()
+	tis, err := w.Store.ActiveTaskInstances(ctx)
+	d := time.Since(start)
+	w.mu.Lock()
+	w.snapshot.add(d)
+	w.mu.Unlock()
+	return tis, err
+}
+
+// setTraceWrites turns the recording of write spans on or off.
+func (w *watchStore) setTraceWrites(on bool) {
+	w.mu.Lock()
+	w.traceWrites = on
+	w.mu.Unlock()
+}
+
+// write returns the span of the last write of taskID to state to.
+func (w *watchStore) write(taskID string, to store.TaskState) (span, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.writes[taskWrite{taskID, to}]
+	return s, ok
+}
+
+// stats returns a copy of the counters.
+func (w *watchStore) stats() (snapshot, loopWrites, runnerWrites opStats) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.snapshot, w.loopWrites, w.runnerWrites
+}
