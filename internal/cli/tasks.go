@@ -194,11 +194,25 @@ func (a *app) tasksClear() *cobra.Command {
 				}
 			}
 			retries := map[string]int{}
+			restarting := 0
 			for _, ti := range tis {
 				if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
 					continue
 				}
 				if onlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
+					continue
+				}
+				if ti.State == store.StateRunning {
+					// Airflow's "restarting": the executor stops the try (and
+					// its remote work) first, then hands the task back.
+					ok, err := e.st.UpdateTask(ctx, store.TaskUpdate{Key: ti.TaskKey,
+						From: []store.TaskState{store.StateRunning}, FromTry: &ti.TryNumber, To: store.StateRestarting})
+					if err != nil {
+						return err
+					}
+					if ok {
+						restarting++
+					}
 					continue
 				}
 				retries[ti.TaskID] = d.Task(ti.TaskID).Retries
@@ -208,6 +222,9 @@ func (a *app) tasksClear() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "Cleared %d task instance(s) of %s; the scheduler runs them again\n", n, args[1])
+			if restarting > 0 {
+				fmt.Fprintf(a.stdout, "%d running task instance(s) are being stopped and will run again\n", restarting)
+			}
 			return nil
 		},
 	}

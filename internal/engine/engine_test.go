@@ -413,3 +413,48 @@ tasks:
 		t.Fatalf("tries a=%d b=%d other=%d, want 2 2 1", tis["a"].TryNumber, tis["b"].TryNumber, tis["other"].TryNumber)
 	}
 }
+
+// TestClearRunningTaskRestartsIt clears a task while it runs: the try is
+// stopped (its process group killed) and the task runs again, once.
+func TestClearRunningTaskRestartsIt(t *testing.T) {
+	h := start(t, map[string]string{"restart": `
+dag_id: restart
+params: {dir: {type: string, default: ""}}
+tasks:
+  - id: long
+    operator: bash
+    append_env: true
+    command: |
+      echo "try $SIROCCO_CTX_TRY_NUMBER" >> "{{ params.dir }}/tries"
+      if [ "$SIROCCO_CTX_TRY_NUMBER" = 1 ]; then sleep 60 & echo $! > "{{ params.dir }}/pid"; wait; fi
+  - {id: after, operator: bash, depends_on: [long], command: echo after}
+`})
+	runID := h.trigger("restart", map[string]any{"dir": h.dir})
+	pidFile := filepath.Join(h.dir, "pid")
+	var pid int
+	h.waitFor("try 1 to start its child", 20*time.Second, func() bool {
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			return false
+		}
+		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	})
+	ti := h.tis("restart", runID)["long"]
+	ok, err := h.st.UpdateTask(context.Background(), store.TaskUpdate{Key: ti.TaskKey,
+		From: []store.TaskState{store.StateRunning}, FromTry: &ti.TryNumber, To: store.StateRestarting})
+	if err != nil || !ok {
+		t.Fatalf("clear the running task: %v %v", ok, err)
+	}
+	if run := h.waitRun("restart", runID); run.State != store.RunSuccess {
+		t.Fatalf("run %s after restarting a task", run.State)
+	}
+	if got := h.tis("restart", runID)["long"].TryNumber; got != 2 {
+		t.Errorf("long ran %d tries, want 2", got)
+	}
+	h.waitFor("try 1's child to be killed", 10*time.Second, func() bool { return !alive(pid) })
+	tries, _ := os.ReadFile(filepath.Join(h.dir, "tries"))
+	if strings.Fields(string(tries))[1] != "1" || strings.Count(string(tries), "try") != 2 {
+		t.Errorf("tries file %q, want exactly try 1 then try 2", tries)
+	}
+}

@@ -306,3 +306,50 @@ func TestSparkWordcountExample(t *testing.T) {
 		t.Errorf("the driver's report (top words, spark first) is not in the task log:\n%s", log)
 	}
 }
+
+// TestSparkClearRestartsTheDriver clears a running Spark task: the first
+// driver is killed on the master before the task runs again with a second.
+func TestSparkClearRestartsTheDriver(t *testing.T) {
+	cl := sparkSite(t)
+	jar := testenv.SparkTestJar(t)
+	h := start(t, map[string]string{"again": `
+dag_id: again
+tasks:
+  - id: sleeper
+    operator: spark_rest
+    conn_id: spark_cluster
+    application: ` + jar + `
+    java_class: sirocco.test.Sleep
+    application_args: ["{{ '300' if ti.try_number == 1 else '1' }}"]
+    driver_memory: 512m
+`})
+	runID := h.trigger("again", nil)
+	var first string
+	h.waitFor("the first driver id", time.Minute, func() bool {
+		first, _ = h.handle("again", runID, "sleeper")["driver_id"].(string)
+		return first != ""
+	})
+	ti := h.tis("again", runID)["sleeper"]
+	if ok, err := h.st.UpdateTask(context.Background(), store.TaskUpdate{Key: ti.TaskKey,
+		From: []store.TaskState{store.StateRunning}, FromTry: &ti.TryNumber, To: store.StateRestarting}); err != nil || !ok {
+		t.Fatalf("clear the running task: %v %v", ok, err)
+	}
+	if run := h.waitRunWithin("again", runID, 2*time.Minute); run.State != store.RunSuccess {
+		t.Fatalf("run %s\n%s", run.State, h.log("again", runID, "sleeper", 2))
+	}
+	second, _ := h.handle("again", runID, "sleeper")["driver_id"].(string)
+	if second == "" || second == first || h.tis("again", runID)["sleeper"].TryNumber != 2 {
+		t.Fatalf("try 2 should have its own driver: first %s, second %s", first, second)
+	}
+	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI}
+	m, err := c.Master(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := m.Driver(first); !ok || d.State != "KILLED" {
+		t.Errorf("the cleared try's driver %s is %+v, want KILLED before the retry", first, d)
+	}
+	if d, ok := m.Driver(second); !ok || d.State != "FINISHED" {
+		t.Errorf("the new driver %s is %+v, want FINISHED", second, d)
+	}
+}

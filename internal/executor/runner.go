@@ -295,6 +295,19 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 		return fmt.Errorf("record %s of %s: %w", u.To, ti.TaskID, err)
 	}
 	if !ok {
+		// Cleared while it ran: now that the try has stopped, hand the task
+		// back to the scheduler to run again.
+		back, err := r.Store.UpdateTask(wctx, store.TaskUpdate{
+			Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, FromWorker: &r.WorkerID, FromTry: &ti.TryNumber,
+			To: store.StateNone,
+		})
+		if err != nil {
+			return fmt.Errorf("hand back cleared %s: %w", ti.TaskID, err)
+		}
+		if back {
+			r.Logger.Info("cleared task stopped; it runs again", "dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID)
+			return nil
+		}
 		r.Logger.Warn("task state changed while it ran; outcome not recorded",
 			"dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID, "outcome", u.To)
 	}

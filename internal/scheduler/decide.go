@@ -243,6 +243,14 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 					Key: ti.TaskKey, From: []store.TaskState{store.StateQueued}, To: store.StateScheduled,
 				})
 			}
+		case store.StateRestarting:
+			// Normally the executor hands it back once the try is stopped;
+			// if that executor is gone, nobody else will.
+			if p.isZombie(s, ti) {
+				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+					Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, To: store.StateNone,
+				})
+			}
 		case store.StateRunning:
 			if p.isZombie(s, ti) {
 				if s.Resumable != nil && s.Resumable(*ti) {

@@ -497,3 +497,19 @@ func TestDecideRecoversTriesOurExecutorLost(t *testing.T) {
 		t.Errorf("failed %v, want the lost running try failed by its retry policy", got)
 	}
 }
+
+func TestDecideHandsBackRestartingTaskOfDeadWorker(t *testing.T) {
+	d := testDAG(t, "rs", "none", "a")
+	w := newWorld(d)
+	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"a": store.StateRestarting})
+	w.ti("r1", "a").WorkerID = "me"
+	w.snap.Held = func(store.TaskKey) bool { return true }
+	if p := Decide(w.snap); !p.Empty() {
+		t.Fatalf("plan %+v: our executor is stopping the try, wait for it", p)
+	}
+	w.ti("r1", "a").WorkerID = "dead-worker"
+	p := Decide(w.snap)
+	if len(p.TaskUpdates) != 1 || p.TaskUpdates[0].To != store.StateNone {
+		t.Fatalf("plan %+v, want the task handed back as none", p)
+	}
+}

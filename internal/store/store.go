@@ -21,7 +21,10 @@ const (
 	StateUpstreamFailed  TaskState = "upstream_failed"
 	StateSkipped         TaskState = "skipped"
 	StateUpForReschedule TaskState = "up_for_reschedule"
-	StateRemoved         TaskState = "removed"
+	// StateRestarting is a running try cleared by a user: its executor
+	// stops it (remote work included) and hands the task back as none.
+	StateRestarting TaskState = "restarting"
+	StateRemoved    TaskState = "removed"
 )
 
 // Finished reports whether no further transition happens without a clear.
