@@ -89,8 +89,14 @@ func (l *Local) ID() string { return l.runner.WorkerID }
 // FreeSlots is parallelism minus tries in flight.
 func (l *Local) FreeSlots() int { return l.parallelism - int(l.inflight.Load()) }
 
-// Submit runs the queued try in a goroutine.
+// Submit runs the queued try in a goroutine, reading its rows first.
 func (l *Local) Submit(k store.TaskKey) { l.spawn(k, l.runner.Run) }
+
+// SubmitTask runs the queued try in a goroutine from rows the scheduler
+// already holds.
+func (l *Local) SubmitTask(ti store.TaskInstance, run store.DagRun) {
+	l.spawn(ti.TaskKey, func(ctx context.Context, _ store.TaskKey) error { return l.runner.RunLoaded(ctx, ti, run) })
+}
 
 // Resume tracks a running try adopted from a dead worker in a goroutine.
 func (l *Local) Resume(k store.TaskKey) { l.spawn(k, l.runner.Resume) }

@@ -60,6 +60,15 @@ func (r *Runner) Run(ctx context.Context, k store.TaskKey) error {
 	if err != nil {
 		return fmt.Errorf("load run: %w", err)
 	}
+	return r.RunLoaded(ctx, ti, run)
+}
+
+// RunLoaded is Run with the task instance and run already read (from the
+// scheduler's snapshot), saving two reads on the hand-off path. The rows
+// may be stale: the claim is conditional, so a stale row only loses it.
+func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store.DagRun) error {
+	st := r.Store
+	k := ti.TaskKey
 	d := r.DAGs.DAGs()[k.DagID]
 	var task *dag.Task
 	if d != nil {

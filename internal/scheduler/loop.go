@@ -17,9 +17,9 @@ type Executor interface {
 	ID() string
 	// FreeSlots is how many more tasks it accepts now.
 	FreeSlots() int
-	// Submit hands over a task instance that was just moved to queued. It
-	// must not block.
-	Submit(k store.TaskKey)
+	// SubmitTask hands over a task instance that was just moved to queued,
+	// with its run, as the snapshot saw them. It must not block.
+	SubmitTask(ti store.TaskInstance, run store.DagRun)
 	// Kill stops a running try (run timeout); the executor records its end.
 	Kill(k store.TaskKey)
 	// Resume tracks a running try adopted from a dead worker. It must not
@@ -267,6 +267,14 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 			log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
 		}
 	}
+	tis := make(map[store.TaskKey]*store.TaskInstance, len(snap.TIs))
+	for i := range snap.TIs {
+		tis[snap.TIs[i].TaskKey] = &snap.TIs[i]
+	}
+	runs := make(map[runKey]*store.DagRun, len(snap.Runs))
+	for i := range snap.Runs {
+		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]
+	}
 	for _, u := range plan.TaskUpdates {
 		ok, err := st.UpdateTask(ctx, u)
 		if err != nil {
@@ -274,7 +282,16 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 			continue
 		}
 		if ok && u.To == store.StateQueued {
-			l.opts.Executor.Submit(u.Key)
+			ti, run := tis[u.Key], runs[runKey{u.Key.DagID, u.Key.RunID}]
+			if ti == nil || run == nil {
+				continue // not from this snapshot: cannot happen, Decide only queues what it saw
+			}
+			queued := *ti
+			queued.State = store.StateQueued
+			if u.WorkerID != nil {
+				queued.WorkerID = *u.WorkerID
+			}
+			l.opts.Executor.SubmitTask(queued, *run)
 		}
 	}
 	for _, k := range plan.Kill {
