@@ -79,8 +79,19 @@ func (s *Store) CreateRun(ctx context.Context, run store.DagRun, tis []store.Tas
 	if err != nil {
 		return fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err)
 	}
+	if s.dialect == DialectPostgres && len(tis) >= analyzeAfter {
+		// Until PostgreSQL has statistics for a big run it may look task
+		// instances up through the (dag, run, seq) index and filter the
+		// whole run for every single-task statement; refresh them now.
+		// Best effort: a failure only costs speed.
+		_, _ = s.exec(ctx, `ANALYZE task_instances`)
+	}
 	return nil
 }
+
+// analyzeAfter is the run size from which PostgreSQL's statistics are
+// refreshed after the insert.
+const analyzeAfter = 1000
 
 // insertTIs inserts tis[start:start+tiInsertBatch] in one statement.
 func (s *Store) insertTIs(ctx context.Context, tx *sql.Tx, run store.DagRun, tis []store.TaskInstance, start int) error {
