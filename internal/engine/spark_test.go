@@ -59,6 +59,33 @@ func (h *harness) handle(dagID, runID, taskID string) map[string]any {
 	return m
 }
 
+// sleeperDAG is a DAG whose one task, sleeper, runs the test jar's Sleep
+// class as a cluster driver through spark_rest for seconds (templated).
+func sleeperDAG(id, jar, seconds string) string {
+	return `
+dag_id: ` + id + `
+tasks:
+  - id: sleeper
+    operator: spark_rest
+    conn_id: spark_cluster
+    application: ` + jar + `
+    java_class: sirocco.test.Sleep
+    application_args: ["` + seconds + `"]
+    driver_memory: 512m
+`
+}
+
+// waitDriverID waits until the task's stored handle names its driver.
+func (h *harness) waitDriverID(dagID, runID, taskID string) string {
+	h.t.Helper()
+	var id string
+	h.waitFor("the driver id to be stored", time.Minute, func() bool {
+		id, _ = h.handle(dagID, runID, taskID)["driver_id"].(string)
+		return id != ""
+	})
+	return id
+}
+
 func TestSparkSeedExampleLocalClientAndCluster(t *testing.T) {
 	cl := sparkSite(t)
 	seed := jobPath(t, "seed_example.py")
@@ -248,23 +275,9 @@ tasks:
 func TestSparkCancelKillsTheDriver(t *testing.T) {
 	cl := sparkSite(t)
 	jar := testenv.SparkTestJar(t)
-	h := start(t, map[string]string{"cancel": `
-dag_id: cancel
-tasks:
-  - id: sleeper
-    operator: spark_rest
-    conn_id: spark_cluster
-    application: ` + jar + `
-    java_class: sirocco.test.Sleep
-    application_args: ["300"]
-    driver_memory: 512m
-`})
+	h := start(t, map[string]string{"cancel": sleeperDAG("cancel", jar, "300")})
 	runID := h.trigger("cancel", nil)
-	var id string
-	h.waitFor("the driver id to be stored", time.Minute, func() bool {
-		id, _ = h.handle("cancel", runID, "sleeper")["driver_id"].(string)
-		return id != ""
-	})
+	id := h.waitDriverID("cancel", runID, "sleeper")
 	now := time.Now().UTC()
 	k := store.TaskKey{DagID: "cancel", RunID: runID, TaskID: "sleeper"}
 	if ok, err := h.st.UpdateTask(context.Background(), store.TaskUpdate{Key: k, From: []store.TaskState{store.StateRunning},
@@ -312,23 +325,9 @@ func TestSparkWordcountExample(t *testing.T) {
 func TestSparkClearRestartsTheDriver(t *testing.T) {
 	cl := sparkSite(t)
 	jar := testenv.SparkTestJar(t)
-	h := start(t, map[string]string{"again": `
-dag_id: again
-tasks:
-  - id: sleeper
-    operator: spark_rest
-    conn_id: spark_cluster
-    application: ` + jar + `
-    java_class: sirocco.test.Sleep
-    application_args: ["{{ '300' if ti.try_number == 1 else '1' }}"]
-    driver_memory: 512m
-`})
+	h := start(t, map[string]string{"again": sleeperDAG("again", jar, "{{ '300' if ti.try_number == 1 else '1' }}")})
 	runID := h.trigger("again", nil)
-	var first string
-	h.waitFor("the first driver id", time.Minute, func() bool {
-		first, _ = h.handle("again", runID, "sleeper")["driver_id"].(string)
-		return first != ""
-	})
+	first := h.waitDriverID("again", runID, "sleeper")
 	ti := h.tis("again", runID)["sleeper"]
 	if ok, err := h.st.UpdateTask(context.Background(), store.TaskUpdate{Key: ti.TaskKey,
 		From: []store.TaskState{store.StateRunning}, FromTry: &ti.TryNumber, To: store.StateRestarting}); err != nil || !ok {
