@@ -25,7 +25,9 @@ type opStats struct {
 	total time.Duration
 }
 
-func (o *opStats) add(d time.Duration) { o.n++; o.total += d }
+func (o *opStats) add(d time.Duration) { o.addN(1, d) }
+
+func (o *opStats) addN(n int, d time.Duration) { o.n += n; o.total += d }
 
 func (o opStats) mean() time.Duration {
 	if o.n == 0 {
@@ -44,7 +46,8 @@ type watchStore struct {
 
 	mu      sync.Mutex
 	waiters map[runRef]chan runEnd
-	// snapshot is the scheduler loop's ActiveTaskInstances reads, loopWrites
+	// snapshot is the scheduler loop's reads of task instances (the change
+	// feed and full reads), loopWrites
 	// its task writes (to scheduled, queued, skipped, upstream_failed),
 	// runnerWrites the executor's (to running, success, ...), by their
 	// target state below.
@@ -121,6 +124,34 @@ func (w *watchStore) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, 
 	}
 	w.mu.Unlock()
 	return ok, err
+}
+
+// UpdateTasks forwards to the real store and times the loop's batched
+// writes; each write counts as the batch's time over its size.
+func (w *watchStore) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
+	start := time.Now()
+	won, err := w.Store.UpdateTasks(ctx, us)
+	end := time.Now()
+	w.mu.Lock()
+	w.loopWrites.addN(len(us), end.Sub(start))
+	if w.traceWrites {
+		for _, u := range us {
+			w.writes[taskWrite{u.Key.TaskID, u.To}] = span{start, end}
+		}
+	}
+	w.mu.Unlock()
+	return won, err
+}
+
+// TaskInstancesChangedSince forwards to the real store and times the read.
+func (w *watchStore) TaskInstancesChangedSince(ctx context.Context, c store.ChangeCursor) ([]store.TaskInstance, store.ChangeCursor, error) {
+	start := time.Now()
+	tis, next, err := w.Store.TaskInstancesChangedSince(ctx, c)
+	d := time.Since(start)
+	w.mu.Lock()
+	w.snapshot.add(d)
+	w.mu.Unlock()
+	return tis, next, err
 }
 
 // ActiveTaskInstances forwards to the real store and times the read.

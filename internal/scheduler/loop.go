@@ -58,6 +58,10 @@ type Options struct {
 	// Resumable says whether a dead worker's running try can be adopted
 	// (its work outlives the worker) instead of being retried.
 	Resumable func(store.TaskInstance) bool
+	// ResyncEvery is how often the loop re-reads every active task
+	// instance instead of only the changed ones; a safety net, as the
+	// change feed misses nothing.
+	ResyncEvery time.Duration
 }
 
 // Loop reads snapshots, asks Decide, and applies the plan. It is woken by
@@ -68,6 +72,7 @@ type Loop struct {
 	kick    chan struct{}
 	meta    metaCache
 	metaAge time.Time
+	active  activeSet
 }
 
 type metaCache struct {
@@ -90,6 +95,9 @@ func NewLoop(opts Options) *Loop {
 	}
 	if opts.ZombieAfter <= 0 {
 		opts.ZombieAfter = 5 * time.Minute
+	}
+	if opts.ResyncEvery <= 0 {
+		opts.ResyncEvery = time.Minute
 	}
 	return &Loop{opts: opts, kick: make(chan struct{}, 1)}
 }
@@ -165,20 +173,18 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("list active runs: %w", err)
 	}
-	tis, err := st.ActiveTaskInstances(ctx)
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("list active task instances: %w", err)
-	}
 	if only := l.opts.OnlyRun; only != nil {
 		runs = filterRuns(runs, only.DagID, only.RunID)
-		tis = filterTIs(tis, only.DagID, only.RunID)
+	}
+	if err := l.active.refresh(ctx, st, runs, now, l.opts.ResyncEvery); err != nil {
+		return Snapshot{}, err
 	}
 	return Snapshot{
 		Now:           now,
 		DAGs:          l.opts.DAGs.DAGs(),
 		Paused:        l.meta.paused,
 		Runs:          runs,
-		TIs:           tis,
+		TIs:           l.active.tis, // read-only for Decide and apply
 		LastScheduled: l.meta.lastScheduled,
 		Pools:         l.meta.pools,
 		FreeSlots:     l.opts.Executor.FreeSlots(),
@@ -275,13 +281,12 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	for i := range snap.Runs {
 		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]
 	}
-	for _, u := range plan.TaskUpdates {
-		ok, err := st.UpdateTask(ctx, u)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("update task %s/%s/%s to %s: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err))
-			continue
-		}
-		if ok && u.To == store.StateQueued {
+	won, err := l.updateTasks(ctx, plan.TaskUpdates)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for i, u := range plan.TaskUpdates {
+		if won[i] && u.To == store.StateQueued {
 			ti, run := tis[u.Key], runs[runKey{u.Key.DagID, u.Key.RunID}]
 			if ti == nil || run == nil {
 				continue // not from this snapshot: cannot happen, Decide only queues what it saw
@@ -317,6 +322,47 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	return errors.Join(errs...)
 }
 
+// updateBatch bounds how many task transitions share one transaction, so a
+// big tick never holds SQLite's single writer away from the executors for
+// long.
+const updateBatch = 256
+
+// updateTasks writes the plan's task transitions, a batch per transaction,
+// and reports which won. A batch that fails is retried one write at a time,
+// so one bad row never stalls the hand-offs of every other DAG.
+func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
+	st := l.opts.Store
+	won := make([]bool, len(us))
+	var errs []error
+	one := func(i int) {
+		ok, err := st.UpdateTask(ctx, us[i])
+		if err != nil {
+			u := us[i]
+			errs = append(errs, fmt.Errorf("update task %s/%s/%s to %s: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err))
+		}
+		won[i] = ok
+	}
+	for start := 0; start < len(us); start += updateBatch {
+		end := min(start+updateBatch, len(us))
+		if end-start == 1 {
+			one(start)
+			continue
+		}
+		batch, err := st.UpdateTasks(ctx, us[start:end])
+		if err == nil {
+			copy(won[start:end], batch)
+			continue
+		}
+		if ctx.Err() != nil {
+			return won, err
+		}
+		for i := start; i < end; i++ {
+			one(i)
+		}
+	}
+	return won, errors.Join(errs...)
+}
+
 // NewRunRecords builds a run and its task instances for d; the CLI uses it
 // for manual triggers and backfills, the loop for scheduled runs.
 func NewRunRecords(d *dag.DAG, typ store.RunType, iv dag.Interval, conf map[string]any, now time.Time) (store.DagRun, []store.TaskInstance) {
@@ -346,16 +392,6 @@ func filterRuns(runs []store.DagRun, dagID, runID string) []store.DagRun {
 	for _, r := range runs {
 		if r.DagID == dagID && r.RunID == runID {
 			out = append(out, r)
-		}
-	}
-	return out
-}
-
-func filterTIs(tis []store.TaskInstance, dagID, runID string) []store.TaskInstance {
-	out := tis[:0]
-	for _, ti := range tis {
-		if ti.DagID == dagID && ti.RunID == runID {
-			out = append(out, ti)
 		}
 	}
 	return out

@@ -155,6 +155,10 @@ type RunUpdate struct {
 	EndDate      *time.Time
 }
 
+// ChangeCursor is a point in the history of task instance writes; its
+// value means something only to the store that made it.
+type ChangeCursor int64
+
 // RunFilter selects runs; zero fields match everything.
 type RunFilter struct {
 	DagID  string
@@ -237,9 +241,21 @@ type Store interface {
 	// ActiveTaskInstances returns the task instances of every queued or
 	// running DAG run: the scheduler's snapshot.
 	ActiveTaskInstances(ctx context.Context) ([]TaskInstance, error)
+	// TaskChangeCursor marks the present in the history of task instance
+	// writes, for TaskInstancesChangedSince.
+	TaskChangeCursor(ctx context.Context) (ChangeCursor, error)
+	// TaskInstancesChangedSince returns every task instance (of any run)
+	// written after the cursor was taken, in no particular order, and the
+	// cursor for the next call. It may also return rows written a little
+	// before; callers merge by key. The scheduler keeps its snapshot with it
+	// instead of re-reading every active row on each tick.
+	TaskInstancesChangedSince(ctx context.Context, c ChangeCursor) ([]TaskInstance, ChangeCursor, error)
 	ListTaskInstances(ctx context.Context, dagID, runID string) ([]TaskInstance, error)
 	GetTaskInstance(ctx context.Context, k TaskKey) (TaskInstance, error)
 	UpdateTask(ctx context.Context, u TaskUpdate) (bool, error)
+	// UpdateTasks applies each update as UpdateTask does, in one
+	// transaction, and reports which changed their row.
+	UpdateTasks(ctx context.Context, us []TaskUpdate) ([]bool, error)
 	// ClearTasks puts the named tasks that are not queued or running back to
 	// none, grants each its retries again (max_tries = try_number + retries,
 	// as Airflow does) and puts a finished run back to queued, so the

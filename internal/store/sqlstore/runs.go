@@ -66,8 +66,12 @@ func (s *Store) CreateRun(ctx context.Context, run store.DagRun, tis []store.Tas
 		if err != nil {
 			return err
 		}
+		seq, err := s.nextChangeSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
 		for start := 0; start < len(tis); start += tiInsertBatch {
-			if err := s.insertTIs(ctx, tx, run, tis, start); err != nil {
+			if err := s.insertTIs(ctx, tx, run, tis, start, seq); err != nil {
 				return err
 			}
 		}
@@ -93,12 +97,19 @@ func (s *Store) CreateRun(ctx context.Context, run store.DagRun, tis []store.Tas
 // refreshed after the insert.
 const analyzeAfter = 1000
 
-// insertTIs inserts tis[start:start+tiInsertBatch] in one statement.
-func (s *Store) insertTIs(ctx context.Context, tx *sql.Tx, run store.DagRun, tis []store.TaskInstance, start int) error {
+// insertTIs inserts tis[start:start+tiInsertBatch] in one statement. On
+// SQLite the rows get change sequence seq; PostgreSQL's column default
+// records the inserting transaction.
+func (s *Store) insertTIs(ctx context.Context, tx *sql.Tx, run store.DagRun, tis []store.TaskInstance, start int, seq int64) error {
 	end := min(start+tiInsertBatch, len(tis))
 	var b strings.Builder
-	b.WriteString(`INSERT INTO task_instances (` + tiInsertCols + `) VALUES `)
+	b.WriteString(`INSERT INTO task_instances (` + tiInsertCols)
 	row := "(" + placeholders(tiInsertArity) + ")"
+	if !s.pg {
+		b.WriteString(`, change_seq`)
+		row = "(" + placeholders(tiInsertArity+1) + ")"
+	}
+	b.WriteString(`) VALUES `)
 	args := make([]any, 0, (end-start)*tiInsertArity)
 	for i := start; i < end; i++ {
 		if i > start {
@@ -110,6 +121,9 @@ func (s *Store) insertTIs(ctx context.Context, tx *sql.Tx, run store.DagRun, tis
 			ti.Pool, ti.PoolSlots, ti.PriorityWeight, ti.Queue,
 			s.tv(ti.QueuedAt), s.tv(ti.StartDate), s.tv(ti.EndDate), s.tv(ti.NextRetryAt),
 			ti.Hostname, ti.WorkerID, s.tv(ti.HeartbeatAt), blob(ti.Handle), blob(ti.Rendered))
+		if !s.pg {
+			args = append(args, seq)
+		}
 	}
 	if _, err := s.txExec(ctx, tx, b.String(), args...); err != nil {
 		return fmt.Errorf("insert task instances %d-%d: %w", start, end-1, err)

@@ -139,7 +139,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(10)
+	db.SetMaxIdleConns(20) // as many as open: a closed connection loses its prepared statements
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, rdb: db, dialect: DialectPostgres, pg: true}
 	return s.ping(ctx, dsn)

@@ -65,9 +65,56 @@ func (s *Store) GetTaskInstance(ctx context.Context, k store.TaskKey) (store.Tas
 // changed; a missing row or a lost race is (false, nil), so of several
 // callers racing one transition exactly one sees true.
 func (s *Store) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error) {
+	query, args := s.taskUpdateSQL(u)
+	res, err := s.exec(ctx, query, args...)
+	if err == nil {
+		var ok bool
+		if ok, err = affected(res); err == nil {
+			return ok, nil
+		}
+	}
+	k := u.Key
+	return false, fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
+}
+
+// UpdateTasks applies each update as UpdateTask does, all in one
+// transaction, and reports which of them changed their row. One commit for
+// a tick's worth of transitions costs far less than one per task.
+func (s *Store) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
+	won := make([]bool, len(us))
+	if len(us) == 0 {
+		return won, nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, u := range us {
+			query, args := s.taskUpdateSQL(u)
+			res, err := s.txExec(ctx, tx, query, args...)
+			if err == nil {
+				won[i], err = affected(res)
+			}
+			if err != nil {
+				k := u.Key
+				return fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		clear(won)
+		return won, fmt.Errorf("update %d tasks: %w", len(us), err)
+	}
+	return won, nil
+}
+
+// taskUpdateSQL builds the conditional UPDATE of u: the task instance moves
+// to u.To, with the non-nil fields set (a pointer to the zero time clears a
+// date) and try_number incremented if u.IncTry, only if its state is in
+// u.From (any state when From is empty), its owner is u.FromWorker and its
+// try u.FromTry when those are set.
+func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	var b strings.Builder
 	args := make([]any, 0, 16)
-	b.WriteString(`UPDATE task_instances SET state = ?`)
+	b.WriteString(`UPDATE task_instances SET state = ?, ` + s.changeSeqSet())
 	args = append(args, string(u.To))
 	if u.IncTry {
 		b.WriteString(`, try_number = try_number + 1`)
@@ -121,15 +168,7 @@ func (s *Store) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error
 		b.WriteString(` AND try_number = ?`)
 		args = append(args, *u.FromTry)
 	}
-	res, err := s.exec(ctx, b.String(), args...)
-	if err == nil {
-		var ok bool
-		if ok, err = affected(res); err == nil {
-			return ok, nil
-		}
-	}
-	k := u.Key
-	return false, fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
+	return b.String(), args
 }
 
 // ClearTasks puts the tasks named in retries back to none unless they are
@@ -153,7 +192,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 		cleared = 0
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
-				SET state = '', max_tries = try_number + ?, end_date = NULL, next_retry_at = NULL, handle = NULL
+				SET state = '', `+s.changeSeqSet()+`, max_tries = try_number + ?, end_date = NULL, next_retry_at = NULL, handle = NULL
 				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running')`,
 				retries[id], dagID, runID, id)
 			if err != nil {
@@ -195,7 +234,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 func (s *Store) Heartbeat(ctx context.Context, workerID string, now time.Time) error {
 	t := s.tv(now)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := s.txExec(ctx, tx, `UPDATE task_instances SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'`,
+		_, err := s.txExec(ctx, tx, `UPDATE task_instances SET heartbeat_at = ?, `+s.changeSeqSet()+` WHERE worker_id = ? AND state = 'running'`,
 			t, workerID)
 		if err != nil {
 			return fmt.Errorf("task instances: %w", err)

@@ -1,0 +1,123 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// activeSet is the loop's copy of the active runs' task instances. Reading
+// every active row on each tick costs time in proportion to the runs' size
+// (30 ms for 10,000 rows), most of it for rows that did not change; the set
+// instead applies the store's change feed, reads a run in full only when it
+// becomes active, and re-reads everything every resyncEvery as a safety net.
+type activeSet struct {
+	tis      []store.TaskInstance // grouped by run, each run in creation order
+	index    map[store.TaskKey]int
+	runs     map[runKey]bool
+	cursor   store.ChangeCursor
+	syncedAt time.Time
+	valid    bool
+}
+
+// refresh brings the set up to date for runs, the active runs just read.
+// A row of a run not in runs is dropped; a run of runs not held yet is read
+// in full after the change feed, so its rows are never older than the feed.
+func (a *activeSet) refresh(ctx context.Context, st store.Store, runs []store.DagRun, now time.Time, resyncEvery time.Duration) error {
+	active := make(map[runKey]bool, len(runs))
+	for _, r := range runs {
+		active[runKey{r.DagID, r.RunID}] = true
+	}
+	if !a.valid || now.Sub(a.syncedAt) >= resyncEvery {
+		return a.resync(ctx, st, active, now)
+	}
+	changed, next, err := st.TaskInstancesChangedSince(ctx, a.cursor)
+	if err != nil {
+		return err
+	}
+	a.cursor = next
+	reload := map[runKey]bool{}
+	for _, ti := range changed {
+		if i, ok := a.index[ti.TaskKey]; ok {
+			a.tis[i] = ti
+			continue
+		}
+		if k := (runKey{ti.DagID, ti.RunID}); a.runs[k] {
+			reload[k] = true // a row the set never saw in a run it holds
+		}
+	}
+	for k := range a.runs {
+		if !active[k] || reload[k] {
+			a.drop(active, reload)
+			break
+		}
+	}
+	for _, r := range runs {
+		k := runKey{r.DagID, r.RunID}
+		if a.runs[k] {
+			continue
+		}
+		tis, err := st.ListTaskInstances(ctx, r.DagID, r.RunID)
+		if err != nil {
+			return fmt.Errorf("read run %s/%s: %w", r.DagID, r.RunID, err)
+		}
+		a.add(k, tis)
+	}
+	return nil
+}
+
+// resync replaces the set with a full read of the active runs. The cursor
+// is taken first, so a write racing the read is applied again next time.
+func (a *activeSet) resync(ctx context.Context, st store.Store, active map[runKey]bool, now time.Time) error {
+	c, err := st.TaskChangeCursor(ctx)
+	if err != nil {
+		return err
+	}
+	tis, err := st.ActiveTaskInstances(ctx)
+	if err != nil {
+		return fmt.Errorf("list active task instances: %w", err)
+	}
+	a.tis = a.tis[:0]
+	a.index = make(map[store.TaskKey]int, len(tis))
+	a.runs = make(map[runKey]bool, len(active))
+	for _, ti := range tis {
+		k := runKey{ti.DagID, ti.RunID}
+		if !active[k] {
+			continue // a run that started or ended between the two reads
+		}
+		a.runs[k] = true
+		a.index[ti.TaskKey] = len(a.tis)
+		a.tis = append(a.tis, ti)
+	}
+	a.cursor, a.syncedAt, a.valid = c, now, true
+	return nil
+}
+
+// drop removes the rows of runs no longer active or due for a reload.
+func (a *activeSet) drop(active, reload map[runKey]bool) {
+	a.tis = slices.DeleteFunc(a.tis, func(ti store.TaskInstance) bool {
+		k := runKey{ti.DagID, ti.RunID}
+		return !active[k] || reload[k]
+	})
+	for k := range a.runs {
+		if !active[k] || reload[k] {
+			delete(a.runs, k)
+		}
+	}
+	clear(a.index)
+	for i, ti := range a.tis {
+		a.index[ti.TaskKey] = i
+	}
+}
+
+// add appends the rows of a run that became active.
+func (a *activeSet) add(k runKey, tis []store.TaskInstance) {
+	a.runs[k] = true
+	for _, ti := range tis {
+		a.index[ti.TaskKey] = len(a.tis)
+		a.tis = append(a.tis, ti)
+	}
+}

@@ -1,0 +1,185 @@
+package scheduler
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
+)
+
+// activeFixture is a real SQLite store and the loop's view of it.
+type activeFixture struct {
+	t    *testing.T
+	st   store.Store
+	set  activeSet
+	now  time.Time
+	runs int
+}
+
+func newActiveFixture(t *testing.T) *activeFixture {
+	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "sirocco.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return &activeFixture{t: t, st: st, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (f *activeFixture) createRun(runID string, state store.RunState, taskIDs ...string) {
+	f.t.Helper()
+	run := store.DagRun{DagID: "d", RunID: runID, RunType: store.RunManual, State: state,
+		LogicalDate: f.now.Add(time.Duration(f.runs) * time.Hour), QueuedAt: f.now}
+	f.runs++
+	tis := make([]store.TaskInstance, len(taskIDs))
+	for i, id := range taskIDs {
+		tis[i] = store.TaskInstance{TaskKey: store.TaskKey{TaskID: id}, PoolSlots: 1}
+	}
+	if err := f.st.CreateRun(f.t.Context(), run, tis); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *activeFixture) update(runID, taskID string, to store.TaskState) {
+	f.t.Helper()
+	_, err := f.st.UpdateTask(f.t.Context(), store.TaskUpdate{
+		Key: store.TaskKey{DagID: "d", RunID: runID, TaskID: taskID}, To: to})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *activeFixture) setRun(runID string, to store.RunState) {
+	f.t.Helper()
+	if _, err := f.st.UpdateRun(f.t.Context(), store.RunUpdate{DagID: "d", RunID: runID, To: to}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// refresh brings the set up to date as the loop does, a second later each
+// time (never reaching the full resync).
+func (f *activeFixture) refresh() {
+	f.t.Helper()
+	runs, err := f.st.ListRuns(f.t.Context(), store.RunFilter{States: []store.RunState{store.RunQueued, store.RunRunning}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Second)
+	if err := f.set.refresh(f.t.Context(), f.st, runs, f.now, time.Hour); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// check compares the set with a full read of the store: same rows, same
+// values, each run's rows in creation order.
+func (f *activeFixture) check(what string) {
+	f.t.Helper()
+	want, err := f.st.ActiveTaskInstances(f.t.Context())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	got := append([]store.TaskInstance(nil), f.set.tis...)
+	// The set keeps runs in the order they became active; the store sorts
+	// them by id. Within a run the order must match.
+	sort.SliceStable(got, func(i, j int) bool {
+		if got[i].DagID != got[j].DagID {
+			return got[i].DagID < got[j].DagID
+		}
+		return got[i].RunID < got[j].RunID
+	})
+	if (len(got) > 0 || len(want) > 0) && !reflect.DeepEqual(got, want) {
+		f.t.Fatalf("%s:\n got %s\nwant %s", what, summary(got), summary(want))
+	}
+	for k, i := range f.set.index {
+		if f.set.tis[i].TaskKey != k {
+			f.t.Fatalf("%s: index of %v points at %v", what, k, f.set.tis[i].TaskKey)
+		}
+	}
+	if len(f.set.index) != len(f.set.tis) {
+		f.t.Fatalf("%s: %d index entries for %d rows", what, len(f.set.index), len(f.set.tis))
+	}
+}
+
+func summary(tis []store.TaskInstance) string {
+	s := ""
+	for _, ti := range tis {
+		s += fmt.Sprintf(" %s/%s=%q", ti.RunID, ti.TaskID, ti.State)
+	}
+	return s
+}
+
+// TestActiveSetFollowsTheStore walks the set through every way a run's rows
+// change: an update, a new run, a run finishing, and a finished run coming
+// back through a clear (whose untouched rows never appear in the feed).
+func TestActiveSetFollowsTheStore(t *testing.T) {
+	f := newActiveFixture(t)
+	f.createRun("r1", store.RunRunning, "a", "b", "c")
+	f.createRun("old", store.RunSuccess, "a", "b")
+	f.refresh()
+	f.check("first full read")
+
+	f.update("r1", "a", store.StateSuccess)
+	f.update("old", "b", store.StateFailed) // a finished run's row: not held
+	f.refresh()
+	f.check("after updates")
+
+	f.createRun("r2", store.RunQueued, "z", "y")
+	f.refresh()
+	f.check("after a new run")
+
+	f.setRun("r1", store.RunSuccess)
+	f.refresh()
+	f.check("after r1 finished")
+
+	if _, err := f.st.ClearTasks(t.Context(), "d", "old", map[string]int{"b": 0}, f.now); err != nil {
+		t.Fatal(err)
+	}
+	f.refresh()
+	f.check("after clearing one task of a finished run")
+	if len(f.set.tis) != 4 {
+		t.Fatalf("want r2's 2 rows and all 2 rows of the cleared run, have %s", summary(f.set.tis))
+	}
+}
+
+// TestActiveSetRandomHistory drives random writes, run changes and clears
+// and checks after each refresh that the set equals a full read.
+func TestActiveSetRandomHistory(t *testing.T) {
+	f := newActiveFixture(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	states := []store.TaskState{store.StateNone, store.StateScheduled, store.StateQueued, store.StateRunning,
+		store.StateSuccess, store.StateFailed, store.StateUpForRetry}
+	tasks := []string{"a", "b", "c", "d"}
+	var runs []string
+	for step := range 300 {
+		switch n := rng.IntN(10); {
+		case n == 0 || len(runs) == 0:
+			id := fmt.Sprintf("r%03d", step)
+			f.createRun(id, []store.RunState{store.RunQueued, store.RunRunning, store.RunSuccess}[rng.IntN(3)], tasks...)
+			runs = append(runs, id)
+		case n == 1:
+			f.setRun(runs[rng.IntN(len(runs))],
+				[]store.RunState{store.RunQueued, store.RunRunning, store.RunSuccess, store.RunFailed}[rng.IntN(4)])
+		case n == 2:
+			id := runs[rng.IntN(len(runs))]
+			if _, err := f.st.ClearTasks(t.Context(), "d", id, map[string]int{tasks[rng.IntN(4)]: 1}, f.now); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			f.update(runs[rng.IntN(len(runs))], tasks[rng.IntN(4)], states[rng.IntN(len(states))])
+		}
+		if rng.IntN(3) == 0 {
+			f.refresh()
+			f.check(fmt.Sprintf("step %d", step))
+		}
+	}
+	f.refresh()
+	f.check("end")
+}

@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// Every write of a task instance stamps its change_seq column (migration
+// 0003), so a reader can ask for the rows written since it last looked.
+//
+// SQLite serialises writers and each write stamps the table's maximum plus
+// one, so commit order is sequence order: a cursor is simply the largest
+// stamp committed when it was taken.
+//
+// PostgreSQL stamps the writing transaction's id. Ids are handed out at the
+// start of a transaction but commit in any order, so a cursor is the oldest
+// transaction still in progress when it was taken (pg_snapshot_xmin), minus
+// one: every row not yet visible then was written by that transaction or a
+// newer one, and the next read asks for exactly those.
+
+// changeSeqSet is the SET clause that stamps a written row.
+func (s *Store) changeSeqSet() string {
+	if s.pg {
+		return `change_seq = pg_current_xact_id()`
+	}
+	return `change_seq = (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM task_instances)`
+}
+
+// nextChangeSeq returns the stamp for rows inserted in tx on SQLite; on
+// PostgreSQL the column's default stamps them and it returns 0.
+func (s *Store) nextChangeSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+	if s.pg {
+		return 0, nil
+	}
+	var seq int64
+	err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(change_seq), 0) + 1 FROM task_instances`).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("next change sequence: %w", err)
+	}
+	return seq, nil
+}
+
+// TaskChangeCursor marks the present in the history of task instance
+// writes: TaskInstancesChangedSince(cursor) returns every row written after
+// this call.
+func (s *Store) TaskChangeCursor(ctx context.Context) (store.ChangeCursor, error) {
+	var c int64
+	var err error
+	if s.pg {
+		var xmin string
+		err = s.queryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&xmin)
+		if err == nil {
+			c, err = strconv.ParseInt(xmin, 10, 64)
+			c-- // rows of the oldest running transaction are still to come
+		}
+	} else {
+		err = s.queryRow(ctx, `SELECT COALESCE(MAX(change_seq), 0) FROM task_instances`).Scan(&c)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("task change cursor: %w", err)
+	}
+	return store.ChangeCursor(c), nil
+}
+
+// changedQuery selects the rows stamped after a cursor through the index
+// on change_seq, so its cost follows the rows returned. It has no ORDER BY:
+// ordering by run would make SQLite walk the whole table in key order.
+var changedQuery = map[bool]string{
+	false: `SELECT ` + tiCols + ` FROM task_instances ti WHERE ti.change_seq > ?`,
+	true:  `SELECT ` + tiCols + ` FROM task_instances ti WHERE ti.change_seq > (?::text)::xid8`,
+}
+
+// TaskInstancesChangedSince returns every task instance written after the
+// cursor c was taken, in any run and in no particular order, and the cursor
+// for the next call. It may
+// also return rows written shortly before c; callers merge by key.
+func (s *Store) TaskInstancesChangedSince(ctx context.Context, c store.ChangeCursor) ([]store.TaskInstance, store.ChangeCursor, error) {
+	// The next cursor is taken before the read, so a write that lands
+	// between the two is read again next time rather than lost.
+	next, err := s.TaskChangeCursor(ctx)
+	if err != nil {
+		return nil, c, err
+	}
+	var arg any = int64(c)
+	if s.pg {
+		arg = strconv.FormatInt(int64(c), 10)
+	}
+	rows, err := s.query(ctx, changedQuery[s.pg], arg)
+	if err != nil {
+		return nil, c, fmt.Errorf("task instances changed since %d: %w", c, err)
+	}
+	tis, err := collect(rows, "task instances changed", scanTI)
+	if err != nil {
+		return nil, c, err
+	}
+	return tis, max(next, c), nil
+}
