@@ -106,16 +106,14 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	}
 	ti.TryNumber = try
 
-	logPath := tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, try)
-	lw, err := tasklog.Create(logPath)
-	if err != nil {
-		return r.finish(ctx, task, ti, fmt.Errorf("open log: %w", err))
-	}
+	// The log file is opened while the operator starts; finishTry waits
+	// for it, so the try's outcome is recorded only with its log complete.
+	lw := tasklog.Start(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, try))
 	defer lw.Close()
 	lw.Printf("sirocco: starting try %d of %s (run %s) on %s", try, k.TaskID, k.RunID, r.Hostname)
 	if prepErr != nil {
 		lw.Printf("sirocco: %v", prepErr)
-		return r.finish(ctx, task, ti, prepErr)
+		return r.finishTry(ctx, task, ti, lw, prepErr)
 	}
 
 	op := r.Operators[task.Operator].New()
@@ -192,7 +190,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 			cancel()
 			if err != nil {
 				lw.Printf("sirocco: push return_value: %v", err)
-				return r.finish(ctx, t.task, t.ti, err)
+				return r.finishTry(ctx, t.task, t.ti, lw, err)
 			}
 		}
 	case errors.Is(runErr, operator.ErrSkip):
@@ -200,7 +198,22 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	default:
 		lw.Printf("sirocco: task failed: %v", runErr)
 	}
-	return r.finish(ctx, t.task, t.ti, runErr)
+	return r.finishTry(ctx, t.task, t.ti, lw, runErr)
+}
+
+// finishTry records a try's outcome once its log is complete on disk, so
+// whoever sees the final state can read the whole log. A log that could not
+// be written fails the try, and its lines go to the service log instead of
+// being lost.
+func (r *Runner) finishTry(ctx context.Context, task *dag.Task, ti store.TaskInstance, lw *tasklog.Writer, runErr error) error {
+	if err := lw.Wait(); err != nil {
+		r.Logger.Error("task log could not be written; its lines follow", "dag_id", ti.DagID, "run_id", ti.RunID,
+			"task_id", ti.TaskID, "try", ti.TryNumber, "err", err, "lines", string(lw.Pending()))
+		if runErr == nil || errors.Is(runErr, operator.ErrSkip) {
+			runErr = fmt.Errorf("task log: %w", err)
+		}
+	}
+	return r.finish(ctx, task, ti, runErr)
 }
 
 // Resume continues a try this worker has just adopted from a dead one: the

@@ -9,11 +9,17 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
-// activeSet is the loop's copy of the active runs' task instances. Reading
-// every active row on each tick costs time in proportion to the runs' size
-// (30 ms for 10,000 rows), most of it for rows that did not change; the set
-// instead applies the store's change feed, reads a run in full only when it
-// becomes active, and re-reads everything every resyncEvery as a safety net.
+// activeSet is the loop's copy of the active runs and their task
+// instances. Reading every active row on each tick costs time in proportion
+// to the runs' size (30 ms for 10,000 rows), most of it for rows that did
+// not change; the set instead applies the store's change feed, reads a run
+// in full only when it becomes active, and re-reads everything every
+// resyncEvery as a safety net.
+//
+// The list of active runs is re-read only when it may have changed: every
+// poll interval, after the loop changed a run (markRunsChanged), and when
+// the feed shows a row of a run the set does not hold (a run was created,
+// or a finished one was cleared or marked). So a hand-off costs one read.
 type activeSet struct {
 	tis      []store.TaskInstance // grouped by run, each run in creation order
 	index    map[store.TaskKey]int
@@ -21,25 +27,40 @@ type activeSet struct {
 	cursor   store.ChangeCursor
 	syncedAt time.Time
 	valid    bool
+
+	runList   []store.DagRun // the active runs, as last read
+	runsAt    time.Time
+	runsStale bool
 }
 
-// refresh brings the set up to date for runs, the active runs just read.
-// A row of a run not in runs is dropped; a run of runs not held yet is read
-// in full after the change feed, so its rows are never older than the feed.
-func (a *activeSet) refresh(ctx context.Context, st store.Store, runs []store.DagRun, now time.Time, resyncEvery time.Duration) error {
-	active := make(map[runKey]bool, len(runs))
-	for _, r := range runs {
-		active[runKey{r.DagID, r.RunID}] = true
-	}
-	if !a.valid || now.Sub(a.syncedAt) >= resyncEvery {
-		return a.resync(ctx, st, active, now)
+// refreshOptions say how often the set re-reads what the feed cannot show.
+type refreshOptions struct {
+	resyncEvery time.Duration // full read of every active row
+	runsEvery   time.Duration // re-read of the active runs
+	// filter narrows the active runs (`dags test` runs only one).
+	filter func([]store.DagRun) []store.DagRun
+}
+
+// markRunsChanged makes the next refresh re-read the active runs.
+func (a *activeSet) markRunsChanged() { a.runsStale = true }
+
+// refresh brings the set up to date and returns the active runs. A row of
+// a run no longer active is dropped; a run that became active is read in
+// full after the change feed, so its rows are never older than the feed.
+func (a *activeSet) refresh(ctx context.Context, st store.Store, now time.Time, o refreshOptions) ([]store.DagRun, error) {
+	if !a.valid || now.Sub(a.syncedAt) >= o.resyncEvery {
+		if err := a.readRuns(ctx, st, now, o); err != nil {
+			return nil, err
+		}
+		return a.runList, a.resync(ctx, st, a.activeRuns(), now)
 	}
 	changed, next, err := st.TaskInstancesChangedSince(ctx, a.cursor)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a.cursor = next
 	reload := map[runKey]bool{}
+	unknownRun := false
 	for _, ti := range changed {
 		if i, ok := a.index[ti.TaskKey]; ok {
 			a.tis[i] = ti
@@ -47,26 +68,55 @@ func (a *activeSet) refresh(ctx context.Context, st store.Store, runs []store.Da
 		}
 		if k := (runKey{ti.DagID, ti.RunID}); a.runs[k] {
 			reload[k] = true // a row the set never saw in a run it holds
+		} else {
+			unknownRun = true
 		}
 	}
+	if unknownRun || a.runsStale || now.Sub(a.runsAt) >= o.runsEvery {
+		if err := a.readRuns(ctx, st, now, o); err != nil {
+			return nil, err
+		}
+	}
+	active := a.activeRuns()
 	for k := range a.runs {
 		if !active[k] || reload[k] {
 			a.drop(active, reload)
 			break
 		}
 	}
-	for _, r := range runs {
+	for _, r := range a.runList {
 		k := runKey{r.DagID, r.RunID}
 		if a.runs[k] {
 			continue
 		}
 		tis, err := st.ListTaskInstances(ctx, r.DagID, r.RunID)
 		if err != nil {
-			return fmt.Errorf("read run %s/%s: %w", r.DagID, r.RunID, err)
+			return nil, fmt.Errorf("read run %s/%s: %w", r.DagID, r.RunID, err)
 		}
 		a.add(k, tis)
 	}
+	return a.runList, nil
+}
+
+// readRuns re-reads the active runs.
+func (a *activeSet) readRuns(ctx context.Context, st store.Store, now time.Time, o refreshOptions) error {
+	runs, err := st.ListRuns(ctx, store.RunFilter{States: []store.RunState{store.RunQueued, store.RunRunning}})
+	if err != nil {
+		return fmt.Errorf("list active runs: %w", err)
+	}
+	if o.filter != nil {
+		runs = o.filter(runs)
+	}
+	a.runList, a.runsAt, a.runsStale = runs, now, false
 	return nil
+}
+
+func (a *activeSet) activeRuns() map[runKey]bool {
+	active := make(map[runKey]bool, len(a.runList))
+	for _, r := range a.runList {
+		active[runKey{r.DagID, r.RunID}] = true
+	}
+	return active
 }
 
 // resync replaces the set with a full read of the active runs. The cursor

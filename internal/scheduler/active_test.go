@@ -57,23 +57,21 @@ func (f *activeFixture) update(runID, taskID string, to store.TaskState) {
 	}
 }
 
+// setRun changes a run's state as the loop does, telling the set.
 func (f *activeFixture) setRun(runID string, to store.RunState) {
 	f.t.Helper()
 	if _, err := f.st.UpdateRun(f.t.Context(), store.RunUpdate{DagID: "d", RunID: runID, To: to}); err != nil {
 		f.t.Fatal(err)
 	}
+	f.set.markRunsChanged()
 }
 
 // refresh brings the set up to date as the loop does, a second later each
 // time (never reaching the full resync).
 func (f *activeFixture) refresh() {
 	f.t.Helper()
-	runs, err := f.st.ListRuns(f.t.Context(), store.RunFilter{States: []store.RunState{store.RunQueued, store.RunRunning}})
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	f.now = f.now.Add(time.Second)
-	if err := f.set.refresh(f.t.Context(), f.st, runs, f.now, time.Hour); err != nil {
+	if _, err := f.set.refresh(f.t.Context(), f.st, f.now, refreshOptions{resyncEvery: time.Hour, runsEvery: time.Hour}); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -102,6 +100,21 @@ func (f *activeFixture) check(what string) {
 		if f.set.tis[i].TaskKey != k {
 			f.t.Fatalf("%s: index of %v points at %v", what, k, f.set.tis[i].TaskKey)
 		}
+	}
+	runs, err := f.st.ListRuns(f.t.Context(), store.RunFilter{States: []store.RunState{store.RunQueued, store.RunRunning}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ids := func(rs []store.DagRun) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.RunID+"="+string(r.State))
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got, want := ids(f.set.runList), ids(runs); !reflect.DeepEqual(got, want) {
+		f.t.Fatalf("%s: active runs %v, want %v", what, got, want)
 	}
 	if len(f.set.index) != len(f.set.tis) {
 		f.t.Fatalf("%s: %d index entries for %d rows", what, len(f.set.index), len(f.set.tis))

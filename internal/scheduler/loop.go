@@ -169,14 +169,12 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 			return Snapshot{}, err
 		}
 	}
-	runs, err := st.ListRuns(ctx, store.RunFilter{States: []store.RunState{store.RunQueued, store.RunRunning}})
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("list active runs: %w", err)
-	}
+	ro := refreshOptions{resyncEvery: l.opts.ResyncEvery, runsEvery: l.opts.PollInterval}
 	if only := l.opts.OnlyRun; only != nil {
-		runs = filterRuns(runs, only.DagID, only.RunID)
+		ro.filter = func(runs []store.DagRun) []store.DagRun { return filterRuns(runs, only.DagID, only.RunID) }
 	}
-	if err := l.active.refresh(ctx, st, runs, now, l.opts.ResyncEvery); err != nil {
+	runs, err := l.active.refresh(ctx, st, now, ro)
+	if err != nil {
 		return Snapshot{}, err
 	}
 	return Snapshot{
@@ -250,6 +248,9 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	st := l.opts.Store
 	log := l.opts.Logger
 	var errs []error
+	if len(plan.CreateRuns) > 0 || len(plan.RunUpdates) > 0 {
+		l.active.markRunsChanged()
+	}
 	for _, nr := range plan.CreateRuns {
 		d := snap.DAGs[nr.DagID]
 		run, tis := NewRunRecords(d, store.RunScheduled, nr.Interval, nil, snap.Now)

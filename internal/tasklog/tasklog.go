@@ -4,6 +4,7 @@ package tasklog
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,11 @@ type Writer struct {
 	partial []byte
 	now     func() time.Time
 	secrets [][]byte
+	// pending holds the lines written while the file is still being opened
+	// (Start); opened is closed once it is open or failed with openErr.
+	pending []byte
+	opened  chan struct{}
+	openErr error
 }
 
 // AddSecret makes the writer replace s with "***" in every line written
@@ -57,6 +63,44 @@ const maxPartial = 64 * 1024
 
 // Create opens (appending) the log file of a try, making its folders.
 func Create(path string) (*Writer, error) {
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	opened := make(chan struct{})
+	close(opened)
+	return &Writer{f: f, now: time.Now, opened: opened}, nil
+}
+
+// Start returns a writer at once and opens the file in the background: a
+// try's folders are new, and creating them on a busy disk costs
+// milliseconds that need not delay the task's start. Lines written before
+// the file is open are kept in memory and written first. Wait reports
+// whether the open succeeded.
+func Start(path string) *Writer {
+	w := &Writer{now: time.Now, opened: make(chan struct{})}
+	go func() {
+		f, err := openFile(path)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		defer close(w.opened)
+		if err != nil {
+			w.openErr = err
+			return
+		}
+		w.f = f
+		if len(w.pending) > 0 {
+			_, err := f.Write(w.pending)
+			w.pending = nil
+			if err != nil {
+				w.openErr = fmt.Errorf("write task log: %w", err)
+			}
+		}
+	}()
+	return w
+}
+
+func openFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create log folder: %w", err)
 	}
@@ -64,7 +108,27 @@ func Create(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open task log: %w", err)
 	}
-	return &Writer{f: f, now: time.Now}, nil
+	return f, nil
+}
+
+// maxPending bounds what a writer whose file cannot be opened keeps.
+const maxPending = 1 << 20
+
+// Wait blocks until the file is open and every line written so far is in
+// it, and returns the error that prevented that. The lines then stay in
+// Pending, so the caller can put them somewhere else.
+func (w *Writer) Wait() error {
+	<-w.opened
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.openErr
+}
+
+// Pending returns the lines that could not be written to the file.
+func (w *Writer) Pending() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]byte(nil), w.pending...)
 }
 
 // Write timestamps every complete line; a trailing partial line waits for
@@ -97,11 +161,26 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.partial = append([]byte(nil), data...)
 	}
 	if out.Len() > 0 {
-		if _, err := w.f.Write(out.Bytes()); err != nil {
-			return 0, fmt.Errorf("write task log: %w", err)
+		if err := w.emit(out.Bytes()); err != nil {
+			return 0, err
 		}
 	}
 	return n, nil
+}
+
+// emit writes stamped lines to the file, or keeps them while it is not
+// open. The caller holds mu.
+func (w *Writer) emit(b []byte) error {
+	if w.f == nil {
+		if len(w.pending)+len(b) <= maxPending {
+			w.pending = append(w.pending, b...)
+		}
+		return nil
+	}
+	if _, err := w.f.Write(b); err != nil {
+		return fmt.Errorf("write task log: %w", err)
+	}
+	return nil
 }
 
 func (w *Writer) stamp(out *bytes.Buffer, line []byte) {
@@ -121,20 +200,23 @@ func (w *Writer) Printf(format string, args ...any) {
 	fmt.Fprintf(w, format+"\n", args...)
 }
 
-// Close flushes a partial last line and closes the file.
+// Close flushes a partial last line and closes the file, after waiting for
+// it to be open.
 func (w *Writer) Close() error {
+	<-w.opened
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	var err error
 	if len(w.partial) > 0 {
 		var out bytes.Buffer
 		w.stamp(&out, append(w.partial, '\n'))
 		w.partial = nil
-		if _, err := w.f.Write(out.Bytes()); err != nil {
-			w.f.Close()
-			return fmt.Errorf("write task log: %w", err)
-		}
+		err = w.emit(out.Bytes())
 	}
-	return w.f.Close()
+	if w.f == nil {
+		return w.openErr
+	}
+	return errors.Join(err, w.f.Close())
 }
 
 // Follow copies the file at path to out and keeps copying what is appended

@@ -378,3 +378,65 @@ func TestFollowReportsOutputErrors(t *testing.T) {
 		t.Errorf("Follow = %v, want the writer's error", err)
 	}
 }
+
+// TestStartKeepsLinesUntilTheFileIsOpen: a writer from Start takes lines at
+// once; after Wait every one of them is in the file, in order, followed by
+// later ones.
+func TestStartKeepsLinesUntilTheFileIsOpen(t *testing.T) {
+	t.Parallel()
+	path := Path(t.TempDir(), "d", "r", "t", 1)
+	w := Start(path)
+	for i := range 100 {
+		w.Printf("early %d", i)
+	}
+	if err := w.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	w.Printf("late")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 101 {
+		t.Fatalf("%d lines, want 101:\n%s", len(lines), data)
+	}
+	for i, l := range lines[:100] {
+		if !strings.HasSuffix(l, fmt.Sprintf("] early %d", i)) {
+			t.Fatalf("line %d = %q", i, l)
+		}
+	}
+	if !strings.HasSuffix(lines[100], "] late") {
+		t.Fatalf("last line = %q", lines[100])
+	}
+	if len(w.Pending()) != 0 {
+		t.Errorf("pending after a successful open: %q", w.Pending())
+	}
+}
+
+// TestStartReportsAFileThatCannotBeOpened: Wait and Close return the open
+// error, and the lines stay available (masked) for the caller to keep.
+func TestStartReportsAFileThatCannotBeOpened(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "dag_id=d")
+	if err := os.WriteFile(blocker, []byte("a file where a folder should be"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := Start(Path(dir, "d", "r", "t", 1))
+	w.AddSecret("hunter22")
+	w.Printf("password is hunter22")
+	if err := w.Wait(); err == nil {
+		t.Fatal("Wait: no error for a log folder that cannot be made")
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close: no error for a log that was never opened")
+	}
+	got := string(w.Pending())
+	if !strings.Contains(got, "password is ***") || strings.Contains(got, "hunter22") {
+		t.Errorf("pending = %q, want the masked line", got)
+	}
+}

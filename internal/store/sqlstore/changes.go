@@ -67,24 +67,22 @@ func (s *Store) TaskChangeCursor(ctx context.Context) (store.ChangeCursor, error
 }
 
 // changedQuery selects the rows stamped after a cursor through the index
-// on change_seq, so its cost follows the rows returned. It has no ORDER BY:
+// on change_seq, so its cost follows the rows returned, together with what
+// the next cursor is made of: on SQLite each row's stamp (the largest one
+// returned is the next cursor, as commits are in stamp order), on
+// PostgreSQL the statement's own snapshot xmin. It has no ORDER BY:
 // ordering by run would make SQLite walk the whole table in key order.
 var changedQuery = map[bool]string{
-	false: `SELECT ` + tiCols + ` FROM task_instances ti WHERE ti.change_seq > ?`,
-	true:  `SELECT ` + tiCols + ` FROM task_instances ti WHERE ti.change_seq > (?::text)::xid8`,
+	false: `SELECT ` + tiCols + `, ti.change_seq FROM task_instances ti WHERE ti.change_seq > ?`,
+	true: `SELECT ` + tiCols + `, pg_snapshot_xmin(pg_current_snapshot())::text
+		FROM task_instances ti WHERE ti.change_seq > (?::text)::xid8`,
 }
 
 // TaskInstancesChangedSince returns every task instance written after the
 // cursor c was taken, in any run and in no particular order, and the cursor
-// for the next call. It may
-// also return rows written shortly before c; callers merge by key.
+// for the next call. It is one statement: the scheduler calls it on every
+// hand-off.
 func (s *Store) TaskInstancesChangedSince(ctx context.Context, c store.ChangeCursor) ([]store.TaskInstance, store.ChangeCursor, error) {
-	// The next cursor is taken before the read, so a write that lands
-	// between the two is read again next time rather than lost.
-	next, err := s.TaskChangeCursor(ctx)
-	if err != nil {
-		return nil, c, err
-	}
 	var arg any = int64(c)
 	if s.pg {
 		arg = strconv.FormatInt(int64(c), 10)
@@ -93,9 +91,35 @@ func (s *Store) TaskInstancesChangedSince(ctx context.Context, c store.ChangeCur
 	if err != nil {
 		return nil, c, fmt.Errorf("task instances changed since %d: %w", c, err)
 	}
-	tis, err := collect(rows, "task instances changed", scanTI)
+	next := int64(c)
+	var mark string // PostgreSQL's xmin as text
+	tis, err := collect(rows, "task instances changed", func(sc scanner, ti *store.TaskInstance) error {
+		if s.pg {
+			return scanTI(withExtra{sc, &mark}, ti)
+		}
+		var seq int64
+		err := scanTI(withExtra{sc, &seq}, ti)
+		next = max(next, seq)
+		return err
+	})
 	if err != nil {
 		return nil, c, err
 	}
-	return tis, max(next, c), nil
+	if mark != "" {
+		xmin, err := strconv.ParseInt(mark, 10, 64)
+		if err != nil {
+			return nil, c, fmt.Errorf("task instances changed: snapshot xmin %q: %w", mark, err)
+		}
+		// The oldest transaction running at the read may still commit rows.
+		next = max(next, xmin-1)
+	}
+	return tis, store.ChangeCursor(next), nil
 }
+
+// withExtra scans one more column after the ones its caller asks for.
+type withExtra struct {
+	sc    scanner
+	extra any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.sc.Scan(append(dest, w.extra)...) }
