@@ -108,10 +108,23 @@ func Decide(s Snapshot) Plan {
 	byRun := make(map[runKey][]*store.TaskInstance, len(s.Runs))
 	activeRuns := make(map[string]int)  // queued + running, per DAG
 	runningRuns := make(map[string]int) // running, per DAG
+	// A run's rows are usually next to each other: hash only where the run
+	// changes.
+	var cur runKey
+	var group []*store.TaskInstance
 	for i := range s.TIs {
 		ti := &s.TIs[i]
-		k := runKey{ti.DagID, ti.RunID}
-		byRun[k] = append(byRun[k], ti)
+		if i == 0 || ti.RunID != cur.runID || ti.DagID != cur.dagID {
+			if group != nil {
+				byRun[cur] = group
+			}
+			cur = runKey{ti.DagID, ti.RunID}
+			group = byRun[cur]
+		}
+		group = append(group, ti)
+	}
+	if group != nil {
+		byRun[cur] = group
 	}
 	for _, r := range s.Runs {
 		activeRuns[r.DagID]++
@@ -192,13 +205,34 @@ type candidate struct {
 // returns those ready to be queued.
 func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.TaskInstance) []candidate {
 	now := s.Now
-	state := make(map[string]store.TaskState, len(tis))
-	for _, ti := range tis {
-		state[ti.TaskID] = ti.State
+	// The states as this tick sees them: a skip decided here cascades to the
+	// tasks after it in the same tick.
+	states := make([]store.TaskState, len(tis))
+	for i, ti := range tis {
+		states[i] = ti.State
+	}
+	// Rows are created in the DAG's task order, so upstream states are
+	// found by position; only a run whose DAG changed since needs a map.
+	aligned := len(tis) == len(d.Tasks)
+	for i := 0; aligned && i < len(tis); i++ {
+		aligned = tis[i].TaskID == d.Tasks[i].ID
+	}
+	var byID map[string]int
+	if !aligned {
+		byID = make(map[string]int, len(tis))
+		for i, ti := range tis {
+			byID[ti.TaskID] = i
+		}
 	}
 	var out []candidate
+	var ups []store.TaskState
 	for order, ti := range tis {
-		t := d.Task(ti.TaskID)
+		var t *dag.Task
+		if aligned {
+			t = d.Tasks[order]
+		} else {
+			t = d.Task(ti.TaskID)
+		}
 		if t == nil {
 			// Removed from the DAG since the run was created: a waiting
 			// instance is marked removed (a running one ends on its own).
@@ -211,10 +245,16 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 		}
 		switch ti.State {
 		case store.StateNone:
-			ups := make([]store.TaskState, 0, len(t.DependsOn))
-			for _, up := range t.DependsOn {
-				if st, ok := state[up]; ok {
-					ups = append(ups, st) // an upstream added after the run began has no instance here
+			ups = ups[:0]
+			if aligned {
+				for _, j := range d.UpstreamIndexes(order) {
+					ups = append(ups, states[j])
+				}
+			} else {
+				for _, up := range t.DependsOn {
+					if j, ok := byID[up]; ok {
+						ups = append(ups, states[j]) // an upstream added after the run began has no instance here
+					}
 				}
 			}
 			switch evaluate(t.TriggerRule, countUpstream(ups)) {
@@ -222,10 +262,10 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 				out = append(out, candidate{ti, t, r.LogicalDate, order})
 			case markSkipped:
 				p.finish(ti, store.StateSkipped, now)
-				state[ti.TaskID] = store.StateSkipped
+				states[order] = store.StateSkipped
 			case markUpstreamFailed:
 				p.finish(ti, store.StateUpstreamFailed, now)
-				state[ti.TaskID] = store.StateUpstreamFailed
+				states[order] = store.StateUpstreamFailed
 			}
 		case store.StateScheduled:
 			out = append(out, candidate{ti, t, r.LogicalDate, order})

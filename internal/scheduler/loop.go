@@ -274,10 +274,6 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 			log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
 		}
 	}
-	tis := make(map[store.TaskKey]*store.TaskInstance, len(snap.TIs))
-	for i := range snap.TIs {
-		tis[snap.TIs[i].TaskKey] = &snap.TIs[i]
-	}
 	runs := make(map[runKey]*store.DagRun, len(snap.Runs))
 	for i := range snap.Runs {
 		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]
@@ -288,11 +284,12 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	}
 	for i, u := range plan.TaskUpdates {
 		if won[i] && u.To == store.StateQueued {
-			ti, run := tis[u.Key], runs[runKey{u.Key.DagID, u.Key.RunID}]
-			if ti == nil || run == nil {
+			i, held := l.active.index[u.Key] // snap.TIs is l.active.tis
+			run := runs[runKey{u.Key.DagID, u.Key.RunID}]
+			if !held || run == nil {
 				continue // not from this snapshot: cannot happen, Decide only queues what it saw
 			}
-			queued := *ti
+			queued := snap.TIs[i]
 			queued.State = store.StateQueued
 			if u.WorkerID != nil {
 				queued.WorkerID = *u.WorkerID
