@@ -47,6 +47,7 @@ type Store struct {
 
 	rebound    sync.Map // query with ? -> query with $n (PostgreSQL only)
 	stmts      stmtCache
+	comb       combiner     // group commit of task updates
 	lastActive atomic.Int64 // size of the last ActiveTaskInstances result
 }
 

@@ -65,6 +65,11 @@ func (s *Store) GetTaskInstance(ctx context.Context, k store.TaskKey) (store.Tas
 // changed; a missing row or a lost race is (false, nil), so of several
 // callers racing one transition exactly one sees true.
 func (s *Store) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error) {
+	return s.updateTaskCombined(ctx, u)
+}
+
+// updateTaskDirect is UpdateTask as one statement of its own.
+func (s *Store) updateTaskDirect(ctx context.Context, u store.TaskUpdate) (bool, error) {
 	query, args := s.taskUpdateSQL(u)
 	res, err := s.exec(ctx, query, args...)
 	if err == nil {
