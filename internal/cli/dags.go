@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/dag"
-	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -204,7 +204,8 @@ func (a *app) dagsTrigger() *cobra.Command {
 	return cmd
 }
 
-// createManualRun validates conf against params and inserts a queued run.
+// createManualRun decodes the --conf JSON and creates a queued run
+// (actions.CreateRun checks it against the DAG's params).
 func (e *env) createManualRun(ctx context.Context, d *dag.DAG, typ store.RunType, confJSON, runID, logical string) (store.DagRun, error) {
 	var conf map[string]any
 	if confJSON != "" {
@@ -212,42 +213,8 @@ func (e *env) createManualRun(ctx context.Context, d *dag.DAG, typ store.RunType
 			return store.DagRun{}, fmt.Errorf("--conf must be a JSON object: %w", err)
 		}
 	}
-	if _, err := d.ResolveParams(conf); err != nil {
-		return store.DagRun{}, fmt.Errorf("conf does not match the DAG's params: %w", err)
-	}
-	at := time.Now().UTC()
-	if logical != "" {
-		t, err := parseDate(logical)
-		if err != nil {
-			return store.DagRun{}, err
-		}
-		at = t
-	}
-	run, tis := scheduler.NewRunRecords(d, typ, dag.Interval{Start: at, End: at}, conf, time.Now().UTC())
-	if runID != "" {
-		run.RunID = runID
-		for i := range tis {
-			tis[i].RunID = runID
-		}
-	}
-	if err := e.st.CreateRun(ctx, run, tis); err != nil {
-		if errors.Is(err, store.ErrExists) {
-			return run, fmt.Errorf("a run of %s with run id %s or logical date %s already exists", d.ID, run.RunID, at.Format(time.RFC3339))
-		}
-		return run, err
-	}
-	return run, nil
-}
-
-// parseDate accepts YYYY-MM-DD or RFC 3339.
-func parseDate(s string) (time.Time, error) {
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("bad date %q (expected YYYY-MM-DD or RFC 3339)", s)
+	return actions.CreateRun(ctx, e.st, d, actions.RunRequest{Type: typ, RunID: runID, LogicalDate: logical, Conf: conf},
+		time.Now().UTC())
 }
 
 // waitRun prints progress until the run ends; non-success is exit code 1.
@@ -312,10 +279,7 @@ func (a *app) dagsPause(pause bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := e.st.UpsertDAG(ctx, store.DAGRecord{DagID: d.ID, FileLoc: d.FileLoc, LastParsed: time.Now().UTC()}); err != nil {
-				return err
-			}
-			if err := e.st.SetPaused(ctx, d.ID, pause); err != nil {
+			if err := actions.SetPaused(ctx, e.st, d, pause, time.Now().UTC()); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "Dag: %s, paused: %v\n", d.ID, pause)
@@ -341,16 +305,16 @@ func (a *app) dagsBackfill() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			start, err := parseDate(from)
+			start, err := actions.ParseDate(from)
 			if err != nil {
 				return fmt.Errorf("--from: %w", err)
 			}
-			end, err := parseDate(to)
+			end, err := actions.ParseDate(to)
 			if err != nil {
 				return fmt.Errorf("--to: %w", err)
 			}
-			if !dag.IsPeriodic(d.Schedule) {
-				return fmt.Errorf("DAG %s has no schedule, so it has no data intervals to backfill", d.ID)
+			if err := actions.Backfillable(d); err != nil {
+				return err
 			}
 			var confMap map[string]any
 			if conf != "" {
@@ -358,23 +322,18 @@ func (a *app) dagsBackfill() *cobra.Command {
 					return fmt.Errorf("--conf must be a JSON object: %w", err)
 				}
 			}
-			if _, err := d.ResolveParams(confMap); err != nil {
-				return err
-			}
+			runs, err := actions.Backfill(ctx, e.st, d, start, end, confMap, time.Now().UTC())
 			var created []string
-			iv, ok := d.Schedule.First(start.In(d.Timezone))
-			for ; ok && !iv.Start.After(end); iv, ok = d.Schedule.Next(iv) {
-				run, tis := scheduler.NewRunRecords(d, store.RunBackfill, iv, confMap, time.Now().UTC())
-				err := e.st.CreateRun(ctx, run, tis)
-				if errors.Is(err, store.ErrExists) {
-					fmt.Fprintf(a.stdout, "Skipped %s: a run for that logical date exists\n", iv.Start.Format(time.RFC3339))
+			for _, r := range runs {
+				if r.Existed {
+					fmt.Fprintf(a.stdout, "Skipped %s: a run for that logical date exists\n", r.LogicalDate.Format(time.RFC3339))
 					continue
 				}
-				if err != nil {
-					return err
-				}
-				created = append(created, run.RunID)
-				fmt.Fprintf(a.stdout, "Created run %s\n", run.RunID)
+				created = append(created, r.RunID)
+				fmt.Fprintf(a.stdout, "Created run %s\n", r.RunID)
+			}
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(a.stdout, "%d backfill run(s) created; the scheduler runs them (max_active_runs=%d)\n", len(created), d.MaxActiveRuns)
 			if !wait {

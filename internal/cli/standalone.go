@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os/signal"
@@ -13,23 +13,27 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sirocco-dev/sirocco/internal/api"
+	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/connection"
+	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/engine"
-	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
 func (a *app) standaloneCmd() *cobra.Command {
 	var listen string
 	cmd := &cobra.Command{
 		Use:   "standalone",
-		Short: "Run the scheduler, the local executor and the health endpoint in one process",
+		Short: "Run the scheduler, the local executor and the REST API in one process",
 		Long: "Run everything in one process with the embedded SQLite database by default: the\n" +
-			"DAGs folder is watched, scheduled runs are created, tasks run locally.",
+			"DAGs folder is watched, scheduled runs are created, tasks run locally, and the REST API\n" +
+			"(/api/v1, /health) answers on --listen. Beyond loopback the API needs api_token.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.serve(cmd.Context(), listen, "standalone")
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the HTTP endpoint (/health); empty to disable")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the REST API and /health; empty to disable")
 	return cmd
 }
 
@@ -47,7 +51,8 @@ func (a *app) schedulerCmd() *cobra.Command {
 	return cmd
 }
 
-// serve runs the engine until SIGINT/SIGTERM.
+// serve runs the engine until SIGINT/SIGTERM; standalone also serves the
+// REST API, the scheduler only /health.
 func (a *app) serve(parent context.Context, listen, role string) error {
 	if parent == nil {
 		parent = context.Background()
@@ -57,6 +62,12 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 	cfg, err := a.config()
 	if err != nil {
 		return err
+	}
+	withAPI := role == "standalone"
+	if withAPI && listen != "" {
+		if err := api.CheckListen(listen, cfg.APIToken); err != nil {
+			return err
+		}
 	}
 	log := a.logger(cfg)
 	st, err := a.openStore(ctx, cfg)
@@ -68,20 +79,24 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 	if err != nil {
 		return err
 	}
-	started := time.Now()
 	if listen != "" {
-		ln, err := net.Listen("tcp", listen)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w", listen, err)
-		}
-		srv := &http.Server{Handler: healthHandler(st, started), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http server stopped", "err", err)
+		opts := api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, SchedulerInProcess: true,
+			Started: time.Now(), Logger: log, DAGs: bagDAGs(eng.Bag)}
+		handler := api.HealthOnly(opts)
+		if withAPI {
+			if opts.Keys, err = loadKeys(cfg, log); err != nil {
+				return err
 			}
-		}()
-		defer srv.Close()
-		log.Info("serving", "addr", ln.Addr().String())
+			handler = api.New(opts)
+		}
+		closeHTTP, err := startHTTP(listen, handler, log)
+		if err != nil {
+			return err
+		}
+		defer closeHTTP()
+		if withAPI {
+			logAPIAuth(log, cfg)
+		}
 	}
 	log.Info("sirocco started", "role", role, "dags_folder", cfg.DagsFolder, "dags", len(eng.Bag.DAGs()),
 		"import_errors", len(eng.Bag.Errors()), "home", cfg.Home, "worker_id", eng.Runner.WorkerID)
@@ -90,26 +105,55 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 	return err
 }
 
-// healthHandler answers /health and /api/v1/health as Airflow does: the
-// metadatabase's status and the scheduler's.
-func healthHandler(st store.Store, started time.Time) http.Handler {
-	h := func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		db := "healthy"
-		code := http.StatusOK
-		if _, err := st.ListPools(ctx); err != nil {
-			db, code = "unhealthy", http.StatusServiceUnavailable
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"metadatabase": map[string]string{"status": db},
-			"scheduler":    map[string]any{"status": "healthy", "started_at": started.UTC().Format(time.RFC3339)},
-		})
+// bagDAGs is the API's view of a DAG bag: what is loaded now.
+func bagDAGs(b *engine.Bag) func() (map[string]*dag.DAG, map[string]error) {
+	return func() (map[string]*dag.DAG, map[string]error) { return b.DAGs(), b.Errors() }
+}
+
+// loadKeys loads the key that decrypts stored connections, which the API
+// lists redacted.
+func loadKeys(cfg config.Config, log *slog.Logger) (*connection.Keyring, error) {
+	keys, generated, err := connection.LoadKeyring(cfg.Home)
+	if err != nil {
+		return nil, fmt.Errorf("load the secret key: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", h)
-	mux.HandleFunc("GET /api/v1/health", h)
-	return mux
+	if generated {
+		log.Info("generated a secret key for connection passwords", "file", keys.Source())
+	}
+	return keys, nil
+}
+
+// startHTTP serves handler on listen in the background; the returned
+// function stops it, letting requests in flight finish for a few seconds.
+func startHTTP(listen string, handler http.Handler, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	log.Info("serving", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+		<-done
+	}, nil
+}
+
+// logAPIAuth says how the API is protected, never the token itself.
+func logAPIAuth(log *slog.Logger, cfg config.Config) {
+	if cfg.APIToken != "" {
+		log.Info("REST API requires a bearer token (api_token)")
+		return
+	}
+	log.Info("REST API has no token: it answers loopback requests only (set api_token to open it)")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
@@ -71,7 +72,7 @@ func (a *app) tasksTest() *cobra.Command {
 			}
 			logical := time.Now().UTC()
 			if len(args) == 3 {
-				if logical, err = parseDate(args[2]); err != nil {
+				if logical, err = actions.ParseDate(args[2]); err != nil {
 					return err
 				}
 			}
@@ -168,62 +169,14 @@ func (a *app) tasksClear() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tis, err := e.st.ListTaskInstances(ctx, d.ID, args[1])
+			res, err := actions.Clear(ctx, e.st, d, actions.ClearRequest{RunID: args[1], TaskIDs: tasks,
+				Downstream: downstream, OnlyFailed: onlyFailed}, time.Now().UTC())
 			if err != nil {
 				return err
 			}
-			if len(tis) == 0 {
-				return fmt.Errorf("run %s of %s not found", args[1], d.ID)
-			}
-			selected := map[string]bool{}
-			if len(tasks) == 0 {
-				for _, t := range d.Tasks {
-					selected[t.ID] = true
-				}
-			}
-			for _, id := range tasks {
-				if d.Task(id) == nil {
-					return fmt.Errorf("DAG %s has no task %q", d.ID, id)
-				}
-				ids := []string{id}
-				if downstream {
-					ids = d.DownstreamClosure(id)
-				}
-				for _, x := range ids {
-					selected[x] = true
-				}
-			}
-			retries := map[string]int{}
-			restarting := 0
-			for _, ti := range tis {
-				if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
-					continue
-				}
-				if onlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
-					continue
-				}
-				if ti.State == store.StateRunning {
-					// Airflow's "restarting": the executor stops the try (and
-					// its remote work) first, then hands the task back.
-					ok, err := e.st.UpdateTask(ctx, store.TaskUpdate{Key: ti.TaskKey,
-						From: []store.TaskState{store.StateRunning}, FromTry: &ti.TryNumber, To: store.StateRestarting})
-					if err != nil {
-						return err
-					}
-					if ok {
-						restarting++
-					}
-					continue
-				}
-				retries[ti.TaskID] = d.Task(ti.TaskID).Retries
-			}
-			n, err := e.st.ClearTasks(ctx, d.ID, args[1], retries, time.Now().UTC())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "Cleared %d task instance(s) of %s; the scheduler runs them again\n", n, args[1])
-			if restarting > 0 {
-				fmt.Fprintf(a.stdout, "%d running task instance(s) are being stopped and will run again\n", restarting)
+			fmt.Fprintf(a.stdout, "Cleared %d task instance(s) of %s; the scheduler runs them again\n", res.Cleared, args[1])
+			if res.Restarting > 0 {
+				fmt.Fprintf(a.stdout, "%d running task instance(s) are being stopped and will run again\n", res.Restarting)
 			}
 			return nil
 		},
@@ -341,8 +294,8 @@ func (a *app) tasksMark() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			to := store.TaskState(args[3])
-			if to != store.StateSuccess && to != store.StateFailed && to != store.StateSkipped {
-				return fmt.Errorf("state must be success, failed or skipped, not %q", args[3])
+			if err := actions.CheckMarkState(args[3]); err != nil {
+				return err
 			}
 			cfg, err := a.config()
 			if err != nil {
@@ -354,24 +307,11 @@ func (a *app) tasksMark() *cobra.Command {
 			}
 			defer st.Close()
 			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}
-			cur, err := st.GetTaskInstance(ctx, key)
-			if err != nil {
-				return fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
-			}
-			now := time.Now().UTC()
-			ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key, From: []store.TaskState{cur.State}, To: to, EndDate: &now})
+			was, err := actions.Mark(ctx, st, key, to, time.Now().UTC())
 			if err != nil {
 				return err
 			}
-			if !ok {
-				return fmt.Errorf("task %s changed state while marking it; try again", key.TaskID)
-			}
-			// A finished run whose task changed must be looked at again.
-			if run, err := st.GetRun(ctx, key.DagID, key.RunID); err == nil && run.State.Finished() {
-				_, _ = st.UpdateRun(ctx, store.RunUpdate{DagID: key.DagID, RunID: key.RunID,
-					From: []store.RunState{run.State}, To: store.RunRunning})
-			}
-			fmt.Fprintf(a.stdout, "Marked %s %s (was %s)\n", key.TaskID, to, stateName(cur.State))
+			fmt.Fprintf(a.stdout, "Marked %s %s (was %s)\n", key.TaskID, to, stateName(was))
 			return nil
 		},
 	}

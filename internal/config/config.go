@@ -28,6 +28,9 @@ type Config struct {
 	DagRescan    time.Duration `yaml:"dag_dir_list_interval" env:"SIROCCO_DAG_DIR_LIST_INTERVAL" help:"how often the DAGs folder is re-read"`
 	KillGrace    time.Duration `yaml:"kill_grace" env:"SIROCCO_KILL_GRACE" help:"SIGTERM to SIGKILL delay when a task is stopped"`
 	LogLevel     string        `yaml:"log_level" env:"SIROCCO_LOG_LEVEL" help:"debug, info, warn or error"`
+	// APIToken, when set, is the bearer token every /api/v1 request but
+	// health must carry. It is a secret: Entries shows it as ***.
+	APIToken string `yaml:"api_token" env:"SIROCCO_API_TOKEN" help:"bearer token the REST API requires (needed to listen beyond loopback)" secret:"true"`
 }
 
 // Defaults returns the built-in settings; Home is ~/sirocco.
@@ -97,7 +100,8 @@ type Entry struct {
 	Key, Env, Value, Help string
 }
 
-// Entries lists every setting with its effective value.
+// Entries lists every setting with its effective value; secrets (the API
+// token, a database password) are hidden, as `config list` prints them.
 func (c Config) Entries() []Entry {
 	v := reflect.ValueOf(c)
 	t := v.Type()
@@ -107,6 +111,9 @@ func (c Config) Entries() []Entry {
 		val := fmt.Sprint(v.Field(i).Interface())
 		if f.Tag.Get("yaml") == "database_url" {
 			val = RedactURL(val)
+		}
+		if f.Tag.Get("secret") == "true" && val != "" {
+			val = "***"
 		}
 		out = append(out, Entry{Key: f.Tag.Get("yaml"), Env: f.Tag.Get("env"), Value: val, Help: f.Tag.Get("help")})
 	}

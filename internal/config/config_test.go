@@ -74,3 +74,40 @@ func TestBadValuesAreErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestAPITokenIsReadButNeverListed(t *testing.T) {
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte("api_token: from-file-Tok3n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SIROCCO_HOME", home)
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIToken != "from-file-Tok3n" {
+		t.Errorf("api_token from sirocco.yaml = %q", c.APIToken)
+	}
+	t.Setenv("SIROCCO_API_TOKEN", "from-env-Tok3n")
+	if c, err = Load(nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.APIToken != "from-env-Tok3n" {
+		t.Errorf("api_token = %q, want SIROCCO_API_TOKEN's", c.APIToken)
+	}
+	found := false
+	for _, e := range c.Entries() {
+		if strings.Contains(e.Value, "Tok3n") {
+			t.Errorf("config list shows the API token under %s: %q", e.Key, e.Value)
+		}
+		if e.Key == "api_token" {
+			found = true
+			if e.Value != "***" || e.Env != "SIROCCO_API_TOKEN" {
+				t.Errorf("api_token entry = %+v, want *** from SIROCCO_API_TOKEN", e)
+			}
+		}
+	}
+	if !found {
+		t.Error("config list lacks api_token")
+	}
+}

@@ -1,0 +1,119 @@
+package actions
+
+import (
+	"context"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// ClearRequest selects the task instances of one run to run again, as
+// `tasks clear` and POST clearTaskInstances do.
+type ClearRequest struct {
+	RunID string
+	// TaskIDs are the tasks to clear; none means every task of the DAG.
+	TaskIDs []string
+	// Downstream adds everything that depends on TaskIDs.
+	Downstream bool
+	// OnlyFailed keeps only failed and upstream_failed instances.
+	OnlyFailed bool
+	// DryRun computes the selection and writes nothing.
+	DryRun bool
+}
+
+// ClearResult says what a clear did (or, in a dry run, would do).
+type ClearResult struct {
+	// Cleared counts the instances put back to none (0 in a dry run).
+	Cleared int
+	// Restarting counts running instances moved to restarting: their
+	// executor stops the try, remote work included, and they run again.
+	Restarting int
+	// TaskInstances are the instances selected, as read before the clear:
+	// those to put back to none and those to restart. Queued ones are
+	// left alone, as the store does.
+	TaskInstances []store.TaskInstance
+}
+
+// Clear puts the selected task instances of a run back to none with their
+// retries granted again, and a finished run back to queued, so the
+// scheduler runs them again. A running instance becomes restarting (Airflow's
+// word): its executor stops the try first, then hands it back.
+func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, now time.Time) (ClearResult, error) {
+	var res ClearResult
+	tis, err := st.ListTaskInstances(ctx, d.ID, req.RunID)
+	if err != nil {
+		return res, err
+	}
+	if len(tis) == 0 {
+		return res, kindf(store.ErrNotFound, "run %s of %s not found", req.RunID, d.ID)
+	}
+	selected, err := selectTasks(d, req.TaskIDs, req.Downstream)
+	if err != nil {
+		return res, err
+	}
+	retries := map[string]int{}
+	for _, ti := range tis {
+		if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
+			continue
+		}
+		if req.OnlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
+			continue
+		}
+		if ti.State == store.StateRunning {
+			if req.DryRun {
+				res.TaskInstances = append(res.TaskInstances, ti)
+				continue
+			}
+			// Airflow's "restarting": the executor stops the try (and
+			// its remote work) first, then hands the task back.
+			ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: ti.TaskKey,
+				From: []store.TaskState{store.StateRunning}, FromTry: &ti.TryNumber, To: store.StateRestarting})
+			if err != nil {
+				return res, err
+			}
+			if ok {
+				res.Restarting++
+				res.TaskInstances = append(res.TaskInstances, ti)
+			}
+			continue
+		}
+		retries[ti.TaskID] = d.Task(ti.TaskID).Retries
+		if ti.State != store.StateQueued { // ClearTasks leaves queued instances alone
+			res.TaskInstances = append(res.TaskInstances, ti)
+		}
+	}
+	if req.DryRun {
+		return res, nil
+	}
+	n, err := st.ClearTasks(ctx, d.ID, req.RunID, retries, now)
+	if err != nil {
+		return res, err
+	}
+	res.Cleared = n
+	return res, nil
+}
+
+// selectTasks returns the task ids a clear covers: all of d's without
+// ids, else ids and, with downstream, what depends on them.
+func selectTasks(d *dag.DAG, ids []string, downstream bool) (map[string]bool, error) {
+	selected := map[string]bool{}
+	if len(ids) == 0 {
+		for _, t := range d.Tasks {
+			selected[t.ID] = true
+		}
+	}
+	for _, id := range ids {
+		if d.Task(id) == nil {
+			return nil, invalidf("task_ids", "DAG %s has no task %q", d.ID, id)
+		}
+		closure := []string{id}
+		if downstream {
+			closure = d.DownstreamClosure(id)
+		}
+		for _, x := range closure {
+			selected[x] = true
+		}
+	}
+	return selected, nil
+}

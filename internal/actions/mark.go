@@ -1,0 +1,46 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// CheckMarkState reports whether a task instance may be set to state by
+// hand: only success, failed and skipped, as Airflow allows.
+func CheckMarkState(state string) error {
+	switch store.TaskState(state) {
+	case store.StateSuccess, store.StateFailed, store.StateSkipped:
+		return nil
+	}
+	return invalidf("new_state", "state must be success, failed or skipped, not %q", state)
+}
+
+// Mark sets a task instance's state by hand (`tasks mark`, PATCH
+// taskInstances) and returns its state before. Marking a running instance
+// failed stops its try for good (the executor sees the state change). A
+// finished run whose task changed goes back to running, so the scheduler
+// looks at what follows the task.
+func Mark(ctx context.Context, st store.Store, key store.TaskKey, to store.TaskState, now time.Time) (store.TaskState, error) {
+	if err := CheckMarkState(string(to)); err != nil {
+		return "", err
+	}
+	cur, err := st.GetTaskInstance(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+	}
+	ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key, From: []store.TaskState{cur.State}, To: to, EndDate: &now})
+	if err != nil {
+		return cur.State, err
+	}
+	if !ok {
+		return cur.State, kindf(ErrConflict, "task %s changed state while marking it; try again", key.TaskID)
+	}
+	if run, err := st.GetRun(ctx, key.DagID, key.RunID); err == nil && run.State.Finished() {
+		_, _ = st.UpdateRun(ctx, store.RunUpdate{DagID: key.DagID, RunID: key.RunID,
+			From: []store.RunState{run.State}, To: store.RunRunning})
+	}
+	return cur.State, nil
+}

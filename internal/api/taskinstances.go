@@ -1,0 +1,178 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/sirocco-dev/sirocco/internal/actions"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// taskInstanceJSON is Airflow's TaskInstance plus the handle of the work
+// the try started outside Sirocco, decoded as `tasks state -o json` shows
+// it, and its Spark ids and links lifted to the top when present.
+type taskInstanceJSON struct {
+	TaskID         string   `json:"task_id"`
+	DagID          string   `json:"dag_id"`
+	DagRunID       string   `json:"dag_run_id"`
+	ExecutionDate  *string  `json:"execution_date"`
+	LogicalDate    *string  `json:"logical_date"`
+	StartDate      *string  `json:"start_date"`
+	EndDate        *string  `json:"end_date"`
+	Duration       *float64 `json:"duration"`
+	State          *string  `json:"state"`
+	TryNumber      int      `json:"try_number"`
+	MapIndex       int      `json:"map_index"`
+	MaxTries       int      `json:"max_tries"`
+	Hostname       string   `json:"hostname"`
+	Pool           string   `json:"pool"`
+	PoolSlots      int      `json:"pool_slots"`
+	Queue          string   `json:"queue"`
+	PriorityWeight int      `json:"priority_weight"`
+	Operator       *string  `json:"operator"`
+	QueuedWhen     *string  `json:"queued_when"`
+	PID            *int     `json:"pid"`
+	Note           *string  `json:"note"`
+
+	Handle map[string]any `json:"handle"`
+	// From the handle (see internal/operator/spark/handle.go): the Spark
+	// standalone driver, the application (app-…, application_…, local-…),
+	// its UI, the master's UI and a Kubernetes driver pod.
+	DriverID  string `json:"driver_id,omitempty"`
+	AppID     string `json:"app_id,omitempty"`
+	SparkUI   string `json:"spark_ui,omitempty"`
+	MasterUI  string `json:"master_ui,omitempty"`
+	DriverPod string `json:"driver_pod,omitempty"`
+}
+
+// taskInstanceOf renders ti of run; operator is the task's, "" when the
+// DAG no longer has it.
+func taskInstanceOf(ti store.TaskInstance, run store.DagRun, operator string) taskInstanceJSON {
+	out := taskInstanceJSON{
+		TaskID: ti.TaskID, DagID: ti.DagID, DagRunID: ti.RunID,
+		ExecutionDate: ts(run.LogicalDate), LogicalDate: ts(run.LogicalDate),
+		StartDate: ts(ti.StartDate), EndDate: ts(ti.EndDate), State: strOrNil(string(ti.State)),
+		TryNumber: ti.TryNumber, MapIndex: -1, MaxTries: ti.MaxTries, Hostname: ti.Hostname,
+		Pool: ti.Pool, PoolSlots: ti.PoolSlots, Queue: ti.Queue, PriorityWeight: ti.PriorityWeight,
+		Operator: strOrNil(operator), QueuedWhen: ts(ti.QueuedAt),
+	}
+	if !ti.StartDate.IsZero() && !ti.EndDate.IsZero() && !ti.EndDate.Before(ti.StartDate) {
+		d := ti.EndDate.Sub(ti.StartDate).Seconds()
+		out.Duration = &d
+	}
+	if len(ti.Handle) > 0 && json.Unmarshal(ti.Handle, &out.Handle) == nil {
+		str := func(key string) string { v, _ := out.Handle[key].(string); return v }
+		out.DriverID, out.AppID, out.SparkUI = str("driver_id"), str("app_id"), str("spark_ui")
+		out.MasterUI, out.DriverPod = str("master_ui"), str("driver_pod")
+		if pid, ok := out.Handle["pid"].(float64); ok && pid > 0 {
+			n := int(pid)
+			out.PID = &n
+		}
+	}
+	return out
+}
+
+// operatorOf returns the operator of a task of a loaded DAG, or "".
+func (s *server) operatorOf(dagID, taskID string) string {
+	dags, _ := s.o.DAGs()
+	if d := dags[dagID]; d != nil {
+		if t := d.Task(taskID); t != nil {
+			return t.Operator
+		}
+	}
+	return ""
+}
+
+// listTaskInstances lists a run's task instances in the DAG's order;
+// ?state= (repeatable; "none" for not yet scheduled) filters.
+func (s *server) listTaskInstances(w http.ResponseWriter, r *http.Request) error {
+	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	states := r.URL.Query()["state"]
+	run, err := s.run(r)
+	if err != nil {
+		return err
+	}
+	tis, err := s.o.Store.ListTaskInstances(r.Context(), run.DagID, run.RunID)
+	if err != nil {
+		return fmt.Errorf("list task instances of %s/%s: %w", run.DagID, run.RunID, err)
+	}
+	if len(states) > 0 {
+		tis = slices.DeleteFunc(tis, func(ti store.TaskInstance) bool {
+			name := string(ti.State)
+			if ti.State == store.StateNone {
+				name = "none"
+			}
+			return !slices.Contains(states, name)
+		})
+	}
+	out := make([]taskInstanceJSON, 0, min(p.limit, len(tis)))
+	for _, ti := range paginate(tis, p) {
+		out = append(out, taskInstanceOf(ti, run, s.operatorOf(ti.DagID, ti.TaskID)))
+	}
+	return writeJSON(w, http.StatusOK, collection("task_instances", out, len(tis)))
+}
+
+func (s *server) getTaskInstance(w http.ResponseWriter, r *http.Request) error {
+	run, ti, err := s.taskInstance(r)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, taskInstanceOf(ti, run, s.operatorOf(ti.DagID, ti.TaskID)))
+}
+
+// taskInstance reads the run and task instance the path names, or a 404
+// naming whichever is missing.
+func (s *server) taskInstance(r *http.Request) (store.DagRun, store.TaskInstance, error) {
+	run, err := s.run(r)
+	if err != nil {
+		return run, store.TaskInstance{}, err
+	}
+	key := store.TaskKey{DagID: run.DagID, RunID: run.RunID, TaskID: r.PathValue("task_id")}
+	ti, err := s.o.Store.GetTaskInstance(r.Context(), key)
+	if isNotFound(err) {
+		return run, ti, notFound("TaskInstance", "run %s of DAG %s has no task instance %q", key.RunID, key.DagID, key.TaskID)
+	}
+	if err != nil {
+		return run, ti, fmt.Errorf("read task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+	}
+	return run, ti, nil
+}
+
+// patchTaskInstance marks a task instance success, failed or skipped:
+// {"new_state": "success"}. With "dry_run": true it only checks. Unlike
+// Airflow, dry_run defaults to false (see docs/decisions.md).
+func (s *server) patchTaskInstance(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		NewState *string `json:"new_state"`
+		DryRun   bool    `json:"dry_run"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		return err
+	}
+	if body.NewState == nil {
+		return badRequest("new_state", "new_state is required: success, failed or skipped")
+	}
+	if err := actions.CheckMarkState(*body.NewState); err != nil {
+		return err
+	}
+	run, ti, err := s.taskInstance(r)
+	if err != nil {
+		return err
+	}
+	if !body.DryRun {
+		if _, err := actions.Mark(r.Context(), s.o.Store, ti.TaskKey, store.TaskState(*body.NewState), s.now()); err != nil {
+			return err
+		}
+		s.kick()
+		key := ti.TaskKey
+		if ti, err = s.o.Store.GetTaskInstance(r.Context(), key); err != nil {
+			return fmt.Errorf("read task instance %s after marking it: %w", key.TaskID, err)
+		}
+	}
+	return writeJSON(w, http.StatusOK, taskInstanceOf(ti, run, s.operatorOf(ti.DagID, ti.TaskID)))
+}

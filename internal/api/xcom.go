@@ -1,0 +1,54 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// xcomJSON is Airflow's XCom entry. Value is the JSON text the task
+// pushed, as Airflow's stringified value, or the decoded value with
+// ?deserialize=true.
+type xcomJSON struct {
+	Key           string  `json:"key"`
+	DagID         string  `json:"dag_id"`
+	DagRunID      string  `json:"dag_run_id"`
+	TaskID        string  `json:"task_id"`
+	MapIndex      int     `json:"map_index"`
+	ExecutionDate *string `json:"execution_date"`
+	Timestamp     *string `json:"timestamp"`
+	Value         any     `json:"value"`
+}
+
+// getXCom answers one XCom entry. There is no listing: the store looks
+// entries up by key only.
+func (s *server) getXCom(w http.ResponseWriter, r *http.Request) error {
+	deserialize, _, err := boolParam(r, "deserialize")
+	if err != nil {
+		return err
+	}
+	run, err := s.run(r)
+	if err != nil {
+		return err
+	}
+	key := store.TaskKey{DagID: run.DagID, RunID: run.RunID, TaskID: r.PathValue("task_id")}
+	name := r.PathValue("xcom_key")
+	x, err := s.o.Store.GetXCom(r.Context(), key, name)
+	if isNotFound(err) {
+		return notFound("XCom entry", "task %s of run %s has no XCom %q", key.TaskID, key.RunID, name)
+	}
+	if err != nil {
+		return fmt.Errorf("read XCom %s of %s/%s/%s: %w", name, key.DagID, key.RunID, key.TaskID, err)
+	}
+	out := xcomJSON{Key: x.Key, DagID: x.DagID, DagRunID: x.RunID, TaskID: x.TaskID, MapIndex: -1,
+		ExecutionDate: ts(run.LogicalDate), Value: x.Value}
+	if deserialize {
+		var v any
+		if err := json.Unmarshal([]byte(x.Value), &v); err == nil {
+			out.Value = v
+		}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sirocco-dev/sirocco/internal/api"
+	"github.com/sirocco-dev/sirocco/internal/engine"
+)
+
+func (a *app) apiServerCmd() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "api-server",
+		Short: "Serve the REST API (/api/v1) without a scheduler",
+		Long: "Serve the REST API over the configured database and DAGs folder, which is re-read every\n" +
+			"dag_dir_list_interval. Runs it creates are run by a scheduler (sirocco scheduler) sharing\n" +
+			"the database. Beyond loopback the API needs api_token (SIROCCO_API_TOKEN).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.serveAPI(cmd.Context(), listen)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the REST API and /health")
+	return cmd
+}
+
+// serveAPI serves the API until SIGINT/SIGTERM. The DAGs folder is
+// reloaded in the background, as the engine's watcher does, but nothing is
+// written back: recording DAGs and import errors is the scheduler's job.
+func (a *app) serveAPI(parent context.Context, listen string) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	if err := api.CheckListen(listen, cfg.APIToken); err != nil {
+		return err
+	}
+	log := a.logger(cfg)
+	st, err := a.openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	bag := engine.NewBag(cfg.DagsFolder, a.operators.Specs())
+	if err := bag.Reload(); err != nil {
+		return err
+	}
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	handler := api.New(api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log})
+	closeHTTP, err := startHTTP(listen, handler, log)
+	if err != nil {
+		return err
+	}
+	defer closeHTTP()
+	logAPIAuth(log, cfg)
+	log.Info("sirocco started", "role", "api-server", "dags_folder", cfg.DagsFolder, "dags", len(bag.DAGs()),
+		"import_errors", len(bag.Errors()), "home", cfg.Home)
+	reloadEvery(ctx, bag, cfg.DagRescan, log)
+	log.Info("sirocco stopped")
+	return nil
+}
+
+// reloadEvery re-reads the DAGs folder every interval until ctx ends.
+func reloadEvery(ctx context.Context, bag *engine.Bag, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := bag.Reload(); err != nil {
+				log.Error("reload DAGs", "err", err)
+			}
+		}
+	}
+}
