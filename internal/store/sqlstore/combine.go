@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"sync"
 	"time"
 
@@ -74,21 +73,11 @@ func (s *Store) writeBatch(ctx context.Context, batch []*pendingUpdate) {
 		}
 	}()
 	if len(batch) > 1 {
-		won := make([]bool, len(batch))
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			for i, p := range batch {
-				query, args := s.taskUpdateSQL(p.u)
-				res, err := s.txExec(ctx, tx, query, args...)
-				if err == nil {
-					won[i], err = affected(res)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
+		us := make([]store.TaskUpdate, len(batch))
+		for i, p := range batch {
+			us[i] = p.u
+		}
+		if won, err := s.updateTasksTx(ctx, us); err == nil {
 			for i, p := range batch {
 				p.ok = won[i]
 			}

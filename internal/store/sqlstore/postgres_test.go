@@ -46,3 +46,32 @@ func TestPostgresTwoProcessesMigrate(t *testing.T) {
 		return s
 	})
 }
+
+// TestPostgresPipelineIsAllOrNothing: the pipelined batch is one
+// transaction, so an update PostgreSQL rejects (text that is not UTF-8)
+// leaves the others in the batch unwritten, while the same valid update
+// written on its own still works.
+func TestPostgresPipelineIsAllOrNothing(t *testing.T) {
+	s := openPostgres(t, testenv.Postgres(t))
+	ctx := t.Context()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run := store.DagRun{DagID: "d", RunID: "r", RunType: store.RunManual, State: store.RunRunning}
+	if err := s.CreateRun(ctx, run, []store.TaskInstance{{TaskKey: store.TaskKey{TaskID: "a"}}, {TaskKey: store.TaskKey{TaskID: "b"}}}); err != nil {
+		t.Fatal(err)
+	}
+	a := store.TaskKey{DagID: "d", RunID: "r", TaskID: "a"}
+	b := store.TaskKey{DagID: "d", RunID: "r", TaskID: "b"}
+	good := store.TaskUpdate{Key: a, From: []store.TaskState{store.StateNone}, To: store.StateQueued}
+	bad := store.TaskUpdate{Key: b, To: store.TaskState("\xff")}
+	if _, err := s.UpdateTasks(ctx, []store.TaskUpdate{good, bad}); err == nil {
+		t.Fatal("a batch with an update PostgreSQL rejects reported no error")
+	}
+	if ti, err := s.GetTaskInstance(ctx, a); err != nil || ti.State != store.StateNone {
+		t.Fatalf("after the failed batch a is %q (%v), want none: the batch must be all or nothing", ti.State, err)
+	}
+	if ok, err := s.UpdateTask(ctx, good); !ok || err != nil {
+		t.Fatalf("the valid update alone: %v, %v", ok, err)
+	}
+}

@@ -86,26 +86,11 @@ func (s *Store) updateTaskDirect(ctx context.Context, u store.TaskUpdate) (bool,
 // transaction, and reports which of them changed their row. One commit for
 // a tick's worth of transitions costs far less than one per task.
 func (s *Store) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
-	won := make([]bool, len(us))
 	if len(us) == 0 {
-		return won, nil
+		return []bool{}, nil
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for i, u := range us {
-			query, args := s.taskUpdateSQL(u)
-			res, err := s.txExec(ctx, tx, query, args...)
-			if err == nil {
-				won[i], err = affected(res)
-			}
-			if err != nil {
-				k := u.Key
-				return fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
-			}
-		}
-		return nil
-	})
+	won, err := s.updateTasksTx(ctx, us)
 	if err != nil {
-		clear(won)
 		return won, fmt.Errorf("update %d tasks: %w", len(us), err)
 	}
 	return won, nil
