@@ -11,6 +11,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/tasklog"
 )
 
 // Test runs one task now, as `airflow tasks test` does: dependencies are
@@ -27,11 +28,15 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 		defer cancel()
 	}
 	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}
+	// The terminal gets what the task's log would: secrets masked.
+	masked := tasklog.NewMasked(out)
+	out = masked
+	defer masked.Flush()
 	res, err := r.Operators[t.Operator].New().Execute(ctx, &operator.Task{
 		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
 		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d),
-		Log: out, Logger: r.Logger, KillGrace: r.KillGrace, Mask: func(string) {},
-		Connection: r.connection(func(string) {}),
+		Log: masked, Logger: r.Logger, KillGrace: r.KillGrace, Mask: masked.AddSecret,
+		Connection: r.connection(masked.AddSecret),
 	})
 	if errors.Is(err, operator.ErrSkip) {
 		fmt.Fprintf(out, "task would be skipped: %v\n", err)

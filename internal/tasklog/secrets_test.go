@@ -1,6 +1,7 @@
 package tasklog
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -70,5 +71,30 @@ func TestAddSecretOverlappingSecrets(t *testing.T) {
 	}
 	if got := read(t, path); strings.Contains(got, "super") || strings.Contains(got, "123") {
 		t.Errorf("part of a secret reached the log: %q", got)
+	}
+}
+
+// TestMaskedWriterMasksWholeLines: secrets are masked even when a write
+// splits them, partial lines wait for their end or Flush, and nothing is
+// timestamped.
+func TestMaskedWriterMasksWholeLines(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	m := NewMasked(&out)
+	m.AddSecret("s3cr3t-token")
+	m.AddSecret("abc") // too short to mask
+	for _, part := range []string{"token=s3cr", "3t-token abc\nsecond ", "line s3cr3t-token\nlast s3cr3t", "-token"} {
+		if _, err := m.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := out.String(), "token=*** abc\nsecond line ***\n"; got != want {
+		t.Fatalf("before Flush: %q, want %q", got, want)
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out.String(), "token=*** abc\nsecond line ***\nlast ***"; got != want {
+		t.Fatalf("after Flush: %q, want %q", got, want)
 	}
 }

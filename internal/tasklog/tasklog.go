@@ -43,19 +43,36 @@ type Writer struct {
 // Values shorter than 4 bytes are ignored: masking "a" would garble the log
 // without protecting anything.
 func (w *Writer) AddSecret(s string) {
-	if len(s) < 4 {
-		return
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, have := range w.secrets {
+	w.secrets = addSecret(w.secrets, s)
+}
+
+// addSecret adds s to secrets unless it is too short or already there,
+// keeping the longest first, so a secret containing another is masked
+// whole.
+func addSecret(secrets [][]byte, s string) [][]byte {
+	if len(s) < 4 {
+		return secrets
+	}
+	for _, have := range secrets {
 		if string(have) == s {
-			return
+			return secrets
 		}
 	}
-	w.secrets = append(w.secrets, []byte(s))
-	// Longest first, so a secret containing another is masked whole.
-	sort.Slice(w.secrets, func(i, j int) bool { return len(w.secrets[i]) > len(w.secrets[j]) })
+	secrets = append(secrets, []byte(s))
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+	return secrets
+}
+
+// mask returns line with every secret replaced by "***".
+func mask(secrets [][]byte, line []byte) []byte {
+	for _, s := range secrets {
+		if bytes.Contains(line, s) {
+			line = bytes.ReplaceAll(line, s, []byte("***"))
+		}
+	}
+	return line
 }
 
 // maxPartial bounds the unterminated tail a Writer keeps.
@@ -187,12 +204,7 @@ func (w *Writer) stamp(out *bytes.Buffer, line []byte) {
 	out.WriteByte('[')
 	out.WriteString(w.now().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	out.WriteString("] ")
-	for _, s := range w.secrets {
-		if bytes.Contains(line, s) {
-			line = bytes.ReplaceAll(line, s, []byte("***"))
-		}
-	}
-	out.Write(line)
+	out.Write(mask(w.secrets, line))
 }
 
 // Printf writes one line of Sirocco's own commentary into the task log.
