@@ -123,8 +123,16 @@ func (s *sparkBench) runSparkTask(b *testing.B, dagID, taskID string, cluster bo
 	case end = <-done:
 	case <-time.After(sparkRunTimeout):
 	}
+	// The run can be recorded before the follower's next poll sees the
+	// driver end: give it a few polls to catch up before stopping it.
+	var seen driverSeen
+	select {
+	case seen = <-seenCh:
+	case <-time.After(20 * sparkPoll):
+		cancel()
+		seen = <-seenCh
+	}
 	cancel()
-	seen := <-seenCh
 	if end.state != store.RunSuccess {
 		b.Fatalf("run %s of %s ended %q (driver %+v); task log:\n%s", runID, dagID, end.state, seen,
 			s.taskLog(dagID, runID, taskID))
