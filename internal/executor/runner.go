@@ -106,6 +106,16 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	}
 	ti.TryNumber = try
 
+	// The next tasks' log folders are made while this one runs (on a busy
+	// disk a folder costs up to milliseconds), off every hand-off's path.
+	if next := downstreamOf(d, k.TaskID); len(next) > 0 {
+		made := make(chan struct{})
+		go func() {
+			defer close(made)
+			tasklog.Prepare(r.LogsDir, k.DagID, k.RunID, next)
+		}()
+		defer func() { <-made }()
+	}
 	// The log file is opened while the operator starts; finishTry waits
 	// for it, so the try's outcome is recorded only with its log complete.
 	lw := tasklog.Start(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, try))
@@ -119,6 +129,15 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	op := r.Operators[task.Operator].New()
 	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, args: prep.args, env: prep.env, lw: lw, timeout: task.ExecutionTimeout},
 		func(ctx context.Context, ot *operator.Task) (operator.Result, error) { return op.Execute(ctx, ot) })
+}
+
+// downstreamOf returns the tasks that depend on taskID, none when the DAG
+// is not loaded.
+func downstreamOf(d *dag.DAG, taskID string) []string {
+	if d == nil {
+		return nil
+	}
+	return d.Downstream(taskID)
 }
 
 // tryRun is one try ready to run: claimed, rendered, with its log open.

@@ -117,6 +117,15 @@ func Start(path string) *Writer {
 	return w
 }
 
+// Prepare makes the log folders of tasks of a run ahead of their tries, so
+// that a try's log costs one file creation when it starts. It is best
+// effort: Start reports any real failure when the try runs.
+func Prepare(base, dagID, runID string, taskIDs []string) {
+	for _, id := range taskIDs {
+		_ = os.MkdirAll(filepath.Dir(Path(base, dagID, runID, id, 1)), 0o755)
+	}
+}
+
 func openFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create log folder: %w", err)
