@@ -87,8 +87,11 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 	maps.Copy(env, procEnv)
 
 	h := &Handle{Kind: kindProcess, ConnID: args.String("conn_id", "spark_default"), Master: s.Master, RESTURL: s.RESTURL, MasterUI: s.MasterUI}
-	var mu sync.Mutex
+	var mu sync.Mutex     // guards h
+	var saveMu sync.Mutex // one save at a time, so the last one written holds the latest h
 	save := func(ctx context.Context) error {
+		saveMu.Lock()
+		defer saveMu.Unlock()
 		mu.Lock()
 		b, err := json.Marshal(h)
 		mu.Unlock()
