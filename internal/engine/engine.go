@@ -81,7 +81,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		PollInterval: cfg.PollInterval, ZombieAfter: cfg.ZombieAfter, OnlyRun: o.OnlyRun,
 		Resumable: runner.CanResume,
 	})
-	exec.SetOnDone(loop.Kick)
+	exec.SetOnDone(loop.Wake)
 	return &Engine{Config: cfg, Store: o.Store, Bag: bag, Runner: runner, Executor: exec, Loop: loop, Logger: o.Logger}, nil
 }
 

@@ -86,6 +86,7 @@ func newEnvWith(t *testing.T, yaml string, ops operator.Registry) *env {
 		LogsDir: filepath.Join(root, "logs"), WorkerID: "worker-1", Hostname: "host-1",
 		Clock: scheduler.SystemClock{}, Logger: slog.New(slog.DiscardHandler),
 	}
+	t.Cleanup(e.runner.WaitBackground) // before the temporary folder goes
 	e.d = e.parse(yaml)
 	e.dags.set(e.d)
 	return e

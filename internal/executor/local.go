@@ -129,8 +129,12 @@ func (l *Local) Holds(k store.TaskKey) bool {
 // Kill stops a running try; it ends as failed without retry.
 func (l *Local) Kill(k store.TaskKey) { l.runner.Kill(k) }
 
-// Wait blocks until every try and the heartbeat have stopped.
-func (l *Local) Wait() { l.wg.Wait() }
+// Wait blocks until every try, its background work and the heartbeat have
+// stopped.
+func (l *Local) Wait() {
+	l.wg.Wait()
+	l.runner.WaitBackground()
+}
 
 // Kill cancels the try of k if this runner has it.
 func (r *Runner) Kill(k store.TaskKey) {

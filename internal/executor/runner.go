@@ -44,9 +44,14 @@ type Runner struct {
 	// and SIGKILL.
 	KillGrace time.Duration
 
-	mu      sync.Mutex
-	running map[store.TaskKey]trackedTry
+	mu         sync.Mutex
+	running    map[store.TaskKey]trackedTry
+	background sync.WaitGroup // work of finished tries that may still run (log folders)
 }
+
+// WaitBackground blocks until the background work started by tries has
+// ended; the executor calls it when it stops.
+func (r *Runner) WaitBackground() { r.background.Wait() }
 
 // Run executes the try of k that the scheduler queued for this worker. It
 // returns only infrastructure errors; a task's own failure is recorded.
@@ -107,14 +112,14 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	ti.TryNumber = try
 
 	// The next tasks' log folders are made while this one runs (on a busy
-	// disk a folder costs up to milliseconds), off every hand-off's path.
+	// disk a folder costs up to milliseconds), so their hand-offs find them.
+	// Nothing waits for it but WaitBackground (shutdown).
 	if next := downstreamOf(d, k.TaskID); len(next) > 0 {
-		made := make(chan struct{})
+		r.background.Add(1)
 		go func() {
-			defer close(made)
+			defer r.background.Done()
 			tasklog.Prepare(r.LogsDir, k.DagID, k.RunID, next)
 		}()
-		defer func() { <-made }()
 	}
 	// The log file is opened while the operator starts; finishTry waits
 	// for it, so the try's outcome is recorded only with its log complete.

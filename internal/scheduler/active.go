@@ -49,10 +49,7 @@ func (a *activeSet) markRunsChanged() { a.runsStale = true }
 // full after the change feed, so its rows are never older than the feed.
 func (a *activeSet) refresh(ctx context.Context, st store.Store, now time.Time, o refreshOptions) ([]store.DagRun, error) {
 	if !a.valid || now.Sub(a.syncedAt) >= o.resyncEvery {
-		if err := a.readRuns(ctx, st, now, o); err != nil {
-			return nil, err
-		}
-		return a.runList, a.resync(ctx, st, a.activeRuns(), now)
+		return a.runList, a.resync(ctx, st, now, o)
 	}
 	changed, next, err := st.TaskInstancesChangedSince(ctx, a.cursor)
 	if err != nil {
@@ -84,18 +81,7 @@ func (a *activeSet) refresh(ctx context.Context, st store.Store, now time.Time, 
 			break
 		}
 	}
-	for _, r := range a.runList {
-		k := runKey{r.DagID, r.RunID}
-		if a.runs[k] {
-			continue
-		}
-		tis, err := st.ListTaskInstances(ctx, r.DagID, r.RunID)
-		if err != nil {
-			return nil, fmt.Errorf("read run %s/%s: %w", r.DagID, r.RunID, err)
-		}
-		a.add(k, tis)
-	}
-	return a.runList, nil
+	return a.runList, a.addMissingRuns(ctx, st)
 }
 
 // readRuns re-reads the active runs.
@@ -120,12 +106,17 @@ func (a *activeSet) activeRuns() map[runKey]bool {
 }
 
 // resync replaces the set with a full read of the active runs. The cursor
-// is taken first, so a write racing the read is applied again next time.
-func (a *activeSet) resync(ctx context.Context, st store.Store, active map[runKey]bool, now time.Time) error {
+// is taken first, so a run or a row written during the reads is read again
+// next time rather than missed.
+func (a *activeSet) resync(ctx context.Context, st store.Store, now time.Time, o refreshOptions) error {
 	c, err := st.TaskChangeCursor(ctx)
 	if err != nil {
 		return err
 	}
+	if err := a.readRuns(ctx, st, now, o); err != nil {
+		return err
+	}
+	active := a.activeRuns()
 	tis, err := st.ActiveTaskInstances(ctx)
 	if err != nil {
 		return fmt.Errorf("list active task instances: %w", err)
@@ -143,6 +134,25 @@ func (a *activeSet) resync(ctx context.Context, st store.Store, active map[runKe
 		a.tis = append(a.tis, ti)
 	}
 	a.cursor, a.syncedAt, a.valid = c, now, true
+	// A run listed active whose rows the read did not return (it changed
+	// state between the two reads) is read on its own, so Decide never sees
+	// an active run without its tasks.
+	return a.addMissingRuns(ctx, st)
+}
+
+// addMissingRuns reads in full every active run the set does not hold.
+func (a *activeSet) addMissingRuns(ctx context.Context, st store.Store) error {
+	for _, r := range a.runList {
+		k := runKey{r.DagID, r.RunID}
+		if a.runs[k] {
+			continue
+		}
+		tis, err := st.ListTaskInstances(ctx, r.DagID, r.RunID)
+		if err != nil {
+			return fmt.Errorf("read run %s/%s: %w", r.DagID, r.RunID, err)
+		}
+		a.add(k, tis)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -60,7 +61,8 @@ type Options struct {
 	Resumable func(store.TaskInstance) bool
 	// ResyncEvery is how often the loop re-reads every active task
 	// instance instead of only the changed ones; a safety net, as the
-	// change feed misses nothing.
+	// change feed misses no task instance write. (A run's own state is
+	// re-read every PollInterval, on Kick, and after the loop changed one.)
 	ResyncEvery time.Duration
 }
 
@@ -73,6 +75,8 @@ type Loop struct {
 	meta    metaCache
 	metaAge time.Time
 	active  activeSet
+	// runsChanged is set by Kick: the next tick reads the active runs.
+	runsChanged atomic.Bool
 }
 
 type metaCache struct {
@@ -102,8 +106,17 @@ func NewLoop(opts Options) *Loop {
 	return &Loop{opts: opts, kick: make(chan struct{}, 1)}
 }
 
-// Kick asks for a tick as soon as possible; it never blocks.
+// Kick asks for a tick as soon as possible, with the active runs read
+// again: something outside the loop (the API, a trigger) may have changed
+// them. It never blocks.
 func (l *Loop) Kick() {
+	l.runsChanged.Store(true)
+	l.Wake()
+}
+
+// Wake asks for a tick as soon as possible; the executor calls it when a
+// try ends, which changes task instances only. It never blocks.
+func (l *Loop) Wake() {
 	select {
 	case l.kick <- struct{}{}:
 	default:
@@ -123,7 +136,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.opts.Logger.Error("scheduler tick failed", "err", err)
 		}
 		if changed {
-			l.Kick()
+			l.Wake() // apply has marked run changes itself
 		}
 		wait := l.opts.PollInterval
 		if !wake.IsZero() {
@@ -168,6 +181,9 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 		if err := l.refreshMeta(ctx, now); err != nil {
 			return Snapshot{}, err
 		}
+	}
+	if l.runsChanged.Swap(false) {
+		l.active.markRunsChanged()
 	}
 	ro := refreshOptions{resyncEvery: l.opts.ResyncEvery, runsEvery: l.opts.PollInterval}
 	if only := l.opts.OnlyRun; only != nil {
@@ -284,12 +300,12 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 	}
 	for i, u := range plan.TaskUpdates {
 		if won[i] && u.To == store.StateQueued {
-			i, held := l.active.index[u.Key] // snap.TIs is l.active.tis
+			at, held := l.active.index[u.Key] // snap.TIs is l.active.tis
 			run := runs[runKey{u.Key.DagID, u.Key.RunID}]
 			if !held || run == nil {
 				continue // not from this snapshot: cannot happen, Decide only queues what it saw
 			}
-			queued := snap.TIs[i]
+			queued := snap.TIs[at]
 			queued.State = store.StateQueued
 			if u.WorkerID != nil {
 				queued.WorkerID = *u.WorkerID

@@ -35,7 +35,7 @@ type Writer struct {
 	// (Start); opened is closed once it is open or failed with openErr.
 	pending []byte
 	opened  chan struct{}
-	openErr error
+	openErr error // the open failed, or a write did: the log is incomplete
 }
 
 // AddSecret makes the writer replace s with "***" in every line written
@@ -107,11 +107,11 @@ func Start(path string) *Writer {
 		}
 		w.f = f
 		if len(w.pending) > 0 {
-			_, err := f.Write(w.pending)
-			w.pending = nil
-			if err != nil {
-				w.openErr = fmt.Errorf("write task log: %w", err)
+			if _, err := f.Write(w.pending); err != nil {
+				w.openErr = fmt.Errorf("write task log: %w", err) // the lines stay in pending
+				return
 			}
+			w.pending = nil
 		}
 	}()
 	return w
@@ -141,8 +141,9 @@ func openFile(path string) (*os.File, error) {
 const maxPending = 1 << 20
 
 // Wait blocks until the file is open and every line written so far is in
-// it, and returns the error that prevented that. The lines then stay in
-// Pending, so the caller can put them somewhere else.
+// it, and returns the error that prevented that (a failed open, or a write
+// that failed, e.g. on a full disk). The lines that did not reach the file
+// then stay in Pending, so the caller can put them somewhere else.
 func (w *Writer) Wait() error {
 	<-w.opened
 	w.mu.Lock()
@@ -195,16 +196,19 @@ func (w *Writer) Write(p []byte) (int, error) {
 }
 
 // emit writes stamped lines to the file, or keeps them while it is not
-// open. The caller holds mu.
+// open. A write that fails is remembered (Wait reports it) and its lines,
+// and every later one, are kept for Pending instead. The caller holds mu.
 func (w *Writer) emit(b []byte) error {
-	if w.f == nil {
+	if w.f == nil || w.openErr != nil {
 		if len(w.pending)+len(b) <= maxPending {
 			w.pending = append(w.pending, b...)
 		}
-		return nil
+		return w.openErr
 	}
 	if _, err := w.f.Write(b); err != nil {
-		return fmt.Errorf("write task log: %w", err)
+		w.openErr = fmt.Errorf("write task log: %w", err)
+		w.pending = append(w.pending, b...)
+		return w.openErr
 	}
 	return nil
 }
@@ -236,6 +240,9 @@ func (w *Writer) Close() error {
 	}
 	if w.f == nil {
 		return w.openErr
+	}
+	if w.openErr != nil {
+		err = w.openErr
 	}
 	return errors.Join(err, w.f.Close())
 }

@@ -440,3 +440,37 @@ func TestStartReportsAFileThatCannotBeOpened(t *testing.T) {
 		t.Errorf("pending = %q, want the masked line", got)
 	}
 }
+
+// TestAFullDiskIsReported: a log whose writes fail (here /dev/full, as on a
+// full disk) makes Wait and Close fail, and its lines stay in Pending,
+// whether the failure hits the early lines or later ones.
+func TestAFullDiskIsReported(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skipf("no /dev/full on this system: %v", err)
+	}
+	for name, open := range map[string]func() *Writer{
+		"Start":  func() *Writer { return Start("/dev/full") },
+		"Create": func() *Writer { w, err := Create("/dev/full"); must(t, err); return w },
+	} {
+		w := open()
+		w.Printf("line one")
+		if err := w.Wait(); err == nil {
+			t.Errorf("%s: Wait reported no error for a log that could not be written", name)
+		}
+		w.Printf("line two")
+		if err := w.Close(); err == nil {
+			t.Errorf("%s: Close reported no error", name)
+		}
+		if got := string(w.Pending()); !strings.Contains(got, "line one") || !strings.Contains(got, "line two") {
+			t.Errorf("%s: Pending = %q, want both lines", name, got)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -72,22 +72,22 @@ func (s *Store) TaskChangeCursor(ctx context.Context) (store.ChangeCursor, error
 // returned is the next cursor, as commits are in stamp order), on
 // PostgreSQL the statement's own snapshot xmin. It has no ORDER BY:
 // ordering by run would make SQLite walk the whole table in key order.
-var changedQuery = map[bool]string{
-	false: `SELECT ` + tiCols + `, ti.change_seq FROM task_instances ti WHERE ti.change_seq > ?`,
-	true: `SELECT ` + tiCols + `, pg_snapshot_xmin(pg_current_snapshot())::text
-		FROM task_instances ti WHERE ti.change_seq > (?::text)::xid8`,
-}
+const (
+	changedQuerySQLite = `SELECT ` + tiCols + `, ti.change_seq FROM task_instances ti WHERE ti.change_seq > ?`
+	changedQueryPG     = `SELECT ` + tiCols + `, pg_snapshot_xmin(pg_current_snapshot())::text
+		FROM task_instances ti WHERE ti.change_seq > (?::text)::xid8`
+)
 
 // TaskInstancesChangedSince returns every task instance written after the
 // cursor c was taken, in any run and in no particular order, and the cursor
 // for the next call. It is one statement: the scheduler calls it on every
 // hand-off.
 func (s *Store) TaskInstancesChangedSince(ctx context.Context, c store.ChangeCursor) ([]store.TaskInstance, store.ChangeCursor, error) {
-	var arg any = int64(c)
+	query, arg := changedQuerySQLite, any(int64(c))
 	if s.pg {
-		arg = strconv.FormatInt(int64(c), 10)
+		query, arg = changedQueryPG, strconv.FormatInt(int64(c), 10)
 	}
-	rows, err := s.query(ctx, changedQuery[s.pg], arg)
+	rows, err := s.query(ctx, query, arg)
 	if err != nil {
 		return nil, c, fmt.Errorf("task instances changed since %d: %w", c, err)
 	}

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,59 +17,102 @@ import (
 // saves the commits too (a WAL flush each when commits are durable). A lone
 // update (a chain's hand-off) is written at once, as before. Every update
 // stays its own conditional UPDATE with its own answer.
+//
+// One caller at a time leads: it writes everything queued (its own update
+// included) as one round, then hands the lead to the first caller still
+// waiting, so nobody writes for others for longer than one round.
 type combiner struct {
 	mu      sync.Mutex
 	queue   []*pendingUpdate
-	writing bool
+	writing bool // a leader holds the lead
 }
 
 type pendingUpdate struct {
 	u    store.TaskUpdate
 	ok   bool
 	err  error
-	done chan struct{}
+	done chan struct{} // closed once written (or failed)
+	lead chan struct{} // receives the lead; buffered, at most one token
 }
 
-// combineTimeout bounds a shared transaction: it carries other callers'
-// writes, so it does not end with the context of the caller that leads it.
-const combineTimeout = 30 * time.Second
+// roundTimeout bounds one round: it carries other callers' writes, so it
+// does not end with the context of the caller that leads it.
+const roundTimeout = 30 * time.Second
 
-// updateTaskCombined queues u and either waits for the writer to apply it
-// or, when no write is under way, becomes the writer: it applies every
-// queued update, a transaction per round, until the queue is empty.
+// updateTaskCombined queues u and waits until a leader wrote it, or until
+// it is handed the lead and writes a round itself. A caller whose context
+// ends while its update is still queued takes it back and returns the
+// context's error; once a round has taken it, it waits for the round.
 func (s *Store) updateTaskCombined(ctx context.Context, u store.TaskUpdate) (bool, error) {
-	p := &pendingUpdate{u: u, done: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("update task %s/%s/%s to %q: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err)
+	}
+	p := &pendingUpdate{u: u, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	c := &s.comb
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
-	lead := !c.writing
-	c.writing = true
+	if !c.writing {
+		c.writing = true
+		p.lead <- struct{}{}
+	}
 	c.mu.Unlock()
-	if lead {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), combineTimeout)
-		for {
-			c.mu.Lock()
-			batch := c.queue
-			c.queue = nil
-			if len(batch) == 0 {
-				c.writing = false
-				c.mu.Unlock()
-				break
-			}
+
+	select {
+	case <-p.done:
+	case <-p.lead:
+		s.leadRound()
+	case <-ctx.Done():
+		c.mu.Lock()
+		i := slices.Index(c.queue, p)
+		if i >= 0 && len(p.lead) == 0 {
+			c.queue = slices.Delete(c.queue, i, i+1)
 			c.mu.Unlock()
-			s.writeBatch(wctx, batch)
+			return false, fmt.Errorf("update task %s/%s/%s to %q: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, ctx.Err())
 		}
-		cancel()
+		c.mu.Unlock()
+		select { // already taken by a round, or handed the lead meanwhile
+		case <-p.done:
+		case <-p.lead:
+			s.leadRound()
+		}
 	}
 	<-p.done
 	return p.ok, p.err
 }
 
+// leadRound writes everything queued as one round, then passes the lead to
+// the first caller that queued meanwhile, or gives it up.
+func (s *Store) leadRound() {
+	c := &s.comb
+	c.mu.Lock()
+	batch := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if len(c.queue) > 0 {
+			c.queue[0].lead <- struct{}{}
+		} else {
+			c.writing = false
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+	defer cancel()
+	s.writeBatch(ctx, batch)
+}
+
 // writeBatch applies a round of queued updates: alone, as one statement;
 // together, in one transaction, or one by one if that transaction fails, so
-// one bad update never fails the others.
+// one bad update never fails the others. Every caller of the round gets an
+// answer, a panic included.
 func (s *Store) writeBatch(ctx context.Context, batch []*pendingUpdate) {
 	defer func() {
+		if r := recover(); r != nil {
+			for _, p := range batch {
+				p.ok, p.err = false, fmt.Errorf("update task %s: panic in the store: %v", p.u.Key.TaskID, r)
+			}
+		}
 		for _, p := range batch {
 			close(p.done)
 		}

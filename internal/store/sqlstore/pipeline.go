@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -18,6 +20,37 @@ import (
 // and run as one implicit transaction (a single Sync), so a failure leaves
 // nothing half-written. SQLite runs in this process and needs no pipeline.
 func (s *Store) updateTasksTx(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
+	// Rows are locked in key order, so two batches touching the same rows
+	// never deadlock on PostgreSQL.
+	order := make([]int, len(us))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return compareKeys(us[a].Key, us[b].Key) })
+	sorted := make([]store.TaskUpdate, len(us))
+	for i, j := range order {
+		sorted[i] = us[j]
+	}
+	wonSorted, err := s.updateSorted(ctx, sorted)
+	won := make([]bool, len(us))
+	for i, j := range order {
+		won[j] = wonSorted[i]
+	}
+	return won, err
+}
+
+func compareKeys(a, b store.TaskKey) int {
+	if c := strings.Compare(a.DagID, b.DagID); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.RunID, b.RunID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.TaskID, b.TaskID)
+}
+
+// updateSorted is updateTasksTx on updates already in key order.
+func (s *Store) updateSorted(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
 	won := make([]bool, len(us))
 	if s.pg {
 		return won, s.pipelineUpdates(ctx, us, won)
