@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -85,4 +86,40 @@ func normalise(recs []map[string]any) []map[string]any {
 		out[i] = m
 	}
 	return out
+}
+
+// decodeJSON decodes a stored JSON value (a handle) for printing, keeping
+// integers integers: decoded as float64 they would print as 1.448965e+06 in
+// YAML.
+func decodeJSON(b []byte) (any, bool) {
+	if len(b) == 0 {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, false
+	}
+	return numbers(v), true
+}
+
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	}
+	return v
 }

@@ -223,11 +223,8 @@ func (a *app) tasksState() *cobra.Command {
 					"state": stateName(ti.State), "try_number": ti.TryNumber, "max_tries": ti.MaxTries,
 					"start_date": ti.StartDate, "end_date": ti.EndDate, "hostname": ti.Hostname,
 					"pool": ti.Pool, "queue": ti.Queue, "priority_weight": ti.PriorityWeight}
-				if len(ti.Handle) > 0 {
-					var h any
-					if json.Unmarshal(ti.Handle, &h) == nil {
-						rec["handle"] = h
-					}
+				if h, ok := decodeJSON(ti.Handle); ok {
+					rec["handle"] = h
 				}
 				t.add(rec)
 			}

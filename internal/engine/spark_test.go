@@ -107,8 +107,13 @@ tasks:
 			t.Errorf("%s: the DataFrame shown by the job is not in the task log:\n%s", task, log)
 		}
 	}
-	if hd := h.handle("seed", runID, "client_mode"); !strings.HasPrefix(fmt.Sprint(hd["app_id"]), "app-") {
-		t.Errorf("client mode handle %v lacks the application id", hd)
+	if hd := h.handle("seed", runID, "client_mode"); !strings.HasPrefix(fmt.Sprint(hd["app_id"]), "app-") ||
+		fmt.Sprint(hd["spark_ui"]) != cl.MasterUI+"/app/?appId="+fmt.Sprint(hd["app_id"]) {
+		t.Errorf("client mode handle %v lacks the application id or the master's page of it", hd)
+	}
+	// Local mode has no application id in Spark 4's output, only its UI.
+	if hd := h.handle("seed", runID, "local_mode"); !strings.HasPrefix(fmt.Sprint(hd["spark_ui"]), "http://") {
+		t.Errorf("local mode handle %v lacks the Spark UI link", hd)
 	}
 	hd := h.handle("seed", runID, "cluster_rest")
 	if hd["kind"] != "spark_driver" || !strings.HasPrefix(fmt.Sprint(hd["driver_id"]), "driver-") {

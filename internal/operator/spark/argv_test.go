@@ -82,4 +82,10 @@ func TestParseSparkSubmitOutput(t *testing.T) {
 		f.SparkUI != "http://127.0.0.1:4040" || f.DriverPod != "wc-driver-abc" || f.ExitCode != "1" {
 		t.Errorf("found %+v", f)
 	}
+	// Spark 4 no longer prints "Bound SparkUI ... started at".
+	var f4 found
+	parseLine("26/11/24 23:33:21 INFO JettyUtils: Start Jetty 127.0.0.1:4040 for SparkUI", &f4)
+	if f4.SparkUI != "http://127.0.0.1:4040" {
+		t.Errorf("Spark 4 UI line: found %+v", f4)
+	}
 }

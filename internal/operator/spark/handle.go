@@ -51,7 +51,8 @@ var (
 	reYarnApp   = regexp.MustCompile(`\b(application_\d+_\d+)\b`)
 	reAppID     = regexp.MustCompile(`app ID (app-\d{14}-\d{4,})`)
 	reLocalApp  = regexp.MustCompile(`\b(local-\d{10,})\b`)
-	reSparkUI   = regexp.MustCompile(`Bound SparkUI to \S+, and started at (https?://\S+)`)
+	reSparkUI   = regexp.MustCompile(`Bound SparkUI to \S+, and started at (https?://\S+)`) // Spark 3
+	reSparkUI4  = regexp.MustCompile(`Start Jetty (\S+:\d+) for SparkUI`)                   // Spark 4
 	reDriverPod = regexp.MustCompile(`pod name: (\S+)`)
 	reExitCode  = regexp.MustCompile(`Exit code: (\d+)`)
 )
@@ -79,6 +80,11 @@ func parseLine(line string, f *found) bool {
 	set(&f.AppID, reAppID)
 	set(&f.AppID, reLocalApp)
 	set(&f.SparkUI, reSparkUI)
+	if f.SparkUI == "" {
+		if m := reSparkUI4.FindStringSubmatch(line); m != nil {
+			f.SparkUI, changed = "http://"+m[1], true
+		}
+	}
 	set(&f.DriverPod, reDriverPod)
 	if m := reExitCode.FindStringSubmatch(line); m != nil {
 		f.ExitCode, changed = m[1], true

@@ -105,6 +105,11 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 	w := &watcher{out: t.Log, onFound: func(f found) {
 		mu.Lock()
 		h.AppID, h.DriverPod, h.SparkUI = f.AppID, f.DriverPod, f.SparkUI
+		if h.MasterUI != "" && strings.HasPrefix(f.AppID, "app-") {
+			// A standalone master keeps the application's page after the
+			// driver (and its own UI) is gone: link that one.
+			h.SparkUI = h.MasterUI + "/app/?appId=" + f.AppID
+		}
 		if f.DriverID != "" && cluster {
 			h.DriverID, h.Kind = f.DriverID, kindDriver
 		}
