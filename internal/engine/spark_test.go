@@ -167,6 +167,54 @@ tasks:
 	}
 }
 
+// TestSparkSubmitCancelledWhileSubmittingLeavesNoDriver: a timeout that
+// fires while spark-submit is still starting (before the master answered)
+// must not leave a driver nobody knows about: spark-submit may finish
+// submitting, and the driver it reports is killed.
+func TestSparkSubmitCancelledWhileSubmittingLeavesNoDriver(t *testing.T) {
+	cl := sparkSite(t)
+	jar := testenv.SparkTestJar(t)
+	h := start(t, map[string]string{"early": `
+dag_id: early
+tasks:
+  - id: sleeper
+    operator: spark_submit
+    conn_id: spark_cluster
+    deploy_mode: cluster
+    application: ` + jar + `
+    java_class: sirocco.test.Sleep
+    application_args: ["300"]
+    driver_memory: 512m
+    execution_timeout: 200ms
+`})
+	runID := h.trigger("early", nil)
+	if run := h.waitRunWithin("early", runID, 3*time.Minute); run.State != store.RunFailed {
+		t.Fatalf("run %s, want failed by the timeout", run.State)
+	}
+	log := h.log("early", runID, "sleeper", 1)
+	id := fmt.Sprint(h.handle("early", runID, "sleeper")["driver_id"])
+	if !strings.HasPrefix(id, "driver-") {
+		t.Fatalf("the driver spark-submit reported after the timeout was not stored (handle %v):\n%s",
+			h.handle("early", runID, "sleeper"), log)
+	}
+	if !strings.Contains(log, "waiting for spark-submit to report its driver") || !strings.Contains(log, "killing driver "+id) {
+		t.Errorf("log should say the late driver was killed:\n%s", log)
+	}
+	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI}
+	m, err := c.Master(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := m.Driver(id); !ok || d.State != "KILLED" {
+		t.Errorf("master lists driver %s as %+v (found %v), want KILLED", id, d, ok)
+	}
+	for _, a := range m.ActiveDrivers {
+		if a.ID == id {
+			t.Errorf("driver %s is still active on the master: orphaned", id)
+		}
+	}
+}
+
 func TestSparkFailingJobsShowTheTraceback(t *testing.T) {
 	sparkSite(t)
 	fails := jobPath(t, "fails.py")

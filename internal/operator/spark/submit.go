@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -98,11 +99,20 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 		if err != nil {
 			return err
 		}
-		return t.SaveHandle(ctx, b)
+		// A driver found after a cancel must still be recorded: it is what
+		// the kill below, or a restart, goes by.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+		defer cancel()
+		return t.SaveHandle(sctx, b)
 	}
 	cluster := s.DeployMode == "cluster" && s.isStandalone()
 	var saveErr error // a driver whose id could not be stored must not run untracked
+	submitted := make(chan struct{})
+	var submittedOnce sync.Once
 	w := &watcher{out: t.Log, onFound: func(f found) {
+		if f.DriverID != "" {
+			submittedOnce.Do(func() { close(submitted) })
+		}
 		mu.Lock()
 		h.AppID, h.DriverPod, h.SparkUI = f.AppID, f.DriverPod, f.SparkUI
 		if h.MasterUI != "" && strings.HasPrefix(f.AppID, "app-") {
@@ -123,7 +133,37 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 			mu.Unlock()
 		}
 	}}
-	runErr := process.Run(ctx, process.Spec{
+	procCtx := ctx
+	if cluster {
+		// Killing spark-submit while it talks to the master can leave a
+		// driver on the cluster whose id nobody saw. On a cancel, let it
+		// finish submitting (bounded), then kill the driver by its id.
+		var stop context.CancelCauseFunc
+		procCtx, stop = context.WithCancelCause(context.WithoutCancel(ctx))
+		defer stop(nil)
+		go func() {
+			select {
+			case <-procCtx.Done():
+				return
+			case <-ctx.Done():
+			}
+			timer := time.NewTimer(submitGrace)
+			defer timer.Stop()
+			select {
+			case <-submitted:
+			default:
+				fmt.Fprintf(t.Log, "sirocco: %v; waiting for spark-submit to report its driver, to stop it\n", context.Cause(ctx))
+				select {
+				case <-submitted:
+				case <-timer.C:
+				case <-procCtx.Done():
+					return
+				}
+			}
+			stop(context.Cause(ctx))
+		}()
+	}
+	runErr := process.Run(procCtx, process.Spec{
 		Argv: argv, Dir: t.DagDir, Env: process.Environ(env, t.CtxEnv, true),
 		Stdout: w, Stderr: w,
 		SaveHandle: func(ctx context.Context, b []byte) error {
@@ -174,6 +214,10 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 	}
 	return operator.Result{}, nil
 }
+
+// submitGrace bounds how long a cancelled spark-submit in standalone cluster
+// mode may go on to report the driver it is submitting.
+const submitGrace = 60 * time.Second
 
 // killRemote stops the application spark-submit started on a cluster after
 // a cancel, bounded by killTimeout: the REST kill for a standalone driver,
