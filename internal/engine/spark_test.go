@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/spark"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
@@ -403,5 +405,101 @@ func TestSparkClearRestartsTheDriver(t *testing.T) {
 	}
 	if d, ok := m.Driver(second); !ok || d.State != "FINISHED" {
 		t.Errorf("the new driver %s is %+v, want FINISHED", second, d)
+	}
+}
+
+// lostSubmission stores, as a crashed Sirocco would have left it, a running
+// try of the lost DAG's sleeper owned by a worker that is gone, whose
+// handle says "submitting" with tag: Sirocco died between sending the
+// submission and storing the master's answer.
+func (h *harness) lostSubmission(cl *testenv.SparkCluster, tag string, submittedAt time.Time) string {
+	h.t.Helper()
+	d := h.eng.Bag.DAGs()["lost"]
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	run, tis := scheduler.NewRunRecords(d, store.RunManual, dag.Interval{Start: at, End: at}, nil, time.Now().UTC())
+	run.State, run.StartDate = store.RunRunning, time.Now().UTC()
+	handle, err := json.Marshal(map[string]any{"kind": "spark_submitting", "conn_id": "spark_cluster",
+		"master": cl.MasterURL, "rest_url": cl.RESTURL, "master_ui": cl.MasterUI,
+		"submission": tag, "submitted_at": submittedAt.UnixMilli()})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	tis[0].State, tis[0].TryNumber, tis[0].WorkerID, tis[0].Handle = store.StateRunning, 1, "crashed-worker", handle
+	tis[0].StartDate, tis[0].HeartbeatAt = submittedAt, submittedAt
+	if err := h.st.CreateRun(context.Background(), run, tis); err != nil {
+		h.t.Fatal(err)
+	}
+	h.eng.Loop.Kick()
+	return run.RunID
+}
+
+// masterDrivers counts the drivers the master knows.
+func masterDrivers(t *testing.T, c *spark.Client) int {
+	t.Helper()
+	m, err := c.Master(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m.ActiveDrivers) + len(m.CompletedDrivers)
+}
+
+// TestSparkRestCrashWhileSubmittingFindsTheDriver: Sirocco died after the
+// master accepted a spark_rest submission but before the driver id was
+// stored. On the next start the try is adopted, its driver found by the
+// submission tag, stored and tracked to the end: the master holds exactly
+// the one driver, never a second submission.
+func TestSparkRestCrashWhileSubmittingFindsTheDriver(t *testing.T) {
+	cl := sparkSite(t)
+	jar := testenv.SparkTestJar(t)
+	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI, Token: sparkToken}
+	before := masterDrivers(t, c)
+	tag := "crash-test-" + fmt.Sprint(time.Now().UnixNano())
+	submittedAt := time.Now()
+	id, err := c.Submit(context.Background(), spark.SubmitRequest{
+		AppResource: "file:" + jar, MainClass: testenv.SparkSleepClass, AppArgs: []string{"3"},
+		SparkProperties: map[string]string{"spark.master": cl.MasterURL, "spark.submit.deployMode": "cluster",
+			"spark.jars": "file:" + jar, "spark.driver.memory": "512m", "spark.app.name": "lost.sleeper",
+			"spark.sirocco.submission": tag},
+		ClientSparkVersion: "4.0.1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, map[string]string{"lost": sleeperDAG("lost", jar, "3")})
+	runID := h.lostSubmission(cl, tag, submittedAt)
+	if run := h.waitRunWithin("lost", runID, 3*time.Minute); run.State != store.RunSuccess {
+		t.Fatalf("run %s\n%s", run.State, h.log("lost", runID, "sleeper", 1))
+	}
+	hd := h.handle("lost", runID, "sleeper")
+	if hd["kind"] != "spark_driver" || hd["driver_id"] != id {
+		t.Errorf("handle %v, want the driver %s found by its tag", hd, id)
+	}
+	log := h.log("lost", runID, "sleeper", 1)
+	if !strings.Contains(log, "found driver "+id+" of submission "+tag) || !strings.Contains(log, "driver "+id+" is FINISHED") {
+		t.Errorf("log should show the driver found and tracked:\n%s", log)
+	}
+	if n := masterDrivers(t, c) - before; n != 1 {
+		t.Errorf("the master got %d drivers for the task, want exactly 1", n)
+	}
+}
+
+// TestSparkRestCrashBeforeTheMasterAnswered: the submission never reached
+// the master. The adopted try finds no driver, fails (its retries decide
+// what follows), and nothing is left on the cluster.
+func TestSparkRestCrashBeforeTheMasterAnswered(t *testing.T) {
+	cl := sparkSite(t)
+	jar := testenv.SparkTestJar(t)
+	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI, Token: sparkToken}
+	before := masterDrivers(t, c)
+	h := start(t, map[string]string{"lost": sleeperDAG("lost", jar, "3")})
+	runID := h.lostSubmission(cl, "never-sent-"+fmt.Sprint(time.Now().UnixNano()), time.Now())
+	if run := h.waitRunWithin("lost", runID, 2*time.Minute); run.State != store.RunFailed {
+		t.Fatalf("run %s, want failed\n%s", run.State, h.log("lost", runID, "sleeper", 1))
+	}
+	if log := h.log("lost", runID, "sleeper", 1); !strings.Contains(log, "the master never received submission") {
+		t.Errorf("log should say nothing was submitted:\n%s", log)
+	}
+	if n := masterDrivers(t, c) - before; n != 0 {
+		t.Errorf("the master got %d drivers, want none", n)
 	}
 }

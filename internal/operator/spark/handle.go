@@ -36,6 +36,12 @@ type Handle struct {
 	AppID     string `json:"app_id,omitempty"`
 	DriverPod string `json:"driver_pod,omitempty"`
 	SparkUI   string `json:"spark_ui,omitempty"`
+
+	// Submission tags a spark_rest submission (kind spark_submitting) so
+	// that its driver can be found after a crash; SubmittedAt is when the
+	// tag was stored, in Unix milliseconds.
+	Submission  string `json:"submission,omitempty"`
+	SubmittedAt int64  `json:"submitted_at,omitempty"`
 }
 
 func decodeHandle(b []byte) (Handle, bool) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -43,15 +44,30 @@ func (Rest) Execute(ctx context.Context, t *operator.Task) (operator.Result, err
 	}
 	req := restRequest(s, args, t.DagID, t.TaskID)
 	client := &spark.Client{RESTURL: s.RESTURL, MasterUIURL: s.MasterUI, Token: s.RESTToken}
+	// The tag is stored before the request leaves: if Sirocco dies before
+	// the answer is stored, the next start finds the driver by it instead
+	// of submitting again.
+	h := &Handle{Kind: kindSubmitting, ConnID: args.String("conn_id", "spark_default"), Master: s.Master,
+		RESTURL: s.RESTURL, MasterUI: s.MasterUI, Submission: newSubmissionTag(), SubmittedAt: time.Now().UnixMilli()}
+	req.SparkProperties[submissionProperty] = h.Submission
+	if ctx.Err() != nil {
+		return operator.Result{}, context.Cause(ctx) // stopped before anything was submitted
+	}
+	if err := saveHandle(ctx, t, h); err != nil {
+		return operator.Result{}, fmt.Errorf("store the submission before submitting: %w", err)
+	}
 	fmt.Fprintf(t.Log, "sirocco: submitting %s to %s\n", req.AppResource, s.RESTURL)
-	id, err := client.Submit(ctx, req)
+	// A cancel must not cut the request short: the master may create the
+	// driver anyway. The request runs to its answer; the tracker then
+	// kills (or, on shutdown, leaves) the driver it names.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	id, err := client.Submit(sctx, req)
+	cancel()
 	if err != nil {
 		return operator.Result{}, fmt.Errorf("submit to %s: %w", s.RESTURL, err)
 	}
-	h := &Handle{Kind: kindDriver, ConnID: args.String("conn_id", "spark_default"), Master: s.Master,
-		RESTURL: s.RESTURL, MasterUI: s.MasterUI, DriverID: id}
-	b, _ := json.Marshal(h)
-	if err := t.SaveHandle(ctx, b); err != nil {
+	h.Kind, h.DriverID = kindDriver, id
+	if err := saveHandle(ctx, t, h); err != nil {
 		// Untracked work must not run: kill what we just started.
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 		defer cancel()
@@ -60,6 +76,19 @@ func (Rest) Execute(ctx context.Context, t *operator.Task) (operator.Result, err
 	}
 	fmt.Fprintf(t.Log, "sirocco: submitted driver %s\n", id)
 	return newTracker(t, client, h, args.Duration("status_poll_interval", defaultPoll)).run(ctx)
+}
+
+// saveHandle stores h as the try's handle. It is not cut short by a cancel:
+// a driver that exists must be on record, so the kill or a restart can
+// reach it.
+func saveHandle(ctx context.Context, t *operator.Task, h *Handle) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	return t.SaveHandle(sctx, b)
 }
 
 // restRequest maps the task's fields onto a REST submission: a .py runs

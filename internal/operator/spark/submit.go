@@ -258,11 +258,17 @@ func (Submit) Resume(ctx context.Context, t *operator.Task, b []byte) (operator.
 
 func canResume(b []byte) bool {
 	h, ok := decodeHandle(b)
-	return ok && h.Kind == kindDriver && h.DriverID != "" && h.RESTURL != ""
+	if !ok || h.RESTURL == "" {
+		return false
+	}
+	return (h.Kind == kindDriver && h.DriverID != "") || (h.Kind == kindSubmitting && h.Submission != "")
 }
 
 func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
 	h, ok := decodeHandle(b)
+	if ok && h.Kind == kindSubmitting {
+		return resumeSubmission(ctx, t, h)
+	}
 	if !ok || h.Kind != kindDriver {
 		return operator.Result{}, errors.New("not a Spark driver handle")
 	}
