@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"log/slog"
 	"os/signal"
 	"syscall"
 	"time"
@@ -69,26 +68,7 @@ func (a *app) serveAPI(parent context.Context, listen string) error {
 	logAPIAuth(log, cfg)
 	log.Info("sirocco started", "role", "api-server", "dags_folder", cfg.DagsFolder, "dags", len(bag.DAGs()),
 		"import_errors", len(bag.Errors()), "home", cfg.Home)
-	reloadEvery(ctx, bag, cfg.DagRescan, log)
+	bag.Watch(ctx, nil, cfg.DagRescan, log)
 	log.Info("sirocco stopped")
 	return nil
-}
-
-// reloadEvery re-reads the DAGs folder every interval until ctx ends.
-func reloadEvery(ctx context.Context, bag *engine.Bag, every time.Duration, log *slog.Logger) {
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := bag.Reload(); err != nil {
-				log.Error("reload DAGs", "err", err)
-			}
-		}
-	}
 }

@@ -106,8 +106,13 @@ func (b *Bag) Sync(ctx context.Context, st store.Store, now time.Time) error {
 	return nil
 }
 
-// Watch reloads and syncs every interval until ctx ends.
+// Watch reloads and syncs every interval until ctx ends. With a nil store
+// it only reloads (the API server, which leaves recording DAGs to the
+// scheduler).
 func (b *Bag) Watch(ctx context.Context, st store.Store, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		every = 5 * time.Second
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -118,6 +123,9 @@ func (b *Bag) Watch(ctx context.Context, st store.Store, every time.Duration, lo
 		}
 		if err := b.Reload(); err != nil {
 			log.Error("reload DAGs", "err", err)
+			continue
+		}
+		if st == nil {
 			continue
 		}
 		if err := b.Sync(ctx, st, time.Now().UTC()); err != nil && ctx.Err() == nil {
