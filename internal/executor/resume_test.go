@@ -172,6 +172,29 @@ func TestResumeOutcomes(t *testing.T) {
 	}
 }
 
+// TestResumeOfAFinishedRunStopsTheWork: a try adopted after its run ended
+// (it timed out while Sirocco was down) is not followed but stopped at
+// once, and ends failed without a retry.
+func TestResumeOfAFinishedRunStopsTheWork(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, resumeDAG, resumableRegistry())
+	runID := e.createRun(nil)
+	k := store.TaskKey{DagID: "resume", RunID: runID, TaskID: "remote"}
+	adopted(t, e, k, "worker-1", time.Now().UTC(), fileHandlePrefix+"/nonexistent/never")
+	if ok, err := e.st.UpdateRun(context.Background(), store.RunUpdate{DagID: "resume", RunID: runID, To: store.RunFailed}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if err := e.runner.Resume(context.Background(), k); err != nil {
+		t.Fatalf("Resume = %v", err)
+	}
+	if ti := e.ti(k); ti.State != store.StateFailed {
+		t.Errorf("state %s, want failed: the work of an ended run is stopped, not retried", ti.State)
+	}
+	if log := e.log(k, 1); !strings.Contains(log, "run "+runID+" is failed") {
+		t.Errorf("log should say why the work was stopped:\n%s", log)
+	}
+}
+
 func TestCanResume(t *testing.T) {
 	t.Parallel()
 	e := newEnvWith(t, resumeDAG, resumableRegistry())

@@ -155,6 +155,7 @@ type tryRun struct {
 	env     map[string]string
 	lw      *tasklog.Writer
 	timeout time.Duration // what is left of execution_timeout; 0 = none
+	stop    error         // when set, the try is stopped at once with this cause
 }
 
 // runTry calls the operator with the try's context (timeout, kill) and
@@ -176,6 +177,9 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	}
 	r.track(k, t.ti.TryNumber, cancel)
 	defer r.untrack(k, t.ti.TryNumber)
+	if t.stop != nil {
+		cancel(t.stop)
+	}
 
 	ot := &operator.Task{
 		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
@@ -293,7 +297,13 @@ func (r *Runner) Resume(ctx context.Context, k store.TaskKey) error {
 		left = task.ExecutionTimeout - r.Clock.Now().Sub(ti.StartDate)
 	}
 	handle := ti.Handle
-	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, args: rendered.Args, env: rendered.Env, lw: lw, timeout: left},
+	var stop error
+	if run.State.Finished() {
+		// The run ended while nobody tracked this try (it timed out during
+		// the downtime): stop the remote work rather than follow it.
+		stop = fmt.Errorf("%w: run %s is %s", ErrKilled, run.RunID, run.State)
+	}
+	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, args: rendered.Args, env: rendered.Env, lw: lw, timeout: left, stop: stop},
 		func(ctx context.Context, ot *operator.Task) (operator.Result, error) {
 			return resumer.Resume(ctx, ot, handle)
 		})

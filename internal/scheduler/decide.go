@@ -173,7 +173,7 @@ func Decide(s Snapshot) Plan {
 		}
 		if d.DagrunTimeout > 0 && !r.StartDate.IsZero() {
 			if now.Sub(r.StartDate) > d.DagrunTimeout {
-				p.timeoutRun(r, tis, now)
+				p.timeoutRun(s, r, tis, now)
 				continue
 			}
 			p.wakeAt(r.StartDate.Add(d.DagrunTimeout + time.Millisecond))
@@ -356,7 +356,11 @@ func (p *Plan) finish(ti *store.TaskInstance, to store.TaskState, now time.Time)
 
 // timeoutRun fails a run past its dagrun_timeout: running tries are killed,
 // tasks that have not started are skipped, as Airflow does.
-func (p *Plan) timeoutRun(r store.DagRun, tis []*store.TaskInstance, now time.Time) {
+//
+// A running try whose worker is gone has no executor to kill it: one with
+// remote work (a cluster driver) is adopted, and the adopting executor
+// stops that work because the run has ended; one without is failed.
+func (p *Plan) timeoutRun(s Snapshot, r store.DagRun, tis []*store.TaskInstance, now time.Time) {
 	end := now
 	p.RunUpdates = append(p.RunUpdates, store.RunUpdate{
 		DagID: r.DagID, RunID: r.RunID, From: []store.RunState{store.RunRunning}, To: store.RunFailed, EndDate: &end,
@@ -364,7 +368,15 @@ func (p *Plan) timeoutRun(r store.DagRun, tis []*store.TaskInstance, now time.Ti
 	for _, ti := range tis {
 		switch ti.State {
 		case store.StateRunning:
-			p.Kill = append(p.Kill, ti.TaskKey)
+			switch {
+			case !p.isZombie(s, ti):
+				p.Kill = append(p.Kill, ti.TaskKey)
+			case s.Resumable != nil && s.Resumable(*ti):
+				p.Adopt = append(p.Adopt, Adoption{Key: ti.TaskKey, FromWorker: ti.WorkerID})
+			default:
+				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{Key: ti.TaskKey,
+					From: []store.TaskState{store.StateRunning}, FromWorker: &ti.WorkerID, To: store.StateFailed, EndDate: &end})
+			}
 		case store.StateNone, store.StateScheduled, store.StateQueued, store.StateUpForRetry, store.StateUpForReschedule:
 			p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
 				Key: ti.TaskKey, From: []store.TaskState{ti.State}, To: store.StateSkipped, EndDate: &end,

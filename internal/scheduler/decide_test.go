@@ -244,6 +244,34 @@ func TestDecideRequeuesOrphanedQueuedTask(t *testing.T) {
 	}
 }
 
+// TestDecideDagrunTimeoutWithDeadWorkers: a timed-out run's running tries
+// whose worker is gone have nobody to kill them. One with remote work is
+// adopted (its new executor stops the work, the run being over); one
+// without is failed.
+func TestDecideDagrunTimeoutWithDeadWorkers(t *testing.T) {
+	d := testDAG(t, "slow", "none", "remote", "local")
+	d.DagrunTimeout = time.Minute
+	w := newWorld(d)
+	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"remote": store.StateRunning, "local": store.StateRunning})
+	w.ti("r1", "remote").WorkerID = "gone"
+	w.ti("r1", "local").WorkerID = "gone"
+	w.snap.Resumable = func(ti store.TaskInstance) bool { return ti.TaskID == "remote" }
+	w.snap.Now = t0.Add(2 * time.Minute)
+	p := Decide(w.snap)
+	if len(p.Kill) != 0 {
+		t.Errorf("kill %v: nothing of ours runs", p.Kill)
+	}
+	if len(p.Adopt) != 1 || p.Adopt[0].Key.TaskID != "remote" || p.Adopt[0].FromWorker != "gone" {
+		t.Errorf("adopt %+v, want remote from gone", p.Adopt)
+	}
+	if got := updatesTo(p, store.StateFailed); !slices.Equal(got, []string{"local"}) {
+		t.Errorf("failed %v, want [local]", got)
+	}
+	if len(p.RunUpdates) != 1 || p.RunUpdates[0].To != store.RunFailed {
+		t.Errorf("run updates %+v, want failed", p.RunUpdates)
+	}
+}
+
 func TestDecideRetryWaitsForDelay(t *testing.T) {
 	d := testDAG(t, "r", "none", "a")
 	w := newWorld(d)
@@ -263,6 +291,7 @@ func TestDecideDagrunTimeout(t *testing.T) {
 	d.DagrunTimeout = time.Minute
 	w := newWorld(d)
 	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"a": store.StateRunning})
+	w.ti("r1", "a").WorkerID = "me"
 	w.snap.Now = t0.Add(2 * time.Minute)
 	p := Decide(w.snap)
 	if len(p.Kill) != 1 || p.Kill[0].TaskID != "a" {
