@@ -69,6 +69,18 @@ type Plan struct {
 	// WakeAt is the earliest future moment a decision is due without any
 	// event (a retry delay ending, a run timing out); zero if none.
 	WakeAt time.Time
+	// Unschedulable lists ready tasks that no free slot will ever let run:
+	// their pool does not exist or is smaller than their pool_slots. The
+	// loop warns about them, as Airflow's scheduler does.
+	Unschedulable []Unschedulable
+}
+
+// Unschedulable is a ready task its pool can never hold.
+type Unschedulable struct {
+	Key        store.TaskKey
+	Pool       string
+	Need, Size int
+	Missing    bool // the pool does not exist (0 slots)
 }
 
 func (p *Plan) wakeAt(t time.Time) {
@@ -423,7 +435,11 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 		d := s.DAGs[c.ti.DagID]
 		size, ok := s.Pools[c.ti.Pool]
 		if !ok && c.ti.Pool == dag.DefaultPool {
-			size = 128
+			size, ok = 128, true
+		}
+		if c.ti.PoolSlots > size {
+			p.Unschedulable = append(p.Unschedulable, Unschedulable{Key: c.ti.TaskKey, Pool: c.ti.Pool,
+				Need: c.ti.PoolSlots, Size: size, Missing: !ok})
 		}
 		fits := free > 0 && poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < d.MaxActiveTasks
 		if !fits {

@@ -272,6 +272,39 @@ func TestDecideDagrunTimeoutWithDeadWorkers(t *testing.T) {
 	}
 }
 
+// TestDecideReportsTasksNoPoolCanHold: a ready task whose pool is missing
+// or smaller than its pool_slots is reported (and not queued); one that
+// only waits for slots to free up is not.
+func TestDecideReportsTasksNoPoolCanHold(t *testing.T) {
+	d := testDAG(t, "pools", "none", "big", "ghost", "fits")
+	d.Task("big").Pool, d.Task("big").PoolSlots = "small", 3
+	d.Task("ghost").Pool = "nowhere"
+	d.Task("fits").Pool, d.Task("fits").PoolSlots = "small", 2
+	w := newWorld(d)
+	w.snap.Pools["small"] = 2
+	w.addRun(d, "r1", store.RunRunning, nil)
+	w.addRun(d, "r2", store.RunRunning, map[string]store.TaskState{"fits": store.StateRunning})
+	w.ti("r2", "fits").WorkerID = "me"
+	p := Decide(w.snap)
+	var got []string
+	for _, u := range p.Unschedulable {
+		got = append(got, fmt.Sprintf("%s/%s %s need=%d size=%d missing=%v", u.Key.RunID, u.Key.TaskID, u.Pool, u.Need, u.Size, u.Missing))
+	}
+	slices.Sort(got)
+	want := []string{
+		"r1/big small need=3 size=2 missing=false", "r1/ghost nowhere need=1 size=0 missing=true",
+		"r2/big small need=3 size=2 missing=false", "r2/ghost nowhere need=1 size=0 missing=true",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("unschedulable:\n got %q\nwant %q", got, want)
+	}
+	for _, u := range updatesTo(p, store.StateQueued) {
+		if u != "fits" {
+			t.Errorf("queued %s, which its pool cannot hold", u)
+		}
+	}
+}
+
 func TestDecideRetryWaitsForDelay(t *testing.T) {
 	d := testDAG(t, "r", "none", "a")
 	w := newWorld(d)

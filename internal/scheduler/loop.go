@@ -77,6 +77,7 @@ type Loop struct {
 	active  activeSet
 	// runsChanged is set by Kick: the next tick reads the active runs.
 	runsChanged atomic.Bool
+	warned      map[store.TaskKey]bool // unschedulable tasks already logged
 }
 
 type metaCache struct {
@@ -168,6 +169,7 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	if l.opts.OnlyRun != nil {
 		plan.CreateRuns = nil
 	}
+	l.warnUnschedulable(plan.Unschedulable)
 	if plan.Empty() {
 		return false, plan.WakeAt, nil
 	}
@@ -334,6 +336,29 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// warnUnschedulable logs, once per task instance, a ready task that its
+// pool can never hold, so a pool set to 0 or too small is not a silent
+// stall.
+func (l *Loop) warnUnschedulable(us []Unschedulable) {
+	for _, u := range us {
+		if l.warned[u.Key] {
+			continue
+		}
+		if l.warned == nil || len(l.warned) > 10000 {
+			l.warned = map[store.TaskKey]bool{}
+		}
+		l.warned[u.Key] = true
+		if u.Missing {
+			l.opts.Logger.Warn("task uses a pool that does not exist; it will not run until the pool is created",
+				"dag_id", u.Key.DagID, "run_id", u.Key.RunID, "task_id", u.Key.TaskID, "pool", u.Pool)
+			continue
+		}
+		l.opts.Logger.Warn("task needs more slots than its pool has; it will not run until the pool grows",
+			"dag_id", u.Key.DagID, "run_id", u.Key.RunID, "task_id", u.Key.TaskID, "pool", u.Pool,
+			"pool_slots", u.Need, "pool_size", u.Size)
+	}
 }
 
 // updateBatch bounds how many task transitions share one transaction, so a
