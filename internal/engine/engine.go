@@ -115,6 +115,12 @@ func (e *Engine) Recover(ctx context.Context) error {
 		}
 		e.Logger.Info("previous worker is gone; its tries will be recovered", "worker_id", w.ID)
 	}
+	// Every start registers a worker; drop the long-gone ones.
+	if n, err := e.Store.PruneWorkers(ctx, time.Now().Add(-workerRetention)); err != nil {
+		e.Logger.Warn("prune old workers", "err", err)
+	} else if n > 0 {
+		e.Logger.Info("pruned old workers", "count", n)
+	}
 	if len(dead) == 0 {
 		return nil
 	}
@@ -137,6 +143,9 @@ func (e *Engine) Recover(ctx context.Context) error {
 	}
 	return nil
 }
+
+// workerRetention is how long a silent worker without live tries is kept.
+const workerRetention = 24 * time.Hour
 
 // Run starts the executor, the scheduler loop and the DAG folder watcher,
 // and returns when ctx ends and every try has stopped.

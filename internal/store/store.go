@@ -267,6 +267,10 @@ type Store interface {
 
 	RegisterWorker(ctx context.Context, w Worker) error
 	ListWorkers(ctx context.Context) ([]Worker, error)
+	// PruneWorkers deletes the workers silent since before (or marked dead)
+	// that own no live try: every process start registers one, and the
+	// table would otherwise only grow.
+	PruneWorkers(ctx context.Context, before time.Time) (int, error)
 
 	SetPool(ctx context.Context, p Pool) error
 	ListPools(ctx context.Context) ([]Pool, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -127,6 +128,24 @@ func (s *Store) ListWorkers(ctx context.Context) ([]store.Worker, error) {
 	return collect(rows, "list workers", func(sc scanner, w *store.Worker) error {
 		return sc.Scan(&w.ID, &w.Kind, &w.Hostname, &w.PID, tc(&w.StartedAt), tc(&w.HeartbeatAt))
 	})
+}
+
+// PruneWorkers deletes the workers whose last heartbeat is older than
+// before (or that were marked dead) and that own no queued, running or
+// restarting try, and returns how many it deleted.
+func (s *Store) PruneWorkers(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.exec(ctx, `DELETE FROM workers
+		WHERE (heartbeat_at IS NULL OR heartbeat_at < ?)
+		AND id NOT IN (SELECT worker_id FROM task_instances WHERE state IN ('queued', 'running', 'restarting'))`,
+		s.tv(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune workers: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune workers: %w", err)
+	}
+	return int(n), nil
 }
 
 // SetPool creates or resizes a pool.

@@ -9,6 +9,7 @@ import (
 )
 
 func init() {
+	register("PruneWorkers", testPruneWorkers)
 	register("Migrate", testMigrate)
 	register("DAGs", testDAGs)
 	register("ImportErrors", testImportErrors)
@@ -259,4 +260,41 @@ func testWorkers(t *testing.T, s store.Store) {
 		{ID: "w1", Kind: "standalone", Hostname: "h1", PID: 11, StartedAt: stored(t0)},
 		{ID: "w2", Kind: "worker", Hostname: "h2b", PID: 23, StartedAt: stored(at(time.Hour)), HeartbeatAt: stored(at(time.Hour))},
 	})
+}
+
+// testPruneWorkers: only workers silent since the cutoff (or marked dead)
+// that own no queued, running or restarting try are deleted.
+func testPruneWorkers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, w := range []store.Worker{
+		{ID: "old-idle", HeartbeatAt: at(time.Hour)},
+		{ID: "dead-idle"}, // marked dead: no heartbeat
+		{ID: "old-busy", HeartbeatAt: at(time.Hour)},
+		{ID: "old-finished", HeartbeatAt: at(time.Hour)},
+		{ID: "fresh", HeartbeatAt: at(3 * time.Hour)},
+	} {
+		w.Kind, w.StartedAt = "local", at(0)
+		if err := s.RegisterWorker(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "a", "b")
+	mustUpdateTask(t, s, store.TaskUpdate{Key: store.TaskKey{DagID: "d", RunID: "r", TaskID: "a"},
+		To: store.StateRunning, WorkerID: ptr("old-busy")}, true)
+	mustUpdateTask(t, s, store.TaskUpdate{Key: store.TaskKey{DagID: "d", RunID: "r", TaskID: "b"},
+		To: store.StateSuccess, WorkerID: ptr("old-finished")}, true)
+	n, err := s.PruneWorkers(ctx, at(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := s.ListWorkers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, w := range ws {
+		left = append(left, w.ID)
+	}
+	same(t, "workers left", left, []string{"fresh", "old-busy"})
+	same(t, "pruned", n, 3)
 }
