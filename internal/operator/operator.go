@@ -47,7 +47,10 @@ type Resumer interface {
 	// death of the process that started it.
 	CanResume(handle []byte) bool
 	// Resume tracks the work of handle to its end, exactly as Execute would
-	// after starting it, honouring ctx for cancel and timeout.
+	// after starting it, honouring ctx for cancel and timeout. ctx may
+	// arrive already cancelled (the try's run ended while nobody tracked
+	// it): the operator must then still reach and stop the work, unless the
+	// cause is ErrDetach.
 	Resume(ctx context.Context, t *Task, handle []byte) (Result, error)
 }
 

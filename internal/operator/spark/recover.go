@@ -43,60 +43,83 @@ func newSubmissionTag() string {
 // request never reached it, so the try failed without remote work.
 var errNeverSubmitted = errors.New("the master holds no driver of this submission")
 
-// findSubmission looks for the driver a crashed spark_rest try submitted:
+// findSubmission looks for the driver a spark_rest try submitted when its
+// answer was lost (a crash, or a request that failed without a clear no):
 // among the drivers the master created since the try's handle was written
-// (minus clock skew), the one whose launch command carries the tag. It waits
-// while some candidate has not been launched on a worker yet, since only a
-// launched driver's command can be read.
+// (minus clock skew), the one whose launch command carries the tag. It
+// waits while some candidate has not been launched on a worker yet (or its
+// launch command is not complete yet), since only a launched driver's
+// command can be read, and it reads the master again after a failed read.
+// A context that ends returns its cause, so a shutdown stays a detach.
 func findSubmission(ctx context.Context, c *spark.Client, tag string, since time.Time) (string, error) {
 	deadline := time.Now().Add(findTimeout)
 	needle := "-D" + submissionProperty + "=" + tag
-	checked := map[string]bool{} // launched candidates already read: not ours
+	checked := map[string]bool{} // launched candidates whose command was read: not ours
 	unreadable := map[string]int{}
+	var lastErr error
 	for {
+		waiting := 0
 		m, err := c.Master(ctx)
 		if err != nil {
-			return "", fmt.Errorf("read the master: %w", err)
+			lastErr = err
+			waiting++ // the master could not be read: look again
 		}
-		waiting := 0
+		ui := map[string]string{}
+		for _, w := range m.Workers {
+			ui[w.ID] = w.WebUIAddress
+		}
 		for _, d := range append(append([]spark.DriverInfo(nil), m.ActiveDrivers...), m.CompletedDrivers...) {
 			if checked[d.ID] || (!d.StartTime.IsZero() && d.StartTime.Before(since.Add(-clockSkew))) {
 				continue
 			}
-			if d.Worker == "" {
-				if d.State == "SUBMITTED" {
+			if d.Worker == "" || d.Worker == "None" {
+				if !terminalDriverState(d.State) {
 					waiting++ // not launched yet: cannot tell
 				}
 				continue
 			}
-			ours, err := launchedWith(ctx, c, d, needle)
-			if err != nil {
-				// Not readable yet (being launched), or never again (its
-				// worker is gone): look a few more times, then give up on it.
-				if unreadable[d.ID]++; unreadable[d.ID] < maxUnreadable {
+			ours, complete, err := launchedWith(ctx, c, ui[d.Worker], d.ID, needle)
+			switch {
+			case ours:
+				return d.ID, nil
+			case err == nil && complete:
+				checked[d.ID] = true
+			default:
+				// Being launched (no complete command yet), or never again
+				// readable (its worker is gone): look a few more times.
+				if unreadable[d.ID]++; unreadable[d.ID] < maxUnreadable || !terminalDriverState(d.State) && err == nil {
 					waiting++
 				} else {
 					checked[d.ID] = true
 				}
-				continue
 			}
-			if ours {
-				return d.ID, nil
-			}
-			checked[d.ID] = true
+		}
+		if ctx.Err() != nil {
+			return "", context.Cause(ctx)
 		}
 		if waiting == 0 {
 			return "", errNeverSubmitted
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%d driver(s) of the master could be this submission's and were not launched within %s", waiting, findTimeout)
+			err := fmt.Errorf("%d driver(s) of the master could be this submission's and could not be read within %s",
+				waiting, findTimeout)
+			return "", errors.Join(err, lastErr)
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", context.Cause(ctx)
 		case <-time.After(findPoll):
 		}
 	}
+}
+
+// terminalDriverState reports whether a driver state is final.
+func terminalDriverState(s string) bool {
+	switch s {
+	case "FINISHED", "FAILED", "KILLED", "ERROR":
+		return true
+	}
+	return false
 }
 
 // maxUnreadable is how many times a launched driver's log may fail to be
@@ -106,18 +129,27 @@ const maxUnreadable = 10
 // clockSkew allows for the master's clock being behind ours.
 const clockSkew = 5 * time.Minute
 
+// launchMarker ends the launch command the worker writes at the top of a
+// driver's stderr; until it is there the command may be incomplete.
+const launchMarker = "========================================"
+
 // launchedWith reports whether the launch command at the top of a driver's
-// stderr contains needle.
-func launchedWith(ctx context.Context, c *spark.Client, d spark.DriverInfo, needle string) (bool, error) {
-	ui, err := c.WorkerWebUI(ctx, d.Worker)
-	if err != nil {
-		return false, err
+// stderr contains needle, and whether that command is complete (an
+// incomplete one proves nothing yet).
+func launchedWith(ctx context.Context, c *spark.Client, workerUI, driverID, needle string) (ours, complete bool, err error) {
+	if workerUI == "" {
+		return false, false, errors.New("worker web UI unknown")
 	}
-	data, _, _, err := c.DriverLog(ctx, ui, d.ID, spark.Stderr, 0)
+	data, _, _, err := c.DriverLog(ctx, workerUI, driverID, spark.Stderr, 0)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return strings.Contains(string(data), needle), nil
+	text := string(data)
+	if strings.Contains(text, needle) {
+		return true, true, nil
+	}
+	i := strings.Index(text, "Launch Command:")
+	return false, i >= 0 && strings.Contains(text[i:], launchMarker), nil
 }
 
 // resumeSubmission finishes what a spark_rest try was doing when Sirocco
@@ -126,9 +158,13 @@ func launchedWith(ctx context.Context, c *spark.Client, d spark.DriverInfo, need
 // submission, the try fails (and is retried by its policy) without any
 // driver left behind.
 func resumeSubmission(ctx context.Context, t *operator.Task, h Handle) (operator.Result, error) {
+	// A try resumed only to be stopped (its run ended) arrives with its
+	// context already cancelled: the search and the kill must still run.
+	wctx, cancel := workContext(ctx, findTimeout)
+	defer cancel()
 	token := ""
 	if h.ConnID != "" {
-		s, err := resolve(ctx, t, operator.Args{"conn_id": h.ConnID})
+		s, err := resolve(wctx, t, operator.Args{"conn_id": h.ConnID})
 		if err != nil {
 			return operator.Result{}, fmt.Errorf("resume submission %s: %w", h.Submission, err)
 		}
@@ -136,14 +172,23 @@ func resumeSubmission(ctx context.Context, t *operator.Task, h Handle) (operator
 	}
 	client := &spark.Client{RESTURL: h.RESTURL, MasterUIURL: h.MasterUI, Token: token}
 	fmt.Fprintf(t.Log, "sirocco: looking on the master for the driver of submission %s (Sirocco stopped while submitting)\n", h.Submission)
-	id, err := findSubmission(ctx, client, h.Submission, time.UnixMilli(h.SubmittedAt))
+	id, err := findSubmission(wctx, client, h.Submission, time.UnixMilli(h.SubmittedAt))
 	if errors.Is(err, errNeverSubmitted) {
 		fmt.Fprintf(t.Log, "sirocco: the master never received submission %s; nothing runs on the cluster\n", h.Submission)
 		return operator.Result{}, err
 	}
 	if err != nil {
+		if errors.Is(err, operator.ErrDetach) {
+			return operator.Result{}, err
+		}
 		return operator.Result{}, fmt.Errorf("find the driver of submission %s: %w", h.Submission, err)
 	}
+	return adoptDriver(ctx, t, client, h, id)
+}
+
+// adoptDriver stores the driver found for a submission and tracks it (or,
+// with ctx already ended, kills it).
+func adoptDriver(ctx context.Context, t *operator.Task, client *spark.Client, h Handle, id string) (operator.Result, error) {
 	h.Kind, h.DriverID = kindDriver, id
 	if err := saveHandle(ctx, t, &h); err != nil {
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
@@ -153,4 +198,15 @@ func resumeSubmission(ctx context.Context, t *operator.Task, h Handle) (operator
 	}
 	fmt.Fprintf(t.Log, "sirocco: found driver %s of submission %s; tracking it\n", id, h.Submission)
 	return newTracker(t, client, &h, operator.Args(t.Args).Duration("status_poll_interval", defaultPoll)).run(ctx)
+}
+
+// workContext is ctx for the reads that must happen even when the try is
+// being stopped (to find and kill remote work): if ctx ended for any reason
+// but a shutdown, it is replaced by a fresh one bounded by limit. A
+// shutdown keeps ctx, so the operator detaches at once.
+func workContext(ctx context.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil || errors.Is(context.Cause(ctx), operator.ErrDetach) {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), limit)
 }

@@ -51,7 +51,7 @@ func (Rest) Execute(ctx context.Context, t *operator.Task) (operator.Result, err
 		RESTURL: s.RESTURL, MasterUI: s.MasterUI, Submission: newSubmissionTag(), SubmittedAt: time.Now().UnixMilli()}
 	req.SparkProperties[submissionProperty] = h.Submission
 	if ctx.Err() != nil {
-		return operator.Result{}, context.Cause(ctx) // stopped before anything was submitted
+		return operator.Result{}, errors.New("stopped before submitting: " + context.Cause(ctx).Error()) // not a detach: nothing to adopt
 	}
 	if err := saveHandle(ctx, t, h); err != nil {
 		return operator.Result{}, fmt.Errorf("store the submission before submitting: %w", err)
@@ -64,7 +64,20 @@ func (Rest) Execute(ctx context.Context, t *operator.Task) (operator.Result, err
 	id, err := client.Submit(sctx, req)
 	cancel()
 	if err != nil {
-		return operator.Result{}, fmt.Errorf("submit to %s: %w", s.RESTURL, err)
+		var se *spark.Error
+		if errors.As(err, &se) && se.StatusCode != 0 {
+			return operator.Result{}, fmt.Errorf("submit to %s: %w", s.RESTURL, err) // the master answered no
+		}
+		// No answer (a timeout, a reset): the master may have created the
+		// driver anyway. Look for it by the tag before giving up.
+		fmt.Fprintf(t.Log, "sirocco: the submission got no answer (%v); looking for its driver on the master\n", err)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), findTimeout)
+		found, ferr := findSubmission(fctx, client, h.Submission, time.UnixMilli(h.SubmittedAt))
+		cancel()
+		if ferr != nil {
+			return operator.Result{}, errors.Join(fmt.Errorf("submit to %s: %w", s.RESTURL, err), ferr)
+		}
+		return adoptDriver(ctx, t, client, *h, found)
 	}
 	h.Kind, h.DriverID = kindDriver, id
 	if err := saveHandle(ctx, t, h); err != nil {

@@ -133,6 +133,9 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 			mu.Unlock()
 		}
 	}}
+	if ctx.Err() != nil {
+		return operator.Result{}, errors.New("stopped before spark-submit started: " + context.Cause(ctx).Error())
+	}
 	procCtx := ctx
 	if cluster {
 		// Killing spark-submit while it talks to the master can leave a
@@ -275,7 +278,9 @@ func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, e
 	args := operator.Args(t.Args)
 	token := ""
 	if h.ConnID != "" {
-		s, err := resolve(ctx, t, operator.Args{"conn_id": h.ConnID})
+		rctx, cancel := workContext(ctx, killTimeout) // a try resumed to be stopped still needs its token
+		defer cancel()
+		s, err := resolve(rctx, t, operator.Args{"conn_id": h.ConnID})
 		if err != nil {
 			return operator.Result{}, fmt.Errorf("resume driver %s: %w", h.DriverID, err)
 		}
