@@ -202,19 +202,7 @@ tasks:
 	if !strings.Contains(log, "waiting for spark-submit to report its driver") || !strings.Contains(log, "killing driver "+id) {
 		t.Errorf("log should say the late driver was killed:\n%s", log)
 	}
-	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI}
-	m, err := c.Master(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d, ok := m.Driver(id); !ok || d.State != "KILLED" {
-		t.Errorf("master lists driver %s as %+v (found %v), want KILLED", id, d, ok)
-	}
-	for _, a := range m.ActiveDrivers {
-		if a.ID == id {
-			t.Errorf("driver %s is still active on the master: orphaned", id)
-		}
-	}
+	wantKilled(t, cl, id)
 }
 
 func TestSparkFailingJobsShowTheTraceback(t *testing.T) {
@@ -265,13 +253,19 @@ tasks:
 	if !strings.Contains(log, "execution_timeout of 25s exceeded") || !strings.Contains(log, "killing driver "+id) {
 		t.Errorf("log should say the timeout killed the driver:\n%s", log)
 	}
+	wantKilled(t, cl, id)
+}
+
+// wantKilled checks that the master lists driver id as KILLED and not among
+// its active drivers: nothing orphaned.
+func wantKilled(t *testing.T, cl *testenv.SparkCluster, id string) {
+	t.Helper()
 	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI}
 	m, err := c.Master(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, ok := m.Driver(id)
-	if !ok || d.State != "KILLED" {
+	if d, ok := m.Driver(id); !ok || d.State != "KILLED" {
 		t.Errorf("master lists driver %s as %+v (found %v), want KILLED", id, d, ok)
 	}
 	for _, a := range m.ActiveDrivers {
