@@ -72,6 +72,9 @@ type rig struct {
 	stop  context.CancelFunc
 	done  chan error
 	epoch time.Time
+	// lastStart and lastEnd bound the last run: its trigger and the write
+	// that finished it.
+	lastStart, lastEnd time.Time
 }
 
 // startEngine writes dags (file name -> YAML) to a new DAGs folder, opens
@@ -158,6 +161,7 @@ func (r *rig) run(dagID string, timeout time.Duration) (string, time.Duration) {
 		if end.state != store.RunSuccess {
 			r.b.Fatalf("run %s of %s ended %s", runID, dagID, end.state)
 		}
+		r.lastStart, r.lastEnd = start, end.at
 		return runID, end.at.Sub(start)
 	case <-time.After(timeout):
 		r.b.Fatalf("run %s of %s did not finish within %s", runID, dagID, timeout)

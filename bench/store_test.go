@@ -107,14 +107,29 @@ const stateHandle store.TaskState = "handle"
 func (w *watchStore) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error) {
 	start := time.Now()
 	ok, err := w.Store.UpdateTask(ctx, u)
-	end := time.Now()
+	w.timeWrite(u, start, time.Now())
+	return ok, err
+}
+
+// UpdateTaskRow forwards to the real store and times the write.
+func (w *watchStore) UpdateTaskRow(ctx context.Context, u store.TaskUpdate) (store.Written, error) {
+	start := time.Now()
+	wr, err := w.Store.UpdateTaskRow(ctx, u)
+	w.timeWrite(u, start, time.Now())
+	return wr, err
+}
+
+// timeWrite files one write under the loop's writes (transitions it
+// decides, claims included) or the executor's (handles, outcomes).
+func (w *watchStore) timeWrite(u store.TaskUpdate, start, end time.Time) {
 	to := u.To
 	if to == store.StateRunning && slices.Equal(u.From, []store.TaskState{store.StateRunning}) {
 		to = stateHandle
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	switch to {
-	case store.StateScheduled, store.StateQueued, store.StateSkipped, store.StateUpstreamFailed:
+	case store.StateScheduled, store.StateQueued, store.StateRunning, store.StateSkipped, store.StateUpstreamFailed:
 		w.loopWrites.add(end.Sub(start))
 	default:
 		w.runnerWrites.add(end.Sub(start))
@@ -122,15 +137,13 @@ func (w *watchStore) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, 
 	if w.traceWrites {
 		w.writes[taskWrite{u.Key.TaskID, to}] = span{start, end}
 	}
-	w.mu.Unlock()
-	return ok, err
 }
 
 // UpdateTasks forwards to the real store and times the loop's batched
 // writes; each write counts as the batch's time over its size.
-func (w *watchStore) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
+func (w *watchStore) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]store.Written, error) {
 	start := time.Now()
-	won, err := w.Store.UpdateTasks(ctx, us)
+	ws, err := w.Store.UpdateTasks(ctx, us)
 	end := time.Now()
 	w.mu.Lock()
 	w.loopWrites.addN(len(us), end.Sub(start))
@@ -140,7 +153,7 @@ func (w *watchStore) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]
 		}
 	}
 	w.mu.Unlock()
-	return won, err
+	return ws, err
 }
 
 // TaskInstancesChangedSince forwards to the real store and times the read.

@@ -81,7 +81,8 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		PollInterval: cfg.PollInterval, ZombieAfter: cfg.ZombieAfter, OnlyRun: o.OnlyRun,
 		Resumable: runner.CanResume,
 	})
-	exec.SetOnDone(loop.Wake)
+	exec.SetOnDone(loop.Report)
+	runner.Recorder = loop
 	return &Engine{Config: cfg, Store: o.Store, Bag: bag, Runner: runner, Executor: exec, Loop: loop, Logger: o.Logger}, nil
 }
 

@@ -18,19 +18,28 @@ type Local struct {
 	runner      *Runner
 	parallelism int
 	inflight    atomic.Int64
-	onDone      func()
+	onDone      func(...store.TaskInstance)
 	wg          sync.WaitGroup
 	ctx         context.Context
 	heartbeat   time.Duration
-	held        sync.Map // store.TaskKey -> struct{}: tries handed to us and not ended
+
+	mu sync.Mutex
+	// held counts the tries of each task handed to us and not ended: a
+	// count, because a retry may be handed over while the goroutine of the
+	// try before it is still closing its log.
+	held map[store.TaskKey]int
+	// recorded is the row each try's outcome wrote, kept until its
+	// goroutine ends and reports it.
+	recorded map[store.TaskKey][]store.TaskInstance
 }
 
 // LocalOptions configure a Local executor.
 type LocalOptions struct {
 	Runner      *Runner
 	Parallelism int
-	// OnDone is called after each try is recorded: the scheduler's Kick.
-	OnDone func()
+	// OnDone is called after each try ends, with the rows its outcome
+	// wrote (none if it lost its row): the scheduler's Report.
+	OnDone func(...store.TaskInstance)
 	// Heartbeat is how often running tries are marked alive.
 	Heartbeat time.Duration
 }
@@ -44,13 +53,30 @@ func NewLocal(o LocalOptions) *Local {
 		o.Heartbeat = 5 * time.Second
 	}
 	if o.OnDone == nil {
-		o.OnDone = func() {}
+		o.OnDone = func(...store.TaskInstance) {}
 	}
-	return &Local{runner: o.Runner, parallelism: o.Parallelism, onDone: o.OnDone, heartbeat: o.Heartbeat}
+	l := &Local{runner: o.Runner, parallelism: o.Parallelism, onDone: o.OnDone, heartbeat: o.Heartbeat,
+		held: map[store.TaskKey]int{}, recorded: map[store.TaskKey][]store.TaskInstance{}}
+	o.Runner.Recorded = l.record
+	return l
 }
 
 // SetOnDone sets the completion callback (the scheduler is built after us).
-func (l *Local) SetOnDone(f func()) { l.onDone = f }
+func (l *Local) SetOnDone(f func(...store.TaskInstance)) { l.onDone = f }
+
+// record keeps a row a try's outcome wrote for the end of its goroutine.
+func (l *Local) record(ti store.TaskInstance) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recorded[ti.TaskKey] = append(l.recorded[ti.TaskKey], ti)
+}
+
+// Claim turns a queued transition into the claim of the try by this
+// executor: it starts every try it is handed at once, so the queued state
+// would only cost a write.
+func (l *Local) Claim(u store.TaskUpdate, now time.Time) store.TaskUpdate {
+	return l.runner.ClaimUpdate(u.Key, u.From, now)
+}
 
 // Start registers the worker and heartbeats until ctx ends. Tries started
 // by Submit are cancelled when ctx ends.
@@ -92,8 +118,8 @@ func (l *Local) FreeSlots() int { return l.parallelism - int(l.inflight.Load()) 
 // Submit runs the queued try in a goroutine, reading its rows first.
 func (l *Local) Submit(k store.TaskKey) { l.spawn(k, l.runner.Run) }
 
-// SubmitTask runs the queued try in a goroutine from rows the scheduler
-// already holds.
+// SubmitTask runs the try in a goroutine from rows the scheduler already
+// holds: claimed by the scheduler for us (running) or queued for us.
 func (l *Local) SubmitTask(ti store.TaskInstance, run store.DagRun) {
 	l.spawn(ti.TaskKey, func(ctx context.Context, _ store.TaskKey) error { return l.runner.RunLoaded(ctx, ti, run) })
 }
@@ -103,14 +129,27 @@ func (l *Local) Resume(k store.TaskKey) { l.spawn(k, l.runner.Resume) }
 
 func (l *Local) spawn(k store.TaskKey, run func(context.Context, store.TaskKey) error) {
 	l.inflight.Add(1)
-	l.held.Store(k, struct{}{})
+	l.mu.Lock()
+	l.held[k]++
+	l.mu.Unlock()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		defer func() {
-			l.held.Delete(k)
+			// The slot is free before the scheduler hears of the outcome,
+			// so its next tick can fill it; the try stays held until the
+			// outcome is reported, so no tick takes its row for lost.
 			l.inflight.Add(-1)
-			l.onDone()
+			l.mu.Lock()
+			rows := l.recorded[k]
+			delete(l.recorded, k)
+			l.mu.Unlock()
+			l.onDone(rows...)
+			l.mu.Lock()
+			if l.held[k]--; l.held[k] <= 0 {
+				delete(l.held, k)
+			}
+			l.mu.Unlock()
 		}()
 		if err := run(l.ctx, k); err != nil && l.ctx.Err() == nil {
 			l.runner.Logger.Error("task try failed to run", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID, "err", err)
@@ -122,8 +161,9 @@ func (l *Local) spawn(k store.TaskKey, run func(context.Context, store.TaskKey) 
 // ended: the scheduler treats our own queued or running rows that we do not
 // hold as lost (a claim or a final write that failed).
 func (l *Local) Holds(k store.TaskKey) bool {
-	_, ok := l.held.Load(k)
-	return ok
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held[k] > 0
 }
 
 // Kill stops a running try; it ends as failed without retry.

@@ -26,7 +26,7 @@ func startLocal(t *testing.T, e *env) (*executor.Local, <-chan struct{}, context
 	finished := make(chan struct{}, 16)
 	l := executor.NewLocal(executor.LocalOptions{
 		Runner: e.runner, Parallelism: 2, Heartbeat: 20 * time.Millisecond,
-		OnDone: func() { finished <- struct{}{} },
+		OnDone: func(...store.TaskInstance) { finished <- struct{}{} },
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := l.Start(ctx); err != nil {

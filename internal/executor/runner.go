@@ -43,6 +43,13 @@ type Runner struct {
 	// KillGrace is how long a stopped task's processes get between SIGTERM
 	// and SIGKILL.
 	KillGrace time.Duration
+	// Recorder, when set, writes each try's outcome instead of the store:
+	// the scheduler's loop, which writes it in one transaction with the
+	// hand-off it allows.
+	Recorder Recorder
+	// Recorded, when set, gets each row the runner itself wrote at a try's
+	// end, so the scheduler learns of it without reading the store.
+	Recorded func(store.TaskInstance)
 
 	mu         sync.Mutex
 	running    map[store.TaskKey]trackedTry
@@ -69,18 +76,22 @@ func (r *Runner) Run(ctx context.Context, k store.TaskKey) error {
 }
 
 // RunLoaded is Run with the task instance and run already read (from the
-// scheduler's snapshot), saving two reads on the hand-off path. The rows
-// may be stale: the claim is conditional, so a stale row only loses it.
+// scheduler's snapshot), saving two reads on the hand-off path. A queued
+// row is claimed here; a running row of this worker was claimed by the
+// scheduler for us (Claim). The queued row may be stale: the claim is
+// conditional, so a stale row only loses it.
 func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store.DagRun) error {
-	st := r.Store
 	k := ti.TaskKey
 	d := r.DAGs.DAGs()[k.DagID]
 	var task *dag.Task
 	if d != nil {
 		task = d.Task(k.TaskID)
 	}
-	try := ti.TryNumber + 1
-	now := r.Clock.Now()
+	claimed := ti.State == store.StateRunning && ti.WorkerID == r.WorkerID
+	try := ti.TryNumber
+	if !claimed {
+		try++
+	}
 
 	var prep *prepared
 	var prepErr error
@@ -89,27 +100,24 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	} else {
 		prep, prepErr = r.prepare(ctx, d, task, run, try)
 	}
-	var rendered []byte
+	rendered := &pendingRendered{}
 	if prep != nil {
-		rendered = prep.renderedJSON
+		rendered.b = &prep.renderedJSON
 	}
-	noHandle := []byte(nil) // a previous try's handle must never be taken for this one's
-	claim := store.TaskUpdate{
-		Key: k, From: []store.TaskState{store.StateQueued}, FromWorker: &r.WorkerID, To: store.StateRunning, IncTry: true,
-		StartDate: &now, Hostname: &r.Hostname, WorkerID: &r.WorkerID, HeartbeatAt: &now, Handle: &noHandle,
+	if !claimed {
+		claim := r.ClaimUpdate(k, []store.TaskState{store.StateQueued}, r.Clock.Now())
+		claim.FromWorker, claim.QueuedAt = &r.WorkerID, nil
+		claim.Rendered = rendered.take()
+		won, err := r.Store.UpdateTask(ctx, claim)
+		if err != nil {
+			return fmt.Errorf("claim %s: %w", k.TaskID, err)
+		}
+		if !won {
+			r.Logger.Info("task no longer queued for us; skipping", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID)
+			return nil
+		}
+		ti.TryNumber = try
 	}
-	if rendered != nil {
-		claim.Rendered = &rendered
-	}
-	won, err := st.UpdateTask(ctx, claim)
-	if err != nil {
-		return fmt.Errorf("claim %s: %w", k.TaskID, err)
-	}
-	if !won {
-		r.Logger.Info("task no longer queued for us; skipping", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID)
-		return nil
-	}
-	ti.TryNumber = try
 
 	// The next tasks' log folders are made while this one runs (on a busy
 	// disk a folder costs up to milliseconds), so their hand-offs find them.
@@ -128,12 +136,60 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	lw.Printf("sirocco: starting try %d of %s (run %s) on %s", try, k.TaskID, k.RunID, r.Hostname)
 	if prepErr != nil {
 		lw.Printf("sirocco: %v", prepErr)
-		return r.finishTry(ctx, task, ti, lw, prepErr)
+		return r.finishTry(ctx, task, ti, lw, rendered, prepErr)
 	}
 
 	op := r.Operators[task.Operator].New()
-	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, args: prep.args, env: prep.env, lw: lw, timeout: task.ExecutionTimeout},
+	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, args: prep.args, env: prep.env, lw: lw,
+		timeout: task.ExecutionTimeout, rendered: rendered},
 		func(ctx context.Context, ot *operator.Task) (operator.Result, error) { return op.Execute(ctx, ot) })
+}
+
+// ClaimUpdate is the write that starts a try of k on this worker: the
+// conditional move from one of from to running, with the try counted and
+// the previous try's handle and rendered fields cleared, so they are never
+// taken for this one's. The scheduler writes it for tries it hands to the
+// local executor (Local.Claim); the runner for queued ones.
+func (r *Runner) ClaimUpdate(k store.TaskKey, from []store.TaskState, now time.Time) store.TaskUpdate {
+	var none []byte
+	return store.TaskUpdate{
+		Key: k, From: from, To: store.StateRunning, IncTry: true,
+		QueuedAt: &now, StartDate: &now, Hostname: &r.Hostname, WorkerID: &r.WorkerID, HeartbeatAt: &now,
+		Handle: &none, Rendered: &none,
+	}
+}
+
+// pendingRendered holds a try's rendered fields until a write carries them.
+// When the scheduler claims a try, its templates are rendered after the
+// claim, so they go with the try's next write: its handle's (before the
+// work is waited on, so an adopted try has them) or its outcome's.
+type pendingRendered struct {
+	mu sync.Mutex
+	b  *[]byte
+}
+
+// take returns the fields if no write has carried them yet, else nil.
+func (p *pendingRendered) take() *[]byte {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.b
+	p.b = nil
+	return b
+}
+
+// putBack returns fields whose write failed, for the next write.
+func (p *pendingRendered) putBack(b *[]byte) {
+	if p == nil || b == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.b == nil {
+		p.b = b
+	}
 }
 
 // downstreamOf returns the tasks that depend on taskID, none when the DAG
@@ -156,6 +212,9 @@ type tryRun struct {
 	lw      *tasklog.Writer
 	timeout time.Duration // what is left of execution_timeout; 0 = none
 	stop    error         // when set, the try is stopped at once with this cause
+	// rendered holds the rendered fields until a write carries them (nil
+	// when the claim did, or for a resumed try).
+	rendered *pendingRendered
 }
 
 // runTry calls the operator with the try's context (timeout, kill) and
@@ -188,12 +247,16 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		DagDir: dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret),
 		SaveHandle: func(ctx context.Context, h []byte) error {
+			rendered := t.rendered.take()
 			ok, err := st.UpdateTask(ctx, store.TaskUpdate{
 				Key: k, From: []store.TaskState{store.StateRunning}, FromWorker: &r.WorkerID, FromTry: &t.ti.TryNumber,
-				To: store.StateRunning, Handle: &h,
+				To: store.StateRunning, Handle: &h, Rendered: rendered,
 			})
 			if err == nil && !ok {
 				err = errors.New("task is no longer running on this worker")
+			}
+			if err != nil {
+				t.rendered.putBack(rendered)
 			}
 			return err
 		},
@@ -218,7 +281,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 			cancel()
 			if err != nil {
 				lw.Printf("sirocco: push return_value: %v", err)
-				return r.finishTry(ctx, t.task, t.ti, lw, err)
+				return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, err)
 			}
 		}
 	case errors.Is(runErr, operator.ErrSkip):
@@ -226,14 +289,14 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	default:
 		lw.Printf("sirocco: task failed: %v", runErr)
 	}
-	return r.finishTry(ctx, t.task, t.ti, lw, runErr)
+	return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, runErr)
 }
 
 // finishTry records a try's outcome once its log is complete on disk, so
 // whoever sees the final state can read the whole log. A log that could not
 // be written fails the try, and its lines go to the service log instead of
 // being lost.
-func (r *Runner) finishTry(ctx context.Context, task *dag.Task, ti store.TaskInstance, lw *tasklog.Writer, runErr error) error {
+func (r *Runner) finishTry(ctx context.Context, task *dag.Task, ti store.TaskInstance, lw *tasklog.Writer, rendered *pendingRendered, runErr error) error {
 	if err := lw.Wait(); err != nil {
 		r.Logger.Error("task log could not be written; its lines follow", "dag_id", ti.DagID, "run_id", ti.RunID,
 			"task_id", ti.TaskID, "try", ti.TryNumber, "err", err, "lines", string(lw.Pending()))
@@ -241,7 +304,7 @@ func (r *Runner) finishTry(ctx context.Context, task *dag.Task, ti store.TaskIns
 			runErr = fmt.Errorf("task log: %w", err)
 		}
 	}
-	return r.finish(ctx, task, ti, runErr)
+	return r.finish(ctx, task, ti, rendered.take(), runErr)
 }
 
 // Resume continues a try this worker has just adopted from a dead one: the
@@ -277,10 +340,7 @@ func (r *Runner) Resume(ctx context.Context, k store.TaskKey) error {
 	if resumer == nil || !resumer.CanResume(ti.Handle) {
 		err := fmt.Errorf("try %d of %s cannot be resumed after a restart", ti.TryNumber, k.TaskID)
 		lw.Printf("sirocco: %v", err)
-		if task == nil {
-			return r.finish(ctx, nil, ti, err)
-		}
-		return r.finish(ctx, task, ti, err)
+		return r.finish(ctx, task, ti, nil, err)
 	}
 	var rendered struct {
 		Args map[string]any    `json:"args"`
@@ -288,7 +348,7 @@ func (r *Runner) Resume(ctx context.Context, k store.TaskKey) error {
 	}
 	if len(ti.Rendered) > 0 {
 		if err := json.Unmarshal(ti.Rendered, &rendered); err != nil {
-			return r.finish(ctx, task, ti, fmt.Errorf("decode rendered fields: %w", err))
+			return r.finish(ctx, task, ti, nil, fmt.Errorf("decode rendered fields: %w", err))
 		}
 	}
 	lw.Printf("sirocco: resuming try %d of %s on %s after a restart; tracking the work it started", ti.TryNumber, k.TaskID, r.Hostname)
@@ -327,8 +387,10 @@ func (r *Runner) CanResume(ti store.TaskInstance) bool {
 	return ok && res.CanResume(ti.Handle)
 }
 
-// finish records a try's outcome with one conditional write from running.
-func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstance, runErr error) error {
+// finish records a try's outcome with one conditional write from running,
+// with the rendered fields if no earlier write carried them, and passes
+// the row it wrote to Recorded.
+func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstance, rendered *[]byte, runErr error) error {
 	now := r.Clock.Now()
 	var u store.TaskUpdate
 	switch {
@@ -342,25 +404,32 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 		u = scheduler.FailureUpdate(task, ti, now)
 	}
 	// Only our own try: one adopted or retried elsewhere is not ours to end.
-	u.FromWorker, u.FromTry = &r.WorkerID, &ti.TryNumber
+	u.FromWorker, u.FromTry, u.Rendered = &r.WorkerID, &ti.TryNumber, rendered
 	// The outcome must be recorded even if the executor is shutting down.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	ok, err := r.Store.UpdateTask(wctx, u)
+	var w store.Written
+	var err error
+	if r.Recorder != nil {
+		w, err = r.Recorder.Record(wctx, u) // the scheduler has the row
+	} else if w, err = r.Store.UpdateTaskRow(wctx, u); w.OK {
+		r.recorded(w.Row)
+	}
 	if err != nil {
 		return fmt.Errorf("record %s of %s: %w", u.To, ti.TaskID, err)
 	}
-	if !ok {
+	if !w.OK {
 		// Cleared while it ran: now that the try has stopped, hand the task
 		// back to the scheduler to run again.
-		back, err := r.Store.UpdateTask(wctx, store.TaskUpdate{
+		back, err := r.Store.UpdateTaskRow(wctx, store.TaskUpdate{
 			Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, FromWorker: &r.WorkerID, FromTry: &ti.TryNumber,
 			To: store.StateNone,
 		})
 		if err != nil {
 			return fmt.Errorf("hand back cleared %s: %w", ti.TaskID, err)
 		}
-		if back {
+		if back.OK {
+			r.recorded(back.Row)
 			r.Logger.Info("cleared task stopped; it runs again", "dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID)
 			return nil
 		}
@@ -368,6 +437,18 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 			"dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID, "outcome", u.To)
 	}
 	return nil
+}
+
+// Recorder writes a try's outcome, as Store.UpdateTaskRow does.
+type Recorder interface {
+	Record(ctx context.Context, u store.TaskUpdate) (store.Written, error)
+}
+
+// recorded passes a row the runner wrote to Recorded.
+func (r *Runner) recorded(ti store.TaskInstance) {
+	if r.Recorded != nil {
+		r.Recorded(ti)
+	}
 }
 
 type prepared struct {

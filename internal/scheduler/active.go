@@ -19,7 +19,15 @@ import (
 // The list of active runs is re-read only when it may have changed: every
 // poll interval, after the loop changed a run (markRunsChanged), and when
 // the feed shows a row of a run the set does not hold (a run was created,
-// or a finished one was cleared or marked). So a hand-off costs one read.
+// or a finished one was cleared or marked).
+//
+// A hand-off reads nothing: the loop applies the rows its own writes
+// returned (set) and the rows the executor reports (applyReported), and
+// reads the feed only for what neither shows: writes by other processes,
+// the API (Kick), or a row it does not hold. Those are read at least every
+// feedEvery. Copies of a row may come in any order (a late report, a feed
+// read that started before the loop's own write returned); the set keeps
+// the one with the highest Version.
 type activeSet struct {
 	tis      []store.TaskInstance // grouped by run, each run in creation order
 	index    map[store.TaskKey]int
@@ -27,6 +35,9 @@ type activeSet struct {
 	cursor   store.ChangeCursor
 	syncedAt time.Time
 	valid    bool
+
+	feedAt    time.Time // last read of the change feed
+	feedStale bool      // something the set cannot know changed: read the feed
 
 	runList   []store.DagRun // the active runs, as last read
 	runsAt    time.Time
@@ -37,12 +48,38 @@ type activeSet struct {
 type refreshOptions struct {
 	resyncEvery time.Duration // full read of every active row
 	runsEvery   time.Duration // re-read of the active runs
+	feedEvery   time.Duration // read of the change feed, when nothing asks sooner
 	// filter narrows the active runs (`dags test` runs only one).
 	filter func([]store.DagRun) []store.DagRun
 }
 
 // markRunsChanged makes the next refresh re-read the active runs.
 func (a *activeSet) markRunsChanged() { a.runsStale = true }
+
+// markFeedStale makes the next refresh read the change feed.
+func (a *activeSet) markFeedStale() { a.feedStale = true }
+
+// set replaces a held row with ti unless the set's copy is newer (a higher
+// Version), so copies may arrive in any order. A row the set does not hold
+// is left to the feed.
+func (a *activeSet) set(ti store.TaskInstance) {
+	i, ok := a.index[ti.TaskKey]
+	if !ok {
+		a.feedStale = true
+		return
+	}
+	if ti.Version >= a.tis[i].Version {
+		a.tis[i] = ti
+	}
+}
+
+// applyReported takes rows the executor wrote, each committed before it was
+// reported.
+func (a *activeSet) applyReported(rows []store.TaskInstance) {
+	for _, ti := range rows {
+		a.set(ti)
+	}
+}
 
 // refresh brings the set up to date and returns the active runs. A row of
 // a run no longer active is dropped; a run that became active is read in
@@ -51,16 +88,21 @@ func (a *activeSet) refresh(ctx context.Context, st store.Store, now time.Time, 
 	if !a.valid || now.Sub(a.syncedAt) >= o.resyncEvery {
 		return a.runList, a.resync(ctx, st, now, o)
 	}
-	changed, next, err := st.TaskInstancesChangedSince(ctx, a.cursor)
-	if err != nil {
-		return nil, err
+	var changed []store.TaskInstance
+	if a.feedStale || now.Sub(a.feedAt) >= o.feedEvery {
+		rows, next, err := st.TaskInstancesChangedSince(ctx, a.cursor)
+		if err != nil {
+			return nil, err
+		}
+		changed, a.cursor, a.feedAt, a.feedStale = rows, next, now, false
 	}
-	a.cursor = next
 	reload := map[runKey]bool{}
 	unknownRun := false
 	for _, ti := range changed {
 		if i, ok := a.index[ti.TaskKey]; ok {
-			a.tis[i] = ti
+			if ti.Version >= a.tis[i].Version {
+				a.tis[i] = ti
+			}
 			continue
 		}
 		if k := (runKey{ti.DagID, ti.RunID}); a.runs[k] {
@@ -134,6 +176,7 @@ func (a *activeSet) resync(ctx context.Context, st store.Store, now time.Time, o
 		a.tis = append(a.tis, ti)
 	}
 	a.cursor, a.syncedAt, a.valid = c, now, true
+	a.feedAt, a.feedStale = now, false
 	// A run listed active whose rows the read did not return (it changed
 	// state between the two reads) is read on its own, so Decide never sees
 	// an active run without its tasks.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,8 +19,14 @@ type Executor interface {
 	ID() string
 	// FreeSlots is how many more tasks it accepts now.
 	FreeSlots() int
-	// SubmitTask hands over a task instance that was just moved to queued,
-	// with its run, as the snapshot saw them. It must not block.
+	// Claim returns the write that hands a ready task to this executor,
+	// given Decide's queued transition u. An executor that starts a try
+	// the moment it gets it (in this process) returns the claim itself
+	// (→ running, try counted), which saves a write and its round trip on
+	// every hand-off; one that queues work for others returns u.
+	Claim(u store.TaskUpdate, now time.Time) store.TaskUpdate
+	// SubmitTask hands over a task instance as Claim's write left it (queued
+	// or running), with its run. It must not block.
 	SubmitTask(ti store.TaskInstance, run store.DagRun)
 	// Kill stops a running try (run timeout); the executor records its end.
 	Kill(k store.TaskKey)
@@ -75,9 +82,15 @@ type Loop struct {
 	meta    metaCache
 	metaAge time.Time
 	active  activeSet
-	// runsChanged is set by Kick: the next tick reads the active runs.
+	// runsChanged is set by Kick: the next tick reads the active runs and
+	// the change feed.
 	runsChanged atomic.Bool
 	warned      map[store.TaskKey]bool // unschedulable tasks already logged
+
+	reportMu sync.Mutex
+	reported []store.TaskInstance // rows the executor wrote, for the next tick
+	outcomes []*outcome           // outcomes to write in the next tick (Record)
+	stopped  bool                 // Run has returned: Record writes directly
 }
 
 type metaCache struct {
@@ -115,8 +128,48 @@ func (l *Loop) Kick() {
 	l.Wake()
 }
 
-// Wake asks for a tick as soon as possible; the executor calls it when a
-// try ends, which changes task instances only. It never blocks.
+// Report hands the loop task instances as the executor has just written
+// them (a try's outcome) and asks for a tick. The tick applies them to its
+// snapshot instead of reading the store, so a hand-off costs the outcome's
+// write and the next task's claim, and nothing else. A row must be
+// reported only after its write committed. It never blocks.
+func (l *Loop) Report(rows ...store.TaskInstance) {
+	if len(rows) > 0 {
+		l.reportMu.Lock()
+		l.reported = append(l.reported, rows...)
+		l.reportMu.Unlock()
+	}
+	l.Wake()
+}
+
+// takeReported returns the rows reported since the last call.
+func (l *Loop) takeReported() []store.TaskInstance {
+	l.reportMu.Lock()
+	defer l.reportMu.Unlock()
+	rows := l.reported
+	l.reported = nil
+	return rows
+}
+
+// holds reports whether the executor holds a try of k, or has ended it
+// and reported its outcome for a tick still to come: the executor lets go
+// of a try only after reporting it, so a tick that has already taken the
+// reports never mistakes that row for lost.
+func (l *Loop) holds(k store.TaskKey) bool {
+	if l.opts.Executor.Holds(k) {
+		return true
+	}
+	l.reportMu.Lock()
+	defer l.reportMu.Unlock()
+	for _, ti := range l.reported {
+		if ti.TaskKey == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Wake asks for a tick as soon as possible. It never blocks.
 func (l *Loop) Wake() {
 	select {
 	case l.kick <- struct{}{}:
@@ -126,6 +179,7 @@ func (l *Loop) Wake() {
 
 // Run ticks until ctx ends.
 func (l *Loop) Run(ctx context.Context) error {
+	defer l.stop()
 	timer := time.NewTimer(l.opts.PollInterval)
 	defer timer.Stop()
 	for {
@@ -162,18 +216,25 @@ func (l *Loop) Tick(ctx context.Context) (bool, error) {
 
 func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	snap, err := l.snapshot(ctx)
+	outs := l.takeOutcomes()
 	if err != nil {
+		l.writeAlone(outs)
 		return false, time.Time{}, err
 	}
+	// The tries behind the outcomes have ended; their slots are free for
+	// the tasks they hand off to, though their goroutines wait for this
+	// tick to answer.
+	snap.FreeSlots += len(outs)
+	as := l.assume(outs)
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
 		plan.CreateRuns = nil
 	}
 	l.warnUnschedulable(plan.Unschedulable)
-	if plan.Empty() {
+	if plan.Empty() && len(outs) == 0 {
 		return false, plan.WakeAt, nil
 	}
-	return plan.needsAnotherLook(), plan.WakeAt, l.apply(ctx, snap, plan)
+	return plan.needsAnotherLook(), plan.WakeAt, l.apply(ctx, snap, plan, outs, as)
 }
 
 func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
@@ -186,8 +247,12 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	if l.runsChanged.Swap(false) {
 		l.active.markRunsChanged()
+		l.active.markFeedStale()
 	}
-	ro := refreshOptions{resyncEvery: l.opts.ResyncEvery, runsEvery: l.opts.PollInterval}
+	// Reported rows are taken before the store is read: each was committed
+	// before it was reported, so whatever the read returns is as new.
+	l.active.applyReported(l.takeReported())
+	ro := refreshOptions{resyncEvery: l.opts.ResyncEvery, runsEvery: l.opts.PollInterval, feedEvery: l.opts.PollInterval}
 	if only := l.opts.OnlyRun; only != nil {
 		ro.filter = func(runs []store.DagRun) []store.DagRun { return filterRuns(runs, only.DagID, only.RunID) }
 	}
@@ -208,7 +273,7 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 		ZombieAfter:   l.opts.ZombieAfter,
 		WorkerID:      l.opts.Executor.ID(),
 		Resumable:     l.opts.Resumable,
-		Held:          l.opts.Executor.Holds,
+		Held:          l.holds,
 	}, nil
 }
 
@@ -260,9 +325,11 @@ func (l *Loop) refreshMeta(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// apply performs the plan. A write that fails is reported and skipped, so
-// one bad row never stalls the hand-offs of every other DAG.
-func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
+// apply performs the plan. Task writes go first, in one batch with the
+// outcomes the tick decided on (outs); run updates follow, except for runs
+// where an assumed outcome was not written. A write that fails is reported
+// and skipped, so one bad row never stalls the hand-offs of every other DAG.
+func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outcome, as []assumed) error {
 	st := l.opts.Store
 	log := l.opts.Logger
 	var errs []error
@@ -282,7 +349,57 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 			log.Info("created run", "dag_id", run.DagID, "run_id", run.RunID)
 		}
 	}
+	runs := make(map[runKey]*store.DagRun, len(snap.Runs))
+	for i := range snap.Runs {
+		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]
+	}
+	// The outcomes first, then the plan's writes; a queued transition
+	// becomes whatever hands the task to the executor, and whatever rests on
+	// an assumed outcome requires it.
+	writes := make([]store.TaskUpdate, 0, len(outs)+len(plan.TaskUpdates))
+	for _, o := range outs {
+		writes = append(writes, o.u)
+	}
+	for _, u := range plan.TaskUpdates {
+		if u.To == store.StateQueued {
+			u = l.opts.Executor.Claim(u, snap.Now)
+		}
+		u.Requires = requirements(snap, as, u)
+		writes = append(writes, u)
+	}
+	// Outcomes must be written even while Sirocco shuts down, as the
+	// executor would have written them itself.
+	wctx := ctx
+	if len(outs) > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+		defer cancel()
+	}
+	ws, werrs := l.updateTasks(wctx, writes)
+	errs = append(errs, werrs...)
+	tainted := l.settle(outs, as, ws[:len(outs)], werrs[:len(outs)])
+	ws = ws[len(outs):]
+	// The snapshot takes the rows as written before the executor gets
+	// them; a row's version keeps any older copy from replacing it later.
+	for _, w := range ws {
+		if w.OK {
+			l.active.set(w.Row)
+		}
+	}
+	for i, u := range plan.TaskUpdates {
+		if u.To != store.StateQueued || !ws[i].OK {
+			continue
+		}
+		run := runs[runKey{u.Key.DagID, u.Key.RunID}]
+		if run == nil {
+			continue // not from this snapshot: cannot happen, Decide only queues what it saw
+		}
+		l.opts.Executor.SubmitTask(ws[i].Row, *run)
+	}
 	for _, u := range plan.RunUpdates {
+		if tainted[runKey{u.DagID, u.RunID}] {
+			continue // decided on an outcome that was not written: the next tick decides again
+		}
 		ok, err := st.UpdateRun(ctx, u)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("update run %s/%s to %s: %w", u.DagID, u.RunID, u.To, err))
@@ -292,36 +409,13 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 			log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
 		}
 	}
-	runs := make(map[runKey]*store.DagRun, len(snap.Runs))
-	for i := range snap.Runs {
-		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]
-	}
-	won, err := l.updateTasks(ctx, plan.TaskUpdates)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for i, u := range plan.TaskUpdates {
-		if won[i] && u.To == store.StateQueued {
-			at, held := l.active.index[u.Key] // snap.TIs is l.active.tis
-			run := runs[runKey{u.Key.DagID, u.Key.RunID}]
-			if !held || run == nil {
-				continue // not from this snapshot: cannot happen, Decide only queues what it saw
-			}
-			queued := snap.TIs[at]
-			queued.State = store.StateQueued
-			if u.WorkerID != nil {
-				queued.WorkerID = *u.WorkerID
-			}
-			l.opts.Executor.SubmitTask(queued, *run)
-		}
-	}
 	for _, k := range plan.Kill {
 		l.opts.Executor.Kill(k)
 	}
 	for _, a := range plan.Adopt {
 		now := snap.Now
 		me := l.opts.Executor.ID()
-		ok, err := st.UpdateTask(ctx, store.TaskUpdate{
+		w, err := st.UpdateTaskRow(ctx, store.TaskUpdate{
 			Key: a.Key, From: []store.TaskState{store.StateRunning}, FromWorker: &a.FromWorker,
 			To: store.StateRunning, WorkerID: &me, HeartbeatAt: &now,
 		})
@@ -329,7 +423,8 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan) error {
 			errs = append(errs, fmt.Errorf("adopt task %s/%s/%s: %w", a.Key.DagID, a.Key.RunID, a.Key.TaskID, err))
 			continue
 		}
-		if ok {
+		if w.OK {
+			l.active.set(w.Row)
 			log.Info("adopted a running try from a dead worker", "dag_id", a.Key.DagID, "run_id", a.Key.RunID,
 				"task_id", a.Key.TaskID, "from_worker", a.FromWorker)
 			l.opts.Executor.Resume(a.Key)
@@ -366,20 +461,21 @@ func (l *Loop) warnUnschedulable(us []Unschedulable) {
 // long.
 const updateBatch = 256
 
-// updateTasks writes the plan's task transitions, a batch per transaction,
-// and reports which won. A batch that fails is retried one write at a time,
-// so one bad row never stalls the hand-offs of every other DAG.
-func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
+// updateTasks writes task transitions, a batch per transaction, and
+// returns each one's answer and error. A batch that fails is retried one
+// write at a time, so one bad row never stalls the hand-offs of every other
+// DAG.
+func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate) ([]store.Written, []error) {
 	st := l.opts.Store
-	won := make([]bool, len(us))
-	var errs []error
+	ws := make([]store.Written, len(us))
+	errs := make([]error, len(us))
 	one := func(i int) {
-		ok, err := st.UpdateTask(ctx, us[i])
+		w, err := st.UpdateTaskRow(ctx, us[i])
 		if err != nil {
 			u := us[i]
-			errs = append(errs, fmt.Errorf("update task %s/%s/%s to %s: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err))
+			err = fmt.Errorf("update task %s/%s/%s to %s: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err)
 		}
-		won[i] = ok
+		ws[i], errs[i] = w, err
 	}
 	for start := 0; start < len(us); start += updateBatch {
 		end := min(start+updateBatch, len(us))
@@ -389,17 +485,20 @@ func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate) ([]bool, 
 		}
 		batch, err := st.UpdateTasks(ctx, us[start:end])
 		if err == nil {
-			copy(won[start:end], batch)
+			copy(ws[start:end], batch)
 			continue
 		}
 		if ctx.Err() != nil {
-			return won, err
+			for i := start; i < len(us); i++ {
+				errs[i] = err
+			}
+			return ws, errs
 		}
 		for i := start; i < end; i++ {
 			one(i)
 		}
 	}
-	return won, errors.Join(errs...)
+	return ws, errs
 }
 
 // NewRunRecords builds a run and its task instances for d; the CLI uses it

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -124,6 +125,9 @@ type TaskInstance struct {
 	HeartbeatAt    time.Time // last sign of life from that job
 	Handle         []byte    // serialised handle of work outside the process (pid, driver id, ...)
 	Rendered       []byte    // JSON of the rendered templated fields
+	// Version counts the writes of the row (0 when inserted): of two copies
+	// of a row, the one with the higher Version is the newer.
+	Version int64
 }
 
 // TaskUpdate is one conditional transition of a task instance: it applies
@@ -144,6 +148,65 @@ type TaskUpdate struct {
 	HeartbeatAt *time.Time
 	Handle      *[]byte
 	Rendered    *[]byte
+	// Requires lists other task instances that must be in a given state
+	// and try for the write to apply. The scheduler writes a try's outcome
+	// and the hand-off it allows (the downstream task's claim) in one
+	// transaction; the claim requires the outcome, so a lost outcome never
+	// lets the claim through. Batches write the updates that require
+	// nothing first.
+	Requires []TaskCondition
+}
+
+// TaskCondition is a state and try a task instance must be in.
+type TaskCondition struct {
+	Key   TaskKey
+	State TaskState
+	Try   int
+}
+
+// Apply returns the row u would write over ti, and whether u's conditions
+// on ti itself (From, FromWorker, FromTry) hold; Requires is not checked.
+// The scheduler uses it to decide on an outcome it is about to write; the
+// store's row replaces the result once written.
+func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
+	ok := (len(u.From) == 0 || slices.Contains(u.From, ti.State)) &&
+		(u.FromWorker == nil || *u.FromWorker == ti.WorkerID) &&
+		(u.FromTry == nil || *u.FromTry == ti.TryNumber)
+	ti.State = u.To
+	ti.Version++
+	if u.IncTry {
+		ti.TryNumber++
+	}
+	setTime := func(dst *time.Time, v *time.Time) {
+		if v != nil {
+			*dst = v.UTC().Truncate(time.Microsecond)
+		}
+	}
+	setTime(&ti.QueuedAt, u.QueuedAt)
+	setTime(&ti.StartDate, u.StartDate)
+	setTime(&ti.EndDate, u.EndDate)
+	setTime(&ti.NextRetryAt, u.NextRetryAt)
+	setTime(&ti.HeartbeatAt, u.HeartbeatAt)
+	if u.Hostname != nil {
+		ti.Hostname = *u.Hostname
+	}
+	if u.WorkerID != nil {
+		ti.WorkerID = *u.WorkerID
+	}
+	if u.Handle != nil {
+		ti.Handle = *u.Handle
+	}
+	if u.Rendered != nil {
+		ti.Rendered = *u.Rendered
+	}
+	return ti, ok
+}
+
+// Written is the answer to one conditional task update: OK says whether it
+// applied, and then Row is the task instance as it was written.
+type Written struct {
+	Row TaskInstance
+	OK  bool
 }
 
 // RunUpdate is one conditional transition of a DAG run.
@@ -253,9 +316,13 @@ type Store interface {
 	ListTaskInstances(ctx context.Context, dagID, runID string) ([]TaskInstance, error)
 	GetTaskInstance(ctx context.Context, k TaskKey) (TaskInstance, error)
 	UpdateTask(ctx context.Context, u TaskUpdate) (bool, error)
+	// UpdateTaskRow is UpdateTask that also returns the row as written, so
+	// a try's outcome reaches the scheduler without a read of the store.
+	UpdateTaskRow(ctx context.Context, u TaskUpdate) (Written, error)
 	// UpdateTasks applies each update as UpdateTask does, in one
-	// transaction, and reports which changed their row.
-	UpdateTasks(ctx context.Context, us []TaskUpdate) ([]bool, error)
+	// transaction, and returns each one's answer with the row it wrote:
+	// the scheduler keeps its snapshot with its own writes that way.
+	UpdateTasks(ctx context.Context, us []TaskUpdate) ([]Written, error)
 	// ClearTasks puts the named tasks that are not queued or running back to
 	// none, grants each its retries again (max_tries = try_number + retries,
 	// as Airflow does) and puts a finished run back to queued, so the

@@ -104,3 +104,41 @@ func BenchmarkCreateRun(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHandOffBatch measures the write of a chain's hand-off: a try's
+// outcome and the next task's claim, which requires it, in one batch.
+func BenchmarkHandOffBatch(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *sqlstore.Store) {
+		const n = 10000
+		createBenchRun(b, s, "r", time.Now(), store.RunRunning, n)
+		ctx := b.Context()
+		now := time.Now()
+		k := func(i int) store.TaskKey {
+			return store.TaskKey{DagID: "bench", RunID: "r", TaskID: fmt.Sprintf("task_%04d", i)}
+		}
+		claim := func(i int) store.TaskUpdate {
+			return store.TaskUpdate{Key: k(i), From: []store.TaskState{store.StateNone}, To: store.StateRunning, IncTry: true,
+				StartDate: &now, WorkerID: ptr("w1"), HeartbeatAt: &now}
+		}
+		if ok, err := s.UpdateTask(ctx, claim(0)); err != nil || !ok {
+			b.Fatalf("first claim: %v %v", ok, err)
+		}
+		i := 0
+		for b.Loop() {
+			if i+1 >= n {
+				b.Fatal("benchmark ran out of tasks")
+			}
+			next := claim(i + 1)
+			next.Requires = []store.TaskCondition{{Key: k(i), State: store.StateSuccess, Try: 1}}
+			ws, err := s.UpdateTasks(ctx, []store.TaskUpdate{
+				{Key: k(i), From: []store.TaskState{store.StateRunning}, FromWorker: ptr("w1"), FromTry: ptr(1),
+					To: store.StateSuccess, EndDate: &now},
+				next,
+			})
+			if err != nil || !ws[0].OK || !ws[1].OK {
+				b.Fatalf("hand-off %d: %+v %v", i, ws, err)
+			}
+			i++
+		}
+	})
+}

@@ -29,7 +29,7 @@ type combiner struct {
 
 type pendingUpdate struct {
 	u    store.TaskUpdate
-	ok   bool
+	w    store.Written
 	err  error
 	done chan struct{} // closed once written (or failed)
 	lead chan struct{} // receives the lead; buffered, at most one token
@@ -43,9 +43,9 @@ const roundTimeout = 30 * time.Second
 // it is handed the lead and writes a round itself. A caller whose context
 // ends while its update is still queued takes it back and returns the
 // context's error; once a round has taken it, it waits for the round.
-func (s *Store) updateTaskCombined(ctx context.Context, u store.TaskUpdate) (bool, error) {
+func (s *Store) updateTaskCombined(ctx context.Context, u store.TaskUpdate) (store.Written, error) {
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("update task %s/%s/%s to %q: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err)
+		return store.Written{}, fmt.Errorf("update task %s/%s/%s to %q: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err)
 	}
 	p := &pendingUpdate{u: u, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	c := &s.comb
@@ -67,7 +67,7 @@ func (s *Store) updateTaskCombined(ctx context.Context, u store.TaskUpdate) (boo
 		if i >= 0 && len(p.lead) == 0 {
 			c.queue = slices.Delete(c.queue, i, i+1)
 			c.mu.Unlock()
-			return false, fmt.Errorf("update task %s/%s/%s to %q: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, ctx.Err())
+			return store.Written{}, fmt.Errorf("update task %s/%s/%s to %q: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, ctx.Err())
 		}
 		c.mu.Unlock()
 		select { // already taken by a round, or handed the lead meanwhile
@@ -77,7 +77,7 @@ func (s *Store) updateTaskCombined(ctx context.Context, u store.TaskUpdate) (boo
 		}
 	}
 	<-p.done
-	return p.ok, p.err
+	return p.w, p.err
 }
 
 // leadRound writes everything queued as one round, then passes the lead to
@@ -110,7 +110,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []*pendingUpdate) {
 	defer func() {
 		if r := recover(); r != nil {
 			for _, p := range batch {
-				p.ok, p.err = false, fmt.Errorf("update task %s: panic in the store: %v", p.u.Key.TaskID, r)
+				p.w, p.err = store.Written{}, fmt.Errorf("update task %s: panic in the store: %v", p.u.Key.TaskID, r)
 			}
 		}
 		for _, p := range batch {
@@ -122,14 +122,14 @@ func (s *Store) writeBatch(ctx context.Context, batch []*pendingUpdate) {
 		for i, p := range batch {
 			us[i] = p.u
 		}
-		if won, err := s.updateTasksTx(ctx, us); err == nil {
+		if ws, err := s.updateTasksTx(ctx, us); err == nil {
 			for i, p := range batch {
-				p.ok = won[i]
+				p.w = ws[i]
 			}
 			return
 		}
 	}
 	for _, p := range batch {
-		p.ok, p.err = s.updateTaskDirect(ctx, p.u)
+		p.w, p.err = s.updateTaskDirect(ctx, p.u)
 	}
 }

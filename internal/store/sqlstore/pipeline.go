@@ -14,29 +14,39 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
-// updateTasksTx applies updates in one transaction and reports which
-// changed their row. On PostgreSQL the statements are pipelined: sent
+// updateTasksTx applies updates in one transaction and returns each one's
+// answer with the row it wrote. On PostgreSQL the statements are pipelined: sent
 // together and answered together, in one round trip instead of one each,
 // and run as one implicit transaction (a single Sync), so a failure leaves
 // nothing half-written. SQLite runs in this process and needs no pipeline.
-func (s *Store) updateTasksTx(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
+func (s *Store) updateTasksTx(ctx context.Context, us []store.TaskUpdate) ([]store.Written, error) {
 	// Rows are locked in key order, so two batches touching the same rows
-	// never deadlock on PostgreSQL.
+	// never deadlock on PostgreSQL; updates that require others come after
+	// all of those (a hand-off after the outcome it depends on), and two
+	// updates of one row keep their order.
 	order := make([]int, len(us))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return compareKeys(us[a].Key, us[b].Key) })
+	slices.SortStableFunc(order, func(a, b int) int {
+		if ra, rb := len(us[a].Requires) > 0, len(us[b].Requires) > 0; ra != rb {
+			if ra {
+				return 1
+			}
+			return -1
+		}
+		return compareKeys(us[a].Key, us[b].Key)
+	})
 	sorted := make([]store.TaskUpdate, len(us))
 	for i, j := range order {
 		sorted[i] = us[j]
 	}
-	wonSorted, err := s.updateSorted(ctx, sorted)
-	won := make([]bool, len(us))
+	wsSorted, err := s.updateSorted(ctx, sorted)
+	ws := make([]store.Written, len(us))
 	for i, j := range order {
-		won[j] = wonSorted[i]
+		ws[j] = wsSorted[i]
 	}
-	return won, err
+	return ws, err
 }
 
 func compareKeys(a, b store.TaskKey) int {
@@ -50,18 +60,34 @@ func compareKeys(a, b store.TaskKey) int {
 }
 
 // updateSorted is updateTasksTx on updates already in key order.
-func (s *Store) updateSorted(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
-	won := make([]bool, len(us))
+func (s *Store) updateSorted(ctx context.Context, us []store.TaskUpdate) ([]store.Written, error) {
+	ws := make([]store.Written, len(us))
 	if s.pg {
-		return won, s.pipelineUpdates(ctx, us, won)
+		return ws, s.pipelineUpdates(ctx, us, ws)
+	}
+	// Statements are prepared (or found in the cache) before the
+	// transaction takes SQLite's one writer connection; parsing them on
+	// every batch cost more than running them.
+	type prepared struct {
+		st    *sql.Stmt
+		query string
+		args  []any
+	}
+	ps := make([]prepared, len(us))
+	for i, u := range us {
+		query, args := s.taskUpdateSQL(u)
+		ps[i] = prepared{s.stmts.get(ctx, s.db, s.q(query)), s.q(query), args}
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for i, u := range us {
-			query, args := s.taskUpdateSQL(u)
-			res, err := s.txExec(ctx, tx, query, args...)
-			if err == nil {
-				won[i], err = affected(res)
+			var row *sql.Row
+			if p := ps[i]; p.st != nil {
+				row = tx.StmtContext(ctx, p.st).QueryRowContext(ctx, p.args...)
+			} else {
+				row = tx.QueryRowContext(ctx, p.query, p.args...)
 			}
+			var err error
+			ws[i], err = scanWritten(row)
 			if err != nil {
 				k := u.Key
 				return fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
@@ -69,12 +95,15 @@ func (s *Store) updateSorted(ctx context.Context, us []store.TaskUpdate) ([]bool
 		}
 		return nil
 	})
-	return won, err
+	if err != nil {
+		clear(ws)
+	}
+	return ws, err
 }
 
 // pipelineUpdates sends every update through one pgx batch on a pooled
 // connection.
-func (s *Store) pipelineUpdates(ctx context.Context, us []store.TaskUpdate, won []bool) error {
+func (s *Store) pipelineUpdates(ctx context.Context, us []store.TaskUpdate, ws []store.Written) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connection: %w", err)
@@ -93,17 +122,17 @@ func (s *Store) pipelineUpdates(ctx context.Context, us []store.TaskUpdate, won 
 		br := dc.Conn().SendBatch(ctx, b)
 		var errs []error
 		for i, u := range us {
-			tag, err := br.Exec()
+			w, err := scanWritten(br.QueryRow())
 			if err != nil {
 				k := u.Key
 				errs = append(errs, fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err))
 				break
 			}
-			won[i] = tag.RowsAffected() > 0
+			ws[i] = w
 		}
 		errs = append(errs, br.Close())
 		if err := errors.Join(errs...); err != nil {
-			clear(won)
+			clear(ws)
 			return err
 		}
 		return nil

@@ -239,6 +239,15 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	return s.db.ExecContext(ctx, s.q(query), args...)
 }
 
+// writeRow runs a write statement that returns one row (UPDATE …
+// RETURNING) outside a transaction.
+func (s *Store) writeRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.stmts.get(ctx, s.db, s.q(query)); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.db.QueryRowContext(ctx, s.q(query), args...)
+}
+
 // query runs a read on the read pool.
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := s.stmts.get(ctx, s.rdb, s.q(query)); st != nil {

@@ -3,10 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -65,46 +68,70 @@ func (s *Store) GetTaskInstance(ctx context.Context, k store.TaskKey) (store.Tas
 // changed; a missing row or a lost race is (false, nil), so of several
 // callers racing one transition exactly one sees true.
 func (s *Store) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error) {
+	w, err := s.updateTaskCombined(ctx, u)
+	return w.OK, err
+}
+
+// UpdateTaskRow is UpdateTask that also returns the row as written.
+func (s *Store) UpdateTaskRow(ctx context.Context, u store.TaskUpdate) (store.Written, error) {
 	return s.updateTaskCombined(ctx, u)
 }
 
-// updateTaskDirect is UpdateTask as one statement of its own.
-func (s *Store) updateTaskDirect(ctx context.Context, u store.TaskUpdate) (bool, error) {
+// updateTaskDirect is UpdateTaskRow as one statement of its own.
+func (s *Store) updateTaskDirect(ctx context.Context, u store.TaskUpdate) (store.Written, error) {
 	query, args := s.taskUpdateSQL(u)
-	res, err := s.exec(ctx, query, args...)
-	if err == nil {
-		var ok bool
-		if ok, err = affected(res); err == nil {
-			return ok, nil
-		}
+	w, err := scanWritten(s.writeRow(ctx, query, args...))
+	if err != nil {
+		k := u.Key
+		return w, fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
 	}
-	k := u.Key
-	return false, fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
+	return w, nil
+}
+
+// scanWritten reads the row an UPDATE … RETURNING gave back; no row means
+// the condition did not hold (a lost race), which is no error.
+func scanWritten(row scanner) (store.Written, error) {
+	var w store.Written
+	err := scanTI(row, &w.Row)
+	switch {
+	case err == nil:
+		w.OK = true
+		return w, nil
+	case errors.Is(err, sql.ErrNoRows), errors.Is(err, pgx.ErrNoRows):
+		return store.Written{}, nil
+	default:
+		return store.Written{}, err
+	}
 }
 
 // UpdateTasks applies each update as UpdateTask does, all in one
-// transaction, and reports which of them changed their row. One commit for
-// a tick's worth of transitions costs far less than one per task.
-func (s *Store) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]bool, error) {
+// transaction, and returns each one's answer with the row it wrote. One
+// commit for a tick's worth of transitions costs far less than one per
+// task.
+func (s *Store) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]store.Written, error) {
 	if len(us) == 0 {
-		return []bool{}, nil
+		return []store.Written{}, nil
 	}
-	won, err := s.updateTasksTx(ctx, us)
+	ws, err := s.updateTasksTx(ctx, us)
 	if err != nil {
-		return won, fmt.Errorf("update %d tasks: %w", len(us), err)
+		return ws, fmt.Errorf("update %d tasks: %w", len(us), err)
 	}
-	return won, nil
+	return ws, nil
 }
 
-// taskUpdateSQL builds the conditional UPDATE of u: the task instance moves
+// tiReturning is tiCols without the table alias, for RETURNING.
+var tiReturning = strings.ReplaceAll(tiCols, "ti.", "")
+
+// taskUpdateSQL builds the conditional UPDATE … RETURNING of u: the task instance moves
 // to u.To, with the non-nil fields set (a pointer to the zero time clears a
 // date) and try_number incremented if u.IncTry, only if its state is in
 // u.From (any state when From is empty), its owner is u.FromWorker and its
-// try u.FromTry when those are set.
+// try u.FromTry when those are set, and every task instance of u.Requires
+// is in its state and try.
 func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	var b strings.Builder
 	args := make([]any, 0, 16)
-	b.WriteString(`UPDATE task_instances SET state = ?, ` + s.changeSeqSet())
+	b.WriteString(`UPDATE task_instances SET state = ?, row_version = row_version + 1, ` + s.changeSeqSet())
 	args = append(args, string(u.To))
 	if u.IncTry {
 		b.WriteString(`, try_number = try_number + 1`)
@@ -158,6 +185,12 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 		b.WriteString(` AND try_number = ?`)
 		args = append(args, *u.FromTry)
 	}
+	for _, c := range u.Requires {
+		b.WriteString(` AND EXISTS (SELECT 1 FROM task_instances req
+			WHERE req.dag_id = ? AND req.run_id = ? AND req.task_id = ? AND req.state = ? AND req.try_number = ?)`)
+		args = append(args, c.Key.DagID, c.Key.RunID, c.Key.TaskID, string(c.State), c.Try)
+	}
+	b.WriteString(` RETURNING ` + tiReturning)
 	return b.String(), args
 }
 
@@ -182,7 +215,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 		cleared = 0
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
-				SET state = '', `+s.changeSeqSet()+`, max_tries = try_number + ?, end_date = NULL, next_retry_at = NULL, handle = NULL
+				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, end_date = NULL, next_retry_at = NULL, handle = NULL
 				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running')`,
 				retries[id], dagID, runID, id)
 			if err != nil {
@@ -224,7 +257,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 func (s *Store) Heartbeat(ctx context.Context, workerID string, now time.Time) error {
 	t := s.tv(now)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := s.txExec(ctx, tx, `UPDATE task_instances SET heartbeat_at = ?, `+s.changeSeqSet()+` WHERE worker_id = ? AND state = 'running'`,
+		_, err := s.txExec(ctx, tx, `UPDATE task_instances SET heartbeat_at = ?, row_version = row_version + 1, `+s.changeSeqSet()+` WHERE worker_id = ? AND state = 'running'`,
 			t, workerID)
 		if err != nil {
 			return fmt.Errorf("task instances: %w", err)
