@@ -73,8 +73,8 @@ type rig struct {
 	done  chan error
 	epoch time.Time
 	// lastStart and lastEnd bound the last run: its trigger and the write
-	// that finished it.
-	lastStart, lastEnd time.Time
+	// that finished it; lastCreated is when its insert returned.
+	lastStart, lastEnd, lastCreated time.Time
 }
 
 // startEngine writes dags (file name -> YAML) to a new DAGs folder, opens
@@ -145,6 +145,7 @@ func (r *rig) trigger(dagID string) (runID string, done <-chan runEnd) {
 	if err := r.st.CreateRun(context.Background(), run, tis); err != nil {
 		r.b.Fatal(err)
 	}
+	r.lastCreated = time.Now()
 	r.eng.Loop.Kick()
 	return run.RunID, done
 }

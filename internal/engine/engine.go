@@ -82,7 +82,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		Resumable: runner.CanResume,
 	})
 	exec.SetOnDone(loop.Report)
-	runner.Recorder = loop
+	exec.SetRecorder(loop)
 	return &Engine{Config: cfg, Store: o.Store, Bag: bag, Runner: runner, Executor: exec, Loop: loop, Logger: o.Logger}, nil
 }
 

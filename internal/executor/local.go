@@ -31,6 +31,10 @@ type Local struct {
 	// recorded is the row each try's outcome wrote, kept until its
 	// goroutine ends and reports it.
 	recorded map[store.TaskKey][]store.TaskInstance
+	// recorder writes outcomes for us (the scheduler's loop); told marks
+	// the tries whose outcome it took, so their end needs no wake-up.
+	recorder Recorder
+	told     map[store.TaskKey]bool
 }
 
 // LocalOptions configure a Local executor.
@@ -56,13 +60,30 @@ func NewLocal(o LocalOptions) *Local {
 		o.OnDone = func(...store.TaskInstance) {}
 	}
 	l := &Local{runner: o.Runner, parallelism: o.Parallelism, onDone: o.OnDone, heartbeat: o.Heartbeat,
-		held: map[store.TaskKey]int{}, recorded: map[store.TaskKey][]store.TaskInstance{}}
+		held: map[store.TaskKey]int{}, recorded: map[store.TaskKey][]store.TaskInstance{}, told: map[store.TaskKey]bool{}}
 	o.Runner.Recorded = l.record
 	return l
 }
 
 // SetOnDone sets the completion callback (the scheduler is built after us).
 func (l *Local) SetOnDone(f func(...store.TaskInstance)) { l.onDone = f }
+
+// SetRecorder has rec write every try's outcome (the scheduler's loop,
+// which writes it together with the hand-off it allows).
+func (l *Local) SetRecorder(rec Recorder) {
+	l.recorder = rec
+	l.runner.Recorder = l
+}
+
+// Record writes a try's outcome through the recorder and notes that the
+// scheduler has it.
+func (l *Local) Record(ctx context.Context, u store.TaskUpdate) (store.Written, error) {
+	w, err := l.recorder.Record(ctx, u)
+	l.mu.Lock()
+	l.told[u.Key] = true
+	l.mu.Unlock()
+	return w, err
+}
 
 // record keeps a row a try's outcome wrote for the end of its goroutine.
 func (l *Local) record(ti store.TaskInstance) {
@@ -141,10 +162,15 @@ func (l *Local) spawn(k store.TaskKey, run func(context.Context, store.TaskKey) 
 			// outcome is reported, so no tick takes its row for lost.
 			l.inflight.Add(-1)
 			l.mu.Lock()
-			rows := l.recorded[k]
+			rows, told := l.recorded[k], l.told[k]
 			delete(l.recorded, k)
+			delete(l.told, k)
 			l.mu.Unlock()
-			l.onDone(rows...)
+			// A scheduler that wrote the outcome has decided on it and
+			// counted the slot free already: it needs no wake-up.
+			if len(rows) > 0 || !told {
+				l.onDone(rows...)
+			}
 			l.mu.Lock()
 			if l.held[k]--; l.held[k] <= 0 {
 				delete(l.held, k)

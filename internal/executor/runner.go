@@ -466,35 +466,49 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 	if err != nil {
 		return nil, fmt.Errorf("params: %w", err)
 	}
-	tc := template.NewContext(template.Info{
-		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, Operator: t.Operator,
-		LogicalDate: run.LogicalDate, DataIntervalStart: run.DataIntervalStart, DataIntervalEnd: run.DataIntervalEnd,
-		TryNumber: try, Params: params, Conf: run.Conf,
-		Variables: func(key string) (string, error) {
-			if v, ok := os.LookupEnv("SIROCCO_VAR_" + key); ok {
-				return v, nil
-			}
-			v, err := r.Store.GetVariable(ctx, key)
-			if err != nil {
-				return "", fmt.Errorf("variable %q: %w", key, err)
-			}
-			return v.Value, nil
-		},
-		XComPull: func(taskID, key string) (any, error) {
-			x, err := r.Store.GetXCom(ctx, store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: taskID}, key)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			var v any
-			if json.Unmarshal([]byte(x.Value), &v) == nil {
-				return v, nil
-			}
-			return x.Value, nil // not JSON: hand over the raw text
-		},
-	})
+	// Building the context costs more than the rest of a try's start when
+	// no field is templated, so it is built only for the first one that is.
+	var tc template.Context
+	newContext := func() template.Context {
+		return template.NewContext(template.Info{
+			DagID: d.ID, RunID: run.RunID, TaskID: t.ID, Operator: t.Operator,
+			LogicalDate: run.LogicalDate, DataIntervalStart: run.DataIntervalStart, DataIntervalEnd: run.DataIntervalEnd,
+			TryNumber: try, Params: params, Conf: run.Conf,
+			Variables: func(key string) (string, error) {
+				if v, ok := os.LookupEnv("SIROCCO_VAR_" + key); ok {
+					return v, nil
+				}
+				v, err := r.Store.GetVariable(ctx, key)
+				if err != nil {
+					return "", fmt.Errorf("variable %q: %w", key, err)
+				}
+				return v.Value, nil
+			},
+			XComPull: func(taskID, key string) (any, error) {
+				x, err := r.Store.GetXCom(ctx, store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: taskID}, key)
+				if errors.Is(err, store.ErrNotFound) {
+					return nil, nil
+				}
+				if err != nil {
+					return nil, err
+				}
+				var v any
+				if json.Unmarshal([]byte(x.Value), &v) == nil {
+					return v, nil
+				}
+				return x.Value, nil // not JSON: hand over the raw text
+			},
+		})
+	}
+	render := func(v any) (any, error) {
+		if !template.Templated(v) {
+			return v, nil
+		}
+		if tc == nil {
+			tc = newContext()
+		}
+		return template.RenderValue(v, tc)
+	}
 	spec := r.Operators[t.Operator].Spec
 	args := maps.Clone(t.Args)
 	if args == nil {
@@ -505,7 +519,7 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 		if !ok || !f.Templated {
 			continue
 		}
-		out, err := template.RenderValue(v, tc)
+		out, err := render(v)
 		if err != nil {
 			return nil, fmt.Errorf("render %s: %w", f.Name, err)
 		}
@@ -513,11 +527,11 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 	}
 	env := make(map[string]string, len(t.Env))
 	for k, v := range t.Env {
-		out, err := template.Render(v, tc)
+		out, err := render(v)
 		if err != nil {
 			return nil, fmt.Errorf("render env %s: %w", k, err)
 		}
-		env[k] = out
+		env[k] = out.(string)
 	}
 	js, err := json.Marshal(map[string]any{"args": args, "env": env})
 	if err != nil {

@@ -56,6 +56,29 @@ type refreshOptions struct {
 // markRunsChanged makes the next refresh re-read the active runs.
 func (a *activeSet) markRunsChanged() { a.runsStale = true }
 
+// runUpdated applies a run update the loop has just written, instead of
+// reading the runs again: a finished run leaves the list, and its rows the
+// set at the next refresh.
+func (a *activeSet) runUpdated(u store.RunUpdate) {
+	for i := range a.runList {
+		r := &a.runList[i]
+		if r.DagID != u.DagID || r.RunID != u.RunID {
+			continue
+		}
+		r.State = u.To
+		if u.StartDate != nil {
+			r.StartDate = u.StartDate.UTC().Truncate(time.Microsecond)
+		}
+		if u.EndDate != nil {
+			r.EndDate = u.EndDate.UTC().Truncate(time.Microsecond)
+		}
+		if u.To.Finished() {
+			a.runList = slices.Delete(a.runList, i, i+1)
+		}
+		return
+	}
+}
+
 // markFeedStale makes the next refresh read the change feed.
 func (a *activeSet) markFeedStale() { a.feedStale = true }
 

@@ -87,9 +87,15 @@ type Loop struct {
 	runsChanged atomic.Bool
 	warned      map[store.TaskKey]bool // unschedulable tasks already logged
 
+	// tickMu lets one tick run at a time: the loop's own, or one a Record
+	// caller runs in its goroutine while the loop waits (a hand-off then
+	// needs no wake-up of the loop's goroutine).
+	tickMu sync.Mutex
+
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
 	outcomes []*outcome           // outcomes to write in the next tick (Record)
+	runCtx   context.Context      // Run's context, for ticks run by Record
 	stopped  bool                 // Run has returned: Record writes directly
 }
 
@@ -180,10 +186,15 @@ func (l *Loop) Wake() {
 // Run ticks until ctx ends.
 func (l *Loop) Run(ctx context.Context) error {
 	defer l.stop()
+	l.reportMu.Lock()
+	l.runCtx = ctx
+	l.reportMu.Unlock()
 	timer := time.NewTimer(l.opts.PollInterval)
 	defer timer.Stop()
 	for {
+		l.tickMu.Lock()
 		changed, wake, err := l.tick(ctx)
+		l.tickMu.Unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -210,6 +221,8 @@ func (l *Loop) Run(ctx context.Context) error {
 // Tick performs one snapshot → decide → apply round and reports whether
 // anything changed.
 func (l *Loop) Tick(ctx context.Context) (bool, error) {
+	l.tickMu.Lock()
+	defer l.tickMu.Unlock()
 	changed, _, err := l.tick(ctx)
 	return changed, err
 }
@@ -333,7 +346,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	st := l.opts.Store
 	log := l.opts.Logger
 	var errs []error
-	if len(plan.CreateRuns) > 0 || len(plan.RunUpdates) > 0 {
+	if len(plan.CreateRuns) > 0 {
 		l.active.markRunsChanged()
 	}
 	for _, nr := range plan.CreateRuns {
@@ -401,6 +414,11 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 			continue // decided on an outcome that was not written: the next tick decides again
 		}
 		ok, err := st.UpdateRun(ctx, u)
+		if err != nil || !ok {
+			l.active.markRunsChanged() // someone else changed it: read it again
+		} else {
+			l.active.runUpdated(u)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("update run %s/%s to %s: %w", u.DagID, u.RunID, u.To, err))
 			continue

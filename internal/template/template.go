@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,6 +179,34 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 	default:
 		return v, false, nil
 	}
+}
+
+// Templated reports whether v holds a template anywhere (a string with
+// "{{" or "{%", in any []string, []any or map RenderValue walks): when it
+// does not, RenderValue returns it unchanged whatever the context, and the
+// context need not be built.
+func Templated(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return isTemplate(x)
+	case []string:
+		return slices.ContainsFunc(x, isTemplate)
+	case []any:
+		return slices.ContainsFunc(x, Templated)
+	case map[string]any:
+		for _, e := range x {
+			if Templated(e) {
+				return true
+			}
+		}
+	case map[string]string:
+		for _, e := range x {
+			if isTemplate(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isTemplate is RenderValue's fast path test.

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 
@@ -28,20 +27,6 @@ func (s *Store) changeSeqSet() string {
 		return `change_seq = pg_current_xact_id()`
 	}
 	return `change_seq = (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM task_instances)`
-}
-
-// nextChangeSeq returns the stamp for rows inserted in tx on SQLite; on
-// PostgreSQL the column's default stamps them and it returns 0.
-func (s *Store) nextChangeSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
-	if s.pg {
-		return 0, nil
-	}
-	var seq int64
-	err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(change_seq), 0) + 1 FROM task_instances`).Scan(&seq)
-	if err != nil {
-		return 0, fmt.Errorf("next change sequence: %w", err)
-	}
-	return seq, nil
 }
 
 // TaskChangeCursor marks the present in the history of task instance

@@ -138,3 +138,59 @@ func (s *Store) pipelineUpdates(ctx context.Context, us []store.TaskUpdate, ws [
 		return nil
 	})
 }
+
+// stmt is one statement of a batch.
+type stmt struct {
+	query string
+	args  []any
+}
+
+// execBatch runs statements in one transaction: pipelined on PostgreSQL
+// (one round trip, one implicit transaction), with prepared statements from
+// the cache on SQLite.
+func (s *Store) execBatch(ctx context.Context, stmts []stmt) error {
+	if s.pg {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("connection: %w", err)
+		}
+		defer conn.Close()
+		return conn.Raw(func(driverConn any) error {
+			dc, ok := driverConn.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("unexpected PostgreSQL driver connection %T", driverConn)
+			}
+			b := &pgx.Batch{}
+			for _, st := range stmts {
+				b.Queue(s.q(st.query), st.args...)
+			}
+			br := dc.Conn().SendBatch(ctx, b)
+			var errs []error
+			for range stmts {
+				if _, err := br.Exec(); err != nil {
+					errs = append(errs, err)
+					break
+				}
+			}
+			return errors.Join(append(errs, br.Close())...)
+		})
+	}
+	prepared := make([]*sql.Stmt, len(stmts))
+	for i, st := range stmts {
+		prepared[i] = s.stmts.get(ctx, s.db, s.q(st.query)) // before the transaction holds the connection
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for i, st := range stmts {
+			var err error
+			if prepared[i] != nil {
+				_, err = tx.StmtContext(ctx, prepared[i]).ExecContext(ctx, st.args...)
+			} else {
+				_, err = tx.ExecContext(ctx, s.q(st.query), st.args...)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

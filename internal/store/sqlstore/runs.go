@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -58,25 +57,14 @@ func (s *Store) CreateRun(ctx context.Context, run store.DagRun, tis []store.Tas
 	if err != nil {
 		return fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err)
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := s.txExec(ctx, tx, `INSERT INTO dag_runs (`+runCols+`) VALUES (`+placeholders(11)+`)`,
-			run.DagID, run.RunID, string(run.RunType), string(run.State),
-			s.tv(run.LogicalDate), s.tv(run.DataIntervalStart), s.tv(run.DataIntervalEnd),
-			conf, s.tv(run.QueuedAt), s.tv(run.StartDate), s.tv(run.EndDate))
-		if err != nil {
-			return err
-		}
-		seq, err := s.nextChangeSeq(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for start := 0; start < len(tis); start += tiInsertBatch {
-			if err := s.insertTIs(ctx, tx, run, tis, start, seq); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	stmts := []stmt{{`INSERT INTO dag_runs (` + runCols + `) VALUES (` + placeholders(11) + `)`, []any{
+		run.DagID, run.RunID, string(run.RunType), string(run.State),
+		s.tv(run.LogicalDate), s.tv(run.DataIntervalStart), s.tv(run.DataIntervalEnd),
+		conf, s.tv(run.QueuedAt), s.tv(run.StartDate), s.tv(run.EndDate)}}}
+	for start := 0; start < len(tis); start += tiInsertBatch {
+		stmts = append(stmts, s.insertTIs(run, tis, start))
+	}
+	err = s.execBatch(ctx, stmts)
 	if isUniqueViolation(err) {
 		err = fmt.Errorf("%w: %w", store.ErrExists, err)
 	}
@@ -97,17 +85,17 @@ func (s *Store) CreateRun(ctx context.Context, run store.DagRun, tis []store.Tas
 // refreshed after the insert.
 const analyzeAfter = 1000
 
-// insertTIs inserts tis[start:start+tiInsertBatch] in one statement. On
-// SQLite the rows get change sequence seq; PostgreSQL's column default
-// records the inserting transaction.
-func (s *Store) insertTIs(ctx context.Context, tx *sql.Tx, run store.DagRun, tis []store.TaskInstance, start int, seq int64) error {
+// insertTIs is the statement inserting tis[start:start+tiInsertBatch].
+// PostgreSQL's column default stamps change_seq with the inserting
+// transaction; on SQLite each row takes the table's maximum plus one.
+func (s *Store) insertTIs(run store.DagRun, tis []store.TaskInstance, start int) stmt {
 	end := min(start+tiInsertBatch, len(tis))
 	var b strings.Builder
 	b.WriteString(`INSERT INTO task_instances (` + tiInsertCols)
 	row := "(" + placeholders(tiInsertArity) + ")"
 	if !s.pg {
 		b.WriteString(`, change_seq`)
-		row = "(" + placeholders(tiInsertArity+1) + ")"
+		row = "(" + placeholders(tiInsertArity) + ", (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM task_instances))"
 	}
 	b.WriteString(`) VALUES `)
 	args := make([]any, 0, (end-start)*tiInsertArity)
@@ -121,14 +109,8 @@ func (s *Store) insertTIs(ctx context.Context, tx *sql.Tx, run store.DagRun, tis
 			ti.Pool, ti.PoolSlots, ti.PriorityWeight, ti.Queue,
 			s.tv(ti.QueuedAt), s.tv(ti.StartDate), s.tv(ti.EndDate), s.tv(ti.NextRetryAt),
 			ti.Hostname, ti.WorkerID, s.tv(ti.HeartbeatAt), blob(ti.Handle), blob(ti.Rendered))
-		if !s.pg {
-			args = append(args, seq)
-		}
 	}
-	if _, err := s.txExec(ctx, tx, b.String(), args...); err != nil {
-		return fmt.Errorf("insert task instances %d-%d: %w", start, end-1, err)
-	}
-	return nil
+	return stmt{b.String(), args}
 }
 
 // GetRun returns a run or an error wrapping store.ErrNotFound.
