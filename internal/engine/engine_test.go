@@ -415,7 +415,10 @@ tasks:
 }
 
 // TestClearRunningTaskRestartsIt clears a task while it runs: the try is
-// stopped (its process group killed) and the task runs again, once.
+// stopped (its process group killed) and the task runs again, once. The
+// stopped try's outcome (failed) loses its write, so the hand-off written
+// with it (after → upstream_failed, the run failed) must not go through,
+// whether or not the loop has seen the clear when it decides.
 func TestClearRunningTaskRestartsIt(t *testing.T) {
 	h := start(t, map[string]string{"restart": `
 dag_id: restart

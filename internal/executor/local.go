@@ -79,9 +79,11 @@ func (l *Local) SetRecorder(rec Recorder) {
 // scheduler has it.
 func (l *Local) Record(ctx context.Context, u store.TaskUpdate) (store.Written, error) {
 	w, err := l.recorder.Record(ctx, u)
-	l.mu.Lock()
-	l.told[u.Key] = true
-	l.mu.Unlock()
+	if err == nil {
+		l.mu.Lock()
+		l.told[u.Key] = true
+		l.mu.Unlock()
+	}
 	return w, err
 }
 

@@ -107,7 +107,9 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	if !claimed {
 		claim := r.ClaimUpdate(k, []store.TaskState{store.StateQueued}, r.Clock.Now())
 		claim.FromWorker, claim.QueuedAt = &r.WorkerID, nil
-		claim.Rendered = rendered.take()
+		if b := rendered.take(); b != nil {
+			claim.Rendered = b
+		}
 		won, err := r.Store.UpdateTask(ctx, claim)
 		if err != nil {
 			return fmt.Errorf("claim %s: %w", k.TaskID, err)

@@ -196,3 +196,85 @@ func TestActiveSetRandomHistory(t *testing.T) {
 	f.refresh()
 	f.check("end")
 }
+
+// TestActiveSetMergesCopiesInAnyOrder: the loop gets copies of a row from
+// its own writes, the executor's reports and the change feed, in any order;
+// whatever the order, the set ends with the newest copy of every row.
+func TestActiveSetMergesCopiesInAnyOrder(t *testing.T) {
+	f := newActiveFixture(t)
+	tasks := []string{"a", "b", "c"}
+	f.createRun("r", store.RunRunning, tasks...)
+	f.refresh()
+	rng := rand.New(rand.NewPCG(3, 4))
+	states := []store.TaskState{store.StateScheduled, store.StateRunning, store.StateSuccess, store.StateFailed}
+	for round := range 20 {
+		var copies []store.TaskInstance
+		for range 10 {
+			w, err := f.st.UpdateTaskRow(t.Context(), store.TaskUpdate{
+				Key: store.TaskKey{DagID: "d", RunID: "r", TaskID: tasks[rng.IntN(len(tasks))]},
+				To:  states[rng.IntN(len(states))], IncTry: rng.IntN(2) == 0,
+			})
+			if err != nil || !w.OK {
+				t.Fatalf("write: %+v %v", w, err)
+			}
+			copies = append(copies, w.Row)
+		}
+		rng.Shuffle(len(copies), func(i, j int) { copies[i], copies[j] = copies[j], copies[i] })
+		half := len(copies) / 2
+		f.set.applyReported(copies[:half])
+		if round%2 == 0 {
+			f.refresh() // the feed, between two late reports
+		}
+		f.set.applyReported(copies[half:])
+		f.check(fmt.Sprintf("round %d", round))
+	}
+}
+
+// TestActiveSetReadsTheFeedOnlyWhenStale: between poll intervals the set
+// reads nothing unless told something it cannot know has changed.
+func TestActiveSetReadsTheFeedOnlyWhenStale(t *testing.T) {
+	f := newActiveFixture(t)
+	f.createRun("r", store.RunRunning, "a")
+	ro := refreshOptions{resyncEvery: time.Hour, runsEvery: time.Hour, feedEvery: time.Hour}
+	refresh := func() {
+		t.Helper()
+		f.now = f.now.Add(time.Second)
+		if _, err := f.set.refresh(t.Context(), f.st, f.now, ro); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refresh()
+	f.update("r", "a", store.StateSuccess) // another process's write
+	refresh()
+	if got := f.set.tis[0].State; got != store.StateNone {
+		t.Fatalf("state %q before the feed was due, want the old none", got)
+	}
+	f.set.markFeedStale() // what Kick does
+	refresh()
+	f.check("after the feed was marked stale")
+}
+
+// TestActiveSetAppliesItsOwnRunUpdates: a run update the loop wrote changes
+// the list of active runs without a read; a finished run leaves it, and its
+// rows leave the set.
+func TestActiveSetAppliesItsOwnRunUpdates(t *testing.T) {
+	f := newActiveFixture(t)
+	f.createRun("r1", store.RunQueued, "a")
+	f.createRun("r2", store.RunRunning, "b")
+	f.refresh()
+	start := f.now.Add(500 * time.Millisecond)
+	for _, u := range []store.RunUpdate{
+		{DagID: "d", RunID: "r1", From: []store.RunState{store.RunQueued}, To: store.RunRunning, StartDate: &start},
+		{DagID: "d", RunID: "r2", From: []store.RunState{store.RunRunning}, To: store.RunSuccess, EndDate: &start},
+	} {
+		if ok, err := f.st.UpdateRun(t.Context(), u); err != nil || !ok {
+			t.Fatalf("update run: %v %v", ok, err)
+		}
+		f.set.runUpdated(u)
+	}
+	f.refresh()
+	f.check("after the loop's own run updates")
+	if got := f.set.runList[0].StartDate; !got.Equal(start.Truncate(time.Microsecond)) {
+		t.Errorf("r1 start date %v, want %v", got, start)
+	}
+}

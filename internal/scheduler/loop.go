@@ -230,6 +230,9 @@ func (l *Loop) Tick(ctx context.Context) (bool, error) {
 func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	snap, err := l.snapshot(ctx)
 	outs := l.takeOutcomes()
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // shutting down: record what ended, start nothing
+	}
 	if err != nil {
 		l.writeAlone(outs)
 		return false, time.Time{}, err
@@ -373,11 +376,12 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	for _, o := range outs {
 		writes = append(writes, o.u)
 	}
-	for _, u := range plan.TaskUpdates {
+	reqs := requirements(snap, as, plan.TaskUpdates)
+	for i, u := range plan.TaskUpdates {
 		if u.To == store.StateQueued {
 			u = l.opts.Executor.Claim(u, snap.Now)
 		}
-		u.Requires = requirements(snap, as, u)
+		u.Requires = reqs[i]
 		writes = append(writes, u)
 	}
 	// Outcomes must be written even while Sirocco shuts down, as the

@@ -53,10 +53,23 @@ func (l *Loop) Record(ctx context.Context, u store.TaskUpdate) (store.Written, e
 	}
 	l.reportMu.Lock()
 	if i := slices.Index(l.outcomes, o); i >= 0 {
+		// No tick took it in time (a long resync, a slow store): write it
+		// alone rather than lose it, and let the loop know.
 		l.outcomes = slices.Delete(l.outcomes, i, i+1)
 		l.reportMu.Unlock()
-		k := u.Key
-		return store.Written{}, fmt.Errorf("record %s of %s/%s/%s: %w", u.To, k.DagID, k.RunID, k.TaskID, ctx.Err())
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
+		defer cancel()
+		w, err := l.opts.Store.UpdateTaskRow(wctx, u)
+		if err != nil {
+			k := u.Key
+			return w, fmt.Errorf("record %s of %s/%s/%s: %w", u.To, k.DagID, k.RunID, k.TaskID, err)
+		}
+		if w.OK {
+			l.Report(w.Row)
+		} else {
+			l.Wake()
+		}
+		return w, nil
 	}
 	l.reportMu.Unlock()
 	<-o.done // a tick has it: its answer comes
@@ -67,8 +80,8 @@ func (l *Loop) Record(ctx context.Context, u store.TaskUpdate) (store.Written, e
 // caller runs one itself (its goroutine is awake anyway, the loop's may be
 // parked on another core), else the loop is woken to run the next.
 func (l *Loop) tickFor(runCtx context.Context) {
-	if runCtx == nil || !l.tickMu.TryLock() {
-		l.Wake()
+	if runCtx == nil || runCtx.Err() != nil || !l.tickMu.TryLock() {
+		l.Wake() // a stopping loop writes what is queued (stop)
 		return
 	}
 	changed, wake, err := l.tick(runCtx)
@@ -143,30 +156,56 @@ func (l *Loop) assume(outs []*outcome) []assumed {
 	return as
 }
 
-// requirements returns, for a write the plan makes, the assumed outcomes
-// of its direct upstream tasks: the write must not apply without them.
-func requirements(snap Snapshot, as []assumed, u store.TaskUpdate) []store.TaskCondition {
+// requirements gives each write of the plan the assumed outcomes it rests
+// on: those of its upstream tasks, and, through upstream tasks the same
+// plan decides (a skip or upstream_failed cascades down a chain within one
+// tick), those of theirs. The write must not apply without them.
+func requirements(snap Snapshot, as []assumed, us []store.TaskUpdate) [][]store.TaskCondition {
+	reqs := make([][]store.TaskCondition, len(us))
 	if len(as) == 0 {
-		return nil
+		return reqs
 	}
-	d := snap.DAGs[u.Key.DagID]
-	if d == nil {
-		return nil
-	}
-	t := d.Task(u.Key.TaskID)
-	if t == nil {
-		return nil
-	}
-	var req []store.TaskCondition
+	outcome := make(map[store.TaskKey]store.TaskCondition, len(as))
 	for _, a := range as {
-		k := a.o.u.Key
-		if k.DagID != u.Key.DagID || k.RunID != u.Key.RunID || !slices.Contains(t.DependsOn, k.TaskID) {
-			continue
-		}
 		row := snap.TIs[a.at]
-		req = append(req, store.TaskCondition{Key: k, State: row.State, Try: row.TryNumber})
+		outcome[a.o.u.Key] = store.TaskCondition{Key: a.o.u.Key, State: row.State, Try: row.TryNumber}
 	}
-	return req
+	planned := make(map[store.TaskKey]int, len(us))
+	for i, u := range us {
+		planned[u.Key] = i
+	}
+	memo := make(map[store.TaskKey][]store.TaskCondition, len(us))
+	var of func(k store.TaskKey) []store.TaskCondition
+	of = func(k store.TaskKey) []store.TaskCondition {
+		if r, ok := memo[k]; ok {
+			return r
+		}
+		memo[k] = nil // a cycle cannot happen in a loaded DAG; this only guards the recursion
+		d := snap.DAGs[k.DagID]
+		if d == nil || d.Task(k.TaskID) == nil {
+			return nil
+		}
+		var req []store.TaskCondition
+		for _, up := range d.Task(k.TaskID).DependsOn {
+			uk := store.TaskKey{DagID: k.DagID, RunID: k.RunID, TaskID: up}
+			if c, ok := outcome[uk]; ok {
+				req = append(req, c)
+			}
+			if _, ok := planned[uk]; ok {
+				for _, c := range of(uk) {
+					if !slices.Contains(req, c) {
+						req = append(req, c)
+					}
+				}
+			}
+		}
+		memo[k] = req
+		return req
+	}
+	for i, u := range us {
+		reqs[i] = of(u.Key)
+	}
+	return reqs
 }
 
 // settle answers each outcome's caller once the batch is written. An
