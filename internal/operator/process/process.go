@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,22 +66,22 @@ func Run(ctx context.Context, s Spec) error {
 	if grace <= 0 {
 		grace = 5 * time.Second
 	}
-	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
-	cmd.Dir = s.Dir
-	cmd.Env = s.Env
-	cmd.Stdout = s.Stdout
-	cmd.Stderr = s.Stderr
-	// Own process group so the kill reaches grandchildren; Pdeathsig so the
-	// direct child dies with us if Sirocco is killed (recovery kills the rest
-	// of the group from the stored handle).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = grace
-	if err := cmd.Start(); err != nil {
+	cmd, remembered := command(s.Argv)
+	setUp(cmd, s, grace)
+	err := cmd.Start()
+	if err != nil && remembered {
+		// The program moved since its path was looked up: look again.
+		forgetPath(s.Argv[0])
+		cmd, _ = command(s.Argv)
+		setUp(cmd, s, grace)
+		err = cmd.Start()
+	}
+	if err != nil {
 		return fmt.Errorf("start %s: %w", s.Argv[0], err)
 	}
 	pid := cmd.Process.Pid
 	if s.SaveHandle != nil {
-		host, _ := os.Hostname()
+		host := hostname()
 		h := Handle{Kind: "process", Host: host, PID: pid, PGID: pid, StartTime: StartTime(pid)}
 		data, _ := json.Marshal(h)
 		if err := s.SaveHandle(ctx, data); err != nil {
@@ -111,6 +112,61 @@ func Run(ctx context.Context, s Spec) error {
 	killGroup(pid, syscall.SIGKILL)
 	return exitError(waitErr)
 }
+
+// setUp gives cmd the spec's directory, environment and output, its own
+// process group so a kill reaches grandchildren, and Pdeathsig so the
+// direct child dies with us if Sirocco is killed (recovery kills the rest
+// of the group from the stored handle).
+func setUp(cmd *exec.Cmd, s Spec, grace time.Duration) {
+	cmd.Dir = s.Dir
+	cmd.Env = s.Env
+	cmd.Stdout = s.Stdout
+	cmd.Stderr = s.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = grace
+}
+
+// command is exec.Command with the PATH lookup of a bare name remembered:
+// it stats every PATH entry up to the program's (nine on a usual system),
+// which cost more than anything else in a try's start. The lookup uses
+// Sirocco's own PATH, as exec.Command does, so the answer only changes if
+// that PATH or the file does; a start that fails looks again. It reports
+// whether the path came from memory.
+func command(argv []string) (*exec.Cmd, bool) {
+	name := argv[0]
+	if strings.ContainsRune(name, os.PathSeparator) {
+		return exec.Command(name, argv[1:]...), false
+	}
+	key := name + "\x00" + os.Getenv("PATH")
+	if p, ok := lookedUp.Load(key); ok {
+		return &exec.Cmd{Path: p.(string), Args: argv}, true
+	}
+	cmd := exec.Command(name, argv[1:]...)
+	if cmd.Err == nil && filepath.IsAbs(cmd.Path) {
+		lookedUp.Store(key, cmd.Path)
+	}
+	return cmd, false
+}
+
+// lookedUp maps a program name and PATH to the program's path.
+var lookedUp sync.Map
+
+// forgetPath drops the remembered path of name (the program moved).
+func forgetPath(name string) {
+	prefix := name + "\x00"
+	lookedUp.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			lookedUp.Delete(k)
+		}
+		return true
+	})
+}
+
+// hostname is the host recorded in handles, read once.
+var hostname = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	return h
+})
 
 func exitError(err error) error {
 	var ee *exec.ExitError

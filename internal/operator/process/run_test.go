@@ -303,3 +303,37 @@ func TestStartTime(t *testing.T) {
 		t.Errorf("StartTime of a pid that cannot exist = %d, want 0", got)
 	}
 }
+
+// TestRunFindsAMovedProgram: the path of a bare program name is looked up
+// once and remembered; when the program moves along PATH, the next run
+// finds it where it is now.
+func TestRunFindsAMovedProgram(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	write := func(dir, says string) {
+		t.Helper()
+		script := "#!/bin/sh\necho " + says + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "sirocco-moved-prog"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", first+string(os.PathListSeparator)+second+string(os.PathListSeparator)+os.Getenv("PATH"))
+	run := func() string {
+		t.Helper()
+		var out strings.Builder
+		if err := process.Run(t.Context(), process.Spec{Argv: []string{"sirocco-moved-prog"}, Stdout: &out, Stderr: &out}); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out.String())
+	}
+	write(first, "first")
+	if got := run(); got != "first" {
+		t.Fatalf("ran %q, want first", got)
+	}
+	if err := os.Remove(filepath.Join(first, "sirocco-moved-prog")); err != nil {
+		t.Fatal(err)
+	}
+	write(second, "second")
+	if got := run(); got != "second" {
+		t.Fatalf("after the move ran %q, want second", got)
+	}
+}
