@@ -120,11 +120,47 @@ func Run(ctx context.Context, s Spec) error {
 func setUp(cmd *exec.Cmd, s Spec, grace time.Duration) {
 	cmd.Dir = s.Dir
 	cmd.Env = s.Env
-	cmd.Stdout = s.Stdout
-	cmd.Stderr = s.Stderr
+	cmd.Stdout, cmd.Stderr = pooled(s.Stdout), pooled(s.Stderr)
+	if s.Stderr == s.Stdout {
+		cmd.Stderr = cmd.Stdout // one pipe, as exec does for one writer
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = grace
 }
+
+// pooled wraps an output writer so the pipe's copy uses a pooled buffer:
+// io.Copy would allocate 32 KiB per stream and try, the most of all a try
+// allocates. Files and nil are left alone (exec needs no pipe for them).
+func pooled(w io.Writer) io.Writer {
+	switch w.(type) {
+	case nil, *os.File:
+		return w
+	}
+	return pooledWriter{w}
+}
+
+type pooledWriter struct{ w io.Writer }
+
+func (p pooledWriter) Write(b []byte) (int, error) { return p.w.Write(b) }
+
+// ReadFrom copies r to the writer through a buffer from copyBuffers.
+func (p pooledWriter) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(onlyWriter{p.w}, onlyReader{r}, *buf)
+}
+
+// onlyWriter and onlyReader hide ReadFrom and WriteTo, so CopyBuffer uses
+// the buffer it is given.
+type (
+	onlyWriter struct{ io.Writer }
+	onlyReader struct{ io.Reader }
+)
+
+var copyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32*1024)
+	return &b
+}}
 
 // command is exec.Command with the PATH lookup of a bare name remembered:
 // it stats every PATH entry up to the program's (nine on a usual system),
