@@ -146,7 +146,7 @@ func (r *rig) trigger(dagID string) (runID string, done <-chan runEnd) {
 		r.b.Fatal(err)
 	}
 	r.lastCreated = time.Now()
-	r.eng.Loop.Kick()
+	r.eng.Loop.RunCreated() // as the API does after a trigger
 	return run.RunID, done
 }
 

@@ -30,6 +30,9 @@ type Options struct {
 	// Kick, when set, is called after a write so an in-process scheduler
 	// acts on it at once instead of at its next poll.
 	Kick func()
+	// RunCreated, when set, is called instead of Kick after a run was
+	// created: the scheduler then reads the new run without the change feed.
+	RunCreated func()
 	// SchedulerInProcess says a scheduler runs in this process
 	// (standalone): health reports it healthy since Started. Otherwise
 	// health judges the freshest executor heartbeat in the store.
@@ -191,4 +194,13 @@ func (s *server) kick() {
 	if s.o.Kick != nil {
 		s.o.Kick()
 	}
+}
+
+// runCreated wakes the in-process scheduler after a run was created.
+func (s *server) runCreated() {
+	if s.o.RunCreated != nil {
+		s.o.RunCreated()
+		return
+	}
+	s.kick()
 }

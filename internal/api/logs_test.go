@@ -43,7 +43,8 @@ tasks:
 	cfg := config.Defaults()
 	cfg.Home, cfg.DagsFolder = home, dags
 	cfg.DatabaseURL = "sqlite://" + filepath.Join(home, "sirocco.db")
-	// A slow poll: only the API's Kick can make the run start promptly.
+	// A slow poll: only the API's wake-up after the trigger (RunCreated, as
+	// standalone wires it) can make the run start promptly.
 	cfg.PollInterval, cfg.Heartbeat, cfg.KillGrace = time.Minute, 100*time.Millisecond, 500*time.Millisecond
 	st := openStore(t, cfg.DatabaseURL)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,7 +60,8 @@ tasks:
 			t.Errorf("engine: %v", err)
 		}
 	})
-	srv := httptest.NewServer(api.New(api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, SchedulerInProcess: true,
+	srv := httptest.NewServer(api.New(api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, RunCreated: eng.Loop.RunCreated,
+		SchedulerInProcess: true,
 		DAGs: func() (map[string]*dag.DAG, map[string]error) { return eng.Bag.DAGs(), eng.Bag.Errors() }}))
 	t.Cleanup(srv.Close)
 	s := &site{t: t, st: st, cfg: cfg, srv: srv}

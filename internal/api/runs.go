@@ -135,7 +135,7 @@ func (s *server) triggerRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.kick()
+	s.runCreated()
 	if stored, err := s.o.Store.GetRun(r.Context(), run.DagID, run.RunID); err == nil {
 		run = stored // as the store keeps it (time precision)
 	}

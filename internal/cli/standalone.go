@@ -80,7 +80,7 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 		return err
 	}
 	if listen != "" {
-		opts := api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, SchedulerInProcess: true,
+		opts := api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, RunCreated: eng.Loop.RunCreated, SchedulerInProcess: true,
 			Started: time.Now(), Logger: log, DAGs: bagDAGs(eng.Bag)}
 		handler := api.HealthOnly(opts)
 		if withAPI {

@@ -85,6 +85,8 @@ type Loop struct {
 	// runsChanged is set by Kick: the next tick reads the active runs and
 	// the change feed.
 	runsChanged atomic.Bool
+	// runsCreated is set by RunCreated: the next tick reads the active runs.
+	runsCreated atomic.Bool
 	warned      map[store.TaskKey]bool // unschedulable tasks already logged
 
 	// tickMu lets one tick run at a time: the loop's own, or one a Record
@@ -131,6 +133,15 @@ func NewLoop(opts Options) *Loop {
 // them. It never blocks.
 func (l *Loop) Kick() {
 	l.runsChanged.Store(true)
+	l.Wake()
+}
+
+// RunCreated asks for a tick as soon as possible that reads the active
+// runs: a run was created (a trigger in this process). Its task instances
+// are all new, so the tick reads that run in full and needs no change
+// feed, which Kick would read. It never blocks.
+func (l *Loop) RunCreated() {
+	l.runsCreated.Store(true)
 	l.Wake()
 }
 
@@ -264,6 +275,9 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	if l.runsChanged.Swap(false) {
 		l.active.markRunsChanged()
 		l.active.markFeedStale()
+	}
+	if l.runsCreated.Swap(false) {
+		l.active.markRunsChanged()
 	}
 	// Reported rows are taken before the store is read: each was committed
 	// before it was reported, so whatever the read returns is as new.
