@@ -130,13 +130,23 @@ func (e *Engine) Recover(ctx context.Context) error {
 		return fmt.Errorf("list task instances: %w", err)
 	}
 	for _, ti := range tis {
-		if ti.State != store.StateRunning || !dead[ti.WorkerID] || len(ti.Handle) == 0 || e.Runner.CanResume(ti) {
+		if ti.State != store.StateRunning || !dead[ti.WorkerID] || e.Runner.CanResume(ti) {
 			continue // resumable work is adopted by the loop, not killed
 		}
-		killed, err := process.KillOrphan(ti.Handle, e.Config.KillGrace)
-		if err != nil {
-			e.Logger.Warn("cannot decode handle of orphaned try", "task_id", ti.TaskID, "err", err)
-			continue
+		killed := false
+		if len(ti.Handle) > 0 {
+			k, err := process.KillOrphan(ti.Handle, e.Config.KillGrace)
+			if err != nil {
+				e.Logger.Warn("cannot decode handle of orphaned try", "task_id", ti.TaskID, "err", err)
+			}
+			killed = k
+		}
+		// A short try saves no handle (process.HandleAfter), and a try may
+		// die before saving it: its processes carry its identity.
+		if k, err := process.KillTagged(executor.TryID(ti), e.Config.KillGrace); err != nil {
+			e.Logger.Warn("cannot look for the processes of an orphaned try", "task_id", ti.TaskID, "err", err)
+		} else {
+			killed = killed || k
 		}
 		if killed {
 			e.Logger.Info("killed orphaned process group", "dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID)

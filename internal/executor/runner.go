@@ -245,7 +245,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	ot := &operator.Task{
 		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
 		LogicalDate: t.run.LogicalDate.Format(time.RFC3339),
-		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber),
+		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(t.ti),
 		DagDir: dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret),
 		SaveHandle: func(ctx context.Context, h []byte) error {
@@ -558,6 +558,13 @@ func (r *Runner) connection(mask func(string)) func(context.Context, string) (co
 		}
 		return c, nil
 	}
+}
+
+// TryID is the identity of ti's current try that its local processes carry
+// (SIROCCO_TRY_ID): made of what the claim stored, so recovery can find
+// them from the row alone.
+func TryID(ti store.TaskInstance) string {
+	return ti.WorkerID + "/" + ti.DagID + "/" + ti.RunID + "/" + ti.TaskID + "/" + strconv.Itoa(ti.TryNumber)
 }
 
 // ctxEnv is Airflow's AIRFLOW_CTX_* set under Sirocco's prefix.

@@ -29,6 +29,11 @@ type Task struct {
 	// SaveHandle persists a handle of remote or child work before the
 	// operator waits on it, so cancel, timeout and restart can reach it.
 	SaveHandle func(ctx context.Context, h []byte) error
+	// TryID names this try for good: its worker, task instance and try
+	// number, all stored by the claim before the try starts. Local child
+	// processes carry it (process.Spec.TryID), so a restart finds them by it
+	// even before their process handle was saved. Empty outside a run.
+	TryID string
 	// Connection resolves a connection id (environment first, then the
 	// store); operators pass its secrets to Mask.
 	Connection func(ctx context.Context, id string) (connection.Connection, error)

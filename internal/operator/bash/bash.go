@@ -54,6 +54,7 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 		Stdout:     out,
 		Stderr:     t.Log,
 		SaveHandle: t.SaveHandle,
+		TryID:      t.TryID,
 		Grace:      t.KillGrace,
 	})
 	var exit *process.ExitError

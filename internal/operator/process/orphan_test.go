@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,4 +190,53 @@ func TestKillOrphanRejectsBadJSON(t *testing.T) {
 			t.Errorf("KillOrphan(%q) = %v, %v; want false and a decode error", data, killed, err)
 		}
 	}
+}
+
+// TestKillTaggedKillsTheTrysGroups: a try whose worker died before saving
+// its handle is found by its identity, even after its leader is gone, and
+// only its processes are killed.
+func TestKillTaggedKillsTheTrysGroups(t *testing.T) {
+	t.Parallel()
+	id := "w-dead/dag/run/task/" + strconv.Itoa(os.Getpid())
+	s := startTagged(t, id, `sleep 60 >/dev/null 2>&1 & echo "child $!"`)
+	child := s.out.pidAfter(t, "child ", 10*time.Second)
+	s.waitExit(t, 10*time.Second) // the leader is gone, as after Pdeathsig
+	other := startTagged(t, id+"0", "echo ready; exec sleep 60")
+	other.out.waitFor(t, "ready\n", 10*time.Second)
+
+	killed, err := process.KillTagged(id, 5*time.Second)
+	if err != nil || !killed {
+		t.Fatalf("KillTagged = %v, %v; want true, nil", killed, err)
+	}
+	waitDead(t, child, 2*time.Second)
+	if !alive(other.pid) {
+		t.Error("KillTagged killed the process of another try")
+	}
+	killed, err = process.KillTagged(id, time.Second)
+	if err != nil || killed {
+		t.Errorf("KillTagged with nothing left = %v, %v; want false, nil", killed, err)
+	}
+}
+
+// startTagged is startGroup for a process carrying a try identity.
+func startTagged(t *testing.T, tryID, script string) *started {
+	t.Helper()
+	out := newOutput()
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), process.TryIDVar+"="+tryID)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &started{pid: cmd.Process.Pid, out: out, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-s.pid, syscall.SIGKILL)
+		<-s.exited
+	})
+	return s
 }

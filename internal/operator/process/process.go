@@ -29,7 +29,18 @@ type Handle struct {
 	PID       int    `json:"pid"`
 	PGID      int    `json:"pgid"`
 	StartTime uint64 `json:"start_time"`
+	TryID     string `json:"try_id,omitempty"`
 }
+
+// TryIDVar is the environment variable through which a try's processes
+// carry its identity (Spec.TryID).
+const TryIDVar = "SIROCCO_TRY_ID"
+
+// HandleAfter is how long a process with a TryID runs before its handle is
+// saved. Most glue tasks end sooner, and a write per task is the largest
+// cost of a short task after the process itself; until then recovery finds
+// the processes by their TryID (KillTagged).
+const HandleAfter = 100 * time.Millisecond
 
 // Spec is one process to run.
 type Spec struct {
@@ -40,6 +51,11 @@ type Spec struct {
 	Stderr     io.Writer
 	Grace      time.Duration // SIGTERM → SIGKILL; default 5s
 	SaveHandle func(ctx context.Context, h []byte) error
+	// TryID, when set, is given to the process as SIROCCO_TRY_ID; its
+	// handle is then saved only once it has run for HandleAfter, because
+	// the try's claim, stored before the start, already lets a restart find
+	// the processes (KillTagged).
+	TryID string
 }
 
 // ExitError reports a non-zero exit, so operators can map codes to states.
@@ -80,33 +96,53 @@ func Run(ctx context.Context, s Spec) error {
 		return fmt.Errorf("start %s: %w", s.Argv[0], err)
 	}
 	pid := cmd.Process.Pid
-	if s.SaveHandle != nil {
-		host := hostname()
-		h := Handle{Kind: "process", Host: host, PID: pid, PGID: pid, StartTime: StartTime(pid)}
+	saveHandle := func() error {
+		h := Handle{Kind: "process", Host: hostname(), PID: pid, PGID: pid, StartTime: StartTime(pid), TryID: s.TryID}
 		data, _ := json.Marshal(h)
 		if err := s.SaveHandle(ctx, data); err != nil {
 			killGroup(pid, syscall.SIGKILL)
-			_ = cmd.Wait()
 			return fmt.Errorf("save process handle: %w", err)
 		}
+		return nil
+	}
+	var saveAt <-chan time.Time // when a delayed handle is due
+	switch {
+	case s.SaveHandle == nil:
+	case s.TryID == "":
+		if err := saveHandle(); err != nil {
+			_ = cmd.Wait()
+			return err
+		}
+	default:
+		t := time.NewTimer(HandleAfter)
+		defer t.Stop()
+		saveAt = t.C
 	}
 
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var waitErr error
-	select {
-	case waitErr = <-done:
-	case <-ctx.Done():
-		killGroup(pid, syscall.SIGTERM)
+	for exited := false; !exited; {
 		select {
 		case waitErr = <-done:
-		case <-time.After(grace):
+			exited = true
+		case <-saveAt:
+			saveAt = nil
+			if err := saveHandle(); err != nil {
+				return errors.Join(err, exitError(<-done)) // saveHandle killed it
+			}
+		case <-ctx.Done():
+			killGroup(pid, syscall.SIGTERM)
+			select {
+			case waitErr = <-done:
+			case <-time.After(grace):
+				killGroup(pid, syscall.SIGKILL)
+				waitErr = <-done
+			}
+			// Whatever the leader did, leave nothing of the group behind.
 			killGroup(pid, syscall.SIGKILL)
-			waitErr = <-done
+			return errors.Join(ctx.Err(), exitError(waitErr))
 		}
-		// Whatever the leader did, leave nothing of the group behind.
-		killGroup(pid, syscall.SIGKILL)
-		return errors.Join(ctx.Err(), exitError(waitErr))
 	}
 	// The leader exited: a background grandchild must not outlive the try.
 	killGroup(pid, syscall.SIGKILL)
@@ -120,6 +156,12 @@ func Run(ctx context.Context, s Spec) error {
 func setUp(cmd *exec.Cmd, s Spec, grace time.Duration) {
 	cmd.Dir = s.Dir
 	cmd.Env = s.Env
+	if s.TryID != "" {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], TryIDVar+"="+s.TryID)
+	}
 	cmd.Stdout, cmd.Stderr = pooled(s.Stdout), pooled(s.Stderr)
 	if s.Stderr == s.Stdout {
 		cmd.Stderr = cmd.Stdout // one pipe, as exec does for one writer
@@ -278,6 +320,51 @@ func KillOrphan(data []byte, grace time.Duration) (bool, error) {
 		time.Sleep(50 * time.Millisecond) // another process's group: no event to wait on
 	}
 	killGroup(h.PGID, syscall.SIGKILL)
+	return true, nil
+}
+
+// KillTagged kills the process groups of every process on this host that
+// carries tryID (SIROCCO_TRY_ID): the processes of a try whose worker died
+// before it saved their handle. It returns whether it found any. Processes
+// that cleared their environment are reached through a group member that
+// did not.
+func KillTagged(tryID string, grace time.Duration) (bool, error) {
+	if tryID == "" {
+		return false, nil
+	}
+	want := []byte("\x00" + TryIDVar + "=" + tryID + "\x00")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false, fmt.Errorf("list processes: %w", err)
+	}
+	own := syscall.Getpgrp()
+	groups := map[int]bool{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(append(append([]byte{0}, env...), 0), want) {
+			continue // gone, another user's, or not ours
+		}
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid != own {
+			groups[pgid] = true
+		}
+	}
+	if len(groups) == 0 {
+		return false, nil
+	}
+	for pgid := range groups {
+		killGroup(pgid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(grace)
+	for pgid := range groups {
+		for groupExists(pgid) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // another process's group: no event to wait on
+		}
+		killGroup(pgid, syscall.SIGKILL)
+	}
 	return true, nil
 }
 

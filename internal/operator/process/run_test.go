@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -335,5 +336,43 @@ func TestRunFindsAMovedProgram(t *testing.T) {
 	write(second, "second")
 	if got := run(); got != "second" {
 		t.Fatalf("after the move ran %q, want second", got)
+	}
+}
+
+// TestRunSavesTheHandleOfALongTryOnly: with a try identity, the process
+// carries it and its handle is saved once it has run for HandleAfter, not
+// for a process that ends sooner.
+func TestRunSavesTheHandleOfALongTryOnly(t *testing.T) {
+	for _, tt := range []struct {
+		script string
+		saved  bool
+	}{
+		{script: `echo "$` + process.TryIDVar + `"`, saved: false},
+		{script: `echo "$` + process.TryIDVar + `"; sleep ` + strconv.FormatFloat((process.HandleAfter*3).Seconds(), 'f', 3, 64), saved: true},
+	} {
+		var saved []process.Handle
+		var out strings.Builder
+		err := process.Run(t.Context(), process.Spec{Argv: []string{"bash", "-c", tt.script}, Stdout: &out, Stderr: &out,
+			TryID: "w/d/r/t/1",
+			SaveHandle: func(_ context.Context, b []byte) error {
+				var h process.Handle
+				if err := json.Unmarshal(b, &h); err != nil {
+					t.Error(err)
+				}
+				saved = append(saved, h)
+				return nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(out.String()); got != "w/d/r/t/1" {
+			t.Errorf("%s: the process saw %s=%q", tt.script, process.TryIDVar, got)
+		}
+		switch {
+		case !tt.saved && len(saved) != 0:
+			t.Errorf("%s: a handle was saved for a process that ended at once: %+v", tt.script, saved)
+		case tt.saved && (len(saved) != 1 || saved[0].PID <= 0 || saved[0].TryID != "w/d/r/t/1"):
+			t.Errorf("%s: saved %+v, want one handle with the pid and the try id", tt.script, saved)
+		}
 	}
 }
