@@ -393,6 +393,13 @@ func (p *Plan) timeoutRun(s Snapshot, r store.DagRun, tis []*store.TaskInstance,
 			p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
 				Key: ti.TaskKey, From: []store.TaskState{ti.State}, To: store.StateSkipped, EndDate: &end,
 			})
+		case store.StateRestarting:
+			// Cleared while it ran: it would run again, but the run is over.
+			// A live executor is stopping the try anyway; its hand-back then
+			// finds the task skipped and leaves it so.
+			p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+				Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, To: store.StateSkipped, EndDate: &end,
+			})
 		}
 	}
 }

@@ -249,12 +249,14 @@ func TestDecideRequeuesOrphanedQueuedTask(t *testing.T) {
 // adopted (its new executor stops the work, the run being over); one
 // without is failed.
 func TestDecideDagrunTimeoutWithDeadWorkers(t *testing.T) {
-	d := testDAG(t, "slow", "none", "remote", "local")
+	d := testDAG(t, "slow", "none", "remote", "local", "cleared")
 	d.DagrunTimeout = time.Minute
 	w := newWorld(d)
-	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"remote": store.StateRunning, "local": store.StateRunning})
+	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"remote": store.StateRunning, "local": store.StateRunning,
+		"cleared": store.StateRestarting})
 	w.ti("r1", "remote").WorkerID = "gone"
 	w.ti("r1", "local").WorkerID = "gone"
+	w.ti("r1", "cleared").WorkerID = "gone"
 	w.snap.Resumable = func(ti store.TaskInstance) bool { return ti.TaskID == "remote" }
 	w.snap.Now = t0.Add(2 * time.Minute)
 	p := Decide(w.snap)
@@ -266,6 +268,10 @@ func TestDecideDagrunTimeoutWithDeadWorkers(t *testing.T) {
 	}
 	if got := updatesTo(p, store.StateFailed); !slices.Equal(got, []string{"local"}) {
 		t.Errorf("failed %v, want [local]", got)
+	}
+	// A try cleared while it ran would run again, but its run is over.
+	if got := updatesTo(p, store.StateSkipped); !slices.Equal(got, []string{"cleared"}) {
+		t.Errorf("skipped %v, want [cleared]", got)
 	}
 	if len(p.RunUpdates) != 1 || p.RunUpdates[0].To != store.RunFailed {
 		t.Errorf("run updates %+v, want failed", p.RunUpdates)
