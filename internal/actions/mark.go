@@ -31,16 +31,14 @@ func Mark(ctx context.Context, st store.Store, key store.TaskKey, to store.TaskS
 	if err != nil {
 		return "", fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
 	}
-	ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key, From: []store.TaskState{cur.State}, To: to, EndDate: &now})
+	// The task and its finished run (reopened to be judged again) change
+	// together.
+	ok, err := st.MarkTask(ctx, store.TaskUpdate{Key: key, From: []store.TaskState{cur.State}, To: to, EndDate: &now})
 	if err != nil {
 		return cur.State, err
 	}
 	if !ok {
 		return cur.State, kindf(ErrConflict, "task %s changed state while marking it; try again", key.TaskID)
-	}
-	if run, err := st.GetRun(ctx, key.DagID, key.RunID); err == nil && run.State.Finished() {
-		_, _ = st.UpdateRun(ctx, store.RunUpdate{DagID: key.DagID, RunID: key.RunID,
-			From: []store.RunState{run.State}, To: store.RunRunning})
 	}
 	return cur.State, nil
 }

@@ -323,6 +323,11 @@ type Store interface {
 	// transaction, and returns each one's answer with the row it wrote:
 	// the scheduler keeps its snapshot with its own writes that way.
 	UpdateTasks(ctx context.Context, us []TaskUpdate) ([]Written, error)
+	// MarkTask applies u, a user's mark of a task instance, and if it
+	// applied and the task's run had finished, puts the run back to running
+	// so the scheduler judges it again: both in one transaction, so a mark
+	// never leaves a finished run that its tasks contradict.
+	MarkTask(ctx context.Context, u TaskUpdate) (bool, error)
 	// ClearTasks puts the named tasks that are not queued or running back to
 	// none, grants each its retries again (max_tries = try_number + retries,
 	// as Airflow does) and puts a finished run back to queued, so the

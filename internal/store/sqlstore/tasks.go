@@ -194,6 +194,27 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	return b.String(), args
 }
 
+// MarkTask applies u and reopens its finished run, in one transaction.
+func (s *Store) MarkTask(ctx context.Context, u store.TaskUpdate) (bool, error) {
+	var ok bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		query, args := s.taskUpdateSQL(u)
+		w, err := scanWritten(tx.QueryRowContext(ctx, s.q(query), args...))
+		if err != nil || !w.OK {
+			return err
+		}
+		ok = true
+		_, err = s.txExec(ctx, tx, `UPDATE dag_runs SET state = ? WHERE dag_id = ? AND run_id = ? AND state IN (?, ?)`,
+			string(store.RunRunning), u.Key.DagID, u.Key.RunID, string(store.RunSuccess), string(store.RunFailed))
+		return err
+	})
+	if err != nil {
+		k := u.Key
+		return false, fmt.Errorf("mark task %s/%s/%s %s: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
+	}
+	return ok, nil
+}
+
 // ClearTasks puts the tasks named in retries back to none unless they are
 // queued or running (a live try is not pulled from under its worker): each
 // gets max_tries = try_number + its retries and loses end_date and

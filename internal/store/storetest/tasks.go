@@ -16,6 +16,7 @@ func init() {
 	register("IncTry", testIncTry)
 	register("ActiveTaskInstances", testActiveTaskInstances)
 	register("ClearTasks", testClearTasks)
+	register("MarkTask", testMarkTask)
 	register("Heartbeat", testHeartbeat)
 }
 
@@ -299,4 +300,43 @@ func testHeartbeat(t *testing.T, s store.Store) {
 	if err := s.Heartbeat(ctx, "unknown", now); err != nil {
 		t.Errorf("Heartbeat of an unknown worker: %v", err)
 	}
+}
+
+// testMarkTask: a mark that applies reopens its finished run in the same
+// transaction; one that does not apply, or in a run still going, leaves the
+// run alone.
+func testMarkTask(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newRun("d", "done", t0, store.RunFailed), "a")
+	mustCreate(t, s, newRun("d", "going", t0.Add(time.Hour), store.RunRunning), "a")
+	key := func(run string) store.TaskKey { return store.TaskKey{DagID: "d", RunID: run, TaskID: "a"} }
+	runState := func(run string) store.RunState {
+		t.Helper()
+		r, err := s.GetRun(ctx, "d", run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.State
+	}
+	mark := func(run string, from store.TaskState) bool {
+		t.Helper()
+		ok, err := s.MarkTask(ctx, store.TaskUpdate{Key: key(run), From: []store.TaskState{from}, To: store.StateSuccess})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if mark("done", store.StateFailed) {
+		t.Error("a mark from a state the task is not in applied")
+	}
+	same(t, "finished run after a lost mark", runState("done"), store.RunFailed)
+	if !mark("done", store.StateNone) {
+		t.Error("the mark did not apply")
+	}
+	same(t, "task", mustGetTI(t, s, key("done")).State, store.StateSuccess)
+	same(t, "finished run after a mark", runState("done"), store.RunRunning)
+	if !mark("going", store.StateNone) {
+		t.Error("the mark in a running run did not apply")
+	}
+	same(t, "running run after a mark", runState("going"), store.RunRunning)
 }
