@@ -129,24 +129,37 @@ func (e *Engine) Recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list task instances: %w", err)
 	}
+	var tagged map[string][]int // process groups by try id, scanned once
 	for _, ti := range tis {
-		if ti.State != store.StateRunning || !dead[ti.WorkerID] || e.Runner.CanResume(ti) {
+		live := ti.State == store.StateRunning || ti.State == store.StateRestarting
+		if !live || !dead[ti.WorkerID] || e.Runner.CanResume(ti) {
 			continue // resumable work is adopted by the loop, not killed
 		}
+		// The handle saved in the store, else the one noted in the try's
+		// log (a try that ran less than process.HandleAfter saved none).
+		handle := ti.Handle
+		if len(handle) == 0 {
+			handle = executor.NotedHandle(e.Config.LogsDir(), ti)
+		}
 		killed := false
-		if len(ti.Handle) > 0 {
-			k, err := process.KillOrphan(ti.Handle, e.Config.KillGrace)
+		if len(handle) > 0 {
+			k, err := process.KillOrphan(handle, e.Config.KillGrace)
 			if err != nil {
 				e.Logger.Warn("cannot decode handle of orphaned try", "task_id", ti.TaskID, "err", err)
 			}
 			killed = k
 		}
-		// A short try saves no handle (process.HandleAfter), and a try may
-		// die before saving it: its processes carry its identity.
-		if k, err := process.KillTagged(executor.TryID(ti), e.Config.KillGrace); err != nil {
-			e.Logger.Warn("cannot look for the processes of an orphaned try", "task_id", ti.TaskID, "err", err)
-		} else {
-			killed = killed || k
+		// And every group whose processes carry the try's identity.
+		if tagged == nil {
+			var err error
+			if tagged, err = process.TaggedGroups(); err != nil {
+				e.Logger.Warn("cannot look for the processes of orphaned tries", "err", err)
+				tagged = map[string][]int{}
+			}
+		}
+		if groups := tagged[executor.TryID(ti.WorkerID, ti.TaskKey, ti.TryNumber)]; len(groups) > 0 {
+			process.KillGroups(groups, e.Config.KillGrace)
+			killed = true
 		}
 		if killed {
 			e.Logger.Info("killed orphaned process group", "dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
+	"github.com/sirocco-dev/sirocco/internal/tasklog"
 )
 
 // TestRecoverKillsATryThatSavedNoHandle: a short try saves no process
@@ -23,6 +25,82 @@ import (
 // The claim alone must be enough for the next start on the host to find
 // and kill the try's processes, by the identity they carry.
 func TestRecoverKillsATryThatSavedNoHandle(t *testing.T) {
+	r := newRecoverFixture(t)
+	// The try's process group, whose leader is gone (Pdeathsig) and whose
+	// grandchild lives on.
+	cmd := exec.Command("bash", "-c", `sleep 60 >/dev/null 2>&1 & echo $!`)
+	cmd.Env = append(os.Environ(), process.TryIDVar+"="+executor.TryID(r.ti.WorkerID, r.ti.TaskKey, r.ti.TryNumber))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := strconv.Atoi(string(out[:len(out)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	if !alive(child) {
+		t.Fatal("precondition: the grandchild should be running")
+	}
+	r.recover()
+	r.waitDead(child)
+}
+
+// TestRecoverKillsFromTheHandleNotedInTheLog: processes that do not carry
+// the try's identity (they cleared or rewrote their environment) are found
+// through the handle the runner noted in the try's log when the process
+// started; a handle line the task printed later is not trusted.
+func TestRecoverKillsFromTheHandleNotedInTheLog(t *testing.T) {
+	r := newRecoverFixture(t)
+	group := func() *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command("sleep", "60")
+		cmd.Env = []string{} // carries no identity
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = cmd.Wait() }()
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+		return cmd
+	}
+	ours, stranger := group(), group()
+	handle := func(pid int) string {
+		host, _ := os.Hostname()
+		b, err := json.Marshal(process.Handle{Kind: "process", Host: host, PID: pid, PGID: pid, StartTime: process.StartTime(pid)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	log := tasklog.Path(r.cfg.LogsDir(), r.ti.DagID, r.ti.RunID, r.ti.TaskID, r.ti.TryNumber)
+	if err := os.MkdirAll(filepath.Dir(log), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lines := "2026-01-01T00:00:00.000Z sirocco: starting try 1\n" +
+		"2026-01-01T00:00:00.001Z " + executor.HandleNote + handle(ours.Process.Pid) + "\n" +
+		"2026-01-01T00:00:00.002Z " + executor.HandleNote + handle(stranger.Process.Pid) + "\n"
+	if err := os.WriteFile(log, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.recover()
+	r.waitDead(ours.Process.Pid)
+	if !alive(stranger.Process.Pid) {
+		t.Error("a handle the task printed into its log was trusted")
+	}
+}
+
+// recoverFixture is a store holding one running try of a worker that died
+// on this host, and what Recover needs.
+type recoverFixture struct {
+	t   *testing.T
+	cfg config.Config
+	st  store.Store
+	ti  store.TaskInstance
+}
+
+func newRecoverFixture(t *testing.T) *recoverFixture {
 	dir := t.TempDir()
 	cfg := config.Defaults()
 	cfg.Home, cfg.DagsFolder = dir, filepath.Join(dir, "dags")
@@ -39,7 +117,6 @@ func TestRecoverKillsATryThatSavedNoHandle(t *testing.T) {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-
 	// The previous Sirocco on this host: its pid is gone.
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
@@ -60,37 +137,28 @@ func TestRecoverKillsATryThatSavedNoHandle(t *testing.T) {
 	if err != nil || !w.OK {
 		t.Fatalf("claim: %+v %v", w, err)
 	}
+	return &recoverFixture{t: t, cfg: cfg, st: st, ti: w.Row}
+}
 
-	// The try's process group, whose leader is gone (Pdeathsig) and whose
-	// grandchild lives on.
-	cmd := exec.Command("bash", "-c", `sleep 60 >/dev/null 2>&1 & echo $!`)
-	cmd.Env = append(os.Environ(), process.TryIDVar+"="+executor.TryID(w.Row))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.Output()
+// recover runs the next start's recovery.
+func (r *recoverFixture) recover() {
+	r.t.Helper()
+	eng, err := New(context.Background(), Options{Config: r.cfg, Store: r.st, Operators: all.Registry()})
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	child, err := strconv.Atoi(string(out[:len(out)-1]))
-	if err != nil {
-		t.Fatal(err)
+	if err := eng.Recover(r.t.Context()); err != nil {
+		r.t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	if !alive(child) {
-		t.Fatal("precondition: the grandchild should be running")
-	}
+}
 
-	eng, err := New(context.Background(), Options{Config: cfg, Store: st, Operators: all.Registry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
+func (r *recoverFixture) waitDead(pid int) {
+	r.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for alive(child) && time.Now().Before(deadline) {
+	for alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond) // another process group's end: no event to wait on
 	}
-	if alive(child) {
-		t.Errorf("the try's grandchild %d survived the recovery", child)
+	if alive(pid) {
+		r.t.Errorf("process %d of the orphaned try survived the recovery", pid)
 	}
 }

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,8 +247,9 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	ot := &operator.Task{
 		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
 		LogicalDate: t.run.LogicalDate.Format(time.RFC3339),
-		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(t.ti),
-		DagDir: dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
+		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(r.WorkerID, k, t.ti.TryNumber),
+		NoteHandle: func(h []byte) { lw.Printf("%s%s", HandleNote, h) },
+		DagDir:     dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret),
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			rendered := t.rendered.take()
@@ -560,11 +563,33 @@ func (r *Runner) connection(mask func(string)) func(context.Context, string) (co
 	}
 }
 
-// TryID is the identity of ti's current try that its local processes carry
-// (SIROCCO_TRY_ID): made of what the claim stored, so recovery can find
-// them from the row alone.
-func TryID(ti store.TaskInstance) string {
-	return ti.WorkerID + "/" + ti.DagID + "/" + ti.RunID + "/" + ti.TaskID + "/" + strconv.Itoa(ti.TryNumber)
+// TryID is the identity of a try that its local processes carry
+// (SIROCCO_TRY_ID): made of what its claim stored (worker, task instance,
+// try number), so recovery can find them from the row alone.
+func TryID(workerID string, k store.TaskKey, try int) string {
+	return workerID + "/" + k.DagID + "/" + k.RunID + "/" + k.TaskID + "/" + strconv.Itoa(try)
+}
+
+// HandleNote starts the log line that records a local process's handle
+// (operator.Task.NoteHandle). It is the first line Sirocco writes after
+// the process starts, before any output of it can reach the log, and
+// recovery trusts only that first one.
+const HandleNote = "sirocco: process handle "
+
+// NotedHandle returns the handle noted in a try's log, or nil.
+func NotedHandle(logsDir string, ti store.TaskInstance) []byte {
+	f, err := os.Open(tasklog.Path(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if _, h, ok := strings.Cut(sc.Text(), HandleNote); ok {
+			return []byte(h)
+		}
+	}
+	return nil
 }
 
 // ctxEnv is Airflow's AIRFLOW_CTX_* set under Sirocco's prefix.

@@ -29,6 +29,10 @@ type Task struct {
 	// SaveHandle persists a handle of remote or child work before the
 	// operator waits on it, so cancel, timeout and restart can reach it.
 	SaveHandle func(ctx context.Context, h []byte) error
+	// NoteHandle records a local process's handle in the try's log the
+	// moment it starts, before its database write is due (see
+	// process.HandleAfter); recovery reads it from there.
+	NoteHandle func(h []byte)
 	// TryID names this try for good: its worker, task instance and try
 	// number, all stored by the claim before the try starts. Local child
 	// processes carry it (process.Spec.TryID), so a restart finds them by it

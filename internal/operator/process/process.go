@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,8 +40,12 @@ const TryIDVar = "SIROCCO_TRY_ID"
 // HandleAfter is how long a process with a TryID runs before its handle is
 // saved. Most glue tasks end sooner, and a write per task is the largest
 // cost of a short task after the process itself; until then recovery finds
-// the processes by their TryID (KillTagged).
+// the processes from the handle noted in the try's log (NoteHandle) and by
+// their TryID (KillTagged).
 const HandleAfter = 100 * time.Millisecond
+
+// saveTimeout bounds the write of a handle.
+const saveTimeout = 10 * time.Second
 
 // Spec is one process to run.
 type Spec struct {
@@ -51,6 +56,10 @@ type Spec struct {
 	Stderr     io.Writer
 	Grace      time.Duration // SIGTERM → SIGKILL; default 5s
 	SaveHandle func(ctx context.Context, h []byte) error
+	// NoteHandle, when set, gets the handle as soon as the process has
+	// started, before anything waits on it (the runner writes it into the
+	// try's log, where recovery reads it if SaveHandle was not yet due).
+	NoteHandle func(h []byte)
 	// TryID, when set, is given to the process as SIROCCO_TRY_ID; its
 	// handle is then saved only once it has run for HandleAfter, because
 	// the try's claim, stored before the start, already lets a restart find
@@ -96,10 +105,19 @@ func Run(ctx context.Context, s Spec) error {
 		return fmt.Errorf("start %s: %w", s.Argv[0], err)
 	}
 	pid := cmd.Process.Pid
+	// The handle is taken now, while the leader surely lives (its start
+	// time guards against pid reuse), whenever it is saved.
+	h := Handle{Kind: "process", Host: hostname(), PID: pid, PGID: pid, StartTime: StartTime(pid), TryID: s.TryID}
+	data, _ := json.Marshal(h)
+	if s.NoteHandle != nil {
+		s.NoteHandle(data)
+	}
 	saveHandle := func() error {
-		h := Handle{Kind: "process", Host: hostname(), PID: pid, PGID: pid, StartTime: StartTime(pid), TryID: s.TryID}
-		data, _ := json.Marshal(h)
-		if err := s.SaveHandle(ctx, data); err != nil {
+		// A cancel must not cut the write short: the SIGTERM and grace
+		// that follow it are the process's due.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		defer cancel()
+		if err := s.SaveHandle(wctx, data); err != nil {
 			killGroup(pid, syscall.SIGKILL)
 			return fmt.Errorf("save process handle: %w", err)
 		}
@@ -163,11 +181,22 @@ func setUp(cmd *exec.Cmd, s Spec, grace time.Duration) {
 		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], TryIDVar+"="+s.TryID)
 	}
 	cmd.Stdout, cmd.Stderr = pooled(s.Stdout), pooled(s.Stderr)
-	if s.Stderr == s.Stdout {
+	if sameWriter(s.Stdout, s.Stderr) {
 		cmd.Stderr = cmd.Stdout // one pipe, as exec does for one writer
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = grace
+}
+
+// sameWriter reports whether a and b are the same writer, false for types
+// that cannot be compared (as exec does).
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }
 
 // pooled wraps an output writer so the pipe's copy uses a pooled buffer:
@@ -207,27 +236,38 @@ var copyBuffers = sync.Pool{New: func() any {
 // command is exec.Command with the PATH lookup of a bare name remembered:
 // it stats every PATH entry up to the program's (nine on a usual system),
 // which cost more than anything else in a try's start. The lookup uses
-// Sirocco's own PATH, as exec.Command does, so the answer only changes if
-// that PATH or the file does; a start that fails looks again. It reports
-// whether the path came from memory.
+// Sirocco's own PATH, as exec.Command does; it is done again after
+// lookUpAgain, or at once when a start fails. It reports whether the path
+// came from memory.
 func command(argv []string) (*exec.Cmd, bool) {
 	name := argv[0]
 	if strings.ContainsRune(name, os.PathSeparator) {
 		return exec.Command(name, argv[1:]...), false
 	}
 	key := name + "\x00" + os.Getenv("PATH")
-	if p, ok := lookedUp.Load(key); ok {
-		return &exec.Cmd{Path: p.(string), Args: argv}, true
+	if v, ok := lookedUp.Load(key); ok {
+		if p := v.(foundPath); time.Since(p.at) < lookUpAgain {
+			return &exec.Cmd{Path: p.path, Args: argv}, true
+		}
 	}
 	cmd := exec.Command(name, argv[1:]...)
 	if cmd.Err == nil && filepath.IsAbs(cmd.Path) {
-		lookedUp.Store(key, cmd.Path)
+		lookedUp.Store(key, foundPath{cmd.Path, time.Now()})
 	}
 	return cmd, false
 }
 
-// lookedUp maps a program name and PATH to the program's path.
+// lookedUp maps a program name and PATH to where it was found.
 var lookedUp sync.Map
+
+type foundPath struct {
+	path string
+	at   time.Time
+}
+
+// lookUpAgain bounds how long a found path is trusted: a program installed
+// earlier on PATH is used from then on.
+const lookUpAgain = 5 * time.Second
 
 // forgetPath drops the remembered path of name (the program moved).
 func forgetPath(name string) {
@@ -323,48 +363,69 @@ func KillOrphan(data []byte, grace time.Duration) (bool, error) {
 	return true, nil
 }
 
-// KillTagged kills the process groups of every process on this host that
-// carries tryID (SIROCCO_TRY_ID): the processes of a try whose worker died
-// before it saved their handle. It returns whether it found any. Processes
-// that cleared their environment are reached through a group member that
-// did not.
-func KillTagged(tryID string, grace time.Duration) (bool, error) {
-	if tryID == "" {
-		return false, nil
-	}
-	want := []byte("\x00" + TryIDVar + "=" + tryID + "\x00")
+// TaggedGroups scans this host's processes once and returns, for every
+// try id some process carries (SIROCCO_TRY_ID), the process groups of
+// those processes. It cannot see a process whose environment it may not
+// read (another user's, a setuid one) or that rewrote its environment
+// (setproctitle); a group member it can see still leads to the group.
+func TaggedGroups() (map[string][]int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return false, fmt.Errorf("list processes: %w", err)
+		return nil, fmt.Errorf("list processes: %w", err)
 	}
+	prefix := []byte(TryIDVar + "=")
 	own := syscall.Getpgrp()
-	groups := map[int]bool{}
+	groups := map[string][]int{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(append(append([]byte{0}, env...), 0), want) {
-			continue // gone, another user's, or not ours
+		if err != nil {
+			continue // gone, or not ours to read
 		}
-		if pgid, err := syscall.Getpgid(pid); err == nil && pgid != own {
-			groups[pgid] = true
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			id, ok := bytes.CutPrefix(kv, prefix)
+			if !ok {
+				continue
+			}
+			if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 && pgid != own && !slices.Contains(groups[string(id)], pgid) {
+				groups[string(id)] = append(groups[string(id)], pgid)
+			}
+			break
 		}
 	}
-	if len(groups) == 0 {
-		return false, nil
-	}
-	for pgid := range groups {
-		killGroup(pgid, syscall.SIGTERM)
+	return groups, nil
+}
+
+// KillGroups sends SIGTERM to each process group, then SIGKILL to those
+// still there after grace.
+func KillGroups(pgids []int, grace time.Duration) {
+	for _, pgid := range pgids {
+		if pgid > 1 {
+			killGroup(pgid, syscall.SIGTERM)
+		}
 	}
 	deadline := time.Now().Add(grace)
-	for pgid := range groups {
-		for groupExists(pgid) && time.Now().Before(deadline) {
+	for _, pgid := range pgids {
+		for pgid > 1 && groupExists(pgid) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond) // another process's group: no event to wait on
 		}
-		killGroup(pgid, syscall.SIGKILL)
+		if pgid > 1 && groupExists(pgid) {
+			killGroup(pgid, syscall.SIGKILL)
+		}
 	}
+}
+
+// KillTagged kills the process groups of the processes that carry tryID,
+// as TaggedGroups finds them, and reports whether there were any.
+func KillTagged(tryID string, grace time.Duration) (bool, error) {
+	groups, err := TaggedGroups()
+	if err != nil || len(groups[tryID]) == 0 {
+		return false, err
+	}
+	KillGroups(groups[tryID], grace)
 	return true, nil
 }
 

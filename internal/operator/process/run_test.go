@@ -351,9 +351,10 @@ func TestRunSavesTheHandleOfALongTryOnly(t *testing.T) {
 		{script: `echo "$` + process.TryIDVar + `"; sleep ` + strconv.FormatFloat((process.HandleAfter*3).Seconds(), 'f', 3, 64), saved: true},
 	} {
 		var saved []process.Handle
+		var noted int
 		var out strings.Builder
 		err := process.Run(t.Context(), process.Spec{Argv: []string{"bash", "-c", tt.script}, Stdout: &out, Stderr: &out,
-			TryID: "w/d/r/t/1",
+			TryID: "w/d/r/t/1", NoteHandle: func([]byte) { noted++ },
 			SaveHandle: func(_ context.Context, b []byte) error {
 				var h process.Handle
 				if err := json.Unmarshal(b, &h); err != nil {
@@ -367,6 +368,9 @@ func TestRunSavesTheHandleOfALongTryOnly(t *testing.T) {
 		}
 		if got := strings.TrimSpace(out.String()); got != "w/d/r/t/1" {
 			t.Errorf("%s: the process saw %s=%q", tt.script, process.TryIDVar, got)
+		}
+		if noted != 1 {
+			t.Errorf("%s: the handle was noted %d times, want once at the start", tt.script, noted)
 		}
 		switch {
 		case !tt.saved && len(saved) != 0:

@@ -54,6 +54,7 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 		Stdout:     out,
 		Stderr:     t.Log,
 		SaveHandle: t.SaveHandle,
+		NoteHandle: t.NoteHandle,
 		TryID:      t.TryID,
 		Grace:      t.KillGrace,
 	})
