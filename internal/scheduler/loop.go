@@ -89,15 +89,9 @@ type Loop struct {
 	runsCreated atomic.Bool
 	warned      map[store.TaskKey]bool // unschedulable tasks already logged
 
-	// tickMu lets one tick run at a time: the loop's own, or one a Record
-	// caller runs in its goroutine while the loop waits (a hand-off then
-	// needs no wake-up of the loop's goroutine).
-	tickMu sync.Mutex
-
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
 	outcomes []*outcome           // outcomes to write in the next tick (Record)
-	runCtx   context.Context      // Run's context, for ticks run by Record
 	stopped  bool                 // Run has returned: Record writes directly
 }
 
@@ -197,15 +191,10 @@ func (l *Loop) Wake() {
 // Run ticks until ctx ends.
 func (l *Loop) Run(ctx context.Context) error {
 	defer l.stop()
-	l.reportMu.Lock()
-	l.runCtx = ctx
-	l.reportMu.Unlock()
 	timer := time.NewTimer(l.opts.PollInterval)
 	defer timer.Stop()
 	for {
-		l.tickMu.Lock()
 		changed, wake, err := l.tick(ctx)
-		l.tickMu.Unlock()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -232,8 +221,6 @@ func (l *Loop) Run(ctx context.Context) error {
 // Tick performs one snapshot → decide → apply round and reports whether
 // anything changed.
 func (l *Loop) Tick(ctx context.Context) (bool, error) {
-	l.tickMu.Lock()
-	defer l.tickMu.Unlock()
 	changed, _, err := l.tick(ctx)
 	return changed, err
 }

@@ -43,9 +43,8 @@ func (l *Loop) Record(ctx context.Context, u store.TaskUpdate) (store.Written, e
 		return l.opts.Store.UpdateTaskRow(ctx, u)
 	}
 	l.outcomes = append(l.outcomes, o)
-	runCtx := l.runCtx
 	l.reportMu.Unlock()
-	l.tickFor(runCtx)
+	l.Wake()
 	select {
 	case <-o.done:
 		return o.w, o.err
@@ -76,24 +75,6 @@ func (l *Loop) Record(ctx context.Context, u store.TaskUpdate) (store.Written, e
 	return o.w, o.err
 }
 
-// tickFor gets a queued outcome written: when no tick is running, the
-// caller runs one itself (its goroutine is awake anyway, the loop's may be
-// parked on another core), else the loop is woken to run the next.
-func (l *Loop) tickFor(runCtx context.Context) {
-	if runCtx == nil || runCtx.Err() != nil || !l.tickMu.TryLock() {
-		l.Wake() // a stopping loop writes what is queued (stop)
-		return
-	}
-	changed, wake, err := l.tick(runCtx)
-	l.tickMu.Unlock()
-	if err != nil && runCtx.Err() == nil {
-		l.opts.Logger.Error("scheduler tick failed", "err", err)
-	}
-	if changed || !wake.IsZero() {
-		l.Wake() // the loop looks again and sets its timer
-	}
-}
-
 // takeOutcomes returns the outcomes recorded since the last call.
 func (l *Loop) takeOutcomes() []*outcome {
 	l.reportMu.Lock()
@@ -105,8 +86,6 @@ func (l *Loop) takeOutcomes() []*outcome {
 
 // stop makes Record write directly from now on and writes what is queued.
 func (l *Loop) stop() {
-	l.tickMu.Lock()
-	defer l.tickMu.Unlock()
 	l.reportMu.Lock()
 	l.stopped = true
 	outs := l.outcomes
