@@ -1,6 +1,8 @@
 package spark
 
 import (
+	"net"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -87,5 +89,12 @@ func TestParseSparkSubmitOutput(t *testing.T) {
 	parseLine("26/11/24 23:33:21 INFO JettyUtils: Start Jetty 127.0.0.1:4040 for SparkUI", &f4)
 	if f4.SparkUI != "http://127.0.0.1:4040" {
 		t.Errorf("Spark 4 UI line: found %+v", f4)
+	}
+	// A UI bound to every interface is linked by this host's name.
+	var all found
+	parseLine("26/11/24 23:33:21 INFO JettyUtils: Start Jetty 0.0.0.0:4041 for SparkUI", &all)
+	host, _ := os.Hostname()
+	if want := "http://" + net.JoinHostPort(host, "4041"); all.SparkUI != want {
+		t.Errorf("UI bound to 0.0.0.0: found %q, want %q", all.SparkUI, want)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
+	"os"
 	"regexp"
 	"sync"
 )
@@ -70,6 +72,22 @@ type found struct {
 
 // parseLine extracts ids and links from one line of spark-submit output,
 // as Airflow's _process_spark_submit_log does.
+// reachable turns the address a UI bound to into one a browser can open:
+// a UI bound to every interface (Spark 4 prints "0.0.0.0:4040") is reached
+// by this host's name, as Spark 3 printed it (the driver runs here in
+// client and local mode).
+func reachable(hostPort string) string {
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil || (host != "0.0.0.0" && host != "::") {
+		return hostPort
+	}
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		return hostPort
+	}
+	return net.JoinHostPort(name, port)
+}
+
 func parseLine(line string, f *found) bool {
 	changed := false
 	set := func(dst *string, re *regexp.Regexp) {
@@ -88,7 +106,7 @@ func parseLine(line string, f *found) bool {
 	set(&f.SparkUI, reSparkUI)
 	if f.SparkUI == "" {
 		if m := reSparkUI4.FindStringSubmatch(line); m != nil {
-			f.SparkUI, changed = "http://"+m[1], true
+			f.SparkUI, changed = "http://"+reachable(m[1]), true
 		}
 	}
 	set(&f.DriverPod, reDriverPod)
