@@ -374,8 +374,14 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	// becomes whatever hands the task to the executor, and whatever rests on
 	// an assumed outcome requires it.
 	writes := make([]store.TaskUpdate, 0, len(outs)+len(plan.TaskUpdates))
+	befores := make([]*store.TaskInstance, 0, cap(writes)) // the row each write was decided on
+	old := make(map[store.TaskKey]*store.TaskInstance, len(as))
+	for i := range as {
+		old[as[i].o.u.Key] = &as[i].old
+	}
 	for _, o := range outs {
 		writes = append(writes, o.u)
+		befores = append(befores, old[o.u.Key]) // an outcome not assumed is not confirmed
 	}
 	reqs := requirements(snap, as, plan.TaskUpdates)
 	for i, u := range plan.TaskUpdates {
@@ -384,6 +390,12 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		}
 		u.Requires = reqs[i]
 		writes = append(writes, u)
+		var before *store.TaskInstance
+		if at, ok := l.active.index[u.Key]; ok {
+			row := l.active.tis[at] // for an outcome's task, the outcome as assumed
+			before = &row
+		}
+		befores = append(befores, before)
 	}
 	// Outcomes must be written even while Sirocco shuts down, as the
 	// executor would have written them itself.
@@ -393,7 +405,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), outcomeTimeout)
 		defer cancel()
 	}
-	ws, werrs := l.updateTasks(wctx, writes)
+	ws, werrs := l.updateTasks(wctx, writes, befores)
 	errs = append(errs, werrs...)
 	tainted := l.settle(outs, as, ws[:len(outs)], werrs[:len(outs)])
 	ws = ws[len(outs):]
@@ -487,13 +499,21 @@ const updateBatch = 256
 // updateTasks writes task transitions, a batch per transaction, and
 // returns each one's answer and error. A batch that fails is retried one
 // write at a time, so one bad row never stalls the hand-offs of every other
-// DAG.
-func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate) ([]store.Written, []error) {
+// DAG. befores holds, where known, the row each write was decided on: a
+// batch can fail after its commit (a connection lost before the answer),
+// and a retry that then finds its condition gone checks whether the row
+// is exactly what the write would have made of it (confirm).
+func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate, befores []*store.TaskInstance) ([]store.Written, []error) {
 	st := l.opts.Store
 	ws := make([]store.Written, len(us))
 	errs := make([]error, len(us))
-	one := func(i int) {
+	one := func(i int, afterFailure bool) {
 		w, err := st.UpdateTaskRow(ctx, us[i])
+		if (err != nil || (!w.OK && afterFailure)) && befores[i] != nil {
+			if row, ok := l.confirm(ctx, us[i], *befores[i]); ok {
+				w, err = store.Written{Row: row, OK: true}, nil
+			}
+		}
 		if err != nil {
 			u := us[i]
 			err = fmt.Errorf("update task %s/%s/%s to %s: %w", u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.To, err)
@@ -503,7 +523,7 @@ func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate) ([]store.
 	for start := 0; start < len(us); start += updateBatch {
 		end := min(start+updateBatch, len(us))
 		if end-start == 1 {
-			one(start)
+			one(start, false)
 			continue
 		}
 		batch, err := st.UpdateTasks(ctx, us[start:end])
@@ -518,10 +538,26 @@ func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate) ([]store.
 			return ws, errs
 		}
 		for i := start; i < end; i++ {
-			one(i)
+			one(i, true)
 		}
 	}
 	return ws, errs
+}
+
+// confirm reads the row of u and reports whether it is what u would have
+// made of before, one write later: then u was written (by a batch whose
+// answer was lost), and the row is returned.
+func (l *Loop) confirm(ctx context.Context, u store.TaskUpdate, before store.TaskInstance) (store.TaskInstance, bool) {
+	want, holds := u.Apply(before)
+	if !holds {
+		return store.TaskInstance{}, false
+	}
+	got, err := l.opts.Store.GetTaskInstance(ctx, u.Key)
+	if err != nil || got.Version != want.Version || got.State != want.State || got.TryNumber != want.TryNumber ||
+		got.WorkerID != want.WorkerID {
+		return store.TaskInstance{}, false
+	}
+	return got, true
 }
 
 // NewRunRecords builds a run and its task instances for d; the CLI uses it

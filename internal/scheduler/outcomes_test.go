@@ -261,3 +261,51 @@ func TestRecordWritesAloneWhenNoTickComes(t *testing.T) {
 		t.Errorf("reported %v, want the row written alone", rows)
 	}
 }
+
+// lostAnswerStore commits a batch and then reports an error, as a batch
+// whose connection broke before the answer came back would.
+type lostAnswerStore struct {
+	store.Store
+	mu    sync.Mutex
+	armed bool
+}
+
+func (s *lostAnswerStore) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]store.Written, error) {
+	ws, err := s.Store.UpdateTasks(ctx, us)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && s.armed {
+		s.armed = false
+		return nil, errors.New("connection reset by peer (after the commit)")
+	}
+	return ws, err
+}
+
+// TestHandOffSurvivesALostAnswer: when the batch with an outcome and the
+// claim it allows commits but its answer is lost, the row-by-row retry
+// finds both rows already as the writes would have left them: the outcome
+// is reported written and the claimed task is started, not failed later
+// as a claim nobody holds.
+func TestHandOffSurvivesALostAnswer(t *testing.T) {
+	f := newHandOffFixture(t, testDAG(t, "lost_answer", "none", "a", "b:a"))
+	lossy := &lostAnswerStore{Store: f.st}
+	f.loop.opts.Store = lossy
+	f.run()
+	a := f.next()
+	lossy.mu.Lock()
+	lossy.armed = true
+	lossy.mu.Unlock()
+	w, err := f.loop.Record(t.Context(), success(a.TaskKey, 1))
+	if err != nil || !w.OK || w.Row.State != store.StateSuccess {
+		t.Fatalf("record a: %+v %v; want the outcome confirmed as written", w, err)
+	}
+	b := f.next()
+	if b.TaskID != "b" || b.State != store.StateRunning {
+		t.Fatalf("handed %+v, want b's claim", b)
+	}
+	lossy.mu.Lock()
+	defer lossy.mu.Unlock()
+	if lossy.armed {
+		t.Fatal("the batch never ran: the test proved nothing")
+	}
+}
