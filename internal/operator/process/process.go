@@ -92,17 +92,34 @@ func Run(ctx context.Context, s Spec) error {
 		grace = 5 * time.Second
 	}
 	cmd, remembered := command(s.Argv)
-	setUp(cmd, s, grace)
-	err := cmd.Start()
+	out, err := newOutput(cmd, s.Stdout, s.Stderr)
+	if err != nil {
+		return err
+	}
+	setUp(cmd, s)
+	err = cmd.Start()
 	if err != nil && remembered {
 		// The program moved since its path was looked up: look again.
 		forgetPath(s.Argv[0])
-		cmd, _ = command(s.Argv)
-		setUp(cmd, s, grace)
+		again, _ := command(s.Argv)
+		again.Stdout, again.Stderr = cmd.Stdout, cmd.Stderr
+		cmd = again
+		setUp(cmd, s)
 		err = cmd.Start()
 	}
 	if err != nil {
+		out.abort()
 		return fmt.Errorf("start %s: %w", s.Argv[0], err)
+	}
+	out.started()
+	// finish returns the outcome once the output is all in: the group is
+	// killed first, so no member holds a pipe open.
+	finish := func(err error) error {
+		killGroup(cmd.Process.Pid, syscall.SIGKILL)
+		if werr := out.wait(grace); werr != nil && err == nil {
+			return fmt.Errorf("copy output: %w", werr)
+		}
+		return err
 	}
 	pid := cmd.Process.Pid
 	// The handle is taken now, while the leader surely lives (its start
@@ -129,7 +146,7 @@ func Run(ctx context.Context, s Spec) error {
 	case s.TryID == "":
 		if err := saveHandle(); err != nil {
 			_ = cmd.Wait()
-			return err
+			return finish(err)
 		}
 	default:
 		t := time.NewTimer(HandleAfter)
@@ -147,7 +164,7 @@ func Run(ctx context.Context, s Spec) error {
 		case <-saveAt:
 			saveAt = nil
 			if err := saveHandle(); err != nil {
-				return errors.Join(err, exitError(<-done)) // saveHandle killed it
+				return finish(errors.Join(err, exitError(<-done))) // saveHandle killed it
 			}
 		case <-ctx.Done():
 			killGroup(pid, syscall.SIGTERM)
@@ -158,20 +175,18 @@ func Run(ctx context.Context, s Spec) error {
 				waitErr = <-done
 			}
 			// Whatever the leader did, leave nothing of the group behind.
-			killGroup(pid, syscall.SIGKILL)
-			return errors.Join(ctx.Err(), exitError(waitErr))
+			return finish(errors.Join(ctx.Err(), exitError(waitErr)))
 		}
 	}
 	// The leader exited: a background grandchild must not outlive the try.
-	killGroup(pid, syscall.SIGKILL)
-	return exitError(waitErr)
+	return finish(exitError(waitErr))
 }
 
-// setUp gives cmd the spec's directory, environment and output, its own
+// setUp gives cmd the spec's directory and environment, its own
 // process group so a kill reaches grandchildren, and Pdeathsig so the
 // direct child dies with us if Sirocco is killed (recovery kills the rest
 // of the group from the stored handle).
-func setUp(cmd *exec.Cmd, s Spec, grace time.Duration) {
+func setUp(cmd *exec.Cmd, s Spec) {
 	cmd.Dir = s.Dir
 	cmd.Env = s.Env
 	if s.TryID != "" {
@@ -180,12 +195,7 @@ func setUp(cmd *exec.Cmd, s Spec, grace time.Duration) {
 		}
 		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], TryIDVar+"="+s.TryID)
 	}
-	cmd.Stdout, cmd.Stderr = pooled(s.Stdout), pooled(s.Stderr)
-	if sameWriter(s.Stdout, s.Stderr) {
-		cmd.Stderr = cmd.Stdout // one pipe, as exec does for one writer
-	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = grace
 }
 
 // sameWriter reports whether a and b are the same writer, false for types
@@ -197,28 +207,6 @@ func sameWriter(a, b io.Writer) (same bool) {
 		}
 	}()
 	return a == b
-}
-
-// pooled wraps an output writer so the pipe's copy uses a pooled buffer:
-// io.Copy would allocate 32 KiB per stream and try, the most of all a try
-// allocates. Files and nil are left alone (exec needs no pipe for them).
-func pooled(w io.Writer) io.Writer {
-	switch w.(type) {
-	case nil, *os.File:
-		return w
-	}
-	return pooledWriter{w}
-}
-
-type pooledWriter struct{ w io.Writer }
-
-func (p pooledWriter) Write(b []byte) (int, error) { return p.w.Write(b) }
-
-// ReadFrom copies r to the writer through a buffer from copyBuffers.
-func (p pooledWriter) ReadFrom(r io.Reader) (int64, error) {
-	buf := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(buf)
-	return io.CopyBuffer(onlyWriter{p.w}, onlyReader{r}, *buf)
 }
 
 // onlyWriter and onlyReader hide ReadFrom and WriteTo, so CopyBuffer uses
@@ -293,9 +281,6 @@ func exitError(err error) error {
 			return &ExitError{Code: -1, Signal: ws.Signal().String()}
 		}
 		return &ExitError{Code: ee.ExitCode()}
-	}
-	if errors.Is(err, exec.ErrWaitDelay) {
-		return nil // exited; only its output pipes were held open by a child we killed
 	}
 	return err
 }
