@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -541,20 +542,43 @@ func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate, befores [
 			one(i, true)
 		}
 	}
+	// A write that a later write of the same row rested on (an outcome,
+	// then the retry it allows) was written if that later one was: its
+	// condition was the row this one made.
+	for i := range us {
+		if ws[i].OK || befores[i] == nil {
+			continue
+		}
+		want, holds := us[i].Apply(*befores[i])
+		for j := i + 1; holds && j < len(us); j++ {
+			if us[j].Key == us[i].Key && ws[j].OK && befores[j] != nil && sameWrite(*befores[j], want) {
+				ws[i], errs[i] = store.Written{Row: want, OK: true}, nil
+				break
+			}
+		}
+	}
 	return ws, errs
 }
 
+// sameWrite reports whether two copies of a row agree on everything a
+// write sets, so that one can stand for the other having been written.
+func sameWrite(a, b store.TaskInstance) bool {
+	return a.TaskKey == b.TaskKey && a.Version == b.Version && a.State == b.State && a.TryNumber == b.TryNumber &&
+		a.WorkerID == b.WorkerID && a.Hostname == b.Hostname && a.QueuedAt.Equal(b.QueuedAt) &&
+		a.StartDate.Equal(b.StartDate) && a.EndDate.Equal(b.EndDate) && a.NextRetryAt.Equal(b.NextRetryAt) &&
+		a.HeartbeatAt.Equal(b.HeartbeatAt) && bytes.Equal(a.Handle, b.Handle) && bytes.Equal(a.Rendered, b.Rendered)
+}
+
 // confirm reads the row of u and reports whether it is what u would have
-// made of before, one write later: then u was written (by a batch whose
-// answer was lost), and the row is returned.
+// made of before, one write later and in every field u sets: then u was
+// written (by a batch whose answer was lost), and the row is returned.
 func (l *Loop) confirm(ctx context.Context, u store.TaskUpdate, before store.TaskInstance) (store.TaskInstance, bool) {
 	want, holds := u.Apply(before)
 	if !holds {
 		return store.TaskInstance{}, false
 	}
 	got, err := l.opts.Store.GetTaskInstance(ctx, u.Key)
-	if err != nil || got.Version != want.Version || got.State != want.State || got.TryNumber != want.TryNumber ||
-		got.WorkerID != want.WorkerID {
+	if err != nil || !sameWrite(got, want) {
 		return store.TaskInstance{}, false
 	}
 	return got, true

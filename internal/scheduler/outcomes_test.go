@@ -309,3 +309,32 @@ func TestHandOffSurvivesALostAnswer(t *testing.T) {
 		t.Fatal("the batch never ran: the test proved nothing")
 	}
 }
+
+// TestRetryHandOffSurvivesALostAnswer: a failure with retries left and no
+// delay puts the outcome (up_for_retry) and the retry's claim of the same
+// row in one batch; when its answer is lost, the claim is confirmed and so
+// is the outcome it rested on.
+func TestRetryHandOffSurvivesALostAnswer(t *testing.T) {
+	d := testDAG(t, "lost_retry", "none", "a")
+	d.Task("a").Retries, d.Task("a").RetryDelay = 1, 0
+	f := newHandOffFixture(t, d)
+	lossy := &lostAnswerStore{Store: f.st}
+	f.loop.opts.Store = lossy
+	f.run()
+	a := f.next()
+	lossy.mu.Lock()
+	lossy.armed = true
+	lossy.mu.Unlock()
+	failed := success(a.TaskKey, 1)
+	failed.To = store.StateUpForRetry
+	now := t0
+	failed.NextRetryAt = &now
+	w, err := f.loop.Record(t.Context(), failed)
+	if err != nil || !w.OK || w.Row.State != store.StateUpForRetry {
+		t.Fatalf("record a's failure: %+v %v; want it confirmed as written", w, err)
+	}
+	retry := f.next()
+	if retry.TaskID != "a" || retry.TryNumber != 2 || retry.State != store.StateRunning {
+		t.Fatalf("handed %+v, want a's second try", retry)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,7 @@ type output struct {
 	writes []*os.File // the child's ends, closed in us once it started
 	dests  []io.Writer
 	wg     sync.WaitGroup
+	forced atomic.Bool // wait closed our ends after the grace
 	mu     sync.Mutex
 	err    error // the first failed write to a destination
 }
@@ -71,7 +73,7 @@ func (o *output) copy(r *os.File, w io.Writer) {
 	defer o.wg.Done()
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
-	if _, err := io.CopyBuffer(onlyWriter{w}, onlyReader{r}, *buf); err != nil && !errors.Is(err, os.ErrClosed) {
+	if _, err := io.CopyBuffer(onlyWriter{w}, onlyReader{r}, *buf); err != nil && !(o.forced.Load() && errors.Is(err, os.ErrClosed)) {
 		o.mu.Lock()
 		if o.err == nil {
 			o.err = err
@@ -82,9 +84,9 @@ func (o *output) copy(r *os.File, w io.Writer) {
 }
 
 // wait waits for the copies to reach the end of the output, which comes
-// once every process holding a pipe is gone (Run kills the group first);
-// one that escaped the group is cut off after grace. It returns the first
-// failed write.
+// once every process holding a pipe has closed it or exited; after grace
+// it stops reading (Run then kills the group). It returns the first failed
+// write.
 func (o *output) wait(grace time.Duration) error {
 	done := make(chan struct{})
 	go func() {
@@ -94,6 +96,7 @@ func (o *output) wait(grace time.Duration) error {
 	select {
 	case <-done:
 	case <-time.After(grace):
+		o.forced.Store(true)
 		for _, r := range o.reads {
 			_ = r.Close()
 		}

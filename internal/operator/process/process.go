@@ -112,11 +112,14 @@ func Run(ctx context.Context, s Spec) error {
 		return fmt.Errorf("start %s: %w", s.Argv[0], err)
 	}
 	out.started()
-	// finish returns the outcome once the output is all in: the group is
-	// killed first, so no member holds a pipe open.
+	// finish returns the outcome once the output is all in: as exec's
+	// WaitDelay did, the group's members get the grace to finish writing
+	// (a logging pipe, a SIGTERM handler), then whatever is left of the
+	// group is killed.
 	finish := func(err error) error {
+		werr := out.wait(grace)
 		killGroup(cmd.Process.Pid, syscall.SIGKILL)
-		if werr := out.wait(grace); werr != nil && err == nil {
+		if werr != nil && err == nil {
 			return fmt.Errorf("copy output: %w", werr)
 		}
 		return err

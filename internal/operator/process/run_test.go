@@ -198,10 +198,8 @@ func TestRunKillsBackgroundGrandchild(t *testing.T) {
 			if err := process.Run(context.Background(), spec); err != nil {
 				t.Fatalf("Run = %v, want nil (the leader exited 0)", err)
 			}
-			// The group is killed as the leader exits, so a child holding
-			// the output open costs no wait.
-			if took := time.Since(start); took > spec.Grace {
-				t.Errorf("Run took %s, want well under the grace %s", took, spec.Grace)
+			if took := time.Since(start); took > spec.Grace+3*time.Second {
+				t.Errorf("Run took %s, want at most about the grace %s", took, spec.Grace)
 			}
 			waitDead(t, out.pidAfter(t, "child ", time.Second), 2*time.Second)
 		})
@@ -385,7 +383,7 @@ func TestRunSavesTheHandleOfALongTryOnly(t *testing.T) {
 
 // TestRunStopsWaitingForOutputHeldOutsideTheGroup: a child that left the
 // process group (setsid) is not killed with it and may hold the output
-// open; Run gives it the grace, then stops reading.
+// open forever; Run gives the output the grace, then stops reading.
 func TestRunStopsWaitingForOutputHeldOutsideTheGroup(t *testing.T) {
 	t.Parallel()
 	out := newOutput()
@@ -399,5 +397,40 @@ func TestRunStopsWaitingForOutputHeldOutsideTheGroup(t *testing.T) {
 	t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
 	if took < spec.Grace || took > spec.Grace+2*time.Second {
 		t.Errorf("Run took %s, want about the grace %s", took, spec.Grace)
+	}
+}
+
+// TestRunDeliversTheOutputOfTheWholeGroup: output that passes through
+// another member of the group (bash's process substitution, a logging
+// pipe) after the leader's last line is all in the log when Run returns.
+func TestRunDeliversTheOutputOfTheWholeGroup(t *testing.T) {
+	t.Parallel()
+	for range 10 {
+		out := newOutput()
+		spec := bashSpec(`exec > >(sed 's/^/out: /'); echo first; echo LAST`, out)
+		if err := process.Run(context.Background(), spec); err != nil {
+			t.Fatal(err)
+		}
+		if got := out.String(); !strings.Contains(got, "out: LAST") {
+			t.Fatalf("output %q lacks the last line passed through sed", got)
+		}
+	}
+}
+
+// TestRunCancelGivesTheGroupItsGrace: on a cancel, the leader's children
+// get the grace to run their SIGTERM handlers, even once the leader is gone.
+func TestRunCancelGivesTheGroupItsGrace(t *testing.T) {
+	t.Parallel()
+	out := newOutput()
+	spec := bashSpec(`bash -c 'trap "sleep 0.3; echo cleaned up; exit 0" TERM; echo ready; sleep 60 & wait' & wait`, out)
+	spec.Grace = 5 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- process.Run(ctx, spec) }()
+	out.waitFor(t, "ready\n", 10*time.Second)
+	cancel()
+	<-done
+	if !strings.Contains(out.String(), "cleaned up") {
+		t.Errorf("the child's SIGTERM handler was cut short: output %q", out.String())
 	}
 }
