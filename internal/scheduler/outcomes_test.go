@@ -270,6 +270,13 @@ type lostAnswerStore struct {
 	armed bool
 }
 
+// arm makes the next batch lose its answer.
+func (s *lostAnswerStore) arm() {
+	s.mu.Lock()
+	s.armed = true
+	s.mu.Unlock()
+}
+
 func (s *lostAnswerStore) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]store.Written, error) {
 	ws, err := s.Store.UpdateTasks(ctx, us)
 	s.mu.Lock()
@@ -292,9 +299,7 @@ func TestHandOffSurvivesALostAnswer(t *testing.T) {
 	f.loop.opts.Store = lossy
 	f.run()
 	a := f.next()
-	lossy.mu.Lock()
-	lossy.armed = true
-	lossy.mu.Unlock()
+	lossy.arm()
 	w, err := f.loop.Record(t.Context(), success(a.TaskKey, 1))
 	if err != nil || !w.OK || w.Row.State != store.StateSuccess {
 		t.Fatalf("record a: %+v %v; want the outcome confirmed as written", w, err)
@@ -322,9 +327,7 @@ func TestRetryHandOffSurvivesALostAnswer(t *testing.T) {
 	f.loop.opts.Store = lossy
 	f.run()
 	a := f.next()
-	lossy.mu.Lock()
-	lossy.armed = true
-	lossy.mu.Unlock()
+	lossy.arm()
 	failed := success(a.TaskKey, 1)
 	failed.To = store.StateUpForRetry
 	now := t0

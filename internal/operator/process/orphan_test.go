@@ -22,11 +22,14 @@ type started struct {
 
 // startGroup runs a bash script, in a process group of its own when setpgid,
 // and reaps it as soon as it exits. Cleanup kills what is left.
-func startGroup(t *testing.T, script string, setpgid bool) *started {
+func startGroup(t *testing.T, script string, setpgid bool, env ...string) *started {
 	t.Helper()
 	out := newOutput()
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Stdout, cmd.Stderr = out, out
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: setpgid}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -218,25 +221,8 @@ func TestKillTaggedKillsTheTrysGroups(t *testing.T) {
 	}
 }
 
-// startTagged is startGroup for a process carrying a try identity.
+// startTagged is startGroup for a process group carrying a try identity.
 func startTagged(t *testing.T, tryID, script string) *started {
 	t.Helper()
-	out := newOutput()
-	cmd := exec.Command("bash", "-c", script)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), process.TryIDVar+"="+tryID)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &started{pid: cmd.Process.Pid, out: out, exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-s.pid, syscall.SIGKILL)
-		<-s.exited
-	})
-	return s
+	return startGroup(t, script, true, process.TryIDVar+"="+tryID)
 }

@@ -104,6 +104,31 @@ func (s *Store) updateSorted(ctx context.Context, us []store.TaskUpdate) ([]stor
 // pipelineUpdates sends every update through one pgx batch on a pooled
 // connection.
 func (s *Store) pipelineUpdates(ctx context.Context, us []store.TaskUpdate, ws []store.Written) error {
+	b := &pgx.Batch{}
+	for _, u := range us {
+		query, args := s.taskUpdateSQL(u)
+		b.Queue(s.q(query), args...)
+	}
+	err := s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
+		for i, u := range us {
+			w, err := scanWritten(br.QueryRow())
+			if err != nil {
+				k := u.Key
+				return fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
+			}
+			ws[i] = w
+		}
+		return nil
+	})
+	if err != nil {
+		clear(ws) // the implicit transaction rolled back: nothing was written
+	}
+	return err
+}
+
+// sendBatch sends b as one pipeline (one round trip, one implicit
+// transaction) on a pooled connection, and lets read take the results.
+func (s *Store) sendBatch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connection: %w", err)
@@ -114,28 +139,8 @@ func (s *Store) pipelineUpdates(ctx context.Context, us []store.TaskUpdate, ws [
 		if !ok {
 			return fmt.Errorf("unexpected PostgreSQL driver connection %T", driverConn)
 		}
-		b := &pgx.Batch{}
-		for _, u := range us {
-			query, args := s.taskUpdateSQL(u)
-			b.Queue(s.q(query), args...)
-		}
 		br := dc.Conn().SendBatch(ctx, b)
-		var errs []error
-		for i, u := range us {
-			w, err := scanWritten(br.QueryRow())
-			if err != nil {
-				k := u.Key
-				errs = append(errs, fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err))
-				break
-			}
-			ws[i] = w
-		}
-		errs = append(errs, br.Close())
-		if err := errors.Join(errs...); err != nil {
-			clear(ws)
-			return err
-		}
-		return nil
+		return errors.Join(read(br), br.Close())
 	})
 }
 
@@ -150,29 +155,17 @@ type stmt struct {
 // the cache on SQLite.
 func (s *Store) execBatch(ctx context.Context, stmts []stmt) error {
 	if s.pg {
-		conn, err := s.db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("connection: %w", err)
+		b := &pgx.Batch{}
+		for _, st := range stmts {
+			b.Queue(s.q(st.query), st.args...)
 		}
-		defer conn.Close()
-		return conn.Raw(func(driverConn any) error {
-			dc, ok := driverConn.(*stdlib.Conn)
-			if !ok {
-				return fmt.Errorf("unexpected PostgreSQL driver connection %T", driverConn)
-			}
-			b := &pgx.Batch{}
-			for _, st := range stmts {
-				b.Queue(s.q(st.query), st.args...)
-			}
-			br := dc.Conn().SendBatch(ctx, b)
-			var errs []error
+		return s.sendBatch(ctx, b, func(br pgx.BatchResults) error {
 			for range stmts {
 				if _, err := br.Exec(); err != nil {
-					errs = append(errs, err)
-					break
+					return err
 				}
 			}
-			return errors.Join(append(errs, br.Close())...)
+			return nil
 		})
 	}
 	prepared := make([]*sql.Stmt, len(stmts))
