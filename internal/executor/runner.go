@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -160,39 +158,6 @@ func (r *Runner) ClaimUpdate(k store.TaskKey, from []store.TaskState, now time.T
 		Key: k, From: from, To: store.StateRunning, IncTry: true,
 		QueuedAt: &now, StartDate: &now, Hostname: &r.Hostname, WorkerID: &r.WorkerID, HeartbeatAt: &now,
 		Handle: &none, Rendered: &none,
-	}
-}
-
-// pendingRendered holds a try's rendered fields until a write carries them.
-// When the scheduler claims a try, its templates are rendered after the
-// claim, so they go with the try's next write: its handle's (before the
-// work is waited on, so an adopted try has them) or its outcome's.
-type pendingRendered struct {
-	mu sync.Mutex
-	b  *[]byte
-}
-
-// take returns the fields if no write has carried them yet, else nil.
-func (p *pendingRendered) take() *[]byte {
-	if p == nil {
-		return nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	b := p.b
-	p.b = nil
-	return b
-}
-
-// putBack returns fields whose write failed, for the next write.
-func (p *pendingRendered) putBack(b *[]byte) {
-	if p == nil || b == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.b == nil {
-		p.b = b
 	}
 }
 
@@ -561,35 +526,6 @@ func (r *Runner) connection(mask func(string)) func(context.Context, string) (co
 		}
 		return c, nil
 	}
-}
-
-// TryID is the identity of a try that its local processes carry
-// (SIROCCO_TRY_ID): made of what its claim stored (worker, task instance,
-// try number), so recovery can find them from the row alone.
-func TryID(workerID string, k store.TaskKey, try int) string {
-	return workerID + "/" + k.DagID + "/" + k.RunID + "/" + k.TaskID + "/" + strconv.Itoa(try)
-}
-
-// HandleNote starts the log line that records a local process's handle
-// (operator.Task.NoteHandle). It is the first line Sirocco writes after
-// the process starts, before any output of it can reach the log, and
-// recovery trusts only that first one.
-const HandleNote = "sirocco: process handle "
-
-// NotedHandle returns the handle noted in a try's log, or nil.
-func NotedHandle(logsDir string, ti store.TaskInstance) []byte {
-	f, err := os.Open(tasklog.Path(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if _, h, ok := strings.Cut(sc.Text(), HandleNote); ok {
-			return []byte(h)
-		}
-	}
-	return nil
 }
 
 // ctxEnv is Airflow's AIRFLOW_CTX_* set under Sirocco's prefix.
