@@ -22,7 +22,9 @@ type activeFixture struct {
 	runs int
 }
 
-func newActiveFixture(t *testing.T) *activeFixture {
+// openTestStore opens a migrated SQLite store in a temporary folder.
+func openTestStore(t *testing.T) store.Store {
+	t.Helper()
 	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "sirocco.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +33,11 @@ func newActiveFixture(t *testing.T) *activeFixture {
 	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+func newActiveFixture(t *testing.T) *activeFixture {
+	st := openTestStore(t)
 	return &activeFixture{t: t, st: st, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 

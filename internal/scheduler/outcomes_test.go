@@ -3,14 +3,12 @@ package scheduler
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
-	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
 )
 
 // These tests run the loop against a real SQLite store. The executor is a
@@ -77,14 +75,7 @@ type handOffFixture struct {
 // newHandOffFixture creates the store, one run of d (running) and a loop
 // whose poll interval is an hour, so only events make it look.
 func newHandOffFixture(t *testing.T, d *dag.DAG) *handOffFixture {
-	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "sirocco.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := openTestStore(t)
 	run, tis := NewRunRecords(d, store.RunManual, dag.Interval{Start: t0, End: t0}, nil, t0)
 	run.State = store.RunRunning
 	if err := st.CreateRun(t.Context(), run, tis); err != nil {
