@@ -51,5 +51,10 @@ go vet ./...
 log "golangci-lint"
 "$GOBIN/golangci-lint" run ./...
 
+if [ $# -eq 0 ]; then
+  log "fuzz (every target briefly; the committed seeds always run)"
+  scripts/fuzz.sh
+fi
+
 log "go test -race"
 go test -race -count=1 -timeout 20m ./... "$@"
