@@ -1,28 +1,66 @@
 #!/usr/bin/env bash
 # Builds Sirocco and runs `sirocco standalone` with the example DAGs. It also
 # brings up a local Spark standalone cluster (installing PySpark into a
-# virtualenv on first use, a few minutes once) and defines the connections
+# virtualenv on first use, a few minutes once) and stores the connections
 # the Spark examples use, so the seed story's PySpark job runs at once.
 #
 #   scripts/run.sh [standalone flags...]     e.g. --listen 127.0.0.1:9090
 #   SIROCCO_NO_SPARK=1 scripts/run.sh        skip Spark
+#
+# Every port is checked before anything is built, installed or started:
+# the API's (--listen, 127.0.0.1:8080) and Spark's (SPARK_MASTER_PORT 7077,
+# SPARK_REST_PORT 6066, SPARK_MASTER_UI_PORT 18080, SPARK_WORKER_UI_PORT 18081).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=ports.sh
+. scripts/ports.sh
 
-go build -o bin/sirocco ./cmd/sirocco
+# api_listen prints the --listen value among the standalone flags.
+api_listen() {
+  local listen=127.0.0.1:8080
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --listen=*) listen="${1#--listen=}" ;;
+      --listen) listen="${2:-}"; shift ;;
+    esac
+    shift
+  done
+  echo "$listen"
+}
 
+with_spark=
 if [ -z "${SIROCCO_NO_SPARK:-}" ]; then
   if command -v java >/dev/null; then
-    scripts/spark.sh install
-    scripts/spark.sh start
-    trap 'scripts/spark.sh stop' EXIT
-    eval "$(scripts/spark.sh env)"
-    : "${SIROCCO_CONN_SPARK_LOCAL:=spark://?master=local%5B2%5D}"
-    : "${SIROCCO_CONN_SPARK_CLUSTER:=spark://127.0.0.1:${SPARK_MASTER_PORT:-7077}?rest_url=http%3A%2F%2F127.0.0.1%3A${SPARK_REST_PORT:-6066}&master_ui=http%3A%2F%2F127.0.0.1%3A${SPARK_MASTER_UI_PORT:-18080}}"
-    export SIROCCO_CONN_SPARK_LOCAL SIROCCO_CONN_SPARK_CLUSTER
+    with_spark=1
   else
     echo "run.sh: no java on PATH; starting without Spark (the Spark examples will fail)" >&2
   fi
+fi
+
+busy=0
+listen="$(api_listen "$@")"
+if [ -n "$listen" ]; then
+  check_ports run.sh "${listen##*:}|Sirocco API|start with --listen 127.0.0.1:PORT (scripts/run.sh --listen 127.0.0.1:9090)" || busy=1
+fi
+if [ -n "$with_spark" ]; then
+  PORTS_WHO=run.sh scripts/spark.sh ports || busy=1
+fi
+[ "$busy" -eq 0 ] || exit 1
+
+go build -o bin/sirocco ./cmd/sirocco
+
+if [ -n "$with_spark" ]; then
+  scripts/spark.sh install
+  SPARK_SKIP_PORT_CHECK=1 scripts/spark.sh start
+  trap 'scripts/spark.sh stop' EXIT
+  eval "$(scripts/spark.sh env)"
+  # Stored in the database, so that every command of every terminal with the
+  # same SIROCCO_HOME sees them (connections list/test, dags test, tasks test).
+  bin/sirocco db migrate >/dev/null
+  bin/sirocco connections import - --file-format env --overwrite <<CONNS
+spark_local=${SIROCCO_CONN_SPARK_LOCAL:-spark://?master=local%5B2%5D}
+spark_cluster=${SIROCCO_CONN_SPARK_CLUSTER:-spark://127.0.0.1:${SPARK_MASTER_PORT:-7077}?rest_url=http%3A%2F%2F127.0.0.1%3A${SPARK_REST_PORT:-6066}&master_ui=http%3A%2F%2F127.0.0.1%3A${SPARK_MASTER_UI_PORT:-18080}}
+CONNS
 fi
 
 bin/sirocco standalone --dags examples/dags "$@"

@@ -8,6 +8,7 @@
 #   scripts/spark.sh stop      stop them
 #   scripts/spark.sh status    say what runs, and the master's state
 #   scripts/spark.sh env       print export lines: eval "$(scripts/spark.sh env)"
+#   scripts/spark.sh ports     check that the four ports are free (start does too)
 #
 # Settings (environment):
 #   SIROCCO_PYSPARK_VENV  virtualenv (default ~/.cache/sirocco/pyspark-<version>)
@@ -40,6 +41,17 @@ MASTER_UI="http://$HOST:$MASTER_UI_PORT"
 WORKER_UI="http://$HOST:$WORKER_UI_PORT"
 
 die() { echo "spark.sh: $*" >&2; exit 1; }
+
+# shellcheck source=ports.sh
+. "$ROOT/scripts/ports.sh"
+
+cmd_ports() {
+  check_ports "${PORTS_WHO:-spark.sh}" \
+    "$MASTER_PORT|Spark master|set SPARK_MASTER_PORT to another port" \
+    "$REST_PORT|Spark REST submissions|set SPARK_REST_PORT to another port" \
+    "$MASTER_UI_PORT|Spark master web UI|set SPARK_MASTER_UI_PORT to another port" \
+    "$WORKER_UI_PORT|Spark worker web UI|set SPARK_WORKER_UI_PORT to another port"
+}
 
 # spark_home prints the pyspark package directory, which pip's PySpark
 # ships as a Spark distribution (bin/, jars/).
@@ -125,13 +137,28 @@ sys.exit(0 if any(w.get("webuiaddress") == sys.argv[1] and w.get("state") == "AL
                   for w in state.get("workers", [])) else 1)' "$WORKER_UI"
 }
 
-# wait_until CMD...: polls CMD until it succeeds, for START_TIMEOUT seconds.
-wait_until() {
-  local deadline=$((SECONDS + START_TIMEOUT))
+# wait_ready NAME CMD...: polls CMD until it succeeds, for START_TIMEOUT
+# seconds, and gives up at once when the daemon NAME has exited.
+wait_ready() {
+  local name="$1" deadline=$((SECONDS + START_TIMEOUT))
+  shift
   until "$@"; do
+    pid_alive "$STATE/$name.pid" || return 1
     [ "$SECONDS" -lt "$deadline" ] || return 1
     sleep 0.2
   done
+}
+
+# start_failed NAME: says why the daemon NAME did not come up (the first
+# exception line of its log, such as a BindException), stops what runs, exits.
+start_failed() {
+  local name="$1" log="$STATE/logs/$1.log" why state=exited
+  pid_alive "$STATE/$name.pid" && state="did not become ready within ${START_TIMEOUT}s"
+  why="$(grep -m 1 -E 'BindException|Address already in use' "$log" 2>/dev/null ||
+    grep -m 1 -E 'Exception:|ERROR' "$log" 2>/dev/null || true)"
+  why="$(printf '%s' "$why" | cut -c 1-300)"
+  cmd_stop >/dev/null
+  die "the $name $state${why:+: $why}; log: $log"
 }
 
 # launch NAME CLASS ARGS...: runs a Spark daemon in its own session, so
@@ -150,6 +177,7 @@ cmd_start() {
     cmd_status
     return 0
   fi
+  [ -n "${SPARK_SKIP_PORT_CHECK:-}" ] || cmd_ports || exit 1
   mkdir -p "$STATE/logs" "$STATE/work" "$STATE/local" "$STATE/conf"
   if [ ! -f "$STATE/conf/spark-defaults.conf" ]; then
     # Small JVMs by default, so a job fits the worker next to another.
@@ -162,21 +190,13 @@ cmd_start() {
   SPARK_MASTER_OPTS="-Dspark.master.rest.enabled=true -Dspark.master.rest.host=$HOST -Dspark.master.rest.port=$REST_PORT -Dspark.port.maxRetries=0 -Dspark.deploy.defaultCores=1" \
     launch master org.apache.spark.deploy.master.Master \
     --host "$HOST" --port "$MASTER_PORT" --webui-port "$MASTER_UI_PORT"
-  if ! wait_until eval 'pid_alive "$STATE/master.pid" && master_ready'; then
-    tail -n 20 "$STATE/logs/master.log" >&2
-    cmd_stop >/dev/null
-    die "the master did not start; log: $STATE/logs/master.log"
-  fi
+  wait_ready master master_ready || start_failed master
 
   SPARK_WORKER_OPTS="-Dspark.port.maxRetries=0" \
     launch worker org.apache.spark.deploy.worker.Worker "$MASTER_URL" \
     --host "$HOST" --webui-port "$WORKER_UI_PORT" \
     --cores "$WORKER_CORES" --memory "$WORKER_MEMORY" --work-dir "$STATE/work"
-  if ! wait_until eval 'pid_alive "$STATE/worker.pid" && worker_alive'; then
-    tail -n 20 "$STATE/logs/worker.log" >&2
-    cmd_stop >/dev/null
-    die "the worker did not register; log: $STATE/logs/worker.log"
-  fi
+  wait_ready worker worker_alive || start_failed worker
 
   cat <<EOF
 Spark $VERSION standalone cluster running
@@ -237,5 +257,6 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
+  ports) cmd_ports ;;
+  *) echo "usage: $0 install|start|stop|status|env|ports" >&2; exit 2 ;;
 esac

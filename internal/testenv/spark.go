@@ -139,6 +139,13 @@ func Spark(t testing.TB) *SparkCluster {
 	return sparkCluster
 }
 
+// PySparkVenv returns the PySpark virtualenv scripts/spark.sh installs (with
+// Java present), for tests that drive the scripts themselves.
+func PySparkVenv() (string, error) {
+	in, err := findPySpark()
+	return in.venv, err
+}
+
 // sparkInstall is a PySpark virtualenv.
 type sparkInstall struct {
 	venv, python, home, version string

@@ -1,0 +1,224 @@
+package main
+
+// Tests of the quickstart scripts (scripts/run.sh, scripts/spark.sh) as a
+// user runs them: a clash on a port is reported before anything starts.
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
+)
+
+// busyPort holds a loopback port for the test and returns its number.
+func busyPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// freePort returns a port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// runScript runs a script of the repository with env added, bounded by
+// limit (far above what the checked behaviour takes, so it only catches a
+// hang), and returns its stderr and exit code.
+func runScript(t *testing.T, limit time.Duration, env []string, script string, args ...string) (string, int) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(root, script)}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s did not finish within %s:\n%s", script, limit, stderr.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stderr.String(), code
+}
+
+func TestRunScriptNamesBusyPortsBeforeStarting(t *testing.T) {
+	holder := "(pid " + strconv.Itoa(os.Getpid()) + ")"
+	t.Run("api", func(t *testing.T) {
+		api := busyPort(t)
+		out, code := runScript(t, time.Minute,
+			[]string{"SIROCCO_HOME=" + t.TempDir(), "SIROCCO_NO_SPARK=1"},
+			"scripts/run.sh", "--listen", "127.0.0.1:"+api)
+		if code == 0 {
+			t.Fatalf("run.sh succeeded on a busy API port:\n%s", out)
+		}
+		want := "port " + api + " (Sirocco API) is already in use by "
+		if !strings.Contains(out, want) || !strings.Contains(out, holder) || !strings.Contains(out, "--listen") {
+			t.Fatalf("run.sh output does not name port, holder %s and --listen:\n%s", holder, out)
+		}
+	})
+	t.Run("spark", func(t *testing.T) {
+		if _, err := exec.LookPath("java"); err != nil {
+			testenv.RequireCI(t, "java", err)
+		}
+		master, rest := busyPort(t), busyPort(t)
+		out, code := runScript(t, time.Minute, []string{
+			"SIROCCO_HOME=" + t.TempDir(), "SPARK_MASTER_PORT=" + master, "SPARK_REST_PORT=" + rest,
+			"SPARK_MASTER_UI_PORT=" + freePort(t), "SPARK_WORKER_UI_PORT=" + freePort(t),
+		}, "scripts/run.sh", "--listen", "127.0.0.1:"+freePort(t))
+		if code == 0 {
+			t.Fatalf("run.sh succeeded on busy Spark ports:\n%s", out)
+		}
+		for _, want := range []string{
+			"port " + master + " (Spark master) is already in use", "SPARK_MASTER_PORT",
+			"port " + rest + " (Spark REST submissions) is already in use", "SPARK_REST_PORT",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("run.sh output lacks %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "installing") || strings.Contains(out, "creating ") {
+			t.Errorf("run.sh installed something before refusing:\n%s", out)
+		}
+	})
+}
+
+// A daemon that dies at start is reported at once, with the line that says
+// why, rather than after spark.sh's two-minute readiness wait.
+func TestSparkScriptReportsAFailedStartAtOnce(t *testing.T) {
+	venv, err := testenv.PySparkVenv()
+	testenv.RequireCI(t, "PySpark", err)
+	master := busyPort(t)
+	out, code := runScript(t, 90*time.Second, []string{
+		"SIROCCO_HOME=" + t.TempDir(), "SIROCCO_PYSPARK_VENV=" + venv, "SPARK_SKIP_PORT_CHECK=1",
+		"SPARK_MASTER_PORT=" + master, "SPARK_REST_PORT=" + freePort(t),
+		"SPARK_MASTER_UI_PORT=" + freePort(t), "SPARK_WORKER_UI_PORT=" + freePort(t),
+	}, "scripts/spark.sh", "start")
+	if code == 0 {
+		t.Fatalf("spark.sh start succeeded on a busy master port:\n%s", out)
+	}
+	if !strings.Contains(out, "the master exited") || !strings.Contains(out, "BindException") {
+		t.Fatalf("spark.sh did not say the master exited and why:\n%s", out)
+	}
+}
+
+// The quickstart command as the README gives it, on non-default ports: it
+// starts Spark and Sirocco, a second terminal sees the connections it made,
+// and Ctrl-C (SIGINT to the foreground group) stops Sirocco and Spark.
+func TestRunScriptQuickstart(t *testing.T) {
+	venv, err := testenv.PySparkVenv()
+	testenv.RequireCI(t, "PySpark", err)
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	api, master := freePort(t), freePort(t)
+	cmd := exec.Command("bash", filepath.Join(root, "scripts/run.sh"), "--listen", "127.0.0.1:"+api)
+	cmd.Env = append(os.Environ(), "SIROCCO_HOME="+home, "SIROCCO_PYSPARK_VENV="+venv,
+		"SPARK_MASTER_PORT="+master, "SPARK_REST_PORT="+freePort(t),
+		"SPARK_MASTER_UI_PORT="+freePort(t), "SPARK_WORKER_UI_PORT="+freePort(t))
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			<-done
+		}
+	})
+	waitFor(t, "run.sh's standalone to answer /health", 5*time.Minute, func() bool {
+		select {
+		case err := <-done:
+			stopped = true
+			t.Fatalf("run.sh exited early: %v\n%s", err, out.String())
+		default:
+		}
+		resp, err := healthClient.Get("http://127.0.0.1:" + api + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	second := exec.Command(binary, "connections", "list", "-o", "json")
+	second.Dir = t.TempDir() // another terminal, somewhere else
+	second.Env = append(os.Environ(), "SIROCCO_HOME="+home)
+	list, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("connections list from a second terminal: %v\n%s", err, list)
+	}
+	if !strings.Contains(string(list), "spark_cluster") || !strings.Contains(string(list), "spark_local") ||
+		!strings.Contains(string(list), master) {
+		t.Fatalf("a second terminal does not see run.sh's connections:\n%s", list)
+	}
+
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	stopped = true
+	for _, name := range []string{"master", "worker"} {
+		if _, err := os.Stat(filepath.Join(home, "spark", name+".pid")); !os.IsNotExist(err) {
+			t.Errorf("the Spark %s was not stopped with run.sh (pid file: %v)\n%s", name, err, out.String())
+		}
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.1:"+master); err != nil {
+		t.Errorf("the Spark master port is still held after run.sh stopped: %v", err)
+	} else {
+		ln.Close()
+	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
