@@ -49,6 +49,17 @@ fi
 
 go build -o bin/sirocco ./cmd/sirocco
 
+# The examples are the DAGs folder of a home that names none, recorded in its
+# sirocco.yaml so that every command, from any directory, finds them too.
+home="${SIROCCO_HOME:-$HOME/sirocco}"
+case " $* " in *" --dags"*) dags_flag=1 ;; *) dags_flag= ;; esac
+if [ -z "$dags_flag" ] && [ -z "${SIROCCO_DAGS_FOLDER:-}" ] && ! grep -qs '^dags_folder:' "$home/sirocco.yaml"; then
+  mkdir -p "$home"
+  printf '# set by scripts/run.sh; change it to use your own DAGs\ndags_folder: %s\n' \
+    "$(pwd)/examples/dags" >>"$home/sirocco.yaml"
+  echo "run.sh: dags_folder is $(pwd)/examples/dags (recorded in $home/sirocco.yaml)"
+fi
+
 if [ -n "$with_spark" ]; then
   scripts/spark.sh install
   SPARK_SKIP_PORT_CHECK=1 scripts/spark.sh start
@@ -63,4 +74,4 @@ spark_cluster=${SIROCCO_CONN_SPARK_CLUSTER:-spark://127.0.0.1:${SPARK_MASTER_POR
 CONNS
 fi
 
-bin/sirocco standalone --dags examples/dags "$@"
+bin/sirocco standalone "$@"

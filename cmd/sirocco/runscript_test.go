@@ -188,6 +188,16 @@ func TestRunScriptQuickstart(t *testing.T) {
 		t.Fatalf("a second terminal does not see run.sh's connections:\n%s", list)
 	}
 
+	second = exec.Command(binary, "dags", "list")
+	second.Dir = t.TempDir()
+	second.Env = append(os.Environ(), "SIROCCO_HOME="+home)
+	if list, err = second.CombinedOutput(); err != nil {
+		t.Fatalf("dags list from a second terminal: %v\n%s", err, list)
+	}
+	if !strings.Contains(string(list), "seed_pyspark") || !strings.Contains(string(list), "hello_sirocco") {
+		t.Fatalf("dags list from another directory does not list the examples run.sh serves:\n%s", list)
+	}
+
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

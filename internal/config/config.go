@@ -53,24 +53,27 @@ func Defaults() Config {
 
 // Load resolves the configuration. flags holds values the user set on the
 // command line, keyed by yaml name; it wins over everything.
+//
+// Paths never depend silently on the working directory: a relative home,
+// or a relative dags_folder given by flag or environment, is made absolute
+// against the directory the command was typed in (the user named it there),
+// a relative dags_folder in sirocco.yaml is relative to the home, and the
+// default DAGs folder is $SIROCCO_HOME/dags, as Airflow's is
+// $AIRFLOW_HOME/dags. So every command with the same home, started from any
+// directory, sees the same DAGs.
 func Load(flags map[string]string) (Config, error) {
 	c := Defaults()
 	env := envValues()
-	home := firstNonEmpty(flags["home"], env["home"], c.Home)
+	home, err := filepath.Abs(firstNonEmpty(flags["home"], env["home"], c.Home))
+	if err != nil {
+		return c, fmt.Errorf("home: %w", err)
+	}
 	c.Home = home
-	file := filepath.Join(home, "sirocco.yaml")
-	if data, err := os.ReadFile(file); err == nil {
-		var raw map[string]any
-		if err := yaml.Unmarshal(data, &raw); err != nil {
-			return c, fmt.Errorf("%s: %w", file, err)
-		}
-		for k, v := range raw {
-			if err := c.set(k, fmt.Sprint(v)); err != nil {
-				return c, fmt.Errorf("%s: %w", file, err)
-			}
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return c, fmt.Errorf("read %s: %w", file, err)
+	if err := c.loadFile(filepath.Join(home, "sirocco.yaml")); err != nil {
+		return c, err
+	}
+	if c.DagsFolder != "" && !filepath.IsAbs(c.DagsFolder) {
+		c.DagsFolder = filepath.Join(home, c.DagsFolder)
 	}
 	for k, v := range env {
 		if err := c.set(k, v); err != nil {
@@ -84,12 +87,36 @@ func Load(flags map[string]string) (Config, error) {
 	}
 	c.Home = home
 	if c.DagsFolder == "" {
-		c.DagsFolder = defaultDagsFolder()
+		c.DagsFolder = filepath.Join(home, "dags")
+	}
+	if c.DagsFolder, err = filepath.Abs(c.DagsFolder); err != nil {
+		return c, fmt.Errorf("dags_folder: %w", err)
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite://" + filepath.Join(home, "sirocco.db")
 	}
 	return c, nil
+}
+
+// loadFile applies sirocco.yaml; a missing file is no error.
+func (c *Config) loadFile(file string) error {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	for k, v := range raw {
+		if err := c.set(k, fmt.Sprint(v)); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	return nil
 }
 
 // LogsDir is where per-try task logs live.
@@ -174,18 +201,6 @@ func envValues() map[string]string {
 		}
 	}
 	return out
-}
-
-// defaultDagsFolder is ./dags, or the bundled examples/dags when run from a
-// checkout that has no ./dags, so a newcomer's first commands find DAGs.
-func defaultDagsFolder() string {
-	if st, err := os.Stat("dags"); err == nil && st.IsDir() {
-		return "dags"
-	}
-	if st, err := os.Stat(filepath.Join("examples", "dags")); err == nil && st.IsDir() {
-		return filepath.Join("examples", "dags")
-	}
-	return "dags"
 }
 
 func firstNonEmpty(vals ...string) string {

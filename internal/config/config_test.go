@@ -111,3 +111,39 @@ func TestAPITokenIsReadButNeverListed(t *testing.T) {
 		t.Error("config list lacks api_token")
 	}
 }
+
+func TestDagsFolderIsNeverRelativeToTheWorkingDirectory(t *testing.T) {
+	home, elsewhere := t.TempDir(), t.TempDir()
+	t.Setenv("SIROCCO_HOME", home)
+	t.Setenv("SIROCCO_DAGS_FOLDER", "")
+	t.Chdir(elsewhere)
+	if err := os.MkdirAll(filepath.Join(elsewhere, "dags"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(home, "dags"); c.DagsFolder != want {
+		t.Errorf("default dags_folder = %q, want %q (not the working directory's ./dags)", c.DagsFolder, want)
+	}
+
+	if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte("dags_folder: pipelines\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Load(nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(home, "pipelines"); c.DagsFolder != want {
+		t.Errorf("sirocco.yaml's relative dags_folder = %q, want %q (relative to the home)", c.DagsFolder, want)
+	}
+
+	t.Setenv("SIROCCO_DAGS_FOLDER", "typed/here")
+	if c, err = Load(nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(elsewhere, "typed/here"); c.DagsFolder != want {
+		t.Errorf("environment's relative dags_folder = %q, want %q (absolute from where it was typed)", c.DagsFolder, want)
+	}
+}
