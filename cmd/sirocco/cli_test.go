@@ -174,3 +174,32 @@ func TestConnectionsNeverShowSecrets(t *testing.T) {
 		t.Error("a deleted connection is still found")
 	}
 }
+
+// Read-only commands never change the schema (a scheduler of another
+// version may be running on it); they say how to migrate instead.
+func TestCommandsOtherThanMigrateDoNotMigrate(t *testing.T) {
+	home := t.TempDir()
+	s := &site{t: t, home: home, dags: home}
+	for _, args := range [][]string{{"dags", "list"}, {"connections", "list"}, {"tasks", "state", "d", "r"}} {
+		_, errOut, code := s.run(args...)
+		if code == 0 || !strings.Contains(errOut, "run `sirocco db migrate`") {
+			t.Errorf("sirocco %s on an unmigrated database: exit %d, stderr %q; want a failure saying to run db migrate",
+				strings.Join(args, " "), code, errOut)
+		}
+	}
+	s.mustRun("db", "migrate")
+	s.mustRun("dags", "list")
+}
+
+// A command that printed its own error exits non-zero without a second,
+// meaningless "Error: exit status 1" line.
+func TestNoStrayExitStatusLine(t *testing.T) {
+	s := newSite(t, map[string]string{"bad.yaml": "dag_id: bad\ntasks: 3\n"})
+	_, errOut, code := s.run("dags", "validate")
+	if code == 0 {
+		t.Fatal("dags validate passed a bad DAG")
+	}
+	if strings.Contains(errOut, "exit status") {
+		t.Errorf("dags validate printed a stray exit status line:\n%s", errOut)
+	}
+}

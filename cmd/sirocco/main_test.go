@@ -63,6 +63,7 @@ func newSite(t *testing.T, dags map[string]string) *site {
 	for name, body := range dags {
 		s.write(name, body)
 	}
+	s.mustRun("db", "migrate") // what standalone does at start; other commands only check
 	return s
 }
 

@@ -156,6 +156,9 @@ func TestRunScriptQuickstart(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	stopped := false
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("run.sh's output:\n%s", out.String())
+		}
 		if !stopped {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 			<-done

@@ -19,7 +19,7 @@ func (a *app) dbCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(cmd.Context(), cfg)
+			st, err := a.migrateStore(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -67,11 +67,11 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 func Execute() int {
 	root := NewRoot(os.Stdout, os.Stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
 		var code exitCode
 		if errors.As(err, &code) {
-			return int(code)
+			return int(code) // the command has already said why
 		}
+		fmt.Fprintln(os.Stderr, "Error:", err)
 		return 1
 	}
 	return 0
@@ -98,8 +98,20 @@ func (a *app) logger(cfg config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// openStore opens and migrates the configured database.
+// openStore opens the configured database and checks that its schema is
+// current, saying "run sirocco db migrate" when it is not: only db migrate
+// and the services that own the database (standalone, scheduler) change
+// the schema, never a read-only command typed beside a running scheduler.
 func (a *app) openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	return a.openDatabase(ctx, cfg, false)
+}
+
+// migrateStore opens the configured database and migrates it.
+func (a *app) migrateStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	return a.openDatabase(ctx, cfg, true)
+}
+
+func (a *app) openDatabase(ctx context.Context, cfg config.Config, migrate bool) (store.Store, error) {
 	if err := os.MkdirAll(cfg.Home, 0o755); err != nil {
 		return nil, fmt.Errorf("create home %s: %w", cfg.Home, err)
 	}
@@ -107,9 +119,14 @@ func (a *app) openStore(ctx context.Context, cfg config.Config) (store.Store, er
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", config.RedactURL(cfg.DatabaseURL), err)
 	}
-	if err := st.Migrate(ctx); err != nil {
+	if migrate {
+		err = st.Migrate(ctx)
+	} else {
+		err = st.CheckSchema(ctx)
+	}
+	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("migrate database: %w", err)
+		return nil, fmt.Errorf("database %s: %w", config.RedactURL(cfg.DatabaseURL), err)
 	}
 	return st, nil
 }

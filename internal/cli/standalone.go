@@ -70,7 +70,7 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 		}
 	}
 	log := a.logger(cfg)
-	st, err := a.openStore(ctx, cfg)
+	st, err := a.migrateStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -148,3 +148,50 @@ func (s *Store) lockMigrations(ctx context.Context, tx *sql.Tx) error {
 	}
 	return nil
 }
+
+// SchemaBehindError says the database needs `sirocco db migrate` before this
+// binary can use it. Only db migrate and the long-running services
+// (standalone, scheduler) migrate; a read-only command never changes the
+// schema under a running scheduler of another version.
+type SchemaBehindError struct {
+	Current, Latest int
+}
+
+func (e *SchemaBehindError) Error() string {
+	if e.Current == 0 {
+		return "the database has no Sirocco schema yet: run `sirocco db migrate` " +
+			"(standalone and scheduler also do it when they start)"
+	}
+	return fmt.Sprintf("the database schema is at version %d and this binary needs %d: run `sirocco db migrate`",
+		e.Current, e.Latest)
+}
+
+// CheckSchema fails with a *SchemaBehindError when migrations are pending,
+// and like Migrate when the database is newer than this binary. It writes
+// nothing.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	ms, err := migrations(s.dialect)
+	if err != nil {
+		return err
+	}
+	exists := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	if s.pg {
+		exists = `SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = 'schema_migrations' AND schemaname = current_schema()`
+	}
+	var n, current int
+	if err := s.queryRow(ctx, exists).Scan(&n); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if n > 0 {
+		if err := s.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+	}
+	switch {
+	case current > len(ms):
+		return fmt.Errorf("database schema version %d is newer than this binary supports (%d)", current, len(ms))
+	case current < len(ms):
+		return &SchemaBehindError{Current: current, Latest: len(ms)}
+	}
+	return nil
+}

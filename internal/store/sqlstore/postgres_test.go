@@ -75,3 +75,7 @@ func TestPostgresPipelineIsAllOrNothing(t *testing.T) {
 		t.Fatalf("the valid update alone: %v, %v", ok, err)
 	}
 }
+
+func TestPostgresCheckSchema(t *testing.T) {
+	checkSchemaBeforeAndAfterMigrate(t, openPostgres(t, testenv.Postgres(t)))
+}

@@ -202,3 +202,31 @@ func TestSQLiteClosed(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// checkSchemaBeforeAndAfterMigrate: a fresh database is reported behind
+// (and stays so: checking writes nothing), a migrated one is not.
+func checkSchemaBeforeAndAfterMigrate(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
+	ctx := t.Context()
+	for range 2 {
+		var behind *sqlstore.SchemaBehindError
+		if err := s.CheckSchema(ctx); !errors.As(err, &behind) || behind.Current != 0 || behind.Latest == 0 {
+			t.Fatalf("CheckSchema on a fresh database = %v, want a SchemaBehindError from version 0", err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckSchema(ctx); err != nil {
+		t.Fatalf("CheckSchema after Migrate: %v", err)
+	}
+}
+
+func TestSQLiteCheckSchema(t *testing.T) {
+	s, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	checkSchemaBeforeAndAfterMigrate(t, s)
+}
