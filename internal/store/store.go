@@ -138,7 +138,7 @@ type TaskUpdate struct {
 	FromWorker  *string // also require this owner (adopting a dead worker's try)
 	FromTry     *int    // also require this try (a stale try never writes over a newer one)
 	To          TaskState
-	IncTry      bool // try_number = try_number + 1 (the start of a try)
+	IncTry      bool // try_number = try_number + 1 (the start of a try; clears end_date unless EndDate is set)
 	QueuedAt    *time.Time
 	StartDate   *time.Time
 	EndDate     *time.Time
@@ -176,6 +176,7 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	ti.Version++
 	if u.IncTry {
 		ti.TryNumber++
+		ti.EndDate = time.Time{} // a new try has not ended (EndDate below may set it)
 	}
 	setTime := func(dst *time.Time, v *time.Time) {
 		if v != nil {

@@ -135,6 +135,9 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	args = append(args, string(u.To))
 	if u.IncTry {
 		b.WriteString(`, try_number = try_number + 1`)
+		if u.EndDate == nil {
+			b.WriteString(`, end_date = NULL`) // a new try has not ended
+		}
 	}
 	set := func(col string, v any) {
 		b.WriteString(", ")

@@ -139,6 +139,21 @@ func testIncTry(t *testing.T, s store.Store) {
 	if got := mustGetTI(t, s, k).TryNumber; got != 3 {
 		t.Errorf("update without IncTry changed try_number to %d", got)
 	}
+
+	// A new try has not ended: the previous try's end date goes, so that no
+	// listing shows an end before the current try's start.
+	end, start := t0.Add(time.Minute), t0.Add(2*time.Minute).Truncate(time.Microsecond)
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, To: store.StateUpForRetry, EndDate: &end}, true)
+	u := store.TaskUpdate{Key: k, To: store.StateRunning, IncTry: true, StartDate: &start}
+	before := mustGetTI(t, s, k)
+	mustUpdateTask(t, s, u, true)
+	got := mustGetTI(t, s, k)
+	if !got.EndDate.IsZero() || !got.StartDate.Equal(start) {
+		t.Errorf("after a new try: start %v end %v; want start %v and no end", got.StartDate, got.EndDate, start)
+	}
+	if applied, _ := u.Apply(before); !applied.EndDate.IsZero() {
+		t.Errorf("TaskUpdate.Apply keeps the old end date %v on a new try; the store clears it", applied.EndDate)
+	}
 }
 
 // testActiveTaskInstances: the snapshot holds the task instances of queued
