@@ -5,7 +5,6 @@ package main
 import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/nikolalohinski/gonja/v2"
-	_ "github.com/robfig/cron/v3"
 	_ "github.com/spf13/cobra"
 	_ "go.uber.org/goleak"
 	_ "gopkg.in/yaml.v3"

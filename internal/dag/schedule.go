@@ -5,9 +5,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/robfig/cron/v3"
 )
+
+// MaxScheduleLen bounds a schedule string so parsing stays cheap whatever a
+// DAG file holds; the longest sensible cron list is far shorter.
+const MaxScheduleLen = 256
+
+// MinEvery is the shortest "every" interval: Airflow's finest useful grain
+// is seconds, and shorter intervals would flood the store with runs.
+const MinEvery = time.Second
 
 // Interval is a run's data interval, [Start, End). Airflow's logical date is
 // the interval's start, and a scheduled run is created once End has passed.
@@ -28,8 +34,12 @@ type Schedule interface {
 }
 
 // ParseSchedule understands 5-field cron, Airflow's presets, "every <duration>"
-// and "none"/"" (manual only). The cron fields are read in loc.
+// and "none"/"" (manual only). The cron fields are read in loc; see
+// cronSchedule for what happens across daylight-saving changes.
 func ParseSchedule(spec string, loc *time.Location) (Schedule, error) {
+	if len(spec) > MaxScheduleLen {
+		return nil, fmt.Errorf("schedule is %d bytes long (at most %d)", len(spec), MaxScheduleLen)
+	}
 	s := strings.TrimSpace(spec)
 	switch s {
 	case "", "none", "None", "null":
@@ -44,23 +54,41 @@ func ParseSchedule(spec string, loc *time.Location) (Schedule, error) {
 		}
 		return everySchedule{d: d}, nil
 	}
-	presets := map[string]string{
-		"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
-		"@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
+	expr, err := cronOf(s)
+	if err != nil {
+		return nil, err
 	}
-	if expr, ok := presets[s]; ok {
-		s = expr
-	} else if strings.HasPrefix(s, "@") {
-		return nil, fmt.Errorf("unknown preset %q (expected @once, @hourly, @daily, @weekly, @monthly or @yearly)", s)
-	}
-	sched, err := cron.ParseStandard(s)
+	c, err := parseCron(expr)
 	if err != nil {
 		return nil, fmt.Errorf("bad cron expression %q: %w", spec, err)
 	}
 	if loc == nil {
 		loc = time.UTC
 	}
-	return cronSchedule{s: sched, loc: loc}, nil
+	return newCronSchedule(c, loc), nil
+}
+
+// cronPresets are Airflow's presets other than @once.
+var cronPresets = map[string]string{
+	"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
+	"@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
+}
+
+// cronOf expands a preset and rejects what looks like another cron dialect.
+func cronOf(s string) (string, error) {
+	if expr, ok := cronPresets[s]; ok {
+		return expr, nil
+	}
+	if strings.HasPrefix(s, "@every") {
+		return "", fmt.Errorf("unknown preset %q (write \"every %s\" for a fixed interval)", s, strings.TrimSpace(s[len("@every"):]))
+	}
+	if strings.HasPrefix(s, "@") {
+		return "", fmt.Errorf("unknown preset %q (expected @once, @hourly, @daily, @weekly, @monthly or @yearly)", s)
+	}
+	if strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=") {
+		return "", fmt.Errorf("bad cron expression %q: a TZ= prefix is not supported (set the DAG's timezone key instead)", s)
+	}
+	return s, nil
 }
 
 // parseEvery accepts Go durations plus a "d" suffix for days ("every 1d").
@@ -79,6 +107,9 @@ func parseEvery(s string) (time.Duration, error) {
 	}
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("bad interval %q in \"every\" schedule (expected e.g. 15m, 2h, 1d)", s)
+	}
+	if d < MinEvery {
+		return 0, fmt.Errorf("interval %q in \"every\" schedule is shorter than the minimum of %v", s, MinEvery)
 	}
 	return d, nil
 }
@@ -121,59 +152,4 @@ func (e everySchedule) Latest(start, now time.Time) (Interval, bool) {
 	n := now.Sub(start) / e.d
 	s := start.Add((n - 1) * e.d)
 	return Interval{s, s.Add(e.d)}, true
-}
-
-type cronSchedule struct {
-	s   cron.Schedule
-	loc *time.Location
-}
-
-func (c cronSchedule) First(t time.Time) (Interval, bool) {
-	t = t.In(c.loc)
-	// cron.Next is strictly after and works in whole seconds; allow t itself.
-	start := c.s.Next(t.Truncate(time.Second).Add(-time.Second))
-	if start.IsZero() {
-		return Interval{}, false // never fires
-	}
-	if start.Before(t) {
-		start = c.s.Next(start)
-	}
-	return Interval{start, c.s.Next(start)}, true
-}
-
-func (c cronSchedule) Next(p Interval) (Interval, bool) {
-	return Interval{p.End, c.s.Next(p.End.In(c.loc))}, true
-}
-
-func (c cronSchedule) Latest(start, now time.Time) (Interval, bool) {
-	first, ok := c.First(start)
-	if !ok || first.Start.IsZero() || first.End.IsZero() {
-		return Interval{}, false
-	}
-	if first.End.After(now) {
-		return Interval{}, false
-	}
-	// cron has no Prev: find a recent point from which at least one whole
-	// interval has ended, growing the look-back window, then step forward.
-	var iv Interval
-	for _, back := range []time.Duration{2 * time.Hour, 3 * 24 * time.Hour, 63 * 24 * time.Hour, 800 * 24 * time.Hour} {
-		probe := now.Add(-back)
-		if probe.Before(first.Start) {
-			probe = first.Start
-		}
-		iv, _ = c.First(probe)
-		if !iv.End.After(now) || probe.Equal(first.Start) {
-			break
-		}
-	}
-	if iv.End.After(now) {
-		iv = first // sparse schedule: the last ended interval is older than the look-back
-	}
-	var last Interval
-	found := false
-	for !iv.End.After(now) {
-		last, found = iv, true
-		iv, _ = c.Next(iv)
-	}
-	return last, found
 }

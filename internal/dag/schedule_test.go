@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,7 +40,15 @@ func TestParseSchedule(t *testing.T) {
 		{"every -5m", false, `bad interval "-5m" in "every" schedule (expected e.g. 15m, 2h, 1d)`},
 		{"every soon", false, `bad interval "soon" in "every" schedule (expected e.g. 15m, 2h, 1d)`},
 		{"@sometimes", false, `unknown preset "@sometimes" (expected @once, @hourly, @daily, @weekly, @monthly or @yearly)`},
-		{"61 * * * *", false, `bad cron expression "61 * * * *": end of range (61) above maximum (59): 61`},
+		{"every 1s", true, ""},
+		{"every 1ms", false, `interval "1ms" in "every" schedule is shorter than the minimum of 1s`},
+		{"every 999ms", false, `interval "999ms" in "every" schedule is shorter than the minimum of 1s`},
+		{"TZ=Europe/Paris", false, `bad cron expression "TZ=Europe/Paris": a TZ= prefix is not supported (set the DAG's timezone key instead)`},
+		{"CRON_TZ=UTC 0 0 * * *", false, `bad cron expression "CRON_TZ=UTC 0 0 * * *": a TZ= prefix is not supported (set the DAG's timezone key instead)`},
+		{"@every 1s", false, `unknown preset "@every 1s" (write "every 1s" for a fixed interval)`},
+		{strings.Repeat("1,", 128) + "1 * * * *", false, `schedule is 265 bytes long (at most 256)`},
+		{"1,2,3 */2 1-5,10 JAN-MAR,dec mon-fri,7", true, ""},
+		{"61 * * * *", false, `bad cron expression "61 * * * *": minute field: "61" is not a number in 0-59`},
 	}
 	for _, tt := range tests {
 		s, err := ParseSchedule(tt.spec, time.UTC)
