@@ -45,6 +45,11 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+log "go mod tidy"
+if ! tidy=$(go mod tidy -diff 2>&1); then
+  echo "go.mod/go.sum are not tidy; run go mod tidy:"; echo "$tidy"; exit 1
+fi
+
 log "go vet"
 go vet ./...
 
