@@ -469,8 +469,19 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 	}
 }
 
+// MaxRunsPerTick caps the scheduled runs one tick creates for one DAG. A
+// backlog (catchup over a long gap) is created a page per tick, oldest
+// first: the loop ticks again at once after a page, so nothing waits a poll
+// interval, but one tick's work, writes and log lines stay bounded however
+// long the backlog is, and other DAGs' hand-offs are not held up behind it.
+// Airflow's scheduler is stricter: one run per DAG per loop, for at most
+// max_dagruns_to_create_per_loop DAGs.
+const MaxRunsPerTick = 16
+
 // dueRuns returns the scheduled runs to create now, honouring catchup,
-// start/end dates, pauses and max_active_runs.
+// start/end dates, pauses, max_active_runs and MaxRunsPerTick. It asks the
+// schedule only for the intervals it returns (and one more), so a backlog
+// of any length costs a page's worth of work.
 func dueRuns(s Snapshot, active map[string]int) []NewRun {
 	ids := make([]string, 0, len(s.DAGs))
 	for id := range s.DAGs {
@@ -483,7 +494,7 @@ func dueRuns(s Snapshot, active map[string]int) []NewRun {
 		if s.Paused[id] || !dag.IsPeriodic(d.Schedule) || d.StartDate.IsZero() {
 			continue
 		}
-		room := d.MaxActiveRuns - active[id]
+		room := min(d.MaxActiveRuns-active[id], MaxRunsPerTick)
 		last, has := s.LastScheduled[id]
 		for ; room > 0; room-- {
 			var iv dag.Interval
