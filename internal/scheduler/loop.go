@@ -350,22 +350,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	st := l.opts.Store
 	log := l.opts.Logger
 	var errs []error
-	if len(plan.CreateRuns) > 0 {
-		l.active.markRunsChanged()
-	}
-	for _, nr := range plan.CreateRuns {
-		d := snap.DAGs[nr.DagID]
-		run, tis := NewRunRecords(d, store.RunScheduled, nr.Interval, nil, snap.Now)
-		err := st.CreateRun(ctx, run, tis)
-		if err != nil && !errors.Is(err, store.ErrExists) {
-			errs = append(errs, fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err))
-			continue
-		}
-		l.meta.lastScheduled[nr.DagID] = nr.Interval
-		if err == nil {
-			log.Info("created run", "dag_id", run.DagID, "run_id", run.RunID)
-		}
-	}
+	errs = append(errs, l.createRuns(ctx, snap, plan.CreateRuns)...)
 	runs := make(map[runKey]*store.DagRun, len(snap.Runs))
 	for i := range snap.Runs {
 		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]
