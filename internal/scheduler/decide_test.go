@@ -541,3 +541,29 @@ func TestDecideHandsBackRestartingTaskOfDeadWorker(t *testing.T) {
 		t.Fatalf("plan %+v, want the task handed back as none", p)
 	}
 }
+
+// TestDecideWaitsForLeftoversOfDeadWorker: while recovery is still killing
+// the processes of a dead worker's try, the try is neither retried nor
+// handed back; once they are gone, it is.
+func TestDecideWaitsForLeftoversOfDeadWorker(t *testing.T) {
+	d := testDAG(t, "lo", "none", "run", "rs")
+	w := newWorld(d)
+	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"run": store.StateRunning, "rs": store.StateRestarting})
+	for _, id := range []string{"run", "rs"} {
+		ti := w.ti("r1", id)
+		ti.WorkerID, ti.TryNumber, ti.MaxTries = "dead-worker", 1, 1
+	}
+	killing := true
+	w.snap.Leftovers = func(k store.TaskKey) bool { return killing && k.DagID == "lo" }
+	if p := Decide(w.snap); !p.Empty() {
+		t.Fatalf("plan %+v: tries whose processes are still being killed must wait", p)
+	}
+	killing = false
+	p := Decide(w.snap)
+	if got := updatesTo(p, store.StateUpForRetry); !slices.Equal(got, []string{"run"}) {
+		t.Errorf("up_for_retry %v, want the zombie retried once its leftovers are gone", got)
+	}
+	if got := updatesTo(p, store.StateNone); !slices.Equal(got, []string{"rs"}) {
+		t.Errorf("handed back %v, want the restarting try handed back once its leftovers are gone", got)
+	}
+}

@@ -88,6 +88,10 @@ type Loop struct {
 	// runsCreated is set by RunCreated: the next tick reads the active runs.
 	runsCreated atomic.Bool
 	warned      map[store.TaskKey]bool // unschedulable tasks already logged
+	// metaStale is set when the workers changed (recovery marked dead
+	// ones): the next tick reads them again.
+	metaStale atomic.Bool
+	held      leftoverHolds
 
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
@@ -254,7 +258,7 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	st := l.opts.Store
 	now := l.opts.Clock.Now()
-	if now.Sub(l.metaAge) >= l.opts.PollInterval || l.meta.paused == nil {
+	if stale := l.metaStale.Swap(false); stale || now.Sub(l.metaAge) >= l.opts.PollInterval || l.meta.paused == nil {
 		if err := l.refreshMeta(ctx, now); err != nil {
 			return Snapshot{}, err
 		}
@@ -291,6 +295,7 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 		WorkerID:      l.opts.Executor.ID(),
 		Resumable:     l.opts.Resumable,
 		Held:          l.holds,
+		Leftovers:     l.held.has,
 	}, nil
 }
 
