@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +34,7 @@ type Engine struct {
 	Executor *executor.Local
 	Loop     *scheduler.Loop
 	Logger   *slog.Logger
+	recovery sync.WaitGroup // Recover's kills still under way
 }
 
 // Options select what New builds.
@@ -92,29 +94,19 @@ func newWorkerID(host string) string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// Recover deals with what a previous process on this host left behind:
-// its workers are declared dead at once (their pid is gone), and the process
-// groups of their running tries are killed from the stored handles. The loop
-// then retries or fails those tries by their retry policy.
+// Recover deals with what a previous process on this host left behind.
+// Its workers are the ones whose pid is gone; the process groups of their
+// running tries (from the stored handles, the handles noted in the tries'
+// logs, and the identity the processes carry) all get SIGTERM at once, and
+// Recover returns: the loop starts at once. In the background the groups
+// get one grace together and SIGKILL after it; only then are the workers
+// marked dead and their tries released to the loop, which retries or fails
+// them by their retry policy. A try is never run again, by this scheduler
+// or another, while what is left of it runs.
 func (e *Engine) Recover(ctx context.Context) error {
-	workers, err := e.Store.ListWorkers(ctx)
+	dead, err := e.deadWorkers(ctx)
 	if err != nil {
-		return fmt.Errorf("list workers: %w", err)
-	}
-	dead := map[string]bool{}
-	for _, w := range workers {
-		if w.Hostname != e.Runner.Hostname || w.ID == e.Runner.WorkerID || w.HeartbeatAt.IsZero() {
-			continue
-		}
-		if w.PID > 0 && syscall.Kill(w.PID, 0) == nil && w.PID != os.Getpid() {
-			continue // still alive (another Sirocco on this host)
-		}
-		dead[w.ID] = true
-		w.HeartbeatAt = time.Time{}
-		if err := e.Store.RegisterWorker(ctx, w); err != nil {
-			return fmt.Errorf("mark worker %s dead: %w", w.ID, err)
-		}
-		e.Logger.Info("previous worker is gone; its tries will be recovered", "worker_id", w.ID)
+		return err
 	}
 	// Every start registers a worker; drop the long-gone ones.
 	if n, err := e.Store.PruneWorkers(ctx, time.Now().Add(-workerRetention)); err != nil {
@@ -129,27 +121,109 @@ func (e *Engine) Recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list task instances: %w", err)
 	}
+	left := e.leftovers(tis, dead)
+	keys := make([]store.TaskKey, len(left))
+	var groups []int
+	for i, l := range left {
+		keys[i] = l.key
+		groups = append(groups, l.groups...)
+	}
+	release := e.Loop.HoldLeftovers(keys)
+	process.TermGroups(groups)
+	e.recovery.Add(1)
+	go func() {
+		defer e.recovery.Done()
+		defer release()
+		killed, stuck := process.AwaitGroups(groups, e.Config.KillGrace)
+		for _, l := range left {
+			if len(l.groups) > 0 {
+				e.Logger.Info("killed orphaned process groups", "dag_id", l.key.DagID, "run_id", l.key.RunID,
+					"task_id", l.key.TaskID, "groups", len(l.groups))
+			}
+		}
+		if len(killed) > 0 {
+			e.Logger.Info("orphaned process groups ignored SIGTERM and got SIGKILL", "groups", len(killed))
+		}
+		if len(stuck) > 0 {
+			// Nothing more can be done: their tries are retried all the same.
+			e.Logger.Warn("orphaned processes survive SIGKILL (stuck in the kernel)", "process_groups", stuck)
+		}
+		e.markDead(context.WithoutCancel(ctx), dead)
+	}()
+	return nil
+}
+
+// deadWorkers returns the workers of this host whose process is gone.
+func (e *Engine) deadWorkers(ctx context.Context) (map[string]store.Worker, error) {
+	workers, err := e.Store.ListWorkers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	dead := map[string]store.Worker{}
+	for _, w := range workers {
+		if w.Hostname != e.Runner.Hostname || w.ID == e.Runner.WorkerID || w.HeartbeatAt.IsZero() {
+			continue
+		}
+		if w.PID > 0 && syscall.Kill(w.PID, 0) == nil && w.PID != os.Getpid() {
+			continue // still alive (another Sirocco on this host)
+		}
+		dead[w.ID] = w
+	}
+	return dead, nil
+}
+
+// markDead declares the workers dead (no heartbeat), so that every
+// scheduler treats their tries as zombies at once.
+func (e *Engine) markDead(ctx context.Context, dead map[string]store.Worker) {
+	ctx, cancel := context.WithTimeout(ctx, markDeadTimeout)
+	defer cancel()
+	for _, w := range dead {
+		w.HeartbeatAt = time.Time{}
+		if err := e.Store.RegisterWorker(ctx, w); err != nil {
+			// Its heartbeat ages: it is a zombie's worker after zombie_threshold.
+			e.Logger.Warn("cannot mark a gone worker dead", "worker_id", w.ID, "err", err)
+			continue
+		}
+		e.Logger.Info("previous worker is gone; its tries will be recovered", "worker_id", w.ID)
+	}
+}
+
+// markDeadTimeout bounds the writes that declare gone workers dead.
+const markDeadTimeout = 10 * time.Second
+
+// leftover is a dead worker's try and the process groups left of it.
+type leftover struct {
+	key    store.TaskKey
+	groups []int
+}
+
+// leftovers finds the process groups of the dead workers' live tries:
+// the group of the handle saved in the store, else of the one noted in
+// the try's log (a try that ran less than process.HandleAfter saved none),
+// and every group whose processes carry the try's identity. Resumable
+// work is left out: the loop adopts it.
+func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worker) []leftover {
+	var out []leftover
 	var tagged map[string][]int // process groups by try id, scanned once
 	for _, ti := range tis {
 		live := ti.State == store.StateRunning || ti.State == store.StateRestarting
-		if !live || !dead[ti.WorkerID] || e.Runner.CanResume(ti) {
-			continue // resumable work is adopted by the loop, not killed
+		if _, ok := dead[ti.WorkerID]; !live || !ok || e.Runner.CanResume(ti) {
+			continue
 		}
-		// The handle saved in the store, else the one noted in the try's
-		// log (a try that ran less than process.HandleAfter saved none).
+		l := leftover{key: ti.TaskKey}
 		handle := ti.Handle
 		if len(handle) == 0 {
 			handle = executor.NotedHandle(e.Config.LogsDir(), ti)
 		}
-		killed := false
 		if len(handle) > 0 {
-			k, err := process.KillOrphan(handle, e.Config.KillGrace)
+			pgid, err := process.OrphanGroup(handle)
 			if err != nil {
 				e.Logger.Warn("cannot decode handle of orphaned try", "task_id", ti.TaskID, "err", err)
 			}
-			killed = k
+			if pgid != 0 {
+				l.groups = append(l.groups, pgid)
+			}
 		}
-		// And every group whose processes carry the try's identity.
 		if tagged == nil {
 			var err error
 			if tagged, err = process.TaggedGroups(); err != nil {
@@ -157,15 +231,14 @@ func (e *Engine) Recover(ctx context.Context) error {
 				tagged = map[string][]int{}
 			}
 		}
-		if groups := tagged[executor.TryID(ti.WorkerID, ti.TaskKey, ti.TryNumber)]; len(groups) > 0 {
-			process.KillGroups(groups, e.Config.KillGrace)
-			killed = true
+		for _, g := range tagged[executor.TryID(ti.WorkerID, ti.TaskKey, ti.TryNumber)] {
+			if !slices.Contains(l.groups, g) {
+				l.groups = append(l.groups, g)
+			}
 		}
-		if killed {
-			e.Logger.Info("killed orphaned process group", "dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID)
-		}
+		out = append(out, l)
 	}
-	return nil
+	return out
 }
 
 // workerRetention is how long a silent worker without live tries is kept.
@@ -192,5 +265,6 @@ func (e *Engine) Run(ctx context.Context) error {
 	err := e.Loop.Run(ctx)
 	wg.Wait()
 	e.Executor.Wait()
+	e.recovery.Wait() // one grace at most
 	return err
 }

@@ -150,6 +150,7 @@ func (r *recoverFixture) recover() {
 	if err := eng.Recover(r.t.Context()); err != nil {
 		r.t.Fatal(err)
 	}
+	eng.recovery.Wait()
 }
 
 func (r *recoverFixture) waitDead(pid int) {

@@ -41,6 +41,12 @@ type Snapshot struct {
 	// or running rows it does not hold were lost (a claim or final write
 	// that failed) and are handled like a dead worker's. Nil means all.
 	Held func(store.TaskKey) bool
+	// Leftovers says whether a try of a dead worker may still have
+	// processes that recovery is killing: such a try is not run again (a
+	// zombie retried, a restarting try handed back) until they are gone,
+	// so a task never runs beside what is left of its previous try. Nil
+	// means none.
+	Leftovers func(store.TaskKey) bool
 }
 
 // Adoption is a running try of a dead worker that this scheduler's executor
@@ -298,16 +304,20 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 		case store.StateRestarting:
 			// Normally the executor hands it back once the try is stopped;
 			// if that executor is gone, nobody else will.
-			if p.isZombie(s, ti) {
+			if p.isZombie(s, ti) && !s.leftovers(ti) {
 				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
 					Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, To: store.StateNone,
 				})
 			}
 		case store.StateRunning:
 			if p.isZombie(s, ti) {
-				if s.Resumable != nil && s.Resumable(*ti) {
+				switch {
+				case s.Resumable != nil && s.Resumable(*ti):
 					p.Adopt = append(p.Adopt, Adoption{Key: ti.TaskKey, FromWorker: ti.WorkerID})
-				} else {
+				case s.leftovers(ti):
+					// Recovery is still killing its processes; it wakes
+					// the loop when they are gone.
+				default:
 					p.failTry(t, ti, now)
 				}
 			}
@@ -335,6 +345,12 @@ func (p *Plan) isZombie(s Snapshot, ti *store.TaskInstance) bool {
 // held by our executor.
 func (s Snapshot) lost(ti *store.TaskInstance) bool {
 	return ti.WorkerID == s.WorkerID && s.Held != nil && !s.Held(ti.TaskKey)
+}
+
+// leftovers reports whether recovery is still killing the processes of a
+// dead worker's try.
+func (s Snapshot) leftovers(ti *store.TaskInstance) bool {
+	return s.Leftovers != nil && s.Leftovers(ti.TaskKey)
 }
 
 // failTry ends a running try that died: retry if tries remain, else failed.
@@ -469,8 +485,19 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 	}
 }
 
+// MaxRunsPerTick caps the scheduled runs one tick creates for one DAG. A
+// backlog (catchup over a long gap) is created a page per tick, oldest
+// first: the loop ticks again at once after a page, so nothing waits a poll
+// interval, but one tick's work, writes and log lines stay bounded however
+// long the backlog is, and other DAGs' hand-offs are not held up behind it.
+// Airflow's scheduler is stricter: one run per DAG per loop, for at most
+// max_dagruns_to_create_per_loop DAGs.
+const MaxRunsPerTick = 16
+
 // dueRuns returns the scheduled runs to create now, honouring catchup,
-// start/end dates, pauses and max_active_runs.
+// start/end dates, pauses, max_active_runs and MaxRunsPerTick. It asks the
+// schedule only for the intervals it returns (and one more), so a backlog
+// of any length costs a page's worth of work.
 func dueRuns(s Snapshot, active map[string]int) []NewRun {
 	ids := make([]string, 0, len(s.DAGs))
 	for id := range s.DAGs {
@@ -483,7 +510,7 @@ func dueRuns(s Snapshot, active map[string]int) []NewRun {
 		if s.Paused[id] || !dag.IsPeriodic(d.Schedule) || d.StartDate.IsZero() {
 			continue
 		}
-		room := d.MaxActiveRuns - active[id]
+		room := min(d.MaxActiveRuns-active[id], MaxRunsPerTick)
 		last, has := s.LastScheduled[id]
 		for ; room > 0; room-- {
 			var iv dag.Interval

@@ -357,46 +357,6 @@ func TestDecideStartsQueuedRunsWithinMaxActiveRuns(t *testing.T) {
 	}
 }
 
-func TestDueRuns(t *testing.T) {
-	day := func(n int) time.Time { return time.Date(2026, 1, n, 0, 0, 0, 0, time.UTC) }
-	cases := []struct {
-		name      string
-		catchup   bool
-		maxActive int
-		last      *dag.Interval
-		paused    bool
-		endDate   time.Time
-		now       time.Time
-		want      []time.Time // logical dates
-	}{
-		{name: "catchup creates the backlog up to max_active_runs", catchup: true, maxActive: 3, now: day(10), want: []time.Time{day(1), day(2), day(3)}},
-		{name: "no catchup jumps to the latest interval", maxActive: 3, now: day(10).Add(time.Hour), want: []time.Time{day(9)}},
-		{name: "continues after the last run", catchup: true, maxActive: 16, last: &dag.Interval{Start: day(7), End: day(8)}, now: day(9).Add(time.Minute), want: []time.Time{day(8)}},
-		{name: "interval not over yet", catchup: true, maxActive: 16, last: &dag.Interval{Start: day(8), End: day(9)}, now: day(9).Add(23 * time.Hour)},
-		{name: "paused", catchup: true, maxActive: 16, paused: true, now: day(10)},
-		{name: "end date", catchup: true, maxActive: 16, endDate: day(2), now: day(10), want: []time.Time{day(1), day(2)}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			d := testDAG(t, "daily", "@daily", "a")
-			d.Catchup, d.MaxActiveRuns, d.EndDate = tc.catchup, tc.maxActive, tc.endDate
-			w := newWorld(d)
-			w.snap.Now = tc.now
-			w.snap.Paused["daily"] = tc.paused
-			if tc.last != nil {
-				w.snap.LastScheduled["daily"] = *tc.last
-			}
-			var got []time.Time
-			for _, nr := range Decide(w.snap).CreateRuns {
-				got = append(got, nr.Interval.Start)
-			}
-			if !slices.EqualFunc(got, tc.want, time.Time.Equal) {
-				t.Fatalf("created %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 // TestDecideProperties drives random DAGs to completion with a simulated
 // executor and checks the scheduler's invariants at every step.
 func TestDecideProperties(t *testing.T) {
@@ -579,5 +539,31 @@ func TestDecideHandsBackRestartingTaskOfDeadWorker(t *testing.T) {
 	p := Decide(w.snap)
 	if len(p.TaskUpdates) != 1 || p.TaskUpdates[0].To != store.StateNone {
 		t.Fatalf("plan %+v, want the task handed back as none", p)
+	}
+}
+
+// TestDecideWaitsForLeftoversOfDeadWorker: while recovery is still killing
+// the processes of a dead worker's try, the try is neither retried nor
+// handed back; once they are gone, it is.
+func TestDecideWaitsForLeftoversOfDeadWorker(t *testing.T) {
+	d := testDAG(t, "lo", "none", "run", "rs")
+	w := newWorld(d)
+	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"run": store.StateRunning, "rs": store.StateRestarting})
+	for _, id := range []string{"run", "rs"} {
+		ti := w.ti("r1", id)
+		ti.WorkerID, ti.TryNumber, ti.MaxTries = "dead-worker", 1, 1
+	}
+	killing := true
+	w.snap.Leftovers = func(k store.TaskKey) bool { return killing && k.DagID == "lo" }
+	if p := Decide(w.snap); !p.Empty() {
+		t.Fatalf("plan %+v: tries whose processes are still being killed must wait", p)
+	}
+	killing = false
+	p := Decide(w.snap)
+	if got := updatesTo(p, store.StateUpForRetry); !slices.Equal(got, []string{"run"}) {
+		t.Errorf("up_for_retry %v, want the zombie retried once its leftovers are gone", got)
+	}
+	if got := updatesTo(p, store.StateNone); !slices.Equal(got, []string{"rs"}) {
+		t.Errorf("handed back %v, want the restarting try handed back once its leftovers are gone", got)
 	}
 }

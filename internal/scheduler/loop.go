@@ -88,6 +88,10 @@ type Loop struct {
 	// runsCreated is set by RunCreated: the next tick reads the active runs.
 	runsCreated atomic.Bool
 	warned      map[store.TaskKey]bool // unschedulable tasks already logged
+	// metaStale is set when the workers changed (recovery marked dead
+	// ones): the next tick reads them again.
+	metaStale atomic.Bool
+	held      leftoverHolds
 
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
@@ -254,7 +258,7 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	st := l.opts.Store
 	now := l.opts.Clock.Now()
-	if now.Sub(l.metaAge) >= l.opts.PollInterval || l.meta.paused == nil {
+	if stale := l.metaStale.Swap(false); stale || now.Sub(l.metaAge) >= l.opts.PollInterval || l.meta.paused == nil {
 		if err := l.refreshMeta(ctx, now); err != nil {
 			return Snapshot{}, err
 		}
@@ -291,6 +295,7 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 		WorkerID:      l.opts.Executor.ID(),
 		Resumable:     l.opts.Resumable,
 		Held:          l.holds,
+		Leftovers:     l.held.has,
 	}, nil
 }
 
@@ -350,22 +355,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	st := l.opts.Store
 	log := l.opts.Logger
 	var errs []error
-	if len(plan.CreateRuns) > 0 {
-		l.active.markRunsChanged()
-	}
-	for _, nr := range plan.CreateRuns {
-		d := snap.DAGs[nr.DagID]
-		run, tis := NewRunRecords(d, store.RunScheduled, nr.Interval, nil, snap.Now)
-		err := st.CreateRun(ctx, run, tis)
-		if err != nil && !errors.Is(err, store.ErrExists) {
-			errs = append(errs, fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err))
-			continue
-		}
-		l.meta.lastScheduled[nr.DagID] = nr.Interval
-		if err == nil {
-			log.Info("created run", "dag_id", run.DagID, "run_id", run.RunID)
-		}
-	}
+	errs = append(errs, l.createRuns(ctx, snap, plan.CreateRuns)...)
 	runs := make(map[runKey]*store.DagRun, len(snap.Runs))
 	for i := range snap.Runs {
 		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]

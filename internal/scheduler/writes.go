@@ -3,6 +3,7 @@ package scheduler
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -98,4 +99,51 @@ func (l *Loop) confirm(ctx context.Context, u store.TaskUpdate, before store.Tas
 		return store.TaskInstance{}, false
 	}
 	return got, true
+}
+
+// createRuns creates the plan's scheduled runs, in order, and logs one line
+// per DAG and tick: a catchup backlog is created a page a tick, and a line
+// per run would flood the log. A DAG's page stops at its first write that
+// fails: the last scheduled interval then stays before it, so the next tick
+// creates it again and nothing is skipped. A run that exists already
+// (another scheduler made it) counts as created.
+func (l *Loop) createRuns(ctx context.Context, snap Snapshot, nrs []NewRun) []error {
+	if len(nrs) == 0 {
+		return nil
+	}
+	l.active.markRunsChanged()
+	var errs []error
+	for i := 0; i < len(nrs); {
+		id := nrs[i].DagID
+		end := i + 1
+		for end < len(nrs) && nrs[end].DagID == id {
+			end++
+		}
+		var first, last string
+		n := 0
+		for _, nr := range nrs[i:end] {
+			run, tis := NewRunRecords(snap.DAGs[id], store.RunScheduled, nr.Interval, nil, snap.Now)
+			err := l.opts.Store.CreateRun(ctx, run, tis)
+			if err != nil && !errors.Is(err, store.ErrExists) {
+				errs = append(errs, fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err))
+				break
+			}
+			l.meta.lastScheduled[id] = nr.Interval
+			if err == nil {
+				if n == 0 {
+					first = run.RunID
+				}
+				last = run.RunID
+				n++
+			}
+		}
+		switch {
+		case n == 1:
+			l.opts.Logger.Info("created run", "dag_id", id, "run_id", first)
+		case n > 1:
+			l.opts.Logger.Info("created runs", "dag_id", id, "count", n, "first_run_id", first, "last_run_id", last)
+		}
+		i = end
+	}
+	return errs
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,6 +157,8 @@ func TestKillOrphanLeavesOthersAlone(t *testing.T) {
 		{name: "pid reused, no group left", h: localHandle(unrelated.pid, unrelatedStart+1)},
 		{name: "other kind", h: process.Handle{Kind: "k8s", Host: host, PID: live.pid, PGID: live.pid, StartTime: liveStart}},
 		{name: "no pid", h: process.Handle{Kind: "process", Host: host}},
+		// A handle whose group reads 0 would name our own group.
+		{name: "group 0", h: process.Handle{Kind: "process", Host: host, PID: unrelated.pid, StartTime: unrelatedStart}},
 	}
 	for _, tt := range tests {
 		killed, err := process.KillOrphan(handleJSON(t, tt.h), time.Second)
@@ -225,4 +228,39 @@ func TestKillTaggedKillsTheTrysGroups(t *testing.T) {
 func startTagged(t *testing.T, tryID, script string) *started {
 	t.Helper()
 	return startGroup(t, script, true, process.TryIDVar+"="+tryID)
+}
+
+// TestTermThenAwaitGroups: every group gets SIGTERM before anything waits,
+// and after one grace only the groups that ignored it get SIGKILL.
+func TestTermThenAwaitGroups(t *testing.T) {
+	t.Parallel()
+	obeys := startGroup(t, "echo ready; exec sleep 60", true)
+	var ignore []*started
+	for range 2 {
+		ignore = append(ignore, startGroup(t, `trap 'echo term' TERM; echo ready; while :; do sleep 0.05; done`, true))
+	}
+	all := []*started{obeys, ignore[0], ignore[1]}
+	for _, s := range all {
+		s.out.waitFor(t, "ready\n", 10*time.Second)
+	}
+	pgids := []int{obeys.pid, ignore[0].pid, ignore[1].pid, 0, 1} // 0 and 1 are never signalled
+	process.TermGroups(pgids)
+	for _, s := range ignore {
+		s.out.waitFor(t, "term\n", 10*time.Second) // before anyone waited for anything
+	}
+	killed, stuck := process.AwaitGroups(pgids, time.Second)
+	if want := []int{ignore[0].pid, ignore[1].pid}; !slices.Equal(killed, want) {
+		t.Errorf("AwaitGroups killed %v, want the groups that ignored SIGTERM %v", killed, want)
+	}
+	if len(stuck) > 0 {
+		t.Errorf("AwaitGroups: %v survived SIGKILL", stuck)
+	}
+	for _, s := range ignore {
+		if alive(s.pid) { // a zombie counts as dead
+			t.Errorf("leftover %d still runs after AwaitGroups returned", s.pid)
+		}
+	}
+	for _, s := range all {
+		s.waitExit(t, 5*time.Second)
+	}
 }

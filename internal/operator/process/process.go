@@ -316,39 +316,38 @@ func StartTime(pid int) uint64 {
 // process, if that exact process still runs on this host. It returns whether
 // it found something to kill.
 func KillOrphan(data []byte, grace time.Duration) (bool, error) {
+	pgid, err := OrphanGroup(data)
+	if pgid == 0 {
+		return false, err
+	}
+	KillGroups([]int{pgid}, grace)
+	return true, nil
+}
+
+// OrphanGroup returns the process group of a handle left by a previous
+// Sirocco process if that group is still there on this host, else 0, so
+// that recovery can kill the groups of all its orphans together.
+func OrphanGroup(data []byte) (int, error) {
 	var h Handle
 	if err := json.Unmarshal(data, &h); err != nil {
-		return false, fmt.Errorf("decode process handle: %w", err)
+		return 0, fmt.Errorf("decode process handle: %w", err)
 	}
-	if h.Kind != "process" {
-		return false, nil
-	}
-	host, _ := os.Hostname()
-	if h.Host != host || h.PID <= 0 {
-		return false, nil
+	if h.Kind != "process" || h.Host != hostname() || h.PID <= 0 || h.PGID <= 1 {
+		return 0, nil
 	}
 	now := StartTime(h.PID)
 	if now != 0 && now != h.StartTime {
 		// The pid was reused, so the old group is gone (Linux does not reuse
 		// a pid while its group exists): whatever has that id is not ours.
-		return false, nil
+		return 0, nil
 	}
 	leaderAlive := h.StartTime != 0 && now == h.StartTime
 	// The leader may be gone (Pdeathsig) while grandchildren remain in the
 	// group; a group id is only reused once the whole group is gone.
 	if !leaderAlive && !groupExists(h.PGID) {
-		return false, nil
+		return 0, nil
 	}
-	killGroup(h.PGID, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if !groupExists(h.PGID) {
-			return true, nil
-		}
-		time.Sleep(50 * time.Millisecond) // another process's group: no event to wait on
-	}
-	killGroup(h.PGID, syscall.SIGKILL)
-	return true, nil
+	return h.PGID, nil
 }
 
 // TaggedGroups scans this host's processes once and returns, for every
@@ -387,23 +386,104 @@ func TaggedGroups() (map[string][]int, error) {
 	return groups, nil
 }
 
-// KillGroups sends SIGTERM to each process group, then SIGKILL to those
-// still there after grace.
+// KillGroups sends SIGTERM to every process group at once, then SIGKILL
+// to those still there after grace: one grace in all, however many groups.
 func KillGroups(pgids []int, grace time.Duration) {
+	TermGroups(pgids)
+	AwaitGroups(pgids, grace)
+}
+
+// TermGroups sends SIGTERM to every process group; AwaitGroups then ends
+// them. The two are apart so that recovery can signal every leftover group
+// of a dead Sirocco before it waits for any.
+func TermGroups(pgids []int) {
 	for _, pgid := range pgids {
 		if pgid > 1 {
 			killGroup(pgid, syscall.SIGTERM)
 		}
 	}
-	deadline := time.Now().Add(grace)
-	for _, pgid := range pgids {
-		for pgid > 1 && groupExists(pgid) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond) // another process's group: no event to wait on
+}
+
+// AwaitGroups waits until no process of the groups runs any more or grace
+// has passed, whichever is first, then sends SIGKILL to the groups left and
+// waits, up to killWait, until their processes are gone too. It returns the
+// groups that needed SIGKILL and those with a process still there after
+// killWait (stuck in the kernel, in uninterruptible sleep). A zombie (a
+// process that exited and that its parent has not reaped yet, such as an
+// orphan under an init that does not reap) counts as gone: it runs nothing.
+func AwaitGroups(pgids []int, grace time.Duration) (killed, stuck []int) {
+	left := slices.DeleteFunc(slices.Clone(pgids), func(pgid int) bool { return pgid <= 1 })
+	left = awaitGone(left, grace, 50*time.Millisecond)
+	for _, pgid := range left {
+		killGroup(pgid, syscall.SIGKILL)
+	}
+	return left, awaitGone(slices.Clone(left), killWait, 10*time.Millisecond)
+}
+
+// killWait bounds how long AwaitGroups waits for the processes of a group
+// that got SIGKILL to be gone; they normally are within milliseconds.
+const killWait = 5 * time.Second
+
+// awaitGone polls, every poll, until no process of the groups runs or
+// timeout has passed, and returns the groups that still have one.
+func awaitGone(pgids []int, timeout, poll time.Duration) []int {
+	deadline := time.Now().Add(timeout)
+	for {
+		live := liveGroups(pgids)
+		pgids = slices.DeleteFunc(pgids, func(pgid int) bool { return !live[pgid] })
+		if len(pgids) == 0 || !time.Now().Before(deadline) {
+			return pgids
 		}
-		if pgid > 1 && groupExists(pgid) {
-			killGroup(pgid, syscall.SIGKILL)
+		time.Sleep(min(poll, time.Until(deadline))) // other processes' groups: no event to wait on
+	}
+}
+
+// liveGroups reports which of the groups have a process that is not a
+// zombie, in one scan of /proc (and none at all when no group exists).
+func liveGroups(pgids []int) map[int]bool {
+	want := map[int]bool{}
+	for _, pgid := range pgids {
+		if groupExists(pgid) {
+			want[pgid] = true
 		}
 	}
+	if len(want) == 0 {
+		return want
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return want // cannot tell zombies apart: a process is there
+	}
+	live := map[int]bool{}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		state, pgrp, ok := procState(e.Name())
+		if ok && want[pgrp] && state != 'Z' {
+			live[pgrp] = true
+		}
+	}
+	return live
+}
+
+// procState reads a process's state and process group from /proc/PID/stat.
+func procState(pid string) (state byte, pgrp int, ok bool) {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// The command name (field 2) may contain spaces; fields resume after ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 3 || len(fields[0]) != 1 {
+		return 0, 0, false
+	}
+	pgrp, err = strconv.Atoi(fields[2])
+	return fields[0][0], pgrp, err == nil
 }
 
 // KillTagged kills the process groups of the processes that carry tryID,
