@@ -203,3 +203,65 @@ func TestNoStrayExitStatusLine(t *testing.T) {
 		t.Errorf("dags validate printed a stray exit status line:\n%s", errOut)
 	}
 }
+
+// dotLabels returns each node's label as Graphviz renders it: the DOT
+// string unquoted, with \n as a line break and \\ as a backslash.
+func dotLabels(t *testing.T, dot string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, line := range strings.Split(dot, "\n") {
+		node, rest, ok := strings.Cut(strings.TrimSpace(line), " [label=\"")
+		if !ok {
+			continue
+		}
+		var b strings.Builder
+		i := 0
+		for ; i < len(rest) && rest[i] != '"'; i++ {
+			if rest[i] == '\\' && i+1 < len(rest) {
+				i++
+				switch rest[i] {
+				case 'n':
+					b.WriteByte('\n')
+				default: // \\ and \" stand for themselves
+					b.WriteByte(rest[i])
+				}
+				continue
+			}
+			b.WriteByte(rest[i])
+		}
+		if i == len(rest) {
+			t.Fatalf("unterminated label in %q", line)
+		}
+		out[strings.Trim(node, `"`)] = strings.Split(b.String(), "\n")
+	}
+	return out
+}
+
+func TestDotLabelsRenderOnTwoLines(t *testing.T) {
+	s := newSite(t, map[string]string{"d.yaml": "dag_id: d\ntasks:\n  - {id: extract, operator: bash, command: 'true'}\n  - {id: load, operator: empty, depends_on: [extract]}\n"})
+	labels := dotLabels(t, s.mustRun("dags", "show", "d", "--format", "dot"))
+	for node, want := range map[string][]string{"extract": {"extract", "(bash)"}, "load": {"load", "(empty)"}} {
+		if got := labels[node]; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("label of %s renders as lines %q, want %q", node, got, want)
+		}
+	}
+}
+
+// dags test says why a failed task failed and lists the tasks it held back.
+func TestDagsTestReportsFailuresAndUpstreamFailed(t *testing.T) {
+	s := newSite(t, map[string]string{"f.yaml": `dag_id: f
+tasks:
+  - {id: a, operator: bash, command: "echo working; echo 'no such table' >&2; exit 3"}
+  - {id: b, operator: bash, command: "true", depends_on: [a]}
+  - {id: c, operator: empty, depends_on: [b]}
+`})
+	out, _, code := s.run("dags", "test", "f")
+	if code == 0 {
+		t.Fatalf("dags test of a failing DAG exited 0:\n%s", out)
+	}
+	for _, want := range []string{"| no such table", "reason: process exited with code 3", "upstream failed: a", "upstream failed: b"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dags test output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -117,17 +117,30 @@ func (a *app) dagsShow() *cobra.Command {
 
 func dotGraph(d *dag.DAG) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "digraph %q {\n  rankdir=LR;\n", d.ID)
+	fmt.Fprintf(&b, "digraph %s {\n  rankdir=LR;\n", dotString(d.ID))
 	for _, t := range d.Tasks {
-		fmt.Fprintf(&b, "  %q [label=%q shape=box];\n", t.ID, t.ID+"\\n("+t.Operator+")")
+		// Graphviz breaks a label's lines at \n inside the quoted string.
+		label := dotString(t.ID, "("+t.Operator+")")
+		fmt.Fprintf(&b, "  %s [label=%s shape=box];\n", dotString(t.ID), label)
 	}
 	for _, t := range d.Tasks {
 		for _, up := range t.DependsOn {
-			fmt.Fprintf(&b, "  %q -> %q;\n", up, t.ID)
+			fmt.Fprintf(&b, "  %s -> %s;\n", dotString(up), dotString(t.ID))
 		}
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// dotString quotes lines as one DOT string whose lines Graphviz renders
+// one under the other. DOT escapes only the quote; a backslash starts a
+// label escape (\n, \l, \N ...), so one in the text is doubled.
+func dotString(lines ...string) string {
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	for i, l := range lines {
+		lines[i] = esc.Replace(l)
+	}
+	return `"` + strings.Join(lines, `\n`) + `"`
 }
 
 // treeGraph prints each root and, indented below it, what depends on it; a

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,15 +67,82 @@ func (a *app) runInProcess(parent context.Context, e *env, d *dag.DAG, runID str
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	tis, err := e.st.ListTaskInstances(parent, d.ID, runID)
-	if err == nil {
-		for _, ti := range tis {
-			if ti.TryNumber > 0 {
-				fmt.Fprintf(a.stdout, "  %-24s %-16s log: %s\n", ti.TaskID, ti.State, logPathOf(e, ti))
-			}
-		}
+	if tis, err := e.st.ListTaskInstances(parent, d.ID, runID); err == nil {
+		a.printTestSummary(e, d, tis)
 	}
 	return waitErr
+}
+
+// printTestSummary lists every task of a tested run: where each try's log
+// is, why a failed task failed (the try's failure line and the last lines
+// of its output), and which failed upstream held back an upstream_failed one.
+func (a *app) printTestSummary(e *env, d *dag.DAG, tis []store.TaskInstance) {
+	states := make(map[string]store.TaskState, len(tis))
+	for _, ti := range tis {
+		states[ti.TaskID] = ti.State
+	}
+	for _, ti := range tis {
+		switch {
+		case ti.State == store.StateUpstreamFailed:
+			var ups []string
+			if t := d.Task(ti.TaskID); t != nil {
+				for _, up := range t.DependsOn {
+					if s := states[up]; s == store.StateFailed || s == store.StateUpstreamFailed {
+						ups = append(ups, up)
+					}
+				}
+			}
+			fmt.Fprintf(a.stdout, "  %-24s %-16s upstream failed: %s\n", ti.TaskID, ti.State, strings.Join(ups, ", "))
+		case ti.TryNumber > 0:
+			path := logPathOf(e, ti)
+			fmt.Fprintf(a.stdout, "  %-24s %-16s log: %s\n", ti.TaskID, ti.State, path)
+			if ti.State == store.StateFailed || ti.State == store.StateUpForRetry {
+				reason, tail := failureOf(path)
+				for _, line := range tail {
+					fmt.Fprintf(a.stdout, "      | %s\n", line)
+				}
+				if reason != "" {
+					fmt.Fprintf(a.stdout, "      reason: %s\n", reason)
+				}
+			}
+		default:
+			fmt.Fprintf(a.stdout, "  %-24s %s\n", ti.TaskID, stateName(ti.State))
+		}
+	}
+}
+
+// failureTailLines is how much of a failed try's output dags test repeats.
+const failureTailLines = 5
+
+// failureOf reads the end of a try's log and returns the runner's failure
+// line ("task failed: ...") and the task's last output lines before it.
+func failureOf(path string) (reason string, tail []string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil
+	}
+	defer f.Close()
+	const window = 64 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		_, _ = f.Seek(st.Size()-window, io.SeekStart)
+	}
+	data, _ := io.ReadAll(io.LimitReader(f, window))
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		if _, rest, ok := strings.Cut(line, "] "); ok && strings.HasPrefix(line, "[") {
+			line = rest
+		}
+		if r, ok := strings.CutPrefix(line, "sirocco: task failed: "); ok {
+			reason = r
+			continue
+		}
+		if strings.HasPrefix(line, "sirocco: ") {
+			continue
+		}
+		if tail = append(tail, line); len(tail) > failureTailLines {
+			tail = tail[1:]
+		}
+	}
+	return reason, tail
 }
 
 func (a *app) dagsValidate() *cobra.Command {
