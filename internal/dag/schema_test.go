@@ -1,8 +1,9 @@
 package dag
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 	"gopkg.in/yaml.v3"
 )
 
@@ -67,38 +71,65 @@ func TestSchema(t *testing.T) {
 }
 
 // TestSchemaAgreesWithLoader validates the fixtures against the schema with
-// a small validator for the keywords Schema uses: what loads must validate,
-// and typos the loader rejects must not.
+// a real JSON Schema (2020-12) validator: what loads must validate, and
+// typos the loader rejects must not.
 func TestSchemaAgreesWithLoader(t *testing.T) {
 	out, err := Schema(testOps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var schema map[string]any
-	if err := json.Unmarshal(out, &schema); err != nil {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err != nil {
 		t.Fatal(err)
 	}
-	v := &miniValidator{defs: schema["$defs"].(map[string]any)}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("sirocco-dag.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("sirocco-dag.json")
+	if err != nil {
+		t.Fatalf("the schema does not compile: %v", err)
+	}
 	files, _ := filepath.Glob("testdata/valid/*.yaml")
 	files = append(files, "testdata/dir/good.yaml")
 	for _, f := range files {
-		doc := yamlDoc(t, f)
-		if errs := v.validate(schema, doc, ""); len(errs) > 0 {
-			t.Errorf("%s does not validate: %v", f, errs)
+		if err := schema.Validate(yamlDoc(t, f)); err != nil {
+			t.Errorf("%s does not validate: %v", f, err)
 		}
 	}
-	for _, tt := range []struct{ file, want string }{
-		{"testdata/invalid/unknown_keys.yaml", "/schedul: not allowed"},
-		{"testdata/invalid/unknown_keys.yaml", "/tasks/0/comand: not allowed"},
-		{"testdata/invalid/missing_task_keys.yaml", "/tasks/2: missing command"},
-		{"testdata/invalid/trigger_rule.yaml", "/tasks/0/trigger_rule: not in enum"},
-		{"testdata/invalid/types.yaml", "/tasks/0/retries: want integer"},
+	for _, tt := range []struct{ file, at, want string }{
+		{"testdata/invalid/unknown_keys.yaml", "/", "additional properties 'schedul' not allowed"},
+		{"testdata/invalid/unknown_keys.yaml", "/tasks/0/comand", "false schema"},
+		{"testdata/invalid/missing_task_keys.yaml", "/tasks/2", "missing property 'command'"},
+		{"testdata/invalid/trigger_rule.yaml", "/tasks/0/trigger_rule", "value must be one of"},
+		{"testdata/invalid/types.yaml", "/tasks/0/retries", "want integer"},
 	} {
-		errs := v.validate(schema, yamlDoc(t, tt.file), "")
-		if !slices.Contains(errs, tt.want) {
-			t.Errorf("%s: schema errors %v lack %q", tt.file, errs, tt.want)
+		leaves := schemaErrors(schema.Validate(yamlDoc(t, tt.file)))
+		if !slices.ContainsFunc(leaves, func(l string) bool { return strings.HasPrefix(l, tt.at+": ") && strings.Contains(l, tt.want) }) {
+			t.Errorf("%s: schema errors %q lack %q at %s", tt.file, leaves, tt.want, tt.at)
 		}
 	}
+}
+
+// schemaErrors flattens a validation error into "instance-pointer: message"
+// lines, one per leaf cause.
+func schemaErrors(err error) []string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	var out []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			out = append(out, "/"+strings.Join(e.InstanceLocation, "/")+": "+e.ErrorKind.LocalizedString(message.NewPrinter(language.English)))
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return out
 }
 
 func yamlDoc(t *testing.T, path string) any {
@@ -114,120 +145,4 @@ func yamlDoc(t *testing.T, path string) any {
 	l := &loader{budget: 1 << 20}
 	v, _ := l.value(n.Content[0], "", false) // dates stay strings, as in JSON
 	return v
-}
-
-// miniValidator implements the JSON Schema keywords Schema emits. Its
-// unevaluatedProperties only counts properties, allOf and if/then, which is
-// all Schema uses.
-type miniValidator struct{ defs map[string]any }
-
-func (v *miniValidator) validate(s map[string]any, x any, path string) []string {
-	var errs []string
-	fail := func(format string, args ...any) { errs = append(errs, path+": "+fmt.Sprintf(format, args...)) }
-	if ref, ok := s["$ref"].(string); ok {
-		errs = append(errs, v.validate(v.defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any), x, path)...)
-	}
-	if typ, ok := s["type"]; ok {
-		types, _ := typ.([]any)
-		if str, ok := typ.(string); ok {
-			types = []any{str}
-		}
-		if !slices.ContainsFunc(types, func(t any) bool { return jsonType(x, t.(string)) }) {
-			fail("want %v", typ)
-			return errs
-		}
-	}
-	if enum, ok := s["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return fmt.Sprint(e) == fmt.Sprint(x) }) {
-		fail("not in enum")
-	}
-	if c, ok := s["const"]; ok && c != x {
-		fail("not %v", c)
-	}
-	if p, ok := s["pattern"].(string); ok {
-		if str, ok := x.(string); ok && !regexp.MustCompile(p).MatchString(str) {
-			fail("does not match %s", p)
-		}
-	}
-	if oneOf, ok := s["oneOf"].([]any); ok {
-		n := 0
-		for _, sub := range oneOf {
-			if len(v.validate(sub.(map[string]any), x, path)) == 0 {
-				n++
-			}
-		}
-		if n != 1 {
-			fail("matches %d of oneOf", n)
-		}
-	}
-	obj, isObj := x.(map[string]any)
-	evaluated := map[string]bool{}
-	if isObj {
-		for _, r := range anyList(s["required"]) {
-			if _, ok := obj[r.(string)]; !ok {
-				fail("missing %s", r)
-			}
-		}
-		props, _ := s["properties"].(map[string]any)
-		for k, val := range obj {
-			if sub, ok := props[k]; ok {
-				evaluated[k] = true
-				errs = append(errs, v.validate(sub.(map[string]any), val, path+"/"+k)...)
-			} else if ap, ok := s["additionalProperties"]; ok {
-				if ap == false {
-					errs = append(errs, path+"/"+k+": not allowed")
-				} else {
-					errs = append(errs, v.validate(ap.(map[string]any), val, path+"/"+k)...)
-				}
-			}
-		}
-	}
-	for _, sub := range anyList(s["allOf"]) {
-		sm := sub.(map[string]any)
-		if len(v.validate(sm["if"].(map[string]any), x, path)) == 0 {
-			then := sm["then"].(map[string]any)
-			errs = append(errs, v.validate(then, x, path)...)
-			target := v.defs[strings.TrimPrefix(then["$ref"].(string), "#/$defs/")].(map[string]any)
-			for k := range target["properties"].(map[string]any) {
-				evaluated[k] = true
-			}
-		}
-	}
-	if s["unevaluatedProperties"] == false {
-		for k := range obj {
-			if !evaluated[k] {
-				errs = append(errs, path+"/"+k+": not allowed")
-			}
-		}
-	}
-	if items, ok := s["items"].(map[string]any); ok {
-		for i, e := range anyList(x) {
-			errs = append(errs, v.validate(items, e, fmt.Sprintf("%s/%d", path, i))...)
-		}
-	}
-	if m, ok := s["minItems"].(float64); ok && float64(len(anyList(x))) < m {
-		fail("fewer than %v items", m)
-	}
-	return errs
-}
-
-func anyList(x any) []any { l, _ := x.([]any); return l }
-
-func jsonType(x any, t string) bool {
-	switch x.(type) {
-	case string:
-		return t == "string"
-	case bool:
-		return t == "boolean"
-	case int:
-		return t == "integer" || t == "number"
-	case float64:
-		return t == "number"
-	case nil:
-		return t == "null"
-	case []any:
-		return t == "array"
-	case map[string]any:
-		return t == "object"
-	}
-	return false
 }
