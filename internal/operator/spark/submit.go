@@ -230,7 +230,9 @@ func killRemote(ctx context.Context, t *operator.Task, s settings, c *spark.Clie
 	defer cancel()
 	run := func(argv ...string) error {
 		fmt.Fprintf(t.Log, "sirocco: %s\n", strings.Join(argv, " "))
-		out, err := exec.CommandContext(kctx, argv[0], argv[1:]...).CombinedOutput()
+		cmd := exec.CommandContext(kctx, argv[0], argv[1:]...)
+		cmd.Env = process.Inherited() // never Sirocco's own secrets
+		out, err := cmd.CombinedOutput()
 		_, _ = t.Log.Write(out)
 		return err
 	}
