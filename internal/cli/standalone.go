@@ -18,6 +18,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/engine"
+	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
 func (a *app) standaloneCmd() *cobra.Command {
@@ -75,6 +76,7 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 		return err
 	}
 	defer st.Close()
+	sealVariables(ctx, st, cfg, log)
 	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: st, Operators: a.operators, Logger: log})
 	if err != nil {
 		return err
@@ -121,6 +123,24 @@ func loadKeys(cfg config.Config, log *slog.Logger) (*connection.Keyring, error) 
 		log.Info("generated a secret key for connection passwords", "file", keys.Source())
 	}
 	return keys, nil
+}
+
+// sealVariables encrypts the variables an older Sirocco stored in clear
+// (and re-encrypts those under an old key), so a database upgraded by
+// start-up migrations holds no variable in clear. A failure is logged, not
+// fatal: the rows stay readable, and `connections rotate-key` says why.
+func sealVariables(ctx context.Context, st store.Store, cfg config.Config, log *slog.Logger) {
+	keys, err := loadKeys(cfg, log)
+	if err == nil {
+		var res connection.RotateResult
+		res, err = (&connection.Variables{Store: st, Keys: keys}).SealAll(ctx)
+		if res.Reencrypted > 0 {
+			log.Info("encrypted stored variables with the current secret key", "count", res.Reencrypted, "of", res.Total)
+		}
+	}
+	if err != nil {
+		log.Warn("stored variables not (re-)encrypted; run `sirocco connections rotate-key`", "err", err)
+	}
 }
 
 // startHTTP serves handler on listen in the background; the returned
