@@ -179,8 +179,9 @@ func maskOnce(secrets [][]byte, line []byte) ([]byte, bool) {
 // masks XCom values with it, `tasks render` its output, and the service
 // log every line (MaskingHandler).
 type Secrets struct {
-	mu   sync.RWMutex
-	list [][]byte
+	mu    sync.RWMutex
+	list  [][]byte // with Variants
+	added []string
 }
 
 // Add masks secret, and its Variants, from now on; values shorter than
@@ -188,7 +189,17 @@ type Secrets struct {
 func (s *Secrets) Add(secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.list = addSecret(s.list, secret)
+	if len(secret) >= MinSecretLength && !slices.Contains(s.added, secret) {
+		s.added = append(s.added, secret)
+		s.list = addSecret(s.list, secret)
+	}
+}
+
+// List returns the secrets added, without their Variants.
+func (s *Secrets) List() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.added)
 }
 
 // Mask returns text with every secret replaced by "***".
