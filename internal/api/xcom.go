@@ -67,22 +67,13 @@ func (s *server) getXCom(w http.ResponseWriter, r *http.Request) error {
 // task may need it) but the API never shows it. When the secrets cannot be
 // read, the answer is refused rather than given unmasked.
 func (s *server) knownSecrets(ctx context.Context) (*tasklog.Secrets, error) {
+	list, err := connection.KnownSecrets(ctx, s.o.Store, s.o.Keys, s.o.Environ)
+	if err != nil {
+		return nil, err
+	}
 	out := &tasklog.Secrets{}
-	vars, err := (&connection.Variables{Store: s.o.Store, Keys: s.o.Keys, Environ: s.o.Environ}).Secrets(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read the secrets to mask: %w", err)
-	}
-	for _, v := range vars {
-		out.Add(v)
-	}
-	conns, err := s.resolver().List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read the secrets to mask: %w", err)
-	}
-	for _, c := range conns {
-		for _, secret := range c.Secrets() {
-			out.Add(secret)
-		}
+	for _, secret := range list {
+		out.Add(secret)
 	}
 	return out, nil
 }

@@ -77,6 +77,7 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 	}
 	defer st.Close()
 	sealVariables(ctx, st, cfg, log)
+	defer a.maskServiceLog(ctx, st, cfg, log)()
 	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: st, Operators: a.operators, Logger: log})
 	if err != nil {
 		return err
@@ -140,6 +141,51 @@ func sealVariables(ctx context.Context, st store.Store, cfg config.Config, log *
 	}
 	if err != nil {
 		log.Warn("stored variables not (re-)encrypted; run `sirocco connections rotate-key`", "err", err)
+	}
+}
+
+// secretsRefresh is how often the service log's secrets are read again,
+// so a variable or connection added meanwhile is masked too.
+const secretsRefresh = 30 * time.Second
+
+// maskServiceLog makes the service log mask every secret the store and the
+// environment hold (sensitive variables, connection secrets), read now and
+// every secretsRefresh until ctx ends. The returned function stops the
+// reader and waits for it.
+func (a *app) maskServiceLog(ctx context.Context, st store.Store, cfg config.Config, log *slog.Logger) func() {
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		log.Warn("service log: secrets not masked", "err", err)
+		return func() {}
+	}
+	load := func() {
+		list, err := connection.KnownSecrets(ctx, st, keys, nil)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("service log: cannot read the secrets to mask", "err", err)
+		}
+		for _, s := range list {
+			a.secrets.Add(s)
+		}
+	}
+	load()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(secretsRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				load()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
 

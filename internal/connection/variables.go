@@ -209,3 +209,23 @@ func (r *Variables) sealOne(ctx context.Context, v store.Variable) (bool, error)
 	}
 	return false, fmt.Errorf("variable %s kept changing during rotation; run rotate-key again", v.Key)
 }
+
+// KnownSecrets returns every secret Sirocco holds that task output may
+// carry: the values of sensitive variables and the secrets of every
+// connection, from the environment and the store. Answers that show task
+// output or rendered fields (an XCom, `tasks render`) mask them, as the
+// task's log did.
+func KnownSecrets(ctx context.Context, st store.Store, keys *Keyring, environ func() []string) ([]string, error) {
+	out, err := (&Variables{Store: st, Keys: keys, Environ: environ}).Secrets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the secrets to mask: %w", err)
+	}
+	conns, err := (&Resolver{Store: st, Keys: keys, Environ: environ}).List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the secrets to mask: %w", err)
+	}
+	for _, c := range conns {
+		out = append(out, c.Secrets()...)
+	}
+	return out, nil
+}

@@ -195,6 +195,16 @@ func (s *Secrets) Add(secret string) {
 	}
 }
 
+// empty reports whether nothing is masked (a nil set included).
+func (s *Secrets) empty() bool {
+	if s == nil {
+		return true
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.list) == 0
+}
+
 // List returns the secrets added, without their Variants.
 func (s *Secrets) List() []string {
 	s.mu.RLock()
