@@ -311,20 +311,38 @@ func StartTime(pid int) uint64 {
 	return v
 }
 
+// DecodeHandle reads a stored handle. A handle of kind "process" must
+// name a process and a process group above 1 (or neither, when saved
+// before its process started): a damaged handle with group
+// 0 or 1 would otherwise have KillOrphan signal Sirocco's own group, or
+// every process it may signal (kill(-1)). Handles of other kinds (a Spark
+// driver) are returned as they are, for their operator to judge.
+func DecodeHandle(data []byte) (Handle, error) {
+	var h Handle
+	if err := json.Unmarshal(data, &h); err != nil {
+		return Handle{}, fmt.Errorf("decode process handle: %w", err)
+	}
+	noProcess := h.PID == 0 && h.PGID == 0 // saved before the process started: nothing to kill
+	if h.Kind == "process" && !noProcess && (h.PID <= 1 || h.PGID <= 1) {
+		return Handle{}, fmt.Errorf("decode process handle: pid %d and pgid %d must both be above 1", h.PID, h.PGID)
+	}
+	return h, nil
+}
+
 // KillOrphan kills the process group of a handle left by a previous Sirocco
 // process, if that exact process still runs on this host. It returns whether
 // it found something to kill.
 func KillOrphan(data []byte, grace time.Duration) (bool, error) {
-	var h Handle
-	if err := json.Unmarshal(data, &h); err != nil {
-		return false, fmt.Errorf("decode process handle: %w", err)
+	h, err := DecodeHandle(data)
+	if err != nil {
+		return false, err
 	}
 	if h.Kind != "process" {
 		return false, nil
 	}
 	host, _ := os.Hostname()
-	if h.Host != host || h.PID <= 0 {
-		return false, nil
+	if h.Host != host || h.PID == 0 || h.PGID == syscall.Getpgrp() {
+		return false, nil // another host's, or our own group: never ours to kill
 	}
 	now := StartTime(h.PID)
 	if now != 0 && now != h.StartTime {

@@ -262,19 +262,22 @@ func (Submit) Resume(ctx context.Context, t *operator.Task, b []byte) (operator.
 }
 
 func canResume(b []byte) bool {
-	h, ok := decodeHandle(b)
-	if !ok || h.RESTURL == "" {
+	h, err := decodeHandle(b)
+	if err != nil {
 		return false
 	}
 	return (h.Kind == kindDriver && h.DriverID != "") || (h.Kind == kindSubmitting && h.Submission != "")
 }
 
 func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
-	h, ok := decodeHandle(b)
-	if ok && h.Kind == kindSubmitting {
+	h, err := decodeHandle(b)
+	if err != nil {
+		return operator.Result{}, fmt.Errorf("resume: %w", err)
+	}
+	if h.Kind == kindSubmitting {
 		return resumeSubmission(ctx, t, h)
 	}
-	if !ok || h.Kind != kindDriver {
+	if h.Kind != kindDriver {
 		return operator.Result{}, errors.New("not a Spark driver handle")
 	}
 	args := operator.Args(t.Args)
