@@ -8,9 +8,10 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
-// variableJSON is Airflow's Variable. The value of a variable whose key
-// looks secret (password, token, api_key...: Airflow's sensitive names)
-// is shown as ***, as Airflow's UI hides it.
+// variableJSON is Airflow's Variable. Values are stored encrypted and
+// shown decrypted, except that the value of a variable whose key looks
+// secret (password, token, api_key...: Airflow's sensitive names) is shown
+// as ***, as Airflow's UI hides it.
 type variableJSON struct {
 	Key         string  `json:"key"`
 	Value       string  `json:"value"`
@@ -30,7 +31,7 @@ func (s *server) listVariables(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	vars, err := s.o.Store.ListVariables(r.Context())
+	vars, err := (&connection.Variables{Store: s.o.Store, Keys: s.o.Keys}).List(r.Context())
 	if err != nil {
 		return fmt.Errorf("list variables: %w", err)
 	}
@@ -46,6 +47,9 @@ func (s *server) getVariable(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.o.Store.GetVariable(r.Context(), key)
 	if isNotFound(err) {
 		return notFound("Variable", "variable %q not found", key)
+	}
+	if err == nil {
+		v, err = connection.UnsealVariable(s.o.Keys, v)
 	}
 	if err != nil {
 		return fmt.Errorf("read variable %s: %w", key, err)

@@ -51,6 +51,7 @@ func (a *app) serveAPI(parent context.Context, listen string) error {
 		return err
 	}
 	defer st.Close()
+	defer a.maskServiceLog(ctx, st, cfg, log)()
 	bag := engine.NewBag(cfg.DagsFolder, a.operators.Specs())
 	if err := bag.Reload(); err != nil {
 		return err

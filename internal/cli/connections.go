@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -44,18 +45,28 @@ Output never shows a password or a secret-looking extra: they print as ***.`,
 
 // withConnections runs f with a resolver over the configured store and the
 // secret key, telling the user when a new key file had to be generated.
+// loadKeyring loads the secret key that seals connections and variables,
+// saying so when it had to generate one.
+func (a *app) loadKeyring(cfg config.Config) (*connection.Keyring, error) {
+	keys, generated, err := connection.LoadKeyring(cfg.Home)
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	if generated {
+		fmt.Fprintf(a.stderr, "Generated a new secret key: %s. Back it up: stored connection secrets and variables cannot be read without it.\n",
+			keys.Source())
+	}
+	return keys, nil
+}
+
 func (a *app) withConnections(cmd *cobra.Command, f func(r *connection.Resolver) error) error {
 	cfg, err := a.config()
 	if err != nil {
 		return err
 	}
-	keys, generated, err := connection.LoadKeyring(cfg.Home)
+	keys, err := a.loadKeyring(cfg)
 	if err != nil {
-		return fmt.Errorf("secret key: %w", err)
-	}
-	if generated {
-		fmt.Fprintf(a.stderr, "Generated a new secret key: %s. Back it up: stored connection secrets cannot be read without it.\n",
-			keys.Source())
+		return err
 	}
 	return a.withStore(cmd, func(st store.Store) error {
 		return f(&connection.Resolver{Store: st, Keys: keys})
@@ -534,8 +545,9 @@ func writePrivateFile(path string, data []byte) error {
 func (a *app) connectionsRotateKey() *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate-key",
-		Short: "Re-encrypt every stored connection with the current secret key",
-		Long: `Re-encrypt the passwords and extras of every stored connection with the current key. To
+		Short: "Re-encrypt every stored connection and variable with the current secret key",
+		Long: `Re-encrypt the passwords and extras of every stored connection, and every stored variable,
+with the current key (variables still in clear from an older Sirocco are encrypted too). To
 change the key:
 
   1. generate one:           head -c 32 /dev/urandom | base64
@@ -552,8 +564,12 @@ It is safe to run again, or while connections are being changed.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "Re-encrypted %d of %d stored connection(s) with key %s (%s)\n",
-					res.Reencrypted, res.Total, r.Keys.CurrentID(), r.Keys.Source())
+				vres, err := (&connection.Variables{Store: r.Store, Keys: r.Keys}).SealAll(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "Re-encrypted %d of %d stored connection(s) and %d of %d variable(s) with key %s (%s)\n",
+					res.Reencrypted, res.Total, vres.Reencrypted, vres.Total, r.Keys.CurrentID(), r.Keys.Source())
 				return nil
 			})
 		},

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -24,7 +25,16 @@ func (a *app) dbCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			fmt.Fprintf(a.stdout, "Database %s (%s) is up to date\n", config.RedactURL(cfg.DatabaseURL), st.Dialect())
+			keys, err := a.loadKeyring(cfg)
+			if err != nil {
+				return err
+			}
+			res, err := (&connection.Variables{Store: st, Keys: keys}).SealAll(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "Database %s (%s) is up to date; %d of %d variable(s) newly encrypted\n",
+				config.RedactURL(cfg.DatabaseURL), st.Dialect(), res.Reencrypted, res.Total)
 			return nil
 		},
 	})
@@ -72,12 +82,12 @@ func (a *app) poolsCmd() *cobra.Command {
 }
 
 func (a *app) variablesCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "variables", Short: "Key/values that templates read as var.value.KEY"}
+	cmd := &cobra.Command{Use: "variables", Short: "Key/values that templates read as var.value.KEY (stored encrypted)"}
 	cmd.AddCommand(&cobra.Command{
-		Use: "set KEY VALUE", Short: "Set a variable", Args: cobra.ExactArgs(2),
+		Use: "set KEY VALUE", Short: "Set a variable (its value is encrypted with the secret key)", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd, func(st store.Store) error {
-				if err := st.SetVariable(cmd.Context(), store.Variable{Key: args[0], Value: args[1]}); err != nil {
+			return a.withVariables(cmd, func(vars *connection.Variables) error {
+				if err := vars.Set(cmd.Context(), store.Variable{Key: args[0], Value: args[1]}); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "Variable %s set\n", args[0])
@@ -85,10 +95,10 @@ func (a *app) variablesCmd() *cobra.Command {
 			})
 		},
 	}, &cobra.Command{
-		Use: "get KEY", Short: "Print a variable's value", Args: cobra.ExactArgs(1),
+		Use: "get KEY", Short: "Print a variable's value (SIROCCO_VAR_<KEY> first, as tasks see it)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd, func(st store.Store) error {
-				v, err := st.GetVariable(cmd.Context(), args[0])
+			return a.withVariables(cmd, func(vars *connection.Variables) error {
+				v, err := vars.Get(cmd.Context(), args[0])
 				if err != nil {
 					return fmt.Errorf("variable %s: %w", args[0], err)
 				}
@@ -97,16 +107,16 @@ func (a *app) variablesCmd() *cobra.Command {
 			})
 		},
 	}, &cobra.Command{
-		Use: "list", Short: "List variables", Args: cobra.NoArgs,
+		Use: "list", Short: "List stored variables; values of sensitive keys (password, token, ...) show as ***", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withStore(cmd, func(st store.Store) error {
-				vars, err := st.ListVariables(cmd.Context())
+			return a.withVariables(cmd, func(vars *connection.Variables) error {
+				list, err := vars.List(cmd.Context())
 				if err != nil {
 					return err
 				}
 				t := &table{headers: []string{"key", "value"}}
-				for _, v := range vars {
-					t.add(map[string]any{"key": v.Key, "value": v.Value, "description": v.Description})
+				for _, v := range list {
+					t.add(map[string]any{"key": v.Key, "value": displayValue(v), "description": v.Description})
 				}
 				return a.print(t)
 			})
@@ -120,6 +130,31 @@ func (a *app) variablesCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// displayValue is a variable's value for listings: *** when its key looks
+// sensitive, as Airflow's UI shows it.
+func displayValue(v store.Variable) string {
+	if connection.IsSensitive(v.Key) && v.Value != "" {
+		return connection.Mask
+	}
+	return v.Value
+}
+
+// withVariables runs f with the variables of the configured store and the
+// secret key that seals them.
+func (a *app) withVariables(cmd *cobra.Command, f func(*connection.Variables) error) error {
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	keys, err := a.loadKeyring(cfg)
+	if err != nil {
+		return err
+	}
+	return a.withStore(cmd, func(st store.Store) error {
+		return f(&connection.Variables{Store: st, Keys: keys})
+	})
 }
 
 func (a *app) configCmd() *cobra.Command {

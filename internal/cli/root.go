@@ -20,6 +20,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/all"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
+	"github.com/sirocco-dev/sirocco/internal/tasklog"
 )
 
 // app carries what every command needs; it is built once per invocation.
@@ -29,6 +30,9 @@ type app struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	operators operator.Registry
+	// secrets are masked in the service log (logger); serve and the API
+	// server fill it with the secrets the store and environment hold.
+	secrets *tasklog.Secrets
 }
 
 // configFlags are the settings any command may override with a flag.
@@ -42,7 +46,7 @@ var configFlags = []struct{ name, key, help string }{
 
 // NewRoot builds the command tree.
 func NewRoot(stdout, stderr io.Writer) *cobra.Command {
-	a := &app{flags: map[string]*string{}, stdout: stdout, stderr: stderr, operators: all.Registry()}
+	a := &app{flags: map[string]*string{}, stdout: stdout, stderr: stderr, operators: all.Registry(), secrets: &tasklog.Secrets{}}
 	root := &cobra.Command{
 		Use:           "sirocco",
 		Short:         "Sirocco schedules DAGs of tasks and runs them where they belong.",
@@ -95,7 +99,7 @@ func (a *app) config() (config.Config, error) {
 func (a *app) logger(cfg config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(tasklog.NewMaskingHandler(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}), a.secrets))
 }
 
 // openStore opens the configured database and checks that its schema is

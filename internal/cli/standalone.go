@@ -18,6 +18,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/engine"
+	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
 func (a *app) standaloneCmd() *cobra.Command {
@@ -75,6 +76,8 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 		return err
 	}
 	defer st.Close()
+	sealVariables(ctx, st, cfg, log)
+	defer a.maskServiceLog(ctx, st, cfg, log)()
 	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: st, Operators: a.operators, Logger: log})
 	if err != nil {
 		return err
@@ -121,6 +124,69 @@ func loadKeys(cfg config.Config, log *slog.Logger) (*connection.Keyring, error) 
 		log.Info("generated a secret key for connection passwords", "file", keys.Source())
 	}
 	return keys, nil
+}
+
+// sealVariables encrypts the variables an older Sirocco stored in clear
+// (and re-encrypts those under an old key), so a database upgraded by
+// start-up migrations holds no variable in clear. A failure is logged, not
+// fatal: the rows stay readable, and `connections rotate-key` says why.
+func sealVariables(ctx context.Context, st store.Store, cfg config.Config, log *slog.Logger) {
+	keys, err := loadKeys(cfg, log)
+	if err == nil {
+		var res connection.RotateResult
+		res, err = (&connection.Variables{Store: st, Keys: keys}).SealAll(ctx)
+		if res.Reencrypted > 0 {
+			log.Info("encrypted stored variables with the current secret key", "count", res.Reencrypted, "of", res.Total)
+		}
+	}
+	if err != nil {
+		log.Warn("stored variables not (re-)encrypted; run `sirocco connections rotate-key`", "err", err)
+	}
+}
+
+// secretsRefresh is how often the service log's secrets are read again,
+// so a variable or connection added meanwhile is masked too.
+const secretsRefresh = 30 * time.Second
+
+// maskServiceLog makes the service log mask every secret the store and the
+// environment hold (sensitive variables, connection secrets), read now and
+// every secretsRefresh until ctx ends. The returned function stops the
+// reader and waits for it.
+func (a *app) maskServiceLog(ctx context.Context, st store.Store, cfg config.Config, log *slog.Logger) func() {
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		log.Warn("service log: secrets not masked", "err", err)
+		return func() {}
+	}
+	load := func() {
+		list, err := connection.KnownSecrets(ctx, st, keys, nil)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("service log: cannot read the secrets to mask", "err", err)
+		}
+		for _, s := range list {
+			a.secrets.Add(s)
+		}
+	}
+	load()
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(secretsRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				load()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // startHTTP serves handler on listen in the background; the returned

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -279,7 +280,11 @@ func (a *app) tasksRender() *cobra.Command {
 			if err := json.Unmarshal(rendered, &v); err != nil {
 				return fmt.Errorf("decode rendered fields: %w", err)
 			}
-			return printRendered(a, v)
+			secrets, err := a.knownSecrets(ctx, e)
+			if err != nil {
+				return err
+			}
+			return printRendered(a, secrets.MaskValue(v).(map[string]any))
 		},
 	}
 }
@@ -337,4 +342,23 @@ func newTestRunner(e *env, a *app) *executor.Runner {
 		r.Connections.Keys = keys
 	}
 	return r
+}
+
+// knownSecrets is what `tasks render` masks, whatever the stored rendered
+// fields hold (rows written before Sirocco masked them): the values of
+// sensitive variables and connection secrets.
+func (a *app) knownSecrets(ctx context.Context, e *env) (*tasklog.Secrets, error) {
+	keys, err := a.loadKeyring(e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	list, err := connection.KnownSecrets(ctx, e.st, keys, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := &tasklog.Secrets{}
+	for _, secret := range list {
+		out.Add(secret)
+	}
+	return out, nil
 }

@@ -112,7 +112,11 @@ func (c *Config) loadFile(file string) error {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	for k, v := range raw {
-		if err := c.set(k, fmt.Sprint(v)); err != nil {
+		text := ""
+		if v != nil { // `key:` with no value is empty, not "<nil>"
+			text = fmt.Sprint(v)
+		}
+		if err := c.set(k, text); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 	}
@@ -172,6 +176,13 @@ func (c *Config) set(key, value string) error {
 		fv := v.Field(i)
 		switch fv.Interface().(type) {
 		case string:
+			if f.Tag.Get("secret") == "true" {
+				secret, err := secretValue(key, value)
+				if err != nil {
+					return err
+				}
+				value = secret
+			}
 			fv.SetString(value)
 		case int:
 			n, err := strconv.Atoi(value)
@@ -191,12 +202,28 @@ func (c *Config) set(key, value string) error {
 	return fmt.Errorf("unknown setting %q", key)
 }
 
+// secretValue checks a secret setting (the API token): surrounding
+// whitespace (a newline from a file) is dropped, and a value that is blank
+// is refused. A blank token is a mistake (SIROCCO_API_TOKEN=$UNSET), and
+// accepting it would either demand a token nobody can send or silently
+// leave the API open, depending on who reads it.
+func secretValue(key, value string) (string, error) {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return "", fmt.Errorf("%s is set but blank (empty or only whitespace): give it a real value, or remove the setting", key)
+	}
+	return v, nil
+}
+
+// envValues reads the SIROCCO_* variables. An empty variable counts as
+// unset, except for a secret: SIROCCO_API_TOKEN= is refused (secretValue)
+// rather than read as "no token".
 func envValues() map[string]string {
 	out := map[string]string{}
 	t := reflect.TypeOf(Config{})
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if v, ok := os.LookupEnv(f.Tag.Get("env")); ok && v != "" {
+		if v, ok := os.LookupEnv(f.Tag.Get("env")); ok && (v != "" || f.Tag.Get("secret") == "true") {
 			out[f.Tag.Get("yaml")] = v
 		}
 	}

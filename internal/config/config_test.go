@@ -147,3 +147,47 @@ func TestDagsFolderIsNeverRelativeToTheWorkingDirectory(t *testing.T) {
 		t.Errorf("environment's relative dags_folder = %q, want %q (absolute from where it was typed)", c.DagsFolder, want)
 	}
 }
+
+// TestBlankAPITokenIsRefused: a token that is empty or only whitespace,
+// from the environment or sirocco.yaml, stops Sirocco with an error naming
+// the setting, instead of being taken as a token nobody can send (or as
+// no token at all). Surrounding whitespace of a real token is dropped.
+func TestBlankAPITokenIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		env        *string
+	}{
+		{name: "empty env", env: ptr("")},
+		{name: "whitespace env", env: ptr(" \t\n")},
+		{name: "empty in file", file: "api_token: \"\"\n"},
+		{name: "whitespace in file", file: "api_token: \"   \"\n"},
+		{name: "no value in file", file: "api_token:\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("SIROCCO_HOME", home)
+			if tc.env != nil {
+				t.Setenv("SIROCCO_API_TOKEN", *tc.env)
+			} else {
+				t.Setenv("SIROCCO_API_TOKEN", "x") // t.Setenv restores it; unset for this case
+				os.Unsetenv("SIROCCO_API_TOKEN")
+			}
+			c, err := Load(nil)
+			if err == nil || !strings.Contains(err.Error(), "api_token is set but blank") {
+				t.Fatalf("Load = %q, %v; want the blank api_token refused", c.APIToken, err)
+			}
+		})
+	}
+	home := t.TempDir()
+	t.Setenv("SIROCCO_HOME", home)
+	t.Setenv("SIROCCO_API_TOKEN", "  Tok3n-from-a-file\n")
+	c, err := Load(nil)
+	if err != nil || c.APIToken != "Tok3n-from-a-file" {
+		t.Errorf("Load = %q, %v; want the token without its whitespace", c.APIToken, err)
+	}
+}
+
+func ptr(s string) *string { return &s }

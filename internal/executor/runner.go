@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -135,6 +134,11 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	// for it, so the try's outcome is recorded only with its log complete.
 	lw := tasklog.Start(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, try))
 	defer lw.Close()
+	if prep != nil {
+		for _, secret := range prep.secrets {
+			lw.AddSecret(secret)
+		}
+	}
 	lw.Printf("sirocco: starting try %d of %s (run %s) on %s", try, k.TaskID, k.RunID, r.Hostname)
 	if prepErr != nil {
 		lw.Printf("sirocco: %v", prepErr)
@@ -425,6 +429,7 @@ type prepared struct {
 	args         map[string]any
 	env          map[string]string
 	renderedJSON []byte
+	secrets      []string // values of the sensitive variables the templates read
 }
 
 // prepare renders the task's templated fields for one try.
@@ -436,6 +441,13 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 	if err != nil {
 		return nil, fmt.Errorf("params: %w", err)
 	}
+	// Variables are read as tasks see them: SIROCCO_VAR_<KEY> first, then
+	// the store, decrypted. The values of sensitive ones are secrets.
+	vars := &connection.Variables{Store: r.Store}
+	if r.Connections != nil {
+		vars.Keys = r.Connections.Keys
+	}
+	secrets := &tasklog.Secrets{}
 	// Building the context costs more than the rest of a try's start when
 	// no field is templated, so it is built only for the first one that is.
 	var tc template.Context
@@ -445,12 +457,12 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 			LogicalDate: run.LogicalDate, DataIntervalStart: run.DataIntervalStart, DataIntervalEnd: run.DataIntervalEnd,
 			TryNumber: try, Params: params, Conf: run.Conf,
 			Variables: func(key string) (string, error) {
-				if v, ok := os.LookupEnv("SIROCCO_VAR_" + key); ok {
-					return v, nil
-				}
-				v, err := r.Store.GetVariable(ctx, key)
+				v, err := vars.Get(ctx, key)
 				if err != nil {
 					return "", fmt.Errorf("variable %q: %w", key, err)
+				}
+				if connection.IsSensitive(key) {
+					secrets.Add(v.Value) // masked in the try's log and rendered fields
 				}
 				return v.Value, nil
 			},
@@ -503,11 +515,13 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 		}
 		env[k] = out.(string)
 	}
-	js, err := json.Marshal(map[string]any{"args": args, "env": env})
+	// The rendered fields are stored and shown (tasks render, the API):
+	// with the secrets they hold masked, as Airflow's rendered fields.
+	js, err := json.Marshal(map[string]any{"args": secrets.MaskValue(args), "env": secrets.MaskValue(env)})
 	if err != nil {
 		return nil, fmt.Errorf("encode rendered fields: %w", err)
 	}
-	return &prepared{args: args, env: env, renderedJSON: js}, nil
+	return &prepared{args: args, env: env, renderedJSON: js, secrets: secrets.List()}, nil
 }
 
 // connection returns the resolver operators use: every secret of a

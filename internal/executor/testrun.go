@@ -32,6 +32,9 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 	masked := tasklog.NewMasked(out)
 	out = masked
 	defer masked.Flush()
+	for _, secret := range prep.secrets {
+		masked.AddSecret(secret)
+	}
 	res, err := r.Operators[t.Operator].New().Execute(ctx, &operator.Task{
 		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
 		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d),

@@ -237,9 +237,14 @@ type Pool struct {
 	Description string
 }
 
-// Variable is a key/value the templates read as var.value.KEY.
+// Variable is a key/value the templates read as var.value.KEY. When
+// Encrypted, Value is ciphertext made by package connection, which owns
+// the keys (as for ConnectionRecord): the store never sees it in clear.
+// Rows written before encryption existed hold plaintext (Encrypted false)
+// until `connections rotate-key` or `db migrate` seals them.
 type Variable struct {
 	Key, Value, Description string
+	Encrypted               bool
 }
 
 // XCom is a value one task hands to another, as Airflow's XCom.
@@ -352,6 +357,11 @@ type Store interface {
 	GetVariable(ctx context.Context, key string) (Variable, error)
 	ListVariables(ctx context.Context) ([]Variable, error)
 	DeleteVariable(ctx context.Context, key string) error
+	// ReplaceVariableValue sets the value of old.Key (and whether it is
+	// encrypted) only if value and flag still equal old's, and reports
+	// whether it did: sealing or re-encrypting never overwrites a
+	// concurrent change.
+	ReplaceVariableValue(ctx context.Context, old Variable, value string, encrypted bool) (bool, error)
 
 	SetXCom(ctx context.Context, x XCom) error
 	GetXCom(ctx context.Context, k TaskKey, key string) (XCom, error)

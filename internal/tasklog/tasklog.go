@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -46,33 +45,6 @@ func (w *Writer) AddSecret(s string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.secrets = addSecret(w.secrets, s)
-}
-
-// addSecret adds s to secrets unless it is too short or already there,
-// keeping the longest first, so a secret containing another is masked
-// whole.
-func addSecret(secrets [][]byte, s string) [][]byte {
-	if len(s) < 4 {
-		return secrets
-	}
-	for _, have := range secrets {
-		if string(have) == s {
-			return secrets
-		}
-	}
-	secrets = append(secrets, []byte(s))
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-	return secrets
-}
-
-// mask returns line with every secret replaced by "***".
-func mask(secrets [][]byte, line []byte) []byte {
-	for _, s := range secrets {
-		if bytes.Contains(line, s) {
-			line = bytes.ReplaceAll(line, s, []byte("***"))
-		}
-	}
-	return line
 }
 
 // maxPartial bounds the unterminated tail a Writer keeps.

@@ -2,7 +2,6 @@ package process_test
 
 import (
 	"bytes"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -84,7 +83,7 @@ func TestEnviron(t *testing.T) {
 	t.Parallel()
 	ctxEnv := map[string]string{"SIROCCO_CTX_DAG_ID": "d", "SIROCCO_CTX_TRY_NUMBER": "2"}
 	ctxVars := []string{"SIROCCO_CTX_DAG_ID=d", "SIROCCO_CTX_TRY_NUMBER=2"}
-	own := os.Environ()
+	own := process.Inherited()
 	if len(own) == 0 {
 		t.Fatal("the test process has no environment to inherit")
 	}

@@ -148,8 +148,9 @@ func TestKillOrphanLeavesOthersAlone(t *testing.T) {
 	liveStart := process.StartTime(live.pid)
 
 	tests := []struct {
-		name string
-		h    process.Handle
+		name    string
+		h       process.Handle
+		damaged bool // refused as a damaged handle, with an error
 	}{
 		{name: "dead group", h: localHandle(gone.pid, 12345)},
 		{name: "dead group, no start time", h: localHandle(gone.pid, 0)},
@@ -158,12 +159,12 @@ func TestKillOrphanLeavesOthersAlone(t *testing.T) {
 		{name: "other kind", h: process.Handle{Kind: "k8s", Host: host, PID: live.pid, PGID: live.pid, StartTime: liveStart}},
 		{name: "no pid", h: process.Handle{Kind: "process", Host: host}},
 		// A handle whose group reads 0 would name our own group.
-		{name: "group 0", h: process.Handle{Kind: "process", Host: host, PID: unrelated.pid, StartTime: unrelatedStart}},
+		{name: "group 0", h: process.Handle{Kind: "process", Host: host, PID: unrelated.pid, StartTime: unrelatedStart}, damaged: true},
 	}
 	for _, tt := range tests {
 		killed, err := process.KillOrphan(handleJSON(t, tt.h), time.Second)
-		if err != nil || killed {
-			t.Errorf("%s: KillOrphan = %v, %v; want false, nil", tt.name, killed, err)
+		if killed || (err != nil) != tt.damaged {
+			t.Errorf("%s: KillOrphan = %v, %v; want false and an error only for a damaged handle", tt.name, killed, err)
 		}
 	}
 	if !alive(unrelated.pid) || !alive(live.pid) {

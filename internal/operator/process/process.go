@@ -49,9 +49,13 @@ const saveTimeout = 10 * time.Second
 
 // Spec is one process to run.
 type Spec struct {
-	Argv       []string
-	Dir        string
-	Env        []string // full environment, KEY=VALUE
+	Argv []string
+	Dir  string
+	// Env is the full environment, KEY=VALUE (Environ builds it); nil
+	// means Sirocco's own, less its settings (Inherited). Whatever it
+	// holds, Run drops every SIROCCO_* entry but SIROCCO_CTX_* and sets
+	// SIROCCO_TRY_ID itself (childEnv).
+	Env        []string
 	Stdout     io.Writer
 	Stderr     io.Writer
 	Grace      time.Duration // SIGTERM → SIGKILL; default 5s
@@ -185,19 +189,14 @@ func Run(ctx context.Context, s Spec) error {
 	return finish(exitError(waitErr))
 }
 
-// setUp gives cmd the spec's directory and environment, its own
+// setUp gives cmd the spec's directory and environment (childEnv: never
+// one of Sirocco's own settings), its own
 // process group so a kill reaches grandchildren, and Pdeathsig so the
 // direct child dies with us if Sirocco is killed (recovery kills the rest
 // of the group from the stored handle).
 func setUp(cmd *exec.Cmd, s Spec) {
 	cmd.Dir = s.Dir
-	cmd.Env = s.Env
-	if s.TryID != "" {
-		if cmd.Env == nil {
-			cmd.Env = os.Environ()
-		}
-		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], TryIDVar+"="+s.TryID)
-	}
+	cmd.Env = childEnv(s.Env, s.TryID)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
@@ -312,6 +311,24 @@ func StartTime(pid int) uint64 {
 	return v
 }
 
+// DecodeHandle reads a stored handle. A handle of kind "process" must
+// name a process and a process group above 1 (or neither, when saved
+// before its process started): a damaged handle with group
+// 0 or 1 would otherwise have KillOrphan signal Sirocco's own group, or
+// every process it may signal (kill(-1)). Handles of other kinds (a Spark
+// driver) are returned as they are, for their operator to judge.
+func DecodeHandle(data []byte) (Handle, error) {
+	var h Handle
+	if err := json.Unmarshal(data, &h); err != nil {
+		return Handle{}, fmt.Errorf("decode process handle: %w", err)
+	}
+	noProcess := h.PID == 0 && h.PGID == 0 // saved before the process started: nothing to kill
+	if h.Kind == "process" && !noProcess && (h.PID <= 1 || h.PGID <= 1) {
+		return Handle{}, fmt.Errorf("decode process handle: pid %d and pgid %d must both be above 1", h.PID, h.PGID)
+	}
+	return h, nil
+}
+
 // KillOrphan kills the process group of a handle left by a previous Sirocco
 // process, if that exact process still runs on this host. It returns whether
 // it found something to kill.
@@ -326,14 +343,15 @@ func KillOrphan(data []byte, grace time.Duration) (bool, error) {
 
 // OrphanGroup returns the process group of a handle left by a previous
 // Sirocco process if that group is still there on this host, else 0, so
-// that recovery can kill the groups of all its orphans together.
+// that recovery can kill the groups of all its orphans together. It never
+// returns this process's own group, nor 0 or 1 (DecodeHandle refuses those).
 func OrphanGroup(data []byte) (int, error) {
-	var h Handle
-	if err := json.Unmarshal(data, &h); err != nil {
-		return 0, fmt.Errorf("decode process handle: %w", err)
+	h, err := DecodeHandle(data)
+	if err != nil {
+		return 0, err
 	}
-	if h.Kind != "process" || h.Host != hostname() || h.PID <= 0 || h.PGID <= 1 {
-		return 0, nil
+	if h.Kind != "process" || h.Host != hostname() || h.PID <= 0 || h.PGID <= 1 || h.PGID == syscall.Getpgrp() {
+		return 0, nil // another host's, or our own group: never ours to kill
 	}
 	now := StartTime(h.PID)
 	if now != 0 && now != h.StartTime {
@@ -500,15 +518,6 @@ func KillTagged(tryID string, grace time.Duration) (bool, error) {
 // groupExists reports whether any process is left in the process group.
 func groupExists(pgid int) bool { return syscall.Kill(-pgid, 0) == nil }
 
-// sensitiveEnv reports whether an entry of Sirocco's own environment holds
-// a secret a task must not inherit: the encryption keys, connection URIs
-// with their passwords, the database URL.
-func sensitiveEnv(kv string) bool {
-	name, _, _ := strings.Cut(kv, "=")
-	return strings.HasPrefix(name, "SIROCCO_CONN_") || strings.HasPrefix(name, "SIROCCO_SECRET_KEY") ||
-		name == "SIROCCO_DATABASE_URL"
-}
-
 // LastLine remembers the last non-empty line written through it, for the
 // bash operator's return_value XCom, while passing everything on.
 type LastLine struct {
@@ -547,25 +556,4 @@ func (l *LastLine) Last() string {
 		return tail
 	}
 	return l.last
-}
-
-// Environ builds a child's environment as Airflow does: the task's env
-// replaces Sirocco's own unless appendEnv (or env is empty), and the
-// SIROCCO_CTX_* variables are always present.
-func Environ(env, ctxEnv map[string]string, appendEnv bool) []string {
-	var out []string
-	if len(env) == 0 || appendEnv {
-		for _, kv := range os.Environ() {
-			if !sensitiveEnv(kv) {
-				out = append(out, kv)
-			}
-		}
-	}
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	for k, v := range ctxEnv {
-		out = append(out, k+"="+v)
-	}
-	return out
 }

@@ -3,11 +3,16 @@ package spark
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"sync"
+
+	"github.com/sirocco-dev/sirocco/internal/operator/process"
 )
 
 // Handle kinds. A "process" handle is spark-submit running here (client
@@ -46,12 +51,36 @@ type Handle struct {
 	SubmittedAt int64  `json:"submitted_at,omitempty"`
 }
 
-func decodeHandle(b []byte) (Handle, bool) {
+// decodeHandle reads a stored Spark handle and checks what resuming it
+// relies on: a known kind, and for a driver or a submission its id or tag
+// and a master REST URL over http(s). A damaged handle is an error naming
+// what is wrong, never a panic or a request to some other place.
+func decodeHandle(b []byte) (Handle, error) {
 	var h Handle
 	if err := json.Unmarshal(b, &h); err != nil {
-		return h, false
+		return Handle{}, fmt.Errorf("decode Spark handle: %w", err)
 	}
-	return h, true
+	switch h.Kind {
+	case kindProcess:
+		if _, err := process.DecodeHandle(b); err != nil {
+			return Handle{}, err
+		}
+		return h, nil
+	case kindDriver:
+		if h.DriverID == "" {
+			return Handle{}, errors.New("decode Spark handle: a spark_driver handle needs driver_id")
+		}
+	case kindSubmitting:
+		if h.Submission == "" {
+			return Handle{}, errors.New("decode Spark handle: a spark_submitting handle needs submission")
+		}
+	default:
+		return Handle{}, fmt.Errorf("decode Spark handle: unknown kind %q (want %s, %s or %s)", h.Kind, kindProcess, kindDriver, kindSubmitting)
+	}
+	if u, err := url.Parse(h.RESTURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Handle{}, fmt.Errorf("decode Spark handle: rest_url %q is not an http(s) URL", h.RESTURL)
+	}
+	return h, nil
 }
 
 var (

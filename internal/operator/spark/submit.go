@@ -230,7 +230,9 @@ func killRemote(ctx context.Context, t *operator.Task, s settings, c *spark.Clie
 	defer cancel()
 	run := func(argv ...string) error {
 		fmt.Fprintf(t.Log, "sirocco: %s\n", strings.Join(argv, " "))
-		out, err := exec.CommandContext(kctx, argv[0], argv[1:]...).CombinedOutput()
+		cmd := exec.CommandContext(kctx, argv[0], argv[1:]...)
+		cmd.Env = process.Inherited() // never Sirocco's own secrets
+		out, err := cmd.CombinedOutput()
 		_, _ = t.Log.Write(out)
 		return err
 	}
@@ -260,19 +262,22 @@ func (Submit) Resume(ctx context.Context, t *operator.Task, b []byte) (operator.
 }
 
 func canResume(b []byte) bool {
-	h, ok := decodeHandle(b)
-	if !ok || h.RESTURL == "" {
+	h, err := decodeHandle(b)
+	if err != nil {
 		return false
 	}
 	return (h.Kind == kindDriver && h.DriverID != "") || (h.Kind == kindSubmitting && h.Submission != "")
 }
 
 func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
-	h, ok := decodeHandle(b)
-	if ok && h.Kind == kindSubmitting {
+	h, err := decodeHandle(b)
+	if err != nil {
+		return operator.Result{}, fmt.Errorf("resume: %w", err)
+	}
+	if h.Kind == kindSubmitting {
 		return resumeSubmission(ctx, t, h)
 	}
-	if !ok || h.Kind != kindDriver {
+	if h.Kind != kindDriver {
 		return operator.Result{}, errors.New("not a Spark driver handle")
 	}
 	args := operator.Args(t.Args)

@@ -170,52 +170,6 @@ func (s *Store) ListPools(ctx context.Context) ([]store.Pool, error) {
 	})
 }
 
-// SetVariable creates or overwrites a variable.
-func (s *Store) SetVariable(ctx context.Context, v store.Variable) error {
-	_, err := s.exec(ctx, `INSERT INTO variables (key, val, description) VALUES (?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET val = excluded.val, description = excluded.description`,
-		v.Key, v.Value, v.Description)
-	if err != nil {
-		return fmt.Errorf("set variable %s: %w", v.Key, err)
-	}
-	return nil
-}
-
-// GetVariable returns a variable or an error wrapping store.ErrNotFound.
-func (s *Store) GetVariable(ctx context.Context, key string) (store.Variable, error) {
-	var v store.Variable
-	err := s.queryRow(ctx, `SELECT key, val, description FROM variables WHERE key = ?`, key).
-		Scan(&v.Key, &v.Value, &v.Description)
-	if err != nil {
-		return store.Variable{}, fmt.Errorf("get variable %s: %w", key, notFound(err))
-	}
-	return v, nil
-}
-
-// ListVariables returns every variable sorted by key.
-func (s *Store) ListVariables(ctx context.Context) ([]store.Variable, error) {
-	rows, err := s.query(ctx, `SELECT key, val, description FROM variables ORDER BY key`)
-	if err != nil {
-		return nil, fmt.Errorf("list variables: %w", err)
-	}
-	return collect(rows, "list variables", func(sc scanner, v *store.Variable) error {
-		return sc.Scan(&v.Key, &v.Value, &v.Description)
-	})
-}
-
-// DeleteVariable removes a variable; a missing one gives store.ErrNotFound
-// so the CLI can say so.
-func (s *Store) DeleteVariable(ctx context.Context, key string) error {
-	res, err := s.exec(ctx, `DELETE FROM variables WHERE key = ?`, key)
-	if err != nil {
-		return fmt.Errorf("delete variable %s: %w", key, err)
-	}
-	if ok, err := affected(res); err != nil || !ok {
-		return fmt.Errorf("delete variable %s: %w", key, orNotFound(err))
-	}
-	return nil
-}
-
 // SetXCom stores (or replaces) the value a task pushed under key. The task
 // instance must exist: otherwise the error wraps store.ErrNotFound.
 func (s *Store) SetXCom(ctx context.Context, x store.XCom) error {
