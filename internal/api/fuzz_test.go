@@ -163,8 +163,17 @@ func object(body []byte, v any) int {
 }
 
 // unreachable reports that the path id is not one a router sees as
-// itself: empty, or dots that path cleaning removes (a redirect or 404).
-func unreachable(id string) bool { return id == "" || id == "." || id == ".." }
+// itself: ServeMux cleans the unescaped path, so an empty id, or one with
+// an empty, "." or ".." segment between its slashes (a run id an older
+// version accepted), is redirected or not found.
+func unreachable(id string) bool {
+	for _, seg := range strings.Split(id, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
 
 // odd reports an id no store can hold: the router answers 404 at once.
 func odd(id string) bool { return !utf8.ValidString(id) || strings.ContainsRune(id, 0) }
