@@ -28,8 +28,20 @@ type RunRequest struct {
 // queued run with its task instances; the scheduler picks it up. A run
 // with the same id or logical date gives an error wrapping store.ErrExists.
 func CreateRun(ctx context.Context, st store.Store, d *dag.DAG, req RunRequest, now time.Time) (store.DagRun, error) {
+	if err := checkConf(req.Conf); err != nil {
+		return store.DagRun{}, err
+	}
 	if _, err := d.ResolveParams(req.Conf); err != nil {
 		return store.DagRun{}, invalid("conf", fmt.Errorf("conf does not match the DAG's params: %w", err))
+	}
+	typ := req.Type
+	if typ == "" {
+		typ = store.RunManual
+	}
+	if req.RunID != "" {
+		if err := CheckRunID(req.RunID, typ); err != nil {
+			return store.DagRun{}, err
+		}
 	}
 	at := now
 	if req.LogicalDate != "" {
@@ -38,10 +50,6 @@ func CreateRun(ctx context.Context, st store.Store, d *dag.DAG, req RunRequest, 
 			return store.DagRun{}, invalid("logical_date", err)
 		}
 		at = t
-	}
-	typ := req.Type
-	if typ == "" {
-		typ = store.RunManual
 	}
 	run, tis := scheduler.NewRunRecords(d, typ, dag.Interval{Start: at, End: at}, req.Conf, now)
 	if req.RunID != "" {
@@ -60,15 +68,20 @@ func CreateRun(ctx context.Context, st store.Store, d *dag.DAG, req RunRequest, 
 	return run, nil
 }
 
-// ParseDate accepts YYYY-MM-DD or RFC 3339, as every date a user types.
+// ParseDate accepts YYYY-MM-DD or RFC 3339, as every date a user types,
+// within the years 1 to 9999 (UTC), which every store keeps exactly.
 func ParseDate(s string) (time.Time, error) {
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t.UTC(), nil
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		if t, err = time.Parse(time.RFC3339, s); err != nil {
+			return time.Time{}, fmt.Errorf("bad date %q (expected YYYY-MM-DD or RFC 3339)", s)
+		}
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
+	t = t.UTC()
+	if err := checkDate(s, t); err != nil {
+		return time.Time{}, err
 	}
-	return time.Time{}, fmt.Errorf("bad date %q (expected YYYY-MM-DD or RFC 3339)", s)
+	return t, nil
 }
 
 // Backfillable reports why d cannot be backfilled: a DAG without a
@@ -95,12 +108,19 @@ func Backfill(ctx context.Context, st store.Store, d *dag.DAG, from, to time.Tim
 	if err := Backfillable(d); err != nil {
 		return nil, err
 	}
+	if to.Before(from) {
+		return nil, invalidf("to", "the backfill ends (%s) before it starts (%s)",
+			to.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+	}
+	if err := checkConf(conf); err != nil {
+		return nil, err
+	}
 	if _, err := d.ResolveParams(conf); err != nil {
 		return nil, invalid("conf", err)
 	}
 	var out []BackfillRun
 	iv, ok := d.Schedule.First(from.In(d.Timezone))
-	for ; ok && !iv.Start.After(to); iv, ok = d.Schedule.Next(iv) {
+	for ; ok && !iv.Start.After(to); iv, ok = next(d.Schedule, iv) {
 		run, tis := scheduler.NewRunRecords(d, store.RunBackfill, iv, conf, now)
 		err := st.CreateRun(ctx, run, tis)
 		if errors.Is(err, store.ErrExists) {
@@ -113,6 +133,14 @@ func Backfill(ctx context.Context, st store.Store, d *dag.DAG, from, to time.Tim
 		out = append(out, BackfillRun{RunID: run.RunID, LogicalDate: iv.Start})
 	}
 	return out, nil
+}
+
+// next is the interval after iv, or false when the schedule gives none
+// later (a cron expression whose next match its library cannot find gives
+// the zero time): a backfill must move forward or stop.
+func next(s dag.Schedule, iv dag.Interval) (dag.Interval, bool) {
+	n, ok := s.Next(iv)
+	return n, ok && n.Start.After(iv.Start) && n.End.After(n.Start)
 }
 
 // SetPaused pauses or unpauses d. The DAG's row is written first, so a DAG

@@ -155,6 +155,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, s.unrouted(r))
 		return
 	}
+	if !storable(r.URL.Path) {
+		s.fail(w, r, &problem{Status: http.StatusNotFound, Title: "Not found", kind: "NotFound",
+			Detail: "no DAG, run, task or other object has an id holding NUL or bytes that are not UTF-8"})
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -41,7 +41,10 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 	if body.DagRunID == nil || *body.DagRunID == "" {
 		return badRequest("dag_run_id", "dag_run_id is required: Sirocco clears task instances of one run")
 	}
-	run, err := s.o.Store.GetRun(r.Context(), d.ID, *body.DagRunID)
+	run, err := store.DagRun{}, store.ErrNotFound
+	if storable(*body.DagRunID) {
+		run, err = s.o.Store.GetRun(r.Context(), d.ID, *body.DagRunID)
+	}
 	if isNotFound(err) {
 		return notFound("DAGRun", "DAGRun with DAG ID %q and DagRun ID %q not found", d.ID, *body.DagRunID)
 	}

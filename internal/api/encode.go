@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,37 +92,75 @@ func boolParam(r *http.Request, name string) (value, set bool, err error) {
 
 // decodeBody reads the JSON object of a write into v, refusing unknown
 // fields and naming the field of a type mismatch, so a typo is a 400 that
-// says what to fix rather than a field silently ignored.
+// says what to fix rather than a field silently ignored. The body must be
+// one JSON object and nothing after it: null, an array or trailing bytes
+// are refused rather than read as an empty request.
 func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	var syntax *json.SyntaxError
+	var raw json.RawMessage
+	if err := readErr(dec.Decode(&raw)); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return badRequest("", "the request body holds more than one JSON value")
+	}
+	if kind := valueKind(raw); kind != "an object" {
+		return badRequest("", "the request body must be a JSON object, not %s", kind)
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	err := strict.Decode(v)
 	var typ *json.UnmarshalTypeError
-	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
-	case errors.As(err, &tooBig):
-		return err
-	case errors.Is(err, io.EOF):
-		return badRequest("", "the request body is empty; expected a JSON object")
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return badRequest("", "the request body is not valid JSON: %v", err)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return badRequest("", "the request body must be a JSON object, not %s", typ.Value)
-		}
+		return nil
+	case errors.As(err, &typ) && typ.Field != "":
 		return badRequest(typ.Field, "expected %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return badRequest(name, "unknown field %q", name)
-	default:
-		return badRequest("", "the request body cannot be read: %v", err)
 	}
-	if dec.More() {
-		return badRequest("", "the request body holds more than one JSON value")
+	return badRequest("", "the request body cannot be read: %v", err)
+}
+
+// readErr turns an error reading the body's JSON into the answer it
+// deserves: 413 for a body over maxBody, 400 for anything else.
+func readErr(err error) error {
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooBig):
+		return err
+	case errors.Is(err, io.EOF):
+		return badRequest("", "the request body is empty; expected a JSON object")
 	}
-	return nil
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return badRequest("", "the request body is not valid JSON: %v", err)
+	}
+	return badRequest("", "the request body cannot be read: %v", err)
+}
+
+// valueKind names the kind of the JSON value raw, as a problem says it.
+func valueKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 // jsonKind names a Go kind as JSON does.

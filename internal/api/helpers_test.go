@@ -45,7 +45,7 @@ tasks:
 // site is an API over a real SQLite store and DAGs loaded from YAML files,
 // served by httptest on loopback.
 type site struct {
-	t     *testing.T
+	t     testing.TB
 	st    store.Store
 	cfg   config.Config
 	keys  *connection.Keyring
@@ -58,7 +58,7 @@ type siteOption func(*api.Options)
 
 // newSite writes files (name -> YAML) to a DAGs folder, loads it and
 // serves the API over it.
-func newSite(t *testing.T, files map[string]string, opts ...siteOption) *site {
+func newSite(t testing.TB, files map[string]string, opts ...siteOption) *site {
 	t.Helper()
 	home := t.TempDir()
 	dags := filepath.Join(home, "dags")
@@ -95,7 +95,7 @@ func newSite(t *testing.T, files map[string]string, opts ...siteOption) *site {
 	return s
 }
 
-func openStore(t *testing.T, url string) store.Store {
+func openStore(t testing.TB, url string) store.Store {
 	t.Helper()
 	st, err := sqlstore.Open(context.Background(), url)
 	if err != nil {
@@ -115,7 +115,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

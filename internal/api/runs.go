@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -93,6 +95,12 @@ func (s *server) run(r *http.Request) (store.DagRun, error) {
 	}
 	return run, nil
 }
+
+// storable reports whether s can be an id in every store. PostgreSQL's
+// text holds neither NUL nor invalid UTF-8, so no DAG, run or task has
+// such an id, and looking one up would fail as an internal error instead
+// of answering 404.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // triggerBody is Airflow's DAGRun as a POST body: every field optional.
 type triggerBody struct {

@@ -105,9 +105,14 @@ func TestListAndGetRuns(t *testing.T) {
 		t.Errorf("title %v", p["title"])
 	}
 
-	// Run ids with characters a path must escape come back whole.
-	s.createRun("etl", "manual__2026-02-01T00:00:00+00:00/x", base.Add(-time.Hour), nil)
-	if run := s.get("/api/v1/dags/etl/dagRuns/manual__2026-02-01T00:00:00%2B00:00%2Fx"); run["dag_run_id"] != "manual__2026-02-01T00:00:00+00:00/x" {
+	// Run ids with characters a path must escape come back whole, even
+	// one with a '/' that an older version stored.
+	s.createRun("etl", "manual__2026-02-01T00:00:00+00:00", base.Add(-time.Hour), nil)
+	if run := s.get("/api/v1/dags/etl/dagRuns/manual__2026-02-01T00:00:00%2B00:00"); run["dag_run_id"] != "manual__2026-02-01T00:00:00+00:00" {
+		t.Errorf("escaped run id: %v", run["dag_run_id"])
+	}
+	s.storeRun("etl", "old/x", base.Add(-2*time.Hour))
+	if run := s.get("/api/v1/dags/etl/dagRuns/old%2Fx"); run["dag_run_id"] != "old/x" {
 		t.Errorf("escaped run id: %v", run["dag_run_id"])
 	}
 }

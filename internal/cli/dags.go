@@ -211,8 +211,9 @@ func (a *app) dagsTrigger() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&conf, "conf", "c", "", "JSON object passed as dag_run.conf and checked against params")
-	cmd.Flags().StringVarP(&runID, "run-id", "r", "", "run id (default manual__<logical date>)")
-	cmd.Flags().StringVarP(&logical, "logical-date", "l", "", "logical date (default now)")
+	cmd.Flags().StringVarP(&runID, "run-id", "r", "",
+		"run id: at most 250 letters, digits and _ . ~ : + - (default manual__<logical date>)")
+	cmd.Flags().StringVarP(&logical, "logical-date", "l", "", "logical date, YYYY-MM-DD or RFC 3339 in years 1-9999 (default now)")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "follow the run and exit 0 only if it succeeds")
 	return cmd
 }
@@ -368,8 +369,8 @@ func (a *app) dagsBackfill() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&from, "from", "", "first logical date (YYYY-MM-DD or RFC 3339)")
-	cmd.Flags().StringVar(&to, "to", "", "last logical date (inclusive)")
+	cmd.Flags().StringVar(&from, "from", "", "first logical date (YYYY-MM-DD or RFC 3339, years 1-9999)")
+	cmd.Flags().StringVar(&to, "to", "", "last logical date (inclusive, not before --from)")
 	cmd.Flags().StringVarP(&conf, "conf", "c", "", "JSON conf for every run")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the runs to finish")
 	_ = cmd.MarkFlagRequired("from")

@@ -9,18 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 )
-
-// Path returns the log file of one try under the logs folder. Run ids contain
-// ':' and '+', which are fine in file names on Linux; '/' is replaced.
-func Path(base, dagID, runID, taskID string, try int) string {
-	clean := func(s string) string { return strings.ReplaceAll(s, "/", "_") }
-	return filepath.Join(base, "dag_id="+clean(dagID), "run_id="+clean(runID),
-		"task_id="+clean(taskID), fmt.Sprintf("attempt=%d.log", try))
-}
 
 // Writer prefixes each line with an RFC 3339 timestamp and writes it to the
 // file. It is safe for concurrent use (stdout and stderr share one).

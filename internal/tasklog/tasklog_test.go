@@ -19,32 +19,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestPath(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name           string
-		dag, run, task string
-		try            int
-		want           string
-	}{
-		{name: "layout", dag: "etl", run: "manual__2026-02-03T04:05:06+00:00", task: "extract", try: 1,
-			want: "/logs/dag_id=etl/run_id=manual__2026-02-03T04:05:06+00:00/task_id=extract/attempt=1.log"},
-		{name: "later try", dag: "etl", run: "r", task: "t", try: 12, want: "/logs/dag_id=etl/run_id=r/task_id=t/attempt=12.log"},
-		{name: "slashes replaced", dag: "a/b", run: "x/../y", task: "../../etc", try: 2,
-			want: "/logs/dag_id=a_b/run_id=x_.._y/task_id=.._.._etc/attempt=2.log"},
-	}
-	for _, tt := range tests {
-		if got := Path("/logs", tt.dag, tt.run, tt.task, tt.try); got != tt.want {
-			t.Errorf("%s: Path = %s, want %s", tt.name, got, tt.want)
-		}
-	}
-	// Whatever the ids, the file stays under the logs folder.
-	p := Path("/logs", "../..", "..", "..", 1)
-	if rel, err := filepath.Rel("/logs", p); err != nil || strings.HasPrefix(rel, "..") {
-		t.Errorf("Path escapes the logs folder: %s", p)
-	}
-}
-
 // fixedClock returns t0, t0+1ms, t0+2ms, ... on successive calls.
 func fixedClock(t0 time.Time) func() time.Time {
 	var n atomic.Int64
