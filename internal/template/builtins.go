@@ -214,9 +214,9 @@ func guardLipsum(fn func(*exec.Evaluator, *exec.VarArgs) *exec.Value) func(*exec
 
 // maxMethodValue bounds what the string methods and list.append build.
 // Methods are not given the render (gonja passes them no evaluator), so
-// they cannot see its limits; this stops them allocating without bound,
-// and the render's limits apply as soon as the value is used.
-const maxMethodValue = 16 << 20
+// they cannot see its limits: they keep to the default one, and the
+// render's own limits apply as soon as the value is used.
+var maxMethodValue = DefaultLimits.MaxValue
 
 // gonja's string methods, at the version this was written for.
 var strMethodNames = []string{

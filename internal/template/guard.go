@@ -56,6 +56,9 @@ type guarder struct {
 	seen map[unsafe.Pointer]bool
 	repl map[nodes.Node]nodes.Node // a node reached twice gets one replacement
 	err  error
+	// unguarded, when not nil, collects the nodes that would be replaced
+	// instead of replacing them: tests check a guarded tree with it.
+	unguarded *[]nodes.Node
 }
 
 var (
@@ -146,6 +149,12 @@ func (g *guarder) replace(n nodes.Node) nodes.Node {
 	case *nodes.Output:
 		r = &nodes.ControlStructureBlock{Location: n.Start, Name: "output", ControlStructure: &guardedOutput{n}}
 	}
+	if g.unguarded != nil {
+		if r != n {
+			*g.unguarded = append(*g.unguarded, n)
+		}
+		return n
+	}
 	g.repl[n] = r
 	return r
 }
@@ -161,18 +170,33 @@ func (g *guarder) guardStructure(x any) {
 			}
 			g.err = e
 		}
-		prependStep(x.BodyWrapper)
+		g.prependStep(x, x.BodyWrapper)
 	case *nodes.Macro:
-		prependStep(x.Wrapper)
+		g.prependStep(x, x.Wrapper)
 	}
 }
 
-func prependStep(w *nodes.Wrapper) {
+func (g *guarder) prependStep(owner nodes.Node, w *nodes.Wrapper) {
 	if w == nil {
+		return
+	}
+	if g.unguarded != nil {
+		if len(w.Nodes) == 0 || !isStep(w.Nodes[0]) {
+			*g.unguarded = append(*g.unguarded, owner)
+		}
 		return
 	}
 	step := &nodes.ControlStructureBlock{Location: w.Location, Name: "step", ControlStructure: &stepNode{w.Location}}
 	w.Nodes = append([]nodes.Node{step}, w.Nodes...)
+}
+
+func isStep(n nodes.Node) bool {
+	b, ok := n.(*nodes.ControlStructureBlock)
+	if !ok {
+		return false
+	}
+	_, ok = b.ControlStructure.(*stepNode)
+	return ok
 }
 
 // hiddenCall is a call of the global function name with args.

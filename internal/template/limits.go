@@ -171,11 +171,12 @@ func (b *budget) checkValue(what string, v *exec.Value) error {
 	return nil
 }
 
-// checkSize checks the length of x as text, charging the items it walks.
+// checkSize checks the length of x as text, charging a step per 64
+// items it walks (about the cost of one loop iteration).
 func (b *budget) checkSize(what string, x any) error {
 	m := measure{limit: b.lim.MaxValue}
 	n := m.size(x)
-	if err := b.step(m.walked / 8); err != nil {
+	if err := b.step(m.walked / 64); err != nil {
 		return err
 	}
 	if n > b.lim.MaxValue {

@@ -50,8 +50,15 @@ func opAdd(e *exec.Evaluator, va *exec.VarArgs) *exec.Value {
 			}
 		}
 		out := make([]any, 0, n)
-		out = appendItems(out, l)
-		return exec.AsValue(appendItems(out, r))
+		out = appendItems(appendItems(out, l), r)
+		// Items may be shared: [a] + [a] doubles the text of a without
+		// adding items, and gonja copies a list whole for each method call.
+		if b != nil {
+			if err := b.checkSize("list concatenation ('+')", out); err != nil {
+				return exec.AsValue(err)
+			}
+		}
+		return exec.AsValue(out)
 	case l.IsFloat() || r.IsFloat():
 		return exec.AsValue(l.Float() + r.Float())
 	case l.IsString() || r.IsString():
@@ -158,7 +165,7 @@ func textLen(b *budget, v *exec.Value) int {
 	case v.IsList() || v.IsDict():
 		m := measure{limit: b.lim.MaxValue}
 		n := m.size(v.Interface())
-		_ = b.step(m.walked / 8)
+		_ = b.step(m.walked / 64)
 		return n
 	}
 	return len(v.String())

@@ -476,9 +476,14 @@ var (
 	// filter's syntax node with %s.
 	filterRE = regexp.MustCompile(`unable to evaluate filter &\{<Token\[Name\] Val='(\w+)'.*?\}: ` +
 		`(?:invalid call to filter '\w+': )?`)
+	// paramsRE matches how gonja reports a failing operand of a guarded
+	// operator or literal (guard.go): a call whose echo says nothing.
+	paramsRE = regexp.MustCompile(`^(?:call\(.*\): )?unable to evaluate parameters: |unable to evaluate parameters: `)
+	// methodLimitRE matches a method's limit error, which gonja puts after
+	// the whole text of the value the method was called on.
+	methodLimitRE = regexp.MustCompile(`(?s)invalid call to method '\w+' of .*: (\w+\.\w+\(\) exceeded the limit of [^:]*)$`)
 	// nodeEchoRE matches gonja's rendering of the failed expression when it
 	// is a filter or call node, which reads worse than the message after it.
-	paramsRE   = regexp.MustCompile(`^(?:call\(.*\): )?unable to evaluate parameters: |unable to evaluate parameters: `)
 	nodeEchoRE = regexp.MustCompile(`^(?:filtered_expression|call)\(.*?\): (filter \w+: |invalid call to method )`)
 )
 
@@ -500,6 +505,9 @@ func renderError(err error) *Error {
 	// The guarded operators and literals (guard.go) are calls whose
 	// echo says nothing, and whose operands gonja reports as parameters.
 	msg = paramsRE.ReplaceAllString(msg, "")
+	// A method's error comes after the whole text of the value it was
+	// called on; for a limit, that value is large and says little.
+	msg = methodLimitRE.ReplaceAllString(msg, "$1")
 	if len(msg) > maxErrorLen {
 		// Messages may quote values: keep them readable in a log.
 		msg = strings.ToValidUTF8(msg[:maxErrorLen], "") + "…"
