@@ -272,6 +272,10 @@ func atPath(step string, err error) error {
 // maxErrorLen bounds the message of a render error.
 const maxErrorLen = 1000
 
+// maxScannedError is how much of each end of a long gonja error message
+// renderError reads.
+const maxScannedError = 8 << 10
+
 // maxCached bounds the template cache. Sources come from DAG files, so the
 // working set is small; the bound only matters for a long-lived process
 // whose DAGs keep changing.
@@ -492,6 +496,12 @@ var (
 // that repeat the template text or name Go functions.
 func renderError(err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "unable to execute template: ")
+	if len(msg) > 2*maxScannedError {
+		// gonja quotes values in messages, and a value may be large: keep
+		// where the error is (the start) and what it is (the end).
+		msg = strings.ToValidUTF8(msg[:maxScannedError], "") + "…" +
+			strings.ToValidUTF8(msg[len(msg)-maxScannedError:], "")
+	}
 	e := &Error{Msg: msg}
 	if locs := renderLineRE.FindAllStringSubmatchIndex(msg, -1); len(locs) > 0 {
 		last := locs[len(locs)-1]
