@@ -2,12 +2,14 @@ package executor_test
 
 import (
 	"context"
+	"maps"
 	"math"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/operator/all"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/template"
 )
@@ -123,5 +125,23 @@ func TestRunnerRenderAndTestKeepToTheTimeout(t *testing.T) {
 	var out strings.Builder
 	if err := e.runner.Test(context.Background(), e.d, e.d.Task("t"), logicalDate, nil, &out); err == nil || err.Error() != want {
 		t.Errorf("Test = %v, want %q", err, want)
+	}
+}
+
+// TestRunUnknownOperatorFailsTheTry: an operator that left the registry
+// after the DAG was loaded fails the try (the claim now comes first).
+func TestRunUnknownOperatorFailsTheTry(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, "dag_id: gone\ntasks:\n  - {id: t, operator: bash, retries: 0, command: 'echo {{ ds }}'}\n", maps.Clone(all.Registry()))
+	delete(e.runner.Operators, "bash")
+	k := e.queue(e.createRun(nil), "t")
+	if err := e.runner.Run(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	if ti := e.ti(k); ti.State != store.StateFailed {
+		t.Errorf("state %s, want failed", ti.State)
+	}
+	if log := e.log(k, 1); !strings.Contains(log, `sirocco: unknown operator "bash"`) {
+		t.Errorf("log:\n%s", log)
 	}
 }

@@ -135,11 +135,13 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	// The templates are rendered within the try (after its claim, under
 	// its context), so that execution_timeout bounds them and a kill or
 	// mark-failed stops them; the fields go with the try's next write.
-	op := r.Operators[task.Operator].New()
+	// The operator is made once prepare has found it.
 	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, lw: lw,
 		timeout: task.ExecutionTimeout, rendered: &pendingRendered{},
 		prepare: func(ctx context.Context) (*prepared, error) { return r.prepare(ctx, d, task, run, try) }},
-		func(ctx context.Context, ot *operator.Task) (operator.Result, error) { return op.Execute(ctx, ot) })
+		func(ctx context.Context, ot *operator.Task) (operator.Result, error) {
+			return r.Operators[task.Operator].New().Execute(ctx, ot)
+		})
 }
 
 // ClaimUpdate is the write that starts a try of k on this worker: the
