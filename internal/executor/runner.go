@@ -49,6 +49,10 @@ type Runner struct {
 	// Recorded, when set, gets each row the runner itself wrote at a try's
 	// end, so the scheduler learns of it without reading the store.
 	Recorded func(store.TaskInstance)
+	// TemplateLimits bound the rendering of each templated field; zero
+	// fields take template.DefaultLimits. Rendering also stops with the
+	// try (execution_timeout, kill, mark-failed).
+	TemplateLimits template.Limits
 
 	mu         sync.Mutex
 	running    map[store.TaskKey]trackedTry
@@ -92,23 +96,9 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 		try++
 	}
 
-	var prep *prepared
-	var prepErr error
-	if task == nil {
-		prepErr = fmt.Errorf("task %s is not in the loaded DAG %s (removed, or the DAG file is broken)", k.TaskID, k.DagID)
-	} else {
-		prep, prepErr = r.prepare(ctx, d, task, run, try)
-	}
-	rendered := &pendingRendered{}
-	if prep != nil {
-		rendered.b = &prep.renderedJSON
-	}
 	if !claimed {
 		claim := r.ClaimUpdate(k, []store.TaskState{store.StateQueued}, r.Clock.Now())
 		claim.FromWorker, claim.QueuedAt = &r.WorkerID, nil
-		if b := rendered.take(); b != nil {
-			claim.Rendered = b
-		}
 		won, err := r.Store.UpdateTask(ctx, claim)
 		if err != nil {
 			return fmt.Errorf("claim %s: %w", k.TaskID, err)
@@ -134,21 +124,23 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	// for it, so the try's outcome is recorded only with its log complete.
 	lw := tasklog.Start(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, try))
 	defer lw.Close()
-	if prep != nil {
-		for _, secret := range prep.secrets {
-			lw.AddSecret(secret)
-		}
-	}
 	lw.Printf("sirocco: starting try %d of %s (run %s) on %s", try, k.TaskID, k.RunID, r.Hostname)
-	if prepErr != nil {
-		lw.Printf("sirocco: %v", prepErr)
-		return r.finishTry(ctx, task, ti, lw, rendered, prepErr)
+	if task == nil {
+		err := fmt.Errorf("task %s is not in the loaded DAG %s (removed, or the DAG file is broken)", k.TaskID, k.DagID)
+		lw.Printf("sirocco: %v", err)
+		return r.finishTry(ctx, task, ti, lw, nil, err)
 	}
 
-	op := r.Operators[task.Operator].New()
-	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, args: prep.args, env: prep.env, lw: lw,
-		timeout: task.ExecutionTimeout, rendered: rendered},
-		func(ctx context.Context, ot *operator.Task) (operator.Result, error) { return op.Execute(ctx, ot) })
+	// The templates are rendered within the try (after its claim, under
+	// its context), so that execution_timeout bounds them and a kill or
+	// mark-failed stops them; the fields go with the try's next write.
+	// The operator is made once prepare has found it.
+	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, lw: lw,
+		timeout: task.ExecutionTimeout, rendered: &pendingRendered{},
+		prepare: func(ctx context.Context) (*prepared, error) { return r.prepare(ctx, d, task, run, try) }},
+		func(ctx context.Context, ot *operator.Task) (operator.Result, error) {
+			return r.Operators[task.Operator].New().Execute(ctx, ot)
+		})
 }
 
 // ClaimUpdate is the write that starts a try of k on this worker: the
@@ -186,8 +178,11 @@ type tryRun struct {
 	timeout time.Duration // what is left of execution_timeout; 0 = none
 	stop    error         // when set, the try is stopped at once with this cause
 	// rendered holds the rendered fields until a write carries them (nil
-	// when the claim did, or for a resumed try).
+	// for a resumed try).
 	rendered *pendingRendered
+	// prepare, when set, renders the fields (args, env, rendered) under
+	// the try's context before the operator is called.
+	prepare func(context.Context) (*prepared, error)
 }
 
 // runTry calls the operator with the try's context (timeout, kill) and
@@ -211,6 +206,20 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	defer r.untrack(k, t.ti.TryNumber)
 	if t.stop != nil {
 		cancel(t.stop)
+	}
+	if t.prepare != nil {
+		prep, err := t.prepare(tctx)
+		if err != nil {
+			if tctx.Err() != nil {
+				err = fmt.Errorf("%w (%w)", context.Cause(tctx), err)
+			}
+			lw.Printf("sirocco: %v", err)
+			return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, err)
+		}
+		for _, secret := range prep.secrets {
+			lw.AddSecret(secret)
+		}
+		t.args, t.env, t.rendered.b = prep.args, prep.env, &prep.renderedJSON
 	}
 
 	ot := &operator.Task{
@@ -432,7 +441,8 @@ type prepared struct {
 	secrets      []string // values of the sensitive variables the templates read
 }
 
-// prepare renders the task's templated fields for one try.
+// prepare renders the task's templated fields for one try, within the
+// template limits, until ctx ends.
 func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store.DagRun, try int) (*prepared, error) {
 	if _, ok := r.Operators[t.Operator]; !ok {
 		return nil, fmt.Errorf("unknown operator %q", t.Operator)
@@ -489,7 +499,7 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 		if tc == nil {
 			tc = newContext()
 		}
-		return template.RenderValue(v, tc)
+		return r.TemplateLimits.RenderValue(ctx, v, tc)
 	}
 	spec := r.Operators[t.Operator].Spec
 	args := maps.Clone(t.Args)

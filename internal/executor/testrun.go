@@ -18,14 +18,11 @@ import (
 // ignored, no state, XCom or handle is recorded, and output goes to out.
 func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time.Time, conf map[string]any, out io.Writer) error {
 	run, _ := scheduler.NewRunRecords(d, store.RunManual, dag.Interval{Start: logical, End: logical}, conf, time.Now().UTC())
+	ctx, cancel := withExecutionTimeout(ctx, t)
+	defer cancel()
 	prep, err := r.prepare(ctx, d, t, run, 1)
 	if err != nil {
 		return err
-	}
-	if t.ExecutionTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t.ExecutionTimeout)
-		defer cancel()
 	}
 	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}
 	// The terminal gets what the task's log would: secrets masked.
@@ -57,9 +54,20 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 // Render returns the JSON of the task's rendered fields for a run and try,
 // without running anything.
 func (r *Runner) Render(ctx context.Context, d *dag.DAG, t *dag.Task, run store.DagRun, try int) ([]byte, error) {
+	ctx, cancel := withExecutionTimeout(ctx, t)
+	defer cancel()
 	prep, err := r.prepare(ctx, d, t, run, try)
 	if err != nil {
 		return nil, err
 	}
 	return prep.renderedJSON, nil
+}
+
+// withExecutionTimeout bounds ctx by the task's execution_timeout, if it
+// has one: a try's rendering and its work count against it.
+func withExecutionTimeout(ctx context.Context, t *dag.Task) (context.Context, context.CancelFunc) {
+	if t.ExecutionTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, t.ExecutionTimeout, fmt.Errorf("execution_timeout of %s exceeded", t.ExecutionTimeout))
 }

@@ -1,6 +1,9 @@
 package template
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // benchTemplate is a typical bash_command.
 const benchTemplate = "python etl.py --date {{ ds }} --input {{ params.input | shquote }} --try {{ ti.try_number }}"
@@ -41,7 +44,7 @@ func BenchmarkRenderUncached(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := execute(tpl, ctx); err != nil {
+		if _, err := execute(context.Background(), tpl, ctx, Limits{}); err != nil {
 			b.Fatal(err)
 		}
 	}

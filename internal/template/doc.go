@@ -17,10 +17,13 @@
 //     environment strips it; a shell does not care.
 //   - Templates cannot load other templates: include, import, from and
 //     extends fail, so a template cannot read files from the host.
-//   - Macro recursion is bounded, since unbounded recursion would overflow
-//     the Go stack and kill the whole process rather than fail one task,
-//     and range() returns at most 100,000 items. Templates are otherwise
-//     trusted like the rest of a DAG: nothing bounds their CPU or memory.
+//   - Macro recursion is bounded, and recursive for loops are refused,
+//     since unbounded recursion would overflow the Go stack and kill the
+//     whole process rather than fail one task.
+//   - Every render is bounded (Limits): its output, the strings, lists and
+//     dicts it builds, and its steps; and it stops when its context ends,
+//     so a try's templates keep to its execution_timeout and stop when it
+//     is killed. guard.go explains how, gonja having no hooks for it.
 //   - Panics inside gonja fail the render with an error.
 //   - gonja's logrus logging stays disabled.
 //

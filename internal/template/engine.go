@@ -54,8 +54,7 @@ func newConfig() *config.Config {
 }
 
 func newEnvironment() *exec.Environment {
-	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters)
-	mustRegister(filters.Register("shquote", filterShquote))
+	filters := newFilters(map[string]exec.FilterFunction{"shquote": filterShquote})
 
 	structures := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).
 		Update(builtins.ControlStructures)
@@ -68,7 +67,13 @@ func newEnvironment() *exec.Environment {
 	globals := exec.EmptyContext().
 		Update(builtins.GlobalFunctions).
 		Update(builtins.GlobalVariables)
-	globals.Set("range", rangeFunc)
+	globals.Set("range", boundedRange)
+	guardGlobals(globals)
+	globals.Set(addName, opAdd)
+	globals.Set(mulName, opMul)
+	globals.Set(catName, opCat)
+	globals.Set(listName, litList)
+	globals.Set(dictName, litDict)
 
 	return &exec.Environment{
 		Context:           globals,
@@ -94,7 +99,9 @@ func newMethods() exec.Methods {
 		}
 		list[name] = fn
 	}
+	list["append"] = guardAppend(list["append"])
 	m.List = exec.NewMethodSet(list)
+	m.Str = newStrMethods()
 	return m
 }
 
@@ -127,14 +134,33 @@ func filterShquote(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exe
 	return exec.AsSafeValue(shellQuote(in.String()))
 }
 
-// maxRange caps the length of range(), as Jinja's sandbox does, so that a
-// typo such as range(10**10) fails instead of exhausting memory.
+// maxRange caps the length of range() by default (Limits.MaxItems), as
+// Jinja's sandbox does, so that a typo such as range(10**10) fails instead
+// of exhausting memory.
 const maxRange = 100_000
 
+// boundedRange is range() within the render's budget: at most MaxItems
+// items, a step per item.
+func boundedRange(e *exec.Evaluator, va *exec.VarArgs) ([]int, error) {
+	limit := maxRange
+	b := evalBudget(e)
+	if b != nil {
+		limit = b.lim.MaxItems
+	}
+	out, err := rangeFunc(va, limit)
+	if err == nil && b != nil {
+		// A step per item: a for loop over the list does two passes of
+		// work per item before its body runs.
+		err = b.step(len(out))
+	}
+	return out, err
+}
+
 // rangeFunc is Python's range(stop), range(start, stop[, step]), returning
-// a list. It replaces gonja's range, which feeds a channel from a goroutine
-// that leaks whenever a loop over it stops early or fails.
-func rangeFunc(va *exec.VarArgs) ([]int, error) {
+// a list of at most limit items. It replaces gonja's range, which feeds a
+// channel from a goroutine that leaks whenever a loop over it stops early
+// or fails.
+func rangeFunc(va *exec.VarArgs, limit int) ([]int, error) {
 	if len(va.KwArgs) > 0 {
 		return nil, errors.New("takes no keyword arguments")
 	}
@@ -173,8 +199,8 @@ func rangeFunc(va *exec.VarArgs) ([]int, error) {
 	case step < 0 && start > stop:
 		count = (uint64(start)-uint64(stop)-1)/(-uint64(step)) + 1
 	}
-	if count > maxRange {
-		return nil, fmt.Errorf("%d items is more than the limit of %d", count, maxRange)
+	if count > uint64(limit) {
+		return nil, fmt.Errorf("%d items is more than the limit of %d", count, limit)
 	}
 	out := make([]int, count)
 	for i := range out {
@@ -222,9 +248,21 @@ func (m *boundedMacro) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock)
 		return fmt.Errorf("define macro %q: %w", m.Name, err)
 	}
 	depth := 0
+	b := budgetOf(r.Environment.Context)
 	r.Environment.Context.Set(m.Name, exec.Macro(func(args *exec.VarArgs) *exec.Value {
 		if depth >= maxMacroDepth {
 			return exec.AsValue(fmt.Errorf("macro calls nested deeper than %d", maxMacroDepth))
+		}
+		// A macro holds its arguments as they are (varargs, kwargs):
+		// passing [a, a] down a chain of calls would double its text at
+		// each one.
+		if b != nil {
+			if err := b.checkSize("macro arguments", args.Args); err != nil {
+				return exec.AsValue(err)
+			}
+			if err := b.checkSize("macro arguments", args.KwArgs); err != nil {
+				return exec.AsValue(err)
+			}
 		}
 		depth++
 		defer func() { depth-- }()

@@ -1,13 +1,38 @@
 package template
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
+// fuzzLimits are small, so that a template the limits do not bound shows
+// as a render that outlives fuzzDeadline (or a worker out of memory)
+// rather than as a slow fuzzer.
+var fuzzLimits = Limits{MaxOutput: 4096, MaxValue: 4096, MaxItems: 1000, MaxSteps: 20_000}
+
+// fuzzDeadline is far more than any render within fuzzLimits takes.
+const fuzzDeadline = 20 * time.Second
+
+// blowUps are templates that used to take all the memory or CPU.
+var blowUps = []string{
+	"{{ ('x' * 2000000000) | length }}",
+	"{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}",
+	"{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+	"{% set a = range(1000) %}{% set b = [a, a, a, a, a, a, a, a] %}{% set c = [b, b, b, b, b, b, b, b] %}{{ [c, c, c, c, c, c, c, c] }}",
+	"{{ range(100000) | join('x' * 100000) }} {{ 'x' | center(1000000000) }} {{ 'x'.center(1000000000) }}",
+	"{{ [1] | batch(1000000000, 'x') | list }} {{ lipsum(1000000000) }} {{ ('%999999d' * 9) | format(1) }}",
+	"{% macro m(*args) %}{{ m(args, args) }}{% endmacro %}{{ m(1) }}",
+	"{% macro f(n) %}{{ f(n) }}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+	"{% for x in [1] recursive %}{{ loop([1]) }}{% endfor %}",
+	"{% set a %}{% for i in range(100000) %}xxxxxxxxxxxxxxxx{% endfor %}{% endset %}",
+}
+
 // FuzzRender checks that no template, however malformed, makes the renderer
-// panic, and that the fast path and the checker agree with the renderer.
+// panic or escape its limits, and that the fast path and the checker agree
+// with the renderer.
 func FuzzRender(f *testing.F) {
 	for _, seed := range []string{
 		"",
@@ -38,9 +63,20 @@ func FuzzRender(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	ctx := NewContext(testInfo())
+	for _, seed := range blowUps {
+		f.Add(seed)
+	}
+	data := NewContext(testInfo())
 	f.Fuzz(func(t *testing.T, src string) {
-		out, err := Render(src, ctx)
+		ctx, cancel := context.WithTimeout(context.Background(), fuzzDeadline)
+		defer cancel()
+		out, err := fuzzLimits.Render(ctx, src, data)
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Render(%q) was still running after %s: its limits did not bound it", src, fuzzDeadline)
+		}
+		if len(out) > fuzzLimits.MaxOutput && strings.ContainsAny(src, "{\r") {
+			t.Fatalf("Render(%q) returned %d bytes, over MaxOutput", src, len(out))
+		}
 		if err != nil {
 			var te *Error
 			if !errors.As(err, &te) {
@@ -58,7 +94,7 @@ func FuzzRender(f *testing.F) {
 				t.Fatalf("Render(%q) succeeded but Check says %v", src, cerr)
 			}
 		}
-		v, verr := RenderValue(src, ctx)
+		v, verr := fuzzLimits.RenderValue(ctx, src, data)
 		if !isTemplate(src) {
 			if verr != nil || v != src {
 				t.Fatalf("RenderValue(%q) = %v, %v; want it unchanged", src, v, verr)

@@ -1,6 +1,7 @@
 package template
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -23,7 +24,14 @@ type Error struct {
 	Line int
 	// Msg says what went wrong.
 	Msg string
+	// err is the cause, when it is one a caller may look for (ErrLimit,
+	// the cause of a stopped render).
+	err error
 }
+
+// Unwrap returns the cause of a render that exceeded a limit or was
+// stopped, nil otherwise.
+func (e *Error) Unwrap() error { return e.err }
 
 // Error formats the error as "line N: what went wrong".
 func (e *Error) Error() string {
@@ -33,9 +41,18 @@ func (e *Error) Error() string {
 	return "line " + strconv.Itoa(e.Line) + ": " + e.Msg
 }
 
-// Render renders src with ctx. Errors name the template line and what went
-// wrong; a name that is not defined is an error, not an empty string.
-func Render(src string, ctx Context) (string, error) {
+// Render renders src with data within DefaultLimits. Errors name the
+// template line and what went wrong; a name that is not defined is an
+// error, not an empty string.
+func Render(src string, data Context) (string, error) {
+	return DefaultLimits.Render(context.Background(), src, data)
+}
+
+// Render renders src with data within l, and stops when ctx ends: a try's
+// templates render within its execution_timeout and stop when it is
+// killed. Exceeding a limit is an error that wraps ErrLimit; being
+// stopped, one that wraps ctx's cause.
+func (l Limits) Render(ctx context.Context, src string, data Context) (string, error) {
 	// Without a "{" there is nothing for the engine to do, and without a
 	// "\r" it would not normalise line endings either: the output would be
 	// src byte for byte, so skip the cache lookup and the render.
@@ -46,7 +63,7 @@ func Render(src string, ctx Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return execute(tpl, ctx)
+	return execute(ctx, tpl, data, l)
 }
 
 // Check parses src without rendering it and reports syntax errors with the
@@ -66,15 +83,32 @@ func Check(src string) error {
 // as they are without invoking the engine, and containers with nothing to
 // render are returned as they are, not copied. Containers holding a rendered
 // string are copied, never modified in place. Errors say where in v the
-// failing string is, e.g. `["env"][2]: line 1: ...`.
-func RenderValue(v any, ctx Context) (any, error) {
-	out, _, err := renderValue(v, ctx)
+// failing string is, e.g. `["env"][2]: line 1: ...`. It renders within
+// DefaultLimits.
+func RenderValue(v any, data Context) (any, error) {
+	return DefaultLimits.RenderValue(context.Background(), v, data)
+}
+
+// RenderValue is the package's RenderValue within l, stopping when ctx
+// ends. Each string is a render of its own, with l applying to each.
+func (l Limits) RenderValue(ctx context.Context, v any, data Context) (any, error) {
+	r := valueRenderer{ctx: ctx, lim: l, data: data}
+	out, _, err := r.renderValue(v)
 	return out, err
 }
 
+// valueRenderer renders the strings of a value.
+type valueRenderer struct {
+	ctx  context.Context
+	lim  Limits
+	data Context
+}
+
+func (r valueRenderer) render(s string) (string, error) { return r.lim.Render(r.ctx, s, r.data) }
+
 // renderValue reports whether it produced a new value, so that containers are
 // copied only when one of their elements changed.
-func renderValue(v any, ctx Context) (any, bool, error) {
+func (r valueRenderer) renderValue(v any) (any, bool, error) {
 	// Unchanged values are returned as the original interface value v:
 	// returning the typed case variable would box it again, allocating.
 	switch x := v.(type) {
@@ -82,7 +116,7 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 		if !isTemplate(x) {
 			return v, false, nil
 		}
-		s, err := Render(x, ctx)
+		s, err := r.render(x)
 		if err != nil {
 			return nil, false, err
 		}
@@ -96,7 +130,7 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 				}
 				continue
 			}
-			r, err := Render(s, ctx)
+			rs, err := r.render(s)
 			if err != nil {
 				return nil, false, atIndex(i, err)
 			}
@@ -104,7 +138,7 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 				out = make([]string, len(x))
 				copy(out, x[:i])
 			}
-			out[i] = r
+			out[i] = rs
 		}
 		if out == nil {
 			return v, false, nil
@@ -113,7 +147,7 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 	case []any:
 		var out []any
 		for i, e := range x {
-			r, changed, err := renderValue(e, ctx)
+			rv, changed, err := r.renderValue(e)
 			if err != nil {
 				return nil, false, atIndex(i, err)
 			}
@@ -122,7 +156,7 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 				copy(out, x[:i])
 			}
 			if out != nil {
-				out[i] = r
+				out[i] = rv
 			}
 		}
 		if out == nil {
@@ -132,7 +166,7 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 	case map[string]any:
 		var out map[string]any
 		for k, e := range x {
-			r, changed, err := renderValue(e, ctx)
+			rv, changed, err := r.renderValue(e)
 			if err != nil {
 				return nil, false, atKey(k, err)
 			}
@@ -140,7 +174,7 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 				if out == nil {
 					out = make(map[string]any, len(x))
 				}
-				out[k] = r
+				out[k] = rv
 			}
 		}
 		if out == nil {
@@ -158,14 +192,14 @@ func renderValue(v any, ctx Context) (any, bool, error) {
 			if !isTemplate(s) {
 				continue
 			}
-			r, err := Render(s, ctx)
+			rv, err := r.render(s)
 			if err != nil {
 				return nil, false, atKey(k, err)
 			}
 			if out == nil {
 				out = make(map[string]string, len(x))
 			}
-			out[k] = r
+			out[k] = rv
 		}
 		if out == nil {
 			return v, false, nil
@@ -235,6 +269,13 @@ func atPath(step string, err error) error {
 	return &pathError{path: step, err: err}
 }
 
+// maxErrorLen bounds the message of a render error.
+const maxErrorLen = 1000
+
+// maxScannedError is how much of each end of a long gonja error message
+// renderError reads.
+const maxScannedError = 8 << 10
+
 // maxCached bounds the template cache. Sources come from DAG files, so the
 // working set is small; the bound only matters for a long-lived process
 // whose DAGs keep changing.
@@ -300,22 +341,50 @@ func parse(src string) (tpl *exec.Template, err error) {
 	if err != nil {
 		return nil, syntaxError(src, err)
 	}
+	if err := guardTree(tpl.Root()); err != nil {
+		return nil, err
+	}
 	return tpl, nil
 }
 
-// execute renders a compiled template. A panic inside gonja or inside one of
-// the context's callbacks fails this render, not the process.
-func execute(tpl *exec.Template, ctx Context) (out string, err error) {
+// execute renders a compiled template within lim until ctx ends. It does
+// what Template.Execute does, with the render's budget in its context and
+// its output capped. A panic inside gonja or inside one of the context's
+// callbacks fails this render, not the process.
+func execute(ctx context.Context, tpl *exec.Template, data Context, lim Limits) (out string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = "", &Error{Msg: fmt.Sprintf("template engine failed: %v", r)}
 		}
 	}()
-	var b strings.Builder
-	if err := tpl.Execute(&b, exec.NewContext(ctx)); err != nil {
+	b := newBudget(ctx, lim)
+	if err := b.step(0); err != nil {
+		return "", &Error{Msg: err.Error(), err: err}
+	}
+	w := &cappedWriter{budget: b}
+	env := &exec.Environment{
+		Context:           engineEnv.Context.Inherit().Update(exec.NewContext(data)),
+		Filters:           engineEnv.Filters,
+		Tests:             engineEnv.Tests,
+		ControlStructures: engineEnv.ControlStructures,
+		Methods:           engineEnv.Methods,
+	}
+	env.Context.Set(budgetKey, b)
+	r := exec.NewRenderer(env, w, engineConfig, &sourceLoader{used: true}, tpl)
+	err = r.Execute()
+	if b.err != nil {
+		// The limit, not what gonja made of it (an error may have been
+		// dropped on the way, or wrapped in the text of the expression).
+		line := 0
+		if err != nil {
+			line = renderError(err).Line
+		}
+		return "", &Error{Line: line, Msg: b.err.Error(), err: b.err}
+	}
+	if err != nil {
 		return "", renderError(err)
 	}
-	return b.String(), nil
+	return w.b.String(), nil
 }
 
 // lexError reports what gonja's lexer could not tokenize. The parser stops
@@ -399,7 +468,8 @@ var (
 	// renderLineRE finds where gonja says a render failed. Errors nest (an
 	// expression inside a for loop inside an if), and the innermost, last,
 	// location is the most precise one.
-	renderLineRE = regexp.MustCompile(`(?:Unable to render expression|Unable to execute controlStructure|` +
+	// (guard.go's {{ }} writes them in lower case.)
+	renderLineRE = regexp.MustCompile(`(?i:Unable to render expression|Unable to execute controlStructure|` +
 		`Unable to render condition|Unable to evaluation condition as boolean) at line (\d+): `)
 	// structureRE matches how gonja names a control structure in errors,
 	// e.g. "IfControlStructure(Line=1 Col=7): ".
@@ -410,6 +480,12 @@ var (
 	// filter's syntax node with %s.
 	filterRE = regexp.MustCompile(`unable to evaluate filter &\{<Token\[Name\] Val='(\w+)'.*?\}: ` +
 		`(?:invalid call to filter '\w+': )?`)
+	// paramsRE matches how gonja reports a failing operand of a guarded
+	// operator or literal (guard.go): a call whose echo says nothing.
+	paramsRE = regexp.MustCompile(`^(?:call\(.*\): )?unable to evaluate parameters: |unable to evaluate parameters: `)
+	// methodLimitRE matches a method's limit error, which gonja puts after
+	// the whole text of the value the method was called on.
+	methodLimitRE = regexp.MustCompile(`(?s)invalid call to method '\w+' of .*: (\w+\.\w+\(\) exceeded the limit of [^:]*)$`)
 	// nodeEchoRE matches gonja's rendering of the failed expression when it
 	// is a filter or call node, which reads worse than the message after it.
 	nodeEchoRE = regexp.MustCompile(`^(?:filtered_expression|call)\(.*?\): (filter \w+: |invalid call to method )`)
@@ -420,6 +496,12 @@ var (
 // that repeat the template text or name Go functions.
 func renderError(err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "unable to execute template: ")
+	if len(msg) > 2*maxScannedError {
+		// gonja quotes values in messages, and a value may be large: keep
+		// where the error is (the start) and what it is (the end).
+		msg = strings.ToValidUTF8(msg[:maxScannedError], "") + "…" +
+			strings.ToValidUTF8(msg[len(msg)-maxScannedError:], "")
+	}
 	e := &Error{Msg: msg}
 	if locs := renderLineRE.FindAllStringSubmatchIndex(msg, -1); len(locs) > 0 {
 		last := locs[len(locs)-1]
@@ -430,6 +512,16 @@ func renderError(err error) *Error {
 	msg = undefinedRE.ReplaceAllString(msg, `"$1" is undefined`)
 	msg = filterRE.ReplaceAllString(msg, "filter $1: ")
 	msg = nodeEchoRE.ReplaceAllString(msg, "$1")
+	// The guarded operators and literals (guard.go) are calls whose
+	// echo says nothing, and whose operands gonja reports as parameters.
+	msg = paramsRE.ReplaceAllString(msg, "")
+	// A method's error comes after the whole text of the value it was
+	// called on; for a limit, that value is large and says little.
+	msg = methodLimitRE.ReplaceAllString(msg, "$1")
+	if len(msg) > maxErrorLen {
+		// Messages may quote values: keep them readable in a log.
+		msg = strings.ToValidUTF8(msg[:maxErrorLen], "") + "…"
+	}
 
 	// A failing function call reads "call([args], map[kwargs]): invalid
 	// call to function 'name': message". Keep the name of a template

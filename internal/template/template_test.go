@@ -482,7 +482,7 @@ func TestRange(t *testing.T) {
 		for _, a := range tt.args {
 			va.Args = append(va.Args, exec.AsValue(a))
 		}
-		got, err := rangeFunc(va)
+		got, err := rangeFunc(va, maxRange)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("range%v error = %v, want one containing %q", tt.args, err, tt.wantErr)
