@@ -50,6 +50,9 @@ if ! tidy=$(go mod tidy -diff 2>&1); then
   echo "go.mod/go.sum are not tidy; run go mod tidy:"; echo "$tidy"; exit 1
 fi
 
+log "cross-compile (darwin)"
+GOOS=darwin go build -o /dev/null ./cmd/sirocco
+
 log "go vet"
 go vet ./...
 

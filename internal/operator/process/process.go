@@ -197,7 +197,7 @@ func Run(ctx context.Context, s Spec) error {
 func setUp(cmd *exec.Cmd, s Spec) {
 	cmd.Dir = s.Dir
 	cmd.Env = childEnv(s.Env, s.TryID)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = GroupAttr()
 }
 
 // sameWriter reports whether a and b are the same writer, false for types
