@@ -219,6 +219,26 @@ func TestLoadDirSkipsNonRegularFiles(t *testing.T) {
 	}
 }
 
+// TestLoadDirFileTooLarge: a file over MaxFileSize is refused without
+// being read whole, whatever its size claims.
+func TestLoadDirFileTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 1<<40); err != nil { // sparse: a terabyte of nothing
+		t.Fatal(err)
+	}
+	if _, err := readDAGFile("/proc/self/maps"); err != nil { // claims 0 bytes, holds more
+		t.Errorf("read /proc/self/maps: %v", err)
+	}
+	bag := loadDirWithin(t, dir, testOpts, nil)
+	if err := bag.Errors[big]; err == nil || err.Error() != big+": not loaded: larger than 8 MiB" {
+		t.Errorf("error = %v", err)
+	}
+}
+
 // TestLoadDirReadTimeout: a read that does not return (a hung network file
 // system) costs one scan its timeout, is not started again by the next
 // scans while it lasts, and blocks no other file.

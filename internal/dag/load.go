@@ -84,12 +84,18 @@ func readDAGFile(path string) ([]byte, error) {
 	if err := checkRegular(info); err != nil {
 		return nil, err
 	}
+	tooLarge := fmt.Errorf("not loaded: larger than %d MiB", MaxFileSize>>20)
+	if info.Size() > MaxFileSize {
+		return nil, tooLarge
+	}
+	// The size may be wrong (a file being written, /proc): read one byte
+	// past the bound rather than trusting it.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("file is larger than %d MiB", MaxFileSize>>20)
+		return nil, tooLarge
 	}
 	return data, nil
 }
