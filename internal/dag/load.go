@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -26,67 +27,141 @@ type LoadOptions struct {
 	// so that a typo in "{{ ds }" fails at load time rather than mid-run.
 	// LoadDir calls it from several goroutines at once.
 	CheckTemplate func(src string) error
+	// ReadTimeout bounds the time reading one file may take (0:
+	// DefaultReadTimeout), so that a file on a hung network file system
+	// becomes an import error instead of stalling every scan.
+	ReadTimeout time.Duration
+
+	// Test seams: a parser that panics, a read that hangs.
+	parseSchedule func(string, *time.Location) (Schedule, error)
+	readFile      func(path string) ([]byte, error)
 }
 
 // MaxFileSize bounds a DAG file; anything larger is surely not a DAG, and
 // reading it whole would let one stray file exhaust memory.
 const MaxFileSize = 8 << 20
 
+// DefaultReadTimeout is the ReadTimeout used when none is set.
+const DefaultReadTimeout = 10 * time.Second
+
 // LoadFile parses and validates one DAG file. On any problem it returns a
 // nil DAG and an error joining one *FileError per problem found (all of
 // them, not just the first), so that a user fixes a file in one go.
 func LoadFile(path string, opts LoadOptions) (*DAG, error) {
-	d, _, err := loadFile(path, opts)
-	return d, err
-}
-
-func loadFile(path string, opts LoadOptions) (*DAG, *yaml.Node, error) {
-	data, err := readLimited(path)
+	data, err := newPendingReads().read(path, opts)
 	if err != nil {
-		return nil, nil, errors.Join(&FileError{File: path, Msg: err.Error(), err: err})
+		return nil, readError(path, err)
 	}
-	return parse(path, data, opts)
+	p := parse(path, data, opts)
+	return p.dag, p.err
 }
 
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+func readError(path string, err error) error {
+	return errors.Join(&FileError{File: path, Msg: err.Error(), err: err})
+}
+
+// readDAGFile reads path, which must be a regular file (or a symlink to
+// one) of at most MaxFileSize bytes. A named pipe, socket or device is
+// refused before it is opened, and again after (by the open file's own
+// mode, in case the path was swapped in between); the open does not block
+// on a pipe either way.
+func readDAGFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegular(info); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if info, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := checkRegular(info); err != nil {
+		return nil, err
+	}
+	tooLarge := fmt.Errorf("not loaded: larger than %d MiB", MaxFileSize>>20)
+	if info.Size() > MaxFileSize {
+		return nil, tooLarge
+	}
+	// The size may be wrong (a file being written, /proc): read one byte
+	// past the bound rather than trusting it.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("file is larger than %d MiB", MaxFileSize>>20)
+		return nil, tooLarge
 	}
 	return data, nil
 }
 
-// Parse is LoadFile for bytes already read; name is used in messages.
-func Parse(name string, data []byte, opts LoadOptions) (*DAG, error) {
-	d, _, err := parse(name, data, opts)
-	return d, err
+// checkRegular refuses anything but a regular file: reading a named pipe
+// blocks until someone writes to it, and a device may never end.
+func checkRegular(info os.FileInfo) error {
+	m := info.Mode()
+	if m.IsRegular() {
+		return nil
+	}
+	kind := "not a regular file"
+	switch {
+	case m.IsDir():
+		kind = "a directory"
+	case m&os.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		kind = "a socket"
+	case m&os.ModeCharDevice != 0:
+		kind = "a character device"
+	case m&os.ModeDevice != 0:
+		kind = "a device"
+	}
+	return fmt.Errorf("not loaded: %s, not a regular file", kind)
 }
 
-// parse also returns the dag_id node, which LoadDir needs to point at a
-// duplicate id.
-func parse(name string, data []byte, opts LoadOptions) (*DAG, *yaml.Node, error) {
-	l := &loader{file: name, opts: opts, budget: 100_000 + 8*len(data)}
+// Parse is LoadFile for bytes already read; name is used in messages.
+func Parse(name string, data []byte, opts LoadOptions) (*DAG, error) {
+	p := parse(name, data, opts)
+	return p.dag, p.err
+}
+
+// parsed is the outcome of loading one file. id is the dag_id as written
+// even when the file has other problems (empty if unreadable), and idNode
+// its position, which LoadDir needs to decide and report which file holds
+// an id that several define.
+type parsed struct {
+	dag    *DAG
+	id     string
+	idNode *yaml.Node
+	err    error
+}
+
+// parse loads one file's bytes. It is the file boundary: a panic in any
+// parser (ours, yaml.v3's, the cron library's) becomes one more problem of
+// this file, so that one odd file never takes a scheduler down.
+func parse(name string, data []byte, opts LoadOptions) (p parsed) {
+	l := &loader{file: name, opts: opts, budget: 100_000 + 8*len(data), hintsLeft: hintBudget}
+	defer func() {
+		if r := recover(); r != nil {
+			p = parsed{id: l.dagID, idNode: l.idNode, err: l.panicked(r)}
+		}
+	}()
 	var d *DAG
-	var idNode *yaml.Node
 	if root := l.parseYAML(data); root != nil {
-		d, idNode = l.dag(root)
+		d = l.dag(root)
 	}
 	if len(l.errs) > 0 || d == nil {
 		if len(l.errs) == 0 { // cannot happen; never return (nil, nil)
 			l.errAt(nil, "", "invalid DAG file")
 		}
-		return nil, nil, joinFileErrors(l.errs)
+		return parsed{id: l.dagID, idNode: l.idNode, err: joinFileErrors(l.errs, l.dropped)}
 	}
 	d.Index()
-	return d, idNode, nil
+	return parsed{dag: d, id: d.ID, idNode: l.idNode}
 }
 
 // loader holds the state of loading one file: its problems so far and the
@@ -95,12 +170,57 @@ type loader struct {
 	file      string
 	opts      LoadOptions
 	errs      []*FileError
+	seen      map[errKey]struct{}
+	dropped   int // problems past maxFileErrors
 	budget    int
 	exhausted bool
+	hintsLeft int
 	expanding map[*yaml.Node]bool
+
+	dagID  string
+	idNode *yaml.Node
+	// cur is the value a parser is reading, for a panic's report; set by
+	// at and cleared by done (not by defer, which would clear it before
+	// parse recovers).
+	cur struct {
+		node  *yaml.Node
+		field string
+	}
+}
+
+// at notes that the value n of field is being parsed; see panicked.
+func (l *loader) at(n *yaml.Node, field string) { l.cur.node, l.cur.field = n, field }
+
+// done clears what at noted.
+func (l *loader) done() { l.at(nil, "") }
+
+// panicked turns a recovered panic into the file's last problem, placed at
+// the value being parsed when known.
+func (l *loader) panicked(r any) error {
+	fe := &FileError{File: l.file, Field: l.cur.field,
+		Msg: "internal error while loading this file: " + shortText(fmt.Sprint(r), maxQuoteLen*2) + " (please report it)"}
+	if n := l.cur.node; n != nil {
+		fe.Line, fe.Column = n.Line, n.Column
+		fe.Msg = "internal error while reading this value: " + shortText(fmt.Sprint(r), maxQuoteLen*2) + " (please report it)"
+	}
+	l.errs = append(l.errs, fe)
+	return joinFileErrors(l.errs, l.dropped)
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlQuoteRE finds what yaml.v3 quotes from the file in its messages (an
+// anchor's name, a tag).
+var yamlQuoteRE = regexp.MustCompile("'[^']*'")
+
+// shortQuotes cuts what a yaml.v3 message quotes from the file as
+// quoteShort would, and the message as a whole.
+func shortQuotes(msg string) string {
+	msg = yamlQuoteRE.ReplaceAllStringFunc(msg, func(q string) string {
+		return "'" + shortText(q[1:len(q)-1], maxQuoteLen) + "'"
+	})
+	return shortText(msg, maxMsgLen)
+}
 
 // parseYAML returns the root node of the single document in data, or nil
 // after recording why there is none.
@@ -162,10 +282,10 @@ var yamlParserProblems = map[string]bool{
 
 func (l *loader) syntaxErr(err error) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	fe := &FileError{File: l.file, Msg: "YAML syntax error: " + msg}
+	fe := &FileError{File: l.file, Msg: "YAML syntax error: " + shortQuotes(msg)}
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		fe.Line, _ = strconv.Atoi(m[1])
-		fe.Msg = "YAML syntax error: " + m[2]
+		fe.Msg = "YAML syntax error: " + shortQuotes(m[2])
 		if yamlParserProblems[m[2]] {
 			fe.Line++
 		}
@@ -188,7 +308,7 @@ func (l *loader) known(entries []entry, field string, allowed []string) map[stri
 }
 
 func (l *loader) unknownKey(e entry, field string, allowed []string) {
-	l.errAt(e.key, field, "unknown key %s%s", quoteShort(e.name), didYouMean(e.name, allowed))
+	l.errAt(e.key, field, "unknown key %s%s", quoteShort(e.name), l.hint(e.name, allowed))
 }
 
 // set returns the entry for key if present and not null.
@@ -198,10 +318,10 @@ func set(m map[string]entry, key string) (entry, bool) {
 }
 
 // dag decodes the top-level mapping.
-func (l *loader) dag(root *yaml.Node) (*DAG, *yaml.Node) {
+func (l *loader) dag(root *yaml.Node) *DAG {
 	entries, ok := l.mapEntries(root, "")
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	keys := l.known(entries, "", topKeyNames)
 	d := &DAG{
@@ -214,10 +334,9 @@ func (l *loader) dag(root *yaml.Node) (*DAG, *yaml.Node) {
 		FileLoc:        l.file,
 	}
 
-	var idNode *yaml.Node
 	if e, ok := keys["dag_id"]; ok {
 		if id, ok := l.ident(e.val, "dag_id"); ok {
-			d.ID, idNode = id, e.val
+			d.ID, l.dagID, l.idNode = id, id, e.val
 		}
 	} else {
 		l.errAt(root, "", "missing required key \"dag_id\"")
@@ -227,29 +346,17 @@ func (l *loader) dag(root *yaml.Node) (*DAG, *yaml.Node) {
 	}
 	if e, ok := set(keys, "timezone"); ok {
 		if name, ok := l.str(e.val, "timezone"); ok {
-			if loc, err := loadLocation(name); err != nil {
+			l.at(e.val, "timezone")
+			loc, err := loadLocation(name)
+			l.done()
+			if err != nil {
 				l.errAt(e.val, "timezone", "%v", err)
 			} else {
 				d.Timezone = loc
 			}
 		}
 	}
-	schedOK := true
-	if e, ok := set(keys, "schedule"); ok {
-		spec, ok := l.str(e.val, "schedule")
-		if ok && strings.TrimSpace(spec) != "" {
-			d.ScheduleSpec = spec
-		}
-		schedOK = ok
-	}
-	if schedOK {
-		s, err := ParseSchedule(d.ScheduleSpec, d.Timezone)
-		if err != nil {
-			l.errAt(keys["schedule"].val, "schedule", "%v", err)
-			schedOK = false
-		}
-		d.Schedule = s
-	}
+	schedOK := l.schedule(d, keys)
 	if e, ok := set(keys, "start_date"); ok {
 		d.StartDate, _ = l.date(e.val, "start_date", d.Timezone)
 	} else if schedOK && IsPeriodic(d.Schedule) {
@@ -262,9 +369,11 @@ func (l *loader) dag(root *yaml.Node) (*DAG, *yaml.Node) {
 		if ref.IsZero() {
 			ref = time.Now()
 		}
+		l.at(keys["schedule"].val, "schedule")
 		if iv, ok := d.Schedule.First(ref); !ok || iv.Start.IsZero() || iv.End.IsZero() {
 			l.errAt(keys["schedule"].val, "schedule", "schedule %s never fires (no matching time within 5 years)", quoteShort(d.ScheduleSpec))
 		}
+		l.done()
 	}
 	if e, ok := set(keys, "end_date"); ok {
 		if end, ok := l.date(e.val, "end_date", d.Timezone); ok {
@@ -299,7 +408,43 @@ func (l *loader) dag(root *yaml.Node) (*DAG, *yaml.Node) {
 	} else {
 		l.errAt(root, "", "missing required key \"tasks\"")
 	}
-	return d, idNode
+	return d
+}
+
+// maxScheduleLen bounds a schedule, in bytes: the longest sensible cron
+// expression lists every minute of an hour in about 170.
+const maxScheduleLen = 256
+
+// schedule reads the schedule into d (ParseSchedule, or the test seam) and
+// reports whether it is usable.
+func (l *loader) schedule(d *DAG, keys map[string]entry) bool {
+	e, ok := set(keys, "schedule")
+	if ok {
+		spec, ok := l.str(e.val, "schedule")
+		if !ok {
+			return false
+		}
+		if len(spec) > maxScheduleLen {
+			l.errAt(e.val, "schedule", "schedule too long (max %d bytes)", maxScheduleLen)
+			return false
+		}
+		if strings.TrimSpace(spec) != "" {
+			d.ScheduleSpec = spec
+		}
+	}
+	parseSchedule := ParseSchedule
+	if l.opts.parseSchedule != nil {
+		parseSchedule = l.opts.parseSchedule
+	}
+	l.at(e.val, "schedule")
+	s, err := parseSchedule(d.ScheduleSpec, d.Timezone)
+	l.done()
+	if err != nil {
+		l.errAt(e.val, "schedule", "%v", err)
+		return false
+	}
+	d.Schedule = s
+	return true
 }
 
 // positive reads an integer that must be at least 1; on error it returns def.
@@ -364,7 +509,13 @@ func (l *loader) tags(n *yaml.Node) []string {
 // zone (time.LoadLocation does not cache).
 var zoneCache sync.Map // name -> *time.Location
 
+// maxZoneLen bounds a time zone name; the longest IANA name has 32 bytes.
+const maxZoneLen = 64
+
 func loadLocation(name string) (*time.Location, error) {
+	if len(name) > maxZoneLen {
+		return nil, fmt.Errorf("time zone name too long (max %d bytes)", maxZoneLen)
+	}
 	if loc, ok := zoneCache.Load(name); ok {
 		return loc.(*time.Location), nil
 	}

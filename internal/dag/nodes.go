@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -35,13 +34,31 @@ const (
 	wantIntList    = "a list of integers"
 )
 
-// errAt records a problem at node n (nil: no position).
+// errAt records a problem at node n (nil: no position). Past
+// maxFileErrors distinct problems it only counts them.
 func (l *loader) errAt(n *yaml.Node, field, format string, args ...any) {
-	fe := &FileError{File: l.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if len(l.errs) >= maxFileErrors {
+		l.dropped++
+		return
+	}
+	fe := &FileError{File: l.file, Field: field, Msg: shortText(fmt.Sprintf(format, args...), maxMsgLen)}
 	if n != nil {
 		fe.Line, fe.Column = n.Line, n.Column
 	}
+	k := errKey{fe.Line, fe.Column, fe.Field, fe.Msg}
+	if _, dup := l.seen[k]; dup { // an aliased node is reported once, not once per use
+		return
+	}
+	if l.seen == nil {
+		l.seen = make(map[errKey]struct{})
+	}
+	l.seen[k] = struct{}{}
 	l.errs = append(l.errs, fe)
+}
+
+type errKey struct {
+	line, col  int
+	field, msg string
 }
 
 // typeErr records that n is not of the wanted shape.
@@ -108,32 +125,19 @@ func describe(n *yaml.Node) string {
 		case tagNull:
 			return "null"
 		case tagBool:
-			return "boolean " + n.Value
+			return "boolean " + shortText(n.Value, maxQuoteLen)
 		case tagInt:
-			return "integer " + n.Value
+			return "integer " + shortText(n.Value, maxQuoteLen)
 		case tagFloat:
-			return "number " + n.Value
+			return "number " + shortText(n.Value, maxQuoteLen)
 		case tagTimestamp:
-			return "date " + n.Value
+			return "date " + shortText(n.Value, maxQuoteLen)
 		}
 		return "string " + quoteShort(n.Value)
 	case yaml.AliasNode:
 		return "an alias"
 	}
 	return "nothing"
-}
-
-// quoteShort quotes s for a message, eliding the middle of long values.
-func quoteShort(s string) string {
-	const limit = 60
-	if len(s) > limit {
-		cut := limit
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return strconv.Quote(s)
 }
 
 // entry is one key/value pair of a YAML mapping.
@@ -169,7 +173,7 @@ func (l *loader) mapEntries(n *yaml.Node, field string) ([]entry, bool) {
 			continue
 		}
 		if first, dup := seen[rk.Value]; dup {
-			l.errAt(k, field, "duplicate key %q (first defined at line %d)", rk.Value, first.Line)
+			l.errAt(k, field, "duplicate key %s (first defined at line %d)", quoteShort(rk.Value), first.Line)
 			continue
 		}
 		seen[rk.Value] = k
@@ -193,7 +197,7 @@ func isMergeKey(k *yaml.Node) bool {
 func (l *loader) mergeEntries(v *yaml.Node, field string) []entry {
 	if v.Kind == yaml.AliasNode {
 		if !l.enter(v.Alias) {
-			l.errAt(v, field, "alias *%s refers to a mapping that contains it", v.Value)
+			l.errAt(v, field, "alias *%s refers to a mapping that contains it", shortText(v.Value, maxQuoteLen))
 			return nil
 		}
 		defer l.leave(v.Alias)
@@ -232,8 +236,8 @@ func (l *loader) integer(n *yaml.Node, field string) (int, bool) {
 		return 0, false
 	}
 	var i int
-	if err := r.Decode(&i); err != nil {
-		l.errAt(n, field, "integer %s is out of range", r.Value)
+	if err := l.decode(n, r, field, &i); err != nil {
+		l.errAt(n, field, "integer %s is out of range", shortText(r.Value, maxQuoteLen))
 		return 0, false
 	}
 	return i, true
@@ -246,7 +250,7 @@ func (l *loader) boolean(n *yaml.Node, field string) (bool, bool) {
 		return false, false
 	}
 	var b bool
-	if err := r.Decode(&b); err != nil {
+	if err := l.decode(n, r, field, &b); err != nil {
 		l.typeErr(n, field, wantBool)
 		return false, false
 	}
@@ -265,7 +269,9 @@ func (l *loader) duration(n *yaml.Node, field string) (time.Duration, bool) {
 	var err error
 	switch r.ShortTag() {
 	case tagInt, tagFloat, tagStr:
+		l.at(n, field)
 		d, err = parseDuration(r.Value)
+		l.done()
 	default:
 		l.typeErr(n, field, wantDuration)
 		return 0, false
@@ -280,49 +286,67 @@ func (l *loader) duration(n *yaml.Node, field string) (time.Duration, bool) {
 // maxDurationSeconds keeps seconds-to-Duration conversion from overflowing.
 const maxDurationSeconds = float64(math.MaxInt64 / int64(time.Second))
 
+// Longest duration and date accepted, in bytes: far more than any real one
+// ("2562047h47m16.854775807s", "2026-01-01T06:00:00.123456789+05:30"), and
+// small enough that parsing a hostile value costs nothing.
+const (
+	maxDurationLen = 64
+	maxDateLen     = 64
+)
+
 // parseDuration is the duration syntax of DAG files; see (*loader).duration.
+// It runs in time linear in len(s), and refuses long input outright.
 func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	bad := fmt.Errorf("bad duration %s (expected e.g. 30s, 5m, 1h30m, 1d or a number of seconds)", quoteShort(s))
-	if abs, neg := strings.CutPrefix(s, "-"); neg {
-		if _, err := parseDuration(abs); err == nil {
-			return 0, fmt.Errorf("duration must not be negative, got %s", quoteShort(s))
-		}
-		return 0, bad
+	if len(s) > maxDurationLen {
+		return 0, fmt.Errorf("duration too long (max %d bytes)", maxDurationLen)
 	}
-	if s == "" {
-		return 0, bad
+	s = strings.TrimSpace(s)
+	abs, neg := strings.CutPrefix(s, "-")
+	d, ok := parseNonNegative(abs)
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("bad duration %s (expected e.g. 30s, 5m, 1h30m, 1d or a number of seconds)", quoteShort(s))
+	case neg:
+		return 0, fmt.Errorf("duration must not be negative, got %s", quoteShort(s))
+	}
+	return d, nil
+}
+
+// parseNonNegative reads a duration without a leading minus sign.
+func parseNonNegative(s string) (time.Duration, bool) {
+	if s == "" || s[0] == '-' {
+		return 0, false
 	}
 	if secs, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXpP_") {
 		if math.IsNaN(secs) || math.IsInf(secs, 0) || secs < 0 || secs > maxDurationSeconds {
-			return 0, bad
+			return 0, false
 		}
-		return time.Duration(secs * float64(time.Second)), nil
+		return time.Duration(secs * float64(time.Second)), true
 	}
 	rest := s
 	var days int64
 	if i := strings.IndexByte(s, 'd'); i >= 0 {
 		n, err := strconv.ParseUint(s[:i], 10, 63)
 		if err != nil || n > uint64(math.MaxInt64/int64(24*time.Hour)) {
-			return 0, bad
+			return 0, false
 		}
 		days, rest = int64(n), s[i+1:]
 	}
 	var d time.Duration
 	if rest != "" {
 		if rest[0] == '-' || rest[0] == '+' {
-			return 0, bad
+			return 0, false
 		}
 		var err error
 		if d, err = time.ParseDuration(rest); err != nil {
-			return 0, bad
+			return 0, false
 		}
 	}
 	dd := time.Duration(days) * 24 * time.Hour
 	if d < 0 || dd > math.MaxInt64-d {
-		return 0, bad
+		return 0, false
 	}
-	return d + dd, nil
+	return d + dd, true
 }
 
 // dateLayouts are tried in order; those without a zone are read in the
@@ -339,7 +363,9 @@ func (l *loader) date(n *yaml.Node, field string, loc *time.Location) (time.Time
 		l.typeErr(n, field, wantDate)
 		return time.Time{}, false
 	}
+	l.at(n, field)
 	t, err := parseDate(r.Value, loc)
+	l.done()
 	if err != nil {
 		l.errAt(n, field, "%v", err)
 		return time.Time{}, false
@@ -347,7 +373,12 @@ func (l *loader) date(n *yaml.Node, field string, loc *time.Location) (time.Time
 	return t, true
 }
 
+// parseDate reads a date as (*loader).date does; like parseDuration it
+// refuses long input outright.
 func parseDate(s string, loc *time.Location) (time.Time, error) {
+	if len(s) > maxDateLen {
+		return time.Time{}, fmt.Errorf("date too long (max %d bytes)", maxDateLen)
+	}
 	s = strings.TrimSpace(s)
 	for _, layout := range zonedLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -373,7 +404,7 @@ func (l *loader) value(n *yaml.Node, field string, tmpl bool) (any, bool) {
 	r := n
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil || !l.enter(n.Alias) {
-			l.errAt(n, field, "alias *%s refers to a node that contains it", n.Value)
+			l.errAt(n, field, "alias *%s refers to a node that contains it", shortText(n.Value, maxQuoteLen))
 			return nil, false
 		}
 		defer l.leave(n.Alias)
@@ -395,7 +426,7 @@ func (l *loader) value(n *yaml.Node, field string, tmpl bool) (any, bool) {
 		entries, ok := l.mapEntries(r, field)
 		out := make(map[string]any, len(entries))
 		for _, e := range entries {
-			v, good := l.value(e.val, field+"."+e.name, tmpl)
+			v, good := l.value(e.val, subField(field, e.name), tmpl)
 			ok = ok && good
 			out[e.name] = v
 		}
@@ -403,6 +434,14 @@ func (l *loader) value(n *yaml.Node, field string, tmpl bool) (any, bool) {
 	}
 	l.errAt(n, field, "unsupported YAML node")
 	return nil, false
+}
+
+// decode is yaml.v3's Decode of scalar r, with pos noted for a panic.
+func (l *loader) decode(pos, r *yaml.Node, field string, v any) error {
+	l.at(pos, field)
+	err := r.Decode(v)
+	l.done()
+	return err
 }
 
 // scalar converts one scalar; pos is where to report problems (the alias
@@ -415,14 +454,14 @@ func (l *loader) scalar(pos, r *yaml.Node, field string, tmpl bool) (any, bool) 
 		return l.boolean(r, field)
 	case tagInt:
 		var i int
-		if err := r.Decode(&i); err != nil {
-			l.errAt(pos, field, "integer %s is out of range", r.Value)
+		if err := l.decode(pos, r, field, &i); err != nil {
+			l.errAt(pos, field, "integer %s is out of range", shortText(r.Value, maxQuoteLen))
 			return nil, false
 		}
 		return i, true
 	case tagFloat:
 		var f float64
-		if err := r.Decode(&f); err != nil {
+		if err := l.decode(pos, r, field, &f); err != nil {
 			l.errAt(pos, field, "bad number %s", quoteShort(r.Value))
 			return nil, false
 		}
@@ -440,15 +479,16 @@ func (l *loader) scalar(pos, r *yaml.Node, field string, tmpl bool) (any, bool) 
 	}
 }
 
-func indexField(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
-
 // checkTemplate runs the template syntax check on s. Strings without a
 // brace cannot hold Jinja syntax, so the (costly) check is skipped for them.
 func (l *loader) checkTemplate(n *yaml.Node, field, s string) {
 	if l.opts.CheckTemplate == nil || !strings.Contains(s, "{") {
 		return
 	}
-	if err := safeCheck(l.opts.CheckTemplate, s); err != nil {
+	l.at(n, field)
+	err := safeCheck(l.opts.CheckTemplate, s)
+	l.done()
+	if err != nil {
 		l.errAt(n, field, "template syntax error: %v", err)
 	}
 }

@@ -21,7 +21,7 @@ func (l *loader) params(n *yaml.Node) map[string]Param {
 	entries, _ := l.mapEntries(n, "params")
 	out := make(map[string]Param, len(entries))
 	for _, e := range entries {
-		field := "params." + e.name
+		field := subField("params", e.name)
 		if strings.TrimSpace(e.name) == "" {
 			l.errAt(e.key, "params", "param name must not be empty")
 			continue
@@ -49,7 +49,7 @@ func (l *loader) param(n *yaml.Node, field string) (Param, bool) {
 			ok = false
 		} else if !slices.Contains(paramTypes, s) {
 			l.errAt(e.val, field+".type", "unknown param type %s%s; valid types: %s",
-				quoteShort(s), didYouMean(s, paramTypes), strings.Join(paramTypes, ", "))
+				quoteShort(s), l.hint(s, paramTypes), strings.Join(paramTypes, ", "))
 			ok = false
 		} else {
 			p.Type = s

@@ -34,7 +34,7 @@ func (l *loader) defaultArgs(keys map[string]entry) Task {
 		case !slices.Contains(defaultArgsKeyNames, e.name):
 			l.unknownKey(e, "default_args", defaultArgsKeyNames)
 		case !isNull(e.val):
-			l.common(&t, e, "default_args."+e.name)
+			l.common(&t, e, subField("default_args", e.name))
 		}
 	}
 	return t
@@ -51,7 +51,7 @@ func (l *loader) common(t *Task, e entry, field string) {
 			} else {
 				names := triggerRuleNames()
 				l.errAt(n, field, "invalid trigger_rule %s%s; valid rules: %s",
-					quoteShort(s), didYouMean(s, names), strings.Join(names, ", "))
+					quoteShort(s), l.hint(s, names), strings.Join(names, ", "))
 			}
 		}
 	case "retries":
@@ -246,7 +246,7 @@ func (l *loader) task(dr *draft, base Task) {
 	}
 
 	for _, e := range dr.entries {
-		field := dr.field + "." + e.name
+		field := subField(dr.field, e.name)
 		switch {
 		case e.name == "id" || e.name == "operator":
 		case e.name == "depends_on":
@@ -292,7 +292,7 @@ func fieldNames(spec *OperatorSpec) []string {
 // operatorHint suggests the closest known operator or lists them all.
 func (l *loader) operatorHint(name string) string {
 	names := slices.Sorted(maps.Keys(l.opts.Operators))
-	if hint := didYouMean(name, names); hint != "" {
+	if hint := l.hint(name, names); hint != "" {
 		return hint
 	}
 	if len(names) == 0 {
@@ -316,11 +316,16 @@ func (l *loader) dependsOn(dr *draft, e entry, field string) {
 		l.errAt(e.val, field, "expected a task id or a list of task ids, got %s", describe(r))
 		return
 	}
+	seen := make(map[string]bool, len(items))
+	for _, d := range dr.deps {
+		seen[d.id] = true
+	}
 	for _, item := range items {
 		id, ok := l.str(item, field)
-		if !ok || slices.ContainsFunc(dr.deps, func(d depRef) bool { return d.id == id }) {
+		if !ok || seen[id] {
 			continue
 		}
+		seen[id] = true
 		dr.deps = append(dr.deps, depRef{id, item})
 	}
 }
@@ -393,7 +398,7 @@ func (l *loader) stringMap(n *yaml.Node, field string, tmpl bool) (map[string]an
 	}
 	out := make(map[string]any, len(entries))
 	for _, e := range entries {
-		f := field + "." + e.name
+		f := subField(field, e.name)
 		s, good := l.str(e.val, f)
 		if !good {
 			ok = false
@@ -425,7 +430,7 @@ func (l *loader) checkDeps(drafts []*draft) {
 			case dep.id == dr.task.ID && dr.task.ID != "":
 				l.errAt(dep.node, field, "task %q depends on itself", dep.id)
 			case !known:
-				l.errAt(dep.node, field, "unknown task %s%s", quoteShort(dep.id), didYouMean(dep.id, ids))
+				l.errAt(dep.node, field, "unknown task %s%s", quoteShort(dep.id), l.hint(dep.id, ids))
 			default:
 				dr.task.DependsOn = append(dr.task.DependsOn, dep.id)
 			}

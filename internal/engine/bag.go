@@ -17,12 +17,15 @@ import (
 
 // Bag holds the DAGs currently loaded from the DAGs folder. Readers get an
 // immutable map; Reload swaps in a new one, so a broken file only removes
-// its own DAG and the scheduler never sees a half-loaded folder.
+// its own DAG and the scheduler never sees a half-loaded folder. Each
+// reload starts from the previous one, so a file that repeats another's
+// dag_id never takes that DAG over (see dag.Rescan).
 type Bag struct {
 	dir  string
 	opts dag.LoadOptions
-	dags atomic.Pointer[map[string]*dag.DAG]
-	errs atomic.Pointer[map[string]error]
+
+	reloadMu sync.Mutex // one rescan at a time, each from the last
+	loaded   atomic.Pointer[dag.Bag]
 
 	// What the last Sync wrote, so an unchanged folder costs no writes.
 	syncMu     sync.Mutex
@@ -34,10 +37,7 @@ type Bag struct {
 // NewBag returns an empty bag over dir; call Reload to fill it.
 func NewBag(dir string, specs map[string]dag.OperatorSpec) *Bag {
 	b := &Bag{dir: dir, opts: dag.LoadOptions{Operators: specs, CheckTemplate: template.Check}}
-	empty := map[string]*dag.DAG{}
-	b.dags.Store(&empty)
-	noErrs := map[string]error{}
-	b.errs.Store(&noErrs)
+	b.loaded.Store(&dag.Bag{DAGs: map[string]*dag.DAG{}, Errors: map[string]error{}})
 	return b
 }
 
@@ -45,19 +45,20 @@ func NewBag(dir string, specs map[string]dag.OperatorSpec) *Bag {
 func (b *Bag) LoadOptions() dag.LoadOptions { return b.opts }
 
 // DAGs returns the loaded DAGs by id.
-func (b *Bag) DAGs() map[string]*dag.DAG { return *b.dags.Load() }
+func (b *Bag) DAGs() map[string]*dag.DAG { return b.loaded.Load().DAGs }
 
 // Errors returns the import errors by file.
-func (b *Bag) Errors() map[string]error { return *b.errs.Load() }
+func (b *Bag) Errors() map[string]error { return b.loaded.Load().Errors }
 
 // Reload re-reads the folder.
 func (b *Bag) Reload() error {
-	loaded, err := dag.LoadDir(b.dir, b.opts)
+	b.reloadMu.Lock()
+	defer b.reloadMu.Unlock()
+	loaded, err := dag.Rescan(b.dir, b.opts, b.loaded.Load())
 	if err != nil {
 		return fmt.Errorf("load DAGs folder %s: %w", b.dir, err)
 	}
-	b.dags.Store(&loaded.DAGs)
-	b.errs.Store(&loaded.Errors)
+	b.loaded.Store(loaded)
 	return nil
 }
 
