@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -62,7 +63,8 @@ func runScript(t *testing.T, limit time.Duration, env []string, script string, a
 		t.Fatalf("%s did not finish within %s:\n%s", script, limit, stderr.String())
 	}
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
