@@ -20,9 +20,9 @@ var errShutdown = fmt.Errorf("%w: Sirocco is shutting down", operator.ErrDetach)
 
 // stoppedByShutdown reports whether a try ended with runErr because Sirocco
 // is shutting down (ctx is the executor's): the try was killed, or could
-// not be prepared, for that reason alone.
+// not be prepared, for that reason alone, not killed on purpose as well.
 func stoppedByShutdown(ctx context.Context, runErr error) bool {
-	return runErr != nil && ctx.Err() != nil &&
+	return runErr != nil && ctx.Err() != nil && !errors.Is(runErr, ErrKilled) &&
 		(errors.Is(runErr, errShutdown) || errors.Is(runErr, context.Canceled))
 }
 
