@@ -392,3 +392,68 @@ tasks:
 		}
 	}
 }
+
+// TestShutdownReRunsStoppedTries: SIGTERM to a standalone with a local task
+// running kills the task, and the try is not the task's failure: the log
+// says it was stopped by shutdown (not failed, not detached), and the next
+// start runs it again, which succeeds although the task has no retries.
+func TestShutdownReRunsStoppedTries(t *testing.T) {
+	work := t.TempDir()
+	s := newSite(t, map[string]string{
+		"stopped.yaml": fmt.Sprintf(`dag_id: stopped
+tasks:
+  - id: long
+    operator: bash
+    retries: 0
+    append_env: true
+    command: |
+      echo "$SIROCCO_CTX_TRY_NUMBER" >> %[1]s/long.tries
+      if [ "$SIROCCO_CTX_TRY_NUMBER" = 1 ]; then sleep 300 & echo $! > %[1]s/sleep.pid; wait; fi
+      echo finished
+`, work),
+	})
+	srv := s.startServer()
+	s.mustRun("dags", "trigger", "stopped", "--run-id", "s1")
+	var sleepPID int
+	waitFor(t, "the long task to start its child", 20*time.Second, func() bool {
+		data, err := os.ReadFile(filepath.Join(work, "sleep.pid"))
+		if err != nil {
+			return false
+		}
+		sleepPID, err = strconv.Atoi(strings.TrimSpace(string(data)))
+		return err == nil
+	})
+	srv.stop()
+	if alive(sleepPID) {
+		t.Errorf("the task's process (sleep %d) outlived the shutdown", sleepPID)
+	}
+	const stopped = "try 1 of long stopped by shutdown; it runs again at the next start without spending a retry"
+	log := srv.log.String()
+	if !strings.Contains(log, stopped) || strings.Contains(log, "detached") {
+		t.Errorf("the service log should say %q, and nothing about detaching:\n%s", stopped, log)
+	}
+	if got := strings.TrimSpace(s.mustRun("tasks", "state", "stopped", "s1", "long")); got != "none" {
+		t.Errorf("after the shutdown the task is %q, want none (to run again)", got)
+	}
+
+	s.startServer()
+	waitFor(t, "run s1 to succeed after the restart", 30*time.Second, func() bool {
+		out, _, _ := s.run("dags", "state", "stopped", "s1")
+		return strings.TrimSpace(out) == "success"
+	})
+	tries, _ := os.ReadFile(filepath.Join(work, "long.tries"))
+	if got := strings.Fields(string(tries)); strings.Join(got, ",") != "1,2" {
+		t.Errorf("long's tries = %v, want [1 2]", got)
+	}
+	var tis []map[string]any
+	if err := json.Unmarshal([]byte(s.mustRun("tasks", "state", "stopped", "s1", "long", "-o", "json")), &tis); err != nil || len(tis) != 1 {
+		t.Fatalf("tasks state: %v %v", tis, err)
+	}
+	if tis[0]["try_number"] != 2.0 || tis[0]["max_tries"] != 1.0 {
+		t.Errorf("try_number %v max_tries %v, want 2 and 1: the stopped try spent no retry", tis[0]["try_number"], tis[0]["max_tries"])
+	}
+	try1 := s.mustRun("tasks", "logs", "stopped", "s1", "long", "--try", "1")
+	if !strings.Contains(try1, "sirocco: "+stopped) || strings.Contains(try1, "task failed") || strings.Contains(try1, "detached") {
+		t.Errorf("try 1's log should say it was stopped by shutdown, not failed or detached:\n%s", try1)
+	}
+}

@@ -3,6 +3,7 @@ package executor_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
+	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -165,23 +167,48 @@ func TestLocalStopsTryChangedElsewhere(t *testing.T) {
 	}
 }
 
-func TestLocalShutdownStopsTries(t *testing.T) {
+// TestLocalShutdownGivesTriesBack: a try killed because Sirocco shuts down
+// is not the task's failure. It goes back to none without spending a retry
+// (its task has none), and its log says so, not "failed" or "detached";
+// past scheduler.MaxInfraReruns such tries it counts as failed.
+func TestLocalShutdownGivesTriesBack(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, sleeperDAG)
-	l, finished, cancel := startLocal(t, e)
-	k := e.queue(e.createRun(nil), "s")
-	l.Submit(k)
-	pid := handlePID(t, e.waitTI(k, "the handle", func(ti store.TaskInstance) bool { return len(ti.Handle) > 0 }))
-	cancel()
-	waitFinished(t, finished)
-	l.Wait()
-	waitDead(t, pid)
-	ti := e.ti(k)
-	if ti.State == store.StateRunning || ti.EndDate.IsZero() {
-		t.Errorf("after shutdown the try is %s (end %v); its outcome must be recorded", ti.State, ti.EndDate)
-	}
-	if log := e.log(k, 1); !strings.Contains(log, "context canceled") {
-		t.Errorf("log should say the try was cancelled:\n%s", log)
+	e := newEnv(t, `
+dag_id: sleeper
+tasks:
+  - {id: s, operator: bash, retries: 0, command: 'sleep 30'}
+`)
+	runID := e.createRun(nil)
+	for try := 1; try <= scheduler.MaxInfraReruns+1; try++ {
+		l, finished, cancel := startLocal(t, e)
+		k := e.queue(runID, "s")
+		l.Submit(k)
+		pid := handlePID(t, e.waitTI(k, "the handle", func(ti store.TaskInstance) bool { return len(ti.Handle) > 0 && ti.TryNumber == try }))
+		cancel()
+		waitFinished(t, finished)
+		l.Wait()
+		waitDead(t, pid)
+		ti, log := e.ti(k), e.log(k, try)
+		if strings.Contains(log, "task failed") || strings.Contains(log, "detached") {
+			t.Errorf("try %d: a try stopped by shutdown is neither failed nor detached:\n%s", try, log)
+		}
+		if try <= scheduler.MaxInfraReruns {
+			want := fmt.Sprintf("sirocco: try %d of s stopped by shutdown; it runs again at the next start without spending a retry\n", try)
+			if ti.State != store.StateNone || ti.TryNumber != try || ti.MaxTries != try || ti.InfraReruns != try || ti.EndDate.IsZero() {
+				t.Fatalf("try %d after shutdown: %s try %d max_tries %d infra_reruns %d end %v; want none, max_tries = try (no retry spent)",
+					try, ti.State, ti.TryNumber, ti.MaxTries, ti.InfraReruns, ti.EndDate)
+			}
+			if !strings.Contains(log, want) {
+				t.Errorf("try %d: log should say %q:\n%s", try, want, log)
+			}
+			continue
+		}
+		if ti.State != store.StateFailed || ti.TryNumber != try || ti.InfraReruns != scheduler.MaxInfraReruns {
+			t.Errorf("try %d past the cap: %s infra_reruns %d, want failed", try, ti.State, ti.InfraReruns)
+		}
+		if want := "were already run again for that reason, the most Sirocco allows, so this one counts as failed"; !strings.Contains(log, want) {
+			t.Errorf("try %d: log should say %q:\n%s", try, want, log)
+		}
 	}
 }
 

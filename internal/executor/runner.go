@@ -194,7 +194,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	// the next start to adopt rather than killed.
 	tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
-	stopWatch := context.AfterFunc(ctx, func() { cancel(fmt.Errorf("%w: Sirocco is shutting down", operator.ErrDetach)) })
+	stopWatch := context.AfterFunc(ctx, func() { cancel(errShutdown) })
 	defer stopWatch()
 	if t.task.ExecutionTimeout > 0 {
 		var stop context.CancelFunc
@@ -269,6 +269,8 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		}
 	case errors.Is(runErr, operator.ErrSkip):
 		lw.Printf("sirocco: task skipped: %v", runErr)
+	case stoppedByShutdown(ctx, runErr):
+		// finishTry says so.
 	default:
 		lw.Printf("sirocco: task failed: %v", runErr)
 	}
@@ -280,6 +282,9 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 // be written fails the try, and its lines go to the service log instead of
 // being lost.
 func (r *Runner) finishTry(ctx context.Context, task *dag.Task, ti store.TaskInstance, lw *tasklog.Writer, rendered *pendingRendered, runErr error) error {
+	if task != nil && stoppedByShutdown(ctx, runErr) {
+		r.noteShutdown(task, ti, lw)
+	}
 	if err := lw.Wait(); err != nil {
 		r.Logger.Error("task log could not be written; its lines follow", "dag_id", ti.DagID, "run_id", ti.RunID,
 			"task_id", ti.TaskID, "try", ti.TryNumber, "err", err, "lines", string(lw.Pending()))
@@ -383,6 +388,8 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 		u = store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateSkipped, EndDate: &now}
 	case errors.Is(runErr, ErrKilled) || task == nil:
 		u = store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateFailed, EndDate: &now}
+	case stoppedByShutdown(ctx, runErr):
+		u, _ = scheduler.ShutdownUpdate(task, ti, now)
 	default:
 		u = scheduler.FailureUpdate(task, ti, now)
 	}

@@ -81,6 +81,7 @@ func (l *Loop) updateTasks(ctx context.Context, us []store.TaskUpdate, befores [
 // write sets, so that one can stand for the other having been written.
 func sameWrite(a, b store.TaskInstance) bool {
 	return a.TaskKey == b.TaskKey && a.Version == b.Version && a.State == b.State && a.TryNumber == b.TryNumber &&
+		a.MaxTries == b.MaxTries && a.InfraReruns == b.InfraReruns &&
 		a.WorkerID == b.WorkerID && a.Hostname == b.Hostname && a.QueuedAt.Equal(b.QueuedAt) &&
 		a.StartDate.Equal(b.StartDate) && a.EndDate.Equal(b.EndDate) && a.NextRetryAt.Equal(b.NextRetryAt) &&
 		a.HeartbeatAt.Equal(b.HeartbeatAt) && bytes.Equal(a.Handle, b.Handle) && bytes.Equal(a.Rendered, b.Rendered)

@@ -128,6 +128,10 @@ type TaskInstance struct {
 	// Version counts the writes of the row (0 when inserted): of two copies
 	// of a row, the one with the higher Version is the newer.
 	Version int64
+	// InfraReruns counts the tries Sirocco itself stopped (its shutdown)
+	// and gave back since the last clear: each raised MaxTries by one, so
+	// it spent no retry. It is what caps such free re-runs.
+	InfraReruns int
 }
 
 // TaskUpdate is one conditional transition of a task instance: it applies
@@ -155,6 +159,9 @@ type TaskUpdate struct {
 	// lets the claim through. Batches write the updates that require
 	// nothing first.
 	Requires []TaskCondition
+	// InfraRerun gives back a try lost to Sirocco rather than to its task:
+	// max_tries and infra_reruns + 1, so the next try spends no retry.
+	InfraRerun bool
 }
 
 // TaskCondition is a state and try a task instance must be in.
@@ -177,6 +184,10 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	if u.IncTry {
 		ti.TryNumber++
 		ti.EndDate = time.Time{} // a new try has not ended (EndDate below may set it)
+	}
+	if u.InfraRerun {
+		ti.MaxTries++
+		ti.InfraReruns++
 	}
 	setTime := func(dst *time.Time, v *time.Time) {
 		if v != nil {
@@ -336,7 +347,7 @@ type Store interface {
 	MarkTask(ctx context.Context, u TaskUpdate) (bool, error)
 	// ClearTasks puts the named tasks that are not queued or running back to
 	// none, grants each its retries again (max_tries = try_number + retries,
-	// as Airflow does) and puts a finished run back to queued, so the
+	// as Airflow does, and infra_reruns = 0) and puts a finished run back to queued, so the
 	// scheduler runs them again. It returns how many tasks changed, and
 	// ErrNotFound for a missing run.
 	ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error)

@@ -139,6 +139,9 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 			b.WriteString(`, end_date = NULL`) // a new try has not ended
 		}
 	}
+	if u.InfraRerun {
+		b.WriteString(`, max_tries = max_tries + 1, infra_reruns = infra_reruns + 1`)
+	}
 	set := func(col string, v any) {
 		b.WriteString(", ")
 		b.WriteString(col)
@@ -220,7 +223,7 @@ func (s *Store) MarkTask(ctx context.Context, u store.TaskUpdate) (bool, error) 
 
 // ClearTasks puts the tasks named in retries back to none unless they are
 // queued or running (a live try is not pulled from under its worker): each
-// gets max_tries = try_number + its retries and loses end_date and
+// gets max_tries = try_number + its retries, infra_reruns = 0, and loses end_date and
 // next_retry_at. If any task changed and the run is finished, the run goes
 // back to queued (queued_at = now, start and end dates cleared) so the
 // scheduler starts it again. All of it is one transaction; it returns how
@@ -239,7 +242,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 		cleared = 0
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
-				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, end_date = NULL, next_retry_at = NULL, handle = NULL
+				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL
 				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running')`,
 				retries[id], dagID, runID, id)
 			if err != nil {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ func init() {
 	register("UpdateTask", testUpdateTask)
 	register("UpdateTaskRace", testUpdateTaskRace)
 	register("IncTry", testIncTry)
+	register("InfraRerun", testInfraRerun)
 	register("ActiveTaskInstances", testActiveTaskInstances)
 	register("ClearTasks", testClearTasks)
 	register("MarkTask", testMarkTask)
@@ -153,6 +155,37 @@ func testIncTry(t *testing.T, s store.Store) {
 	}
 	if applied, _ := u.Apply(before); !applied.EndDate.IsZero() {
 		t.Errorf("TaskUpdate.Apply keeps the old end date %v on a new try; the store clears it", applied.EndDate)
+	}
+}
+
+// testInfraRerun: InfraRerun adds one to max_tries and infra_reruns when
+// the transition applies (Apply agrees with the stored row), and a clear
+// sets infra_reruns back to 0.
+func testInfraRerun(t *testing.T, s store.Store) {
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "t")
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "t"}
+	running := []store.TaskState{store.StateRunning}
+	for i := 1; i <= 2; i++ {
+		mustUpdateTask(t, s, store.TaskUpdate{Key: k, To: store.StateRunning, IncTry: true}, true)
+		u := store.TaskUpdate{Key: k, From: running, FromTry: ptr(i), To: store.StateNone, InfraRerun: true}
+		before := mustGetTI(t, s, k)
+		mustUpdateTask(t, s, u, true)
+		mustUpdateTask(t, s, u, false) // not running any more: nothing is added
+		got := mustGetTI(t, s, k)
+		if got.MaxTries != before.MaxTries+1 || got.InfraReruns != i || got.TryNumber != i {
+			t.Fatalf("after %d re-runs: try %d max_tries %d infra_reruns %d, want try %d max_tries %d infra_reruns %d",
+				i, got.TryNumber, got.MaxTries, got.InfraReruns, i, before.MaxTries+1, i)
+		}
+		if applied, _ := u.Apply(before); applied.MaxTries != got.MaxTries || applied.InfraReruns != got.InfraReruns {
+			t.Errorf("TaskUpdate.Apply gives max_tries %d infra_reruns %d; the store wrote %d %d",
+				applied.MaxTries, applied.InfraReruns, got.MaxTries, got.InfraReruns)
+		}
+	}
+	if _, err := s.ClearTasks(context.Background(), "d", "r", map[string]int{"t": 1}, at(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGetTI(t, s, k); got.InfraReruns != 0 || got.MaxTries != got.TryNumber+1 {
+		t.Errorf("after a clear: infra_reruns %d max_tries %d try %d, want 0 and try + retries", got.InfraReruns, got.MaxTries, got.TryNumber)
 	}
 }
 
