@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // table is a listing: columns for humans, records for json/yaml.
