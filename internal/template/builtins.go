@@ -137,7 +137,13 @@ func guardFilter(name string, f exec.FilterFunction) exec.FilterFunction {
 		if b == nil || in.IsError() {
 			return f(e, in, va)
 		}
-		if err := b.step(1); err != nil {
+		// gonja's filters walk a string input whole, some several times
+		// (length makes it runes): a step per KiB, as the operators cost.
+		n := 0
+		if in.IsString() {
+			n = len(in.String())
+		}
+		if err := b.step(stepsFor(n)); err != nil {
 			return exec.AsValue(err)
 		}
 		if !containerFilters[name] && (in.IsList() || in.IsDict()) {

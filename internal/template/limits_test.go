@@ -132,6 +132,7 @@ func TestLimitsStopBlowUps(t *testing.T) {
 		{"captured by a set block", "{% set a %}{% for i in range(10000) %}xxxxxxxxxxxxxxxxxxxx{% endfor %}{% endset %}", Limits{MaxValue: 10_000}, "captured output exceeded"},
 		{"steps", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", Limits{MaxSteps: 10_000}, "template exceeded 10000 evaluation steps"},
 		{"steps in a loop's if", "{% for i in range(100) %}{% for j in range(100) if j ~ i %}{% endfor %}{% endfor %}", small, "evaluation steps"},
+		{"filters of a large string", "{% set s = 'a' * 1000000 %}{% for i in range(100000) %}{% set n = s | length %}{% endfor %}", Limits{}, "evaluation steps"},
 		{"steps of macros", "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}", small, "evaluation steps"},
 		{"limit hit under default()", "{{ ('x' * 2000000000) | default('y') }}", Limits{}, "string repetition ('*')"},
 	}
