@@ -175,6 +175,33 @@ func maskOnce(secrets [][]byte, line []byte) ([]byte, bool) {
 	return append(out, line[at:]...), true
 }
 
+// safeCut returns where an over-long unterminated line may be cut so that
+// no secret is split between the part written now and the part kept: the
+// kept tail is as long as the longest secret but one, and a secret that
+// would straddle the cut moves it to the secret's start. It returns
+// len(data) when no cut leaves anything to write (secrets as long as
+// the line).
+func safeCut(secrets [][]byte, data []byte) int {
+	if len(secrets) == 0 {
+		return len(data)
+	}
+	cut := len(data) - (len(secrets[0]) - 1) // secrets are longest first
+	for moved := true; moved && cut > 0; {
+		moved = false
+		for _, s := range secrets {
+			lo := max(cut-len(s)+1, 0)
+			hi := min(cut+len(s)-1, len(data))
+			if i := bytes.Index(data[lo:hi], s); i >= 0 && lo+i < cut {
+				cut, moved = lo+i, true
+			}
+		}
+	}
+	if cut <= 0 {
+		return len(data)
+	}
+	return cut
+}
+
 // Secrets is a set of values to hide, safe for concurrent use: the API
 // masks XCom values with it, `tasks render` its output, and the service
 // log every line (MaskingHandler).
@@ -290,7 +317,7 @@ func (m *MaskedWriter) Write(p []byte) (int, error) {
 	m.partial = nil
 	end := bytes.LastIndexByte(data, '\n') + 1
 	if len(data)-end > maxPartial {
-		end = len(data)
+		end += safeCut(m.secrets, data[end:])
 	}
 	if end < len(data) {
 		m.partial = append([]byte(nil), data[end:]...)

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -107,4 +109,55 @@ func TestMaskValue(t *testing.T) {
 func mustJSON(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestMaskerSecretAcrossALongLineCut: a line longer than the writers keep
+// is written in parts; a secret where one part ends and the next begins
+// is still masked, by the task log's Writer and by MaskedWriter.
+func TestMaskerSecretAcrossALongLineCut(t *testing.T) {
+	t.Parallel()
+	const secret = "hunter2-secret"
+	long := strings.Repeat("x", maxPartial)
+	for _, split := range []int{1, 4, len(secret) - 1} {
+		writes := []string{long + secret[:split], secret[split:] + "\n"}
+		check := func(name, got string) {
+			t.Helper()
+			if strings.Contains(got, secret[:split]+"\n") || strings.Contains(got, secret[:split]+"[") ||
+				!strings.Contains(got, Masked) || strings.Count(got, "x") != maxPartial {
+				t.Errorf("%s, secret split at %d: got ...%q", name, split, got[max(len(got)-80, 0):])
+			}
+		}
+		var out bytes.Buffer
+		m := NewMasked(&out)
+		m.AddSecret(secret)
+		for _, w := range writes {
+			if _, err := m.Write([]byte(w)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		check("MaskedWriter", out.String())
+
+		path := filepath.Join(t.TempDir(), "attempt=1.log")
+		w, err := Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.AddSecret(secret)
+		for _, s := range writes {
+			if _, err := w.Write([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("Writer", string(b))
+	}
 }

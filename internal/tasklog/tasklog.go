@@ -143,9 +143,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if len(data) > maxPartial {
 		// A huge unterminated line (a progress bar, binary output): write it
-		// out as a line of its own rather than growing without bound.
-		w.stamp(&out, append(data, '\n'))
-		data = nil
+		// out as a line of its own rather than growing without bound, but
+		// keep a tail that may be the start of a secret (safeCut).
+		cut := safeCut(w.secrets, data)
+		w.stamp(&out, append(data[:cut:cut], '\n'))
+		data = data[cut:]
 	}
 	if len(data) > 0 {
 		w.partial = append([]byte(nil), data...)

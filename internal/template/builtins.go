@@ -79,8 +79,13 @@ var filterGrowth = map[string]growth{
 		for _, a := range va.KwArgs {
 			widest = max(widest, textLen(b, a))
 		}
-		// Go's fmt refuses widths and precisions over 1e6.
-		return len(s) + satMul(strings.Count(s, "%"), widest+largestNumber(s)), 0
+		// Go's fmt refuses widths and precisions over 1e6, written in s or
+		// taken from an argument ('%*d').
+		width := min(largestNumber(s), maxFmtWidth)
+		for _, a := range append(append([]*exec.Value{}, va.Args...), mapValues(va.KwArgs)...) {
+			width = max(width, min(intArg0(a), maxFmtWidth))
+		}
+		return len(s) + satMul(strings.Count(s, "%"), satAdd(widest, width)), 0
 	},
 	"wordwrap": func(_ *budget, in *exec.Value, va *exec.VarArgs) (int, int) {
 		s := in.String()
@@ -132,7 +137,13 @@ func guardFilter(name string, f exec.FilterFunction) exec.FilterFunction {
 		if b == nil || in.IsError() {
 			return f(e, in, va)
 		}
-		if err := b.step(1); err != nil {
+		// gonja's filters walk a string input whole, some several times
+		// (length makes it runes): a step per KiB, as the operators cost.
+		n := 0
+		if in.IsString() {
+			n = len(in.String())
+		}
+		if err := b.step(stepsFor(n)); err != nil {
 			return exec.AsValue(err)
 		}
 		if !containerFilters[name] && (in.IsList() || in.IsDict()) {
@@ -262,13 +273,60 @@ func widthGrowth(self string, va *exec.VarArgs) int {
 	return len(self) + intArg0(arg(va, 0, "width"))
 }
 
+// formatGrowth bounds str.format: each field is at most as wide as the
+// widest argument or the width it asks for. A width written in a nested
+// field ('{:>{}}') comes from the arguments' text, so it has at most as
+// many digits as self and the arguments have together.
 func formatGrowth(self string, va *exec.VarArgs) int {
+	args := append(append([]*exec.Value{}, va.Args...), mapValues(va.KwArgs)...)
 	widest := 0
-	for _, a := range append(append([]*exec.Value{}, va.Args...), mapValues(va.KwArgs)...) {
+	for _, a := range args {
 		m := measure{limit: maxMethodValue}
 		widest = max(widest, m.size(a.Interface()))
 	}
-	return len(self) + satMul(strings.Count(self, "{"), satAdd(widest, largestNumber(self)))
+	width := largestNumber(self)
+	if nestedField(self) {
+		digits := countDigits(self)
+		for _, a := range args {
+			digits += countDigits(a.String())
+		}
+		width = math.MaxInt
+		if digits < 10 {
+			width = int(math.Pow10(digits))
+		}
+	}
+	return len(self) + satMul(strings.Count(self, "{"), satAdd(widest, width))
+}
+
+// nestedField reports whether a format string has a replacement field
+// inside another one's spec, as '{:>{}}' has ('{{' and '}}' are text).
+func nestedField(s string) bool {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '{' && depth == 0 && i+1 < len(s) && s[i+1] == '{':
+			i++
+		case s[i] == '{':
+			depth++
+			if depth > 1 {
+				return true
+			}
+		case s[i] == '}' && depth > 0:
+			depth--
+		}
+	}
+	return false
+}
+
+// countDigits is how many decimal digits s holds.
+func countDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // newStrMethods is gonja's string methods, those that can grow a string
@@ -290,10 +348,16 @@ func newStrMethods() *exec.MethodSet[string] {
 
 func guardStrMethod(name string, fn exec.Method[string], grow func(string, *exec.VarArgs) int) exec.Method[string] {
 	return func(self string, selfValue *exec.Value, va *exec.VarArgs) (any, error) {
+		tooBig := limitError(fmt.Sprintf("str.%s() exceeded the limit of %s on a value", name, byteSize(maxMethodValue)))
 		if n := grow(self, va); n < 0 || n > maxMethodValue {
-			return nil, limitError(fmt.Sprintf("str.%s() exceeded the limit of %s on a value", name, byteSize(maxMethodValue)))
+			return nil, tooBig
 		}
-		return fn(self, selfValue, va)
+		out, err := fn(self, selfValue, va)
+		if s, ok := out.(string); ok && len(s) > maxMethodValue {
+			// The estimate missed: refuse the value, at least.
+			return nil, tooBig
+		}
+		return out, err
 	}
 }
 
@@ -352,13 +416,17 @@ func mapValues(m map[string]*exec.Value) []*exec.Value {
 	return out
 }
 
+// maxFmtWidth is the widest field Go's fmt pads to; it refuses wider.
+const maxFmtWidth = 1_000_000
+
 // largestNumber is the largest run of digits in s, as a width or precision
-// a format string may ask for, capped at 1e6.
+// a format string may ask for, capped at math.MaxInt32 (far over any
+// limit, and no overflow).
 func largestNumber(s string) int {
 	best, cur := 0, 0
 	for i := 0; i < len(s); i++ {
 		if s[i] >= '0' && s[i] <= '9' {
-			cur = min(cur*10+int(s[i]-'0'), 1_000_000)
+			cur = min(cur*10+int(s[i]-'0'), math.MaxInt32)
 			best = max(best, cur)
 		} else {
 			cur = 0

@@ -59,6 +59,26 @@ func TestHugeRepetitionFailsFastInLittleMemory(t *testing.T) {
 	}
 }
 
+// TestFormatStarWidthFailsInLittleMemory: Go's fmt takes a width from an
+// argument ('%*d', up to 1e6 each); the format filter must count them
+// before it runs, not refuse the 200 MB it built.
+func TestFormatStarWidthFailsInLittleMemory(t *testing.T) {
+	// Not parallel: it measures the memory the process allocates.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	src := "{{ ('%*d' * 200) | format(" + strings.Repeat("999999, 1, ", 200) + "1) | length }}"
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := renderWithin(t, ctx, Limits{}, src, NewContext(testInfo()))
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "filter format exceeded") {
+		t.Fatalf("error = %v, want the format filter's limit", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Errorf("the render allocated %d bytes", got)
+	}
+}
+
 func TestLimitsStopBlowUps(t *testing.T) {
 	t.Parallel()
 	small := Limits{MaxOutput: 1000, MaxValue: 1000, MaxItems: 100, MaxSteps: 10_000}
@@ -99,6 +119,9 @@ func TestLimitsStopBlowUps(t *testing.T) {
 		{"str.join", "{% set s = 'x' * 100000 %}{{ s.join(range(100000)) }}", Limits{}, "str.join() exceeded"},
 		{"str.replace", "{% set s = 'x' * 100000 %}{{ s.replace('x', 'y' * 1000) }}", Limits{}, "str.replace() exceeded"},
 		{"str.format", "{% set s = '{}' * 10000 %}{{ s.format('x' * 10000) }}", Limits{}, "str.format() exceeded"},
+		{"str.format width over 1e6", "{{ '{:>1000000000}'.format('a') }}", Limits{}, "str.format() exceeded"},
+		{"str.format nested width", "{{ '{:>{}}'.format('a', 100000000) | length }}", Limits{}, "str.format() exceeded"},
+		{"str.format nested width as text", "{{ '{0:>{1}{2}}'.format('a', '1', 100000000) | length }}", Limits{}, "str.format() exceeded"},
 		{"list.append doubling", "{% set ns = namespace(a=['x' * 100000]) %}{% for i in range(64) %}{% set b = ns.a %}{% do b.append(b) %}{% set ns.a = b %}{% endfor %}",
 			Limits{}, "list.append() exceeded"},
 		{"range items", "{{ range(1000) }}", small, "1000 items is more than the limit of 100"},
@@ -109,6 +132,7 @@ func TestLimitsStopBlowUps(t *testing.T) {
 		{"captured by a set block", "{% set a %}{% for i in range(10000) %}xxxxxxxxxxxxxxxxxxxx{% endfor %}{% endset %}", Limits{MaxValue: 10_000}, "captured output exceeded"},
 		{"steps", "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", Limits{MaxSteps: 10_000}, "template exceeded 10000 evaluation steps"},
 		{"steps in a loop's if", "{% for i in range(100) %}{% for j in range(100) if j ~ i %}{% endfor %}{% endfor %}", small, "evaluation steps"},
+		{"filters of a large string", "{% set s = 'a' * 1000000 %}{% for i in range(100000) %}{% set n = s | length %}{% endfor %}", Limits{}, "evaluation steps"},
 		{"steps of macros", "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}", small, "evaluation steps"},
 		{"limit hit under default()", "{{ ('x' * 2000000000) | default('y') }}", Limits{}, "string repetition ('*')"},
 	}
