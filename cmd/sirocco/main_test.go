@@ -457,3 +457,44 @@ tasks:
 		t.Errorf("try 1's log should say it was stopped by shutdown, not failed or detached:\n%s", try1)
 	}
 }
+
+// `sirocco standalone | tee log` and Ctrl-C: tee dies first, so every later
+// write of Sirocco's goes to a closed pipe. The shutdown must still finish
+// (exit 0) and give the running try back, not die of SIGPIPE half-way.
+func TestShutdownSurvivesAClosedOutputPipe(t *testing.T) {
+	s := newSite(t, map[string]string{"piped.yaml": "dag_id: piped\ntasks:\n  - {id: long, operator: bash, command: 'sleep 300'}\n"})
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "standalone", "--listen", "")
+	cmd.Env = s.env()
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	s.mustRun("dags", "trigger", "piped", "--run-id", "p1")
+	waitFor(t, "the long task to run", 20*time.Second, func() bool {
+		out, _, _ := s.run("tasks", "state", "piped", "p1", "long")
+		return strings.TrimSpace(out) == "running"
+	})
+	r.Close() // the reader (tee) is gone
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("standalone with a closed output pipe ended with %v, want a clean exit", err)
+	}
+	if got := strings.TrimSpace(s.mustRun("tasks", "state", "piped", "p1", "long")); got != "none" {
+		t.Errorf("after the shutdown the task is %q, want none (given back to run again)", got)
+	}
+}
