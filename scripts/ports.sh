@@ -35,7 +35,7 @@ check_ports() {
     esac
     if port_busy "$port"; then
       holder="$(port_holder "$port" || true)"
-      echo "$who: port $port ($what) is already in use${holder:+ by $holder}; $how" >&2
+      echo "$who: port $port ($what) is already in use${holder:+ by $holder}; $how${PORTS_HINT:-}" >&2
       busy=1
     fi
   done

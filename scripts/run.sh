@@ -2,7 +2,8 @@
 # Builds Sirocco and runs `sirocco standalone` with the example DAGs. It also
 # brings up a local Spark standalone cluster (installing PySpark into a
 # virtualenv on first use, a few minutes once) and stores the connections
-# the Spark examples use, so the seed story's PySpark job runs at once.
+# the Spark examples use, so the seed story's PySpark job runs at once. The
+# cluster keeps running when Sirocco stops (scripts/spark.sh stop ends it).
 #
 #   scripts/run.sh [standalone flags...]     e.g. --listen 127.0.0.1:9090
 #   SIROCCO_NO_SPARK=1 scripts/run.sh        skip Spark
@@ -63,7 +64,10 @@ fi
 if [ -n "$with_spark" ]; then
   scripts/spark.sh install
   SPARK_SKIP_PORT_CHECK=1 scripts/spark.sh start
-  trap 'scripts/spark.sh stop' EXIT
+  # The cluster outlives Ctrl-C, as a real one would: a cluster-mode driver
+  # keeps running and the next start adopts it (stopping the cluster would
+  # kill it and fail the task). The next run.sh reuses the cluster.
+  trap 'echo "run.sh: the Spark cluster keeps running for the next start; scripts/spark.sh stop stops it" >&2 || true' EXIT
   eval "$(scripts/spark.sh env)"
   # Stored in the database, so that every command of every terminal with the
   # same SIROCCO_HOME sees them (connections list/test, dags test, tasks test).

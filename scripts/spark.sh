@@ -46,7 +46,13 @@ die() { echo "spark.sh: $*" >&2; exit 1; }
 . "$ROOT/scripts/ports.sh"
 
 cmd_ports() {
-  check_ports "${PORTS_WHO:-spark.sh}" \
+  if pid_alive "$STATE/master.pid" && pid_alive "$STATE/worker.pid"; then
+    return 0 # this home's cluster holds them: start reuses it
+  fi
+  local hint=""
+  pid_alive "$STATE/master.pid" || pid_alive "$STATE/worker.pid" &&
+    hint=" (part of this home's cluster is still running: $0 stop)"
+  PORTS_HINT="$hint" check_ports "${PORTS_WHO:-spark.sh}" \
     "$MASTER_PORT|Spark master|set SPARK_MASTER_PORT to another port" \
     "$REST_PORT|Spark REST submissions|set SPARK_REST_PORT to another port" \
     "$MASTER_UI_PORT|Spark master web UI|set SPARK_MASTER_UI_PORT to another port" \

@@ -265,3 +265,14 @@ tasks:
 		}
 	}
 }
+
+// The local-mode Spark connection run.sh makes is fine to test: there is no
+// cluster to reach, which is not a failure.
+func TestConnectionsTestOfLocalSpark(t *testing.T) {
+	s := newSite(t, nil)
+	s.extraEnv = append(s.extraEnv, "SIROCCO_CONN_SPARK_LOCAL=spark://?master=local%5B2%5D")
+	out := s.mustRun("connections", "test", "spark_local")
+	if !strings.Contains(out, "ok, Spark's local mode") {
+		t.Errorf("connections test spark_local: %s", out)
+	}
+}

@@ -133,8 +133,9 @@ func TestSparkScriptReportsAFailedStartAtOnce(t *testing.T) {
 }
 
 // The quickstart command as the README gives it, on non-default ports: it
-// starts Spark and Sirocco, a second terminal sees the connections it made,
-// and Ctrl-C (SIGINT to the foreground group) stops Sirocco and Spark.
+// starts Spark and Sirocco, a second terminal sees the connections and DAGs
+// it set up, and Ctrl-C (SIGINT to the foreground group) stops Sirocco but
+// leaves the Spark cluster to the next start.
 func TestRunScriptQuickstart(t *testing.T) {
 	venv, err := testenv.PySparkVenv()
 	testenv.RequireCI(t, "PySpark", err)
@@ -144,10 +145,16 @@ func TestRunScriptQuickstart(t *testing.T) {
 	}
 	home := t.TempDir()
 	api, master := freePort(t), freePort(t)
+	env := []string{"SIROCCO_HOME=" + home, "SIROCCO_PYSPARK_VENV=" + venv,
+		"SPARK_MASTER_PORT=" + master, "SPARK_REST_PORT=" + freePort(t),
+		"SPARK_MASTER_UI_PORT=" + freePort(t), "SPARK_WORKER_UI_PORT=" + freePort(t)}
 	cmd := exec.Command("bash", filepath.Join(root, "scripts/run.sh"), "--listen", "127.0.0.1:"+api)
-	cmd.Env = append(os.Environ(), "SIROCCO_HOME="+home, "SIROCCO_PYSPARK_VENV="+venv,
-		"SPARK_MASTER_PORT="+master, "SPARK_REST_PORT="+freePort(t),
-		"SPARK_MASTER_UI_PORT="+freePort(t), "SPARK_WORKER_UI_PORT="+freePort(t))
+	cmd.Env = append(os.Environ(), env...)
+	t.Cleanup(func() { // the cluster outlives run.sh by design; the test stops it
+		stop := exec.Command("bash", filepath.Join(root, "scripts/spark.sh"), "stop")
+		stop.Env = cmd.Env
+		_ = stop.Run()
+	})
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -208,13 +215,25 @@ func TestRunScriptQuickstart(t *testing.T) {
 	}
 	<-done
 	stopped = true
+	// Ctrl-C stops Sirocco; the Spark cluster keeps running, so that a
+	// cluster-mode driver is adopted at the next start, and the next
+	// run.sh's port check takes it for this home's own cluster.
+	if !strings.Contains(out.String(), "the Spark cluster keeps running") {
+		t.Errorf("run.sh did not say the Spark cluster keeps running:\n%s", out.String())
+	}
+	if _, code := runScript(t, time.Minute, env, "scripts/spark.sh", "ports"); code != 0 {
+		t.Errorf("spark.sh ports refuses the ports of this home's own running cluster")
+	}
+	if msg, code := runScript(t, 2*time.Minute, env, "scripts/spark.sh", "stop"); code != 0 {
+		t.Fatalf("spark.sh stop: %s", msg)
+	}
 	for _, name := range []string{"master", "worker"} {
 		if _, err := os.Stat(filepath.Join(home, "spark", name+".pid")); !os.IsNotExist(err) {
-			t.Errorf("the Spark %s was not stopped with run.sh (pid file: %v)\n%s", name, err, out.String())
+			t.Errorf("spark.sh stop left the %s's pid file (%v)", name, err)
 		}
 	}
 	if ln, err := net.Listen("tcp", "127.0.0.1:"+master); err != nil {
-		t.Errorf("the Spark master port is still held after run.sh stopped: %v", err)
+		t.Errorf("the Spark master port is still held after spark.sh stop: %v", err)
 	} else {
 		ln.Close()
 	}

@@ -341,6 +341,11 @@ connection cannot be resolved, has no host to reach, or the host does not answer
 				if err != nil {
 					return err
 				}
+				if master := localSparkMaster(e.Connection); master != "" {
+					fmt.Fprintf(a.stdout, "Connection %s (%s, from %s): ok, Spark's local mode runs in the task's own process; nothing to reach\n",
+						e.ID, master, e.Source)
+					return nil
+				}
 				addr, err := dialTarget(e.Connection)
 				if err != nil {
 					return err
@@ -359,6 +364,22 @@ connection cannot be resolved, has no host to reach, or the host does not answer
 			})
 		},
 	}
+}
+
+// localSparkMaster returns the master of a Spark connection in local mode
+// (local, local[4], local[*]), which has no cluster to test; else "".
+func localSparkMaster(c connection.Connection) string {
+	if c.Type != "spark" {
+		return ""
+	}
+	master := c.Extra["master"]
+	if master == "" {
+		master = c.Host
+	}
+	if master == "local" || strings.HasPrefix(master, "local[") {
+		return master
+	}
+	return ""
 }
 
 // defaultPorts are the usual ports of connection types and host protocols,
