@@ -90,6 +90,13 @@ func checkConnection(c connection.Connection) error {
 	if err := connection.ValidateID(c.ID); err != nil {
 		return badRequest("connection_id", "%v", err)
 	}
+	for _, f := range []struct{ field, value string }{
+		{"conn_type", c.Type}, {"description", c.Description}, {"host", c.Host}, {"login", c.Login}, {"schema", c.Schema},
+	} {
+		if err := storableText(f.field, f.value); err != nil {
+			return err
+		}
+	}
 	if c.Type == "" {
 		return badRequest("conn_type", "conn_type is required")
 	}

@@ -37,8 +37,9 @@ const fuzzPassword = "fzPw-7Qx9-"
 // FuzzCatalogWrites sends arbitrary bodies, ids and update masks to the
 // writes of connections, variables and pools of a real API over SQLite.
 // The answer is never a 5xx nor a dropped connection, a 4xx is problem
-// JSON, no answer holds the password the body gave, and a connection
-// write answered 200 stored exactly that password when it applied it.
+// JSON, no answer holds the password the body gave, a connection write
+// answered 200 stored exactly that password when it applied it, and what
+// a write stored in clear holds no NUL (PostgreSQL refuses it).
 func FuzzCatalogWrites(f *testing.F) {
 	for _, seed := range []struct {
 		endpoint       uint8
@@ -161,15 +162,24 @@ func checkWritten(t *testing.T, s *site, path string, answer []byte, password, m
 		if password != "" && maskApplies(mask, "password") && c.Password != password {
 			t.Fatalf("connection %q stored password %q, want the one sent", id, c.Password)
 		}
+		if strings.ContainsRune(c.Type+c.Host+c.Login+c.Schema+c.Description, 0) {
+			t.Fatalf("connection %q stored a NUL in clear, which PostgreSQL refuses: %+v", id, c)
+		}
 	case strings.HasPrefix(path, "/variables"):
 		key, _ := a["key"].(string)
-		if _, err := (&connection.Variables{Store: s.st, Keys: s.keys}).Get(ctx, key); err != nil {
+		v, err := (&connection.Variables{Store: s.st, Keys: s.keys}).Get(ctx, key)
+		if err != nil {
 			t.Fatalf("variable %q answered 200 but cannot be read: %v", key, err)
+		}
+		if strings.ContainsRune(v.Key+v.Description, 0) {
+			t.Fatalf("variable %q stored a NUL in clear, which PostgreSQL refuses", key)
 		}
 	case strings.HasPrefix(path, "/pools"):
 		slots, _ := a["slots"].(float64)
-		if slots < 0 || slots > math.MaxInt32 {
-			t.Fatalf("pool answered with %v slots", slots)
+		name, _ := a["name"].(string)
+		desc, _ := a["description"].(string)
+		if slots < 0 || slots > math.MaxInt32 || strings.ContainsRune(name+desc, 0) {
+			t.Fatalf("pool answered as %v: negative, too large or holding a NUL", a)
 		}
 	}
 }

@@ -118,6 +118,9 @@ func (s *server) postPool(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := store.Pool{Name: *body.Name, Slots: *body.Slots, Description: orEmpty(body.Description)}
+	if err := storableText("description", p.Description); err != nil {
+		return err
+	}
 	err := s.o.Store.CreatePool(r.Context(), p)
 	if errors.Is(err, store.ErrExists) {
 		return conflict("pool %q already exists", p.Name)
@@ -161,6 +164,9 @@ func (s *server) patchPool(w http.ResponseWriter, r *http.Request) error {
 	}
 	if apply["description"] {
 		p.Description = orEmpty(body.Description)
+		if err := storableText("description", p.Description); err != nil {
+			return err
+		}
 	}
 	if err := s.o.Store.UpdatePool(r.Context(), p); isNotFound(err) {
 		return notFound("Pool", "pool %q not found", name)

@@ -91,6 +91,9 @@ func (s *server) postVariable(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("value", "value is required (a string)")
 	}
 	v := store.Variable{Key: *body.Key, Value: *body.Value, Description: orEmpty(body.Description)}
+	if err := storableText("description", v.Description); err != nil {
+		return err
+	}
 	sealed, err := connection.SealVariable(s.o.Keys, v)
 	if err != nil {
 		return fmt.Errorf("seal variable %s: %w", v.Key, err)
@@ -140,6 +143,9 @@ func (s *server) patchVariable(w http.ResponseWriter, r *http.Request) error {
 	}
 	if apply["description"] {
 		v.Description = orEmpty(body.Description)
+		if err := storableText("description", v.Description); err != nil {
+			return err
+		}
 	}
 	sealed, err := connection.SealVariable(s.o.Keys, v)
 	if err != nil {

@@ -71,6 +71,15 @@ func checkName(field string, name *string, maxLen int) error {
 	return nil
 }
 
+// storableText checks that a field stored as text in clear holds no NUL,
+// which PostgreSQL cannot store (encrypted fields may hold any byte).
+func storableText(field, value string) error {
+	if strings.ContainsRune(value, 0) {
+		return badRequest(field, "%s holds a NUL character", field)
+	}
+	return nil
+}
+
 // orEmpty is *p, or "" for nil (a field given as null).
 func orEmpty(p *string) string {
 	if p == nil {

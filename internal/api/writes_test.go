@@ -5,8 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirocco-dev/sirocco/internal/api"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // storedVar returns the variable key as the store holds it and in clear.
@@ -180,5 +182,61 @@ func TestPoolCreateUpdateDelete(t *testing.T) {
 	}
 	if after, _ := s.st.ListPools(t.Context()); len(after) != 2 || after[1] != want[1] || after[0] != want[0] {
 		t.Errorf("refused writes changed the pools: %+v", after)
+	}
+}
+
+// TestWritesRefuseNUL: a NUL in a field stored as text is a 400 naming the
+// field, on both stores; PostgreSQL refuses NUL in text, which made the
+// write a 500. Fields stored encrypted (password, extra, a variable's
+// value) may hold any character.
+func TestWritesRefuseNUL(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			var opts []siteOption
+			if name == "postgres" {
+				pg := openStore(t, testenv.Postgres(t))
+				opts = append(opts, func(o *api.Options) { o.Store = pg })
+			}
+			s := newSite(t, nil, opts...)
+			const nul = "a\x00b"
+			conn := func(field string) map[string]any {
+				return map[string]any{"connection_id": "c", "conn_type": "http", field: nul}
+			}
+			for _, c := range []struct {
+				method, path string
+				body         map[string]any
+				field        string
+			}{
+				{"POST", "/connections", conn("host"), "host"},
+				{"POST", "/connections", conn("login"), "login"},
+				{"POST", "/connections", conn("schema"), "schema"},
+				{"POST", "/connections", conn("description"), "description"},
+				{"POST", "/connections", conn("conn_type"), "conn_type"},
+				{"POST", "/variables", map[string]any{"key": "k", "value": "v", "description": nul}, "description"},
+				{"POST", "/pools", map[string]any{"name": "p", "slots": 1, "description": nul}, "description"},
+				{"POST", "/pools", map[string]any{"name": nul, "slots": 1}, "name"},
+			} {
+				p := wantProblem(t, c.path+" "+c.field, s.do(c.method, "/api/v1"+c.path, c.body), http.StatusBadRequest, c.field)
+				if p != nil && p["field"] != c.field {
+					t.Errorf("%s %s: field %v", c.path, c.field, p["field"])
+				}
+			}
+			for path, body := range map[string]map[string]any{
+				"/api/v1/connections": {"connection_id": "c", "conn_type": "http", "password": nul, "extra": map[string]any{"k": nul}},
+				"/api/v1/variables":   {"key": "k", "value": nul},
+				"/api/v1/pools":       {"name": "q", "slots": 1},
+			} {
+				if r := s.do("POST", path, body); r.status != http.StatusOK {
+					t.Errorf("POST %s with NUL in an encrypted field: %d %s", path, r.status, r.body)
+				}
+			}
+			for path, body := range map[string]map[string]any{
+				"/connections/c": {"host": nul}, "/variables/k": {"description": nul}, "/pools/q": {"description": nul},
+			} {
+				if r := s.do("PATCH", "/api/v1"+path, body); r.status != http.StatusBadRequest {
+					t.Errorf("PATCH %s with NUL: %d %s", path, r.status, r.body)
+				}
+			}
+		})
 	}
 }
