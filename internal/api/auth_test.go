@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,9 +19,27 @@ var endpoints = []string{
 	"/api/v1/dags", "/api/v1/dags/etl", "/api/v1/dags/etl/tasks", "/api/v1/dags/etl/tasks/extract",
 	"/api/v1/dags/etl/dagRuns", "/api/v1/dags/etl/dagRuns/r", "/api/v1/dags/etl/dagRuns/r/taskInstances",
 	"/api/v1/dags/etl/dagRuns/r/taskInstances/extract", "/api/v1/dags/etl/dagRuns/r/taskInstances/extract/logs/1",
-	"/api/v1/dags/etl/dagRuns/r/taskInstances/extract/xcomEntries/k", "/api/v1/connections", "/api/v1/connections/c",
+	"/api/v1/dags/etl/dagRuns/r/taskInstances/extract/xcomEntries/k",
+	"/api/v1/dags/etl/dagRuns/r/taskInstances/extract/xcomEntries", "/api/v1/connections", "/api/v1/connections/c",
 	"/api/v1/pools", "/api/v1/pools/default_pool", "/api/v1/variables", "/api/v1/variables/v", "/api/v1/importErrors",
 	"/api/v1/importErrors/1", "/api/v1/openapi.json", "/api/v1/openapi.yaml",
+}
+
+// catalogWrites are a write of each kind on connections, variables and
+// pools, for the guard checks; none may apply without the guard's consent.
+var catalogWrites = []struct {
+	method, path string
+	body         any
+}{
+	{"POST", "/api/v1/connections", map[string]any{"connection_id": "c", "conn_type": "http"}},
+	{"PATCH", "/api/v1/connections/c", map[string]any{"host": "h"}},
+	{"DELETE", "/api/v1/connections/c", map[string]any{}},
+	{"POST", "/api/v1/variables", map[string]any{"key": "v", "value": "x"}},
+	{"PATCH", "/api/v1/variables/v", map[string]any{"value": "y"}},
+	{"DELETE", "/api/v1/variables/v", map[string]any{}},
+	{"POST", "/api/v1/pools", map[string]any{"name": "p", "slots": 1}},
+	{"PATCH", "/api/v1/pools/default_pool", map[string]any{"slots": 1}},
+	{"DELETE", "/api/v1/pools/p", map[string]any{}},
 }
 
 func TestTokenRequiredEverywhereButHealth(t *testing.T) {
@@ -63,6 +82,14 @@ func TestTokenRequiredEverywhereButHealth(t *testing.T) {
 	if r := s.do("POST", "/api/v1/dags/etl/dagRuns", map[string]any{}); r.status != http.StatusUnauthorized {
 		t.Errorf("trigger without token: %d", r.status)
 	}
+	for _, w := range catalogWrites {
+		if r := s.do(w.method, w.path, w.body); r.status != http.StatusUnauthorized {
+			t.Errorf("%s %s without token: %d, want 401", w.method, w.path, r.status)
+		}
+	}
+	if pools, _ := s.st.ListPools(t.Context()); len(pools) != 1 || pools[0].Slots != 128 {
+		t.Errorf("writes without token changed the pools: %+v", pools)
+	}
 	for _, path := range []string{"/health", "/api/v1/health"} {
 		if r := s.do("GET", path, nil); r.status != http.StatusOK {
 			t.Errorf("GET %s without token: %d, want 200 (health is open)", path, r.status)
@@ -103,6 +130,17 @@ func TestWritesNeedJSON(t *testing.T) {
 		wantProblem(t, "Content-Type "+ct, r, http.StatusUnsupportedMediaType, "application/json")
 		r = s.do("PATCH", "/api/v1/dags/etl", `{"is_paused": true}`, "Content-Type", ct)
 		wantProblem(t, "PATCH Content-Type "+ct, r, http.StatusUnsupportedMediaType, "application/json")
+	}
+	for _, w := range catalogWrites {
+		b, _ := json.Marshal(w.body)
+		wantProblem(t, w.method+" "+w.path+" as text", s.do(w.method, w.path, string(b), "Content-Type", "text/plain"),
+			http.StatusUnsupportedMediaType, "application/json")
+	}
+	if pools, _ := s.st.ListPools(t.Context()); len(pools) != 1 || pools[0].Slots != 128 {
+		t.Errorf("refused writes changed the pools: %+v", pools)
+	}
+	if conns, _ := s.st.ListConnections(t.Context()); len(conns) != 0 {
+		t.Errorf("refused writes stored connections: %+v", conns)
 	}
 	if runs, _ := s.st.ListRuns(t.Context(), store.RunFilter{}); len(runs) != 0 || s.kicks.Load() != 0 {
 		t.Errorf("refused writes created %d runs, %d kicks", len(runs), s.kicks.Load())

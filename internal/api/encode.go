@@ -96,35 +96,63 @@ func boolParam(r *http.Request, name string) (value, set bool, err error) {
 // one JSON object and nothing after it: null, an array or trailing bytes
 // are refused rather than read as an empty request.
 func decodeBody(r *http.Request, v any) error {
+	_, err := decodeFields(r, v)
+	return err
+}
+
+// decodeFields is decodeBody that also returns the names of the fields the
+// body gave (null included), which a PATCH needs to tell "absent" from
+// "null".
+func decodeFields(r *http.Request, v any) (map[string]bool, error) {
+	raw, err := readObject(r)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, badRequest("", "the request body cannot be read: %v", err)
+	}
+	given := make(map[string]bool, len(fields))
+	for k := range fields {
+		given[k] = true
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	err = strict.Decode(v)
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return given, nil
+	case errors.As(err, &typ) && typ.Field != "":
+		// Value is "number 123" for a number: only its kind is named, so a
+		// password sent as a number is not echoed back.
+		kind, _, _ := strings.Cut(typ.Value, " ")
+		return nil, badRequest(typ.Field, "expected %s, got %s", jsonKind(typ.Type.Kind().String()), kind)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return nil, badRequest(name, "unknown field %q", name)
+	}
+	return nil, badRequest("", "the request body cannot be read: %v", err)
+}
+
+// readObject reads the body, which must be exactly one JSON object.
+func readObject(r *http.Request) (json.RawMessage, error) {
 	dec := json.NewDecoder(r.Body)
 	var raw json.RawMessage
 	if err := readErr(dec.Decode(&raw)); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return err
+			return nil, err
 		}
-		return badRequest("", "the request body holds more than one JSON value")
+		return nil, badRequest("", "the request body holds more than one JSON value")
 	}
 	if kind := valueKind(raw); kind != "an object" {
-		return badRequest("", "the request body must be a JSON object, not %s", kind)
+		return nil, badRequest("", "the request body must be a JSON object, not %s", kind)
 	}
-	strict := json.NewDecoder(bytes.NewReader(raw))
-	strict.DisallowUnknownFields()
-	err := strict.Decode(v)
-	var typ *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &typ) && typ.Field != "":
-		return badRequest(typ.Field, "expected %s, got %s", jsonKind(typ.Type.Kind().String()), typ.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return badRequest(name, "unknown field %q", name)
-	}
-	return badRequest("", "the request body cannot be read: %v", err)
+	return raw, nil
 }
 
 // readErr turns an error reading the body's JSON into the answer it
@@ -174,7 +202,9 @@ func jsonKind(kind string) string {
 		return "a boolean"
 	case "string":
 		return "a string"
-	case "int", "int64", "float64":
+	case "int", "int64":
+		return "an integer"
+	case "float64":
 		return "a number"
 	}
 	return kind

@@ -32,7 +32,7 @@ func (s *server) guard(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodOptions {
 		return &problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
 			Detail: "cross-origin requests are not allowed", kind: "MethodNotAllowed",
-			allow: []string{http.MethodGet, http.MethodPost, http.MethodPatch}}
+			allow: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete}}
 	}
 	if token != "" && !validToken(r.Header.Get("Authorization"), token) {
 		return &problem{Status: http.StatusUnauthorized, Title: "Unauthorized",

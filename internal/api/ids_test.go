@@ -119,6 +119,13 @@ func TestOddIDsAreNotFound(t *testing.T) {
 					{"PATCH", "/dags/etl/dagRuns/r/taskInstances/" + odd},
 					{"GET", "/dags/etl/dagRuns/r/taskInstances/" + odd + "/logs/1"},
 					{"GET", "/dags/etl/dagRuns/r/taskInstances/extract/xcomEntries/" + odd},
+					{"GET", "/dags/etl/dagRuns/r/taskInstances/" + odd + "/xcomEntries"},
+					{"PATCH", "/pools/" + odd},
+					{"DELETE", "/pools/" + odd},
+					{"PATCH", "/variables/" + odd},
+					{"DELETE", "/variables/" + odd},
+					{"PATCH", "/connections/" + odd},
+					{"DELETE", "/connections/" + odd},
 					{"GET", "/dags/etl/tasks/" + odd},
 					{"GET", "/pools/" + odd},
 					{"GET", "/variables/" + odd},
@@ -126,8 +133,11 @@ func TestOddIDsAreNotFound(t *testing.T) {
 					{"GET", "/importErrors/" + odd},
 				} {
 					var body any
-					if tt.method == "PATCH" {
+					switch tt.method {
+					case "PATCH":
 						body = map[string]any{"new_state": "success"}
+					case "DELETE":
+						body = map[string]any{}
 					}
 					r := s.do(tt.method, "/api/v1"+tt.path, body)
 					if r.status != http.StatusNotFound {

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -177,23 +176,4 @@ func TestClearTaskInstances(t *testing.T) {
 			t.Errorf("%s: field %v, want %s", name, p["field"], c.field)
 		}
 	}
-}
-
-func TestXComEntry(t *testing.T) {
-	s := newSite(t, map[string]string{"etl.yaml": etlYAML})
-	s.createRun("etl", "r", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), map[string]store.TaskState{"extract": store.StateSuccess})
-	if err := s.st.SetXCom(t.Context(), store.XCom{TaskKey: store.TaskKey{DagID: "etl", RunID: "r", TaskID: "extract"},
-		Key: "return_value", Value: `{"rows": 42}`}); err != nil {
-		t.Fatal(err)
-	}
-	path := "/api/v1/dags/etl/dagRuns/r/taskInstances/extract/xcomEntries/return_value"
-	x := s.get(path)
-	if x["key"] != "return_value" || x["value"] != `{"rows": 42}` || x["task_id"] != "extract" || x["execution_date"] != "2026-01-02T00:00:00Z" {
-		t.Errorf("xcom = %v", x)
-	}
-	if x := s.get(path + "?deserialize=true"); fmt.Sprint(x["value"]) != "map[rows:42]" {
-		t.Errorf("deserialized value = %v", x["value"])
-	}
-	wantProblem(t, "unknown key", s.do("GET", "/api/v1/dags/etl/dagRuns/r/taskInstances/extract/xcomEntries/nope", nil), http.StatusNotFound, "nope")
-	wantProblem(t, "bad flag", s.do("GET", path+"?deserialize=perhaps", nil), http.StatusBadRequest, "deserialize")
 }

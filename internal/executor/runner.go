@@ -260,7 +260,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		if res.ReturnValue != nil {
 			val, _ := json.Marshal(*res.ReturnValue)
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := st.SetXCom(wctx, store.XCom{TaskKey: k, Key: "return_value", Value: string(val)})
+			err := st.SetXCom(wctx, store.XCom{TaskKey: k, Key: "return_value", Value: string(val), Timestamp: r.Clock.Now()})
 			cancel()
 			if err != nil {
 				lw.Printf("sirocco: push return_value: %v", err)

@@ -90,6 +90,9 @@ func TestRunClaimsRecordsHandleWhileRunningAndSucceeds(t *testing.T) {
 	if err != nil || x.Value != `"done 2026-02-03"` {
 		t.Errorf("return_value = %q, %v; want the last line as JSON", x.Value, err)
 	}
+	if x.Timestamp.IsZero() || x.Timestamp.Before(ti.StartDate) || x.Timestamp.After(ti.EndDate) {
+		t.Errorf("return_value pushed at %v, want within the try (%v to %v)", x.Timestamp, ti.StartDate, ti.EndDate)
+	}
 	log := e.log(k, 1)
 	for _, want := range []string{
 		"] sirocco: starting try 1 of wait (run " + runID + ") on host-1\n",

@@ -259,10 +259,13 @@ type Variable struct {
 }
 
 // XCom is a value one task hands to another, as Airflow's XCom.
+// Timestamp is when it was pushed: the zero time for values pushed before
+// Sirocco recorded it.
 type XCom struct {
 	TaskKey
-	Key   string
-	Value string // JSON
+	Key       string
+	Value     string // JSON
+	Timestamp time.Time
 }
 
 // ConnectionRecord is a connection as the store keeps it. Password and Extra
@@ -363,11 +366,24 @@ type Store interface {
 
 	SetPool(ctx context.Context, p Pool) error
 	ListPools(ctx context.Context) ([]Pool, error)
+	// CreatePool inserts a pool; an existing name gives ErrExists, so the
+	// API's POST never silently resizes one.
+	CreatePool(ctx context.Context, p Pool) error
+	// UpdatePool sets the slots and description of an existing pool; a
+	// missing one gives ErrNotFound, so a PATCH never creates one.
+	UpdatePool(ctx context.Context, p Pool) error
+	// DeletePool removes a pool; a missing one gives ErrNotFound.
+	DeletePool(ctx context.Context, name string) error
 
 	SetVariable(ctx context.Context, v Variable) error
 	GetVariable(ctx context.Context, key string) (Variable, error)
 	ListVariables(ctx context.Context) ([]Variable, error)
 	DeleteVariable(ctx context.Context, key string) error
+	// CreateVariable inserts a variable; an existing key gives ErrExists.
+	CreateVariable(ctx context.Context, v Variable) error
+	// UpdateVariable replaces value, description and flag of an existing
+	// variable; a missing one gives ErrNotFound.
+	UpdateVariable(ctx context.Context, v Variable) error
 	// ReplaceVariableValue sets the value of old.Key (and whether it is
 	// encrypted) only if value and flag still equal old's, and reports
 	// whether it did: sealing or re-encrypting never overwrites a
@@ -376,6 +392,9 @@ type Store interface {
 
 	SetXCom(ctx context.Context, x XCom) error
 	GetXCom(ctx context.Context, k TaskKey, key string) (XCom, error)
+	// ListXComs returns the XComs a task instance pushed, sorted by key;
+	// none (or no such task instance) is an empty list.
+	ListXComs(ctx context.Context, k TaskKey) ([]XCom, error)
 
 	// CreateConnection inserts a connection; an existing id gives ErrExists,
 	// so `connections add` never silently replaces one.
@@ -385,6 +404,9 @@ type Store interface {
 	GetConnection(ctx context.Context, connID string) (ConnectionRecord, error)
 	// ListConnections returns every connection sorted by id.
 	ListConnections(ctx context.Context) ([]ConnectionRecord, error)
+	// UpdateConnection replaces an existing connection; a missing one gives
+	// ErrNotFound, so a PATCH racing a delete does not bring it back.
+	UpdateConnection(ctx context.Context, c ConnectionRecord) error
 	// DeleteConnection removes a connection; a missing one gives ErrNotFound.
 	DeleteConnection(ctx context.Context, connID string) error
 	// ReplaceConnectionSecrets sets the password and extra ciphertexts of

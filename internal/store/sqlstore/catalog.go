@@ -170,12 +170,51 @@ func (s *Store) ListPools(ctx context.Context) ([]store.Pool, error) {
 	})
 }
 
-// SetXCom stores (or replaces) the value a task pushed under key. The task
-// instance must exist: otherwise the error wraps store.ErrNotFound.
+// CreatePool inserts a pool; an existing name gives store.ErrExists.
+func (s *Store) CreatePool(ctx context.Context, p store.Pool) error {
+	_, err := s.exec(ctx, `INSERT INTO pools (name, slots, description) VALUES (?, ?, ?)`, p.Name, p.Slots, p.Description)
+	if isUniqueViolation(err) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("create pool %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// UpdatePool sets slots and description of an existing pool; a missing one
+// gives store.ErrNotFound.
+func (s *Store) UpdatePool(ctx context.Context, p store.Pool) error {
+	res, err := s.exec(ctx, `UPDATE pools SET slots = ?, description = ? WHERE name = ?`, p.Slots, p.Description, p.Name)
+	if err != nil {
+		return fmt.Errorf("update pool %s: %w", p.Name, err)
+	}
+	if ok, err := affected(res); err != nil || !ok {
+		return fmt.Errorf("update pool %s: %w", p.Name, orNotFound(err))
+	}
+	return nil
+}
+
+// DeletePool removes a pool; a missing one gives store.ErrNotFound. Tasks
+// that name it wait as for any missing pool.
+func (s *Store) DeletePool(ctx context.Context, name string) error {
+	res, err := s.exec(ctx, `DELETE FROM pools WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("delete pool %s: %w", name, err)
+	}
+	if ok, err := affected(res); err != nil || !ok {
+		return fmt.Errorf("delete pool %s: %w", name, orNotFound(err))
+	}
+	return nil
+}
+
+// SetXCom stores (or replaces) the value a task pushed under key, with
+// the time it was pushed. The task instance must exist: otherwise the
+// error wraps store.ErrNotFound.
 func (s *Store) SetXCom(ctx context.Context, x store.XCom) error {
-	_, err := s.exec(ctx, `INSERT INTO xcoms (dag_id, run_id, task_id, key, value) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (dag_id, run_id, task_id, key) DO UPDATE SET value = excluded.value`,
-		x.DagID, x.RunID, x.TaskID, x.Key, x.Value)
+	_, err := s.exec(ctx, `INSERT INTO xcoms (`+xcomCols+`) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (dag_id, run_id, task_id, key) DO UPDATE SET value = excluded.value, pushed_at = excluded.pushed_at`,
+		x.DagID, x.RunID, x.TaskID, x.Key, x.Value, s.tv(x.Timestamp))
 	if isForeignKeyViolation(err) {
 		err = fmt.Errorf("task instance: %w", store.ErrNotFound)
 	}
@@ -185,16 +224,32 @@ func (s *Store) SetXCom(ctx context.Context, x store.XCom) error {
 	return nil
 }
 
+const xcomCols = `dag_id, run_id, task_id, key, value, pushed_at`
+
+func scanXCom(sc scanner, x *store.XCom) error {
+	return sc.Scan(&x.DagID, &x.RunID, &x.TaskID, &x.Key, &x.Value, tc(&x.Timestamp))
+}
+
 // GetXCom returns the value a task pushed under key, or an error wrapping
 // store.ErrNotFound.
 func (s *Store) GetXCom(ctx context.Context, k store.TaskKey, key string) (store.XCom, error) {
-	x := store.XCom{TaskKey: k, Key: key}
-	err := s.queryRow(ctx, `SELECT value FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?`,
-		k.DagID, k.RunID, k.TaskID, key).Scan(&x.Value)
+	var x store.XCom
+	err := scanXCom(s.queryRow(ctx, `SELECT `+xcomCols+` FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?`,
+		k.DagID, k.RunID, k.TaskID, key), &x)
 	if err != nil {
 		return store.XCom{}, fmt.Errorf("get xcom %s/%s/%s %s: %w", k.DagID, k.RunID, k.TaskID, key, notFound(err))
 	}
 	return x, nil
+}
+
+// ListXComs returns the XComs a task instance pushed, sorted by key.
+func (s *Store) ListXComs(ctx context.Context, k store.TaskKey) ([]store.XCom, error) {
+	rows, err := s.query(ctx, `SELECT `+xcomCols+` FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY key`,
+		k.DagID, k.RunID, k.TaskID)
+	if err != nil {
+		return nil, fmt.Errorf("list xcoms of %s/%s/%s: %w", k.DagID, k.RunID, k.TaskID, err)
+	}
+	return collect(rows, "list xcoms of "+k.DagID+"/"+k.RunID+"/"+k.TaskID, scanXCom)
 }
 
 // collect scans every row with scan and closes rows. Rows are scanned in

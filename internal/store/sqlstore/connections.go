@@ -46,6 +46,21 @@ func (s *Store) SetConnection(ctx context.Context, c store.ConnectionRecord) err
 	return nil
 }
 
+// UpdateConnection replaces every column of an existing connection; a
+// missing one gives an error wrapping store.ErrNotFound.
+func (s *Store) UpdateConnection(ctx context.Context, c store.ConnectionRecord) error {
+	res, err := s.exec(ctx, `UPDATE connections SET conn_type = ?, description = ?, host = ?, port = ?, login = ?,
+		password = ?, schema = ?, extra = ? WHERE conn_id = ?`,
+		c.ConnType, c.Description, c.Host, c.Port, c.Login, c.Password, c.Schema, c.Extra, c.ConnID)
+	if err != nil {
+		return fmt.Errorf("update connection %s: %w", c.ConnID, err)
+	}
+	if ok, err := affected(res); err != nil || !ok {
+		return fmt.Errorf("update connection %s: %w", c.ConnID, orNotFound(err))
+	}
+	return nil
+}
+
 // GetConnection returns a connection or an error wrapping store.ErrNotFound.
 func (s *Store) GetConnection(ctx context.Context, connID string) (store.ConnectionRecord, error) {
 	var c store.ConnectionRecord

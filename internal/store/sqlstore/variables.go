@@ -47,6 +47,34 @@ func (s *Store) ListVariables(ctx context.Context) ([]store.Variable, error) {
 	return collect(rows, "list variables", scanVar)
 }
 
+// CreateVariable inserts a variable; an existing key gives
+// store.ErrExists.
+func (s *Store) CreateVariable(ctx context.Context, v store.Variable) error {
+	_, err := s.exec(ctx, `INSERT INTO variables (`+varCols+`) VALUES (?, ?, ?, ?)`,
+		v.Key, v.Value, v.Description, v.Encrypted)
+	if isUniqueViolation(err) {
+		err = store.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("create variable %s: %w", v.Key, err)
+	}
+	return nil
+}
+
+// UpdateVariable replaces an existing variable's value, description and
+// flag; a missing one gives store.ErrNotFound.
+func (s *Store) UpdateVariable(ctx context.Context, v store.Variable) error {
+	res, err := s.exec(ctx, `UPDATE variables SET val = ?, description = ?, is_encrypted = ? WHERE key = ?`,
+		v.Value, v.Description, v.Encrypted, v.Key)
+	if err != nil {
+		return fmt.Errorf("update variable %s: %w", v.Key, err)
+	}
+	if ok, err := affected(res); err != nil || !ok {
+		return fmt.Errorf("update variable %s: %w", v.Key, orNotFound(err))
+	}
+	return nil
+}
+
 // DeleteVariable removes a variable; a missing one gives store.ErrNotFound
 // so the CLI can say so.
 func (s *Store) DeleteVariable(ctx context.Context, key string) error {
