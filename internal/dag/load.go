@@ -176,6 +176,7 @@ type loader struct {
 	exhausted bool
 	hintsLeft int
 	expanding map[*yaml.Node]bool
+	taskKeys  []string // allTaskKeys, once computed
 
 	dagID  string
 	idNode *yaml.Node
@@ -307,8 +308,14 @@ func (l *loader) known(entries []entry, field string, allowed []string) map[stri
 	return out
 }
 
+// unknownKey reports key e, hinting at Sirocco's spelling of an Airflow
+// key first, then at the closest allowed key.
 func (l *loader) unknownKey(e entry, field string, allowed []string) {
-	l.errAt(e.key, field, "unknown key %s%s", quoteShort(e.name), l.hint(e.name, allowed))
+	hint := airflowKeyHint(e.name, allowed)
+	if hint == "" {
+		hint = l.hint(e.name, allowed)
+	}
+	l.errAt(e.key, field, "unknown key %s%s", quoteShort(e.name), hint)
 }
 
 // set returns the entry for key if present and not null.
@@ -444,6 +451,11 @@ func (l *loader) schedule(d *DAG, keys map[string]entry) bool {
 		return false
 	}
 	d.Schedule = s
+	if _, none := s.(noSchedule); none {
+		// "None" (Python's spelling, which Airflow users write) and
+		// "null" are shown as Sirocco's "none".
+		d.ScheduleSpec = "none"
+	}
 	return true
 }
 

@@ -171,6 +171,8 @@ func (l *loader) tasks(n *yaml.Node, base Task) []*Task {
 		dr.task = &Task{Line: dr.node.Line}
 		idx := slices.IndexFunc(entries, func(e entry) bool { return e.name == "id" })
 		switch {
+		case idx < 0 && hasAirflowSpelling(entries, "id"):
+			// task_id: reported as an unknown key, with the hint.
 		case idx < 0 || isNull(entries[idx].val):
 			l.errAt(item, dr.field, "missing required key \"id\"")
 		default:
@@ -236,12 +238,15 @@ func (l *loader) task(dr *draft, base Task) {
 		if s, ok := l.opts.Operators[name]; ok {
 			spec = &s
 			t.Operator = name
-			fields = make(map[string]FieldSpec, len(s.Fields))
-			for _, f := range s.Fields {
-				fields[f.Name] = f
-			}
+			fields = fieldMap(s)
 		} else {
 			l.errAt(e.val, dr.field+".operator", "unknown operator %s%s", quoteShort(name), l.operatorHint(name))
+			if s, ok := l.opts.Operators[airflowOperators[name]]; ok {
+				// "BashOperator": check the fields against bash, so
+				// that bash_command is reported in the same pass.
+				spec = &s
+				fields = fieldMap(s)
+			}
 		}
 	}
 
@@ -256,8 +261,11 @@ func (l *loader) task(dr *draft, base Task) {
 				l.common(t, e, field)
 			}
 		case spec == nil:
-			// Unknown operator: its fields cannot be checked, and
-			// reporting each as unknown would bury the real problem.
+			// Unknown operator: its fields cannot be checked, but a
+			// key that no operator has is unknown whatever was meant.
+			if !l.anyOperatorField(e.name) {
+				l.unknownKey(e, dr.field, l.allTaskKeys())
+			}
 		default:
 			f, ok := fields[e.name]
 			if !ok {
@@ -270,13 +278,51 @@ func (l *loader) task(dr *draft, base Task) {
 			}
 		}
 	}
-	if spec != nil {
+	if spec != nil && t.Operator != "" { // not for "BashOperator": one problem is enough
 		for _, f := range spec.Fields {
-			if _, ok := keys[f.Name]; f.Required && (!ok || isNull(keys[f.Name].val)) {
+			if _, ok := keys[f.Name]; f.Required && (!ok || isNull(keys[f.Name].val)) && !hasAirflowSpelling(dr.entries, f.Name) {
 				l.errAt(dr.pos, dr.field, "missing required key %q (operator %q needs it)", f.Name, t.Operator)
 			}
 		}
 	}
+}
+
+func fieldMap(s OperatorSpec) map[string]FieldSpec {
+	out := make(map[string]FieldSpec, len(s.Fields))
+	for _, f := range s.Fields {
+		out[f.Name] = f
+	}
+	return out
+}
+
+// anyOperatorField reports whether some known operator has a field name.
+func (l *loader) anyOperatorField(name string) bool {
+	for _, s := range l.opts.Operators {
+		if slices.ContainsFunc(s.Fields, func(f FieldSpec) bool { return f.Name == name }) {
+			return true
+		}
+	}
+	return false
+}
+
+// allTaskKeys are the keys some task may have: the task keys and every
+// known operator's fields, sorted after the task keys for stable hints.
+func (l *loader) allTaskKeys() []string {
+	if l.taskKeys != nil {
+		return l.taskKeys
+	}
+	out := slices.Clip(taskKeyNames)
+	var extra []string
+	for _, s := range l.opts.Operators {
+		for _, n := range fieldNames(&s) {
+			if !slices.Contains(extra, n) {
+				extra = append(extra, n)
+			}
+		}
+	}
+	slices.Sort(extra)
+	l.taskKeys = append(out, extra...)
+	return l.taskKeys
 }
 
 func fieldNames(spec *OperatorSpec) []string {
@@ -292,6 +338,9 @@ func fieldNames(spec *OperatorSpec) []string {
 // operatorHint suggests the closest known operator or lists them all.
 func (l *loader) operatorHint(name string) string {
 	names := slices.Sorted(maps.Keys(l.opts.Operators))
+	if hint := airflowOperatorHint(name, l.opts.Operators); hint != "" {
+		return hint
+	}
 	if hint := l.hint(name, names); hint != "" {
 		return hint
 	}
