@@ -27,6 +27,12 @@ type LoadOptions struct {
 	// so that a typo in "{{ ds }" fails at load time rather than mid-run.
 	// LoadDir calls it from several goroutines at once.
 	CheckTemplate func(src string) error
+	// XComTaskIDs returns the task ids a templated string passes as
+	// literals to ti.xcom_pull (nil: no check), so that a pull from a
+	// task the DAG does not have fails at load time, with a hint. It is
+	// called only for strings CheckTemplate accepted, from several
+	// goroutines at once.
+	XComTaskIDs func(src string) []string
 	// ReadTimeout bounds the time reading one file may take (0:
 	// DefaultReadTimeout), so that a file on a hung network file system
 	// becomes an import error instead of stalling every scan.
@@ -177,6 +183,7 @@ type loader struct {
 	hintsLeft int
 	expanding map[*yaml.Node]bool
 	taskKeys  []string // allTaskKeys, once computed
+	xcomRefs  []xcomRef // checked once every task id is known
 
 	dagID  string
 	idNode *yaml.Node

@@ -198,6 +198,7 @@ func (l *loader) tasks(n *yaml.Node, base Task) []*Task {
 		tasks = append(tasks, dr.task)
 	}
 	l.checkDeps(drafts)
+	l.checkXComRefs(drafts)
 	return tasks
 }
 
