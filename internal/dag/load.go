@@ -182,7 +182,7 @@ type loader struct {
 	exhausted bool
 	hintsLeft int
 	expanding map[*yaml.Node]bool
-	taskKeys  []string // allTaskKeys, once computed
+	taskKeys  []string  // allTaskKeys, once computed
 	xcomRefs  []xcomRef // checked once every task id is known
 
 	dagID  string
