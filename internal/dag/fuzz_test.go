@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/template"
 )
 
 // FuzzLoad feeds arbitrary bytes to Parse: it must never panic (nor hide a
@@ -38,8 +40,11 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte("dag_id: x\nschedule: \"TZ=Europe/Paris\"\nstart_date: 2026-01-01\ntasks: [{id: a, operator: empty}]\n"))
 	cronPanics := scheduleParserPanics()
+	// The real template engine, so that the xcom_pull check is fuzzed too.
+	opts := testOpts
+	opts.CheckTemplate, opts.XComTaskIDs = template.Check, template.XComTaskIDs
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := Parse("fuzz.yaml", data, testOpts)
+		d, err := Parse("fuzz.yaml", data, opts)
 		if (d == nil) == (err == nil) {
 			t.Fatalf("Parse returned DAG %v and error %v", d, err)
 		}

@@ -27,6 +27,12 @@ type LoadOptions struct {
 	// so that a typo in "{{ ds }" fails at load time rather than mid-run.
 	// LoadDir calls it from several goroutines at once.
 	CheckTemplate func(src string) error
+	// XComTaskIDs returns the task ids a templated string passes as
+	// literals to ti.xcom_pull (nil: no check), so that a pull from a
+	// task the DAG does not have fails at load time, with a hint. It is
+	// called only for strings CheckTemplate accepted, from several
+	// goroutines at once.
+	XComTaskIDs func(src string) []string
 	// ReadTimeout bounds the time reading one file may take (0:
 	// DefaultReadTimeout), so that a file on a hung network file system
 	// becomes an import error instead of stalling every scan.
@@ -176,6 +182,8 @@ type loader struct {
 	exhausted bool
 	hintsLeft int
 	expanding map[*yaml.Node]bool
+	taskKeys  []string  // allTaskKeys, once computed
+	xcomRefs  []xcomRef // checked once every task id is known
 
 	dagID  string
 	idNode *yaml.Node
@@ -307,8 +315,14 @@ func (l *loader) known(entries []entry, field string, allowed []string) map[stri
 	return out
 }
 
+// unknownKey reports key e, hinting at Sirocco's spelling of an Airflow
+// key first, then at the closest allowed key.
 func (l *loader) unknownKey(e entry, field string, allowed []string) {
-	l.errAt(e.key, field, "unknown key %s%s", quoteShort(e.name), l.hint(e.name, allowed))
+	hint := airflowKeyHint(e.name, allowed)
+	if hint == "" {
+		hint = l.hint(e.name, allowed)
+	}
+	l.errAt(e.key, field, "unknown key %s%s", quoteShort(e.name), hint)
 }
 
 // set returns the entry for key if present and not null.
@@ -444,6 +458,11 @@ func (l *loader) schedule(d *DAG, keys map[string]entry) bool {
 		return false
 	}
 	d.Schedule = s
+	if _, none := s.(noSchedule); none {
+		// "None" (Python's spelling, which Airflow users write) and
+		// "null" are shown as Sirocco's "none".
+		d.ScheduleSpec = "none"
+	}
 	return true
 }
 

@@ -161,6 +161,20 @@ func TestLoadFileErrors(t *testing.T) {
 			`:14:5: tasks[a]: unknown key "comand" (did you mean "command"?)`,
 			`:15:5: tasks[a]: unknown key "dependson" (did you mean "depends_on"?)`,
 			`:17:15: tasks[b].operator: unknown operator "nope" (known operators: bash, empty, python)`,
+			`:18:5: tasks[b]: unknown key "whatever"`, // even with an unknown operator
+		}},
+		{"airflow_names.yaml", []string{
+			`:2:1: unknown key "schedule_interval" (schedule_interval is Airflow's name; Sirocco's is "schedule")`,
+			`:4:5: tasks[0]: unknown key "task_id" (task_id is Airflow's name; Sirocco's is "id")`,
+			`:5:15: tasks[0].operator: unknown operator "BashOperator" (BashOperator is Airflow's name; Sirocco's operator is bash)`,
+			`:6:5: tasks[0]: unknown key "bash_command" (bash_command is Airflow's name; Sirocco's is "command")`,
+			`:9:5: tasks[transform]: unknown key "bash_command" (bash_command is Airflow's name; Sirocco's is "command")`,
+			`:10:5: tasks[transform]: unknown key "upstream" (upstream is Airflow's name; Sirocco's is "depends_on")`,
+			`:14:5: tasks[load]: unknown key "dependencies" (dependencies is Airflow's name; Sirocco's is "depends_on")`,
+			`:16:15: tasks[remote].operator: unknown operator "SSHOperator" (SSHOperator is Airflow's name; Sirocco's operator is ssh (not available yet))`,
+			`:18:5: tasks[remote]: unknown key "upstream" (upstream is Airflow's name; Sirocco's is "depends_on")`,
+			`:20:15: tasks[pod].operator: unknown operator "KubernetesPodOperator" (KubernetesPodOperator is Airflow's name; Sirocco's operator is kubernetes_pod (not available yet))`,
+			`:22:15: tasks[nothing].operator: unknown operator "DummyOperator" (DummyOperator is Airflow's name; Sirocco's operator is empty)`,
 		}},
 		{"types.yaml", []string{
 			`:2:10: catchup: expected a boolean (true or false), got string "yes"`,

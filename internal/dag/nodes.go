@@ -490,7 +490,9 @@ func (l *loader) checkTemplate(n *yaml.Node, field, s string) {
 	l.done()
 	if err != nil {
 		l.errAt(n, field, "template syntax error: %v", err)
+		return
 	}
+	l.noteXComRefs(n, field, s)
 }
 
 // safeCheck turns a panic in the template engine into an error: one odd

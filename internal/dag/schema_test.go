@@ -103,6 +103,9 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		{"testdata/invalid/missing_task_keys.yaml", "/tasks/2", "missing property 'command'"},
 		{"testdata/invalid/trigger_rule.yaml", "/tasks/0/trigger_rule", "value must be one of"},
 		{"testdata/invalid/types.yaml", "/tasks/0/retries", "want integer"},
+		{"testdata/invalid/airflow_names.yaml", "/", "additional properties 'schedule_interval' not allowed"},
+		{"testdata/invalid/airflow_names.yaml", "/tasks/0", "missing property 'id'"},
+		{"testdata/invalid/airflow_names.yaml", "/tasks/1/upstream", "false schema"},
 	} {
 		leaves := schemaErrors(schema.Validate(yamlDoc(t, tt.file)))
 		if !slices.ContainsFunc(leaves, func(l string) bool { return strings.HasPrefix(l, tt.at+": ") && strings.Contains(l, tt.want) }) {

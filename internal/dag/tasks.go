@@ -171,6 +171,8 @@ func (l *loader) tasks(n *yaml.Node, base Task) []*Task {
 		dr.task = &Task{Line: dr.node.Line}
 		idx := slices.IndexFunc(entries, func(e entry) bool { return e.name == "id" })
 		switch {
+		case idx < 0 && hasAirflowSpelling(entries, "id"):
+			// task_id: reported as an unknown key, with the hint.
 		case idx < 0 || isNull(entries[idx].val):
 			l.errAt(item, dr.field, "missing required key \"id\"")
 		default:
@@ -196,6 +198,7 @@ func (l *loader) tasks(n *yaml.Node, base Task) []*Task {
 		tasks = append(tasks, dr.task)
 	}
 	l.checkDeps(drafts)
+	l.checkXComRefs(drafts)
 	return tasks
 }
 
@@ -236,12 +239,15 @@ func (l *loader) task(dr *draft, base Task) {
 		if s, ok := l.opts.Operators[name]; ok {
 			spec = &s
 			t.Operator = name
-			fields = make(map[string]FieldSpec, len(s.Fields))
-			for _, f := range s.Fields {
-				fields[f.Name] = f
-			}
+			fields = fieldMap(s)
 		} else {
 			l.errAt(e.val, dr.field+".operator", "unknown operator %s%s", quoteShort(name), l.operatorHint(name))
+			if s, ok := l.opts.Operators[airflowOperators[name]]; ok {
+				// "BashOperator": check the fields against bash, so
+				// that bash_command is reported in the same pass.
+				spec = &s
+				fields = fieldMap(s)
+			}
 		}
 	}
 
@@ -256,8 +262,11 @@ func (l *loader) task(dr *draft, base Task) {
 				l.common(t, e, field)
 			}
 		case spec == nil:
-			// Unknown operator: its fields cannot be checked, and
-			// reporting each as unknown would bury the real problem.
+			// Unknown operator: its fields cannot be checked, but a
+			// key that no operator has is unknown whatever was meant.
+			if !l.anyOperatorField(e.name) {
+				l.unknownKey(e, dr.field, l.allTaskKeys())
+			}
 		default:
 			f, ok := fields[e.name]
 			if !ok {
@@ -270,35 +279,13 @@ func (l *loader) task(dr *draft, base Task) {
 			}
 		}
 	}
-	if spec != nil {
+	if spec != nil && t.Operator != "" { // not for "BashOperator": one problem is enough
 		for _, f := range spec.Fields {
-			if _, ok := keys[f.Name]; f.Required && (!ok || isNull(keys[f.Name].val)) {
+			if _, ok := keys[f.Name]; f.Required && (!ok || isNull(keys[f.Name].val)) && !hasAirflowSpelling(dr.entries, f.Name) {
 				l.errAt(dr.pos, dr.field, "missing required key %q (operator %q needs it)", f.Name, t.Operator)
 			}
 		}
 	}
-}
-
-func fieldNames(spec *OperatorSpec) []string {
-	out := make([]string, 0, len(spec.Fields))
-	for _, f := range spec.Fields {
-		if !slices.Contains(taskKeyNames, f.Name) {
-			out = append(out, f.Name)
-		}
-	}
-	return out
-}
-
-// operatorHint suggests the closest known operator or lists them all.
-func (l *loader) operatorHint(name string) string {
-	names := slices.Sorted(maps.Keys(l.opts.Operators))
-	if hint := l.hint(name, names); hint != "" {
-		return hint
-	}
-	if len(names) == 0 {
-		return " (no operators are registered)"
-	}
-	return " (known operators: " + strings.Join(names, ", ") + ")"
 }
 
 // dependsOn reads a task id or a list of them.

@@ -36,7 +36,7 @@ type Bag struct {
 
 // NewBag returns an empty bag over dir; call Reload to fill it.
 func NewBag(dir string, specs map[string]dag.OperatorSpec) *Bag {
-	b := &Bag{dir: dir, opts: dag.LoadOptions{Operators: specs, CheckTemplate: template.Check}}
+	b := &Bag{dir: dir, opts: dag.LoadOptions{Operators: specs, CheckTemplate: template.Check, XComTaskIDs: template.XComTaskIDs}}
 	b.loaded.Store(&dag.Bag{DAGs: map[string]*dag.DAG{}, Errors: map[string]error{}})
 	return b
 }

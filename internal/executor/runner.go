@@ -483,6 +483,7 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 				}
 				return v.Value, nil
 			},
+			HasTask: func(taskID string) bool { return d.Task(taskID) != nil },
 			XComPull: func(taskID, key string) (any, error) {
 				x, err := r.Store.GetXCom(ctx, store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: taskID}, key)
 				if errors.Is(err, store.ErrNotFound) {

@@ -212,6 +212,8 @@ func TestRunTemplateFailureFailsTheTry(t *testing.T) {
 			wantLog: []string{"sirocco: render env X: line 1:", `"nope" is undefined`}},
 		{name: "missing variable", task: "{id: t, operator: bash, command: 'echo {{ var.value.sirocco_test_missing_variable }}'}",
 			wantLog: []string{`sirocco: render command: line 1:`, `variable "sirocco_test_missing_variable"`, "not found"}},
+		{name: "xcom_pull of a task the DAG lacks", task: "{id: t, operator: bash, command: 'echo {{ ti.xcom_pull(\"no\" ~ \"body\") }}'}",
+			wantLog: []string{`sirocco: render command: line 1:`, `DAG "bad_template" has no task "nobody"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,7 +247,7 @@ tasks:
   - id: down
     operator: bash
     depends_on: [up]
-    command: echo {{ var.value.greeting | shquote }} {{ ti.xcom_pull(task_ids='up') | shquote }} {{ ti.xcom_pull(task_ids='up', key='raw') }} [{{ ti.xcom_pull(task_ids='nobody') }}]
+    command: echo {{ var.value.greeting | shquote }} {{ ti.xcom_pull(task_ids='up') | shquote }} {{ ti.xcom_pull(task_ids='up', key='raw') }} [{{ ti.xcom_pull(task_ids='up', key='nothing') }}]
 `)
 	ctx := context.Background()
 	runID := e.createRun(nil)

@@ -35,6 +35,11 @@ type Info struct {
 	// XComPull backs ti.xcom_pull; it returns a nil value when there is no
 	// such XCom.
 	XComPull func(taskID, key string) (any, error)
+	// HasTask reports whether the DAG has a task with this id (nil: any
+	// id is accepted). ti.xcom_pull of a task the DAG lacks is an error,
+	// as an undefined name is, while a task that pushed nothing gives
+	// None, as in Airflow.
+	HasTask func(taskID string) bool
 }
 
 // defaultXComKey is the key under which a task's return value is stored.
@@ -81,7 +86,7 @@ func NewContext(info Info) Context {
 			"operator": info.Operator,
 		},
 	}
-	xcom := &xcomPuller{dagID: info.DagID, pull: info.XComPull}
+	xcom := &xcomPuller{dagID: info.DagID, pull: info.XComPull, hasTask: info.HasTask}
 	ti := &object{
 		repr: "<TaskInstance: " + info.DagID + "." + info.TaskID + " " + info.RunID + ">",
 		attrs: map[string]any{
@@ -276,8 +281,9 @@ func (vv *variableValues) getMethod(va *exec.VarArgs) (any, error) {
 
 // xcomPuller is ti.xcom_pull.
 type xcomPuller struct {
-	dagID string
-	pull  func(taskID, key string) (any, error)
+	dagID   string
+	pull    func(taskID, key string) (any, error)
+	hasTask func(taskID string) bool
 }
 
 // call implements ti.xcom_pull(task_ids, dag_id=None, key='return_value',
@@ -311,6 +317,9 @@ func (x *xcomPuller) call(va *exec.VarArgs) (any, error) {
 		return nil, fmt.Errorf("%s: task_ids is required", fn)
 	}
 	one := func(taskID string) (any, error) {
+		if x.hasTask != nil && !x.hasTask(taskID) {
+			return nil, fmt.Errorf("%s(task_ids=%q): DAG %q has no task %q", fn, taskID, x.dagID, taskID)
+		}
 		v, err := x.pull(taskID, key)
 		if err != nil {
 			return nil, fmt.Errorf("%s(task_ids=%q, key=%q): %w", fn, taskID, key, err)

@@ -59,6 +59,15 @@ type guarder struct {
 	// unguarded, when not nil, collects the nodes that would be replaced
 	// instead of replacing them: tests check a guarded tree with it.
 	unguarded *[]nodes.Node
+	// visit, when not nil, is called with every node instead of guarding
+	// anything: the walk then only reads the tree, which may be shared.
+	visit func(nodes.Node)
+}
+
+// inspect calls visit with every node of root, changing nothing.
+func inspect(root *nodes.Template, visit func(nodes.Node)) {
+	g := &guarder{seen: map[unsafe.Pointer]bool{}, visit: visit}
+	g.walk(reflect.ValueOf(root))
 }
 
 var (
@@ -79,7 +88,9 @@ func (g *guarder) walk(v reflect.Value) {
 		if v.IsNil() {
 			return
 		}
-		if n, ok := v.Interface().(nodes.Node); ok {
+		if n, ok := v.Interface().(nodes.Node); ok && g.visit != nil {
+			g.visit(n)
+		} else if ok {
 			if r := g.replace(n); r != n && reflect.TypeOf(r).AssignableTo(v.Type()) && v.CanSet() {
 				v.Set(reflect.ValueOf(r))
 			}
@@ -90,7 +101,9 @@ func (g *guarder) walk(v reflect.Value) {
 			return
 		}
 		g.seen[v.UnsafePointer()] = true
-		g.guardStructure(v.Interface())
+		if g.visit == nil {
+			g.guardStructure(v.Interface())
+		}
 		g.walk(v.Elem())
 	case reflect.Struct:
 		for i := range v.NumField() {
@@ -112,7 +125,7 @@ func (g *guarder) walk(v reflect.Value) {
 			e := reflect.New(it.Value().Type()).Elem()
 			e.Set(it.Value())
 			g.walk(e)
-			if v.CanSet() || v.CanInterface() {
+			if g.visit == nil && (v.CanSet() || v.CanInterface()) {
 				v.SetMapIndex(it.Key(), e)
 			}
 		}

@@ -1,0 +1,64 @@
+package dag
+
+import (
+	"fmt"
+	"slices"
+)
+
+// airflowKeys maps keys an Airflow user types from habit to Sirocco's
+// spelling, so that the unknown-key message names the right key even when
+// edit distance would not find it ("upstream" is nowhere near
+// "depends_on").
+var airflowKeys = map[string]string{
+	"task_id":           "id",
+	"upstream":          "depends_on",
+	"dependencies":      "depends_on",
+	"upstream_task_ids": "depends_on",
+	"bash_command":      "command",
+	"schedule_interval": "schedule",
+}
+
+// airflowOperators maps Airflow operator class names to Sirocco's operator
+// names, whether or not Sirocco has that operator yet.
+var airflowOperators = map[string]string{
+	"BashOperator":          "bash",
+	"PythonOperator":        "python",
+	"EmptyOperator":         "empty",
+	"DummyOperator":         "empty",
+	"SparkSubmitOperator":   "spark_submit",
+	"SSHOperator":           "ssh",
+	"KubernetesPodOperator": "kubernetes_pod",
+	"SimpleHttpOperator":    "http",
+	"HttpOperator":          "http",
+}
+
+// airflowKeyHint returns ` (task_id is Airflow's name; Sirocco's is "id")`
+// when name is an Airflow spelling of a key allowed here, "" otherwise.
+func airflowKeyHint(name string, allowed []string) string {
+	ours, ok := airflowKeys[name]
+	if !ok || !slices.Contains(allowed, ours) {
+		return ""
+	}
+	return fmt.Sprintf(" (%s is Airflow's name; Sirocco's is %q)", name, ours)
+}
+
+// airflowOperatorHint returns a hint naming Sirocco's operator for an
+// Airflow operator class name, saying when it does not exist yet; "" when
+// name is not one.
+func airflowOperatorHint(name string, ops map[string]OperatorSpec) string {
+	ours, ok := airflowOperators[name]
+	if !ok {
+		return ""
+	}
+	if _, exists := ops[ours]; exists {
+		return fmt.Sprintf(" (%s is Airflow's name; Sirocco's operator is %s)", name, ours)
+	}
+	return fmt.Sprintf(" (%s is Airflow's name; Sirocco's operator is %s (not available yet))", name, ours)
+}
+
+// hasAirflowSpelling reports whether entries hold an Airflow spelling of
+// key (bash_command for command), reported with a hint that already says
+// what "missing required key" would.
+func hasAirflowSpelling(entries []entry, key string) bool {
+	return slices.ContainsFunc(entries, func(e entry) bool { return airflowKeys[e.name] == key })
+}
