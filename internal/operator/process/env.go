@@ -32,16 +32,58 @@ func reserved(name string) bool {
 	return strings.HasPrefix(name, reservedPrefix)
 }
 
+// inheritedNames is the allow-list of Sirocco's environment a task
+// inherits: what programs need to run (paths, locale, time zone, temporary
+// folders, proxies and CA bundles) and what Spark, Hadoop, YARN, Hive,
+// Kerberos, Java, Python and Kubernetes clients read. A name ending in *
+// is a prefix. Anything else of Sirocco's environment (a cloud key, a
+// token of the account it runs under) stays out of tasks unless the
+// operator lists it in SIROCCO_TASK_ENV_ALLOW.
+var inheritedNames = []string{
+	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "TERM",
+	"LANG", "LANGUAGE", "LC_*", "TZ", "TZDIR", "TMPDIR", "TMP", "TEMP",
+	"LD_LIBRARY_PATH",
+	"http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+	"JAVA_HOME", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS",
+	"SPARK_*", "PYSPARK_*", "HADOOP_*", "YARN_*", "HIVE_*", "HDFS_*",
+	"KRB5*", "KUBECONFIG",
+	"PYTHONPATH", "PYTHONHOME", "PYTHONUNBUFFERED", "VIRTUAL_ENV", "CONDA_*",
+}
+
+// AllowVar names the setting that widens the allow-list: a comma-separated
+// list of names and NAME* prefixes (e.g. "AWS_*,MY_TOOL_HOME").
+const AllowVar = "SIROCCO_TASK_ENV_ALLOW"
+
+// allowed reports whether name matches one of the patterns.
+func allowed(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if prefix != "" && strings.HasPrefix(name, prefix) {
+				return true
+			}
+		} else if name == p {
+			return true
+		}
+	}
+	return false
+}
+
 // Inherited returns the part of Sirocco's environment a task inherits:
-// all of it (PATH, HOME, JAVA_HOME, SPARK_HOME, HADOOP_CONF_DIR, proxies,
-// ...) but every SIROCCO_* variable and the database password variables.
-// Commands Sirocco runs for a task outside Run (a remote kill) use it too.
+// the variables of the allow-list (inheritedNames, widened by
+// SIROCCO_TASK_ENV_ALLOW), never a SIROCCO_* variable nor the database
+// password variables, even when allowed. Commands Sirocco runs for a task
+// outside Run (a remote kill) use it too.
 func Inherited() []string {
 	own := os.Environ()
+	patterns := inheritedNames
+	if extra := os.Getenv(AllowVar); extra != "" {
+		patterns = slices.Concat(patterns, strings.Split(strings.ReplaceAll(extra, " ", ""), ","))
+	}
 	out := make([]string, 0, len(own))
 	for _, kv := range own {
 		name, _, _ := strings.Cut(kv, "=")
-		if reserved(name) || slices.Contains(libpqSecrets, name) {
+		if reserved(name) || slices.Contains(libpqSecrets, name) || !allowed(name, patterns) {
 			continue
 		}
 		out = append(out, kv)

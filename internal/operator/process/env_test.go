@@ -109,3 +109,42 @@ func TestInheritedDropsOnlySiroccoSettings(t *testing.T) {
 		t.Errorf("Inherited lacks JAVA_HOME: %q", got)
 	}
 }
+
+// TestTaskEnvironmentIsAnAllowList: a task inherits what programs, Spark
+// and Hadoop need, not the rest of Sirocco's environment (a cloud key of
+// the account Sirocco runs under), unless SIROCCO_TASK_ENV_ALLOW names it.
+func TestTaskEnvironmentIsAnAllowList(t *testing.T) {
+	t.Setenv("SPARK_CONF_DIR", "/etc/spark/conf")
+	t.Setenv("HADOOP_CONF_DIR", "/etc/hadoop/conf")
+	t.Setenv("LC_TIME", "C")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-1")
+	t.Setenv("GITHUB_TOKEN", "gh-token-2")
+	t.Setenv("PGPASSWORD", "pg-3")
+	t.Setenv(process.AllowVar, "")
+	got := childEnviron(t, nil, "")
+	for _, name := range []string{"PATH", "SPARK_CONF_DIR", "HADOOP_CONF_DIR", "LC_TIME"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("the task does not inherit %s", name)
+		}
+	}
+	for _, name := range []string{"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "PGPASSWORD"} {
+		if v, ok := got[name]; ok {
+			t.Errorf("the task inherits %s=%s, which is not on the allow-list", name, v)
+		}
+	}
+
+	t.Setenv(process.AllowVar, "AWS_*, PGPASSWORD,SIROCCO_*")
+	t.Setenv("SIROCCO_API_TOKEN", "tok-4")
+	got = childEnviron(t, nil, "")
+	if got["AWS_SECRET_ACCESS_KEY"] != "aws-secret-1" {
+		t.Errorf("AWS_* in %s did not pass AWS_SECRET_ACCESS_KEY through", process.AllowVar)
+	}
+	if _, ok := got["GITHUB_TOKEN"]; ok {
+		t.Error("a variable the allow-list does not name was inherited")
+	}
+	for _, name := range []string{"PGPASSWORD", "SIROCCO_API_TOKEN", process.AllowVar} {
+		if _, ok := got[name]; ok {
+			t.Errorf("%s reached the task although Sirocco's secrets never do, allowed or not", name)
+		}
+	}
+}
