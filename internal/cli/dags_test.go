@@ -32,6 +32,9 @@ func TestTriggerAndBackfillCheckInput(t *testing.T) {
 		err := root.ExecuteContext(t.Context())
 		return out.String(), err
 	}
+	if out, err := run("db", "migrate"); err != nil {
+		t.Fatalf("db migrate: %v\n%s", err, out)
+	}
 	for _, tt := range []struct {
 		args []string
 		want string
