@@ -25,8 +25,10 @@ type RunRequest struct {
 }
 
 // CreateRun checks the request against the DAG's params and inserts a
-// queued run with its task instances; the scheduler picks it up. A run
-// with the same id or logical date gives an error wrapping store.ErrExists.
+// queued run with its task instances; the scheduler picks it up at once,
+// in another process too (the insert notifies it: store.Store.Notify). A
+// run with the same id or logical date gives an error wrapping
+// store.ErrExists.
 func CreateRun(ctx context.Context, st store.Store, d *dag.DAG, req RunRequest, now time.Time) (store.DagRun, error) {
 	if err := checkConf(req.Conf); err != nil {
 		return store.DagRun{}, err

@@ -207,7 +207,7 @@ func (a *app) dagsTrigger() *cobra.Command {
 			if !wait {
 				return nil
 			}
-			return a.waitRun(ctx, e.st, d, run.RunID)
+			return a.waitRun(ctx, e.st, d, run.RunID, watchRuns(ctx, e.st, e.cfg.PollInterval))
 		},
 	}
 	cmd.Flags().StringVarP(&conf, "conf", "c", "", "JSON object passed as dag_run.conf and checked against params")
@@ -231,8 +231,44 @@ func (e *env) createManualRun(ctx context.Context, d *dag.DAG, typ store.RunType
 		time.Now().UTC())
 }
 
+// runWatch tells --wait when to look at a run again: when another process
+// (the scheduler) notified a change through the store, which it does when
+// a run starts and when it ends, and every poll otherwise. Task progress
+// is therefore printed at run changes and every poll interval.
+type runWatch struct {
+	wakes <-chan struct{} // nil: no notifications, poll only
+	poll  time.Duration
+}
+
+// unwatchedPoll is how often --wait looks when the store cannot notify.
+const unwatchedPoll = 100 * time.Millisecond
+
+// watchRuns starts watching st; call it before the first read of the run,
+// so no change after that read goes unnoticed. poll is the configured
+// poll_interval, the safety net.
+func watchRuns(ctx context.Context, st store.Store, poll time.Duration) runWatch {
+	wakes, err := st.Watch(ctx)
+	if err != nil || wakes == nil {
+		return runWatch{poll: min(poll, unwatchedPoll)}
+	}
+	return runWatch{wakes: wakes, poll: poll}
+}
+
+// next waits until the run may have changed.
+func (w runWatch) next(ctx context.Context) error {
+	t := time.NewTimer(w.poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.wakes:
+	case <-t.C:
+	}
+	return nil
+}
+
 // waitRun prints progress until the run ends; non-success is exit code 1.
-func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID string) error {
+func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID string, w runWatch) error {
 	last := ""
 	for {
 		run, err := st.GetRun(ctx, d.ID, runID)
@@ -267,10 +303,8 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 			}
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if err := w.next(ctx); err != nil {
+			return err
 		}
 	}
 }
@@ -354,8 +388,9 @@ func (a *app) dagsBackfill() *cobra.Command {
 				return nil
 			}
 			failed := false
+			w := watchRuns(ctx, e.st, e.cfg.PollInterval)
 			for _, id := range created {
-				if err := a.waitRun(ctx, e.st, d, id); err != nil {
+				if err := a.waitRun(ctx, e.st, d, id, w); err != nil {
 					var code exitCode
 					if !errors.As(err, &code) {
 						return err

@@ -62,7 +62,9 @@ func (a *app) runInProcess(parent context.Context, e *env, d *dag.DAG, runID str
 	}
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
-	waitErr := a.waitRun(ctx, e.st, d, runID)
+	// The engine writes through e.st itself, whose watch never reports its
+	// own handle's changes: poll.
+	waitErr := a.waitRun(ctx, e.st, d, runID, runWatch{poll: unwatchedPoll})
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return err

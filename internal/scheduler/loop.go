@@ -74,8 +74,9 @@ type Options struct {
 }
 
 // Loop reads snapshots, asks Decide, and applies the plan. It is woken by
-// Kick (a task ended, a run was triggered) so hand-off takes a tick, not a
-// poll interval.
+// Kick (a task ended, a run was triggered) and by the store's notification
+// of a change another process made (Store.Watch), so hand-off takes a
+// tick, not a poll interval.
 type Loop struct {
 	opts    Options
 	kick    chan struct{}
@@ -195,6 +196,7 @@ func (l *Loop) Wake() {
 // Run ticks until ctx ends.
 func (l *Loop) Run(ctx context.Context) error {
 	defer l.stop()
+	wakes := l.watch(ctx)
 	timer := time.NewTimer(l.opts.PollInterval)
 	defer timer.Stop()
 	for {
@@ -217,9 +219,34 @@ func (l *Loop) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-l.kick:
+		case <-wakes:
+			l.changedElsewhere()
 		case <-timer.C:
 		}
 	}
+}
+
+// watch asks the store to tell the loop when another process (the CLI, an
+// API server, another scheduler) changed something, so that a run
+// triggered there starts at once rather than at the next poll. The watch
+// is in place before the first tick reads anything. Without it the loop
+// polls.
+func (l *Loop) watch(ctx context.Context) <-chan struct{} {
+	wakes, err := l.opts.Store.Watch(ctx)
+	if err != nil {
+		l.opts.Logger.Warn("cannot watch the database for changes by other processes; polling only",
+			"poll_interval", l.opts.PollInterval, "err", err)
+	}
+	return wakes
+}
+
+// changedElsewhere marks what another process may have changed: runs, task
+// instances (the change feed) and what refreshMeta reads (a pause, a
+// pool). The store does not deliver the loop's own writes, so they never
+// bring it here. It is Kick without the wake-up: the loop is already awake.
+func (l *Loop) changedElsewhere() {
+	l.metaStale.Store(true)
+	l.runsChanged.Store(true)
 }
 
 // Tick performs one snapshot → decide → apply round and reports whether

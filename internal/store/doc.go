@@ -31,6 +31,14 @@
 //	  |                                     |
 //	  +------- ClearTasks on a finished run +
 //
+// # Notifications
+//
+// A write that another process must act on (a run created, a run's state,
+// a mark, a clear, a pause, a pool) notifies every other handle on the
+// database (Store.Notify); a scheduler or `dags trigger --wait` watches
+// (Store.Watch) and looks at once instead of at its next poll. A handle
+// never hears its own notifications, so a scheduler's writes never wake it.
+//
 // # Errors
 //
 // Lookups of missing rows wrap ErrNotFound, inserts that collide wrap

@@ -304,6 +304,23 @@ type Store interface {
 	// Dialect names the backend ("sqlite" or "postgres").
 	Dialect() string
 
+	// Notify tells every other handle on this database (another process:
+	// the CLI, an API server, another scheduler) that something a scheduler
+	// acts on has changed, so it looks now rather than at its next poll.
+	// CreateRun, UpdateRun, MarkTask, ClearTasks, SetPaused and SetPool
+	// notify by themselves once they have written; the hand-off's task
+	// writes do not, as their writer applies them itself. It is best
+	// effort: the poll interval remains the safety net.
+	Notify(ctx context.Context) error
+	// Watch returns a channel that receives soon after another handle on
+	// this database notified, until ctx ends or the store is closed. The
+	// handle's own notifications are not delivered, so a scheduler's own
+	// writes never wake it. Signals are coalesced (one pending at most) and
+	// the channel is never closed. A nil channel means nothing else can
+	// notify (a private in-memory database, or no mechanism on this
+	// platform): poll.
+	Watch(ctx context.Context) (<-chan struct{}, error)
+
 	UpsertDAG(ctx context.Context, d DAGRecord) error // keeps Paused of an existing row
 	GetDAG(ctx context.Context, dagID string) (DAGRecord, error)
 	ListDAGs(ctx context.Context) ([]DAGRecord, error)

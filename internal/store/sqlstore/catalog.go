@@ -60,6 +60,7 @@ func (s *Store) SetPaused(ctx context.Context, dagID string, paused bool) error 
 	if ok, err := affected(res); err != nil || !ok {
 		return fmt.Errorf("set paused %s: %w", dagID, orNotFound(err))
 	}
+	s.notified(ctx)
 	return nil
 }
 
@@ -156,6 +157,7 @@ func (s *Store) SetPool(ctx context.Context, p store.Pool) error {
 	if err != nil {
 		return fmt.Errorf("set pool %s: %w", p.Name, err)
 	}
+	s.notified(ctx)
 	return nil
 }
 

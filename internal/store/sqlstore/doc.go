@@ -32,6 +32,12 @@
 // SQLite, where modernc parses unprepared SQL on every call, and by pgx's
 // per-connection statement cache on PostgreSQL.
 //
+// # Notifications
+//
+// Store.Notify and Store.Watch use LISTEN/NOTIFY on PostgreSQL and, on
+// SQLite, one small file per handle in <database>-wake/ that Notify rewrites
+// and Watch watches with inotify (wake.go).
+//
 // # Migrations
 //
 // The schema is versioned by numbered files embedded from

@@ -34,6 +34,15 @@ func TestPostgresConformance(t *testing.T) {
 	})
 }
 
+// TestPostgresNotify: two handles (two pools, as two processes) on one
+// database.
+func TestPostgresNotify(t *testing.T) {
+	storetest.RunNotify(t, func(t *testing.T) (store.Store, store.Store) {
+		dsn := testenv.Postgres(t)
+		return openPostgres(t, dsn), openPostgres(t, dsn)
+	})
+}
+
 // TestPostgresTwoProcessesMigrate: two stores (two pools, as two processes)
 // migrating one database at once serialise on the advisory lock.
 func TestPostgresTwoProcessesMigrate(t *testing.T) {

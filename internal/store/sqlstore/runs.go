@@ -80,6 +80,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.DagRun, tis []store.Tas
 		// Best effort: a failure only costs speed.
 		_, _ = s.exec(ctx, `ANALYZE task_instances`)
 	}
+	s.notified(ctx)
 	return nil
 }
 
@@ -207,6 +208,9 @@ func (s *Store) UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error) 
 	ok, err := affected(res)
 	if err != nil {
 		return false, fmt.Errorf("update run %s/%s to %s: %w", u.DagID, u.RunID, u.To, err)
+	}
+	if ok {
+		s.notified(ctx)
 	}
 	return ok, nil
 }

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,7 +17,14 @@ import (
 // openSQLite opens a store on a new database file in t's temp dir.
 func openSQLite(t testing.TB) *sqlstore.Store {
 	t.Helper()
-	s, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "sirocco.db"))
+	return openSQLiteAt(t, filepath.Join(t.TempDir(), "sirocco.db"))
+}
+
+// openSQLiteAt opens a store on the database file at path and closes it
+// when t ends.
+func openSQLiteAt(t testing.TB, path string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,4 +237,60 @@ func TestSQLiteCheckSchema(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	checkSchemaBeforeAndAfterMigrate(t, s)
+}
+
+// TestSQLiteNotify: two handles on one file, as the CLI and a running
+// standalone hold it.
+func TestSQLiteNotify(t *testing.T) {
+	storetest.RunNotify(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "sirocco.db")
+		return openSQLiteAt(t, path), openSQLiteAt(t, path)
+	})
+}
+
+// TestSQLiteMemoryCannotBeWatched: nothing else can write a private
+// in-memory database, so Watch says there is nothing to wait for.
+func TestSQLiteMemoryCannotBeWatched(t *testing.T) {
+	s, err := sqlstore.OpenSQLite(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ch, err := s.Watch(t.Context()); ch != nil || err != nil {
+		t.Fatalf("Watch on :memory: = %v, %v; want nil, nil", ch, err)
+	}
+	if err := s.Notify(t.Context()); err != nil {
+		t.Fatalf("Notify on :memory:: %v", err)
+	}
+}
+
+// TestSQLiteNotifySurvivesARemovedFolder: notifications go through files
+// in <database>-wake; when it is removed (a clean-up of the home), a
+// notifier makes its file again, and the watcher, told that its folder is
+// gone once no file is open in it, wakes and watches the new one.
+func TestSQLiteNotifySurvivesARemovedFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sirocco.db")
+	a, b := openSQLiteAt(t, path), openSQLiteAt(t, path)
+	ctx := t.Context()
+	ch, err := a.Watch(ctx)
+	if err != nil || ch == nil {
+		t.Fatalf("Watch: %v, %v", ch, err)
+	}
+	notify := func(what string) {
+		t.Helper()
+		if err := b.Notify(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no notification after %s", what)
+		}
+	}
+	notify("the first Notify")
+	if err := os.RemoveAll(path + "-wake"); err != nil {
+		t.Fatal(err)
+	}
+	notify("the first Notify after the folder was removed")
+	notify("the next Notify")
 }

@@ -49,6 +49,9 @@ type Store struct {
 	stmts      stmtCache
 	comb       combiner     // group commit of task updates
 	lastActive atomic.Int64 // size of the last ActiveTaskInstances result
+
+	dsn  string    // PostgreSQL: for the LISTEN connection of Watch
+	wake wakeState // Notify and Watch (wake.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -102,6 +105,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 		s.db, s.rdb = db, db
+		s.initWake("")
 		return s.ping(ctx, path)
 	}
 
@@ -131,6 +135,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	rdb.SetMaxIdleConns(readers)
 	rdb.SetConnMaxIdleTime(5 * time.Minute)
 	s.rdb = rdb
+	s.initWake(wakeDir(path))
 	return s.ping(ctx, path)
 }
 
@@ -142,7 +147,8 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(20) // as many as open: a closed connection loses its prepared statements
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, rdb: db, dialect: DialectPostgres, pg: true}
+	s := &Store{db: db, rdb: db, dialect: DialectPostgres, pg: true, dsn: dsn}
+	s.initWake("")
 	return s.ping(ctx, dsn)
 }
 
@@ -176,6 +182,7 @@ func redact(dsn string) string {
 
 // Close releases every connection; the store is unusable afterwards.
 func (s *Store) Close() error {
+	s.wake.close()
 	err := s.stmts.close()
 	if s.rdb != nil && s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())

@@ -218,6 +218,9 @@ func (s *Store) MarkTask(ctx context.Context, u store.TaskUpdate) (bool, error) 
 		k := u.Key
 		return false, fmt.Errorf("mark task %s/%s/%s %s: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
 	}
+	if ok {
+		s.notified(ctx)
+	}
 	return ok, nil
 }
 
@@ -275,6 +278,9 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 	if err != nil {
 		return 0, fmt.Errorf("clear tasks of %s/%s: %w", dagID, runID, err)
 	}
+	// Even with nothing cleared: a running task set to restarting just
+	// before (actions.Clear) is the scheduler's to stop.
+	s.notified(ctx)
 	return cleared, nil
 }
 
