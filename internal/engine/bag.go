@@ -122,7 +122,7 @@ func (b *Bag) Watch(ctx context.Context, st store.Store, every time.Duration, lo
 			return
 		case <-t.C:
 		}
-		if err := b.Reload(); err != nil {
+		if err := b.reloadAndReport(log); err != nil {
 			log.Error("reload DAGs", "err", err)
 			continue
 		}
@@ -133,4 +133,26 @@ func (b *Bag) Watch(ctx context.Context, st store.Store, every time.Duration, lo
 			log.Error("sync DAGs", "err", err)
 		}
 	}
+}
+
+// reloadAndReport reloads the folder and says in the service log what
+// changed in the import errors: a file that breaks while Sirocco runs is
+// reported at once (and once), not only at the next start.
+func (b *Bag) reloadAndReport(log *slog.Logger) error {
+	before := b.Errors()
+	if err := b.Reload(); err != nil {
+		return err
+	}
+	after := b.Errors()
+	for file, err := range after {
+		if prev, ok := before[file]; !ok || prev.Error() != err.Error() {
+			log.Warn("DAG file not loaded", "file", file, "err", err)
+		}
+	}
+	for file := range before {
+		if _, ok := after[file]; !ok {
+			log.Info("DAG file has no import errors any more", "file", file)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,39 @@ func TestBagReloadSkipsAFIFO(t *testing.T) {
 	reloadWithin(t, bag)
 	if bag.DAGs()["good"] == nil || bag.Errors()[fifo] == nil || !strings.Contains(bag.Errors()[fifo].Error(), "named pipe") {
 		t.Errorf("DAGs %v errors %v", bag.DAGs(), bag.Errors())
+	}
+}
+
+// TestWatchReportsAFileThatBreaks: a DAG file broken while Sirocco runs is
+// reported in the service log at the next rescan, once, and its repair too.
+func TestWatchReportsAFileThatBreaks(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "d.yaml")
+	good := "dag_id: d\ntasks:\n  - {id: a, operator: empty}\n"
+	writeFile(t, path, good)
+	b := NewBag(dir, all.Registry().Specs())
+	var out strings.Builder
+	log := slog.New(slog.NewTextHandler(&out, nil))
+	rescan := func() string {
+		t.Helper()
+		out.Reset()
+		if err := b.reloadAndReport(log); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	if got := rescan(); got != "" {
+		t.Fatalf("a good folder logged %q", got)
+	}
+	writeFile(t, path, "dag_id: d\ntasks: 3\n")
+	if got := rescan(); !strings.Contains(got, "DAG file not loaded") || !strings.Contains(got, "d.yaml") {
+		t.Fatalf("a file that broke was not reported: %q", got)
+	}
+	if got := rescan(); got != "" {
+		t.Errorf("an unchanged error was reported again: %q", got)
+	}
+	writeFile(t, path, good)
+	if got := rescan(); !strings.Contains(got, "no import errors any more") {
+		t.Errorf("the repair was not reported: %q", got)
 	}
 }
