@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,10 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // buildSirocco builds the binary from ../cmd/sirocco into a temporary folder.
@@ -45,7 +45,7 @@ func runStandalone(b *testing.B, bin string) standaloneRun {
 		b.Fatal(err)
 	}
 	addr := freeAddr(b)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	cmd := exec.Command(bin, "standalone", "--dags", filepath.Join(examples, "dags"), "--listen", addr)
 	cmd.Env = append(os.Environ(), "SIROCCO_HOME="+home)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -151,24 +151,6 @@ func waitIdle(pid string, quiet, limit time.Duration) error {
 		}
 	}
 	return fmt.Errorf("sirocco (pid %s) was not idle for %s within %s", pid, quiet, limit)
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // freeAddr returns a loopback address with a port free at the time of the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 const (
@@ -168,7 +169,7 @@ func waitRunEnd(b *testing.B, st store.Store, wakes <-chan struct{}, dagID, runI
 func startServer(b *testing.B, bin string, env []string) string {
 	b.Helper()
 	addr := freeAddr(b)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	cmd := exec.Command(bin, "standalone", "--listen", addr)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &out
