@@ -82,24 +82,11 @@ func FuzzAPIBodies(f *testing.F) {
 		ep := fuzzEndpoints[int(endpoint)%len(fuzzEndpoints)]
 		path := strings.Replace(ep.path, "{id}", url.PathEscape(id), 1)
 		want := ep.want(s, id, body)
-		req, err := http.NewRequest(ep.method, s.srv.URL+"/api/v1"+path, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
+		answer, got, ctype, ok := fuzzSend(t, client, ep.method, s.srv.URL+"/api/v1"+path, body)
+		if !ok {
+			t.Fatalf("%s %s: net/http cannot send this request", ep.method, path)
 		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s %q: %v (did the handler panic?)", ep.method, path, body, err)
-		}
-		defer resp.Body.Close()
-		answer, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("read answer: %v", err)
-		}
-		got := resp.StatusCode
 		switch {
-		case got >= 500:
-			t.Fatalf("%s %s %q: %d\n%s", ep.method, path, body, got, answer)
 		case want == http.StatusMovedPermanently:
 			if (got < 300 || got >= 400) && got != http.StatusNotFound {
 				t.Fatalf("%s %s: %d, want a redirect to the clean path or 404", ep.method, path, got)
@@ -111,9 +98,33 @@ func FuzzAPIBodies(f *testing.F) {
 			t.Fatalf("%s %s %q: %d, want %d\n%s", ep.method, path, body, got, want, answer)
 		}
 		if got >= 400 {
-			checkProblem(t, resp.Header.Get("Content-Type"), answer)
+			checkProblem(t, ctype, answer)
 		}
 	})
+}
+
+// fuzzSend sends body as JSON and returns the answer, its status and
+// Content-Type, failing the test on a dropped connection (a handler that
+// panicked) or any 5xx; ok is false for a request net/http cannot build.
+func fuzzSend(t *testing.T, client *http.Client, method, target string, body []byte) (answer []byte, status int, ctype string, ok bool) {
+	t.Helper()
+	req, err := http.NewRequest(method, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, "", false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s %q: %v (did the handler panic?)", method, target, body, err)
+	}
+	defer resp.Body.Close()
+	if answer, err = io.ReadAll(resp.Body); err != nil {
+		t.Fatalf("read answer: %v", err)
+	}
+	if resp.StatusCode >= 500 {
+		t.Fatalf("%s %s %q: %d\n%s", method, target, body, resp.StatusCode, answer)
+	}
+	return answer, resp.StatusCode, resp.Header.Get("Content-Type"), true
 }
 
 // checkProblem fails unless answer is problem JSON with a detail.

@@ -60,6 +60,14 @@ func (a *app) loadKeyring(cfg config.Config) (*connection.Keyring, error) {
 }
 
 func (a *app) withConnections(cmd *cobra.Command, f func(r *connection.Resolver) error) error {
+	return a.withSealed(cmd, func(st store.Store, keys *connection.Keyring) error {
+		return f(&connection.Resolver{Store: st, Keys: keys})
+	})
+}
+
+// withSealed runs f with the configured store and the secret key that
+// seals its connections and variables.
+func (a *app) withSealed(cmd *cobra.Command, f func(store.Store, *connection.Keyring) error) error {
 	cfg, err := a.config()
 	if err != nil {
 		return err
@@ -68,9 +76,7 @@ func (a *app) withConnections(cmd *cobra.Command, f func(r *connection.Resolver)
 	if err != nil {
 		return err
 	}
-	return a.withStore(cmd, func(st store.Store) error {
-		return f(&connection.Resolver{Store: st, Keys: keys})
-	})
+	return a.withStore(cmd, func(st store.Store) error { return f(st, keys) })
 }
 
 // addFlags are the flags of `connections add`, Airflow's names.

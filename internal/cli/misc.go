@@ -144,15 +144,7 @@ func displayValue(v store.Variable) string {
 // withVariables runs f with the variables of the configured store and the
 // secret key that seals them.
 func (a *app) withVariables(cmd *cobra.Command, f func(*connection.Variables) error) error {
-	cfg, err := a.config()
-	if err != nil {
-		return err
-	}
-	keys, err := a.loadKeyring(cfg)
-	if err != nil {
-		return err
-	}
-	return a.withStore(cmd, func(st store.Store) error {
+	return a.withSealed(cmd, func(st store.Store, keys *connection.Keyring) error {
 		return f(&connection.Variables{Store: st, Keys: keys})
 	})
 }
