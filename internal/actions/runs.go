@@ -45,13 +45,14 @@ func CreateRun(ctx context.Context, st store.Store, d *dag.DAG, req RunRequest, 
 			return store.DagRun{}, err
 		}
 	}
+	now = now.UTC().Truncate(time.Microsecond) // what every store keeps: the run returned is the run stored
 	at := now
 	if req.LogicalDate != "" {
 		t, err := ParseDate(req.LogicalDate)
 		if err != nil {
 			return store.DagRun{}, invalid("logical_date", err)
 		}
-		at = t
+		at = t.Truncate(time.Microsecond)
 	}
 	run, tis := scheduler.NewRunRecords(d, typ, dag.Interval{Start: at, End: at}, req.Conf, now)
 	if req.RunID != "" {

@@ -143,9 +143,8 @@ func (s *server) triggerRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The answer is the run as created (queued), not re-read: the
+	// scheduler this wakes may already have started it.
 	s.runCreated()
-	if stored, err := s.o.Store.GetRun(r.Context(), run.DagID, run.RunID); err == nil {
-		run = stored // as the store keeps it (time precision)
-	}
 	return writeJSON(w, http.StatusOK, runOf(run))
 }

@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/api"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -114,5 +116,37 @@ func TestListAndGetRuns(t *testing.T) {
 	s.storeRun("etl", "old/x", base.Add(-2*time.Hour))
 	if run := s.get("/api/v1/dags/etl/dagRuns/old%2Fx"); run["dag_run_id"] != "old/x" {
 		t.Errorf("escaped run id: %v", run["dag_run_id"])
+	}
+}
+
+// TestTriggerAnswersTheRunAsCreated wakes a scheduler that starts the run
+// before the answer is written, as the in-process one can: the answer is
+// still the queued run that was created, with the times the store keeps.
+func TestTriggerAnswersTheRunAsCreated(t *testing.T) {
+	var st store.Store
+	s := newSite(t, map[string]string{"etl.yaml": etlYAML}, func(o *api.Options) {
+		o.RunCreated = func() {
+			ok, err := st.UpdateRun(context.Background(), store.RunUpdate{DagID: "etl", RunID: "r1",
+				From: []store.RunState{store.RunQueued}, To: store.RunRunning})
+			if !ok || err != nil {
+				t.Errorf("the scheduler could not start the run: %v %v", ok, err)
+			}
+		}
+	})
+	st = s.st
+	r := s.do("POST", "/api/v1/dags/etl/dagRuns", map[string]any{"dag_run_id": "r1"})
+	if r.status != http.StatusOK {
+		t.Fatalf("trigger: %d %s", r.status, r.body)
+	}
+	run := r.json(t)
+	stored, err := s.st.GetRun(t.Context(), "etl", "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run["state"] != "queued" || stored.State != store.RunRunning {
+		t.Errorf("answer state %v (stored %s), want the queued run as created", run["state"], stored.State)
+	}
+	if run["logical_date"] != stored.LogicalDate.Format(time.RFC3339Nano) || run["queued_at"] != stored.QueuedAt.Format(time.RFC3339Nano) {
+		t.Errorf("answer times %v %v, stored %v %v", run["logical_date"], run["queued_at"], stored.LogicalDate, stored.QueuedAt)
 	}
 }
