@@ -207,8 +207,11 @@ func (k *KDCRealm) kadmin(query string) error {
 	out, err := k.command(k.bins.kadminLocal, "-r", k.Realm, "-q", query).CombinedOutput()
 	// kadmin.local exits 0 even when the query fails; its errors name
 	// the query ("add_principal: ... while creating ...").
-	if err != nil || strings.Contains(string(out), " while ") {
-		return fmt.Errorf("kadmin.local -q %q: %v\n%s", query, err, out)
+	if err != nil {
+		return fmt.Errorf("kadmin.local -q %q: %w\n%s", query, err, out)
+	}
+	if strings.Contains(string(out), " while ") {
+		return fmt.Errorf("kadmin.local -q %q failed:\n%s", query, out)
 	}
 	return nil
 }
