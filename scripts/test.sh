@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Sirocco's whole test suite: format, vet, lint, then every test with
 # the race detector against real components (PostgreSQL, a Spark standalone
-# cluster from the pyspark package, bash, python3).
+# cluster from the pyspark package, an MIT Kerberos KDC, bash, python3).
 # It installs what it needs on a fresh Debian machine (as root) and is what
 # CI runs (.ci/run). Under CI=true a missing component fails the tests.
 set -euo pipefail
@@ -32,6 +32,7 @@ have_postgres || install_debian postgresql
 command -v python3 >/dev/null || install_debian python3 python3-venv
 command -v javac >/dev/null || install_debian openjdk-17-jdk-headless
 command -v curl >/dev/null || install_debian curl
+command -v krb5kdc >/dev/null || [ -x /usr/sbin/krb5kdc ] || install_debian krb5-kdc krb5-admin-server krb5-user
 scripts/spark.sh install # PySpark in a virtualenv: the Spark cluster the tests start
 go mod download
 GOBIN="$(go env GOPATH)/bin"

@@ -62,7 +62,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	root.AddCommand(
 		a.standaloneCmd(), a.schedulerCmd(), a.apiServerCmd(), a.dagsCmd(), a.tasksCmd(), a.dbCmd(),
-		a.poolsCmd(), a.variablesCmd(), a.configCmd(), a.connectionsCmd(),
+		a.poolsCmd(), a.variablesCmd(), a.configCmd(), a.connectionsCmd(), a.kerberosCmd(),
 	)
 	return root
 }
@@ -93,7 +93,11 @@ func (a *app) config() (config.Config, error) {
 			set[key] = *v
 		}
 	}
-	return config.Load(set)
+	cfg, err := config.Load(set)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, exportKerberos(cfg)
 }
 
 func (a *app) logger(cfg config.Config) *slog.Logger {

@@ -31,7 +31,27 @@ type Config struct {
 	// APIToken, when set, is the bearer token every /api/v1 request but
 	// health must carry. It is a secret: Entries shows it as ***.
 	APIToken string `yaml:"api_token" env:"SIROCCO_API_TOKEN" help:"bearer token the REST API requires (needed to listen beyond loopback)" secret:"true"`
+	// Kerberos is the `kerberos:` section: the ticket cache `sirocco
+	// kerberos` keeps fresh from a keytab, and tasks read (KRB5CCNAME).
+	Kerberos Kerberos `yaml:"kerberos"`
 }
+
+// Kerberos configures the ticket renewer (`sirocco kerberos`, Airflow's
+// `airflow kerberos` and [kerberos] section). Its keys are
+// kerberos.<name> in `config list` and SIROCCO_KERBEROS_<NAME> in the
+// environment. Sirocco never reads the keytab itself: it is a path handed
+// to kinit.
+type Kerberos struct {
+	Principal       string        `yaml:"principal" env:"SIROCCO_KERBEROS_PRINCIPAL" help:"principal the ticket is for (_HOST is replaced by this host's name)"`
+	Keytab          string        `yaml:"keytab" env:"SIROCCO_KERBEROS_KEYTAB" help:"keytab file holding the principal's key (a path; passed to kinit)"`
+	CCache          string        `yaml:"ccache" env:"SIROCCO_KERBEROS_CCACHE" help:"ticket cache kept fresh, and KRB5CCNAME of tasks (default $SIROCCO_HOME/krb5cc)"`
+	ReinitFrequency time.Duration `yaml:"reinit_frequency" env:"SIROCCO_KERBEROS_REINIT_FREQUENCY" help:"how often sirocco kerberos gets a new ticket"`
+	KinitPath       string        `yaml:"kinit_path" env:"SIROCCO_KERBEROS_KINIT_PATH" help:"MIT kinit program (klist is looked up beside it)"`
+}
+
+// Enabled reports whether a keytab login is configured: then every
+// command exports the ticket cache to the tasks it runs.
+func (k Kerberos) Enabled() bool { return k.Principal != "" && k.Keytab != "" }
 
 // Defaults returns the built-in settings; Home is ~/sirocco.
 func Defaults() Config {
@@ -48,6 +68,7 @@ func Defaults() Config {
 		DagRescan:    5 * time.Second,
 		KillGrace:    5 * time.Second,
 		LogLevel:     "info",
+		Kerberos:     Kerberos{ReinitFrequency: time.Hour, KinitPath: "kinit"},
 	}
 }
 
@@ -75,6 +96,8 @@ func Load(flags map[string]string) (Config, error) {
 	if c.DagsFolder != "" && !filepath.IsAbs(c.DagsFolder) {
 		c.DagsFolder = filepath.Join(home, c.DagsFolder)
 	}
+	c.Kerberos.Keytab = resolvePath(home, c.Kerberos.Keytab)
+	c.Kerberos.CCache = resolvePath(home, c.Kerberos.CCache)
 	for k, v := range env {
 		if err := c.set(k, v); err != nil {
 			return c, fmt.Errorf("environment: %w", err)
@@ -95,7 +118,33 @@ func Load(flags map[string]string) (Config, error) {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite://" + filepath.Join(home, "sirocco.db")
 	}
+	if c.Kerberos.CCache == "" {
+		c.Kerberos.CCache = filepath.Join(home, "krb5cc")
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return c, fmt.Errorf("working directory: %w", err)
+	}
+	c.Kerberos.Keytab = resolvePath(cwd, c.Kerberos.Keytab)
+	c.Kerberos.CCache = resolvePath(cwd, c.Kerberos.CCache)
 	return c, nil
+}
+
+// resolvePath makes a relative file path absolute against base. A ticket
+// cache may carry a type: FILE:path is resolved the same way, any other
+// type (KEYRING:, DIR:, KCM:) is left as written.
+func resolvePath(base, p string) string {
+	prefix, path := "", p
+	if typ, rest, ok := strings.Cut(p, ":"); ok && typ != "" && !strings.ContainsRune(typ, '/') {
+		if typ != "FILE" {
+			return p
+		}
+		prefix, path = "FILE:", rest
+	}
+	if path == "" || filepath.IsAbs(path) {
+		return p
+	}
+	return prefix + filepath.Join(base, path)
 }
 
 // loadFile applies sirocco.yaml; a missing file is no error.
@@ -112,11 +161,7 @@ func (c *Config) loadFile(file string) error {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	for k, v := range raw {
-		text := ""
-		if v != nil { // `key:` with no value is empty, not "<nil>"
-			text = fmt.Sprint(v)
-		}
-		if err := c.set(k, text); err != nil {
+		if err := c.setYAML(k, v); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 	}
@@ -134,21 +179,60 @@ type Entry struct {
 // Entries lists every setting with its effective value; secrets (the API
 // token, a database password) are hidden, as `config list` prints them.
 func (c Config) Entries() []Entry {
-	v := reflect.ValueOf(c)
-	t := v.Type()
-	out := make([]Entry, 0, t.NumField())
-	for i := range t.NumField() {
-		f := t.Field(i)
-		val := fmt.Sprint(v.Field(i).Interface())
-		if f.Tag.Get("yaml") == "database_url" {
+	list := settings(reflect.ValueOf(c))
+	out := make([]Entry, 0, len(list))
+	for _, st := range list {
+		val := fmt.Sprint(st.value.Interface())
+		if st.key == "database_url" {
 			val = RedactURL(val)
 		}
-		if f.Tag.Get("secret") == "true" && val != "" {
+		if st.field.Tag.Get("secret") == "true" && val != "" {
 			val = "***"
 		}
-		out = append(out, Entry{Key: f.Tag.Get("yaml"), Env: f.Tag.Get("env"), Value: val, Help: f.Tag.Get("help")})
+		out = append(out, Entry{Key: st.key, Env: st.field.Tag.Get("env"), Value: val, Help: st.field.Tag.Get("help")})
 	}
 	return out
+}
+
+// setting is one leaf of Config: a top-level field, or a field of a
+// section such as kerberos.principal.
+type setting struct {
+	key   string // yaml name, section-qualified (kerberos.principal)
+	field reflect.StructField
+	value reflect.Value
+}
+
+// settings lists the leaves of v (a Config) in declaration order; the
+// values can be set when v is addressable.
+func settings(v reflect.Value) []setting {
+	var out []setting
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			key := prefix + f.Tag.Get("yaml")
+			if f.Type.Kind() == reflect.Struct {
+				walk(key+".", v.Field(i))
+				continue
+			}
+			out = append(out, setting{key: key, field: f, value: v.Field(i)})
+		}
+	}
+	walk("", v)
+	return out
+}
+
+// sectionKeys returns the keys of a section (kerberos), or nil when name
+// is not one.
+func sectionKeys(name string) []string {
+	var keys []string
+	for _, st := range settings(reflect.ValueOf(Config{})) {
+		if rest, ok := strings.CutPrefix(st.key, name+"."); ok {
+			keys = append(keys, rest)
+		}
+	}
+	return keys
 }
 
 // RedactURL hides a password in a database URL.
@@ -166,40 +250,69 @@ func RedactURL(u string) string {
 }
 
 func (c *Config) set(key, value string) error {
-	v := reflect.ValueOf(c).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Tag.Get("yaml") != key {
-			continue
+	for _, st := range settings(reflect.ValueOf(c).Elem()) {
+		if st.key == key {
+			return setValue(st, value)
 		}
-		fv := v.Field(i)
-		switch fv.Interface().(type) {
-		case string:
-			if f.Tag.Get("secret") == "true" {
-				secret, err := secretValue(key, value)
-				if err != nil {
-					return err
-				}
-				value = secret
+	}
+	if keys := sectionKeys(key); keys != nil {
+		return fmt.Errorf("%s: expected a section with %s, got %q", key, strings.Join(keys, ", "), value)
+	}
+	return fmt.Errorf("unknown setting %q", key)
+}
+
+// setYAML applies one key of sirocco.yaml: a section (kerberos:) is a
+// mapping of its own keys, anything else a scalar.
+func (c *Config) setYAML(key string, v any) error {
+	keys := sectionKeys(key)
+	if m, ok := v.(map[string]any); ok {
+		if keys == nil {
+			return fmt.Errorf("%s: expected a single value, got a mapping", key)
+		}
+		for k, sub := range m {
+			if err := c.setYAML(key+"."+k, sub); err != nil {
+				return err
 			}
-			fv.SetString(value)
-		case int:
-			n, err := strconv.Atoi(value)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("%s: expected a positive integer, got %q", key, value)
-			}
-			fv.SetInt(int64(n))
-		case time.Duration:
-			d, err := time.ParseDuration(value)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("%s: expected a duration like 500ms or 30s, got %q", key, value)
-			}
-			fv.SetInt(int64(d))
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown setting %q", key)
+	if keys != nil && v == nil {
+		return nil // `kerberos:` with nothing under it
+	}
+	text := ""
+	if v != nil { // `key:` with no value is empty, not "<nil>"
+		text = fmt.Sprint(v)
+	}
+	return c.set(key, text)
+}
+
+// setValue parses value into the setting's type.
+func setValue(st setting, value string) error {
+	key, fv := st.key, st.value
+	switch fv.Interface().(type) {
+	case string:
+		if st.field.Tag.Get("secret") == "true" {
+			secret, err := secretValue(key, value)
+			if err != nil {
+				return err
+			}
+			value = secret
+		}
+		fv.SetString(value)
+	case int:
+		n, err := strconv.Atoi(value)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%s: expected a positive integer, got %q", key, value)
+		}
+		fv.SetInt(int64(n))
+	case time.Duration:
+		d, err := time.ParseDuration(value)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%s: expected a duration like 500ms or 30s, got %q", key, value)
+		}
+		fv.SetInt(int64(d))
+	}
+	return nil
 }
 
 // secretValue checks a secret setting (the API token): surrounding
@@ -220,11 +333,10 @@ func secretValue(key, value string) (string, error) {
 // rather than read as "no token".
 func envValues() map[string]string {
 	out := map[string]string{}
-	t := reflect.TypeOf(Config{})
-	for i := range t.NumField() {
-		f := t.Field(i)
+	for _, st := range settings(reflect.ValueOf(Config{})) {
+		f := st.field
 		if v, ok := os.LookupEnv(f.Tag.Get("env")); ok && (v != "" || f.Tag.Get("secret") == "true") {
-			out[f.Tag.Get("yaml")] = v
+			out[st.key] = v
 		}
 	}
 	return out

@@ -191,3 +191,78 @@ func TestBlankAPITokenIsRefused(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestKerberosSection: the kerberos: section of sirocco.yaml, overridden
+// by SIROCCO_KERBEROS_* and by flags keyed kerberos.<name>; relative paths
+// in the file are relative to the home, elsewhere to the working directory.
+func TestKerberosSection(t *testing.T) {
+	home := t.TempDir()
+	file := "kerberos:\n  principal: sirocco/_HOST@EXAMPLE.COM\n  keytab: sirocco.keytab\n  reinit_frequency: 10m\n"
+	if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SIROCCO_HOME", home)
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Kerberos{Principal: "sirocco/_HOST@EXAMPLE.COM", Keytab: filepath.Join(home, "sirocco.keytab"),
+		CCache: filepath.Join(home, "krb5cc"), ReinitFrequency: 10 * time.Minute, KinitPath: "kinit"}
+	if c.Kerberos != want || !c.Kerberos.Enabled() {
+		t.Errorf("kerberos from the file = %+v, want %+v", c.Kerberos, want)
+	}
+
+	t.Setenv("SIROCCO_KERBEROS_REINIT_FREQUENCY", "30s")
+	t.Setenv("SIROCCO_KERBEROS_CCACHE", "FILE:cc/krb5")
+	c, err = Load(map[string]string{"kerberos.principal": "other@EXAMPLE.COM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cwd, _ := os.Getwd()
+	if c.Kerberos.Principal != "other@EXAMPLE.COM" || c.Kerberos.ReinitFrequency != 30*time.Second ||
+		c.Kerberos.CCache != "FILE:"+filepath.Join(cwd, "cc/krb5") {
+		t.Errorf("kerberos with environment and flag = %+v", c.Kerberos)
+	}
+	t.Setenv("SIROCCO_KERBEROS_CCACHE", "KEYRING:persistent:1000")
+	if c, _ = Load(nil); c.Kerberos.CCache != "KEYRING:persistent:1000" {
+		t.Errorf("a non-file ticket cache was changed to %q", c.Kerberos.CCache)
+	}
+
+	keys := map[string]bool{}
+	for _, e := range c.Entries() {
+		keys[e.Key+" "+e.Env] = true
+	}
+	for _, k := range []string{"kerberos.principal SIROCCO_KERBEROS_PRINCIPAL", "kerberos.keytab SIROCCO_KERBEROS_KEYTAB",
+		"kerberos.ccache SIROCCO_KERBEROS_CCACHE", "kerberos.reinit_frequency SIROCCO_KERBEROS_REINIT_FREQUENCY"} {
+		if !keys[k] {
+			t.Errorf("config list has no %s", k)
+		}
+	}
+}
+
+func TestKerberosSectionErrors(t *testing.T) {
+	cases := []struct{ file, want string }{
+		{"kerberos: yes\n", `kerberos: expected a section with principal, keytab, ccache, reinit_frequency, kinit_path, got "yes"`},
+		{"kerberos:\n  principle: x\n", `unknown setting "kerberos.principle"`},
+		{"kerberos:\n  reinit_frequency: 3600\n", `kerberos.reinit_frequency: expected a duration like 500ms or 30s, got "3600"`},
+		{"parallelism:\n  a: 1\n", `parallelism: expected a single value, got a mapping`},
+		{"kerberos:\n", ""},
+	}
+	for _, tc := range cases {
+		home := t.TempDir()
+		if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte(tc.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SIROCCO_HOME", home)
+		c, err := Load(nil)
+		if tc.want == "" {
+			if err != nil || c.Kerberos.Enabled() {
+				t.Errorf("%q: %v, enabled %v", tc.file, err, c.Kerberos.Enabled())
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.file, err, tc.want)
+		}
+	}
+}

@@ -26,6 +26,12 @@
 // SparkTestJar compiles the small JVM test applications in testdata/ with
 // javac against that Spark's jars.
 //
+// KDC starts an MIT Kerberos realm for one test (stopped by t.Cleanup): a
+// krb5kdc on a free loopback port with its database, krb5.conf and kdc.conf
+// in a temporary directory; AddPrincipal makes a principal and its keytab
+// with kadmin.local (no kadmind runs), with ticket lifetimes short enough to
+// watch a ticket being renewed.
+//
 // When a service is not installed the test is skipped, unless CI=true, where
 // it fails: CI must exercise every backend (RequireCI).
 package testenv
