@@ -37,6 +37,13 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d),
 		Log: masked, Logger: r.Logger, KillGrace: r.KillGrace, Mask: masked.AddSecret,
 		Connection: r.connection(masked.AddSecret),
+		// Nothing is stored: the handle of started work (a Spark driver)
+		// is shown instead, so the user can find what a test left running.
+		SaveHandle: func(_ context.Context, h []byte) error {
+			_, err := fmt.Fprintf(out, "handle: %s\n", h)
+			return err
+		},
+		NoteHandle: func([]byte) {},
 	})
 	if errors.Is(err, operator.ErrSkip) {
 		fmt.Fprintf(out, "task would be skipped: %v\n", err)

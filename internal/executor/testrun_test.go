@@ -6,12 +6,16 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/operator/all"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -150,4 +154,34 @@ tasks:
 		t.Fatalf("no child pid in the output:\n%s", out)
 	}
 	waitDead(t, pid)
+}
+
+// handleOperator saves and notes a handle, as operators that start work
+// outside the process (spark_submit) do before they wait on it.
+type handleOperator struct{}
+
+func (handleOperator) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
+	t.NoteHandle([]byte(`{"kind":"process","pid":1}`))
+	return operator.Result{}, t.SaveHandle(ctx, []byte(`{"kind":"spark_driver","driver_id":"driver-1"}`))
+}
+
+// TestRunnerTestShowsHandles: an operator that saves its handle runs under
+// "tasks test" (which stores nothing; it used to panic on the missing
+// SaveHandle) and the handle is shown to the user.
+func TestRunnerTestShowsHandles(t *testing.T) {
+	t.Parallel()
+	ops := maps.Clone(all.Registry())
+	ops["handles"] = operator.Factory{Spec: dag.OperatorSpec{}, New: func() operator.Operator { return handleOperator{} }}
+	e := newEnvWith(t, "dag_id: h\ntasks:\n  - {id: t, operator: handles}\n", ops)
+	before := fingerprint(t, e.dbPath)
+	out := &syncBuffer{}
+	if err := e.runner.Test(context.Background(), e.d, e.d.Task("t"), logicalDate, nil, out); err != nil {
+		t.Fatalf("Test = %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), `handle: {"kind":"spark_driver","driver_id":"driver-1"}`) {
+		t.Errorf("output lacks the saved handle:\n%s", out)
+	}
+	if after := fingerprint(t, e.dbPath); after != before {
+		t.Error("Runner.Test stored the handle")
+	}
 }
