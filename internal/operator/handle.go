@@ -34,8 +34,8 @@ type Recoverer interface {
 	// (SIGTERM, a REST kill), a forced one after t.KillGrace, the whole
 	// bounded by ctx. It must be idempotent and return nil when the work
 	// is already gone; an error means the work may still run. t carries
-	// the try's log (to say what was stopped), its connections (a token)
-	// and KillGrace; its Args and Env may be empty.
+	// the try's log (never nil: to say what was stopped), its connections
+	// (a token) and KillGrace; its Args and Env may be empty.
 	Stop(ctx context.Context, t *Task, handle []byte) error
 }
 
