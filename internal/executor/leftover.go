@@ -40,20 +40,19 @@ func (r *Runner) StopLeft(ctx context.Context, ti store.TaskInstance) (kind stri
 	if err != nil {
 		return kind, err
 	}
-	var log io.Writer = io.Discard
 	t := &operator.Task{
 		DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, TryNumber: ti.TryNumber,
 		TryID: TryID(ti.WorkerID, ti.TaskKey, ti.TryNumber), Logger: r.Logger, KillGrace: r.KillGrace,
-		Mask: func(string) {}, NoteHandle: func([]byte) {},
+		Log: io.Discard, Mask: func(string) {}, NoteHandle: func([]byte) {},
 		SaveHandle: func(context.Context, []byte) error { return errors.New("a try being stopped saves no handle") },
 	}
 	lw, lerr := tasklog.Create(tasklog.Path(r.LogsDir, ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber))
 	if lerr == nil {
 		defer lw.Close()
-		log, t.Mask = lw, lw.AddSecret
+		t.Log, t.Mask = lw, lw.AddSecret
 		lw.Printf("sirocco: the Sirocco that ran this try is gone; stopping what the try left (a %s handle)", kind)
 	}
-	t.Log, t.Connection = log, r.connection(t.Mask)
+	t.Connection = r.connection(t.Mask)
 	if err := rec.Stop(ctx, t, handle); err != nil {
 		if lw != nil {
 			lw.Printf("sirocco: could not stop what the try left; it may still run: %v", err)
