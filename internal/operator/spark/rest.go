@@ -20,7 +20,7 @@ var restSpec = dag.OperatorSpec{
 	Description: "Submit to a Spark standalone master's REST server from Go (no JVM here), " +
 		"then track and, on cancel, kill the driver through the same API.",
 	Fields: append(append([]dag.FieldSpec{}, commonFields...),
-		dag.FieldSpec{Name: "spark_version", Kind: dag.FieldString, Default: "4.0.1", Description: "clientSparkVersion sent with the request"},
+		dag.FieldSpec{Name: "spark_version", Kind: dag.FieldString, Default: spark.DefaultClientSparkVersion, Description: "clientSparkVersion sent with the request"},
 		dag.FieldSpec{Name: "supervise", Kind: dag.FieldBool, Description: "let the master restart a failed driver"},
 	),
 }
