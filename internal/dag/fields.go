@@ -1,5 +1,10 @@
 package dag
 
+import (
+	"fmt"
+	"time"
+)
+
 // FieldKind is the YAML shape an operator field accepts.
 type FieldKind string
 
@@ -25,6 +30,42 @@ type FieldSpec struct {
 	Required    bool
 	Templated   bool
 	Description string
+	// Default is what the operator reads when the task leaves the field
+	// out, declared here once (operator.Fields applies it) rather than in
+	// the code that reads it. Its Go type follows Kind: string, int, bool,
+	// time.Duration, []string, map[string]string, []int (CheckDefault). A
+	// default that depends on the task or a connection (the DAG file's
+	// folder, the connection's deploy mode) stays nil and is said in
+	// Description.
+	Default any
+}
+
+// CheckDefault reports a Default whose Go type does not match Kind.
+func (f FieldSpec) CheckDefault() error {
+	if f.Default == nil || f.Kind == FieldAny {
+		return nil
+	}
+	ok := false
+	switch f.Kind {
+	case FieldString:
+		_, ok = f.Default.(string)
+	case FieldInt:
+		_, ok = f.Default.(int)
+	case FieldBool:
+		_, ok = f.Default.(bool)
+	case FieldDuration:
+		_, ok = f.Default.(time.Duration)
+	case FieldStringList:
+		_, ok = f.Default.([]string)
+	case FieldStringMap:
+		_, ok = f.Default.(map[string]string)
+	case FieldIntList:
+		_, ok = f.Default.([]int)
+	}
+	if !ok {
+		return fmt.Errorf("field %s: default %v is a %T, not a %s", f.Name, f.Default, f.Default, f.Kind)
+	}
+	return nil
 }
 
 // OperatorSpec is what the loader needs to know about an operator. The

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // SchemaID is the $id of the JSON Schema of DAG files.
@@ -114,7 +115,11 @@ func operatorSchema(name string, spec OperatorSpec) map[string]any {
 		if f.Templated {
 			desc += " (templated)"
 		}
-		props[f.Name] = withDesc(kindSchema(f.Kind), desc)
+		prop := withDesc(kindSchema(f.Kind), desc)
+		if f.Default != nil {
+			prop["default"] = schemaDefault(f.Default)
+		}
+		props[f.Name] = prop
 		if f.Required {
 			required = append(required, f.Name)
 		}
@@ -127,6 +132,15 @@ func operatorSchema(name string, spec OperatorSpec) map[string]any {
 		def["required"] = required
 	}
 	return def
+}
+
+// schemaDefault is a field's default as the YAML would spell it: a
+// duration as Go's string ("500ms"), anything else as it is.
+func schemaDefault(v any) any {
+	if d, ok := v.(time.Duration); ok {
+		return d.String()
+	}
+	return v
 }
 
 func kindSchema(k FieldKind) map[string]any {

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/operator"
-	"github.com/sirocco-dev/sirocco/internal/operator/process"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -55,6 +53,9 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = scheduler.SystemClock{}
+	}
+	if err := o.Operators.Check(); err != nil {
+		return nil, fmt.Errorf("operators: %w", err)
 	}
 	cfg := o.Config
 	bag := NewBag(cfg.DagsFolder, o.Operators.Specs())
@@ -95,14 +96,18 @@ func newWorkerID(host string) string {
 }
 
 // Recover deals with what a previous process on this host left behind.
-// Its workers are the ones whose pid is gone; the process groups of their
-// running tries (from the stored handles, the handles noted in the tries'
-// logs, and the identity the processes carry) all get SIGTERM at once, and
-// Recover returns: the loop starts at once. In the background the groups
-// get one grace together and SIGKILL after it; only then are the workers
-// marked dead and their tries released to the loop, which retries or fails
-// them by their retry policy. A try is never run again, by this scheduler
-// or another, while what is left of it runs.
+// Its workers are the ones whose pid is gone. Their running tries whose
+// work outlives them (a cluster driver) are left for the loop to adopt
+// and resume; the work of every other one is stopped by the recoverer of
+// its handle's kind (Runner.StopLeft: the process package kills process
+// groups, the Spark operators kill drivers), all in parallel and in the
+// background, so the loop starts at once. Only when every stop has ended
+// (each bounded by kill_grace and stopTimeout) are the workers marked
+// dead and their tries released to the loop, which retries or fails them
+// by their retry policy: a try is never run again, by this scheduler or
+// another, while what is left of it runs. A try whose work could not be
+// stopped (a handle of unknown kind, a failed stop) is logged as an error
+// and released all the same: never forgotten in the running state.
 func (e *Engine) Recover(ctx context.Context) error {
 	dead, err := e.deadWorkers(ctx)
 	if err != nil {
@@ -123,34 +128,41 @@ func (e *Engine) Recover(ctx context.Context) error {
 	}
 	left := e.leftovers(tis, dead)
 	keys := make([]store.TaskKey, len(left))
-	var groups []int
-	for i, l := range left {
-		keys[i] = l.key
-		groups = append(groups, l.groups...)
+	for i, ti := range left {
+		keys[i] = ti.TaskKey
 	}
 	release := e.Loop.HoldLeftovers(keys)
-	process.TermGroups(groups)
-	e.recovery.Add(1)
-	go func() {
-		defer e.recovery.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.Config.KillGrace+stopTimeout)
+	var stops sync.WaitGroup
+	for _, ti := range left {
+		stops.Go(func() { e.stopLeft(sctx, ti) })
+	}
+	e.recovery.Go(func() {
 		defer release()
-		killed, stuck := process.AwaitGroups(groups, e.Config.KillGrace)
-		for _, l := range left {
-			if len(l.groups) > 0 {
-				e.Logger.Info("killed orphaned process groups", "dag_id", l.key.DagID, "run_id", l.key.RunID,
-					"task_id", l.key.TaskID, "groups", len(l.groups))
-			}
-		}
-		if len(killed) > 0 {
-			e.Logger.Info("orphaned process groups ignored SIGTERM and got SIGKILL", "groups", len(killed))
-		}
-		if len(stuck) > 0 {
-			// Nothing more can be done: their tries are retried all the same.
-			e.Logger.Warn("orphaned processes survive SIGKILL (stuck in the kernel)", "process_groups", stuck)
-		}
+		defer cancel()
+		stops.Wait()
 		e.markDead(context.WithoutCancel(ctx), dead)
-	}()
+	})
 	return nil
+}
+
+// stopTimeout bounds, beyond kill_grace, the stop of a dead worker's try:
+// the wait for processes to die after SIGKILL, a REST kill and its
+// confirmation.
+const stopTimeout = 30 * time.Second
+
+// stopLeft stops the work of one dead worker's try and says how it went;
+// a failure is an error in the service log, with the try and the
+// handle's kind, for an operator to look at what may still run.
+func (e *Engine) stopLeft(ctx context.Context, ti store.TaskInstance) {
+	kind, err := e.Runner.StopLeft(ctx, ti)
+	attrs := []any{"dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID, "try", ti.TryNumber, "handle_kind", kind}
+	if err != nil {
+		e.Logger.Error("could not stop the work of a gone worker's try; it may still run, and the try is released all the same",
+			append(attrs, "err", err)...)
+		return
+	}
+	e.Logger.Info("stopped the work of a gone worker's try", attrs...)
 }
 
 // deadWorkers returns the workers of this host whose process is gone.
@@ -191,52 +203,15 @@ func (e *Engine) markDead(ctx context.Context, dead map[string]store.Worker) {
 // markDeadTimeout bounds the writes that declare gone workers dead.
 const markDeadTimeout = 10 * time.Second
 
-// leftover is a dead worker's try and the process groups left of it.
-type leftover struct {
-	key    store.TaskKey
-	groups []int
-}
-
-// leftovers finds the process groups of the dead workers' live tries:
-// the group of the handle saved in the store, else of the one noted in
-// the try's log (a try that ran less than process.HandleAfter saved none),
-// and every group whose processes carry the try's identity. Resumable
-// work is left out: the loop adopts it.
-func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worker) []leftover {
-	var out []leftover
-	var tagged map[string][]int // process groups by try id, scanned once
+// leftovers returns the dead workers' live tries whose work must be
+// stopped: all but the resumable ones, which the loop adopts.
+func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worker) []store.TaskInstance {
+	var out []store.TaskInstance
 	for _, ti := range tis {
 		live := ti.State == store.StateRunning || ti.State == store.StateRestarting
-		if _, ok := dead[ti.WorkerID]; !live || !ok || e.Runner.CanResume(ti) {
-			continue
+		if _, ok := dead[ti.WorkerID]; live && ok && !e.Runner.CanResume(ti) {
+			out = append(out, ti)
 		}
-		l := leftover{key: ti.TaskKey}
-		handle := ti.Handle
-		if len(handle) == 0 {
-			handle = executor.NotedHandle(e.Config.LogsDir(), ti)
-		}
-		if len(handle) > 0 {
-			pgid, err := process.OrphanGroup(handle)
-			if err != nil {
-				e.Logger.Warn("cannot decode handle of orphaned try", "task_id", ti.TaskID, "err", err)
-			}
-			if pgid != 0 {
-				l.groups = append(l.groups, pgid)
-			}
-		}
-		if tagged == nil {
-			var err error
-			if tagged, err = process.TaggedGroups(); err != nil {
-				e.Logger.Warn("cannot look for the processes of orphaned tries", "err", err)
-				tagged = map[string][]int{}
-			}
-		}
-		for _, g := range tagged[executor.TryID(ti.WorkerID, ti.TaskKey, ti.TryNumber)] {
-			if !slices.Contains(l.groups, g) {
-				l.groups = append(l.groups, g)
-			}
-		}
-		out = append(out, l)
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package executor_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,16 +21,35 @@ import (
 // never what a resumed try calls.
 type fileOp struct{}
 
-const fileHandlePrefix = "file:"
+// fileKind is the kind of fileOp's handles.
+const fileKind = "file"
+
+// fileHandle is fileOp's handle of the work that ends when path exists.
+func fileHandle(path string) string {
+	b, _ := json.Marshal(map[string]any{"kind": fileKind, "version": 1, "path": path})
+	return string(b)
+}
 
 func (fileOp) Execute(context.Context, *operator.Task) (operator.Result, error) {
 	return operator.Result{}, errors.New("Execute called on a resumed try")
 }
 
-func (fileOp) CanResume(h []byte) bool { return bytes.HasPrefix(h, []byte(fileHandlePrefix)) }
+func (fileOp) HandleKinds() []string { return []string{fileKind} }
+
+func (fileOp) CanResume(h []byte) bool { return filePath(h) != "" }
+
+func (fileOp) Stop(context.Context, *operator.Task, []byte) error { return nil }
+
+func filePath(h []byte) string {
+	var fh struct {
+		Path string `json:"path"`
+	}
+	_ = json.Unmarshal(h, &fh)
+	return fh.Path
+}
 
 func (fileOp) Resume(ctx context.Context, t *operator.Task, h []byte) (operator.Result, error) {
-	path := string(h[len(fileHandlePrefix):])
+	path := filePath(h)
 	tick := time.NewTicker(10 * time.Millisecond) // the work is elsewhere: poll it
 	defer tick.Stop()
 	for {
@@ -50,8 +68,9 @@ func (fileOp) Resume(ctx context.Context, t *operator.Task, h []byte) (operator.
 func resumableRegistry() operator.Registry {
 	r := all.Registry()
 	r["remote"] = operator.Factory{
-		Spec: dag.OperatorSpec{Name: "remote", Fields: []dag.FieldSpec{{Name: "msg", Kind: dag.FieldString, Templated: true}}},
-		New:  func() operator.Operator { return fileOp{} },
+		Spec:      dag.OperatorSpec{Name: "remote", Fields: []dag.FieldSpec{{Name: "msg", Kind: dag.FieldString, Templated: true}}},
+		New:       func() operator.Operator { return fileOp{} },
+		Recoverer: fileOp{},
 	}
 	return r
 }
@@ -86,7 +105,7 @@ func TestResumeTracksAdoptedWorkToItsEnd(t *testing.T) {
 	l, finished, _ := startLocal(t, e)
 	k := store.TaskKey{DagID: "resume", RunID: e.createRun(nil), TaskID: "remote"}
 	done := filepath.Join(t.TempDir(), "done")
-	adopted(t, e, k, "worker-1", time.Now().UTC(), fileHandlePrefix+done)
+	adopted(t, e, k, "worker-1", time.Now().UTC(), fileHandle(done))
 	if !e.runner.CanResume(e.ti(k)) {
 		t.Fatal("CanResume = false for the operator's own handle")
 	}
@@ -137,9 +156,9 @@ func TestResumeOutcomes(t *testing.T) {
 	}{
 		{name: "handle it cannot resume", task: "local", worker: "worker-1", handle: `{"kind":"process","pid":1}`,
 			wantState: store.StateUpForRetry, wantLog: "sirocco: try 1 of local cannot be resumed after a restart"},
-		{name: "execution_timeout already spent", task: "slow", worker: "worker-1", started: time.Hour, handle: fileHandlePrefix + "/nonexistent/never",
+		{name: "execution_timeout already spent", task: "slow", worker: "worker-1", started: time.Hour, handle: fileHandle("/nonexistent/never"),
 			wantState: store.StateUpForRetry, wantLog: "sirocco: task failed: execution_timeout of 10m0s exceeded", within: 5 * time.Second},
-		{name: "owned by another worker", task: "remote", worker: "worker-2", handle: fileHandlePrefix + "/nonexistent/never",
+		{name: "owned by another worker", task: "remote", worker: "worker-2", handle: fileHandle("/nonexistent/never"),
 			wantState: store.StateRunning},
 	}
 	for _, tt := range tests {
@@ -180,7 +199,7 @@ func TestResumeOfAFinishedRunStopsTheWork(t *testing.T) {
 	e := newEnvWith(t, resumeDAG, resumableRegistry())
 	runID := e.createRun(nil)
 	k := store.TaskKey{DagID: "resume", RunID: runID, TaskID: "remote"}
-	adopted(t, e, k, "worker-1", time.Now().UTC(), fileHandlePrefix+"/nonexistent/never")
+	adopted(t, e, k, "worker-1", time.Now().UTC(), fileHandle("/nonexistent/never"))
 	if ok, err := e.st.UpdateRun(context.Background(), store.RunUpdate{DagID: "resume", RunID: runID, To: store.RunFailed}); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
@@ -212,12 +231,15 @@ func TestCanResume(t *testing.T) {
 		ti   store.TaskInstance
 		want bool
 	}{
-		{name: "resumable operator and handle", ti: ti("remote", fileHandlePrefix+"/x"), want: true},
+		{name: "resumable operator and handle", ti: ti("remote", fileHandle("/x")), want: true},
 		{name: "no handle", ti: ti("remote", "")},
-		{name: "handle the operator rejects", ti: ti("remote", "pod:abc")},
+		{name: "handle its kind's owner rejects", ti: ti("remote", `{"kind":"file"}`)},
+		{name: "handle of a kind nobody owns", ti: ti("remote", `{"kind":"pod","version":1}`)},
+		{name: "handle that is not JSON", ti: ti("remote", "file:/x")},
+		{name: "handle of another operator's kind", ti: ti("remote", string(processHandle))},
 		{name: "operator without Resume", ti: ti("local", string(processHandle))},
-		{name: "task not in the DAG", ti: ti("gone", fileHandlePrefix+"/x")},
-		{name: "DAG not loaded", ti: store.TaskInstance{TaskKey: store.TaskKey{DagID: "nope", TaskID: "remote"}, Handle: []byte(fileHandlePrefix + "/x")}},
+		{name: "task not in the DAG", ti: ti("gone", fileHandle("/x"))},
+		{name: "DAG not loaded", ti: store.TaskInstance{TaskKey: store.TaskKey{DagID: "nope", TaskID: "remote"}, Handle: []byte(fileHandle("/x"))}},
 	}
 	for _, tt := range tests {
 		if got := e.runner.CanResume(tt.ti); got != tt.want {

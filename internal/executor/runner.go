@@ -321,12 +321,13 @@ func (r *Runner) Resume(ctx context.Context, k store.TaskKey) error {
 	if d != nil {
 		task = d.Task(k.TaskID)
 	}
-	var resumer operator.Resumer
-	if task != nil {
-		resumer, _ = r.Operators[task.Operator].New().(operator.Resumer)
-	}
-	if resumer == nil || !resumer.CanResume(ti.Handle) {
+	// The handle's kind names who resumes it, whatever the task's operator.
+	resumer, _, rerr := r.Operators.RecovererOf(ti.Handle)
+	if task == nil || rerr != nil || !resumer.CanResume(ti.Handle) {
 		err := fmt.Errorf("try %d of %s cannot be resumed after a restart", ti.TryNumber, k.TaskID)
+		if rerr != nil {
+			err = fmt.Errorf("%w: %w", err, rerr)
+		}
 		lw.Printf("sirocco: %v", err)
 		return r.finish(ctx, task, ti, nil, err)
 	}
@@ -357,8 +358,9 @@ func (r *Runner) Resume(ctx context.Context, k store.TaskKey) error {
 		})
 }
 
-// CanResume reports whether a running try's stored handle lets its
-// operator reattach after the worker that started it died.
+// CanResume reports whether a running try's stored handle lets the
+// recoverer of its kind reattach after the worker that started it died
+// (the task must still be loaded: resuming reads its fields).
 func (r *Runner) CanResume(ti store.TaskInstance) bool {
 	if len(ti.Handle) == 0 {
 		return false
@@ -367,12 +369,8 @@ func (r *Runner) CanResume(ti store.TaskInstance) bool {
 	if d == nil || d.Task(ti.TaskID) == nil {
 		return false
 	}
-	f, ok := r.Operators[d.Task(ti.TaskID).Operator]
-	if !ok {
-		return false
-	}
-	res, ok := f.New().(operator.Resumer)
-	return ok && res.CanResume(ti.Handle)
+	rec, _, err := r.Operators.RecovererOf(ti.Handle)
+	return err == nil && rec.CanResume(ti.Handle)
 }
 
 // finish records a try's outcome with one conditional write from running,

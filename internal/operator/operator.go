@@ -1,6 +1,8 @@
 // Package operator defines the one interface every kind of task implements.
 // The executor runs an Operator without knowing what it does; operators that
-// start work outside the process report a handle before they wait on it.
+// start work outside the process report a handle before they wait on it, and
+// the Recoverer of the handle's kind resumes or stops that work after a
+// restart (handle.go).
 package operator
 
 import (
@@ -47,22 +49,6 @@ type Task struct {
 	KillGrace time.Duration
 }
 
-// Resumer is implemented by operators whose work outlives Sirocco (a
-// cluster-mode Spark driver, a pod): after a restart the executor hands the
-// stored handle back and the operator tracks the same work to its end
-// instead of starting it again.
-type Resumer interface {
-	// CanResume reports whether handle describes work that survives the
-	// death of the process that started it.
-	CanResume(handle []byte) bool
-	// Resume tracks the work of handle to its end, exactly as Execute would
-	// after starting it, honouring ctx for cancel and timeout. ctx may
-	// arrive already cancelled (the try's run ended while nobody tracked
-	// it): the operator must then still reach and stop the work, unless the
-	// cause is ErrDetach.
-	Resume(ctx context.Context, t *Task, handle []byte) (Result, error)
-}
-
 // Result is what a successful try returns. ReturnValue, when set, is pushed
 // as the XCom "return_value" (JSON text).
 type Result struct {
@@ -84,10 +70,13 @@ type Operator interface {
 	Execute(ctx context.Context, t *Task) (Result, error)
 }
 
-// Factory builds an operator for a kind and declares its fields.
+// Factory builds an operator for a kind and declares its fields and,
+// for an operator that leaves work outside Sirocco's process, the
+// recoverer of the handles it stores (nil for one that leaves nothing).
 type Factory struct {
-	Spec dag.OperatorSpec
-	New  func() Operator
+	Spec      dag.OperatorSpec
+	New       func() Operator
+	Recoverer Recoverer
 }
 
 // Registry maps operator names to factories; main builds one with every

@@ -22,35 +22,33 @@ var Spec = dag.OperatorSpec{
 		{Name: "command", Kind: dag.FieldString, Required: true, Templated: true, Description: "bash command line (use the shquote filter for values)"},
 		{Name: "cwd", Kind: dag.FieldString, Templated: true, Description: "working directory; default: the DAG file's folder"},
 		{Name: "append_env", Kind: dag.FieldBool, Description: "add env to Sirocco's environment instead of replacing it"},
-		{Name: "skip_on_exit_code", Kind: dag.FieldIntList, Description: "exit codes that mark the task skipped (default 99)"},
-		{Name: "do_xcom_push", Kind: dag.FieldBool, Description: "push the last stdout line as return_value (default true)"},
+		{Name: "skip_on_exit_code", Kind: dag.FieldIntList, Default: []int{99}, Description: "exit codes that mark the task skipped"},
+		{Name: "do_xcom_push", Kind: dag.FieldBool, Default: true, Description: "push the last stdout line as return_value"},
 	},
 }
 
-// Factory registers the operator.
-var Factory = operator.Factory{Spec: Spec, New: func() operator.Operator { return Operator{} }}
+// Factory registers the operator; the process package stops what a try
+// left running when Sirocco died.
+var Factory = operator.Factory{Spec: Spec, New: func() operator.Operator { return Operator{} }, Recoverer: process.Recoverer{}}
 
 // Operator runs one bash command.
 type Operator struct{}
 
 // Execute runs the command and maps its exit code to the try's outcome.
 func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
-	args := operator.Args(t.Args)
-	cwd := args.String("cwd", "")
+	args := operator.FieldsOf(Spec, t.Args)
+	cwd := args.String("cwd")
 	if cwd == "" {
 		cwd = t.DagDir
 	} else if !filepath.IsAbs(cwd) && t.DagDir != "" {
 		cwd = filepath.Join(t.DagDir, cwd)
 	}
-	skipCodes, ok := args.Ints("skip_on_exit_code")
-	if !ok {
-		skipCodes = []int{99}
-	}
+	skipCodes := args.Ints("skip_on_exit_code")
 	out := &process.LastLine{W: t.Log}
 	err := process.Run(ctx, process.Spec{
-		Argv:       []string{"bash", "-c", args.String("command", "")},
+		Argv:       []string{"bash", "-c", args.String("command")},
 		Dir:        cwd,
-		Env:        process.Environ(t.Env, t.CtxEnv, args.Bool("append_env", false)),
+		Env:        process.Environ(t.Env, t.CtxEnv, args.Bool("append_env")),
 		Stdout:     out,
 		Stderr:     t.Log,
 		SaveHandle: t.SaveHandle,
@@ -66,7 +64,7 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 		return operator.Result{}, err
 	}
 	var res operator.Result
-	if args.Bool("do_xcom_push", true) {
+	if args.Bool("do_xcom_push") {
 		if last := out.Last(); last != "" {
 			res.ReturnValue = &last
 		}

@@ -25,7 +25,8 @@ import (
 // Handle identifies a child process group across a restart of Sirocco. The
 // start time (from /proc) guards against the pid having been reused.
 type Handle struct {
-	Kind      string `json:"kind"` // "process"
+	Kind      string `json:"kind"` // Kind
+	Version   int    `json:"version,omitempty"`
 	Host      string `json:"host"`
 	PID       int    `json:"pid"`
 	PGID      int    `json:"pgid"`
@@ -131,7 +132,7 @@ func Run(ctx context.Context, s Spec) error {
 	pid := cmd.Process.Pid
 	// The handle is taken now, while the leader surely lives (its start
 	// time guards against pid reuse), whenever it is saved.
-	h := Handle{Kind: "process", Host: hostname(), PID: pid, PGID: pid, StartTime: StartTime(pid), TryID: s.TryID}
+	h := Handle{Kind: Kind, Version: HandleVersion, Host: hostname(), PID: pid, PGID: pid, StartTime: StartTime(pid), TryID: s.TryID}
 	data, _ := json.Marshal(h)
 	if s.NoteHandle != nil {
 		s.NoteHandle(data)
@@ -311,20 +312,23 @@ func StartTime(pid int) uint64 {
 	return v
 }
 
-// DecodeHandle reads a stored handle. A handle of kind "process" must
-// name a process and a process group above 1 (or neither, when saved
-// before its process started): a damaged handle with group
-// 0 or 1 would otherwise have KillOrphan signal Sirocco's own group, or
-// every process it may signal (kill(-1)). Handles of other kinds (a Spark
-// driver) are returned as they are, for their operator to judge.
+// DecodeHandle reads a stored handle. A handle of kind "process" (or of
+// no kind: stored before kinds existed) must pass Check. Handles of other
+// kinds (a Spark driver) are returned as they are, for their operator to
+// judge.
 func DecodeHandle(data []byte) (Handle, error) {
 	var h Handle
 	if err := json.Unmarshal(data, &h); err != nil {
 		return Handle{}, fmt.Errorf("decode process handle: %w", err)
 	}
-	noProcess := h.PID == 0 && h.PGID == 0 // saved before the process started: nothing to kill
-	if h.Kind == "process" && !noProcess && (h.PID <= 1 || h.PGID <= 1) {
-		return Handle{}, fmt.Errorf("decode process handle: pid %d and pgid %d must both be above 1", h.PID, h.PGID)
+	if h.Kind == "" {
+		h.Kind = Kind
+	}
+	if h.Kind != Kind {
+		return h, nil
+	}
+	if err := h.Check(); err != nil {
+		return Handle{}, fmt.Errorf("decode process handle: %w", err)
 	}
 	return h, nil
 }
@@ -350,22 +354,7 @@ func OrphanGroup(data []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if h.Kind != "process" || h.Host != hostname() || h.PID <= 0 || h.PGID <= 1 || h.PGID == syscall.Getpgrp() {
-		return 0, nil // another host's, or our own group: never ours to kill
-	}
-	now := StartTime(h.PID)
-	if now != 0 && now != h.StartTime {
-		// The pid was reused, so the old group is gone (Linux does not reuse
-		// a pid while its group exists): whatever has that id is not ours.
-		return 0, nil
-	}
-	leaderAlive := h.StartTime != 0 && now == h.StartTime
-	// The leader may be gone (Pdeathsig) while grandchildren remain in the
-	// group; a group id is only reused once the whole group is gone.
-	if !leaderAlive && !groupExists(h.PGID) {
-		return 0, nil
-	}
-	return h.PGID, nil
+	return orphanGroup(h), nil
 }
 
 // TaggedGroups scans this host's processes once and returns, for every

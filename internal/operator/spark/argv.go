@@ -12,8 +12,8 @@ import (
 // submitArgv builds spark-submit's argv from the settings and the task's
 // rendered fields, option by option as Airflow's SparkSubmitHook does. It is
 // a list, never a shell line, so values need no quoting.
-func submitArgv(s settings, a operator.Args, dagID, taskID string) ([]string, map[string]string, error) {
-	app := a.String("application", "")
+func submitArgv(s settings, a operator.Fields, dagID, taskID string) ([]string, map[string]string, error) {
+	app := a.String("application")
 	if app == "" {
 		return nil, nil, errors.New("application is required")
 	}
@@ -66,29 +66,29 @@ func submitArgv(s settings, a operator.Args, dagID, taskID string) ([]string, ma
 	list("--files", "files")
 	list("--py-files", "py_files")
 	list("--archives", "archives")
-	one("--driver-class-path", a.String("driver_class_path", ""))
+	one("--driver-class-path", a.String("driver_class_path"))
 	list("--jars", "jars")
 	list("--packages", "packages")
 	list("--exclude-packages", "exclude_packages")
 	list("--repositories", "repositories")
-	one("--num-executors", a.String("num_executors", ""))
-	one("--total-executor-cores", a.String("total_executor_cores", ""))
-	one("--executor-cores", a.String("executor_cores", ""))
-	one("--executor-memory", a.String("executor_memory", ""))
-	one("--driver-memory", a.String("driver_memory", ""))
-	one("--driver-cores", a.String("driver_cores", ""))
+	one("--num-executors", a.String("num_executors"))
+	one("--total-executor-cores", a.String("total_executor_cores"))
+	one("--executor-cores", a.String("executor_cores"))
+	one("--executor-memory", a.String("executor_memory"))
+	one("--driver-memory", a.String("driver_memory"))
+	one("--driver-cores", a.String("driver_cores"))
 	one("--keytab", s.Keytab)
 	one("--principal", s.Principal)
-	one("--proxy-user", a.String("proxy_user", ""))
-	one("--name", a.String("name", dagID+"."+taskID))
-	one("--class", a.String("java_class", ""))
-	if a.Bool("verbose", false) {
+	one("--proxy-user", a.String("proxy_user"))
+	one("--name", appName(a, dagID, taskID))
+	one("--class", a.String("java_class"))
+	if a.Bool("verbose") {
 		argv = append(argv, "--verbose")
 	}
 	if s.isYARN() {
 		one("--queue", s.Queue)
 	}
-	one("--properties-file", a.String("properties_file", ""))
+	one("--properties-file", a.String("properties_file"))
 	argv = append(argv, "--deploy-mode", s.DeployMode)
 	if s.isStandalone() && s.DeployMode == "cluster" && strings.HasSuffix(app, ".py") {
 		return nil, nil, fmt.Errorf("spark-submit cannot run a Python application (%s) in standalone cluster mode; use the spark_rest operator or client mode", app)
@@ -96,4 +96,13 @@ func submitArgv(s settings, a operator.Args, dagID, taskID string) ([]string, ma
 	argv = append(argv, app)
 	argv = append(argv, a.Strings("application_args")...)
 	return argv, procEnv, nil
+}
+
+// appName is the application's name: the task's name field, else
+// dag_id.task_id (a default that depends on the task, so not in the spec).
+func appName(a operator.Fields, dagID, taskID string) string {
+	if name := a.String("name"); name != "" {
+		return name
+	}
+	return dagID + "." + taskID
 }

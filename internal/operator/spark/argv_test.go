@@ -13,7 +13,7 @@ import (
 func TestSubmitArgvHasEveryAirflowOption(t *testing.T) {
 	s := settings{Master: "yarn", DeployMode: "cluster", SparkBinary: "/opt/spark/bin/spark-submit", Queue: "etl",
 		Principal: "etl@EXAMPLE.COM", Keytab: "/etc/etl.keytab"}
-	a := operator.Args{
+	a := operator.FieldsOf(submitSpec, map[string]any{
 		"application": "/jobs/wc.py", "application_args": []any{"in", "out dir"},
 		"conf": map[string]any{"spark.b": "2", "spark.a": "1"}, "env_vars": map[string]any{"MODE": "x"},
 		"files": []any{"f1", "f2"}, "py_files": []any{"deps.zip"}, "archives": []any{"env.tgz#env"},
@@ -22,7 +22,7 @@ func TestSubmitArgvHasEveryAirflowOption(t *testing.T) {
 		"total_executor_cores": "6", "executor_cores": 2, "executor_memory": "2g", "driver_memory": "1g",
 		"driver_cores": "1", "proxy_user": "bob", "name": "wc", "java_class": "Main", "verbose": true,
 		"properties_file": "/p.conf",
-	}
+	})
 	argv, env, err := submitArgv(s, a, "d", "t")
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestSubmitArgvHasEveryAirflowOption(t *testing.T) {
 }
 
 func TestSubmitArgvEnvAndModes(t *testing.T) {
-	a := operator.Args{"application": "job.py", "env_vars": map[string]any{"K": "v"}}
+	a := operator.FieldsOf(submitSpec, map[string]any{"application": "job.py", "env_vars": map[string]any{"K": "v"}})
 	_, env, err := submitArgv(settings{Master: "spark://127.0.0.1:7077", DeployMode: "client", SparkBinary: "spark-submit"}, a, "d", "t")
 	if err != nil || env["K"] != "v" {
 		t.Errorf("client mode: env %v, err %v; the driver is spark-submit, so env goes to its process", env, err)
@@ -58,11 +58,11 @@ func TestSubmitArgvEnvAndModes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "spark_rest") {
 		t.Errorf("standalone cluster with env_vars: err %v, want advice to use spark_rest", err)
 	}
-	_, _, err = submitArgv(settings{Master: "spark://127.0.0.1:7077", DeployMode: "cluster", SparkBinary: "spark-submit"}, operator.Args{"application": "job.py"}, "d", "t")
+	_, _, err = submitArgv(settings{Master: "spark://127.0.0.1:7077", DeployMode: "cluster", SparkBinary: "spark-submit"}, operator.FieldsOf(submitSpec, map[string]any{"application": "job.py"}), "d", "t")
 	if err == nil || !strings.Contains(err.Error(), "Python application") {
 		t.Errorf("standalone cluster .py: err %v", err)
 	}
-	if _, _, err := submitArgv(settings{Master: "local[2]", SparkBinary: "spark-submit", DeployMode: "client"}, operator.Args{}, "d", "t"); err == nil {
+	if _, _, err := submitArgv(settings{Master: "local[2]", SparkBinary: "spark-submit", DeployMode: "client"}, operator.FieldsOf(submitSpec, nil), "d", "t"); err == nil {
 		t.Error("missing application must be an error")
 	}
 }

@@ -15,25 +15,32 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 )
 
-// Handle kinds. A "process" handle is spark-submit running here (client
-// mode, or before a cluster driver exists): it dies with Sirocco and is
-// retried. A "spark_driver" handle is a driver on a standalone cluster: it
-// outlives Sirocco, so a restarted Sirocco reattaches to it.
+// Handle kinds. A "spark_driver" handle names the driver of an
+// application: spark-submit running here (client mode, or cluster mode
+// before the master named the driver), which dies with Sirocco and is
+// stopped after a restart; or a driver on a standalone cluster (DriverID),
+// which outlives Sirocco, so a restarted Sirocco reattaches to it.
+// "spark_submitting" is spark_rest's submission in flight (recover.go).
 const (
-	kindProcess = "process"
-	kindDriver  = "spark_driver"
+	kindDriver = "spark_driver"
 )
+
+// handleVersion is the format Execute writes. Version 1 (stored without a
+// version) kept spark-submit's process fields flat on the handle, and a
+// client-mode spark-submit had kind "process": those are the process
+// package's to stop, as they always were.
+const handleVersion = 2
 
 // Handle is what a Spark task stores on its task instance: how to reach the
 // work it started, and the ids and links a user wants to see (`tasks state`
 // shows it). It never holds a secret; the REST token is read again from the
 // connection named by ConnID.
 type Handle struct {
-	Kind      string `json:"kind"`
-	Host      string `json:"host,omitempty"`
-	PID       int    `json:"pid,omitempty"`
-	PGID      int    `json:"pgid,omitempty"`
-	StartTime uint64 `json:"start_time,omitempty"`
+	Kind    string `json:"kind"`
+	Version int    `json:"version"`
+	// Process is spark-submit on this host, stopped through the process
+	// package (process.Handle.Stop) like any local child.
+	Process *process.Handle `json:"process,omitempty"`
 
 	ConnID    string `json:"conn_id,omitempty"`
 	Master    string `json:"master,omitempty"`
@@ -51,36 +58,74 @@ type Handle struct {
 	SubmittedAt int64  `json:"submitted_at,omitempty"`
 }
 
-// decodeHandle reads a stored Spark handle and checks what resuming it
-// relies on: a known kind, and for a driver or a submission its id or tag
-// and a master REST URL over http(s). A damaged handle is an error naming
-// what is wrong, never a panic or a request to some other place.
+// legacyProcess holds the flat process fields of a version 1 handle.
+type legacyProcess struct {
+	Host      string `json:"host"`
+	PID       int    `json:"pid"`
+	PGID      int    `json:"pgid"`
+	StartTime uint64 `json:"start_time"`
+}
+
+// decodeHandle reads a stored Spark handle (either version) and checks
+// what resuming or stopping it relies on: a kind of ours and a version we
+// know; a driver id or submission tag with a master REST URL over
+// http(s); a spark-submit process that passes process.Handle.Check. A
+// damaged handle is an error naming what is wrong, never a panic or a
+// request to some other place.
 func decodeHandle(b []byte) (Handle, error) {
 	var h Handle
 	if err := json.Unmarshal(b, &h); err != nil {
 		return Handle{}, fmt.Errorf("decode Spark handle: %w", err)
 	}
-	switch h.Kind {
-	case kindProcess:
-		if _, err := process.DecodeHandle(b); err != nil {
+	switch {
+	case h.Version == 0 || h.Version == 1:
+		if err := upgradeV1(b, &h); err != nil {
 			return Handle{}, err
 		}
-		return h, nil
+	case h.Version > handleVersion:
+		return Handle{}, fmt.Errorf("decode Spark handle: version %d is newer than this Sirocco reads (%d)", h.Version, handleVersion)
+	case h.Version < 0:
+		return Handle{}, fmt.Errorf("decode Spark handle: version %d", h.Version)
+	}
+	if h.Process != nil {
+		h.Process.Kind = process.Kind
+		if err := h.Process.Check(); err != nil {
+			return Handle{}, fmt.Errorf("decode Spark handle: spark-submit process: %w", err)
+		}
+	}
+	switch h.Kind {
 	case kindDriver:
 		if h.DriverID == "" {
-			return Handle{}, errors.New("decode Spark handle: a spark_driver handle needs driver_id")
+			return h, nil // spark-submit alone (client mode, or no driver yet)
 		}
 	case kindSubmitting:
 		if h.Submission == "" {
 			return Handle{}, errors.New("decode Spark handle: a spark_submitting handle needs submission")
 		}
 	default:
-		return Handle{}, fmt.Errorf("decode Spark handle: unknown kind %q (want %s, %s or %s)", h.Kind, kindProcess, kindDriver, kindSubmitting)
+		return Handle{}, fmt.Errorf("decode Spark handle: unknown kind %q (want %s or %s)", h.Kind, kindDriver, kindSubmitting)
 	}
 	if u, err := url.Parse(h.RESTURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return Handle{}, fmt.Errorf("decode Spark handle: rest_url %q is not an http(s) URL", h.RESTURL)
 	}
 	return h, nil
+}
+
+// upgradeV1 reads a version 1 handle into h: its flat process fields
+// become Process, and a spark_driver needed its driver id.
+func upgradeV1(b []byte, h *Handle) error {
+	if h.Kind == kindDriver && h.DriverID == "" {
+		return errors.New("decode Spark handle: a version 1 spark_driver handle needs driver_id")
+	}
+	var p legacyProcess
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("decode Spark handle: %w", err)
+	}
+	if p.PID != 0 || p.PGID != 0 {
+		h.Process = &process.Handle{Kind: process.Kind, Version: 1, Host: p.Host, PID: p.PID, PGID: p.PGID, StartTime: p.StartTime}
+	}
+	h.Version = handleVersion
+	return nil
 }
 
 var (

@@ -6,38 +6,57 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 )
 
-// TestDecodeHandle: stored handles that resuming or killing relies on are
-// checked, and a damaged one is an error saying what is wrong.
+// TestDecodeHandle: stored handles that resuming or stopping relies on
+// are checked, those of version 1 (flat process fields, no version) are
+// still read, and a damaged one is an error saying what is wrong.
 func TestDecodeHandle(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, data, wantErr string
 		resumable           bool
+		process             int // pgid of the spark-submit process read, if any
 	}{
-		{name: "driver", data: `{"kind":"spark_driver","driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066"}`, resumable: true},
+		{name: "driver", data: `{"kind":"spark_driver","version":2,"driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066"}`, resumable: true},
+		{name: "driver of version 1", data: `{"kind":"spark_driver","driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066","host":"h","pid":4242,"pgid":4242}`,
+			resumable: true, process: 4242},
 		{name: "submission", data: `{"kind":"spark_submitting","submission":"ab12","rest_url":"https://m:6066"}`, resumable: true},
-		{name: "spark-submit process", data: `{"kind":"process","host":"h","pid":4242,"pgid":4242}`},
+		{name: "client mode", data: `{"kind":"spark_driver","version":2,"process":{"kind":"process","host":"h","pid":4242,"pgid":4242},"conn_id":"spark"}`, process: 4242},
+		{name: "spark-submit not started yet", data: `{"kind":"spark_driver","version":2,"conn_id":"spark"}`},
 		{name: "not JSON", data: `{"kind":`, wantErr: "decode Spark handle: unexpected end of JSON input"},
 		{name: "unknown kind", data: `{"kind":"pod"}`, wantErr: `unknown kind "pod"`},
-		{name: "driver without id", data: `{"kind":"spark_driver","rest_url":"http://m:6066"}`, wantErr: "needs driver_id"},
-		{name: "driver without URL", data: `{"kind":"spark_driver","driver_id":"d"}`, wantErr: `rest_url "" is not an http(s) URL`},
+		{name: "a process handle is not Spark's", data: `{"kind":"process","host":"h","pid":4242,"pgid":4242}`, wantErr: `unknown kind "process"`},
+		{name: "newer version", data: `{"kind":"spark_driver","version":3,"driver_id":"d","rest_url":"http://m:6066"}`, wantErr: "version 3 is newer"},
+		{name: "driver of version 1 without id", data: `{"kind":"spark_driver","rest_url":"http://m:6066"}`, wantErr: "needs driver_id"},
+		{name: "driver without URL", data: `{"kind":"spark_driver","version":2,"driver_id":"d"}`, wantErr: `rest_url "" is not an http(s) URL`},
 		{name: "driver with a file URL", data: `{"kind":"spark_driver","driver_id":"d","rest_url":"file:///etc"}`, wantErr: "is not an http(s) URL"},
-		{name: "process group 1", data: `{"kind":"process","host":"h","pid":4242,"pgid":1}`, wantErr: "pgid 1 must both be above 1"},
-		{name: "process group 0", data: `{"kind":"process","host":"h","pid":4242,"pgid":0}`, wantErr: "above 1"},
-		{name: "process not started yet", data: `{"kind":"process","conn_id":"spark"}`},
+		{name: "process group 1", data: `{"kind":"spark_driver","version":2,"process":{"host":"h","pid":4242,"pgid":1}}`, wantErr: "pgid 1 must both be above 1"},
+		{name: "process group 0 in version 1", data: `{"kind":"spark_driver","driver_id":"d","rest_url":"http://m:6066","pid":4242,"pgid":0}`, wantErr: "above 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := decodeHandle([]byte(tt.data))
+			h, err := decodeHandle([]byte(tt.data))
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Errorf("decodeHandle = %v, want error containing %q", err, tt.wantErr)
 			}
 			if canResume([]byte(tt.data)) != tt.resumable {
 				t.Errorf("canResume = %v, want %v", !tt.resumable, tt.resumable)
+			}
+			if err != nil {
+				return
+			}
+			if h.Version != handleVersion {
+				t.Errorf("version %d, want %d once read", h.Version, handleVersion)
+			}
+			switch {
+			case tt.process == 0 && h.Process != nil:
+				t.Errorf("read a process %+v from a handle without one", h.Process)
+			case tt.process != 0 && (h.Process == nil || h.Process.PGID != tt.process || h.Process.Kind != process.Kind):
+				t.Errorf("process %+v, want group %d", h.Process, tt.process)
 			}
 		})
 	}
@@ -57,29 +76,40 @@ func TestKillOrphanRefusesDamagedGroups(t *testing.T) {
 }
 
 // FuzzHandleJSON: decoding a stored handle (the Spark operator's, the
-// process handle the engine's recovery kills by, both read from the store
-// or a try's log) never panics; what it accepts keeps the invariants the
-// kill and resume paths rely on, and what it refuses gets an error that
-// says it is a handle that failed to decode.
+// process handle the process recoverer stops, the envelope the engine
+// dispatches by, all read from the store or a try's log) never panics;
+// what it accepts keeps the invariants the stop and resume paths rely on,
+// and what it refuses gets an error that says it is a handle that failed
+// to decode.
 func FuzzHandleJSON(f *testing.F) {
 	for _, seed := range []string{
 		`{"kind":"process","host":"h","pid":4242,"pgid":4242,"start_time":1,"try_id":"w/d/r/t/1"}`,
 		`{"kind":"spark_driver","driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066","conn_id":"spark"}`,
+		`{"kind":"spark_driver","version":2,"process":{"kind":"process","host":"h","pid":4242,"pgid":4242},"driver_id":"d","rest_url":"http://m:6066"}`,
+		`{"kind":"spark_driver","version":2,"process":{"pid":4242,"pgid":1}}`, `{"kind":"spark_driver","version":2,"process":null}`,
 		`{"kind":"spark_submitting","submission":"ab12","submitted_at":1,"rest_url":"http://m:6066"}`,
 		`{"kind":"process","host":"h","pid":99999,"pgid":1}`, `{"kind":"process","pid":-1,"pgid":0}`,
+		`{"pid":4242,"pgid":4242}`, `{"kind":"process","version":0}`, `{"kind":"spark_driver","version":-1}`,
 		`null`, `[]`, `"process"`, `{"kind":"spark_driver","driver_id":"d","rest_url":"http://[::1"}`,
-		`{"kind":"process","pid":1e99}`, "\xff\xfe{",
+		`{"kind":"process","pid":1e99}`, "\xff\xfe{", `{"kind":"x","version":1.5}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		kind, version, kerr := operator.HandleKind(data)
+		if kerr != nil && !strings.HasPrefix(kerr.Error(), "decode handle: ") {
+			t.Fatalf("envelope error %q does not say what failed", kerr)
+		}
+		if kerr == nil && (kind == "" || version < 1) {
+			t.Fatalf("envelope accepted kind %q version %d", kind, version)
+		}
 		ph, err := process.DecodeHandle(data)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "decode process handle: ") {
 				t.Fatalf("process error %q does not say what failed", err)
 			}
-		} else if ph.Kind == "process" && (ph.PID != 0 || ph.PGID != 0) && (ph.PID <= 1 || ph.PGID <= 1) {
-			t.Fatalf("accepted a process handle with pid %d, pgid %d", ph.PID, ph.PGID)
+		} else if ph.Kind == process.Kind && ((ph.PID != 0 || ph.PGID != 0) && (ph.PID <= 1 || ph.PGID <= 1) || ph.Version > process.HandleVersion) {
+			t.Fatalf("accepted a process handle with pid %d, pgid %d, version %d", ph.PID, ph.PGID, ph.Version)
 		}
 		h, err := decodeHandle(data)
 		if err != nil {
@@ -91,12 +121,15 @@ func FuzzHandleJSON(f *testing.F) {
 			}
 			return
 		}
-		switch h.Kind {
-		case kindProcess:
-			if (h.PID != 0 || h.PGID != 0) && (h.PID <= 1 || h.PGID <= 1) {
-				t.Fatalf("accepted a spark-submit handle with pid %d, pgid %d", h.PID, h.PGID)
-			}
-		case kindDriver, kindSubmitting:
+		if h.Version != handleVersion {
+			t.Fatalf("read version %d", h.Version)
+		}
+		if p := h.Process; p != nil && (p.Kind != process.Kind || (p.PID != 0 || p.PGID != 0) && (p.PID <= 1 || p.PGID <= 1)) {
+			t.Fatalf("accepted a spark-submit process %+v", p)
+		}
+		switch {
+		case h.Kind == kindDriver && h.DriverID == "": // spark-submit alone
+		case h.Kind == kindDriver, h.Kind == kindSubmitting:
 			if u, err := url.Parse(h.RESTURL); err != nil || u.Host == "" || (h.DriverID == "" && h.Submission == "") {
 				t.Fatalf("accepted %+v", h)
 			}

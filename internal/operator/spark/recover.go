@@ -164,7 +164,7 @@ func resumeSubmission(ctx context.Context, t *operator.Task, h Handle) (operator
 	defer cancel()
 	token := ""
 	if h.ConnID != "" {
-		s, err := resolve(wctx, t, operator.Args{"conn_id": h.ConnID})
+		s, err := resolve(wctx, t, connOnly(h.ConnID))
 		if err != nil {
 			return operator.Result{}, fmt.Errorf("resume submission %s: %w", h.Submission, err)
 		}
@@ -197,7 +197,7 @@ func adoptDriver(ctx context.Context, t *operator.Task, client *spark.Client, h 
 			newTracker(t, client, &h, 0).kill(kctx, err))
 	}
 	fmt.Fprintf(t.Log, "sirocco: found driver %s of submission %s; tracking it\n", id, h.Submission)
-	return newTracker(t, client, &h, operator.Args(t.Args).Duration("status_poll_interval", defaultPoll)).run(ctx)
+	return newTracker(t, client, &h, operator.FieldsOf(submitSpec, t.Args).Duration("status_poll_interval")).run(ctx)
 }
 
 // workContext is ctx for the reads that must happen even when the try is
@@ -209,4 +209,109 @@ func workContext(ctx context.Context, limit time.Duration) (context.Context, con
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(context.WithoutCancel(ctx), limit)
+}
+
+// Recoverer resumes and stops the work of the handles spark_submit and
+// spark_rest store: a standalone cluster driver is resumed (tracked
+// again) or killed through the master's REST API; spark-submit on this
+// host is stopped through the process package, as any local child.
+type Recoverer struct{}
+
+// HandleKinds are the Spark handle kinds.
+func (Recoverer) HandleKinds() []string { return []string{kindDriver, kindSubmitting} }
+
+// CanResume accepts a standalone cluster driver, or a submission whose
+// driver may exist.
+func (Recoverer) CanResume(b []byte) bool { return canResume(b) }
+
+// Resume tracks a cluster driver submitted before a restart.
+func (Recoverer) Resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
+	return resume(ctx, t, b)
+}
+
+// Stop kills what the handle names: spark-submit's process group on this
+// host (after t.KillGrace), and the cluster driver through the master (the
+// driver of a submission is looked for first), each bounded by ctx. Work
+// already gone is no error.
+func (Recoverer) Stop(ctx context.Context, t *operator.Task, b []byte) error {
+	h, err := decodeHandle(b)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if h.Process != nil {
+		groups, err := h.Process.Stop(ctx, t.KillGrace)
+		if len(groups) > 0 {
+			fmt.Fprintf(t.Log, "sirocco: stopped spark-submit's process group(s) %v\n", groups)
+		}
+		errs = append(errs, err)
+	}
+	if h.DriverID != "" || h.Kind == kindSubmitting {
+		errs = append(errs, stopDriver(ctx, t, h))
+	}
+	return errors.Join(errs...)
+}
+
+// stopDriver kills the cluster driver of h (found by its submission tag
+// first, for a spark_submitting handle) within ctx.
+func stopDriver(ctx context.Context, t *operator.Task, h Handle) error {
+	token := ""
+	if h.ConnID != "" {
+		s, err := resolve(ctx, t, connOnly(h.ConnID))
+		if err != nil {
+			return fmt.Errorf("stop driver %s: %w", h.DriverID+h.Submission, err)
+		}
+		token = s.RESTToken
+	}
+	client := &spark.Client{RESTURL: h.RESTURL, MasterUIURL: h.MasterUI, Token: token}
+	if h.Kind == kindSubmitting {
+		id, err := findSubmission(ctx, client, h.Submission, time.UnixMilli(h.SubmittedAt))
+		if errors.Is(err, errNeverSubmitted) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find the driver of submission %s: %w", h.Submission, err)
+		}
+		h.DriverID = id
+	}
+	return newTracker(t, client, &h, 0).kill(ctx, errors.New("its Sirocco is gone"))
+}
+
+// connOnly is a field set naming only a connection, for resolving it
+// (its token) when no task fields are at hand.
+func connOnly(id string) operator.Fields {
+	return operator.FieldsOf(submitSpec, map[string]any{"conn_id": id})
+}
+
+func canResume(b []byte) bool {
+	h, err := decodeHandle(b)
+	if err != nil {
+		return false
+	}
+	return (h.Kind == kindDriver && h.DriverID != "") || (h.Kind == kindSubmitting && h.Submission != "")
+}
+
+func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
+	h, err := decodeHandle(b)
+	if err != nil {
+		return operator.Result{}, fmt.Errorf("resume: %w", err)
+	}
+	if h.Kind == kindSubmitting {
+		return resumeSubmission(ctx, t, h)
+	}
+	if h.DriverID == "" {
+		return operator.Result{}, operator.ErrNotResumable
+	}
+	token := ""
+	if h.ConnID != "" {
+		rctx, cancel := workContext(ctx, killTimeout) // a try resumed to be stopped still needs its token
+		defer cancel()
+		s, err := resolve(rctx, t, connOnly(h.ConnID))
+		if err != nil {
+			return operator.Result{}, fmt.Errorf("resume driver %s: %w", h.DriverID, err)
+		}
+		token = s.RESTToken
+	}
+	client := &spark.Client{RESTURL: h.RESTURL, MasterUIURL: h.MasterUI, Token: token}
+	return newTracker(t, client, &h, operator.FieldsOf(submitSpec, t.Args).Duration("status_poll_interval")).run(ctx)
 }

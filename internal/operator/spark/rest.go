@@ -14,19 +14,19 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/spark"
 )
 
-// RestFactory registers spark_rest.
-var RestFactory = operator.Factory{
-	Spec: dag.OperatorSpec{
-		Name: "spark_rest",
-		Description: "Submit to a Spark standalone master's REST server from Go (no JVM here), " +
-			"then track and, on cancel, kill the driver through the same API.",
-		Fields: append(append([]dag.FieldSpec{}, commonFields...),
-			dag.FieldSpec{Name: "spark_version", Kind: dag.FieldString, Description: "clientSparkVersion sent with the request (default 4.0.1)"},
-			dag.FieldSpec{Name: "supervise", Kind: dag.FieldBool, Description: "let the master restart a failed driver"},
-		),
-	},
-	New: func() operator.Operator { return Rest{} },
+// restSpec declares spark_rest's fields.
+var restSpec = dag.OperatorSpec{
+	Name: "spark_rest",
+	Description: "Submit to a Spark standalone master's REST server from Go (no JVM here), " +
+		"then track and, on cancel, kill the driver through the same API.",
+	Fields: append(append([]dag.FieldSpec{}, commonFields...),
+		dag.FieldSpec{Name: "spark_version", Kind: dag.FieldString, Default: spark.DefaultClientSparkVersion, Description: "clientSparkVersion sent with the request"},
+		dag.FieldSpec{Name: "supervise", Kind: dag.FieldBool, Description: "let the master restart a failed driver"},
+	),
 }
+
+// RestFactory registers spark_rest.
+var RestFactory = operator.Factory{Spec: restSpec, New: func() operator.Operator { return Rest{} }, Recoverer: Recoverer{}}
 
 // Rest is the spark_rest operator.
 type Rest struct{}
@@ -34,7 +34,7 @@ type Rest struct{}
 // Execute submits the driver, stores its id before anything else, and
 // tracks it to its end.
 func (Rest) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
-	args := operator.Args(absPaths(t))
+	args := operator.FieldsOf(restSpec, absPaths(t))
 	s, err := resolve(ctx, t, args)
 	if err != nil {
 		return operator.Result{}, err
@@ -47,7 +47,7 @@ func (Rest) Execute(ctx context.Context, t *operator.Task) (operator.Result, err
 	// The tag is stored before the request leaves: if Sirocco dies before
 	// the answer is stored, the next start finds the driver by it instead
 	// of submitting again.
-	h := &Handle{Kind: kindSubmitting, ConnID: args.String("conn_id", "spark_default"), Master: s.Master,
+	h := &Handle{Kind: kindSubmitting, Version: handleVersion, ConnID: args.String("conn_id"), Master: s.Master,
 		RESTURL: s.RESTURL, MasterUI: s.MasterUI, Submission: newSubmissionTag(), SubmittedAt: time.Now().UnixMilli()}
 	req.SparkProperties[submissionProperty] = h.Submission
 	if ctx.Err() != nil {
@@ -88,7 +88,7 @@ func (Rest) Execute(ctx context.Context, t *operator.Task) (operator.Result, err
 			newTracker(t, client, h, 0).kill(kctx, err))
 	}
 	fmt.Fprintf(t.Log, "sirocco: submitted driver %s\n", id)
-	return newTracker(t, client, h, args.Duration("status_poll_interval", defaultPoll)).run(ctx)
+	return newTracker(t, client, h, args.Duration("status_poll_interval")).run(ctx)
 }
 
 // saveHandle stores h as the try's handle. It is not cut short by a cancel:
@@ -107,11 +107,11 @@ func saveHandle(ctx context.Context, t *operator.Task, h *Handle) error {
 // restRequest maps the task's fields onto a REST submission: a .py runs
 // through SparkSubmit on the cluster (as Spark's submit_pi.sh does), a jar
 // through its main class.
-func restRequest(s settings, a operator.Args, dagID, taskID string) spark.SubmitRequest {
+func restRequest(s settings, a operator.Fields, dagID, taskID string) spark.SubmitRequest {
 	conf := map[string]string{}
 	maps.Copy(conf, a.StringMap("conf"))
 	set := func(key, field string) {
-		if v := a.String(field, ""); v != "" {
+		if v := a.String(field); v != "" {
 			conf[key] = v
 		}
 	}
@@ -123,17 +123,17 @@ func restRequest(s settings, a operator.Args, dagID, taskID string) spark.Submit
 	if jars := a.Strings("jars"); len(jars) > 0 {
 		conf["spark.jars"] = strings.Join(jars, ",")
 	}
-	conf["spark.app.name"] = a.String("name", dagID+"."+taskID)
-	conf["spark.driver.supervise"] = fmt.Sprint(a.Bool("supervise", false))
+	conf["spark.app.name"] = appName(a, dagID, taskID)
+	conf["spark.driver.supervise"] = fmt.Sprint(a.Bool("supervise"))
 	env := a.StringMap("env_vars")
 	for k, v := range env {
 		conf["spark.executorEnv."+k] = v
 	}
-	app := a.String("application", "")
+	app := a.String("application")
 	appArgs := a.Strings("application_args")
 	if strings.HasSuffix(app, ".py") {
 		req := spark.PySparkRequest(s.Master, app, appArgs, conf, env, a.Strings("py_files"))
-		req.ClientSparkVersion = a.String("spark_version", req.ClientSparkVersion)
+		req.ClientSparkVersion = a.String("spark_version")
 		return req
 	}
 	conf["spark.master"] = s.Master
@@ -150,15 +150,7 @@ func restRequest(s settings, a operator.Args, dagID, taskID string) spark.Submit
 		conf["spark.jars"] = res + "," + jars
 	}
 	return spark.SubmitRequest{
-		AppResource: res, MainClass: a.String("java_class", ""), AppArgs: appArgs,
-		SparkProperties: conf, Env: env, ClientSparkVersion: a.String("spark_version", "4.0.1"),
+		AppResource: res, MainClass: a.String("java_class"), AppArgs: appArgs,
+		SparkProperties: conf, Env: env, ClientSparkVersion: a.String("spark_version"),
 	}
-}
-
-// CanResume accepts handles of standalone cluster drivers.
-func (Rest) CanResume(b []byte) bool { return canResume(b) }
-
-// Resume tracks a driver submitted before a restart.
-func (Rest) Resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
-	return resume(ctx, t, b)
 }

@@ -29,6 +29,10 @@ type settings struct {
 	MasterUI    string // master web UI (for /json and links)
 }
 
+// defaultConnID is conn_id's default: when no such connection exists,
+// Spark runs in local mode.
+const defaultConnID = "spark_default"
+
 // extra reads a connection extra under its snake_case or Airflow's
 // kebab-case name.
 func extra(m map[string]string, name string) string {
@@ -38,14 +42,14 @@ func extra(m map[string]string, name string) string {
 	return m[strings.ReplaceAll(name, "_", "-")]
 }
 
-// resolve builds the settings of a task from its connection (conn_id,
-// default "spark_default") and its own overriding fields.
-func resolve(ctx context.Context, t *operator.Task, args operator.Args) (settings, error) {
+// resolve builds the settings of a task from its connection (conn_id)
+// and its own overriding fields.
+func resolve(ctx context.Context, t *operator.Task, args operator.Fields) (settings, error) {
 	var s settings
-	id := args.String("conn_id", "spark_default")
+	id := args.String("conn_id")
 	conn, err := t.Connection(ctx, id)
 	switch {
-	case err != nil && id == "spark_default" && errors.Is(err, store.ErrNotFound):
+	case err != nil && id == defaultConnID && errors.Is(err, store.ErrNotFound):
 		conn = connection.Connection{} // no default connection: run in local mode
 	case err != nil:
 		return s, fmt.Errorf("connection %q: %w", id, err)
@@ -96,7 +100,7 @@ func resolve(ctx context.Context, t *operator.Task, args operator.Args) (setting
 		"deploy_mode": &s.DeployMode, "spark_binary": &s.SparkBinary, "queue": &s.Queue,
 		"namespace": &s.Namespace, "principal": &s.Principal, "keytab": &s.Keytab,
 	} {
-		if v := args.String(name, ""); v != "" {
+		if v := args.String(name); v != "" {
 			*dst = v
 		}
 	}

@@ -19,7 +19,7 @@ import (
 
 // commonFields are shared by spark_submit and spark_rest.
 var commonFields = []dag.FieldSpec{
-	{Name: "conn_id", Kind: dag.FieldString, Description: "spark connection (default spark_default)"},
+	{Name: "conn_id", Kind: dag.FieldString, Default: defaultConnID, Description: "spark connection"},
 	{Name: "application", Kind: dag.FieldString, Required: true, Templated: true, Description: ".py or .jar to run; relative paths start at the DAG file's folder"},
 	{Name: "java_class", Kind: dag.FieldString, Templated: true, Description: "main class of a JVM application"},
 	{Name: "application_args", Kind: dag.FieldStringList, Templated: true, Description: "arguments of the application"},
@@ -33,35 +33,35 @@ var commonFields = []dag.FieldSpec{
 	{Name: "total_executor_cores", Kind: dag.FieldString, Templated: true},
 	{Name: "name", Kind: dag.FieldString, Templated: true, Description: "application name (default dag_id.task_id)"},
 	{Name: "env_vars", Kind: dag.FieldStringMap, Templated: true, Description: "environment of the driver (mapped per cluster manager)"},
-	{Name: "status_poll_interval", Kind: dag.FieldDuration, Description: "how often a cluster driver's state is polled (default 500ms)"},
+	{Name: "status_poll_interval", Kind: dag.FieldDuration, Default: defaultPoll, Description: "how often a cluster driver's state is polled"},
+}
+
+// submitSpec declares spark_submit's fields.
+var submitSpec = dag.OperatorSpec{
+	Name:        "spark_submit",
+	Description: "Run spark-submit (every option of Airflow's SparkSubmitOperator) and track the application to its end.",
+	Fields: append(append([]dag.FieldSpec{}, commonFields...),
+		dag.FieldSpec{Name: "deploy_mode", Kind: dag.FieldString, Description: "client or cluster (default from the connection, else client)"},
+		dag.FieldSpec{Name: "spark_binary", Kind: dag.FieldString, Description: "spark-submit to run (name or path)"},
+		dag.FieldSpec{Name: "files", Kind: dag.FieldStringList, Templated: true},
+		dag.FieldSpec{Name: "archives", Kind: dag.FieldStringList, Templated: true},
+		dag.FieldSpec{Name: "packages", Kind: dag.FieldStringList, Templated: true},
+		dag.FieldSpec{Name: "exclude_packages", Kind: dag.FieldStringList, Templated: true},
+		dag.FieldSpec{Name: "repositories", Kind: dag.FieldStringList, Templated: true},
+		dag.FieldSpec{Name: "driver_class_path", Kind: dag.FieldString, Templated: true},
+		dag.FieldSpec{Name: "num_executors", Kind: dag.FieldString, Templated: true},
+		dag.FieldSpec{Name: "proxy_user", Kind: dag.FieldString, Templated: true},
+		dag.FieldSpec{Name: "principal", Kind: dag.FieldString, Templated: true},
+		dag.FieldSpec{Name: "keytab", Kind: dag.FieldString, Templated: true},
+		dag.FieldSpec{Name: "properties_file", Kind: dag.FieldString, Templated: true},
+		dag.FieldSpec{Name: "queue", Kind: dag.FieldString, Templated: true},
+		dag.FieldSpec{Name: "namespace", Kind: dag.FieldString, Templated: true},
+		dag.FieldSpec{Name: "verbose", Kind: dag.FieldBool},
+	),
 }
 
 // SubmitFactory registers spark_submit.
-var SubmitFactory = operator.Factory{
-	Spec: dag.OperatorSpec{
-		Name:        "spark_submit",
-		Description: "Run spark-submit (every option of Airflow's SparkSubmitOperator) and track the application to its end.",
-		Fields: append(append([]dag.FieldSpec{}, commonFields...),
-			dag.FieldSpec{Name: "deploy_mode", Kind: dag.FieldString, Description: "client or cluster (default from the connection, else client)"},
-			dag.FieldSpec{Name: "spark_binary", Kind: dag.FieldString, Description: "spark-submit to run (name or path)"},
-			dag.FieldSpec{Name: "files", Kind: dag.FieldStringList, Templated: true},
-			dag.FieldSpec{Name: "archives", Kind: dag.FieldStringList, Templated: true},
-			dag.FieldSpec{Name: "packages", Kind: dag.FieldStringList, Templated: true},
-			dag.FieldSpec{Name: "exclude_packages", Kind: dag.FieldStringList, Templated: true},
-			dag.FieldSpec{Name: "repositories", Kind: dag.FieldStringList, Templated: true},
-			dag.FieldSpec{Name: "driver_class_path", Kind: dag.FieldString, Templated: true},
-			dag.FieldSpec{Name: "num_executors", Kind: dag.FieldString, Templated: true},
-			dag.FieldSpec{Name: "proxy_user", Kind: dag.FieldString, Templated: true},
-			dag.FieldSpec{Name: "principal", Kind: dag.FieldString, Templated: true},
-			dag.FieldSpec{Name: "keytab", Kind: dag.FieldString, Templated: true},
-			dag.FieldSpec{Name: "properties_file", Kind: dag.FieldString, Templated: true},
-			dag.FieldSpec{Name: "queue", Kind: dag.FieldString, Templated: true},
-			dag.FieldSpec{Name: "namespace", Kind: dag.FieldString, Templated: true},
-			dag.FieldSpec{Name: "verbose", Kind: dag.FieldBool},
-		),
-	},
-	New: func() operator.Operator { return Submit{} },
-}
+var SubmitFactory = operator.Factory{Spec: submitSpec, New: func() operator.Operator { return Submit{} }, Recoverer: Recoverer{}}
 
 // Submit is the spark_submit operator.
 type Submit struct{}
@@ -71,7 +71,7 @@ type Submit struct{}
 // is stored as soon as spark-submit prints it and the driver is tracked
 // through the master's REST API to FINISHED, FAILED, KILLED or ERROR.
 func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
-	args := operator.Args(absPaths(t))
+	args := operator.FieldsOf(submitSpec, absPaths(t))
 	s, err := resolve(ctx, t, args)
 	if err != nil {
 		return operator.Result{}, err
@@ -87,7 +87,7 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 	}
 	maps.Copy(env, procEnv)
 
-	h := &Handle{Kind: kindProcess, ConnID: args.String("conn_id", "spark_default"), Master: s.Master, RESTURL: s.RESTURL, MasterUI: s.MasterUI}
+	h := &Handle{Kind: kindDriver, Version: handleVersion, ConnID: args.String("conn_id"), Master: s.Master, RESTURL: s.RESTURL, MasterUI: s.MasterUI}
 	var mu sync.Mutex     // guards h
 	var saveMu sync.Mutex // one save at a time, so the last one written holds the latest h
 	save := func(ctx context.Context) error {
@@ -121,7 +121,7 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 			h.SparkUI = h.MasterUI + "/app/?appId=" + f.AppID
 		}
 		if f.DriverID != "" && cluster {
-			h.DriverID, h.Kind = f.DriverID, kindDriver
+			h.DriverID = f.DriverID
 		}
 		mu.Unlock()
 		if err := save(ctx); err != nil {
@@ -170,12 +170,12 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 		Argv: argv, Dir: t.DagDir, Env: process.Environ(env, t.CtxEnv, true),
 		Stdout: w, Stderr: w,
 		SaveHandle: func(ctx context.Context, b []byte) error {
-			var ph process.Handle
-			if err := json.Unmarshal(b, &ph); err != nil {
+			ph, err := process.DecodeHandle(b)
+			if err != nil {
 				return err
 			}
 			mu.Lock()
-			h.Host, h.PID, h.PGID, h.StartTime = ph.Host, ph.PID, ph.PGID, ph.StartTime
+			h.Process = &ph
 			mu.Unlock()
 			return save(ctx)
 		},
@@ -210,7 +210,7 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 		mu.Lock()
 		hc := *h
 		mu.Unlock()
-		return newTracker(t, client, &hc, args.Duration("status_poll_interval", defaultPoll)).run(ctx)
+		return newTracker(t, client, &hc, args.Duration("status_poll_interval")).run(ctx)
 	}
 	if f.ExitCode != "" && f.ExitCode != "0" {
 		return operator.Result{}, fmt.Errorf("the Kubernetes driver pod %s exited with code %s", f.DriverPod, f.ExitCode)
@@ -251,48 +251,6 @@ func killRemote(ctx context.Context, t *operator.Task, s settings, c *spark.Clie
 		return run(s.SparkBinary, "--master", s.Master, "--kill", target)
 	}
 	return nil
-}
-
-// CanResume accepts handles of standalone cluster drivers.
-func (Submit) CanResume(b []byte) bool { return canResume(b) }
-
-// Resume tracks a cluster driver submitted before a restart.
-func (Submit) Resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
-	return resume(ctx, t, b)
-}
-
-func canResume(b []byte) bool {
-	h, err := decodeHandle(b)
-	if err != nil {
-		return false
-	}
-	return (h.Kind == kindDriver && h.DriverID != "") || (h.Kind == kindSubmitting && h.Submission != "")
-}
-
-func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
-	h, err := decodeHandle(b)
-	if err != nil {
-		return operator.Result{}, fmt.Errorf("resume: %w", err)
-	}
-	if h.Kind == kindSubmitting {
-		return resumeSubmission(ctx, t, h)
-	}
-	if h.Kind != kindDriver {
-		return operator.Result{}, errors.New("not a Spark driver handle")
-	}
-	args := operator.Args(t.Args)
-	token := ""
-	if h.ConnID != "" {
-		rctx, cancel := workContext(ctx, killTimeout) // a try resumed to be stopped still needs its token
-		defer cancel()
-		s, err := resolve(rctx, t, operator.Args{"conn_id": h.ConnID})
-		if err != nil {
-			return operator.Result{}, fmt.Errorf("resume driver %s: %w", h.DriverID, err)
-		}
-		token = s.RESTToken
-	}
-	client := &spark.Client{RESTURL: h.RESTURL, MasterUIURL: h.MasterUI, Token: token}
-	return newTracker(t, client, &h, args.Duration("status_poll_interval", defaultPoll)).run(ctx)
 }
 
 // absPaths makes the application and file lists absolute from the DAG
