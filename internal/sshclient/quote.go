@@ -7,12 +7,16 @@ import (
 
 // Quote turns argv into one POSIX shell command line that makes the
 // remote shell (sshd runs the command through the user's login shell with
-// -c) call argv[0] with exactly argv[1:]: every word is single-quoted, a
-// single quote written as '\”, so nothing inside — $(...), backticks,
-// quotes, newlines, globs, ~, leading dashes, bytes that are not UTF-8 —
-// means anything to the shell. An empty word stays an argument (”). The
-// login shell must be POSIX-like (sh, bash, dash, ksh, zsh); csh does not
-// take newlines inside quotes.
+// -c) call argv[0] with exactly argv[1:]. Every word that is not plain is
+// single-quoted, a quote inside it closed, escaped and reopened:
+//
+//	it's   ->  'it'\''s'
+//	(empty) -> ''
+//
+// so nothing inside ($(...), backticks, quotes, newlines, globs, ~,
+// leading dashes, bytes that are not UTF-8) means anything to the shell,
+// and an empty word stays an argument. The login shell must be POSIX-like
+// (sh, bash, dash, ksh, zsh); csh does not take newlines inside quotes.
 //
 // A NUL byte cannot be passed in any argv (exec takes C strings), so an
 // argument holding one is an error rather than a silently cut argument.
