@@ -117,6 +117,20 @@ func (c *Client) NewSession() (*ssh.Session, error) {
 	return sess, nil
 }
 
+// Run runs the shell command line cmd (build it with Quote) in a new
+// session, streaming its output to stdout and stderr (nil discards), and
+// returns its exit status; see Session.Run.
+func (c *Client) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	sess, err := c.NewSession()
+	if err != nil {
+		return -1, err
+	}
+	s := &Session{Session: sess, release: func() {}}
+	defer s.Close()
+	s.Stdout, s.Stderr = stdout, stderr
+	return s.Run(ctx, cmd)
+}
+
 // Dial connects and logs in to the server of s, through its bastion when
 // s.Jump is set, verifying every host key on the way. ConnectTimeout
 // bounds each hop from TCP connect to login. log receives warnings (an

@@ -50,14 +50,8 @@ func runOnce(t testing.TB, s *Settings, cmd string) (string, int, error) {
 		return "", -1, err
 	}
 	defer c.Close()
-	sess, err := c.NewSession()
-	if err != nil {
-		return "", -1, err
-	}
-	defer sess.Close()
 	var out bytes.Buffer
-	sess.Stdout = &out
-	code, err := (&Session{Session: sess, release: func() {}}).Run(t.Context(), cmd)
+	code, err := c.Run(t.Context(), cmd, &out, nil)
 	return out.String(), code, err
 }
 
