@@ -56,6 +56,7 @@ type SSHServer struct {
 	LogPath      string // sshd's own log (LogLevel VERBOSE)
 
 	config string
+	marker string // value of SSHDMarkerEnv in every session of this server
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{} // closed once the listener has exited
@@ -171,6 +172,7 @@ func (s *SSHServer) setUp(o sshdOptions) error {
 		return err
 	}
 	s.config = filepath.Join(s.Dir, "sshd_config")
+	s.marker = randomHex(8)
 	return s.writeConfig(o, hostKeys, ak)
 }
 
@@ -189,6 +191,7 @@ func (s *SSHServer) writeConfig(o sshdOptions, hostKeys []string, authorizedKeys
 	fmt.Fprintf(&b, "PidFile %s\n", filepath.Join(s.Dir, "sshd.pid"))
 	fmt.Fprintf(&b, "AllowTcpForwarding %s\n", yesNo[o.bastion])
 	b.WriteString("LogLevel VERBOSE\nSubsystem sftp internal-sftp\nMaxStartups 100\nMaxSessions 100\n")
+	fmt.Fprintf(&b, "SetEnv %s=%s\n", SSHDMarkerEnv, s.marker)
 	if err := os.WriteFile(s.config, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
@@ -324,11 +327,74 @@ func (s *SSHServer) killLocked() {
 		return
 	}
 	pids := append(descendants(s.cmd.Process.Pid), s.cmd.Process.Pid)
+	pids = append(pids, s.sessionPids()...)
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	<-s.done
 	s.cmd, s.done = nil, nil
+	// SIGKILL takes effect asynchronously: wait until the sessions'
+	// processes are gone, so a test sees them dead once Stop returns.
+	for deadline := time.Now().Add(5 * time.Second); len(s.sessionPids()) > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// DropConnections kills the sshd process of every open connection,
+// leaving the listener and the sessions' commands running: what a client
+// sees when the network drops. A remote job then lives on; the next
+// connection can reattach to it.
+func (s *SSHServer) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	for _, pid := range descendants(s.cmd.Process.Pid) {
+		if comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "sshd" {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// SSHDMarkerEnv is set (SetEnv) in every session of an SSHD to a value
+// of that server's own, so that processes a session detached (setsid,
+// nohup, double fork), which leave sshd's process tree, are still found.
+const SSHDMarkerEnv = "SIROCCO_TESTENV_SSHD"
+
+// SessionProcesses lists the live processes started by this server's
+// sessions, detached ones included (found by SSHDMarkerEnv in their
+// environment, so a command that clears its environment is missed). A
+// test checks with it that a remote job was killed; Stop kills them all.
+func (s *SSHServer) SessionProcesses() []int { return s.sessionPids() }
+
+func (s *SSHServer) sessionPids() []int {
+	want := []byte(SSHDMarkerEnv + "=" + s.marker + "\x00")
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err == nil && bytes.Contains(append([]byte{0}, env...), append([]byte{0}, want...)) {
+			if !isZombie(pid) {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+// isZombie reports whether pid has exited but not been reaped.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || len(b) < i+3 || b[i+2] == 'Z' || b[i+2] == 'X'
 }
 
 // Freeze stops (SIGSTOP) sshd and every process it started, so open

@@ -91,3 +91,28 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestSSHDStopKillsDetachedJobs: a job a session detached (setsid, its
+// own session, reparented away from sshd) is listed and killed by Stop.
+func TestSSHDStopKillsDetachedJobs(t *testing.T) {
+	s := SSHD(t)
+	out, err := sshCmd(t, s, s.Host, "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo started").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "started") {
+		t.Fatalf("ssh: %v\n%s", err, out)
+	}
+	if n := len(s.SessionProcesses()); n != 1 {
+		t.Fatalf("SessionProcesses() = %d processes, want the detached sleep", n)
+	}
+	// Dropped connections leave the job alone; Stop does not.
+	s.DropConnections()
+	if n := len(s.SessionProcesses()); n != 1 {
+		t.Fatalf("after DropConnections: %d processes, want the detached sleep", n)
+	}
+	if out, err := sshCmd(t, s, s.Host, "true").CombinedOutput(); err != nil {
+		t.Fatalf("ssh after DropConnections: %v\n%s", err, out)
+	}
+	s.Stop()
+	if pids := s.SessionProcesses(); len(pids) != 0 {
+		t.Fatalf("processes %v survived Stop", pids)
+	}
+}
