@@ -28,7 +28,9 @@ type PoolOptions struct {
 // Pool shares SSH connections between tasks: one connection (one
 // handshake) per connection id and settings, one session per command. A
 // connection found broken is dropped and dialed again, once. Safe for
-// concurrent use; concurrent first uses share one dial.
+// concurrent use; concurrent first uses share one dial. A connection that
+// refuses another session (sshd's MaxSessions, 10 by default) is taken out
+// of the pool, its running sessions left alone, and a new one dialed.
 type Pool struct {
 	log  *slog.Logger
 	idle time.Duration

@@ -74,6 +74,32 @@ func TestPoolReusesOneHandshake(t *testing.T) {
 	}
 }
 
+// TestPoolBeyondMaxSessions: sshd allows 10 sessions per connection (its
+// MaxSessions default); more concurrent commands get a second connection
+// instead of an error.
+func TestPoolBeyondMaxSessions(t *testing.T) {
+	srv := testenv.SSHD(t)
+	s := settingsOf(t, connTo(srv, "edge", map[string]string{"key_file": srv.KeyFile}))
+	p := NewPool(PoolOptions{})
+	defer p.Close()
+	var sessions []*Session
+	defer func() {
+		for _, sess := range sessions {
+			sess.Close()
+		}
+	}()
+	for i := range 12 {
+		sess, err := p.Session(t.Context(), s)
+		if err != nil {
+			t.Fatalf("session %d: %v", i+1, err)
+		}
+		sessions = append(sessions, sess)
+	}
+	if d := p.Stats().Dials; d != 2 {
+		t.Errorf("12 sessions made %d dials, want 2", d)
+	}
+}
+
 func TestPoolClosesIdleConnections(t *testing.T) {
 	srv := testenv.SSHD(t)
 	s := settingsOf(t, connTo(srv, "edge", map[string]string{"key_file": srv.KeyFile}))

@@ -190,7 +190,7 @@ func (s *SSHServer) writeConfig(o sshdOptions, hostKeys []string, authorizedKeys
 	b.WriteString("KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n")
 	fmt.Fprintf(&b, "PidFile %s\n", filepath.Join(s.Dir, "sshd.pid"))
 	fmt.Fprintf(&b, "AllowTcpForwarding %s\n", yesNo[o.bastion])
-	b.WriteString("LogLevel VERBOSE\nSubsystem sftp internal-sftp\nMaxStartups 100\nMaxSessions 100\n")
+	b.WriteString("LogLevel VERBOSE\nSubsystem sftp internal-sftp\nMaxStartups 100\n")
 	fmt.Fprintf(&b, "SetEnv %s=%s\n", SSHDMarkerEnv, s.marker)
 	if err := os.WriteFile(s.config, []byte(b.String()), 0o644); err != nil {
 		return err
