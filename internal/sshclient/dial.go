@@ -30,9 +30,9 @@ const (
 )
 
 // Error is a failure to reach a server over SSH, naming the connection,
-// the address and the stage. Through a bastion, the bastion's own Error is
-// wrapped inside the target's: errors.As finds the innermost first only
-// through Unwrap chains, so callers look at Via for the hop that failed.
+// the address and the stage. When the hop to a bastion failed, the
+// target's Error has Via set to its proxy_jump and Stage copied from the
+// bastion's own Error, which it wraps (errors.As(e.Err, ...) finds it).
 type Error struct {
 	ConnID string
 	Addr   string
