@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// sshCmd runs OpenSSH's own client against s, trusting only s's known
+// sshCmd runs OpenSSH's own client against s (tests read its stdout
+// only: the login shell's startup files may write to stderr), trusting only s's known
 // hosts, so the test bed is checked with the reference client.
 func sshCmd(t *testing.T, s *SSHServer, extra ...string) *exec.Cmd {
 	t.Helper()
@@ -24,7 +25,7 @@ func sshCmd(t *testing.T, s *SSHServer, extra ...string) *exec.Cmd {
 
 func TestSSHDServesKeyLogins(t *testing.T) {
 	s := SSHD(t)
-	out, err := sshCmd(t, s, s.Host, "echo", "hello").CombinedOutput()
+	out, err := sshCmd(t, s, s.Host, "echo", "hello").Output()
 	if err != nil || strings.TrimSpace(string(out)) != "hello" {
 		t.Fatalf("ssh: %v\n%s", err, out)
 	}
@@ -61,7 +62,7 @@ func TestSSHDBastionForwards(t *testing.T) {
 	jump := "ssh -F /dev/null -i " + bastion.KeyFile + " -o BatchMode=yes -o UserKnownHostsFile=" + kh +
 		" -p " + strconv.Itoa(bastion.Port) + " -W %h:%p " + bastion.User + "@" + bastion.Host
 	out, err := sshCmd(t, target, "-o", "UserKnownHostsFile="+kh, "-o", "ProxyCommand="+jump,
-		target.Host, "echo", "via").CombinedOutput()
+		target.Host, "echo", "via").Output()
 	if err != nil || strings.TrimSpace(string(out)) != "via" {
 		t.Fatalf("ssh through the bastion: %v\n%s", err, out)
 	}
@@ -96,7 +97,7 @@ func writeFile(t *testing.T, path, content string) {
 // own session, reparented away from sshd) is listed and killed by Stop.
 func TestSSHDStopKillsDetachedJobs(t *testing.T) {
 	s := SSHD(t)
-	out, err := sshCmd(t, s, s.Host, "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo started").CombinedOutput()
+	out, err := sshCmd(t, s, s.Host, "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo started").Output()
 	if err != nil || !strings.Contains(string(out), "started") {
 		t.Fatalf("ssh: %v\n%s", err, out)
 	}
