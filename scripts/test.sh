@@ -33,6 +33,7 @@ command -v python3 >/dev/null || install_debian python3 python3-venv
 command -v javac >/dev/null || install_debian openjdk-17-jdk-headless
 command -v curl >/dev/null || install_debian curl
 command -v krb5kdc >/dev/null || [ -x /usr/sbin/krb5kdc ] || install_debian krb5-kdc krb5-admin-server krb5-user
+command -v /usr/sbin/sshd >/dev/null || install_debian openssh-server openssh-client
 scripts/spark.sh install # PySpark in a virtualenv: the Spark cluster the tests start
 go mod download
 GOBIN="$(go env GOPATH)/bin"

@@ -32,6 +32,14 @@
 // with kadmin.local (no kadmind runs), with ticket lifetimes short enough to
 // watch a ticket being renewed.
 //
+// SSHD starts an OpenSSH sshd per call (Debian's openssh-server), on
+// 127.0.0.1 and a free port, with its configuration, host keys and
+// authorized keys in t's temporary directory, stopped by t.Cleanup. Every
+// instance authorizes the test binary's one client key (plain and
+// encrypted copies), so a bastion (SSHDBastion) and the host behind it take
+// the same identity. Password logins use a dedicated local account
+// (SSHTestUser), which only root can create.
+//
 // When a service is not installed the test is skipped, unless CI=true, where
 // it fails: CI must exercise every backend (RequireCI).
 package testenv
