@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -256,8 +257,11 @@ func TestHostileCommandAndEnvironmentRunAsGiven(t *testing.T) {
 		var rOut, rErr bytes.Buffer
 		ref.Stdout, ref.Stderr = &rOut, &rErr
 		rCode := 0
-		if err := ref.Run(); err != nil {
-			rCode = err.(*exec.ExitError).ExitCode()
+		var exit *exec.ExitError
+		if err := ref.Run(); errors.As(err, &exit) {
+			rCode = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
 		}
 		if code != rCode || out != rOut.String() || errOut != rErr.String() {
 			t.Errorf("command %q:\n job: %d %q %q\n sh:  %d %q %q", c, code, out, errOut, rCode, rOut.String(), rErr.String())
