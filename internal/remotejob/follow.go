@@ -155,15 +155,14 @@ func parsePoll(data []byte, at Offsets) (pollAnswer, error) {
 	default:
 		return pollAnswer{}, fmt.Errorf("poll answer %q: unknown state %q", head, a.State)
 	}
-	code, err := strconv.Atoi(f[1])
-	if err != nil || code < 0 || code > 255 {
+	code, ok := number(f[1])
+	if !ok || code > 255 {
 		return pollAnswer{}, fmt.Errorf("poll answer %q: exit code %q, want 0 to 255 (the job's exit file holds something else)", head, f[1])
 	}
-	a.Code = code
+	a.Code = int(code)
 	var n [4]int64
 	for i := range n {
-		n[i], err = strconv.ParseInt(f[2+i], 10, 64)
-		if err != nil || n[i] < 0 {
+		if n[i], ok = number(f[2+i]); !ok {
 			return pollAnswer{}, fmt.Errorf("poll answer %q: %q is not a byte count", head, f[2+i])
 		}
 	}
@@ -180,6 +179,21 @@ func parsePoll(data []byte, at Offsets) (pollAnswer, error) {
 	a.Stdout = bytes.NewBuffer(body[:n[2]])
 	a.Stderr = bytes.NewBuffer(body[n[2]:])
 	return a, nil
+}
+
+// number reads a number as the scripts print it: decimal digits, no sign,
+// no leading zero.
+func number(s string) (int64, bool) {
+	if s == "" || len(s) > 18 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // checkChunk: a file only grows, and a chunk lies within it.

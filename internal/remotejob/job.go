@@ -199,15 +199,15 @@ func parseStart(out []byte, id string) (Handle, bool, error) {
 	if !fresh && f[0] != "existing" {
 		return Handle{}, false, fmt.Errorf("start answer %q: state %q, want started or existing", line, f[0])
 	}
-	pid, err := strconv.Atoi(f[1])
-	if err != nil || pid <= 1 {
+	pid, ok := number(f[1])
+	if !ok || pid <= 1 || pid > 1<<31 {
 		return Handle{}, false, fmt.Errorf("start answer %q: pid %q, want a number above 1", line, f[1])
 	}
-	epoch, err := strconv.ParseInt(f[2], 10, 64)
-	if err != nil || epoch < 0 || epoch > 1<<40 {
+	epoch, ok := number(f[2])
+	if !ok || epoch > 1<<40 {
 		return Handle{}, false, fmt.Errorf("start answer %q: start time %q, want seconds since 1970", line, f[2])
 	}
-	h := Handle{Version: Version, JobID: id, Dir: f[3], PID: pid, StartedAt: time.Unix(epoch, 0).UTC()}
+	h := Handle{Version: Version, JobID: id, Dir: f[3], PID: int(pid), StartedAt: time.Unix(epoch, 0).UTC()}
 	if err := h.Validate(); err != nil {
 		return Handle{}, false, fmt.Errorf("start answer %q: %w", line, err)
 	}
