@@ -137,8 +137,10 @@ func baseExpr(base string) (string, error) {
 
 // Start starts the job of s on sh's host, or finds it if a job with the
 // same JobID was started before (fresh is then false): the command never
-// runs twice for one JobID. It returns once the job runs; the job outlives
-// the connection and Sirocco.
+// runs twice for one JobID while its directory exists (until Cleanup). It
+// returns once the job runs; the job outlives the connection and Sirocco.
+// After an error the job may or may not run: Start again with the same
+// JobID to know.
 func Start(ctx context.Context, sh Shell, s Spec) (h Handle, fresh bool, err error) {
 	if !ValidJobID(s.JobID) {
 		return Handle{}, false, fmt.Errorf("start remote job: job id %q: want letters, digits, . _ - (see JobID)", s.JobID)

@@ -388,3 +388,49 @@ func TestHandleValidate(t *testing.T) {
 		}
 	}
 }
+
+// homeShell runs scripts with HOME (and TMPDIR) of the test's choosing, as a
+// login on another host would have them.
+type homeShell struct{ home, tmp string }
+
+func (s homeShell) Run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	env := "TMPDIR=" + quote(s.tmp) + "; export TMPDIR; "
+	if s.home != "" {
+		env += "HOME=" + quote(s.home) + "; export HOME; "
+	} else {
+		env += "unset HOME; "
+	}
+	return Local{}.Run(ctx, env+script, stdin, stdout, stderr)
+}
+
+func TestBaseDirAndCwdDefaults(t *testing.T) {
+	t.Parallel()
+	tmp, _ := filepath.EvalSymlinks(t.TempDir())
+	home := filepath.Join(tmp, "home dir")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, home, base, cwd string
+		wantDir, wantCwd      string
+	}{
+		{"default base", home, "", "~", filepath.Join(home, ".sirocco/jobs"), home},
+		{"base in home", home, "~/my jobs", "~/", filepath.Join(home, "my jobs"), home},
+		{"no home", "", "", "/", filepath.Join(tmp, "sirocco-jobs-"+itoa(os.Getuid())), "/"},
+	}
+	for i, tt := range tests {
+		sh := homeShell{home: tt.home, tmp: tmp}
+		id := "defaults-" + itoa(i)
+		h, _, err := Start(context.Background(), sh, Spec{Command: "pwd", BaseDir: tt.base, Cwd: tt.cwd, JobID: id})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		t.Cleanup(func() { stopQuietly(t, h) })
+		if h.Dir != filepath.Join(tt.wantDir, id) {
+			t.Errorf("%s: job directory %q, want %q", tt.name, h.Dir, filepath.Join(tt.wantDir, id))
+		}
+		if _, out, _ := follow(t, h); out != tt.wantCwd+"\n" {
+			t.Errorf("%s: the job ran in %q, want %q", tt.name, out, tt.wantCwd)
+		}
+	}
+}
