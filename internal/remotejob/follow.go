@@ -66,9 +66,9 @@ func Follow(ctx context.Context, sh Shell, h Handle, from Offsets, out Output) (
 		}
 		if a.Stdout.Len()+a.Stderr.Len() > 0 {
 			wait = minPoll
-		}
-		if at.Stdout < a.StdoutSize || at.Stderr < a.StderrSize {
-			continue // more output is there already
+			if at.Stdout < a.StdoutSize || at.Stderr < a.StderrSize {
+				continue // more output is there already
+			}
 		}
 		switch a.State {
 		case stateExited:
