@@ -20,6 +20,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
+	"github.com/sirocco-dev/sirocco/internal/sshclient"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -77,6 +78,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		Connections: &connection.Resolver{Store: o.Store, Keys: keys},
 		Store:       o.Store, DAGs: bag, Operators: o.Operators, LogsDir: cfg.LogsDir(),
 		WorkerID: newWorkerID(host), Hostname: host, Clock: o.Clock, Logger: o.Logger, KillGrace: cfg.KillGrace,
+		SSH: sshclient.NewPool(sshclient.PoolOptions{Logger: o.Logger}),
 	}
 	exec := executor.NewLocal(executor.LocalOptions{Runner: runner, Parallelism: cfg.Parallelism, Heartbeat: cfg.Heartbeat})
 	loop := scheduler.NewLoop(scheduler.Options{
@@ -241,5 +243,6 @@ func (e *Engine) Run(ctx context.Context) error {
 	wg.Wait()
 	e.Executor.Wait()
 	e.recovery.Wait() // one grace at most
+	_ = e.Runner.SSH.Close()
 	return err
 }

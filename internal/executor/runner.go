@@ -16,6 +16,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
+	"github.com/sirocco-dev/sirocco/internal/sshclient"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/tasklog"
 	"github.com/sirocco-dev/sirocco/internal/template"
@@ -53,6 +54,9 @@ type Runner struct {
 	// fields take template.DefaultLimits. Rendering also stops with the
 	// try (execution_timeout, kill, mark-failed).
 	TemplateLimits template.Limits
+	// SSH is the pool of ssh connections the tries share (see
+	// operator.Task.SSH); its owner closes it after the last try.
+	SSH *sshclient.Pool
 
 	mu         sync.Mutex
 	running    map[store.TaskKey]trackedTry
@@ -228,7 +232,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(r.WorkerID, k, t.ti.TryNumber),
 		NoteHandle: func(h []byte) { lw.Printf("%s%s", HandleNote, h) },
 		DagDir:     dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
-		Connection: r.connection(lw.AddSecret),
+		Connection: r.connection(lw.AddSecret), SSH: r.SSH,
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			rendered := t.rendered.take()
 			ok, err := st.UpdateTask(ctx, store.TaskUpdate{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/sshclient"
 )
 
 // Task is everything an operator may use for one try. Args are the task's
@@ -47,6 +48,10 @@ type Task struct {
 	Mask func(secret string)
 	// KillGrace is the SIGTERM → SIGKILL delay for the try's processes.
 	KillGrace time.Duration
+	// SSH holds the process's ssh connections, one per connection id,
+	// reused across tries (one handshake, one session per command). Nil
+	// where nothing may reach another host.
+	SSH *sshclient.Pool
 }
 
 // Result is what a successful try returns. ReturnValue, when set, is pushed
