@@ -91,15 +91,15 @@ func sshReach(ctx context.Context, ck *Checker, c connection.Connection) (addr, 
 // jumpConnection resolves a proxy_jump that names a connection; ok is
 // false when it is not one (a host).
 func jumpConnection(ctx context.Context, ck *Checker, jump string) (connection.Connection, bool, error) {
-	if ck.Lookup == nil || strings.ContainsAny(jump, "@:") || connection.ValidateID(jump) != nil {
+	if ck.Lookup == nil || strings.ContainsAny(jump, "@:") || !validID(jump) {
 		return connection.Connection{}, false, nil
 	}
 	hop, err := ck.Lookup(ctx, jump)
 	switch {
 	case err == nil:
 		return hop, true, nil
-	case errors.Is(err, store.ErrNotFound): // a host name, not a connection
-		return connection.Connection{}, false, nil
+	case errors.Is(err, store.ErrNotFound):
+		return connection.Connection{}, false, nil // proxy_jump names a host
 	default:
 		return connection.Connection{}, false, fmt.Errorf("proxy_jump %s: %w", jump, err)
 	}
@@ -180,3 +180,6 @@ func printable(s string) string {
 		return r
 	}, strings.ToValidUTF8(s, "?"))
 }
+
+// validID reports whether s could name a connection.
+func validID(s string) bool { return connection.ValidateID(s) == nil }
