@@ -15,6 +15,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/tasklog"
@@ -53,6 +54,9 @@ type Runner struct {
 	// fields take template.DefaultLimits. Rendering also stops with the
 	// try (execution_timeout, kill, mark-failed).
 	TemplateLimits template.Limits
+	// Preflight configures the connection checks of tasks and DAGs with
+	// preflight (kinit, step timeout); nil means the defaults.
+	Preflight *preflight.Checker
 
 	mu         sync.Mutex
 	running    map[store.TaskKey]trackedTry
@@ -139,6 +143,11 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 		timeout: task.ExecutionTimeout, rendered: &pendingRendered{},
 		prepare: func(ctx context.Context) (*prepared, error) { return r.prepare(ctx, d, task, run, try) }},
 		func(ctx context.Context, ot *operator.Task) (operator.Result, error) {
+			if wantsPreflight(d, task) {
+				if err := r.preflight(ctx, d, task, ot); err != nil {
+					return operator.Result{}, err
+				}
+			}
 			return r.Operators[task.Operator].New().Execute(ctx, ot)
 		})
 }
