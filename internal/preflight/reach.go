@@ -27,13 +27,14 @@ func DialTarget(c connection.Connection) (string, error) {
 	}
 	host, _, _ = strings.Cut(host, "/")
 	port := c.Port
-	if h, p, err := net.SplitHostPort(host); err == nil && protocol != "" {
-		// A protocol-prefixed host may carry its own port: https://api:8443.
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		// The host may carry its own port: https://api:8443, [::1]:22.
 		host = h
 		if n, err := strconv.Atoi(p); err == nil && port == 0 {
 			port = n
 		}
 	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]") // [::1]
 	if host == "" {
 		return "", fmt.Errorf("connection %s (%s) has no host to reach", c.ID, c.Type)
 	}
@@ -46,7 +47,14 @@ func DialTarget(c connection.Connection) (string, error) {
 	if port == 0 {
 		return "", fmt.Errorf("connection %s (%s) has no port and its type has no usual one", c.ID, c.Type)
 	}
-	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("connection %s (%s): port %d is outside 1..65535", c.ID, c.Type, port)
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	if _, _, err := net.SplitHostPort(addr); err != nil || strings.ContainsAny(host, "[] \t\r\n") {
+		return "", fmt.Errorf("connection %s (%s): host %q is not a host name or address", c.ID, c.Type, host)
+	}
+	return addr, nil
 }
 
 // reachChecks are the dns and tcp steps to addr, or to the connection's
