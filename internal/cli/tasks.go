@@ -12,6 +12,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/tasklog"
@@ -337,7 +338,7 @@ func newTestRunner(e *env, a *app) *executor.Runner {
 	host, _ := os.Hostname()
 	r := &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: e.cfg.LogsDir(),
 		WorkerID: "cli", Hostname: host, Clock: scheduler.SystemClock{}, Logger: e.log, KillGrace: e.cfg.KillGrace,
-		Connections: &connection.Resolver{Store: e.st}}
+		Connections: &connection.Resolver{Store: e.st}, Preflight: &preflight.Checker{Kinit: e.cfg.Kerberos.KinitPath}}
 	if keys, _, err := connection.LoadKeyring(e.cfg.Home); err == nil {
 		r.Connections.Keys = keys
 	}

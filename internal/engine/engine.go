@@ -21,6 +21,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -76,6 +77,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		Connections: &connection.Resolver{Store: o.Store, Keys: keys},
 		Store:       o.Store, DAGs: bag, Operators: o.Operators, LogsDir: cfg.LogsDir(),
 		WorkerID: newWorkerID(host), Hostname: host, Clock: o.Clock, Logger: o.Logger, KillGrace: cfg.KillGrace,
+		Preflight: &preflight.Checker{Kinit: cfg.Kerberos.KinitPath},
 	}
 	exec := executor.NewLocal(executor.LocalOptions{Runner: runner, Parallelism: cfg.Parallelism, Heartbeat: cfg.Heartbeat})
 	loop := scheduler.NewLoop(scheduler.Options{
