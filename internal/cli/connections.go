@@ -7,23 +7,19 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
-
-// connTestTimeout bounds `connections test`'s TCP dial.
-const connTestTimeout = 5 * time.Second
 
 // maxStdinSecret bounds what --conn-password - and friends read.
 const maxStdinSecret = 1 << 20
@@ -334,96 +330,77 @@ func (a *app) connectionsDelete() *cobra.Command {
 }
 
 func (a *app) connectionsTest() *cobra.Command {
-	return &cobra.Command{
-		Use:   "test ID",
-		Short: "Check that a connection's host:port accepts TCP connections (5s timeout)",
-		Long: `Resolve the connection as a task would (environment first, then database) and open a TCP
-connection to its host and port (the type's usual port when none is set). Exits 1 when the
-connection cannot be resolved, has no host to reach, or the host does not answer within 5s.`,
+	var acceptHostKey bool
+	cmd := &cobra.Command{
+		Use:   "test ID [--accept-host-key]",
+		Short: "Check a connection step by step (DNS, TCP, then its type's own steps) and report each",
+		Long: `Resolve the connection as a task would (environment first, then database) and check it step
+by step, each with its time and outcome, stopping the steps that need one that failed:
+
+  dns, tcp          resolve the host, open a TCP connection (the type's usual port when none)
+  spark             the master's REST submission server answers and names its Spark version,
+                    the master UI's /json answers (when set, or in cluster mode); local mode
+                    has nothing to reach
+  ssh               the server's SSH identification (through the bastion of a proxy_jump)
+  kerberos          with principal and keytab extras: a ticket is obtained into a throwaway
+                    cache (the user's own is never touched)
+
+Each step gets 5s. Exits 0 when no step failed, 1 otherwise. -o json or -o yaml prints
+the report for programs. --accept-host-key lets the SSH check trust and record a host key it has
+not seen before, showing its fingerprint.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
 			return a.withConnections(cmd, func(r *connection.Resolver) error {
 				e, err := r.Lookup(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
-				if master := localSparkMaster(e.Connection); master != "" {
-					fmt.Fprintf(a.stdout, "Connection %s (%s, from %s): ok, Spark's local mode runs in the task's own process; nothing to reach\n",
-						e.ID, master, e.Source)
-					return nil
-				}
-				addr, err := dialTarget(e.Connection)
-				if err != nil {
+				ck := &preflight.Checker{AcceptHostKey: acceptHostKey, Kinit: cfg.Kerberos.KinitPath,
+					Lookup: r.Get}
+				rep := ck.Check(cmd.Context(), e.Connection)
+				rep.Source = string(e.Source)
+				if err := a.printReport(rep); err != nil {
 					return err
 				}
-				start := time.Now()
-				d := net.Dialer{Timeout: connTestTimeout}
-				conn, err := d.DialContext(cmd.Context(), "tcp", addr)
-				if err != nil {
-					fmt.Fprintf(a.stdout, "Connection %s (%s, from %s): failed: %v\n", e.ID, addr, e.Source, err)
+				if !rep.OK() {
 					return exitCode(1)
 				}
-				conn.Close()
-				fmt.Fprintf(a.stdout, "Connection %s (%s, from %s): ok, TCP connection opened in %s\n",
-					e.ID, addr, e.Source, time.Since(start).Round(10*time.Microsecond))
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&acceptHostKey, "accept-host-key", false, "trust and record an SSH host key seen for the first time (shows its fingerprint)")
+	return cmd
 }
 
-// localSparkMaster returns the master of a Spark connection in local mode
-// (local, local[4], local[*]), which has no cluster to test; else "".
-func localSparkMaster(c connection.Connection) string {
-	if c.Type != "spark" {
-		return ""
-	}
-	master := c.Extra["master"]
-	if master == "" {
-		master = c.Host
-	}
-	if master == "local" || strings.HasPrefix(master, "local[") {
-		return master
-	}
-	return ""
-}
-
-// defaultPorts are the usual ports of connection types and host protocols,
-// used by `connections test` when the connection has none.
-var defaultPorts = map[string]int{
-	"ssh": 22, "sftp": 22, "ftp": 21, "http": 80, "https": 443, "postgres": 5432, "mysql": 3306,
-	"redis": 6379, "spark": 7077, "kafka": 9092, "smtp": 25,
-}
-
-// dialTarget returns the host:port a connection points at: the host
-// without a protocol prefix or path, and the port or the usual one.
-func dialTarget(c connection.Connection) (string, error) {
-	host, protocol := c.Host, ""
-	if p, h, ok := strings.Cut(host, "://"); ok {
-		protocol, host = strings.ToLower(p), h
-	}
-	host, _, _ = strings.Cut(host, "/")
-	port := c.Port
-	if h, p, err := net.SplitHostPort(host); err == nil && protocol != "" {
-		// A protocol-prefixed host may carry its own port: https://api:8443.
-		host = h
-		if n, err := strconv.Atoi(p); err == nil && port == 0 {
-			port = n
+// printReport writes a preflight report in the chosen output format: its
+// text for a table, its JSON document for json and yaml.
+func (a *app) printReport(rep preflight.Report) error {
+	switch a.output {
+	case "table", "":
+		return rep.WriteText(a.stdout)
+	case "json", "yaml":
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return fmt.Errorf("encode report: %w", err)
 		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return fmt.Errorf("encode report: %w", err)
+		}
+		if a.output == "yaml" {
+			return yaml.NewEncoder(a.stdout).Encode(doc)
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	default:
+		return fmt.Errorf("unknown output format %q (expected table, json or yaml)", a.output)
 	}
-	if host == "" {
-		return "", fmt.Errorf("connection %s (%s) has no host to test", c.ID, c.Type)
-	}
-	if port == 0 {
-		port = defaultPorts[protocol]
-	}
-	if port == 0 {
-		port = defaultPorts[c.Type]
-	}
-	if port == 0 {
-		return "", fmt.Errorf("connection %s (%s) has no port and its type has no usual one to test", c.ID, c.Type)
-	}
-	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
 func (a *app) connectionsImport() *cobra.Command {

@@ -12,6 +12,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/sshclient"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -338,7 +339,8 @@ func newTestRunner(e *env, a *app) *executor.Runner {
 	host, _ := os.Hostname()
 	r := &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: e.cfg.LogsDir(),
 		WorkerID: "cli", Hostname: host, Clock: scheduler.SystemClock{}, Logger: e.log, KillGrace: e.cfg.KillGrace,
-		Connections: &connection.Resolver{Store: e.st}, SSH: sshclient.NewPool(sshclient.PoolOptions{Logger: e.log})}
+		Connections: &connection.Resolver{Store: e.st}, SSH: sshclient.NewPool(sshclient.PoolOptions{Logger: e.log}),
+		Preflight: &preflight.Checker{Kinit: e.cfg.Kerberos.KinitPath}}
 	if keys, _, err := connection.LoadKeyring(e.cfg.Home); err == nil {
 		r.Connections.Keys = keys
 	}

@@ -38,6 +38,8 @@ var topKeys = []keyInfo{
 	{"params", "Run parameters: name -> default value, or {type, default, enum, description}. A trigger's conf overrides the defaults.",
 		map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/param"}}},
 	{"tags", "Labels for filtering in the UI and API.", map[string]any{"type": "array", "items": schemaString}},
+	{"preflight", "Connections checked (`sirocco connections test`) before each try of the run's first tasks, those with no upstream task; a failed check fails that try at once with the report in its log (a connection id or a list of them).",
+		map[string]any{"oneOf": []any{schemaID, map[string]any{"type": "array", "items": schemaID}}}},
 	{"tasks", "The tasks of the DAG, in any order; dependencies are given with depends_on.",
 		map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/task"}}},
 }
@@ -56,6 +58,7 @@ var commonTaskKeys = []keyInfo{
 	{"priority_weight", "Higher runs first when slots are scarce (default 1).", schemaInt},
 	{"queue", "Queue of the workers that may run the task (default \"default\").", schemaString},
 	{"env", "Environment variables for the task; values may be templated.", schemaEnv},
+	{"preflight", "Check the connections the task uses (its conn_id, ssh_conn_id, ... fields) before each try, as `sirocco connections test` does; a failed check fails the try at once with the report in its log (retries apply).", schemaBool},
 }
 
 // taskOnlyKeys are the keys only a task (not default_args) may set.

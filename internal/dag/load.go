@@ -416,6 +416,9 @@ func (l *loader) dag(root *yaml.Node) *DAG {
 	if e, ok := set(keys, "tags"); ok {
 		d.Tags = l.tags(e.val)
 	}
+	if e, ok := set(keys, "preflight"); ok {
+		d.Preflight = l.connIDs(e.val, "preflight")
+	}
 	base := l.defaultArgs(keys)
 	if e, ok := keys["tasks"]; ok {
 		d.Tasks = l.tasks(e.val, base)
@@ -507,6 +510,32 @@ func checkID(s string) error {
 		}
 	}
 	return nil
+}
+
+// connIDs reads a connection id or a list of them, without duplicates.
+// Whether each exists is only known when the check runs.
+func (l *loader) connIDs(n *yaml.Node, field string) []string {
+	r := resolve(n)
+	items := []*yaml.Node{n}
+	switch r.Kind {
+	case yaml.ScalarNode:
+	case yaml.SequenceNode:
+		items = r.Content
+	default:
+		l.errAt(n, field, "expected a connection id or a list of them, got %s", describe(r))
+		return nil
+	}
+	var out []string
+	for i, c := range items {
+		f := field
+		if r.Kind == yaml.SequenceNode {
+			f = indexField(field, i)
+		}
+		if id, ok := l.ident(c, f); ok && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (l *loader) tags(n *yaml.Node) []string {

@@ -23,6 +23,11 @@ type DAG struct {
 	Tasks          []*Task // in file order
 	FileLoc        string
 
+	// Preflight lists connections checked before each try of the run's
+	// first tasks (those without upstream tasks); a failed check fails
+	// the try at once with the report in its log.
+	Preflight []string
+
 	byID        map[string]*Task
 	downstream  map[string][]string
 	upstreamIdx [][]int // per task position, the positions of its upstream tasks
@@ -84,6 +89,11 @@ type Task struct {
 	Env                     map[string]string
 	Args                    map[string]any
 	Line                    int // line of the task in its file, for error messages
+
+	// Preflight checks the connections the task uses (its conn_id,
+	// ssh_conn_id, ... fields) before each try; a failed check fails the
+	// try at once, with the report in its log.
+	Preflight bool
 }
 
 // DefaultPool is the pool every task uses unless it names another, as in Airflow.

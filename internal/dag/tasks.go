@@ -92,6 +92,10 @@ func (l *loader) common(t *Task, e entry, field string) {
 		if s, ok := l.nonEmpty(n, field); ok {
 			t.Queue = s
 		}
+	case "preflight":
+		if b, ok := l.boolean(n, field); ok {
+			t.Preflight = b
+		}
 	case "env":
 		// As with any Airflow default_args key, a task's env replaces the
 		// inherited one rather than merging with it.

@@ -19,6 +19,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/sshclient"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -78,7 +79,8 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		Connections: &connection.Resolver{Store: o.Store, Keys: keys},
 		Store:       o.Store, DAGs: bag, Operators: o.Operators, LogsDir: cfg.LogsDir(),
 		WorkerID: newWorkerID(host), Hostname: host, Clock: o.Clock, Logger: o.Logger, KillGrace: cfg.KillGrace,
-		SSH: sshclient.NewPool(sshclient.PoolOptions{Logger: o.Logger}),
+		SSH:       sshclient.NewPool(sshclient.PoolOptions{Logger: o.Logger}),
+		Preflight: &preflight.Checker{Kinit: cfg.Kerberos.KinitPath},
 	}
 	exec := executor.NewLocal(executor.LocalOptions{Runner: runner, Parallelism: cfg.Parallelism, Heartbeat: cfg.Heartbeat})
 	loop := scheduler.NewLoop(scheduler.Options{

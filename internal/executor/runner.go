@@ -15,6 +15,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/sshclient"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -57,6 +58,9 @@ type Runner struct {
 	// SSH is the pool of ssh connections the tries share (see
 	// operator.Task.SSH); its owner closes it after the last try.
 	SSH *sshclient.Pool
+	// Preflight configures the connection checks of tasks and DAGs with
+	// preflight (kinit, step timeout); nil means the defaults.
+	Preflight *preflight.Checker
 
 	mu         sync.Mutex
 	running    map[store.TaskKey]trackedTry
@@ -143,6 +147,11 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 		timeout: task.ExecutionTimeout, rendered: &pendingRendered{},
 		prepare: func(ctx context.Context) (*prepared, error) { return r.prepare(ctx, d, task, run, try) }},
 		func(ctx context.Context, ot *operator.Task) (operator.Result, error) {
+			if wantsPreflight(d, task) {
+				if err := r.preflight(ctx, d, task, ot); err != nil {
+					return operator.Result{}, err
+				}
+			}
 			return r.Operators[task.Operator].New().Execute(ctx, ot)
 		})
 }

@@ -32,7 +32,7 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 	for _, secret := range prep.secrets {
 		masked.AddSecret(secret)
 	}
-	res, err := r.Operators[t.Operator].New().Execute(ctx, &operator.Task{
+	ot := &operator.Task{
 		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
 		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d),
 		Log: masked, Logger: r.Logger, KillGrace: r.KillGrace, Mask: masked.AddSecret,
@@ -44,7 +44,13 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 			return err
 		},
 		NoteHandle: func([]byte) {},
-	})
+	}
+	if wantsPreflight(d, t) {
+		if err := r.preflight(ctx, d, t, ot); err != nil {
+			return err
+		}
+	}
+	res, err := r.Operators[t.Operator].New().Execute(ctx, ot)
 	if errors.Is(err, operator.ErrSkip) {
 		fmt.Fprintf(out, "task would be skipped: %v\n", err)
 		return nil

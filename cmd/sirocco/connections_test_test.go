@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+)
+
+// loopback starts a TCP server on a free loopback port that writes
+// greeting to each connection and closes it; it stops with the test.
+func loopback(t *testing.T, greeting string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprint(c, greeting)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String()
+}
+
+// TestConnectionsTest: `connections test` prints a step-by-step report and
+// exits 0 only when no step failed: TCP to a listener, a refused port, a
+// host that does not resolve, an SSH server's banner (with
+// --accept-host-key accepted), and the report as JSON.
+func TestConnectionsTest(t *testing.T) {
+	open := loopback(t, "")
+	sshd := loopback(t, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	s := newSite(t, nil)
+	s.extraEnv = append(s.extraEnv,
+		"SIROCCO_CONN_DB=postgres://u:pw@"+open+"/x",
+		"SIROCCO_CONN_DOWN=postgres://u:pw@"+refused+"/x",
+		"SIROCCO_CONN_NOWHERE=postgres://u:pw@db.sirocco.invalid:5432/x",
+		"SIROCCO_CONN_EDGE=ssh://me@"+sshd)
+	cases := []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"db"}, 0, []string{"Connection db (postgres, from env)", "ok", "tcp", "connected to " + open, "Result: ok (2 step(s) in"}},
+		{[]string{"down"}, 1, []string{"FAILED  tcp", "connection refused", "Result: FAILED at tcp:"}},
+		{[]string{"nowhere"}, 1, []string{"FAILED   dns", "db.sirocco.invalid", "skipped  tcp", "because dns did not pass", "Result: FAILED at dns:"}},
+		{[]string{"edge", "--accept-host-key"}, 0, []string{"ssh banner", "SSH-2.0-OpenSSH_9.2p1 Debian-2"}},
+	}
+	for _, tc := range cases {
+		out, errOut, code := s.run(append([]string{"connections", "test"}, tc.args...)...)
+		if code != tc.code {
+			t.Errorf("connections test %v: exit %d, want %d\n%s%s", tc.args, code, tc.code, out, errOut)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("connections test %v: output lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+		if strings.Contains(out, "pw") {
+			t.Errorf("connections test %v shows the password:\n%s", tc.args, out)
+		}
+	}
+
+	out, _, code := s.run("connections", "test", "down", "-o", "json")
+	var rep struct {
+		ConnID string `json:"conn_id"`
+		OK     bool   `json:"ok"`
+		Steps  []struct {
+			Name    string `json:"name"`
+			Outcome string `json:"outcome"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 || rep.ConnID != "down" || rep.OK ||
+		len(rep.Steps) != 2 || rep.Steps[1].Outcome != "failed" {
+		t.Errorf("-o json: exit %d, %+v, %v\n%s", code, rep, err, out)
+	}
+}
