@@ -18,7 +18,7 @@ import (
 // have steps of their own. Each call returns a new map, which a caller
 // may extend.
 func DefaultProviders() map[string]Provider {
-	ssh := SSHProvider(nil) // wire internal/sshclient here: SSHProvider(sshLoginSteps)
+	ssh := SSHProvider(sshLogin)
 	return map[string]Provider{
 		"spark": sparkProvider,
 		"ssh":   ssh,
@@ -40,8 +40,7 @@ const StepSSHBanner = "ssh banner"
 
 // SSHProvider is the provider of ssh connections: dns and tcp to the host
 // (or to the bastion of a proxy_jump), the server's identification line,
-// then login's steps; with login nil, the login is reported as a skipped
-// step.
+// then login's steps.
 func SSHProvider(login SSHSteps) Provider {
 	return func(ctx context.Context, ck *Checker, c connection.Connection) (Plan, error) {
 		reach, via, err := sshReach(ctx, ck, c)
@@ -49,11 +48,6 @@ func SSHProvider(login SSHSteps) Provider {
 			return Plan{}, err
 		}
 		plan := Plan{Reach: reach, Checks: []Check{bannerCheck(reach, via)}}
-		if login == nil {
-			plan.Checks = append(plan.Checks, Check{Name: "ssh login", Target: c.Host,
-				Detail: "not checked: this build has no SSH client wired into preflight (handshake, host key, auth, `true`)"})
-			return plan, nil
-		}
 		checks, closeFn, err := login(ctx, ck, c)
 		if err != nil {
 			return Plan{}, err

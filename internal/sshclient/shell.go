@@ -27,5 +27,5 @@ func (h Shell) Run(ctx context.Context, script string, stdin io.Reader, stdout, 
 	}
 	defer sess.Close()
 	sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
-	return sess.Run(ctx, cmd)
+	return sess.Run(ctx, "exec "+cmd) // the login shell (csh, fish) steps aside for sh
 }
