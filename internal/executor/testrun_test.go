@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // syncBuffer is the output of Runner.Test: stdout and stderr share it.
@@ -149,5 +150,5 @@ tasks:
 	if pid == 0 {
 		t.Fatalf("no child pid in the output:\n%s", out)
 	}
-	waitDead(t, pid)
+	testenv.EventuallyDead(t, pid, 30*time.Second)
 }
