@@ -24,9 +24,9 @@ func (f *fatalTB) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
-// eventually runs Eventually against a fake TB on its own goroutine, as
+// runEventually runs Eventually against a fake TB on its own goroutine, as
 // the testing package runs a test, and returns the failure message.
-func eventually(what string, timeout time.Duration, check func() (bool, string)) string {
+func runEventually(what string, timeout time.Duration, check func() (bool, string)) string {
 	f := &fatalTB{}
 	done := make(chan struct{})
 	go func() {
@@ -42,7 +42,7 @@ func TestEventually(t *testing.T) {
 	t.Run("returns once the check holds", func(t *testing.T) {
 		t.Parallel()
 		calls := 0
-		msg := eventually("the third look", time.Minute, func() (bool, string) {
+		msg := runEventually("the third look", time.Minute, func() (bool, string) {
 			calls++
 			return calls == 3, fmt.Sprintf("look %d", calls)
 		})
@@ -54,7 +54,7 @@ func TestEventually(t *testing.T) {
 		t.Parallel()
 		calls := 0
 		start := time.Now()
-		msg := eventually("the run to succeed", 100*time.Millisecond, func() (bool, string) {
+		msg := runEventually("the run to succeed", 100*time.Millisecond, func() (bool, string) {
 			calls++
 			return false, fmt.Sprintf("run state running, look %d", calls)
 		})
@@ -62,14 +62,16 @@ func TestEventually(t *testing.T) {
 			t.Errorf("gave up after %s, before the timeout", took)
 		}
 		last := fmt.Sprintf("last observed: run state running, look %d", calls)
-		if calls < 3 || !strings.Contains(msg, "timed out after") ||
+		// The last look, not the first: on a loaded machine there may be
+		// few looks within the timeout, so their number is not asserted.
+		if !strings.Contains(msg, "timed out after") ||
 			!strings.Contains(msg, "waiting for the run to succeed") || !strings.HasSuffix(msg, last) {
 			t.Errorf("after %d calls the failure is %q, want it to end with %q", calls, msg, last)
 		}
 	})
 	t.Run("an empty observation is said to be empty", func(t *testing.T) {
 		t.Parallel()
-		msg := eventually("nothing", time.Millisecond, func() (bool, string) { return false, "" })
+		msg := runEventually("nothing", time.Millisecond, func() (bool, string) { return false, "" })
 		if !strings.HasSuffix(msg, "last observed: (nothing)") {
 			t.Errorf("failure %q", msg)
 		}
