@@ -107,9 +107,13 @@ tasks:
 
 	tiPath := "/dags/spark_api/dagRuns/r1/taskInstances/driver"
 	var ti map[string]any
-	waitFor(t, "the task instance to show the driver id, application id and Spark UI", 2*time.Minute, func() bool {
+	testenv.Eventually(t, "the task instance to show the driver id, application id and Spark UI", 5*time.Minute, func() (bool, string) {
 		code, ti = c.call("GET", tiPath, nil)
-		return code == http.StatusOK && ti["driver_id"] != nil && ti["app_id"] != nil && ti["spark_ui"] != nil
+		if ti["state"] == "failed" {
+			t.Fatalf("the try ended before its driver was shown: %v", ti)
+		}
+		return code == http.StatusOK && ti["driver_id"] != nil && ti["app_id"] != nil && ti["spark_ui"] != nil,
+			fmt.Sprintf("%d %v", code, ti)
 	})
 	driverID, appID, sparkUI := ti["driver_id"].(string), ti["app_id"].(string), ti["spark_ui"].(string)
 	handle, _ := ti["handle"].(map[string]any)
@@ -143,9 +147,9 @@ tasks:
 		t.Errorf("the Spark UI link %s: %d, page mentions the application: %v", sparkUI, resp.StatusCode, strings.Contains(string(page), appID))
 	}
 
-	waitFor(t, "the run to succeed", 3*time.Minute, func() bool {
+	testenv.Eventually(t, "the run to end", 5*time.Minute, func() (bool, string) {
 		_, run = c.call("GET", "/dags/spark_api/dagRuns/r1", nil)
-		return run["state"] == "success" || run["state"] == "failed"
+		return run["state"] == "success" || run["state"] == "failed", fmt.Sprintf("run %v", run)
 	})
 	if run["state"] != "success" {
 		_, tis := c.call("GET", "/dags/spark_api/dagRuns/r1/taskInstances", nil)
@@ -200,13 +204,8 @@ func (s *site) startAPIServer() *server {
 	}
 	go func() { _ = srv.cmd.Wait(); close(srv.done) }()
 	s.t.Cleanup(srv.stop)
-	waitFor(s.t, "api-server to answer /health", 15*time.Second, func() bool {
-		resp, err := healthClient.Get("http://" + addr + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+	testenv.Eventually(s.t, "api-server to answer /health", time.Minute, func() (bool, string) {
+		return healthy(addr)
 	})
 	return srv
 }
@@ -251,23 +250,26 @@ func TestAPIServerWithASeparateScheduler(t *testing.T) {
 		_ = sched.Process.Signal(syscall.SIGTERM)
 		<-schedDone
 	})
-	waitFor(t, "the scheduler to run the API's run", 30*time.Second, func() bool {
+	testenv.Eventually(t, "the scheduler to run the API's run", time.Minute, func() (bool, string) {
 		_, run := c.call("GET", "/dags/hello/dagRuns/r", nil)
-		return run["state"] == "success"
+		if run["state"] == "failed" {
+			t.Fatalf("the API's run failed: %v", run)
+		}
+		return run["state"] == "success", fmt.Sprintf("run %v", run)
 	})
 	if code, log := c.call("GET", "/dags/hello/dagRuns/r/taskInstances/say/logs/1", nil); code != http.StatusOK ||
 		!strings.Contains(log["text"].(string), "hello from the scheduler") {
 		t.Errorf("log through the API server: %d %v", code, log)
 	}
-	waitFor(t, "the scheduler's heartbeat to show in health", 15*time.Second, func() bool {
+	testenv.Eventually(t, "the scheduler's heartbeat to show in health", time.Minute, func() (bool, string) {
 		_, h := c.call("GET", "/health", nil)
 		sched, _ := h["scheduler"].(map[string]any)
-		return sched["status"] == "healthy"
+		return sched["status"] == "healthy", fmt.Sprintf("health %v", h)
 	})
 
 	s.write("later.yaml", "dag_id: later\ntasks:\n  - {id: a, operator: empty}\n")
-	waitFor(t, "a new DAG file to show without a restart", 15*time.Second, func() bool {
-		code, _ := c.call("GET", "/dags/later", nil)
-		return code == http.StatusOK
+	testenv.Eventually(t, "a new DAG file to show without a restart", time.Minute, func() (bool, string) {
+		code, body := c.call("GET", "/dags/later", nil)
+		return code == http.StatusOK, fmt.Sprintf("GET /dags/later: %d %v", code, body)
 	})
 }

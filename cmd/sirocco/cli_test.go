@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 func TestPauseBackfillUnpause(t *testing.T) {
@@ -46,9 +48,9 @@ tasks:
 	}
 
 	s.mustRun("dags", "unpause", "daily")
-	waitFor(t, "a scheduled run once unpaused", 20*time.Second, func() bool {
+	testenv.Eventually(t, "a scheduled run once unpaused", time.Minute, func() (bool, string) {
 		out, _, _ := s.run("dags", "list-runs", "daily", "-o", "json")
-		return strings.Contains(out, `"run_type": "scheduled"`)
+		return strings.Contains(out, `"run_type": "scheduled"`), "runs of daily: " + out
 	})
 }
 

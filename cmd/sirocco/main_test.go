@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -132,13 +133,13 @@ func (s *site) startServer() *server {
 	}
 	go func() { _ = srv.cmd.Wait(); close(srv.done) }()
 	s.t.Cleanup(func() { srv.stop() })
-	waitFor(s.t, "standalone to become healthy", 15*time.Second, func() bool {
-		resp, err := healthClient.Get("http://" + addr + "/health")
-		if err != nil {
-			return false
+	testenv.Eventually(s.t, "standalone to become healthy", time.Minute, func() (bool, string) {
+		select {
+		case <-srv.done:
+			s.t.Fatalf("standalone exited while starting: %v\n%s", srv.cmd.ProcessState, srv.log)
+		default:
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return healthy(addr)
 	})
 	return srv
 }
@@ -163,27 +164,56 @@ func (srv *server) kill9() {
 	<-srv.done
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
+// healthy asks the server at addr for /health; the observation is the
+// error or the answer.
+func healthy(addr string) (bool, string) {
+	resp, err := healthClient.Get("http://" + addr + "/health")
+	if err != nil {
+		return false, err.Error()
 	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	return resp.StatusCode == http.StatusOK, resp.Status + " " + strings.TrimSpace(string(body))
 }
 
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(data, ')')
-	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
+// states reads a run's state through the CLI, and describes it with its
+// task instances' table for a wait's observation.
+func (s *site) states(dagID, runID string) (run, observed string) {
+	out, errOut, _ := s.run("dags", "state", dagID, runID)
+	run = strings.TrimSpace(out)
+	tis, _, _ := s.run("tasks", "state", dagID, runID)
+	return run, fmt.Sprintf("run %s is %q %s; task instances:\n%s", runID, run, strings.TrimSpace(errOut), tis)
+}
+
+// waitRunSuccess waits until the run has ended and fails the test at once
+// if it failed: success is never reached past a failure.
+func (s *site) waitRunSuccess(dagID, runID string, timeout time.Duration) {
+	s.t.Helper()
+	testenv.Eventually(s.t, "run "+runID+" of "+dagID+" to succeed", timeout, func() (bool, string) {
+		run, observed := s.states(dagID, runID)
+		if run == "failed" {
+			s.t.Fatalf("%s, want success", observed)
+		}
+		return run == "success", observed
+	})
+}
+
+// waitPIDFile waits until a task wrote its child's pid to path and returns
+// it; the observation is the file and the run's states.
+func (s *site) waitPIDFile(path, dagID, runID string) int {
+	s.t.Helper()
+	var pid int
+	testenv.Eventually(s.t, "the task to write its child's pid to "+path, time.Minute, func() (bool, string) {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			if pid, err = strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+				return true, ""
+			}
+		}
+		_, observed := s.states(dagID, runID)
+		return false, fmt.Sprintf("%v; %s", err, observed)
+	})
+	return pid
 }
 
 func TestValidateListsEveryErrorAndKeepsGoodDAGs(t *testing.T) {
@@ -283,7 +313,7 @@ tasks:
 		t.Errorf("list-runs = %s", runs)
 	}
 	s.mustRun("tasks", "clear", "ok", "r1", "--task", "hello", "--downstream")
-	waitFor(t, "the cleared run to succeed again", 20*time.Second, func() bool {
+	testenv.Eventually(t, "both cleared tasks to succeed in try 2", time.Minute, func() (bool, string) {
 		out, _, _ := s.run("tasks", "state", "ok", "r1", "-o", "json")
 		var tis []map[string]any
 		_ = json.Unmarshal([]byte(out), &tis)
@@ -291,7 +321,7 @@ tasks:
 		for _, ti := range tis {
 			ok = ok && ti["state"] == "success" && ti["try_number"] == float64(2)
 		}
-		return ok
+		return ok, out
 	})
 }
 
@@ -328,29 +358,17 @@ tasks:
 	})
 	srv := s.startServer()
 	s.mustRun("dags", "trigger", "crashy", "--run-id", "c1")
-	pidFile := filepath.Join(work, "sleep.pid")
-	var sleepPID int
-	waitFor(t, "the long task to start its child", 20*time.Second, func() bool {
-		data, err := os.ReadFile(pidFile)
-		if err != nil {
-			return false
-		}
-		sleepPID, err = strconv.Atoi(strings.TrimSpace(string(data)))
-		return err == nil
-	})
+	sleepPID := s.waitPIDFile(filepath.Join(work, "sleep.pid"), "crashy", "c1")
 	srv.kill9()
 	crashedAt := time.Now().UTC()
-	if !alive(sleepPID) {
+	if !testenv.Alive(sleepPID) {
 		t.Fatalf("precondition: the task's grandchild %d should outlive a SIGKILLed Sirocco", sleepPID)
 	}
 	time.Sleep(2 * time.Second) // downtime: scheduled intervals pass with no scheduler
 	s.startServer()
 
-	waitFor(t, "run c1 to succeed after the restart", 30*time.Second, func() bool {
-		out, _, _ := s.run("dags", "state", "crashy", "c1")
-		return strings.TrimSpace(out) == "success"
-	})
-	if alive(sleepPID) {
+	s.waitRunSuccess("crashy", "c1", time.Minute)
+	if testenv.Alive(sleepPID) {
 		t.Errorf("the orphaned process group (sleep %d) was not killed on restart", sleepPID)
 	}
 	first, _ := os.ReadFile(filepath.Join(work, "first.count"))
@@ -363,14 +381,14 @@ tasks:
 	}
 
 	// Scheduled runs for every interval, including those missed while down.
-	waitFor(t, "ticker runs past the downtime", 20*time.Second, func() bool {
-		out, _, _ := s.run("dags", "list-runs", "ticker", "--limit", "1000", "-o", "json")
+	testenv.Eventually(t, "ticker runs past the downtime", time.Minute, func() (bool, string) {
+		out, _, _ := s.run("dags", "list-runs", "ticker", "--limit", "1", "-o", "json")
 		var runs []map[string]any
 		if json.Unmarshal([]byte(out), &runs) != nil || len(runs) == 0 {
-			return false
+			return false, "latest ticker run: " + out
 		}
 		latest, _ := time.Parse(time.RFC3339Nano, runs[0]["logical_date"].(string))
-		return latest.After(crashedAt.Add(2 * time.Second))
+		return latest.After(crashedAt.Add(2 * time.Second)), fmt.Sprintf("latest ticker run at %s (crashed at %s)", latest, crashedAt)
 	})
 	out := s.mustRun("dags", "list-runs", "ticker", "--limit", "1000", "-o", "json")
 	var runs []map[string]any
@@ -414,17 +432,9 @@ tasks:
 	})
 	srv := s.startServer()
 	s.mustRun("dags", "trigger", "stopped", "--run-id", "s1")
-	var sleepPID int
-	waitFor(t, "the long task to start its child", 20*time.Second, func() bool {
-		data, err := os.ReadFile(filepath.Join(work, "sleep.pid"))
-		if err != nil {
-			return false
-		}
-		sleepPID, err = strconv.Atoi(strings.TrimSpace(string(data)))
-		return err == nil
-	})
+	sleepPID := s.waitPIDFile(filepath.Join(work, "sleep.pid"), "stopped", "s1")
 	srv.stop()
-	if alive(sleepPID) {
+	if testenv.Alive(sleepPID) {
 		t.Errorf("the task's process (sleep %d) outlived the shutdown", sleepPID)
 	}
 	const stopped = "try 1 of long stopped by shutdown; it runs again at the next start without spending a retry"
@@ -437,10 +447,7 @@ tasks:
 	}
 
 	s.startServer()
-	waitFor(t, "run s1 to succeed after the restart", 30*time.Second, func() bool {
-		out, _, _ := s.run("dags", "state", "stopped", "s1")
-		return strings.TrimSpace(out) == "success"
-	})
+	s.waitRunSuccess("stopped", "s1", time.Minute)
 	tries, _ := os.ReadFile(filepath.Join(work, "long.tries"))
 	if got := strings.Fields(string(tries)); strings.Join(got, ",") != "1,2" {
 		t.Errorf("long's tries = %v, want [1 2]", got)
@@ -483,9 +490,9 @@ func TestShutdownSurvivesAClosedOutputPipe(t *testing.T) {
 		}
 	})
 	s.mustRun("dags", "trigger", "piped", "--run-id", "p1")
-	waitFor(t, "the long task to run", 20*time.Second, func() bool {
+	testenv.Eventually(t, "the long task to run", time.Minute, func() (bool, string) {
 		out, _, _ := s.run("tasks", "state", "piped", "p1", "long")
-		return strings.TrimSpace(out) == "running"
+		return strings.TrimSpace(out) == "running", "task long is " + out
 	})
 	r.Close() // the reader (tee) is gone
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

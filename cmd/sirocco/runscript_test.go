@@ -172,19 +172,14 @@ func TestRunScriptQuickstart(t *testing.T) {
 			<-done
 		}
 	})
-	waitFor(t, "run.sh's standalone to answer /health", 5*time.Minute, func() bool {
+	testenv.Eventually(t, "run.sh's standalone to answer /health", 5*time.Minute, func() (bool, string) {
 		select {
 		case err := <-done:
 			stopped = true
 			t.Fatalf("run.sh exited early: %v\n%s", err, out.String())
 		default:
 		}
-		resp, err := healthClient.Get("http://127.0.0.1:" + api + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
+		return healthy("127.0.0.1:" + api) // run.sh's output is logged on failure
 	})
 
 	second := exec.Command(binary, "connections", "list", "-o", "json")

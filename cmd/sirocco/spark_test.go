@@ -50,26 +50,48 @@ tasks:
 	}
 	known := len(before.ActiveDrivers) + len(before.CompletedDrivers)
 
+	start := time.Now()
 	srv := s.startServer()
 	s.mustRun("dags", "trigger", "reattach", "--run-id", "r")
 	var driverID string
-	waitFor(t, "the driver id to be stored", time.Minute, func() bool {
+	testenv.Eventually(t, "the driver id to be stored", 2*time.Minute, func() (bool, string) {
 		out, _, _ := s.run("tasks", "state", "reattach", "r", "long_driver", "-o", "json")
 		var tis []map[string]any
 		if json.Unmarshal([]byte(out), &tis) != nil || len(tis) != 1 {
-			return false
+			return false, out
+		}
+		if st := tis[0]["state"]; st == "success" || st == "failed" || st == "up_for_retry" {
+			t.Fatalf("the try ended before Sirocco was stopped: %s", out)
 		}
 		h, _ := tis[0]["handle"].(map[string]any)
 		driverID, _ = h["driver_id"].(string)
-		return driverID != ""
+		return driverID != "", out
 	})
+	t.Logf("%s: driver %s stored; stopping Sirocco", time.Since(start).Round(time.Millisecond), driverID)
 	stop(srv)
 	s.startServer()
+	t.Logf("%s: Sirocco restarted", time.Since(start).Round(time.Millisecond))
 
-	waitFor(t, "the run to succeed after the restart", 2*time.Minute, func() bool {
-		out, _, _ := s.run("dags", "state", "reattach", "r")
-		return strings.TrimSpace(out) == "success"
+	// The driver runs at Spark's pace: a JVM for it and one for its
+	// executor, then its 20s job, which a loaded machine (CI runs other
+	// packages' Spark clusters beside this one) stretches to minutes. Only
+	// what follows its end is Sirocco's to do, and bounded as such.
+	end := waitDriverEnd(t, c, driverID, 5*time.Minute)
+	t.Logf("%s: driver %s ended %s", time.Since(start).Round(time.Millisecond), driverID, end)
+	if end.State != spark.StateFinished {
+		t.Fatalf("driver %s ended %s, want FINISHED: %s\ntry log:\n%s", driverID, end, end.Message,
+			s.mustRun("tasks", "logs", "reattach", "r", "long_driver"))
+	}
+	testenv.Eventually(t, "Sirocco to see driver "+driverID+" FINISHED and the run succeed", time.Minute, func() (bool, string) {
+		run, observed := s.states("reattach", "r")
+		log, _, _ := s.run("tasks", "logs", "reattach", "r", "long_driver")
+		observed += "the try's log ends:\n" + lastLines(log, 20)
+		if run == "failed" {
+			t.Fatalf("%s, want success", observed)
+		}
+		return run == "success", observed
 	})
+	t.Logf("%s: run succeeded", time.Since(start).Round(time.Millisecond))
 	m, err := c.Master(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -87,4 +109,25 @@ tasks:
 	if out := strings.TrimSpace(s.mustRun("tasks", "state", "reattach", "r", "long_driver")); out != "success" {
 		t.Errorf("task state %s", out)
 	}
+}
+
+// waitDriverEnd waits until the master reports the driver in a final state.
+func waitDriverEnd(t *testing.T, c *spark.Client, id string, timeout time.Duration) spark.DriverStatus {
+	t.Helper()
+	var st spark.DriverStatus
+	testenv.Eventually(t, "driver "+id+" to end", timeout, func() (bool, string) {
+		var err error
+		st, err = c.Status(t.Context(), id)
+		if err != nil {
+			return false, fmt.Sprintf("driver %s: %v", id, err)
+		}
+		return st.Terminal(), fmt.Sprintf("driver %s is %s", id, st)
+	})
+	return st
+}
+
+// lastLines returns the last n lines of text.
+func lastLines(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -3,12 +3,11 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -102,19 +101,6 @@ func (h *harness) trigger(dagID string, conf map[string]any) string {
 	return run.RunID
 }
 
-// waitFor polls the store until cond holds; the engine runs in other
-// goroutines and processes, so the store is the event source.
-func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) {
-	h.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func (h *harness) waitRun(dagID, runID string) store.DagRun {
 	h.t.Helper()
 	return h.waitRunWithin(dagID, runID, 30*time.Second)
@@ -123,15 +109,37 @@ func (h *harness) waitRun(dagID, runID string) store.DagRun {
 func (h *harness) waitRunWithin(dagID, runID string, timeout time.Duration) store.DagRun {
 	h.t.Helper()
 	var run store.DagRun
-	h.waitFor("run "+runID+" to finish", timeout, func() bool {
+	testenv.Eventually(h.t, "run "+runID+" to finish", timeout, func() (bool, string) {
 		var err error
 		run, err = h.st.GetRun(context.Background(), dagID, runID)
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		return run.State.Finished()
+		return run.State.Finished(), "run " + string(run.State) + "; " + h.states(dagID, runID)
 	})
 	return run
+}
+
+// states describes a run's task instances for a wait's observation.
+func (h *harness) states(dagID, runID string) string {
+	h.t.Helper()
+	list, err := h.st.ListTaskInstances(context.Background(), dagID, runID)
+	if err != nil {
+		return "task instances: " + err.Error()
+	}
+	parts := make([]string, len(list))
+	for i, ti := range list {
+		parts[i] = fmt.Sprintf("%s %s (try %d)", ti.TaskID, stateName(ti.State), ti.TryNumber)
+	}
+	return "tasks: " + strings.Join(parts, ", ")
+}
+
+// stateName spells the empty state as the CLI and UI do.
+func stateName(s store.TaskState) string {
+	if s == store.StateNone {
+		return "none"
+	}
+	return string(s)
 }
 
 func (h *harness) tis(dagID, runID string) map[string]store.TaskInstance {
@@ -269,24 +277,10 @@ params: {pidfile: {type: string, default: ""}}
 		t.Fatal(err)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	h.waitFor("the timed-out task's background child to die", 5*time.Second, func() bool { return !alive(pid) })
+	testenv.EventuallyDead(t, pid, 30*time.Second) // the timed-out task's background child
 	if got := h.log("slow", runID, "s", 1); !strings.Contains(got, "execution_timeout of 1s exceeded") {
 		t.Errorf("log should name the timeout:\n%s", got)
 	}
-}
-
-// alive reports whether pid runs; a zombie (killed, not yet reaped by an
-// init that does not reap) counts as dead.
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(data), ')')
-	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
 }
 
 func TestSkipTriggerRulesAndRunOutcome(t *testing.T) {
@@ -347,13 +341,20 @@ tasks:
     command: echo "{{ ds }}"
 `})
 	var runs []store.DagRun
-	h.waitFor("3 successful scheduled runs", 30*time.Second, func() bool {
-		var err error
-		runs, err = h.st.ListRuns(context.Background(), store.RunFilter{DagID: "daily", States: []store.RunState{store.RunSuccess}})
+	testenv.Eventually(t, "3 successful scheduled runs", time.Minute, func() (bool, string) {
+		all, err := h.st.ListRuns(context.Background(), store.RunFilter{DagID: "daily"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(runs) >= 3
+		runs = runs[:0]
+		seen := make([]string, len(all))
+		for i, r := range all {
+			if r.State == store.RunSuccess {
+				runs = append(runs, r)
+			}
+			seen[i] = r.RunID + " " + string(r.State)
+		}
+		return len(runs) >= 3, "runs: " + strings.Join(seen, ", ")
 	})
 	for i, r := range runs { // newest first
 		if r.RunType != store.RunScheduled {
@@ -377,8 +378,8 @@ tasks:
 	if run := h.waitRun("dt", runID); run.State != store.RunFailed {
 		t.Fatalf("run %s, want failed", run.State)
 	}
-	h.waitFor("the killed try to be recorded", 10*time.Second, func() bool {
-		return h.tis("dt", runID)["long"].State == store.StateFailed
+	testenv.Eventually(t, "the killed try to be recorded failed", 30*time.Second, func() (bool, string) {
+		return h.tis("dt", runID)["long"].State == store.StateFailed, h.states("dt", runID)
 	})
 	if s := h.tis("dt", runID)["next"].State; s != store.StateSkipped {
 		t.Errorf("next is %s, want skipped", s)
@@ -435,13 +436,14 @@ tasks:
 	runID := h.trigger("restart", map[string]any{"dir": h.dir})
 	pidFile := filepath.Join(h.dir, "pid")
 	var pid int
-	h.waitFor("try 1 to start its child", 20*time.Second, func() bool {
+	testenv.Eventually(t, "try 1 to start its child", time.Minute, func() (bool, string) {
 		data, err := os.ReadFile(pidFile)
-		if err != nil {
-			return false
+		if err == nil {
+			if pid, err = strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+				return true, ""
+			}
 		}
-		pid, err = strconv.Atoi(strings.TrimSpace(string(data)))
-		return err == nil
+		return false, fmt.Sprintf("%v; %s", err, h.states("restart", runID))
 	})
 	ti := h.tis("restart", runID)["long"]
 	ok, err := h.st.UpdateTask(context.Background(), store.TaskUpdate{Key: ti.TaskKey,
@@ -455,7 +457,7 @@ tasks:
 	if got := h.tis("restart", runID)["long"].TryNumber; got != 2 {
 		t.Errorf("long ran %d tries, want 2", got)
 	}
-	h.waitFor("try 1's child to be killed", 10*time.Second, func() bool { return !alive(pid) })
+	testenv.EventuallyDead(t, pid, 30*time.Second) // try 1's child
 	tries, _ := os.ReadFile(filepath.Join(h.dir, "tries"))
 	if strings.Fields(string(tries))[1] != "1" || strings.Count(string(tries), "try") != 2 {
 		t.Errorf("tries file %q, want exactly try 1 then try 2", tries)

@@ -18,6 +18,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
 	"github.com/sirocco-dev/sirocco/internal/tasklog"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // TestRecoverKillsATryThatSavedNoHandle: a short try saves no process
@@ -40,11 +41,11 @@ func TestRecoverKillsATryThatSavedNoHandle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	if !alive(child) {
+	if !testenv.Alive(child) {
 		t.Fatal("precondition: the grandchild should be running")
 	}
 	r.recover()
-	r.waitDead(child)
+	testenv.EventuallyDead(t, child, 30*time.Second) // survived the recovery?
 }
 
 // TestRecoverKillsFromTheHandleNotedInTheLog: processes that do not carry
@@ -85,8 +86,8 @@ func TestRecoverKillsFromTheHandleNotedInTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.recover()
-	r.waitDead(ours.Process.Pid)
-	if !alive(stranger.Process.Pid) {
+	testenv.EventuallyDead(t, ours.Process.Pid, 30*time.Second) // survived the recovery?
+	if !testenv.Alive(stranger.Process.Pid) {
 		t.Error("a handle the task printed into its log was trusted")
 	}
 }
@@ -151,15 +152,4 @@ func (r *recoverFixture) recover() {
 		r.t.Fatal(err)
 	}
 	eng.recovery.Wait()
-}
-
-func (r *recoverFixture) waitDead(pid int) {
-	r.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // another process group's end: no event to wait on
-	}
-	if alive(pid) {
-		r.t.Errorf("process %d of the orphaned try survived the recovery", pid)
-	}
 }

@@ -81,9 +81,10 @@ tasks:
 func (h *harness) waitDriverID(dagID, runID, taskID string) string {
 	h.t.Helper()
 	var id string
-	h.waitFor("the driver id to be stored", time.Minute, func() bool {
-		id, _ = h.handle(dagID, runID, taskID)["driver_id"].(string)
-		return id != ""
+	testenv.Eventually(h.t, "the driver id to be stored", 5*time.Minute, func() (bool, string) {
+		handle := h.handle(dagID, runID, taskID)
+		id, _ = handle["driver_id"].(string)
+		return id != "", fmt.Sprintf("%s; handle of %s: %v", h.states(dagID, runID), taskID, handle)
 	})
 	return id
 }
@@ -293,8 +294,9 @@ tasks:
     total_executor_cores: "1"
 `})
 	runID := h.trigger("ps", nil)
-	h.waitFor("spark-submit to run", time.Minute, func() bool {
-		return h.tis("ps", runID)["sleeper"].State == store.StateRunning && len(h.tis("ps", runID)["sleeper"].Handle) > 0
+	testenv.Eventually(t, "spark-submit to run", 5*time.Minute, func() (bool, string) {
+		ti := h.tis("ps", runID)["sleeper"]
+		return ti.State == store.StateRunning && len(ti.Handle) > 0, fmt.Sprintf("sleeper %s, handle %s", stateName(ti.State), ti.Handle)
 	})
 	sawSubmit := false
 	entries, _ := os.ReadDir("/proc")
@@ -334,9 +336,9 @@ func TestSparkCancelKillsTheDriver(t *testing.T) {
 		t.Fatalf("mark failed: %v %v", ok, err)
 	}
 	c := &spark.Client{RESTURL: cl.RESTURL, MasterUIURL: cl.MasterUI}
-	h.waitFor("the master to report the driver KILLED", time.Minute, func() bool {
+	testenv.Eventually(t, "the master to report the driver KILLED", time.Minute, func() (bool, string) {
 		st, err := c.Status(context.Background(), id)
-		return err == nil && st.State == "KILLED"
+		return err == nil && st.State == "KILLED", fmt.Sprintf("driver %s: %s, %v", id, st, err)
 	})
 	if run := h.waitRunWithin("cancel", runID, time.Minute); run.State != store.RunFailed {
 		t.Errorf("run %s, want failed", run.State)

@@ -1,15 +1,12 @@
 package executor_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +21,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
 	"github.com/sirocco-dev/sirocco/internal/tasklog"
 	"github.com/sirocco-dev/sirocco/internal/template"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -158,17 +156,13 @@ func (e *env) log(k store.TaskKey, try int) string {
 // store is where they report.
 func (e *env) waitTI(k store.TaskKey, what string, cond func(store.TaskInstance) bool) store.TaskInstance {
 	e.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ti := e.ti(k)
-		if cond(ti) {
-			return ti
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s; task instance: %+v", what, ti)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var ti store.TaskInstance
+	testenv.Eventually(e.t, what, 30*time.Second, func() (bool, string) {
+		ti = e.ti(k)
+		return cond(ti), fmt.Sprintf("task instance %s, try %d, worker %q, heartbeat %s, handle %s",
+			ti.State, ti.TryNumber, ti.WorkerID, ti.HeartbeatAt.Format(time.RFC3339Nano), ti.Handle)
+	})
+	return ti
 }
 
 // runAsync calls Runner.Run in a goroutine; the channel gives its result.
@@ -186,30 +180,5 @@ func wait(t *testing.T, done <-chan error, timeout time.Duration) error {
 	case <-time.After(timeout):
 		t.Fatalf("the try did not end within %s", timeout)
 		return nil
-	}
-}
-
-// alive reports whether pid runs; a zombie (killed, not reaped by an init
-// that does not reap) counts as dead.
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(data, ')')
-	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
-}
-
-func waitDead(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still alive", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 const sleeperDAG = `
@@ -101,7 +102,7 @@ func TestLocalRegistersHeartbeatsAndKills(t *testing.T) {
 	if log := e.log(k, 1); !strings.Contains(log, "sirocco: task failed: killed") {
 		t.Errorf("log should say the try was killed:\n%s", log)
 	}
-	waitDead(t, pid)
+	testenv.EventuallyDead(t, pid, 30*time.Second)
 	l.Kill(k) // no longer running: nothing happens
 }
 
@@ -154,7 +155,7 @@ func TestLocalStopsTryChangedElsewhere(t *testing.T) {
 			pid := handlePID(t, e.waitTI(k, "the handle", func(ti store.TaskInstance) bool { return len(ti.Handle) > 0 }))
 			tt.change(t, e, k)
 			waitFinished(t, finished)
-			waitDead(t, pid)
+			testenv.EventuallyDead(t, pid, 30*time.Second)
 			ti := e.ti(k)
 			if ti.State != tt.wantState || ti.TryNumber != tt.wantTry {
 				t.Errorf("state %s try %d, want %s try %d: the outcome of a stopped try must not overwrite the change",
@@ -187,7 +188,7 @@ tasks:
 		cancel()
 		waitFinished(t, finished)
 		l.Wait()
-		waitDead(t, pid)
+		testenv.EventuallyDead(t, pid, 30*time.Second)
 		ti, log := e.ti(k), e.log(k, try)
 		if strings.Contains(log, "task failed") || strings.Contains(log, "detached") {
 			t.Errorf("try %d: a try stopped by shutdown is neither failed nor detached:\n%s", try, log)

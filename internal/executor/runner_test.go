@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 const gatedDAG = `
@@ -69,7 +70,7 @@ func TestRunClaimsRecordsHandleWhileRunningAndSucceeds(t *testing.T) {
 	if err := json.Unmarshal(ti.Handle, &h); err != nil {
 		t.Fatalf("handle %q: %v", ti.Handle, err)
 	}
-	if h.Kind != "process" || h.PGID != h.PID || !alive(h.PID) || process.StartTime(h.PID) != h.StartTime {
+	if h.Kind != "process" || h.PGID != h.PID || !testenv.Alive(h.PID) || process.StartTime(h.PID) != h.StartTime {
 		t.Errorf("handle %s does not describe the live process group (start time now %d)", ti.Handle, process.StartTime(h.PID))
 	}
 	if _, err := e.st.GetXCom(context.Background(), k, "return_value"); !errors.Is(err, store.ErrNotFound) {
@@ -110,7 +111,7 @@ func TestRunClaimsRecordsHandleWhileRunningAndSucceeds(t *testing.T) {
 			t.Errorf("unstamped log line %q", line)
 		}
 	}
-	waitDead(t, h.PID)
+	testenv.EventuallyDead(t, h.PID, 30*time.Second)
 }
 
 func TestRunOutcomes(t *testing.T) {
@@ -377,7 +378,7 @@ tasks:
 			if err := json.Unmarshal(ti.Handle, &h); err != nil {
 				t.Fatal(err)
 			}
-			waitDead(t, h.PID)
+			testenv.EventuallyDead(t, h.PID, 30*time.Second)
 		})
 	}
 }

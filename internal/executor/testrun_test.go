@@ -18,6 +18,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/all"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // syncBuffer is the output of Runner.Test: stdout and stderr share it.
@@ -153,7 +154,7 @@ tasks:
 	if pid == 0 {
 		t.Fatalf("no child pid in the output:\n%s", out)
 	}
-	waitDead(t, pid)
+	testenv.EventuallyDead(t, pid, 30*time.Second)
 }
 
 // handleOperator saves and notes a handle, as operators that start work

@@ -3,6 +3,7 @@ package spark_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,33 +58,22 @@ func submitPy(t *testing.T, cl *testenv.SparkCluster, c *spark.Client, name stri
 	return id
 }
 
-// waitFor polls cond every 200ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	var lastErr error
-	for ; ; <-tick.C {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %s (last error: %v)", what, timeout, lastErr)
-		}
+// observed describes what a poll read, or why it read nothing.
+func observed(what any, err error) string {
+	if err != nil {
+		return fmt.Sprintf("%v (error: %v)", what, err)
 	}
+	return fmt.Sprint(what)
 }
 
 // waitTerminal polls the driver's status until it has ended.
 func waitTerminal(t *testing.T, c *spark.Client, id string) spark.DriverStatus {
 	t.Helper()
 	var st spark.DriverStatus
-	waitFor(t, 2*time.Minute, "driver "+id+" ends", func() (bool, error) {
+	testenv.Eventually(t, "driver "+id+" to end", 5*time.Minute, func() (bool, string) {
 		var err error
 		st, err = c.Status(t.Context(), id)
-		return err == nil && st.Terminal(), err
+		return err == nil && st.Terminal(), observed(st, err)
 	})
 	return st
 }
@@ -200,14 +190,15 @@ func TestKillRunningDriver(t *testing.T) {
 
 	// Running, and inside its job: the application is registered.
 	var appID string
-	waitFor(t, time.Minute, "the application of "+id+" registers", func() (bool, error) {
+	testenv.Eventually(t, "the application of "+id+" to register", 5*time.Minute, func() (bool, string) {
 		var err error
 		appID, err = c.AppIDForDriver(t.Context(), id)
-		return err == nil, err
+		st, _ := c.Status(t.Context(), id)
+		return err == nil, observed(st, err)
 	})
-	waitFor(t, time.Minute, id+" starts its job", func() (bool, error) {
+	testenv.Eventually(t, id+" to start its job", 5*time.Minute, func() (bool, string) {
 		data, _, _, err := c.DriverLog(t.Context(), cl.WorkerUI, id, spark.Stdout, 0)
-		return strings.Contains(string(data), "sleeping 600s"), err
+		return strings.Contains(string(data), "sleeping 600s"), observed(fmt.Sprintf("stdout %q", data), err)
 	})
 	if st, err := c.Status(t.Context(), id); err != nil || st.State != spark.StateRunning {
 		t.Fatalf("before the kill: %s, %v", st, err)
@@ -225,11 +216,12 @@ func TestKillRunningDriver(t *testing.T) {
 
 	// The application goes once its driver is gone.
 	var ms spark.MasterState
-	waitFor(t, time.Minute, "the master retires "+appID, func() (bool, error) {
+	testenv.Eventually(t, "the master to retire "+appID, time.Minute, func() (bool, string) {
 		var err error
 		ms, err = c.Master(t.Context())
 		_, done := ms.App(appID)
-		return err == nil && len(ms.ActiveApps) == 0 && done, err
+		return err == nil && len(ms.ActiveApps) == 0 && done,
+			observed(fmt.Sprintf("active apps %+v, %s completed: %v", ms.ActiveApps, appID, done), err)
 	})
 	if len(ms.ActiveDrivers) != 0 {
 		t.Errorf("active drivers after the kill: %+v", ms.ActiveDrivers)

@@ -2,12 +2,9 @@ package process_test
 
 import (
 	"bytes"
-	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,31 +85,4 @@ func (o *output) pidAfter(t *testing.T, prefix string, timeout time.Duration) in
 		return false
 	})
 	return pid
-}
-
-// alive reports whether pid runs. A zombie counts as dead: it was killed but
-// the init of this container may never reap it.
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(data, ')')
-	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
-}
-
-// waitDead polls until pid is dead; the process belongs to the kernel's
-// schedule, not ours, so there is no event to wait on.
-func waitDead(t *testing.T, pid int, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still alive after %s", pid, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // started is a process this test started as a previous Sirocco would have.
@@ -105,7 +106,7 @@ func TestKillOrphanKillsLiveGroup(t *testing.T) {
 				t.Errorf("KillOrphan took %s with a grace of %s", took, tt.grace)
 			}
 			s.waitExit(t, 2*time.Second)
-			waitDead(t, child, 2*time.Second)
+			testenv.EventuallyDead(t, child, 10*time.Second)
 		})
 	}
 }
@@ -118,14 +119,14 @@ func TestKillOrphanKillsGroupWhoseLeaderIsGone(t *testing.T) {
 	child := s.out.pidAfter(t, "child ", 10*time.Second)
 	leaderStart := process.StartTime(s.pid)
 	s.waitExit(t, 10*time.Second)
-	if !alive(child) {
+	if !testenv.Alive(child) {
 		t.Fatal("the grandchild should outlive its leader here")
 	}
 	killed, err := process.KillOrphan(handleJSON(t, localHandle(s.pid, leaderStart+1)), 5*time.Second)
 	if err != nil || !killed {
 		t.Fatalf("KillOrphan = %v, %v; want true, nil", killed, err)
 	}
-	waitDead(t, child, 2*time.Second)
+	testenv.EventuallyDead(t, child, 10*time.Second)
 }
 
 func TestKillOrphanLeavesOthersAlone(t *testing.T) {
@@ -167,7 +168,7 @@ func TestKillOrphanLeavesOthersAlone(t *testing.T) {
 			t.Errorf("%s: KillOrphan = %v, %v; want false and an error only for a damaged handle", tt.name, killed, err)
 		}
 	}
-	if !alive(unrelated.pid) || !alive(live.pid) {
+	if !testenv.Alive(unrelated.pid) || !testenv.Alive(live.pid) {
 		t.Error("KillOrphan killed a process that did not match its handle")
 	}
 }
@@ -184,7 +185,7 @@ func TestKillOrphanSparesGroupOfReusedPID(t *testing.T) {
 	if err != nil || killed {
 		t.Errorf("KillOrphan = %v, %v; want false, nil", killed, err)
 	}
-	if !alive(s.pid) {
+	if !testenv.Alive(s.pid) {
 		t.Error("KillOrphan killed the group of a process that reused the pid")
 	}
 }
@@ -215,8 +216,8 @@ func TestKillTaggedKillsTheTrysGroups(t *testing.T) {
 	if err != nil || !killed {
 		t.Fatalf("KillTagged = %v, %v; want true, nil", killed, err)
 	}
-	waitDead(t, child, 2*time.Second)
-	if !alive(other.pid) {
+	testenv.EventuallyDead(t, child, 10*time.Second)
+	if !testenv.Alive(other.pid) {
 		t.Error("KillTagged killed the process of another try")
 	}
 	killed, err = process.KillTagged(id, time.Second)
@@ -257,7 +258,7 @@ func TestTermThenAwaitGroups(t *testing.T) {
 		t.Errorf("AwaitGroups: %v survived SIGKILL", stuck)
 	}
 	for _, s := range ignore {
-		if alive(s.pid) { // a zombie counts as dead
+		if testenv.Alive(s.pid) { // a zombie counts as dead
 			t.Errorf("leftover %d still runs after AwaitGroups returned", s.pid)
 		}
 	}

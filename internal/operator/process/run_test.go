@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 func bashSpec(script string, out *output) process.Spec {
@@ -175,7 +176,7 @@ func TestRunCancelKillsAfterGraceWhenTermIsIgnored(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Signal != "killed" {
 		t.Errorf("Run = %v, want the leader killed by SIGKILL", err)
 	}
-	waitDead(t, child, 2*time.Second)
+	testenv.EventuallyDead(t, child, 10*time.Second)
 }
 
 // TestRunKillsBackgroundGrandchild: when the leader exits, whatever it left
@@ -201,7 +202,7 @@ func TestRunKillsBackgroundGrandchild(t *testing.T) {
 			if took := time.Since(start); took > spec.Grace+3*time.Second {
 				t.Errorf("Run took %s, want at most about the grace %s", took, spec.Grace)
 			}
-			waitDead(t, out.pidAfter(t, "child ", time.Second), 2*time.Second)
+			testenv.EventuallyDead(t, out.pidAfter(t, "child ", time.Second), 10*time.Second)
 		})
 	}
 }
@@ -288,7 +289,7 @@ func TestRunSaveHandleErrorKillsTheChild(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("SaveHandle was not called")
 	}
-	waitDead(t, pid, 2*time.Second)
+	testenv.EventuallyDead(t, pid, 10*time.Second)
 }
 
 func TestStartTime(t *testing.T) {
