@@ -74,8 +74,14 @@ func TestKerberosRenewsUntilStopped(t *testing.T) {
 		return ""
 	}
 	var first string
-	waitFor(t, "a first ticket", 20*time.Second, func() bool { first = start(); return first != "" })
-	waitFor(t, "a renewed ticket", 20*time.Second, func() bool { s := start(); return s != "" && s != first })
+	testenv.Eventually(t, "a first ticket", 20*time.Second, func() (bool, string) {
+		first = start()
+		return first != "", "klist start time " + first
+	})
+	testenv.Eventually(t, "a renewed ticket", 20*time.Second, func() (bool, string) {
+		s := start()
+		return s != "" && s != first, "klist start time " + s + ", first " + first
+	})
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -97,19 +97,6 @@ func markedProcesses(t *testing.T, dir string) []int {
 	return pids
 }
 
-// waitFor polls cond (a state of the outside world that has no event to
-// wait on) until it holds, failing the test after 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // lineWatch is a writer that reports when a line has been written.
 type lineWatch struct {
 	mu    sync.Mutex

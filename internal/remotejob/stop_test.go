@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // startReady starts a job whose command writes "ready" to stdout once its
@@ -170,9 +173,9 @@ func TestFollowReportsALostJobAndStopEndsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	waitFor(t, "the wrapper to die", func() bool {
+	testenv.Eventually(t, "the wrapper to die", 10*time.Second, func() (bool, string) {
 		_, _, err := Follow(context.Background(), Local{}, h, Offsets{}, Output{Stdout: &out, Stderr: &out})
-		return errors.Is(err, ErrLost)
+		return errors.Is(err, ErrLost), fmt.Sprintf("follow: %v", err)
 	})
 	outcome, err := Stop(context.Background(), Local{}, h, 200*time.Millisecond)
 	if err != nil || (outcome != StopTerminated && outcome != StopKilled) {

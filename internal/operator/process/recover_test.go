@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // stopTask is the task a recoverer gets to stop a gone worker's try.
@@ -44,7 +45,7 @@ func TestRecovererStopsTheHandlesGroupAndTheTrysOthers(t *testing.T) {
 	}
 	leader.waitExit(t, 5*time.Second)
 	tagged.waitExit(t, 5*time.Second)
-	if !alive(other.pid) {
+	if !testenv.Alive(other.pid) {
 		t.Error("Stop killed the processes of another try")
 	}
 	if !strings.Contains(log.String(), "stopped 2 process group(s)") {
