@@ -50,7 +50,7 @@ func (o *output) pipe(w io.Writer) (io.Writer, error) {
 	case nil, *os.File:
 		return w, nil
 	}
-	r, cw, err := os.Pipe()
+	r, cw, err := childPipe()
 	if err != nil {
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
