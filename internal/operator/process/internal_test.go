@@ -31,3 +31,17 @@ func TestReadSmall(t *testing.T) {
 		t.Error("StartTime of this process is 0")
 	}
 }
+
+// TestNthField: StartTime's field lookup, as strings.Fields would index.
+func TestNthField(t *testing.T) {
+	t.Parallel()
+	line := []byte(" S 1 2  3\t4\n")
+	for n, want := range []string{"S", "1", "2", "3", "4"} {
+		if got := nthField(line, n); string(got) != want {
+			t.Errorf("field %d = %q; want %q", n, got, want)
+		}
+	}
+	if got := nthField(line, 5); got != nil {
+		t.Errorf("field 5 = %q; want none", got)
+	}
+}

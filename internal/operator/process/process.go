@@ -312,12 +312,24 @@ func StartTime(pid int) uint64 {
 	if i < 0 {
 		return 0
 	}
-	fields := strings.Fields(string(data[i+1:]))
-	if len(fields) < 20 {
+	f := nthField(data[i+1:], 19)
+	if f == nil {
 		return 0
 	}
-	v, _ := strconv.ParseUint(fields[19], 10, 64)
+	v, _ := strconv.ParseUint(string(f), 10, 64)
 	return v
+}
+
+// nthField returns the n-th (from 0) space-separated field of data, or
+// nil, without splitting the rest: strings.Fields would copy all of it.
+func nthField(data []byte, n int) []byte {
+	for f := range bytes.FieldsSeq(data) {
+		if n == 0 {
+			return f
+		}
+		n--
+	}
+	return nil
 }
 
 // readSmall reads a small file (a /proc entry) into buf with plain system
