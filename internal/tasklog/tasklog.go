@@ -59,27 +59,40 @@ func Create(path string) (*Writer, error) {
 // milliseconds that need not delay the task's start. Lines written before
 // the file is open are kept in memory and written first. Wait reports
 // whether the open succeeded.
-func Start(path string) *Writer {
+func Start(path string) *Writer { return StartThen(path, nil) }
+
+// StartThen is Start that then, once the file is open (or could not be),
+// runs then in the same goroutine: background work of the try that may
+// wait on the disk as well (Prepare), without a goroutine of its own.
+func StartThen(path string, then func()) *Writer {
 	w := &Writer{now: time.Now, opened: make(chan struct{})}
 	go func() {
-		f, err := openFile(path)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		defer close(w.opened)
-		if err != nil {
-			w.openErr = err
-			return
-		}
-		w.f = f
-		if len(w.pending) > 0 {
-			if _, err := f.Write(w.pending); err != nil {
-				w.openErr = fmt.Errorf("write task log: %w", err) // the lines stay in pending
-				return
-			}
-			w.pending = nil
+		w.open(path)
+		if then != nil {
+			then()
 		}
 	}()
 	return w
+}
+
+// open opens the file of a writer from Start and writes what is pending.
+func (w *Writer) open(path string) {
+	f, err := openFile(path)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer close(w.opened)
+	if err != nil {
+		w.openErr = err
+		return
+	}
+	w.f = f
+	if len(w.pending) > 0 {
+		if _, err := f.Write(w.pending); err != nil {
+			w.openErr = fmt.Errorf("write task log: %w", err) // the lines stay in pending
+			return
+		}
+		w.pending = nil
+	}
 }
 
 // Prepare makes the log folders of tasks of a run ahead of their tries, so
