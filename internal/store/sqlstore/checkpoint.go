@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,48 +13,62 @@ import (
 // a hand-off's (a try's outcome with the next task's claim), so every few
 // hundred tasks one hand-off waited for the disk. The writer therefore
 // never checkpoints (wal_autocheckpoint 0) and a goroutine of the store
-// runs a PASSIVE checkpoint on a reader connection instead: it neither
-// waits for nor blocks a writer. Durability is unchanged: with
-// synchronous=NORMAL no commit is synced, only checkpoints, and a
-// checkpoint still syncs the log before it writes the file. When the last
-// connection to the database closes, SQLite checkpoints as before. See
-// docs/decisions.md, "Checkpoints off the hand-off".
+// runs a PASSIVE checkpoint on a reader connection instead, at most once
+// per checkpointEvery and only after a write: it neither waits for nor
+// blocks a writer, and an idle store does nothing. Durability is
+// unchanged: with synchronous=NORMAL no commit is synced, only
+// checkpoints, and a checkpoint still syncs the log before it writes the
+// file. When the last connection to the database closes, SQLite
+// checkpoints as before. See docs/decisions.md, "Checkpoints off the
+// hand-off".
 
-// checkpointBusy is the wait between checkpoints while the log grows, and
-// checkpointIdle the wait once a checkpoint found it as it was before: the
-// log holds at most checkpointBusy of writes, and an idle Sirocco looks
-// rarely.
-const (
-	checkpointBusy = 200 * time.Millisecond
-	checkpointIdle = 2 * time.Second
-)
+// checkpointEvery is the wait from a write to the checkpoint that follows
+// it: the log holds about that much of writes (a busy chain: some 1,000
+// pages, the default threshold's worth), and the disk sees no more
+// checkpoints than it did before.
+const checkpointEvery = time.Second
+
+// checkpointer is a store's background checkpoint.
+type checkpointer struct {
+	dirty atomic.Bool   // written since the last checkpoint began
+	kick  chan struct{} // the first write after a checkpoint
+	stop  chan struct{}
+	done  chan struct{}
+}
 
 // startCheckpoints runs the store's checkpoints until Close.
 func (s *Store) startCheckpoints() {
-	s.ckptStop, s.ckptDone = make(chan struct{}), make(chan struct{})
-	go s.checkpoints()
+	c := &checkpointer{kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	s.ckpt = c
+	go s.checkpoints(c)
 }
 
-// checkpoints checkpoints every checkpointBusy while the log grows, every
-// checkpointIdle while it does not.
-func (s *Store) checkpoints() {
-	defer close(s.ckptDone)
-	t := time.NewTimer(checkpointBusy)
-	defer t.Stop()
-	last := -1
+// wrote notes a write of the writer connection for the checkpoints.
+func (s *Store) wrote() {
+	if c := s.ckpt; c != nil && !c.dirty.Load() && c.dirty.CompareAndSwap(false, true) {
+		signal(c.kick)
+	}
+}
+
+// checkpoints waits for a write, then checkpointEvery, then checkpoints.
+func (s *Store) checkpoints(c *checkpointer) {
+	defer close(c.done)
+	t := time.NewTimer(checkpointEvery)
+	t.Stop()
 	for {
 		select {
-		case <-s.ckptStop:
+		case <-c.stop:
+			return
+		case <-c.kick:
+		}
+		t.Reset(checkpointEvery)
+		select {
+		case <-c.stop:
 			return
 		case <-t.C:
 		}
-		frames, err := s.checkpoint(context.Background())
-		wait := checkpointBusy
-		if err != nil || frames == last {
-			wait = checkpointIdle
-		}
-		last = frames
-		t.Reset(wait)
+		c.dirty.Store(false) // a write from now on asks for the next one
+		_, _ = s.checkpoint(context.Background())
 	}
 }
 
@@ -69,9 +84,9 @@ func (s *Store) checkpoint(ctx context.Context) (int, error) {
 // second call does nothing.
 func (s *Store) stopCheckpoints() {
 	s.ckptOnce.Do(func() {
-		if s.ckptStop != nil {
-			close(s.ckptStop)
-			<-s.ckptDone
+		if s.ckpt != nil {
+			close(s.ckpt.stop)
+			<-s.ckpt.done
 		}
 	})
 }

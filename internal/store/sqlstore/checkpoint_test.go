@@ -38,8 +38,8 @@ func TestCommitsLeaveCheckpointsToTheStore(t *testing.T) {
 }
 
 // TestStoreCheckpointsInTheBackground: written pages reach the database
-// file without anyone asking, and Close stops the goroutine (TestMain's
-// leak check).
+// file about checkpointEvery after the write without anyone asking, and
+// Close stops the goroutine (TestMain's leak check).
 func TestStoreCheckpointsInTheBackground(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	s, err := OpenSQLite(path)
@@ -61,10 +61,10 @@ func TestStoreCheckpointsInTheBackground(t *testing.T) {
 func writeBlob(t *testing.T, s *Store, size int) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS big (b BLOB)`); err != nil {
+	if _, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS big (b BLOB)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO big VALUES (zeroblob(?))`, size); err != nil {
+	if _, err := s.exec(ctx, `INSERT INTO big VALUES (zeroblob(?))`, size); err != nil {
 		t.Fatal(err)
 	}
 }

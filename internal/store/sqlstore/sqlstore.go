@@ -54,9 +54,9 @@ type Store struct {
 	dsn  string    // PostgreSQL: for the LISTEN connection of Watch
 	wake wakeState // Notify and Watch (wake.go)
 
-	// SQLite file: the checkpoint goroutine's stop and end (checkpoint.go).
-	ckptStop, ckptDone chan struct{}
-	ckptOnce           sync.Once
+	// SQLite file: the background checkpoints (checkpoint.go).
+	ckpt     *checkpointer
+	ckptOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -250,6 +250,7 @@ type scanner interface{ Scan(dest ...any) error }
 
 // exec runs a write statement outside a transaction.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer s.wrote()
 	if st := s.stmts.get(ctx, s.db, s.q(query)); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -259,6 +260,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 // writeRow runs a write statement that returns one row (UPDATE …
 // RETURNING) outside a transaction.
 func (s *Store) writeRow(ctx context.Context, query string, args ...any) *sql.Row {
+	defer s.wrote()
 	if st := s.stmts.get(ctx, s.db, s.q(query)); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -295,6 +297,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.wrote()
 	return nil
 }
 
