@@ -35,6 +35,8 @@ type Local struct {
 	// the tries whose outcome it took, so their end needs no wake-up.
 	recorder Recorder
 	told     map[store.TaskKey]bool
+	// idle hands a try to a goroutine that finished its last one (goRun).
+	idle chan func()
 }
 
 // LocalOptions configure a Local executor.
@@ -60,7 +62,8 @@ func NewLocal(o LocalOptions) *Local {
 		o.OnDone = func(...store.TaskInstance) {}
 	}
 	l := &Local{runner: o.Runner, parallelism: o.Parallelism, onDone: o.OnDone, heartbeat: o.Heartbeat,
-		held: map[store.TaskKey]int{}, recorded: map[store.TaskKey][]store.TaskInstance{}, told: map[store.TaskKey]bool{}}
+		held: map[store.TaskKey]int{}, recorded: map[store.TaskKey][]store.TaskInstance{}, told: map[store.TaskKey]bool{},
+		idle: make(chan func())}
 	o.Runner.Recorded = l.record
 	return l
 }
@@ -156,7 +159,7 @@ func (l *Local) spawn(k store.TaskKey, run func(context.Context, store.TaskKey) 
 	l.held[k]++
 	l.mu.Unlock()
 	l.wg.Add(1)
-	go func() {
+	l.goRun(func() {
 		defer l.wg.Done()
 		defer func() {
 			// The slot is free before the scheduler hears of the outcome,
@@ -182,8 +185,44 @@ func (l *Local) spawn(k store.TaskKey, run func(context.Context, store.TaskKey) 
 		if err := run(l.ctx, k); err != nil && l.ctx.Err() == nil {
 			l.runner.Logger.Error("task try failed to run", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID, "err", err)
 		}
-	}()
+	})
 }
+
+// goRun runs f on an idle try goroutine, or on a new one when none waits.
+// A try's goroutine grows its stack to tens of KiB (rendering, exec, the
+// store's driver) and a new one starts at a few: reusing them spares that
+// growth, a copy of the stack each time it doubles, on every try's start.
+func (l *Local) goRun(f func()) {
+	select {
+	case l.idle <- f:
+		return
+	default:
+	}
+	l.wg.Add(1)
+	go l.worker(f)
+}
+
+// worker runs f, then whatever goRun hands it, until it has waited
+// workerIdle for work or the executor's context has ended.
+func (l *Local) worker(f func()) {
+	defer l.wg.Done()
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		f()
+		t.Reset(workerIdle)
+		select {
+		case f = <-l.idle:
+		case <-t.C:
+			return
+		case <-l.ctx.Done():
+			return
+		}
+	}
+}
+
+// workerIdle is how long an idle try goroutine waits for the next try.
+const workerIdle = 10 * time.Second
 
 // Holds reports whether a try of k was handed to this executor and has not
 // ended: the scheduler treats our own queued or running rows that we do not

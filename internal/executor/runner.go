@@ -118,19 +118,21 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 		ti.TryNumber = try
 	}
 
-	// The next tasks' log folders are made while this one runs (on a busy
-	// disk a folder costs up to milliseconds), so their hand-offs find them.
-	// Nothing waits for it but WaitBackground (shutdown).
-	if next := downstreamOf(d, k.TaskID); len(next) > 0 {
-		r.background.Add(1)
-		go func() {
-			defer r.background.Done()
-			tasklog.Prepare(r.LogsDir, k.DagID, k.RunID, next)
-		}()
-	}
 	// The log file is opened while the operator starts; finishTry waits
 	// for it, so the try's outcome is recorded only with its log complete.
-	lw := tasklog.Start(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, try))
+	// Then the same goroutine makes the next tasks' log folders while this
+	// one runs (on a busy disk a folder costs up to milliseconds), so their
+	// hand-offs find them. Nothing waits for those but WaitBackground
+	// (shutdown).
+	var prepare func()
+	if next := downstreamOf(d, k.TaskID); len(next) > 0 {
+		r.background.Add(1)
+		prepare = func() {
+			defer r.background.Done()
+			tasklog.Prepare(r.LogsDir, k.DagID, k.RunID, next)
+		}
+	}
+	lw := tasklog.StartThen(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, try), prepare)
 	defer lw.Close()
 	lw.Printf("sirocco: starting try %d of %s (run %s) on %s", try, k.TaskID, k.RunID, r.Hostname)
 	if task == nil {

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,27 +59,40 @@ func Create(path string) (*Writer, error) {
 // milliseconds that need not delay the task's start. Lines written before
 // the file is open are kept in memory and written first. Wait reports
 // whether the open succeeded.
-func Start(path string) *Writer {
+func Start(path string) *Writer { return StartThen(path, nil) }
+
+// StartThen is Start that then, once the file is open (or could not be),
+// runs then in the same goroutine: background work of the try that may
+// wait on the disk as well (Prepare), without a goroutine of its own.
+func StartThen(path string, then func()) *Writer {
 	w := &Writer{now: time.Now, opened: make(chan struct{})}
 	go func() {
-		f, err := openFile(path)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		defer close(w.opened)
-		if err != nil {
-			w.openErr = err
-			return
-		}
-		w.f = f
-		if len(w.pending) > 0 {
-			if _, err := f.Write(w.pending); err != nil {
-				w.openErr = fmt.Errorf("write task log: %w", err) // the lines stay in pending
-				return
-			}
-			w.pending = nil
+		w.open(path)
+		if then != nil {
+			then()
 		}
 	}()
 	return w
+}
+
+// open opens the file of a writer from Start and writes what is pending.
+func (w *Writer) open(path string) {
+	f, err := openFile(path)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer close(w.opened)
+	if err != nil {
+		w.openErr = err
+		return
+	}
+	w.f = f
+	if len(w.pending) > 0 {
+		if _, err := f.Write(w.pending); err != nil {
+			w.openErr = fmt.Errorf("write task log: %w", err) // the lines stay in pending
+			return
+		}
+		w.pending = nil
+	}
 }
 
 // Prepare makes the log folders of tasks of a run ahead of their tries, so
@@ -89,15 +104,36 @@ func Prepare(base, dagID, runID string, taskIDs []string) {
 	}
 }
 
+// openFile opens (appending) a try's log file, making its folders only
+// when they are missing: Prepare has usually made them.
 func openFile(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create log folder: %w", err)
+	f, err := openAppend(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("create log folder: %w", err)
+		}
+		f, err = openAppend(path)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open task log: %w", err)
 	}
 	return f, nil
+}
+
+// openAppend opens path for appending, creating it, as a plain
+// descriptor: os.OpenFile would first offer it to the runtime's poller,
+// which never takes a regular file, four system calls on every try.
+func openAppend(path string) (*os.File, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_CREAT|syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CLOEXEC, 0o644)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
 }
 
 // maxPending bounds what a writer whose file cannot be opened keeps.

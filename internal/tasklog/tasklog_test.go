@@ -391,6 +391,32 @@ func TestStartKeepsLinesUntilTheFileIsOpen(t *testing.T) {
 	}
 }
 
+// TestStartThenRunsAfterTheOpen: StartThen's work runs once the open is
+// over, whether or not it worked, so it never delays the try's log.
+func TestStartThenRunsAfterTheOpen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, path := range []string{Path(dir, "d", "r", "t", 1), "/dev/full/not-a-folder/attempt=1.log"} {
+		var w *Writer
+		ready := make(chan struct{})
+		afterOpen := make(chan bool, 1)
+		w = StartThen(path, func() {
+			<-ready
+			select {
+			case <-w.opened:
+				afterOpen <- true
+			default:
+				afterOpen <- false
+			}
+		})
+		close(ready)
+		if !<-afterOpen {
+			t.Errorf("%s: then ran before the open was over", path)
+		}
+		_ = w.Close()
+	}
+}
+
 // TestStartReportsAFileThatCannotBeOpened: Wait and Close return the open
 // error, and the lines stay available (masked) for the caller to keep.
 func TestStartReportsAFileThatCannotBeOpened(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // This file decides the environment every task process gets. Whatever
@@ -76,9 +77,34 @@ func allowed(name string, patterns []string) bool {
 // outside Run (a remote kill) use it too.
 func Inherited() []string {
 	own := os.Environ()
+	inherited.mu.Lock()
+	defer inherited.mu.Unlock()
+	if !slices.Equal(own, inherited.from) {
+		inherited.from, inherited.out = own, filterInherited(own)
+	}
+	return slices.Clone(inherited.out)
+}
+
+// inherited remembers Inherited's last answer and the environment it came
+// from: every task's start asks, the filter matches every pattern against
+// every variable, and Sirocco's environment does not change while it runs
+// (when it does, the next call filters again).
+var inherited struct {
+	mu   sync.Mutex
+	from []string
+	out  []string
+}
+
+// filterInherited is Inherited's filter over own, Sirocco's environment.
+func filterInherited(own []string) []string {
 	patterns := inheritedNames
-	if extra := os.Getenv(AllowVar); extra != "" {
-		patterns = slices.Concat(patterns, strings.Split(strings.ReplaceAll(extra, " ", ""), ","))
+	for _, kv := range own {
+		if extra, ok := strings.CutPrefix(kv, AllowVar+"="); ok {
+			if extra != "" { // the first, as os.Getenv
+				patterns = slices.Concat(patterns, strings.Split(strings.ReplaceAll(extra, " ", ""), ","))
+			}
+			break
+		}
 	}
 	out := make([]string, 0, len(own))
 	for _, kv := range own {

@@ -148,3 +148,28 @@ func TestTaskEnvironmentIsAnAllowList(t *testing.T) {
 		}
 	}
 }
+
+// TestInheritedFollowsTheEnvironment: Inherited remembers its last answer,
+// yet a variable changed since is seen at once, and a caller that changes
+// the slice it got changes no later answer.
+func TestInheritedFollowsTheEnvironment(t *testing.T) {
+	t.Setenv("TZ", "Europe/Paris")
+	first := process.Inherited()
+	if !slices.Contains(first, "TZ=Europe/Paris") {
+		t.Fatalf("Inherited lacks TZ: %q", first)
+	}
+	for i := range first {
+		first[i] = "SCRIBBLED=1"
+	}
+	t.Setenv("TZ", "Asia/Tokyo")
+	second := process.Inherited()
+	if !slices.Contains(second, "TZ=Asia/Tokyo") || slices.Contains(second, "TZ=Europe/Paris") || slices.Contains(second, "SCRIBBLED=1") {
+		t.Errorf("after TZ changed, Inherited = %q", second)
+	}
+	for i := range second {
+		second[i] = "SCRIBBLED=1"
+	}
+	if third := process.Inherited(); slices.Contains(third, "SCRIBBLED=1") || !slices.Contains(third, "TZ=Asia/Tokyo") {
+		t.Errorf("a caller's changes reached the next answer: %q", third)
+	}
+}

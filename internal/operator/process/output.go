@@ -20,8 +20,9 @@ type output struct {
 	reads  []*os.File // our ends
 	writes []*os.File // the child's ends, closed in us once it started
 	dests  []io.Writer
-	wg     sync.WaitGroup
-	forced atomic.Bool // wait closed our ends after the grace
+	left   atomic.Int32  // copies not at their end yet
+	done   chan struct{} // closed when left reaches 0
+	forced atomic.Bool   // wait closed our ends after the grace
 	mu     sync.Mutex
 	err    error // the first failed write to a destination
 }
@@ -50,7 +51,7 @@ func (o *output) pipe(w io.Writer) (io.Writer, error) {
 	case nil, *os.File:
 		return w, nil
 	}
-	r, cw, err := os.Pipe()
+	r, cw, err := childPipe()
 	if err != nil {
 		return nil, fmt.Errorf("output pipe: %w", err)
 	}
@@ -63,14 +64,22 @@ func (o *output) started() {
 	for _, w := range o.writes {
 		_ = w.Close()
 	}
+	o.done = make(chan struct{})
+	o.left.Store(int32(len(o.reads)))
+	if len(o.reads) == 0 {
+		close(o.done)
+	}
 	for i, r := range o.reads {
-		o.wg.Add(1)
 		go o.copy(r, o.dests[i])
 	}
 }
 
 func (o *output) copy(r *os.File, w io.Writer) {
-	defer o.wg.Done()
+	defer func() {
+		if o.left.Add(-1) == 0 {
+			close(o.done)
+		}
+	}()
 	buf := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(buf)
 	if _, err := io.CopyBuffer(onlyWriter{w}, onlyReader{r}, *buf); err != nil && !(o.forced.Load() && errors.Is(err, os.ErrClosed)) {
@@ -88,19 +97,20 @@ func (o *output) copy(r *os.File, w io.Writer) {
 // it stops reading (Run then kills the group). It returns the first failed
 // write.
 func (o *output) wait(grace time.Duration) error {
-	done := make(chan struct{})
-	go func() {
-		o.wg.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
-	case <-time.After(grace):
-		o.forced.Store(true)
-		for _, r := range o.reads {
-			_ = r.Close()
+	case <-o.done: // usually: the output ended with the process
+	default:
+		t := time.NewTimer(grace)
+		select {
+		case <-o.done:
+		case <-t.C:
+			o.forced.Store(true)
+			for _, r := range o.reads {
+				_ = r.Close()
+			}
+			<-o.done
 		}
-		<-done
+		t.Stop()
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

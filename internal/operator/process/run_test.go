@@ -435,3 +435,29 @@ func TestRunCancelGivesTheGroupItsGrace(t *testing.T) {
 		t.Errorf("the child's SIGTERM handler was cut short: output %q", out.String())
 	}
 }
+
+// TestRunChildDescriptors: the child reads /dev/null and writes to
+// blocking pipes, as exec gives them, although Run makes its pipes and
+// stdin itself.
+func TestRunChildDescriptors(t *testing.T) {
+	t.Parallel()
+	out := newOutput()
+	script := `readlink /proc/$$/fd/0; for fd in 1 2; do echo "fd$fd $(readlink /proc/$$/fd/$fd | cut -d: -f1) $(awk '/^flags/ {print $2}' /proc/$$/fdinfo/$fd)"; done`
+	if err := process.Run(context.Background(), bashSpec(script, out)); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || lines[0] != os.DevNull {
+		t.Fatalf("want stdin %s and two descriptor lines, got %q", os.DevNull, lines)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[1] != "pipe" {
+			t.Fatalf("want a pipe: %q", l)
+		}
+		flags, err := strconv.ParseUint(f[2], 8, 64)
+		if err != nil || flags&syscall.O_NONBLOCK != 0 {
+			t.Errorf("%s: flags %s; want a blocking descriptor", f[0], f[2])
+		}
+	}
+}

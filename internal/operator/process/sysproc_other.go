@@ -2,7 +2,10 @@
 
 package process
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // GroupAttr puts a child in a process group of its own, so that a kill
 // reaches its grandchildren. Outside Linux there is no parent-death signal:
@@ -10,3 +13,6 @@ import "syscall"
 func GroupAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// childPipe is os.Pipe elsewhere.
+func childPipe() (r, w *os.File, err error) { return os.Pipe() }

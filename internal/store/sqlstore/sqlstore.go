@@ -29,10 +29,11 @@ const (
 
 // sqliteParams are the per-connection settings of the writer pool: WAL so
 // readers never block the writer, a 5s busy wait for other processes,
-// NORMAL sync (durable at checkpoints, safe with WAL), foreign keys, and
-// IMMEDIATE transactions so a write transaction takes the lock up front.
+// NORMAL sync (durable at checkpoints, safe with WAL), no checkpoint in a
+// commit (checkpoint.go runs them), foreign keys, and IMMEDIATE
+// transactions so a write transaction takes the lock up front.
 const sqliteParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)" +
-	"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // sqliteReadParams are the settings of the read-only pool.
 const sqliteReadParams = "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
@@ -52,6 +53,10 @@ type Store struct {
 
 	dsn  string    // PostgreSQL: for the LISTEN connection of Watch
 	wake wakeState // Notify and Watch (wake.go)
+
+	// SQLite file: the background checkpoints (checkpoint.go).
+	ckpt     *checkpointer
+	ckptOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -136,7 +141,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	rdb.SetConnMaxIdleTime(5 * time.Minute)
 	s.rdb = rdb
 	s.initWake(wakeDir(path))
-	return s.ping(ctx, path)
+	st, err := s.ping(ctx, path)
+	if err == nil {
+		s.startCheckpoints()
+	}
+	return st, err
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {
@@ -182,6 +191,7 @@ func redact(dsn string) string {
 
 // Close releases every connection; the store is unusable afterwards.
 func (s *Store) Close() error {
+	s.stopCheckpoints()
 	s.wake.close()
 	err := s.stmts.close()
 	if s.rdb != nil && s.rdb != s.db {
@@ -240,6 +250,7 @@ type scanner interface{ Scan(dest ...any) error }
 
 // exec runs a write statement outside a transaction.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer s.wrote()
 	if st := s.stmts.get(ctx, s.db, s.q(query)); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -249,6 +260,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 // writeRow runs a write statement that returns one row (UPDATE …
 // RETURNING) outside a transaction.
 func (s *Store) writeRow(ctx context.Context, query string, args ...any) *sql.Row {
+	defer s.wrote()
 	if st := s.stmts.get(ctx, s.db, s.q(query)); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -285,6 +297,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.wrote()
 	return nil
 }
 
