@@ -70,6 +70,9 @@ type Spec struct {
 	// the try's claim, stored before the start, already lets a restart find
 	// the processes (KillTagged).
 	TryID string
+	// HandleAfter overrides the package's HandleAfter for this start
+	// (zero: HandleAfter).
+	HandleAfter time.Duration
 }
 
 // ExitError reports a non-zero exit, so operators can map codes to states.
@@ -157,7 +160,11 @@ func Run(ctx context.Context, s Spec) error {
 			return finish(err)
 		}
 	default:
-		t := time.NewTimer(HandleAfter)
+		after := s.HandleAfter
+		if after <= 0 {
+			after = HandleAfter
+		}
+		t := time.NewTimer(after)
 		defer t.Stop()
 		saveAt = t.C
 	}

@@ -342,27 +342,35 @@ func TestRunFindsAMovedProgram(t *testing.T) {
 
 // TestRunSavesTheHandleOfALongTryOnly: with a try identity, the process
 // carries it and its handle is saved once it has run for HandleAfter, not
-// for a process that ends sooner.
+// for a process that ends sooner. Neither case depends on the machine's
+// pace: the short process ends long before its HandleAfter, and the long
+// one waits until its handle was saved.
 func TestRunSavesTheHandleOfALongTryOnly(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "saved")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		script string
+		after  time.Duration
 		saved  bool
 	}{
-		{script: `echo "$` + process.TryIDVar + `"`, saved: false},
-		{script: `echo "$` + process.TryIDVar + `"; sleep ` + strconv.FormatFloat((process.HandleAfter*3).Seconds(), 'f', 3, 64), saved: true},
+		{script: `echo "$` + process.TryIDVar + `"`, after: time.Hour, saved: false},
+		{script: `echo "$` + process.TryIDVar + `"; read -r _ < ` + fifo, after: 10 * time.Millisecond, saved: true},
 	} {
 		var saved []process.Handle
 		var noted int
 		var out strings.Builder
 		err := process.Run(t.Context(), process.Spec{Argv: []string{"bash", "-c", tt.script}, Stdout: &out, Stderr: &out,
-			TryID: "w/d/r/t/1", NoteHandle: func([]byte) { noted++ },
+			TryID: "w/d/r/t/1", HandleAfter: tt.after, NoteHandle: func([]byte) { noted++ },
 			SaveHandle: func(_ context.Context, b []byte) error {
 				var h process.Handle
 				if err := json.Unmarshal(b, &h); err != nil {
 					t.Error(err)
 				}
 				saved = append(saved, h)
-				return nil
+				// Let the waiting process end (it is reading the FIFO).
+				return os.WriteFile(fifo, []byte("saved\n"), 0o600)
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -409,6 +417,7 @@ func TestRunDeliversTheOutputOfTheWholeGroup(t *testing.T) {
 	for range 10 {
 		out := newOutput()
 		spec := bashSpec(`exec > >(sed 's/^/out: /'); echo first; echo LAST`, out)
+		spec.Grace = time.Minute // bounds a broken run only: Run returns when sed's output ends
 		if err := process.Run(context.Background(), spec); err != nil {
 			t.Fatal(err)
 		}
