@@ -214,3 +214,33 @@ func FuzzSettings(f *testing.F) {
 		}
 	})
 }
+
+// TestSecretExtrasAreRedacted: every spelling of an extra that
+// FromConnection reads as a secret (private_key, passphrase, in any case,
+// with '-' or '_') is one the connection package hides in `connections
+// get/list/export` and the API, and lists for the task log's masker.
+func TestSecretExtrasAreRedacted(t *testing.T) {
+	const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----\n"
+	const pass = "correct horse battery staple"
+	for _, k := range []string{"private_key", "private-key", "Private-Key", "PRIVATE_KEY"} {
+		for _, p := range []string{"passphrase", "private_key_passphrase", "private-key-passphrase", "Passphrase"} {
+			c := connection.Connection{ID: "edge", Type: "ssh", Host: "h", Login: "u",
+				Extra: map[string]string{k: key, p: pass}}
+			s, err := FromConnection(c, testEnvironment)
+			if err != nil {
+				t.Fatalf("%s, %s: %v", k, p, err)
+			}
+			if s.PrivateKey.Reveal() != key || s.Passphrase.Reveal() != pass {
+				t.Fatalf("%s, %s: not read as the private key and passphrase", k, p)
+			}
+			shown := fmt.Sprint(c.Redacted())
+			if strings.Contains(shown, "secretkeymaterial") || strings.Contains(shown, pass) {
+				t.Errorf("extras %s and %s: Redacted shows a secret: %s", k, p, shown)
+			}
+			masked := strings.Join(c.Secrets(), "\n")
+			if !strings.Contains(masked, key) || !strings.Contains(masked, pass) {
+				t.Errorf("extras %s and %s: Secrets() does not list them for masking", k, p)
+			}
+		}
+	}
+}
