@@ -70,11 +70,9 @@ func (l *sshLoginState) close() {
 // what precedes the host key (settings, reach, key exchange); later
 // failures belong to later steps.
 func (l *sshLoginState) handshake(ctx context.Context) (string, error) {
-	if l.ck.Lookup != nil {
-		if err := sshclient.ResolveJumps(ctx, sshclient.Lookup(l.ck.Lookup), l.s, l.env); err != nil {
-			l.err = err
-			return "", err
-		}
+	if err := sshclient.ResolveJumps(ctx, l.ck.sshLookup(), l.s, l.env); err != nil {
+		l.err = err
+		return "", err
 	}
 	l.client, l.err = l.dial(ctx)
 	if stage := stageOf(l.err); stage != "" && stage != sshclient.StageHostKey && stage != sshclient.StageAuth {
