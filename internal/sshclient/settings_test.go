@@ -129,6 +129,18 @@ func TestHostKeyPinForms(t *testing.T) {
 	}
 }
 
+// TestHostKeyPinRefusesMarkedLines: a known_hosts line marked @revoked
+// (this key must NOT be trusted) or @cert-authority (a CA, not the host's
+// key) pasted into host_key is refused, never pinned as the host's key.
+func TestHostKeyPinRefusesMarkedLines(t *testing.T) {
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGr/LvEbwqKzjH5GEw1fFTTDQrzbfhnBkmXbBo3Gbz9r"
+	for _, v := range []string{"@revoked * " + key, "@revoked [h]:2222 " + key, "@cert-authority *.example.com " + key} {
+		if pins, err := ParseHostKeyPins(v); err == nil || !strings.Contains(err.Error(), "@") {
+			t.Errorf("%q: pinned %v (err %v), want it refused", v, pins, err)
+		}
+	}
+}
+
 // TestSecretsNeverPrinted: no format verb, log handler or JSON encoding
 // shows a private key, passphrase or password, and parse errors do not
 // quote them.
