@@ -95,9 +95,11 @@ var sensitiveFields = []string{
 }
 
 // IsSensitive reports whether a value stored under key (an extra, or a key
-// inside a JSON extra) must be hidden, by Airflow's substring rule.
+// inside a JSON extra) must be hidden, by Airflow's substring rule. '-'
+// counts as '_', as the ssh client reads extras (private-key is its
+// private_key), so no spelling a client takes as a secret is shown.
 func IsSensitive(key string) bool {
-	k := strings.ToLower(strings.TrimSpace(key))
+	k := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(key)), "-", "_")
 	for _, s := range sensitiveFields {
 		if strings.Contains(k, s) {
 			return true

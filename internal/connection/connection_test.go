@@ -64,7 +64,7 @@ func TestIsSensitive(t *testing.T) {
 		"password": true, "PASSWORD": true, "db_password": true, "passwd": true, "secret": true,
 		"client_secret": true, "token": true, "access_token": true, "api_key": true, "apikey": true,
 		"private_key": true, "ssh_private_key": true, "passphrase": true, "authorization": true,
-		"keyfile_dict": true, "service_account": true,
+		"keyfile_dict": true, "service_account": true, "private-key": true, "Private-Key": true, "api-key": true,
 		"key_file": false, "keytab": false, "principal": false, "deploy_mode": false, "host": false,
 		"region_name": false, "spark_binary": false,
 	} {

@@ -91,6 +91,12 @@ func parse(s string) (Connection, error) {
 	}
 	if port != "" {
 		if c.Port, err = parsePort(port); err != nil {
+			if !strings.Contains(netloc, "@") && strings.Contains(path+query, "@") {
+				// A '/' or '?' in the password cut the login off: the
+				// "port" is part of the password, never to be quoted.
+				return Connection{}, errors.New("the port is not a number: a '/', '?' or ':' in the login or password " +
+					"must be percent-encoded (%2F, %3F, %3A)")
+			}
 			return Connection{}, err
 		}
 	}

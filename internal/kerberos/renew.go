@@ -86,7 +86,7 @@ func (r *Renewer) Run(ctx context.Context) error {
 }
 
 // Renew gets a new ticket for the principal from the keytab into the
-// cache once (`kinit -f -r LIFE -k -t KEYTAB PRINCIPAL`), logs it with its
+// cache once (`kinit -f -r LIFE -k -t KEYTAB -- PRINCIPAL`), logs it with its
 // expiry and returns it. Its error names the principal, the keytab and
 // kinit's own message, with a hint for the usual causes.
 func (r *Renewer) Renew(ctx context.Context) (Ticket, error) {
@@ -108,7 +108,8 @@ func (r *Renewer) Renew(ctx context.Context) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	args := []string{"-f", "-r", renewLifetime(r.Interval), "-k", "-t", r.Keytab, principal}
+	// "--": the principal is never read as an option of kinit's.
+	args := []string{"-f", "-r", renewLifetime(r.Interval), "-k", "-t", r.Keytab, "--", principal}
 	cmd := exec.CommandContext(ctx, kinit, args...)
 	cmd.Env = r.env(write)
 	var out bytes.Buffer
@@ -134,6 +135,11 @@ func (r *Renewer) principal() (string, error) {
 	p := strings.TrimSpace(r.Principal)
 	if p == "" {
 		return "", errors.New("kerberos: no principal given (kerberos.principal, SIROCCO_KERBEROS_PRINCIPAL)")
+	}
+	if strings.HasPrefix(p, "-") {
+		// kinit would take it for an option (-c PATH: write the ticket
+		// cache elsewhere); a connection's principal extra is user input.
+		return "", fmt.Errorf("kerberos: principal %q starts with '-': expected name[/instance]@REALM", p)
 	}
 	if strings.Contains(p, "_HOST") {
 		host, err := os.Hostname()

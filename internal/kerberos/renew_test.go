@@ -142,3 +142,22 @@ func TestRenewLifetime(t *testing.T) {
 		t.Errorf("renewLifetime(1h) = %s, want 60h in seconds", got)
 	}
 }
+
+// TestRenewPrincipalIsNeverAnOption: a principal that starts with '-' (a
+// connection's principal extra is user input) is refused, not handed to
+// kinit, which would read "-cPATH" as its option to write the ticket cache
+// at PATH and log in as the host's principal instead.
+func TestRenewPrincipalIsNeverAnOption(t *testing.T) {
+	realm := testenv.KDC(t)
+	keytab := realm.AddPrincipal(t, "svc/host")
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	r := renewer(t, realm, "svc/host", keytab)
+	r.Principal = "-c" + elsewhere
+	_, err := r.Renew(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "starts with '-'") {
+		t.Errorf("Renew with principal %q: %v, want a refusal", r.Principal, err)
+	}
+	if _, err := os.Stat(elsewhere); err == nil {
+		t.Errorf("kinit wrote a ticket cache at %s, named by the principal", elsewhere)
+	}
+}

@@ -163,12 +163,14 @@ func TestSSHBanner(t *testing.T) {
 
 // TestSSHBastion: with a proxy_jump, dns, tcp and the banner are those of
 // the bastion (the target may be unreachable from here), named by a
-// connection id or by user@host:port.
+// connection id or by [ssh://]user@host:port; with a chain of bastions,
+// those of the first hop (the outermost bastion), as the ssh client goes.
 func TestSSHBastion(t *testing.T) {
 	t.Parallel()
 	bastion := listen(t, func(c net.Conn) { fmt.Fprint(c, "SSH-2.0-bastion\r\n") })
 	bh, bp := hostPort(t, bastion)
-	conns := map[string]connection.Connection{"jump": {ID: "jump", Type: "ssh", Host: bh, Port: bp}}
+	conns := map[string]connection.Connection{"jump": {ID: "jump", Type: "ssh", Host: bh, Port: bp},
+		"inner": {ID: "inner", Type: "ssh", Host: "inner.sirocco.invalid", Extra: map[string]string{"proxy_jump": "jump"}}}
 	ck := &preflight.Checker{Lookup: func(_ context.Context, id string) (connection.Connection, error) {
 		c, ok := conns[id]
 		if !ok {
@@ -176,9 +178,13 @@ func TestSSHBastion(t *testing.T) {
 		}
 		return c, nil
 	}}
-	for _, jump := range []string{"jump", "me@" + bastion} {
+	for i, jump := range []string{"jump", "me@" + bastion, "ssh://" + bastion, "inner", "jump"} {
+		key := "proxy_jump"
+		if i == 4 {
+			key = "Proxy-Jump" // as the ssh client reads it
+		}
 		c := connection.Connection{ID: "edge", Type: "ssh", Host: "edge.sirocco.invalid",
-			Extra: map[string]string{"proxy_jump": jump}}
+			Extra: map[string]string{key: jump}}
 		r := ck.Check(t.Context(), c)
 		if s := step(t, r, preflight.StepSSHBanner); s.Outcome != preflight.OK || s.Detail != "SSH-2.0-bastion" ||
 			!strings.Contains(s.Target, "bastion "+jump) {

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
-	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/sshclient"
 )
 
 // DefaultProviders returns the providers of the connection types that
@@ -57,45 +56,37 @@ func SSHProvider(login SSHSteps) Provider {
 	}
 }
 
-// sshReach returns the address reached first: the connection's, or its
-// bastion's (proxy_jump: a connection id, or [user@]host[:port]), with a
-// label for the latter.
+// sshReach returns the address reached first: the connection's, or, with
+// a proxy_jump, that of the outermost bastion of the chain, resolved as
+// the ssh client resolves it (a connection id, or [ssh://][user@]host[:port]),
+// with a label for the latter.
 func sshReach(ctx context.Context, ck *Checker, c connection.Connection) (addr, via string, err error) {
-	jump := strings.TrimSpace(c.Extra["proxy_jump"])
-	if jump == "" {
+	env := sshclient.OSEnv()
+	s, err := sshclient.FromConnection(c, env)
+	if err != nil {
+		return "", "", err
+	}
+	if s.ProxyJump == "" {
 		addr, err := DialTarget(c)
 		return addr, "", err
 	}
-	if hop, ok, err := jumpConnection(ctx, ck, jump); err != nil {
+	if err := sshclient.ResolveJumps(ctx, ck.sshLookup(), s, env); err != nil {
 		return "", "", err
-	} else if ok {
-		addr, err := DialTarget(hop)
-		return addr, "bastion " + jump, err
 	}
-	_, hostPort, found := strings.Cut(jump, "@")
-	if !found {
-		hostPort = jump
+	first := s.Jump
+	for first.Jump != nil {
+		first = first.Jump
 	}
-	if _, _, err := net.SplitHostPort(hostPort); err != nil {
-		hostPort = net.JoinHostPort(hostPort, strconv.Itoa(defaultPorts["ssh"]))
-	}
-	return hostPort, "bastion " + jump, nil
+	return first.Addr(), "bastion " + s.ProxyJump, nil
 }
 
-// jumpConnection resolves a proxy_jump that names a connection; ok is
-// false when it is not one (a host).
-func jumpConnection(ctx context.Context, ck *Checker, jump string) (connection.Connection, bool, error) {
-	if ck.Lookup == nil || strings.ContainsAny(jump, "@:") || !validID(jump) {
-		return connection.Connection{}, false, nil
-	}
-	hop, err := ck.Lookup(ctx, jump)
-	switch {
-	case err == nil:
-		return hop, true, nil
-	case errors.Is(err, store.ErrNotFound):
-		return connection.Connection{}, false, nil // proxy_jump names a host
-	default:
-		return connection.Connection{}, false, fmt.Errorf("proxy_jump %s: %w", jump, err)
+// sshLookup resolves the connection ids of proxy_jump.
+func (ck *Checker) sshLookup() sshclient.Lookup {
+	return func(ctx context.Context, id string) (connection.Connection, error) {
+		if ck.Lookup == nil {
+			return connection.Connection{}, fmt.Errorf("connection %s: no connection lookup configured", id)
+		}
+		return ck.Lookup(ctx, id)
 	}
 }
 
@@ -174,6 +165,3 @@ func printable(s string) string {
 		return r
 	}, strings.ToValidUTF8(s, "?"))
 }
-
-// validID reports whether s could name a connection.
-func validID(s string) bool { return connection.ValidateID(s) == nil }

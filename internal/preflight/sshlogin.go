@@ -70,11 +70,9 @@ func (l *sshLoginState) close() {
 // what precedes the host key (settings, reach, key exchange); later
 // failures belong to later steps.
 func (l *sshLoginState) handshake(ctx context.Context) (string, error) {
-	if l.ck.Lookup != nil {
-		if err := sshclient.ResolveJumps(ctx, sshclient.Lookup(l.ck.Lookup), l.s, l.env); err != nil {
-			l.err = err
-			return "", err
-		}
+	if err := sshclient.ResolveJumps(ctx, l.ck.sshLookup(), l.s, l.env); err != nil {
+		l.err = err
+		return "", err
 	}
 	l.client, l.err = l.dial(ctx)
 	if stage := stageOf(l.err); stage != "" && stage != sshclient.StageHostKey && stage != sshclient.StageAuth {
@@ -84,19 +82,21 @@ func (l *sshLoginState) handshake(ctx context.Context) (string, error) {
 }
 
 // dial dials; with AcceptHostKey, a host (or bastion) seen for the first
-// time is recorded in the first known_hosts file and dialed again. A key
-// that differs from a known one is never accepted.
+// time is recorded in the first known_hosts file of the hop that did not
+// know it (a bastion connection may have files of its own) and dialed
+// again. A key that differs from a known one is never accepted.
 func (l *sshLoginState) dial(ctx context.Context) (*sshclient.Client, error) {
 	for range maxAcceptedKeys {
 		c, err := sshclient.Dial(ctx, l.s, slog.New(slog.DiscardHandler))
 		var hke *sshclient.HostKeyError
-		if err == nil || !l.ck.AcceptHostKey || !errors.As(err, &hke) || len(hke.Known) > 0 || hke.Revoked || len(l.s.KnownHosts) == 0 {
+		if err == nil || !l.ck.AcceptHostKey || !errors.As(err, &hke) || len(hke.Known) > 0 || hke.Revoked || len(hke.Files) == 0 {
 			return c, err
 		}
-		if err := sshclient.AppendKnownHost(l.s.KnownHosts[0], hke.Addr, hke.Key); err != nil {
+		file := hke.Files[0]
+		if err := sshclient.AppendKnownHost(file, hke.Addr, hke.Key); err != nil {
 			return nil, fmt.Errorf("record the host key of %s: %w", hke.Addr, err)
 		}
-		l.accepted = append(l.accepted, fmt.Sprintf("%s %s %s recorded in %s", hke.Addr, hke.Key.Type(), hke.Fingerprint(), l.s.KnownHosts[0]))
+		l.accepted = append(l.accepted, fmt.Sprintf("%s %s %s recorded in %s", hke.Addr, hke.Key.Type(), hke.Fingerprint(), file))
 	}
 	return nil, fmt.Errorf("ssh connection %s: more than %d new host keys on the way", l.s.ConnID, maxAcceptedKeys)
 }

@@ -119,3 +119,47 @@ func unauthorizedKey(t *testing.T) []byte {
 	}
 	return pem.EncodeToMemory(block)
 }
+
+// TestSSHLoginAcceptsBastionKeyInItsOwnFile: with --accept-host-key, a
+// bastion connection with a known_hosts file of its own gets its new key
+// recorded there (the file its hop consults), and the target's key in the
+// target's file; neither file gets the other's key.
+func TestSSHLoginAcceptsBastionKeyInItsOwnFile(t *testing.T) {
+	srv := testenv.SSHD(t)
+	bastion := testenv.SSHD(t, testenv.SSHDBastion())
+	dir := t.TempDir()
+	targetKH, bastionKH := filepath.Join(dir, "target_known_hosts"), filepath.Join(dir, "bastion_known_hosts")
+	conns := map[string]connection.Connection{}
+	add := func(s *testenv.SSHServer, id, knownHosts string, extra ...string) connection.Connection {
+		ex := map[string]string{"key_file": s.KeyFile, "known_hosts": knownHosts, "use_agent": "false", "look_for_keys": "false"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			ex[extra[i]] = extra[i+1]
+		}
+		c := connection.Connection{ID: id, Type: "ssh", Host: s.Host, Port: s.Port, Login: s.User, Extra: ex}
+		conns[id] = c
+		return c
+	}
+	add(bastion, "jump", bastionKH)
+	target := add(srv, "behind", targetKH, "proxy_jump", "jump")
+	ck := &preflight.Checker{AcceptHostKey: true, Lookup: func(_ context.Context, id string) (connection.Connection, error) {
+		c, ok := conns[id]
+		if !ok {
+			return c, fmt.Errorf("connection %q: %w", id, store.ErrNotFound)
+		}
+		return c, nil
+	}}
+	const all = "dns=ok tcp=ok ssh banner=ok ssh handshake=ok ssh host key=ok ssh auth=ok ssh run true=ok"
+	if r := ck.Check(t.Context(), target); steps(r) != all {
+		t.Fatalf("--accept-host-key through a bastion: %s\n%s", steps(r), r.Text())
+	}
+	tb, _ := os.ReadFile(targetKH)
+	bb, _ := os.ReadFile(bastionKH)
+	bastionAddr := fmt.Sprintf("[%s]:%d", bastion.Host, bastion.Port)
+	targetAddr := fmt.Sprintf("[%s]:%d", srv.Host, srv.Port)
+	if strings.Count(string(bb), "\n") != 1 || !strings.HasPrefix(string(bb), bastionAddr+" ") {
+		t.Errorf("bastion's known_hosts %s holds %q, want the bastion's key only", bastionKH, bb)
+	}
+	if strings.Count(string(tb), "\n") != 1 || !strings.HasPrefix(string(tb), targetAddr+" ") {
+		t.Errorf("target's known_hosts %s holds %q, want the target's key only", targetKH, tb)
+	}
+}

@@ -75,7 +75,12 @@ func parsePin(line string) (HostKeyPin, error) {
 	if k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line)); err == nil {
 		return pinOf(k), nil
 	}
-	if _, _, k, _, _, err := ssh.ParseKnownHosts([]byte(line)); err == nil {
+	if marker, _, k, _, _, err := ssh.ParseKnownHosts([]byte(line)); err == nil {
+		if marker != "" {
+			// @revoked says "never trust this key"; @cert-authority names a
+			// CA, not the host's key: neither may become a pin.
+			return HostKeyPin{}, fmt.Errorf("a known_hosts line marked @%s is not a host key to pin", marker)
+		}
 		return pinOf(k), nil
 	}
 	if b, err := base64.StdEncoding.DecodeString(line); err == nil {

@@ -129,6 +129,18 @@ func TestHostKeyPinForms(t *testing.T) {
 	}
 }
 
+// TestHostKeyPinRefusesMarkedLines: a known_hosts line marked @revoked
+// (this key must NOT be trusted) or @cert-authority (a CA, not the host's
+// key) pasted into host_key is refused, never pinned as the host's key.
+func TestHostKeyPinRefusesMarkedLines(t *testing.T) {
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGr/LvEbwqKzjH5GEw1fFTTDQrzbfhnBkmXbBo3Gbz9r"
+	for _, v := range []string{"@revoked * " + key, "@revoked [h]:2222 " + key, "@cert-authority *.example.com " + key} {
+		if pins, err := ParseHostKeyPins(v); err == nil || !strings.Contains(err.Error(), "@") {
+			t.Errorf("%q: pinned %v (err %v), want it refused", v, pins, err)
+		}
+	}
+}
+
 // TestSecretsNeverPrinted: no format verb, log handler or JSON encoding
 // shows a private key, passphrase or password, and parse errors do not
 // quote them.
@@ -213,4 +225,34 @@ func FuzzSettings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSecretExtrasAreRedacted: every spelling of an extra that
+// FromConnection reads as a secret (private_key, passphrase, in any case,
+// with '-' or '_') is one the connection package hides in `connections
+// get/list/export` and the API, and lists for the task log's masker.
+func TestSecretExtrasAreRedacted(t *testing.T) {
+	const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----\n"
+	const pass = "correct horse battery staple"
+	for _, k := range []string{"private_key", "private-key", "Private-Key", "PRIVATE_KEY"} {
+		for _, p := range []string{"passphrase", "private_key_passphrase", "private-key-passphrase", "Passphrase"} {
+			c := connection.Connection{ID: "edge", Type: "ssh", Host: "h", Login: "u",
+				Extra: map[string]string{k: key, p: pass}}
+			s, err := FromConnection(c, testEnvironment)
+			if err != nil {
+				t.Fatalf("%s, %s: %v", k, p, err)
+			}
+			if s.PrivateKey.Reveal() != key || s.Passphrase.Reveal() != pass {
+				t.Fatalf("%s, %s: not read as the private key and passphrase", k, p)
+			}
+			shown := fmt.Sprint(c.Redacted())
+			if strings.Contains(shown, "secretkeymaterial") || strings.Contains(shown, pass) {
+				t.Errorf("extras %s and %s: Redacted shows a secret: %s", k, p, shown)
+			}
+			masked := strings.Join(c.Secrets(), "\n")
+			if !strings.Contains(masked, key) || !strings.Contains(masked, pass) {
+				t.Errorf("extras %s and %s: Secrets() does not list them for masking", k, p)
+			}
+		}
+	}
 }
