@@ -137,15 +137,18 @@ tasks:
 	if _, ok := m.App(appID); !ok {
 		t.Errorf("the master's /json has no application %s: %+v %+v", appID, m.ActiveApps, m.CompletedApps)
 	}
-	resp, err := healthClient.Get(sparkUI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), appID) {
-		t.Errorf("the Spark UI link %s: %d, page mentions the application: %v", sparkUI, resp.StatusCode, strings.Contains(string(page), appID))
-	}
+	// The application's UI answers slowly on a loaded machine: its page is
+	// awaited, each look bounded by healthClient's short timeout.
+	testenv.Eventually(t, "the Spark UI link to open the application's page", time.Minute, func() (bool, string) {
+		resp, err := healthClient.Get(sparkUI)
+		if err != nil {
+			return false, err.Error()
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(page), appID),
+			fmt.Sprintf("%s: %d, page mentions the application: %v", sparkUI, resp.StatusCode, strings.Contains(string(page), appID))
+	})
 
 	testenv.Eventually(t, "the run to end", 5*time.Minute, func() (bool, string) {
 		_, run = c.call("GET", "/dags/spark_api/dagRuns/r1", nil)

@@ -4,8 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // loopback starts a TCP server on a free loopback port that writes
@@ -34,11 +39,16 @@ func loopback(t *testing.T, greeting string) string {
 
 // TestConnectionsTest: `connections test` prints a step-by-step report and
 // exits 0 only when no step failed: TCP to a listener, a refused port, a
-// host that does not resolve, an SSH server's banner (with
-// --accept-host-key accepted), and the report as JSON.
+// host that does not resolve, a real login on an sshd whose host key is
+// unknown (refused, then recorded by --accept-host-key, then known), and
+// the report as JSON.
 func TestConnectionsTest(t *testing.T) {
 	open := loopback(t, "")
-	sshd := loopback(t, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+	sshd := testenv.SSHD(t)
+	knownHosts := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(knownHosts, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +60,8 @@ func TestConnectionsTest(t *testing.T) {
 		"SIROCCO_CONN_DB=postgres://u:pw@"+open+"/x",
 		"SIROCCO_CONN_DOWN=postgres://u:pw@"+refused+"/x",
 		"SIROCCO_CONN_NOWHERE=postgres://u:pw@db.sirocco.invalid:5432/x",
-		"SIROCCO_CONN_EDGE=ssh://me@"+sshd)
+		fmt.Sprintf("SIROCCO_CONN_EDGE=ssh://%s@%s?key_file=%s&known_hosts=%s&use_agent=false&look_for_keys=false",
+			sshd.User, sshd.Addr(), url.QueryEscape(sshd.KeyFile), url.QueryEscape(knownHosts)))
 	cases := []struct {
 		args []string
 		code int
@@ -59,7 +70,9 @@ func TestConnectionsTest(t *testing.T) {
 		{[]string{"db"}, 0, []string{"Connection db (postgres, from env)", "ok", "tcp", "connected to " + open, "Result: ok (2 step(s) in"}},
 		{[]string{"down"}, 1, []string{"FAILED  tcp", "connection refused", "Result: FAILED at tcp:"}},
 		{[]string{"nowhere"}, 1, []string{"FAILED   dns", "db.sirocco.invalid", "skipped  tcp", "because dns did not pass", "Result: FAILED at dns:"}},
-		{[]string{"edge", "--accept-host-key"}, 0, []string{"ssh banner", "SSH-2.0-OpenSSH_9.2p1 Debian-2"}},
+		{[]string{"edge"}, 1, []string{"ssh banner", "SSH-2.0-OpenSSH", "ssh host key", "is not known", "SHA256:", "because ssh auth did not pass", "Result: FAILED at ssh host key"}},
+		{[]string{"edge", "--accept-host-key"}, 0, []string{"ssh host key", "recorded in " + knownHosts, "ssh run true"}},
+		{[]string{"edge"}, 0, []string{"ssh host key", "verified", "`true` ran", "Result: ok"}},
 	}
 	for _, tc := range cases {
 		out, errOut, code := s.run(append([]string{"connections", "test"}, tc.args...)...)
