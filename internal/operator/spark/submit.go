@@ -165,11 +165,17 @@ func (r *submission) update(change func(h *Handle)) {
 	change(r.h)
 }
 
-// handle returns a copy of the handle as it is now.
+// handle returns a copy of the handle as it is now, its remote part
+// copied too (updates replace the job and exit code, never change them).
 func (r *submission) handle() Handle {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return *r.h
+	h := *r.h
+	if h.Remote != nil {
+		rem := *h.Remote
+		h.Remote = &rem
+	}
+	return h
 }
 
 // save stores the handle as it is now. A driver found after a cancel must
