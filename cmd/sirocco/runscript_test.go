@@ -110,6 +110,25 @@ func TestRunScriptNamesBusyPortsBeforeStarting(t *testing.T) {
 			t.Errorf("run.sh installed something before refusing:\n%s", out)
 		}
 	})
+	t.Run("edge", func(t *testing.T) {
+		if _, err := exec.LookPath("java"); err != nil {
+			testenv.RequireCI(t, "java", err)
+		}
+		if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+			testenv.RequireCI(t, "OpenSSH sshd", err)
+		}
+		edge := busyPort(t)
+		out, code := runScript(t, time.Minute, []string{
+			"SIROCCO_HOME=" + t.TempDir(), "SPARK_MASTER_PORT=" + freePort(t), "SPARK_REST_PORT=" + freePort(t),
+			"SPARK_MASTER_UI_PORT=" + freePort(t), "SPARK_WORKER_UI_PORT=" + freePort(t), "EDGE_SSH_PORT=" + edge,
+		}, "scripts/run.sh", "--listen", "127.0.0.1:"+freePort(t))
+		if code == 0 || !strings.Contains(out, "port "+edge+" (edge node sshd) is already in use") || !strings.Contains(out, "EDGE_SSH_PORT") {
+			t.Fatalf("run.sh must refuse a busy edge node port, naming it and EDGE_SSH_PORT (exit %d):\n%s", code, out)
+		}
+		if strings.Contains(out, "edge node: sshd on") || strings.Contains(out, "creating ") {
+			t.Errorf("run.sh started or installed something before refusing:\n%s", out)
+		}
+	})
 }
 
 // A daemon that dies at start is reported at once, with the line that says
