@@ -209,16 +209,17 @@ type found struct {
 	DriverID, AppID, DriverPod, SparkUI, ExitCode string
 }
 
-// parseLine extracts ids and links from one line of spark-submit output,
-// as Airflow's _process_spark_submit_log does.
 // reachable turns the address a UI bound to into one a browser can open:
 // a UI bound to every interface (Spark 4 prints "0.0.0.0:4040") is reached
-// by this host's name, as Spark 3 printed it (the driver runs here in
-// client and local mode).
-func reachable(hostPort string) string {
-	host, port, err := net.SplitHostPort(hostPort)
-	if err != nil || (host != "0.0.0.0" && host != "::") {
+// by the name of the host spark-submit runs on (host: the ssh host), else
+// this host's name, as Spark 3 printed it.
+func reachable(hostPort, host string) string {
+	h, port, err := net.SplitHostPort(hostPort)
+	if err != nil || (h != "0.0.0.0" && h != "::") {
 		return hostPort
+	}
+	if host != "" {
+		return net.JoinHostPort(host, port)
 	}
 	name, err := os.Hostname()
 	if err != nil || name == "" {
@@ -227,7 +228,13 @@ func reachable(hostPort string) string {
 	return net.JoinHostPort(name, port)
 }
 
-func parseLine(line string, f *found) bool {
+// parseLine extracts ids and links from one line of spark-submit output,
+// as Airflow's _process_spark_submit_log does, for spark-submit on this
+// host.
+func parseLine(line string, f *found) bool { return parseLineOn(line, f, "") }
+
+// parseLineOn is parseLine for spark-submit on host ("": this one).
+func parseLineOn(line string, f *found, host string) bool {
 	changed := false
 	set := func(dst *string, re *regexp.Regexp) {
 		if *dst != "" {
@@ -245,7 +252,7 @@ func parseLine(line string, f *found) bool {
 	set(&f.SparkUI, reSparkUI)
 	if f.SparkUI == "" {
 		if m := reSparkUI4.FindStringSubmatch(line); m != nil {
-			f.SparkUI, changed = "http://"+reachable(m[1]), true
+			f.SparkUI, changed = "http://"+reachable(m[1], host), true
 		}
 	}
 	set(&f.DriverPod, reDriverPod)
@@ -259,6 +266,7 @@ func parseLine(line string, f *found) bool {
 // newly found id, so the handle is stored as soon as it is known.
 type watcher struct {
 	out     io.Writer
+	host    string // the host spark-submit runs on, for UI links ("": this one)
 	onFound func(found)
 	mu      sync.Mutex
 	buf     []byte
@@ -274,7 +282,7 @@ func (w *watcher) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		if parseLine(string(w.buf[:i]), &w.f) {
+		if parseLineOn(string(w.buf[:i]), &w.f, w.host) {
 			changes = append(changes, w.f)
 		}
 		w.buf = w.buf[i+1:]
@@ -293,7 +301,7 @@ func (w *watcher) result() found {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.buf) > 0 {
-		parseLine(string(w.buf), &w.f)
+		parseLineOn(string(w.buf), &w.f, w.host)
 	}
 	return w.f
 }

@@ -41,6 +41,7 @@ type remoteHost struct {
 	t     *operator.Task
 	id    string // ssh connection id
 	name  string // user@host:port
+	host  string // the host's name or address, for UI links
 	shell sshclient.Shell
 }
 
@@ -57,7 +58,7 @@ func dialRemote(ctx context.Context, t *operator.Task, id string) (*remoteHost, 
 	for _, secret := range st.Secrets() {
 		t.Mask(secret)
 	}
-	return &remoteHost{t: t, id: id, name: st.User + "@" + st.Addr(), shell: sshclient.Shell{Pool: t.SSH, Settings: st}}, nil
+	return &remoteHost{t: t, id: id, name: st.User + "@" + st.Addr(), host: st.Host, shell: sshclient.Shell{Pool: t.SSH, Settings: st}}, nil
 }
 
 // dialStored reaches the host a stored handle's job runs on: the
@@ -105,7 +106,7 @@ func (r *submission) runRemote(ctx context.Context, id string, argv []string, en
 	}
 	env = maps.Clone(env)
 	maps.Copy(env, t.CtxEnv)
-	r.runCmd = rh.run
+	r.runCmd, r.uiHost = rh.run, rh.host
 	jobID := remotejob.JobID(t.DagID, t.RunID, t.TaskID, t.TryNumber)
 	r.update(func(h *Handle) { h.Remote = &RemoteSubmit{SSHConnID: id, Host: rh.name, JobID: jobID} })
 	if err := r.save(ctx); err != nil {
@@ -290,7 +291,7 @@ func resumeRemote(ctx context.Context, t *operator.Task, h Handle) (operator.Res
 		return operator.Result{}, fmt.Errorf("resume spark-submit: %w", err)
 	}
 	r := newSubmission(t, s, &h)
-	r.runCmd = rh.run
+	r.runCmd, r.uiHost = rh.run, rh.host
 	fmt.Fprintf(t.Log, "sirocco: following spark-submit on %s (remote job %s) again from byte %d of its stdout and %d of its stderr\n",
 		rh.name, h.Remote.JobID, h.Remote.Offsets.Stdout, h.Remote.Offsets.Stderr)
 	return r.followRemote(ctx, rh, operator.FieldsOf(submitSpec, t.Args).Duration("status_poll_interval"))

@@ -135,6 +135,9 @@ type submission struct {
 	// runCmd runs a cluster manager's kill command (yarn, spark-submit
 	// --kill) where spark-submit runs: here, or on the ssh host.
 	runCmd func(ctx context.Context, argv []string) error
+	// uiHost names the host spark-submit runs on in UI links (the ssh
+	// host); "" is this one.
+	uiHost string
 	// store persists the handle: t.SaveHandle, or nothing for a stop.
 	store func(ctx context.Context, h []byte) error
 
@@ -199,7 +202,7 @@ func (r *submission) save(ctx context.Context) error {
 // already knows (a resumed try).
 func (r *submission) watcher(ctx context.Context) *watcher {
 	h := r.handle()
-	return &watcher{out: r.t.Log, f: found{DriverID: h.DriverID, AppID: h.AppID, DriverPod: h.DriverPod, SparkUI: h.SparkUI},
+	return &watcher{out: r.t.Log, host: r.uiHost, f: found{DriverID: h.DriverID, AppID: h.AppID, DriverPod: h.DriverPod, SparkUI: h.SparkUI},
 		onFound: func(f found) { r.noteFound(ctx, f) }}
 }
 
