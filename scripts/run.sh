@@ -2,15 +2,21 @@
 # Builds Sirocco and runs `sirocco standalone` with the example DAGs. It also
 # brings up a local Spark standalone cluster (installing PySpark into a
 # virtualenv on first use, a few minutes once) and stores the connections
-# the Spark examples use, so the seed story's PySpark job runs at once. The
-# cluster keeps running when Sirocco stops (scripts/spark.sh stop ends it).
+# the Spark examples use, so the seed story's PySpark job runs at once. When
+# OpenSSH's sshd is installed it also starts a throwaway "edge node" for
+# Example 3 (scripts/edge.sh: sshd on 127.0.0.1, its own host key, a client
+# key made for it, under $SIROCCO_HOME/edge) and stores the ssh connection
+# edge_node, host key pinned. The cluster and the edge node keep running
+# when Sirocco stops (scripts/spark.sh stop, scripts/edge.sh stop end them).
 #
 #   scripts/run.sh [standalone flags...]     e.g. --listen 127.0.0.1:9090
-#   SIROCCO_NO_SPARK=1 scripts/run.sh        skip Spark
+#   SIROCCO_NO_SPARK=1 scripts/run.sh        skip Spark (and the edge node)
+#   SIROCCO_NO_EDGE=1 scripts/run.sh         skip the edge node
 #
 # Every port is checked before anything is built, installed or started:
-# the API's (--listen, 127.0.0.1:8080) and Spark's (SPARK_MASTER_PORT 7077,
-# SPARK_REST_PORT 6066, SPARK_MASTER_UI_PORT 18080, SPARK_WORKER_UI_PORT 18081).
+# the API's (--listen, 127.0.0.1:8080), Spark's (SPARK_MASTER_PORT 7077,
+# SPARK_REST_PORT 6066, SPARK_MASTER_UI_PORT 18080, SPARK_WORKER_UI_PORT 18081)
+# and the edge node's (EDGE_SSH_PORT 2222).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=ports.sh
@@ -38,6 +44,15 @@ if [ -z "${SIROCCO_NO_SPARK:-}" ]; then
   fi
 fi
 
+with_edge=
+if [ -n "$with_spark" ] && [ -z "${SIROCCO_NO_EDGE:-}" ]; then
+  if [ -x "${SSHD:-/usr/sbin/sshd}" ] && command -v ssh-keygen >/dev/null; then
+    with_edge=1
+  else
+    echo "run.sh: no OpenSSH sshd (Debian: openssh-server); Example 3 (remote_pyspark_ssh) has no edge node: its runs fail on the missing connection edge_node" >&2
+  fi
+fi
+
 busy=0
 listen="$(api_listen "$@")"
 if [ -n "$listen" ]; then
@@ -45,6 +60,9 @@ if [ -n "$listen" ]; then
 fi
 if [ -n "$with_spark" ]; then
   PORTS_WHO=run.sh scripts/spark.sh ports || busy=1
+fi
+if [ -n "$with_edge" ]; then
+  PORTS_WHO=run.sh scripts/edge.sh ports || busy=1
 fi
 [ "$busy" -eq 0 ] || exit 1
 
@@ -68,6 +86,16 @@ if [ -n "$with_spark" ]; then
   # keeps running and the next start adopts it (stopping the cluster would
   # kill it and fail the task). The next run.sh reuses the cluster.
   trap 'echo "run.sh: the Spark cluster keeps running for the next start; scripts/spark.sh stop stops it" >&2 || true' EXIT
+  edge_conn=
+  if [ -n "$with_edge" ]; then
+    # The seed's "remote server": spark-submit runs there over SSH. Like the
+    # cluster, it outlives Ctrl-C (a remote spark-submit keeps running and
+    # the next start follows it) and the next run.sh reuses it.
+    EDGE_SKIP_PORT_CHECK=1 scripts/edge.sh start
+    edge_conn="$(scripts/edge.sh conn)"
+    trap 'echo "run.sh: the Spark cluster keeps running for the next start; scripts/spark.sh stop stops it" >&2 || true
+      echo "run.sh: the edge node (sshd) keeps running too; scripts/edge.sh stop stops it" >&2 || true' EXIT
+  fi
   eval "$(scripts/spark.sh env)"
   # Stored in the database, so that every command of every terminal with the
   # same SIROCCO_HOME sees them (connections list/test, dags test, tasks test).
@@ -75,6 +103,7 @@ if [ -n "$with_spark" ]; then
   bin/sirocco connections import - --file-format env --overwrite <<CONNS
 spark_local=${SIROCCO_CONN_SPARK_LOCAL:-spark://?master=local%5B2%5D}
 spark_cluster=${SIROCCO_CONN_SPARK_CLUSTER:-spark://127.0.0.1:${SPARK_MASTER_PORT:-7077}?rest_url=http%3A%2F%2F127.0.0.1%3A${SPARK_REST_PORT:-6066}&master_ui=http%3A%2F%2F127.0.0.1%3A${SPARK_MASTER_UI_PORT:-18080}}
+${edge_conn}
 CONNS
 fi
 

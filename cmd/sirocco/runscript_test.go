@@ -110,6 +110,25 @@ func TestRunScriptNamesBusyPortsBeforeStarting(t *testing.T) {
 			t.Errorf("run.sh installed something before refusing:\n%s", out)
 		}
 	})
+	t.Run("edge", func(t *testing.T) {
+		if _, err := exec.LookPath("java"); err != nil {
+			testenv.RequireCI(t, "java", err)
+		}
+		if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+			testenv.RequireCI(t, "OpenSSH sshd", err)
+		}
+		edge := busyPort(t)
+		out, code := runScript(t, time.Minute, []string{
+			"SIROCCO_HOME=" + t.TempDir(), "SPARK_MASTER_PORT=" + freePort(t), "SPARK_REST_PORT=" + freePort(t),
+			"SPARK_MASTER_UI_PORT=" + freePort(t), "SPARK_WORKER_UI_PORT=" + freePort(t), "EDGE_SSH_PORT=" + edge,
+		}, "scripts/run.sh", "--listen", "127.0.0.1:"+freePort(t))
+		if code == 0 || !strings.Contains(out, "port "+edge+" (edge node sshd) is already in use") || !strings.Contains(out, "EDGE_SSH_PORT") {
+			t.Fatalf("run.sh must refuse a busy edge node port, naming it and EDGE_SSH_PORT (exit %d):\n%s", code, out)
+		}
+		if strings.Contains(out, "edge node: sshd on") || strings.Contains(out, "creating ") {
+			t.Errorf("run.sh started or installed something before refusing:\n%s", out)
+		}
+	})
 }
 
 // A daemon that dies at start is reported at once, with the line that says
@@ -132,9 +151,11 @@ func TestSparkScriptReportsAFailedStartAtOnce(t *testing.T) {
 }
 
 // The quickstart command as the README gives it, on non-default ports: it
-// starts Spark and Sirocco, a second terminal sees the connections and DAGs
-// it set up, and Ctrl-C (SIGINT to the foreground group) stops Sirocco but
-// leaves the Spark cluster to the next start.
+// starts Spark, the edge node (when sshd is installed) and Sirocco, a second
+// terminal sees the connections and DAGs it set up and runs the seed's
+// Example 3 (spark-submit on the edge node over SSH) to success, and Ctrl-C
+// (SIGINT to the foreground group) stops Sirocco but leaves the Spark
+// cluster and the edge node to the next start.
 func TestRunScriptQuickstart(t *testing.T) {
 	venv, err := testenv.PySparkVenv()
 	testenv.RequireCI(t, "PySpark", err)
@@ -144,15 +165,22 @@ func TestRunScriptQuickstart(t *testing.T) {
 	}
 	home := t.TempDir()
 	api, master := freePort(t), freePort(t)
+	_, err = os.Stat("/usr/sbin/sshd")
+	withEdge := err == nil
+	if !withEdge {
+		testenv.RequireCI(t, "OpenSSH sshd", err)
+	}
 	env := []string{"SIROCCO_HOME=" + home, "SIROCCO_PYSPARK_VENV=" + venv,
 		"SPARK_MASTER_PORT=" + master, "SPARK_REST_PORT=" + freePort(t),
-		"SPARK_MASTER_UI_PORT=" + freePort(t), "SPARK_WORKER_UI_PORT=" + freePort(t)}
+		"SPARK_MASTER_UI_PORT=" + freePort(t), "SPARK_WORKER_UI_PORT=" + freePort(t), "EDGE_SSH_PORT=" + freePort(t)}
 	cmd := exec.Command("bash", filepath.Join(root, "scripts/run.sh"), "--listen", "127.0.0.1:"+api)
 	cmd.Env = append(os.Environ(), env...)
-	t.Cleanup(func() { // the cluster outlives run.sh by design; the test stops it
-		stop := exec.Command("bash", filepath.Join(root, "scripts/spark.sh"), "stop")
-		stop.Env = cmd.Env
-		_ = stop.Run()
+	t.Cleanup(func() { // the cluster and the edge node outlive run.sh by design; the test stops them
+		for _, script := range []string{"scripts/spark.sh", "scripts/edge.sh"} {
+			stop := exec.Command("bash", filepath.Join(root, script), "stop")
+			stop.Env = cmd.Env
+			_ = stop.Run()
+		}
 	})
 	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -200,8 +228,12 @@ func TestRunScriptQuickstart(t *testing.T) {
 	if list, err = second.CombinedOutput(); err != nil {
 		t.Fatalf("dags list from a second terminal: %v\n%s", err, list)
 	}
-	if !strings.Contains(string(list), "seed_pyspark") || !strings.Contains(string(list), "hello_sirocco") {
+	if !strings.Contains(string(list), "seed_pyspark") || !strings.Contains(string(list), "hello_sirocco") ||
+		!strings.Contains(string(list), "remote_pyspark_ssh") {
 		t.Fatalf("dags list from another directory does not list the examples run.sh serves:\n%s", list)
+	}
+	if withEdge {
+		runExample3(t, home)
 	}
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
@@ -230,5 +262,31 @@ func TestRunScriptQuickstart(t *testing.T) {
 		t.Errorf("the Spark master port is still held after spark.sh stop: %v", err)
 	} else {
 		ln.Close()
+	}
+}
+
+// runExample3 triggers the seed's Example 3 as the README says, from a
+// second terminal, and checks that spark-submit ran on the edge node (the
+// ssh connection run.sh stored, host key pinned) and showed the DataFrame.
+func runExample3(t *testing.T, home string) {
+	t.Helper()
+	sirocco := func(args ...string) (string, error) {
+		c := exec.Command(binary, args...)
+		c.Dir = t.TempDir()
+		c.Env = append(os.Environ(), "SIROCCO_HOME="+home)
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	conns, err := sirocco("connections", "get", "edge_node", "-o", "json")
+	if err != nil || !strings.Contains(conns, "known_hosts") || strings.Contains(conns, "insecure") {
+		t.Fatalf("run.sh did not store the edge_node connection with a pinned host key: %v\n%s", err, conns)
+	}
+	if out, err := sirocco("dags", "trigger", "remote_pyspark_ssh", "--run-id", "ex3", "--wait"); err != nil {
+		log, _ := sirocco("tasks", "logs", "remote_pyspark_ssh", "ex3", "remote_pyspark")
+		t.Fatalf("Example 3 failed: %v\n%s\n%s", err, out, log)
+	}
+	log, err := sirocco("tasks", "logs", "remote_pyspark_ssh", "ex3", "remote_pyspark")
+	if err != nil || !strings.Contains(log, "(ssh connection edge_node, remote job ") || !strings.Contains(log, "|  Alice| 30|") {
+		t.Errorf("Example 3's log should show spark-submit on the edge node and the DataFrame: %v\n%s", err, log)
 	}
 }

@@ -97,4 +97,10 @@ func TestParseSparkSubmitOutput(t *testing.T) {
 	if want := "http://" + net.JoinHostPort(host, "4041"); all.SparkUI != want {
 		t.Errorf("UI bound to 0.0.0.0: found %q, want %q", all.SparkUI, want)
 	}
+	// spark-submit on an edge node: its UI is on that host.
+	var remote found
+	parseLineOn("26/11/24 23:33:21 INFO JettyUtils: Start Jetty 0.0.0.0:4042 for SparkUI", &remote, "edge.example.com")
+	if remote.SparkUI != "http://edge.example.com:4042" {
+		t.Errorf("UI of a remote spark-submit bound to 0.0.0.0: found %q, want the ssh host's", remote.SparkUI)
+	}
 }

@@ -12,7 +12,9 @@ import (
 	"regexp"
 	"sync"
 
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
+	"github.com/sirocco-dev/sirocco/internal/remotejob"
 )
 
 // Handle kinds. A "spark_driver" handle names the driver of an
@@ -25,11 +27,14 @@ const (
 	kindDriver = "spark_driver"
 )
 
-// handleVersion is the format Execute writes. Version 1 (stored without a
-// version) kept spark-submit's process fields flat on the handle, and a
+// handleVersion is the format Execute writes. Version 3 added Remote
+// (spark-submit on another host through ssh_conn_id): a Sirocco that reads
+// only version 2 would take such a handle for one with nothing to stop, so
+// it must refuse it. Version 2 is read as it is. Version 1 (stored without
+// a version) kept spark-submit's process fields flat on the handle, and a
 // client-mode spark-submit had kind "process": those are the process
 // package's to stop, as they always were.
-const handleVersion = 2
+const handleVersion = 3
 
 // Handle is what a Spark task stores on its task instance: how to reach the
 // work it started, and the ids and links a user wants to see (`tasks state`
@@ -41,21 +46,68 @@ type Handle struct {
 	// Process is spark-submit on this host, stopped through the process
 	// package (process.Handle.Stop) like any local child.
 	Process *process.Handle `json:"process,omitempty"`
+	// Remote is spark-submit on another host (ssh_conn_id), a detached
+	// remote job: it outlives Sirocco, so it is followed again after a
+	// restart, and stopped through remotejob.Stop.
+	Remote *RemoteSubmit `json:"ssh,omitempty"`
 
-	ConnID    string `json:"conn_id,omitempty"`
-	Master    string `json:"master,omitempty"`
-	RESTURL   string `json:"rest_url,omitempty"`
-	MasterUI  string `json:"master_ui,omitempty"`
-	DriverID  string `json:"driver_id,omitempty"`
-	AppID     string `json:"app_id,omitempty"`
-	DriverPod string `json:"driver_pod,omitempty"`
-	SparkUI   string `json:"spark_ui,omitempty"`
+	ConnID string `json:"conn_id,omitempty"`
+	Master string `json:"master,omitempty"`
+	// DeployMode is the try's (client or cluster): a resumed try tracks
+	// a driver only in cluster mode. Empty in handles before version 3.
+	DeployMode string `json:"deploy_mode,omitempty"`
+	RESTURL    string `json:"rest_url,omitempty"`
+	MasterUI   string `json:"master_ui,omitempty"`
+	DriverID   string `json:"driver_id,omitempty"`
+	AppID      string `json:"app_id,omitempty"`
+	DriverPod  string `json:"driver_pod,omitempty"`
+	SparkUI    string `json:"spark_ui,omitempty"`
 
 	// Submission tags a spark_rest submission (kind spark_submitting) so
 	// that its driver can be found after a crash; SubmittedAt is when the
 	// tag was stored, in Unix milliseconds.
 	Submission  string `json:"submission,omitempty"`
 	SubmittedAt int64  `json:"submitted_at,omitempty"`
+}
+
+// RemoteSubmit is spark-submit running on the host of an ssh connection as
+// a remote job (package remotejob). It is stored with JobID alone before
+// the job is started, so that a Sirocco that dies while starting it leaves
+// a handle by which the job is found (a start with the same JobID never
+// starts a second one); Job is set once the start answered.
+type RemoteSubmit struct {
+	SSHConnID string            `json:"ssh_conn_id"`
+	Host      string            `json:"host"` // user@host:port the job was started on
+	JobID     string            `json:"job_id"`
+	Job       *remotejob.Handle `json:"job,omitempty"`
+	// Offsets are how much of the job's stdout and stderr is in the task
+	// log: a resumed try continues from there.
+	Offsets remotejob.Offsets `json:"offsets"`
+	// ExitCode is spark-submit's, once read: a resumed try does not
+	// follow a job that already ended (its directory may be cleaned up).
+	ExitCode *int `json:"exit_code,omitempty"`
+}
+
+// check rejects a remote part that could point a stop elsewhere than at
+// the job it names.
+func (r *RemoteSubmit) check() error {
+	switch {
+	case connection.ValidateID(r.SSHConnID) != nil:
+		return fmt.Errorf("ssh_conn_id %q is not a connection id", r.SSHConnID)
+	case r.Host == "":
+		return errors.New("a remote spark-submit needs the host it runs on")
+	case !remotejob.ValidJobID(r.JobID):
+		return fmt.Errorf("remote job id %q is not valid", r.JobID)
+	case r.Offsets.Stdout < 0 || r.Offsets.Stderr < 0:
+		return fmt.Errorf("remote offsets %+v are negative", r.Offsets)
+	case r.ExitCode != nil && (*r.ExitCode < 0 || *r.ExitCode > 255):
+		return fmt.Errorf("remote exit code %d is not 0 to 255", *r.ExitCode)
+	case r.Job == nil:
+		return nil
+	case r.Job.JobID != r.JobID:
+		return fmt.Errorf("remote job %q does not match job_id %q", r.Job.JobID, r.JobID)
+	}
+	return r.Job.Validate()
 }
 
 // legacyProcess holds the flat process fields of a version 1 handle.
@@ -66,16 +118,20 @@ type legacyProcess struct {
 	StartTime uint64 `json:"start_time"`
 }
 
-// decodeHandle reads a stored Spark handle (either version) and checks
-// what resuming or stopping it relies on: a kind of ours and a version we
-// know; a driver id or submission tag with a master REST URL over
-// http(s); a spark-submit process that passes process.Handle.Check. A
+// decodeHandle reads a stored Spark handle (any version) and checks what
+// resuming or stopping it relies on: a kind of ours and a version we know;
+// a driver id or submission tag with a master REST URL over http(s); a
+// spark-submit process that passes process.Handle.Check, or a remote one
+// whose job handle passes remotejob's Validate. A
 // damaged handle is an error naming what is wrong, never a panic or a
 // request to some other place.
 func decodeHandle(b []byte) (Handle, error) {
 	var h Handle
 	if err := json.Unmarshal(b, &h); err != nil {
 		return Handle{}, fmt.Errorf("decode Spark handle: %w", err)
+	}
+	if h.Remote != nil && h.Version < 3 {
+		return Handle{}, fmt.Errorf("decode Spark handle: a version %d handle has no remote spark-submit (ssh)", h.Version)
 	}
 	switch {
 	case h.Version == 0 || h.Version == 1:
@@ -86,6 +142,15 @@ func decodeHandle(b []byte) (Handle, error) {
 		return Handle{}, fmt.Errorf("decode Spark handle: version %d is newer than this Sirocco reads (%d)", h.Version, handleVersion)
 	case h.Version < 0:
 		return Handle{}, fmt.Errorf("decode Spark handle: version %d", h.Version)
+	}
+	h.Version = handleVersion
+	if h.Remote != nil {
+		if h.Process != nil {
+			return Handle{}, errors.New("decode Spark handle: spark-submit is either here (process) or remote (ssh), not both")
+		}
+		if err := h.Remote.check(); err != nil {
+			return Handle{}, fmt.Errorf("decode Spark handle: %w", err)
+		}
 	}
 	if h.Process != nil {
 		h.Process.Kind = process.Kind
@@ -99,8 +164,8 @@ func decodeHandle(b []byte) (Handle, error) {
 			return h, nil // spark-submit alone (client mode, or no driver yet)
 		}
 	case kindSubmitting:
-		if h.Submission == "" {
-			return Handle{}, errors.New("decode Spark handle: a spark_submitting handle needs submission")
+		if h.Submission == "" || h.Remote != nil {
+			return Handle{}, errors.New("decode Spark handle: a spark_submitting handle needs submission, and has no remote spark-submit")
 		}
 	default:
 		return Handle{}, fmt.Errorf("decode Spark handle: unknown kind %q (want %s or %s)", h.Kind, kindDriver, kindSubmitting)
@@ -144,16 +209,17 @@ type found struct {
 	DriverID, AppID, DriverPod, SparkUI, ExitCode string
 }
 
-// parseLine extracts ids and links from one line of spark-submit output,
-// as Airflow's _process_spark_submit_log does.
 // reachable turns the address a UI bound to into one a browser can open:
 // a UI bound to every interface (Spark 4 prints "0.0.0.0:4040") is reached
-// by this host's name, as Spark 3 printed it (the driver runs here in
-// client and local mode).
-func reachable(hostPort string) string {
-	host, port, err := net.SplitHostPort(hostPort)
-	if err != nil || (host != "0.0.0.0" && host != "::") {
+// by the name of the host spark-submit runs on (host: the ssh host), else
+// this host's name, as Spark 3 printed it.
+func reachable(hostPort, host string) string {
+	h, port, err := net.SplitHostPort(hostPort)
+	if err != nil || (h != "0.0.0.0" && h != "::") {
 		return hostPort
+	}
+	if host != "" {
+		return net.JoinHostPort(host, port)
 	}
 	name, err := os.Hostname()
 	if err != nil || name == "" {
@@ -162,7 +228,13 @@ func reachable(hostPort string) string {
 	return net.JoinHostPort(name, port)
 }
 
-func parseLine(line string, f *found) bool {
+// parseLine extracts ids and links from one line of spark-submit output,
+// as Airflow's _process_spark_submit_log does, for spark-submit on this
+// host.
+func parseLine(line string, f *found) bool { return parseLineOn(line, f, "") }
+
+// parseLineOn is parseLine for spark-submit on host ("": this one).
+func parseLineOn(line string, f *found, host string) bool {
 	changed := false
 	set := func(dst *string, re *regexp.Regexp) {
 		if *dst != "" {
@@ -180,7 +252,7 @@ func parseLine(line string, f *found) bool {
 	set(&f.SparkUI, reSparkUI)
 	if f.SparkUI == "" {
 		if m := reSparkUI4.FindStringSubmatch(line); m != nil {
-			f.SparkUI, changed = "http://"+reachable(m[1]), true
+			f.SparkUI, changed = "http://"+reachable(m[1], host), true
 		}
 	}
 	set(&f.DriverPod, reDriverPod)
@@ -194,6 +266,7 @@ func parseLine(line string, f *found) bool {
 // newly found id, so the handle is stored as soon as it is known.
 type watcher struct {
 	out     io.Writer
+	host    string // the host spark-submit runs on, for UI links ("": this one)
 	onFound func(found)
 	mu      sync.Mutex
 	buf     []byte
@@ -209,7 +282,7 @@ func (w *watcher) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		if parseLine(string(w.buf[:i]), &w.f) {
+		if parseLineOn(string(w.buf[:i]), &w.f, w.host) {
 			changes = append(changes, w.f)
 		}
 		w.buf = w.buf[i+1:]
@@ -228,7 +301,7 @@ func (w *watcher) result() found {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.buf) > 0 {
-		parseLine(string(w.buf), &w.f)
+		parseLineOn(string(w.buf), &w.f, w.host)
 	}
 	return w.f
 }

@@ -29,7 +29,24 @@ func TestDecodeHandle(t *testing.T) {
 		{name: "not JSON", data: `{"kind":`, wantErr: "decode Spark handle: unexpected end of JSON input"},
 		{name: "unknown kind", data: `{"kind":"pod"}`, wantErr: `unknown kind "pod"`},
 		{name: "a process handle is not Spark's", data: `{"kind":"process","host":"h","pid":4242,"pgid":4242}`, wantErr: `unknown kind "process"`},
-		{name: "newer version", data: `{"kind":"spark_driver","version":3,"driver_id":"d","rest_url":"http://m:6066"}`, wantErr: "version 3 is newer"},
+		{name: "newer version", data: `{"kind":"spark_driver","version":4,"driver_id":"d","rest_url":"http://m:6066"}`, wantErr: "version 4 is newer"},
+		{name: "remote spark-submit", data: remoteHandle(`"job":` + remoteJob + `,"offsets":{"stdout":10,"stderr":3}`), resumable: true},
+		{name: "remote cluster driver", data: strings.Replace(remoteHandle(`"job":`+remoteJob+`,"exit_code":0`), `"conn_id"`,
+			`"driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066","conn_id"`, 1), resumable: true},
+		{name: "remote spark-submit not started yet", data: remoteHandle("")},
+		{name: "remote in version 2", data: strings.Replace(remoteHandle(""), `"version":3`, `"version":2`, 1), wantErr: "a version 2 handle has no remote"},
+		{name: "remote in version 1", data: strings.Replace(remoteHandle(""), `"version":3,`, ``, 1), wantErr: "a version 0 handle has no remote"},
+		{name: "remote and local", data: strings.Replace(remoteHandle(""), `"ssh"`, `"process":{"host":"h","pid":4242,"pgid":4242},"ssh"`, 1), wantErr: "not both"},
+		{name: "remote job of another id", data: remoteHandle(`"job":` + strings.ReplaceAll(remoteJob, jobID, "other")), wantErr: "does not match job_id"},
+		{name: "remote job elsewhere", data: remoteHandle(`"job":` + strings.Replace(remoteJob, "/home/u/.sirocco/jobs/", "/etc/../", 1)),
+			wantErr: "not an absolute clean path"},
+		{name: "remote job group 1", data: remoteHandle(`"job":` + strings.Replace(remoteJob, `"pid":4242`, `"pid":1`, 1)), wantErr: "pid 1"},
+		{name: "remote connection not an id", data: strings.Replace(remoteHandle(""), `"edge_node"`, `"../x"`, 1), wantErr: "not a connection id"},
+		{name: "remote without host", data: strings.Replace(remoteHandle(""), `"u@h:22"`, `""`, 1), wantErr: "needs the host"},
+		{name: "remote negative offsets", data: remoteHandle(`"offsets":{"stdout":-1}`), wantErr: "negative"},
+		{name: "remote exit code 300", data: remoteHandle(`"exit_code":300`), wantErr: "not 0 to 255"},
+		{name: "a submission is never remote", data: `{"kind":"spark_submitting","version":3,"submission":"ab12","rest_url":"http://m:6066","ssh":{"ssh_conn_id":"e","host":"h","job_id":"j"}}`,
+			wantErr: "has no remote spark-submit"},
 		{name: "driver of version 1 without id", data: `{"kind":"spark_driver","rest_url":"http://m:6066"}`, wantErr: "needs driver_id"},
 		{name: "driver without URL", data: `{"kind":"spark_driver","version":2,"driver_id":"d"}`, wantErr: `rest_url "" is not an http(s) URL`},
 		{name: "driver with a file URL", data: `{"kind":"spark_driver","driver_id":"d","rest_url":"file:///etc"}`, wantErr: "is not an http(s) URL"},
@@ -62,6 +79,21 @@ func TestDecodeHandle(t *testing.T) {
 	}
 }
 
+// jobID, remoteJob and remoteHandle write remote handles as Execute stores
+// them (version 3).
+const (
+	jobID     = "d_r_t_1_0123456789ab"
+	remoteJob = `{"version":1,"job_id":"` + jobID + `","dir":"/home/u/.sirocco/jobs/` + jobID + `","pid":4242,"started_at":"2026-01-01T00:00:00Z"}`
+)
+
+func remoteHandle(more string) string {
+	if more != "" {
+		more = "," + more
+	}
+	return `{"kind":"spark_driver","version":3,"conn_id":"spark","master":"spark://m:7077","deploy_mode":"client",` +
+		`"ssh":{"ssh_conn_id":"edge_node","host":"u@h:22","job_id":"` + jobID + `"` + more + `}}`
+}
+
 // TestKillOrphanRefusesDamagedGroups: a process handle naming group 0 (our
 // own) or 1 (kill(-1): every process) is refused before any signal.
 func TestKillOrphanRefusesDamagedGroups(t *testing.T) {
@@ -92,6 +124,7 @@ func FuzzHandleJSON(f *testing.F) {
 		`{"pid":4242,"pgid":4242}`, `{"kind":"process","version":0}`, `{"kind":"spark_driver","version":-1}`,
 		`null`, `[]`, `"process"`, `{"kind":"spark_driver","driver_id":"d","rest_url":"http://[::1"}`,
 		`{"kind":"process","pid":1e99}`, "\xff\xfe{", `{"kind":"x","version":1.5}`,
+		remoteHandle(`"job":` + remoteJob), remoteHandle(""),
 	} {
 		f.Add([]byte(seed))
 	}
@@ -123,6 +156,9 @@ func FuzzHandleJSON(f *testing.F) {
 		}
 		if h.Version != handleVersion {
 			t.Fatalf("read version %d", h.Version)
+		}
+		if r := h.Remote; r != nil && (h.Process != nil || h.Kind != kindDriver || r.Job != nil && (r.Job.Validate() != nil || r.Job.JobID != r.JobID)) {
+			t.Fatalf("accepted a remote spark-submit %+v in %+v", r, h)
 		}
 		if p := h.Process; p != nil && (p.Kind != process.Kind || (p.PID != 0 || p.PGID != 0) && (p.PID <= 1 || p.PGID <= 1)) {
 			t.Fatalf("accepted a spark-submit process %+v", p)

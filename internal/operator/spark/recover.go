@@ -214,14 +214,16 @@ func workContext(ctx context.Context, limit time.Duration) (context.Context, con
 // Recoverer resumes and stops the work of the handles spark_submit and
 // spark_rest store: a standalone cluster driver is resumed (tracked
 // again) or killed through the master's REST API; spark-submit on this
-// host is stopped through the process package, as any local child.
+// host is stopped through the process package, as any local child; a
+// remote spark-submit (ssh_conn_id) is followed again from the stored
+// offsets, or its process group stopped on its host (remotejob.Stop).
 type Recoverer struct{}
 
 // HandleKinds are the Spark handle kinds.
 func (Recoverer) HandleKinds() []string { return []string{kindDriver, kindSubmitting} }
 
-// CanResume accepts a standalone cluster driver, or a submission whose
-// driver may exist.
+// CanResume accepts a standalone cluster driver, a remote spark-submit
+// that was started, or a submission whose driver may exist.
 func (Recoverer) CanResume(b []byte) bool { return canResume(b) }
 
 // Resume tracks a cluster driver submitted before a restart.
@@ -230,7 +232,7 @@ func (Recoverer) Resume(ctx context.Context, t *operator.Task, b []byte) (operat
 }
 
 // Stop kills what the handle names: spark-submit's process group on this
-// host (after t.KillGrace), and the cluster driver through the master (the
+// host or on the ssh host (after t.KillGrace), and the cluster driver through the master (the
 // driver of a submission is looked for first), each bounded by ctx. Work
 // already gone is no error.
 func (Recoverer) Stop(ctx context.Context, t *operator.Task, b []byte) error {
@@ -245,6 +247,10 @@ func (Recoverer) Stop(ctx context.Context, t *operator.Task, b []byte) error {
 			fmt.Fprintf(t.Log, "sirocco: stopped spark-submit's process group(s) %v\n", groups)
 		}
 		errs = append(errs, err)
+	}
+	if h.Remote != nil {
+		// Its output may name a driver the handle does not yet.
+		errs = append(errs, stopRemote(ctx, t, &h))
 	}
 	if h.DriverID != "" || h.Kind == kindSubmitting {
 		errs = append(errs, stopDriver(ctx, t, h))
@@ -288,7 +294,8 @@ func canResume(b []byte) bool {
 	if err != nil {
 		return false
 	}
-	return (h.Kind == kindDriver && h.DriverID != "") || (h.Kind == kindSubmitting && h.Submission != "")
+	started := h.Remote != nil && h.Remote.Job != nil // a remote spark-submit outlives Sirocco
+	return (h.Kind == kindDriver && (h.DriverID != "" || started)) || (h.Kind == kindSubmitting && h.Submission != "")
 }
 
 func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
@@ -298,6 +305,9 @@ func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, e
 	}
 	if h.Kind == kindSubmitting {
 		return resumeSubmission(ctx, t, h)
+	}
+	if h.Remote != nil {
+		return resumeRemote(ctx, t, h)
 	}
 	if h.DriverID == "" {
 		return operator.Result{}, operator.ErrNotResumable

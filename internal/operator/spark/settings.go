@@ -20,6 +20,7 @@ type settings struct {
 	DeployMode  string // client | cluster
 	SparkBinary string // spark-submit, or a path
 	SparkHome   string
+	JavaHome    string // JAVA_HOME of spark-submit (java_home)
 	Queue       string
 	Namespace   string
 	Principal   string
@@ -73,6 +74,7 @@ func resolve(ctx context.Context, t *operator.Task, args operator.Fields) (setti
 	s.DeployMode = extra(ex, "deploy_mode")
 	s.SparkBinary = extra(ex, "spark_binary")
 	s.SparkHome = extra(ex, "spark_home")
+	s.JavaHome = extra(ex, "java_home")
 	s.Queue = extra(ex, "queue")
 	s.Namespace = extra(ex, "namespace")
 	s.Principal = extra(ex, "principal")
@@ -120,6 +122,20 @@ func resolve(ctx context.Context, t *operator.Task, args operator.Fields) (setti
 		t.Mask(s.RESTToken)
 	}
 	return s, nil
+}
+
+// homes is the environment the connection sets for spark-submit: SPARK_HOME
+// and JAVA_HOME when it names them (the Spark and Java of the host that
+// runs spark-submit, an edge node with ssh_conn_id).
+func (s settings) homes() map[string]string {
+	env := map[string]string{}
+	if s.SparkHome != "" {
+		env["SPARK_HOME"] = s.SparkHome
+	}
+	if s.JavaHome != "" {
+		env["JAVA_HOME"] = s.JavaHome
+	}
+	return env
 }
 
 func (s settings) isYARN() bool       { return s.Master == "yarn" || strings.HasPrefix(s.Master, "yarn") }

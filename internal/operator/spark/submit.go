@@ -43,6 +43,7 @@ var submitSpec = dag.OperatorSpec{
 	Fields: append(append([]dag.FieldSpec{}, commonFields...),
 		dag.FieldSpec{Name: "deploy_mode", Kind: dag.FieldString, Description: "client or cluster (default from the connection, else client)"},
 		dag.FieldSpec{Name: "spark_binary", Kind: dag.FieldString, Description: "spark-submit to run (name or path)"},
+		dag.FieldSpec{Name: "ssh_conn_id", Kind: dag.FieldString, Description: "ssh connection of the host (an edge node) to run spark-submit on, as a detached job; paths are on that host"},
 		dag.FieldSpec{Name: "files", Kind: dag.FieldStringList, Templated: true},
 		dag.FieldSpec{Name: "archives", Kind: dag.FieldStringList, Templated: true},
 		dag.FieldSpec{Name: "packages", Kind: dag.FieldStringList, Templated: true},
@@ -66,10 +67,12 @@ var SubmitFactory = operator.Factory{Spec: submitSpec, New: func() operator.Oper
 // Submit is the spark_submit operator.
 type Submit struct{}
 
-// Execute runs spark-submit. In client mode the driver is spark-submit
-// itself and its exit code decides; in standalone cluster mode the driver id
-// is stored as soon as spark-submit prints it and the driver is tracked
-// through the master's REST API to FINISHED, FAILED, KILLED or ERROR.
+// Execute runs spark-submit, here or, with ssh_conn_id, on that
+// connection's host as a detached remote job (remote.go). In client mode
+// the driver is spark-submit itself and its exit code decides; in
+// standalone cluster mode the driver id is stored as soon as spark-submit
+// prints it and the driver is tracked through the master's REST API to
+// FINISHED, FAILED, KILLED or ERROR.
 func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
 	args := operator.FieldsOf(submitSpec, absPaths(t))
 	s, err := resolve(ctx, t, args)
@@ -80,92 +83,30 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 	if err != nil {
 		return operator.Result{}, err
 	}
-	fmt.Fprintf(t.Log, "sirocco: %s\n", strings.Join(argv, " "))
 	env := maps.Clone(t.Env)
 	if env == nil {
 		env = map[string]string{}
 	}
+	maps.Copy(env, s.homes())
 	maps.Copy(env, procEnv)
-
-	h := &Handle{Kind: kindDriver, Version: handleVersion, ConnID: args.String("conn_id"), Master: s.Master, RESTURL: s.RESTURL, MasterUI: s.MasterUI}
-	var mu sync.Mutex     // guards h
-	var saveMu sync.Mutex // one save at a time, so the last one written holds the latest h
-	save := func(ctx context.Context) error {
-		saveMu.Lock()
-		defer saveMu.Unlock()
-		mu.Lock()
-		b, err := json.Marshal(h)
-		mu.Unlock()
-		if err != nil {
-			return err
-		}
-		// A driver found after a cancel must still be recorded: it is what
-		// the kill below, or a restart, goes by.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
-		defer cancel()
-		return t.SaveHandle(sctx, b)
-	}
-	cluster := s.DeployMode == "cluster" && s.isStandalone()
-	var saveErr error // a driver whose id could not be stored must not run untracked
-	submitted := make(chan struct{})
-	var submittedOnce sync.Once
-	w := &watcher{out: t.Log, onFound: func(f found) {
-		if f.DriverID != "" {
-			submittedOnce.Do(func() { close(submitted) })
-		}
-		mu.Lock()
-		h.AppID, h.DriverPod, h.SparkUI = f.AppID, f.DriverPod, f.SparkUI
-		if h.MasterUI != "" && strings.HasPrefix(f.AppID, "app-") {
-			// A standalone master keeps the application's page after the
-			// driver (and its own UI) is gone: link that one.
-			h.SparkUI = h.MasterUI + "/app/?appId=" + f.AppID
-		}
-		if f.DriverID != "" && cluster {
-			h.DriverID = f.DriverID
-		}
-		mu.Unlock()
-		if err := save(ctx); err != nil {
-			fmt.Fprintf(t.Log, "sirocco: store handle: %v\n", err)
-			mu.Lock()
-			if saveErr == nil && h.DriverID != "" {
-				saveErr = err
-			}
-			mu.Unlock()
-		}
-	}}
+	r := newSubmission(t, s, &Handle{Kind: kindDriver, Version: handleVersion, ConnID: args.String("conn_id"),
+		Master: s.Master, DeployMode: s.DeployMode, RESTURL: s.RESTURL, MasterUI: s.MasterUI})
 	if ctx.Err() != nil {
 		return operator.Result{}, errors.New("stopped before spark-submit started: " + context.Cause(ctx).Error())
 	}
-	procCtx := ctx
-	if cluster {
-		// Killing spark-submit while it talks to the master can leave a
-		// driver on the cluster whose id nobody saw. On a cancel, let it
-		// finish submitting (bounded), then kill the driver by its id.
-		var stop context.CancelCauseFunc
-		procCtx, stop = context.WithCancelCause(context.WithoutCancel(ctx))
-		defer stop(nil)
-		go func() {
-			select {
-			case <-procCtx.Done():
-				return
-			case <-ctx.Done():
-			}
-			timer := time.NewTimer(submitGrace)
-			defer timer.Stop()
-			select {
-			case <-submitted:
-			default:
-				fmt.Fprintf(t.Log, "sirocco: %v; waiting for spark-submit to report its driver, to stop it\n", context.Cause(ctx))
-				select {
-				case <-submitted:
-				case <-timer.C:
-				case <-procCtx.Done():
-					return
-				}
-			}
-			stop(context.Cause(ctx))
-		}()
+	if id := args.String("ssh_conn_id"); id != "" {
+		return r.runRemote(ctx, id, argv, env, args.Duration("status_poll_interval"))
 	}
+	return r.runLocal(ctx, argv, env, args.Duration("status_poll_interval"))
+}
+
+// runLocal runs spark-submit on this host, in a process group of its own.
+func (r *submission) runLocal(ctx context.Context, argv []string, env map[string]string, poll time.Duration) (operator.Result, error) {
+	t := r.t
+	fmt.Fprintf(t.Log, "sirocco: %s\n", strings.Join(argv, " "))
+	w := r.watcher(ctx)
+	procCtx, stop := r.submitContext(ctx, false)
+	defer stop(nil)
 	runErr := process.Run(procCtx, process.Spec{
 		Argv: argv, Dir: t.DagDir, Env: process.Environ(env, t.CtxEnv, true),
 		Stdout: w, Stderr: w,
@@ -174,18 +115,176 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 			if err != nil {
 				return err
 			}
-			mu.Lock()
-			h.Process = &ph
-			mu.Unlock()
-			return save(ctx)
+			r.update(func(h *Handle) { h.Process = &ph })
+			return r.save(ctx)
 		},
 	})
-	f := w.result()
-	client := &spark.Client{RESTURL: s.RESTURL, MasterUIURL: s.MasterUI, Token: s.RESTToken}
-	mu.Lock()
-	stored := saveErr
-	mu.Unlock()
-	if ctx.Err() != nil && errors.Is(context.Cause(ctx), operator.ErrDetach) && f.DriverID != "" && cluster && stored == nil {
+	if runErr != nil {
+		runErr = fmt.Errorf("spark-submit: %w", runErr)
+	}
+	return r.finish(ctx, runErr, w.result(), poll)
+}
+
+// submission is one spark_submit try in flight: its handle, stored again
+// each time spark-submit's output names something new, and the end of the
+// try once spark-submit has exited (finish).
+type submission struct {
+	t       *operator.Task
+	s       settings
+	cluster bool // standalone cluster mode: a driver id to track
+	// runCmd runs a cluster manager's kill command (yarn, spark-submit
+	// --kill) where spark-submit runs: here, or on the ssh host.
+	runCmd func(ctx context.Context, argv []string) error
+	// uiHost names the host spark-submit runs on in UI links (the ssh
+	// host); "" is this one.
+	uiHost string
+	// store persists the handle: t.SaveHandle, or nothing for a stop.
+	store func(ctx context.Context, h []byte) error
+
+	mu      sync.Mutex // guards h and saveErr
+	h       *Handle
+	saveErr error      // a driver whose id could not be stored must not run untracked
+	saveMu  sync.Mutex // one save at a time, so the last one written holds the latest h
+
+	submitted     chan struct{} // closed once spark-submit reported a driver id
+	submittedOnce sync.Once
+}
+
+func newSubmission(t *operator.Task, s settings, h *Handle) *submission {
+	r := &submission{t: t, s: s, h: h, cluster: s.DeployMode == "cluster" && s.isStandalone(), submitted: make(chan struct{})}
+	r.runCmd, r.store = r.runHere, t.SaveHandle
+	if h.DriverID != "" {
+		r.markSubmitted()
+	}
+	return r
+}
+
+func (r *submission) markSubmitted() { r.submittedOnce.Do(func() { close(r.submitted) }) }
+
+// update changes the handle under its lock.
+func (r *submission) update(change func(h *Handle)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	change(r.h)
+}
+
+// handle returns a copy of the handle as it is now, its remote part
+// copied too (updates replace the job and exit code, never change them).
+func (r *submission) handle() Handle {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := *r.h
+	if h.Remote != nil {
+		rem := *h.Remote
+		h.Remote = &rem
+	}
+	return h
+}
+
+// save stores the handle as it is now. A driver found after a cancel must
+// still be recorded: it is what the kill, or a restart, goes by; so the
+// write outlives ctx, bounded by killTimeout.
+func (r *submission) save(ctx context.Context) error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	h := r.handle()
+	b, err := json.Marshal(&h)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+	defer cancel()
+	return r.store(sctx, b)
+}
+
+// watcher reads spark-submit's output into the task log and stores each
+// id or link it finds on the handle; it starts from what the handle
+// already knows (a resumed try).
+func (r *submission) watcher(ctx context.Context) *watcher {
+	h := r.handle()
+	return &watcher{out: r.t.Log, host: r.uiHost, f: found{DriverID: h.DriverID, AppID: h.AppID, DriverPod: h.DriverPod, SparkUI: h.SparkUI},
+		onFound: func(f found) { r.noteFound(ctx, f) }}
+}
+
+func (r *submission) noteFound(ctx context.Context, f found) {
+	if f.DriverID != "" {
+		r.markSubmitted()
+	}
+	r.update(func(h *Handle) {
+		h.AppID, h.DriverPod, h.SparkUI = f.AppID, f.DriverPod, f.SparkUI
+		if h.MasterUI != "" && strings.HasPrefix(f.AppID, "app-") {
+			// A standalone master keeps the application's page after the
+			// driver (and its own UI) is gone: link that one.
+			h.SparkUI = h.MasterUI + "/app/?appId=" + f.AppID
+		}
+		if f.DriverID != "" && r.cluster {
+			h.DriverID = f.DriverID
+		}
+	})
+	if err := r.save(ctx); err != nil {
+		fmt.Fprintf(r.t.Log, "sirocco: store handle: %v\n", err)
+		r.update(func(h *Handle) {
+			if r.saveErr == nil && h.DriverID != "" {
+				r.saveErr = err
+			}
+		})
+	}
+}
+
+// submitContext is the context spark-submit runs under. Killing
+// spark-submit while it talks to the master can leave a driver on the
+// cluster whose id nobody saw: in standalone cluster mode a cancel lets it
+// finish submitting (bounded by submitGrace), then ends it, and the driver
+// is killed by its id. A shutdown (ErrDetach) ends it at once when
+// detachAtOnce: a remote spark-submit outlives Sirocco anyway.
+func (r *submission) submitContext(ctx context.Context, detachAtOnce bool) (context.Context, context.CancelCauseFunc) {
+	if !r.cluster {
+		return context.WithCancelCause(ctx)
+	}
+	procCtx, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-procCtx.Done():
+			return
+		case <-ctx.Done():
+		}
+		if detachAtOnce && errors.Is(context.Cause(ctx), operator.ErrDetach) {
+			stop(context.Cause(ctx))
+			return
+		}
+		timer := time.NewTimer(submitGrace)
+		defer timer.Stop()
+		select {
+		case <-r.submitted:
+		default:
+			fmt.Fprintf(r.t.Log, "sirocco: %v; waiting for spark-submit to report its driver, to stop it\n", context.Cause(ctx))
+			select {
+			case <-r.submitted:
+			case <-timer.C:
+			case <-procCtx.Done():
+				return
+			}
+		}
+		stop(context.Cause(ctx))
+	}()
+	return procCtx, stop
+}
+
+// client reaches the standalone master of the try.
+func (r *submission) client() *spark.Client {
+	return &spark.Client{RESTURL: r.s.RESTURL, MasterUIURL: r.s.MasterUI, Token: r.s.RESTToken}
+}
+
+// finish ends the try once spark-submit has exited (runErr, its output
+// f): on a shutdown a tracked driver is left running; on a cancel what
+// spark-submit started on the cluster is killed; in standalone cluster
+// mode the driver is tracked to its end.
+func (r *submission) finish(ctx context.Context, runErr error, f found, poll time.Duration) (operator.Result, error) {
+	t, client := r.t, r.client()
+	r.mu.Lock()
+	stored := r.saveErr
+	r.mu.Unlock()
+	if ctx.Err() != nil && errors.Is(context.Cause(ctx), operator.ErrDetach) && f.DriverID != "" && r.cluster && stored == nil {
 		fmt.Fprintf(t.Log, "sirocco: leaving driver %s running (%v)\n", f.DriverID, context.Cause(ctx))
 		return operator.Result{}, operator.ErrDetach
 	}
@@ -193,24 +292,23 @@ func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, e
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 		defer cancel()
 		return operator.Result{}, errors.Join(fmt.Errorf("store driver id %s: %w", f.DriverID, stored),
-			newTracker(t, client, &Handle{DriverID: f.DriverID, RESTURL: s.RESTURL}, 0).kill(kctx, stored))
+			newTracker(t, client, &Handle{DriverID: f.DriverID, RESTURL: r.s.RESTURL}, 0).kill(kctx, stored))
 	}
 	if ctx.Err() != nil {
 		// Cancelled or timed out: spark-submit's group is dead; stop what it
 		// started on the cluster too.
-		return operator.Result{}, errors.Join(runErr, killRemote(ctx, t, s, client, f))
+		return operator.Result{}, errors.Join(runErr, r.killRemote(ctx, client, f))
 	}
 	if runErr != nil {
-		return operator.Result{}, fmt.Errorf("spark-submit: %w", runErr)
+		return operator.Result{}, runErr
 	}
-	if cluster {
+	if r.cluster {
 		if f.DriverID == "" {
 			return operator.Result{}, errors.New("spark-submit exited without reporting a driver id")
 		}
-		mu.Lock()
-		hc := *h
-		mu.Unlock()
-		return newTracker(t, client, &hc, args.Duration("status_poll_interval")).run(ctx)
+		hc := r.handle()
+		hc.DriverID = f.DriverID
+		return newTracker(t, client, &hc, poll).run(ctx)
 	}
 	if f.ExitCode != "" && f.ExitCode != "0" {
 		return operator.Result{}, fmt.Errorf("the Kubernetes driver pod %s exited with code %s", f.DriverPod, f.ExitCode)
@@ -224,33 +322,37 @@ const submitGrace = 60 * time.Second
 
 // killRemote stops the application spark-submit started on a cluster after
 // a cancel, bounded by killTimeout: the REST kill for a standalone driver,
-// `yarn application -kill` for YARN, `spark-submit --kill` for a K8s pod.
-func killRemote(ctx context.Context, t *operator.Task, s settings, c *spark.Client, f found) error {
+// `yarn application -kill` for YARN, `spark-submit --kill` for a K8s pod
+// (run where spark-submit runs).
+func (r *submission) killRemote(ctx context.Context, c *spark.Client, f found) error {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 	defer cancel()
-	run := func(argv ...string) error {
-		fmt.Fprintf(t.Log, "sirocco: %s\n", strings.Join(argv, " "))
-		cmd := exec.CommandContext(kctx, argv[0], argv[1:]...)
-		cmd.Env = process.Inherited() // never Sirocco's own secrets
-		out, err := cmd.CombinedOutput()
-		_, _ = t.Log.Write(out)
-		return err
-	}
+	s := r.s
 	switch {
 	case s.DeployMode != "cluster":
 		return nil // the driver was spark-submit itself, killed with its group
 	case s.isStandalone() && f.DriverID != "":
-		return newTracker(t, c, &Handle{DriverID: f.DriverID, RESTURL: s.RESTURL}, 0).kill(kctx, context.Cause(ctx))
+		return newTracker(r.t, c, &Handle{DriverID: f.DriverID, RESTURL: s.RESTURL}, 0).kill(kctx, context.Cause(ctx))
 	case s.isYARN() && strings.HasPrefix(f.AppID, "application_"):
-		return run("yarn", "application", "-kill", f.AppID)
+		return r.runCmd(kctx, []string{"yarn", "application", "-kill", f.AppID})
 	case s.isK8s() && f.DriverPod != "":
 		target := f.DriverPod
 		if s.Namespace != "" {
 			target = s.Namespace + ":" + f.DriverPod
 		}
-		return run(s.SparkBinary, "--master", s.Master, "--kill", target)
+		return r.runCmd(kctx, []string{s.SparkBinary, "--master", s.Master, "--kill", target})
 	}
 	return nil
+}
+
+// runHere runs a command on this host into the task log.
+func (r *submission) runHere(ctx context.Context, argv []string) error {
+	fmt.Fprintf(r.t.Log, "sirocco: %s\n", strings.Join(argv, " "))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = process.Inherited() // never Sirocco's own secrets
+	out, err := cmd.CombinedOutput()
+	_, _ = r.t.Log.Write(out)
+	return err
 }
 
 // absPaths makes the application and file lists absolute from the DAG
