@@ -72,15 +72,15 @@ tasks:
 
 	srv := s.startServer()
 	s.mustRun("dags", "trigger", "reattach_ssh", "--run-id", "r")
-	waitFor(t, "the application id of the remote driver to be stored", 2*time.Minute, func() bool {
+	testenv.Eventually(t, "the application id of the remote driver to be stored", 5*time.Minute, func() (bool, string) {
 		out, _, _ := s.run("tasks", "state", "reattach_ssh", "r", "long_driver", "-o", "json")
 		var tis []map[string]any
 		if json.Unmarshal([]byte(out), &tis) != nil || len(tis) != 1 {
-			return false
+			return false, out
 		}
 		h, _ := tis[0]["handle"].(map[string]any)
 		id, _ := h["app_id"].(string)
-		return id != ""
+		return id != "", out
 	})
 	srv.kill9()
 	if len(edge.SessionProcesses()) == 0 {
@@ -88,10 +88,7 @@ tasks:
 	}
 	s.startServer()
 
-	waitFor(t, "the run to succeed after the restart", 2*time.Minute, func() bool {
-		out, _, _ := s.run("dags", "state", "reattach_ssh", "r")
-		return strings.TrimSpace(out) == "success"
-	})
+	s.waitRunSuccess("reattach_ssh", "r", 5*time.Minute)
 	if n := appsNamed(t, c, app) - known; n != 1 {
 		t.Errorf("the master saw %d new applications named %s, want exactly 1 (no second submission)", n, app)
 	}
