@@ -3,10 +3,13 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -152,4 +155,40 @@ func (r *recoverFixture) recover() {
 		r.t.Fatal(err)
 	}
 	eng.recovery.Wait()
+}
+
+// TestRecoverLeavesAClusterDriverOfAnUnloadedDAGRunning: a dead worker's
+// try tracked a cluster driver (work that outlives Sirocco), and at the
+// next start its DAG file does not load (broken, or being edited). The
+// loop leaves a run of an unloaded DAG alone until its DAG returns, and
+// adopts the try then; recovery must not kill the driver meanwhile (hours
+// of cluster work lost for a typo), nor fail the try.
+func TestRecoverLeavesAClusterDriverOfAnUnloadedDAGRunning(t *testing.T) {
+	r := newRecoverFixture(t)
+	var requests atomic.Int32
+	master := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		requests.Add(1)
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	t.Cleanup(master.Close)
+	h := []byte(`{"kind":"spark_driver","version":2,"driver_id":"driver-20260101000000-0001","rest_url":"` + master.URL + `"}`)
+	ok, err := r.st.UpdateTask(t.Context(), store.TaskUpdate{Key: r.ti.TaskKey,
+		From: []store.TaskState{store.StateRunning}, To: store.StateRunning, Handle: &h})
+	if err != nil || !ok {
+		t.Fatalf("store handle: %v %v", ok, err)
+	}
+	if err := os.WriteFile(filepath.Join(r.cfg.DagsFolder, "d.yaml"), []byte("dag_id: d\ntasks: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.recover()
+	if n := requests.Load(); n > 0 {
+		t.Errorf("recovery sent %d request(s) to the master of a driver it could have adopted once its DAG loads", n)
+	}
+	ti, err := r.st.GetTaskInstance(t.Context(), r.ti.TaskKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti.State != store.StateRunning || string(ti.Handle) != string(h) {
+		t.Errorf("try is %s with handle %s; want it still running with its handle, for adoption", ti.State, ti.Handle)
+	}
 }
