@@ -209,8 +209,8 @@ func (e *Engine) markDead(ctx context.Context, dead map[string]store.Worker) {
 const markDeadTimeout = 10 * time.Second
 
 // leftovers returns the dead workers' live tries whose work must be
-// stopped: all but those whose work outlives them (a cluster driver),
-// which the loop adopts. Such work is left running even when its task is
+// stopped: all but the running ones whose work outlives them (a cluster
+// driver), which the loop adopts. Such work is left running even when its task is
 // not loaded now (a DAG file that fails to load at this start): the loop
 // leaves the run alone until its DAG loads again and adopts the try then,
 // as Airflow never kills a running task for a broken DAG file.
@@ -222,7 +222,9 @@ func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worke
 			continue
 		}
 		switch {
-		case !e.Runner.Outlives(ti):
+		case ti.State == store.StateRestarting || !e.Runner.Outlives(ti):
+			// A cleared try is never adopted but run again: whatever it
+			// left is stopped first, a cluster driver too.
 			out = append(out, ti)
 		case !e.Runner.CanResume(ti):
 			e.Logger.Warn("a gone worker's try has work that outlives it but its task is not loaded; "+

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -190,5 +191,42 @@ func TestRecoverLeavesAClusterDriverOfAnUnloadedDAGRunning(t *testing.T) {
 	}
 	if ti.State != store.StateRunning || string(ti.Handle) != string(h) {
 		t.Errorf("try is %s with handle %s; want it still running with its handle, for adoption", ti.State, ti.Handle)
+	}
+}
+
+// TestRecoverStopsTheClusterDriverOfAClearedTry: a try cleared while it
+// ran (restarting) is never adopted: the loop hands it back to run again
+// once its worker is gone. Its cluster driver, though it outlives the
+// worker, must therefore be killed by recovery first, or the task's next
+// try runs beside it.
+func TestRecoverStopsTheClusterDriverOfAClearedTry(t *testing.T) {
+	r := newRecoverFixture(t)
+	var kills atomic.Int32
+	master := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasPrefix(req.URL.Path, "/v1/submissions/kill/"):
+			kills.Add(1)
+			_, _ = w.Write([]byte(`{"action":"KillSubmissionResponse","success":true}`))
+		case strings.HasPrefix(req.URL.Path, "/v1/submissions/status/") && kills.Load() > 0:
+			_, _ = w.Write([]byte(`{"action":"SubmissionStatusResponse","success":true,"driverState":"KILLED"}`))
+		default:
+			_, _ = w.Write([]byte(`{"action":"SubmissionStatusResponse","success":true,"driverState":"RUNNING"}`))
+		}
+	}))
+	t.Cleanup(master.Close)
+	h := []byte(`{"kind":"spark_driver","version":2,"driver_id":"driver-20260101000000-0001","rest_url":"` + master.URL + `"}`)
+	ok, err := r.st.UpdateTask(t.Context(), store.TaskUpdate{Key: r.ti.TaskKey,
+		From: []store.TaskState{store.StateRunning}, To: store.StateRestarting, Handle: &h})
+	if err != nil || !ok {
+		t.Fatalf("clear the running try: %v %v", ok, err)
+	}
+	d := "dag_id: d\ntasks:\n  - {id: t, operator: bash, command: \"true\"}\n"
+	if err := os.WriteFile(filepath.Join(r.cfg.DagsFolder, "d.yaml"), []byte(d), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.recover()
+	if kills.Load() == 0 {
+		t.Error("recovery left the cluster driver of a cleared try running; its next try would run beside it")
 	}
 }
