@@ -102,7 +102,8 @@ func newWorkerID(host string) string {
 // Recover deals with what a previous process on this host left behind.
 // Its workers are the ones whose pid is gone. Their running tries whose
 // work outlives them (a cluster driver) are left for the loop to adopt
-// and resume; the work of every other one is stopped by the recoverer of
+// and resume, even those of a DAG that does not load now (adopted once it
+// does); the work of every other one is stopped by the recoverer of
 // its handle's kind (Runner.StopLeft: the process package kills process
 // groups, the Spark operators kill drivers), all in parallel and in the
 // background, so the loop starts at once. Only when every stop has ended
@@ -208,13 +209,27 @@ func (e *Engine) markDead(ctx context.Context, dead map[string]store.Worker) {
 const markDeadTimeout = 10 * time.Second
 
 // leftovers returns the dead workers' live tries whose work must be
-// stopped: all but the resumable ones, which the loop adopts.
+// stopped: all but the running ones whose work outlives them (a cluster
+// driver), which the loop adopts. Such work is left running even when its task is
+// not loaded now (a DAG file that fails to load at this start): the loop
+// leaves the run alone until its DAG loads again and adopts the try then,
+// as Airflow never kills a running task for a broken DAG file.
 func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worker) []store.TaskInstance {
 	var out []store.TaskInstance
 	for _, ti := range tis {
 		live := ti.State == store.StateRunning || ti.State == store.StateRestarting
-		if _, ok := dead[ti.WorkerID]; live && ok && !e.Runner.CanResume(ti) {
+		if _, ok := dead[ti.WorkerID]; !live || !ok {
+			continue
+		}
+		switch {
+		case ti.State == store.StateRestarting || !e.Runner.Outlives(ti):
+			// A cleared try is never adopted but run again: whatever it
+			// left is stopped first, a cluster driver too.
 			out = append(out, ti)
+		case !e.Runner.CanResume(ti):
+			e.Logger.Warn("a gone worker's try has work that outlives it but its task is not loaded; "+
+				"the work is left running and the try is adopted once its DAG loads",
+				"dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID, "try", ti.TryNumber)
 		}
 	}
 	return out

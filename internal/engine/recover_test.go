@@ -3,10 +3,14 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -152,4 +156,77 @@ func (r *recoverFixture) recover() {
 		r.t.Fatal(err)
 	}
 	eng.recovery.Wait()
+}
+
+// TestRecoverLeavesAClusterDriverOfAnUnloadedDAGRunning: a dead worker's
+// try tracked a cluster driver (work that outlives Sirocco), and at the
+// next start its DAG file does not load (broken, or being edited). The
+// loop leaves a run of an unloaded DAG alone until its DAG returns, and
+// adopts the try then; recovery must not kill the driver meanwhile (hours
+// of cluster work lost for a typo), nor fail the try.
+func TestRecoverLeavesAClusterDriverOfAnUnloadedDAGRunning(t *testing.T) {
+	r := newRecoverFixture(t)
+	var requests atomic.Int32
+	master := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		requests.Add(1)
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	t.Cleanup(master.Close)
+	h := []byte(`{"kind":"spark_driver","version":2,"driver_id":"driver-20260101000000-0001","rest_url":"` + master.URL + `"}`)
+	ok, err := r.st.UpdateTask(t.Context(), store.TaskUpdate{Key: r.ti.TaskKey,
+		From: []store.TaskState{store.StateRunning}, To: store.StateRunning, Handle: &h})
+	if err != nil || !ok {
+		t.Fatalf("store handle: %v %v", ok, err)
+	}
+	if err := os.WriteFile(filepath.Join(r.cfg.DagsFolder, "d.yaml"), []byte("dag_id: d\ntasks: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.recover()
+	if n := requests.Load(); n > 0 {
+		t.Errorf("recovery sent %d request(s) to the master of a driver it could have adopted once its DAG loads", n)
+	}
+	ti, err := r.st.GetTaskInstance(t.Context(), r.ti.TaskKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti.State != store.StateRunning || string(ti.Handle) != string(h) {
+		t.Errorf("try is %s with handle %s; want it still running with its handle, for adoption", ti.State, ti.Handle)
+	}
+}
+
+// TestRecoverStopsTheClusterDriverOfAClearedTry: a try cleared while it
+// ran (restarting) is never adopted: the loop hands it back to run again
+// once its worker is gone. Its cluster driver, though it outlives the
+// worker, must therefore be killed by recovery first, or the task's next
+// try runs beside it.
+func TestRecoverStopsTheClusterDriverOfAClearedTry(t *testing.T) {
+	r := newRecoverFixture(t)
+	var kills atomic.Int32
+	master := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasPrefix(req.URL.Path, "/v1/submissions/kill/"):
+			kills.Add(1)
+			_, _ = w.Write([]byte(`{"action":"KillSubmissionResponse","success":true}`))
+		case strings.HasPrefix(req.URL.Path, "/v1/submissions/status/") && kills.Load() > 0:
+			_, _ = w.Write([]byte(`{"action":"SubmissionStatusResponse","success":true,"driverState":"KILLED"}`))
+		default:
+			_, _ = w.Write([]byte(`{"action":"SubmissionStatusResponse","success":true,"driverState":"RUNNING"}`))
+		}
+	}))
+	t.Cleanup(master.Close)
+	h := []byte(`{"kind":"spark_driver","version":2,"driver_id":"driver-20260101000000-0001","rest_url":"` + master.URL + `"}`)
+	ok, err := r.st.UpdateTask(t.Context(), store.TaskUpdate{Key: r.ti.TaskKey,
+		From: []store.TaskState{store.StateRunning}, To: store.StateRestarting, Handle: &h})
+	if err != nil || !ok {
+		t.Fatalf("clear the running try: %v %v", ok, err)
+	}
+	d := "dag_id: d\ntasks:\n  - {id: t, operator: bash, command: \"true\"}\n"
+	if err := os.WriteFile(filepath.Join(r.cfg.DagsFolder, "d.yaml"), []byte(d), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.recover()
+	if kills.Load() == 0 {
+		t.Error("recovery left the cluster driver of a cleared try running; its next try would run beside it")
+	}
 }

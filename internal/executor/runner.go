@@ -377,11 +377,20 @@ func (r *Runner) Resume(ctx context.Context, k store.TaskKey) error {
 // recoverer of its kind reattach after the worker that started it died
 // (the task must still be loaded: resuming reads its fields).
 func (r *Runner) CanResume(ti store.TaskInstance) bool {
-	if len(ti.Handle) == 0 {
+	if !r.Outlives(ti) {
 		return false
 	}
 	d := r.DAGs.DAGs()[ti.DagID]
-	if d == nil || d.Task(ti.TaskID) == nil {
+	return d != nil && d.Task(ti.TaskID) != nil
+}
+
+// Outlives reports whether a running try's stored handle names work that
+// goes on without the worker that started it and that the recoverer of
+// its kind can track again (a cluster driver), whether or not its task is
+// loaded now: such work is left running for adoption, never stopped
+// because its DAG file failed to load at a restart.
+func (r *Runner) Outlives(ti store.TaskInstance) bool {
+	if len(ti.Handle) == 0 {
 		return false
 	}
 	rec, _, err := r.Operators.RecovererOf(ti.Handle)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -39,19 +40,63 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// fingerprint hashes the database file and its write-ahead log: any write
-// transaction changes one of them.
-func fingerprint(t *testing.T, dbPath string) [2][32]byte {
+// fingerprint hashes every row of every table, read on a connection of
+// its own: any write changes it. The files cannot be compared: the
+// store's background checkpoint moves pages from the log into the
+// database file a second after the set-up's writes, whenever the test
+// happens to be then.
+func fingerprint(t *testing.T, dbPath string) [32]byte {
 	t.Helper()
-	var out [2][32]byte
-	for i, p := range []string{dbPath, dbPath + "-wal"} {
-		data, err := os.ReadFile(p)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+	db, err := sql.Open("sqlite", dbPath+"?_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	var tables []string
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
 			t.Fatal(err)
 		}
-		out[i] = sha256.Sum256(data)
+		tables = append(tables, name)
 	}
-	return out
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	for _, table := range tables {
+		rows, err := db.QueryContext(ctx, `SELECT * FROM "`+table+`" ORDER BY rowid`)
+		if err != nil {
+			rows, err = db.QueryContext(ctx, `SELECT * FROM "`+table+`"`) // WITHOUT ROWID
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(h, "%s %v\n", table, vals)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 const testDAG = `
@@ -132,7 +177,7 @@ func TestRunnerTestKillsTheProcessOnTimeout(t *testing.T) {
 	e := newEnv(t, `
 dag_id: testslow
 tasks:
-  - {id: slow, operator: bash, execution_timeout: 300ms, command: 'sleep 30 & echo "child $!"; wait'}
+  - {id: slow, operator: bash, execution_timeout: 1s, command: 'sleep 30 & echo "child $!"; wait'}
 `)
 	out := &syncBuffer{}
 	err := e.runner.Test(context.Background(), e.d, e.d.Task("slow"), logicalDate, nil, out)

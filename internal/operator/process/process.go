@@ -119,7 +119,6 @@ func Run(ctx context.Context, s Spec) error {
 		out.abort()
 		return fmt.Errorf("start %s: %w", s.Argv[0], err)
 	}
-	out.started()
 	// finish returns the outcome once the output is all in: as exec's
 	// WaitDelay did, the group's members get the grace to finish writing
 	// (a logging pipe, a SIGTERM handler), then whatever is left of the
@@ -140,6 +139,10 @@ func Run(ctx context.Context, s Spec) error {
 	if s.NoteHandle != nil {
 		s.NoteHandle(data)
 	}
+	// Only now is the output copied: the note is in the try's log before
+	// any line of the process, and recovery trusts only the first one
+	// (meanwhile the pipes hold what the process writes).
+	out.started()
 	saveHandle := func() error {
 		// A cancel must not cut the write short: the SIGTERM and grace
 		// that follow it are the process's due.

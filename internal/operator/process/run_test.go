@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -468,5 +469,50 @@ func TestRunChildDescriptors(t *testing.T) {
 		if err != nil || flags&syscall.O_NONBLOCK != 0 {
 			t.Errorf("%s: flags %s; want a blocking descriptor", f[0], f[2])
 		}
+	}
+}
+
+// noteFirst is an output that records whether any output came before the
+// handle was noted.
+type noteFirst struct {
+	mu    sync.Mutex
+	noted bool
+	early int
+}
+
+func (n *noteFirst) Write(p []byte) (int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.noted {
+		n.early++
+	}
+	return len(p), nil
+}
+
+func (n *noteFirst) note([]byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.noted = true
+}
+
+// TestRunNotesTheHandleBeforeAnyOutput: recovery trusts the first handle
+// line of a try's log as Sirocco's own note, so no output of the process
+// may reach the log before it (a task printing a handle line of its own,
+// or a copy of another try's log, would have recovery kill the group that
+// line names). A process that writes at once must not beat the note, on
+// any of many starts.
+func TestRunNotesTheHandleBeforeAnyOutput(t *testing.T) {
+	t.Parallel()
+	early := 0
+	for range 300 {
+		n := &noteFirst{}
+		if err := process.Run(t.Context(), process.Spec{Argv: []string{"echo", "sirocco: process handle {}"},
+			Stdout: n, Stderr: n, NoteHandle: n.note}); err != nil {
+			t.Fatal(err)
+		}
+		early += n.early
+	}
+	if early > 0 {
+		t.Errorf("output reached the log before the handle was noted in %d of 300 starts", early)
 	}
 }
