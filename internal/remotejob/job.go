@@ -153,7 +153,7 @@ func Start(ctx context.Context, sh Shell, s Spec) (h Handle, fresh bool, err err
 	if err != nil {
 		return Handle{}, false, fmt.Errorf("start remote job %s: %w", s.JobID, err)
 	}
-	src := script("start", str("dir", ""), str("id", s.JobID), num("size", int64(len(job))), variable{"base", base})
+	src := script("start", str("dir", ""), str("id", s.JobID), num("size", int64(len(job))), variable{"base", base}, num("nostart", 0))
 	out, err := run(ctx, sh, src, bytes.NewReader(job))
 	if err != nil {
 		return Handle{}, false, fmt.Errorf("start remote job %s: %w", s.JobID, err)
@@ -164,6 +164,39 @@ func Start(ctx context.Context, sh Shell, s Spec) (h Handle, fresh bool, err err
 	}
 	return h, fresh, nil
 }
+
+// Find reports the job that a Start of the same BaseDir and JobID started,
+// without starting anything: found is false when no such job exists
+// (Start never reached the host, or the job was cleaned up). It is how a
+// caller that stored only the job id before Start answered (a crash in
+// between) reaches the job to stop it.
+func Find(ctx context.Context, sh Shell, baseDir, jobID string) (h Handle, found bool, err error) {
+	if !ValidJobID(jobID) {
+		return Handle{}, false, fmt.Errorf("find remote job: job id %q: want letters, digits, . _ - (see JobID)", jobID)
+	}
+	base, err := baseExpr(baseDir)
+	if err != nil {
+		return Handle{}, false, fmt.Errorf("find remote job %s: %w", jobID, err)
+	}
+	src := script("start", str("dir", ""), str("id", jobID), num("size", 0), variable{"base", base}, num("nostart", 1))
+	out, err := run(ctx, sh, src, nil)
+	if err != nil {
+		return Handle{}, false, fmt.Errorf("find remote job %s: %w", jobID, err)
+	}
+	if string(out) == answerPrefix+"absent\n" {
+		return Handle{}, false, nil
+	}
+	h, _, err = parseStart(out, jobID)
+	if err != nil {
+		return Handle{}, false, fmt.Errorf("find remote job %s: %w", jobID, err)
+	}
+	return h, true, nil
+}
+
+// JobScript is the sh script a job of s runs (its environment, directory
+// and command), for a caller that runs it another way than detached: the
+// ssh operator's get_pty mode.
+func JobScript(s Spec) ([]byte, error) { return jobFile(s) }
 
 // run runs a script whose answer is small, and turns a failure (a non-zero
 // exit) into an error carrying the script's explanation.

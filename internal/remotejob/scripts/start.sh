@@ -2,7 +2,9 @@
 # stdin, launch the wrapper in a session of its own, wait for its pid file.
 # If the directory already exists the job was started before (a lost
 # answer, a restart): report that job, never start a second one.
-# Set before: id, size, base (empty: the default).
+# With nostart=1 (Find) nothing is created or started: an existing job is
+# reported, else "absent".
+# Set before: id, size, base (empty: the default), nostart.
 umask 077
 if [ -z "$base" ]; then
 	if [ -n "${HOME:-}" ]; then
@@ -11,12 +13,17 @@ if [ -z "$base" ]; then
 		base=${TMPDIR:-/tmp}/sirocco-jobs-$(id -u)
 	fi
 fi
-command -v setsid >/dev/null 2>&1 || fail "setsid not found on the remote host (install util-linux)"
-mkdir -p -- "$base" || fail "cannot create $base"
+if [ "$nostart" = 1 ]; then
+	# Find: report the job if its directory exists, start nothing.
+	[ -d "$base/$id" ] && [ ! -L "$base/$id" ] || say absent
+else
+	command -v setsid >/dev/null 2>&1 || fail "setsid not found on the remote host (install util-linux)"
+	mkdir -p -- "$base" || fail "cannot create $base"
+fi
 [ -d "$base" ] && [ -O "$base" ] || fail "$base is not a directory owned by $(id -un)"
 dir=$base/$id
 state=existing
-if [ ! -e "$dir" ] && [ ! -L "$dir" ] && mkdir -- "$dir" 2>/dev/null; then
+if [ "$nostart" != 1 ] && [ ! -e "$dir" ] && [ ! -L "$dir" ] && mkdir -- "$dir" 2>/dev/null; then
 	state=started
 fi
 [ -d "$dir" ] && [ ! -L "$dir" ] || fail "cannot create $dir"
