@@ -72,6 +72,7 @@ func decodeHandle(b []byte) (Handle, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return Handle{}, fmt.Errorf("decode ssh handle: %w", err)
 	}
+	h.Version = version // a handle without one is version 1
 	var errs []error
 	if h.ConnID == "" || h.Host == "" || h.Port < 1 || h.Port > 65535 || h.User == "" {
 		errs = append(errs, fmt.Errorf("connection %q at %s@%s:%d is incomplete", h.ConnID, h.User, h.Host, h.Port))

@@ -37,12 +37,18 @@ func newRig(t *testing.T, opts ...testenv.SSHDOption) *rig {
 	srv := testenv.SSHD(t, opts...)
 	pool := sshclient.NewPool(sshclient.PoolOptions{})
 	t.Cleanup(func() { _ = pool.Close() })
+	// The test files are the remote host's too (loopback): every login
+	// user of the commands must reach them, so they are not under the
+	// test's private temporary directory.
+	work, err := os.MkdirTemp("", "sirocco-sshop-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
 	r := &rig{t: t, srv: srv, pool: pool, conns: map[string]connection.Connection{},
-		base: filepath.Join(srv.Dir, "jobs"), work: t.TempDir()}
+		base: filepath.Join(srv.Dir, "jobs"), work: work}
 	r.conns["edge"] = connection.Connection{ID: "edge", Type: "ssh", Host: srv.Host, Port: srv.Port, Login: srv.User,
 		Extra: map[string]string{"key_file": srv.KeyFile, "known_hosts": srv.KnownHostsFile, "look_for_keys": "false", "use_agent": "false"}}
-	// The test files are the remote host's too (loopback): the commands'
-	// user must reach them.
 	if err := os.Chmod(r.work, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -248,3 +254,6 @@ func fingerprint(t *testing.T, line string) string {
 	}
 	return gossh.FingerprintSHA256(k)
 }
+
+// testenvPassword turns password logins on (a throwaway local user).
+func testenvPassword() []testenv.SSHDOption { return []testenv.SSHDOption{testenv.SSHDPassword()} }

@@ -70,8 +70,9 @@ func runAttached(ctx context.Context, t *operator.Task, c config, s *sshclient.S
 	if fctx.Err() != nil {
 		cause := context.Cause(fctx)
 		if errors.Is(cause, operator.ErrDetach) {
-			// Nothing outlives the session: not a detach, a stop.
-			return operator.Result{}, fmt.Errorf("terminal session closed (%v): %w", cause, context.Canceled)
+			// Nothing outlives the session: not a detach (which must not be
+			// wrapped), a stop, and the try runs again after the restart.
+			return operator.Result{}, fmt.Errorf("terminal session closed (%s): %w", cause.Error(), context.Canceled)
 		}
 		return operator.Result{}, cause
 	}
