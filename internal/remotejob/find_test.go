@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestFindReportsWithoutStarting: Find names nothing before a Start (and
@@ -36,5 +37,36 @@ func TestFindReportsWithoutStarting(t *testing.T) {
 	}
 	if _, found, err := Find(ctx, Local{}, base, id); err != nil || found {
 		t.Fatalf("Find after Cleanup: found %v, %v; want nothing", found, err)
+	}
+}
+
+// TestStartQuick: a job that ends within the linger comes back from the
+// start call with its exit code and whole output; one that does not comes
+// back without, and Follow takes it from there; the offsets of a quick job
+// are where its output ends.
+func TestStartQuick(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base := t.TempDir()
+	s := Spec{Command: "echo out; echo err >&2; exit 3", BaseDir: base, JobID: JobID("d", "r", "quick", 1)}
+	h, fresh, q, err := StartQuick(ctx, Local{}, s, 5*time.Second)
+	if err != nil || !fresh || q == nil {
+		t.Fatalf("StartQuick = %+v, %v, %+v, %v", h, fresh, q, err)
+	}
+	if q.Code != 3 || string(q.Stdout) != "out\n" || string(q.Stderr) != "err\n" || q.Offsets != (Offsets{Stdout: 4, Stderr: 4}) {
+		t.Fatalf("quick = %+v (stdout %q, stderr %q)", q, q.Stdout, q.Stderr)
+	}
+	gate := filepath.Join(t.TempDir(), "go")
+	slow := Spec{Command: "echo a; while [ ! -e " + gate + " ]; do sleep 0.01; done; echo b", BaseDir: base, JobID: JobID("d", "r", "slow", 1)}
+	h, _, q, err = StartQuick(ctx, Local{}, slow, 20*time.Millisecond)
+	if err != nil || q != nil {
+		t.Fatalf("StartQuick of a running job = %+v, %v; want no quick answer", q, err)
+	}
+	t.Cleanup(func() { stopQuietly(t, h) })
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := follow(t, h); code != 0 || out != "a\nb\n" {
+		t.Fatalf("follow after StartQuick: %d %q", code, out)
 	}
 }

@@ -25,6 +25,10 @@ const (
 	drainTimeout = 5 * time.Second
 	// saveTimeout bounds one store write of the handle.
 	saveTimeout = 5 * time.Second
+	// quickLinger is how long the start call waits for a short command to
+	// end, answering its exit code and output at once: one round trip for
+	// a short task instead of a start and polls.
+	quickLinger = 100 * time.Millisecond
 )
 
 // ErrCmdTimeout is the cause of a try stopped by cmd_timeout.
@@ -77,6 +81,8 @@ type job struct {
 
 	idle  *time.Timer // cmd_timeout; nil without one
 	limit time.Duration
+
+	quick *remotejob.Quick // the job ended within the start call
 }
 
 func newJob(t *operator.Task, c config, s *sshclient.Settings, h Handle) *job {
@@ -102,7 +108,25 @@ func (j *job) startAndFollow(ctx context.Context) (operator.Result, error) {
 	if err := j.saveNow(ctx); err != nil && !detached(ctx) {
 		fmt.Fprintf(j.t.Log, "sirocco: could not store the remote job's handle (%v); the stored job id still reaches it\n", err)
 	}
+	if q := j.quick; q != nil {
+		if err := j.writeQuick(q); err != nil {
+			return operator.Result{}, err
+		}
+		return j.finish(ctx, ctx, q.Code, nil)
+	}
 	return j.followToEnd(ctx)
+}
+
+// writeQuick writes the output of a job that ended within the start call.
+func (j *job) writeQuick(q *remotejob.Quick) error {
+	if _, err := j.out.Write(q.Stdout); err != nil {
+		return fmt.Errorf("write the job's output: %w", err)
+	}
+	if _, err := j.t.Log.Write(q.Stderr); err != nil {
+		return fmt.Errorf("write the job's output: %w", err)
+	}
+	j.setOffsets(q.Offsets)
+	return nil
 }
 
 // start runs remotejob.Start with the handle's job id, again after a lost
@@ -116,7 +140,7 @@ func (j *job) start(ctx context.Context) error {
 	var fresh bool
 	err := retry(ctx, func(ctx context.Context) error {
 		var err error
-		h, fresh, err = remotejob.Start(ctx, j.sh, spec)
+		h, fresh, j.quick, err = remotejob.StartQuick(ctx, j.sh, spec, quickLinger)
 		if err != nil && first && dialFailed(err) {
 			err = &fatalError{err}
 		}

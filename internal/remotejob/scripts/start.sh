@@ -4,7 +4,8 @@
 # answer, a restart): report that job, never start a second one.
 # With nostart=1 (Find) nothing is created or started: an existing job is
 # reported, else "absent".
-# Set before: id, size, base (empty: the default), nostart.
+# Set before: id, size, base (empty: the default), nostart, linger (ticks),
+# and for a linger the poll's oo, eo and max.
 umask 077
 if [ -z "$base" ]; then
 	if [ -n "${HOME:-}" ]; then
@@ -62,10 +63,20 @@ fi
 i=0
 while [ ! -s "$dir/pid" ]; do
 	i=$((i + 1))
-	[ "$i" -le 500 ] || fail "the job in $dir did not start: no pid file after 10s"
-	sleep 0.02
+	[ "$i" -le 2000 ] || fail "the job in $dir did not start: no pid file after 10s"
+	sleep 0.005
 done
 if [ "$(cat "$dir/sirocco-job" 2>/dev/null)" != "sirocco-remotejob v1 $id" ]; then
 	fail "$dir exists and is not this job's directory"
 fi
-say "$state $(cat "$dir/pid") $(cat "$dir/started") $dir"
+pid=$(cat "$dir/pid")
+[ "$linger" -gt 0 ] || say "$state $pid $(cat "$dir/started") $dir"
+# Linger (StartQuick): wait up to linger ticks of 5 ms for a short job to
+# end, answer the start, then a first poll (poll.sh follows this part), so
+# that a short job costs one call.
+i=0
+while [ ! -f "$dir/exit" ] && [ "$i" -lt "$linger" ]; do
+	sleep 0.005
+	i=$((i + 1))
+done
+printf 'sirocco-remotejob v1 %s %s %s %s\n' "$state" "$pid" "$(cat "$dir/started")" "$dir"
