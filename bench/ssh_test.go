@@ -19,11 +19,11 @@ import (
 
 // sshChainDAG is n ssh tasks running `true` on connection edge, each
 // depending on the previous.
-func sshChainDAG(id string, n int, base string) string {
+func sshChainDAG(id string, n int, base, cleanup string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dag_id: %s\nschedule: none\ntasks:\n", id)
 	for i := range n {
-		fmt.Fprintf(&b, "  - {id: t%03d, operator: ssh, ssh_conn_id: edge, remote_base_dir: %q, command: \"true\"", i, base)
+		fmt.Fprintf(&b, "  - {id: t%03d, operator: ssh, ssh_conn_id: edge, remote_base_dir: %q, cleanup: %s, command: \"true\"", i, base, cleanup)
 		if i > 0 {
 			fmt.Fprintf(&b, ", depends_on: [t%03d]", i-1)
 		}
@@ -82,17 +82,20 @@ func sshChain(b *testing.B, argv []string, n int) time.Duration {
 // loopback sshd through the in-process engine (as BenchmarkChain40, on
 // SQLite) and compares its wall time with 40 runs of OpenSSH's
 // `ssh host true` over one already-open ControlMaster connection,
-// interleaved so both see the same load. It also measures the detached
+// interleaved so both see the same load; the same chain with
+// cleanup: never shows what the cleanup call costs. It also measures the detached
 // job's own cost: remotejob StartQuick (+ Follow when needed), and
 // Cleanup apart, over the pool, against a plain Pool.Run of `true`, 40
 // each.
 func BenchmarkSSHChain40(b *testing.B) {
-	const id = "sshchain40"
+	const id, keep = "sshchain40", "sshchain40_keep"
 	edge := newSSHEdge(b)
 	base := filepath.Join(edge.srv.Dir, "jobs")
-	r := startEngine(b, "sqlite://"+filepath.Join(workDir(b), "sirocco.db"), map[string]string{id: sshChainDAG(id, chainLen, base)})
+	r := startEngine(b, "sqlite://"+filepath.Join(workDir(b), "sirocco.db"), map[string]string{
+		id: sshChainDAG(id, chainLen, base, "on_success"), keep: sshChainDAG(keep, chainLen, base, "never")})
 	argv := edge.openSSHMaster(b)
 	r.run(id, 5*time.Minute) // warm-up: the pooled connection, caches
+	r.run(keep, 5*time.Minute)
 	sshChain(b, argv, chainLen)
 
 	pool := sshclient.NewPool(sshclient.PoolOptions{})
@@ -139,11 +142,13 @@ func BenchmarkSSHChain40(b *testing.B) {
 	wrapper()
 	plain()
 
-	var walls, bares, wraps, cleans, plains []time.Duration
+	var walls, keeps, bares, wraps, cleans, plains []time.Duration
 	for b.Loop() {
 		for range 3 {
 			_, wall := r.run(id, 5*time.Minute)
 			walls = append(walls, wall)
+			_, kept := r.run(keep, 5*time.Minute)
+			keeps = append(keeps, kept)
 			bares = append(bares, sshChain(b, argv, chainLen))
 			w, c := wrapper()
 			wraps, cleans = append(wraps, w), append(cleans, c)
@@ -156,6 +161,7 @@ func BenchmarkSSHChain40(b *testing.B) {
 	b.ReportMetric(ms(bare), "openssh-ms")
 	b.ReportMetric(float64(wall)/float64(bare), "wall/openssh")
 	b.ReportMetric(ms(wall)/chainLen, "task-ms")
+	b.ReportMetric(float64(percentile(keeps, 50))/float64(bare), "keep-wall/openssh")
 	b.ReportMetric(ms(bare)/chainLen, "openssh-true-ms")
 	b.ReportMetric(ms(wrap)/chainLen, "job-ms")
 	b.ReportMetric(ms(percentile(cleans, 50))/chainLen, "cleanup-ms")

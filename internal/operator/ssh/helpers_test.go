@@ -257,3 +257,20 @@ func fingerprint(t *testing.T, line string) string {
 
 // testenvPassword turns password logins on (a throwaway local user).
 func testenvPassword() []testenv.SSHDOption { return []testenv.SSHDOption{testenv.SSHDPassword()} }
+
+// waitRemoved waits until the cleanup, which runs in the background after
+// the try's outcome, removed dir.
+func waitRemoved(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := os.Stat(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job directory %s is still there after a success (cleanup): %v", dir, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

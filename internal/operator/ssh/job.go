@@ -273,7 +273,7 @@ func (j *job) finish(ctx, fctx context.Context, code int, err error) (operator.R
 	switch {
 	case err == nil:
 		if j.c.cleanup == CleanupAlways || j.c.cleanup == CleanupOnSuccess && code == 0 {
-			j.cleanup(ctx)
+			go j.cleanupAfter(ctx)
 		}
 		return j.outcome(code)
 	case detached(ctx):
@@ -349,6 +349,22 @@ func (j *job) cleanup(ctx context.Context) {
 	err := retry(cctx, func(ctx context.Context) error { return remotejob.Cleanup(ctx, j.sh, h) }, nil)
 	if err != nil {
 		fmt.Fprintf(j.t.Log, "sirocco: could not remove the remote job directory %s: %v\n", h.Dir, err)
+	}
+}
+
+// cleanupAfter removes the directory of a job that ended, in the
+// background: the try's outcome does not wait for one more round trip
+// (the next task of a chain starts meanwhile). The try's log may be closed
+// by then, so a failure goes to the service log; a Sirocco that stops
+// first leaves the directory (the pool refuses new sessions once closed).
+func (j *job) cleanupAfter(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopMargin)
+	defer cancel()
+	h := *j.h.Job
+	err := retry(cctx, func(ctx context.Context) error { return remotejob.Cleanup(ctx, j.sh, h) }, nil)
+	if err != nil && j.t.Logger != nil {
+		j.t.Logger.Warn("could not remove a remote job's directory", "dag_id", j.t.DagID, "run_id", j.t.RunID,
+			"task_id", j.t.TaskID, "try", j.t.TryNumber, "host", j.h.Host, "dir", h.Dir, "err", err)
 	}
 }
 

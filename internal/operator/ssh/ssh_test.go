@@ -43,9 +43,7 @@ func TestOutputStreamsLiveAndLastLineIsPushed(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
 		}
 	}
-	if _, err := os.Stat(hs[1].Job.Dir); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the job directory %s is still there after a success (cleanup on_success): %v", hs[1].Job.Dir, err)
-	}
+	waitRemoved(t, hs[1].Job.Dir) // cleanup: on_success, in the background
 	r.waitGone(t, 10*time.Second)
 }
 
@@ -95,9 +93,11 @@ func TestExitCodeDecides(t *testing.T) {
 				t.Errorf("return value %q, want %q", got, tt.xcom)
 			}
 			hs := ru.handles(t)
-			_, err := os.Stat(hs[len(hs)-1].Job.Dir)
-			if kept := err == nil; kept != tt.keepsDir {
-				t.Errorf("job directory kept = %v, want %v", kept, tt.keepsDir)
+			dir := hs[len(hs)-1].Job.Dir
+			if !tt.keepsDir {
+				waitRemoved(t, dir)
+			} else if _, err := os.Stat(dir); err != nil {
+				t.Errorf("job directory: %v, want it kept", err)
 			}
 		})
 	}
