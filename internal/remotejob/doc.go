@@ -35,7 +35,10 @@
 //	         "setsid sh run" detached (stdin /dev/null, output to files),
 //	         wait for pid  → "started|existing <pid> <epoch> <dir>"
 //	         An existing directory means an earlier start: its job is
-//	         reported, not started again.
+//	         reported, not started again. StartQuick lingers a little for
+//	         the job to end and appends a first poll's answer (one round
+//	         trip for a short job); Find (nostart=1) reports a job without
+//	         starting one, or "absent".
 //	poll     exit file first, then the wrapper's liveness, then the sizes
 //	         of stdout and stderr → "<running|exited|lost|gone> <code>
 //	         <stdout size> <stderr size> <n out> <n err>" followed by the

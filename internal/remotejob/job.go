@@ -142,28 +142,108 @@ func baseExpr(base string) (string, error) {
 // After an error the job may or may not run: Start again with the same
 // JobID to know.
 func Start(ctx context.Context, sh Shell, s Spec) (h Handle, fresh bool, err error) {
+	h, fresh, _, err = StartQuick(ctx, sh, s, 0)
+	return h, fresh, err
+}
+
+// Quick is what StartQuick saw of a job that ended while it lingered: its
+// exit code and all its output.
+type Quick struct {
+	Code           int
+	Stdout, Stderr []byte
+	Offsets        Offsets // the output's sizes: where a Follow would go on
+}
+
+// lingerTick is the start script's wait between two looks at a job's exit.
+const lingerTick = 5 * time.Millisecond
+
+// StartQuick is Start that also waits, in the same remote call, up to
+// linger for the job it started to end: a job that ended by then comes
+// back with its exit code and output (quick non-nil, when all of it fit one
+// answer), so a short command costs one round trip; otherwise the caller
+// follows the job as after Start. A job found existing (started before) is
+// waited on alike.
+func StartQuick(ctx context.Context, sh Shell, s Spec, linger time.Duration) (h Handle, fresh bool, quick *Quick, err error) {
+	h, fresh, quick, err = startQuick(ctx, sh, s, linger)
+	if err != nil {
+		return Handle{}, false, nil, fmt.Errorf("start remote job %s: %w", s.JobID, err)
+	}
+	return h, fresh, quick, nil
+}
+
+func startQuick(ctx context.Context, sh Shell, s Spec, linger time.Duration) (Handle, bool, *Quick, error) {
 	if !ValidJobID(s.JobID) {
-		return Handle{}, false, fmt.Errorf("start remote job: job id %q: want letters, digits, . _ - (see JobID)", s.JobID)
+		return Handle{}, false, nil, fmt.Errorf("job id %q: want letters, digits, . _ - (see JobID)", s.JobID)
 	}
 	job, err := jobFile(s)
 	if err != nil {
-		return Handle{}, false, fmt.Errorf("start remote job %s: %w", s.JobID, err)
+		return Handle{}, false, nil, err
 	}
 	base, err := baseExpr(s.BaseDir)
 	if err != nil {
-		return Handle{}, false, fmt.Errorf("start remote job %s: %w", s.JobID, err)
+		return Handle{}, false, nil, err
 	}
-	src := script("start", str("dir", ""), str("id", s.JobID), num("size", int64(len(job))), variable{"base", base})
+	ticks := int64((linger + lingerTick - 1) / lingerTick)
+	src := script("start", str("dir", ""), str("id", s.JobID), num("size", int64(len(job))), variable{"base", base},
+		num("nostart", 0), num("linger", ticks), num("oo", 0), num("eo", 0), num("max", maxChunk))
+	if ticks > 0 {
+		src += mustRead("poll")
+	}
 	out, err := run(ctx, sh, src, bytes.NewReader(job))
 	if err != nil {
-		return Handle{}, false, fmt.Errorf("start remote job %s: %w", s.JobID, err)
+		return Handle{}, false, nil, err
 	}
-	h, fresh, err = parseStart(out, s.JobID)
+	first, rest := out, []byte(nil)
+	if i := bytes.IndexByte(out, '\n'); ticks > 0 && i >= 0 {
+		first, rest = out[:i+1], out[i+1:]
+	}
+	h, fresh, err := parseStart(first, s.JobID)
+	if err != nil || ticks == 0 {
+		return h, fresh, nil, err
+	}
+	a, err := parsePoll(rest, Offsets{})
 	if err != nil {
-		return Handle{}, false, fmt.Errorf("start remote job %s: %w", s.JobID, err)
+		return Handle{}, false, nil, err
 	}
-	return h, fresh, nil
+	if a.State != stateExited || int64(a.Stdout.Len()) != a.StdoutSize || int64(a.Stderr.Len()) != a.StderrSize {
+		return h, fresh, nil, nil // running, or more output than one answer: Follow
+	}
+	return h, fresh, &Quick{Code: a.Code, Stdout: a.Stdout.Bytes(), Stderr: a.Stderr.Bytes(),
+		Offsets: Offsets{Stdout: a.StdoutSize, Stderr: a.StderrSize}}, nil
 }
+
+// Find reports the job that a Start of the same BaseDir and JobID started,
+// without starting anything: found is false when no such job exists
+// (Start never reached the host, or the job was cleaned up). It is how a
+// caller that stored only the job id before Start answered (a crash in
+// between) reaches the job to stop it.
+func Find(ctx context.Context, sh Shell, baseDir, jobID string) (h Handle, found bool, err error) {
+	if !ValidJobID(jobID) {
+		return Handle{}, false, fmt.Errorf("find remote job: job id %q: want letters, digits, . _ - (see JobID)", jobID)
+	}
+	base, err := baseExpr(baseDir)
+	if err != nil {
+		return Handle{}, false, fmt.Errorf("find remote job %s: %w", jobID, err)
+	}
+	src := script("start", str("dir", ""), str("id", jobID), num("size", 0), variable{"base", base}, num("nostart", 1), num("linger", 0))
+	out, err := run(ctx, sh, src, nil)
+	if err != nil {
+		return Handle{}, false, fmt.Errorf("find remote job %s: %w", jobID, err)
+	}
+	if string(out) == answerPrefix+"absent\n" {
+		return Handle{}, false, nil
+	}
+	h, _, err = parseStart(out, jobID)
+	if err != nil {
+		return Handle{}, false, fmt.Errorf("find remote job %s: %w", jobID, err)
+	}
+	return h, true, nil
+}
+
+// JobScript is the sh script a job of s runs (its environment, directory
+// and command), for a caller that runs it another way than detached: the
+// ssh operator's get_pty mode.
+func JobScript(s Spec) ([]byte, error) { return jobFile(s) }
 
 // run runs a script whose answer is small, and turns a failure (a non-zero
 // exit) into an error carrying the script's explanation.

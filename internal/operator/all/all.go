@@ -8,12 +8,13 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/empty"
 	"github.com/sirocco-dev/sirocco/internal/operator/python"
 	"github.com/sirocco-dev/sirocco/internal/operator/spark"
+	"github.com/sirocco-dev/sirocco/internal/operator/ssh"
 )
 
 // Registry returns a fresh registry of the built-in operators.
 func Registry() operator.Registry {
 	r := operator.Registry{}
-	for _, f := range []operator.Factory{bash.Factory, empty.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory} {
+	for _, f := range []operator.Factory{bash.Factory, empty.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory, ssh.Factory} {
 		r[f.Spec.Name] = f
 	}
 	return r

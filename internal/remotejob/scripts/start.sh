@@ -2,7 +2,10 @@
 # stdin, launch the wrapper in a session of its own, wait for its pid file.
 # If the directory already exists the job was started before (a lost
 # answer, a restart): report that job, never start a second one.
-# Set before: id, size, base (empty: the default).
+# With nostart=1 (Find) nothing is created or started: an existing job is
+# reported, else "absent".
+# Set before: id, size, base (empty: the default), nostart, linger (ticks),
+# and for a linger the poll's oo, eo and max.
 umask 077
 if [ -z "$base" ]; then
 	if [ -n "${HOME:-}" ]; then
@@ -11,12 +14,17 @@ if [ -z "$base" ]; then
 		base=${TMPDIR:-/tmp}/sirocco-jobs-$(id -u)
 	fi
 fi
-command -v setsid >/dev/null 2>&1 || fail "setsid not found on the remote host (install util-linux)"
-mkdir -p -- "$base" || fail "cannot create $base"
+if [ "$nostart" = 1 ]; then
+	# Find: report the job if its directory exists, start nothing.
+	[ -d "$base/$id" ] && [ ! -L "$base/$id" ] || say absent
+else
+	command -v setsid >/dev/null 2>&1 || fail "setsid not found on the remote host (install util-linux)"
+	mkdir -p -- "$base" || fail "cannot create $base"
+fi
 [ -d "$base" ] && [ -O "$base" ] || fail "$base is not a directory owned by $(id -un)"
 dir=$base/$id
 state=existing
-if [ ! -e "$dir" ] && [ ! -L "$dir" ] && mkdir -- "$dir" 2>/dev/null; then
+if [ "$nostart" != 1 ] && [ ! -e "$dir" ] && [ ! -L "$dir" ] && mkdir -- "$dir" 2>/dev/null; then
 	state=started
 fi
 [ -d "$dir" ] && [ ! -L "$dir" ] || fail "cannot create $dir"
@@ -55,10 +63,20 @@ fi
 i=0
 while [ ! -s "$dir/pid" ]; do
 	i=$((i + 1))
-	[ "$i" -le 500 ] || fail "the job in $dir did not start: no pid file after 10s"
-	sleep 0.02
+	[ "$i" -le 2000 ] || fail "the job in $dir did not start: no pid file after 10s"
+	sleep 0.005
 done
 if [ "$(cat "$dir/sirocco-job" 2>/dev/null)" != "sirocco-remotejob v1 $id" ]; then
 	fail "$dir exists and is not this job's directory"
 fi
-say "$state $(cat "$dir/pid") $(cat "$dir/started") $dir"
+pid=$(cat "$dir/pid")
+[ "$linger" -gt 0 ] || say "$state $pid $(cat "$dir/started") $dir"
+# Linger (StartQuick): wait up to linger ticks of 5 ms for a short job to
+# end, answer the start, then a first poll (poll.sh follows this part), so
+# that a short job costs one call.
+i=0
+while [ ! -f "$dir/exit" ] && [ "$i" -lt "$linger" ]; do
+	sleep 0.005
+	i=$((i + 1))
+done
+printf 'sirocco-remotejob v1 %s %s %s %s\n' "$state" "$pid" "$(cat "$dir/started")" "$dir"
