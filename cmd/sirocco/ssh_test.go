@@ -54,15 +54,15 @@ tasks:
 	srv1 := s.startServer()
 	s.mustRun("dags", "trigger", "remote", "--run-id", "r")
 	var pid float64
-	waitFor(t, "the job's handle with its pid", time.Minute, func() bool {
+	testenv.Eventually(t, "the job's handle with its pid", time.Minute, func() (bool, string) {
 		h := handleOf(s, "remote", "r", "job")
 		j, _ := h["job"].(map[string]any)
 		pid, _ = j["pid"].(float64)
-		return pid > 1
+		return pid > 1, fmt.Sprintf("handle %v", h)
 	})
-	waitFor(t, "the first lines in the log", time.Minute, func() bool {
+	testenv.Eventually(t, "the first lines in the log", time.Minute, func() (bool, string) {
 		out, _, _ := s.run("tasks", "logs", "remote", "r", "job")
-		return strings.Contains(out, "line 5")
+		return strings.Contains(out, "line 5"), out
 	})
 	ps, err := exec.Command("ps", "-eo", "args").Output()
 	if err != nil {
@@ -74,18 +74,15 @@ tasks:
 	}
 	reattachStart := time.Now()
 	srv2 := s.startServer()
-	waitFor(t, "the reattachment", time.Minute, func() bool {
+	testenv.Eventually(t, "the reattachment", time.Minute, func() (bool, string) {
 		out, _, _ := s.run("tasks", "logs", "remote", "r", "job")
-		return strings.Contains(out, "reattaching to remote job")
+		return strings.Contains(out, "reattaching to remote job"), out
 	})
 	t.Logf("reattached %s after the second start began", time.Since(reattachStart))
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the run to succeed", time.Minute, func() bool {
-		out, _, _ := s.run("dags", "state", "remote", "r")
-		return strings.TrimSpace(out) == "success"
-	})
+	s.waitRunSuccess("remote", "r", time.Minute)
 	log := s.mustRun("tasks", "logs", "remote", "r", "job")
 	for i := 1; i <= 6; i++ {
 		if !strings.Contains(log, fmt.Sprintf("line %d\n", i)) {
