@@ -191,7 +191,10 @@ func (s *SSHServer) writeConfig(o sshdOptions, hostKeys []string, authorizedKeys
 	fmt.Fprintf(&b, "PidFile %s\n", filepath.Join(s.Dir, "sshd.pid"))
 	fmt.Fprintf(&b, "AllowTcpForwarding %s\n", yesNo[o.bastion])
 	b.WriteString("LogLevel VERBOSE\nSubsystem sftp internal-sftp\nMaxStartups 100\n")
-	fmt.Fprintf(&b, "SetEnv %s=%s\n", SSHDMarkerEnv, s.marker)
+	// A login shell that runs `pyenv init` (root's .bashrc on these
+	// machines) waits up to 60 s for pyenv's rehash lock, which a session
+	// killed mid-rehash leaves behind: each login would then take a minute.
+	fmt.Fprintf(&b, "SetEnv %s=%s PYENV_REHASH_TIMEOUT=1\n", SSHDMarkerEnv, s.marker)
 	if err := os.WriteFile(s.config, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
