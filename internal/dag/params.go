@@ -115,6 +115,14 @@ func (d *DAG) ResolveParams(conf map[string]any) (map[string]any, error) {
 				errs = append(errs, fmt.Errorf("param %q: no value given and no default (expected %s)", name, typePhrase(p.Type)))
 				continue
 			}
+			if p.Default == nil {
+				// An enum without null admits no missing value either: the
+				// null it would resolve to is refused when given.
+				if err := p.check(nil); err != nil {
+					errs = append(errs, fmt.Errorf("param %q: no value given and no default: %w", name, err))
+					continue
+				}
+			}
 			out[name] = deepCopy(p.Default)
 			continue
 		}

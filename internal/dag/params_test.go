@@ -116,3 +116,19 @@ func TestResolveParamsRequired(t *testing.T) {
 		t.Errorf("got %v, %v", got, err)
 	}
 }
+
+// TestResolveParamsEnumWithoutDefault: a param with an enum and no default
+// needs a value, as a typed one does; it used to resolve to null, which the
+// same resolution refuses when given (found by FuzzCheckParams).
+func TestResolveParamsEnumWithoutDefault(t *testing.T) {
+	d, err := Parse("p.yaml", []byte("dag_id: p\nparams:\n  mode: {enum: [fast, slow]}\ntasks: [{id: a, operator: empty}]\n"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.ResolveParams(nil); err == nil || !strings.Contains(err.Error(), `param "mode": no value given and no default: null is not one of the allowed values`) {
+		t.Errorf("ResolveParams(nil) = %v, %v; want the missing value refused", got, err)
+	}
+	if got, err := d.ResolveParams(map[string]any{"mode": "slow"}); err != nil || got["mode"] != "slow" {
+		t.Errorf("got %v, %v", got, err)
+	}
+}
