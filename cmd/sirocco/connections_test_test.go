@@ -57,9 +57,9 @@ func TestConnectionsTest(t *testing.T) {
 	ln.Close()
 	s := newSite(t, nil)
 	s.extraEnv = append(s.extraEnv,
-		"SIROCCO_CONN_DB=postgres://u:pw@"+open+"/x",
-		"SIROCCO_CONN_DOWN=postgres://u:pw@"+refused+"/x",
-		"SIROCCO_CONN_NOWHERE=postgres://u:pw@db.sirocco.invalid:5432/x",
+		"SIROCCO_CONN_DB=postgres://u:Zq9SecretPw@"+open+"/x",
+		"SIROCCO_CONN_DOWN=postgres://u:Zq9SecretPw@"+refused+"/x",
+		"SIROCCO_CONN_NOWHERE=postgres://u:Zq9SecretPw@db.sirocco.invalid:5432/x",
 		fmt.Sprintf("SIROCCO_CONN_EDGE=ssh://%s@%s?key_file=%s&known_hosts=%s&use_agent=false&look_for_keys=false",
 			sshd.User, sshd.Addr(), url.QueryEscape(sshd.KeyFile), url.QueryEscape(knownHosts)))
 	cases := []struct {
@@ -84,7 +84,7 @@ func TestConnectionsTest(t *testing.T) {
 				t.Errorf("connections test %v: output lacks %q:\n%s", tc.args, w, out)
 			}
 		}
-		if strings.Contains(out, "pw") {
+		if strings.Contains(out, "Zq9SecretPw") {
 			t.Errorf("connections test %v shows the password:\n%s", tc.args, out)
 		}
 	}
