@@ -366,3 +366,37 @@ func TestCopyLines(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+// FuzzCopyLines: whatever the bytes and however they arrive, the CRI lines
+// written carry exactly the input's complete lines, in order, and the
+// rest is the unfinished last line.
+func FuzzCopyLines(f *testing.F) {
+	f.Add([]byte("a\nb\n"), uint(1))
+	f.Add([]byte("no newline"), uint(3))
+	f.Add([]byte("\n\n\r\n stdout F x\n"), uint(2))
+	f.Fuzz(func(t *testing.T, data []byte, split uint) {
+		cut := int(split % uint(len(data)+1))
+		var out bytes.Buffer
+		rest, err := copyLines(bytes.NewReader(data[:cut]), &out, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rest, err = copyLines(bytes.NewReader(data[cut:]), &out, rest); err != nil {
+			t.Fatal(err)
+		}
+		var msgs []byte
+		for _, line := range bytes.SplitAfter(out.Bytes(), []byte("\n")) {
+			if len(line) == 0 {
+				continue
+			}
+			ts, msg, ok := bytes.Cut(line, []byte(" stdout F "))
+			if _, perr := time.Parse(time.RFC3339Nano, string(ts)); !ok || perr != nil || !bytes.HasSuffix(msg, []byte("\n")) {
+				t.Fatalf("not a CRI log line: %q", line)
+			}
+			msgs = append(msgs, msg...)
+		}
+		if got := append(msgs, rest...); !bytes.Equal(got, data) {
+			t.Fatalf("lines %q + rest %q, want %q", msgs, rest, data)
+		}
+	})
+}
