@@ -3,6 +3,7 @@ package testenv
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -18,10 +19,11 @@ const kubeStopTimeout = 15 * time.Second
 // kubeProc is one program of the Kubernetes test bed (etcd,
 // kube-apiserver, kube-scheduler, kwok) with its output in a log file.
 type kubeProc struct {
-	name string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the program has exited
+	name   string
+	log    string
+	offset int64 // the log's size when this run started: earlier runs wrote before it
+	cmd    *exec.Cmd
+	done   chan struct{} // closed once the program has exited
 }
 
 // startKubeProc runs argv with its output appended to logPath and env
@@ -32,6 +34,10 @@ func startKubeProc(name, dir, logPath string, env []string, argv ...string) (*ku
 		return nil, fmt.Errorf("%s log: %w", name, err)
 	}
 	defer logFile.Close()
+	offset, err := logFile.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("%s log: %w", name, err)
+	}
 	fmt.Fprintf(logFile, "--- %s: %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(argv, " "))
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
@@ -41,7 +47,7 @@ func startKubeProc(name, dir, logPath string, env []string, argv ...string) (*ku
 	// program; the signal follows the thread that forked, so that thread
 	// stays locked for the program's lifetime.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &kubeProc{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &kubeProc{name: name, log: logPath, offset: offset, cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
@@ -95,12 +101,12 @@ func (p *kubeProc) stop() error {
 	return fmt.Errorf("%s did not stop in %s; killed", p.name, kubeStopTimeout)
 }
 
-// addrInUse reports whether the program's log says a port it was given
-// was taken between the probe and its bind, the one start failure worth a
+// addrInUse reports whether this run's log says a port it was given was
+// taken between the probe and its bind, the one start failure worth a
 // retry on other ports.
 func (p *kubeProc) addrInUse() bool {
 	b, err := os.ReadFile(p.log)
-	return err == nil && strings.Contains(string(b), "address already in use")
+	return err == nil && int64(len(b)) > p.offset && strings.Contains(string(b[p.offset:]), "address already in use")
 }
 
 // errAddrInUse marks a start that lost its port to another process.
