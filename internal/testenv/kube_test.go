@@ -34,6 +34,7 @@ func TestKube(t *testing.T) {
 		pids = k.pids()
 		t.Run("version", func(t *testing.T) { testKubeVersion(t, k) })
 		t.Run("kubeconfig", func(t *testing.T) { testKubeconfig(t, k) })
+		t.Run("node", func(t *testing.T) { testKubeNode(t, k) })
 		t.Run("pods", func(t *testing.T) { testKubePods(t, k) })
 		t.Run("hold and delete", func(t *testing.T) { testKubeHoldDelete(t, k) })
 		t.Run("unschedulable", func(t *testing.T) { testKubeUnschedulable(t, k) })
@@ -74,6 +75,28 @@ func testKubeconfig(t *testing.T, k *Kube) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("kubeconfig lacks %q:\n%s", want, b)
 		}
+	}
+}
+
+// testKubeNode: the fake node has the contract's labels and resources,
+// and kwok's port as its kubelet endpoint.
+func testKubeNode(t *testing.T, k *Kube) {
+	n, err := k.Client.CoreV1().Nodes().Get(t.Context(), "kwok-node-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels["kubernetes.io/hostname"] != "kwok-node-0" || n.Labels["type"] != "kwok" {
+		t.Errorf("labels %v", n.Labels)
+	}
+	a := n.Status.Allocatable
+	if a.Cpu().String() != "32" || a.Memory().String() != "256Gi" || a.Pods().String() != "110" {
+		t.Errorf("allocatable %v", a)
+	}
+	if len(n.Spec.Taints) != 0 {
+		t.Errorf("taints %v", n.Spec.Taints)
+	}
+	if port := n.Status.DaemonEndpoints.KubeletEndpoint.Port; int(port) != k.ports.kwok {
+		t.Errorf("kubelet port %d, kwok serves on %d", port, k.ports.kwok)
 	}
 }
 
