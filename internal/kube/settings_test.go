@@ -159,10 +159,10 @@ func TestParseKubeConfig(t *testing.T) {
 		t.Errorf("JSON: %v", err)
 	}
 	for in, want := range map[string]string{
-		"":                       "empty",
-		"clusters: []":           "no contexts",
+		"":                        "empty",
+		"clusters: []":            "no contexts",
 		"token: SECRET-1\n  x: [": "not a kubeconfig",
-		`{"contexts":[{"name":"x","context":{"cluster":"c"}}]}`:                      `names cluster "c"`,
+		`{"contexts":[{"name":"x","context":{"cluster":"c"}}]}`:                       `names cluster "c"`,
 		`{"contexts":[{"name":"x","context":{"cluster":"c"}}],"current-context":"y"}`: `current-context "y"`,
 	} {
 		_, err := ParseKubeConfig([]byte(in))
