@@ -69,7 +69,9 @@ StrictModes no
 AllowTcpForwarding no
 X11Forwarding no
 PidFile $STATE/sshd.pid
-SetEnv SPARK_HOME=$SPARK_HOME SPARK_CONF_DIR=$SPARK_CONF_DIR SPARK_LOCAL_IP=$SPARK_LOCAL_IP PYSPARK_PYTHON=$PYSPARK_PYTHON PYSPARK_DRIVER_PYTHON=$PYSPARK_DRIVER_PYTHON PATH=$SPARK_HOME/bin:$(dirname "$PYSPARK_PYTHON"):/usr/local/bin:/usr/bin:/bin
+# PYENV_REHASH_TIMEOUT: a login shell running `pyenv init` (root's .bashrc on
+# some machines) otherwise waits up to 60 s on a stale pyenv rehash lock.
+SetEnv SPARK_HOME=$SPARK_HOME SPARK_CONF_DIR=$SPARK_CONF_DIR SPARK_LOCAL_IP=$SPARK_LOCAL_IP PYSPARK_PYTHON=$PYSPARK_PYTHON PYSPARK_DRIVER_PYTHON=$PYSPARK_DRIVER_PYTHON PATH=$SPARK_HOME/bin:$(dirname "$PYSPARK_PYTHON"):/usr/local/bin:/usr/bin:/bin PYENV_REHASH_TIMEOUT=1
 EOF
   "$SSHD" -t -f "$STATE/sshd_config" || die "sshd rejects $STATE/sshd_config"
 }

@@ -40,6 +40,14 @@
 // the same identity. Password logins use a dedicated local account
 // (SSHTestUser), which only root can create.
 //
+// StartKube starts a Kubernetes control plane for one test (stopped by
+// t.Cleanup): etcd, kube-apiserver and kube-scheduler built by
+// scripts/k8s.sh from the tools/k8s module, and kwok faking one node, all
+// on free loopback ports. Pods run no containers: kwok Stages
+// (testdata/kube/stages.yaml) take them to Running and then Succeeded or
+// Failed as their annotations ask (KubeRunForAnnotation, ...), and
+// ServeLogs makes a file every container's log through pods/log.
+//
 // When a service is not installed the test is skipped, unless CI=true, where
 // it fails: CI must exercise every backend (RequireCI).
 package testenv
