@@ -38,8 +38,9 @@ func (r *run) ended(ctx context.Context, pod *corev1.Pod, v view) (operator.Resu
 	}
 	r.update(func(h *Handle) { h.End = &end })
 	r.saveOrWarn(ctx)
+	res, err := r.outcome(end)
 	r.finishAction(ctx, end)
-	return r.outcome(end)
+	return res, err
 }
 
 // outcome maps a stored end to the try's result.

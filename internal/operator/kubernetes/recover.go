@@ -160,8 +160,9 @@ func (r *run) resumeEnded(ctx context.Context, end End) (operator.Result, error)
 		}
 		return operator.Result{}, fmt.Errorf("pod %s: %s", h.where(), end.Reason)
 	}
+	res, err := r.outcome(end)
 	r.finishAction(ctx, end)
-	return r.outcome(end)
+	return res, err
 }
 
 // recreate handles a pod that does not exist after a restart: one whose

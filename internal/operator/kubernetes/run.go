@@ -144,7 +144,7 @@ type run struct {
 func newRun(t *operator.Task, cl *kube.Cluster, h Handle) *run {
 	r := &run{t: t, cl: cl, pods: cl.Client.CoreV1().Pods(h.Namespace), h: h}
 	r.logs = &kube.LogFollower{Pods: r.pods, Pod: h.Name, Container: h.Container, Out: t.Log,
-		OnRetry: r.logRetry("read the container's log"), OnProgress: r.logProgress}
+		OnRetry: r.logRetry("read the container's log of pod"), OnProgress: r.logProgress}
 	r.logs.SetPosition(h.Log)
 	return r
 }
@@ -213,7 +213,7 @@ func (r *run) logProgress(kube.LogPosition) {
 
 func (r *run) logRetry(what string) func(error, time.Duration) {
 	return func(err error, wait time.Duration) {
-		fmt.Fprintf(r.t.Log, "sirocco: could not %s of pod %s (%v); the pod runs on, trying again in %s\n",
+		fmt.Fprintf(r.t.Log, "sirocco: could not %s %s (%v); the pod runs on, trying again in %s\n",
 			what, r.handle().where(), err, wait)
 	}
 }
@@ -362,7 +362,7 @@ func (r *run) track(ctx context.Context, pod *corev1.Pod) (operator.Result, erro
 	defer cancel()
 	defer r.stopLogs(false)
 	h := r.handle()
-	tr := &kube.Tracker{Pods: r.pods, Name: h.Name, UID: types.UID(h.UID), OnRetry: r.logRetry("watch")}
+	tr := &kube.Tracker{Pods: r.pods, Name: h.Name, UID: types.UID(h.UID), OnRetry: r.logRetry("watch pod")}
 	updates := tr.Watch(wctx, pod)
 	var timer *time.Timer
 	var timerC <-chan time.Time
