@@ -129,10 +129,13 @@ type run struct {
 	cl   *kube.Cluster
 	pods corev1client.PodInterface
 
-	mu      sync.Mutex // h and savedAt: the log follower updates the position
-	h       Handle
-	savedAt time.Time
-	warned  bool
+	mu         sync.Mutex // h and savedAt: the log follower updates the position
+	h          Handle
+	savedAt    time.Time
+	saveTimer  *time.Timer // a trailing save of the log position
+	noTrailing bool        // the follower stopped: no more trailing saves
+	warned     bool
+	saveMu     sync.Mutex // one save at a time, each of the latest handle
 
 	logs       *kube.LogFollower
 	logsCancel context.CancelFunc
@@ -171,6 +174,8 @@ func (r *run) adopt(pod *corev1.Pod) {
 
 // saveNow stores the handle, even while the try is being stopped.
 func (r *run) saveNow(ctx context.Context) error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
 	h := r.handle()
 	h.Log = r.logs.Position()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
@@ -201,13 +206,38 @@ func (r *run) saveOrWarn(ctx context.Context) {
 }
 
 // logProgress is the follower's callback: the position is stored at
-// most every saveEvery.
+// most every saveEvery, and at the latest saveEvery after the last line
+// (a trailing save), so a restart repeats only lines written within
+// saveEvery before it.
 func (r *run) logProgress(kube.LogPosition) {
 	r.mu.Lock()
-	due := time.Since(r.savedAt) >= saveEvery
+	since := time.Since(r.savedAt)
+	due := since >= saveEvery
+	if !due && r.saveTimer == nil && !r.noTrailing {
+		r.saveTimer = time.AfterFunc(saveEvery-since, func() {
+			r.mu.Lock()
+			r.saveTimer = nil
+			stopped := r.noTrailing
+			r.mu.Unlock()
+			if !stopped {
+				r.saveOrWarn(context.Background())
+			}
+		})
+	}
 	r.mu.Unlock()
 	if due {
 		r.saveOrWarn(context.Background())
+	}
+}
+
+// stopSaving cancels a pending trailing save: the try's own saves follow.
+func (r *run) stopSaving() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.noTrailing = true
+	if r.saveTimer != nil {
+		r.saveTimer.Stop()
+		r.saveTimer = nil
 	}
 }
 
@@ -462,9 +492,11 @@ func (r *run) stopLogs(catchUp bool) {
 		<-r.logsDone
 		r.logsDone = nil
 	}
+	r.stopSaving()
 	if !catchUp {
 		return
 	}
+	r.logs.OnProgress = nil // the follower has stopped; the end's save stores the position
 	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
 	defer cancel()
 	if err := r.logs.CatchUp(ctx); err != nil {
