@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
@@ -156,6 +157,7 @@ func TestPodsOnTheAPIServer(t *testing.T) {
 		t.Run("detach and resume", func(t *testing.T) { t.Parallel(); testDetachResume(t, k) })
 		t.Run("lost create answer", func(t *testing.T) { t.Parallel(); testLostCreate(t, k) })
 		t.Run("stop", func(t *testing.T) { t.Parallel(); testStop(t, k) })
+		t.Run("name taken", func(t *testing.T) { t.Parallel(); testNameTaken(t, k) })
 	})
 	t.Run("apiserver restart", func(t *testing.T) { testAPIServerRestart(t, k) })
 }
@@ -448,5 +450,26 @@ func testAPIServerRestart(t *testing.T, k *testenv.Kube) {
 		if n := strings.Count(tr.log.String(), l); n != 1 {
 			t.Errorf("%q written %d times:\n%s", l, n, tr.log)
 		}
+	}
+}
+
+// testNameTaken: a pod of the chosen name that is not this try's is
+// never adopted, nor deleted: the try fails at once, saying so.
+func testNameTaken(t *testing.T, k *testenv.Kube) {
+	ns := k.Namespace(t)
+	other := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "taken", Labels: map[string]string{"app": "other"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	if _, err := k.Client.CoreV1().Pods(ns).Create(context.Background(), other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTry(t, k, ns, "taker", map[string]any{"name": "taken", "random_name_suffix": false})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := Operator{}.Execute(ctx, tr.task)
+	if err == nil || !strings.Contains(err.Error(), "already exists") || !strings.Contains(err.Error(), "not this try's") || ctx.Err() != nil {
+		t.Fatalf("err %v\n%s", err, tr.log)
+	}
+	if pods := k.Pods(t, ns, "app=other"); len(pods) != 1 {
+		t.Errorf("the other pod is gone")
 	}
 }

@@ -301,6 +301,10 @@ func (r *run) retryCall(ctx context.Context, what string, call func(context.Cont
 		if err == nil {
 			return nil
 		}
+		var final *finalError
+		if errors.As(err, &final) {
+			return final.err
+		}
 		if ctx.Err() != nil || !kube.Retriable(err) {
 			return fmt.Errorf("%s in namespace %s: %w", what, r.handle().Namespace, err)
 		}
@@ -376,10 +380,16 @@ func (r *run) create(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) 
 	return out, err
 }
 
+// finalError ends retryCall at once: an answer that another try would
+// not change.
+type finalError struct{ err error }
+
+func (e *finalError) Error() string { return e.err.Error() }
+
 // claim accepts an existing pod of the try's name if it is the try's.
 func (r *run) claim(p *corev1.Pod, out **corev1.Pod) error {
 	if !r.ours(p) {
-		return fmt.Errorf("a pod named %s already exists in %s and it is not this try's (labels %v)", p.Name, p.Namespace, p.Labels)
+		return &finalError{fmt.Errorf("a pod named %s already exists in %s and it is not this try's (labels %v)", p.Name, p.Namespace, p.Labels)}
 	}
 	fmt.Fprintf(r.t.Log, "sirocco: pod %s/%s was already created by this try: following it, not creating another\n", p.Namespace, p.Name)
 	*out = p
