@@ -147,6 +147,15 @@ func (c Connection) Secrets() []string {
 // redactExtra returns the display form of the extra k=v and adds the
 // secrets it hides to secrets, when not nil.
 func redactExtra(k, v string, secrets map[string]bool) string {
+	if IsKubeConfigExtra(k) {
+		if v == "" {
+			return ""
+		}
+		if secrets != nil {
+			addKubeConfigSecrets(v, secrets)
+		}
+		return Mask
+	}
 	parsed, isJSON := parseJSONValue(v)
 	if IsSensitive(k) {
 		if v == "" {

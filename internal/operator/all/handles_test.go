@@ -34,6 +34,8 @@ func TestStoredHandlesOfEveryVersionAreDispatched(t *testing.T) {
 			handle: `{"kind":"spark_submitting","conn_id":"spark_default","master":"spark://m:7077","rest_url":"http://m:6066","submission":"0123456789abcdef01234567","submitted_at":1767225600000}`},
 		{name: "spark_rest v1, driver", kind: "spark_driver", resumable: true,
 			handle: `{"kind":"spark_driver","conn_id":"spark_default","master":"spark://m:7077","rest_url":"http://m:6066","driver_id":"driver-20260101000000-0001","submission":"0123456789abcdef01234567","submitted_at":1767225600000}`},
+		{name: "kubernetes_pod v1", kind: "kubernetes_pod", resumable: true,
+			handle: `{"kind":"kubernetes_pod","version":1,"conn_id":"kubernetes_default","namespace":"jobs","name":"run-abcdefgh","uid":"0b5c","labels":{"dag_id":"d","task_id":"t","run_id":"r","try_number":"1","kubernetes_pod_operator":"True","app.kubernetes.io/managed-by":"sirocco"},"container":"base","on_finish_action":"delete_pod","get_logs":true,"reattach_on_restart":true,"startup_timeout_seconds":120,"schedule_timeout_seconds":120,"log":{"time":"0001-01-01T00:00:00Z"}}`},
 		{name: "spark v2, client mode", kind: "spark_driver",
 			handle: `{"kind":"spark_driver","version":2,"process":{"kind":"process","version":1,"host":"h","pid":4242,"pgid":4242,"start_time":99},"conn_id":"spark_default","master":"local[2]"}`},
 		{name: "spark v2, cluster driver", kind: "spark_driver", resumable: true,

@@ -1,0 +1,197 @@
+package kube
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+)
+
+// LogPosition is how far a container's log has been written: the
+// timestamp of the last line and how many lines carried exactly that
+// timestamp. A stream opened again skips what is at or before it.
+type LogPosition struct {
+	Time time.Time `json:"time"`
+	Seen int       `json:"seen,omitempty"`
+}
+
+// IsZero reports a position before the first line.
+func (p LogPosition) IsZero() bool { return p.Time.IsZero() }
+
+// LogFollower streams one container's log into Out, line by line, with
+// the apiserver's timestamps, so that a stream that drops (an apiserver
+// restart, the kubelet ending an idle stream) is opened again from the
+// last line written and no line is written twice.
+type LogFollower struct {
+	Pods      corev1client.PodInterface
+	Pod       string
+	Container string
+	Out       io.Writer
+	// OnRetry is told when the log cannot be read and when the follower
+	// tries again (nil: silent).
+	OnRetry func(err error, wait time.Duration)
+	// OnProgress is called after lines were written, with the new
+	// position (nil: nothing).
+	OnProgress func(LogPosition)
+
+	mu  sync.Mutex
+	pos LogPosition
+}
+
+// SetPosition starts the follower after p (a resumed try's stored one).
+func (f *LogFollower) SetPosition(p LogPosition) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pos = p
+}
+
+// Position is how far the log has been written.
+func (f *LogFollower) Position() LogPosition {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pos
+}
+
+// reopenAfterEnd is the pause before a stream that ended cleanly is
+// opened again: a kubelet ends a stream when the container stops, kwok's
+// log server after a second without output.
+const reopenAfterEnd = 500 * time.Millisecond
+
+// Follow streams the log until ctx ends, opening the stream again after
+// each end or failure (backing off while it fails). A partial last line
+// is held back until its end arrives (CatchUp writes it).
+func (f *LogFollower) Follow(ctx context.Context) {
+	var b backoff
+	for ctx.Err() == nil {
+		wrote, err := f.stream(ctx, true)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := reopenAfterEnd
+		switch {
+		case errors.Is(err, errStreamEnded):
+			b.ok()
+			if wrote {
+				continue
+			}
+		default:
+			var report bool
+			wait, report = b.failed()
+			if report && f.OnRetry != nil {
+				f.OnRetry(err, wait)
+			}
+		}
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// errStreamEnded is a follow stream's clean end.
+var errStreamEnded = errors.New("the log stream ended")
+
+// CatchUp reads what the log holds after the position, once, without
+// following, partial last line included: the end of the log of a
+// container that stopped.
+func (f *LogFollower) CatchUp(ctx context.Context) error {
+	_, err := f.stream(ctx, false)
+	return err
+}
+
+// stream opens the log once from the position and writes the lines after
+// it; wrote reports whether any line was written.
+func (f *LogFollower) stream(ctx context.Context, follow bool) (wrote bool, err error) {
+	start := f.Position()
+	opts := &corev1.PodLogOptions{Container: f.Container, Follow: follow, Timestamps: true}
+	if !start.IsZero() {
+		// The API takes whole seconds: the lines of that second come
+		// again and are skipped below.
+		opts.SinceTime = &metav1.Time{Time: start.Time.Truncate(time.Second)}
+	}
+	rc, err := f.Pods.GetLogs(f.Pod, opts).Stream(ctx)
+	if err != nil {
+		return false, fmt.Errorf("open the log of container %s of pod %s: %w", f.Container, f.Pod, err)
+	}
+	defer rc.Close()
+	r := bufio.NewReaderSize(rc, 64<<10)
+	atStart := 0 // lines seen in this stream stamped start.Time
+	for {
+		line, rerr := r.ReadBytes('\n')
+		if len(line) > 0 && (rerr == nil || !follow) {
+			w, err := f.writeLine(line, start, &atStart)
+			if err != nil {
+				return wrote, err
+			}
+			wrote = wrote || w
+		}
+		if rerr == io.EOF {
+			if follow {
+				return wrote, errStreamEnded
+			}
+			return wrote, nil
+		}
+		if rerr != nil {
+			return wrote, fmt.Errorf("read the log of container %s of pod %s: %w", f.Container, f.Pod, rerr)
+		}
+	}
+}
+
+// writeLine writes one "TIMESTAMP text" line unless the position is past
+// it, and moves the position.
+func (f *LogFollower) writeLine(line []byte, start LogPosition, atStart *int) (bool, error) {
+	ts, text, ok := splitTimestamp(line)
+	if ok {
+		switch {
+		case ts.Before(start.Time):
+			return false, nil
+		case ts.Equal(start.Time):
+			*atStart++
+			if *atStart <= start.Seen {
+				return false, nil
+			}
+		}
+	}
+	if len(text) > 0 && text[len(text)-1] != '\n' {
+		text = append(text, '\n')
+	}
+	if _, err := f.Out.Write(text); err != nil {
+		return false, fmt.Errorf("write the container's log: %w", err)
+	}
+	if ok {
+		f.mu.Lock()
+		if ts.Equal(f.pos.Time) {
+			f.pos.Seen++
+		} else if ts.After(f.pos.Time) {
+			f.pos = LogPosition{Time: ts, Seen: 1}
+		}
+		pos := f.pos
+		f.mu.Unlock()
+		if f.OnProgress != nil {
+			f.OnProgress(pos)
+		}
+	}
+	return true, nil
+}
+
+// splitTimestamp splits the apiserver's "RFC3339Nano-timestamp text"
+// line. A line without one (a log server that ignores timestamps) is
+// written whole.
+func splitTimestamp(line []byte) (time.Time, []byte, bool) {
+	i := bytes.IndexByte(line, ' ')
+	if i <= 0 || i > 40 {
+		return time.Time{}, line, false
+	}
+	ts, err := time.Parse(time.RFC3339Nano, string(line[:i]))
+	if err != nil {
+		return time.Time{}, line, false
+	}
+	return ts, line[i+1:], true
+}

@@ -1,0 +1,65 @@
+package kube
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLogResumeWritesEachLineOnce: a stream opened again from the stored
+// position (whole seconds, as the API takes it) repeats the lines of that
+// second; those already written, including several with the same
+// timestamp, are skipped, and the rest is written once.
+func TestLogResumeWritesEachLineOnce(t *testing.T) {
+	t.Parallel()
+	stream := []string{
+		"2026-01-01T10:00:00.100000000Z one",
+		"2026-01-01T10:00:00.200000000Z two",
+		"2026-01-01T10:00:00.200000000Z two again",
+		"2026-01-01T10:00:01.000000000Z three",
+	}
+	var out bytes.Buffer
+	f := &LogFollower{Out: &out}
+	write := func(lines []string) {
+		start, n := f.Position(), 0
+		for _, l := range lines {
+			if _, err := f.writeLine([]byte(l+"\n"), start, &n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(stream[:2]) // the first stream drops after "two"
+	if p := f.Position(); !p.Time.Equal(time.Date(2026, 1, 1, 10, 0, 0, 200000000, time.UTC)) || p.Seen != 1 {
+		t.Fatalf("position %+v", p)
+	}
+	write(stream) // opened again from 10:00:00: everything of that second comes again
+	write(stream) // and once more, after the end
+	want := "one\ntwo\ntwo again\nthree\n"
+	if out.String() != want {
+		t.Errorf("log:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+// TestLogLineWithoutTimestamp: a log server that ignores timestamps gets
+// its lines written whole; a last line without newline gets one.
+func TestLogLineWithoutTimestamp(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	f := &LogFollower{Out: &out}
+	n := 0
+	for _, l := range []string{"plain line\n", "no-space-at-all", "2026-99-01T00:00:00Z bad date\n"} {
+		if _, err := f.writeLine([]byte(l), LogPosition{}, &n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := out.String(); got != "plain line\nno-space-at-all\n2026-99-01T00:00:00Z bad date\n" {
+		t.Errorf("log %q", got)
+	}
+	if !f.Position().IsZero() {
+		t.Errorf("position moved: %+v", f.Position())
+	}
+	if strings.Count(out.String(), "\n") != 3 {
+		t.Error("every line ends with a newline")
+	}
+}
