@@ -54,9 +54,10 @@ type driverPod struct {
 	logsCancel context.CancelFunc
 	logsDone   chan struct{}
 
-	mu      sync.Mutex // savedAt: the log follower stores the position
+	mu      sync.Mutex // savedAt, later: the log follower stores the position
 	savedAt time.Time
-	noted   string // the last progress line written
+	later   *time.Timer // a save of the position due, once lines stopped
+	noted   string      // the last progress line written
 }
 
 func newDriverPod(r *submission, cl *kube.Cluster, container string) *driverPod {
@@ -91,12 +92,35 @@ func (d *driverPod) saveOrSay(ctx context.Context) {
 	}
 }
 
+// logProgress stores the log's position at most every logSaveEvery, and
+// at the latest logSaveEvery after the last line: a Sirocco killed once
+// the driver went quiet repeats no line after its restart.
 func (d *driverPod) logProgress(kube.LogPosition) {
 	d.mu.Lock()
-	due := time.Since(d.savedAt) >= logSaveEvery
+	wait := logSaveEvery - time.Since(d.savedAt)
+	if wait > 0 {
+		if d.later == nil {
+			d.later = time.AfterFunc(wait, func() {
+				d.mu.Lock()
+				d.later = nil
+				d.mu.Unlock()
+				d.saveOrSay(context.Background())
+			})
+		}
+		d.mu.Unlock()
+		return
+	}
 	d.mu.Unlock()
-	if due {
-		d.saveOrSay(context.Background())
+	d.saveOrSay(context.Background())
+}
+
+// cancelLaterSave drops a pending save of the position (the caller stores
+// the handle itself).
+func (d *driverPod) cancelLaterSave() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.later != nil && d.later.Stop() {
+		d.later = nil
 	}
 }
 
@@ -387,6 +411,7 @@ func (d *driverPod) stopLogs(catchUp bool) {
 		<-d.logsDone
 		d.logsDone = nil
 	}
+	defer d.cancelLaterSave()
 	if !catchUp {
 		return
 	}
