@@ -17,8 +17,9 @@ func reachDriver(ctx context.Context, t *operator.Task, h Handle) (*driverPod, e
 	k := *h.Kube
 	h.Kube = &k
 	connID := k.ConnID
+	legacy := k.legacy()
 	var s settings
-	if k.legacy() {
+	if legacy {
 		var err error
 		if s, err = resolve(ctx, t, connOnly(h.ConnID)); err != nil {
 			return nil, fmt.Errorf("driver pod %s: %w", h.DriverPod, err)
@@ -29,7 +30,7 @@ func reachDriver(ctx context.Context, t *operator.Task, h Handle) (*driverPod, e
 	if err != nil {
 		return nil, fmt.Errorf("driver pod %s: %w", h.DriverPod, err)
 	}
-	if k.legacy() {
+	if legacy {
 		if k.Namespace, err = kubeNamespace(s, nil, cl); err != nil {
 			return nil, fmt.Errorf("driver pod %s: %w", h.DriverPod, err)
 		}
@@ -37,8 +38,9 @@ func reachDriver(ctx context.Context, t *operator.Task, h Handle) (*driverPod, e
 		fmt.Fprintf(t.Log, "sirocco: driver pod %s was recorded by an older Sirocco: looking for it in namespace %s (%s)\n",
 			h.DriverPod, k.Namespace, cl.Settings)
 	}
-	r := newSubmission(t, settings{}, &h)
-	return newDriverPod(r, cl, ""), nil
+	d := newDriverPod(newSubmission(t, settings{}, &h), cl, "")
+	d.legacy = legacy
+	return d, nil
 }
 
 // resumeKube follows a try's driver pod after a restart, as Execute would
@@ -97,7 +99,7 @@ func resumeKube(ctx context.Context, t *operator.Task, h Handle) (operator.Resul
 // created is submitted now from the task's fields, under the same name.
 func resubmit(ctx context.Context, t *operator.Task, d *driverPod, h Handle) (operator.Result, error) {
 	switch {
-	case h.Kube.UID != "" || h.Kube.legacy():
+	case h.Kube.UID != "" || d.legacy:
 		return operator.Result{}, fmt.Errorf("%w: driver pod %s was deleted by someone else while Sirocco was down", ErrDriverPodGone, d.where())
 	case len(t.Args) == 0 || holdsMask(t.Args):
 		return operator.Result{}, fmt.Errorf("driver pod %s was never created (Sirocco stopped while spark-submit was submitting) "+

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -303,6 +305,51 @@ func TestKubeDriverPod(t *testing.T) {
 			if pods := b.tryPods(t, task); len(pods) != 0 {
 				t.Fatalf("pods left after Stop: %v\n%s", pods, stopLog.String())
 			}
+		}
+	})
+
+	t.Run("a driver pod recorded before handle version 4", func(t *testing.T) {
+		b := newKubeSpark(t, k, home)
+		task, _, log := b.task(t, "legacy", nil)
+		for _, tt := range []struct {
+			name        string
+			annotations map[string]string
+			stop        bool
+		}{
+			{"spark-pi-0a1b2c3d4e5f6a7b-driver", map[string]string{testenv.KubeRunForAnnotation: "1s"}, false},
+			{"spark-pi-7b6a5f4e3d2c1b0a-driver", map[string]string{testenv.KubeHoldAnnotation: "true"}, true},
+		} {
+			// The pod as spark-submit creates it, named by Spark.
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: tt.name, Annotations: tt.annotations,
+				Labels: map[string]string{labelAppSelector: "spark-0a1b", "spark-role": "driver"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: defaultDriverContainer, Image: "apache/spark:4.0.1"}}}}
+			if _, err := k.Client.CoreV1().Pods(b.ns).Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			stored := []byte(fmt.Sprintf(`{"kind":"spark_driver","version":3,"conn_id":"spark_k8s","master":"k8s://%s","deploy_mode":"cluster","driver_pod":%q}`,
+				k.Server, tt.name))
+			if !canResume(stored) {
+				t.Fatalf("%s: not resumable", stored)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			var err error
+			if tt.stop {
+				err = (Recoverer{}).Stop(ctx, task, stored)
+			} else {
+				_, err = (Recoverer{}).Resume(ctx, task, stored)
+			}
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", tt.name, err, log.String())
+			}
+			_, gerr := k.Client.CoreV1().Pods(b.ns).Get(t.Context(), tt.name, metav1.GetOptions{})
+			if tt.stop != apierrors.IsNotFound(gerr) {
+				t.Errorf("%s: after the stop (%v), the pod's read: %v", tt.name, tt.stop, gerr)
+			}
+		}
+		if out := log.String(); !strings.Contains(out, "was recorded by an older Sirocco: looking for it in namespace "+b.ns) ||
+			!strings.Contains(out, "spark-pi-0a1b2c3d4e5f6a7b-driver succeeded") {
+			t.Errorf("the log does not show the old driver pods found and followed:\n%s", out)
 		}
 	})
 

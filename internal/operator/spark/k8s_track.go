@@ -49,6 +49,7 @@ type driverPod struct {
 	pods      corev1client.PodInterface
 	ns, name  string
 	container string // the driver container's name, if the task set one
+	legacy    bool   // a handle from before version 4: the pod has no labels of the try
 
 	logs       *kube.LogFollower
 	logsCancel context.CancelFunc
@@ -130,12 +131,12 @@ func (d *driverPod) retryNote(what string) func(error, time.Duration) {
 	}
 }
 
-// ours reports whether pod is the try's driver: Sirocco's labels of this
-// try (only the marker when the try is unknown, as for a Stop), or any
-// pod of the name for a handle from before version 4, which named a pod
-// Spark had named.
+// ours reports whether pod is the try's driver: the pod of the stored
+// UID; else one with Sirocco's labels of this try (only the marker when
+// the try is unknown, as for a Stop); else, for a handle from before
+// version 4, the pod of the name Spark gave it.
 func (d *driverPod) ours(pod *corev1.Pod) bool {
-	if d.r.handle().Kube.legacy() {
+	if uid := d.r.handle().Kube.UID; d.legacy || uid != "" && types.UID(uid) == pod.UID {
 		return true
 	}
 	if d.t.DagID == "" {
