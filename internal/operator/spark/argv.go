@@ -3,6 +3,8 @@ package spark
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,6 +28,9 @@ func submitArgv(s settings, a operator.Fields, dagID, taskID string) ([]string, 
 	sort.Strings(keys)
 	for _, k := range keys {
 		argv = append(argv, "--conf", k+"="+conf[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Conf)) {
+		argv = append(argv, "--conf", k+"="+s.Conf[k])
 	}
 	// env_vars reach the driver differently per cluster manager; in client
 	// mode (and local) the spark-submit process's environment is the driver's.

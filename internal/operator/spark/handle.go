@@ -27,14 +27,19 @@ const (
 	kindDriver = "spark_driver"
 )
 
-// handleVersion is the format Execute writes. Version 3 added Remote
-// (spark-submit on another host through ssh_conn_id): a Sirocco that reads
-// only version 2 would take such a handle for one with nothing to stop, so
-// it must refuse it. Version 2 is read as it is. Version 1 (stored without
-// a version) kept spark-submit's process fields flat on the handle, and a
-// client-mode spark-submit had kind "process": those are the process
-// package's to stop, as they always were.
-const handleVersion = 3
+// handleVersion is the format Execute writes. Version 4 added Kube (the
+// driver pod of a k8s:// master in cluster mode, named by Sirocco before
+// spark-submit runs): a Sirocco that reads only version 3 would take such
+// a handle for spark-submit alone and stop it, orphaning the pod. An
+// older handle that names a driver pod (parsed from a waiting
+// spark-submit's output) is read as a Kube driver whose namespace and
+// kubernetes connection come from its Spark connection (kube.go). Version
+// 3 added Remote (spark-submit on another host through ssh_conn_id).
+// Version 2 is read as it is. Version 1 (stored without a version) kept
+// spark-submit's process fields flat on the handle, and a client-mode
+// spark-submit had kind "process": those are the process package's to
+// stop, as they always were.
+const handleVersion = 4
 
 // Handle is what a Spark task stores on its task instance: how to reach the
 // work it started, and the ids and links a user wants to see (`tasks state`
@@ -62,6 +67,10 @@ type Handle struct {
 	AppID      string `json:"app_id,omitempty"`
 	DriverPod  string `json:"driver_pod,omitempty"`
 	SparkUI    string `json:"spark_ui,omitempty"`
+
+	// Kube is the driver pod (DriverPod) of a k8s:// master in cluster
+	// mode: where it is, how far its log is in the task log, its end.
+	Kube *KubeDriver `json:"k8s,omitempty"`
 
 	// Submission tags a spark_rest submission (kind spark_submitting) so
 	// that its driver can be found after a crash; SubmittedAt is when the
@@ -133,6 +142,12 @@ func decodeHandle(b []byte) (Handle, error) {
 	if h.Remote != nil && h.Version < 3 {
 		return Handle{}, fmt.Errorf("decode Spark handle: a version %d handle has no remote spark-submit (ssh)", h.Version)
 	}
+	if h.Kube != nil && h.Version < 4 {
+		return Handle{}, fmt.Errorf("decode Spark handle: a version %d handle has no driver pod record (k8s)", h.Version)
+	}
+	if h.Version < 4 {
+		upgradeKube(&h)
+	}
 	switch {
 	case h.Version == 0 || h.Version == 1:
 		if err := upgradeV1(b, &h); err != nil {
@@ -149,6 +164,11 @@ func decodeHandle(b []byte) (Handle, error) {
 			return Handle{}, errors.New("decode Spark handle: spark-submit is either here (process) or remote (ssh), not both")
 		}
 		if err := h.Remote.check(); err != nil {
+			return Handle{}, fmt.Errorf("decode Spark handle: %w", err)
+		}
+	}
+	if h.Kube != nil {
+		if err := h.checkKube(); err != nil {
 			return Handle{}, fmt.Errorf("decode Spark handle: %w", err)
 		}
 	}

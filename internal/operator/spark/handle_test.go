@@ -2,10 +2,12 @@ package spark
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/sirocco-dev/sirocco/internal/kube"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 )
@@ -18,7 +20,8 @@ func TestDecodeHandle(t *testing.T) {
 	tests := []struct {
 		name, data, wantErr string
 		resumable           bool
-		process             int // pgid of the spark-submit process read, if any
+		process             int  // pgid of the spark-submit process read, if any
+		kube                bool // a driver pod read
 	}{
 		{name: "driver", data: `{"kind":"spark_driver","version":2,"driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066"}`, resumable: true},
 		{name: "driver of version 1", data: `{"kind":"spark_driver","driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066","host":"h","pid":4242,"pgid":4242}`,
@@ -29,7 +32,20 @@ func TestDecodeHandle(t *testing.T) {
 		{name: "not JSON", data: `{"kind":`, wantErr: "decode Spark handle: unexpected end of JSON input"},
 		{name: "unknown kind", data: `{"kind":"pod"}`, wantErr: `unknown kind "pod"`},
 		{name: "a process handle is not Spark's", data: `{"kind":"process","host":"h","pid":4242,"pgid":4242}`, wantErr: `unknown kind "process"`},
-		{name: "newer version", data: `{"kind":"spark_driver","version":4,"driver_id":"d","rest_url":"http://m:6066"}`, wantErr: "version 4 is newer"},
+		{name: "newer version", data: `{"kind":"spark_driver","version":5,"driver_id":"d","rest_url":"http://m:6066"}`, wantErr: "version 5 is newer"},
+		{name: "driver pod", data: kubeHandle(""), resumable: true, kube: true},
+		{name: "driver pod, spark-submit running", data: kubeHandle(`"process":{"kind":"process","host":"h","pid":4242,"pgid":4242}`), resumable: true, kube: true, process: 4242},
+		{name: "driver pod of version 3", data: legacyKubeHandle(3, "cluster"), resumable: true, kube: true, process: 4242},
+		{name: "driver pod of version 2", data: legacyKubeHandle(2, ""), resumable: true, kube: true, process: 4242},
+		{name: "client mode of version 3 on k8s", data: legacyKubeHandle(3, "client"), process: 4242},
+		{name: "driver pod record in version 3", data: strings.Replace(kubeHandle(""), `"version":4`, `"version":3`, 1), wantErr: "a version 3 handle has no driver pod record"},
+		{name: "driver pod of another name", data: strings.Replace(kubeHandle(""), `"pi-0123456789ab-driver"`, `"Pi_Driver"`, 1), wantErr: `driver_pod "Pi_Driver"`},
+		{name: "driver pod without a name", data: strings.Replace(kubeHandle(""), `"pi-0123456789ab-driver"`, `""`, 1), wantErr: `driver_pod ""`},
+		{name: "driver pod and driver id", data: kubeHandle(`"driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066"`), wantErr: "the only driver"},
+		{name: "driver pod in a bad namespace", data: strings.Replace(kubeHandle(""), `"jobs"`, `"../x"`, 1), wantErr: "not a valid namespace"},
+		{name: "driver pod without its connection", data: strings.Replace(kubeHandle(""), `"kubernetes_conn_id":"k8s",`, ``, 1), wantErr: "stored together"},
+		{name: "driver pod of a connection that is not an id", data: strings.Replace(kubeHandle(""), `"k8s",`, `"a b",`, 1), wantErr: "not a connection id"},
+		{name: "driver pod submitted", data: strings.Replace(kubeHandle(""), `"kind":"spark_driver"`, `"kind":"spark_submitting"`, 1), wantErr: "the only driver"},
 		{name: "remote spark-submit", data: remoteHandle(`"job":` + remoteJob + `,"offsets":{"stdout":10,"stderr":3}`), resumable: true},
 		{name: "remote cluster driver", data: strings.Replace(remoteHandle(`"job":`+remoteJob+`,"exit_code":0`), `"conn_id"`,
 			`"driver_id":"driver-20260101000000-0001","rest_url":"http://m:6066","conn_id"`, 1), resumable: true},
@@ -69,6 +85,9 @@ func TestDecodeHandle(t *testing.T) {
 			if h.Version != handleVersion {
 				t.Errorf("version %d, want %d once read", h.Version, handleVersion)
 			}
+			if (h.Kube != nil) != tt.kube {
+				t.Errorf("driver pod %+v, want one: %v", h.Kube, tt.kube)
+			}
 			switch {
 			case tt.process == 0 && h.Process != nil:
 				t.Errorf("read a process %+v from a handle without one", h.Process)
@@ -92,6 +111,22 @@ func remoteHandle(more string) string {
 	}
 	return `{"kind":"spark_driver","version":3,"conn_id":"spark","master":"spark://m:7077","deploy_mode":"client",` +
 		`"ssh":{"ssh_conn_id":"edge_node","host":"u@h:22","job_id":"` + jobID + `"` + more + `}}`
+}
+
+// kubeHandle is a driver pod's handle as Execute stores it (version 4).
+func kubeHandle(more string) string {
+	if more != "" {
+		more += ","
+	}
+	return `{"kind":"spark_driver","version":4,"conn_id":"spark","master":"k8s://https://h:6443","deploy_mode":"cluster",` + more +
+		`"driver_pod":"pi-0123456789ab-driver","k8s":{"kubernetes_conn_id":"k8s","namespace":"jobs","log":{"time":"0001-01-01T00:00:00Z"}}}`
+}
+
+// legacyKubeHandle is what a Sirocco before version 4 stored for
+// spark-submit waiting for a driver pod whose name it printed.
+func legacyKubeHandle(version int, deployMode string) string {
+	return fmt.Sprintf(`{"kind":"spark_driver","version":%d,"conn_id":"spark","master":"k8s://https://h:6443","deploy_mode":%q,`+
+		`"driver_pod":"spark-pi-1a2b3c-driver","process":{"kind":"process","host":"h","pid":4242,"pgid":4242}}`, version, deployMode)
 }
 
 // TestKillOrphanRefusesDamagedGroups: a process handle naming group 0 (our
@@ -125,6 +160,8 @@ func FuzzHandleJSON(f *testing.F) {
 		`null`, `[]`, `"process"`, `{"kind":"spark_driver","driver_id":"d","rest_url":"http://[::1"}`,
 		`{"kind":"process","pid":1e99}`, "\xff\xfe{", `{"kind":"x","version":1.5}`,
 		remoteHandle(`"job":` + remoteJob), remoteHandle(""),
+		kubeHandle(""), kubeHandle(`"app_id":"spark-0a"`), legacyKubeHandle(3, "cluster"), legacyKubeHandle(2, ""),
+		`{"kind":"spark_driver","version":4,"driver_pod":"p","k8s":{}}`, `{"kind":"spark_driver","version":4,"driver_pod":"p","k8s":null}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -159,6 +196,10 @@ func FuzzHandleJSON(f *testing.F) {
 		}
 		if r := h.Remote; r != nil && (h.Process != nil || h.Kind != kindDriver || r.Job != nil && (r.Job.Validate() != nil || r.Job.JobID != r.JobID)) {
 			t.Fatalf("accepted a remote spark-submit %+v in %+v", r, h)
+		}
+		if k := h.Kube; k != nil && (kube.CheckPodName(h.DriverPod) != nil || h.DriverID != "" || h.Remote != nil || h.Kind != kindDriver ||
+			k.Namespace != "" && kube.CheckNamespace(k.Namespace) != nil || (k.Namespace == "") != (k.ConnID == "")) {
+			t.Fatalf("accepted a driver pod %+v in %+v", k, h)
 		}
 		if p := h.Process; p != nil && (p.Kind != process.Kind || (p.PID != 0 || p.PGID != 0) && (p.PID <= 1 || p.PGID <= 1)) {
 			t.Fatalf("accepted a spark-submit process %+v", p)

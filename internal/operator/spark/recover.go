@@ -213,7 +213,8 @@ func workContext(ctx context.Context, limit time.Duration) (context.Context, con
 
 // Recoverer resumes and stops the work of the handles spark_submit and
 // spark_rest store: a standalone cluster driver is resumed (tracked
-// again) or killed through the master's REST API; spark-submit on this
+// again) or killed through the master's REST API; a driver pod on
+// Kubernetes is tracked again or deleted; spark-submit on this
 // host is stopped through the process package, as any local child; a
 // remote spark-submit (ssh_conn_id) is followed again from the stored
 // offsets, or its process group stopped on its host (remotejob.Stop).
@@ -251,6 +252,9 @@ func (Recoverer) Stop(ctx context.Context, t *operator.Task, b []byte) error {
 	if h.Remote != nil {
 		// Its output may name a driver the handle does not yet.
 		errs = append(errs, stopRemote(ctx, t, &h))
+	}
+	if h.Kube != nil {
+		errs = append(errs, stopKube(ctx, t, h))
 	}
 	if h.DriverID != "" || h.Kind == kindSubmitting {
 		errs = append(errs, stopDriver(ctx, t, h))
@@ -295,7 +299,7 @@ func canResume(b []byte) bool {
 		return false
 	}
 	started := h.Remote != nil && h.Remote.Job != nil // a remote spark-submit outlives Sirocco
-	return (h.Kind == kindDriver && (h.DriverID != "" || started)) || (h.Kind == kindSubmitting && h.Submission != "")
+	return (h.Kind == kindDriver && (h.DriverID != "" || started || h.Kube != nil)) || (h.Kind == kindSubmitting && h.Submission != "")
 }
 
 func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, error) {
@@ -308,6 +312,9 @@ func resume(ctx context.Context, t *operator.Task, b []byte) (operator.Result, e
 	}
 	if h.Remote != nil {
 		return resumeRemote(ctx, t, h)
+	}
+	if h.Kube != nil {
+		return resumeKube(ctx, t, h)
 	}
 	if h.DriverID == "" {
 		return operator.Result{}, operator.ErrNotResumable

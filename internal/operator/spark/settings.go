@@ -28,6 +28,13 @@ type settings struct {
 	RESTURL     string // standalone REST submission server
 	RESTToken   string // bearer token for masters behind Spark's JWS filter
 	MasterUI    string // master web UI (for /json and links)
+	// KubeConnID is the kubernetes connection of a k8s:// master (extra
+	// kubernetes_conn_id; "" for kubernetes_default): how Sirocco, and
+	// spark-submit, reach the apiserver (k8s.go).
+	KubeConnID string
+	// Conf are Spark properties Sirocco sets itself, after the task's
+	// conf so that they win (the driver pod's name on Kubernetes).
+	Conf map[string]string
 }
 
 // defaultConnID is conn_id's default: when no such connection exists,
@@ -85,6 +92,7 @@ func resolve(ctx context.Context, t *operator.Task, args operator.Fields) (setti
 		s.RESTToken = conn.Password
 	}
 	s.MasterUI = extra(ex, "master_ui")
+	s.KubeConnID = extra(ex, "kubernetes_conn_id")
 	if strings.HasPrefix(s.Master, "spark://") {
 		h := strings.TrimPrefix(s.Master, "spark://")
 		if i := strings.LastIndexByte(h, ':'); i >= 0 {

@@ -72,12 +72,17 @@ type Submit struct{}
 // the driver is spark-submit itself and its exit code decides; in
 // standalone cluster mode the driver id is stored as soon as spark-submit
 // prints it and the driver is tracked through the master's REST API to
-// FINISHED, FAILED, KILLED or ERROR.
+// FINISHED, FAILED, KILLED or ERROR; on a k8s:// master in cluster mode
+// (spark-submit here) the driver pod, named and stored first, is tracked
+// through the apiserver (k8s.go).
 func (Submit) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
 	args := operator.FieldsOf(submitSpec, absPaths(t))
 	s, err := resolve(ctx, t, args)
 	if err != nil {
 		return operator.Result{}, err
+	}
+	if s.isKubeCluster() && args.String("ssh_conn_id") == "" {
+		return runKube(ctx, t, s, args)
 	}
 	argv, procEnv, err := submitArgv(s, args, t.DagID, t.TaskID)
 	if err != nil {
