@@ -30,7 +30,10 @@
 //
 // Statements are prepared once and reused: by a cache in the Store on
 // SQLite, where modernc parses unprepared SQL on every call, and by pgx's
-// per-connection statement cache on PostgreSQL.
+// per-connection statement cache on PostgreSQL. SQLite's task transitions,
+// the hand-off's critical path, skip database/sql: they run as driver
+// statements on the writer connection, BEGIN and COMMIT included
+// (rawwrite.go).
 //
 // # Notifications
 //

@@ -65,36 +65,7 @@ func (s *Store) updateSorted(ctx context.Context, us []store.TaskUpdate) ([]stor
 	if s.pg {
 		return ws, s.pipelineUpdates(ctx, us, ws)
 	}
-	// Statements are prepared (or found in the cache) before the
-	// transaction takes SQLite's one writer connection; parsing them on
-	// every batch cost more than running them.
-	type prepared struct {
-		st    *sql.Stmt
-		query string
-		args  []any
-	}
-	ps := make([]prepared, len(us))
-	for i, u := range us {
-		query, args := s.taskUpdateSQL(u)
-		ps[i] = prepared{s.stmts.get(ctx, s.db, s.q(query)), s.q(query), args}
-	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for i, u := range us {
-			var row *sql.Row
-			if p := ps[i]; p.st != nil {
-				row = tx.StmtContext(ctx, p.st).QueryRowContext(ctx, p.args...)
-			} else {
-				row = tx.QueryRowContext(ctx, p.query, p.args...)
-			}
-			var err error
-			ws[i], err = scanWritten(row)
-			if err != nil {
-				k := u.Key
-				return fmt.Errorf("update task %s/%s/%s to %q: %w", k.DagID, k.RunID, k.TaskID, u.To, err)
-			}
-		}
-		return nil
-	})
+	err := s.rawUpdates(ctx, us, ws, true)
 	if err != nil {
 		clear(ws)
 	}

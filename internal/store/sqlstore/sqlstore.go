@@ -49,6 +49,7 @@ type Store struct {
 	rebound    sync.Map // query with ? -> query with $n (PostgreSQL only)
 	stmts      stmtCache
 	comb       combiner     // group commit of task updates
+	raw        rawStmts     // SQLite: the write connection's driver statements (rawwrite.go)
 	lastActive atomic.Int64 // size of the last ActiveTaskInstances result
 
 	dsn  string    // PostgreSQL: for the LISTEN connection of Watch
@@ -193,7 +194,7 @@ func redact(dsn string) string {
 func (s *Store) Close() error {
 	s.stopCheckpoints()
 	s.wake.close()
-	err := s.stmts.close()
+	err := errors.Join(s.closeRaw(), s.stmts.close())
 	if s.rdb != nil && s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
 	}

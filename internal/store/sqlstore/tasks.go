@@ -79,6 +79,11 @@ func (s *Store) UpdateTaskRow(ctx context.Context, u store.TaskUpdate) (store.Wr
 
 // updateTaskDirect is UpdateTaskRow as one statement of its own.
 func (s *Store) updateTaskDirect(ctx context.Context, u store.TaskUpdate) (store.Written, error) {
+	if !s.pg {
+		ws := make([]store.Written, 1)
+		err := s.rawUpdates(ctx, []store.TaskUpdate{u}, ws, false)
+		return ws[0], err
+	}
 	query, args := s.taskUpdateSQL(u)
 	w, err := scanWritten(s.writeRow(ctx, query, args...))
 	if err != nil {
