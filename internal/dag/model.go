@@ -92,7 +92,7 @@ type Task struct {
 	// changes under the Kubernetes executor (checked by
 	// LoadOptions.CheckExecutorConfig).
 	ExecutorConfig map[string]any
-	Line                    int // line of the task in its file, for error messages
+	Line           int // line of the task in its file, for error messages
 
 	// Preflight checks the connections the task uses (its conn_id,
 	// ssh_conn_id, ... fields) before each try; a failed check fails the

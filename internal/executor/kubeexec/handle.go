@@ -94,3 +94,22 @@ func Wrapper(b []byte) (func([]byte) ([]byte, error), error) {
 		return h.Encode(), nil
 	}, nil
 }
+
+// PodWorkerID is the worker id of the try running in pod namespace/name:
+// the worker that takes a claimed try over (executor.PodTry).
+func PodWorkerID(namespace, name string) string { return "pod:" + namespace + "/" + name }
+
+// ClaimedFor returns the check that a try's row names the worker pod
+// namespace/name (executor.PodTry.Claimed).
+func ClaimedFor(namespace, name string) func(b []byte) error {
+	return func(b []byte) error {
+		h, err := DecodeHandle(b)
+		if err != nil {
+			return fmt.Errorf("its handle does not name a worker pod: %w", err)
+		}
+		if h.Namespace != namespace || h.Name != name {
+			return fmt.Errorf("it is claimed for worker pod %s, not %s/%s", h.where(), namespace, name)
+		}
+		return nil
+	}
+}

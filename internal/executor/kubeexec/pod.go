@@ -173,3 +173,17 @@ func merged(layers ...map[string]string) map[string]string {
 	}
 	return out
 }
+
+// TemplateSets reports whether the pod template's worker container sets
+// the environment variable name (from a Secret, say).
+func (x *Executor) TemplateSets(name string) bool {
+	if x.template == nil {
+		return false
+	}
+	for _, e := range workerContainer(x.template.DeepCopy()).Env {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -296,8 +296,15 @@ func (f *podFollow) checkRow(ctx context.Context) {
 	if err != nil {
 		return // transient: the next check looks again
 	}
-	if ti.State != store.StateRunning || ti.TryNumber != f.t.n {
+	h := f.t.h
+	switch {
+	case ti.State != store.StateRunning || ti.TryNumber != f.t.n:
 		f.t.stop(fmt.Errorf("%w: the task instance is now %q (try %d)", errCancelled, ti.State, ti.TryNumber))
+	case ti.Hostname == h.Name && ti.WorkerID != PodWorkerID(h.Namespace, h.Name):
+		// The pod took the try over, then stopped heartbeating and the
+		// scheduler adopted the try: whatever the pod still does cannot
+		// record an outcome.
+		f.t.stop(fmt.Errorf("%w: the worker pod stopped heartbeating (zombie_threshold)", errCancelled))
 	}
 }
 
