@@ -213,11 +213,13 @@ func (f *podFollow) watch(ctx context.Context, pod *corev1.Pod) []store.TaskInst
 	updates := tr.Watch(ctx, pod)
 	check := time.NewTicker(f.x.o.Check)
 	defer check.Stop()
-	var pending *time.Timer
-	var pendingC <-chan time.Time
+	var pending, linger *time.Timer
+	var pendingC, lingerC <-chan time.Time
 	defer func() {
-		if pending != nil {
-			pending.Stop()
+		for _, t := range []*time.Timer{pending, linger} {
+			if t != nil {
+				t.Stop()
+			}
 		}
 	}()
 	for {
@@ -228,7 +230,12 @@ func (f *podFollow) watch(ctx context.Context, pod *corev1.Pod) []store.TaskInst
 			return f.giveUp(pod, fmt.Sprintf("it did not start within worker_pods_pending_timeout (%s)%s",
 				f.x.o.Settings.PendingTimeout, f.startupReason(pod)))
 		case <-check.C:
-			f.checkRow(ctx)
+			if f.checkRow(ctx) && lingerC == nil {
+				linger = time.NewTimer(f.lingerFor())
+				lingerC = linger.C
+			}
+		case <-lingerC:
+			f.t.stop(fmt.Errorf("%w, and worker pod %s did not end within %s", errCancelled, f.t.h.where(), f.lingerFor()))
 		case u, ok := <-updates:
 			if !ok {
 				updates = nil // ctx ended: the case above follows
@@ -289,24 +296,36 @@ func (f *podFollow) giveUp(pod *corev1.Pod, why string) []store.TaskInstance {
 	return f.settle(fmt.Sprintf("worker pod %s: %s", f.t.h.where(), why))
 }
 
-// checkRow stops the try when its row is no longer this try running
-// (marked, cleared, failed by the scheduler): its pod is deleted.
-func (f *podFollow) checkRow(ctx context.Context) {
+// checkRow looks at the try's row. When it is no longer this try running
+// (the pod recorded its outcome, or it was marked or cleared elsewhere),
+// a pod that took the try over ends by itself (its heartbeat stops what
+// it runs): it gets linger to do so before it is deleted; a pod that did
+// not is deleted at once. linger reports the former.
+func (f *podFollow) checkRow(ctx context.Context) (linger bool) {
 	ti, err := f.x.r.Store.GetTaskInstance(ctx, f.t.key)
 	if err != nil {
-		return // transient: the next check looks again
+		return false // transient: the next check looks again
 	}
 	h := f.t.h
+	ownedByPod := ti.Hostname == h.Name
 	switch {
 	case ti.State != store.StateRunning || ti.TryNumber != f.t.n:
+		if ownedByPod && ti.TryNumber == f.t.n {
+			return true
+		}
 		f.t.stop(fmt.Errorf("%w: the task instance is now %q (try %d)", errCancelled, ti.State, ti.TryNumber))
-	case ti.Hostname == h.Name && ti.WorkerID != PodWorkerID(h.Namespace, h.Name):
+	case ownedByPod && ti.WorkerID != PodWorkerID(h.Namespace, h.Name):
 		// The pod took the try over, then stopped heartbeating and the
 		// scheduler adopted the try: whatever the pod still does cannot
 		// record an outcome.
 		f.t.stop(fmt.Errorf("%w: the worker pod stopped heartbeating (zombie_threshold)", errCancelled))
 	}
+	return false
 }
+
+// lingerFor is how long a pod whose try ended gets to end by itself: its
+// heartbeat notices a change elsewhere, then its task gets kill_grace.
+func (f *podFollow) lingerFor() time.Duration { return 2*f.x.o.Check + f.x.o.KillGrace + 5*time.Second }
 
 // recordKilled records a killed try as failed before its pod is deleted,
 // so that the pod's own end (it is told to stop) is not taken for a
