@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/sirocco-dev/sirocco/internal/tasklog"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
@@ -166,4 +167,158 @@ func hasToleration(ts []corev1.Toleration, key, value string) bool {
 		}
 	}
 	return false
+}
+
+// TestLocalKubernetesExecutorSendsOnlyItsQueue: under local_kubernetes,
+// only the task of the kubernetes queue runs as a pod; the other runs in
+// the scheduler's process.
+func TestLocalKubernetesExecutorSendsOnlyItsQueue(t *testing.T) {
+	s := newKubeSite(t, "local_kubernetes", map[string]string{"mixed.yaml": `dag_id: mixed
+tasks:
+  - id: here
+    operator: bash
+    command: echo "pid of here $$"
+  - id: there
+    operator: bash
+    queue: kubernetes
+    depends_on: [here]
+    command: echo "in a pod"
+`}, "")
+	s.startServer()
+	s.mustRun("dags", "trigger", "mixed", "--run-id", "r1")
+	s.waitRunSuccess("mixed", "r1", 2*time.Minute)
+	testenv.Eventually(t, "the ended worker pod deleted (delete_worker_pods)", time.Minute, func() (bool, string) {
+		pods := s.k.Pods(t, s.ns, "kubernetes_executor=True")
+		return len(pods) == 0, fmt.Sprintf("%d pods", len(pods))
+	})
+	here := s.mustRun("tasks", "logs", "mixed", "r1", "here")
+	if strings.Contains(here, "worker pod") || !strings.Contains(here, "pid of here") {
+		t.Errorf("the default queue's task did not run locally:\n%s", here)
+	}
+	there := s.mustRun("tasks", "logs", "mixed", "r1", "there")
+	if ok, missing := containsAll(there, "worker pod "+s.ns+"/mixed-there-", "starting try 1 of there (run r1) on mixed-there-", "in a pod"); !ok {
+		t.Errorf("the kubernetes queue's task log lacks %q:\n%s", missing, there)
+	}
+}
+
+// TestWorkerPodFailingBeforeItsOutcome: a pod that ends (exit code 3)
+// before its try could record anything fails the try with the pod's
+// reason; as an infrastructure failure it is run again without spending
+// a retry, up to the cap, then it counts as failed.
+func TestWorkerPodFailingBeforeItsOutcome(t *testing.T) {
+	s := newKubeSite(t, "kubernetes", map[string]string{"boom.yaml": `dag_id: boom
+tasks:
+  - id: boom
+    operator: bash
+    command: echo never runs
+`}, "")
+	s.kl.exitWithout = func(*corev1.Pod) bool { return true }
+	s.startServer()
+	s.mustRun("dags", "trigger", "boom", "--run-id", "r1")
+	testenv.Eventually(t, "the run to fail", 3*time.Minute, func() (bool, string) {
+		run, observed := s.states("boom", "r1")
+		return run == "failed", observed
+	})
+	for try := 1; try <= 4; try++ {
+		log := s.mustRun("tasks", "logs", "boom", "r1", "boom", "--try", fmt.Sprint(try))
+		want := []string{"the try ended without recording its outcome", "exit code 3 (Error)"}
+		if try < 4 {
+			want = append(want, "runs again without spending a retry")
+		} else {
+			want = append(want, "the try counts as failed")
+		}
+		if ok, missing := containsAll(log, want...); !ok {
+			t.Errorf("try %d's log lacks %q:\n%s", try, missing, log)
+		}
+	}
+	if pods := podsOf(t, s.k, s.ns, "boom", "boom"); len(pods) != 4 {
+		t.Errorf("failed worker pods kept: %d, want one per try (4; delete_worker_pods_on_failure is off)", len(pods))
+	}
+}
+
+// TestClearDeletesTheWorkerPod: clearing a try that runs in a pod stops
+// it (the pod's heartbeat sees the change), and a pod that does not end
+// by itself is deleted, listed through the apiserver; the task then runs
+// again in a new pod.
+func TestClearDeletesTheWorkerPod(t *testing.T) {
+	s := newKubeSite(t, "kubernetes", map[string]string{"long.yaml": `dag_id: long
+tasks:
+  - id: long
+    operator: bash
+    command: if [ "$SIROCCO_CTX_TRY_NUMBER" = 1 ]; then sleep 300; fi; echo done
+`}, "")
+	s.startServer()
+	s.mustRun("dags", "trigger", "long", "--run-id", "r1")
+	var first string
+	testenv.Eventually(t, "try 1 running in its pod", time.Minute, func() (bool, string) {
+		log, _, _ := s.run("tasks", "logs", "long", "r1", "long")
+		pods := podsOf(t, s.k, s.ns, "long", "long")
+		if len(pods) == 1 {
+			first = pods[0].Name
+		}
+		return strings.Contains(log, "starting try 1 of long"), log
+	})
+	s.mustRun("tasks", "clear", "long", "r1", "-t", "long")
+	s.waitRunSuccess("long", "r1", 2*time.Minute)
+	for _, p := range s.k.Pods(t, s.ns, "kubernetes_executor=True") {
+		if p.Name == first {
+			t.Errorf("try 1's pod %s is still there after the clear (phase %s)", first, p.Status.Phase)
+		}
+	}
+	if log := s.mustRun("tasks", "logs", "long", "r1", "long", "--try", "2"); !strings.Contains(log, "done") {
+		t.Errorf("try 2's log:\n%s", log)
+	}
+}
+
+// TestKubernetesExecutorReattachAfterKill9: the standalone is killed with
+// SIGKILL while a try runs in its pod; the next standalone reattaches to
+// that pod (never creating a second one for the try), copies the rest of
+// its log, and the run ends right.
+func TestKubernetesExecutorReattachAfterKill9(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "go")
+	s := newKubeSite(t, "kubernetes", map[string]string{"slow.yaml": fmt.Sprintf(`dag_id: slow
+tasks:
+  - id: slow
+    operator: bash
+    command: echo before; while [ ! -e %s ]; do sleep 0.1; done; echo after
+`, flag)}, "")
+	srv := s.startServer()
+	s.mustRun("dags", "trigger", "slow", "--run-id", "r1")
+	testenv.Eventually(t, "the try running in its pod, its first line copied", time.Minute, func() (bool, string) {
+		log, _, _ := s.run("tasks", "logs", "slow", "r1", "slow")
+		return strings.Contains(log, "before"), log
+	})
+	// The position in the pod's log is stored at most a second after the
+	// last line: lines copied since would be copied again after a restart.
+	seen := time.Now()
+	pos := tasklog.Path(filepath.Join(s.home, "logs"), "slow", "r1", "slow", 1) + ".pod-position"
+	testenv.Eventually(t, "the log position stored", time.Minute, func() (bool, string) {
+		fi, err := os.Stat(pos)
+		return err == nil && fi.ModTime().After(seen), fmt.Sprint(err)
+	})
+	srv.kill9()
+	s.startServer()
+	testenv.Eventually(t, "the reattachment", time.Minute, func() (bool, string) {
+		log, _, _ := s.run("tasks", "logs", "slow", "r1", "slow")
+		return strings.Contains(log, "reattaching to worker pod"), log
+	})
+	writeFile(t, flag, "")
+	s.waitRunSuccess("slow", "r1", 2*time.Minute)
+	log := s.mustRun("tasks", "logs", "slow", "r1", "slow")
+	if ok, missing := containsAll(log, "reattaching to worker pod", "after", "task succeeded"); !ok {
+		t.Errorf("the try's log lacks %q:\n%s", missing, log)
+	}
+	if n := strings.Count(log, "created (uid"); n != 1 {
+		t.Errorf("the try's log tells of %d pod creations, want 1:\n%s", n, log)
+	}
+	if n := strings.Count(log, "] before\n"); n != 1 {
+		t.Errorf("the pod's first line is %d times in the try's log:\n%s", n, log)
+	}
+	kl := s.kl
+	kl.mu.Lock()
+	ran := len(kl.seen)
+	kl.mu.Unlock()
+	if ran != 1 {
+		t.Errorf("the test kubelet saw %d worker pods, want 1", ran)
+	}
 }

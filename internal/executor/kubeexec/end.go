@@ -209,6 +209,9 @@ func (f *podFollow) startLogs(ctx context.Context) {
 	f.logs.SetPosition(f.loadPosition())
 	lctx, cancel := context.WithCancel(ctx)
 	f.stopLogs, f.logsDone = cancel, make(chan struct{})
+	f.posMu.Lock()
+	f.flowing = true
+	f.posMu.Unlock()
 	go func() {
 		defer close(f.logsDone)
 		f.logs.Follow(lctx)
@@ -224,6 +227,7 @@ func (f *podFollow) endLogs(catchUp bool) {
 	f.stopLogs()
 	<-f.logsDone
 	f.logsDone = nil
+	f.logs.OnProgress = nil // the follower stopped: the last position is stored below
 	if catchUp {
 		ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
 		defer cancel()
@@ -231,7 +235,10 @@ func (f *podFollow) endLogs(catchUp bool) {
 			f.lw.Printf("sirocco: could not read the end of the worker pod's log: %v", err)
 		}
 	}
-	f.savePosition(f.logs.Position())
+	f.posMu.Lock()
+	f.pos = f.logs.Position()
+	f.posMu.Unlock()
+	f.stopSaving()
 }
 
 // saveEvery bounds how often the log position is stored while the log
@@ -250,14 +257,44 @@ func (f *podFollow) loadPosition() kube.LogPosition {
 	return p
 }
 
-// savePosition stores the position after lines were copied; the file is
-// replaced whole, so a crash leaves the old or the new one.
+// savePosition stores the position after lines were copied: at most
+// every saveEvery while the log flows, and saveEvery after the last line
+// at the latest (a trailing save), so a restart repeats only the lines of
+// the last second before it. The file is replaced whole.
 func (f *podFollow) savePosition(p kube.LogPosition) {
-	if f.logsDone != nil && time.Since(f.savedAt) < saveEvery {
-		return // while the log flows, at most every saveEvery
+	f.posMu.Lock()
+	defer f.posMu.Unlock()
+	f.pos = p
+	if since := time.Since(f.savedAt); f.flowing && since < saveEvery {
+		if f.posTimer == nil {
+			f.posTimer = time.AfterFunc(saveEvery-since, func() {
+				f.posMu.Lock()
+				defer f.posMu.Unlock()
+				f.posTimer = nil
+				f.writePosition()
+			})
+		}
+		return
 	}
-	b, err := json.Marshal(p)
-	if err != nil || p.IsZero() {
+	f.writePosition()
+}
+
+// stopSaving stops the trailing save and stores the last position.
+func (f *podFollow) stopSaving() {
+	f.posMu.Lock()
+	defer f.posMu.Unlock()
+	f.flowing = false
+	if f.posTimer != nil {
+		f.posTimer.Stop()
+		f.posTimer = nil
+	}
+	f.writePosition()
+}
+
+// writePosition writes f.pos; posMu is held.
+func (f *podFollow) writePosition() {
+	b, err := json.Marshal(f.pos)
+	if err != nil || f.pos.IsZero() {
 		return
 	}
 	f.savedAt = time.Now()

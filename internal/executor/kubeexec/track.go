@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,7 +64,12 @@ type podFollow struct {
 	logsDone chan struct{}
 	stopLogs context.CancelFunc
 	raw      *os.File // the pod's lines, appended as they are (the pod stamped them)
+
+	posMu    sync.Mutex // the position's saves: the follower's goroutine, a timer, ours
+	pos      kube.LogPosition
+	flowing  bool // the follower runs: saves are spaced
 	savedAt  time.Time
+	posTimer *time.Timer
 	noted    string
 }
 
