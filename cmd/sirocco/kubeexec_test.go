@@ -322,3 +322,31 @@ tasks:
 		t.Errorf("the test kubelet saw %d worker pods, want 1", ran)
 	}
 }
+
+// TestValidateChecksExecutorConfig: a task's executor_config is checked
+// by `dags validate` whatever the executor, each mistake with file, line
+// and field.
+func TestValidateChecksExecutorConfig(t *testing.T) {
+	s := newSite(t, map[string]string{"ec.yaml": `dag_id: ec
+tasks:
+  - id: a
+    operator: empty
+    executor_config:
+      resources: {request_cpu: lots}
+      tolerations: [{operator: Sometimes}]
+      imag: x
+`})
+	out, _, code := s.run("dags", "validate")
+	if code == 0 {
+		t.Fatalf("validate exited 0:\n%s", out)
+	}
+	for _, want := range []string{
+		`ec.yaml:6:7: tasks[a].executor_config: executor_config.resources.request_cpu: expected a quantity such as 500m, 2 or 2Gi, got "lots"`,
+		`executor_config.tolerations[0].operator: expected Exists or Equal, got "Sometimes"`,
+		`executor_config.imag: unknown key; expected one of image, resources, node_selector, tolerations, labels, annotations`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+}
