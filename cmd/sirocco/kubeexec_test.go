@@ -237,9 +237,9 @@ tasks:
 }
 
 // TestClearDeletesTheWorkerPod: clearing a try that runs in a pod stops
-// it (the pod's heartbeat sees the change), and a pod that does not end
-// by itself is deleted, listed through the apiserver; the task then runs
-// again in a new pod.
+// it (the pod's heartbeat sees the change), its pod is deleted (listed
+// through the apiserver), though failed pods are otherwise kept, and the
+// task runs again in a new pod.
 func TestClearDeletesTheWorkerPod(t *testing.T) {
 	s := newKubeSite(t, "kubernetes", map[string]string{"long.yaml": `dag_id: long
 tasks:
@@ -260,6 +260,9 @@ tasks:
 	})
 	s.mustRun("tasks", "clear", "long", "r1", "-t", "long")
 	s.waitRunSuccess("long", "r1", 2*time.Minute)
+	if first == "" {
+		t.Fatal("try 1's pod was not seen")
+	}
 	for _, p := range s.k.Pods(t, s.ns, "kubernetes_executor=True") {
 		if p.Name == first {
 			t.Errorf("try 1's pod %s is still there after the clear (phase %s)", first, p.Status.Phase)

@@ -134,19 +134,23 @@ func (f *podFollow) settle(why string) []store.TaskInstance {
 		return nil
 	}
 	if ti.TryNumber != t.n {
+		f.cleared = true // cleared and handed out again
 		return nil
 	}
 	switch ti.State {
 	case store.StateRunning:
 		return f.failInfra(ctx, ti, why)
+	case store.StateNone:
+		f.cleared = true // handed back by the pod
 	case store.StateRestarting:
+		f.cleared = true
 		w, err := x.r.Store.UpdateTaskRow(ctx, store.TaskUpdate{
 			Key: t.key, From: []store.TaskState{store.StateRestarting}, FromTry: &t.n, To: store.StateNone,
 		})
 		if err != nil || !w.OK {
 			return nil
 		}
-		f.lw.Printf("sirocco: the try was cleared; its pod is gone, so the task runs again")
+		f.lw.Printf("sirocco: the try was cleared; the task runs again")
 		return []store.TaskInstance{w.Row}
 	}
 	return []store.TaskInstance{ti}

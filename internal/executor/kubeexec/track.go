@@ -71,6 +71,7 @@ type podFollow struct {
 	savedAt  time.Time
 	posTimer *time.Timer
 	noted    string
+	cleared  bool // the try was cleared: its pod is deleted whatever delete_worker_pods says
 }
 
 func (f *podFollow) close() {
@@ -366,9 +367,10 @@ func (f *podFollow) deletePod(pod *corev1.Pod, why string) {
 	f.lw.Printf("sirocco: worker pod %s deleted (%s): %s", f.t.h.where(), why, outcome)
 }
 
-// cleanUp deletes an ended pod as delete_worker_pods says.
+// cleanUp deletes an ended pod as delete_worker_pods says, and the pod
+// of a cleared try in any case.
 func (f *podFollow) cleanUp(pod *corev1.Pod) {
-	if !f.x.deletesEnded(pod) {
+	if !f.cleared && !f.x.deletesEnded(pod) {
 		f.lw.Printf("sirocco: worker pod %s is kept (%s)", f.t.h.where(), pod.Status.Phase)
 		return
 	}
