@@ -69,6 +69,21 @@ kubernetes_executor:
 	return &kubeSite{site: s, k: k, ns: ns, kl: startKubelet(t, k, ns)}
 }
 
+// waitLog waits until a try's log holds every part and returns it. The
+// pod records its try's outcome before its last lines reach the task log
+// (the scheduler copies them from the pod's log until the pod ends), so
+// a test reads the log once it is complete rather than at the run's end.
+func (s *site) waitLog(dagID, runID, taskID string, try int, parts ...string) string {
+	s.t.Helper()
+	var log string
+	testenv.Eventually(s.t, fmt.Sprintf("the log of try %d of %s to hold %q", try, taskID, parts), time.Minute, func() (bool, string) {
+		log, _, _ = s.run("tasks", "logs", dagID, runID, taskID, "--try", fmt.Sprint(try))
+		ok, _ := containsAll(log, parts...)
+		return ok, log
+	})
+	return log
+}
+
 func writeFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
@@ -107,11 +122,9 @@ tasks:
 	s.mustRun("dags", "trigger", "in_pods", "--run-id", "r1")
 	s.waitRunSuccess("in_pods", "r1", 2*time.Minute)
 
-	if x := s.mustRun("tasks", "logs", "in_pods", "r1", "report"); !strings.Contains(x, "got 42 from the pod before") {
-		t.Errorf("report's log lacks the pulled XCom:\n%s", x)
-	}
+	s.waitLog("in_pods", "r1", "report", 1, "got 42 from the pod before")
 	for _, task := range []string{"extract", "report"} {
-		log := s.mustRun("tasks", "logs", "in_pods", "r1", task)
+		log := s.waitLog("in_pods", "r1", task, 1, "task succeeded")
 		if ok, missing := containsAll(log, "worker pod "+s.ns+"/in-pods-"+strings.ReplaceAll(task, "_", "-"),
 			"starting try 1 of "+task, "task succeeded", "Succeeded"); !ok {
 			t.Errorf("%s's log lacks %q:\n%s", task, missing, log)
@@ -195,7 +208,7 @@ tasks:
 	if strings.Contains(here, "worker pod") || !strings.Contains(here, "pid of here") {
 		t.Errorf("the default queue's task did not run locally:\n%s", here)
 	}
-	there := s.mustRun("tasks", "logs", "mixed", "r1", "there")
+	there := s.waitLog("mixed", "r1", "there", 1, "task succeeded")
 	if ok, missing := containsAll(there, "worker pod "+s.ns+"/mixed-there-", "starting try 1 of there (run r1) on mixed-there-", "in a pod"); !ok {
 		t.Errorf("the kubernetes queue's task log lacks %q:\n%s", missing, there)
 	}
@@ -268,9 +281,7 @@ tasks:
 			t.Errorf("try 1's pod %s is still there after the clear (phase %s)", first, p.Status.Phase)
 		}
 	}
-	if log := s.mustRun("tasks", "logs", "long", "r1", "long", "--try", "2"); !strings.Contains(log, "done") {
-		t.Errorf("try 2's log:\n%s", log)
-	}
+	s.waitLog("long", "r1", "long", 2, "done")
 }
 
 // TestKubernetesExecutorReattachAfterKill9: the standalone is killed with
@@ -307,7 +318,7 @@ tasks:
 	})
 	writeFile(t, flag, "")
 	s.waitRunSuccess("slow", "r1", 2*time.Minute)
-	log := s.mustRun("tasks", "logs", "slow", "r1", "slow")
+	log := s.waitLog("slow", "r1", "slow", 1, "task succeeded")
 	if ok, missing := containsAll(log, "reattaching to worker pod", "after", "task succeeded"); !ok {
 		t.Errorf("the try's log lacks %q:\n%s", missing, log)
 	}
