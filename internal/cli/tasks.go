@@ -21,7 +21,7 @@ import (
 
 func (a *app) tasksCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "tasks", Short: "Test, inspect, clear and mark task instances"}
-	cmd.AddCommand(a.tasksTest(), a.tasksLogs(), a.tasksClear(), a.tasksState(), a.tasksRender(), a.tasksMark(), a.tasksList())
+	cmd.AddCommand(a.tasksTest(), a.tasksRun(), a.tasksLogs(), a.tasksClear(), a.tasksState(), a.tasksRender(), a.tasksMark(), a.tasksList())
 	return cmd
 }
 

@@ -34,6 +34,76 @@ type Config struct {
 	// Kerberos is the `kerberos:` section: the ticket cache `sirocco
 	// kerberos` keeps fresh from a keytab, and tasks read (KRB5CCNAME).
 	Kerberos Kerberos `yaml:"kerberos"`
+	// Executor picks where tries run (Airflow's [core] executor): local
+	// (goroutines of this process), kubernetes (a pod per try) or
+	// local_kubernetes (local, but the tasks of kubernetes_executor.queue
+	// in pods).
+	Executor string `yaml:"executor" env:"SIROCCO_EXECUTOR" help:"local, kubernetes or local_kubernetes"`
+	// KubernetesExecutor is the `kubernetes_executor:` section.
+	KubernetesExecutor KubernetesExecutor `yaml:"kubernetes_executor"`
+}
+
+// KubernetesExecutor configures the executor that runs each try as its
+// own pod (Airflow's [kubernetes_executor] section). Its keys are
+// kubernetes_executor.<name> in `config list` and
+// SIROCCO_KUBERNETES_EXECUTOR_<NAME> in the environment.
+type KubernetesExecutor struct {
+	ConnID          string        `yaml:"conn_id" env:"SIROCCO_KUBERNETES_EXECUTOR_CONN_ID" help:"kubernetes connection of the cluster (default kubernetes_default)"`
+	ConfigFile      string        `yaml:"config_file" env:"SIROCCO_KUBERNETES_EXECUTOR_CONFIG_FILE" help:"kubeconfig file, overriding the connection's"`
+	ClusterContext  string        `yaml:"cluster_context" env:"SIROCCO_KUBERNETES_EXECUTOR_CLUSTER_CONTEXT" help:"kubeconfig context, overriding the connection's"`
+	Namespace       string        `yaml:"namespace" env:"SIROCCO_KUBERNETES_EXECUTOR_NAMESPACE" help:"namespace of the worker pods (default: the connection's, else default)"`
+	Image           string        `yaml:"image" env:"SIROCCO_KUBERNETES_EXECUTOR_IMAGE" help:"image of the worker pods, with the sirocco binary on its PATH"`
+	PodTemplateFile string        `yaml:"pod_template_file" env:"SIROCCO_KUBERNETES_EXECUTOR_POD_TEMPLATE_FILE" help:"YAML pod the worker pods start from (Airflow's pod_template_file)"`
+	Queue           string        `yaml:"queue" env:"SIROCCO_KUBERNETES_EXECUTOR_QUEUE" help:"under local_kubernetes, tasks of this queue run as pods (Airflow's kubernetes_queue)"`
+	DagsFolder      string        `yaml:"dags_folder" env:"SIROCCO_KUBERNETES_EXECUTOR_DAGS_FOLDER" help:"DAGs folder inside the worker pods (default: dags_folder)"`
+	DeletePods      bool          `yaml:"delete_worker_pods" env:"SIROCCO_KUBERNETES_EXECUTOR_DELETE_WORKER_PODS" help:"delete a worker pod once its try has ended"`
+	DeleteOnFailure bool          `yaml:"delete_worker_pods_on_failure" env:"SIROCCO_KUBERNETES_EXECUTOR_DELETE_WORKER_PODS_ON_FAILURE" help:"with delete_worker_pods, delete failed pods too (kept for inspection otherwise)"`
+	PendingTimeout  time.Duration `yaml:"worker_pods_pending_timeout" env:"SIROCCO_KUBERNETES_EXECUTOR_WORKER_PODS_PENDING_TIMEOUT" help:"a worker pod not started after this long is deleted and its try failed"`
+}
+
+// Executor names (config executor).
+const (
+	ExecutorLocal           = "local"
+	ExecutorKubernetes      = "kubernetes"
+	ExecutorLocalKubernetes = "local_kubernetes"
+)
+
+// UsesKubernetes reports whether some tries run as worker pods.
+func (c Config) UsesKubernetes() bool {
+	return c.Executor == ExecutorKubernetes || c.Executor == ExecutorLocalKubernetes
+}
+
+// CheckExecutor reports what makes the executor settings unusable, naming
+// the setting: worker pods reach the store over the network, so a
+// Kubernetes executor needs PostgreSQL, and an image (or a pod template
+// that names one).
+func (c Config) CheckExecutor() error {
+	switch c.Executor {
+	case ExecutorLocal:
+		return nil
+	case ExecutorKubernetes, ExecutorLocalKubernetes:
+	default:
+		return fmt.Errorf("executor: expected %s, %s or %s, got %q", ExecutorLocal, ExecutorKubernetes, ExecutorLocalKubernetes, c.Executor)
+	}
+	var errs []error
+	if !IsPostgres(c.DatabaseURL) {
+		errs = append(errs, fmt.Errorf("database_url: executor %s runs tries in pods that must reach the store over the network: "+
+			"expected a postgres:// URL that the pods can reach, got %s (SQLite is a file on this host)", c.Executor, RedactURL(c.DatabaseURL)))
+	}
+	k := c.KubernetesExecutor
+	if k.Image == "" && k.PodTemplateFile == "" {
+		errs = append(errs, errors.New("kubernetes_executor.image: expected the image of the worker pods (with sirocco on its PATH), "+
+			"or a kubernetes_executor.pod_template_file whose container names one"))
+	}
+	if c.Executor == ExecutorLocalKubernetes && strings.TrimSpace(k.Queue) == "" {
+		errs = append(errs, errors.New("kubernetes_executor.queue: expected the queue whose tasks run as pods"))
+	}
+	return errors.Join(errs...)
+}
+
+// IsPostgres reports whether a database URL names PostgreSQL.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
 // Kerberos configures the ticket renewer (`sirocco kerberos`, Airflow's
@@ -69,6 +139,10 @@ func Defaults() Config {
 		KillGrace:    5 * time.Second,
 		LogLevel:     "info",
 		Kerberos:     Kerberos{ReinitFrequency: time.Hour, KinitPath: "kinit"},
+		Executor:     ExecutorLocal,
+		KubernetesExecutor: KubernetesExecutor{
+			ConnID: "kubernetes_default", Queue: "kubernetes", DeletePods: true, PendingTimeout: 5 * time.Minute,
+		},
 	}
 }
 
@@ -98,6 +172,7 @@ func Load(flags map[string]string) (Config, error) {
 	}
 	c.Kerberos.Keytab = resolvePath(home, c.Kerberos.Keytab)
 	c.Kerberos.CCache = resolvePath(home, c.Kerberos.CCache)
+	c.KubernetesExecutor.PodTemplateFile = resolvePath(home, c.KubernetesExecutor.PodTemplateFile)
 	for k, v := range env {
 		if err := c.set(k, v); err != nil {
 			return c, fmt.Errorf("environment: %w", err)
@@ -127,6 +202,7 @@ func Load(flags map[string]string) (Config, error) {
 	}
 	c.Kerberos.Keytab = resolvePath(cwd, c.Kerberos.Keytab)
 	c.Kerberos.CCache = resolvePath(cwd, c.Kerberos.CCache)
+	c.KubernetesExecutor.PodTemplateFile = resolvePath(cwd, c.KubernetesExecutor.PodTemplateFile)
 	return c, nil
 }
 
@@ -305,6 +381,12 @@ func setValue(st setting, value string) error {
 			return fmt.Errorf("%s: expected a positive integer, got %q", key, value)
 		}
 		fv.SetInt(int64(n))
+	case bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("%s: expected true or false, got %q", key, value)
+		}
+		fv.SetBool(b)
 	case time.Duration:
 		d, err := time.ParseDuration(value)
 		if err != nil || d <= 0 {

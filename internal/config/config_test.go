@@ -266,3 +266,66 @@ func TestKerberosSectionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckExecutor: the executor's name, PostgreSQL for worker pods, an
+// image, a queue under local_kubernetes; each error names its setting.
+func TestCheckExecutor(t *testing.T) {
+	pg := "postgres://u:pw@db:5432/sirocco"
+	k := KubernetesExecutor{Image: "img", Queue: "kubernetes"}
+	cases := []struct {
+		c    Config
+		want []string
+	}{
+		{Config{Executor: "local", DatabaseURL: "sqlite:///x.db"}, nil},
+		{Config{Executor: "kubernetes", DatabaseURL: pg, KubernetesExecutor: k}, nil},
+		{Config{Executor: "celery"}, []string{`executor: expected local, kubernetes or local_kubernetes, got "celery"`}},
+		{Config{Executor: "kubernetes", DatabaseURL: "sqlite:///x.db", KubernetesExecutor: k}, []string{"database_url: executor kubernetes runs tries in pods"}},
+		{Config{Executor: "kubernetes", DatabaseURL: pg}, []string{"kubernetes_executor.image: expected"}},
+		{Config{Executor: "local_kubernetes", DatabaseURL: "sqlite:///x.db", KubernetesExecutor: KubernetesExecutor{PodTemplateFile: "/t.yaml"}},
+			[]string{"database_url:", "kubernetes_executor.queue: expected"}},
+	}
+	for _, c := range cases {
+		err := c.c.CheckExecutor()
+		if len(c.want) == 0 {
+			if err != nil {
+				t.Errorf("%+v: %v", c.c, err)
+			}
+			continue
+		}
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v, want %q", c.c.Executor, err, w)
+			}
+		}
+		if err != nil && strings.Contains(err.Error(), "pw") {
+			t.Errorf("the error shows the database password: %v", err)
+		}
+	}
+}
+
+// TestKubernetesExecutorSection: the section's keys from the file and the
+// environment, booleans included, with Airflow's defaults.
+func TestKubernetesExecutorSection(t *testing.T) {
+	home := t.TempDir()
+	file := "executor: kubernetes\nkubernetes_executor:\n  namespace: jobs\n  delete_worker_pods: false\n  pod_template_file: pod.yaml\n"
+	if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SIROCCO_HOME", home)
+	t.Setenv("SIROCCO_KUBERNETES_EXECUTOR_DELETE_WORKER_PODS_ON_FAILURE", "true")
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.KubernetesExecutor
+	if c.Executor != "kubernetes" || k.Namespace != "jobs" || k.DeletePods || !k.DeleteOnFailure || k.Queue != "kubernetes" ||
+		k.ConnID != "kubernetes_default" || k.PendingTimeout != 5*time.Minute || k.PodTemplateFile != filepath.Join(home, "pod.yaml") {
+		t.Errorf("section %+v", k)
+	}
+	if err := os.WriteFile(filepath.Join(home, "sirocco.yaml"), []byte("kubernetes_executor:\n  delete_worker_pods: maybe\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(nil); err == nil || !strings.Contains(err.Error(), `kubernetes_executor.delete_worker_pods: expected true or false, got "maybe"`) {
+		t.Errorf("a bad boolean: %v", err)
+	}
+}

@@ -58,6 +58,8 @@ var commonTaskKeys = []keyInfo{
 	{"priority_weight", "Higher runs first when slots are scarce (default 1).", schemaInt},
 	{"queue", "Queue of the workers that may run the task (default \"default\").", schemaString},
 	{"env", "Environment variables for the task; values may be templated.", schemaEnv},
+	{"executor_config", "Settings of the task's worker pod when it runs as a pod (Kubernetes executor): image, resources, node_selector, tolerations, labels, annotations.",
+		map[string]any{"type": "object"}},
 	{"preflight", "Check the connections the task uses (its conn_id, ssh_conn_id, ... fields) before each try, as `sirocco connections test` does; a failed check fails the try at once with the report in its log (retries apply).", schemaBool},
 }
 

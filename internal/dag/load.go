@@ -33,6 +33,9 @@ type LoadOptions struct {
 	// called only for strings CheckTemplate accepted, from several
 	// goroutines at once.
 	XComTaskIDs func(src string) []string
+	// CheckExecutorConfig checks a task's executor_config (nil: any
+	// mapping), each problem an error naming its field.
+	CheckExecutorConfig func(map[string]any) error
 	// ReadTimeout bounds the time reading one file may take (0:
 	// DefaultReadTimeout), so that a file on a hung network file system
 	// becomes an import error instead of stalling every scan.

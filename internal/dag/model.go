@@ -88,7 +88,11 @@ type Task struct {
 	Queue                   string
 	Env                     map[string]string
 	Args                    map[string]any
-	Line                    int // line of the task in its file, for error messages
+	// ExecutorConfig is the task's executor_config: what its worker pod
+	// changes under the Kubernetes executor (checked by
+	// LoadOptions.CheckExecutorConfig).
+	ExecutorConfig map[string]any
+	Line           int // line of the task in its file, for error messages
 
 	// Preflight checks the connections the task uses (its conn_id,
 	// ssh_conn_id, ... fields) before each try; a failed check fails the

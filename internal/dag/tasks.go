@@ -96,6 +96,8 @@ func (l *loader) common(t *Task, e entry, field string) {
 		if b, ok := l.boolean(n, field); ok {
 			t.Preflight = b
 		}
+	case "executor_config":
+		l.executorConfig(t, n, field)
 	case "env":
 		// As with any Airflow default_args key, a task's env replaces the
 		// inherited one rather than merging with it.
@@ -106,6 +108,37 @@ func (l *loader) common(t *Task, e entry, field string) {
 			}
 		}
 	}
+}
+
+// executorConfig reads a task's executor_config: a mapping, checked by
+// the executor's rules, each problem reported at the key.
+func (l *loader) executorConfig(t *Task, n *yaml.Node, field string) {
+	v, ok := l.value(n, field, false)
+	if !ok {
+		return
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		l.typeErr(n, field, "a mapping")
+		return
+	}
+	if check := l.opts.CheckExecutorConfig; check != nil {
+		if err := check(m); err != nil {
+			for _, e := range unjoin(err) {
+				l.errAt(n, field, "%v", e)
+			}
+			return
+		}
+	}
+	t.ExecutorConfig = m
+}
+
+// unjoin lists the errors of an errors.Join.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func (l *loader) nonEmpty(n *yaml.Node, field string) (string, bool) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/executor/kubeexec"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/template"
 )
@@ -36,7 +37,8 @@ type Bag struct {
 
 // NewBag returns an empty bag over dir; call Reload to fill it.
 func NewBag(dir string, specs map[string]dag.OperatorSpec) *Bag {
-	b := &Bag{dir: dir, opts: dag.LoadOptions{Operators: specs, CheckTemplate: template.Check, XComTaskIDs: template.XComTaskIDs}}
+	b := &Bag{dir: dir, opts: dag.LoadOptions{Operators: specs, CheckTemplate: template.Check, XComTaskIDs: template.XComTaskIDs,
+		CheckExecutorConfig: kubeexec.CheckExecutorConfig}}
 	b.loaded.Store(&dag.Bag{DAGs: map[string]*dag.DAG{}, Errors: map[string]error{}})
 	return b
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
+	"github.com/sirocco-dev/sirocco/internal/executor/kubeexec"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
@@ -32,6 +33,9 @@ type Engine struct {
 	Bag      *Bag
 	Runner   *executor.Runner
 	Executor *executor.Local
+	// Kube is the Kubernetes executor (executor kubernetes or
+	// local_kubernetes), nil otherwise.
+	Kube     *kubeexec.Executor
 	Loop     *scheduler.Loop
 	Logger   *slog.Logger
 	recovery sync.WaitGroup // Recover's kills still under way
@@ -83,14 +87,41 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		Preflight: &preflight.Checker{Kinit: cfg.Kerberos.KinitPath},
 	}
 	exec := executor.NewLocal(executor.LocalOptions{Runner: runner, Parallelism: cfg.Parallelism, Heartbeat: cfg.Heartbeat})
-	loop := scheduler.NewLoop(scheduler.Options{
-		Store: o.Store, DAGs: bag, Executor: exec, Clock: o.Clock, Logger: o.Logger,
+	e := &Engine{Config: cfg, Store: o.Store, Bag: bag, Runner: runner, Executor: exec, Logger: o.Logger}
+	var sched scheduler.Executor = exec
+	// `dags test` (OnlyRun) runs in this process, as Airflow's does.
+	if cfg.UsesKubernetes() && o.OnlyRun == nil {
+		r, err := newRouter(cfg, runner, exec, bag, o.Logger)
+		if err != nil {
+			return nil, err
+		}
+		sched, e.Kube = r, r.kube
+	}
+	e.Loop = scheduler.NewLoop(scheduler.Options{
+		Store: o.Store, DAGs: bag, Executor: sched, Clock: o.Clock, Logger: o.Logger,
 		PollInterval: cfg.PollInterval, ZombieAfter: cfg.ZombieAfter, OnlyRun: o.OnlyRun,
-		Resumable: runner.CanResume,
+		Resumable: e.canResume,
 	})
-	exec.SetOnDone(loop.Report)
-	exec.SetRecorder(loop)
-	return &Engine{Config: cfg, Store: o.Store, Bag: bag, Runner: runner, Executor: exec, Loop: loop, Logger: o.Logger}, nil
+	exec.SetOnDone(e.Loop.Report)
+	exec.SetRecorder(e.Loop)
+	if e.Kube != nil {
+		e.Kube.SetOnDone(e.Loop.Report)
+	}
+	return e, nil
+}
+
+// canResume reports whether a dead worker's running try is adopted rather
+// than retried: a worker pod's (its pod runs on), or one whose handle's
+// recoverer can track its work.
+func (e *Engine) canResume(ti store.TaskInstance) bool {
+	return kubeexec.IsHandle(ti.Handle) || e.Runner.CanResume(ti)
+}
+
+// outlives reports whether a running try's work goes on without the
+// worker that started it: a worker pod, or work whose recoverer can
+// track it again.
+func (e *Engine) outlives(ti store.TaskInstance) bool {
+	return kubeexec.IsHandle(ti.Handle) || e.Runner.Outlives(ti)
 }
 
 func newWorkerID(host string) string {
@@ -160,7 +191,7 @@ const stopTimeout = 30 * time.Second
 // a failure is an error in the service log, with the try and the
 // handle's kind, for an operator to look at what may still run.
 func (e *Engine) stopLeft(ctx context.Context, ti store.TaskInstance) {
-	kind, err := e.Runner.StopLeft(ctx, ti)
+	kind, err := e.stopLeftWork(ctx, ti)
 	attrs := []any{"dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID, "try", ti.TryNumber, "handle_kind", kind}
 	if err != nil {
 		e.Logger.Error("could not stop the work of a gone worker's try; it may still run, and the try is released all the same",
@@ -168,6 +199,19 @@ func (e *Engine) stopLeft(ctx context.Context, ti store.TaskInstance) {
 		return
 	}
 	e.Logger.Info("stopped the work of a gone worker's try", attrs...)
+}
+
+// stopLeftWork stops what a dead worker's try left: its worker pod, or
+// the work of its handle's recoverer.
+func (e *Engine) stopLeftWork(ctx context.Context, ti store.TaskInstance) (string, error) {
+	if !kubeexec.IsHandle(ti.Handle) {
+		return e.Runner.StopLeft(ctx, ti)
+	}
+	if e.Kube == nil {
+		return kubeexec.HandleKind, fmt.Errorf("try %d of %s ran in a worker pod, but the executor is now %q: delete the pod by hand",
+			ti.TryNumber, ti.TaskID, e.Config.Executor)
+	}
+	return kubeexec.HandleKind, e.Kube.StopLeft(ctx, ti)
 }
 
 // deadWorkers returns the workers of this host whose process is gone.
@@ -178,7 +222,7 @@ func (e *Engine) deadWorkers(ctx context.Context) (map[string]store.Worker, erro
 	}
 	dead := map[string]store.Worker{}
 	for _, w := range workers {
-		if w.Hostname != e.Runner.Hostname || w.ID == e.Runner.WorkerID || w.HeartbeatAt.IsZero() {
+		if w.Hostname != e.Runner.Hostname || w.ID == e.Runner.WorkerID || w.HeartbeatAt.IsZero() || w.Kind == executor.WorkerPodKind {
 			continue
 		}
 		if w.PID > 0 && syscall.Kill(w.PID, 0) == nil && w.PID != os.Getpid() {
@@ -222,11 +266,11 @@ func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worke
 			continue
 		}
 		switch {
-		case ti.State == store.StateRestarting || !e.Runner.Outlives(ti):
+		case ti.State == store.StateRestarting || !e.outlives(ti):
 			// A cleared try is never adopted but run again: whatever it
 			// left is stopped first, a cluster driver too.
 			out = append(out, ti)
-		case !e.Runner.CanResume(ti):
+		case !e.canResume(ti):
 			e.Logger.Warn("a gone worker's try has work that outlives it but its task is not loaded; "+
 				"the work is left running and the try is adopted once its DAG loads",
 				"dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID, "try", ti.TryNumber)
@@ -244,11 +288,21 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.Bag.Sync(ctx, e.Store, time.Now().UTC()); err != nil {
 		return err
 	}
+	if e.Kube != nil {
+		if err := e.Kube.Connect(ctx); err != nil {
+			return err
+		}
+	}
 	if err := e.Recover(ctx); err != nil {
 		return err
 	}
 	if err := e.Executor.Start(ctx); err != nil {
 		return err
+	}
+	if e.Kube != nil {
+		if err := e.Kube.Start(ctx); err != nil {
+			return err
+		}
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -259,6 +313,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	err := e.Loop.Run(ctx)
 	wg.Wait()
 	e.Executor.Wait()
+	if e.Kube != nil {
+		e.Kube.Wait()
+	}
 	e.recovery.Wait() // one grace at most
 	_ = e.Runner.SSH.Close()
 	return err

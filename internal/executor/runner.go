@@ -61,6 +61,10 @@ type Runner struct {
 	// Preflight configures the connection checks of tasks and DAGs with
 	// preflight (kinit, step timeout); nil means the defaults.
 	Preflight *preflight.Checker
+	// WrapHandle, when set, turns the handle an operator saves into the
+	// one stored on the row: a try running in a worker pod keeps the
+	// pod's handle there, with the operator's inside it.
+	WrapHandle func(h []byte) ([]byte, error)
 
 	mu         sync.Mutex
 	running    map[store.TaskKey]trackedTry
@@ -245,6 +249,12 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		DagDir:     dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret), SSH: r.SSH,
 		SaveHandle: func(ctx context.Context, h []byte) error {
+			if r.WrapHandle != nil {
+				var err error
+				if h, err = r.WrapHandle(h); err != nil {
+					return err
+				}
+			}
 			rendered := t.rendered.take()
 			ok, err := st.UpdateTask(ctx, store.TaskUpdate{
 				Key: k, From: []store.TaskState{store.StateRunning}, FromWorker: &r.WorkerID, FromTry: &t.ti.TryNumber,
