@@ -147,7 +147,7 @@ func (f *LogFollower) copyLines(rc io.Reader, follow bool, start LogPosition) (w
 			}
 			wrote = wrote || w
 		}
-		if rerr == io.EOF {
+		if errors.Is(rerr, io.EOF) {
 			if follow {
 				return wrote, errStreamEnded
 			}
@@ -172,7 +172,7 @@ func readLine(r *bufio.Reader, max int) ([]byte, error) {
 			chunk, cut = chunk[:room], true
 		}
 		line = append(line, chunk...)
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if cut {
