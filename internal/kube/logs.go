@@ -121,10 +121,25 @@ func (f *LogFollower) stream(ctx context.Context, follow bool) (wrote bool, err 
 		return false, fmt.Errorf("open the log of container %s of pod %s: %w", f.Container, f.Pod, err)
 	}
 	defer rc.Close()
+	return f.copyLines(rc, follow, start)
+}
+
+// maxLogLine bounds the part of one log line held in memory and written:
+// the kubelet serves a line the container wrote without a newline whole,
+// however long it grows.
+const maxLogLine = 1 << 20
+
+// cutNote ends a line longer than maxLogLine, written cut.
+const cutNote = " [sirocco: line cut, longer than 1 MiB]\n"
+
+// copyLines writes the lines of one log stream after start; wrote reports
+// whether any was written. A follow stream's partial last line is left
+// for the next stream.
+func (f *LogFollower) copyLines(rc io.Reader, follow bool, start LogPosition) (wrote bool, err error) {
 	r := bufio.NewReaderSize(rc, 64<<10)
 	atStart := 0 // lines seen in this stream stamped start.Time
 	for {
-		line, rerr := r.ReadBytes('\n')
+		line, rerr := readLine(r, maxLogLine)
 		if len(line) > 0 && (rerr == nil || !follow) {
 			w, err := f.writeLine(line, start, &atStart)
 			if err != nil {
@@ -132,7 +147,7 @@ func (f *LogFollower) stream(ctx context.Context, follow bool) (wrote bool, err 
 			}
 			wrote = wrote || w
 		}
-		if rerr == io.EOF {
+		if errors.Is(rerr, io.EOF) {
 			if follow {
 				return wrote, errStreamEnded
 			}
@@ -141,6 +156,29 @@ func (f *LogFollower) stream(ctx context.Context, follow bool) (wrote bool, err 
 		if rerr != nil {
 			return wrote, fmt.Errorf("read the log of container %s of pod %s: %w", f.Container, f.Pod, rerr)
 		}
+	}
+}
+
+// readLine reads one line, newline included, keeping at most max bytes
+// of it: the rest of a longer line is read and dropped, and the line
+// ends with cutNote instead.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	cut := false
+	for {
+		chunk, err := r.ReadSlice('\n')
+		room := max - len(line)
+		if len(chunk) > room {
+			chunk, cut = chunk[:room], true
+		}
+		line = append(line, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if cut {
+			line = append(bytes.TrimSuffix(line, []byte("\n")), cutNote...)
+		}
+		return line, err
 	}
 }
 

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +62,56 @@ func TestLogLineWithoutTimestamp(t *testing.T) {
 	}
 	if strings.Count(out.String(), "\n") != 3 {
 		t.Error("every line ends with a newline")
+	}
+}
+
+// hugeLine is a log stream of one stamped line of n bytes, made as it is
+// read, then a short line.
+type hugeLine struct {
+	head, tail []byte
+	n          int
+}
+
+func (h *hugeLine) Read(p []byte) (int, error) {
+	switch {
+	case len(h.head) > 0:
+		c := copy(p, h.head)
+		h.head = h.head[c:]
+		return c, nil
+	case h.n > 0:
+		c := min(len(p), h.n)
+		for i := range c {
+			p[i] = 'x'
+		}
+		h.n -= c
+		return c, nil
+	case len(h.tail) > 0:
+		c := copy(p, h.tail)
+		h.tail = h.tail[c:]
+		return c, nil
+	}
+	return 0, io.EOF
+}
+
+// TestLogHugeLineIsCut: a container's line without a newline for 64 MiB
+// is written cut at maxLogLine, with a note, not held whole in memory;
+// the next line follows intact.
+func TestLogHugeLineIsCut(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	f := &LogFollower{Out: &out}
+	src := &hugeLine{head: []byte("2026-01-01T10:00:00Z "), n: 64 << 20, tail: []byte("\n2026-01-01T10:00:01Z next\n")}
+	if _, err := f.copyLines(src, false, LogPosition{}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(out.String(), "\n")
+	if len(lines) != 3 || lines[1] != "next\n" || lines[2] != "" {
+		t.Fatalf("%d lines, the second %.40q", len(lines), lines[min(1, len(lines)-1)])
+	}
+	if n := len(lines[0]); n > maxLogLine+len(cutNote) || !strings.HasSuffix(lines[0], cutNote) {
+		t.Errorf("first line of %d bytes, ending %q", n, lines[0][max(0, n-60):])
+	}
+	if p := f.Position(); p.Seen != 1 || p.Time.Second() != 1 {
+		t.Errorf("position %+v", p)
 	}
 }

@@ -108,7 +108,16 @@ func (tr *Tracker) run(ctx context.Context, from *corev1.Pod, out chan<- Update)
 			b.ok()
 		}
 		if err == nil {
-			continue // the apiserver ended the watch: open the next
+			// The apiserver ended the watch: open the next, after a
+			// growing pause if it brought nothing (a watch ended at once,
+			// again and again, must not become a busy loop).
+			if !progressed {
+				wait, _ := b.failed()
+				if !sleep(ctx, wait) {
+					return
+				}
+			}
+			continue
 		}
 		if errors.Is(err, errStop) || ctx.Err() != nil {
 			return

@@ -158,6 +158,7 @@ func TestPodsOnTheAPIServer(t *testing.T) {
 		t.Run("lost create answer", func(t *testing.T) { t.Parallel(); testLostCreate(t, k) })
 		t.Run("stop", func(t *testing.T) { t.Parallel(); testStop(t, k) })
 		t.Run("name taken", func(t *testing.T) { t.Parallel(); testNameTaken(t, k) })
+		t.Run("name taken before a restart", func(t *testing.T) { t.Parallel(); testNameTakenResume(t, k) })
 	})
 	t.Run("apiserver restart", func(t *testing.T) { testAPIServerRestart(t, k) })
 }
@@ -471,5 +472,41 @@ func testNameTaken(t *testing.T, k *testenv.Kube) {
 	}
 	if pods := k.Pods(t, ns, "app=other"); len(pods) != 1 {
 		t.Errorf("the other pod is gone")
+	}
+}
+
+// testNameTakenResume: a handle stored before the create (no UID) whose
+// name is held by a pod that is not the try's (an earlier try's kept pod,
+// random_name_suffix false): Stop leaves that pod alone, and Resume
+// neither follows it nor takes its outcome.
+func testNameTakenResume(t *testing.T, k *testenv.Kube) {
+	ns := k.Namespace(t)
+	tr := newTry(t, k, ns, "kept", map[string]any{"name": "kept", "random_name_suffix": false})
+	earlier := kube.TryLabels(tr.task.DagID, tr.task.TaskID, tr.task.RunID, 1)
+	tr.task.TryNumber = 2
+	other := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "kept", Labels: earlier},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "base", Image: "busybox"}}}}
+	if _, err := k.Client.CoreV1().Pods(ns).Create(context.Background(), other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := readConfig(tr.task.Args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHandle(c, "k8s", ns, "kept", tryIdentity{DagID: "dag", RunID: tr.task.RunID, TaskID: "kept", Try: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := (Recoverer{}).Stop(ctx, tr.task, h.encode()); err != nil {
+		t.Fatalf("Stop: %v\n%s", err, tr.log)
+	}
+	if pods := k.Pods(t, ns, "try_number=1"); len(pods) != 1 || pods[0].DeletionTimestamp != nil {
+		t.Fatalf("Stop deleted the earlier try's pod:\n%s", tr.log)
+	}
+	_, err = (Recoverer{}).Resume(ctx, tr.task, h.encode())
+	if err == nil || !strings.Contains(err.Error(), "not this try's") || ctx.Err() != nil {
+		t.Fatalf("Resume: err %v\n%s", err, tr.log)
+	}
+	if pods := k.Pods(t, ns, "try_number=1"); len(pods) != 1 || pods[0].DeletionTimestamp != nil {
+		t.Errorf("Resume deleted the earlier try's pod:\n%s", tr.log)
 	}
 }

@@ -117,8 +117,9 @@ func reach(ctx context.Context, t *operator.Task, h Handle) (*run, error) {
 	return newRun(t, cl, h), nil
 }
 
-// locate finds the try's pod: by the stored name (and UID, when known),
-// else the one pod carrying the try's labels (then adopted). nil: none.
+// locate finds the try's pod: by the stored name (and UID, when known,
+// else the try's labels), else the one pod carrying the try's labels
+// (then adopted). nil: none.
 func (r *run) locate(ctx context.Context) (*corev1.Pod, error) {
 	h := r.handle()
 	var pod *corev1.Pod
@@ -130,7 +131,11 @@ func (r *run) locate(ctx context.Context) (*corev1.Pod, error) {
 		case err != nil:
 			return err
 		}
-		if h.UID == "" || p.UID == types.UID(h.UID) {
+		// Without a UID (the create never answered) only a pod carrying
+		// the try's labels is the try's: the name may be held by another
+		// pod (an earlier try's, kept), which must not be followed or
+		// deleted.
+		if h.UID == "" && r.ours(p) || h.UID != "" && p.UID == types.UID(h.UID) {
 			pod = p
 		}
 		return nil

@@ -78,6 +78,10 @@ func assess(pod *corev1.Pod, container string) view {
 			v.ended, v.exitCode, v.succeeded, v.message = true, &code, code == 0, t.Message
 			if code != 0 {
 				v.reason = describeTermination(container, t)
+				if st.Phase == corev1.PodFailed && st.Reason != "" {
+					// Evicted, DeadlineExceeded: why the container was killed.
+					v.reason += "; " + podFailure(st)
+				}
 			}
 			return v
 		}
@@ -87,12 +91,24 @@ func assess(pod *corev1.Pod, container string) view {
 		v.ended, v.succeeded = true, true
 	case corev1.PodFailed:
 		v.ended = true
-		v.reason = "the pod failed"
-		if r := strings.TrimSpace(st.Reason + ": " + st.Message); r != ":" {
-			v.reason += ": " + strings.Trim(r, ": ")
-		}
+		v.reason = podFailure(st)
 	}
 	return v
+}
+
+// podFailure words a Failed pod's reason: the pod's own, else that of an
+// init container that failed (the base container then never ran).
+func podFailure(st corev1.PodStatus) string {
+	s := "the pod failed"
+	if r := strings.TrimSpace(st.Reason + ": " + st.Message); r != ":" {
+		return s + ": " + strings.Trim(r, ": ")
+	}
+	for _, cs := range st.InitContainerStatuses {
+		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
+			return s + ": init " + describeTermination(cs.Name, t)
+		}
+	}
+	return s
 }
 
 func containerStatus(list []corev1.ContainerStatus, name string) *corev1.ContainerStatus {

@@ -73,6 +73,13 @@ func TestAssess(t *testing.T) {
 			p.Status.Reason, p.Status.Message = "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
 		}), ended: true, started: true, sched: true, reason: "the pod failed: DeadlineExceeded: Pod was active on the node longer than the specified deadline"},
 		{name: "running", pod: podWith(corev1.PodRunning, scheduled(t0), container("base", running)), started: true, logs: true, sched: true},
+		{name: "evicted, its container killed", pod: podWith(corev1.PodFailed, scheduled(t0), container("base", terminated(137, "ContainerStatusUnknown", "")), func(p *corev1.Pod) {
+			p.Status.Reason, p.Status.Message = "Evicted", "The node was low on resource: memory."
+		}), ended: true, started: true, logs: true, sched: true, code: 137,
+			reason: "container base exited with code 137 (ContainerStatusUnknown); the pod failed: Evicted: The node was low on resource: memory."},
+		{name: "init container failed", pod: podWith(corev1.PodFailed, scheduled(t0), container("base", waiting("PodInitializing", "")), func(p *corev1.Pod) {
+			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "setup", State: terminated(2, "Error", "")}}
+		}), ended: true, started: true, sched: true, reason: "the pod failed: init container setup exited with code 2 (Error)"},
 		{name: "image pull", pod: podWith(corev1.PodPending, scheduled(t0), container("base", waiting("ErrImagePull", "ErrImagePull (kwok test bed)"))),
 			sched: true, fatal: "the image of container base cannot be pulled: ErrImagePull: ErrImagePull (kwok test bed)",
 			waitingIs: "container base is waiting: ErrImagePull"},

@@ -74,6 +74,11 @@ func resumeKube(ctx context.Context, t *operator.Task, h Handle) (operator.Resul
 	if err != nil {
 		return operator.Result{}, err
 	}
+	if pod != nil && !d.ours(pod) {
+		// Checked before a stop too: a pod that is not the try's is
+		// neither followed nor deleted.
+		return operator.Result{}, fmt.Errorf("pod %s is not this try's (labels %v)", d.where(), pod.Labels)
+	}
 	if ctx.Err() != nil {
 		if pod == nil {
 			return operator.Result{}, context.Cause(ctx)
@@ -82,9 +87,6 @@ func resumeKube(ctx context.Context, t *operator.Task, h Handle) (operator.Resul
 	}
 	if pod == nil {
 		return resubmit(ctx, t, d, h)
-	}
-	if !d.ours(pod) {
-		return operator.Result{}, fmt.Errorf("pod %s is not this try's (labels %v)", d.where(), pod.Labels)
 	}
 	from := "its log from the start"
 	if pos := h.Kube.Log; !pos.IsZero() {
