@@ -10,11 +10,23 @@
 #   scripts/k8s.sh bin       print the bin dir (whether built or not)
 #   scripts/k8s.sh version   print the versions the cache key names
 #
+# It also runs that control plane for you, outside the tests (cmd/kubebed,
+# the same code as the tests' internal/testenv.StartKube): etcd,
+# kube-apiserver, kube-scheduler and kwok faking one node, on free loopback
+# ports, in the background, with its kubeconfig, logs and state in
+# $SIROCCO_HOME/k8s. kwok runs no containers: a pod runs 100ms and Succeeds.
+#
+#   scripts/k8s.sh up        build (once) and start it; print its kubeconfig and connection
+#   scripts/k8s.sh down      stop it
+#   scripts/k8s.sh status    say whether it runs (exit 1 if not)
+#   scripts/k8s.sh conn      print the connection kubernetes_default, as an env-format line
+#
 # Settings (environment):
 #   SIROCCO_K8S_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/sirocco/k8s);
 #                      binaries go to <root>/<key>/, the key naming every
 #                      version and a digest of tools/k8s
-#   SIROCCO_K8S_BIN    (read by the tests) a bin dir to use instead
+#   SIROCCO_K8S_BIN    a bin dir to use instead (tests and up)
+#   SIROCCO_HOME       up/down/status/conn: state in $SIROCCO_HOME/k8s (default ~/sirocco/k8s)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -91,9 +103,29 @@ cmd_install() {
   echo "$BIN"
 }
 
+STATE="${SIROCCO_HOME:-$HOME/sirocco}/k8s"
+
+# kubebed builds cmd/kubebed (quick when Go's cache has it) and runs it.
+kubebed() {
+  command -v go >/dev/null || die "go is not in PATH"
+  (cd "$ROOT" && go build -o bin/kubebed ./cmd/kubebed) || die "building cmd/kubebed failed (see above)"
+  mkdir -p "$STATE"
+  "$ROOT/bin/kubebed" "$@" -state "$STATE"
+}
+
+cmd_up() {
+  local bin="${SIROCCO_K8S_BIN:-}"
+  [ -n "$bin" ] || bin="$(cmd_install)"
+  kubebed up -bin "$bin"
+}
+
 case "${1:-}" in
 install) cmd_install ;;
 bin) echo "$BIN" ;;
 version) echo "kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION (cache key $KEY)" ;;
-*) die "usage: $0 install|bin|version" ;;
+up) cmd_up ;;
+down) kubebed down ;;
+status) kubebed status ;;
+conn) kubebed conn ;;
+*) die "usage: $0 install|bin|version|up|down|status|conn" ;;
 esac

@@ -41,10 +41,10 @@
 // (SSHTestUser), which only root can create.
 //
 // StartKube starts a Kubernetes control plane for one test (stopped by
-// t.Cleanup): etcd, kube-apiserver and kube-scheduler built by
-// scripts/k8s.sh from the tools/k8s module, and kwok faking one node, all
-// on free loopback ports. Pods run no containers: kwok Stages
-// (testdata/kube/stages.yaml) take them to Running and then Succeeded or
+// t.Cleanup) through internal/kubebed, which `scripts/k8s.sh up` uses too:
+// etcd, kube-apiserver and kube-scheduler built by scripts/k8s.sh from the
+// tools/k8s module, and kwok faking one node, all on free loopback ports.
+// Pods run no containers: kwok Stages (internal/kubebed/stages.yaml) take them to Running and then Succeeded or
 // Failed as their annotations ask (KubeRunForAnnotation, ...), and
 // ServeLogs makes a file every container's log through pods/log.
 //

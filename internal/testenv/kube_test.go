@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/kubebed"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -41,8 +42,8 @@ func TestKube(t *testing.T) {
 		t.Run("logs", func(t *testing.T) { testKubeLogs(t, k) })
 		t.Run("restart apiserver", func(t *testing.T) { testKubeRestart(t, k) })
 	})
-	if len(pids) != len(kubeComponents) {
-		t.Fatalf("components started: %v, want %v", pids, kubeComponents)
+	if len(pids) != len(kubebed.Components) {
+		t.Fatalf("components started: %v, want %v", pids, kubebed.Components)
 	}
 	for name, pid := range pids {
 		if Alive(pid) {
@@ -59,7 +60,7 @@ func testKubeVersion(t *testing.T, k *Kube) {
 	if v.GitVersion != KubeVersion {
 		t.Errorf("/version says %q, want %q", v.GitVersion, KubeVersion)
 	}
-	if k.Server != "https://127.0.0.1:"+fmt.Sprint(k.ports.apiserver) {
+	if k.Server != "https://127.0.0.1:"+fmt.Sprint(k.bed.Ports().APIServer) {
 		t.Errorf("Server = %q", k.Server)
 	}
 }
@@ -71,7 +72,7 @@ func testKubeconfig(t *testing.T, k *Kube) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{k.Server, "certificate-authority-data:", "token: " + k.pki.token, "current-context: sirocco-test"} {
+	for _, want := range []string{k.Server, "certificate-authority-data:", "token: " + k.bed.Token(), "current-context: sirocco-test"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("kubeconfig lacks %q:\n%s", want, b)
 		}
@@ -95,8 +96,8 @@ func testKubeNode(t *testing.T, k *Kube) {
 	if len(n.Spec.Taints) != 0 {
 		t.Errorf("taints %v", n.Spec.Taints)
 	}
-	if port := n.Status.DaemonEndpoints.KubeletEndpoint.Port; int(port) != k.ports.kwok {
-		t.Errorf("kubelet port %d, kwok serves on %d", port, k.ports.kwok)
+	if port := n.Status.DaemonEndpoints.KubeletEndpoint.Port; int(port) != k.bed.Ports().Kwok {
+		t.Errorf("kubelet port %d, kwok serves on %d", port, k.bed.Ports().Kwok)
 	}
 }
 
@@ -325,9 +326,9 @@ func testKubeLogs(t *testing.T, k *Kube) {
 // scheduler and kwok all work again: a new pod runs to its end.
 func testKubeRestart(t *testing.T, k *Kube) {
 	ns := k.Namespace(t)
-	before := k.pids()[kubeAPIServer]
+	before := k.pids()[kubebed.APIServer]
 	k.RestartAPIServer(t)
-	if after := k.pids()[kubeAPIServer]; after == before || Alive(before) {
+	if after := k.pids()[kubebed.APIServer]; after == before || Alive(before) {
 		t.Errorf("apiserver pid %d -> %d (old one %s)", before, after, ProcessState(before))
 	}
 	createPod(t, k, ns, kubePod("after-restart", nil))
@@ -422,25 +423,4 @@ func FuzzCopyLines(f *testing.F) {
 			t.Fatalf("lines %q + rest %q, want %q", msgs, rest, data)
 		}
 	})
-}
-
-// TestKubeProcAddrInUse: only the current run's log decides a retry on
-// other ports; an earlier run's lost port does not mask a new failure.
-func TestKubeProcAddrInUse(t *testing.T) {
-	dir := t.TempDir()
-	log := filepath.Join(dir, "x.log")
-	run := func(script string) *kubeProc {
-		p, err := startKubeProc("x", dir, log, nil, "/bin/sh", "-c", script)
-		if err != nil {
-			t.Fatal(err)
-		}
-		<-p.done
-		return p
-	}
-	if p := run("echo 'listen tcp 127.0.0.1:1: bind: address already in use'; exit 1"); !p.addrInUse() {
-		t.Errorf("lost port not seen in:\n%s", tail(log))
-	}
-	if p := run("echo 'some other failure'; exit 1"); p.addrInUse() || !strings.Contains(p.failure(), "some other failure") {
-		t.Errorf("second run: addrInUse %v, failure %s", p.addrInUse(), p.failure())
-	}
 }

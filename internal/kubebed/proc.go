@@ -1,6 +1,7 @@
-package testenv
+package kubebed
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,13 +13,13 @@ import (
 	"time"
 )
 
-// kubeStopTimeout is how long a control-plane program gets to exit on
-// SIGTERM before it is killed; kube-apiserver drains its requests first.
-const kubeStopTimeout = 15 * time.Second
+// stopTimeout is how long a control-plane program gets to exit on SIGTERM
+// before it is killed; kube-apiserver drains its requests first.
+const stopTimeout = 15 * time.Second
 
-// kubeProc is one program of the Kubernetes test bed (etcd,
-// kube-apiserver, kube-scheduler, kwok) with its output in a log file.
-type kubeProc struct {
+// proc is one program of the bed (etcd, kube-apiserver, kube-scheduler,
+// kwok) with its output in a log file.
+type proc struct {
 	name   string
 	log    string
 	offset int64 // the log's size when this run started: earlier runs wrote before it
@@ -26,9 +27,11 @@ type kubeProc struct {
 	done   chan struct{} // closed once the program has exited
 }
 
-// startKubeProc runs argv with its output appended to logPath and env
-// added to this process's environment.
-func startKubeProc(name, dir, logPath string, env []string, argv ...string) (*kubeProc, error) {
+// startProc runs argv with its output appended to logPath and env added to
+// this process's environment. An attached program is killed by the kernel
+// when this process dies; a detached one runs in a session of its own and
+// outlives it (the user's bed, stopped by `down`).
+func startProc(name, dir, logPath string, detach bool, env []string, argv ...string) (*proc, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("%s log: %w", name, err)
@@ -43,11 +46,15 @@ func startKubeProc(name, dir, logPath string, env []string, argv ...string) (*ku
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// If the test binary dies without its cleanups, the kernel kills the
-	// program; the signal follows the thread that forked, so that thread
-	// stays locked for the program's lifetime.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &kubeProc{name: name, log: logPath, offset: offset, cmd: cmd, done: make(chan struct{})}
+	if detach {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	} else {
+		// If this process dies without stopping the bed, the kernel
+		// kills the program; the signal follows the thread that forked,
+		// so that thread stays locked for the program's lifetime.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
+	p := &proc{name: name, log: logPath, offset: offset, cmd: cmd, done: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
@@ -66,10 +73,10 @@ func startKubeProc(name, dir, logPath string, env []string, argv ...string) (*ku
 }
 
 // pid is the program's process id.
-func (p *kubeProc) pid() int { return p.cmd.Process.Pid }
+func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 // exited reports whether the program has ended.
-func (p *kubeProc) exited() bool {
+func (p *proc) exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -80,13 +87,13 @@ func (p *kubeProc) exited() bool {
 
 // failure describes an ended program for an error message: its exit and
 // the end of its log.
-func (p *kubeProc) failure() string {
-	return fmt.Sprintf("%s exited (%v); the end of %s:\n%s", p.name, p.cmd.ProcessState, p.log, tail(p.log))
+func (p *proc) failure() string {
+	return fmt.Sprintf("%s exited (%v); the end of %s:\n%s", p.name, p.cmd.ProcessState, p.log, Tail(p.log))
 }
 
 // stop sends SIGTERM, waits for the exit and kills the program when it
-// outlasts kubeStopTimeout. Stopping a nil or ended program does nothing.
-func (p *kubeProc) stop() error {
+// outlasts stopTimeout. Stopping a nil or ended program does nothing.
+func (p *proc) stop() error {
 	if p == nil || p.exited() {
 		return nil
 	}
@@ -94,20 +101,33 @@ func (p *kubeProc) stop() error {
 	select {
 	case <-p.done:
 		return nil
-	case <-time.After(kubeStopTimeout):
+	case <-time.After(stopTimeout):
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.done
-	return fmt.Errorf("%s did not stop in %s; killed", p.name, kubeStopTimeout)
+	return fmt.Errorf("%s did not stop in %s; killed", p.name, stopTimeout)
 }
 
 // addrInUse reports whether this run's log says a port it was given was
 // taken between the probe and its bind, the one start failure worth a
 // retry on other ports.
-func (p *kubeProc) addrInUse() bool {
+func (p *proc) addrInUse() bool {
 	b, err := os.ReadFile(p.log)
 	return err == nil && int64(len(b)) > p.offset && strings.Contains(string(b[p.offset:]), "address already in use")
 }
 
 // errAddrInUse marks a start that lost its port to another process.
 var errAddrInUse = errors.New("address already in use")
+
+// Tail returns the last 20 lines of a log file, for error messages.
+func Tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}

@@ -1,4 +1,4 @@
-package testenv
+package kubebed
 
 import (
 	"crypto/ecdsa"
@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -19,14 +20,15 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// kubeCertValidity is how long the test bed's certificates are valid: far
-// beyond any test, short enough that a leaked one is worthless.
-const kubeCertValidity = 24 * time.Hour
+// DefaultCertValidity is how long the bed's certificates are valid unless
+// Options say otherwise: far beyond any test, short enough that a leaked
+// one is worthless.
+const DefaultCertValidity = 24 * time.Hour
 
-// kubePKI is the test bed's key material, all written to files in the
+// pki is the test bed's key material, all written to files in the
 // bed's directory: a CA, the serving certificates of kube-apiserver and
 // kwok signed by it, the service-account signing key and the admin token.
-type kubePKI struct {
+type pki struct {
 	caFile     string // PEM CA certificate, trusted by every client
 	caPEM      []byte
 	serverCert string // kube-apiserver's serving certificate and key
@@ -38,16 +40,16 @@ type kubePKI struct {
 	token      string
 }
 
-// newKubePKI generates the key material into dir. The CA is made here in
+// newPKI generates the key material into dir. The CA is made here in
 // Go rather than left to kube-apiserver's --cert-dir so that the
 // kubeconfig can be written before the server starts and kwok's
 // certificate shares the same trust.
-func newKubePKI(dir string) (*kubePKI, error) {
-	ca, caKey, caPEM, err := newCA()
+func newPKI(dir string, validity time.Duration) (*pki, error) {
+	ca, caKey, caPEM, err := newCA(validity)
 	if err != nil {
 		return nil, err
 	}
-	p := &kubePKI{
+	p := &pki{
 		caFile: filepath.Join(dir, "ca.crt"), caPEM: caPEM,
 		serverCert: filepath.Join(dir, "apiserver.crt"), serverKey: filepath.Join(dir, "apiserver.key"),
 		kwokCert: filepath.Join(dir, "kwok.crt"), kwokKey: filepath.Join(dir, "kwok.key"),
@@ -58,10 +60,10 @@ func newKubePKI(dir string) (*kubePKI, error) {
 		return nil, fmt.Errorf("write CA: %w", err)
 	}
 	apiserverNames := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"}
-	if err := issueCert(ca, caKey, "kube-apiserver", apiserverNames, p.serverCert, p.serverKey); err != nil {
+	if err := issueCert(validity, ca, caKey, "kube-apiserver", apiserverNames, p.serverCert, p.serverKey); err != nil {
 		return nil, err
 	}
-	if err := issueCert(ca, caKey, "kwok-node-0", []string{"localhost", kubeNodeName}, p.kwokCert, p.kwokKey); err != nil {
+	if err := issueCert(validity, ca, caKey, "kwok-node-0", []string{"localhost", NodeName}, p.kwokCert, p.kwokKey); err != nil {
 		return nil, err
 	}
 	if err := writeRSAKey(p.saKey); err != nil {
@@ -75,7 +77,7 @@ func newKubePKI(dir string) (*kubePKI, error) {
 }
 
 // newCA makes a self-signed ECDSA CA.
-func newCA() (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
+func newCA(validity time.Duration) (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("CA key: %w", err)
@@ -84,7 +86,7 @@ func newCA() (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "sirocco-test-kube-ca"},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(kubeCertValidity),
+		NotAfter:              time.Now().Add(validity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -102,7 +104,7 @@ func newCA() (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
 
 // issueCert writes a serving certificate for 127.0.0.1 and names, signed
 // by ca, and its key.
-func issueCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, names []string, certPath, keyPath string) error {
+func issueCert(validity time.Duration, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, names []string, certPath, keyPath string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("%s key: %w", cn, err)
@@ -115,7 +117,7 @@ func issueCert(ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, names [
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: cn},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(kubeCertValidity),
+		NotAfter:     time.Now().Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     names,
@@ -154,7 +156,7 @@ func writeRSAKey(path string) error {
 
 // writeKubeconfig writes an admin kubeconfig for server: the CA inline and
 // the static token, one context named "sirocco-test" that is current.
-func writeKubeconfig(path, server string, p *kubePKI) error {
+func writeKubeconfig(path, server string, p *pki) error {
 	const name = "sirocco-test"
 	cfg := clientcmdapi.NewConfig()
 	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: p.caPEM}
@@ -165,4 +167,11 @@ func writeKubeconfig(path, server string, p *kubePKI) error {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return nil
+}
+
+// randomHex returns n random bytes as hex, for tokens and names.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
