@@ -50,12 +50,3 @@ func TestDamagedHandles(t *testing.T) {
 		}
 	}
 }
-
-// TestHoldsMask: rendered fields stored with a masked secret are not used
-// to create a pod.
-func TestHoldsMask(t *testing.T) {
-	t.Parallel()
-	if !holdsMask(map[string]any{"env_vars": map[string]any{"PW": "***"}}) || holdsMask(map[string]any{"cmds": []any{"echo", "*"}}) {
-		t.Error("holdsMask")
-	}
-}

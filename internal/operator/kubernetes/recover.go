@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/kube"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 )
@@ -180,7 +178,7 @@ func (r *run) recreate(ctx context.Context) (operator.Result, error) {
 	if h.UID != "" {
 		return operator.Result{}, fmt.Errorf("%w: pod %s was deleted by someone else while Sirocco was down", ErrPodGone, h.where())
 	}
-	if len(r.t.Args) == 0 || holdsMask(r.t.Args) {
+	if len(r.t.Args) == 0 || operator.HoldsMask(r.t.Args) {
 		return operator.Result{}, fmt.Errorf("pod %s was never created (Sirocco stopped before its create was answered) "+
 			"and the task's fields are not available unmasked to create it now", h.where())
 	}
@@ -206,28 +204,6 @@ func sameLabels(a, b map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// holdsMask reports whether a string anywhere in v holds the mask of a
-// secret: stored rendered fields have their secrets masked.
-func holdsMask(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return strings.Contains(x, connection.Mask)
-	case []any:
-		for _, e := range x {
-			if holdsMask(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, e := range x {
-			if holdsMask(e) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // workContext is ctx for what must run even when the try is being stopped

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 )
 
@@ -103,7 +101,7 @@ func resubmit(ctx context.Context, t *operator.Task, d *driverPod, h Handle) (op
 	switch {
 	case h.Kube.UID != "" || d.legacy:
 		return operator.Result{}, fmt.Errorf("%w: driver pod %s was deleted by someone else while Sirocco was down", ErrDriverPodGone, d.where())
-	case len(t.Args) == 0 || holdsMask(t.Args):
+	case len(t.Args) == 0 || operator.HoldsMask(t.Args):
 		return operator.Result{}, fmt.Errorf("driver pod %s was never created (Sirocco stopped while spark-submit was submitting) "+
 			"and the task's fields are not available unmasked to submit it now", d.where())
 	case driverPodName(t.DagID, t.RunID, t.TaskID, t.TryNumber) != h.DriverPod:
@@ -137,26 +135,4 @@ func stopKube(ctx context.Context, t *operator.Task, h Handle) error {
 	}
 	d.r.update(func(h *Handle) { h.Kube.UID = string(pod.UID) })
 	return d.deleteWithin(ctx, errors.New("its Sirocco is gone"))
-}
-
-// holdsMask reports whether a string anywhere in v holds the mask of a
-// secret: stored rendered fields have their secrets masked.
-func holdsMask(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return strings.Contains(x, connection.Mask)
-	case []any:
-		for _, e := range x {
-			if holdsMask(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, e := range x {
-			if holdsMask(e) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -54,6 +54,9 @@ func (Recoverer) Resume(ctx context.Context, t *operator.Task, b []byte) (operat
 		if ctx.Err() != nil {
 			return operator.Result{}, stopPending(ctx, t, j.sh, h, c.killGrace)
 		}
+		if operator.HoldsMask(t.Args) || operator.HoldsMask(t.Env) {
+			return j.findAndFollow(ctx)
+		}
 		fmt.Fprintf(t.Log, "sirocco: reattaching to remote job %s on %s@%s:%d (Sirocco stopped before the job's start was confirmed)\n",
 			h.JobID, h.User, h.Host, h.Port)
 		return j.startAndFollow(ctx)
@@ -122,4 +125,35 @@ func withConn(t *operator.Task, id string) *operator.Task {
 		c.Args[k] = v
 	}
 	return &c
+}
+
+// findAndFollow resumes a try whose job's start was never confirmed and
+// whose stored fields hold masked secrets: the job is followed if the
+// first start ran it, but never started from those fields, which would run
+// the command with "***" in place of each secret.
+func (j *job) findAndFollow(ctx context.Context) (operator.Result, error) {
+	h := j.h
+	var found remotejob.Handle
+	var ok bool
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		found, ok, err = remotejob.Find(ctx, j.sh, h.BaseDir, h.JobID)
+		return err
+	}, nil)
+	if err != nil {
+		return operator.Result{}, fmt.Errorf("look for remote job %s on %s: %w", h.JobID, h.Host, err)
+	}
+	if !ok {
+		return operator.Result{}, fmt.Errorf("remote job %s was never started on %s (Sirocco stopped before its start was confirmed) "+
+			"and the task's stored fields hold masked secrets, so it is not started from them now", h.JobID, h.Host)
+	}
+	j.mu.Lock()
+	j.h.Job = &found
+	j.mu.Unlock()
+	if err := j.saveNow(ctx); err != nil && !detached(ctx) {
+		fmt.Fprintf(j.t.Log, "sirocco: could not store the remote job's handle (%v); the stored job id still reaches it\n", err)
+	}
+	fmt.Fprintf(j.t.Log, "sirocco: reattaching to remote job %s on %s@%s:%d, process group %d (its start was not confirmed before Sirocco stopped)\n",
+		found.Dir, h.User, h.Host, h.Port, found.PID)
+	return j.followToEnd(ctx)
 }

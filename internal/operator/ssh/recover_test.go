@@ -96,6 +96,39 @@ func TestResumeOfAPendingHandle(t *testing.T) {
 	}
 }
 
+// TestResumeOfAPendingHandleWithMaskedFields: the fields a resumed try
+// gets are those stored at its start, with secrets masked. A job whose
+// start was never confirmed is followed if it ran, but never started from
+// such fields: it would run with "***" in place of the secret.
+func TestResumeOfAPendingHandleWithMaskedFields(t *testing.T) {
+	r := newRig(t)
+	count := filepath.Join(r.work, "count")
+	masked := "echo *** >> " + count + "; echo done"
+	ru := r.newRun(t, "masked", map[string]any{"command": masked})
+	pending := Handle{Kind: HandleKind, Version: handleVersion, ConnID: "edge", Host: r.srv.Host, Port: r.srv.Port, User: r.srv.User,
+		JobID: remotejob.JobID(ru.task.DagID, ru.task.RunID, ru.task.TaskID, 1), BaseDir: r.base, Cleanup: CleanupNever}
+	_, err := Recoverer{}.Resume(t.Context(), ru.task, pending.encode())
+	if err == nil || !strings.Contains(err.Error(), "masked secrets") {
+		t.Fatalf("Resume of a never-started job from masked fields = %v, want a refusal", err)
+	}
+	if _, serr := os.Stat(count); !errors.Is(serr, os.ErrNotExist) {
+		t.Fatalf("the command ran from masked fields (stat %s: %v)\n%s", count, serr, ru.log)
+	}
+	// The first start did run it (with the real secret): Resume follows it.
+	real := r.newRun(t, "masked", map[string]any{"command": "echo s3cret >> " + count + "; echo done"})
+	if res, err := (Recoverer{}).Resume(t.Context(), real.task, pending.encode()); err != nil || res.ReturnValue == nil || *res.ReturnValue != "done" {
+		t.Fatalf("first start = %+v, %v\n%s", res, err, real.log)
+	}
+	again := r.newRun(t, "masked", map[string]any{"command": masked})
+	res, err := Recoverer{}.Resume(t.Context(), again.task, pending.encode())
+	if err != nil || res.ReturnValue == nil || *res.ReturnValue != "done" {
+		t.Fatalf("Resume of a started job from masked fields = %+v, %v\n%s", res, err, again.log)
+	}
+	if n := counter(t, count); n != 1 || !strings.Contains(again.log.String(), "reattaching") {
+		t.Errorf("the command ran %d times, want 1\n%s", n, again.log)
+	}
+}
+
 // TestRecovererStop: the stopper reaches a job left running by a dead
 // Sirocco through its handle alone and kills its group (the remote side
 // has nothing left); again, it is no error; a pending handle whose job
