@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/executor"
+	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/operator/all"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -99,7 +103,7 @@ func TestLocalRegistersHeartbeatsAndKills(t *testing.T) {
 	if ti.State != store.StateFailed || ti.TryNumber != 1 {
 		t.Errorf("killed try: state %s try %d, want failed try 1 although 3 retries remain", ti.State, ti.TryNumber)
 	}
-	if log := e.log(k, 1); !strings.Contains(log, "sirocco: task failed: killed") {
+	if log := e.log(k, 1); !strings.Contains(log, "sirocco: task stopped: killed") {
 		t.Errorf("log should say the try was killed:\n%s", log)
 	}
 	testenv.EventuallyDead(t, pid, 30*time.Second)
@@ -161,8 +165,8 @@ func TestLocalStopsTryChangedElsewhere(t *testing.T) {
 				t.Errorf("state %s try %d, want %s try %d: the outcome of a stopped try must not overwrite the change",
 					ti.State, ti.TryNumber, tt.wantState, tt.wantTry)
 			}
-			if log := e.log(k, 1); !strings.Contains(log, "sirocco: task failed: "+tt.wantLog) {
-				t.Errorf("log should say why the try was stopped:\n%s", log)
+			if log := e.log(k, 1); !strings.Contains(log, "sirocco: task stopped: "+tt.wantLog) || strings.Count(log, tt.wantLog) != 1 {
+				t.Errorf("log should say why the try was stopped, once:\n%s", log)
 			}
 		})
 	}
@@ -238,5 +242,35 @@ tasks:
 		if ti := e.ti(k); ti.State != store.StateSuccess {
 			t.Errorf("%s: %s\n%s", k.TaskID, ti.State, e.log(k, 1))
 		}
+	}
+}
+
+// causeOp waits for its try to be stopped and answers the stop's cause, as
+// the remote operators do (ssh, kubernetes_pod).
+type causeOp struct{ started chan<- struct{} }
+
+func (o causeOp) Execute(ctx context.Context, _ *operator.Task) (operator.Result, error) {
+	close(o.started)
+	<-ctx.Done()
+	return operator.Result{}, context.Cause(ctx)
+}
+
+// TestStoppedTryLogsItsReasonOnce: an operator that answers the stop's
+// cause itself gets one reason in the log, under "task stopped", not the
+// cause repeated in brackets under "task failed".
+func TestStoppedTryLogsItsReasonOnce(t *testing.T) {
+	started := make(chan struct{})
+	ops := maps.Clone(all.Registry())
+	ops["cause"] = operator.Factory{Spec: dag.OperatorSpec{Name: "cause"}, New: func() operator.Operator { return causeOp{started: started} }}
+	e := newEnvWith(t, "dag_id: c\ntasks:\n  - {id: s, operator: cause}\n", ops)
+	l, finished, _ := startLocal(t, e)
+	k := e.queue(e.createRun(nil), "s")
+	l.Submit(k)
+	<-started
+	l.Kill(k)
+	waitFinished(t, finished)
+	log := e.log(k, 1)
+	if !strings.Contains(log, "sirocco: task stopped: killed") || strings.Count(log, "killed") != 1 {
+		t.Errorf("the log should give the reason once, as a stop:\n%s", log)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -276,7 +277,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		lw.Printf("sirocco: detached from the running work (%v); it is tracked again after adoption", context.Cause(tctx))
 		return nil
 	}
-	if runErr != nil && tctx.Err() != nil {
+	if runErr != nil && tctx.Err() != nil && !errors.Is(runErr, context.Cause(tctx)) {
 		runErr = fmt.Errorf("%w (%w)", context.Cause(tctx), runErr)
 	}
 	switch {
@@ -293,13 +294,26 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 			}
 		}
 	case errors.Is(runErr, operator.ErrSkip):
-		lw.Printf("sirocco: task skipped: %v", runErr)
+		lw.Printf("sirocco: %v", skipped(runErr))
 	case stoppedByShutdown(ctx, runErr):
 		// finishTry says so.
+	case errors.Is(runErr, ErrKilled) || errors.Is(runErr, operator.ErrDetach):
+		// Cleared, marked, killed or adopted elsewhere: whoever changed the
+		// state decided what comes next; this try did not fail on its own.
+		lw.Printf("sirocco: task stopped: %v", runErr)
 	default:
 		lw.Printf("sirocco: task failed: %v", runErr)
 	}
 	return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, runErr)
+}
+
+// skipped is the log line's reason for a skip, which says "task skipped"
+// once whether or not the operator's error already starts with it.
+func skipped(err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, operator.ErrSkip.Error()) {
+		return msg
+	}
+	return operator.ErrSkip.Error() + ": " + err.Error()
 }
 
 // finishTry records a try's outcome once its log is complete on disk, so

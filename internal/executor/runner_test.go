@@ -126,7 +126,7 @@ func TestRunOutcomes(t *testing.T) {
 	}{
 		{name: "success", task: "{id: t, operator: bash, command: 'echo out'}", wantState: store.StateSuccess, wantLog: "sirocco: task succeeded", wantValue: `"out"`},
 		{name: "empty operator", task: "{id: t, operator: empty}", wantState: store.StateSuccess},
-		{name: "skip code", task: "{id: t, operator: bash, command: 'exit 99', retries: 2}", wantState: store.StateSkipped, wantLog: "sirocco: task skipped: task skipped: exit code 99"},
+		{name: "skip code", task: "{id: t, operator: bash, command: 'exit 99', retries: 2}", wantState: store.StateSkipped, wantLog: "sirocco: task skipped: exit code 99"},
 		{name: "failure without retries", task: "{id: t, operator: bash, command: 'exit 3'}", wantState: store.StateFailed, wantLog: "sirocco: task failed: process exited with code 3"},
 		{name: "failure with retries", task: "{id: t, operator: bash, command: 'exit 3', retries: 1}", wantState: store.StateUpForRetry, wantLog: "sirocco: task failed: process exited with code 3"},
 		{name: "python script", task: "{id: t, operator: python, script: job.py, args: ['{{ ds_nodash }}']}", wantState: store.StateSuccess, wantValue: `"job 20260203"`},
