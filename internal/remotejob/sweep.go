@@ -337,11 +337,12 @@ func (w *sweepHead) Write(p []byte) (int, error) {
 		}
 		w.got = append(w.got, r)
 	}
-	if w.err != nil || len(p) == 0 {
-		return n, nil
-	}
-	if _, err := w.next.Write(p); err != nil {
-		return n - len(p), err
+	// After a line that did not read back, the rest is dropped (w.err is
+	// the call's error once it ended).
+	if w.err == nil && len(p) > 0 {
+		if _, err := w.next.Write(p); err != nil {
+			return n - len(p), err
+		}
 	}
 	return n, nil
 }
