@@ -28,6 +28,11 @@ const (
 	// maxSweptLine bounds one line of a sweep answer (a reason is cut at
 	// 200 bytes by the script).
 	maxSweptLine = 512
+	// carryMax bounds the cleanups one call carries (each costs a few ms
+	// of ps on the host, and the call is on a task's path); flushMax those
+	// of one flush session. The rest wait for the next call or session.
+	carryMax = 8
+	flushMax = 64
 )
 
 // Sweeper folds the cleanup of ended jobs into the next call that goes to
@@ -141,24 +146,29 @@ type sweepShell struct {
 // answer that does not read back is an error, as a lost connection: the
 // script may or may not have run.
 func (w sweepShell) Run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	batch := w.s.take(w.target, w.own)
+	batch := w.s.take(w.target, w.own, carryMax)
 	if len(batch) == 0 {
 		return w.sh.Run(ctx, script, stdin, stdout, stderr)
 	}
 	return w.s.carry(ctx, w.target, w.sh, batch, script, stdin, stdout, stderr, true)
 }
 
-// take removes from target's queue what a call of job own may carry.
-func (s *Sweeper) take(target, own string) []pendingCleanup {
+// take removes from target's queue what a call of job own may carry, at
+// most limit, oldest first.
+func (s *Sweeper) take(target, own string, limit int) []pendingCleanup {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.targets[target]
-	if t == nil || len(t.pending) == 0 {
+	if t == nil {
 		return nil
 	}
+	return t.takeLocked(own, limit)
+}
+
+func (t *sweepTarget) takeLocked(own string, limit int) []pendingCleanup {
 	var batch, keep []pendingCleanup
 	for _, p := range t.pending {
-		if p.h.JobID == own {
+		if p.h.JobID == own || len(batch) == limit {
 			keep = append(keep, p)
 		} else {
 			batch = append(batch, p)
@@ -227,7 +237,8 @@ func (s *Sweeper) settle(target string, sh Shell, batch []pendingCleanup, got []
 }
 
 // fire is the idle flush of target: no call carried its cleanups in time,
-// so one session removes them all.
+// so one session removes them (flushMax at most; another flush follows
+// for the rest).
 func (s *Sweeper) fire(target string, gen uint64) {
 	s.mu.Lock()
 	t := s.targets[target]
@@ -236,19 +247,22 @@ func (s *Sweeper) fire(target string, gen uint64) {
 		return // carried by a call, or flushed, meanwhile
 	}
 	t.timer = nil
-	batch, sh := t.pending, t.sh
-	t.pending = nil
+	batch, sh := t.takeLocked("", flushMax), t.sh
 	s.flushes.Add(1)
 	s.mu.Unlock()
 	defer s.flushes.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), sweepTimeout)
 	defer cancel()
 	_, _ = s.carry(ctx, target, sh, batch, ":\n", nil, io.Discard, io.Discard, true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armLocked(target, t)
 }
 
-// Flush removes every pending directory now, one session per target,
-// within ctx, and waits for the idle flushes under way; what cannot be
-// removed is reported and given up. It is what a shutdown calls.
+// Flush removes every pending directory now, one session per target
+// (per flushMax of them), within ctx, and waits for the idle flushes
+// under way; what cannot be removed is reported and given up. It is what
+// a shutdown calls.
 func (s *Sweeper) Flush(ctx context.Context) error {
 	type work struct {
 		target string
@@ -258,13 +272,12 @@ func (s *Sweeper) Flush(ctx context.Context) error {
 	var todo []work
 	s.mu.Lock()
 	for target, t := range s.targets {
+		for len(t.pending) > 0 {
+			todo = append(todo, work{target, t.sh, t.takeLocked("", flushMax)})
+		}
 		if t.timer != nil {
 			t.timer.Stop()
 			t.timer = nil
-		}
-		if len(t.pending) > 0 {
-			todo = append(todo, work{target, t.sh, t.pending})
-			t.pending = nil
 		}
 	}
 	s.mu.Unlock()

@@ -303,3 +303,26 @@ func TestParseSwept(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepBatchesAreBounded: a call carries at most carryMax cleanups
+// (the oldest); the rest wait for the next call, or the flush.
+func TestSweepBatchesAreBounded(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	s := NewSweeper(time.Hour)
+	for i := range carryMax + 2 {
+		id := "gone-" + string(rune('a'+i))
+		if err := s.Defer("host", Local{}, Handle{Version: Version, JobID: id, Dir: filepath.Join(base, id), PID: 42}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Shell("host", Local{}, "").Run(context.Background(), ":", nil, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Pending("host"); n != 2 {
+		t.Fatalf("%d pending after a call, want 2", n)
+	}
+	if err := s.Flush(context.Background()); err != nil || s.Pending("host") != 0 {
+		t.Fatalf("Flush: %v, %d pending", err, s.Pending("host"))
+	}
+}
