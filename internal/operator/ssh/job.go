@@ -73,6 +73,14 @@ type job struct {
 	sh       shell
 	out      *process.LastLine
 
+	// trail stores the offsets saveEvery after output that came too soon
+	// after the last save: a job that prints and then goes quiet has
+	// them stored anyway, and a restart repeats at most saveEvery of it.
+	// trailMu is held across that save, so stopTrail waits it out.
+	trailMu      sync.Mutex
+	trail        *time.Timer
+	trailStopped bool
+
 	mu       sync.Mutex // h and saved: Progress runs in Follow's goroutine
 	h        Handle
 	saved    remotejob.Offsets
@@ -186,6 +194,8 @@ func (j *job) followToEnd(ctx context.Context) (operator.Result, error) {
 // the offsets reached after each lost connection: the job runs on, and
 // its output is neither lost nor repeated.
 func (j *job) follow(ctx context.Context) (int, error) {
+	j.startTrail()
+	defer j.stopTrail()
 	wait := retryMin
 	for {
 		from := j.offsets()
@@ -225,10 +235,58 @@ func (j *job) progress(o remotejob.Offsets) {
 	j.mu.Lock()
 	due := time.Since(j.savedAt) >= saveEvery
 	j.mu.Unlock()
-	if due {
+	if !due {
+		j.armTrail()
+		return
+	}
+	if err := j.saveNow(j.saveCtx); err != nil {
+		j.warnOnce(err)
+	}
+}
+
+func (j *job) startTrail() {
+	j.trailMu.Lock()
+	defer j.trailMu.Unlock()
+	j.trailStopped = false
+}
+
+// armTrail schedules the trailing save, unless one is pending.
+func (j *job) armTrail() {
+	j.trailMu.Lock()
+	defer j.trailMu.Unlock()
+	if j.trailStopped || j.trail != nil {
+		return
+	}
+	j.trail = time.AfterFunc(saveEvery, j.trailSave)
+}
+
+// trailSave stores offsets that no save has covered yet.
+func (j *job) trailSave() {
+	j.trailMu.Lock()
+	defer j.trailMu.Unlock()
+	j.trail = nil
+	if j.trailStopped {
+		return
+	}
+	j.mu.Lock()
+	pending := j.h.Offsets != j.saved
+	j.mu.Unlock()
+	if pending {
 		if err := j.saveNow(j.saveCtx); err != nil {
 			j.warnOnce(err)
 		}
+	}
+}
+
+// stopTrail cancels a pending trailing save and waits for one under way:
+// no save of this follow comes after the try's own last one.
+func (j *job) stopTrail() {
+	j.trailMu.Lock()
+	defer j.trailMu.Unlock()
+	j.trailStopped = true
+	if j.trail != nil {
+		j.trail.Stop()
+		j.trail = nil
 	}
 }
 
