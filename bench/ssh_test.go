@@ -83,10 +83,10 @@ func sshChain(b *testing.B, argv []string, n int) time.Duration {
 // SQLite) and compares its wall time with 40 runs of OpenSSH's
 // `ssh host true` over one already-open ControlMaster connection,
 // interleaved so both see the same load; the same chain with
-// cleanup: never shows what the cleanup call costs. It also measures the detached
-// job's own cost: remotejob StartQuick (+ Follow when needed), and
-// Cleanup apart, over the pool, against a plain Pool.Run of `true`, 40
-// each.
+// cleanup: never shows what the cleanup costs. It also measures the
+// detached job's own cost: remotejob StartQuick (+ Follow when needed)
+// carrying the previous job's cleanup, over the pool, against a plain
+// Pool.Run of `true`, 40 each, and the Flush of the last cleanup apart.
 func BenchmarkSSHChain40(b *testing.B) {
 	const id, keep = "sshchain40", "sshchain40_keep"
 	edge := newSSHEdge(b)
@@ -106,14 +106,17 @@ func BenchmarkSSHChain40(b *testing.B) {
 	}
 	sh := sshclient.Shell{Pool: pool, Settings: s}
 	job := 0
-	// wrapper runs 40 detached jobs as the operator does (the start call
-	// lingers 100 ms for the job to end; Follow only if it did not), and
-	// times the cleanup calls apart.
-	wrapper := func() (jobs, cleanups time.Duration) {
+	// wrapper runs 40 detached jobs as the operator does: the start call
+	// lingers 100 ms for the job to end (Follow only if it did not) and
+	// carries the cleanup of the job before it (remotejob.Sweeper); the
+	// last job's cleanup is the Flush, timed apart.
+	wrapper := func() (jobs, flush time.Duration) {
+		sw := remotejob.NewSweeper(time.Hour)
 		for range chainLen {
 			job++
+			id := "bench_" + strconv.Itoa(job)
 			start := time.Now()
-			h, _, q, err := remotejob.StartQuick(context.Background(), sh, remotejob.Spec{Command: "true", BaseDir: base, JobID: "bench_" + strconv.Itoa(job)}, 100*time.Millisecond)
+			h, _, q, err := remotejob.StartQuick(context.Background(), sw.Shell("edge", sh, id), remotejob.Spec{Command: "true", BaseDir: base, JobID: id}, 100*time.Millisecond)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -122,13 +125,16 @@ func BenchmarkSSHChain40(b *testing.B) {
 					b.Fatalf("follow: %d, %v", code, err)
 				}
 			}
-			mid := time.Now()
-			if err := remotejob.Cleanup(context.Background(), sh, h); err != nil {
+			jobs += time.Since(start)
+			if err := sw.Defer("edge", sh, h, func(err error) { b.Errorf("cleanup of %s: %v", h.Dir, err) }); err != nil {
 				b.Fatal(err)
 			}
-			jobs, cleanups = jobs+mid.Sub(start), cleanups+time.Since(mid)
 		}
-		return jobs, cleanups
+		start := time.Now()
+		if err := sw.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		return jobs, time.Since(start)
 	}
 	plain := func() time.Duration {
 		start := time.Now()
@@ -142,7 +148,7 @@ func BenchmarkSSHChain40(b *testing.B) {
 	wrapper()
 	plain()
 
-	var walls, keeps, bares, wraps, cleans, plains []time.Duration
+	var walls, keeps, bares, wraps, flushes, plains []time.Duration
 	for b.Loop() {
 		for range 3 {
 			_, wall := r.run(id, 5*time.Minute)
@@ -150,8 +156,8 @@ func BenchmarkSSHChain40(b *testing.B) {
 			_, kept := r.run(keep, 5*time.Minute)
 			keeps = append(keeps, kept)
 			bares = append(bares, sshChain(b, argv, chainLen))
-			w, c := wrapper()
-			wraps, cleans = append(wraps, w), append(cleans, c)
+			w, fl := wrapper()
+			wraps, flushes = append(wraps, w), append(flushes, fl)
 			plains = append(plains, plain())
 		}
 	}
@@ -164,7 +170,7 @@ func BenchmarkSSHChain40(b *testing.B) {
 	b.ReportMetric(float64(percentile(keeps, 50))/float64(bare), "keep-wall/openssh")
 	b.ReportMetric(ms(bare)/chainLen, "openssh-true-ms")
 	b.ReportMetric(ms(wrap)/chainLen, "job-ms")
-	b.ReportMetric(ms(percentile(cleans, 50))/chainLen, "cleanup-ms")
+	b.ReportMetric(ms(percentile(flushes, 50)), "flush-ms")
 	b.ReportMetric(ms(pl)/chainLen, "pool-run-ms")
 	b.ReportMetric(float64(wrap)/float64(pl), "job/pool-run")
 }

@@ -86,6 +86,7 @@ func (a *app) tasksTest() *cobra.Command {
 				}
 			}
 			runner := newTestRunner(e, a)
+			defer runner.SSH.Close() // flushes the ssh job cleanups still pending
 			if err := runner.Test(ctx, d, task, logical, confMap, a.stdout); err != nil {
 				fmt.Fprintf(a.stdout, "Task %s failed: %v\n", task.ID, err)
 				return exitCode(1)

@@ -47,6 +47,11 @@
 //	         the group carries the marker → "gone|not_ours|terminated|killed"
 //	cleanup  rm -rf the directory if its marker names the job and the job
 //	         is not running → "removed|gone|running"
+//	sweep    a prelude any of the above may carry (Sweeper): the cleanup of
+//	         other, ended jobs of the same host, each in a subshell, before
+//	         the script's own work; one line each ahead of the own answer →
+//	         "swept removed|gone|running <job id>" or
+//	         "swept failed <job id> <reason>"
 //
 // # How the ssh operator uses it
 //
@@ -67,8 +72,11 @@
 // connection is Follow from the stored offsets: the log continues where it
 // was, the exit code is picked up even if the job ended meanwhile. A start
 // whose answer was lost is retried with the same JobID and finds the same
-// job. At the end, cleanup: on_success|always|never decides whether to call
-// Cleanup.
+// job. At the end, cleanup: on_success|always|never decides whether to
+// remove the directory: Sweeper.Defer queues it, and the next call to the
+// same host through Sweeper.Shell removes it first (never a job's own
+// calls: a resumed start must find its job), or an idle flush does, in one
+// session; Cleanup removes it at once (after a stop).
 //
 // Output is at least once across a crash: bytes written to the log after
 // the last saved offsets are written again on resume.

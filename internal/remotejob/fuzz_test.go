@@ -105,3 +105,45 @@ func FuzzParseStart(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSweepAnswer: the head of an answer carrying two cleanups, cut
+// anywhere, is read as two lines that read back the same and the rest
+// passed on whole, or refused with nothing passed on; never a panic.
+func FuzzSweepAnswer(f *testing.F) {
+	f.Add([]byte("sirocco-remotejob v1 swept removed a\nsirocco-remotejob v1 swept gone b\nsirocco-remotejob v1 started 42 1700000000 /j/c\n"), uint8(3))
+	f.Add([]byte("sirocco-remotejob v1 swept running a\nsirocco-remotejob v1 swept failed b /x/b is not the directory of job b: not removed\n"), uint8(0))
+	f.Add([]byte("sirocco-remotejob v1 swept removed b\nsirocco-remotejob v1 swept removed a\n"), uint8(1))
+	f.Add([]byte("sirocco-remotejob v1 swept failed a \nsirocco-remotejob v1 swept gone b\n"), uint8(9))
+	f.Add([]byte("sirocco-remotejob v1 swept removed a extra\n"), uint8(200))
+	f.Add([]byte("sirocco-remotejob v1 swept failed a tab\there\n"), uint8(5))
+	f.Add([]byte("sirocco-remotejob v1 swept gone a\n"), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint8) {
+		want := []pendingCleanup{{h: Handle{JobID: "a"}}, {h: Handle{JobID: "b"}}}
+		var rest bytes.Buffer
+		w := &sweepHead{want: want, next: &rest}
+		step := int(cut) + 1
+		for i := 0; i < len(data); i += step {
+			if n, err := w.Write(data[i:min(i+step, len(data))]); err != nil || n != min(step, len(data)-i) {
+				t.Fatalf("Write = %d, %v", n, err)
+			}
+		}
+		if w.err != nil || len(w.got) < len(want) {
+			if rest.Len() != 0 {
+				t.Fatalf("%q: refused or short (%v, %d lines), yet %q passed on", data, w.err, len(w.got), rest.Bytes())
+			}
+			return
+		}
+		var back bytes.Buffer
+		for i, r := range w.got {
+			fmt.Fprintf(&back, "%sswept %s %s", answerPrefix, r.word, want[i].h.JobID)
+			if r.word == "failed" {
+				back.WriteString(" " + r.reason)
+			}
+			back.WriteByte('\n')
+		}
+		back.Write(rest.Bytes())
+		if !bytes.Equal(back.Bytes(), data) {
+			t.Fatalf("%q read as %+v + %q, which reads back as %q", data, w.got, rest.Bytes(), back.Bytes())
+		}
+	})
+}

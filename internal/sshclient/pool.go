@@ -35,9 +35,11 @@ type Pool struct {
 	log  *slog.Logger
 	idle time.Duration
 
-	mu      sync.Mutex
-	entries map[string]*entry // by pool key
-	closed  bool
+	mu       sync.Mutex
+	entries  map[string]*entry // by pool key
+	closed   bool
+	attached map[any]Flusher // see Attach, in the order made
+	order    []any
 
 	dials atomic.Int64
 }
@@ -255,9 +257,64 @@ func (p *Pool) supersedeLocked(connID string) {
 	}
 }
 
-// Close closes every pooled connection, open sessions included, and
-// makes the pool refuse new ones.
+// Flusher is state a package keeps with a pool (Attach) that has remote
+// work left to do over the pool's connections when it closes.
+type Flusher interface {
+	// Flush does that work now, within ctx; Close calls it while the
+	// connections are still open.
+	Flush(ctx context.Context) error
+}
+
+// attachedFlushTimeout bounds the Flush of what is attached to a pool at
+// Close: a shutdown waits at most this long for the remote work left
+// (the ssh operator's pending cleanups) before it drops the connections.
+const attachedFlushTimeout = 10 * time.Second
+
+// Attach returns the value kept with the pool under key, made by mk on
+// the first call: per-process state of a package built on the pool,
+// shared by every user of its connections and living as long as they do
+// (the ssh operator's pending job cleanups, folded into the next call to
+// the same host). Close flushes it first.
+func (p *Pool) Attach(key any, mk func() Flusher) Flusher {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v, ok := p.attached[key]; ok {
+		return v
+	}
+	if p.attached == nil {
+		p.attached = map[any]Flusher{}
+	}
+	v := mk()
+	p.attached[key] = v
+	p.order = append(p.order, key)
+	return v
+}
+
+// flushAttached flushes what is attached, in the order it was made,
+// within attachedFlushTimeout in all; failures go to the pool's log.
+func (p *Pool) flushAttached() {
+	p.mu.Lock()
+	var fs []Flusher
+	for _, k := range p.order {
+		fs = append(fs, p.attached[k])
+	}
+	p.mu.Unlock()
+	if len(fs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), attachedFlushTimeout)
+	defer cancel()
+	for _, f := range fs {
+		if err := f.Flush(ctx); err != nil {
+			p.log.Warn("remote work left when the ssh pool closed was not finished", "err", err)
+		}
+	}
+}
+
+// Close flushes what is attached (Attach), then closes every pooled
+// connection, open sessions included, and makes the pool refuse new ones.
 func (p *Pool) Close() error {
+	p.flushAttached()
 	p.mu.Lock()
 	p.closed = true
 	var clients []*Client

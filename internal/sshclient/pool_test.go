@@ -311,3 +311,43 @@ func writeTestFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// flushRun is attached state whose Flush runs a command over the pool.
+type flushRun struct {
+	p   *Pool
+	s   *Settings
+	out string
+	err error
+}
+
+func (f *flushRun) Flush(ctx context.Context) error {
+	var b bytes.Buffer
+	_, f.err = f.p.Run(ctx, f.s, "echo flushed", &b, nil)
+	f.out = b.String()
+	return f.err
+}
+
+// TestPoolAttachFlushesAtClose: Attach makes its value once; Close
+// flushes it while the connections still take sessions, then refuses them.
+func TestPoolAttachFlushesAtClose(t *testing.T) {
+	srv := testenv.SSHD(t)
+	s := settingsOf(t, connTo(srv, "edge", map[string]string{"key_file": srv.KeyFile}))
+	p := NewPool(PoolOptions{})
+	type key struct{}
+	made := 0
+	mk := func() Flusher { made++; return &flushRun{p: p, s: s} }
+	f := p.Attach(key{}, mk).(*flushRun)
+	if p.Attach(key{}, mk) != Flusher(f) || made != 1 {
+		t.Fatalf("Attach made %d values, want 1 shared", made)
+	}
+	poolRun(t, p, s, "true")
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if f.err != nil || f.out != "flushed\n" {
+		t.Fatalf("the flush at Close ran: %q, %v", f.out, f.err)
+	}
+	if _, err := p.Run(t.Context(), s, "true", nil, nil); err == nil {
+		t.Fatal("a closed pool ran a command")
+	}
+}

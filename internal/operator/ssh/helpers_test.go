@@ -258,8 +258,8 @@ func fingerprint(t *testing.T, line string) string {
 // testenvPassword turns password logins on (a throwaway local user).
 func testenvPassword() []testenv.SSHDOption { return []testenv.SSHDOption{testenv.SSHDPassword()} }
 
-// waitRemoved waits until the cleanup, which runs in the background after
-// the try's outcome, removed dir.
+// waitRemoved waits until the cleanup, which a later call to the host or
+// the idle flush does after the try's outcome, removed dir.
 func waitRemoved(t *testing.T, dir string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)

@@ -67,17 +67,27 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 
 // job is one try's remote job, from its start or its resume to its end.
 type job struct {
-	t   *operator.Task
-	c   config
-	sh  shell
-	out *process.LastLine
+	t        *operator.Task
+	c        config
+	settings *sshclient.Settings
+	sh       shell
+	out      *process.LastLine
 
-	mu      sync.Mutex // h and saved: Progress runs in Follow's goroutine
-	h       Handle
-	saved   remotejob.Offsets
-	savedAt time.Time
-	saveCtx context.Context
-	warned  bool
+	// trail stores the offsets saveEvery after output that came too soon
+	// after the last save: a job that prints and then goes quiet has
+	// them stored anyway, and a restart repeats at most saveEvery of it.
+	// trailMu is held across that save, so stopTrail waits it out.
+	trailMu      sync.Mutex
+	trail        *time.Timer
+	trailStopped bool
+
+	mu       sync.Mutex // h and saved: Progress runs in Follow's goroutine
+	h        Handle
+	saved    remotejob.Offsets
+	savedAt  time.Time
+	jobSaved bool // a handle with the started job is stored
+	saveCtx  context.Context
+	warned   bool
 
 	idle  *time.Timer // cmd_timeout; nil without one
 	limit time.Duration
@@ -89,7 +99,8 @@ func newJob(t *operator.Task, c config, s *sshclient.Settings, h Handle) *job {
 	if c.cmdTimeout == nil {
 		c.cmdTimeout = &s.CmdTimeout
 	}
-	return &job{t: t, c: c, sh: shell{sshclient.Shell{Pool: t.SSH, Settings: s}}, out: &process.LastLine{W: t.Log}, h: h, saved: h.Offsets}
+	return &job{t: t, c: c, settings: s, sh: jobShell(t, s, h.JobID), out: &process.LastLine{W: t.Log}, h: h, saved: h.Offsets,
+		jobSaved: h.Job != nil}
 }
 
 // startAndFollow starts the job (or finds it: Start with a job id that
@@ -183,6 +194,8 @@ func (j *job) followToEnd(ctx context.Context) (operator.Result, error) {
 // the offsets reached after each lost connection: the job runs on, and
 // its output is neither lost nor repeated.
 func (j *job) follow(ctx context.Context) (int, error) {
+	j.startTrail()
+	defer j.stopTrail()
 	wait := retryMin
 	for {
 		from := j.offsets()
@@ -222,10 +235,58 @@ func (j *job) progress(o remotejob.Offsets) {
 	j.mu.Lock()
 	due := time.Since(j.savedAt) >= saveEvery
 	j.mu.Unlock()
-	if due {
+	if !due {
+		j.armTrail()
+		return
+	}
+	if err := j.saveNow(j.saveCtx); err != nil {
+		j.warnOnce(err)
+	}
+}
+
+func (j *job) startTrail() {
+	j.trailMu.Lock()
+	defer j.trailMu.Unlock()
+	j.trailStopped = false
+}
+
+// armTrail schedules the trailing save, unless one is pending.
+func (j *job) armTrail() {
+	j.trailMu.Lock()
+	defer j.trailMu.Unlock()
+	if j.trailStopped || j.trail != nil {
+		return
+	}
+	j.trail = time.AfterFunc(saveEvery, j.trailSave)
+}
+
+// trailSave stores offsets that no save has covered yet.
+func (j *job) trailSave() {
+	j.trailMu.Lock()
+	defer j.trailMu.Unlock()
+	j.trail = nil
+	if j.trailStopped {
+		return
+	}
+	j.mu.Lock()
+	pending := j.h.Offsets != j.saved
+	j.mu.Unlock()
+	if pending {
 		if err := j.saveNow(j.saveCtx); err != nil {
 			j.warnOnce(err)
 		}
+	}
+}
+
+// stopTrail cancels a pending trailing save and waits for one under way:
+// no save of this follow comes after the try's own last one.
+func (j *job) stopTrail() {
+	j.trailMu.Lock()
+	defer j.trailMu.Unlock()
+	j.trailStopped = true
+	if j.trail != nil {
+		j.trail.Stop()
+		j.trail = nil
 	}
 }
 
@@ -262,6 +323,7 @@ func (j *job) saveNow(ctx context.Context) error {
 	}
 	j.mu.Lock()
 	j.saved, j.savedAt = h.Offsets, time.Now()
+	j.jobSaved = j.jobSaved || h.Job != nil
 	j.mu.Unlock()
 	return nil
 }
@@ -273,7 +335,7 @@ func (j *job) finish(ctx, fctx context.Context, code int, err error) (operator.R
 	switch {
 	case err == nil:
 		if j.c.cleanup == CleanupAlways || j.c.cleanup == CleanupOnSuccess && code == 0 {
-			go j.cleanupAfter(ctx)
+			j.deferCleanup()
 		}
 		return j.outcome(code)
 	case detached(ctx):
@@ -340,8 +402,9 @@ func (j *job) stop(ctx context.Context, why error) error {
 	return nil
 }
 
-// cleanup removes the job's directory; a failure is said in the log and
-// does not change the try's outcome.
+// cleanup removes the job's directory now, in the try (after a stop or an
+// error; a job that ended by itself has deferCleanup); a failure is said
+// in the log and does not change the try's outcome.
 func (j *job) cleanup(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopMargin)
 	defer cancel()
@@ -349,22 +412,6 @@ func (j *job) cleanup(ctx context.Context) {
 	err := retry(cctx, func(ctx context.Context) error { return remotejob.Cleanup(ctx, j.sh, h) }, nil)
 	if err != nil {
 		fmt.Fprintf(j.t.Log, "sirocco: could not remove the remote job directory %s: %v\n", h.Dir, err)
-	}
-}
-
-// cleanupAfter removes the directory of a job that ended, in the
-// background: the try's outcome does not wait for one more round trip
-// (the next task of a chain starts meanwhile). The try's log may be closed
-// by then, so a failure goes to the service log; a Sirocco that stops
-// first leaves the directory (the pool refuses new sessions once closed).
-func (j *job) cleanupAfter(ctx context.Context) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopMargin)
-	defer cancel()
-	h := *j.h.Job
-	err := retry(cctx, func(ctx context.Context) error { return remotejob.Cleanup(ctx, j.sh, h) }, nil)
-	if err != nil && j.t.Logger != nil {
-		j.t.Logger.Warn("could not remove a remote job's directory", "dag_id", j.t.DagID, "run_id", j.t.RunID,
-			"task_id", j.t.TaskID, "try", j.t.TryNumber, "host", j.h.Host, "dir", h.Dir, "err", err)
 	}
 }
 

@@ -79,7 +79,7 @@ func (Recoverer) Stop(ctx context.Context, t *operator.Task, b []byte) error {
 	if err != nil {
 		return err
 	}
-	sh := shell{sshclient.Shell{Pool: t.SSH, Settings: s}}
+	sh := jobShell(t, s, h.JobID)
 	grace := h.killGrace(t.KillGrace)
 	if h.Job == nil {
 		return stopPending(ctx, t, sh, h, grace)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/remotejob"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // detachMidRun starts a try of command, waits for line in its log, then
@@ -33,6 +34,31 @@ func detachMidRun(t *testing.T, r *rig, command, line string) (*run, []byte) {
 		t.Fatal("a detach must leave the remote job running")
 	}
 	return ru, ru.lastHandle(t)
+}
+
+// TestQuietJobHasItsOffsetsStored: output followed by silence is covered
+// by a stored handle within about saveEvery, not only when more output
+// comes: a restart during the silence would otherwise log it all again.
+func TestQuietJobHasItsOffsetsStored(t *testing.T) {
+	r := newRig(t)
+	gate := filepath.Join(r.work, "go")
+	ru := r.newRun(t, "quiet", map[string]any{"command": "echo begin; while [ ! -e " + gate + " ]; do sleep 0.05; done; echo end"})
+	done := ru.execute(t.Context())
+	ru.log.waitFor(t, "begin", time.Minute)
+	testenv.Eventually(t, "the offsets past \"begin\" stored while the job is quiet", 30*time.Second, func() (bool, string) {
+		hs := ru.handles(t)
+		if len(hs) == 0 {
+			return false, "no handle stored"
+		}
+		last := hs[len(hs)-1]
+		return last.Job != nil && last.Offsets.Stdout >= int64(len("begin\n")), fmt.Sprintf("last stored offsets %+v", last.Offsets)
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := await(t, done, time.Minute); res.err != nil {
+		t.Fatalf("err = %v\n%s", res.err, ru.log)
+	}
 }
 
 // TestResumeContinuesTheLogAndTakesTheExitCode: a try let go of at a

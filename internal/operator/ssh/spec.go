@@ -7,7 +7,9 @@
 //	Execute: resolve the connection → store a pending handle (job id)
 //	  → remotejob.Start → store the handle (pid, directory)
 //	  → Follow (log streamed, offsets stored now and then)
-//	     ├ exit code → success | skipped | failed, cleanup
+//	     ├ exit code → success | skipped | failed, cleanup queued: the
+//	     │  next call to the host removes the directory first (or an
+//	     │  idle flush, or the pool's Close), never the job's own calls
 //	     ├ connection lost → reconnect, Follow again from the offsets
 //	     ├ ErrDetach (shutdown) → leave the job, store the offsets
 //	     └ cancel, execution_timeout, cmd_timeout → Stop (TERM, kill_grace, KILL)
@@ -15,7 +17,8 @@
 //	  again with the same job id, which finds the job, if only the
 //	  pending handle was stored), then the same end.
 //
-// get_pty runs the command attached instead (see pty.go).
+// A stop or an error with cleanup: always removes the directory at once,
+// in the try. get_pty runs the command attached instead (see pty.go).
 package ssh
 
 import (

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/operator"
+	"github.com/sirocco-dev/sirocco/internal/remotejob"
 	"github.com/sirocco-dev/sirocco/internal/sshclient"
 )
 
@@ -32,12 +33,13 @@ type fatalError struct{ err error }
 func (e *fatalError) Error() string { return e.err.Error() }
 func (e *fatalError) Unwrap() error { return e.err }
 
-// shell is sshclient.Shell with its transport failures marked.
-type shell struct{ sshclient.Shell }
+// shell is a remote job's transport (sshclient.Shell, carrying the
+// host's pending cleanups: see jobShell) with its failures marked.
+type shell struct{ sh remotejob.Shell }
 
 // Run runs script on the host; see sshclient.Shell.Run.
 func (s shell) Run(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	code, err := s.Shell.Run(ctx, script, stdin, stdout, stderr)
+	code, err := s.sh.Run(ctx, script, stdin, stdout, stderr)
 	if err != nil && ctx.Err() == nil {
 		err = &transportError{err}
 	}
