@@ -34,11 +34,21 @@ type Cluster struct {
 }
 
 // Connect builds the client of s. It reads files (a kubeconfig, the
-// in-cluster token) but does not call the apiserver.
+// in-cluster token) but does not call the apiserver. Clients.Connect
+// reuses the client of earlier calls.
 func (s *Settings) Connect() (*Cluster, error) {
-	cfg, ns, err := s.restConfig()
+	e, err := s.build()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s, err)
+	}
+	return s.cluster(e), nil
+}
+
+// build reads the configuration of s and builds its clientset.
+func (s *Settings) build() (*clientEntry, error) {
+	cfg, ns, err := s.restConfig()
+	if err != nil {
+		return nil, err
 	}
 	cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	if s.DisableVerifySSL {
@@ -47,15 +57,22 @@ func (s *Settings) Connect() (*Cluster, error) {
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: build the client: %w", s, err)
+		return nil, fmt.Errorf("build the client: %w", err)
 	}
+	return &clientEntry{config: cfg, client: cs, namespace: ns}, nil
+}
+
+// cluster is the Cluster of s over a built client: the namespace of s
+// wins over the configuration's.
+func (s *Settings) cluster(e *clientEntry) *Cluster {
+	ns := e.namespace
 	if s.Namespace != "" {
 		ns = s.Namespace
 	}
 	if ns == "" {
 		ns = DefaultNamespace
 	}
-	return &Cluster{Config: cfg, Client: cs, Namespace: ns, Settings: s}, nil
+	return &Cluster{Config: e.config, Client: e.client, Namespace: ns, Settings: s}
 }
 
 // restConfig loads the configuration s names, with the namespace it
