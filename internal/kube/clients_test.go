@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
 func writeKubeconfig(t *testing.T, path, server, token string, mtime time.Time) {
@@ -134,5 +136,22 @@ func TestClientsNil(t *testing.T) {
 	}
 	if b, _ := c.Connect(s); b.Client == a.Client {
 		t.Error("a nil cache reused a client")
+	}
+}
+
+// TestClientsNoRateLimiter: the shared clientset has no client-side rate
+// limiter, which would throttle every try of the process together.
+func TestClientsNoRateLimiter(t *testing.T) {
+	t.Parallel()
+	cl, err := NewClients(0).Connect(&Settings{KubeConfig: Secret(kubeconfigYAML("https://a", "t"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, ok := cl.Client.CoreV1().RESTClient().(*rest.RESTClient)
+	if !ok {
+		t.Fatalf("REST client is a %T", cl.Client.CoreV1().RESTClient())
+	}
+	if rl := rc.GetRateLimiter(); rl != nil {
+		t.Errorf("client-side rate limiter %T (QPS %v)", rl, rl.QPS())
 	}
 }

@@ -11,14 +11,15 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Client-side rate limits: client-go's defaults (5 requests a second,
-// bursts of 10) would queue the calls of a few dozen parallel pod tasks
-// sharing a process; the apiserver's own priority and fairness protects
-// it anyway.
-const (
-	clientQPS   = 50
-	clientBurst = 100
-)
+// noClientRateLimit turns off client-go's client-side rate limiter (a
+// negative QPS builds none). A clientset is shared by every try of the
+// process (Clients), so its token bucket would be a process-wide limit:
+// client-go's defaults (5 a second, bursts of 10), or even 50 a second,
+// queue the create, watch, log and delete calls of a few dozen parallel
+// pod tasks for seconds. The apiserver's priority and fairness protects
+// it, answering 429 with Retry-After, which client-go and Retriable
+// honour; Airflow's Python client has no client-side limit either.
+const noClientRateLimit = -1
 
 // inClusterNamespaceFile is where a pod's service account names its
 // namespace.
@@ -50,7 +51,7 @@ func (s *Settings) build() (*clientEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	cfg.QPS = noClientRateLimit
 	if s.DisableVerifySSL {
 		cfg.Insecure = true
 		cfg.CAData, cfg.CAFile = nil, ""
