@@ -19,6 +19,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/executor/kubeexec"
+	"github.com/sirocco-dev/sirocco/internal/kube"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
@@ -84,6 +85,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		Store:       o.Store, DAGs: bag, Operators: o.Operators, LogsDir: cfg.LogsDir(),
 		WorkerID: newWorkerID(host), Hostname: host, Clock: o.Clock, Logger: o.Logger, KillGrace: cfg.KillGrace,
 		SSH:       sshclient.NewPool(sshclient.PoolOptions{Logger: o.Logger}),
+		Kube:      kube.NewClients(0),
 		Preflight: &preflight.Checker{Kinit: cfg.Kerberos.KinitPath},
 	}
 	exec := executor.NewLocal(executor.LocalOptions{Runner: runner, Parallelism: cfg.Parallelism, Heartbeat: cfg.Heartbeat})

@@ -42,7 +42,7 @@ func (r *Runner) StopLeft(ctx context.Context, ti store.TaskInstance) (kind stri
 	}
 	t := &operator.Task{
 		DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, TryNumber: ti.TryNumber,
-		TryID: TryID(ti.WorkerID, ti.TaskKey, ti.TryNumber), Logger: r.Logger, KillGrace: r.KillGrace, SSH: r.SSH,
+		TryID: TryID(ti.WorkerID, ti.TaskKey, ti.TryNumber), Logger: r.Logger, KillGrace: r.KillGrace, SSH: r.SSH, Kube: r.Kube,
 		Log: io.Discard, Mask: func(string) {}, NoteHandle: func([]byte) {},
 		SaveHandle: func(context.Context, []byte) error { return errors.New("a try being stopped saves no handle") },
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/kube"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
@@ -59,6 +60,9 @@ type Runner struct {
 	// SSH is the pool of ssh connections the tries share (see
 	// operator.Task.SSH); its owner closes it after the last try.
 	SSH *sshclient.Pool
+	// Kube caches the Kubernetes clients the tries share (see
+	// operator.Task.Kube); nil builds one per try.
+	Kube *kube.Clients
 	// Preflight configures the connection checks of tasks and DAGs with
 	// preflight (kinit, step timeout); nil means the defaults.
 	Preflight *preflight.Checker
@@ -248,7 +252,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(r.WorkerID, k, t.ti.TryNumber),
 		NoteHandle: func(h []byte) { lw.Printf("%s%s", HandleNote, h) },
 		DagDir:     dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
-		Connection: r.connection(lw.AddSecret), SSH: r.SSH,
+		Connection: r.connection(lw.AddSecret), SSH: r.SSH, Kube: r.Kube,
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			if r.WrapHandle != nil {
 				var err error

@@ -36,7 +36,7 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
 		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d),
 		Log: masked, Logger: r.Logger, KillGrace: r.KillGrace, Mask: masked.AddSecret,
-		Connection: r.connection(masked.AddSecret), SSH: r.SSH,
+		Connection: r.connection(masked.AddSecret), SSH: r.SSH, Kube: r.Kube,
 		// Nothing is stored: the handle of started work (a Spark driver)
 		// is shown instead, so the user can find what a test left running.
 		SaveHandle: func(_ context.Context, h []byte) error {

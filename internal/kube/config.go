@@ -11,14 +11,15 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Client-side rate limits: client-go's defaults (5 requests a second,
-// bursts of 10) would queue the calls of a few dozen parallel pod tasks
-// sharing a process; the apiserver's own priority and fairness protects
-// it anyway.
-const (
-	clientQPS   = 50
-	clientBurst = 100
-)
+// noClientRateLimit turns off client-go's client-side rate limiter (a
+// negative QPS builds none). A clientset is shared by every try of the
+// process (Clients), so its token bucket would be a process-wide limit:
+// client-go's defaults (5 a second, bursts of 10), or even 50 a second,
+// queue the create, watch, log and delete calls of a few dozen parallel
+// pod tasks for seconds. The apiserver's priority and fairness protects
+// it, answering 429 with Retry-After, which client-go and Retriable
+// honour; Airflow's Python client has no client-side limit either.
+const noClientRateLimit = -1
 
 // inClusterNamespaceFile is where a pod's service account names its
 // namespace.
@@ -34,28 +35,45 @@ type Cluster struct {
 }
 
 // Connect builds the client of s. It reads files (a kubeconfig, the
-// in-cluster token) but does not call the apiserver.
+// in-cluster token) but does not call the apiserver. Clients.Connect
+// reuses the client of earlier calls.
 func (s *Settings) Connect() (*Cluster, error) {
-	cfg, ns, err := s.restConfig()
+	e, err := s.build()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s, err)
 	}
-	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	return s.cluster(e), nil
+}
+
+// build reads the configuration of s and builds its clientset.
+func (s *Settings) build() (*clientEntry, error) {
+	cfg, ns, err := s.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS = noClientRateLimit
 	if s.DisableVerifySSL {
 		cfg.Insecure = true
 		cfg.CAData, cfg.CAFile = nil, ""
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: build the client: %w", s, err)
+		return nil, fmt.Errorf("build the client: %w", err)
 	}
+	return &clientEntry{config: cfg, client: cs, namespace: ns}, nil
+}
+
+// cluster is the Cluster of s over a built client: the namespace of s
+// wins over the configuration's.
+func (s *Settings) cluster(e *clientEntry) *Cluster {
+	ns := e.namespace
 	if s.Namespace != "" {
 		ns = s.Namespace
 	}
 	if ns == "" {
 		ns = DefaultNamespace
 	}
-	return &Cluster{Config: cfg, Client: cs, Namespace: ns, Settings: s}, nil
+	return &Cluster{Config: e.config, Client: e.client, Namespace: ns, Settings: s}
 }
 
 // restConfig loads the configuration s names, with the namespace it

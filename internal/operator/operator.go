@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/kube"
 	"github.com/sirocco-dev/sirocco/internal/sshclient"
 )
 
@@ -52,6 +53,10 @@ type Task struct {
 	// reused across tries (one handshake, one session per command). Nil
 	// where nothing may reach another host.
 	SSH *sshclient.Pool
+	// Kube holds the process's Kubernetes clients, one per connection
+	// settings, reused across tries (one kubeconfig read, one clientset).
+	// Nil builds a client per try.
+	Kube *kube.Clients
 }
 
 // Result is what a successful try returns. ReturnValue, when set, is pushed

@@ -111,7 +111,7 @@ func connect(ctx context.Context, t *operator.Task, connID string, o kube.Overri
 	if s, err = s.Override(o); err != nil {
 		return nil, err
 	}
-	cl, err := s.Connect()
+	cl, err := t.Kube.Connect(s)
 	if err != nil {
 		return nil, err
 	}

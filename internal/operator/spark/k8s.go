@@ -47,7 +47,7 @@ func connectKube(ctx context.Context, t *operator.Task, id string) (*kube.Cluste
 	if err != nil {
 		return nil, err
 	}
-	cl, err := ks.Connect()
+	cl, err := t.Kube.Connect(ks)
 	if err != nil {
 		return nil, err
 	}
