@@ -8,6 +8,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/metrics"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -44,6 +45,9 @@ type Options struct {
 	Environ func() []string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Metrics, when set, is served at /metrics (behind the same guard as
+	// the API) and records each request's latency.
+	Metrics *metrics.Metrics
 }
 
 // server is the API over one Options.
@@ -63,7 +67,8 @@ type route struct {
 // New returns the API handler. It serves /health, and everything under
 // /api/v1, behind the guard described in the package doc.
 func New(o Options) http.Handler {
-	return newServer(o)
+	s := newServer(o)
+	return o.Metrics.Instrument(s, s.route)
 }
 
 // HealthOnly returns a handler answering /health and /api/v1/health and
@@ -73,7 +78,21 @@ func HealthOnly(o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", s.adapt(s.health))
 	mux.Handle("GET "+Prefix+"/health", s.adapt(s.health))
-	return mux
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics.Handler())
+	}
+	return o.Metrics.Instrument(mux, nil)
+}
+
+// route names a request's endpoint for the latency metric: its route
+// pattern, or "" when none matches.
+func (s *server) route(r *http.Request) string {
+	switch r.URL.Path {
+	case "/health", "/metrics":
+		return r.Method + " " + r.URL.Path
+	}
+	_, pattern := s.mux.Handler(r)
+	return pattern
 }
 
 func newServer(o Options) *server {
@@ -159,6 +178,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.guard(w, r); err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if r.URL.Path == "/metrics" && s.o.Metrics != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		s.o.Metrics.Handler().ServeHTTP(w, r)
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {

@@ -162,4 +162,23 @@ func TestHealth(t *testing.T) {
 	if sched := api2.get("/health")["scheduler"].(map[string]any); sched["status"] != "healthy" || sched["latest_scheduler_heartbeat"] == nil {
 		t.Errorf("a fresh heartbeat: %v", sched)
 	}
+
+	// Its age is reported, in a standalone too; past zombie_threshold the
+	// API server's scheduler is unhealthy.
+	old := now.Add(-10 * time.Minute)
+	if err := api2.st.RegisterWorker(t.Context(), store.Worker{ID: "w", Kind: "local", Hostname: "h", StartedAt: old, HeartbeatAt: old}); err != nil {
+		t.Fatal(err)
+	}
+	sched := api2.get("/health")["scheduler"].(map[string]any)
+	if age, _ := sched["heartbeat_age_seconds"].(float64); sched["status"] != "unhealthy" || age < 599 || age > 3600 {
+		t.Errorf("a 10-minute-old heartbeat: %v", sched)
+	}
+	standalone := newSite(t, nil)
+	if err := standalone.st.RegisterWorker(t.Context(), store.Worker{ID: "w", Kind: "local", Hostname: "h", StartedAt: now, HeartbeatAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	sched = standalone.get("/health")["scheduler"].(map[string]any)
+	if age, ok := sched["heartbeat_age_seconds"].(float64); sched["status"] != "healthy" || !ok || age < 0 || age > 60 {
+		t.Errorf("standalone with a fresh heartbeat: %v", sched)
+	}
 }

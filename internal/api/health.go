@@ -17,9 +17,9 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.o.Store.ListPools(ctx); err != nil {
 		db, code = "unhealthy", http.StatusServiceUnavailable
 	}
-	sched := map[string]any{"status": "healthy", "started_at": s.o.Started.UTC().Format(time.RFC3339)}
-	if !s.o.SchedulerInProcess {
-		sched = s.schedulerHealth(ctx)
+	sched := s.schedulerHealth(ctx)
+	if s.o.SchedulerInProcess {
+		sched["status"], sched["started_at"] = "healthy", s.o.Started.UTC().Format(time.RFC3339)
 	}
 	return writeJSON(w, code, map[string]any{
 		"metadatabase": map[string]string{"status": db},
@@ -29,8 +29,11 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) error {
 
 // schedulerHealth is healthy when some executor heartbeat is younger than
 // the zombie threshold: past it, the scheduler would call its tries dead.
+// It also says how old that heartbeat is (heartbeat_age_seconds), so a
+// probe or a person sees a scheduler falling behind before it is declared
+// unhealthy.
 func (s *server) schedulerHealth(ctx context.Context) map[string]any {
-	out := map[string]any{"status": "unhealthy", "latest_scheduler_heartbeat": nil}
+	out := map[string]any{"status": "unhealthy", "latest_scheduler_heartbeat": nil, "heartbeat_age_seconds": nil}
 	workers, err := s.o.Store.ListWorkers(ctx)
 	if err != nil {
 		return out
@@ -45,6 +48,7 @@ func (s *server) schedulerHealth(ctx context.Context) map[string]any {
 		return out
 	}
 	out["latest_scheduler_heartbeat"] = ts(latest)
+	out["heartbeat_age_seconds"] = max(s.now().Sub(latest), 0).Seconds()
 	limit := s.o.Config.ZombieAfter
 	if limit <= 0 {
 		limit = 30 * time.Second

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/api"
 	"github.com/sirocco-dev/sirocco/internal/engine"
+	"github.com/sirocco-dev/sirocco/internal/metrics"
 )
 
 func (a *app) apiServerCmd() *cobra.Command {
@@ -60,7 +61,9 @@ func (a *app) serveAPI(parent context.Context, listen string) error {
 	if err != nil {
 		return err
 	}
-	handler := api.New(api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log})
+	m := metrics.New()
+	m.Store(st, metricsTimeout)
+	handler := api.New(api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log, Metrics: m})
 	closeHTTP, err := startHTTP(listen, handler, log)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/engine"
+	"github.com/sirocco-dev/sirocco/internal/metrics"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -78,13 +79,18 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 	defer st.Close()
 	sealVariables(ctx, st, cfg, log)
 	defer a.maskServiceLog(ctx, st, cfg, log)()
-	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: st, Operators: a.operators, Logger: log})
+	var m *metrics.Metrics
+	if listen != "" {
+		m = metrics.New()
+		m.Store(st, metricsTimeout)
+	}
+	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: st, Operators: a.operators, Logger: log, Metrics: m})
 	if err != nil {
 		return err
 	}
 	if listen != "" {
 		opts := api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, RunCreated: eng.Loop.RunCreated, SchedulerInProcess: true,
-			Started: time.Now(), Logger: log, DAGs: bagDAGs(eng.Bag)}
+			Started: time.Now(), Logger: log, DAGs: bagDAGs(eng.Bag), Metrics: m}
 		handler := api.HealthOnly(opts)
 		if withAPI {
 			if opts.Keys, err = loadKeys(cfg, log); err != nil {
@@ -107,6 +113,10 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 	log.Info("sirocco stopped")
 	return err
 }
+
+// metricsTimeout bounds a scrape's reads of the store: a locked database
+// must not hang Prometheus.
+const metricsTimeout = 5 * time.Second
 
 // bagDAGs is the API's view of a DAG bag: what is loaded now.
 func bagDAGs(b *engine.Bag) func() (map[string]*dag.DAG, map[string]error) {

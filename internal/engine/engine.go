@@ -20,6 +20,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/executor/kubeexec"
 	"github.com/sirocco-dev/sirocco/internal/kube"
+	"github.com/sirocco-dev/sirocco/internal/metrics"
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/scheduler"
@@ -51,6 +52,9 @@ type Options struct {
 	Clock     scheduler.Clock
 	// OnlyRun limits the engine to one run and no scheduling (`dags test`).
 	OnlyRun *store.TaskKey
+	// Metrics, when set, is told the loop's ticks, the tries' ends and the
+	// executors' slots (served at /metrics).
+	Metrics *metrics.Metrics
 }
 
 // New loads the DAGs folder and wires the parts; nothing runs until Run.
@@ -99,11 +103,19 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		}
 		sched, e.Kube = r, r.kube
 	}
-	e.Loop = scheduler.NewLoop(scheduler.Options{
+	loopOpts := scheduler.Options{
 		Store: o.Store, DAGs: bag, Executor: sched, Clock: o.Clock, Logger: o.Logger,
 		PollInterval: cfg.PollInterval, ZombieAfter: cfg.ZombieAfter, OnlyRun: o.OnlyRun,
 		Resumable: e.canResume,
-	})
+	}
+	if o.Metrics != nil {
+		loopOpts.Metrics = o.Metrics
+		o.Metrics.Slots("local", cfg.Parallelism, exec.FreeSlots)
+		if e.Kube != nil {
+			o.Metrics.Slots("kubernetes", e.Kube.Parallelism(), e.Kube.FreeSlots)
+		}
+	}
+	e.Loop = scheduler.NewLoop(loopOpts)
 	exec.SetOnDone(e.Loop.Report)
 	exec.SetRecorder(e.Loop)
 	if e.Kube != nil {

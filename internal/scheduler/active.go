@@ -42,6 +42,11 @@ type activeSet struct {
 	runList   []store.DagRun // the active runs, as last read
 	runsAt    time.Time
 	runsStale bool
+
+	// ended, when set, is told of each try the set sees end (a held row
+	// replaced by a newer one that left queued or running): /metrics'
+	// try durations, whoever wrote the end.
+	ended func(store.TaskInstance)
 }
 
 // refreshOptions say how often the set re-reads what the feed cannot show.
@@ -91,9 +96,18 @@ func (a *activeSet) set(ti store.TaskInstance) {
 		a.feedStale = true
 		return
 	}
-	if ti.Version >= a.tis[i].Version {
-		a.tis[i] = ti
+	a.replace(i, ti)
+}
+
+// replace puts ti in place of the held row i unless that row is newer.
+func (a *activeSet) replace(i int, ti store.TaskInstance) {
+	if ti.Version < a.tis[i].Version {
+		return
 	}
+	if a.ended != nil && tryEnded(a.tis[i], ti) {
+		a.ended(ti)
+	}
+	a.tis[i] = ti
 }
 
 // applyReported takes rows the executor wrote, each committed before it was
@@ -123,9 +137,7 @@ func (a *activeSet) refresh(ctx context.Context, st store.Store, now time.Time, 
 	unknownRun := false
 	for _, ti := range changed {
 		if i, ok := a.index[ti.TaskKey]; ok {
-			if ti.Version >= a.tis[i].Version {
-				a.tis[i] = ti
-			}
+			a.replace(i, ti)
 			continue
 		}
 		if k := (runKey{ti.DagID, ti.RunID}); a.runs[k] {

@@ -71,6 +71,8 @@ type Options struct {
 	// change feed misses no task instance write. (A run's own state is
 	// re-read every PollInterval, on Kick, and after the loop changed one.)
 	ResyncEvery time.Duration
+	// Metrics, when set, is told each tick's duration and each try's end.
+	Metrics Metrics
 }
 
 // Loop reads snapshots, asks Decide, and applies the plan. It is woken by
@@ -124,7 +126,11 @@ func NewLoop(opts Options) *Loop {
 	if opts.ResyncEvery <= 0 {
 		opts.ResyncEvery = time.Minute
 	}
-	return &Loop{opts: opts, kick: make(chan struct{}, 1)}
+	l := &Loop{opts: opts, kick: make(chan struct{}, 1)}
+	if opts.Metrics != nil {
+		l.active.ended = opts.Metrics.ObserveTryEnd
+	}
+	return l
 }
 
 // Kick asks for a tick as soon as possible, with the active runs read
@@ -200,7 +206,11 @@ func (l *Loop) Run(ctx context.Context) error {
 	timer := time.NewTimer(l.opts.PollInterval)
 	defer timer.Stop()
 	for {
+		began := time.Now()
 		changed, wake, err := l.tick(ctx)
+		if l.opts.Metrics != nil {
+			l.opts.Metrics.ObserveTick(time.Since(began))
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

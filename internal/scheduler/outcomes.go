@@ -196,6 +196,11 @@ func (l *Loop) settle(outs []*outcome, as []assumed, ws []store.Written, errs []
 	for _, a := range as {
 		i := slices.Index(outs, a.o)
 		if ws[i].OK {
+			// The set holds the assumed row already: the try's end is
+			// told against the row it replaced.
+			if l.active.ended != nil && tryEnded(a.old, ws[i].Row) {
+				l.active.ended(ws[i].Row)
+			}
 			continue
 		}
 		l.active.tis[a.at] = a.old

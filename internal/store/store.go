@@ -430,4 +430,28 @@ type Store interface {
 	// old.ConnID only if both still equal old's, and reports whether it did:
 	// re-encrypting under a new key never overwrites a concurrent change.
 	ReplaceConnectionSecrets(ctx context.Context, old ConnectionRecord, password, extra string) (bool, error)
+
+	// CountStates counts runs and task instances by state, and the queued
+	// and running tries by pool and queue: what /metrics reports, read at
+	// each scrape so that every process (a scheduler, an api-server)
+	// reports the same figures without keeping counters of its own.
+	CountStates(ctx context.Context) (StateCounts, error)
+}
+
+// StateCounts is what CountStates returns. A state that no row has is
+// absent from the maps.
+type StateCounts struct {
+	Runs  map[RunState]int
+	Tasks map[TaskState]int
+	// Slots lists, per pool and queue, the tries queued and running there.
+	Slots []SlotCount
+}
+
+// SlotCount is the number of queued and running tries of one pool and
+// queue (pool slots, as Airflow's pool.queued_slots / running_slots count
+// them, weigh each try by its pool_slots).
+type SlotCount struct {
+	Pool, Queue           string
+	Queued, Running       int
+	QueuedSlots, RunSlots int
 }

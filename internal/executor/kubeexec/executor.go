@@ -314,3 +314,6 @@ func (x *Executor) StopLeft(ctx context.Context, ti store.TaskInstance) error {
 	}
 	return nil
 }
+
+// Parallelism is how many worker pods the executor runs at once.
+func (x *Executor) Parallelism() int { return x.o.Parallelism }
