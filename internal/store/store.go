@@ -430,4 +430,6 @@ type Store interface {
 	// old.ConnID only if both still equal old's, and reports whether it did:
 	// re-encrypting under a new key never overwrites a concurrent change.
 	ReplaceConnectionSecrets(ctx context.Context, old ConnectionRecord, password, extra string) (bool, error)
+
+	Accounts
 }
