@@ -57,6 +57,7 @@ type EventLog struct {
 
 // EventLogFilter selects audit entries; empty fields match anything.
 type EventLogFilter struct {
+	ID                  int64 // 0: any
 	Owner, Event, DagID string
 	Desc                bool // newest first
 	Limit, Offset       int  // Limit 0 = no limit

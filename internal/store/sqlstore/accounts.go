@@ -188,8 +188,8 @@ func (s *Store) AddEventLog(ctx context.Context, e store.EventLog) error {
 
 // ListEventLogs returns the entries f selects and how many match.
 func (s *Store) ListEventLogs(ctx context.Context, f store.EventLogFilter) ([]store.EventLog, int, error) {
-	where := ` WHERE (? = '' OR owner = ?) AND (? = '' OR event = ?) AND (? = '' OR dag_id = ?)`
-	args := []any{f.Owner, f.Owner, f.Event, f.Event, f.DagID, f.DagID}
+	where := ` WHERE (? = 0 OR id = ?) AND (? = '' OR owner = ?) AND (? = '' OR event = ?) AND (? = '' OR dag_id = ?)`
+	args := []any{f.ID, f.ID, f.Owner, f.Owner, f.Event, f.Event, f.DagID, f.DagID}
 	var total int
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM event_logs`+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count event logs: %w", err)

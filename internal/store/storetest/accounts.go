@@ -200,6 +200,9 @@ func testEventLogs(t *testing.T, s store.Store) {
 	if err != nil || total != 3 || len(page) != 2 || page[0].RunID != "r2" || page[1].RunID != "r0" {
 		t.Errorf("bob's, newest first, second page of 2: %+v (total %d), %v", page, total, err)
 	}
+	if one, total, err := s.ListEventLogs(ctx, store.EventLogFilter{ID: all[2].ID}); err != nil || total != 1 || len(one) != 1 || one[0].RunID != "r2" {
+		t.Errorf("ListEventLogs by id: %+v (%d), %v", one, total, err)
+	}
 	for _, f := range []store.EventLogFilter{{DagID: "other"}, {Event: "PATCH /dags/{dag_id}"}, {Owner: "ann"}} {
 		if list, total, err := s.ListEventLogs(ctx, f); err != nil || total != 2 || len(list) != 2 {
 			t.Errorf("ListEventLogs(%+v) = %d of %d, %v", f, len(list), total, err)
