@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -108,8 +109,8 @@ var publicPaths = map[string]bool{
 
 // IsPublic reports whether path answers without authentication: health,
 // the OpenAPI document, the login endpoints and the UI's static assets.
-func IsPublic(path string) bool {
-	return publicPaths[path] || strings.HasPrefix(path, "/static/")
+func IsPublic(p string) bool {
+	return publicPaths[p] || strings.HasPrefix(p, "/static/") && path.Clean(p) == p
 }
 
 // Middleware finds who makes each request and puts it in the request's

@@ -36,14 +36,15 @@ func (c *clock) add(d time.Duration) {
 // bed is an Auth in front of a small site over a real SQLite store: GET
 // /whoami answers the identity, POST /api/v1/dags/{dag_id} a write.
 type bed struct {
-	t     *testing.T
+	t     testing.TB
+	auth  *auth.Auth
 	st    store.Store
 	clock *clock
 	srv   *httptest.Server
 	users auth.Users
 }
 
-func newBed(t *testing.T, opts ...func(*auth.Options)) *bed {
+func newBed(t testing.TB, opts ...func(*auth.Options)) *bed {
 	t.Helper()
 	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
@@ -67,8 +68,8 @@ func newBed(t *testing.T, opts ...func(*auth.Options)) *bed {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	mux.Handle("GET /admin", auth.Require(auth.Admin)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
-	b := &bed{t: t, st: st, clock: c, users: auth.Users{Store: st, Now: c.now}}
-	b.srv = httptest.NewServer(auth.New(o).Handler(mux))
+	b := &bed{t: t, st: st, clock: c, users: auth.Users{Store: st, Now: c.now}, auth: auth.New(o)}
+	b.srv = httptest.NewServer(b.auth.Handler(mux))
 	t.Cleanup(b.srv.Close)
 	return b
 }
@@ -465,5 +466,17 @@ func TestResetPasswordEndsSessions(t *testing.T) {
 	}
 	if _, err := b.users.ResetPassword(t.Context(), "ann", "short"); err == nil {
 		t.Error("a 5-character password was accepted")
+	}
+}
+
+// TestIsPublic: only health, the OpenAPI document, the login endpoints and
+// clean /static/ paths answer without a login; "/static/../api" is not
+// public even though the router would clean it.
+func TestIsPublic(t *testing.T) {
+	for p, want := range map[string]bool{"/health": true, "/api/v1/openapi.json": true, "/login": true, "/static/app.css": true,
+		"/static/../api/v1/dags": false, "/static//x": false, "/api/v1/dags": false, "/": false, "/healthz": false, "/api/v1/auth/me": false} {
+		if auth.IsPublic(p) != want {
+			t.Errorf("IsPublic(%q) = %v", p, !want)
+		}
 	}
 }

@@ -27,7 +27,7 @@ const (
 // Bounds on the parameters a stored hash may ask for, so a tampered row
 // cannot make one login allocate gigabytes or spin for minutes.
 const (
-	maxArgonMemory  = 1 << 20 // 1 GiB in KiB
+	maxArgonMemory  = 1 << 18 // 256 MiB in KiB
 	maxArgonTime    = 16
 	maxArgonThreads = 16
 	maxHashLen      = 128
