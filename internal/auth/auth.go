@@ -242,8 +242,8 @@ func (a *Auth) lookup(ctx context.Context, secret string, kind store.TokenKind) 
 	if err != nil {
 		return nil, err
 	}
-	role, err := ParseRole(u.Role)
-	if err != nil {
+	role, known := knownRole(u.Role)
+	if !known { // a row written by hand: the user is refused, not the server failed
 		a.log.Warn("user has an unknown role: refused", "user", u.Username, "role", u.Role)
 		return nil, nil
 	}
@@ -281,8 +281,12 @@ func (a *Auth) storeFailure(err error) *failure {
 func Require(min Role) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if f := Check(r, min); f != nil {
-				refuse(w, r, f.(*failure))
+			if err := Check(r, min); err != nil {
+				var f *failure
+				if !errors.As(err, &f) {
+					f = forbidden(err.Error())
+				}
+				refuse(w, r, f)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -61,3 +61,9 @@ func ParseRole(s string) (Role, error) {
 	}
 	return NoRole, fmt.Errorf("role %q: want one of Viewer, User, Op, Admin", s)
 }
+
+// knownRole is ParseRole for stored names: whether the name is a role.
+func knownRole(s string) (Role, bool) {
+	r, err := ParseRole(s)
+	return r, err == nil
+}
