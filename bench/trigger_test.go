@@ -54,7 +54,10 @@ func BenchmarkTriggerWait100(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dags, id+".yaml"), []byte(chainDAG(id, triggerChainLen)), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	env := append(os.Environ(), "SIROCCO_HOME="+home, "SIROCCO_DAGS_FOLDER="+dags)
+	// The standalone creates a user at its first start, so the API needs
+	// credentials: a service token, as a client script would use.
+	const token = "bench-service-token"
+	env := append(os.Environ(), "SIROCCO_HOME="+home, "SIROCCO_DAGS_FOLDER="+dags, "SIROCCO_API_TOKEN="+token)
 	addr := startServer(b, bin, env)
 	st, err := sqlstore.Open(b.Context(), "sqlite://"+filepath.Join(home, "sirocco.db"))
 	if err != nil {
@@ -87,7 +90,13 @@ func BenchmarkTriggerWait100(b *testing.B) {
 		b.Cleanup(client.CloseIdleConnections)
 		benchTrigger(b, st, id, func(runID string) {
 			body := strings.NewReader(`{"dag_run_id": "` + runID + `"}`)
-			resp, err := client.Post("http://"+addr+"/api/v1/dags/"+id+"/dagRuns", "application/json", body)
+			req, err := http.NewRequest("POST", "http://"+addr+"/api/v1/dags/"+id+"/dagRuns", body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := client.Do(req)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -180,13 +180,21 @@ tasks:
 }
 
 // TestAPIServerRefusesOpenAddressWithoutToken: listening beyond loopback
-// needs a token, and the reason is given before anything starts.
+// needs authentication (a user or a token) and TLS, and the reason is
+// given before anything starts.
 func TestAPIServerRefusesOpenAddressWithoutToken(t *testing.T) {
 	s := newSite(t, map[string]string{"d.yaml": "dag_id: d\ntasks:\n  - {id: a, operator: empty}\n"})
-	for _, args := range [][]string{{"standalone", "--listen", "0.0.0.0:0"}, {"api-server", "--listen", ":0"}} {
-		_, errOut, code := s.run(args...)
-		if code == 0 || !strings.Contains(errOut, "api_token") {
-			t.Errorf("sirocco %s: exit %d, stderr:\n%s", strings.Join(args, " "), code, errOut)
+	for _, c := range []struct {
+		args []string
+		fix  string
+	}{
+		{[]string{"standalone", "--listen", "0.0.0.0:0"}, "--tls-cert"},
+		{[]string{"api-server", "--listen", ":0"}, "api_token"},
+		{[]string{"api-server", "--listen", "127.0.0.1:0", "--tls-cert", "nope.pem"}, "--tls-key"},
+	} {
+		_, errOut, code := s.run(c.args...)
+		if code == 0 || !strings.Contains(errOut, c.fix) {
+			t.Errorf("sirocco %s: exit %d, stderr:\n%s", strings.Join(c.args, " "), code, errOut)
 		}
 	}
 	if out := s.mustRun("config", "list", "-o", "json"); !strings.Contains(out, `"api_token"`) {

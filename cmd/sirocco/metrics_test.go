@@ -17,11 +17,23 @@ func TestStandaloneServesMetrics(t *testing.T) {
 		"m.yaml": "dag_id: m\ntasks:\n  - {id: a, operator: bash, command: 'true'}\n" +
 			"  - {id: b, operator: bash, command: 'exit 3', depends_on: [a]}\n",
 	})
+	const token = "metrics-scraper-token" // Prometheus sends a bearer token
+	s.extraEnv = append(s.extraEnv, "SIROCCO_API_TOKEN="+token)
 	srv := s.startServer()
 	if _, _, code := s.run("dags", "trigger", "m", "--wait", "--run-id", "r1"); code != 1 {
 		t.Fatalf("trigger --wait exited %d, want 1 (b fails)", code)
 	}
-	resp, err := http.Get("http://" + srv.addr + "/metrics")
+	if resp, err := http.Get("http://" + srv.addr + "/metrics"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /metrics without credentials: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	req, err := http.NewRequest("GET", "http://"+srv.addr+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

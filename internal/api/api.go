@@ -3,8 +3,10 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -58,9 +60,10 @@ type server struct {
 }
 
 // route is one endpoint: method and path under Prefix, in the ServeMux
-// pattern syntax, and its handler.
+// pattern syntax, the least role that may call it, and its handler.
 type route struct {
 	method, path string
+	role         auth.Role
 	handle       func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -110,55 +113,64 @@ func newServer(o Options) *server {
 	}
 	s := &server{o: o, mux: http.NewServeMux(), log: o.Logger}
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.adapt(rt.handle))
+		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.adapt(authorize(rt.role, rt.handle)))
 	}
 	return s
 }
 
-// routes lists every endpoint; openapi.yaml documents exactly these.
+// routes lists every endpoint with the least role that may call it (the
+// README's role table); openapi.yaml documents exactly these, each with
+// its role (x-sirocco-role), which a test checks against this table and
+// against the answers.
 func (s *server) routes() []route {
 	const run = "/dags/{dag_id}/dagRuns/{dag_run_id}"
 	const ti = run + "/taskInstances/{task_id}"
 	return []route{
-		{"GET", "/health", s.health},
-		{"GET", "/openapi.json", s.openAPIJSON},
-		{"GET", "/openapi.yaml", s.openAPIYAML},
+		{"GET", "/health", auth.Public, s.health},
+		{"GET", "/openapi.json", auth.Public, s.openAPIJSON},
+		{"GET", "/openapi.yaml", auth.Public, s.openAPIYAML},
 
-		{"GET", "/dags", s.listDAGs},
-		{"GET", "/dags/{dag_id}", s.getDAG},
-		{"PATCH", "/dags/{dag_id}", s.patchDAG},
-		{"GET", "/dags/{dag_id}/tasks", s.listTasks},
-		{"GET", "/dags/{dag_id}/tasks/{task_id}", s.getTask},
-		{"POST", "/dags/{dag_id}/clearTaskInstances", s.clearTaskInstances},
+		{"GET", "/dags", auth.Viewer, s.listDAGs},
+		{"GET", "/dags/{dag_id}", auth.Viewer, s.getDAG},
+		{"PATCH", "/dags/{dag_id}", auth.User, s.patchDAG},
+		{"GET", "/dags/{dag_id}/tasks", auth.Viewer, s.listTasks},
+		{"GET", "/dags/{dag_id}/tasks/{task_id}", auth.Viewer, s.getTask},
+		{"POST", "/dags/{dag_id}/clearTaskInstances", auth.User, s.clearTaskInstances},
 
-		{"GET", "/dags/{dag_id}/dagRuns", s.listRuns},
-		{"POST", "/dags/{dag_id}/dagRuns", s.triggerRun},
-		{"GET", run, s.getRun},
+		{"GET", "/dags/{dag_id}/dagRuns", auth.Viewer, s.listRuns},
+		{"POST", "/dags/{dag_id}/dagRuns", auth.User, s.triggerRun},
+		{"GET", run, auth.Viewer, s.getRun},
 
-		{"GET", run + "/taskInstances", s.listTaskInstances},
-		{"GET", ti, s.getTaskInstance},
-		{"PATCH", ti, s.patchTaskInstance},
-		{"GET", ti + "/logs/{task_try_number}", s.getLog},
-		{"GET", ti + "/xcomEntries", s.listXComs},
-		{"GET", ti + "/xcomEntries/{xcom_key}", s.getXCom},
+		{"GET", run + "/taskInstances", auth.Viewer, s.listTaskInstances},
+		{"GET", ti, auth.Viewer, s.getTaskInstance},
+		{"PATCH", ti, auth.User, s.patchTaskInstance},
+		{"GET", ti + "/logs/{task_try_number}", auth.Viewer, s.getLog},
+		{"GET", ti + "/xcomEntries", auth.Viewer, s.listXComs},
+		{"GET", ti + "/xcomEntries/{xcom_key}", auth.Viewer, s.getXCom},
 
-		{"GET", "/connections", s.listConnections},
-		{"POST", "/connections", s.postConnection},
-		{"GET", "/connections/{connection_id}", s.getConnection},
-		{"PATCH", "/connections/{connection_id}", s.patchConnection},
-		{"DELETE", "/connections/{connection_id}", s.deleteConnection},
-		{"GET", "/pools", s.listPools},
-		{"POST", "/pools", s.postPool},
-		{"GET", "/pools/{pool_name}", s.getPool},
-		{"PATCH", "/pools/{pool_name}", s.patchPool},
-		{"DELETE", "/pools/{pool_name}", s.deletePool},
-		{"GET", "/variables", s.listVariables},
-		{"POST", "/variables", s.postVariable},
-		{"GET", "/variables/{variable_key}", s.getVariable},
-		{"PATCH", "/variables/{variable_key}", s.patchVariable},
-		{"DELETE", "/variables/{variable_key}", s.deleteVariable},
-		{"GET", "/importErrors", s.listImportErrors},
-		{"GET", "/importErrors/{import_error_id}", s.getImportError},
+		{"GET", "/connections", auth.Op, s.listConnections},
+		{"POST", "/connections", auth.Op, s.postConnection},
+		{"GET", "/connections/{connection_id}", auth.Op, s.getConnection},
+		{"PATCH", "/connections/{connection_id}", auth.Op, s.patchConnection},
+		{"DELETE", "/connections/{connection_id}", auth.Op, s.deleteConnection},
+		{"GET", "/pools", auth.Viewer, s.listPools},
+		{"POST", "/pools", auth.Op, s.postPool},
+		{"GET", "/pools/{pool_name}", auth.Viewer, s.getPool},
+		{"PATCH", "/pools/{pool_name}", auth.Op, s.patchPool},
+		{"DELETE", "/pools/{pool_name}", auth.Op, s.deletePool},
+		{"GET", "/variables", auth.Op, s.listVariables},
+		{"POST", "/variables", auth.Op, s.postVariable},
+		{"GET", "/variables/{variable_key}", auth.Op, s.getVariable},
+		{"PATCH", "/variables/{variable_key}", auth.Op, s.patchVariable},
+		{"DELETE", "/variables/{variable_key}", auth.Op, s.deleteVariable},
+		{"GET", "/importErrors", auth.Viewer, s.listImportErrors},
+		{"GET", "/importErrors/{import_error_id}", auth.Viewer, s.getImportError},
+
+		{"GET", "/auth/me", auth.Viewer, s.me},
+		{"GET", "/eventLogs", auth.Admin, s.listEventLogs},
+		{"GET", "/eventLogs/{event_log_id}", auth.Admin, s.getEventLog},
+		{"GET", "/users", auth.Admin, s.listUsers},
+		{"GET", "/users/{username}", auth.Admin, s.getUser},
 	}
 }
 
@@ -213,6 +225,21 @@ func (s *server) unrouted(r *http.Request) error {
 	}
 	return &problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
 		Detail: r.Method + " is not allowed on " + r.URL.Path, kind: "MethodNotAllowed", allow: allowed}
+}
+
+// authorize lets through only callers whose identity (put in the context
+// by auth's middleware) has at least role min: 401 without one, 403 below
+// it. A route without a role (auth.NoRole) is refused to everyone.
+func authorize(min auth.Role, h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := auth.Check(r, min); err != nil {
+			status := auth.CheckStatus(err)
+			kind := map[int]string{http.StatusUnauthorized: "Unauthenticated", http.StatusForbidden: "PermissionDenied"}[status]
+			title := map[int]string{http.StatusUnauthorized: "Unauthorized", http.StatusForbidden: "Forbidden"}[status]
+			return &problem{Status: status, Title: title, Detail: strings.TrimPrefix(err.Error(), title+": "), kind: kind}
+		}
+		return h(w, r)
+	}
 }
 
 // adapt turns a handler returning an error into an http.Handler that

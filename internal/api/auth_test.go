@@ -22,7 +22,7 @@ var endpoints = []string{
 	"/api/v1/dags/etl/dagRuns/r/taskInstances/extract/xcomEntries/k",
 	"/api/v1/dags/etl/dagRuns/r/taskInstances/extract/xcomEntries", "/api/v1/connections", "/api/v1/connections/c",
 	"/api/v1/pools", "/api/v1/pools/default_pool", "/api/v1/variables", "/api/v1/variables/v", "/api/v1/importErrors",
-	"/api/v1/importErrors/1", "/api/v1/openapi.json", "/api/v1/openapi.yaml",
+	"/api/v1/importErrors/1", "/api/v1/auth/me", "/api/v1/eventLogs", "/api/v1/users", "/api/v1/users/u",
 }
 
 // catalogWrites are a write of each kind on connections, variables and
@@ -90,9 +90,9 @@ func TestTokenRequiredEverywhereButHealth(t *testing.T) {
 	if pools, _ := s.st.ListPools(t.Context()); len(pools) != 1 || pools[0].Slots != 128 {
 		t.Errorf("writes without token changed the pools: %+v", pools)
 	}
-	for _, path := range []string{"/health", "/api/v1/health"} {
+	for _, path := range []string{"/health", "/api/v1/health", "/api/v1/openapi.json", "/api/v1/openapi.yaml"} {
 		if r := s.do("GET", path, nil); r.status != http.StatusOK {
-			t.Errorf("GET %s without token: %d, want 200 (health is open)", path, r.status)
+			t.Errorf("GET %s without token: %d, want 200 (health and the OpenAPI document are open)", path, r.status)
 		}
 	}
 	// With a token, any Host is fine: the token, not the name, is the proof.
@@ -171,28 +171,31 @@ func TestUnknownRoutesAreProblems(t *testing.T) {
 	wantProblem(t, "POST health", s.do("POST", "/health", map[string]any{}), http.StatusMethodNotAllowed)
 }
 
+// TestCheckListen: beyond loopback the server needs both authentication
+// and TLS, unless forced; each refusal says how to fix it.
 func TestCheckListen(t *testing.T) {
+	authTLS := api.Listen{Auth: true, TLS: true}
 	for _, c := range []struct {
-		addr, token string
-		ok          bool
+		addr string
+		l    api.Listen
+		fix  string // "" when accepted
 	}{
-		{"127.0.0.1:8080", "", true},
-		{"localhost:8080", "", true},
-		{"[::1]:8080", "", true},
-		{"127.0.0.2:0", "", true},
-		{":8080", "", false},
-		{"0.0.0.0:8080", "", false},
-		{"[::]:8080", "", false},
-		{"0.0.0.0:8080", "t", true},
-		{":8080", "t", true},
-		{"nonsense", "", false},
+		{"127.0.0.1:8080", api.Listen{}, ""},
+		{"localhost:8080", api.Listen{}, ""},
+		{"[::1]:8080", api.Listen{}, ""},
+		{"127.0.0.2:0", api.Listen{}, ""},
+		{":8080", api.Listen{}, "sirocco users create"},
+		{"0.0.0.0:8080", api.Listen{TLS: true}, "api_token"},
+		{"[::]:8080", api.Listen{Auth: true}, "--tls-cert"},
+		{"0.0.0.0:8080", api.Listen{Auth: true}, "--insecure-listen"},
+		{"0.0.0.0:8080", authTLS, ""},
+		{":8080", authTLS, ""},
+		{":8080", api.Listen{Insecure: true}, ""},
+		{"nonsense", authTLS, "nonsense"},
 	} {
-		err := api.CheckListen(c.addr, c.token)
-		if (err == nil) != c.ok {
-			t.Errorf("CheckListen(%q, token %v) = %v, want ok=%v", c.addr, c.token != "", err, c.ok)
-		}
-		if err != nil && c.token == "" && strings.Contains(c.addr, ":8080") && !strings.Contains(err.Error(), "api_token") {
-			t.Errorf("CheckListen(%q): %v should say how to fix it", c.addr, err)
+		err := api.CheckListen(c.addr, c.l)
+		if (err == nil) != (c.fix == "") || err != nil && !strings.Contains(err.Error(), c.fix) {
+			t.Errorf("CheckListen(%q, %+v) = %v, want %q", c.addr, c.l, err, c.fix)
 		}
 	}
 }

@@ -5,13 +5,16 @@
 //
 // One request goes through:
 //
-//	ServeHTTP ─► /health ─────────────────────────────► health (no auth)
-//	          └► guard: loopback Host unless a token is set, no CORS preflight,
-//	             Bearer token (constant time), JSON Content-Type on writes
-//	             └► mux (Go 1.22 method patterns) ─► handler ─► JSON | problem JSON
+//	auth's middleware (package auth): who is calling, CSRF, the audit log
+//	└► ServeHTTP ─► /health ─────────────────────────────► health (no auth)
+//	             └► guard: no CORS preflight, JSON Content-Type on writes
+//	                └► mux (Go 1.22 method patterns) ─► the route's least role
+//	                   (authorize: 401 / 403) ─► handler ─► JSON | problem JSON
 //
 // Handlers read the store and the DAGs the caller currently has loaded;
 // writes go through package actions, the same code the CLI runs, and then
 // wake the in-process scheduler (Options.Kick). Every route is listed once
-// in routes(), which the OpenAPI test checks against openapi.yaml.
+// in routes() with its role, which the OpenAPI test checks against
+// openapi.yaml (x-sirocco-role) and the authorization matrix against the
+// answers.
 package api

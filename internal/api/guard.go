@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"mime"
 	"net"
@@ -10,33 +8,20 @@ import (
 	"strings"
 )
 
-// guard checks what every /api/v1 request but health must satisfy.
+// guard checks what every /api/v1 request but health must satisfy before
+// it is routed; who the caller is was settled by auth's middleware, and
+// each route checks the caller's role (authorize).
 //
-//   - Without a token the API trusts whoever can reach the loopback
-//     address, so the Host must be a loopback name: a page whose domain
-//     was rebound to 127.0.0.1 sends its own Host and gets 403.
 //   - No CORS preflight is ever granted: a browser page of another origin
 //     cannot send a write, nor read an answer.
-//   - With a token, Authorization: Bearer <token> is required (compared in
-//     constant time).
 //   - A write must be Content-Type: application/json, which a browser only
 //     sends cross-site after a preflight, so a form or an <img> cannot
 //     forge one.
 func (s *server) guard(w http.ResponseWriter, r *http.Request) error {
-	token := s.o.Config.APIToken
-	if token == "" && !loopbackHost(r.Host) {
-		return &problem{Status: http.StatusForbidden, Title: "Forbidden",
-			Detail: fmt.Sprintf("host %q is not a loopback name; without api_token the API only answers requests to localhost", r.Host),
-			kind:   "PermissionDenied"}
-	}
 	if r.Method == http.MethodOptions {
 		return &problem{Status: http.StatusMethodNotAllowed, Title: "Method not allowed",
 			Detail: "cross-origin requests are not allowed", kind: "MethodNotAllowed",
 			allow: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete}}
-	}
-	if token != "" && !validToken(r.Header.Get("Authorization"), token) {
-		return &problem{Status: http.StatusUnauthorized, Title: "Unauthorized",
-			Detail: "this API requires the header Authorization: Bearer <api_token>", kind: "Unauthenticated"}
 	}
 	switch r.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
@@ -50,62 +35,61 @@ func (s *server) guard(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// validToken compares the bearer token of header with want in constant
-// time (over digests, so the length leaks nothing either).
-func validToken(header, want string) bool {
-	scheme, got, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	a := sha256.Sum256([]byte(strings.TrimSpace(got)))
-	b := sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+// Listen says how a server on an address is protected, for CheckListen.
+type Listen struct {
+	// Auth: requests need credentials (a user exists or will at start,
+	// or api_token is set).
+	Auth bool
+	// TLS: the server speaks HTTPS (--tls-cert and --tls-key).
+	TLS bool
+	// Insecure: the operator forced serving beyond loopback without TLS
+	// or without auth (--insecure-listen), e.g. behind a TLS proxy.
+	Insecure bool
 }
 
-// loopbackHost reports whether a Host header names this machine's
-// loopback: localhost or a loopback IP, with or without a port.
-func loopbackHost(host string) bool {
-	if host == "" {
-		return true // HTTP/1.0 without Host: not a browser
+// CheckListen refuses to serve beyond loopback without authentication and
+// TLS, unless forced: passwords, session cookies and tokens would cross
+// the network in clear. An address without a host (":8080") listens
+// everywhere.
+func CheckListen(addr string, l Listen) error {
+	loopback, err := loopbackAddr(addr)
+	if err != nil {
+		return err
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// CheckListen refuses to serve the API beyond loopback without a token:
-// with no users yet, the token is the only thing between the network and
-// triggering jobs. An address without a host (":8080") listens everywhere.
-func CheckListen(addr, token string) error {
-	if token != "" {
+	if loopback || l.Insecure {
 		return nil
 	}
+	if !l.Auth {
+		return fmt.Errorf("refusing to serve the API on %s, which is reachable from other machines, without authentication: "+
+			"create a user (sirocco users create) or set api_token (SIROCCO_API_TOKEN), or listen on 127.0.0.1", addr)
+	}
+	if !l.TLS {
+		return fmt.Errorf("refusing to serve on %s, which is reachable from other machines, without TLS: passwords and tokens "+
+			"would cross the network in clear; give --tls-cert and --tls-key, listen on 127.0.0.1, or pass "+
+			"--insecure-listen when a TLS proxy in front of Sirocco is the only way in", addr)
+	}
+	return nil
+}
+
+// loopbackAddr reports whether addr's host only reaches this machine.
+func loopbackAddr(addr string) (bool, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("listen address %q: %w", addr, err)
+		return false, fmt.Errorf("listen address %q: %w", addr, err)
 	}
-	if host != "" {
-		if strings.EqualFold(host, "localhost") {
-			return nil
-		}
-		ips, err := net.LookupIP(host)
-		if err != nil {
-			return fmt.Errorf("listen address %q: %w", addr, err)
-		}
-		loopback := len(ips) > 0
-		for _, ip := range ips {
-			loopback = loopback && ip.IsLoopback()
-		}
-		if loopback {
-			return nil
-		}
+	if host == "" {
+		return false, nil
 	}
-	return fmt.Errorf("refusing to serve the API on %s, which is reachable from other machines, without a token: "+
-		"set api_token (SIROCCO_API_TOKEN) or listen on 127.0.0.1", addr)
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil {
+		return false, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	loopback := len(ips) > 0
+	for _, ip := range ips {
+		loopback = loopback && ip.IsLoopback()
+	}
+	return loopback, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/api"
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -52,6 +53,7 @@ type site struct {
 	srv   *httptest.Server
 	kicks atomic.Int32
 	token string // sent as the bearer token, when set
+	auth  *auth.Auth
 }
 
 type siteOption func(*api.Options)
@@ -90,9 +92,16 @@ func newSite(t testing.TB, files map[string]string, opts ...siteOption) *site {
 		f(&o)
 	}
 	s.cfg = o.Config
-	s.srv = httptest.NewServer(api.New(o))
+	s.auth = auth.New(auth.Options{Store: st, ServiceToken: o.Config.APIToken, Logger: o.Logger})
+	s.srv = httptest.NewServer(s.auth.Handler(api.New(o)))
 	t.Cleanup(s.srv.Close)
 	return s
+}
+
+// guarded puts h behind authentication over st, as the CLI serves it:
+// with no user and no token, loopback callers are an anonymous Admin.
+func guarded(st store.Store, h http.Handler) http.Handler {
+	return auth.New(auth.Options{Store: st}).Handler(h)
 }
 
 func openStore(t testing.TB, url string) store.Store {

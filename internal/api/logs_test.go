@@ -62,9 +62,9 @@ tasks:
 			t.Errorf("engine: %v", err)
 		}
 	})
-	srv := httptest.NewServer(api.New(api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, RunCreated: eng.Loop.RunCreated,
+	srv := httptest.NewServer(guarded(st, api.New(api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, RunCreated: eng.Loop.RunCreated,
 		SchedulerInProcess: true,
-		DAGs:               func() (map[string]*dag.DAG, map[string]error) { return eng.Bag.DAGs(), eng.Bag.Errors() }}))
+		DAGs:               func() (map[string]*dag.DAG, map[string]error) { return eng.Bag.DAGs(), eng.Bag.Errors() }})))
 	t.Cleanup(srv.Close)
 	s := &site{t: t, st: st, cfg: cfg, srv: srv}
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sirocco-dev/sirocco/internal/auth"
 )
 
 // TestOpenAPIMatchesRoutes: every registered route is documented and
@@ -25,21 +27,34 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") || len(doc.Servers) != 1 || doc.Servers[0].URL != Prefix {
 		t.Fatalf("openapi %q, servers %v", doc.OpenAPI, doc.Servers)
 	}
-	documented := map[string]bool{}
+	documented := map[string]string{} // operation -> x-sirocco-role
 	for path, item := range doc.Paths {
-		for key := range item {
+		for key, op := range item {
 			if key == "parameters" || key == "summary" || key == "description" {
 				continue
 			}
-			documented[strings.ToUpper(key)+" "+path] = true
+			var o struct {
+				Role string `yaml:"x-sirocco-role"`
+			}
+			if err := op.Decode(&o); err != nil {
+				t.Fatal(err)
+			}
+			documented[strings.ToUpper(key)+" "+path] = o.Role
 		}
 	}
 	registered := map[string]bool{}
 	for _, rt := range newServer(Options{}).routes() {
-		registered[rt.method+" "+rt.path] = true
+		op := rt.method + " " + rt.path
+		registered[op] = true
+		if rt.role == auth.NoRole {
+			t.Errorf("route %s has no role: give it the least role that may call it", op)
+		}
+		if role, ok := documented[op]; ok && role != rt.role.String() {
+			t.Errorf("openapi.yaml says %s needs %q, the route table %s", op, role, rt.role)
+		}
 	}
 	for op := range registered {
-		if !documented[op] {
+		if _, ok := documented[op]; !ok {
 			t.Errorf("route %s is not in openapi.yaml", op)
 		}
 	}

@@ -14,26 +14,27 @@ import (
 )
 
 func (a *app) apiServerCmd() *cobra.Command {
-	var listen string
+	f := &httpFlags{defaultListen: "127.0.0.1:8080"}
 	cmd := &cobra.Command{
 		Use:   "api-server",
 		Short: "Serve the REST API (/api/v1) without a scheduler",
-		Long: "Serve the REST API over the configured database and DAGs folder, which is re-read every\n" +
-			"dag_dir_list_interval. Runs it creates are run by a scheduler (sirocco scheduler) sharing\n" +
-			"the database. Beyond loopback the API needs api_token (SIROCCO_API_TOKEN).",
+		Long: "Serve the REST API and the login page over the configured database and DAGs folder, which\n" +
+			"is re-read every dag_dir_list_interval. Runs it creates are run by a scheduler (sirocco\n" +
+			"scheduler) sharing the database. Beyond loopback it needs a user (or api_token) and\n" +
+			"--tls-cert/--tls-key.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.serveAPI(cmd.Context(), listen)
+			return a.serveAPI(cmd.Context(), f)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the REST API and /health")
+	f.register(cmd)
 	return cmd
 }
 
 // serveAPI serves the API until SIGINT/SIGTERM. The DAGs folder is
 // reloaded in the background, as the engine's watcher does, but nothing is
 // written back: recording DAGs and import errors is the scheduler's job.
-func (a *app) serveAPI(parent context.Context, listen string) error {
+func (a *app) serveAPI(parent context.Context, hf *httpFlags) error {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -43,15 +44,20 @@ func (a *app) serveAPI(parent context.Context, listen string) error {
 	if err != nil {
 		return err
 	}
-	if err := api.CheckListen(listen, cfg.APIToken); err != nil {
-		return err
-	}
 	log := a.logger(cfg)
 	st, err := a.openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	users, err := st.HasUsers(ctx)
+	if err != nil {
+		return err
+	}
+	secure, err := hf.check(users || cfg.APIToken != "")
+	if err != nil {
+		return err
+	}
 	defer a.maskServiceLog(ctx, st, cfg, log)()
 	bag := engine.NewBag(cfg.DagsFolder, a.operators.Specs())
 	if err := bag.Reload(); err != nil {
@@ -64,12 +70,12 @@ func (a *app) serveAPI(parent context.Context, listen string) error {
 	m := metrics.New()
 	m.Store(st, metricsTimeout)
 	handler := api.New(api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log, Metrics: m})
-	closeHTTP, err := startHTTP(listen, handler, log)
+	closeHTTP, err := startHTTP(hf, siteHandler(st, cfg, log, handler, secure), log)
 	if err != nil {
 		return err
 	}
 	defer closeHTTP()
-	logAPIAuth(log, cfg)
+	logAPIAuth(ctx, log, cfg, st)
 	log.Info("sirocco started", "role", "api-server", "dags_folder", cfg.DagsFolder, "dags", len(bag.DAGs()),
 		"import_errors", len(bag.Errors()), "home", cfg.Home)
 	bag.Watch(ctx, nil, cfg.DagRescan, log)

@@ -62,7 +62,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table, json or yaml")
 	root.AddCommand(
 		a.standaloneCmd(), a.schedulerCmd(), a.apiServerCmd(), a.dagsCmd(), a.tasksCmd(), a.dbCmd(),
-		a.poolsCmd(), a.variablesCmd(), a.configCmd(), a.connectionsCmd(), a.kerberosCmd(),
+		a.poolsCmd(), a.variablesCmd(), a.configCmd(), a.connectionsCmd(), a.kerberosCmd(), a.usersCmd(),
 	)
 	return root
 }

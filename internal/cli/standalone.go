@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os/signal"
 	"syscall"
 	"time"
@@ -14,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sirocco-dev/sirocco/internal/api"
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -23,19 +21,20 @@ import (
 )
 
 func (a *app) standaloneCmd() *cobra.Command {
-	var listen string
+	f := &httpFlags{defaultListen: "127.0.0.1:8080", listenHelpSuffix: "; empty to disable"}
 	cmd := &cobra.Command{
 		Use:   "standalone",
 		Short: "Run the scheduler, the local executor and the REST API in one process",
 		Long: "Run everything in one process with the embedded SQLite database by default: the\n" +
 			"DAGs folder is watched, scheduled runs are created, tasks run locally, and the REST API\n" +
-			"(/api/v1, /health) answers on --listen. Beyond loopback the API needs api_token.",
+			"(/api/v1, /health) and the login page answer on --listen. The first start creates the\n" +
+			"user admin and prints its password once. Beyond loopback it needs --tls-cert/--tls-key.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.serve(cmd.Context(), listen, "standalone")
+			return a.serve(cmd.Context(), f, "standalone")
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address of the REST API and /health; empty to disable")
+	f.register(cmd)
 	return cmd
 }
 
@@ -46,7 +45,7 @@ func (a *app) schedulerCmd() *cobra.Command {
 		Short: "Run the scheduler with its local executor (no UI)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.serve(cmd.Context(), listen, "scheduler")
+			return a.serve(cmd.Context(), &httpFlags{listen: listen}, "scheduler")
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address of the health endpoint; empty to disable")
@@ -55,7 +54,7 @@ func (a *app) schedulerCmd() *cobra.Command {
 
 // serve runs the engine until SIGINT/SIGTERM; standalone also serves the
 // REST API, the scheduler only /health.
-func (a *app) serve(parent context.Context, listen, role string) error {
+func (a *app) serve(parent context.Context, hf *httpFlags, role string) error {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -66,8 +65,10 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 		return err
 	}
 	withAPI := role == "standalone"
-	if withAPI && listen != "" {
-		if err := api.CheckListen(listen, cfg.APIToken); err != nil {
+	secure := false
+	if withAPI && hf.listen != "" {
+		// Standalone always has a user: the first start creates admin.
+		if secure, err = hf.check(true); err != nil {
 			return err
 		}
 	}
@@ -77,10 +78,19 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 		return err
 	}
 	defer st.Close()
+	if withAPI {
+		password, err := (auth.Users{Store: st}).EnsureAdmin(ctx)
+		if err != nil {
+			return fmt.Errorf("create the first user: %w", err)
+		}
+		if password != "" {
+			a.announceAdmin(password, hf)
+		}
+	}
 	sealVariables(ctx, st, cfg, log)
 	defer a.maskServiceLog(ctx, st, cfg, log)()
 	var m *metrics.Metrics
-	if listen != "" {
+	if hf.listen != "" {
 		m = metrics.New()
 		m.Store(st, metricsTimeout)
 	}
@@ -88,7 +98,7 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 	if err != nil {
 		return err
 	}
-	if listen != "" {
+	if hf.listen != "" {
 		opts := api.Options{Store: st, Config: cfg, Kick: eng.Loop.Kick, RunCreated: eng.Loop.RunCreated, SchedulerInProcess: true,
 			Started: time.Now(), Logger: log, DAGs: bagDAGs(eng.Bag), Metrics: m}
 		handler := api.HealthOnly(opts)
@@ -96,15 +106,15 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 			if opts.Keys, err = loadKeys(cfg, log); err != nil {
 				return err
 			}
-			handler = api.New(opts)
+			handler = siteHandler(st, cfg, log, api.New(opts), secure)
 		}
-		closeHTTP, err := startHTTP(listen, handler, log)
+		closeHTTP, err := startHTTP(hf, handler, log)
 		if err != nil {
 			return err
 		}
 		defer closeHTTP()
 		if withAPI {
-			logAPIAuth(log, cfg)
+			logAPIAuth(ctx, log, cfg, st)
 		}
 	}
 	log.Info("sirocco started", "role", role, "dags_folder", cfg.DagsFolder, "dags", len(eng.Bag.DAGs()),
@@ -197,39 +207,4 @@ func (a *app) maskServiceLog(ctx context.Context, st store.Store, cfg config.Con
 		cancel()
 		<-done
 	}
-}
-
-// startHTTP serves handler on listen in the background; the returned
-// function stops it, letting requests in flight finish for a few seconds.
-func startHTTP(listen string, handler http.Handler, log *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", listen, err)
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server stopped", "err", err)
-		}
-	}()
-	log.Info("serving", "addr", ln.Addr().String())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	}, nil
-}
-
-// logAPIAuth says how the API is protected, never the token itself.
-func logAPIAuth(log *slog.Logger, cfg config.Config) {
-	if cfg.APIToken != "" {
-		log.Info("REST API requires a bearer token (api_token)")
-		return
-	}
-	log.Info("REST API has no token: it answers loopback requests only (set api_token to open it)")
 }

@@ -436,6 +436,8 @@ type Store interface {
 	// each scrape so that every process (a scheduler, an api-server)
 	// reports the same figures without keeping counters of its own.
 	CountStates(ctx context.Context) (StateCounts, error)
+
+	Accounts
 }
 
 // StateCounts is what CountStates returns. A state that no row has is
