@@ -89,6 +89,34 @@ func TestRunKillStopsRendering(t *testing.T) {
 	}
 }
 
+// TestRunShutdownStopsRendering: Sirocco's shutdown (SIGTERM cancels the
+// context every try runs under) while a template spins stops rendering at
+// once; the try is given back without spending a retry, as any try stopped
+// by shutdown, instead of holding the shutdown until the render ends.
+func TestRunShutdownStopsRendering(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "dag_id: spin\ntasks:\n  - {id: t, operator: bash, retries: 0, command: "+spinner+"}\n")
+	unboundedSteps(e)
+	st := &renderStarted{Store: e.st, started: make(chan struct{})}
+	e.runner.Store = st
+	k := e.queue(e.createRun(nil), "t")
+	ctx, shutdown := context.WithCancel(context.Background())
+	defer shutdown()
+	done := e.runAsync(ctx, k)
+	<-st.started
+	shutdown()
+	_ = wait(t, done, time.Minute)
+	if ti := e.ti(k); ti.State != store.StateNone || ti.TryNumber != 1 || ti.InfraReruns != 1 {
+		t.Errorf("state %s try %d infra_reruns %d; want none, given back without spending a retry", ti.State, ti.TryNumber, ti.InfraReruns)
+	}
+	log := e.log(k, 1)
+	for _, want := range []string{"template rendering stopped", "try 1 of t stopped by shutdown; it runs again at the next start"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
 // TestRunExecutionTimeoutCoversRendering: execution_timeout bounds the
 // rendering of the try's templates too.
 func TestRunExecutionTimeoutCoversRendering(t *testing.T) {
