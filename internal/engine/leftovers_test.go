@@ -91,8 +91,9 @@ func TestRecoveryKillsLeftoversTogetherInTheBackground(t *testing.T) {
 	for _, l := range lefts {
 		<-l.exited
 	}
-	// One kill_grace in all: killed one after the other they cost three.
-	if took := time.Since(start); took >= 2*cfg.KillGrace {
+	// One kill_grace in all: killed one after the other they cost three
+	// (the slack is for a loaded machine's start-up).
+	if took := time.Since(start); took >= 5*cfg.KillGrace/2 {
 		t.Errorf("the three leftovers took %v to kill, with a kill_grace of %v", took, cfg.KillGrace)
 	}
 	for i, l := range lefts {
