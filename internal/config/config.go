@@ -175,7 +175,7 @@ func Load(flags map[string]string) (Config, error) {
 	c.KubernetesExecutor.PodTemplateFile = resolvePath(home, c.KubernetesExecutor.PodTemplateFile)
 	for k, v := range env {
 		if err := c.set(k, v); err != nil {
-			return c, fmt.Errorf("environment: %w", err)
+			return c, fmt.Errorf("environment: %s: %w", envVar(k), err)
 		}
 	}
 	for k, v := range flags {
@@ -422,6 +422,17 @@ func envValues() map[string]string {
 		}
 	}
 	return out
+}
+
+// envVar is the environment variable of the setting key, so that an error
+// names the variable the user set (SIROCCO_API_TOKEN), not only the key.
+func envVar(key string) string {
+	for _, st := range settings(reflect.ValueOf(Config{})) {
+		if st.key == key {
+			return st.field.Tag.Get("env")
+		}
+	}
+	return key
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -179,6 +179,9 @@ func TestBlankAPITokenIsRefused(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "api_token is set but blank") {
 				t.Fatalf("Load = %q, %v; want the blank api_token refused", c.APIToken, err)
 			}
+			if tc.env != nil && !strings.HasPrefix(err.Error(), "environment: SIROCCO_API_TOKEN: ") {
+				t.Errorf("Load = %v; want the error to name the variable", err)
+			}
 		})
 	}
 	home := t.TempDir()

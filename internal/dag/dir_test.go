@@ -220,7 +220,8 @@ func TestLoadDirSkipsNonRegularFiles(t *testing.T) {
 }
 
 // TestLoadDirFileTooLarge: a file over MaxFileSize is refused without
-// being read whole, whatever its size claims.
+// being read whole, whatever its size claims, and so is a symlink to one
+// outside the folder (symlinks are followed, as git-sync needs).
 func TestLoadDirFileTooLarge(t *testing.T) {
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.yaml")
@@ -230,12 +231,25 @@ func TestLoadDirFileTooLarge(t *testing.T) {
 	if err := os.Truncate(big, 1<<40); err != nil { // sparse: a terabyte of nothing
 		t.Fatal(err)
 	}
+	outside := filepath.Join(t.TempDir(), "image.bin")
+	if err := os.WriteFile(outside, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(outside, MaxFileSize+1); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := readDAGFile("/proc/self/maps"); err != nil { // claims 0 bytes, holds more
 		t.Errorf("read /proc/self/maps: %v", err)
 	}
 	bag := loadDirWithin(t, dir, testOpts, nil)
-	if err := bag.Errors[big]; err == nil || err.Error() != big+": not loaded: larger than 8 MiB" {
-		t.Errorf("error = %v", err)
+	for _, path := range []string{big, link} {
+		if err := bag.Errors[path]; err == nil || err.Error() != path+": not loaded: larger than 8 MiB" {
+			t.Errorf("%s: error = %v", path, err)
+		}
 	}
 }
 

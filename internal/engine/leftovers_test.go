@@ -70,6 +70,7 @@ func TestRecoveryKillsLeftoversTogetherInTheBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
+	start := time.Now()
 	go func() { done <- eng.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -89,6 +90,11 @@ func TestRecoveryKillsLeftoversTogetherInTheBackground(t *testing.T) {
 	}
 	for _, l := range lefts {
 		<-l.exited
+	}
+	// One kill_grace in all: killed one after the other they cost three
+	// (the slack is for a loaded machine's start-up).
+	if took := time.Since(start); took >= 5*cfg.KillGrace/2 {
+		t.Errorf("the three leftovers took %v to kill, with a kill_grace of %v", took, cfg.KillGrace)
 	}
 	for i, l := range lefts {
 		// Each noted, when SIGTERM came, any other leftover already dead.

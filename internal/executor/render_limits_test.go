@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/operator/all"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/template"
@@ -86,6 +87,59 @@ func TestRunKillStopsRendering(t *testing.T) {
 	}
 	if log := e.log(k, 1); !strings.Contains(log, "sirocco: killed (render command: line 1: template rendering stopped: killed)") {
 		t.Errorf("log should say rendering was stopped by the kill:\n%s", log)
+	}
+}
+
+// TestLocalMarkFailedStopsRendering: a user marking a try failed (as the
+// API and `tasks mark` do) while its template spins stops the render at
+// the next heartbeat; the try keeps the state the user gave it.
+func TestLocalMarkFailedStopsRendering(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "dag_id: spin\ntasks:\n  - {id: t, operator: bash, retries: 3, command: "+spinner+"}\n")
+	unboundedSteps(e)
+	st := &renderStarted{Store: e.st, started: make(chan struct{})}
+	e.runner.Store = st
+	l, finished, _ := startLocal(t, e)
+	k := e.queue(e.createRun(nil), "t")
+	l.Submit(k)
+	<-st.started
+	if _, err := actions.Mark(context.Background(), e.st, k, store.StateFailed, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	waitFinished(t, finished)
+	if ti := e.ti(k); ti.State != store.StateFailed || ti.TryNumber != 1 {
+		t.Errorf("state %s try %d; want failed try 1, as marked", ti.State, ti.TryNumber)
+	}
+	if log := e.log(k, 1); !strings.Contains(log, "template rendering stopped: killed: the task instance is now \"failed\"") {
+		t.Errorf("log should say the mark stopped rendering:\n%s", log)
+	}
+}
+
+// TestRunShutdownStopsRendering: Sirocco's shutdown (SIGTERM cancels the
+// context every try runs under) while a template spins stops rendering at
+// once; the try is given back without spending a retry, as any try stopped
+// by shutdown, instead of holding the shutdown until the render ends.
+func TestRunShutdownStopsRendering(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "dag_id: spin\ntasks:\n  - {id: t, operator: bash, retries: 0, command: "+spinner+"}\n")
+	unboundedSteps(e)
+	st := &renderStarted{Store: e.st, started: make(chan struct{})}
+	e.runner.Store = st
+	k := e.queue(e.createRun(nil), "t")
+	ctx, shutdown := context.WithCancel(context.Background())
+	defer shutdown()
+	done := e.runAsync(ctx, k)
+	<-st.started
+	shutdown()
+	_ = wait(t, done, time.Minute)
+	if ti := e.ti(k); ti.State != store.StateNone || ti.TryNumber != 1 || ti.InfraReruns != 1 {
+		t.Errorf("state %s try %d infra_reruns %d; want none, given back without spending a retry", ti.State, ti.TryNumber, ti.InfraReruns)
+	}
+	log := e.log(k, 1)
+	for _, want := range []string{"template rendering stopped", "try 1 of t stopped by shutdown; it runs again at the next start"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
 	}
 }
 

@@ -41,6 +41,9 @@ func TestSecretsStayOutOfLogsAndProcessLists(t *testing.T) {
 		name    string
 		conn    connection.Connection
 		secrets []string
+		// environment is the task's environment field; its values (a
+		// sensitive variable rendered into it) must stay out of ps too.
+		environment map[string]any
 	}{
 		{name: "password", conn: connection.Connection{ID: "pw", Type: "ssh", Host: r.srv.Host, Port: r.srv.Port,
 			Login: r.srv.PasswordUser, Password: r.srv.Password, Extra: with(nil)}, secrets: []string{r.srv.Password}},
@@ -49,13 +52,21 @@ func TestSecretsStayOutOfLogsAndProcessLists(t *testing.T) {
 		{name: "passphrase", conn: connection.Connection{ID: "phrase", Type: "ssh", Host: r.srv.Host, Port: r.srv.Port,
 			Login: r.srv.User, Extra: with(map[string]string{"private_key": string(encrypted), "passphrase": r.srv.Passphrase})},
 			secrets: []string{string(encrypted), r.srv.Passphrase}},
+		{name: "environment", conn: connection.Connection{ID: "env", Type: "ssh", Host: r.srv.Host, Port: r.srv.Port,
+			Login: r.srv.User, Extra: with(map[string]string{"key_file": r.srv.KeyFile})},
+			environment: map[string]any{"API_KEY": "vendor-Key-9c41d7e2-from-a-variable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r.conns[tt.conn.ID] = tt.conn
 			gate := filepath.Join(r.work, tt.conn.ID+".go")
-			ru := r.newRun(t, "secret", map[string]any{"ssh_conn_id": tt.conn.ID, "remote_base_dir": filepath.Join(r.work, "jobs-"+tt.conn.ID),
-				"command": "echo up; " + waitForFile(gate) + "; echo done"})
+			fields := map[string]any{"ssh_conn_id": tt.conn.ID, "remote_base_dir": filepath.Join(r.work, "jobs-"+tt.conn.ID),
+				"command": "echo up; " + waitForFile(gate) + "; echo done"}
+			if tt.environment != nil {
+				fields["environment"] = tt.environment
+				fields["command"] = `test -n "$API_KEY" && ` + fields["command"].(string)
+			}
+			ru := r.newRun(t, "secret", fields)
 			done := ru.execute(t.Context())
 			ru.log.waitFor(t, "up\n", time.Minute)
 			ps, err := exec.Command("ps", "-eo", "args").Output()
@@ -80,6 +91,11 @@ func TestSecretsStayOutOfLogsAndProcessLists(t *testing.T) {
 				}
 				if !strings.Contains(masked, s) {
 					t.Errorf("the secret %.12q... was not handed to the log's masker", s)
+				}
+			}
+			for _, v := range tt.environment {
+				if strings.Contains(string(ps), v.(string)) {
+					t.Errorf("ps shows an environment value: %q", v)
 				}
 			}
 		})
