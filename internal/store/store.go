@@ -65,6 +65,9 @@ const (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrConflict is a write refused because of the rows' state (deleting
+	// a run whose tasks are still running).
+	ErrConflict = errors.New("conflict")
 )
 
 // DAGRecord is what the store keeps about a DAG: the definition lives in
@@ -337,6 +340,13 @@ type Store interface {
 	// LastScheduledRun returns the scheduled run with the latest logical date.
 	LastScheduledRun(ctx context.Context, dagID string) (DagRun, error)
 	UpdateRun(ctx context.Context, u RunUpdate) (bool, error)
+	// DeleteRun removes a run with its task instances and their XComs, in
+	// one transaction. A run with a task queued, running or restarting is
+	// refused with an error wrapping ErrConflict: the work it started
+	// outside Sirocco would be orphaned. A missing run gives ErrNotFound.
+	// The change feed never goes back (TaskChangeCursor), so on SQLite the
+	// last run holding task instances cannot be deleted (ErrConflict).
+	DeleteRun(ctx context.Context, dagID, runID string) error
 
 	// ActiveTaskInstances returns the task instances of every queued or
 	// running DAG run: the scheduler's snapshot.
