@@ -8,6 +8,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -42,6 +43,9 @@ type Options struct {
 	// Environ lists the environment for SIROCCO_CONN_* lookups
 	// (os.Environ when nil); tests set it.
 	Environ func() []string
+	// Checker runs POST /connections/{id}/test (its Lookup is set per
+	// request); nil means the defaults with the configured kinit.
+	Checker *preflight.Checker
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -115,6 +119,7 @@ func (s *server) routes() []route {
 		{"GET", "/dags/{dag_id}/dagRuns", s.listRuns},
 		{"POST", "/dags/{dag_id}/dagRuns", s.triggerRun},
 		{"GET", run, s.getRun},
+		{"DELETE", run, s.deleteRun},
 
 		{"GET", run + "/taskInstances", s.listTaskInstances},
 		{"GET", ti, s.getTaskInstance},
@@ -128,6 +133,7 @@ func (s *server) routes() []route {
 		{"GET", "/connections/{connection_id}", s.getConnection},
 		{"PATCH", "/connections/{connection_id}", s.patchConnection},
 		{"DELETE", "/connections/{connection_id}", s.deleteConnection},
+		{"POST", "/connections/{connection_id}/test", s.testConnection},
 		{"GET", "/pools", s.listPools},
 		{"POST", "/pools", s.postPool},
 		{"GET", "/pools/{pool_name}", s.getPool},
