@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/api"
 	"github.com/sirocco-dev/sirocco/internal/engine"
+	"github.com/sirocco-dev/sirocco/internal/ui"
 )
 
 func (a *app) apiServerCmd() *cobra.Command {
@@ -60,7 +61,8 @@ func (a *app) serveAPI(parent context.Context, listen string) error {
 	if err != nil {
 		return err
 	}
-	handler := api.New(api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log})
+	handler := withUI(api.New(api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log}),
+		ui.Options{Store: st, DAGs: bagDAGs(bag), Config: cfg, Logger: log})
 	closeHTTP, err := startHTTP(listen, handler, log)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/engine"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/ui"
 )
 
 func (a *app) standaloneCmd() *cobra.Command {
@@ -90,7 +91,7 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 			if opts.Keys, err = loadKeys(cfg, log); err != nil {
 				return err
 			}
-			handler = api.New(opts)
+			handler = withUI(api.New(opts), ui.Options{Store: st, DAGs: opts.DAGs, Config: cfg, Logger: log})
 		}
 		closeHTTP, err := startHTTP(listen, handler, log)
 		if err != nil {
@@ -106,6 +107,16 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 	err = eng.Run(ctx)
 	log.Info("sirocco stopped")
 	return err
+}
+
+// withUI serves the REST API at /api/v1 and /health and the web UI at
+// every other path, on one port.
+func withUI(apiHandler http.Handler, o ui.Options) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(api.Prefix+"/", apiHandler)
+	mux.Handle("/health", apiHandler)
+	mux.Handle("/", ui.New(o))
+	return mux
 }
 
 // bagDAGs is the API's view of a DAG bag: what is loaded now.
