@@ -87,13 +87,13 @@ func TestSummarizeLog(t *testing.T) {
 		start, end string
 		outcome    string
 	}{
-		{"failed", "2026-01-01T00:00:00.000Z sirocco: starting try 1\n2026-01-01T00:00:01.000Z out\n2026-01-01T00:00:02.500Z sirocco: task failed: exit status 1\n",
+		{"failed", "[2026-01-01T00:00:00.000Z] sirocco: starting try 1\n[2026-01-01T00:00:01.000Z] out\n[2026-01-01T00:00:02.500Z] sirocco: task failed: exit status 1\n",
 			"2026-01-01T00:00:00Z", "2026-01-01T00:00:02.5Z", "failed"},
-		{"succeeded then more lines", "2026-01-01T00:00:00.000Z a\n2026-01-01T00:00:03.000Z sirocco: task succeeded\n2026-01-01T00:00:04.000Z sirocco: push return_value: x\n",
+		{"succeeded then more lines", "[2026-01-01T00:00:00.000Z] a\n[2026-01-01T00:00:03.000Z] sirocco: task succeeded\n[2026-01-01T00:00:04.000Z] sirocco: push return_value: x\n",
 			"2026-01-01T00:00:00Z", "2026-01-01T00:00:04Z", "success"},
-		{"stopped by shutdown", "2026-01-01T00:00:00.000+02:00 x\n2026-01-01T00:00:09.000+02:00 try 1 of t stopped by shutdown; it runs again\n",
+		{"stopped by shutdown", "[2026-01-01T00:00:00.000+02:00] x\n[2026-01-01T00:00:09.000+02:00] try 1 of t stopped by shutdown; it runs again\n",
 			"2025-12-31T22:00:00Z", "2025-12-31T22:00:09Z", "stopped"},
-		{"no outcome, partial last line", "2026-01-01T00:00:00.000Z x\n2026-01-01T00:00:01.000Z y\npartial", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", ""},
+		{"no outcome, partial last line", "[2026-01-01T00:00:00.000Z] x\n[2026-01-01T00:00:01.000Z] y\npartial", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", ""},
 		{"foreign text", "hello\nworld\n", "", "", ""},
 	}
 	for _, c := range cases {
@@ -109,9 +109,9 @@ func TestSummarizeLog(t *testing.T) {
 // FuzzSummarizeLog: any head and tail give a summary (no panic) whose end
 // is never before its start.
 func FuzzSummarizeLog(f *testing.F) {
-	f.Add([]byte("2026-01-01T00:00:00.000Z sirocco: starting\n"), []byte("2026-01-01T00:00:02.000Z sirocco: task failed: x\n"))
-	f.Add([]byte("2026-01-01T00:00:09.000Z a\n"), []byte("2026-01-01T00:00:01.000Z sirocco: task succeeded\n"))
-	f.Add([]byte("9999-12-31T23:59:59.999-23:59 x"), []byte("0000-01-01T00:00:00.000+23:59 y\n"))
+	f.Add([]byte("[2026-01-01T00:00:00.000Z] sirocco: starting\n"), []byte("[2026-01-01T00:00:02.000Z] sirocco: task failed: x\n"))
+	f.Add([]byte("[2026-01-01T00:00:09.000Z] a\n"), []byte("[2026-01-01T00:00:01.000Z] sirocco: task succeeded\n"))
+	f.Add([]byte("[9999-12-31T23:59:59.999-23:59] x"), []byte("[0000-01-01T00:00:00.000+23:59] y\n"))
 	f.Add([]byte(""), []byte("\n\n\n"))
 	f.Fuzz(func(t *testing.T, head, tail []byte) {
 		s := summarizeLog(head, tail)

@@ -31,8 +31,8 @@ type trySummary struct {
 	Outcome    string // success, failed, skipped, stopped, or "" when the log does not say
 }
 
-// logStamp is the layout of the timestamp opening every task log line
-// (package tasklog).
+// logStamp is the layout of the timestamp, in brackets, opening every task
+// log line (package tasklog).
 const logStamp = "2006-01-02T15:04:05.000Z07:00"
 
 // outcomes are the runner's closing lines (internal/executor) and the state
@@ -77,9 +77,13 @@ func summarizeLog(head, tail []byte) trySummary {
 	return s
 }
 
-// lineTime is the timestamp opening a log line.
+// lineTime is the timestamp opening a log line: "[<RFC 3339>] text".
 func lineTime(line []byte) (time.Time, bool) {
-	stamp, _, ok := bytes.Cut(line, []byte(" "))
+	rest, ok := bytes.CutPrefix(line, []byte("["))
+	if !ok {
+		return time.Time{}, false
+	}
+	stamp, _, ok := bytes.Cut(rest, []byte("] "))
 	if !ok || len(stamp) < len("2006-01-02T15:04:05Z") || len(stamp) > 40 {
 		return time.Time{}, false
 	}

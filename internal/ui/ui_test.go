@@ -154,8 +154,8 @@ func TestTaskInstance(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(log1), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(log1, []byte("2026-01-01T00:00:00.000Z sirocco: starting try 1\n"+
-		"2026-01-01T00:00:05.500Z sirocco: task failed: exit status 1\n"), 0o644); err != nil {
+	if err := os.WriteFile(log1, []byte("[2026-01-01T00:00:00.000Z] sirocco: starting try 1\n"+
+		"[2026-01-01T00:00:05.500Z] sirocco: task failed: exit status 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.setState(key, store.StateUpForRetry, nil)
