@@ -137,6 +137,12 @@ type TaskInstance struct {
 	InfraReruns int
 }
 
+// TaskStateRow is a task instance's state alone (Store.TaskStates).
+type TaskStateRow struct {
+	RunID, TaskID string
+	State         TaskState
+}
+
 // TaskUpdate is one conditional transition of a task instance: it applies
 // only if the row is still in one of From. Nil fields are left as they are.
 type TaskUpdate struct {
@@ -361,6 +367,10 @@ type Store interface {
 	// instead of re-reading every active row on each tick.
 	TaskInstancesChangedSince(ctx context.Context, c ChangeCursor) ([]TaskInstance, ChangeCursor, error)
 	ListTaskInstances(ctx context.Context, dagID, runID string) ([]TaskInstance, error)
+	// TaskStates returns the state of every task instance of the given
+	// runs of dagID, in no particular order: the UI's grid of thousands of
+	// tasks x runs reads only these three columns, in one statement.
+	TaskStates(ctx context.Context, dagID string, runIDs []string) ([]TaskStateRow, error)
 	GetTaskInstance(ctx context.Context, k TaskKey) (TaskInstance, error)
 	UpdateTask(ctx context.Context, u TaskUpdate) (bool, error)
 	// UpdateTaskRow is UpdateTask that also returns the row as written, so

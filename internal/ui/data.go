@@ -171,31 +171,35 @@ func (h *handler) grid(r *http.Request, id, runID string, limit int) (gridJSON, 
 	for i, s := range gridStates {
 		index[s] = i
 	}
-	cols := make([]map[int]int, len(runs))
+	col := make(map[string]int, len(runs))
+	ids := make([]string, len(runs))
 	for i := range runs {
 		run := runs[len(runs)-1-i] // oldest first
 		g.Runs = append(g.Runs, briefOf(run))
-		tis, err := h.o.Store.ListTaskInstances(r.Context(), id, run.RunID)
-		if err != nil {
-			return g, fmt.Errorf("list task instances of %s/%s: %w", id, run.RunID, err)
+		col[run.RunID], ids[i] = i, run.RunID
+	}
+	cells, err := h.o.Store.TaskStates(r.Context(), id, ids)
+	if err != nil {
+		return g, fmt.Errorf("task states of %s: %w", id, err)
+	}
+	var removed []string // tasks only the runs have, in id order
+	for _, c := range cells {
+		if _, ok := row[c.TaskID]; !ok {
+			row[c.TaskID] = -1
+			removed = append(removed, c.TaskID)
 		}
-		cols[i] = make(map[int]int, len(tis))
-		for _, ti := range tis {
-			t, ok := row[ti.TaskID]
-			if !ok {
-				t = len(g.Tasks)
-				row[ti.TaskID] = t
-				g.Tasks = append(g.Tasks, gridTask{ID: ti.TaskID})
-			}
-			cols[i][t] = index[ti.State]
-		}
+	}
+	slices.Sort(removed)
+	for _, id := range removed {
+		row[id] = len(g.Tasks)
+		g.Tasks = append(g.Tasks, gridTask{ID: id})
 	}
 	g.Cells = make([][]int, len(runs))
 	for i := range runs {
 		g.Cells[i] = make([]int, len(g.Tasks))
-		for t, s := range cols[i] {
-			g.Cells[i][t] = s
-		}
+	}
+	for _, c := range cells {
+		g.Cells[col[c.RunID]][row[c.TaskID]] = index[c.State]
 	}
 	if g.Tasks == nil {
 		g.Tasks = []gridTask{}
