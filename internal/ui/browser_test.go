@@ -97,12 +97,16 @@ func standalone(t *testing.T, dags map[string]string) (string, string) {
 }
 
 // shots saves screenshots under $SIROCCO_TEST_ARTIFACTS (or the test's
-// temporary folder) and, when SIROCCO_UPDATE_SCREENSHOTS is set, into
-// docs/screenshots for the README.
+// temporary folder) and, when SIROCCO_UPDATE_SCREENSHOTS is set, those the
+// README shows into docs/screenshots.
 type shots struct {
 	t    *testing.T
 	dirs []string
+	docs string
 }
+
+// readmeShots are the screenshots the README shows.
+var readmeShots = map[string]bool{"dags": true, "grid": true, "graph": true, "task-log": true, "task-spark": true}
 
 func newShots(t *testing.T) *shots {
 	dir := os.Getenv("SIROCCO_TEST_ARTIFACTS")
@@ -111,7 +115,7 @@ func newShots(t *testing.T) *shots {
 	}
 	s := &shots{t: t, dirs: []string{filepath.Join(dir, "screenshots")}}
 	if os.Getenv("SIROCCO_UPDATE_SCREENSHOTS") != "" {
-		s.dirs = append(s.dirs, filepath.Join("..", "..", "docs", "screenshots"))
+		s.docs = filepath.Join("..", "..", "docs", "screenshots")
 	}
 	return s
 }
@@ -122,7 +126,11 @@ func (s *shots) take(ctx context.Context, name string) {
 	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
 		s.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	for _, dir := range s.dirs {
+	dirs := s.dirs
+	if s.docs != "" && readmeShots[name] {
+		dirs = append(dirs, s.docs)
+	}
+	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			s.t.Fatal(err)
 		}
@@ -130,7 +138,7 @@ func (s *shots) take(ctx context.Context, name string) {
 			s.t.Fatal(err)
 		}
 	}
-	s.t.Logf("screenshot %s.png in %v", name, s.dirs)
+	s.t.Logf("screenshot %s.png in %v", name, dirs)
 }
 
 // run runs browser actions with a deadline.
