@@ -62,7 +62,7 @@ func (a *app) serveAPI(parent context.Context, listen string) error {
 		return err
 	}
 	handler := withUI(api.New(api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log}),
-		ui.Options{Store: st, DAGs: bagDAGs(bag), Config: cfg, Logger: log})
+		ui.Options{Store: st, DAGs: bagDAGs(bag), Config: cfg, Logger: log, Stop: ctx.Done()})
 	closeHTTP, err := startHTTP(listen, handler, log)
 	if err != nil {
 		return err

@@ -91,7 +91,7 @@ func (a *app) serve(parent context.Context, listen, role string) error {
 			if opts.Keys, err = loadKeys(cfg, log); err != nil {
 				return err
 			}
-			handler = withUI(api.New(opts), ui.Options{Store: st, DAGs: opts.DAGs, Config: cfg, Logger: log})
+			handler = withUI(api.New(opts), ui.Options{Store: st, DAGs: opts.DAGs, Config: cfg, Logger: log, Stop: ctx.Done()})
 		}
 		closeHTTP, err := startHTTP(listen, handler, log)
 		if err != nil {

@@ -81,6 +81,8 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-h.o.Stop:
+			return
 		case <-keep.C:
 			if s.comment() != nil {
 				return

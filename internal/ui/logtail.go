@@ -111,6 +111,8 @@ func (t *tail) run(r *http.Request) error {
 		select {
 		case <-r.Context().Done():
 			return nil
+		case <-t.h.o.Stop:
+			return nil
 		case <-poll.C:
 		}
 	}

@@ -41,6 +41,10 @@ type Options struct {
 	// authenticates every request before the UI sees it, sets one that
 	// admits all.
 	Guard func(r *http.Request) error
+	// Stop, when closed, ends the open event streams (the change feed and
+	// log tails), which would otherwise hold up the server's graceful
+	// shutdown until its timeout. The CLI passes its context's Done.
+	Stop <-chan struct{}
 	// KeepAlive is how often an idle event stream sends a comment, so
 	// proxies keep it open; 15s when zero.
 	KeepAlive time.Duration

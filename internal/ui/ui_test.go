@@ -294,3 +294,17 @@ func TestGuard(t *testing.T) {
 		t.Errorf("page: %d, want 200", status)
 	}
 }
+
+// TestStopEndsStreams: closing Options.Stop ends open event streams, so a
+// server's graceful shutdown does not wait for the browsers' tabs.
+func TestStopEndsStreams(t *testing.T) {
+	stop := make(chan struct{})
+	s := newSite(t, map[string]string{"etl.yaml": etlYAML}, func(o *ui.Options) { o.Stop = stop })
+	events := s.stream("/ui/api/events")
+	close(stop)
+	for {
+		if _, ok := next(t, events, 5*time.Second); !ok {
+			return
+		}
+	}
+}

@@ -89,7 +89,7 @@ async function setPaused(d, paused, input) {
     announce(`${d.dag_id} ${paused ? 'paused' : 'unpaused'}`);
   } catch (err) {
     input.checked = !d.is_paused;
-    alert(`${verb} failed: ${err.message}`);
+    showError(document.getElementById('dags-error'), new Error(`${verb} ${d.dag_id} failed: ${err.message}`));
   }
   input.focus();
 }
@@ -111,4 +111,3 @@ function where(e) {
 for (const n of [search, tagSel, pausedSel]) n.addEventListener('input', render);
 document.getElementById('filters').addEventListener('submit', (e) => e.preventDefault());
 header().then((w) => { who = w; live(load); });
-showError(null, null);
