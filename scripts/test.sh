@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Sirocco's whole test suite: format, vet, lint, then every test with
 # the race detector against real components (PostgreSQL, a Spark standalone
-# cluster from the pyspark package, an MIT Kerberos KDC, a Kubernetes control
+# cluster from the pyspark package, an MIT Kerberos KDC, headless Chromium, a Kubernetes control
 # plane built by scripts/k8s.sh, bash, python3).
 # It installs what it needs on a fresh Debian machine (as root) and is what
 # CI runs (.ci/run). Under CI=true a missing component fails the tests.
@@ -35,6 +35,7 @@ command -v javac >/dev/null || install_debian openjdk-17-jdk-headless
 command -v curl >/dev/null || install_debian curl
 command -v krb5kdc >/dev/null || [ -x /usr/sbin/krb5kdc ] || install_debian krb5-kdc krb5-admin-server krb5-user
 command -v /usr/sbin/sshd >/dev/null || install_debian openssh-server openssh-client
+command -v chromium >/dev/null || install_debian chromium # headless browser of the web UI tests (internal/ui)
 scripts/spark.sh install # PySpark in a virtualenv: the Spark cluster the tests start
 scripts/k8s.sh install >/dev/null # the Kubernetes control plane the tests start (cached by version; ~5 min cold)
 go mod download

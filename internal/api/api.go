@@ -11,6 +11,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/metrics"
+	"github.com/sirocco-dev/sirocco/internal/preflight"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	// Environ lists the environment for SIROCCO_CONN_* lookups
 	// (os.Environ when nil); tests set it.
 	Environ func() []string
+	// Checker runs POST /connections/{id}/test (its Lookup is set per
+	// request); nil means the defaults with the configured kinit.
+	Checker *preflight.Checker
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Metrics, when set, is served at /metrics (behind the same guard as
@@ -140,6 +144,7 @@ func (s *server) routes() []route {
 		{"GET", "/dags/{dag_id}/dagRuns", auth.Viewer, s.listRuns},
 		{"POST", "/dags/{dag_id}/dagRuns", auth.User, s.triggerRun},
 		{"GET", run, auth.Viewer, s.getRun},
+		{"DELETE", run, auth.User, s.deleteRun},
 
 		{"GET", run + "/taskInstances", auth.Viewer, s.listTaskInstances},
 		{"GET", ti, auth.Viewer, s.getTaskInstance},
@@ -153,6 +158,7 @@ func (s *server) routes() []route {
 		{"GET", "/connections/{connection_id}", auth.Op, s.getConnection},
 		{"PATCH", "/connections/{connection_id}", auth.Op, s.patchConnection},
 		{"DELETE", "/connections/{connection_id}", auth.Op, s.deleteConnection},
+		{"POST", "/connections/{connection_id}/test", auth.Op, s.testConnection},
 		{"GET", "/pools", auth.Viewer, s.listPools},
 		{"POST", "/pools", auth.Op, s.postPool},
 		{"GET", "/pools/{pool_name}", auth.Viewer, s.getPool},

@@ -15,7 +15,9 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/api"
 	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/ui"
 )
 
 // httpFlags are how standalone and api-server serve HTTP.
@@ -62,16 +64,25 @@ func (f *httpFlags) check(authOn bool) (bool, error) {
 }
 
 // siteHandler is everything served on the port, behind authentication:
-// /login, /logout and /auth/token (package auth), /api/v1 and /health
-// (package api), and the web UI at / once it is mounted (until then the
-// API answers other paths with a 404 problem).
-func siteHandler(st store.Store, cfg config.Config, log *slog.Logger, apiHandler http.Handler, secure bool) http.Handler {
+// /login, /logout and /auth/token (package auth), /api/v1, /health and
+// /metrics (package api), and the web UI at every other path.
+func siteHandler(st store.Store, cfg config.Config, log *slog.Logger, apiHandler, uiHandler http.Handler, secure bool) http.Handler {
 	authn := auth.New(auth.Options{Store: st, ServiceToken: cfg.APIToken, Secure: secure, Logger: log})
 	mux := http.NewServeMux()
-	mux.Handle("/api/", apiHandler)
+	mux.Handle(api.Prefix+"/", apiHandler)
 	mux.Handle("/health", apiHandler)
-	mux.Handle("/", apiHandler)
+	mux.Handle("/metrics", apiHandler)
+	mux.Handle("/", uiHandler)
 	return authn.Handler(mux)
+}
+
+// uiOptions are the web UI's: the auth middleware in front of it has
+// authenticated every request that reaches it (or the path is public:
+// its static assets), so its data guard admits all.
+func uiOptions(st store.Store, dags func() (map[string]*dag.DAG, map[string]error), cfg config.Config, log *slog.Logger,
+	stop <-chan struct{}) ui.Options {
+	return ui.Options{Store: st, DAGs: dags, Config: cfg, Logger: log, Stop: stop,
+		Guard: func(*http.Request) error { return nil }}
 }
 
 // startHTTP serves handler on f's address (HTTPS when f has a certificate)

@@ -65,6 +65,9 @@ const (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrConflict is a write refused because of the rows' state (deleting
+	// a run whose tasks are still running).
+	ErrConflict = errors.New("conflict")
 )
 
 // DAGRecord is what the store keeps about a DAG: the definition lives in
@@ -132,6 +135,12 @@ type TaskInstance struct {
 	// and gave back since the last clear: each raised MaxTries by one, so
 	// it spent no retry. It is what caps such free re-runs.
 	InfraReruns int
+}
+
+// TaskStateRow is a task instance's state alone (Store.TaskStates).
+type TaskStateRow struct {
+	RunID, TaskID string
+	State         TaskState
 }
 
 // TaskUpdate is one conditional transition of a task instance: it applies
@@ -337,6 +346,13 @@ type Store interface {
 	// LastScheduledRun returns the scheduled run with the latest logical date.
 	LastScheduledRun(ctx context.Context, dagID string) (DagRun, error)
 	UpdateRun(ctx context.Context, u RunUpdate) (bool, error)
+	// DeleteRun removes a run with its task instances and their XComs, in
+	// one transaction. A run with a task queued, running or restarting is
+	// refused with an error wrapping ErrConflict: the work it started
+	// outside Sirocco would be orphaned. A missing run gives ErrNotFound.
+	// The change feed never goes back (TaskChangeCursor), so on SQLite the
+	// last run holding task instances cannot be deleted (ErrConflict).
+	DeleteRun(ctx context.Context, dagID, runID string) error
 
 	// ActiveTaskInstances returns the task instances of every queued or
 	// running DAG run: the scheduler's snapshot.
@@ -351,6 +367,10 @@ type Store interface {
 	// instead of re-reading every active row on each tick.
 	TaskInstancesChangedSince(ctx context.Context, c ChangeCursor) ([]TaskInstance, ChangeCursor, error)
 	ListTaskInstances(ctx context.Context, dagID, runID string) ([]TaskInstance, error)
+	// TaskStates returns the state of every task instance of the given
+	// runs of dagID, in no particular order: the UI's grid of thousands of
+	// tasks x runs reads only these three columns, in one statement.
+	TaskStates(ctx context.Context, dagID string, runIDs []string) ([]TaskStateRow, error)
 	GetTaskInstance(ctx context.Context, k TaskKey) (TaskInstance, error)
 	UpdateTask(ctx context.Context, u TaskUpdate) (bool, error)
 	// UpdateTaskRow is UpdateTask that also returns the row as written, so

@@ -1,0 +1,229 @@
+// Shared helpers of the UI's pages: the API client (with the CSRF header),
+// who the user is, DOM building, the confirm dialog, live updates.
+
+export const enc = encodeURIComponent;
+
+/** ApiError is a non-2xx answer: its problem JSON's status, detail and field. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.field = problem.field || '';
+    this.problem = problem;
+  }
+}
+
+function cookie(name) {
+  for (const part of document.cookie.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return '';
+}
+
+/** api calls the REST API (or a /ui/api endpoint) and returns its JSON. */
+export async function api(path, { method = 'GET', body, accept = 'application/json' } = {}) {
+  const headers = { Accept: accept };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const csrf = cookie('sirocco_csrf');
+  if (csrf && method !== 'GET') headers['X-CSRF-Token'] = csrf;
+  const resp = await fetch(path, { method, headers, credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  if (resp.status === 401 && path.startsWith('/api/v1/') && !path.startsWith('/api/v1/auth/')) {
+    location.assign('/login?next=' + enc(location.pathname + location.search));
+    throw new ApiError(401, { detail: 'Please log in.' });
+  }
+  const text = await resp.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+  if (!resp.ok) throw new ApiError(resp.status, data || {});
+  return data;
+}
+
+const ranks = { Viewer: 0, User: 1, Op: 2, Admin: 3 };
+/** needs lists the least role each action takes (the server enforces it). */
+export const needs = { trigger: 'User', clear: 'User', mark: 'User', pause: 'User', deleteRun: 'User',
+  connections: 'Op', variables: 'Op', pools: 'Op', users: 'Admin', audit: 'Admin' };
+
+let mePromise;
+/** me is who the user is: /api/v1/auth/me, or an anonymous Admin when the server has no auth (404). */
+export function me() {
+  mePromise ??= api('/api/v1/auth/me').catch((err) => {
+    if (err.status === 404) return { username: 'anonymous', role: 'Admin', auth: 'none' };
+    throw err;
+  });
+  return mePromise;
+}
+
+/** can reports whether role may do action. */
+export function can(role, action) {
+  return (ranks[role] ?? -1) >= (ranks[needs[action]] ?? 99);
+}
+
+/** el builds an element: attributes (on* are listeners), then children (strings or nodes). */
+export function el(tag, attrs = {}, ...children) {
+  const svg = attrs.svg;
+  const node = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'svg' || v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'text') node.textContent = v;
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+/** announce tells screen readers about an update (aria-live). */
+export function announce(msg) {
+  const n = document.getElementById('announce');
+  if (n) { n.textContent = ''; setTimeout(() => { n.textContent = msg; }, 50); }
+}
+
+/** confirmDialog asks before an action; resolves true when confirmed. */
+export function confirmDialog(title, text, okLabel = 'Confirm', extra = null) {
+  const dlg = document.getElementById('confirm');
+  dlg.querySelector('#confirm-title').textContent = title;
+  const p = dlg.querySelector('#confirm-text');
+  p.replaceChildren(text, ...(extra ? [extra] : []));
+  dlg.querySelector('#confirm-ok').textContent = okLabel;
+  dlg.returnValue = '';
+  return new Promise((resolve) => {
+    dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true });
+    dlg.showModal();
+    dlg.querySelector('button[value="cancel"]').focus();
+  });
+}
+
+/**
+ * live calls load once the change feed is open (so no change in between is
+ * missed) and again on every change, one load at a time. Without a feed it
+ * polls every 5s.
+ */
+export function live(load) {
+  let running = false, again = false;
+  const run = async () => {
+    if (running) { again = true; return; }
+    running = true;
+    try { await load(); } catch (err) { console.error(err); }
+    running = false;
+    if (again) { again = false; run(); }
+  };
+  let opened = false;
+  const fallback = setTimeout(() => { if (!opened) run(); }, 3000);
+  if (!window.EventSource) { run(); setInterval(run, 5000); return run; }
+  const es = new EventSource('/ui/api/events');
+  es.addEventListener('open', () => { opened = true; clearTimeout(fallback); run(); });
+  es.addEventListener('change', run);
+  window.addEventListener('pagehide', () => es.close());
+  return run;
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+/** fmtDate shows a time in the browser's zone, to the second. */
+export function fmtDate(s) {
+  if (!s) return '';
+  const d = new Date(s);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** fmtDuration shows seconds as 1h 2m 3s or 1.2s. */
+export function fmtDuration(sec) {
+  if (sec === null || sec === undefined) return '';
+  if (sec < 60) return `${sec.toFixed(sec < 10 ? 1 : 0)}s`;
+  const h = Math.floor(sec / 3600), m = Math.floor((sec % 3600) / 60), s = Math.round(sec % 60);
+  return (h ? `${h}h ` : '') + `${m}m ${s}s`;
+}
+
+/** stateName is how a state reads: "none" for the empty one. */
+export const stateName = (s) => (s ? s.replaceAll('_', ' ') : 'no status');
+export const stateClass = (s) => 's-' + (s || 'none');
+
+/** badge is a coloured state label. */
+export function badge(state) {
+  return el('span', { class: `state-badge ${stateClass(state)}` }, stateName(state));
+}
+
+export const states = ['', 'scheduled', 'queued', 'running', 'success', 'failed', 'up_for_retry',
+  'upstream_failed', 'skipped', 'up_for_reschedule', 'restarting', 'removed'];
+
+/** legend fills node with a colour key of the states. */
+export function legend(node) {
+  if (!node) return;
+  node.replaceChildren(...states.map((s) => el('span', {}, el('span', { class: `state ${stateClass(s)}`, 'aria-hidden': 'true' }), stateName(s))));
+}
+
+/** tiHref is a task instance's page. */
+export const tiHref = (dag, run, task) => `/dags/${enc(dag)}/runs/${enc(run)}/tasks/${enc(task)}`;
+
+/** showError puts an error's text in node (hidden when err is null). */
+export function showError(node, err) {
+  if (!node) return;
+  node.hidden = !err;
+  node.textContent = err ? (err.message || String(err)) : '';
+}
+
+/**
+ * showFieldErrors marks the form's fields the API named: the problem's
+ * field, and for conf the params its detail names (param "x": ...).
+ * Returns whether any field got one.
+ */
+export function fieldError(form, name, msg) {
+  const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+  const p = form.querySelector(`#e-${CSS.escape(name)}`);
+  if (!input || !p) return false;
+  input.setAttribute('aria-invalid', 'true');
+  p.hidden = false;
+  p.textContent = msg;
+  return true;
+}
+
+export function clearFieldErrors(form) {
+  for (const n of form.querySelectorAll('[aria-invalid]')) n.removeAttribute('aria-invalid');
+  for (const n of form.querySelectorAll('p.error')) { n.hidden = true; n.textContent = ''; }
+}
+
+/** header fills the user's name and role and hides admin pages the role may not see. */
+export async function header() {
+  try {
+    const who = await me();
+    const node = document.getElementById('whoami');
+    node.replaceChildren(`${who.username} (${who.role})`);
+    if (who.auth && who.auth !== 'none') {
+      const csrf = cookie('sirocco_csrf');
+      node.append(' ', el('form', { method: 'post', action: '/logout', class: 'inline' },
+        el('input', { type: 'hidden', name: 'csrf_token', value: csrf }),
+        el('button', { type: 'submit', class: 'secondary small' }, 'Log out')));
+    }
+    for (const li of document.querySelectorAll('.admin-link')) {
+      const page = li.dataset.admin;
+      if (page === 'users' || page === 'audit') li.hidden = !can(who.role, page);
+    }
+    return who;
+  } catch (err) {
+    console.error(err);
+    return { username: '?', role: 'Viewer' };
+  }
+}
+
+/** page is the body's data: page name and the ids in the path. */
+export const page = {
+  dagId: document.body.dataset.dagId,
+  runId: document.body.dataset.runId,
+  taskId: document.body.dataset.taskId,
+};
+
+/** dagSummary fills a DAG page's summary line and returns the DAG. */
+export async function dagSummary() {
+  const d = await api(`/api/v1/dags/${enc(page.dagId)}`);
+  const node = document.getElementById('dag-summary');
+  if (node) {
+    const sched = d.timetable_description || 'no schedule';
+    node.replaceChildren(`Schedule: ${sched}`, d.is_paused ? ' · paused' : ' · active',
+      d.description ? ` · ${d.description}` : '');
+  }
+  return d;
+}

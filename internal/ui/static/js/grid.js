@@ -1,0 +1,128 @@
+// The grid: tasks in rows, the latest runs in columns, each cell a task
+// instance coloured by its state and linking to its page. Only the rows in
+// view are in the DOM, so a DAG of thousands of tasks paints at once.
+import { api, el, enc, live, header, can, confirmDialog, announce, fmtDate, legend, page, dagSummary,
+  stateClass, stateName, tiHref } from './common.js';
+
+const ROW = 24;
+const box = document.getElementById('grid');
+const countSel = document.getElementById('run-count');
+const panel = document.getElementById('run-panel');
+let who = { role: 'Viewer' };
+let grid = null, selected = new URLSearchParams(location.search).get('run_id') || '';
+let head, body;
+
+async function load() {
+  const t0 = performance.now();
+  grid = await api(`/ui/api/grid?dag_id=${enc(page.dagId)}&limit=${countSel.value}`);
+  render();
+  document.getElementById('grid-info').textContent =
+    `${grid.tasks.length} tasks × ${grid.runs.length} runs`;
+  box.dataset.loadedMs = String(Math.round(performance.now() - t0));
+  box.dataset.ready = 'true';
+}
+
+function render() {
+  const runs = grid.runs;
+  head = el('div', { class: 'ghead', role: 'row' },
+    el('div', { class: 'gname', role: 'columnheader' }, 'Task'),
+    ...runs.map((r) => el('div', { class: 'grun', role: 'columnheader' },
+      el('button', { type: 'button', class: stateClass(r.state), 'aria-pressed': String(r.run_id === selected),
+        'data-run': r.run_id, 'aria-label': `run ${r.run_id} (${fmtDate(r.logical_date)}): ${stateName(r.state)}`,
+        title: `${r.run_id}\n${stateName(r.state)}`, onclick: () => select(r.run_id) }))));
+  head.querySelectorAll('.grun button').forEach((b, i) => { b.style.height = `${runHeight(runs[i])}px`; });
+  body = el('div', { class: 'gbody', role: 'rowgroup' });
+  body.style.height = `${grid.tasks.length * ROW}px`;
+  body.style.position = 'relative';
+  box.setAttribute('role', 'table');
+  box.setAttribute('aria-rowcount', String(grid.tasks.length + 1));
+  box.replaceChildren(head, body);
+  paint();
+  renderPanel();
+}
+
+// runHeight makes longer runs taller bars, as Airflow's grid does.
+function runHeight(r) {
+  const durations = grid.runs.map(dur);
+  const max = Math.max(1, ...durations);
+  return 8 + Math.round((dur(r) / max) * 52);
+}
+const dur = (r) => (r.start_date ? ((r.end_date ? new Date(r.end_date) : new Date()) - new Date(r.start_date)) / 1000 : 0);
+
+let painted = '';
+function paint() {
+  if (!grid) return;
+  const top = Math.max(0, box.scrollTop - body.offsetTop);
+  const first = Math.max(0, Math.floor(top / ROW) - 10);
+  const last = Math.min(grid.tasks.length, Math.ceil((top + box.clientHeight) / ROW) + 10);
+  const key = `${first}:${last}`;
+  if (key === painted && body.childElementCount) return;
+  painted = key;
+  const rows = [];
+  for (let t = first; t < last; t++) rows.push(row(t));
+  body.replaceChildren(...rows);
+}
+
+function row(t) {
+  const task = grid.tasks[t];
+  const r = el('div', { class: 'grow', role: 'row', 'aria-rowindex': String(t + 2) },
+    el('div', { class: 'gname', role: 'rowheader', title: task.id }, task.id),
+    ...grid.runs.map((run, i) => {
+      const state = grid.states[grid.cells[i][t]];
+      return el('div', { class: 'gcell', role: 'cell' }, el('a', {
+        href: tiHref(grid.dag_id, run.run_id, task.id), class: stateClass(state),
+        'data-task': task.id, 'data-run': run.run_id, 'data-state': state || 'none',
+        'aria-label': `${task.id} in run ${run.run_id}: ${stateName(state)}`, title: `${task.id}: ${stateName(state)}`,
+      }));
+    }));
+  r.style.top = `${t * ROW}px`;
+  return r;
+}
+
+function select(runId) {
+  selected = selected === runId ? '' : runId;
+  for (const b of head.querySelectorAll('.grun button')) b.setAttribute('aria-pressed', String(b.dataset.run === selected));
+  renderPanel();
+}
+
+function renderPanel() {
+  const run = grid.runs.find((r) => r.run_id === selected);
+  panel.hidden = !run;
+  if (!run) return;
+  const mayDelete = can(who.role, 'deleteRun'), mayClear = can(who.role, 'clear');
+  panel.replaceChildren(
+    el('h2', {}, `Run ${run.run_id} `, el('span', { class: `state-badge ${stateClass(run.state)}` }, stateName(run.state))),
+    el('p', {}, `Type ${run.run_type} · logical date ${fmtDate(run.logical_date)} · started ${fmtDate(run.start_date) || '—'} · ended ${fmtDate(run.end_date) || '—'}`),
+    el('div', { class: 'actions' },
+      el('a', { class: 'button secondary', href: `/dags/${enc(grid.dag_id)}/gantt?run_id=${enc(run.run_id)}` }, 'Gantt'),
+      el('a', { class: 'button secondary', href: `/dags/${enc(grid.dag_id)}/graph?run_id=${enc(run.run_id)}` }, 'Graph'),
+      el('button', { type: 'button', disabled: !mayClear, onclick: () => clearRun(run, true) }, 'Clear failed tasks'),
+      el('button', { type: 'button', disabled: !mayClear, onclick: () => clearRun(run, false) }, 'Clear all tasks'),
+      el('button', { type: 'button', class: 'danger', disabled: !mayDelete, onclick: () => deleteRun(run) }, 'Delete run')),
+    el('p', { class: 'error', role: 'alert', id: 'run-error' }));
+}
+
+async function clearRun(run, onlyFailed) {
+  const what = onlyFailed ? 'its failed tasks' : 'all its tasks';
+  if (!await confirmDialog(`Clear run ${run.run_id}?`, `This runs ${what} again.`, 'Clear')) return;
+  try {
+    const res = await api(`/api/v1/dags/${enc(grid.dag_id)}/clearTaskInstances`, { method: 'POST',
+      body: { dag_run_id: run.run_id, only_failed: onlyFailed } });
+    announce(`${res.task_instances.length} task instances cleared`);
+  } catch (err) { document.getElementById('run-error').textContent = err.message; }
+}
+
+async function deleteRun(run) {
+  if (!await confirmDialog(`Delete run ${run.run_id}?`, 'The run, its task instances and their XComs are removed from the database. This cannot be undone.', 'Delete')) return;
+  try {
+    await api(`/api/v1/dags/${enc(grid.dag_id)}/dagRuns/${enc(run.run_id)}`, { method: 'DELETE', body: {} });
+    selected = '';
+    announce(`run ${run.run_id} deleted`);
+    await load();
+  } catch (err) { document.getElementById('run-error').textContent = err.message; }
+}
+
+box.addEventListener('scroll', () => requestAnimationFrame(paint), { passive: true });
+countSel.addEventListener('change', load);
+legend(document.getElementById('legend'));
+header().then((w) => { who = w; live(load); dagSummary().catch(() => {}); });

@@ -1,0 +1,4 @@
+// The not-found page only shows who is logged in.
+import { header } from './common.js';
+
+header();
