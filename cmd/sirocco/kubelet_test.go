@@ -139,11 +139,12 @@ func (kl *testKubelet) exec(ctx context.Context, pod *corev1.Pod) int {
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for _, e := range ctr.Env {
-		if e.ValueFrom != nil {
-			kl.t.Errorf("test kubelet: pod %s: env %s from a source the test kubelet does not resolve", pod.Name, e.Name)
+		v, err := kl.envValue(ctx, e)
+		if err != nil {
+			kl.t.Errorf("test kubelet: pod %s: env %s: %v", pod.Name, e.Name, err)
 			continue
 		}
-		env = append(env, e.Name+"="+e.Value)
+		env = append(env, e.Name+"="+v)
 	}
 	logFile := filepath.Join(kl.dir, pod.Name+".cri.log")
 	out, err := os.Create(logFile)
@@ -185,6 +186,27 @@ func (kl *testKubelet) exec(ctx context.Context, pod *corev1.Pod) int {
 	}
 	kl.t.Logf("test kubelet: pod %s: %v", pod.Name, err)
 	return 127
+}
+
+// envValue is a variable's value, read from its Secret as a kubelet does
+// for secretKeyRef; other sources are not resolved here.
+func (kl *testKubelet) envValue(ctx context.Context, e corev1.EnvVar) (string, error) {
+	if e.ValueFrom == nil {
+		return e.Value, nil
+	}
+	ref := e.ValueFrom.SecretKeyRef
+	if ref == nil {
+		return "", fmt.Errorf("a source the test kubelet does not resolve: %+v", e.ValueFrom)
+	}
+	sec, err := kl.k.Client.CoreV1().Secrets(kl.ns).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	v, ok := sec.Data[ref.Key]
+	if !ok {
+		return "", fmt.Errorf("secret %s has no key %s", ref.Name, ref.Key)
+	}
+	return string(v), nil
 }
 
 // serveLog has kwok serve file as the log of pod's containers (a

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -128,7 +130,11 @@ func (x *Executor) podOf(t *try) (*corev1.Pod, error) {
 	for k, v := range x.o.PodEnv {
 		env[k] = v
 	}
-	return buildPod(x.template, podParams{handle: t.h, key: t.key, try: t.n, image: x.o.Settings.Image, env: env, override: override})
+	p := podParams{handle: t.h, key: t.key, try: t.n, image: x.o.Settings.Image, env: env, override: override}
+	if x.secret != "" {
+		p.secret, p.secretEnv = x.secret, slices.Collect(maps.Keys(x.secretEnv()))
+	}
+	return buildPod(x.template, p)
 }
 
 // create creates the pod; a lost answer or an AlreadyExists finds it by
