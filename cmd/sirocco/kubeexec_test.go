@@ -80,7 +80,6 @@ kubernetes_executor:
 // kubeDBPassword is the database password of a kubeSite's URL.
 const kubeDBPassword = "db-pw-never-in-a-pod-spec"
 
-
 // waitLog waits until a try's log holds every part and returns it. The
 // pod records its try's outcome before its last lines reach the task log
 // (the scheduler copies them from the pod's log until the pod ends), so
