@@ -50,6 +50,9 @@ func newKubeSite(t *testing.T, executor string, dags map[string]string, extra st
 	if err := os.MkdirAll(s.dags, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(extra, "worker_pods_pending_timeout:") {
+		extra += "  worker_pods_pending_timeout: 1m\n"
+	}
 	template := fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
@@ -68,7 +71,6 @@ kubernetes_executor:
   namespace: %s
   image: sirocco:test
   pod_template_file: worker-pod.yaml
-  worker_pods_pending_timeout: 1m
 %s`, executor, dsn, k.Kubeconfig, ns, extra))
 	for name, body := range dags {
 		s.write(name, body)

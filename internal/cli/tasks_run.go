@@ -49,7 +49,9 @@ func (a *app) tasksRun() *cobra.Command {
 }
 
 // runPodTry runs the claimed try with its log streamed to stdout; the exit
-// status is 0 when it succeeded or was skipped.
+// status is 0 when it succeeded or was skipped, kubeexec.ExitEndedElsewhere
+// when the try was not this pod's to end (refused, or marked or cleared
+// while it ran), 1 otherwise.
 func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 	name, ns := os.Getenv(envPodName), os.Getenv(envPodNamespace)
 	if name == "" || ns == "" {
@@ -102,6 +104,10 @@ func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 	close(done)
 	if ferr := <-followed; ferr != nil && !errors.Is(err, executor.ErrNotClaimed) {
 		e.log.Warn("could not copy the try's log to standard output", "err", ferr)
+	}
+	if errors.Is(err, executor.ErrNotClaimed) || errors.Is(err, executor.ErrEndedElsewhere) {
+		fmt.Fprintf(a.stderr, "tasks run: %v\n", err)
+		return exitCode(kubeexec.ExitEndedElsewhere)
 	}
 	if err != nil {
 		return err

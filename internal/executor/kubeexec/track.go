@@ -73,7 +73,10 @@ type podFollow struct {
 	savedAt  time.Time
 	posTimer *time.Timer
 	noted    string
-	cleared  bool // the try was cleared: its pod is deleted whatever delete_worker_pods says
+	// cleared: the try was cleared, or ended elsewhere while its pod ran
+	// (the pod exited ExitEndedElsewhere): its pod is deleted whatever
+	// delete_worker_pods says.
+	cleared bool
 }
 
 func (f *podFollow) close() {
@@ -266,6 +269,7 @@ func (f *podFollow) watch(ctx context.Context, pod *corev1.Pod) []store.TaskInst
 			}
 			switch {
 			case v.ended:
+				f.cleared = f.cleared || v.elsewhere
 				f.endLogs(true)
 				rows := f.settle(v.end)
 				f.cleanUp(pod)
