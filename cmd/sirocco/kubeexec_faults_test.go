@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,4 +235,34 @@ tasks:
 	if pods := podsOf(t, s.k, s.ns, "survive", "slow"); len(pods) > 1 {
 		t.Errorf("%d worker pods for one try", len(pods))
 	}
+}
+
+// TestLocalKubernetesKeepsEachExecutorsSlots: under local_kubernetes with
+// parallelism 1, two local tasks never run at once (each holds a lock
+// directory the other would fail to take), though the Kubernetes
+// executor's slot is free; the pod task runs beside them.
+func TestLocalKubernetesKeepsEachExecutorsSlots(t *testing.T) {
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "go")
+	local := fmt.Sprintf(`    operator: bash
+    command: mkdir %[1]s/lock || { echo "another local try runs"; exit 1; }; while [ ! -e %[2]s ]; do sleep 0.1; done; rmdir %[1]s/lock
+`, dir, flag)
+	s := newKubeSite(t, "local_kubernetes", map[string]string{"lanes.yaml": "dag_id: lanes\ntasks:\n" +
+		"  - id: one\n" + local + "  - id: two\n" + local +
+		"  - id: pod\n    operator: bash\n    queue: kubernetes\n    command: echo in a pod\n"}, "")
+	s.extraEnv = append(s.extraEnv, "SIROCCO_PARALLELISM=1")
+	srv := s.startServer()
+	defer func() {
+		if t.Failed() {
+			t.Logf("standalone's log:\n%s", srv.log)
+		}
+	}()
+	s.mustRun("dags", "trigger", "lanes", "--run-id", "r1")
+	s.waitLog("lanes", "r1", "pod", 1, "in a pod", "task succeeded")
+	testenv.Eventually(t, "one local try running", time.Minute, func() (bool, string) {
+		_, err := os.Stat(filepath.Join(dir, "lock"))
+		return err == nil, fmt.Sprint(err)
+	})
+	writeFile(t, flag, "")
+	s.waitRunSuccess("lanes", "r1", 2*time.Minute)
 }

@@ -37,13 +37,33 @@ type router struct {
 func (r *router) ID() string { return r.local.ID() }
 
 // FreeSlots is the Kubernetes executor's free slots, plus the local
-// executor's under local_kubernetes (the scheduler hands out one number;
-// a local executor handed more than its parallelism runs them all).
+// executor's under local_kubernetes; LaneSlots splits them.
 func (r *router) FreeSlots() int {
 	if r.onlyKube {
 		return r.kube.FreeSlots()
 	}
 	return r.local.FreeSlots() + r.kube.FreeSlots()
+}
+
+// Lanes of the router's tries (scheduler.LanedExecutor).
+const (
+	laneLocal = "local"
+	laneKube  = "kubernetes"
+)
+
+// Lane names the executor k's tries go to.
+func (r *router) Lane(k store.TaskKey) string {
+	if r.toKube(k) {
+		return laneKube
+	}
+	return laneLocal
+}
+
+// LaneSlots is the free slots of each executor: a task is handed out only
+// when its own has one (the sum alone let a full local executor be handed
+// the Kubernetes executor's slots, and run past its parallelism).
+func (r *router) LaneSlots() map[string]int {
+	return map[string]int{laneLocal: r.local.FreeSlots(), laneKube: r.kube.FreeSlots()}
 }
 
 // Claim routes a ready task's claim by its queue.
