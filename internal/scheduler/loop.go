@@ -325,6 +325,11 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
+	if l.workerNewerThanMeta(now) {
+		if err := l.refreshMeta(ctx, now); err != nil {
+			return Snapshot{}, err
+		}
+	}
 	snap := Snapshot{
 		Now:           now,
 		DAGs:          l.opts.DAGs.DAGs(),
@@ -345,6 +350,24 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 		snap.Lane, snap.LaneSlots = lx.Lane, lx.LaneSlots()
 	}
 	return snap, nil
+}
+
+// workerNewerThanMeta reports whether a running try names a worker the
+// live set lacks though the row's own heartbeat is recent: a worker that
+// registered after the set was read (a worker pod taking its try over
+// between the set's read and the rows'). Its try is not a zombie's; the
+// set must be read again before deciding so.
+func (l *Loop) workerNewerThanMeta(now time.Time) bool {
+	for i := range l.active.tis {
+		ti := &l.active.tis[i]
+		if ti.State != store.StateRunning || ti.WorkerID == "" || l.meta.liveWorkers[ti.WorkerID] {
+			continue
+		}
+		if !ti.HeartbeatAt.IsZero() && now.Sub(ti.HeartbeatAt) <= l.opts.ZombieAfter {
+			return true
+		}
+	}
+	return false
 }
 
 // refreshMeta reloads what changes rarely: pauses, pools, workers and the
