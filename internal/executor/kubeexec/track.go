@@ -314,10 +314,12 @@ func (f *podFollow) giveUp(pod *corev1.Pod, why string) []store.TaskInstance {
 }
 
 // checkRow looks at the try's row. When it is no longer this try running
-// (the pod recorded its outcome, or it was marked or cleared elsewhere),
-// a pod that took the try over ends by itself (its heartbeat stops what
-// it runs): it gets linger to do so before it is deleted; a pod that did
-// not is deleted at once. linger reports the former.
+// (the pod recorded its outcome, or it was marked or cleared elsewhere,
+// and maybe already handed out again as the next try), a pod whose
+// container runs ends by itself (its heartbeat stops what it runs, a
+// try not its own is refused) and its last lines are copied as it does:
+// it gets linger to do so before it is deleted; a pod not started is
+// deleted at once. linger reports the former.
 func (f *podFollow) checkRow(ctx context.Context) (linger bool) {
 	ti, err := f.x.r.Store.GetTaskInstance(ctx, f.t.key)
 	if err != nil {
@@ -327,7 +329,7 @@ func (f *podFollow) checkRow(ctx context.Context) (linger bool) {
 	ownedByPod := ti.Hostname == h.Name
 	switch {
 	case ti.State != store.StateRunning || ti.TryNumber != f.t.n:
-		if ownedByPod && ti.TryNumber == f.t.n {
+		if f.logs != nil {
 			return true
 		}
 		f.t.stop(fmt.Errorf("%w: the task instance is now %q (try %d)", errCancelled, ti.State, ti.TryNumber))
