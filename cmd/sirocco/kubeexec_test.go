@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -355,17 +356,23 @@ tasks:
 `, flag)}, "")
 	srv := s.startServer()
 	s.mustRun("dags", "trigger", "slow", "--run-id", "r1")
-	testenv.Eventually(t, "the try running in its pod, its first line copied", time.Minute, func() (bool, string) {
-		log, _, _ := s.run("tasks", "logs", "slow", "r1", "slow")
-		return strings.Contains(log, "before"), log
-	})
-	// The position in the pod's log is stored at most a second after the
-	// last line: lines copied since would be copied again after a restart.
-	seen := time.Now()
+	log := s.waitLog("slow", "r1", "slow", 1, "] before\n")
+	// The position in the pod's log (the container log's time of the last
+	// line copied) is stored at most a second after that line: lines
+	// copied since would be copied again after a restart.
+	pods := podsOf(t, s.k, s.ns, "slow", "slow")
+	if len(pods) != 1 {
+		t.Fatalf("%d worker pods, want 1", len(pods))
+	}
+	before := s.kl.logTime(pods[0].Name, "before")
 	pos := tasklog.Path(filepath.Join(s.home, "logs"), "slow", "r1", "slow", 1) + ".pod-position"
-	testenv.Eventually(t, "the log position stored", time.Minute, func() (bool, string) {
-		fi, err := os.Stat(pos)
-		return err == nil && fi.ModTime().After(seen), fmt.Sprint(err)
+	testenv.Eventually(t, "the log position stored past the line", time.Minute, func() (bool, string) {
+		b, err := os.ReadFile(pos)
+		var p struct{ Time time.Time }
+		if err == nil {
+			err = json.Unmarshal(b, &p)
+		}
+		return err == nil && !p.Time.Before(before), fmt.Sprintf("%s %v (line at %s)", b, err, before)
 	})
 	srv.kill9()
 	s.startServer()
@@ -375,7 +382,7 @@ tasks:
 	})
 	writeFile(t, flag, "")
 	s.waitRunSuccess("slow", "r1", 2*time.Minute)
-	log := s.waitLog("slow", "r1", "slow", 1, "task succeeded")
+	log = s.waitLog("slow", "r1", "slow", 1, "task succeeded")
 	if ok, missing := containsAll(log, "reattaching to worker pod", "after", "task succeeded"); !ok {
 		t.Errorf("the try's log lacks %q:\n%s", missing, log)
 	}

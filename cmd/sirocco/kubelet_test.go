@@ -282,6 +282,27 @@ func podsSeen(kl *testKubelet, prefix string) []string {
 	return out
 }
 
+// logTime is the time the container log of pod holds line at.
+func (kl *testKubelet) logTime(pod, line string) time.Time {
+	kl.t.Helper()
+	b, err := os.ReadFile(filepath.Join(kl.dir, pod+".cri.log"))
+	if err != nil {
+		kl.t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		stamp, rest, _ := strings.Cut(l, " stdout F ")
+		if strings.HasSuffix(rest, "] "+line) || rest == line {
+			ts, err := time.Parse(time.RFC3339Nano, stamp)
+			if err != nil {
+				kl.t.Fatal(err)
+			}
+			return ts
+		}
+	}
+	kl.t.Fatalf("no line %q in the log of %s:\n%s", line, pod, b)
+	return time.Time{}
+}
+
 // taskOf is the task id of a worker pod (its annotation).
 func taskOf(pod *corev1.Pod) string { return pod.Annotations["sirocco.dev/task-id"] }
 
