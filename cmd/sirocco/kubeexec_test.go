@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sirocco-dev/sirocco/internal/tasklog"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
@@ -26,21 +29,30 @@ type kubeSite struct {
 	k  *testenv.Kube
 	ns string
 	kl *testKubelet
+	// podHome is the worker pods' SIROCCO_HOME: not the scheduler's, so
+	// nothing (the secret key) comes to them from its files.
+	podHome string
 }
 
-// newKubeSite writes sirocco.yaml (executor, PostgreSQL, the cluster, a
-// test-only pod template that holds each pod Running for the test
-// kubelet) and the DAGs, and migrates the store. extra is added to the
+// newKubeSite writes sirocco.yaml (executor, PostgreSQL with a password,
+// the cluster, a test-only pod template that holds each pod Running for
+// the test kubelet and gives it a home of its own) and the DAGs, and
+// migrates the store. extra is added to the
 // kubernetes_executor section.
 func newKubeSite(t *testing.T, executor string, dags map[string]string, extra string) *kubeSite {
 	t.Helper()
 	k := testenv.StartKube(t)
 	ns := k.Namespace(t)
-	dsn := testenv.Postgres(t)
-	home := t.TempDir()
+	// The test server trusts every local connection: the password is
+	// there to show where it goes (a Secret, never the pod's spec).
+	dsn := strings.Replace(testenv.Postgres(t), "postgres@", "postgres:"+kubeDBPassword+"@", 1)
+	home, podHome := t.TempDir(), t.TempDir()
 	s := &site{t: t, home: home, dags: filepath.Join(home, "dags")}
 	if err := os.MkdirAll(s.dags, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(extra, "worker_pods_pending_timeout:") {
+		extra += "  worker_pods_pending_timeout: 1m\n"
 	}
 	template := fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -51,7 +63,7 @@ spec:
   - name: base
     env:
     - {name: SIROCCO_HOME, value: %q}
-`, testenv.KubeHoldAnnotation, home)
+`, testenv.KubeHoldAnnotation, podHome)
 	writeFile(t, filepath.Join(home, "worker-pod.yaml"), template)
 	writeFile(t, filepath.Join(home, "sirocco.yaml"), fmt.Sprintf(`executor: %s
 database_url: %q
@@ -60,14 +72,16 @@ kubernetes_executor:
   namespace: %s
   image: sirocco:test
   pod_template_file: worker-pod.yaml
-  worker_pods_pending_timeout: 1m
 %s`, executor, dsn, k.Kubeconfig, ns, extra))
 	for name, body := range dags {
 		s.write(name, body)
 	}
 	s.mustRun("db", "migrate")
-	return &kubeSite{site: s, k: k, ns: ns, kl: startKubelet(t, k, ns)}
+	return &kubeSite{site: s, k: k, ns: ns, kl: startKubelet(t, k, ns), podHome: podHome}
 }
+
+// kubeDBPassword is the database password of a kubeSite's URL.
+const kubeDBPassword = "db-pw-never-in-a-pod-spec"
 
 // waitLog waits until a try's log holds every part and returns it. The
 // pod records its try's outcome before its last lines reach the task log
@@ -170,6 +184,50 @@ tasks:
 	}
 	if e := podsOf(t, s.k, s.ns, "in_pods", "extract")[0].Spec.Containers[0]; e.Image != "sirocco:test" {
 		t.Errorf("extract's pod image = %q, want the executor's", e.Image)
+	}
+	s.checkPodSecrets(c)
+}
+
+// checkPodSecrets: the database URL (it has a password) and the secret
+// key of connections reach the worker container from a Secret, the key
+// being the scheduler's; nothing in the spec holds the password; and the
+// pod generated no key of its own.
+func (s *kubeSite) checkPodSecrets(c corev1.Container) {
+	t := s.t
+	t.Helper()
+	key, err := os.ReadFile(filepath.Join(s.home, "secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := map[string]*corev1.SecretKeySelector{}
+	for _, e := range c.Env {
+		if strings.Contains(e.Value, kubeDBPassword) {
+			t.Errorf("the pod spec holds the database password in %s", e.Name)
+		}
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			from[e.Name] = e.ValueFrom.SecretKeyRef
+		}
+	}
+	for _, name := range []string{"SIROCCO_DATABASE_URL", "SIROCCO_SECRET_KEY"} {
+		ref := from[name]
+		if ref == nil {
+			t.Errorf("the pod's %s is not read from a Secret: %+v", name, c.Env)
+			continue
+		}
+		sec, err := s.k.Client.CoreV1().Secrets(s.ns).Get(context.Background(), ref.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(sec.Data[ref.Key])
+		if name == "SIROCCO_SECRET_KEY" && got != strings.TrimSpace(string(key)) {
+			t.Errorf("the Secret's %s is not the scheduler's key", name)
+		}
+		if name == "SIROCCO_DATABASE_URL" && !strings.Contains(got, kubeDBPassword) {
+			t.Errorf("the Secret's %s = %q, want the scheduler's URL", name, got)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.podHome, "secret.key")); err == nil {
+		t.Errorf("a worker pod generated a secret key in its home")
 	}
 }
 
@@ -298,17 +356,23 @@ tasks:
 `, flag)}, "")
 	srv := s.startServer()
 	s.mustRun("dags", "trigger", "slow", "--run-id", "r1")
-	testenv.Eventually(t, "the try running in its pod, its first line copied", time.Minute, func() (bool, string) {
-		log, _, _ := s.run("tasks", "logs", "slow", "r1", "slow")
-		return strings.Contains(log, "before"), log
-	})
-	// The position in the pod's log is stored at most a second after the
-	// last line: lines copied since would be copied again after a restart.
-	seen := time.Now()
+	log := s.waitLog("slow", "r1", "slow", 1, "] before\n")
+	// The position in the pod's log (the container log's time of the last
+	// line copied) is stored at most a second after that line: lines
+	// copied since would be copied again after a restart.
+	pods := podsOf(t, s.k, s.ns, "slow", "slow")
+	if len(pods) != 1 {
+		t.Fatalf("%d worker pods, want 1", len(pods))
+	}
+	before := s.kl.logTime(pods[0].Name, "before")
 	pos := tasklog.Path(filepath.Join(s.home, "logs"), "slow", "r1", "slow", 1) + ".pod-position"
-	testenv.Eventually(t, "the log position stored", time.Minute, func() (bool, string) {
-		fi, err := os.Stat(pos)
-		return err == nil && fi.ModTime().After(seen), fmt.Sprint(err)
+	testenv.Eventually(t, "the log position stored past the line", time.Minute, func() (bool, string) {
+		b, err := os.ReadFile(pos)
+		var p struct{ Time time.Time }
+		if err == nil {
+			err = json.Unmarshal(b, &p)
+		}
+		return err == nil && !p.Time.Before(before), fmt.Sprintf("%s %v (line at %s)", b, err, before)
 	})
 	srv.kill9()
 	s.startServer()
@@ -318,7 +382,7 @@ tasks:
 	})
 	writeFile(t, flag, "")
 	s.waitRunSuccess("slow", "r1", 2*time.Minute)
-	log := s.waitLog("slow", "r1", "slow", 1, "task succeeded")
+	log = s.waitLog("slow", "r1", "slow", 1, "task succeeded")
 	if ok, missing := containsAll(log, "reattaching to worker pod", "after", "task succeeded"); !ok {
 		t.Errorf("the try's log lacks %q:\n%s", missing, log)
 	}
@@ -362,5 +426,24 @@ tasks:
 		if !strings.Contains(out, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestWorkerPodWithoutSecretKeyFails: `tasks run` in a pod that has no
+// secret key (neither SIROCCO_SECRET_KEY nor a key file in its home)
+// fails at once, saying what is missing and where it comes from, and
+// generates no key of its own (which could read none of the stored
+// secrets).
+func TestWorkerPodWithoutSecretKeyFails(t *testing.T) {
+	s := newSite(t, map[string]string{"d.yaml": "dag_id: d\ntasks:\n  - {id: a, operator: empty}\n"})
+	podHome := t.TempDir()
+	s.extraEnv = []string{"SIROCCO_HOME=" + podHome, "SIROCCO_DATABASE_URL=sqlite://" + filepath.Join(s.home, "sirocco.db"),
+		"SIROCCO_SECRET_KEY=", "SIROCCO_POD_NAME=d-a-x1", "SIROCCO_POD_NAMESPACE=ns"}
+	_, errOut, code := s.run("tasks", "run", "d", "r1", "a", "--try", "1")
+	if code == 0 || !strings.Contains(errOut, "the worker pod has no secret key for stored connections: SIROCCO_SECRET_KEY is not set") {
+		t.Errorf("tasks run without a key: exit %d, stderr:\n%s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(podHome, "secret.key")); err == nil {
+		t.Errorf("tasks run generated a secret key in the pod's home")
 	}
 }

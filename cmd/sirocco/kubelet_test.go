@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -38,14 +40,18 @@ import (
 // here: the apiserver, the scheduler, the pod's spec, its phases, its log
 // through pods/log and its exit code are all real.
 type testKubelet struct {
-	t      *testing.T
-	k      *testenv.Kube
-	ns     string
-	dir    string
-	dyn    dynamic.Interface
-	mu     sync.Mutex
-	seen   map[string]bool
-	procs  map[string]*exec.Cmd
+	t     *testing.T
+	k     *testenv.Kube
+	ns    string
+	dir   string
+	dyn   dynamic.Interface
+	mu    sync.Mutex
+	seen  map[string]bool
+	procs map[string]*exec.Cmd
+	// terminated are the pods whose process was sent SIGTERM.
+	terminated map[string]bool
+	// exited are the pods whose process has exited (or never ran).
+	exited map[string]bool
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	// exitWithout, when it returns true for a pod, ends the pod with
@@ -69,7 +75,8 @@ func startKubelet(t *testing.T, k *testenv.Kube, ns string) *testKubelet {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	kl := &testKubelet{t: t, k: k, ns: ns, dir: t.TempDir(), dyn: dyn, seen: map[string]bool{}, procs: map[string]*exec.Cmd{}, cancel: cancel}
+	kl := &testKubelet{t: t, k: k, ns: ns, dir: t.TempDir(), dyn: dyn, seen: map[string]bool{}, procs: map[string]*exec.Cmd{},
+		terminated: map[string]bool{}, exited: map[string]bool{}, cancel: cancel}
 	kl.wg.Go(func() { kl.watch(ctx) })
 	t.Cleanup(kl.stop)
 	return kl
@@ -95,8 +102,11 @@ func (kl *testKubelet) watch(ctx context.Context) {
 		}
 		for ev := range w.ResultChan() {
 			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok || pod.Status.Phase != corev1.PodRunning || pod.Annotations[testenv.KubeHoldAnnotation] != "true" ||
-				pod.DeletionTimestamp != nil {
+			if ok && (ev.Type == watch.Deleted || pod.DeletionTimestamp != nil) {
+				kl.terminate(pod.Name)
+				continue
+			}
+			if !ok || pod.Status.Phase != corev1.PodRunning || pod.Annotations[testenv.KubeHoldAnnotation] != "true" {
 				continue
 			}
 			kl.mu.Lock()
@@ -111,12 +121,26 @@ func (kl *testKubelet) watch(ctx context.Context) {
 	}
 }
 
+// terminate sends SIGTERM to the process of a pod being deleted, as a
+// kubelet stops a deleted pod's containers.
+func (kl *testKubelet) terminate(pod string) {
+	kl.mu.Lock()
+	defer kl.mu.Unlock()
+	if c := kl.procs[pod]; c != nil && !kl.terminated[pod] {
+		kl.terminated[pod] = true
+		_ = c.Process.Signal(syscall.SIGTERM)
+	}
+}
+
 // run runs one pod's command and ends the pod with its exit code.
 func (kl *testKubelet) run(ctx context.Context, pod *corev1.Pod) {
 	code := 3
 	if kl.exitWithout == nil || !kl.exitWithout(pod) {
 		code = kl.exec(ctx, pod)
 	}
+	kl.mu.Lock()
+	kl.exited[pod.Name] = true
+	kl.mu.Unlock()
 	if ctx.Err() != nil {
 		return
 	}
@@ -139,11 +163,12 @@ func (kl *testKubelet) exec(ctx context.Context, pod *corev1.Pod) int {
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for _, e := range ctr.Env {
-		if e.ValueFrom != nil {
-			kl.t.Errorf("test kubelet: pod %s: env %s from a source the test kubelet does not resolve", pod.Name, e.Name)
+		v, err := kl.envValue(ctx, e)
+		if err != nil {
+			kl.t.Errorf("test kubelet: pod %s: env %s: %v", pod.Name, e.Name, err)
 			continue
 		}
-		env = append(env, e.Name+"="+e.Value)
+		env = append(env, e.Name+"="+v)
 	}
 	logFile := filepath.Join(kl.dir, pod.Name+".cri.log")
 	out, err := os.Create(logFile)
@@ -187,6 +212,27 @@ func (kl *testKubelet) exec(ctx context.Context, pod *corev1.Pod) int {
 	return 127
 }
 
+// envValue is a variable's value, read from its Secret as a kubelet does
+// for secretKeyRef; other sources are not resolved here.
+func (kl *testKubelet) envValue(ctx context.Context, e corev1.EnvVar) (string, error) {
+	if e.ValueFrom == nil {
+		return e.Value, nil
+	}
+	ref := e.ValueFrom.SecretKeyRef
+	if ref == nil {
+		return "", fmt.Errorf("a source the test kubelet does not resolve: %+v", e.ValueFrom)
+	}
+	sec, err := kl.k.Client.CoreV1().Secrets(kl.ns).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	v, ok := sec.Data[ref.Key]
+	if !ok {
+		return "", fmt.Errorf("secret %s has no key %s", ref.Name, ref.Key)
+	}
+	return string(v), nil
+}
+
 // serveLog has kwok serve file as the log of pod's containers (a
 // ClusterLogs matching that pod alone), removed at cleanup.
 func (kl *testKubelet) serveLog(ctx context.Context, pod, file string) {
@@ -204,6 +250,57 @@ func (kl *testKubelet) serveLog(ctx context.Context, pod, file string) {
 		return
 	}
 	kl.t.Cleanup(func() { _ = res.Delete(context.Background(), "worker-"+pod, metav1.DeleteOptions{}) })
+}
+
+// waitExited waits until the test kubelet has run each named pod's
+// process and it has exited.
+func (kl *testKubelet) waitExited(pods ...string) {
+	kl.t.Helper()
+	testenv.Eventually(kl.t, fmt.Sprintf("the processes of pods %v to exit", pods), time.Minute, func() (bool, string) {
+		kl.mu.Lock()
+		defer kl.mu.Unlock()
+		for _, p := range pods {
+			if !kl.exited[p] {
+				return false, "still running or not started: " + p
+			}
+		}
+		return true, ""
+	})
+}
+
+// podsSeen lists the pods the test kubelet ran whose name starts with
+// prefix.
+func podsSeen(kl *testKubelet, prefix string) []string {
+	kl.mu.Lock()
+	defer kl.mu.Unlock()
+	var out []string
+	for p := range kl.seen {
+		if strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// logTime is the time the container log of pod holds line at.
+func (kl *testKubelet) logTime(pod, line string) time.Time {
+	kl.t.Helper()
+	b, err := os.ReadFile(filepath.Join(kl.dir, pod+".cri.log"))
+	if err != nil {
+		kl.t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		stamp, rest, _ := strings.Cut(l, " stdout F ")
+		if strings.HasSuffix(rest, "] "+line) || rest == line {
+			ts, err := time.Parse(time.RFC3339Nano, stamp)
+			if err != nil {
+				kl.t.Fatal(err)
+			}
+			return ts
+		}
+	}
+	kl.t.Fatalf("no line %q in the log of %s:\n%s", line, pod, b)
+	return time.Time{}
 }
 
 // taskOf is the task id of a worker pod (its annotation).

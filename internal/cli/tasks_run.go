@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -48,7 +49,9 @@ func (a *app) tasksRun() *cobra.Command {
 }
 
 // runPodTry runs the claimed try with its log streamed to stdout; the exit
-// status is 0 when it succeeded or was skipped.
+// status is 0 when it succeeded or was skipped, kubeexec.ExitEndedElsewhere
+// when the try was not this pod's to end (refused, or marked or cleared
+// while it ran), 1 otherwise.
 func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 	name, ns := os.Getenv(envPodName), os.Getenv(envPodNamespace)
 	if name == "" || ns == "" {
@@ -68,7 +71,11 @@ func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 		return fmt.Errorf("make the try's log folder: %w", err)
 	}
 	defer os.RemoveAll(logs)
-	r := a.podRunner(e, ns, name, logs)
+	keys, err := podKeys(e.cfg.Home)
+	if err != nil {
+		return err
+	}
+	r := a.podRunner(e, ns, name, logs, keys)
 	defer r.SSH.Close()
 	claimed := kubeexec.ClaimedFor(ns, name)
 	p := executor.PodTry{Runner: r, Key: k, Try: try, Heartbeat: e.cfg.Heartbeat,
@@ -98,6 +105,10 @@ func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 	if ferr := <-followed; ferr != nil && !errors.Is(err, executor.ErrNotClaimed) {
 		e.log.Warn("could not copy the try's log to standard output", "err", ferr)
 	}
+	if errors.Is(err, executor.ErrNotClaimed) || errors.Is(err, executor.ErrEndedElsewhere) {
+		fmt.Fprintf(a.stderr, "tasks run: %v\n", err)
+		return exitCode(kubeexec.ExitEndedElsewhere)
+	}
 	if err != nil {
 		return err
 	}
@@ -110,13 +121,31 @@ func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 
 // podRunner is the runner of a worker pod's try: the pod's worker id and
 // name, the try's log in logs.
-func (a *app) podRunner(e *env, ns, name, logs string) *executor.Runner {
-	r := &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: logs,
+func (a *app) podRunner(e *env, ns, name, logs string, keys *connection.Keyring) *executor.Runner {
+	return &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: logs,
 		WorkerID: kubeexec.PodWorkerID(ns, name), Hostname: name, Clock: scheduler.SystemClock{}, Logger: e.log,
-		KillGrace: e.cfg.KillGrace, Connections: &connection.Resolver{Store: e.st},
+		KillGrace: e.cfg.KillGrace, Connections: &connection.Resolver{Store: e.st, Keys: keys},
 		SSH: sshclient.NewPool(sshclient.PoolOptions{Logger: e.log}), Preflight: &preflight.Checker{Kinit: e.cfg.Kerberos.KinitPath}}
-	if keys, _, err := connection.LoadKeyring(e.cfg.Home); err == nil {
-		r.Connections.Keys = keys
+}
+
+// podKeys loads the secret key of stored connections in a worker pod:
+// SIROCCO_SECRET_KEY (the Kubernetes executor passes the scheduler's
+// through a Secret), else a key file already in the pod's home. A pod
+// never generates a key, as other commands do on first use: a new key
+// reads none of the stored secrets, and the try would fail later, and
+// less clearly, or write secrets nobody else can read.
+func podKeys(home string) (*connection.Keyring, error) {
+	if os.Getenv(connection.EnvSecretKey) == "" {
+		path := filepath.Join(home, connection.KeyFileName)
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("the worker pod has no secret key for stored connections: %s is not set and there is no key file %s "+
+				"(the Kubernetes executor passes the scheduler's key unless kubernetes_executor.pod_template_file sets %s; "+
+				"set it there from a Secret holding the scheduler's key)", connection.EnvSecretKey, path, connection.EnvSecretKey)
+		}
 	}
-	return r
+	keys, _, err := connection.LoadKeyring(home)
+	if err != nil {
+		return nil, fmt.Errorf("the worker pod's secret key for stored connections: %w", err)
+	}
+	return keys, nil
 }

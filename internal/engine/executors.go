@@ -1,12 +1,18 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/executor/kubeexec"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -31,13 +37,33 @@ type router struct {
 func (r *router) ID() string { return r.local.ID() }
 
 // FreeSlots is the Kubernetes executor's free slots, plus the local
-// executor's under local_kubernetes (the scheduler hands out one number;
-// a local executor handed more than its parallelism runs them all).
+// executor's under local_kubernetes; LaneSlots splits them.
 func (r *router) FreeSlots() int {
 	if r.onlyKube {
 		return r.kube.FreeSlots()
 	}
 	return r.local.FreeSlots() + r.kube.FreeSlots()
+}
+
+// Lanes of the router's tries (scheduler.LanedExecutor).
+const (
+	laneLocal = "local"
+	laneKube  = "kubernetes"
+)
+
+// Lane names the executor k's tries go to.
+func (r *router) Lane(k store.TaskKey) string {
+	if r.toKube(k) {
+		return laneKube
+	}
+	return laneLocal
+}
+
+// LaneSlots is the free slots of each executor: a task is handed out only
+// when its own has one (the sum alone let a full local executor be handed
+// the Kubernetes executor's slots, and run past its parallelism).
+func (r *router) LaneSlots() map[string]int {
+	return map[string]int{laneLocal: r.local.FreeSlots(), laneKube: r.kube.FreeSlots()}
 }
 
 // Claim routes a ready task's claim by its queue.
@@ -76,15 +102,11 @@ func newRouter(cfg config.Config, runner *executor.Runner, local *executor.Local
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	kx, err := kubeexec.New(kubeexec.Options{
-		Settings: cfg.KubernetesExecutor, Runner: runner, PodEnv: podEnv(cfg), Parallelism: cfg.Parallelism,
+		Settings: cfg.KubernetesExecutor, Runner: runner, PodEnv: podEnv(cfg), PodSecrets: podSecrets(cfg, log), Parallelism: cfg.Parallelism,
 		Check: cfg.Heartbeat, KillGrace: cfg.KillGrace,
 	})
 	if err != nil {
 		return nil, err
-	}
-	if !kx.TemplateSets("SIROCCO_DATABASE_URL") && hasPassword(cfg.DatabaseURL) {
-		log.Warn("worker pods get the database URL with its password in their spec; set SIROCCO_DATABASE_URL from a Secret " +
-			"in kubernetes_executor.pod_template_file instead")
 	}
 	queue := cfg.KubernetesExecutor.Queue
 	r := &router{local: local, kube: kx, onlyKube: cfg.Executor == config.ExecutorKubernetes}
@@ -109,13 +131,58 @@ func podEnv(cfg config.Config) map[string]string {
 	if dags == "" {
 		dags = cfg.DagsFolder
 	}
-	return map[string]string{
-		"SIROCCO_DATABASE_URL":       cfg.DatabaseURL,
+	env := map[string]string{
 		"SIROCCO_DAGS_FOLDER":        dags,
 		"SIROCCO_HEARTBEAT_INTERVAL": cfg.Heartbeat.String(),
 		"SIROCCO_KILL_GRACE":         cfg.KillGrace.String(),
 		"SIROCCO_LOG_LEVEL":          cfg.LogLevel,
 	}
+	if !hasPassword(cfg.DatabaseURL) {
+		env["SIROCCO_DATABASE_URL"] = cfg.DatabaseURL
+	}
+	return env
+}
+
+// podSecrets is what every worker pod needs that must not be written in
+// its spec, unless its template sets it: the database URL when it holds a
+// password, and the scheduler's secret key of stored connections (a pod
+// without it could read no connection's secret). The Kubernetes executor
+// puts them in a Secret.
+func podSecrets(cfg config.Config, log *slog.Logger) map[string]string {
+	s := map[string]string{}
+	if hasPassword(cfg.DatabaseURL) {
+		s["SIROCCO_DATABASE_URL"] = cfg.DatabaseURL
+	}
+	key, err := schedulerKey(cfg.Home)
+	if err != nil {
+		log.Warn("worker pods do not get the scheduler's secret key: set SIROCCO_SECRET_KEY in kubernetes_executor.pod_template_file", "err", err)
+	} else if key != "" {
+		s[connection.EnvSecretKey] = key
+	}
+	if old := strings.TrimSpace(os.Getenv(connection.EnvSecretKeyOld)); old != "" {
+		s[connection.EnvSecretKeyOld] = old
+	}
+	return s
+}
+
+// schedulerKey is the scheduler's current secret key as text: from
+// SIROCCO_SECRET_KEY, else its key file; "" when it has none.
+func schedulerKey(home string) (string, error) {
+	key := strings.TrimSpace(os.Getenv(connection.EnvSecretKey))
+	if key == "" {
+		b, err := os.ReadFile(filepath.Join(home, connection.KeyFileName))
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("read the secret key: %w", err)
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	if _, err := connection.ParseKey(key); err != nil {
+		return "", fmt.Errorf("the secret key: %w", err)
+	}
+	return key, nil
 }
 
 // hasPassword reports whether a database URL holds a password.

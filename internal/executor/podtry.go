@@ -20,6 +20,12 @@ const WorkerPodKind = "kubernetes_worker_pod"
 // for the pod: another state, another try, or another pod's handle.
 var ErrNotClaimed = errors.New("the try is not claimed for this pod")
 
+// ErrEndedElsewhere is returned by PodTry.Run when the try it ran was
+// ended elsewhere while it ran (marked, cleared, or adopted by the
+// scheduler): the pod did not record its outcome, and nothing it wrote
+// changed the row.
+var ErrEndedElsewhere = errors.New("the try was ended elsewhere while it ran")
+
 // PodTry runs, inside a worker pod (`sirocco tasks run`), the one try the
 // Kubernetes executor claimed for that pod. It takes the try over with one
 // conditional write (running, this try number, the claimer's worker → the
@@ -66,6 +72,7 @@ func (p PodTry) Run(ctx context.Context) (store.TaskInstance, error) {
 	if !w.OK {
 		return ti, fmt.Errorf("%w: it changed while the pod started", ErrNotClaimed)
 	}
+	own := p.watchOutcome()
 	hctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { p.heartbeat(hctx) })
@@ -76,7 +83,36 @@ func (p PodTry) Run(ctx context.Context) (store.TaskInstance, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	end, err := r.Store.GetTaskInstance(rctx, k)
-	return end, errors.Join(runErr, err)
+	if err := errors.Join(runErr, err); err != nil {
+		return end, err
+	}
+	if !own() {
+		return end, fmt.Errorf("%w: try %d of %s is now %q", ErrEndedElsewhere, p.Try, k.TaskID, end.State)
+	}
+	return end, nil
+}
+
+// watchOutcome has the runner tell when it records the try's outcome;
+// the returned func reports whether it did (a cleared try it handed back
+// was ended elsewhere).
+func (p PodTry) watchOutcome() func() bool {
+	r := p.Runner
+	var mu sync.Mutex
+	own := false
+	prev := r.Recorded
+	r.Recorded = func(ti store.TaskInstance) {
+		mu.Lock()
+		own = ti.TryNumber == p.Try && ti.State != store.StateNone && ti.State != store.StateRestarting
+		mu.Unlock()
+		if prev != nil {
+			prev(ti)
+		}
+	}
+	return func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return own
+	}
 }
 
 // check reads the try's row and run and refuses a try that is not this

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"sort"
 	"time"
 
@@ -26,6 +27,11 @@ type Snapshot struct {
 	Pools map[string]int
 	// FreeSlots is how many more tasks the executor accepts now.
 	FreeSlots int
+	// Lane, when set, names the executor of a task where the executor is
+	// made of several with slots of their own (local_kubernetes): a task
+	// is then handed out only if LaneSlots of its lane has one too.
+	Lane      func(store.TaskKey) string
+	LaneSlots map[string]int
 	// LiveWorkers are the executors whose heartbeat is recent; a queued or
 	// running try owned by any other worker is an orphan or a zombie.
 	LiveWorkers map[string]bool
@@ -453,8 +459,13 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 		return a.order < b.order
 	})
 	free := s.FreeSlots
+	laneFree := maps.Clone(s.LaneSlots) // Decide's own count: the snapshot is read-only
 	now := s.Now
 	for _, c := range cands {
+		lane := ""
+		if s.Lane != nil {
+			lane = s.Lane(c.ti.TaskKey)
+		}
 		d := s.DAGs[c.ti.DagID]
 		size, ok := s.Pools[c.ti.Pool]
 		if !ok && c.ti.Pool == dag.DefaultPool {
@@ -464,7 +475,8 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 			p.Unschedulable = append(p.Unschedulable, Unschedulable{Key: c.ti.TaskKey, Pool: c.ti.Pool,
 				Need: c.ti.PoolSlots, Size: size, Missing: !ok})
 		}
-		fits := free > 0 && poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < d.MaxActiveTasks
+		fits := free > 0 && (s.Lane == nil || laneFree[lane] > 0) &&
+			poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < d.MaxActiveTasks
 		if !fits {
 			if c.ti.State == store.StateNone {
 				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
@@ -474,6 +486,9 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 			continue
 		}
 		free--
+		if s.Lane != nil {
+			laneFree[lane]--
+		}
 		poolUsed[c.ti.Pool] += c.ti.PoolSlots
 		dagActive[c.ti.DagID]++
 		queued := now

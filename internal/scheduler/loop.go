@@ -37,6 +37,18 @@ type Executor interface {
 	Holds(k store.TaskKey) bool
 }
 
+// LanedExecutor is an Executor made of several with slots of their own
+// (local_kubernetes: the local executor and the Kubernetes one): Decide
+// hands a task out only when its lane has a free slot, so a full local
+// executor is not handed the Kubernetes one's slots.
+type LanedExecutor interface {
+	Executor
+	// Lane names the executor a task's tries go to.
+	Lane(k store.TaskKey) string
+	// LaneSlots is the free slots of each lane.
+	LaneSlots() map[string]int
+}
+
 // DAGSource gives the current DAG definitions (the loaded DAGs folder).
 type DAGSource interface {
 	DAGs() map[string]*dag.DAG
@@ -280,6 +292,11 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	// the tasks they hand off to, though their goroutines wait for this
 	// tick to answer.
 	snap.FreeSlots += len(outs)
+	if snap.Lane != nil {
+		for _, o := range outs {
+			snap.LaneSlots[snap.Lane(o.u.Key)]++
+		}
+	}
 	as := l.assume(outs)
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
@@ -318,7 +335,12 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
-	return Snapshot{
+	if l.workerNewerThanMeta(now) {
+		if err := l.refreshMeta(ctx, now); err != nil {
+			return Snapshot{}, err
+		}
+	}
+	snap := Snapshot{
 		Now:           now,
 		DAGs:          l.opts.DAGs.DAGs(),
 		Paused:        l.meta.paused,
@@ -333,7 +355,29 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 		Resumable:     l.opts.Resumable,
 		Held:          l.holds,
 		Leftovers:     l.held.has,
-	}, nil
+	}
+	if lx, ok := l.opts.Executor.(LanedExecutor); ok {
+		snap.Lane, snap.LaneSlots = lx.Lane, lx.LaneSlots()
+	}
+	return snap, nil
+}
+
+// workerNewerThanMeta reports whether a running try names a worker the
+// live set lacks though the row's own heartbeat is recent: a worker that
+// registered after the set was read (a worker pod taking its try over
+// between the set's read and the rows'). Its try is not a zombie's; the
+// set must be read again before deciding so.
+func (l *Loop) workerNewerThanMeta(now time.Time) bool {
+	for i := range l.active.tis {
+		ti := &l.active.tis[i]
+		if ti.State != store.StateRunning || ti.WorkerID == "" || l.meta.liveWorkers[ti.WorkerID] {
+			continue
+		}
+		if !ti.HeartbeatAt.IsZero() && now.Sub(ti.HeartbeatAt) <= l.opts.ZombieAfter {
+			return true
+		}
+	}
+	return false
 }
 
 // refreshMeta reloads what changes rarely: pauses, pools, workers and the

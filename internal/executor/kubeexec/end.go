@@ -30,6 +30,9 @@ type view struct {
 	end     string // why, when ended
 	waiting string // the worker container's waiting reason and message
 	fatal   string // a reason it will never start
+	// elsewhere: the worker container exited ExitEndedElsewhere, its try
+	// not its to end.
+	elsewhere bool
 }
 
 // assess reads a pod's state.
@@ -55,6 +58,7 @@ func assess(pod *corev1.Pod) view {
 	if v.phase == corev1.PodSucceeded || v.phase == corev1.PodFailed {
 		v.ended = true
 		v.end = endReason(pod, cs)
+		v.elsewhere = cs != nil && cs.State.Terminated != nil && cs.State.Terminated.ExitCode == ExitEndedElsewhere
 	}
 	return v
 }

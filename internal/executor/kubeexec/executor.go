@@ -27,6 +27,11 @@ type Options struct {
 	// PodEnv is the environment every worker pod gets where its template
 	// sets none: how to reach the store and the DAGs, the heartbeat.
 	PodEnv map[string]string
+	// PodSecrets are variables every worker pod gets where its template
+	// sets none, read from a Secret the executor creates rather than
+	// written in the pod's spec: the database URL with its password, the
+	// connections' secret key.
+	PodSecrets map[string]string
 	// Parallelism bounds the worker pods at once.
 	Parallelism int
 	// Check is how often the row of each tracked try is read, to delete
@@ -48,6 +53,7 @@ type Executor struct {
 	cluster   *kube.Cluster
 	pods      corev1client.PodInterface
 	namespace string
+	secret    string // the Secret holding PodSecrets, once created
 	ctx       context.Context
 
 	wg    sync.WaitGroup
@@ -127,6 +133,9 @@ func (x *Executor) Connect(ctx context.Context) error {
 // their pods run on. Connect must have succeeded.
 func (x *Executor) Start(ctx context.Context) error {
 	x.ctx = ctx
+	if err := x.ensureSecret(ctx); err != nil {
+		return fmt.Errorf("kubernetes executor: %w", err)
+	}
 	if err := x.reattach(ctx); err != nil {
 		return fmt.Errorf("kubernetes executor: %w", err)
 	}

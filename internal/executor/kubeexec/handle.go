@@ -95,6 +95,13 @@ func Wrapper(b []byte) (func([]byte) ([]byte, error), error) {
 	}, nil
 }
 
+// ExitEndedElsewhere is the exit code of a worker pod's `sirocco tasks
+// run` whose try was not its to end: refused (not claimed for the pod) or
+// ended elsewhere while it ran (marked, cleared). The executor deletes
+// such a pod whatever delete_worker_pods says: its failure is not the
+// task's, and nothing in it is worth keeping.
+const ExitEndedElsewhere = 75
+
 // PodWorkerID is the worker id of the try running in pod namespace/name:
 // the worker that takes a claimed try over (executor.PodTry).
 func PodWorkerID(namespace, name string) string { return "pod:" + namespace + "/" + name }

@@ -57,12 +57,14 @@ func LoadPodTemplate(path string) (*corev1.Pod, error) {
 
 // podParams is what a worker pod is made of besides the template.
 type podParams struct {
-	handle   Handle
-	key      store.TaskKey
-	try      int
-	image    string            // the executor's image ("" keeps the template's)
-	env      map[string]string // set unless the template's container sets them
-	override ExecutorConfig
+	handle    Handle
+	key       store.TaskKey
+	try       int
+	image     string            // the executor's image ("" keeps the template's)
+	env       map[string]string // set unless the template's container sets them
+	secret    string            // the Secret secretEnv reads from
+	secretEnv []string          // read from secret unless the template's container sets them
+	override  ExecutorConfig
 }
 
 // buildPod makes a try's worker pod: the template (or an empty pod), its
@@ -90,7 +92,7 @@ func buildPod(template *corev1.Pod, p podParams) (*corev1.Pod, error) {
 	}
 	ctr.Command = []string{"sirocco", "tasks", "run", p.key.DagID, p.key.RunID, p.key.TaskID, "--try", strconv.Itoa(p.try)}
 	ctr.Args = nil
-	ctr.Env = withEnv(ctr.Env, p.env)
+	ctr.Env = withSecretEnv(withEnv(ctr.Env, p.env), p.secret, p.secretEnv)
 	mergeResources(&ctr.Resources, p.override.Resources)
 	if len(p.override.NodeSelector) > 0 {
 		if pod.Spec.NodeSelector == nil {

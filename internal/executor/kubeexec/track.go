@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -71,7 +73,10 @@ type podFollow struct {
 	savedAt  time.Time
 	posTimer *time.Timer
 	noted    string
-	cleared  bool // the try was cleared: its pod is deleted whatever delete_worker_pods says
+	// cleared: the try was cleared, or ended elsewhere while its pod ran
+	// (the pod exited ExitEndedElsewhere): its pod is deleted whatever
+	// delete_worker_pods says.
+	cleared bool
 }
 
 func (f *podFollow) close() {
@@ -128,7 +133,11 @@ func (x *Executor) podOf(t *try) (*corev1.Pod, error) {
 	for k, v := range x.o.PodEnv {
 		env[k] = v
 	}
-	return buildPod(x.template, podParams{handle: t.h, key: t.key, try: t.n, image: x.o.Settings.Image, env: env, override: override})
+	p := podParams{handle: t.h, key: t.key, try: t.n, image: x.o.Settings.Image, env: env, override: override}
+	if x.secret != "" {
+		p.secret, p.secretEnv = x.secret, slices.Collect(maps.Keys(x.secretEnv()))
+	}
+	return buildPod(x.template, p)
 }
 
 // create creates the pod; a lost answer or an AlreadyExists finds it by
@@ -260,6 +269,7 @@ func (f *podFollow) watch(ctx context.Context, pod *corev1.Pod) []store.TaskInst
 			}
 			switch {
 			case v.ended:
+				f.cleared = f.cleared || v.elsewhere
 				f.endLogs(true)
 				rows := f.settle(v.end)
 				f.cleanUp(pod)
@@ -304,10 +314,12 @@ func (f *podFollow) giveUp(pod *corev1.Pod, why string) []store.TaskInstance {
 }
 
 // checkRow looks at the try's row. When it is no longer this try running
-// (the pod recorded its outcome, or it was marked or cleared elsewhere),
-// a pod that took the try over ends by itself (its heartbeat stops what
-// it runs): it gets linger to do so before it is deleted; a pod that did
-// not is deleted at once. linger reports the former.
+// (the pod recorded its outcome, or it was marked or cleared elsewhere,
+// and maybe already handed out again as the next try), a pod whose
+// container runs ends by itself (its heartbeat stops what it runs, a
+// try not its own is refused) and its last lines are copied as it does:
+// it gets linger to do so before it is deleted; a pod not started is
+// deleted at once. linger reports the former.
 func (f *podFollow) checkRow(ctx context.Context) (linger bool) {
 	ti, err := f.x.r.Store.GetTaskInstance(ctx, f.t.key)
 	if err != nil {
@@ -317,7 +329,7 @@ func (f *podFollow) checkRow(ctx context.Context) (linger bool) {
 	ownedByPod := ti.Hostname == h.Name
 	switch {
 	case ti.State != store.StateRunning || ti.TryNumber != f.t.n:
-		if ownedByPod && ti.TryNumber == f.t.n {
+		if f.logs != nil {
 			return true
 		}
 		f.t.stop(fmt.Errorf("%w: the task instance is now %q (try %d)", errCancelled, ti.State, ti.TryNumber))
