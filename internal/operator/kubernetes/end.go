@@ -80,6 +80,7 @@ func (r *run) finishAction(ctx context.Context, end End) {
 // and the pod deleted, so that it never starts later with no try
 // following it.
 func (r *run) giveUp(ctx context.Context, pod *corev1.Pod, why string) (operator.Result, error) {
+	r.stopSaving()
 	h := r.handle()
 	var uid types.UID
 	if pod != nil {
