@@ -40,6 +40,7 @@ type try struct {
 	log  *testenv.SyncBuffer
 	mu   sync.Mutex
 	hs   [][]byte
+	ats  []time.Time // when each handle was stored
 }
 
 func newTry(t *testing.T, k *testenv.Kube, ns, taskID string, args map[string]any) *try {
@@ -64,6 +65,7 @@ func newTry(t *testing.T, k *testenv.Kube, ns, taskID string, args map[string]an
 			tr.mu.Lock()
 			defer tr.mu.Unlock()
 			tr.hs = append(tr.hs, append([]byte(nil), h...))
+			tr.ats = append(tr.ats, time.Now())
 			return nil
 		},
 	}
@@ -159,6 +161,7 @@ func TestPodsOnTheAPIServer(t *testing.T) {
 		t.Run("stop", func(t *testing.T) { t.Parallel(); testStop(t, k) })
 		t.Run("name taken", func(t *testing.T) { t.Parallel(); testNameTaken(t, k) })
 		t.Run("name taken before a restart", func(t *testing.T) { t.Parallel(); testNameTakenResume(t, k) })
+		t.Run("killed at each save", func(t *testing.T) { t.Parallel(); testKilledAtEachSave(t, k) })
 	})
 	t.Run("apiserver restart", func(t *testing.T) { testAPIServerRestart(t, k) })
 }
@@ -180,6 +183,7 @@ func testSuccess(t *testing.T, k *testenv.Kube) {
 	if len(hs) < 2 || hs[0].UID != "" || !strings.HasPrefix(hs[0].Name, "hello-pod-") || hs[1].UID == "" || hs[1].Name != hs[0].Name {
 		t.Errorf("handles: the name first, then the UID: %+v", hs)
 	}
+	checkSpacing(t, tr)
 	if end := hs[len(hs)-1].End; end == nil || !end.Succeeded {
 		t.Errorf("the last handle holds the end: %+v", end)
 	}
