@@ -41,6 +41,10 @@ type LogFollower struct {
 	// OnProgress is called after lines were written, with the new
 	// position (nil: nothing).
 	OnProgress func(LogPosition)
+	// Delay is how long Follow waits before it opens its first stream:
+	// the log of a container that ends sooner is read once, by CatchUp,
+	// rather than by a stream and then a catch-up (zero: at once).
+	Delay time.Duration
 
 	mu  sync.Mutex
 	pos LogPosition
@@ -65,10 +69,13 @@ func (f *LogFollower) Position() LogPosition {
 // log server after a second without output.
 const reopenAfterEnd = 500 * time.Millisecond
 
-// Follow streams the log until ctx ends, opening the stream again after
-// each end or failure (backing off while it fails). A partial last line
+// Follow streams the log until ctx ends (after Delay), opening the
+// stream again after each end or failure (backing off while it fails). A partial last line
 // is held back until its end arrives (CatchUp writes it).
 func (f *LogFollower) Follow(ctx context.Context) {
+	if f.Delay > 0 && !sleep(ctx, f.Delay) {
+		return
+	}
 	var b backoff
 	for ctx.Err() == nil {
 		wrote, err := f.stream(ctx, true)

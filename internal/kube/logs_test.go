@@ -2,10 +2,14 @@ package kube
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 // TestLogResumeWritesEachLineOnce: a stream opened again from the stored
@@ -114,4 +118,63 @@ func TestLogHugeLineIsCut(t *testing.T) {
 	if p := f.Position(); p.Seen != 1 || p.Time.Second() != 1 {
 		t.Errorf("position %+v", p)
 	}
+}
+
+// TestFollowDelay: a container that ends within the follower's Delay has
+// its log read once, by the catch-up, without a follow stream before it.
+func TestFollowDelay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		delay   time.Duration
+		streams bool
+	}{{0, true}, {time.Hour, false}} {
+		cs := fake.NewClientset()
+		var out syncBuffer
+		f := &LogFollower{Pods: cs.CoreV1().Pods("ns"), Pod: "p", Container: "c", Out: &out, Delay: tc.delay}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		f.Follow(ctx) // the container ends within 100 ms
+		cancel()
+		if n := logReads(cs); (n > 0) != tc.streams {
+			t.Errorf("delay %s: %d log streams opened while following", tc.delay, n)
+		}
+		before := logReads(cs)
+		if err := f.CatchUp(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := logReads(cs) - before; n != 1 {
+			t.Errorf("delay %s: the catch-up read the log %d times", tc.delay, n)
+		}
+		if !strings.HasSuffix(out.String(), "fake logs\n") {
+			t.Errorf("delay %s: log %q", tc.delay, out.String())
+		}
+	}
+}
+
+// logReads counts the reads of a pod's log the fake clientset served.
+func logReads(cs *fake.Clientset) int {
+	n := 0
+	for _, a := range cs.Actions() {
+		if a.GetSubresource() == "log" {
+			n++
+		}
+	}
+	return n
+}
+
+// syncBuffer is a bytes.Buffer safe for the follower's writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

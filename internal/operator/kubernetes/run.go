@@ -24,6 +24,11 @@ const (
 	// this long after the last save. A resume repeats at most the log
 	// lines of that last stretch.
 	saveEvery = time.Second
+	// followAfter is how long after the container started its log is
+	// first streamed: the first lines reach the task log at most this
+	// late, and a container that ends sooner has its log read once, at
+	// its end, with one request instead of two.
+	followAfter = time.Second
 	// saveTimeout bounds one store write of the handle.
 	saveTimeout = 5 * time.Second
 	// callTimeout bounds one API call that is not a watch or a stream.
@@ -149,7 +154,7 @@ type run struct {
 
 func newRun(t *operator.Task, cl *kube.Cluster, h Handle) *run {
 	r := &run{t: t, cl: cl, pods: cl.Client.CoreV1().Pods(h.Namespace), h: h}
-	r.logs = &kube.LogFollower{Pods: r.pods, Pod: h.Name, Container: h.Container, Out: t.Log,
+	r.logs = &kube.LogFollower{Pods: r.pods, Pod: h.Name, Container: h.Container, Out: t.Log, Delay: followAfter,
 		OnRetry: r.logRetry("read the container's log of pod"), OnProgress: r.logProgress}
 	r.logs.SetPosition(h.Log)
 	return r
