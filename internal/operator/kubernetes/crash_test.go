@@ -117,6 +117,54 @@ func testKilledAtEachSave(t *testing.T, k *testenv.Kube) {
 	}
 }
 
+// testDeletedWhileDown: Sirocco killed after the create, before the UID
+// was stored, and the pod deleted by someone else while it was down: the
+// resume sees the pod's events since the create was sent and fails the
+// try, rather than creating a second pod.
+func testDeletedWhileDown(t *testing.T, k *testenv.Kube) {
+	ns := k.Namespace(t)
+	first := newTry(t, k, ns, "deleted", map[string]any{"annotations": map[string]any{hold: "true"}})
+	pods := watchTryPods(t, k, ns, kube.TryLabels(first.task.DagID, first.task.TaskID, first.task.RunID, first.task.TryNumber))
+	f := newFreezer(2, false)
+	first.task.SaveHandle = f.save
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := first.start(ctx)
+	first.waitLog(t, "is Running")
+	<-f.frozen
+	defer func() {
+		cancel(operator.ErrDetach)
+		close(f.released)
+		_ = wait(t, done)
+	}()
+	f.mu.Lock()
+	stored := f.last
+	f.mu.Unlock()
+	h, err := decodeHandle(stored)
+	if err != nil || h.UID != "" {
+		t.Fatalf("stored handle %+v (%v), want the one without a UID", h, err)
+	}
+	zero := int64(0)
+	if err := k.Client.CoreV1().Pods(ns).Delete(context.Background(), h.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the pod gone", time.Minute, func() (bool, string) {
+		n := len(k.Pods(t, ns, ""))
+		return n == 0, fmt.Sprintf("%d pods", n)
+	})
+	again := newTry(t, k, ns, "deleted", nil)
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	_, err = Recoverer{}.Resume(rctx, again.task, stored)
+	if !errors.Is(err, ErrPodGone) || !strings.Contains(err.Error(), "its events say so") {
+		t.Fatalf("Resume: %v, want ErrPodGone\n%s", err, again.log)
+	}
+	pods.mu.Lock()
+	defer pods.mu.Unlock()
+	if len(pods.created) != 1 {
+		t.Errorf("%d pods created for the try, want 1: %v", len(pods.created), pods.created)
+	}
+}
+
 func killedAtSave(t *testing.T, k *testenv.Kube, n int, committed bool) {
 	ns := k.Namespace(t)
 	args := map[string]any{"annotations": map[string]any{runFor: "3s"}}

@@ -162,6 +162,7 @@ func TestPodsOnTheAPIServer(t *testing.T) {
 		t.Run("name taken", func(t *testing.T) { t.Parallel(); testNameTaken(t, k) })
 		t.Run("name taken before a restart", func(t *testing.T) { t.Parallel(); testNameTakenResume(t, k) })
 		t.Run("killed at each save", func(t *testing.T) { t.Parallel(); testKilledAtEachSave(t, k) })
+		t.Run("deleted while Sirocco was down", func(t *testing.T) { t.Parallel(); testDeletedWhileDown(t, k) })
 	})
 	t.Run("apiserver restart", func(t *testing.T) { testAPIServerRestart(t, k) })
 }

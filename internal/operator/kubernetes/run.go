@@ -347,6 +347,7 @@ func (r *run) retryCall(ctx context.Context, what string, call func(context.Cont
 func (r *run) createAndTrack(ctx context.Context, pod *corev1.Pod) (operator.Result, error) {
 	// The name is stored before the create: if Sirocco dies before the
 	// answer, the restart finds the pod by it instead of creating another.
+	r.update(func(h *Handle) { h.CreateSent = time.Now().UTC() })
 	if err := r.saveNow(ctx); err != nil {
 		return operator.Result{}, fmt.Errorf("store the handle before creating the pod: %w", err)
 	}
