@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // TestLogResumeWritesEachLineOnce: a stream opened again from the stored
@@ -177,4 +179,36 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestStartStopCatchUp: Stop ends the follow Start began (a second Start
+// adds none) and its catch-up writes the end of the log and moves the
+// position without calling OnProgress: the caller stores it with the end.
+func TestStartStopCatchUp(t *testing.T) {
+	t.Parallel()
+	cs := fake.NewClientset()
+	cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "log" {
+			return false, nil, nil
+		}
+		return true, &runtime.Unknown{Raw: []byte("2026-01-01T10:00:00.5Z the end\n")}, nil
+	})
+	var out syncBuffer
+	progress := 0
+	f := &LogFollower{Pods: cs.CoreV1().Pods("ns"), Pod: "p", Container: "c", Out: &out, Delay: time.Hour,
+		OnProgress: func(LogPosition) { progress++ }}
+	f.Start(context.Background())
+	f.Start(context.Background())
+	if err := f.Stop(true, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "the end\n" || progress != 0 || logReads(cs) != 1 {
+		t.Errorf("log %q, %d progress calls, %d reads", out.String(), progress, logReads(cs))
+	}
+	if p := f.Position(); !p.Time.Equal(time.Date(2026, 1, 1, 10, 0, 0, 500000000, time.UTC)) || p.Seen != 1 {
+		t.Errorf("position %+v", p)
+	}
+	if err := f.Stop(false, time.Minute); err != nil {
+		t.Errorf("a second Stop: %v", err)
+	}
 }

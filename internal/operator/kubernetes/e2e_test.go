@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/kube"
@@ -442,12 +443,18 @@ func testAPIServerRestart(t *testing.T, k *testenv.Kube) {
 	ns := k.Namespace(t)
 	file := filepath.Join(t.TempDir(), "out.log")
 	k.ServeLogs(t, ns, file)
-	tr := newTry(t, k, ns, "survives", map[string]any{"annotations": map[string]any{runFor: "8s"}})
+	tr := newTry(t, k, ns, "survives", map[string]any{"annotations": map[string]any{hold: "true"}})
 	done := tr.start(context.Background())
 	appendLines(t, file, "before")
 	tr.waitLog(t, "before")
 	k.RestartAPIServer(t)
 	appendLines(t, file, "after")
+	// The pod ends only now, however long the restart took: "after" is
+	// in its log before it ends.
+	release := []byte(`{"metadata":{"annotations":{"` + hold + `":"false"}}}`)
+	if _, err := k.Client.CoreV1().Pods(ns).Patch(context.Background(), tr.handles(t)[0].Name, types.MergePatchType, release, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := wait(t, done); err != nil {
 		t.Fatalf("err %v\n%s", err, tr.log)
 	}

@@ -101,7 +101,7 @@ func (Recoverer) Stop(ctx context.Context, t *operator.Task, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	fmt.Fprintf(t.Log, "sirocco: pod %s/%s: %s\n", pod.Namespace, pod.Name, describeDelete(outcome))
+	fmt.Fprintf(t.Log, "sirocco: pod %s/%s: %s\n", pod.Namespace, pod.Name, outcome.Describe())
 	return nil
 }
 

@@ -145,9 +145,7 @@ type run struct {
 	warned     bool
 	saveMu     sync.Mutex // one save at a time, each of the latest handle
 
-	logs       *kube.LogFollower
-	logsCancel context.CancelFunc
-	logsDone   chan struct{}
+	logs *kube.LogFollower
 
 	noted string // the last progress line written
 }
@@ -464,7 +462,7 @@ func (r *run) track(ctx context.Context, pod *corev1.Pod) (operator.Result, erro
 			v := assess(u.Pod, h.Container)
 			r.note(u.Pod, v)
 			if v.logsReady && h.GetLogs {
-				r.startLogs(wctx)
+				r.logs.Start(wctx)
 			}
 			if v.ended || v.fatal != "" {
 				// The watch ends first: the end's delete would only send
@@ -513,35 +511,13 @@ func (r *run) note(pod *corev1.Pod, v view) {
 	}
 }
 
-// startLogs starts following the container's log, once.
-func (r *run) startLogs(ctx context.Context) {
-	if r.logsDone != nil {
-		return
-	}
-	lctx, cancel := context.WithCancel(ctx)
-	r.logsCancel, r.logsDone = cancel, make(chan struct{})
-	go func() {
-		defer close(r.logsDone)
-		r.logs.Follow(lctx)
-	}()
-}
-
 // stopLogs stops the follower and, with catchUp, writes what the log
-// holds after it (the end of an ended container's log).
+// holds after it (the end of an ended container's log); no trailing save
+// follows: the caller's save stores the position.
 func (r *run) stopLogs(catchUp bool) {
-	if r.logsDone != nil {
-		r.logsCancel()
-		<-r.logsDone
-		r.logsDone = nil
-	}
+	err := r.logs.Stop(catchUp, catchUpTimeout)
 	r.stopSaving()
-	if !catchUp {
-		return
-	}
-	r.logs.OnProgress = nil // the follower has stopped; the end's save stores the position
-	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
-	defer cancel()
-	if err := r.logs.CatchUp(ctx); err != nil {
+	if err != nil {
 		fmt.Fprintf(r.t.Log, "sirocco: could not read the end of the container's log: %v\n", err)
 	}
 }
