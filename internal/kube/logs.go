@@ -111,8 +111,9 @@ func (f *LogFollower) Position() LogPosition {
 const reopenAfterEnd = 500 * time.Millisecond
 
 // Follow streams the log until ctx ends (after Delay), opening the
-// stream again after each end or failure (backing off while it fails). A partial last line
-// is held back until its end arrives (CatchUp writes it).
+// stream again after each end or failure (backing off while it fails).
+// A partial last line is held back until its end arrives (CatchUp
+// writes it).
 func (f *LogFollower) Follow(ctx context.Context) {
 	if f.Delay > 0 && !sleep(ctx, f.Delay) {
 		return
