@@ -74,6 +74,8 @@ type podClock struct {
 	added   map[string]time.Time // task id -> the pod's creation event
 	running map[string]time.Time // task id -> first Running event
 	ended   map[string]time.Time // task id -> first Succeeded event
+	changed chan struct{}        // closed (and replaced) at each event seen
+	closed  bool                 // the watch ended
 }
 
 // watchPods follows the pods of namespace until stop is called (at the
@@ -86,10 +88,11 @@ func watchPods(b *testing.B, k *testenv.Kube, namespace string) (c *podClock, st
 		cancel()
 		b.Fatal(err)
 	}
-	c = &podClock{added: map[string]time.Time{}, running: map[string]time.Time{}, ended: map[string]time.Time{}}
+	c = &podClock{added: map[string]time.Time{}, running: map[string]time.Time{}, ended: map[string]time.Time{}, changed: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer c.stopped()
 		for ev := range w.ResultChan() {
 			if pod, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted {
 				c.saw(pod, time.Now())
@@ -112,6 +115,7 @@ func (c *podClock) saw(pod *corev1.Pod, at time.Time) {
 	task := pod.Labels["task_id"]
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.signal()
 	if _, ok := c.added[task]; !ok {
 		c.added[task] = at
 	}
@@ -127,6 +131,20 @@ func (c *podClock) saw(pod *corev1.Pod, at time.Time) {
 	}
 }
 
+// signal wakes those waiting for an event; c.mu is held.
+func (c *podClock) signal() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// stopped records that the watch ended: no more events will come.
+func (c *podClock) stopped() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.signal()
+}
+
 func (c *podClock) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -137,18 +155,31 @@ func (c *podClock) reset() {
 
 // times returns the task's pod's creation -> Running time (the
 // apiserver, kube-scheduler and kwok starting it) and its Running ->
-// Succeeded time.
+// Succeeded time. The benchmark's watch may lag behind the operator's on
+// a busy machine: it waits (bounded) for the watch to see both.
 func (c *podClock) times(b *testing.B, task string) (start, ran time.Duration) {
 	b.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a := c.added[task]
-	r, ok1 := c.running[task]
-	e, ok2 := c.ended[task]
-	if !ok1 || !ok2 {
-		b.Fatalf("the watch saw no Running (%v) or Succeeded (%v) of task %s's pod", ok1, ok2, task)
+	limit := time.NewTimer(30 * time.Second)
+	defer limit.Stop()
+	for {
+		c.mu.Lock()
+		a := c.added[task]
+		r, ok1 := c.running[task]
+		e, ok2 := c.ended[task]
+		changed, closed := c.changed, c.closed
+		c.mu.Unlock()
+		if ok1 && ok2 {
+			return r.Sub(a), e.Sub(r)
+		}
+		if closed {
+			b.Fatalf("the benchmark's watch ended before it saw Running (%v) and Succeeded (%v) of task %s's pod", ok1, ok2, task)
+		}
+		select {
+		case <-changed:
+		case <-limit.C:
+			b.Fatalf("the watch saw no Running (%v) or Succeeded (%v) of task %s's pod within 30 s", ok1, ok2, task)
+		}
 	}
-	return r.Sub(a), e.Sub(r)
 }
 
 // kubeOverheads runs dagID once and returns its wall time, each task's

@@ -26,6 +26,19 @@ const (
 	DeleteForced DeleteOutcome = "forced" // it outlived the grace and was deleted with grace 0
 )
 
+// Describe says how the pod went, for a task log.
+func (o DeleteOutcome) Describe() string {
+	switch o {
+	case DeleteGone:
+		return "it was already gone"
+	case DeleteGraced:
+		return "deleted within its grace period"
+	case DeleteForced:
+		return "it outlived its grace period and was deleted with grace 0"
+	}
+	return string(o)
+}
+
 // DeletePod deletes pod name (only the one of uid, when set): with grace,
 // then, if it is still there after grace and a margin, with grace 0, and
 // waits until it is gone. ctx bounds the whole; an error means the pod may

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -65,3 +66,26 @@ func seriesCount(e corev1.Event) int32 {
 }
 
 func asAPIStatus(err error, se *apierrors.APIStatus) bool { return errors.As(err, se) }
+
+// PodEventsSince reports whether events about a pod named name were
+// recorded in namespace at or after since (by the apiserver's clock,
+// less a minute for the skew between it and ours): a pod of that name
+// existed then, even if it is gone now. Events live an hour by default,
+// so an older pod may leave none.
+func PodEventsSince(ctx context.Context, cs kubernetes.Interface, namespace, name string, since time.Time) (bool, error) {
+	sel := fields.Set{"involvedObject.kind": "Pod", "involvedObject.name": name}
+	list, err := cs.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: sel.AsSelector().String()})
+	if err != nil {
+		return false, fmt.Errorf("list the events of pod %s: %w", name, err)
+	}
+	from := since.Add(-clockSkew)
+	for _, e := range list.Items {
+		if !e.CreationTimestamp.Time.Before(from) || !eventTime(e).Time.Before(from) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// clockSkew is how far the apiserver's clock may be behind ours.
+const clockSkew = time.Minute

@@ -41,9 +41,54 @@ type LogFollower struct {
 	// OnProgress is called after lines were written, with the new
 	// position (nil: nothing).
 	OnProgress func(LogPosition)
+	// Delay is how long Follow waits before it opens its first stream:
+	// the log of a container that ends sooner is read once, by CatchUp,
+	// rather than by a stream and then a catch-up (zero: at once).
+	Delay time.Duration
 
-	mu  sync.Mutex
-	pos LogPosition
+	mu    sync.Mutex
+	pos   LogPosition
+	final bool // Stop's catch-up: OnProgress is no longer called
+
+	// The follow Start runs in the background; Start and Stop are
+	// called from one goroutine.
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start follows the log in the background (Follow) until Stop; a Start
+// while it follows does nothing.
+func (f *LogFollower) Start(ctx context.Context) {
+	if f.done != nil {
+		return
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	f.cancel, f.done = cancel, make(chan struct{})
+	go func() {
+		defer close(f.done)
+		f.Follow(fctx)
+	}()
+}
+
+// Stop stops the follow Start began and waits for it. With catchUp it
+// then writes what the log holds after the position (CatchUp, bounded by
+// timeout): the end of the log of a container that ended. The catch-up
+// does not call OnProgress: the caller stores the position with the end.
+func (f *LogFollower) Stop(catchUp bool, timeout time.Duration) error {
+	if f.done != nil {
+		f.cancel()
+		<-f.done
+		f.done = nil
+	}
+	if !catchUp {
+		return nil
+	}
+	f.mu.Lock()
+	f.final = true
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return f.CatchUp(ctx)
 }
 
 // SetPosition starts the follower after p (a resumed try's stored one).
@@ -65,10 +110,14 @@ func (f *LogFollower) Position() LogPosition {
 // log server after a second without output.
 const reopenAfterEnd = 500 * time.Millisecond
 
-// Follow streams the log until ctx ends, opening the stream again after
-// each end or failure (backing off while it fails). A partial last line
-// is held back until its end arrives (CatchUp writes it).
+// Follow streams the log until ctx ends (after Delay), opening the
+// stream again after each end or failure (backing off while it fails).
+// A partial last line is held back until its end arrives (CatchUp
+// writes it).
 func (f *LogFollower) Follow(ctx context.Context) {
+	if f.Delay > 0 && !sleep(ctx, f.Delay) {
+		return
+	}
 	var b backoff
 	for ctx.Err() == nil {
 		wrote, err := f.stream(ctx, true)
@@ -210,9 +259,9 @@ func (f *LogFollower) writeLine(line []byte, start LogPosition, atStart *int) (b
 		} else if ts.After(f.pos.Time) {
 			f.pos = LogPosition{Time: ts, Seen: 1}
 		}
-		pos := f.pos
+		pos, final := f.pos, f.final
 		f.mu.Unlock()
-		if f.OnProgress != nil {
+		if f.OnProgress != nil && !final {
 			f.OnProgress(pos)
 		}
 	}

@@ -2,10 +2,16 @@ package kube
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // TestLogResumeWritesEachLineOnce: a stream opened again from the stored
@@ -113,5 +119,96 @@ func TestLogHugeLineIsCut(t *testing.T) {
 	}
 	if p := f.Position(); p.Seen != 1 || p.Time.Second() != 1 {
 		t.Errorf("position %+v", p)
+	}
+}
+
+// TestFollowDelay: a container that ends within the follower's Delay has
+// its log read once, by the catch-up, without a follow stream before it.
+func TestFollowDelay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		delay   time.Duration
+		streams bool
+	}{{0, true}, {time.Hour, false}} {
+		cs := fake.NewClientset()
+		var out syncBuffer
+		f := &LogFollower{Pods: cs.CoreV1().Pods("ns"), Pod: "p", Container: "c", Out: &out, Delay: tc.delay}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		f.Follow(ctx) // the container ends within 100 ms
+		cancel()
+		if n := logReads(cs); (n > 0) != tc.streams {
+			t.Errorf("delay %s: %d log streams opened while following", tc.delay, n)
+		}
+		before := logReads(cs)
+		if err := f.CatchUp(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := logReads(cs) - before; n != 1 {
+			t.Errorf("delay %s: the catch-up read the log %d times", tc.delay, n)
+		}
+		if !strings.HasSuffix(out.String(), "fake logs\n") {
+			t.Errorf("delay %s: log %q", tc.delay, out.String())
+		}
+	}
+}
+
+// logReads counts the reads of a pod's log the fake clientset served.
+func logReads(cs *fake.Clientset) int {
+	n := 0
+	for _, a := range cs.Actions() {
+		if a.GetSubresource() == "log" {
+			n++
+		}
+	}
+	return n
+}
+
+// syncBuffer is a bytes.Buffer safe for the follower's writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStartStopCatchUp: Stop ends the follow Start began (a second Start
+// adds none) and its catch-up writes the end of the log and moves the
+// position without calling OnProgress: the caller stores it with the end.
+func TestStartStopCatchUp(t *testing.T) {
+	t.Parallel()
+	cs := fake.NewClientset()
+	cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "log" {
+			return false, nil, nil
+		}
+		return true, &runtime.Unknown{Raw: []byte("2026-01-01T10:00:00.5Z the end\n")}, nil
+	})
+	var out syncBuffer
+	progress := 0
+	f := &LogFollower{Pods: cs.CoreV1().Pods("ns"), Pod: "p", Container: "c", Out: &out, Delay: time.Hour,
+		OnProgress: func(LogPosition) { progress++ }}
+	f.Start(context.Background())
+	f.Start(context.Background())
+	if err := f.Stop(true, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "the end\n" || progress != 0 || logReads(cs) != 1 {
+		t.Errorf("log %q, %d progress calls, %d reads", out.String(), progress, logReads(cs))
+	}
+	if p := f.Position(); !p.Time.Equal(time.Date(2026, 1, 1, 10, 0, 0, 500000000, time.UTC)) || p.Seen != 1 {
+		t.Errorf("position %+v", p)
+	}
+	if err := f.Stop(false, time.Minute); err != nil {
+		t.Errorf("a second Stop: %v", err)
 	}
 }

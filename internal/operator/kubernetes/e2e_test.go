@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/kube"
@@ -40,6 +41,7 @@ type try struct {
 	log  *testenv.SyncBuffer
 	mu   sync.Mutex
 	hs   [][]byte
+	ats  []time.Time // when each handle was stored
 }
 
 func newTry(t *testing.T, k *testenv.Kube, ns, taskID string, args map[string]any) *try {
@@ -64,6 +66,7 @@ func newTry(t *testing.T, k *testenv.Kube, ns, taskID string, args map[string]an
 			tr.mu.Lock()
 			defer tr.mu.Unlock()
 			tr.hs = append(tr.hs, append([]byte(nil), h...))
+			tr.ats = append(tr.ats, time.Now())
 			return nil
 		},
 	}
@@ -159,6 +162,8 @@ func TestPodsOnTheAPIServer(t *testing.T) {
 		t.Run("stop", func(t *testing.T) { t.Parallel(); testStop(t, k) })
 		t.Run("name taken", func(t *testing.T) { t.Parallel(); testNameTaken(t, k) })
 		t.Run("name taken before a restart", func(t *testing.T) { t.Parallel(); testNameTakenResume(t, k) })
+		t.Run("killed at each save", func(t *testing.T) { t.Parallel(); testKilledAtEachSave(t, k) })
+		t.Run("deleted while Sirocco was down", func(t *testing.T) { t.Parallel(); testDeletedWhileDown(t, k) })
 	})
 	t.Run("apiserver restart", func(t *testing.T) { testAPIServerRestart(t, k) })
 }
@@ -180,6 +185,7 @@ func testSuccess(t *testing.T, k *testenv.Kube) {
 	if len(hs) < 2 || hs[0].UID != "" || !strings.HasPrefix(hs[0].Name, "hello-pod-") || hs[1].UID == "" || hs[1].Name != hs[0].Name {
 		t.Errorf("handles: the name first, then the UID: %+v", hs)
 	}
+	checkSpacing(t, tr)
 	if end := hs[len(hs)-1].End; end == nil || !end.Succeeded {
 		t.Errorf("the last handle holds the end: %+v", end)
 	}
@@ -437,12 +443,18 @@ func testAPIServerRestart(t *testing.T, k *testenv.Kube) {
 	ns := k.Namespace(t)
 	file := filepath.Join(t.TempDir(), "out.log")
 	k.ServeLogs(t, ns, file)
-	tr := newTry(t, k, ns, "survives", map[string]any{"annotations": map[string]any{runFor: "8s"}})
+	tr := newTry(t, k, ns, "survives", map[string]any{"annotations": map[string]any{hold: "true"}})
 	done := tr.start(context.Background())
 	appendLines(t, file, "before")
 	tr.waitLog(t, "before")
 	k.RestartAPIServer(t)
 	appendLines(t, file, "after")
+	// The pod ends only now, however long the restart took: "after" is
+	// in its log before it ends.
+	release := []byte(`{"metadata":{"annotations":{"` + hold + `":"false"}}}`)
+	if _, err := k.Client.CoreV1().Pods(ns).Patch(context.Background(), tr.handles(t)[0].Name, types.MergePatchType, release, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := wait(t, done); err != nil {
 		t.Fatalf("err %v\n%s", err, tr.log)
 	}

@@ -80,6 +80,7 @@ func (r *run) finishAction(ctx context.Context, end End) {
 // and the pod deleted, so that it never starts later with no try
 // following it.
 func (r *run) giveUp(ctx context.Context, pod *corev1.Pod, why string) (operator.Result, error) {
+	r.stopSaving()
 	h := r.handle()
 	var uid types.UID
 	if pod != nil {
@@ -153,7 +154,7 @@ func (r *run) stop(ctx context.Context, why error) error {
 		fmt.Fprintf(r.t.Log, "sirocco: could not delete pod %s; it may still run: %v\n", h.where(), err)
 		return fmt.Errorf("delete pod %s: %w", h.where(), err)
 	}
-	fmt.Fprintf(r.t.Log, "sirocco: pod %s: %s\n", h.where(), describeDelete(outcome))
+	fmt.Fprintf(r.t.Log, "sirocco: pod %s: %s\n", h.where(), outcome.Describe())
 	return nil
 }
 
@@ -164,18 +165,6 @@ func (r *run) grace() time.Duration {
 		return time.Duration(*g) * time.Second
 	}
 	return r.t.KillGrace
-}
-
-func describeDelete(o kube.DeleteOutcome) string {
-	switch o {
-	case kube.DeleteGone:
-		return "it was already gone"
-	case kube.DeleteGraced:
-		return "deleted within its grace period"
-	case kube.DeleteForced:
-		return "it outlived its grace period and was deleted with grace 0"
-	}
-	return string(o)
 }
 
 // events returns the pod's Warning events, bounded in time; a failure

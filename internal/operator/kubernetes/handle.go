@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/kube"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -22,7 +23,8 @@ const handleVersion = 1
 // no secret), the pod's namespace and name, chosen before the create so
 // that a lost answer finds the same pod, its UID once created, the try's
 // labels, and what decides the end (stored so that a resume without the
-// task's fields ends the try the same way). Once the pod ended, End holds
+// task's fields ends the try the same way). The UID is stored with the
+// save after the create (within saveEvery, or the end's). Once the pod ended, End holds
 // the outcome before on_finish_action deletes the pod.
 type Handle struct {
 	Kind    string `json:"kind"`
@@ -35,8 +37,12 @@ type Handle struct {
 
 	Namespace string            `json:"namespace"`
 	Name      string            `json:"name"`
-	UID       string            `json:"uid,omitempty"` // empty until the create answered
+	UID       string            `json:"uid,omitempty"` // empty until stored after the create
 	Labels    map[string]string `json:"labels"`        // the try's labels: a selector for its pods
+	// CreateSent is when the create was about to be sent (zero in the
+	// handles of older versions): a pod of the name with events since
+	// then was created, even if it is gone now.
+	CreateSent time.Time `json:"create_sent,omitzero"`
 
 	Container       string `json:"container"`
 	OnFinish        string `json:"on_finish_action"`

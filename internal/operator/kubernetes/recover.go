@@ -101,7 +101,7 @@ func (Recoverer) Stop(ctx context.Context, t *operator.Task, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("delete pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	fmt.Fprintf(t.Log, "sirocco: pod %s/%s: %s\n", pod.Namespace, pod.Name, describeDelete(outcome))
+	fmt.Fprintf(t.Log, "sirocco: pod %s/%s: %s\n", pod.Namespace, pod.Name, outcome.Describe())
 	return nil
 }
 
@@ -169,14 +169,21 @@ func (r *run) resumeEnded(ctx context.Context, end End) (operator.Result, error)
 }
 
 // recreate handles a pod that does not exist after a restart: one whose
-// create was confirmed (a UID stored) was deleted by someone else; one
-// whose create never answered is created now with the stored name, from
-// the task's fields (unless they were stored with secrets masked, which a
-// pod must not be given).
+// create was confirmed (a UID stored), or that left events since its
+// create was sent (Sirocco died before storing its UID), was deleted by
+// someone else; one whose create never reached the apiserver is created
+// now with the stored name, from the task's fields (unless they were
+// stored with secrets masked, which a pod must not be given).
 func (r *run) recreate(ctx context.Context) (operator.Result, error) {
 	h := r.handle()
 	if h.UID != "" {
 		return operator.Result{}, fmt.Errorf("%w: pod %s was deleted by someone else while Sirocco was down", ErrPodGone, h.where())
+	}
+	if existed, err := r.existed(ctx); err != nil || existed {
+		if err != nil {
+			return operator.Result{}, fmt.Errorf("pod %s is not there and whether it was ever created is unknown: %w", h.where(), err)
+		}
+		return operator.Result{}, fmt.Errorf("%w: pod %s was created (its events say so) and deleted by someone else while Sirocco was down", ErrPodGone, h.where())
 	}
 	if len(r.t.Args) == 0 || operator.HoldsMask(r.t.Args) {
 		return operator.Result{}, fmt.Errorf("pod %s was never created (Sirocco stopped before its create was answered) "+
@@ -192,6 +199,24 @@ func (r *run) recreate(ctx context.Context) (operator.Result, error) {
 	}
 	fmt.Fprintf(r.t.Log, "sirocco: pod %s was never created (Sirocco stopped before its create was answered): creating it now\n", h.where())
 	return r.createAndTrack(ctx, buildPod(c, id, h.Name, h.Namespace, r.t.Env, r.t.CtxEnv))
+}
+
+// existed reports whether a pod of the handle's name left events since
+// the try sent its create: it was created, even if it is gone now. A
+// handle of an older version (no CreateSent) had its UID stored right
+// after the create: it was never created.
+func (r *run) existed(ctx context.Context) (bool, error) {
+	h := r.handle()
+	if h.CreateSent.IsZero() {
+		return false, nil
+	}
+	var found bool
+	err := r.retryCall(ctx, "list the events of pod "+h.Name, func(ctx context.Context) error {
+		var err error
+		found, err = kube.PodEventsSince(ctx, r.cl.Client, h.Namespace, h.Name, h.CreateSent)
+		return err
+	})
+	return found, err
 }
 
 func sameLabels(a, b map[string]string) bool {

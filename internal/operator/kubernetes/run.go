@@ -18,10 +18,17 @@ import (
 )
 
 const (
-	// saveEvery bounds how often the log position is stored while the
-	// log flows: a resume repeats nothing, but writes it again at most
-	// this much later.
+	// saveEvery bounds how often the handle is stored while the pod
+	// runs (its UID once created, the log position while the log flows):
+	// changes are stored together at most this often, and at the latest
+	// this long after the last save. A resume repeats at most the log
+	// lines of that last stretch.
 	saveEvery = time.Second
+	// followAfter is how long after the container started its log is
+	// first streamed: the first lines reach the task log at most this
+	// late, and a container that ends sooner has its log read once, at
+	// its end, with one request instead of two.
+	followAfter = time.Second
 	// saveTimeout bounds one store write of the handle.
 	saveTimeout = 5 * time.Second
 	// callTimeout bounds one API call that is not a watch or a stream.
@@ -132,21 +139,20 @@ type run struct {
 	mu         sync.Mutex // h and savedAt: the log follower updates the position
 	h          Handle
 	savedAt    time.Time
-	saveTimer  *time.Timer // a trailing save of the log position
-	noTrailing bool        // the follower stopped: no more trailing saves
+	saveTimer  *time.Timer // a trailing save of what changed since the last one
+	noTrailing bool        // the try is ending: no more trailing saves
+	trailing   sync.WaitGroup
 	warned     bool
 	saveMu     sync.Mutex // one save at a time, each of the latest handle
 
-	logs       *kube.LogFollower
-	logsCancel context.CancelFunc
-	logsDone   chan struct{}
+	logs *kube.LogFollower
 
 	noted string // the last progress line written
 }
 
 func newRun(t *operator.Task, cl *kube.Cluster, h Handle) *run {
 	r := &run{t: t, cl: cl, pods: cl.Client.CoreV1().Pods(h.Namespace), h: h}
-	r.logs = &kube.LogFollower{Pods: r.pods, Pod: h.Name, Container: h.Container, Out: t.Log,
+	r.logs = &kube.LogFollower{Pods: r.pods, Pod: h.Name, Container: h.Container, Out: t.Log, Delay: followAfter,
 		OnRetry: r.logRetry("read the container's log of pod"), OnProgress: r.logProgress}
 	r.logs.SetPosition(h.Log)
 	return r
@@ -205,24 +211,21 @@ func (r *run) saveOrWarn(ctx context.Context) {
 	}
 }
 
-// logProgress is the follower's callback: the position is stored at
-// most every saveEvery, and at the latest saveEvery after the last line
-// (a trailing save), so a restart repeats only lines written within
-// saveEvery before it.
-func (r *run) logProgress(kube.LogPosition) {
+// logProgress is the follower's callback: the position is stored with
+// the handle's next save (saveSoon).
+func (r *run) logProgress(kube.LogPosition) { r.saveSoon() }
+
+// saveSoon stores what changed in the handle (the pod's UID, the log
+// position): now if the last save is saveEvery old, else by a trailing
+// save saveEvery after it, unless the try's own end or detach stores it
+// first. A pod that ends within saveEvery of its create is stored twice
+// in all: its name before the create, its end (with the UID) after it.
+func (r *run) saveSoon() {
 	r.mu.Lock()
 	since := time.Since(r.savedAt)
-	due := since >= saveEvery
+	due := since >= saveEvery && !r.noTrailing
 	if !due && r.saveTimer == nil && !r.noTrailing {
-		r.saveTimer = time.AfterFunc(saveEvery-since, func() {
-			r.mu.Lock()
-			r.saveTimer = nil
-			stopped := r.noTrailing
-			r.mu.Unlock()
-			if !stopped {
-				r.saveOrWarn(context.Background())
-			}
-		})
+		r.saveTimer = time.AfterFunc(saveEvery-since, r.trailingSave)
 	}
 	r.mu.Unlock()
 	if due {
@@ -230,15 +233,33 @@ func (r *run) logProgress(kube.LogPosition) {
 	}
 }
 
-// stopSaving cancels a pending trailing save: the try's own saves follow.
+// trailingSave is saveSoon's timer: it stores the handle unless the try
+// is ending (stopSaving waits for one under way).
+func (r *run) trailingSave() {
+	r.mu.Lock()
+	r.saveTimer = nil
+	stopped := r.noTrailing
+	if !stopped {
+		r.trailing.Add(1)
+	}
+	r.mu.Unlock()
+	if !stopped {
+		defer r.trailing.Done()
+		r.saveOrWarn(context.Background())
+	}
+}
+
+// stopSaving cancels a pending trailing save and waits for one under
+// way: the try's own saves follow, and none may come after its end.
 func (r *run) stopSaving() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.noTrailing = true
 	if r.saveTimer != nil {
 		r.saveTimer.Stop()
 		r.saveTimer = nil
 	}
+	r.mu.Unlock()
+	r.trailing.Wait()
 }
 
 func (r *run) logRetry(what string) func(error, time.Duration) {
@@ -324,6 +345,7 @@ func (r *run) retryCall(ctx context.Context, what string, call func(context.Cont
 func (r *run) createAndTrack(ctx context.Context, pod *corev1.Pod) (operator.Result, error) {
 	// The name is stored before the create: if Sirocco dies before the
 	// answer, the restart finds the pod by it instead of creating another.
+	r.update(func(h *Handle) { h.CreateSent = time.Now().UTC() })
 	if err := r.saveNow(ctx); err != nil {
 		return operator.Result{}, fmt.Errorf("store the handle before creating the pod: %w", err)
 	}
@@ -338,8 +360,11 @@ func (r *run) createAndTrack(ctx context.Context, pod *corev1.Pod) (operator.Res
 		}
 		return operator.Result{}, err
 	}
+	// The UID goes with the next save (at the latest saveEvery from
+	// now, else the end's): until then a restart finds the pod by the
+	// stored name and the try's labels (locate).
 	r.update(func(h *Handle) { h.UID = string(created.UID) })
-	r.saveOrWarn(ctx)
+	r.saveSoon()
 	fmt.Fprintf(r.t.Log, "sirocco: pod %s/%s created (uid %s), image %s\n", created.Namespace, created.Name, created.UID, pod.Spec.Containers[0].Image)
 	return r.track(ctx, created)
 }
@@ -418,6 +443,7 @@ func (r *run) track(ctx context.Context, pod *corev1.Pod) (operator.Result, erro
 		case <-ctx.Done():
 			return r.interrupted(ctx)
 		case <-timerC:
+			cancel()
 			return r.giveUp(ctx, last, why)
 		case u, ok := <-updates:
 			if !ok {
@@ -425,22 +451,26 @@ func (r *run) track(ctx context.Context, pod *corev1.Pod) (operator.Result, erro
 				continue
 			}
 			if u.Gone {
+				cancel()
 				return r.gone(ctx, u.Pod, last)
 			}
 			last = u.Pod
 			if r.handle().UID == "" {
 				r.update(func(h *Handle) { h.UID = string(u.Pod.UID) })
-				r.saveOrWarn(ctx)
+				r.saveSoon()
 			}
 			v := assess(u.Pod, h.Container)
 			r.note(u.Pod, v)
 			if v.logsReady && h.GetLogs {
-				r.startLogs(wctx)
+				r.logs.Start(wctx)
 			}
-			if v.ended {
-				return r.ended(ctx, u.Pod, v)
-			}
-			if v.fatal != "" {
+			if v.ended || v.fatal != "" {
+				// The watch ends first: the end's delete would only send
+				// it more events to decode.
+				cancel()
+				if v.ended {
+					return r.ended(ctx, u.Pod, v)
+				}
 				return r.giveUp(ctx, u.Pod, v.fatal)
 			}
 			var at time.Time
@@ -481,35 +511,13 @@ func (r *run) note(pod *corev1.Pod, v view) {
 	}
 }
 
-// startLogs starts following the container's log, once.
-func (r *run) startLogs(ctx context.Context) {
-	if r.logsDone != nil {
-		return
-	}
-	lctx, cancel := context.WithCancel(ctx)
-	r.logsCancel, r.logsDone = cancel, make(chan struct{})
-	go func() {
-		defer close(r.logsDone)
-		r.logs.Follow(lctx)
-	}()
-}
-
 // stopLogs stops the follower and, with catchUp, writes what the log
-// holds after it (the end of an ended container's log).
+// holds after it (the end of an ended container's log); no trailing save
+// follows: the caller's save stores the position.
 func (r *run) stopLogs(catchUp bool) {
-	if r.logsDone != nil {
-		r.logsCancel()
-		<-r.logsDone
-		r.logsDone = nil
-	}
+	err := r.logs.Stop(catchUp, catchUpTimeout)
 	r.stopSaving()
-	if !catchUp {
-		return
-	}
-	r.logs.OnProgress = nil // the follower has stopped; the end's save stores the position
-	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
-	defer cancel()
-	if err := r.logs.CatchUp(ctx); err != nil {
+	if err != nil {
 		fmt.Fprintf(r.t.Log, "sirocco: could not read the end of the container's log: %v\n", err)
 	}
 }

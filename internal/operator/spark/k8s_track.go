@@ -51,9 +51,7 @@ type driverPod struct {
 	container string // the driver container's name, if the task set one
 	legacy    bool   // a handle from before version 4: the pod has no labels of the try
 
-	logs       *kube.LogFollower
-	logsCancel context.CancelFunc
-	logsDone   chan struct{}
+	logs *kube.LogFollower
 
 	mu      sync.Mutex // savedAt, later: the log follower stores the position
 	savedAt time.Time
@@ -299,7 +297,7 @@ func (d *driverPod) track(ctx context.Context, pod *corev1.Pod) (operator.Result
 			d.note(u.Pod, v)
 			if v.logsReady {
 				d.logs.Container = v.container
-				d.startLogs(wctx)
+				d.logs.Start(wctx)
 			}
 			switch {
 			case v.ended:
@@ -391,34 +389,12 @@ func (d *driverPod) note(pod *corev1.Pod, v podView) {
 	}
 }
 
-// startLogs starts following the driver's log, once.
-func (d *driverPod) startLogs(ctx context.Context) {
-	if d.logsDone != nil {
-		return
-	}
-	lctx, cancel := context.WithCancel(ctx)
-	d.logsCancel, d.logsDone = cancel, make(chan struct{})
-	go func() {
-		defer close(d.logsDone)
-		d.logs.Follow(lctx)
-	}()
-}
-
 // stopLogs stops the follower and, with catchUp, writes the rest of the
-// log of a driver that ended.
+// log of a driver that ended; a pending save of the position is dropped
+// (the caller stores the handle).
 func (d *driverPod) stopLogs(catchUp bool) {
-	if d.logsDone != nil {
-		d.logsCancel()
-		<-d.logsDone
-		d.logsDone = nil
-	}
 	defer d.cancelLaterSave()
-	if !catchUp {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
-	defer cancel()
-	if err := d.logs.CatchUp(ctx); err != nil {
+	if err := d.logs.Stop(catchUp, catchUpTimeout); err != nil {
 		fmt.Fprintf(d.t.Log, "sirocco: could not read the end of the driver's log: %v\n", err)
 	}
 }
@@ -503,20 +479,8 @@ func (d *driverPod) deleteWithin(ctx context.Context, why error) error {
 		fmt.Fprintf(d.t.Log, "sirocco: could not delete driver pod %s; it may still run: %v\n", d.where(), err)
 		return fmt.Errorf("delete driver pod %s: %w", d.where(), err)
 	}
-	fmt.Fprintf(d.t.Log, "sirocco: driver pod %s: %s\n", d.where(), describeDelete(outcome))
+	fmt.Fprintf(d.t.Log, "sirocco: driver pod %s: %s\n", d.where(), outcome.Describe())
 	return nil
-}
-
-func describeDelete(o kube.DeleteOutcome) string {
-	switch o {
-	case kube.DeleteGone:
-		return "it was already gone"
-	case kube.DeleteGraced:
-		return "deleted within its grace period"
-	case kube.DeleteForced:
-		return "it outlived its grace period and was deleted with grace 0"
-	}
-	return string(o)
 }
 
 // detached reports whether ctx ended because Sirocco lets go of the try
