@@ -19,18 +19,28 @@ func text(v *exec.Value) string {
 	if !holdsNil(v, 0) {
 		return v.String()
 	}
+	return pyText(v, 0)
+}
+
+// pyText prints v at depth of a value that holds a nil: lists and dicts
+// item by item, the rest as gonja prints it.
+func pyText(v *exec.Value, depth int) string {
 	switch {
+	case v == nil || v.IsNil():
+		return "None"
+	case depth > maxTextDepth:
 	case v.IsList():
-		return listText(v)
+		return listText(v, depth)
 	case v.IsDict():
-		return dictText(v)
+		return dictText(v, depth)
 	}
 	return v.String()
 }
 
-// maxTextDepth bounds how deep holdsNil and the printers below look; a
-// deeper nesting is printed as gonja prints it. The render's budget has
-// measured the value already, so this only caps the recursion.
+// maxTextDepth bounds how deep holdsNil and pyText look; a deeper nesting
+// is printed as gonja prints it. The render's budget has measured the
+// value before it is printed (its whole text fits), so this only caps the
+// recursion.
 const maxTextDepth = 64
 
 // holdsNil reports whether v is a list or dict with a nil somewhere
@@ -59,21 +69,21 @@ func holdsNil(v *exec.Value, depth int) bool {
 func isOrHoldsNil(v *exec.Value, depth int) bool { return v.IsNil() || holdsNil(v, depth) }
 
 // listText prints a list as gonja does ([1, 'a']), its None items as None.
-func listText(v *exec.Value) string {
+func listText(v *exec.Value, depth int) string {
 	parts := make([]string, v.Len())
 	for i := range parts {
-		parts[i] = repr(v.Index(i))
+		parts[i] = repr(v.Index(i), depth+1)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // dictText prints a dict as gonja does ({'k': v}, a map's pairs sorted,
 // a dict literal's in order), its None values as None.
-func dictText(v *exec.Value) string {
+func dictText(v *exec.Value, depth int) string {
 	ps := pairs(v)
 	out := make([]string, len(ps))
 	for i, p := range ps {
-		out[i] = repr(p.Key) + ": " + repr(p.Value)
+		out[i] = repr(p.Key, depth+1) + ": " + repr(p.Value, depth+1)
 	}
 	switch v.Interface().(type) {
 	case *exec.Dict, exec.Dict:
@@ -97,9 +107,9 @@ func pairs(v *exec.Value) []*exec.Pair {
 
 // repr is an item's text inside a list or dict: strings quoted, as gonja
 // quotes them.
-func repr(v *exec.Value) string {
+func repr(v *exec.Value, depth int) string {
 	if v != nil && v.IsString() {
 		return "'" + v.String() + "'"
 	}
-	return text(v)
+	return pyText(v, depth)
 }
