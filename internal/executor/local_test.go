@@ -337,3 +337,23 @@ func TestMarkedTryIsLoggedAtInfo(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalRecordsACleanStop: once its tries have ended, a stopped Local
+// clears its worker's heartbeat, so the next start does not take the
+// stop for a crash.
+func TestLocalRecordsACleanStop(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sleeperDAG)
+	l, _, cancel := startLocal(t, e)
+	workers, err := e.st.ListWorkers(context.Background())
+	if err != nil || len(workers) != 1 || workers[0].HeartbeatAt.IsZero() {
+		t.Fatalf("a started worker has a heartbeat: %+v, %v", workers, err)
+	}
+	cancel()
+	l.Wait()
+	workers, err = e.st.ListWorkers(context.Background())
+	if err != nil || len(workers) != 1 || !workers[0].HeartbeatAt.IsZero() || workers[0].ID != "worker-1" ||
+		workers[0].PID != os.Getpid() || workers[0].StartedAt.IsZero() {
+		t.Errorf("a cleanly stopped worker keeps its row without a heartbeat: %+v, %v", workers, err)
+	}
+}
