@@ -291,11 +291,25 @@ func runExample3(t *testing.T, home string) {
 	}
 }
 
-// TestRunScriptPassesSIGTERMOn: `kill -TERM <run.sh pid>`, the signal to
+// TestRunScriptPassesSignalsOn: `kill -TERM <run.sh pid>`, the signal to
 // run.sh alone as a service manager or a script sends it, stops the
 // standalone run.sh started (it logs `sirocco stopped`), and run.sh exits
-// when it has: nothing of run.sh's process group is left running.
-func TestRunScriptPassesSIGTERMOn(t *testing.T) {
+// when it has, with its status: nothing of run.sh's process group is left
+// running. Ctrl-C (SIGINT to the whole group, Sirocco getting it twice)
+// does the same.
+func TestRunScriptPassesSignalsOn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		send func(pid int) error
+	}{
+		{"SIGTERM to run.sh", func(pid int) error { return syscall.Kill(pid, syscall.SIGTERM) }},
+		{"Ctrl-C", func(pid int) error { return syscall.Kill(-pid, syscall.SIGINT) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRunScriptSignal(t, tc.send) })
+	}
+}
+
+func testRunScriptSignal(t *testing.T, send func(pid int) error) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -328,16 +342,16 @@ func TestRunScriptPassesSIGTERMOn(t *testing.T) {
 		return healthy("127.0.0.1:" + api)
 	})
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := send(pgid); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("run.sh after SIGTERM: %v, want exit 0 (the standalone's clean stop)", err)
+			t.Errorf("run.sh after the signal: %v, want exit 0 (the standalone's clean stop)", err)
 		}
 	case <-time.After(time.Minute):
-		t.Fatal("run.sh did not exit within a minute of SIGTERM")
+		t.Fatal("run.sh did not exit within a minute of the signal")
 	}
 	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("run.sh's process group still has processes after run.sh exited (%v): the standalone was left running", err)
