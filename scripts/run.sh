@@ -107,4 +107,29 @@ ${edge_conn}
 CONNS
 fi
 
-bin/sirocco standalone "$@"
+# Sirocco runs as run.sh's child, so that the EXIT trap above still speaks
+# when it ends. A TERM or INT sent to run.sh alone (kill <run.sh pid>) is
+# passed on to it, and run.sh waits until its shutdown has finished. Ctrl-C
+# signals the whole foreground group, Sirocco too: the INT passed on as
+# well changes nothing (Sirocco stops once).
+bin/sirocco standalone "$@" &
+sirocco_pid=$!
+signalled=
+pass_on() {
+  signalled=1
+  kill -s "$1" "$sirocco_pid" 2>/dev/null || true
+}
+trap 'pass_on TERM' TERM
+trap 'pass_on INT' INT
+# A signal ends `wait` early while Sirocco shuts down: wait again, until a
+# wait returns because Sirocco exited, whose status is run.sh's (127 is a
+# wait after that: the status is the one before).
+status=0
+while :; do
+  signalled=
+  rc=0
+  wait "$sirocco_pid" || rc=$?
+  [ "$rc" -eq 127 ] || status=$rc
+  [ -n "$signalled" ] || break
+done
+exit "$status"

@@ -72,7 +72,7 @@ func TestKubernetesExampleOnTheTestBed(t *testing.T) {
 	s.startServer()
 	s.mustRun("dags", "trigger", "remote_pyspark_dag", "--run-id", "r", "--wait")
 	log := s.mustRun("tasks", "logs", "remote_pyspark_dag", "r", "run_pyspark")
-	for _, want := range []string{"image your-spark-image:your-spark-version", "Running on node " + kubebed.NodeName,
+	for _, want := range []string{"image apache/spark:4.0.1", "Running on node " + kubebed.NodeName,
 		"this pod ran no container", "succeeded", "deleted (on_finish_action delete_pod)"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the task log lacks %q:\n%s", want, log)

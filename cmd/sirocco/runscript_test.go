@@ -290,3 +290,73 @@ func runExample3(t *testing.T, home string) {
 		t.Errorf("Example 3's log should show spark-submit on the edge node and the DataFrame: %v\n%s", err, log)
 	}
 }
+
+// TestRunScriptPassesSignalsOn: `kill -TERM <run.sh pid>`, the signal to
+// run.sh alone as a service manager or a script sends it, stops the
+// standalone run.sh started (it logs `sirocco stopped`), and run.sh exits
+// when it has, with its status: nothing of run.sh's process group is left
+// running. Ctrl-C (SIGINT to the whole group, Sirocco getting it twice)
+// does the same.
+func TestRunScriptPassesSignalsOn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		send func(pid int) error
+	}{
+		{"SIGTERM to run.sh", func(pid int) error { return syscall.Kill(pid, syscall.SIGTERM) }},
+		{"Ctrl-C", func(pid int) error { return syscall.Kill(-pid, syscall.SIGINT) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRunScriptSignal(t, tc.send) })
+	}
+}
+
+func testRunScriptSignal(t *testing.T, send func(pid int) error) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := freePort(t)
+	cmd := exec.Command("bash", filepath.Join(root, "scripts/run.sh"), "--listen", "127.0.0.1:"+api)
+	cmd.Env = append(os.Environ(), "SIROCCO_HOME="+t.TempDir(), "SIROCCO_NO_SPARK=1")
+	var out testenv.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, for the check and the cleanup
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL) // whatever is left, if the test failed
+		if t.Failed() {
+			t.Logf("run.sh's output:\n%s", out.String())
+		}
+	})
+	testenv.Eventually(t, "run.sh's standalone to answer /health", 5*time.Minute, func() (bool, string) {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("run.sh exited early: %v", err)
+		default:
+		}
+		return healthy("127.0.0.1:" + api)
+	})
+
+	if err := send(pgid); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run.sh after the signal: %v, want exit 0 (the standalone's clean stop)", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("run.sh did not exit within a minute of the signal")
+	}
+	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("run.sh's process group still has processes after run.sh exited (%v): the standalone was left running", err)
+	}
+	if !strings.Contains(out.String(), "sirocco stopped") {
+		t.Errorf("the standalone did not log a clean stop:\n%s", out.String())
+	}
+}

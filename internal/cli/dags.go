@@ -204,10 +204,11 @@ func (a *app) dagsTrigger() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "Created run %s of %s (logical date %s)\n", run.RunID, d.ID, run.LogicalDate.Format(time.RFC3339))
+			a.warnNotLoaded(ctx, e, d)
 			if !wait {
 				return nil
 			}
-			return a.waitRun(ctx, e.st, d, run.RunID, watchRuns(ctx, e.st, e.cfg.PollInterval))
+			return a.waitRun(ctx, e.st, d, run.RunID, watchRuns(ctx, e.st, e.cfg.PollInterval).withStallHint(e.cfg))
 		},
 	}
 	cmd.Flags().StringVarP(&conf, "conf", "c", "", "JSON object passed as dag_run.conf and checked against params")
@@ -238,6 +239,10 @@ func (e *env) createManualRun(ctx context.Context, d *dag.DAG, typ store.RunType
 type runWatch struct {
 	wakes <-chan struct{} // nil: no notifications, poll only
 	poll  time.Duration
+	// stall, when set, is how long a run may stay queued with no task
+	// started before the wait says why on stderr (withStallHint); rescan
+	// is the scheduler's dag_dir_list_interval, which the hint names.
+	stall, rescan time.Duration
 }
 
 // unwatchedPoll is how often --wait looks when the store cannot notify.
@@ -270,6 +275,7 @@ func (w runWatch) next(ctx context.Context) error {
 // waitRun prints progress until the run ends; non-success is exit code 1.
 func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID string, w runWatch) error {
 	last := ""
+	stall := w.newStallWatch(time.Now())
 	for {
 		run, err := st.GetRun(ctx, d.ID, runID)
 		if err != nil {
@@ -295,6 +301,9 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 		if line != last {
 			fmt.Fprintln(a.stdout, line)
 			last = line
+		}
+		if now := time.Now(); stall.due(run, tis, now) {
+			fmt.Fprintf(a.stderr, "Hint: %s\n", stallHint(ctx, st, d, run, now.Sub(stall.since), w.rescan))
 		}
 		if run.State.Finished() {
 			fmt.Fprintf(a.stdout, "Run %s %s\n", runID, run.State)
@@ -384,11 +393,14 @@ func (a *app) dagsBackfill() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "%d backfill run(s) created; the scheduler runs them (max_active_runs=%d)\n", len(created), d.MaxActiveRuns)
+			if len(created) > 0 {
+				a.warnNotLoaded(ctx, e, d)
+			}
 			if !wait {
 				return nil
 			}
 			failed := false
-			w := watchRuns(ctx, e.st, e.cfg.PollInterval)
+			w := watchRuns(ctx, e.st, e.cfg.PollInterval).withStallHint(e.cfg)
 			for _, id := range created {
 				if err := a.waitRun(ctx, e.st, d, id, w); err != nil {
 					var code exitCode

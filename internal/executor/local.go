@@ -22,6 +22,10 @@ type Local struct {
 	wg          sync.WaitGroup
 	ctx         context.Context
 	heartbeat   time.Duration
+	// started is set once Start registered the worker, which Wait then
+	// records as stopped (startedAt kept).
+	started   atomic.Bool
+	startedAt time.Time
 
 	mu sync.Mutex
 	// held counts the tries of each task handed to us and not ended: a
@@ -115,6 +119,8 @@ func (l *Local) Start(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("register worker: %w", err)
 	}
+	l.startedAt = now
+	l.started.Store(true)
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -237,11 +243,36 @@ func (l *Local) Holds(k store.TaskKey) bool {
 func (l *Local) Kill(k store.TaskKey) { l.runner.Kill(k) }
 
 // Wait blocks until every try, its background work and the heartbeat have
-// stopped.
+// stopped, then records that this worker stopped cleanly (markStopped).
 func (l *Local) Wait() {
 	l.wg.Wait()
 	l.runner.WaitBackground()
+	if l.started.Load() {
+		l.markStopped()
+	}
 }
+
+// markStopped clears the worker's heartbeat once its tries have ended, as
+// recovery does for a worker found dead: the next start on this host then
+// does not take a clean stop for a crash ("previous worker is gone"), and
+// every scheduler sees at once that what it left running (work that
+// outlives it, a cluster driver) has no worker, to adopt. A crash leaves
+// the heartbeat set, so the next start recovers its tries.
+func (l *Local) markStopped() {
+	r := l.runner
+	ctx, cancel := context.WithTimeout(context.Background(), markStoppedTimeout)
+	defer cancel()
+	err := r.Store.RegisterWorker(ctx, store.Worker{
+		ID: r.WorkerID, Kind: "local", Hostname: r.Hostname, PID: os.Getpid(), StartedAt: l.startedAt,
+	})
+	if err != nil {
+		// Its heartbeat ages: the next start takes it for a crashed worker.
+		r.Logger.Warn("cannot record that this worker stopped", "worker_id", r.WorkerID, "err", err)
+	}
+}
+
+// markStoppedTimeout bounds the write that records a clean stop.
+const markStoppedTimeout = 10 * time.Second
 
 // Kill cancels the try of k if this runner has it.
 func (r *Runner) Kill(k store.TaskKey) {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/executor"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -272,5 +274,86 @@ func TestStoppedTryLogsItsReasonOnce(t *testing.T) {
 	log := e.log(k, 1)
 	if !strings.Contains(log, "sirocco: task stopped: killed") || strings.Count(log, "killed") != 1 {
 		t.Errorf("the log should give the reason once, as a stop:\n%s", log)
+	}
+}
+
+// TestMarkedTryIsLoggedAtInfo: a running try that a user marks (`tasks
+// mark`, the API's PATCH) is stopped, and the service log says so at INFO
+// in plain words; a change nobody explains (the scheduler took the try for
+// a zombie and another worker runs the next one) stays a WARN.
+func TestMarkedTryIsLoggedAtInfo(t *testing.T) {
+	t.Parallel()
+	other := "worker-2"
+	mark := func(to store.TaskState) func(*testing.T, *env, store.TaskKey) {
+		return func(t *testing.T, e *env, k store.TaskKey) {
+			if _, err := actions.Mark(context.Background(), e.st, k, to, time.Now().UTC()); err != nil {
+				t.Fatalf("mark %s: %v", to, err)
+			}
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(*testing.T, *env, store.TaskKey)
+		want   string
+	}{
+		{"marked failed", mark(store.StateFailed),
+			`level=INFO msg="task was marked failed while it ran; its process was stopped"`},
+		{"marked success", mark(store.StateSuccess),
+			`level=INFO msg="task was marked success while it ran; its process was stopped"`},
+		{"marked skipped", mark(store.StateSkipped),
+			`level=INFO msg="task was marked skipped while it ran; its process was stopped"`},
+		{"taken by another worker", func(t *testing.T, e *env, k store.TaskKey) {
+			for _, u := range []store.TaskUpdate{
+				{From: []store.TaskState{store.StateRunning}, To: store.StateUpForRetry},
+				{From: []store.TaskState{store.StateUpForRetry}, To: store.StateQueued},
+				{From: []store.TaskState{store.StateQueued}, To: store.StateRunning, IncTry: true, WorkerID: &other},
+			} {
+				u.Key = k
+				if ok, err := e.st.UpdateTask(context.Background(), u); err != nil || !ok {
+					t.Fatalf("update to %s: %v, %v", u.To, ok, err)
+				}
+			}
+		}, `level=WARN msg="task state changed while it ran; outcome not recorded"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, sleeperDAG)
+			var logged testenv.SyncBuffer
+			e.runner.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+			l, finished, _ := startLocal(t, e)
+			k := e.queue(e.createRun(nil), "s")
+			l.Submit(k)
+			pid := handlePID(t, e.waitTI(k, "the handle", func(ti store.TaskInstance) bool { return len(ti.Handle) > 0 }))
+			tt.change(t, e, k)
+			waitFinished(t, finished)
+			testenv.EventuallyDead(t, pid, 30*time.Second)
+			if out := logged.String(); !strings.Contains(out, tt.want) {
+				t.Errorf("service log lacks %s:\n%s", tt.want, out)
+			}
+			if out := logged.String(); tt.name != "taken by another worker" && strings.Contains(out, "level=WARN") {
+				t.Errorf("a user's mark is no warning:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestLocalRecordsACleanStop: once its tries have ended, a stopped Local
+// clears its worker's heartbeat, so the next start does not take the
+// stop for a crash.
+func TestLocalRecordsACleanStop(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sleeperDAG)
+	l, _, cancel := startLocal(t, e)
+	workers, err := e.st.ListWorkers(context.Background())
+	if err != nil || len(workers) != 1 || workers[0].HeartbeatAt.IsZero() {
+		t.Fatalf("a started worker has a heartbeat: %+v, %v", workers, err)
+	}
+	cancel()
+	l.Wait()
+	workers, err = e.st.ListWorkers(context.Background())
+	if err != nil || len(workers) != 1 || !workers[0].HeartbeatAt.IsZero() || workers[0].ID != "worker-1" ||
+		workers[0].PID != os.Getpid() || workers[0].StartedAt.IsZero() {
+		t.Errorf("a cleanly stopped worker keeps its row without a heartbeat: %+v, %v", workers, err)
 	}
 }

@@ -34,6 +34,9 @@ func (r *Runner) preflight(ctx context.Context, d *dag.DAG, t *dag.Task, ot *ope
 		ck = *r.Preflight
 	}
 	ck.Lookup = ot.Connection // masks each connection's secrets in the log
+	if ck.Kube == nil {
+		ck.Kube = ot.Kube // the clients the kubernetes operators use
+	}
 	fmt.Fprintf(ot.Log, "sirocco: preflight: checking connection(s) %s\n", strings.Join(ids, ", "))
 	reports, ok := ck.CheckIDs(ctx, ids)
 	for _, rep := range reports {

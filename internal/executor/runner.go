@@ -473,8 +473,7 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 			r.Logger.Info("cleared task stopped; it runs again", "dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID)
 			return nil
 		}
-		r.Logger.Warn("task state changed while it ran; outcome not recorded",
-			"dag_id", ti.DagID, "run_id", ti.RunID, "task_id", ti.TaskID, "outcome", u.To)
+		r.noteUnrecorded(wctx, ti, u.To, runErr)
 	}
 	return nil
 }

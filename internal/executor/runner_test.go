@@ -271,7 +271,7 @@ tasks:
 		t.Fatalf("state %s\n%s", ti.State, e.log(k, 1))
 	}
 	x, err := e.st.GetXCom(ctx, k, "return_value")
-	if err != nil || x.Value != `"hi there from up not json []"` {
+	if err != nil || x.Value != `"hi there from up not json [None]"` {
 		t.Errorf("return_value = %q, %v", x.Value, err)
 	}
 }

@@ -131,7 +131,7 @@ func TestRunnerTestRecordsNothing(t *testing.T) {
 		wantOut []string
 	}{
 		{task: "hello", conf: map[string]any{"who": "sirocco"}, wantOut: []string{
-			"ctx testrun 1 2026-02-03T04:05:06Z\n", "oops\n", "hello sirocco 2026-02-03 hi []\n", "return_value: hello sirocco 2026-02-03 hi []\n",
+			"ctx testrun 1 2026-02-03T04:05:06Z\n", "oops\n", "hello sirocco 2026-02-03 hi [None]\n", "return_value: hello sirocco 2026-02-03 hi [None]\n",
 		}},
 		{task: "skipper", wantOut: []string{"task would be skipped: task skipped: exit code 99\n"}},
 		{task: "broken", wantErr: "process exited with code 4"},

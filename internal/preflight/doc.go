@@ -12,8 +12,9 @@
 //	kerberos   kinit from principal + keytab    (any type with both extras)
 //
 // The type's own steps come from a Provider registered by conn_type in
-// Checker.Providers (DefaultProviders: spark, ssh). A provider chooses
-// the address the common steps reach (a Spark master's host, an SSH
-// bastion) and returns its checks, which may share state (one SSH client
+// Checker.Providers (DefaultProviders: spark, ssh, kubernetes). A
+// provider chooses the address the common steps reach (a Spark master's
+// host, an SSH bastion, the apiserver of a kubernetes connection's
+// kubeconfig) and returns its checks, which may share state (one SSH client
 // for handshake, auth and command) and a Close run after the last one.
 package preflight

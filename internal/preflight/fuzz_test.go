@@ -86,3 +86,44 @@ func TestDialTarget(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAPIServerAddr: whatever a kubeconfig gives as the server, the dns
+// and tcp steps get a host:port that splits back, or an error; never a
+// panic.
+func FuzzAPIServerAddr(f *testing.F) {
+	for _, s := range []string{"https://10.0.0.1:6443", "https://k8s.example.com", "http://h", "h:6443", "h",
+		"https://[::1]:6443/prefix", "", "https://", "://", "https://user:pw@h:1/x?y#z", "unix:///run/k8s.sock"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, server string) {
+		addr, err := apiserverAddr("c", server)
+		if err != nil {
+			return
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			t.Fatalf("apiserverAddr(%q) = %q, which does not split: %v", server, addr, err)
+		}
+	})
+}
+
+// TestAPIServerAddr: servers as kubeconfigs and in-cluster configs write
+// them.
+func TestAPIServerAddr(t *testing.T) {
+	for _, tc := range []struct{ server, want string }{
+		{"https://10.0.0.1:6443", "10.0.0.1:6443"},
+		{"https://k8s.example.com", "k8s.example.com:443"},
+		{"https://k8s.example.com/prefix/", "k8s.example.com:443"},
+		{"http://127.0.0.1:8080", "127.0.0.1:8080"},
+		{"https://[::1]:6443", "[::1]:6443"},
+		{"https://user:pw@h:1/x", "h:1"},
+		{"h:6443", "h:6443"},
+		{"h", "h:443"},
+		{"", ""},
+		{"https://", ""},
+	} {
+		got, err := apiserverAddr("c", tc.server)
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("apiserverAddr(%q) = %q, %v; want %q", tc.server, got, err, tc.want)
+		}
+	}
+}

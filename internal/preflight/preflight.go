@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
+	"github.com/sirocco-dev/sirocco/internal/kube"
 )
 
 // DefaultTimeout bounds each step when Checker.Timeout is zero: long
@@ -86,6 +87,9 @@ type Checker struct {
 	KerberosEnv []string
 	// Now is the clock of reports; nil means time.Now.
 	Now func() time.Time
+	// Kube caches the clients of kubernetes connections (the engine's,
+	// which its operators use); nil builds one per check.
+	Kube *kube.Clients
 }
 
 func (ck *Checker) timeout() time.Duration {

@@ -19,9 +19,11 @@ import (
 func DefaultProviders() map[string]Provider {
 	ssh := SSHProvider(sshLogin)
 	return map[string]Provider{
-		"spark": sparkProvider,
-		"ssh":   ssh,
-		"sftp":  ssh,
+		"spark":      sparkProvider,
+		"ssh":        ssh,
+		"sftp":       ssh,
+		"kubernetes": kubeProvider,
+		"k8s":        kubeProvider,
 	}
 }
 

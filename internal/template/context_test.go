@@ -85,7 +85,7 @@ func TestXComPull(t *testing.T) {
 		{"{{ ti.xcom_pull('a', key='k') }}", "a:k", []call{{"a", "k"}}},
 		{"{{ ti.xcom_pull('a', None, 'k') }}", "a:k", []call{{"a", "k"}}},
 		{"{{ task_instance.xcom_pull(task_ids='a', key=None) }}", "a:return_value", []call{{"a", "return_value"}}},
-		{"{{ ti.xcom_pull(task_ids=['a', 'missing', 'b']) }}", "['a:return_value', , 'b:return_value']",
+		{"{{ ti.xcom_pull(task_ids=['a', 'missing', 'b']) }}", "['a:return_value', None, 'b:return_value']",
 			[]call{{"a", "return_value"}, {"missing", "return_value"}, {"b", "return_value"}}},
 		{"{{ ti.xcom_pull(['a', 'missing'], default='-') | join(' ') }}", "a:return_value -",
 			[]call{{"a", "return_value"}, {"missing", "return_value"}}},

@@ -10,6 +10,9 @@
 //     naming the missing name, as with Airflow's StrictUndefined, so a typo
 //     never silently becomes an empty shell argument. The default filter and
 //     the "is defined" test still work on undefined values.
+//   - None prints as Jinja2 prints it, "None" (also inside a list or dict,
+//     through ~ and the string filter), and none is its lower-case
+//     spelling: an XCom nobody pushed renders None, as in Airflow, not "".
 //   - Autoescaping is off: templates produce shell commands, not HTML. Use
 //     the shquote filter to pass untrusted text to a shell.
 //   - A trailing newline is kept, so a templated field and an untemplated one

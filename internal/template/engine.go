@@ -54,7 +54,7 @@ func newConfig() *config.Config {
 }
 
 func newEnvironment() *exec.Environment {
-	filters := newFilters(map[string]exec.FilterFunction{"shquote": filterShquote})
+	filters := newFilters(map[string]exec.FilterFunction{"shquote": filterShquote, "string": filterString})
 
 	structures := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).
 		Update(builtins.ControlStructures)
@@ -68,6 +68,9 @@ func newEnvironment() *exec.Environment {
 		Update(builtins.GlobalFunctions).
 		Update(builtins.GlobalVariables)
 	globals.Set("range", boundedRange)
+	// Jinja2 spells None also none (as true and false, which gonja
+	// knows): {{ none }} prints None rather than failing as undefined.
+	globals.Set("none", nil)
 	guardGlobals(globals)
 	globals.Set(addName, opAdd)
 	globals.Set(mulName, opMul)
@@ -131,7 +134,18 @@ func filterShquote(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exe
 	if len(params.Args) > 0 || len(params.KwArgs) > 0 {
 		return exec.AsValue(exec.ErrInvalidCall(errors.New("takes no arguments")))
 	}
-	return exec.AsSafeValue(shellQuote(in.String()))
+	return exec.AsSafeValue(shellQuote(text(in)))
+}
+
+// filterString is the string filter, Jinja2's str(): None is "None".
+func filterString(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	if len(params.Args) > 0 || len(params.KwArgs) > 0 {
+		return exec.AsValue(exec.ErrInvalidCall(errors.New("takes no arguments")))
+	}
+	return exec.AsValue(text(in))
 }
 
 // maxRange caps the length of range() by default (Limits.MaxItems), as

@@ -279,7 +279,7 @@ func (o *guardedOutput) Execute(r *exec.Renderer, _ *nodes.ControlStructureBlock
 			return err
 		}
 	}
-	s := value.String()
+	s := text(value)
 	if r.Config.AutoEscape && value.IsString() && !value.Safe {
 		s = value.Escaped()
 	}

@@ -88,7 +88,7 @@ func concat(b *budget, what string, l, r *exec.Value) *exec.Value {
 			return exec.AsValue(err)
 		}
 	}
-	return exec.AsValue(l.String() + r.String())
+	return exec.AsValue(text(l) + text(r))
 }
 
 // opMul is a * b: a string repeated, or numbers multiplied. A repetition
@@ -168,5 +168,5 @@ func textLen(b *budget, v *exec.Value) int {
 		_ = b.step(m.walked / 64)
 		return n
 	}
-	return len(v.String())
+	return len(text(v))
 }

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// The CLI loads the DAGs folder that sirocco.yaml names now; a running
+// scheduler loaded the one it named when the scheduler started, and
+// records each DAG it loads in the store (the dags table: its file and
+// when it was parsed). A run of a DAG the scheduler does not have stays
+// queued with no word from anyone, so `dags trigger` compares the two
+// views and says so (a user changed dags_folder while standalone ran, and
+// `dags trigger --wait` sat at "[0/6] queued").
+
+// restartHint is what to do about a scheduler that has not loaded a DAG.
+func restartHint(rescan time.Duration) string {
+	return fmt.Sprintf("A running `sirocco standalone` or `sirocco scheduler` reads sirocco.yaml only when it starts: "+
+		"restart it after changing dags_folder (or any setting). A file new in its DAGs folder is loaded "+
+		"within dag_dir_list_interval (%s).", rescan)
+}
+
+// notLoaded says why the scheduler may not run d as this command loaded
+// it, and what that means, or "" when a scheduler recorded d from the
+// same file.
+func notLoaded(ctx context.Context, st store.Store, d *dag.DAG) (reason, consequence string, err error) {
+	rec, err := st.GetDAG(ctx, d.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Sprintf("no scheduler has recorded DAG %s (%s)", d.ID, d.FileLoc),
+			"the running scheduler has not loaded it, so its runs stay queued", nil
+	case err != nil:
+		return "", "", fmt.Errorf("read the scheduler's record of DAG %s: %w", d.ID, err)
+	case rec.FileLoc != d.FileLoc:
+		parsed := ""
+		if !rec.LastParsed.IsZero() {
+			parsed = ", parsed " + rec.LastParsed.UTC().Format(time.RFC3339)
+		}
+		return fmt.Sprintf("the scheduler recorded DAG %s from %s%s, not from %s as this command read it",
+				d.ID, rec.FileLoc, parsed, d.FileLoc),
+			"the running scheduler has not loaded this file (it runs the DAG as the other file says, if it still has it)", nil
+	}
+	return "", "", nil
+}
+
+// warnNotLoaded prints notLoaded's warning on stderr. A store that cannot
+// answer is no reason to fail a trigger that worked: that is a warning too.
+func (a *app) warnNotLoaded(ctx context.Context, e *env, d *dag.DAG) {
+	reason, consequence, err := notLoaded(ctx, e.st, d)
+	switch {
+	case err != nil:
+		fmt.Fprintf(a.stderr, "Warning: %v\n", err)
+	case reason != "":
+		fmt.Fprintf(a.stderr, "Warning: %s: %s. %s\n", reason, consequence, restartHint(e.cfg.DagRescan))
+	}
+}
+
+// stallWatch decides when --wait says that a run has not started: still
+// queued, no task started, for longer than a few poll intervals.
+type stallWatch struct {
+	since  time.Time
+	after  time.Duration
+	warned bool
+}
+
+// stallPolls is how many poll intervals a run may stay queued before
+// --wait says so; minStall is the least wait, so that a short
+// poll_interval does not make the hint fire on a busy machine.
+const (
+	stallPolls = 5
+	minStall   = 2 * time.Second
+)
+
+// withStallHint has --wait say, on stderr, why a run stays queued with no
+// task started for longer than a few of cfg's poll intervals.
+func (w runWatch) withStallHint(cfg config.Config) runWatch {
+	w.stall = max(stallPolls*cfg.PollInterval, minStall)
+	w.rescan = cfg.DagRescan
+	return w
+}
+
+// newStallWatch starts the clock of a wait; nil when w gives no hints.
+func (w runWatch) newStallWatch(now time.Time) *stallWatch {
+	if w.stall <= 0 {
+		return nil
+	}
+	return &stallWatch{since: now, after: w.stall}
+}
+
+// due reports, once, whether the run has been waiting too long without a
+// start.
+func (s *stallWatch) due(run store.DagRun, tis []store.TaskInstance, now time.Time) bool {
+	if s == nil || s.warned || run.State != store.RunQueued || anyStarted(tis) || now.Sub(s.since) < s.after {
+		return false
+	}
+	s.warned = true
+	return true
+}
+
+// anyStarted reports whether a task instance has left none and scheduled.
+func anyStarted(tis []store.TaskInstance) bool {
+	for _, ti := range tis {
+		switch ti.State {
+		case store.StateNone, store.StateScheduled:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// stallHint says why run may still be queued: the DAG's active runs fill
+// max_active_runs, or the scheduler does not have the DAG (notLoaded, of
+// which the trigger warned already), or no scheduler runs at all.
+func stallHint(ctx context.Context, st store.Store, d *dag.DAG, run store.DagRun, waited, rescan time.Duration) string {
+	head := fmt.Sprintf("run %s is still queued after %s and none of its tasks has started", run.RunID, waited.Round(time.Second))
+	active, err := st.ListRuns(ctx, store.RunFilter{DagID: d.ID, States: []store.RunState{store.RunRunning}})
+	if err == nil && d.MaxActiveRuns > 0 && len(active) >= d.MaxActiveRuns {
+		return fmt.Sprintf("%s: %d run(s) of %s are running, its max_active_runs; it starts when one ends", head, len(active), d.ID)
+	}
+	if reason, _, err := notLoaded(ctx, st, d); err == nil && reason != "" {
+		return fmt.Sprintf("%s: %s; restart the scheduler (see the warning above)", head, reason)
+	}
+	return fmt.Sprintf("%s: is a scheduler (`sirocco standalone` or `sirocco scheduler`) running on this database "+
+		"with DAG %s loaded? %s", head, d.ID, restartHint(rescan))
+}
