@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,10 @@ type Options struct {
 	// remote address, make further attempts answer 429.
 	MaxFails   int
 	FailWindow time.Duration
-	Logger     *slog.Logger
+	// MaxPasswordChecks bounds the password checks running at once (each
+	// takes 19 MiB); more logins wait. Default: GOMAXPROCS, at most 4.
+	MaxPasswordChecks int
+	Logger            *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -56,9 +60,10 @@ type Auth struct {
 	o        Options
 	log      *slog.Logger
 	limit    *limiter
-	users    atomic.Bool  // a user existed once: never trust loopback again
-	pruned   atomic.Int64 // unix seconds of the last prune of expired tokens
-	dummyPwd string       // a hash checked when the user is unknown, so timing tells nothing
+	users    atomic.Bool   // a user existed once: never trust loopback again
+	pruned   atomic.Int64  // unix seconds of the last prune of expired tokens
+	dummyPwd string        // a hash checked when the user is unknown, so timing tells nothing
+	hashing  chan struct{} // one token per password check running (MaxPasswordChecks)
 }
 
 // New returns an Auth over o.
@@ -81,8 +86,12 @@ func New(o Options) *Auth {
 	if o.FailWindow <= 0 {
 		o.FailWindow = DefaultFailWindow
 	}
+	if o.MaxPasswordChecks <= 0 {
+		o.MaxPasswordChecks = min(runtime.GOMAXPROCS(0), 4)
+	}
 	dummy, _ := HashPassword(GeneratePassword())
-	return &Auth{o: o, log: o.Logger, limit: newLimiter(o.MaxFails, o.FailWindow, o.Now), dummyPwd: dummy}
+	return &Auth{o: o, log: o.Logger, limit: newLimiter(o.MaxFails, o.FailWindow, o.Now), dummyPwd: dummy,
+		hashing: make(chan struct{}, o.MaxPasswordChecks)}
 }
 
 func (a *Auth) now() time.Time { return a.o.Now().UTC() }
