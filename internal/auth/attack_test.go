@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -45,5 +47,72 @@ func TestRateLimitHoldsUnderConcurrentGuesses(t *testing.T) {
 	if counts[http.StatusUnauthorized] > auth.DefaultMaxFails || counts[http.StatusUnauthorized]+counts[http.StatusTooManyRequests] != burst {
 		t.Errorf("%d concurrent guesses: %d checked (401), %d refused (429), others %v; want at most %d checked",
 			burst, counts[http.StatusUnauthorized], counts[http.StatusTooManyRequests], counts, auth.DefaultMaxFails)
+	}
+}
+
+// nonLoopbackIP returns an address of this machine that is not loopback,
+// or skips: a caller from it is another machine as far as the server can
+// tell.
+func nonLoopbackIP(t *testing.T) net.IP {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
+			return n.IP
+		}
+	}
+	t.Skip("this machine has no non-loopback IPv4 address to call from")
+	return nil
+}
+
+// TestOpenModeTrustsOnlyLocalCallers: with no user and no service token
+// the anonymous Admin is for this machine's own callers. A caller from
+// another machine naming Host: localhost (the server reachable beyond
+// loopback with --insecure-listen, or after the last user was deleted)
+// and a request relayed by a proxy on this machine (which connects from
+// loopback) are refused.
+func TestOpenModeTrustsOnlyLocalCallers(t *testing.T) {
+	b := newBed(t)
+	ip := nonLoopbackIP(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := httptest.NewUnstartedServer(b.srv.Config.Handler)
+	remote.Listener.Close()
+	remote.Listener = ln
+	remote.Start()
+	t.Cleanup(remote.Close)
+
+	get := func(base, host string, headers ...string) int {
+		req, _ := http.NewRequest("GET", base+"/whoami", nil)
+		req.Host = host
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get(b.srv.URL, "localhost"); s != http.StatusOK {
+		t.Fatalf("a local caller in open mode: %d", s)
+	}
+	for name, s := range map[string]int{
+		"another machine, Host: localhost": get(remote.URL, "localhost"),
+		"another machine, Host: 127.0.0.1": get(remote.URL, "127.0.0.1:8080"),
+		"another machine, its own Host":    get(remote.URL, ""),
+		"via a proxy, X-Forwarded-For":     get(b.srv.URL, "localhost", "X-Forwarded-For", "203.0.113.9"),
+		"via a proxy, Forwarded":           get(b.srv.URL, "localhost", "Forwarded", "for=203.0.113.9"),
+		"via a proxy, X-Real-IP":           get(b.srv.URL, "localhost", "X-Real-IP", "203.0.113.9"),
+	} {
+		if s != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", name, s)
+		}
 	}
 }

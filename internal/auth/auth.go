@@ -202,6 +202,10 @@ func (a *Auth) identify(r *http.Request) (*Identity, string, *failure) {
 		return nil, "", forbidden("host " + quote(r.Host) + " is not a loopback name; with no user and no api_token " +
 			"the API only answers requests to localhost (create a user: sirocco users create)")
 	}
+	if !localCaller(r) {
+		return nil, "", forbidden("with no user and no api_token the API only answers callers on this machine, " +
+			"not from " + quote(remoteHost(r)) + " nor relayed by a proxy (create a user: sirocco users create)")
+	}
 	return &Identity{Username: "anonymous", Role: Admin, Auth: ViaNone}, "", nil
 }
 
@@ -263,7 +267,8 @@ func (a *Auth) lookup(ctx context.Context, secret string, kind store.TokenKind) 
 	return &Identity{Username: u.Username, Role: role, Auth: via}, nil
 }
 
-// open reports whether no user exists yet (and so loopback is trusted).
+// open reports whether no user exists yet (and so local callers are
+// trusted).
 // Once a user was seen the answer stays false for the process's life.
 func (a *Auth) open(ctx context.Context) (bool, error) {
 	if a.users.Load() {
@@ -327,6 +332,20 @@ func CheckStatus(err error) int {
 		return f.status
 	}
 	return http.StatusInternalServerError
+}
+
+// localCaller reports whether r comes straight from this machine: its
+// peer is a loopback address and no proxy says it relays someone else
+// (a proxy on this machine connects from loopback). The Host header alone
+// is the caller's word: anyone may send Host: localhost.
+func localCaller(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	ip := net.ParseIP(strings.Trim(remoteHost(r), "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // loopbackHost reports whether a Host header names this machine's
