@@ -5,11 +5,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/sirocco-dev/sirocco/internal/auth"
+	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
 )
 
 // TestRateLimitHoldsUnderConcurrentGuesses: guesses sent all at once are
@@ -114,5 +117,76 @@ func TestOpenModeTrustsOnlyLocalCallers(t *testing.T) {
 		if s != http.StatusForbidden {
 			t.Errorf("%s: %d, want 403", name, s)
 		}
+	}
+}
+
+// TestOpenModeRefusesCrossSiteWrites: the anonymous Admin of a machine
+// with no user has no session and so no CSRF token; a page of another
+// site the local user opens must still not be able to post a form (a UI
+// action) to localhost. A browser names such a request's origin
+// (Sec-Fetch-Site, Origin); curl and same-origin pages go through.
+func TestOpenModeRefusesCrossSiteWrites(t *testing.T) {
+	b := newBed(t)
+	form := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	for name, tc := range map[string]struct {
+		headers []string
+		want    int
+	}{
+		"cross-site form":           {append([]string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}, form...), http.StatusForbidden},
+		"same-site, other origin":   {append([]string{"Sec-Fetch-Site", "same-site"}, form...), http.StatusForbidden},
+		"old browser, other Origin": {append([]string{"Origin", "http://evil.example"}, form...), http.StatusForbidden},
+		"same-origin page":          {append([]string{"Sec-Fetch-Site", "same-origin", "Origin", b.srv.URL}, form...), http.StatusAccepted},
+		"curl":                      {form, http.StatusAccepted},
+	} {
+		if r := b.send(&http.Client{}, "POST", "/api/v1/dags/x", strings.NewReader("a=b"), tc.headers...); r.status != tc.want {
+			t.Errorf("%s: %d %s, want %d", name, r.status, r.body, tc.want)
+		}
+	}
+	if r := b.send(&http.Client{}, "GET", "/whoami", nil, "Sec-Fetch-Site", "cross-site"); r.status != http.StatusOK {
+		t.Errorf("a cross-site read (a link) in open mode: %d", r.status)
+	}
+}
+
+// TestEnsureAdminRace: two standalone starts on one database at once
+// create one admin, and the one password printed is the one stored.
+func TestEnsureAdminRace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	var stores [4]store.Store
+	for i := range stores {
+		st, err := sqlstore.OpenSQLite(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = st
+	}
+	passwords := make(chan string, len(stores))
+	var wg sync.WaitGroup
+	for _, st := range stores {
+		wg.Go(func() {
+			pw, err := auth.Users{Store: st}.EnsureAdmin(t.Context())
+			if err != nil {
+				t.Error(err)
+			}
+			passwords <- pw
+		})
+	}
+	wg.Wait()
+	close(passwords)
+	var printed []string
+	for pw := range passwords {
+		if pw != "" {
+			printed = append(printed, pw)
+		}
+	}
+	users, err := stores[0].ListUsers(t.Context())
+	if err != nil || len(users) != 1 || len(printed) != 1 {
+		t.Fatalf("%d starts: users %+v (%v), %d passwords printed; want one of each", len(stores), users, err, len(printed))
+	}
+	if ok, err := auth.CheckPassword(users[0].PasswordHash, printed[0]); !ok || err != nil {
+		t.Errorf("the printed password is not the stored one: %v", err)
 	}
 }

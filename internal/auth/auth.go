@@ -64,6 +64,7 @@ type Auth struct {
 	pruned   atomic.Int64  // unix seconds of the last prune of expired tokens
 	dummyPwd string        // a hash checked when the user is unknown, so timing tells nothing
 	hashing  chan struct{} // one token per password check running (MaxPasswordChecks)
+	cross    *http.CrossOriginProtection
 }
 
 // New returns an Auth over o.
@@ -91,7 +92,7 @@ func New(o Options) *Auth {
 	}
 	dummy, _ := HashPassword(GeneratePassword())
 	return &Auth{o: o, log: o.Logger, limit: newLimiter(o.MaxFails, o.FailWindow, o.Now), dummyPwd: dummy,
-		hashing: make(chan struct{}, o.MaxPasswordChecks)}
+		hashing: make(chan struct{}, o.MaxPasswordChecks), cross: http.NewCrossOriginProtection()}
 }
 
 func (a *Auth) now() time.Time { return a.o.Now().UTC() }
@@ -150,6 +151,12 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if id.Auth == ViaNone && unsafeMethod(r.Method) && !public {
+			if f := a.sameOrigin(r); f != nil {
+				writeProblem(w, f)
+				return
+			}
+		}
 		r = r.WithContext(NewContext(r.Context(), *id))
 		if !unsafeMethod(r.Method) || public {
 			next.ServeHTTP(w, r)
@@ -159,6 +166,18 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		a.audit(r, *id, rec.status)
 	})
+}
+
+// sameOrigin refuses a state-changing request of the anonymous Admin (no
+// user yet) that a browser says another site sent (Sec-Fetch-Site, or
+// Origin naming another host): without a session there is no CSRF token,
+// and any page the local user opens could otherwise post to localhost.
+func (a *Auth) sameOrigin(r *http.Request) *failure {
+	if err := a.cross.Check(r); err != nil {
+		return forbidden("a state-changing request from another site's page is refused (" + err.Error() +
+			"); with no user yet only this machine's own tools and pages may write")
+	}
+	return nil
 }
 
 // unsafeMethod reports whether method may change state.
