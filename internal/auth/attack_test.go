@@ -190,3 +190,44 @@ func TestEnsureAdminRace(t *testing.T) {
 		t.Errorf("the printed password is not the stored one: %v", err)
 	}
 }
+
+// TestOpenModeStaysClosedOnceAUserLoggedIn: a server whose users only
+// ever called it with credentials (so it never had to ask whether users
+// exist) does not fall back to the anonymous Admin when the last user is
+// deleted while it runs.
+func TestOpenModeStaysClosedOnceAUserLoggedIn(t *testing.T) {
+	b := newBed(t)
+	b.addUser("ann", auth.Admin, "correct horse")
+	tok, _, err := b.users.CreateToken(t.Context(), "ann", "ci", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.send(&http.Client{}, "GET", "/whoami", nil, "Authorization", "Bearer "+tok); r.status != http.StatusOK {
+		t.Fatalf("with ann's token: %d", r.status)
+	}
+	if err := b.st.DeleteUser(t.Context(), "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.send(&http.Client{}, "GET", "/whoami", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("no credentials after the last user went: %d %s, want 401", r.status, r.body)
+	}
+}
+
+// TestRateLimitIgnoresForwardedFor: a caller cannot get a fresh address
+// budget by naming another client in X-Forwarded-For or Forwarded.
+func TestRateLimitIgnoresForwardedFor(t *testing.T) {
+	b := newBed(t)
+	try := func(user string, headers ...string) int {
+		js, _ := json.Marshal(map[string]string{"username": user, "password": "guess"})
+		return b.send(&http.Client{}, "POST", "/auth/token", strings.NewReader(string(js)),
+			append([]string{"Content-Type", "application/json"}, headers...)...).status
+	}
+	for i := range auth.DefaultMaxFails {
+		try("u"+string(rune('a'+i)), "X-Forwarded-For", "203.0.113."+string(rune('1'+i)))
+	}
+	for _, h := range [][]string{{"X-Forwarded-For", "198.51.100.7"}, {"Forwarded", "for=198.51.100.7"}, {"X-Real-IP", "198.51.100.7"}} {
+		if s := try("zed", h...); s != http.StatusTooManyRequests {
+			t.Errorf("a sixth failure from one address claiming %s: %d, want 429", h[0], s)
+		}
+	}
+}

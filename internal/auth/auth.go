@@ -274,6 +274,7 @@ func (a *Auth) lookup(ctx context.Context, secret string, kind store.TokenKind) 
 	if err != nil {
 		return nil, err
 	}
+	a.users.Store(true) // a user exists: the open mode is over for this process
 	role, known := knownRole(u.Role)
 	if !known { // a row written by hand: the user is refused, not the server failed
 		a.log.Warn("user has an unknown role: refused", "user", u.Username, "role", u.Role)
