@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -45,7 +46,10 @@ type Options struct {
 	// remote address, make further attempts answer 429.
 	MaxFails   int
 	FailWindow time.Duration
-	Logger     *slog.Logger
+	// MaxPasswordChecks bounds the password checks running at once (each
+	// takes 19 MiB); more logins wait. Default: GOMAXPROCS, at most 4.
+	MaxPasswordChecks int
+	Logger            *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -56,9 +60,11 @@ type Auth struct {
 	o        Options
 	log      *slog.Logger
 	limit    *limiter
-	users    atomic.Bool  // a user existed once: never trust loopback again
-	pruned   atomic.Int64 // unix seconds of the last prune of expired tokens
-	dummyPwd string       // a hash checked when the user is unknown, so timing tells nothing
+	users    atomic.Bool   // a user existed once: never trust loopback again
+	pruned   atomic.Int64  // unix seconds of the last prune of expired tokens
+	dummyPwd string        // a hash checked when the user is unknown, so timing tells nothing
+	hashing  chan struct{} // one token per password check running (MaxPasswordChecks)
+	cross    *http.CrossOriginProtection
 }
 
 // New returns an Auth over o.
@@ -81,8 +87,12 @@ func New(o Options) *Auth {
 	if o.FailWindow <= 0 {
 		o.FailWindow = DefaultFailWindow
 	}
+	if o.MaxPasswordChecks <= 0 {
+		o.MaxPasswordChecks = min(runtime.GOMAXPROCS(0), 4)
+	}
 	dummy, _ := HashPassword(GeneratePassword())
-	return &Auth{o: o, log: o.Logger, limit: newLimiter(o.MaxFails, o.FailWindow, o.Now), dummyPwd: dummy}
+	return &Auth{o: o, log: o.Logger, limit: newLimiter(o.MaxFails, o.FailWindow, o.Now), dummyPwd: dummy,
+		hashing: make(chan struct{}, o.MaxPasswordChecks), cross: http.NewCrossOriginProtection()}
 }
 
 func (a *Auth) now() time.Time { return a.o.Now().UTC() }
@@ -141,6 +151,12 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if id.Auth == ViaNone && unsafeMethod(r.Method) && !public {
+			if f := a.sameOrigin(r); f != nil {
+				writeProblem(w, f)
+				return
+			}
+		}
 		r = r.WithContext(NewContext(r.Context(), *id))
 		if !unsafeMethod(r.Method) || public {
 			next.ServeHTTP(w, r)
@@ -150,6 +166,18 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		a.audit(r, *id, rec.status)
 	})
+}
+
+// sameOrigin refuses a state-changing request of the anonymous Admin (no
+// user yet) that a browser says another site sent (Sec-Fetch-Site, or
+// Origin naming another host): without a session there is no CSRF token,
+// and any page the local user opens could otherwise post to localhost.
+func (a *Auth) sameOrigin(r *http.Request) *failure {
+	if err := a.cross.Check(r); err != nil {
+		return forbidden("a state-changing request from another site's page is refused (" + err.Error() +
+			"); with no user yet only this machine's own tools and pages may write")
+	}
+	return nil
 }
 
 // unsafeMethod reports whether method may change state.
@@ -192,6 +220,10 @@ func (a *Auth) identify(r *http.Request) (*Identity, string, *failure) {
 	if !loopbackHost(r.Host) {
 		return nil, "", forbidden("host " + quote(r.Host) + " is not a loopback name; with no user and no api_token " +
 			"the API only answers requests to localhost (create a user: sirocco users create)")
+	}
+	if !localCaller(r) {
+		return nil, "", forbidden("with no user and no api_token the API only answers callers on this machine, " +
+			"not from " + quote(remoteHost(r)) + " nor relayed by a proxy (create a user: sirocco users create)")
 	}
 	return &Identity{Username: "anonymous", Role: Admin, Auth: ViaNone}, "", nil
 }
@@ -242,6 +274,7 @@ func (a *Auth) lookup(ctx context.Context, secret string, kind store.TokenKind) 
 	if err != nil {
 		return nil, err
 	}
+	a.users.Store(true) // a user exists: the open mode is over for this process
 	role, known := knownRole(u.Role)
 	if !known { // a row written by hand: the user is refused, not the server failed
 		a.log.Warn("user has an unknown role: refused", "user", u.Username, "role", u.Role)
@@ -254,7 +287,8 @@ func (a *Auth) lookup(ctx context.Context, secret string, kind store.TokenKind) 
 	return &Identity{Username: u.Username, Role: role, Auth: via}, nil
 }
 
-// open reports whether no user exists yet (and so loopback is trusted).
+// open reports whether no user exists yet (and so local callers are
+// trusted).
 // Once a user was seen the answer stays false for the process's life.
 func (a *Auth) open(ctx context.Context) (bool, error) {
 	if a.users.Load() {
@@ -318,6 +352,20 @@ func CheckStatus(err error) int {
 		return f.status
 	}
 	return http.StatusInternalServerError
+}
+
+// localCaller reports whether r comes straight from this machine: its
+// peer is a loopback address and no proxy says it relays someone else
+// (a proxy on this machine connects from loopback). The Host header alone
+// is the caller's word: anyone may send Host: localhost.
+func localCaller(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	ip := net.ParseIP(strings.Trim(remoteHost(r), "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // loopbackHost reports whether a Host header names this machine's

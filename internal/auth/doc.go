@@ -9,7 +9,8 @@
 //	                      └► user token (/auth/token, CLI)  ─► the user's role
 //	cookie sirocco_session ─► session (stored hashed)       ─► the user's role
 //	                           └► unsafe method: CSRF check (cookie sirocco_csrf == X-CSRF-Token)
-//	no credentials ─► no user and no api_token yet: loopback Host trusted as Admin "anonymous"
+//	no credentials ─► no user and no api_token yet: a loopback caller (peer and Host, no proxy) is Admin "anonymous"
+//	                  └► unsafe method: refused when a browser says another site sent it
 //	               └► otherwise: public path (health, OpenAPI, /login, /static) or 401 / 303 /login
 //	then next (API, UI), which checks the route's role (Check, Require);
 //	a state-changing call of an identified caller is recorded in the event log.

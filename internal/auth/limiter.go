@@ -5,10 +5,11 @@ import (
 	"time"
 )
 
-// limiter counts failed logins per key (a username, a remote address) in a
-// sliding window: after max failures within window, the key is refused
-// until the oldest of them leaves the window. It lives in the process: two
-// API servers each count their own, which still bounds guessing.
+// limiter counts login attempts per key (a username, a remote address) in
+// a sliding window, a success giving its attempt back: after max failures
+// within window, the key is refused until the oldest of them leaves the
+// window. It lives in the process: two API servers each count their own,
+// which still bounds guessing.
 type limiter struct {
 	mu     sync.Mutex
 	max    int
@@ -25,9 +26,12 @@ func newLimiter(maxFails int, window time.Duration, now func() time.Time) *limit
 	return &limiter{max: maxFails, window: window, now: now, fails: map[string][]time.Time{}}
 }
 
-// retryAfter returns how long the first refused key of keys stays refused,
-// or 0 when none is.
-func (l *limiter) retryAfter(keys ...string) time.Duration {
+// take charges one attempt to each of keys, unless one of them is
+// refused: then nothing is charged and it returns how long the first
+// refused key stays refused. Attempts are charged before the (slow)
+// password check, so guesses sent all at once cannot all pass before the
+// first failure is counted; a success gives its charge back (refund).
+func (l *limiter) take(keys ...string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -38,14 +42,9 @@ func (l *limiter) retryAfter(keys ...string) time.Duration {
 			wait = max(wait, recent[len(recent)-l.max].Add(l.window).Sub(now))
 		}
 	}
-	return wait
-}
-
-// fail records a failure for each key.
-func (l *limiter) fail(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
+	if wait > 0 {
+		return wait
+	}
 	if len(l.fails) >= maxLimiterKeys {
 		for k := range l.fails {
 			if len(l.recent(k, now)) == 0 {
@@ -55,6 +54,21 @@ func (l *limiter) fail(keys ...string) {
 	}
 	for _, k := range keys {
 		l.fails[k] = append(l.recent(k, now), now)
+	}
+	return 0
+}
+
+// refund takes back the latest charge of each key: an attempt that
+// succeeded, or whose password was never checked.
+func (l *limiter) refund(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if ts := l.fails[k]; len(ts) > 1 {
+			l.fails[k] = ts[:len(ts)-1]
+		} else {
+			delete(l.fails, k)
+		}
 	}
 }
 

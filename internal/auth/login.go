@@ -168,7 +168,7 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request) {
 // password is even looked at.
 func (a *Auth) authenticate(r *http.Request, username, password string) (store.User, *failure) {
 	keys := []string{"user:" + strings.ToLower(username), "addr:" + remoteHost(r)}
-	if wait := a.limit.retryAfter(keys...); wait > 0 {
+	if wait := a.limit.take(keys...); wait > 0 {
 		return store.User{}, &failure{status: http.StatusTooManyRequests, title: "Too many requests", kind: "TooManyRequests",
 			detail: fmt.Sprintf("too many failed logins: try again in %d s", retrySeconds(wait)), retryAfter: wait}
 	}
@@ -176,21 +176,42 @@ func (a *Auth) authenticate(r *http.Request, username, password string) (store.U
 	hash := u.PasswordHash
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
+			a.limit.refund(keys...)
 			return store.User{}, a.storeFailure(err)
 		}
 		hash = a.dummyPwd // as slow as a real check: timing does not tell who exists
 	}
+	release, f := a.hashSlot(r.Context())
+	if f != nil {
+		a.limit.refund(keys...)
+		return store.User{}, f
+	}
 	ok, herr := CheckPassword(hash, password)
+	release()
 	if herr != nil {
 		a.log.Error("login: stored password hash unreadable", "user", username, "err", herr)
 	}
 	if err != nil || !ok {
-		a.limit.fail(keys...)
 		a.record(r.Context(), store.EventLog{Owner: truncate(username, 64), Event: "login failed"}, r, map[string]any{})
 		return store.User{}, unauthenticated("invalid username or password")
 	}
 	a.limit.reset(keys[0])
+	a.limit.refund(keys[1:]...)
 	return u, nil
+}
+
+// hashSlot waits for one of the MaxPasswordChecks slots of password
+// checking, or until ctx ends (503): each argon2id check takes 19 MiB, so
+// a flood of logins, even from many addresses, must queue rather than
+// take the memory of thousands at once.
+func (a *Auth) hashSlot(ctx context.Context) (release func(), f *failure) {
+	select {
+	case a.hashing <- struct{}{}:
+		return func() { <-a.hashing }, nil
+	case <-ctx.Done():
+		return nil, &failure{status: http.StatusServiceUnavailable, title: "Service unavailable", kind: "Unknown",
+			detail: "too many logins at once: try again"}
+	}
 }
 
 // issue stores a new secret of kind for username and returns it.
