@@ -356,7 +356,7 @@ tasks:
 `, flag)}, "")
 	srv := s.startServer()
 	s.mustRun("dags", "trigger", "slow", "--run-id", "r1")
-	log := s.waitLog("slow", "r1", "slow", 1, "] before\n")
+	s.waitLog("slow", "r1", "slow", 1, "] before\n")
 	// The position in the pod's log (the container log's time of the last
 	// line copied) is stored at most a second after that line: lines
 	// copied since would be copied again after a restart.
@@ -382,7 +382,7 @@ tasks:
 	})
 	writeFile(t, flag, "")
 	s.waitRunSuccess("slow", "r1", 2*time.Minute)
-	log = s.waitLog("slow", "r1", "slow", 1, "task succeeded")
+	log := s.waitLog("slow", "r1", "slow", 1, "task succeeded")
 	if ok, missing := containsAll(log, "reattaching to worker pod", "after", "task succeeded"); !ok {
 		t.Errorf("the try's log lacks %q:\n%s", missing, log)
 	}
