@@ -313,6 +313,13 @@ func TestBrowser(t *testing.T) {
 		t.Error("a Viewer's Clear button is enabled")
 	}
 	shot.take(ctx, "task-viewer")
+	var addShown bool
+	run(t, ctx, "open the pools as a Viewer", chromedp.Navigate(base+"/admin/pools"),
+		chromedp.WaitVisible(`body[data-ready="true"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`(() => { const b = document.getElementById('add'); return !!b && b.offsetParent !== null; })()`, &addShown))
+	if addShown {
+		t.Error("a Viewer is shown the pools page's Add button")
+	}
 	var status int
 	run(t, ctx, "clear as a Viewer through the API", chromedp.Evaluate(fmt.Sprintf(`(async () => {
 		const csrf = (document.cookie.match(/sirocco_csrf=([^;]+)/) || [])[1] || '';
