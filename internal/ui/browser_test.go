@@ -295,6 +295,18 @@ func TestBrowser(t *testing.T) {
 		run(t, ctx, "open "+p, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible(`body[data-ready="true"]`, chromedp.ByQuery))
 		shot.take(ctx, "admin-"+p)
 	}
+	// The audit log shows who triggered from where, and the answer.
+	var audit string
+	var olderShown bool
+	run(t, ctx, "read the audit log", chromedp.Navigate(base+"/admin/audit"),
+		chromedp.WaitVisible(`#list tbody tr`, chromedp.ByQuery), chromedp.Text(`#list tbody`, &audit, chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('more').offsetParent !== null`, &olderShown))
+	if !strings.Contains(audit, "127.0.0.1") || !strings.Contains(audit, "200") {
+		t.Errorf("the audit log lacks the caller's address or the answer:\n%s", audit)
+	}
+	if olderShown {
+		t.Error("the audit log offers older entries while every entry is on the page")
+	}
 	var users string
 	run(t, ctx, "read the users page", chromedp.Navigate(base+"/admin/users"),
 		chromedp.WaitVisible(`body[data-ready="true"]`, chromedp.ByQuery), chromedp.Text(`main`, &users, chromedp.ByQuery))
