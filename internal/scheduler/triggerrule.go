@@ -82,7 +82,12 @@ func evaluate(rule dag.TriggerRule, c upstreamCounts) verdict {
 			return ready
 		}
 		if allDone {
-			return markSkipped
+			// Airflow: skipped when every upstream task was skipped,
+			// upstream_failed when some failed and none succeeded.
+			if c.skipped == c.done {
+				return markSkipped
+			}
+			return markUpstreamFailed
 		}
 	case dag.OneFailed:
 		if failures > 0 {
@@ -92,7 +97,9 @@ func evaluate(rule dag.TriggerRule, c upstreamCounts) verdict {
 			return markSkipped
 		}
 	case dag.OneDone:
-		if c.success+failures > 0 {
+		// Airflow counts a success or a failure of the upstream task
+		// itself; an upstream_failed one did not run.
+		if c.success+c.failed > 0 {
 			return ready
 		}
 		if allDone {
