@@ -47,6 +47,11 @@ type Snapshot struct {
 	// or running rows it does not hold were lost (a claim or final write
 	// that failed) and are handled like a dead worker's. Nil means all.
 	Held func(store.TaskKey) bool
+	// Choices holds what the successful branch and short_circuit tries of
+	// the active runs decided, read from the result each stored before its
+	// success was written. The direct downstream tasks of one missing here
+	// wait until it is read.
+	Choices map[store.TaskKey]Choice
 	// Leftovers says whether a try of a dead worker may still have
 	// processes that recovery is killing: such a try is not run again (a
 	// zombie retried, a restarting try handed back) until they are gone,
@@ -248,15 +253,28 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 			byID[ti.TaskID] = i
 		}
 	}
+	task := func(i int) *dag.Task {
+		if aligned {
+			return d.Tasks[i]
+		}
+		return d.Task(tis[i].TaskID)
+	}
+	gates := branchGates(s, d, tis, task, func(id string) int {
+		if byID == nil { // only runs with a successful branching task get here
+			byID = make(map[string]int, len(tis))
+			for i, ti := range tis {
+				byID[ti.TaskID] = i
+			}
+		}
+		if j, ok := byID[id]; ok {
+			return j
+		}
+		return -1
+	})
 	var out []candidate
 	var ups []store.TaskState
 	for order, ti := range tis {
-		var t *dag.Task
-		if aligned {
-			t = d.Tasks[order]
-		} else {
-			t = d.Task(ti.TaskID)
-		}
+		t := task(order)
 		if t == nil {
 			// Removed from the DAG since the run was created: a waiting
 			// instance is marked removed (a running one ends on its own).
@@ -266,6 +284,13 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 				})
 			}
 			continue
+		}
+		if g := gates[order]; g != open && (ti.State == store.StateNone || ti.State == store.StateScheduled) {
+			if g == gateSkipped {
+				p.finish(ti, store.StateSkipped, now)
+				states[order] = store.StateSkipped
+			}
+			continue // held: its upstream branch's choice is not read yet
 		}
 		switch ti.State {
 		case store.StateNone:
@@ -381,10 +406,12 @@ func FailureUpdate(t *dag.Task, ti store.TaskInstance, now time.Time) store.Task
 	return u
 }
 
+// finish ends a task that has not started (none or scheduled) without
+// running it.
 func (p *Plan) finish(ti *store.TaskInstance, to store.TaskState, now time.Time) {
 	end := now
 	p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
-		Key: ti.TaskKey, From: []store.TaskState{store.StateNone}, To: to, StartDate: &end, EndDate: &end,
+		Key: ti.TaskKey, From: []store.TaskState{ti.State}, To: to, StartDate: &end, EndDate: &end,
 	})
 }
 

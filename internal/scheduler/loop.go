@@ -107,6 +107,10 @@ type Loop struct {
 	// ones): the next tick reads them again.
 	metaStale atomic.Bool
 	held      leftoverHolds
+	// choiceCache and branchyDAGs spare the store and the DAGs a read
+	// per tick for branching tasks (choices.go).
+	choiceCache choiceCache
+	branchyDAGs map[*dag.DAG]bool
 
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
@@ -298,6 +302,7 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 		}
 	}
 	as := l.assume(outs)
+	snap.Choices = l.choices(ctx, snap) // after assume: a branch's success this tick counts
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
 		plan.CreateRuns = nil

@@ -1,0 +1,229 @@
+package scheduler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/store"
+)
+
+// The operators whose result decides which downstream tasks run (Airflow's
+// BranchPythonOperator and ShortCircuitOperator). Their tries store the
+// result as the return_value XCom before their success is written; the
+// scheduler reads it from there, as Airflow's NotPreviouslySkippedDep
+// reads the branch's XCom, so the skips follow from stored facts and come
+// out the same after a crash, a restart or a clear.
+const (
+	BranchOperator       = "branch"
+	ShortCircuitOperator = "short_circuit"
+	// IgnoreDownstreamTriggerRules is short_circuit's field: true (the
+	// default, as Airflow's) skips every task downstream whatever its
+	// trigger rule; false skips the direct downstream tasks and lets
+	// trigger rules decide below them.
+	IgnoreDownstreamTriggerRules = "ignore_downstream_trigger_rules"
+)
+
+// Branching reports whether tasks of operator op decide which of their
+// downstream tasks run.
+func Branching(op string) bool { return op == BranchOperator || op == ShortCircuitOperator }
+
+// Choice is what a successful branch or short_circuit try decided.
+type Choice struct {
+	// All means nothing is skipped: a truthy short_circuit, or a task
+	// marked success by hand, which stored no result (Airflow then skips
+	// nothing either).
+	All bool
+	// Follow lists the tasks a branch follows; with All false and no
+	// Follow, a branch follows none and a short_circuit stops.
+	Follow []string
+}
+
+// DecodeChoice reads the stored return_value (JSON text) of a successful
+// try of a task of operator op.
+func DecodeChoice(op, value string) (Choice, error) {
+	switch op {
+	case BranchOperator:
+		ids, err := BranchIDs(value)
+		if err != nil {
+			return Choice{}, err
+		}
+		return Choice{Follow: ids}, nil
+	case ShortCircuitOperator:
+		v, err := decodeJSON(value)
+		if err != nil {
+			return Choice{}, fmt.Errorf("short_circuit result %q: %w", value, err)
+		}
+		return Choice{All: Truthy(v)}, nil
+	}
+	return Choice{}, fmt.Errorf("operator %q does not branch", op)
+}
+
+// BranchIDs decodes a branch result: a task id (JSON string), a JSON list
+// of them, or null; the ids come back in order without repeats.
+func BranchIDs(value string) ([]string, error) {
+	v, err := decodeJSON(value)
+	if err != nil {
+		return nil, fmt.Errorf("branch result %q: %w", value, err)
+	}
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{v}, nil
+	case []any:
+		ids := make([]string, 0, len(v))
+		for _, e := range v {
+			id, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("branch result %q: the list holds %s, not a task id (a string)", value, jsonKind(e))
+			}
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		return ids, nil
+	}
+	return nil, fmt.Errorf("branch result %q: want a task id, a list of task ids or null, not %s", value, jsonKind(v))
+}
+
+// decodeJSON decodes one JSON value, numbers kept exact.
+func decodeJSON(s string) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("not JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("not one JSON value: text follows it")
+	}
+	return v, nil
+}
+
+// Truthy is Python's truth value of a decoded JSON value: null, false,
+// zero, "" and empty lists and objects are false, the rest true. It is
+// what ShortCircuitOperator applies to its callable's result.
+func Truthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case json.Number:
+		f, err := v.Float64()
+		return err != nil || f != 0 // too large for a float: not zero
+	case float64:
+		return v != 0
+	case string:
+		return v != ""
+	case []any:
+		return len(v) > 0
+	case map[string]any:
+		return len(v) > 0
+	}
+	return true
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case json.Number, float64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// gate is what the finished branching tasks of a run say about a task.
+type gate uint8
+
+const (
+	open gate = iota
+	// held: an upstream branching task succeeded but its choice is not
+	// known yet (not read from the store): the task must not start.
+	held
+	// skipped: a branching task decided the task does not run, whatever
+	// its trigger rule says.
+	gateSkipped
+)
+
+// branchGates returns, for one run, the tasks (by position) that its
+// successful branch and short_circuit tasks skip or hold; nil when none.
+// task gives the DAG task at a position (nil if it left the DAG) and at
+// the position of a task id (-1 if the run has no instance of it).
+func branchGates(s Snapshot, d *dag.DAG, tis []*store.TaskInstance, task func(int) *dag.Task, at func(string) int) map[int]gate {
+	var gates map[int]gate
+	set := func(id string, g gate) {
+		i := at(id)
+		if i < 0 || gates[i] >= g {
+			return
+		}
+		if gates == nil {
+			gates = map[int]gate{}
+		}
+		gates[i] = g
+	}
+	for i, ti := range tis {
+		if ti.State != store.StateSuccess {
+			continue
+		}
+		t := task(i)
+		if t == nil || !Branching(t.Operator) {
+			continue
+		}
+		c, known := s.Choices[ti.TaskKey]
+		for _, id := range gatedBy(d, t, c, known) {
+			g := gateSkipped
+			if !known {
+				g = held
+			}
+			set(id, g)
+		}
+	}
+	return gates
+}
+
+// gatedBy lists the tasks a successful branching task t skips by its
+// choice c or, when the choice is not known, the tasks that wait for it.
+func gatedBy(d *dag.DAG, t *dag.Task, c Choice, known bool) []string {
+	if known && c.All {
+		return nil
+	}
+	if t.Operator == ShortCircuitOperator {
+		if ignore, ok := t.Args[IgnoreDownstreamTriggerRules].(bool); ok && !ignore {
+			return d.Downstream(t.ID)
+		}
+		return slices.DeleteFunc(d.DownstreamClosure(t.ID), func(id string) bool { return id == t.ID })
+	}
+	if !known {
+		return d.Downstream(t.ID)
+	}
+	// As Airflow's skip_all_except: a direct downstream task that is also
+	// downstream of a followed one (the join after an empty branch) is
+	// followed too.
+	followed := map[string]bool{}
+	for _, id := range c.Follow {
+		for _, x := range d.DownstreamClosure(id) {
+			followed[x] = true
+		}
+	}
+	var skip []string
+	for _, x := range d.Downstream(t.ID) {
+		if !followed[x] {
+			skip = append(skip, x)
+		}
+	}
+	return skip
+}
