@@ -251,7 +251,8 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		LogicalDate: t.run.LogicalDate.Format(time.RFC3339),
 		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(r.WorkerID, k, t.ti.TryNumber),
 		NoteHandle: func(h []byte) { lw.Printf("%s%s", HandleNote, h) },
-		DagDir:     dagDir(t.d), Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
+		DagDir:     dagDir(t.d), Downstream: downstreamOf(t.d, k.TaskID),
+		Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret), SSH: r.SSH, Kube: r.Kube,
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			if r.WrapHandle != nil {
@@ -287,10 +288,9 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	switch {
 	case runErr == nil:
 		lw.Printf("sirocco: task succeeded")
-		if res.ReturnValue != nil {
-			val, _ := json.Marshal(*res.ReturnValue)
+		if val, ok := returnValue(res); ok {
 			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := st.SetXCom(wctx, store.XCom{TaskKey: k, Key: "return_value", Value: string(val), Timestamp: r.Clock.Now()})
+			err := st.SetXCom(wctx, store.XCom{TaskKey: k, Key: "return_value", Value: val, Timestamp: r.Clock.Now()})
 			cancel()
 			if err != nil {
 				lw.Printf("sirocco: push return_value: %v", err)
@@ -309,6 +309,19 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		lw.Printf("sirocco: task failed: %v", runErr)
 	}
 	return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, runErr)
+}
+
+// returnValue is the JSON text of the return_value XCom a result pushes,
+// if any: ReturnJSON as it is, else ReturnValue as a JSON string.
+func returnValue(res operator.Result) (string, bool) {
+	if res.ReturnJSON != nil {
+		return string(res.ReturnJSON), true
+	}
+	if res.ReturnValue != nil {
+		val, _ := json.Marshal(*res.ReturnValue)
+		return string(val), true
+	}
+	return "", false
 }
 
 // skipped is the log line's reason for a skip, which says "task skipped"

@@ -34,7 +34,7 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 	}
 	ot := &operator.Task{
 		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
-		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d),
+		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d), Downstream: d.Downstream(t.ID),
 		Log: masked, Logger: r.Logger, KillGrace: r.KillGrace, Mask: masked.AddSecret,
 		Connection: r.connection(masked.AddSecret), SSH: r.SSH, Kube: r.Kube,
 		// Nothing is stored: the handle of started work (a Spark driver)
@@ -58,7 +58,10 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 	if err != nil {
 		return err
 	}
-	if res.ReturnValue != nil {
+	switch {
+	case res.ReturnJSON != nil:
+		fmt.Fprintf(out, "return_value: %s\n", res.ReturnJSON)
+	case res.ReturnValue != nil:
 		fmt.Fprintf(out, "return_value: %s\n", *res.ReturnValue)
 	}
 	return nil

@@ -57,12 +57,19 @@ type Task struct {
 	// settings, reused across tries (one kubeconfig read, one clientset).
 	// Nil builds a client per try.
 	Kube *kube.Clients
+	// Downstream lists the ids of the tasks that depend directly on this
+	// one: what a branch may choose from.
+	Downstream []string
 }
 
 // Result is what a successful try returns. ReturnValue, when set, is pushed
-// as the XCom "return_value" (JSON text).
+// as the XCom "return_value", a JSON string of the text.
 type Result struct {
 	ReturnValue *string
+	// ReturnJSON, when set, is pushed as the return_value instead, as it
+	// is: a JSON value (a branch's list of task ids), so xcom_pull gives
+	// a list, not the text of one.
+	ReturnJSON []byte
 }
 
 // ErrSkip ends the try as skipped rather than failed (bash skip_on_exit_code).

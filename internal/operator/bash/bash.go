@@ -14,17 +14,23 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
 )
 
+// CommandFields are the fields of a bash command, shared with the
+// operators that run one the same way and read its last line (branch,
+// short_circuit).
+var CommandFields = []dag.FieldSpec{
+	{Name: "command", Kind: dag.FieldString, Required: true, Templated: true, Description: "bash command line (use the shquote filter for values)"},
+	{Name: "cwd", Kind: dag.FieldString, Templated: true, Description: "working directory; default: the DAG file's folder"},
+	{Name: "append_env", Kind: dag.FieldBool, Description: "add env to Sirocco's environment instead of replacing it"},
+	{Name: "skip_on_exit_code", Kind: dag.FieldIntList, Default: []int{99}, Description: "exit codes that mark the task skipped"},
+}
+
 // Spec declares the operator's fields for the loader and the JSON Schema.
 var Spec = dag.OperatorSpec{
 	Name:        "bash",
 	Description: "Run a bash command; exit 0 is success, skip_on_exit_code skips, anything else fails.",
-	Fields: []dag.FieldSpec{
-		{Name: "command", Kind: dag.FieldString, Required: true, Templated: true, Description: "bash command line (use the shquote filter for values)"},
-		{Name: "cwd", Kind: dag.FieldString, Templated: true, Description: "working directory; default: the DAG file's folder"},
-		{Name: "append_env", Kind: dag.FieldBool, Description: "add env to Sirocco's environment instead of replacing it"},
-		{Name: "skip_on_exit_code", Kind: dag.FieldIntList, Default: []int{99}, Description: "exit codes that mark the task skipped"},
+	Fields: slices.Concat(CommandFields, []dag.FieldSpec{
 		{Name: "do_xcom_push", Kind: dag.FieldBool, Default: true, Description: "push the last stdout line as return_value"},
-	},
+	}),
 }
 
 // Factory registers the operator; the process package stops what a try
@@ -37,6 +43,21 @@ type Operator struct{}
 // Execute runs the command and maps its exit code to the try's outcome.
 func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result, error) {
 	args := operator.FieldsOf(Spec, t.Args)
+	last, err := Run(ctx, t, args)
+	if err != nil {
+		return operator.Result{}, err
+	}
+	var res operator.Result
+	if args.Bool("do_xcom_push") && last != "" {
+		res.ReturnValue = &last
+	}
+	return res, nil
+}
+
+// Run runs the task's command (CommandFields, read through args) in its
+// own process group, logging its output, and returns its last non-empty
+// stdout line. An exit code of skip_on_exit_code returns operator.ErrSkip.
+func Run(ctx context.Context, t *operator.Task, args operator.Fields) (string, error) {
 	cwd := args.String("cwd")
 	if cwd == "" {
 		cwd = t.DagDir
@@ -58,16 +79,10 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 	})
 	var exit *process.ExitError
 	if errors.As(err, &exit) && ctx.Err() == nil && slices.Contains(skipCodes, exit.Code) {
-		return operator.Result{}, fmt.Errorf("%w: exit code %d", operator.ErrSkip, exit.Code)
+		return "", fmt.Errorf("%w: exit code %d", operator.ErrSkip, exit.Code)
 	}
 	if err != nil {
-		return operator.Result{}, err
+		return "", err
 	}
-	var res operator.Result
-	if args.Bool("do_xcom_push") {
-		if last := out.Last(); last != "" {
-			res.ReturnValue = &last
-		}
-	}
-	return res, nil
+	return out.Last(), nil
 }
