@@ -61,7 +61,6 @@ func TestBranchSkipsPropagateByTriggerRule(t *testing.T) {
 		S = store.StateSuccess
 		K = store.StateSkipped
 	)
-	type want struct{ a, b, join store.TaskState }
 	rules := []dag.TriggerRule{dag.AllSuccess, dag.NoneFailedMinOneSuccess, dag.NoneFailed, dag.AllDone,
 		dag.AllDoneMinOneSuccess, dag.OneSuccess, dag.OneDone, dag.OneFailed, dag.AllFailed, dag.NoneSkipped,
 		dag.AllSkipped, dag.Always}

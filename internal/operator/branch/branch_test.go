@@ -114,17 +114,17 @@ func TestShortCircuitExecute(t *testing.T) {
 		line, want, log string
 		ignore          any
 	}{
-		{"True", "true", "is true: the downstream tasks proceed", nil},
+		{"True", "true", "is true (true): the downstream tasks proceed", nil},
 		{"yes", "true", "is true", nil},
 		{"1", "1", "is true", nil},
 		{`{"rows": 3}`, `{"rows":3}`, "is true", nil},
-		{"False", "false", "is false: every task downstream is skipped", nil},
+		{"False", "false", "is false (false): every task downstream is skipped", nil},
 		{"no", "false", "is false", nil},
 		{"0", "0", "is false", nil},
 		{"None", "null", "is false", nil},
 		{"[]", "[]", "is false", nil},
 		{`""`, `""`, "is false", nil},
-		{"false", "false", "is false: next skipped; trigger rules decide below them", false},
+		{"false", "false", "is false (false): next skipped; trigger rules decide below them", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {

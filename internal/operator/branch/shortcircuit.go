@@ -53,13 +53,13 @@ func (ShortCircuit) Execute(ctx context.Context, t *operator.Task) (operator.Res
 	}
 	switch {
 	case c.All:
-		fmt.Fprintf(t.Log, "sirocco: condition %s is true: the downstream tasks proceed\n", value)
+		fmt.Fprintf(t.Log, "sirocco: condition is true (%s): the downstream tasks proceed\n", value)
 	case len(t.Downstream) == 0:
-		fmt.Fprintf(t.Log, "sirocco: condition %s is false; there are no downstream tasks to skip\n", value)
+		fmt.Fprintf(t.Log, "sirocco: condition is false (%s); there are no downstream tasks to skip\n", value)
 	case args.Bool(scheduler.IgnoreDownstreamTriggerRules):
-		fmt.Fprintf(t.Log, "sirocco: condition %s is false: every task downstream is skipped\n", value)
+		fmt.Fprintf(t.Log, "sirocco: condition is false (%s): every task downstream is skipped\n", value)
 	default:
-		fmt.Fprintf(t.Log, "sirocco: condition %s is false: %s skipped; trigger rules decide below them\n",
+		fmt.Fprintf(t.Log, "sirocco: condition is false (%s): %s skipped; trigger rules decide below them\n",
 			value, strings.Join(t.Downstream, ", "))
 	}
 	return operator.Result{ReturnJSON: value}, nil
