@@ -13,6 +13,11 @@
 //	  ├─► upstream_failed (trigger rule)           │                         ├─► failed (no tries left, killed)
 //	  └─► skipped (trigger rule)                   └── up_for_retry ◄────────┘ (tries left; after retry_delay)
 //
+// A successful branch or short_circuit task also skips the waiting tasks
+// after it that its stored result rules out (branching.go); the result is
+// read from its return_value XCom, never taken from the process that ran
+// it, so a crash between its success and those skips changes nothing.
+//
 // A queued try whose worker died goes back to scheduled (no try spent). A
 // running try whose worker died is a zombie: it is retried or failed by its
 // retry policy, or, if its work outlives the worker (a cluster-mode Spark
