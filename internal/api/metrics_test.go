@@ -141,6 +141,56 @@ func scrape(t *testing.T, s *site) scraped {
 	return scraped{value: value, labels: labels}
 }
 
+// TestMetricsIdlePools: with nothing queued or running, every pool, the
+// default pool included, has its queued and running series at 0 and its
+// open slots equal to its size; a try running takes its slots from the
+// open ones.
+func TestMetricsIdlePools(t *testing.T) {
+	m := metrics.New()
+	s := newSite(t, map[string]string{"d.yaml": "dag_id: d\ntasks:\n  - {id: a, operator: empty, pool: gpu, pool_slots: 2}\n"},
+		func(o *api.Options) { o.Metrics = m })
+	m.Store(s.st, 5*time.Second)
+	if r := s.do("POST", "/api/v1/pools", map[string]any{"name": "gpu", "slots": 3}); r.status != http.StatusOK {
+		t.Fatalf("create pool: %d %s", r.status, r.body)
+	}
+	families := scrape(t, s)
+	for _, pool := range []string{"default_pool", "gpu"} {
+		for _, name := range []string{"sirocco_pool_queued_tasks", "sirocco_pool_running_tasks",
+			"sirocco_pool_queued_slots", "sirocco_pool_running_slots"} {
+			if v, ok := families.value(name, map[string]string{"pool": pool, "queue": "default"}); !ok || v != 0 {
+				t.Errorf("%s{pool=%s} = %v, %v; want a 0", name, pool, v, ok)
+			}
+		}
+	}
+	if v, ok := families.value("sirocco_pool_open_slots", map[string]string{"pool": "gpu"}); !ok || v != 3 {
+		t.Errorf("open slots of gpu = %v, %v; want 3", v, ok)
+	}
+	if v, ok := families.value("sirocco_pool_open_slots", map[string]string{"pool": "default_pool"}); !ok || v != 128 {
+		t.Errorf("open slots of default_pool = %v, %v; want 128", v, ok)
+	}
+
+	now := time.Now().UTC()
+	run := store.DagRun{DagID: "d", RunID: "r", RunType: store.RunManual, State: store.RunRunning, LogicalDate: now, QueuedAt: now}
+	ti := store.TaskInstance{TaskKey: store.TaskKey{TaskID: "a"}, Pool: "gpu", PoolSlots: 2, Queue: "default"}
+	if err := s.st.CreateRun(t.Context(), run, []store.TaskInstance{ti}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.st.UpdateTask(t.Context(), store.TaskUpdate{Key: store.TaskKey{DagID: "d", RunID: "r", TaskID: "a"},
+		From: []store.TaskState{store.StateNone}, To: store.StateRunning}); err != nil {
+		t.Fatal(err)
+	}
+	families = scrape(t, s)
+	if v, _ := families.value("sirocco_pool_running_slots", map[string]string{"pool": "gpu"}); v != 2 {
+		t.Errorf("running slots of gpu = %v, want 2", v)
+	}
+	if v, _ := families.value("sirocco_pool_open_slots", map[string]string{"pool": "gpu"}); v != 1 {
+		t.Errorf("open slots of gpu = %v, want 1", v)
+	}
+	if v, ok := families.value("sirocco_pool_running_tasks", map[string]string{"pool": "default_pool"}); !ok || v != 0 {
+		t.Errorf("default_pool running = %v, %v; want a 0", v, ok)
+	}
+}
+
 // TestMetricsCountEveryAnswer: every answer is counted, the auth
 // middleware's refusals (401 without credentials, 403 for a Viewer) as
 // much as the API's, under the route's path pattern, with the method a
