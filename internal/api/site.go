@@ -39,6 +39,9 @@ func (s *server) match(r *http.Request) string {
 		return ""
 	}
 	_, pattern := s.mux.Handler(r)
+	if !strings.Contains(pattern, " ") {
+		return "" // every route has a method: anything else is no route
+	}
 	return pattern
 }
 
@@ -74,9 +77,10 @@ func (s *server) routeLabel(r *http.Request) string {
 }
 
 // pathValues reads the wildcards of pattern ("POST /api/v1/dags/{dag_id}")
-// from escapedPath, which matches it: each {name} segment, unescaped, as
-// http.ServeMux gives them to the handler. The routes have no multi-segment
-// wildcard, so segments align one to one.
+// from escapedPath: each {name} segment, unescaped, as http.ServeMux gives
+// them to the handler. The routes have no multi-segment wildcard, so
+// segments align one to one; a path that does not (one the ServeMux
+// redirects to its clean form) gives none.
 func pathValues(pattern, escapedPath string) map[string]string {
 	_, pat, _ := strings.Cut(pattern, " ")
 	ps, segs := strings.Split(pat, "/"), strings.Split(escapedPath, "/")
@@ -85,10 +89,13 @@ func pathValues(pattern, escapedPath string) map[string]string {
 	}
 	v := map[string]string{}
 	for i, p := range ps {
-		if name, ok := strings.CutPrefix(p, "{"); ok {
-			if val, err := url.PathUnescape(segs[i]); err == nil {
-				v[strings.TrimSuffix(name, "}")] = val
-			}
+		name, wild := strings.CutPrefix(p, "{")
+		val, err := url.PathUnescape(segs[i])
+		switch {
+		case err != nil || !wild && val != p:
+			return nil
+		case wild:
+			v[strings.TrimSuffix(name, "}")] = val
 		}
 	}
 	return v
