@@ -99,7 +99,7 @@ func TestAPIAuthUsersAndTLS(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&logs)
 	resp.Body.Close()
 	entries, _ := logs["event_logs"].([]any)
-	if resp.StatusCode != http.StatusOK || len(entries) < 2 || !strings.Contains(mustJSON(entries), `"POST /dags/{dag_id}/dagRuns"`) {
+	if resp.StatusCode != http.StatusOK || len(entries) < 2 || !strings.Contains(mustJSON(entries), `"POST /api/v1/dags/{dag_id}/dagRuns"`) {
 		t.Errorf("audit log: %d %v", resp.StatusCode, logs)
 	}
 	srv.stop()

@@ -52,7 +52,7 @@ type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Metrics, when set, is served at /metrics (behind the same guard as
-	// the API) and records each request's latency.
+	// the API); Site and HealthOnly record each answer's latency in it.
 	Metrics *metrics.Metrics
 }
 
@@ -72,14 +72,16 @@ type route struct {
 }
 
 // New returns the API handler. It serves /health, and everything under
-// /api/v1, behind the guard described in the package doc.
+// /api/v1, behind the guard described in the package doc; /metrics too
+// when o.Metrics is set. It counts no request itself: Site, which puts it
+// behind authentication, counts every answer.
 func New(o Options) http.Handler {
-	s := newServer(o)
-	return o.Metrics.Instrument(s, s.route)
+	return newServer(o)
 }
 
 // HealthOnly returns a handler answering /health and /api/v1/health and
-// nothing else, for processes that serve no API (the scheduler).
+// nothing else (and /metrics when o.Metrics is set), for processes that
+// serve no API (the scheduler); its answers are counted in o.Metrics.
 func HealthOnly(o Options) http.Handler {
 	s := newServer(o)
 	mux := http.NewServeMux()
@@ -89,17 +91,6 @@ func HealthOnly(o Options) http.Handler {
 		mux.Handle("GET /metrics", o.Metrics.Handler())
 	}
 	return o.Metrics.Instrument(mux, nil)
-}
-
-// route names a request's endpoint for the latency metric: its route
-// pattern, or "" when none matches.
-func (s *server) route(r *http.Request) string {
-	switch r.URL.Path {
-	case "/health", "/metrics":
-		return r.Method + " " + r.URL.Path
-	}
-	_, pattern := s.mux.Handler(r)
-	return pattern
 }
 
 func newServer(o Options) *server {

@@ -189,9 +189,9 @@ func TestAuditLogRecordsWrites(t *testing.T) {
 		t.Fatalf("%d entries, want 3: %v", total, entries)
 	}
 	want := []struct{ owner, event, dag, run, task, status string }{
-		{"ann", "POST /dags/{dag_id}/dagRuns", "etl", "", "", "200"},
-		{"ann", "PATCH /dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}", "etl", "r1", "extract", "200"},
-		{"vic", "PATCH /dags/{dag_id}", "etl", "", "", "403"},
+		{"ann", "POST /api/v1/dags/{dag_id}/dagRuns", "etl", "r1", "", "200"},
+		{"ann", "PATCH /api/v1/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}", "etl", "r1", "extract", "200"},
+		{"vic", "PATCH /api/v1/dags/{dag_id}", "etl", "", "", "403"},
 	}
 	for i, w := range want {
 		e := entries[i]

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -38,9 +39,12 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeBody(r, &body); err != nil {
 		return err
 	}
+	note := auth.NoteFrom(r.Context())
+	note.SetTasks(body.TaskIDs)
 	if body.DagRunID == nil || *body.DagRunID == "" {
 		return badRequest("dag_run_id", "dag_run_id is required: Sirocco clears task instances of one run")
 	}
+	note.SetRun(*body.DagRunID)
 	run, err := store.DagRun{}, store.ErrNotFound
 	if storable(*body.DagRunID) {
 		run, err = s.o.Store.GetRun(r.Context(), d.ID, *body.DagRunID)
@@ -60,9 +64,12 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 		s.kick()
 	}
 	refs := make([]taskInstanceRef, len(res.TaskInstances))
+	cleared := make([]string, len(res.TaskInstances))
 	for i, ti := range res.TaskInstances {
-		refs[i] = refOf(ti, run)
+		refs[i], cleared[i] = refOf(ti, run), ti.TaskID
 	}
+	note.SetTasks(cleared)
+	note.Set("dry_run", body.DryRun)
 	return writeJSON(w, http.StatusOK, map[string]any{"task_instances": refs})
 }
 

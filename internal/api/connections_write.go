@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -128,6 +129,7 @@ func (s *server) postConnection(w http.ResponseWriter, r *http.Request) error {
 	if err := checkConnection(c); err != nil {
 		return err
 	}
+	auth.NoteFrom(r.Context()).Set("connection_id", c.ID)
 	if e, err := s.resolver().Lookup(r.Context(), c.ID); err == nil && e.Source == connection.SourceEnv {
 		return conflict("connection %q is defined by the environment variable %s", c.ID, connection.EnvVar(c.ID))
 	}

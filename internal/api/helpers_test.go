@@ -53,7 +53,6 @@ type site struct {
 	srv   *httptest.Server
 	kicks atomic.Int32
 	token string // sent as the bearer token, when set
-	auth  *auth.Auth
 }
 
 type siteOption func(*api.Options)
@@ -92,8 +91,7 @@ func newSite(t testing.TB, files map[string]string, opts ...siteOption) *site {
 		f(&o)
 	}
 	s.cfg = o.Config
-	s.auth = auth.New(auth.Options{Store: st, ServiceToken: o.Config.APIToken, Logger: o.Logger})
-	s.srv = httptest.NewServer(s.auth.Handler(api.New(o)))
+	s.srv = httptest.NewServer(api.Site(o, auth.Options{Store: st, ServiceToken: o.Config.APIToken, Logger: o.Logger}, nil))
 	t.Cleanup(s.srv.Close)
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -114,6 +115,7 @@ func (s *server) postPool(w http.ResponseWriter, r *http.Request) error {
 	if err := checkName("name", body.Name, maxPoolName); err != nil {
 		return err
 	}
+	auth.NoteFrom(r.Context()).Set("pool_name", *body.Name)
 	if err := checkSlots(body.Slots); err != nil {
 		return err
 	}

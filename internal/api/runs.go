@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -128,6 +129,8 @@ func (s *server) triggerRun(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.RunID = *body.DagRunID
 	}
+	note := auth.NoteFrom(r.Context())
+	note.SetRun(req.RunID)
 	switch {
 	case body.LogicalDate != nil && body.ExecutionDate != nil:
 		return badRequest("execution_date", "give logical_date or execution_date, not both")
@@ -143,6 +146,7 @@ func (s *server) triggerRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	note.SetRun(run.RunID)
 	// The answer is the run as created (queued), not re-read: the
 	// scheduler this wakes may already have started it.
 	s.runCreated()

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -87,6 +88,7 @@ func (s *server) postVariable(w http.ResponseWriter, r *http.Request) error {
 	if !keyPattern.MatchString(*body.Key) {
 		return badRequest("key", "key %q may only contain letters, digits, '_', '.' and '-'", *body.Key)
 	}
+	auth.NoteFrom(r.Context()).Set("variable_key", *body.Key)
 	if body.Value == nil {
 		return badRequest("value", "value is required (a string)")
 	}

@@ -52,6 +52,11 @@ type Options struct {
 	Logger            *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Routes names the route a request calls, before it is served, for
+	// the audit log (package api knows its routes); when nil or when it
+	// returns no pattern, the one a ServeMux below set while serving is
+	// used, else OtherRoute.
+	Routes func(*http.Request) Route
 }
 
 // Auth authenticates requests (Middleware), serves /login, /logout and
@@ -103,9 +108,9 @@ func (a *Auth) now() time.Time { return a.o.Now().UTC() }
 func (a *Auth) Handler(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login", a.loginPage)
-	mux.HandleFunc("POST /login", a.login)
-	mux.HandleFunc("POST /logout", a.logout)
-	mux.HandleFunc("POST /auth/token", a.token)
+	mux.HandleFunc(eventLogin, a.login)
+	mux.HandleFunc(eventLogout, a.logout)
+	mux.HandleFunc(eventToken, a.token)
 	mux.Handle("/", next)
 	return a.Middleware(mux)
 }
@@ -128,7 +133,8 @@ func IsPublic(p string) bool {
 // valid credentials is refused: 303 to /login for a browser's page, 401
 // problem JSON otherwise. A state-changing request authenticated by the
 // session cookie must carry the CSRF token. State-changing requests of
-// an identified caller are recorded in the audit log once answered.
+// an identified caller are recorded in the audit log once answered,
+// refused or not, under their route pattern (Options.Routes).
 func (a *Auth) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		public := IsPublic(r.URL.Path)
@@ -145,27 +151,35 @@ func (a *Auth) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if id.Auth == ViaSession && unsafeMethod(r.Method) && !public {
-			if f := checkCSRF(r, session); f != nil {
-				writeProblem(w, f)
-				return
-			}
-		}
-		if id.Auth == ViaNone && unsafeMethod(r.Method) && !public {
-			if f := a.sameOrigin(r); f != nil {
-				writeProblem(w, f)
-				return
-			}
-		}
-		r = r.WithContext(NewContext(r.Context(), *id))
 		if !unsafeMethod(r.Method) || public {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), *id)))
+			return
+		}
+		note := &AuditNote{}
+		r = r.WithContext(context.WithValue(NewContext(r.Context(), *id), noteKey{}, note))
+		if f := a.crossSite(r, id.Auth, session); f != nil {
+			writeProblem(w, f)
+			a.audit(r, *id, f.status, note)
 			return
 		}
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		a.audit(r, *id, rec.status)
+		a.audit(r, *id, rec.status, note)
 	})
+}
+
+// crossSite refuses a state-changing request that another site may have
+// sent: one authenticated by the session cookie without its CSRF token,
+// and one of the anonymous Admin that a browser says came from another
+// site.
+func (a *Auth) crossSite(r *http.Request, via, session string) *failure {
+	switch via {
+	case ViaSession:
+		return checkCSRF(r, session)
+	case ViaNone:
+		return a.sameOrigin(r)
+	}
+	return nil
 }
 
 // sameOrigin refuses a state-changing request of the anonymous Admin (no

@@ -178,7 +178,7 @@ func TestLoginSessionAndLogout(t *testing.T) {
 		t.Errorf("sessions left after logout: %+v", toks)
 	}
 	events, _, _ := b.st.ListEventLogs(t.Context(), store.EventLogFilter{Owner: "ann"})
-	if len(events) != 2 || events[0].Event != "login" || events[1].Event != "logout" {
+	if len(events) != 2 || events[0].Event != "POST /login" || events[1].Event != "POST /logout" {
 		t.Errorf("audit of login and logout: %+v", events)
 	}
 }
@@ -346,9 +346,15 @@ func TestLoginRateLimit(t *testing.T) {
 	if r := b.send(c, "POST", "/auth/token", strings.NewReader(string(js)), "Content-Type", "application/json"); r.status != http.StatusTooManyRequests {
 		t.Errorf("sixth failure from one address: %d", r.status)
 	}
-	events, _, _ := b.st.ListEventLogs(t.Context(), store.EventLogFilter{Event: "login failed"})
-	if len(events) < 10 {
-		t.Errorf("failed logins audited: %d", len(events))
+	events, _, _ := b.st.ListEventLogs(t.Context(), store.EventLogFilter{Event: "POST /auth/token"})
+	failed := 0
+	for _, e := range events {
+		if strings.Contains(e.Extra, `"status":401`) {
+			failed++
+		}
+	}
+	if failed < 10 {
+		t.Errorf("failed logins audited: %d of %+v", failed, events)
 	}
 }
 
@@ -478,5 +484,56 @@ func TestIsPublic(t *testing.T) {
 		if auth.IsPublic(p) != want {
 			t.Errorf("IsPublic(%q) = %v", p, !want)
 		}
+	}
+}
+
+// TestAuditRoutes: a write refused by the CSRF check, before any route
+// serves it, is recorded under the route Options.Routes names (with the
+// DAG its path gives), as a served write is; without Routes, a served
+// write is recorded under the pattern its ServeMux matched, and a path
+// no pattern matches as "<method> other", never as the raw path.
+func TestAuditRoutes(t *testing.T) {
+	routes := func(r *http.Request) auth.Route {
+		if dag, ok := strings.CutPrefix(r.URL.Path, "/api/v1/dags/"); ok && r.Method == http.MethodPost {
+			return auth.Route{Pattern: "POST /api/v1/dags/{dag_id}", DagID: dag}
+		}
+		return auth.Route{}
+	}
+	json := []string{"Content-Type", "application/json"}
+	for name, opts := range map[string][]func(*auth.Options){
+		"with Routes":    {func(o *auth.Options) { o.Routes = routes }},
+		"without Routes": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := newBed(t, opts...)
+			b.addUser("ann", auth.User, "correct horse")
+			c, _ := b.login("ann", "correct horse")
+			good := b.cookie(c, auth.CSRFCookie)
+			b.send(c, "POST", "/api/v1/dags/etl", strings.NewReader("{}"), append([]string{auth.CSRFHeader, good}, json...)...)
+			b.send(c, "POST", "/api/v1/dags/etl", strings.NewReader("{}"), json...) // no CSRF token: 403
+			b.send(c, "POST", "/nowhere/etl", strings.NewReader("{}"), append([]string{auth.CSRFHeader, good}, json...)...)
+			events, _, err := b.st.ListEventLogs(t.Context(), store.EventLogFilter{Owner: "ann"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []struct{ event, dag, status string }{
+				{"POST /login", "", "303"},
+				{"POST /api/v1/dags/{dag_id}", "etl", "202"},
+				{"POST /api/v1/dags/{dag_id}", "etl", "403"},
+				{"POST other", "", "404"},
+			}
+			if name == "without Routes" {
+				want[2] = struct{ event, dag, status string }{"POST other", "", "403"} // refused before any mux saw it
+			}
+			if len(events) != len(want) {
+				t.Fatalf("%d entries, want %d: %+v", len(events), len(want), events)
+			}
+			for i, w := range want {
+				e := events[i]
+				if e.Event != w.event || e.DagID != w.dag || !strings.Contains(e.Extra, `"status":`+w.status) {
+					t.Errorf("entry %d = %+v, want %+v", i, e, w)
+				}
+			}
+		})
 	}
 }

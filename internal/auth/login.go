@@ -20,6 +20,14 @@ var loginHTML string
 
 var loginTmpl = template.Must(template.New("login").Parse(loginHTML))
 
+// The audit log's events of the login endpoints: their route patterns, as
+// every other entry's (the status in extra tells a failed login).
+const (
+	eventLogin  = "POST /login"
+	eventLogout = "POST /logout"
+	eventToken  = "POST /auth/token"
+)
+
 // loginForm is what the login page shows.
 type loginForm struct {
 	Error, Username, CSRF, Next string
@@ -94,7 +102,8 @@ func (a *Auth) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", MaxAge: maxAge,
 		Secure: a.o.Secure, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	a.setCSRFCookie(w, csrfFor(secret), maxAge)
-	a.record(r.Context(), store.EventLog{Owner: u.Username, Event: "login"}, r, map[string]any{"auth": ViaSession})
+	a.record(r.Context(), store.EventLog{Owner: u.Username, Event: eventLogin}, r,
+		map[string]any{"auth": ViaSession, "status": http.StatusSeeOther})
 	http.Redirect(w, r, form.Next, http.StatusSeeOther)
 }
 
@@ -114,7 +123,8 @@ func (a *Auth) logout(w http.ResponseWriter, r *http.Request) {
 				writeProblem(w, a.storeFailure(err))
 				return
 			}
-			a.record(r.Context(), store.EventLog{Owner: t.Username, Event: "logout"}, r, map[string]any{"auth": ViaSession})
+			a.record(r.Context(), store.EventLog{Owner: t.Username, Event: eventLogout}, r,
+				map[string]any{"auth": ViaSession, "status": http.StatusSeeOther})
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
@@ -155,7 +165,8 @@ func (a *Auth) token(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, a.storeFailure(err))
 		return
 	}
-	a.record(r.Context(), store.EventLog{Owner: u.Username, Event: "token"}, r, map[string]any{"auth": ViaToken})
+	a.record(r.Context(), store.EventLog{Owner: u.Username, Event: eventToken}, r,
+		map[string]any{"auth": ViaToken, "status": http.StatusOK})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(map[string]any{
@@ -192,7 +203,8 @@ func (a *Auth) authenticate(r *http.Request, username, password string) (store.U
 		a.log.Error("login: stored password hash unreadable", "user", username, "err", herr)
 	}
 	if err != nil || !ok {
-		a.record(r.Context(), store.EventLog{Owner: truncate(username, 64), Event: "login failed"}, r, map[string]any{})
+		a.record(r.Context(), store.EventLog{Owner: truncate(username, 64), Event: r.Method + " " + r.URL.Path}, r,
+			map[string]any{"status": http.StatusUnauthorized})
 		return store.User{}, unauthenticated("invalid username or password")
 	}
 	a.limit.reset(keys[0])

@@ -70,8 +70,8 @@ func (a *app) serveAPI(parent context.Context, hf *httpFlags) error {
 	}
 	m := metrics.New()
 	m.Store(st, metricsTimeout)
-	handler := api.New(api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log, Metrics: m})
-	site := siteHandler(st, cfg, log, handler, ui.New(uiOptions(st, bagDAGs(bag), cfg, log, ctx.Done())), secure)
+	opts := api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log, Metrics: m}
+	site := siteHandler(st, cfg, log, opts, ui.New(uiOptions(st, bagDAGs(bag), cfg, log, ctx.Done())), secure)
 	closeHTTP, err := startHTTP(hf, site, log)
 	if err != nil {
 		return err

@@ -65,15 +65,10 @@ func (f *httpFlags) check(authOn bool) (bool, error) {
 
 // siteHandler is everything served on the port, behind authentication:
 // /login, /logout and /auth/token (package auth), /api/v1, /health and
-// /metrics (package api), and the web UI at every other path.
-func siteHandler(st store.Store, cfg config.Config, log *slog.Logger, apiHandler, uiHandler http.Handler, secure bool) http.Handler {
-	authn := auth.New(auth.Options{Store: st, ServiceToken: cfg.APIToken, Secure: secure, Logger: log})
-	mux := http.NewServeMux()
-	mux.Handle(api.Prefix+"/", apiHandler)
-	mux.Handle("/health", apiHandler)
-	mux.Handle("/metrics", apiHandler)
-	mux.Handle("/", uiHandler)
-	return authn.Handler(mux)
+// /metrics (package api, over opts), and the web UI at every other path;
+// every answer is counted in opts.Metrics.
+func siteHandler(st store.Store, cfg config.Config, log *slog.Logger, opts api.Options, uiHandler http.Handler, secure bool) http.Handler {
+	return api.Site(opts, auth.Options{Store: st, ServiceToken: cfg.APIToken, Secure: secure, Logger: log}, uiHandler)
 }
 
 // uiOptions are the web UI's: the auth middleware in front of it has

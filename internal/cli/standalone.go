@@ -107,7 +107,7 @@ func (a *app) serve(parent context.Context, hf *httpFlags, role string) error {
 			if opts.Keys, err = loadKeys(cfg, log); err != nil {
 				return err
 			}
-			handler = siteHandler(st, cfg, log, api.New(opts), ui.New(uiOptions(st, opts.DAGs, cfg, log, ctx.Done())), secure)
+			handler = siteHandler(st, cfg, log, opts, ui.New(uiOptions(st, opts.DAGs, cfg, log, ctx.Done())), secure)
 		}
 		closeHTTP, err := startHTTP(hf, handler, log)
 		if err != nil {

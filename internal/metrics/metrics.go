@@ -12,8 +12,10 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,7 +58,7 @@ func New() *Metrics {
 		}, []string{"dag_id", "state"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "http", Name: "request_duration_seconds",
-			Help:    "Latency of HTTP requests served, by method, route pattern and status code.",
+			Help:    "Latency of every HTTP answer, refusals included, by method, route pattern (without the method; other for unknown paths) and status code.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"method", "route", "code"}),
 	}
@@ -121,11 +123,18 @@ func (m *Metrics) Store(st store.Store, timeout time.Duration) {
 	m.reg.MustRegister(NewStoreCollector(st, timeout))
 }
 
-// Instrument wraps an HTTP handler so each request's latency is recorded
-// by method, route and status code. route names the request's route
-// pattern (a ServeMux pattern, so a run id never becomes a label); when
-// nil, the pattern a ServeMux below set on the request is used. A request
-// no route matches is labelled "unmatched".
+// OtherRoute labels the requests of no known route (a path nothing
+// serves, a method a path does not take): one series for all of them, so
+// stray paths cannot multiply the labels.
+const OtherRoute = "other"
+
+// Instrument wraps an HTTP handler so every answer is counted with its
+// latency, by method, route and status code, whatever answered it (a
+// refusal of the auth middleware inside next too). The route label is a
+// path pattern without its method, never a path (ids never become
+// labels): the one a handler inside named (LabelRoute), else route's
+// (nil: none), else the pattern a ServeMux directly inside set on the
+// request, else OtherRoute.
 func (m *Metrics) Instrument(next http.Handler, route func(*http.Request) string) http.Handler {
 	if m == nil {
 		return next
@@ -133,16 +142,51 @@ func (m *Metrics) Instrument(next http.Handler, route func(*http.Request) string
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		label := &routeLabel{}
+		r = r.WithContext(context.WithValue(r.Context(), labelKey{}, label))
 		next.ServeHTTP(sw, r)
-		pattern := r.Pattern
-		if route != nil {
-			pattern = route(r)
+		name := label.route
+		if name == "" && route != nil {
+			name = route(r)
 		}
-		if pattern == "" {
-			pattern = "unmatched"
+		if name == "" {
+			name = patternPath(r.Pattern)
 		}
-		m.httpDuration.WithLabelValues(r.Method, pattern, strconv.Itoa(sw.code)).Observe(time.Since(began).Seconds())
+		if name == "" {
+			name = OtherRoute
+		}
+		m.httpDuration.WithLabelValues(r.Method, name, strconv.Itoa(sw.code)).Observe(time.Since(began).Seconds())
 	})
+}
+
+// routeLabel carries the route a handler inside Instrument named.
+type routeLabel struct{ route string }
+
+type labelKey struct{}
+
+// LabelRoute wraps a handler whose own ServeMux routes its requests (the
+// web UI) so that Instrument, outside, labels them by the pattern that
+// ServeMux matched; a request it matched none of is OtherRoute.
+func LabelRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Pattern = "" // a catch-all pattern outside ("/") names no route of next
+		next.ServeHTTP(w, r)
+		if l, ok := r.Context().Value(labelKey{}).(*routeLabel); ok {
+			l.route = patternPath(r.Pattern)
+		}
+	})
+}
+
+// patternPath is a ServeMux pattern's path: without its method and host
+// ("GET /dags/{dag_id}" → "/dags/{dag_id}").
+func patternPath(pattern string) string {
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		pattern = p
+	}
+	if i := strings.IndexByte(pattern, '/'); i > 0 {
+		pattern = pattern[i:]
+	}
+	return pattern
 }
 
 // statusWriter remembers the status code a handler answered.

@@ -39,21 +39,51 @@ func TestTryDurations(t *testing.T) {
 	}
 }
 
-// TestInstrumentLabelsByPattern: the latency is labelled by the route a
-// ServeMux matched (never the path's ids) and the status answered.
+// TestInstrumentLabelsByPattern: the latency is labelled by the method and
+// the path pattern a ServeMux matched (never the path's ids, never the
+// method again in the route) and the status answered; a path no route
+// matches is the single route "other".
 func TestInstrumentLabelsByPattern(t *testing.T) {
 	m := New()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /runs/{id}", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	h := m.Instrument(mux, nil)
-	for _, path := range []string{"/runs/a", "/runs/b", "/nowhere"} {
+	for _, path := range []string{"/runs/a", "/runs/b", "/nowhere", "/elsewhere"} {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
 	}
-	if n, _ := histogram(t, m, "sirocco_http_request_duration_seconds", map[string]string{"route": "GET /runs/{id}", "code": "418"}); n != 2 {
+	if n, _ := histogram(t, m, "sirocco_http_request_duration_seconds",
+		map[string]string{"method": "GET", "route": "/runs/{id}", "code": "418"}); n != 2 {
 		t.Errorf("requests of the route = %d, want 2", n)
 	}
-	if n, _ := histogram(t, m, "sirocco_http_request_duration_seconds", map[string]string{"route": "unmatched", "code": "404"}); n != 1 {
+	if n, _ := histogram(t, m, "sirocco_http_request_duration_seconds", map[string]string{"route": "other", "code": "404"}); n != 2 {
+		t.Errorf("unmatched requests = %d, want 2", n)
+	}
+}
+
+// TestLabelRoute: a handler routing with its own ServeMux behind another
+// (the UI behind the site's catch-all "/") is labelled by its own
+// pattern, and by "other" when it matches none, not by the catch-all.
+func TestLabelRoute(t *testing.T) {
+	m := New()
+	inner := http.NewServeMux()
+	inner.HandleFunc("GET /dags/{dag_id}", func(http.ResponseWriter, *http.Request) {})
+	outer := http.NewServeMux()
+	outer.Handle("/", LabelRoute(inner))
+	// A clone between the two, as the auth middleware makes.
+	h := m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		outer.ServeHTTP(w, r.WithContext(r.Context()))
+	}), func(*http.Request) string { return "" })
+	for _, path := range []string{"/dags/a", "/dags/b", "/nowhere"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	if n, _ := histogram(t, m, "sirocco_http_request_duration_seconds", map[string]string{"route": "/dags/{dag_id}", "code": "200"}); n != 2 {
+		t.Errorf("requests of the inner route = %d, want 2", n)
+	}
+	if n, _ := histogram(t, m, "sirocco_http_request_duration_seconds", map[string]string{"route": "other", "code": "404"}); n != 1 {
 		t.Errorf("unmatched requests = %d, want 1", n)
+	}
+	if n, _ := histogram(t, m, "sirocco_http_request_duration_seconds", map[string]string{"route": "/"}); n != 0 {
+		t.Errorf("the catch-all became a route: %d", n)
 	}
 }
 
