@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 	"reflect"
 	"regexp"
 	"slices"
@@ -386,16 +387,16 @@ func jsonEqual(a, b any) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// numberEqual compares JSON numbers: as text when both are integers
-// (exact at any size), else as floats.
+// numberEqual compares JSON numbers: exactly when both are integers (any
+// size), else as floats.
 func numberEqual(a, b json.Number) bool {
 	if a == b {
 		return true
 	}
-	if ai, err := a.Int64(); err == nil {
-		if bi, err := b.Int64(); err == nil {
-			return ai == bi
-		}
+	ai, aok := new(big.Int).SetString(string(a), 10)
+	bi, bok := new(big.Int).SetString(string(b), 10)
+	if aok && bok {
+		return ai.Cmp(bi) == 0
 	}
 	af, err1 := a.Float64()
 	bf, err2 := b.Float64()
