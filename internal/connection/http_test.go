@@ -2,6 +2,7 @@ package connection
 
 import (
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -109,4 +110,46 @@ func TestHTTPSettingsErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzHTTPSettings: any connection URI either fails to read as an http
+// connection with an error naming it, or gives a base URL on http or
+// https with a host, that prints and parses back to itself, and headers
+// HTTP can carry.
+func FuzzHTTPSettings(f *testing.F) {
+	for _, seed := range []string{
+		"http://api.example.com", "https://u:p@h:8443/https?X-Api-Key=k&token=t",
+		"http://https%3A%2F%2Fapi.example.com%2Fv1%2F", "http://[::1]:80", "http://::1",
+		"http://h/v1", "http://h?headers=%7B%22A%22%3A1%7D", "http://h?bad%20name=1",
+		"http://h?verify=%2Fca.pem&ca_bundle=%2Fother.pem", "http://http://h:99999",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, uri string) {
+		c, err := Parse(uri)
+		if err != nil {
+			return
+		}
+		c.ID = "f"
+		s, err := c.HTTP()
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "http connection f: ") {
+				t.Fatalf("error %q does not name the connection", err)
+			}
+			return
+		}
+		u := s.BaseURL
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.RawQuery != "" {
+			t.Fatalf("%q: base URL %q", uri, u)
+		}
+		again, err := url.Parse(u.String())
+		if err != nil || again.Host != u.Host || again.Scheme != u.Scheme {
+			t.Fatalf("%q: base URL %q parses back as %v (%v)", uri, u, again, err)
+		}
+		for k, v := range s.Headers {
+			if !ValidHeaderName(k) || strings.ContainsAny(v, "\r\n\x00") {
+				t.Fatalf("%q: header %q: %q", uri, k, v)
+			}
+		}
+	})
 }
