@@ -1,12 +1,15 @@
 package connection
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -244,4 +247,39 @@ func ValidHeaderName(name string) bool {
 		}
 	}
 	return true
+}
+
+// TLSConfig is the client TLS of the connection: certificates verified
+// unless verify (else the verify extra) is false, against caBundle (else
+// the ca_bundle extra, or a path in verify) when set, else the system's
+// CAs. Insecure reports that verification is off, for a warning.
+func (s HTTPSettings) TLSConfig(verify *bool, caBundle string) (conf *tls.Config, insecure bool, err error) {
+	on := true
+	if s.Verify != nil {
+		on = *s.Verify
+	}
+	if verify != nil {
+		on = *verify
+	}
+	conf = &tls.Config{MinVersion: tls.VersionTLS12}
+	if !on {
+		conf.InsecureSkipVerify = true //nolint:gosec // asked for (verify: false), and the caller warns
+		return conf, true, nil
+	}
+	if caBundle == "" {
+		caBundle = s.CABundle
+	}
+	if caBundle == "" {
+		return conf, false, nil
+	}
+	pem, err := os.ReadFile(caBundle)
+	if err != nil {
+		return nil, false, fmt.Errorf("ca_bundle: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, false, fmt.Errorf("ca_bundle %s: no PEM certificate in it", caBundle)
+	}
+	conf.RootCAs = pool
+	return conf, false, nil
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -29,52 +28,18 @@ var (
 	errTooManyRedirct = errors.New("too many redirects")
 )
 
-// newClient builds the try's client: TLS from the fields and connection,
-// the redirect policy, a transport of its own (closed by the caller).
-func newClient(cfg config, s connection.HTTPSettings, r *request) (*http.Client, *http.Transport, error) {
-	tlsConf, err := tlsConfig(cfg, s)
+// newClient builds the try's client: TLS from the fields and connection
+// (insecure when verification is off), the redirect policy, a transport
+// of its own (closed by the caller).
+func newClient(cfg config, s connection.HTTPSettings, r *request) (*http.Client, *http.Transport, bool, error) {
+	tlsConf, insecure, err := s.TLSConfig(cfg.tlsVerify, cfg.caBundle)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConf
 	client := &http.Client{Transport: tr, CheckRedirect: redirectPolicy(cfg, r)}
-	return client, tr, nil
-}
-
-// tlsConfig verifies certificates unless tls_verify (else the
-// connection's verify extra) is false, against ca_bundle (else the
-// connection's) when given, else the system's CAs.
-func tlsConfig(cfg config, s connection.HTTPSettings) (*tls.Config, error) {
-	verify := true
-	if s.Verify != nil {
-		verify = *s.Verify
-	}
-	if cfg.tlsVerify != nil {
-		verify = *cfg.tlsVerify
-	}
-	conf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if !verify {
-		conf.InsecureSkipVerify = true //nolint:gosec // asked for by tls_verify: false, and logged
-		return conf, nil
-	}
-	path := cfg.caBundle
-	if path == "" {
-		path = s.CABundle
-	}
-	if path == "" {
-		return conf, nil
-	}
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("ca_bundle: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("ca_bundle %s: no PEM certificate in it", path)
-	}
-	conf.RootCAs = pool
-	return conf, nil
+	return client, tr, insecure, nil
 }
 
 // redirectPolicy follows redirects on the request's own scheme, host and

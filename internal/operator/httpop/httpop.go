@@ -40,12 +40,12 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 	for _, s := range req.secrets {
 		mask(t, s)
 	}
-	client, tr, err := newClient(cfg, settings, req)
+	client, tr, insecure, err := newClient(cfg, settings, req)
 	if err != nil {
 		return operator.Result{}, err
 	}
 	defer tr.CloseIdleConnections()
-	logPlan(t.Log, cfg, settings, req)
+	logPlan(t.Log, settings, req, insecure)
 	s := &sender{cfg: cfg, client: client, req: req, log: t.Log}
 	resp, err := s.send(ctx)
 	if err != nil {
@@ -97,7 +97,7 @@ func mask(t *operator.Task, s string) {
 
 // logPlan writes what the try is about to do: header names (never
 // values), the TLS and redirect choices worth knowing, ignored extras.
-func logPlan(w io.Writer, cfg config, s connection.HTTPSettings, r *request) {
+func logPlan(w io.Writer, s connection.HTTPSettings, r *request, insecure bool) {
 	names := slices.Sorted(maps.Keys(r.header))
 	if len(names) > 0 {
 		fmt.Fprintf(w, "http: headers %s\n", strings.Join(names, ", "))
@@ -105,8 +105,8 @@ func logPlan(w io.Writer, cfg config, s connection.HTTPSettings, r *request) {
 	if len(r.body) > 0 {
 		fmt.Fprintf(w, "http: body of %d bytes (%s)\n", len(r.body), r.header.Get("Content-Type"))
 	}
-	if (cfg.tlsVerify != nil && !*cfg.tlsVerify) || (cfg.tlsVerify == nil && s.Verify != nil && !*s.Verify) {
-		fmt.Fprintf(w, "http: WARNING: TLS certificates are not verified (tls_verify: false)\n")
+	if insecure && r.url.Scheme == "https" {
+		fmt.Fprintf(w, "http: WARNING: the server's TLS certificate is not verified (tls_verify: false)\n")
 	}
 	if len(s.Ignored) > 0 {
 		fmt.Fprintf(w, "http: connection extras %s are Airflow HttpHook settings Sirocco does not apply; ignored\n", strings.Join(s.Ignored, ", "))
