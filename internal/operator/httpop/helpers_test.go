@@ -3,7 +3,6 @@ package httpop_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log"
 	"net/http"
@@ -165,14 +164,4 @@ func mustContain(t *testing.T, what, s string, want ...string) {
 			t.Errorf("%s lacks %q:\n%s", what, w, s)
 		}
 	}
-}
-
-// decode reads JSON text for comparisons.
-func decode(t *testing.T, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("not JSON: %q: %v", s, err)
-	}
-	return v
 }

@@ -187,6 +187,9 @@ func TestTLSVerify(t *testing.T) {
 				if r.err != nil {
 					t.Fatalf("execute: %v\n%s", r.err, r.log)
 				}
+				if insecure := strings.Contains(tt.name, "false"); insecure != strings.Contains(r.log, "WARNING: the server's TLS certificate is not verified") {
+					t.Errorf("warning logged: want %v:\n%s", insecure, r.log)
+				}
 				return
 			}
 			if r.err == nil || !strings.Contains(r.err.Error(), tt.wantErr) {
