@@ -107,8 +107,8 @@ func TestReach(t *testing.T) {
 			"dns=failed tcp=skipped", map[string]string{"dns": "no such host", "tcp": "because dns did not pass"}},
 		{"no host", connection.Connection{ID: "db", Type: "postgres"},
 			"target=failed", map[string]string{"target": "has no host"}},
-		{"URL host with its own port", connection.Connection{ID: "web", Type: "http", Host: "http://" + open + "/api"},
-			"dns=ok tcp=ok", nil},
+		{"URL host with its own port (a listener that answers no HTTP)", connection.Connection{ID: "web", Type: "http", Host: "http://" + open + "/api"},
+			"dns=ok tcp=ok http=failed", map[string]string{"tcp": "connected to " + open, "http": "http://" + open + "/api"}},
 	}
 	ck := &preflight.Checker{}
 	for _, tc := range cases {

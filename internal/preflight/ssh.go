@@ -24,6 +24,8 @@ func DefaultProviders() map[string]Provider {
 		"sftp":       ssh,
 		"kubernetes": kubeProvider,
 		"k8s":        kubeProvider,
+		"http":       httpProvider,
+		"https":      httpProvider,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/bash"
 	"github.com/sirocco-dev/sirocco/internal/operator/branch"
 	"github.com/sirocco-dev/sirocco/internal/operator/empty"
+	"github.com/sirocco-dev/sirocco/internal/operator/httpop"
 	"github.com/sirocco-dev/sirocco/internal/operator/kubernetes"
 	"github.com/sirocco-dev/sirocco/internal/operator/python"
 	"github.com/sirocco-dev/sirocco/internal/operator/spark"
@@ -16,7 +17,7 @@ import (
 // Registry returns a fresh registry of the built-in operators.
 func Registry() operator.Registry {
 	r := operator.Registry{}
-	for _, f := range []operator.Factory{bash.Factory, branch.BranchFactory, branch.ShortCircuitFactory, empty.Factory, kubernetes.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory, ssh.Factory} {
+	for _, f := range []operator.Factory{bash.Factory, branch.BranchFactory, branch.ShortCircuitFactory, empty.Factory, httpop.Factory, kubernetes.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory, ssh.Factory} {
 		r[f.Spec.Name] = f
 	}
 	return r
