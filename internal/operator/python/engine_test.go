@@ -49,17 +49,27 @@ def consume(produced):
     return data["n"] * 2
 `
 
-// TestCallableThroughTheEngine runs a DAG on the real engine (SQLite,
-// local executor): a function's templated arguments are rendered, its
-// return value is stored as the XCom, and downstream tasks, a function
-// and a bash command, pull it.
-func TestCallableThroughTheEngine(t *testing.T) {
+// engineRun is a real engine (SQLite, local executor, every operator)
+// over a DAGs folder holding files, with one manual run of a DAG done.
+type engineRun struct {
+	t     *testing.T
+	st    store.Store
+	cfg   config.Config
+	dagID string
+	runID string
+	state store.RunState
+}
+
+// runOnEngine starts the engine over files, runs dagID once with conf at
+// 2026-02-03T04:05:06Z, and waits for the run to finish.
+func runOnEngine(t *testing.T, files map[string]string, dagID string, conf map[string]any) *engineRun {
+	t.Helper()
 	dir := t.TempDir()
 	dags := filepath.Join(dir, "dags")
 	if err := os.MkdirAll(dags, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"pycall.yaml": engineDAG, "steps.py": engineModule} {
+	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dags, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -71,17 +81,17 @@ func TestCallableThroughTheEngine(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	if err := st.Migrate(ctx); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: st, Operators: all.Registry()})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
-	}
-	if errs := eng.Bag.Errors(); len(errs) > 0 {
-		t.Fatalf("DAG errors: %v", errs)
 	}
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
@@ -92,48 +102,92 @@ func TestCallableThroughTheEngine(t *testing.T) {
 		}
 		st.Close()
 	})
-
+	if errs := eng.Bag.Errors(); len(errs) > 0 {
+		t.Fatalf("DAG errors: %v", errs)
+	}
 	at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
-	run, tis := scheduler.NewRunRecords(eng.Bag.DAGs()["pycall"], store.RunManual, dag.Interval{Start: at, End: at}, map[string]any{"n": 5}, time.Now().UTC())
+	run, tis := scheduler.NewRunRecords(eng.Bag.DAGs()[dagID], store.RunManual, dag.Interval{Start: at, End: at}, conf, time.Now().UTC())
 	if err := st.CreateRun(context.Background(), run, tis); err != nil {
 		t.Fatal(err)
 	}
 	eng.Loop.Kick()
-	logOf := func(task string) string {
-		data, _ := os.ReadFile(tasklog.Path(cfg.LogsDir(), "pycall", run.RunID, task, 1))
-		return string(data)
-	}
+	r := &engineRun{t: t, st: st, cfg: cfg, dagID: dagID, runID: run.RunID}
 	testenv.Eventually(t, "the run to finish", time.Minute, func() (bool, string) {
-		r, err := st.GetRun(context.Background(), "pycall", run.RunID)
+		got, err := st.GetRun(context.Background(), dagID, run.RunID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r.State.Finished(), string(r.State)
+		r.state = got.State
+		return got.State.Finished(), string(got.State)
 	})
-	if r, _ := st.GetRun(context.Background(), "pycall", run.RunID); r.State != store.RunSuccess {
-		t.Fatalf("run %s\nproduce:\n%s\nconsume:\n%s", r.State, logOf("produce"), logOf("consume"))
+	return r
+}
+
+// log is a task's first try's log.
+func (r *engineRun) log(task string) string {
+	data, _ := os.ReadFile(tasklog.Path(r.cfg.LogsDir(), r.dagID, r.runID, task, 1))
+	return string(data)
+}
+
+// xcom is a task's stored return_value.
+func (r *engineRun) xcom(task string) string {
+	r.t.Helper()
+	x, err := r.st.GetXCom(context.Background(), store.TaskKey{DagID: r.dagID, RunID: r.runID, TaskID: task}, "return_value")
+	if err != nil {
+		r.t.Fatalf("xcom of %s: %v", task, err)
 	}
-	xcom := func(task string) string {
-		x, err := st.GetXCom(context.Background(), store.TaskKey{DagID: "pycall", RunID: run.RunID, TaskID: task}, "return_value")
-		if err != nil {
-			t.Fatalf("xcom of %s: %v", task, err)
-		}
-		return x.Value
+	return x.Value
+}
+
+// TestCallableThroughTheEngine runs a DAG on the real engine (SQLite,
+// local executor): a function's templated arguments are rendered, its
+// return value is stored as the XCom, and downstream tasks, a function
+// and a bash command, pull it.
+func TestCallableThroughTheEngine(t *testing.T) {
+	r := runOnEngine(t, map[string]string{"pycall.yaml": engineDAG, "steps.py": engineModule}, "pycall", map[string]any{"n": 5})
+	if r.state != store.RunSuccess {
+		t.Fatalf("run %s\nproduce:\n%s\nconsume:\n%s", r.state, r.log("produce"), r.log("consume"))
 	}
 	// The runner stores an operator's return value as a JSON string: a
 	// function's dict arrives downstream as its JSON text.
-	produced := `{"day": "2026-02-03", "n": 5, "run_id": "` + run.RunID + `"}`
-	if got := xcom("produce"); got != quoteJSON(produced) {
+	produced := `{"day": "2026-02-03", "n": 5, "run_id": "` + r.runID + `"}`
+	if got := r.xcom("produce"); got != quoteJSON(produced) {
 		t.Errorf("produce's XCom = %s, want the JSON text %s", got, produced)
 	}
-	if got := xcom("consume"); got != `"10"` {
+	if got := r.xcom("consume"); got != `"10"` {
 		t.Errorf("consume's XCom = %s, want 10", got)
 	}
-	if log := logOf("produce"); !strings.Contains(log, "producing for pycall on 2026-02-03") || !strings.Contains(log, "Done. Returned value was: "+produced) {
+	if log := r.log("produce"); !strings.Contains(log, "producing for pycall on 2026-02-03") || !strings.Contains(log, "Done. Returned value was: "+produced) {
 		t.Errorf("produce's log:\n%s", log)
 	}
-	if log := logOf("show"); !strings.Contains(log, "pulled "+produced) {
+	if log := r.log("show"); !strings.Contains(log, "pulled "+produced) {
 		t.Errorf("show's log lacks the pulled value:\n%s", log)
+	}
+}
+
+// TestCallableExample runs the shipped examples/dags/python_callable.yaml
+// with its module, as they are.
+func TestCallableExample(t *testing.T) {
+	files := map[string]string{}
+	for _, name := range []string{"python_callable.yaml", "sales_stats.py"} {
+		body, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "dags", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = string(body)
+	}
+	r := runOnEngine(t, files, "python_callable", map[string]any{"region": "south", "orders": 4})
+	if r.state != store.RunSuccess {
+		t.Fatalf("run %s\nsummarise:\n%s\nreport:\n%s", r.state, r.log("summarise"), r.log("report"))
+	}
+	if log := r.log("summarise"); !strings.Contains(log, "4 orders in south on 2026-02-03 (a Tuesday)") {
+		t.Errorf("summarise's log:\n%s", log)
+	}
+	if log := r.log("report"); !strings.Contains(log, "south, 2026-02-03: 4 orders, ") || !strings.Contains(log, "(try 1)") {
+		t.Errorf("report's log:\n%s", log)
+	}
+	if got := r.xcom("summarise"); !strings.HasPrefix(got, `"{\"region\": \"south\", \"day\": \"2026-02-03\", \"orders\": 4, \"total\": `) {
+		t.Errorf("summarise's XCom = %s", got)
 	}
 }
 
