@@ -3,11 +3,14 @@ package python_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
@@ -268,5 +271,50 @@ func TestCallableFailureIsAnExit(t *testing.T) {
 	var ee *process.ExitError
 	if !errors.As(err, &ee) || ee.Code != 1 {
 		t.Fatalf("Execute = %v, want exit code 1", err)
+	}
+}
+
+// TestCallableCancel: a cancelled try (timeout, mark failed, clear) stops
+// the function's process group at once, as for a script, and its private
+// folder goes with it.
+func TestCallableCancel(t *testing.T) {
+	t.Parallel()
+	dir := dagFolder(t)
+	body := "import os, time\ndef hang(fifo):\n    with open(fifo, 'w') as f:\n        f.write(str(os.getpid()))\n    time.sleep(3600)\n"
+	if err := writeFile(filepath.Join(dir, "hang.py"), body); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "pid.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done, finished := make(chan error, 1), make(chan struct{})
+	log := &logBuffer{}
+	go func() {
+		defer close(finished)
+		_, err := python.Factory.New().Execute(ctx, &operator.Task{DagID: "d", RunID: "r", TaskID: "t", TryNumber: 1,
+			Args: map[string]any{"callable": "hang:hang", "op_args": []any{fifo}}, DagDir: dir, Log: log, KillGrace: 200 * time.Millisecond})
+		done <- err
+	}()
+	pid, ok := readFIFO(fifo, finished)
+	if !ok {
+		t.Fatalf("the call ended before the function started: %v\n%s", <-done, log)
+	}
+	cmdline, err := os.ReadFile("/proc/" + string(pid) + "/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Dir(strings.Split(string(cmdline), "\x00")[2])
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Execute = %v, want context.Canceled\n%s", err, log)
+	}
+	if _, err := os.Stat("/proc/" + string(pid)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the function's process %s outlived the cancel (%v)", pid, err)
+	}
+	if _, err := os.Stat(private); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the private folder %s outlived the try (%v)", private, err)
 	}
 }

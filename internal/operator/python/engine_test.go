@@ -32,6 +32,10 @@ tasks:
     depends_on: [produce]
     callable: steps:consume
     op_kwargs: {produced: "{{ ti.xcom_pull(task_ids='produce') }}"}
+  - id: secret
+    operator: python
+    callable: steps:leak
+    op_kwargs: {token: "{{ var.value.api_token }}"}
   - id: show
     operator: bash
     depends_on: [produce]
@@ -43,6 +47,10 @@ const engineModule = `import json
 def produce(day, n, who, run_id):
     print("producing for", who, "on", day)
     return {"day": day, "n": int(n), "run_id": run_id}
+
+def leak(token):
+    print("the token is", token)
+    return token
 
 def consume(produced):
     data = json.loads(produced)
@@ -142,8 +150,10 @@ func (r *engineRun) xcom(task string) string {
 // TestCallableThroughTheEngine runs a DAG on the real engine (SQLite,
 // local executor): a function's templated arguments are rendered, its
 // return value is stored as the XCom, and downstream tasks, a function
-// and a bash command, pull it.
+// and a bash command, pull it; secrets are masked in the log.
 func TestCallableThroughTheEngine(t *testing.T) {
+	const token = "tok-51f0c2aa93-sensitive"
+	t.Setenv("SIROCCO_VAR_API_TOKEN", token)
 	r := runOnEngine(t, map[string]string{"pycall.yaml": engineDAG, "steps.py": engineModule}, "pycall", map[string]any{"n": 5})
 	if r.state != store.RunSuccess {
 		t.Fatalf("run %s\nproduce:\n%s\nconsume:\n%s", r.state, r.log("produce"), r.log("consume"))
@@ -159,6 +169,12 @@ func TestCallableThroughTheEngine(t *testing.T) {
 	}
 	if log := r.log("produce"); !strings.Contains(log, "producing for pycall on 2026-02-03") || !strings.Contains(log, "Done. Returned value was: "+produced) {
 		t.Errorf("produce's log:\n%s", log)
+	}
+	// A sensitive variable given in op_kwargs is masked in what the
+	// function prints and in the value the log shows.
+	if log := r.log("secret"); strings.Contains(log, token) || !strings.Contains(log, "the token is ***") ||
+		!strings.Contains(log, `Done. Returned value was: "***"`) {
+		t.Errorf("secret's log shows the token or lacks its mask:\n%s", log)
 	}
 	if log := r.log("show"); !strings.Contains(log, "pulled "+produced) {
 		t.Errorf("show's log lacks the pulled value:\n%s", log)

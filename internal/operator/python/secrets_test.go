@@ -78,25 +78,16 @@ func TestCallableArgumentsNeverOnArgvOrInTheEnvironment(t *testing.T) {
 		log string
 		err error
 	}
-	done := make(chan outcome, 1)
+	done, finished := make(chan outcome, 1), make(chan struct{})
 	go func() {
+		defer close(finished)
 		res, log, err := callTask(t, dir, map[string]any{"callable": "waiter:wait_for_test",
 			"op_kwargs": map[string]any{"fifo_out": fifoOut, "fifo_in": fifoIn, "token": token}})
 		done <- outcome{res, log, err}
 	}()
-	pidc := make(chan string, 1)
-	go func() {
-		data, _ := os.ReadFile(fifoOut) // opens once the function opened its end
-		pidc <- string(data)
-	}()
-	var pid string
-	select {
-	case pid = <-pidc:
-	case o := <-done:
-		if f, err := os.OpenFile(fifoOut, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close() // let the reader go
-		}
-		<-pidc
+	pid, ok := readFIFO(fifoOut, finished)
+	if !ok {
+		o := <-done
 		t.Fatalf("the call ended before the function started: %v\n%s", o.err, o.log)
 	}
 	cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline")
@@ -141,5 +132,25 @@ func TestCallablePrivateFiles(t *testing.T) {
 	res, log, err := callTask(t, dir, map[string]any{"callable": "modes:modes"})
 	if err != nil || value(res) != `["0o700", "0o600"]` {
 		t.Fatalf("Execute = %s, %v\n%s", value(res), err, log)
+	}
+}
+
+// readFIFO reads what the function writes into the FIFO at path; it gives
+// up (false) if finished closes first: the call ended without opening it.
+func readFIFO(path string, finished <-chan struct{}) (string, bool) {
+	got := make(chan string, 1)
+	go func() {
+		data, _ := os.ReadFile(path) // opens once the function opened its end
+		got <- string(data)
+	}()
+	select {
+	case s := <-got:
+		return s, true
+	case <-finished:
+		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close() // let the reader go
+		}
+		<-got
+		return "", false
 	}
 }
