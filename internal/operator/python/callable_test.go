@@ -302,7 +302,7 @@ func TestCallableCancel(t *testing.T) {
 	if !ok {
 		t.Fatalf("the call ended before the function started: %v\n%s", <-done, log)
 	}
-	cmdline, err := os.ReadFile("/proc/" + string(pid) + "/cmdline")
+	cmdline, err := os.ReadFile("/proc/" + pid + "/cmdline")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestCallableCancel(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Execute = %v, want context.Canceled\n%s", err, log)
 	}
-	if _, err := os.Stat("/proc/" + string(pid)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat("/proc/" + pid); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the function's process %s outlived the cancel (%v)", pid, err)
 	}
 	if _, err := os.Stat(private); !errors.Is(err, fs.ErrNotExist) {
