@@ -1,11 +1,19 @@
 package python_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/operator/all"
 	"github.com/sirocco-dev/sirocco/internal/operator/python"
 )
 
@@ -56,5 +64,59 @@ func TestCallableValidation(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestCallableSchema: the published JSON Schema, built from the real
+// operator specs, accepts the shipped example and refuses what the loader
+// refuses: both script and callable, neither, op_kwargs with a script.
+func TestCallableSchema(t *testing.T) {
+	t.Parallel()
+	out, err := dag.Schema(all.Registry().Specs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("dag.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("dag.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "dags", "python_callable.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := "dag_id: d\ntasks:\n  - id: t\n    operator: python\n"
+	for body, valid := range map[string]bool{
+		string(example): true,
+		head + "    script: a.py\n    args: [x]\n":              true,
+		head + "    script: a.py\n    callable: m:f\n":          false,
+		head + "    python: python3\n":                          false,
+		head + "    script: a.py\n    op_kwargs: {a: 1}\n":      false,
+		head + "    callable: m:f\n    op_kwargs: [1]\n":        true, // the loader's Check catches this one
+		head + "    callable: m:f\n    op_kwargs: {a: \"x\"}\n": true,
+	} {
+		var v any
+		if err := yaml.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		// The schema validator wants JSON's types: a round trip gives them.
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(inst); (err == nil) != valid {
+			t.Errorf("valid = %v, want %v for:\n%s\n%v", err == nil, valid, body, err)
+		}
 	}
 }
