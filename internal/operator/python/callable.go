@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirocco-dev/sirocco/internal/operator"
 	"github.com/sirocco-dev/sirocco/internal/operator/process"
@@ -77,7 +78,7 @@ func runCallable(ctx context.Context, t *operator.Task, args operator.Fields, sp
 	res, readErr := readResult(c.Result)
 	switch {
 	case runErr != nil && readErr == nil && res.Kind == "error":
-		return operator.Result{}, fmt.Errorf("python callable %s: %s (%w)", spec, res.Text, runErr)
+		return operator.Result{}, fmt.Errorf("python callable %s: %s (%w)", spec, shorten(res.Text), runErr)
 	case runErr != nil:
 		return operator.Result{}, runErr
 	case readErr != nil:
@@ -197,4 +198,20 @@ func outcome(t *operator.Task, args operator.Fields, spec string, r result) (ope
 		res.ReturnValue = &r.Text
 	}
 	return res, nil
+}
+
+// maxErrorText bounds the shim's message in the try's error (an exception
+// may carry a whole document; its traceback in the log has all of it).
+const maxErrorText = 2000
+
+// shorten cuts s to maxErrorText bytes at a rune boundary.
+func shorten(s string) string {
+	if len(s) <= maxErrorText {
+		return s
+	}
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (cut)"
 }

@@ -68,6 +68,9 @@ def where():
     return {"path0": sys.path[0], "argv": sys.argv, "cwd": os.getcwd(), "prefix": sys.prefix}
 
 NOT_CALLABLE = 3
+
+def huge():
+    raise ValueError("x" * 100000)
 `
 
 // callFolder is dagFolder with the modules the callable tests import.
@@ -208,6 +211,8 @@ func TestCallableFailures(t *testing.T) {
 			wantErr: []string{"python callable funcs:boom: raised ValueError: boom in the function", "exited with code 1"},
 			wantLog: []string{"before the failure", "Traceback (most recent call last):", `funcs.py", line 22, in boom`, "ValueError: boom in the function"},
 			noLog:   []string{"sirocco_call.py", "Done. Returned value"}},
+		{name: "a huge message is cut", args: map[string]any{"callable": "funcs:huge"},
+			wantErr: []string{"raised ValueError: xxx", "xxx… (cut) (process exited with code 1)"}},
 		{name: "not serialisable", args: map[string]any{"callable": "funcs:unserialisable"},
 			wantErr: []string{"its return value (a dict) is not JSON serialisable: Object of type set is not JSON serializable"}},
 		{name: "NaN", args: map[string]any{"callable": "funcs:not_a_number"},
@@ -243,6 +248,9 @@ func TestCallableFailures(t *testing.T) {
 			res, log, err := callTask(t, dir, tt.args)
 			if err == nil || res.ReturnValue != nil {
 				t.Fatalf("Execute = %s, %v; want an error\n%s", value(res), err, log)
+			}
+			if len(err.Error()) > 2200 {
+				t.Errorf("error of %d bytes", len(err.Error()))
 			}
 			for _, want := range tt.wantErr {
 				if !strings.Contains(err.Error(), want) {
