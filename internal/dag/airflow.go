@@ -15,6 +15,7 @@ var airflowKeys = map[string]string{
 	"dependencies":      "depends_on",
 	"upstream_task_ids": "depends_on",
 	"bash_command":      "command",
+	"python_callable":   "callable",
 	"schedule_interval": "schedule",
 }
 

@@ -38,6 +38,14 @@ type FieldSpec struct {
 	// folder, the connection's deploy mode) stays nil and is said in
 	// Description.
 	Default any
+	// Check, when set, vets the decoded value (as Task.Args holds it) when
+	// the DAG file is loaded, for rules a kind cannot say ("module:function");
+	// its error is reported at the field's line. Templated strings reach it
+	// as written, before rendering.
+	Check func(v any) error
+	// Needs names the field this one only means something with (args with
+	// script): a task that sets this field without that one is rejected.
+	Needs string
 }
 
 // CheckDefault reports a Default whose Go type does not match Kind.
@@ -75,4 +83,7 @@ type OperatorSpec struct {
 	Name        string
 	Description string
 	Fields      []FieldSpec
+	// ExactlyOne lists groups of fields of which a task must set exactly
+	// one (script or callable), for choices that Required cannot say.
+	ExactlyOne [][]string
 }

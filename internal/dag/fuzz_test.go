@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,10 @@ func FuzzLoad(f *testing.F) {
 	// The real template engine, so that the xcom_pull check is fuzzed too.
 	opts := testOpts
 	opts.CheckTemplate, opts.XComTaskIDs = template.Check, template.XComTaskIDs
+	// An operator with field rules (ExactlyOne, Needs, Check) too.
+	opts.Operators = maps.Clone(testOps)
+	opts.Operators["py"] = rulesOps["py"]
+	f.Add([]byte("dag_id: x\ntasks: [{id: a, operator: py, script: s, callable: m, args: [x], op_kwargs: {k: v}}, {id: b, operator: py}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Parse("fuzz.yaml", data, opts)
 		if (d == nil) == (err == nil) {

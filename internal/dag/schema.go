@@ -131,7 +131,32 @@ func operatorSchema(name string, spec OperatorSpec) map[string]any {
 	if len(required) > 0 {
 		def["required"] = required
 	}
+	addFieldRules(def, spec)
 	return def
+}
+
+// addFieldRules adds ExactlyOne (oneOf) and Needs (dependentRequired).
+func addFieldRules(def map[string]any, spec OperatorSpec) {
+	var all []any
+	for _, group := range spec.ExactlyOne {
+		one := make([]any, len(group))
+		for i, name := range group {
+			one[i] = map[string]any{"required": []any{name}}
+		}
+		all = append(all, map[string]any{"oneOf": one})
+	}
+	if len(all) > 0 {
+		def["allOf"] = all
+	}
+	needs := map[string]any{}
+	for _, f := range spec.Fields {
+		if f.Needs != "" {
+			needs[f.Name] = []any{f.Needs}
+		}
+	}
+	if len(needs) > 0 {
+		def["dependentRequired"] = needs
+	}
 }
 
 // schemaDefault is a field's default as the YAML would spell it: a

@@ -313,6 +313,7 @@ func (l *loader) task(dr *draft, base Task) {
 			}
 			if v, ok := l.fieldValue(f, e.val, field); ok {
 				t.Args[e.name] = v
+				l.checkField(f, e.val, field, v)
 			}
 		}
 	}
@@ -322,6 +323,7 @@ func (l *loader) task(dr *draft, base Task) {
 				l.errAt(dr.pos, dr.field, "missing required key %q (operator %q needs it)", f.Name, t.Operator)
 			}
 		}
+		l.fieldRules(dr, spec, keys)
 	}
 }
 
