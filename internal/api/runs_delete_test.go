@@ -61,7 +61,7 @@ func TestConnectionTest(t *testing.T) {
 	s := newSite(t, nil)
 	port := ln.Addr().(*net.TCPAddr).Port
 	for id, p := range map[string]int{"up": port, "down": deadAddr.Port} {
-		if r := s.do("POST", "/api/v1/connections", map[string]any{"connection_id": id, "conn_type": "http", "host": "127.0.0.1", "port": p}); r.status != http.StatusOK {
+		if r := s.do("POST", "/api/v1/connections", map[string]any{"connection_id": id, "conn_type": "postgres", "host": "127.0.0.1", "port": p}); r.status != http.StatusOK {
 			t.Fatalf("add %s: %d %s", id, r.status, r.body)
 		}
 	}
