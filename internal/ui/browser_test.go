@@ -239,8 +239,8 @@ func TestBrowser(t *testing.T) {
 	if runs := getJSON(t, base+"/api/v1/dags/params_demo/dagRuns"); fmt.Sprint(runs["total_entries"]) != "0" {
 		t.Fatalf("a run was created before the trigger was confirmed: %v", runs)
 	}
-	run(t, ctx, "confirm the trigger", chromedp.Click(`#confirm-ok`, chromedp.ByID),
-		chromedp.WaitVisible(`#grid[data-ready="true"]`, chromedp.ByQuery))
+	answer(t, ctx, "ok")
+	run(t, ctx, "see the run's grid", chromedp.WaitVisible(`#grid[data-ready="true"]`, chromedp.ByQuery))
 	var runID string
 	run(t, ctx, "read the run id", chromedp.Evaluate(`new URLSearchParams(location.search).get('run_id')`, &runID))
 	if !strings.HasPrefix(runID, "manual__") {
@@ -271,7 +271,8 @@ func TestBrowser(t *testing.T) {
 	run(t, ctx, "open the Gantt", chromedp.Navigate(base+"/dags/params_demo/gantt"),
 		waitJS(`document.querySelectorAll('#gantt .bar.s-success').length === 3`))
 	checkGantt(t, ctx, base, ganttRun, shot)
-	checkHandle(t, ctx, fmt.Sprintf("%s/dags/params_demo/runs/%s/tasks/extract", base, runID))
+	checkHandle(t, ctx, dbPath, fmt.Sprintf("%s/dags/params_demo/runs/%s/tasks/extract", base, runID),
+		store.TaskKey{DagID: "params_demo", RunID: runID, TaskID: "extract"})
 
 	// A running task's log: new lines arrive without a reload.
 	slow := postJSON(t, base+"/api/v1/dags/slow_log/dagRuns", `{}`)["dag_run_id"].(string)

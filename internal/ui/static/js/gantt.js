@@ -62,13 +62,13 @@ function render(g) {
     return line;
   }));
   const axis = el('div', { class: 'row axis', 'aria-hidden': 'true' }, el('div', { class: 'label muted' }, 'Time (offset)'),
-    el('div', { class: 'track' }, ...ticks.map((t) => tick(t, s, pos))));
+    el('div', { class: 'track' }, ...ticks.map((t) => tick(t, s, pos, ticks.step < 1000))));
   box.replaceChildren(lines, axis, ...g.tasks.map((task) => row(g, task, s, pos)));
 }
 
-function tick(t, s, pos) {
+function tick(t, s, pos, ms) {
   const node = el('span', { class: 'tick', 'data-time': new Date(t).toISOString() },
-    clock(t), el('br'), el('span', { class: 'offset' }, `+${fmtDuration((t - s.lo) / 1000)}`));
+    clock(t, ms), el('br'), el('span', { class: 'offset' }, `+${fmtDuration((t - s.lo) / 1000)}`));
   const x = (t - s.lo) / (s.hi - s.lo);
   node.style.left = pos(t);
   node.style.transform = x < 0.04 ? 'none' : x > 0.96 ? 'translateX(-100%)' : 'translateX(-50%)';
@@ -76,21 +76,27 @@ function tick(t, s, pos) {
 }
 
 const pad = (n) => String(n).padStart(2, '0');
-/** clock is a time of day in the browser's zone, to the second. */
-function clock(t) {
+/** clock is a time of day in the browser's zone, to the second (or the millisecond). */
+function clock(t, withMs = false) {
   const d = new Date(t);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const sec = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return withMs ? `${sec}.${String(d.getMilliseconds()).padStart(3, '0')}` : sec;
 }
 
 // steps are the tick spacings tried, in seconds, smallest first.
-const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+  172800, 604800];
 
-/** axisTicks places about 4 to 8 ticks on round times within [lo, hi]. */
+/**
+ * axisTicks places 3 to 8 ticks on round times within [lo, hi] (a span of
+ * at least a second) and returns them with their step in ms.
+ */
 function axisTicks(lo, hi) {
   const step = (steps.find((st) => (hi - lo) / (st * 1000) <= 8) ?? steps[steps.length - 1]) * 1000;
   const zone = new Date(lo).getTimezoneOffset() * 60000; // round in local time
   const out = [];
   for (let t = Math.ceil((lo - zone) / step) * step + zone; t <= hi; t += step) out.push(t);
+  out.step = step;
   return out;
 }
 
