@@ -256,7 +256,17 @@ func checkPools(t *testing.T, ctx context.Context, base string) {
 	run(t, ctx, "save again", chromedp.Click(`#edit button[type="submit"]`, chromedp.ByQuery))
 	confirmOpen(t, ctx, "the pool")
 	answer(t, ctx, "ok")
-	run(t, ctx, "see the pool listed", waitJS(`document.querySelector('#list tr[data-id="etl_pool"]') !== null`))
+	var res struct {
+		Listed bool
+		Errors string
+	}
+	run(t, ctx, "see the pool listed or an error", waitJS(`document.querySelector('#list tr[data-id="etl_pool"]') !== null ||
+			!document.getElementById('form-error').hidden || !document.getElementById('page-error').hidden`),
+		chromedp.Evaluate(`({listed: document.querySelector('#list tr[data-id="etl_pool"]') !== null,
+			errors: document.getElementById('form-error').textContent + document.getElementById('page-error').textContent})`, &res))
+	if !res.Listed {
+		t.Errorf("the confirmed pool is not listed: %s", res.Errors)
+	}
 }
 
 // checkRefusal: a Viewer opening a page their role may not read is told
