@@ -152,3 +152,15 @@ func TestFindNote(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFindNote: any log head gives nil or valid JSON, never a panic.
+func FuzzFindNote(f *testing.F) {
+	f.Add([]byte("[2026-01-01T00:00:00.010Z] sirocco: process handle {\"kind\":\"process\",\"pid\":7}\n"))
+	f.Add([]byte("[2026-01-01T00:00:00.010Z] sirocco: process handle {\"pid\":"))
+	f.Add([]byte("sirocco: process handle {}\n[x] sirocco: process handle []"))
+	f.Fuzz(func(t *testing.T, head []byte) {
+		if h := findNote(head); h != nil && !json.Valid(h) {
+			t.Fatalf("note %q is not JSON", h)
+		}
+	})
+}
