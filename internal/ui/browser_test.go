@@ -46,6 +46,15 @@ tags: [demo]
 tasks:
   - {id: tail_me, operator: bash, command: "for i in $(seq 1 40); do echo line $i; sleep 0.25; done"}
 `,
+	"gantt_demo.yaml": `dag_id: gantt_demo
+description: A retried task, a skipped one and one that never ran.
+schedule: none
+tags: [demo]
+tasks:
+  - {id: flaky, operator: bash, retries: 1, retry_delay: 1s, command: "sleep 0.3; echo try {{ ti.try_number }}; test {{ ti.try_number }} -gt 1"}
+  - {id: gate, operator: bash, depends_on: [flaky], command: "sleep 0.2; exit 99"}
+  - {id: after_gate, operator: bash, depends_on: [gate], command: echo never}
+`,
 	"spark_report.yaml": `dag_id: spark_report
 description: A Spark job on a standalone cluster.
 schedule: "@daily"
@@ -136,7 +145,7 @@ type shots struct {
 }
 
 // readmeShots are the screenshots the README shows.
-var readmeShots = map[string]bool{"dags": true, "grid": true, "graph": true, "task-log": true, "task-spark": true}
+var readmeShots = map[string]bool{"dags": true, "grid": true, "graph": true, "gantt": true, "task-log": true, "task-spark": true}
 
 func newShots(t *testing.T) *shots {
 	dir := os.Getenv("SIROCCO_TEST_ARTIFACTS")
@@ -196,31 +205,42 @@ func TestBrowser(t *testing.T) {
 	ctx := testenv.Chromium(t)
 	base, dbPath, password := standalone(t, browserDAGs)
 	shot := newShots(t)
+	// A run with a retried task, a skipped one and one that never ran,
+	// for the Gantt; it finishes while the other pages are looked at.
+	ganttRun := postJSON(t, base+"/api/v1/dags/gantt_demo/dagRuns", `{}`)["dag_run_id"].(string)
 	login(t, ctx, base, "admin", password)
+	checkHeader(t, ctx, base)
+	checkNav(t, ctx, base, "admin", "DAGs,Connections,Variables,Pools,Users,Audit log")
 
-	// The DAG list.
+	// The DAG list; the next run says when it runs.
+	var nextRun string
 	run(t, ctx, "open the DAG list", chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(`tr[data-dag="params_demo"] a.button`, chromedp.ByQuery),
-		chromedp.WaitVisible(`tr[data-dag="spark_report"]`, chromedp.ByQuery))
+		chromedp.WaitVisible(`tr[data-dag="spark_report"] td.next-run div`, chromedp.ByQuery),
+		chromedp.Text(`tr[data-dag="spark_report"] td.next-run`, &nextRun, chromedp.ByQuery))
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s*runs after \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`).MatchString(nextRun) {
+		t.Errorf("spark_report's next run reads %q, want its logical date and when it runs", nextRun)
+	}
 	shot.take(ctx, "dags")
 
-	// Trigger from the params form: an invalid value is refused next to
-	// its field, a valid one creates the run.
+	// Trigger from the params form: invalid values are refused next to
+	// their fields, all at once; a valid one is confirmed, then creates
+	// the run.
 	run(t, ctx, "open the trigger form", chromedp.Click(`tr[data-dag="params_demo"] a.button`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#trigger-form[data-ready="true"]`, chromedp.ByQuery),
-		chromedp.SetValue(`#f-param-n`, "three", chromedp.ByID),
-		chromedp.Click(`#trigger-submit`, chromedp.ByID),
-		chromedp.WaitVisible(`#e-param\.n`, chromedp.ByQuery))
-	var msg, invalid string
-	run(t, ctx, "read the inline error", chromedp.Text(`#e-param\.n`, &msg, chromedp.ByQuery),
-		chromedp.AttributeValue(`#f-param-n`, "aria-invalid", &invalid, nil, chromedp.ByID))
-	if !strings.Contains(msg, "integer") || invalid != "true" {
-		t.Fatalf("inline error %q (aria-invalid %q), want one saying an integer is expected", msg, invalid)
-	}
+		chromedp.WaitVisible(`#trigger-form[data-ready="true"]`, chromedp.ByQuery))
+	checkTriggerErrors(t, ctx)
 	shot.take(ctx, "trigger-invalid")
-	run(t, ctx, "trigger with a valid value", chromedp.SetValue(`#f-param-n`, "5", chromedp.ByID),
-		chromedp.Click(`#trigger-submit`, chromedp.ByID),
-		chromedp.WaitVisible(`#grid[data-ready="true"]`, chromedp.ByQuery))
+	run(t, ctx, "trigger with valid values", chromedp.SetValue(`#f-param-n`, "5", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById('f-run-id').value = document.getElementById('f-logical-date').value = ''`, nil),
+		chromedp.Click(`#trigger-submit`, chromedp.ByID))
+	if text := confirmOpen(t, ctx, "the trigger"); !strings.Contains(text, "n = 5") {
+		t.Errorf("the trigger's confirmation says %q", text)
+	}
+	if runs := getJSON(t, base+"/api/v1/dags/params_demo/dagRuns"); fmt.Sprint(runs["total_entries"]) != "0" {
+		t.Fatalf("a run was created before the trigger was confirmed: %v", runs)
+	}
+	answer(t, ctx, "ok")
+	run(t, ctx, "see the run's grid", chromedp.WaitVisible(`#grid[data-ready="true"]`, chromedp.ByQuery))
 	var runID string
 	run(t, ctx, "read the run id", chromedp.Evaluate(`new URLSearchParams(location.search).get('run_id')`, &runID))
 	if !strings.HasPrefix(runID, "manual__") {
@@ -241,6 +261,7 @@ func TestBrowser(t *testing.T) {
 	if conf = fmt.Sprint(resp["conf"]); !strings.Contains(conf, "n:5") {
 		t.Errorf("the run's conf is %s, want n=5 from the form", conf)
 	}
+	checkGrid(t, ctx, runID)
 	shot.take(ctx, "grid")
 
 	// Graph and Gantt of that run.
@@ -249,7 +270,9 @@ func TestBrowser(t *testing.T) {
 	shot.take(ctx, "graph")
 	run(t, ctx, "open the Gantt", chromedp.Navigate(base+"/dags/params_demo/gantt"),
 		waitJS(`document.querySelectorAll('#gantt .bar.s-success').length === 3`))
-	shot.take(ctx, "gantt")
+	checkGantt(t, ctx, base, ganttRun, shot)
+	checkHandle(t, ctx, dbPath, fmt.Sprintf("%s/dags/params_demo/runs/%s/tasks/extract", base, runID),
+		store.TaskKey{DagID: "params_demo", RunID: runID, TaskID: "extract"})
 
 	// A running task's log: new lines arrive without a reload.
 	slow := postJSON(t, base+"/api/v1/dags/slow_log/dagRuns", `{}`)["dag_run_id"].(string)
@@ -291,6 +314,9 @@ func TestBrowser(t *testing.T) {
 	if err := (auth.Users{Store: st}).Create(context.Background(), "vera", auth.Viewer, "vera-password-1234"); err != nil {
 		t.Fatal(err)
 	}
+	if err := (auth.Users{Store: st}).Create(context.Background(), "otto", auth.Op, "otto-password-1234"); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{"connections", "variables", "pools", "users", "audit"} {
 		run(t, ctx, "open "+p, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible(`body[data-ready="true"]`, chromedp.ByQuery))
 		shot.take(ctx, "admin-"+p)
@@ -313,10 +339,20 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(users, "admin") || !strings.Contains(users, "vera") {
 		t.Errorf("users page says %q, want admin and vera listed", users)
 	}
+	if regexp.MustCompile(`\d{4}-\d\d-\d\dT\d`).MatchString(users) || !regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`).MatchString(users) {
+		t.Errorf("users page shows raw or no times: %q", users)
+	}
+	checkPools(t, ctx, base)
+
+	// An Op sees the admin pages an Op may open.
+	login(t, ctx, base, "otto", "otto-password-1234")
+	checkNav(t, ctx, base, "otto", "DAGs,Connections,Variables,Pools")
 
 	// A Viewer sees the task's actions refused: the buttons are disabled
 	// and the server answers 403 to the clear itself.
 	login(t, ctx, base, "vera", "vera-password-1234")
+	checkNav(t, ctx, base, "vera", "DAGs,Pools")
+	checkRefusal(t, ctx, base)
 	var disabled bool
 	run(t, ctx, "open a task as a Viewer", chromedp.Navigate(tiURL),
 		chromedp.WaitVisible(`button[data-action="clear"]`, chromedp.ByQuery),

@@ -232,23 +232,27 @@ func (h *handler) gridRuns(r *http.Request, id, runID string, limit int) ([]stor
 // tiJSON is what the task instance page needs beyond the REST API's
 // task instance: rendered fields, every try, the handle made readable.
 type tiJSON struct {
-	DagID     string          `json:"dag_id"`
-	RunID     string          `json:"dag_run_id"`
-	TaskID    string          `json:"task_id"`
-	Operator  string          `json:"operator"`
-	State     string          `json:"state"`
-	TryNumber int             `json:"try_number"`
-	MaxTries  int             `json:"max_tries"`
-	Start     *string         `json:"start_date"`
-	End       *string         `json:"end_date"`
-	Hostname  string          `json:"hostname"`
-	Pool      string          `json:"pool"`
-	Queue     string          `json:"queue"`
-	Finished  bool            `json:"finished"`
-	Handle    handleView      `json:"handle"`
-	Rendered  json.RawMessage `json:"rendered"`
-	Tries     []tryJSON       `json:"tries"`
-	DependsOn []string        `json:"depends_on"`
+	DagID     string     `json:"dag_id"`
+	RunID     string     `json:"dag_run_id"`
+	TaskID    string     `json:"task_id"`
+	Operator  string     `json:"operator"`
+	State     string     `json:"state"`
+	TryNumber int        `json:"try_number"`
+	MaxTries  int        `json:"max_tries"`
+	Start     *string    `json:"start_date"`
+	End       *string    `json:"end_date"`
+	Hostname  string     `json:"hostname"`
+	Pool      string     `json:"pool"`
+	Queue     string     `json:"queue"`
+	Finished  bool       `json:"finished"`
+	Handle    handleView `json:"handle"`
+	// HandleSource says where Handle was read: "store", "log" (noted in
+	// the latest try's log: the try ended before its handle was saved),
+	// or "" (none).
+	HandleSource string          `json:"handle_source"`
+	Rendered     json.RawMessage `json:"rendered"`
+	Tries        []tryJSON       `json:"tries"`
+	DependsOn    []string        `json:"depends_on"`
 }
 
 // apiTaskInstance answers one task instance for its page.
@@ -266,7 +270,11 @@ func (h *handler) apiTaskInstance(w http.ResponseWriter, r *http.Request) {
 	}
 	out := tiJSON{DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, State: string(ti.State), TryNumber: ti.TryNumber,
 		MaxTries: ti.MaxTries, Start: stamp(ti.StartDate), End: stamp(ti.EndDate), Hostname: ti.Hostname, Pool: ti.Pool,
-		Queue: ti.Queue, Finished: ti.State.Finished(), Handle: describeHandle(ti.Handle), Rendered: json.RawMessage("{}")}
+		Queue: ti.Queue, Finished: ti.State.Finished(), Rendered: json.RawMessage("{}")}
+	if out.Handle, out.HandleSource, err = handleOf(h.o.Config.LogsDir(), ti); err != nil {
+		h.fail(w, err)
+		return
+	}
 	if json.Valid(ti.Rendered) && len(ti.Rendered) > 0 {
 		out.Rendered = ti.Rendered
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sirocco-dev/sirocco/internal/executor"
 )
 
 // TestDescribeHandle: each operator's handle reads as the ids a user looks
@@ -122,6 +124,43 @@ func FuzzSummarizeLog(f *testing.F) {
 		case "", "success", "failed", "skipped", "stopped":
 		default:
 			t.Fatalf("outcome %q", s.Outcome)
+		}
+	})
+}
+
+// TestHandleNoteMarker: the UI finds the note the runner writes.
+func TestHandleNoteMarker(t *testing.T) {
+	if handleNote != executor.HandleNote {
+		t.Fatalf("ui looks for %q, the runner writes %q", handleNote, executor.HandleNote)
+	}
+}
+
+// TestFindNote: the first complete note after a timestamp is the handle;
+// an untimestamped line, a note cut short or none at all gives nil.
+func TestFindNote(t *testing.T) {
+	cases := []struct{ name, head, want string }{
+		{"noted", "[2026-01-01T00:00:00.000Z] sirocco: starting try 1\n[2026-01-01T00:00:00.010Z] sirocco: process handle {\"kind\":\"process\",\"pid\":7}\n",
+			`{"kind":"process","pid":7}`},
+		{"first wins", "[2026-01-01T00:00:00.000Z] sirocco: process handle {\"pid\":1}\n[2026-01-01T00:00:00.000Z] sirocco: process handle {\"pid\":2}\n", `{"pid":1}`},
+		{"no stamp", "sirocco: process handle {\"pid\":1}\n", ""},
+		{"cut short", "[2026-01-01T00:00:00.000Z] sirocco: process handle {\"pid\":", ""},
+		{"none", "[2026-01-01T00:00:00.000Z] hello\n", ""},
+	}
+	for _, c := range cases {
+		if got := string(findNote([]byte(c.head))); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// FuzzFindNote: any log head gives nil or valid JSON, never a panic.
+func FuzzFindNote(f *testing.F) {
+	f.Add([]byte("[2026-01-01T00:00:00.010Z] sirocco: process handle {\"kind\":\"process\",\"pid\":7}\n"))
+	f.Add([]byte("[2026-01-01T00:00:00.010Z] sirocco: process handle {\"pid\":"))
+	f.Add([]byte("sirocco: process handle {}\n[x] sirocco: process handle []"))
+	f.Fuzz(func(t *testing.T, head []byte) {
+		if h := findNote(head); h != nil && !json.Valid(h) {
+			t.Fatalf("note %q is not JSON", h)
 		}
 	})
 }

@@ -84,6 +84,7 @@ func New(o Options) http.Handler {
 func (h *handler) routes() {
 	static, _ := fs.Sub(staticFS, "static") // the embedded folder exists
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	h.mux.HandleFunc("GET /favicon.ico", favicon)
 	page := func(pattern, name string) {
 		h.mux.HandleFunc("GET "+pattern, func(w http.ResponseWriter, r *http.Request) { h.page(w, r, name) })
 	}
@@ -99,8 +100,22 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("GET /ui/api/dags", h.apiDAGs)
 	h.mux.HandleFunc("GET /ui/api/grid", h.apiGrid)
 	h.mux.HandleFunc("GET /ui/api/ti", h.apiTaskInstance)
+	h.mux.HandleFunc("GET /ui/api/gantt", h.apiGantt)
 	h.mux.HandleFunc("GET /ui/api/events", h.events)
 	h.mux.HandleFunc("GET /ui/api/log", h.logTail)
+}
+
+// favicon answers /favicon.ico, which browsers ask for on pages that link
+// no icon (the login page, a JSON answer): the embedded SVG icon.
+func favicon(w http.ResponseWriter, _ *http.Request) {
+	icon, err := staticFS.ReadFile("static/favicon.svg")
+	if err != nil {
+		http.Error(w, "no icon", http.StatusNotFound) // embedded: cannot happen
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	_, _ = w.Write(icon)
 }
 
 // contentPolicy allows only the UI's own scripts, styles and requests: no

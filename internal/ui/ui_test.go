@@ -56,6 +56,9 @@ func TestPages(t *testing.T) {
 			t.Errorf("GET %s: %d, %d bytes, nosniff %q", f, status, len(body), h.Get("X-Content-Type-Options"))
 		}
 	}
+	if status, body, h := s.get("/favicon.ico"); status != http.StatusOK || h.Get("Content-Type") != "image/svg+xml" || !strings.Contains(body, "<svg") {
+		t.Errorf("GET /favicon.ico: %d %s", status, h.Get("Content-Type"))
+	}
 	if _, body, _ := s.get("/dags/etl/graph"); !strings.Contains(body, `<script src="/static/vendor/elk.bundled.js">`) {
 		t.Error("the graph page does not load elkjs")
 	}
@@ -305,6 +308,119 @@ func TestStopEndsStreams(t *testing.T) {
 	for {
 		if _, ok := next(t, events, 5*time.Second); !ok {
 			return
+		}
+	}
+}
+
+// writeLog writes the log of one try of a task instance.
+func (s *site) writeLog(dagID, runID, taskID string, try int, text string) {
+	s.t.Helper()
+	path := tasklog.Path(s.cfg.LogsDir(), dagID, runID, taskID, try)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TestGantt: the Gantt of a run lists its task instances in file order,
+// each with every try (an earlier one read from its log), and a task the
+// scheduler skipped without running it with no try at all.
+func TestGantt(t *testing.T) {
+	s := newSite(t, map[string]string{"etl.yaml": etlYAML})
+	if status, body, _ := s.get("/ui/api/gantt?dag_id=etl"); status != http.StatusOK || !strings.Contains(body, `"run":null`) {
+		t.Errorf("no run yet: %d %s", status, body)
+	}
+	s.createRun("etl", "r1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil, "load", "transform", "extract")
+	s.writeLog("etl", "r1", "extract", 1, "[2026-01-01T00:00:00.000Z] sirocco: starting try 1\n"+
+		"[2026-01-01T00:00:02.000Z] sirocco: task failed: exit status 1\n")
+	extract := store.TaskKey{DagID: "etl", RunID: "r1", TaskID: "extract"}
+	s.setState(extract, store.StateUpForRetry, nil)
+	s.setState(extract, store.StateSuccess, nil)
+	s.setState(store.TaskKey{DagID: "etl", RunID: "r1", TaskID: "transform"}, store.StateFailed, nil)
+	now := time.Now().UTC()
+	if ok, err := s.st.UpdateTask(t.Context(), store.TaskUpdate{Key: store.TaskKey{DagID: "etl", RunID: "r1", TaskID: "load"},
+		To: store.StateUpstreamFailed, StartDate: &now, EndDate: &now}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	status, body, _ := s.get("/ui/api/gantt?dag_id=etl&run_id=r1")
+	var g struct {
+		Run struct {
+			RunID string `json:"run_id"`
+		} `json:"run"`
+		Now   string `json:"now"`
+		Tasks []struct {
+			TaskID string `json:"task_id"`
+			State  string `json:"state"`
+			Tries  []struct {
+				Try   int     `json:"try"`
+				State string  `json:"state"`
+				Start *string `json:"start_date"`
+				End   *string `json:"end_date"`
+			} `json:"tries"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(body), &g); err != nil || status != http.StatusOK {
+		t.Fatalf("%d %v %s", status, err, body)
+	}
+	var rows []string
+	for _, task := range g.Tasks {
+		row := task.TaskID + ":" + task.State
+		for _, try := range task.Tries {
+			row += " " + try.State
+			if try.Start == nil || try.End == nil {
+				row += "(no times)"
+			}
+		}
+		rows = append(rows, row)
+	}
+	want := "extract:success failed success|transform:failed failed|load:upstream_failed"
+	if g.Run.RunID != "r1" || g.Now == "" || strings.Join(rows, "|") != want {
+		t.Errorf("gantt: run %q now %q rows\n%s\nwant\n%s", g.Run.RunID, g.Now, strings.Join(rows, "|"), want)
+	}
+	for path, code := range map[string]int{"/ui/api/gantt?dag_id=etl&run_id=nope": 404, "/ui/api/gantt?dag_id=nope": 404} {
+		if status, _, _ := s.get(path); status != code {
+			t.Errorf("GET %s: %d, want %d", path, status, code)
+		}
+	}
+}
+
+// TestHandleFromLog: a try that ended before its handle was saved shows
+// the handle its log notes, said to come from there; a saved handle is
+// the store's; a try whose log notes none has none.
+func TestHandleFromLog(t *testing.T) {
+	s := newSite(t, map[string]string{"etl.yaml": etlYAML})
+	s.createRun("etl", "r1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil, "extract", "transform", "load")
+	for _, task := range []string{"extract", "transform", "load"} {
+		s.setState(store.TaskKey{DagID: "etl", RunID: "r1", TaskID: task}, store.StateSuccess, nil)
+	}
+	s.writeLog("etl", "r1", "extract", 1, "[2026-01-01T00:00:00.000Z] sirocco: starting try 1\n"+
+		`[2026-01-01T00:00:00.010Z] sirocco: process handle {"kind":"process","version":1,"host":"h1","pid":4242,"pgid":4242}`+"\n"+
+		"[2026-01-01T00:00:00.020Z] extract\n")
+	s.writeLog("etl", "r1", "transform", 1, "[2026-01-01T00:00:00.000Z] sirocco: starting try 1\n")
+	handle := []byte(`{"kind":"process","host":"h2","pid":99}`)
+	if _, err := s.st.UpdateTask(t.Context(), store.TaskUpdate{Key: store.TaskKey{DagID: "etl", RunID: "r1", TaskID: "load"},
+		To: store.StateSuccess, Handle: &handle}); err != nil {
+		t.Fatal(err)
+	}
+	for task, want := range map[string]string{"extract": "log Process id=4242 Host=h1", "transform": "", "load": "store Process id=99 Host=h2"} {
+		_, body, _ := s.get("/ui/api/ti?dag_id=etl&run_id=r1&task_id=" + task)
+		var ti struct {
+			Source string `json:"handle_source"`
+			Handle struct {
+				Fields []struct{ Label, Value string } `json:"fields"`
+			} `json:"handle"`
+		}
+		if err := json.Unmarshal([]byte(body), &ti); err != nil {
+			t.Fatal(err)
+		}
+		got := ti.Source
+		for _, f := range ti.Handle.Fields {
+			got += " " + f.Label + "=" + f.Value
+		}
+		if got != want {
+			t.Errorf("%s: handle %q, want %q", task, got, want)
 		}
 	}
 }

@@ -1,12 +1,17 @@
 // What the admin pages share: a list table fed by a REST collection, an
 // edit form that shows the API's errors next to its fields, delete with a
 // confirmation, all hidden or disabled when the role may not write.
-import { api, el, header, can, confirmDialog, announce, showError, fieldError, clearFieldErrors } from './common.js';
+import { api, el, header, can, confirmDialog, announce, showError, fieldError, clearFieldErrors, showFieldErrors,
+  refusal } from './common.js';
 
 /**
- * crud runs an admin page. spec: {action (role check), path (collection),
- * key (the collection's field), id (row -> id), cells (row -> cells),
- * fill (form, row|null), body (form, creating) -> JSON, rowButtons (row) -> extra buttons}.
+ * crud runs an admin page. spec: {action (role check), noun (what a row
+ * is: "pool"), path (collection), key (the collection's field), id (row
+ * -> id), cells (row -> cells), fill (form, row|null), check (form,
+ * creating) -> [{field, message}] (what the browser can tell is wrong,
+ * all of it), body (form, creating) -> JSON, change (body, row|null) ->
+ * what the save does, for its confirmation, rowButtons (row) -> extra
+ * buttons}.
  */
 export async function crud(spec) {
   const who = await header();
@@ -27,7 +32,7 @@ export async function crud(spec) {
       showError(pageError, null);
     } catch (err) {
       tbody.replaceChildren();
-      showError(pageError, err.status === 403 ? new Error(`Your role (${who.role}) may not see this page: ${err.message}`) : err);
+      showError(pageError, err.status === 403 ? new Error(refusal(who.role, 'see this page', err)) : err);
     }
     document.body.dataset.ready = 'true';
   }
@@ -57,11 +62,15 @@ export async function crud(spec) {
     clearFieldErrors(form);
     showError(formError, null);
     const creating = editing === null;
+    if (spec.check && showFieldErrors(form, spec.check(form, creating), formError)) return;
     let body;
     try { body = spec.body(form, creating); } catch (err) {
       if (!err.field || !fieldError(form, err.field, err.message)) showError(formError, err);
       return;
     }
+    const id = creating ? body[spec.idField] ?? '' : spec.id(editing);
+    const what = spec.change ? spec.change(body, editing) : 'The change is saved at once.';
+    if (!await confirmDialog(creating ? `Add ${spec.noun} ${id}?` : `Save ${spec.noun} ${id}?`, what, creating ? 'Add' : 'Save')) return;
     const path = creating ? spec.path : `${spec.path}/${encodeURIComponent(spec.id(editing))}`;
     try {
       await api(path, { method: creating ? 'POST' : 'PATCH', body });
@@ -90,6 +99,10 @@ export async function crud(spec) {
   return { load, who };
 }
 
+/** required lists an error for each named field left empty. */
+export const required = (form, ...names) => names.filter((n) => val(form, n) === undefined)
+  .map((field) => ({ field, message: 'Required.' }));
+
 /** val reads a form field, trimmed; empty is undefined. */
 export const val = (form, name) => {
   const v = form.elements[name].value.trim();
@@ -108,7 +121,7 @@ export async function listOrUnavailable(path, key, what, render) {
     tbody.replaceChildren();
     note.hidden = false;
     if (err.status === 404) note.textContent = `${what} are not available: this server has no user management (no auth). Everyone is an anonymous Admin.`;
-    else if (err.status === 403) note.textContent = `Your role (${who.role}) may not see ${what.toLowerCase()}.`;
+    else if (err.status === 403) note.textContent = refusal(who.role, `see ${what.toLowerCase()}`, err);
     else note.textContent = `${what} could not be loaded: ${err.message}`;
   }
   document.body.dataset.ready = 'true';

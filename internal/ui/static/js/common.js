@@ -57,7 +57,28 @@ export function me() {
 
 /** can reports whether role may do action. */
 export function can(role, action) {
-  return (ranks[role] ?? -1) >= (ranks[needs[action]] ?? 99);
+  return atLeast(role, needs[action]);
+}
+
+/** atLeast reports whether role ranks at least as high as least. */
+export const atLeast = (role, least) => (ranks[role] ?? -1) >= (ranks[least] ?? 99);
+
+/**
+ * pageNeeds lists the least role that may open each admin page: what
+ * reading its collection takes (x-sirocco-role of its GET in the API's
+ * OpenAPI document). The nav shows a role only the pages it may open.
+ */
+export const pageNeeds = { connections: 'Op', variables: 'Op', pools: 'Viewer', users: 'Admin', audit: 'Admin' };
+
+/**
+ * refusal says once that role may not do something: "Your role (Viewer)
+ * may not <what>: it needs Op or above." The server's 403 detail names
+ * the role too, so only its least role is taken from it; a refusal for
+ * another reason (a CSRF check) is shown as the server says it.
+ */
+export function refusal(role, what, err) {
+  const m = /needs (\w+) or above/.exec(err?.message || '');
+  return m ? `Your role (${role}) may not ${what}: it needs ${m[1]} or above.` : `Refused: ${err?.message || 'forbidden'}`;
 }
 
 /** el builds an element: attributes (on* are listeners), then children (strings or nodes). */
@@ -167,20 +188,57 @@ export function showError(node, err) {
 }
 
 /**
- * showFieldErrors marks the form's fields the API named: the problem's
- * field, and for conf the params its detail names (param "x": ...).
- * Returns whether any field got one.
+ * fieldError shows msg next to the form's field name (its <p id="e-NAME">,
+ * which the field's aria-describedby names) and marks the field invalid.
+ * The message is shown without the field's name the API puts first: the
+ * label already says it. Returns whether the form has that field.
  */
 export function fieldError(form, name, msg) {
   const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
   const p = form.querySelector(`#e-${CSS.escape(name)}`);
   if (!input || !p) return false;
   input.setAttribute('aria-invalid', 'true');
+  const described = (input.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+  if (!described.includes(p.id)) input.setAttribute('aria-describedby', [...described, p.id].join(' '));
   p.hidden = false;
-  p.textContent = msg;
+  p.textContent = fieldMessage(name, msg);
   return true;
 }
 
+/**
+ * fieldMessage drops what repeats the field's name from an error:
+ * "slots: x", "param \"n\": x" and "conf: ..." prefixes, and "slots must
+ * be…" becomes "Must be…".
+ */
+export function fieldMessage(name, msg) {
+  const bare = name.replace(/^param\./, '');
+  let m = String(msg);
+  for (let again = true; again;) {
+    again = false;
+    for (const prefix of [`${name}: `, `${bare}: `, `param "${bare}": `]) {
+      if (m.startsWith(prefix)) { m = m.slice(prefix.length); again = true; }
+    }
+  }
+  if (m.startsWith(`${bare} `) && /^(is|must|has|may) /.test(m.slice(bare.length + 1))) {
+    m = m.slice(bare.length + 1).replace(/^./, (c) => c.toUpperCase()).replace(/^Is required$/, 'Required');
+  }
+  return m;
+}
+
+/**
+ * showFieldErrors shows every error of errs ([{field, message}]) at once
+ * next to its field; those whose field the form lacks go to formError.
+ * Returns how many there were.
+ */
+export function showFieldErrors(form, errs, formError) {
+  const rest = errs.filter((e) => !fieldError(form, e.field, e.message));
+  if (rest.length && formError) showError(formError, new Error(rest.map((e) => e.message).join(' ')));
+  const first = form.querySelector('[aria-invalid="true"]');
+  if (first) first.focus();
+  return errs.length;
+}
+
+/** clearFieldErrors takes every field error off the form. */
 export function clearFieldErrors(form) {
   for (const n of form.querySelectorAll('[aria-invalid]')) n.removeAttribute('aria-invalid');
   for (const n of form.querySelectorAll('p.error')) { n.hidden = true; n.textContent = ''; }
@@ -191,22 +249,27 @@ export async function header() {
   try {
     const who = await me();
     const node = document.getElementById('whoami');
-    node.replaceChildren(`${who.username} (${who.role})`);
+    node.replaceChildren(el('span', { class: 'who', title: `${who.username} (${who.role})` },
+      who.username, el('span', { class: 'muted' }, ` (${who.role})`)));
     if (who.auth && who.auth !== 'none') {
       const csrf = cookie('sirocco_csrf');
-      node.append(' ', el('form', { method: 'post', action: '/logout', class: 'inline' },
+      node.append(el('form', { method: 'post', action: '/logout', class: 'inline' },
         el('input', { type: 'hidden', name: 'csrf_token', value: csrf }),
         el('button', { type: 'submit', class: 'secondary small' }, 'Log out')));
     }
-    for (const li of document.querySelectorAll('.admin-link')) {
-      const page = li.dataset.admin;
-      if (page === 'users' || page === 'audit') li.hidden = !can(who.role, page);
-    }
+    showNav(who.role);
     return who;
   } catch (err) {
     console.error(err);
+    showNav('Viewer');
     return { username: '?', role: 'Viewer' };
   }
+}
+
+// showNav shows the admin pages' links role may open (the layout renders
+// them hidden, so a link a role may not follow never flashes).
+function showNav(role) {
+  for (const li of document.querySelectorAll('.admin-link')) li.hidden = !atLeast(role, pageNeeds[li.dataset.admin]);
 }
 
 /** page is the body's data: page name and the ids in the path. */

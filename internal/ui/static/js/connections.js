@@ -1,7 +1,7 @@
 // Connections: list, add, edit (the password is write-only), delete, and
 // test (the connectivity check `sirocco connections test` runs).
 import { api, el, enc, announce, showError } from './common.js';
-import { crud, val } from './admin.js';
+import { crud, required, val } from './admin.js';
 
 const report = document.getElementById('test-report');
 
@@ -26,7 +26,14 @@ async function test(id, button) {
 }
 
 crud({
-  action: 'connections', path: '/api/v1/connections', key: 'connections', id: (c) => c.connection_id,
+  action: 'connections', noun: 'connection', idField: 'connection_id', path: '/api/v1/connections', key: 'connections', id: (c) => c.connection_id,
+  check: (form, creating) => {
+    const errs = creating ? required(form, 'connection_id', 'conn_type') : [];
+    const port = val(form, 'port');
+    if (port !== undefined && !/^\d+$/.test(port)) errs.push({ field: 'port', message: `Expected a port number, got "${port}".` });
+    return errs;
+  },
+  change: (b, c) => (c ? 'Tasks that use it get the new settings from their next try.' : 'Tasks can use it from their next try.'),
   cells: (c) => [c.connection_id, c.conn_type, c.host || '', c.port ?? '', c.login || '', c.source],
   rowButtons: (c, mayWrite) => [el('button', { type: 'button', class: 'small', disabled: !mayWrite,
     onclick: (e) => test(c.connection_id, e.target), 'aria-label': `Test ${c.connection_id}` }, 'Test')],

@@ -70,7 +70,8 @@ function row(d) {
     el('td', {}, d.timetable_description || 'none'),
     el('td', {}, el('div', { class: 'runs' }, runs.length ? runs : el('span', { class: 'muted' }, 'no runs'))),
     el('td', {}, last ? fmtDate(last.logical_date) : ''),
-    el('td', {}, x.next_run ? el('span', { title: `due ${fmtDate(x.next_run_at)}` }, fmtDate(x.next_run)) : ''),
+    el('td', { class: 'next-run' }, x.next_run ? [fmtDate(x.next_run),
+      x.next_run_at ? el('div', { class: 'muted' }, `runs after ${fmtDate(x.next_run_at)}`) : null] : ''),
     el('td', {}, d.tags.map((t) => el('span', { class: 'tag' }, t.name))),
     el('td', {}, mayTrigger
       ? el('a', { class: 'button small', href: `${href}/trigger`, 'aria-label': `Trigger ${d.dag_id}` }, 'Trigger')

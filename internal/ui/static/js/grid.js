@@ -26,11 +26,7 @@ function render() {
   const runs = grid.runs;
   head = el('div', { class: 'ghead', role: 'row' },
     el('div', { class: 'gname', role: 'columnheader' }, 'Task'),
-    ...runs.map((r) => el('div', { class: 'grun', role: 'columnheader' },
-      el('button', { type: 'button', class: stateClass(r.state), 'aria-pressed': String(r.run_id === selected),
-        'data-run': r.run_id, 'aria-label': `run ${r.run_id} (${fmtDate(r.logical_date)}): ${stateName(r.state)}`,
-        title: `${r.run_id}\n${stateName(r.state)}`, onclick: () => select(r.run_id) }))));
-  head.querySelectorAll('.grun button').forEach((b, i) => { b.style.height = `${runHeight(runs[i])}px`; });
+    ...runs.map((r) => el('div', { class: 'grun', role: 'columnheader' }, runHeader(r))));
   body = el('div', { class: 'gbody', role: 'rowgroup' });
   body.style.height = `${grid.tasks.length * ROW}px`;
   body.style.position = 'relative';
@@ -41,11 +37,36 @@ function render() {
   renderPanel();
 }
 
+// runTypes gives each run type its letter in a column's header.
+const runTypes = { manual: 'M', scheduled: 'S', backfill: 'B' };
+const typeLetter = (t) => runTypes[t] || (t ? t[0].toUpperCase() : '?');
+
+// shortDate is a logical date as a column header shows it: MM-DD HH:MM.
+function shortDate(s) {
+  const full = fmtDate(s);
+  return full ? full.slice(5, 16) : '—';
+}
+
+// runHeader is a run column's header: its type's letter, its logical
+// date, a bar coloured by its state (longer runs taller, as in Airflow's
+// grid); a button that selects the run, its full id in the tooltip.
+function runHeader(r) {
+  const what = `run ${r.run_id}: ${r.run_type || 'unknown'} run, logical date ${fmtDate(r.logical_date) || 'none'}, ${stateName(r.state)}`;
+  const b = el('button', { type: 'button', class: 'runhead', 'aria-pressed': String(r.run_id === selected),
+    'data-run': r.run_id, 'aria-label': what, title: `${r.run_id}\n${r.run_type} · ${stateName(r.state)}\nlogical date ${fmtDate(r.logical_date)}`,
+    onclick: () => select(r.run_id) },
+  el('span', { class: 'rtype', 'aria-hidden': 'true' }, typeLetter(r.run_type)),
+  el('span', { class: 'rdate', 'aria-hidden': 'true' }, shortDate(r.logical_date)),
+  el('span', { class: `rbar ${stateClass(r.state)}`, 'aria-hidden': 'true' }));
+  b.lastChild.style.height = `${runHeight(r)}px`;
+  return b;
+}
+
 // runHeight makes longer runs taller bars, as Airflow's grid does.
 function runHeight(r) {
   const durations = grid.runs.map(dur);
   const max = Math.max(1, ...durations);
-  return 8 + Math.round((dur(r) / max) * 52);
+  return 6 + Math.round((dur(r) / max) * 24);
 }
 const dur = (r) => (r.start_date ? ((r.end_date ? new Date(r.end_date) : new Date()) - new Date(r.start_date)) / 1000 : 0);
 
@@ -82,6 +103,9 @@ function row(t) {
 function select(runId) {
   selected = selected === runId ? '' : runId;
   for (const b of head.querySelectorAll('.grun button')) b.setAttribute('aria-pressed', String(b.dataset.run === selected));
+  const u = new URL(location.href);
+  if (selected) u.searchParams.set('run_id', selected); else u.searchParams.delete('run_id');
+  history.replaceState(null, '', u);
   renderPanel();
 }
 

@@ -2,7 +2,7 @@
 // driver and application with links, pod, remote host), every try with its
 // state and duration, each try's log (tailed live while it runs), rendered
 // template fields, XComs, and the actions clear and mark.
-import { api, el, enc, live, header, can, confirmDialog, announce, page, badge, fmtDate, fmtDuration, stateName } from './common.js';
+import { api, el, enc, live, header, can, confirmDialog, announce, page, badge, fmtDate, fmtDuration, stateName, refusal } from './common.js';
 
 const base = `/api/v1/dags/${enc(page.dagId)}/dagRuns/${enc(page.runId)}/taskInstances/${enc(page.taskId)}`;
 const logBox = document.getElementById('log');
@@ -10,6 +10,8 @@ const logStatus = document.getElementById('log-status');
 let who = { role: 'Viewer' };
 let ti = null;
 let shownTry = 0, followLatest = true, stream = null;
+// askedTry is the try whose log the address asks for (?try=N, as the Gantt's bars link).
+const askedTry = Number(new URLSearchParams(location.search).get('try')) || 0;
 
 const dd = (label, value) => [el('dt', {}, label), el('dd', {}, value ?? '')];
 
@@ -21,7 +23,10 @@ async function load() {
   renderTries();
   renderRendered();
   renderActions();
-  if (ti.try_number > 0 && (followLatest || !shownTry) && shownTry !== ti.try_number) openLog(ti.try_number);
+  if (!shownTry && askedTry >= 1 && askedTry <= ti.try_number) {
+    followLatest = askedTry === ti.try_number;
+    openLog(askedTry);
+  } else if (ti.try_number > 0 && (followLatest || !shownTry) && shownTry !== ti.try_number) openLog(ti.try_number);
   api(`${base}/xcomEntries?limit=1000`).then(renderXComs).catch(() => {});
   document.body.dataset.ready = 'true';
 }
@@ -40,14 +45,24 @@ function renderDetails() {
 function renderHandle() {
   const h = ti.handle;
   const node = document.getElementById('ti-handle');
+  node.dataset.source = ti.handle_source || 'none';
   if (!h.fields.length) {
-    node.replaceChildren(...dd('Handle', 'none: this try started no work outside Sirocco (or not yet)'));
+    node.replaceChildren(...dd('Handle', noHandle()));
     return;
   }
   node.replaceChildren(...dd('Kind', h.kind || 'unknown'),
     ...h.fields.flatMap((f) => dd(f.label, f.href
       ? el('a', { href: f.href, target: '_blank', rel: 'noopener noreferrer', class: 'handle-link', 'data-label': f.label }, f.value)
-      : f.value)));
+      : f.value)),
+    ...(ti.handle_source === 'log' ? dd('Read from', `the log of try ${ti.try_number}: the try ended before its handle ` +
+      'was saved to the database (a process saves it once it has run for 100 ms, and notes it in its log at once)') : []));
+}
+
+// noHandle says why a task instance shows no handle.
+function noHandle() {
+  if (ti.try_number === 0) return 'none yet: no try has started';
+  if (!ti.finished) return 'not saved yet: a process saves its handle once it has run for 100 ms';
+  return `no handle: try ${ti.try_number} finished before one was saved, or started no work outside Sirocco (its log notes none)`;
 }
 
 function renderTries() {
@@ -113,7 +128,7 @@ async function act(call, said) {
     announce(said(res));
     followLatest = true;
   } catch (err) {
-    errNode.textContent = err.status === 403 ? `Refused: ${err.message}` : err.message;
+    errNode.textContent = err.status === 403 ? refusal(who.role, 'do this', err) : err.message;
   }
 }
 

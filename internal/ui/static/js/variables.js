@@ -1,9 +1,11 @@
 // Variables: list (values of sensitive keys come back as *** from the API
 // and are never filled into the form), add, edit, delete.
-import { crud, val } from './admin.js';
+import { crud, required, val } from './admin.js';
 
 crud({
-  action: 'variables', path: '/api/v1/variables', key: 'variables', id: (v) => v.key,
+  action: 'variables', noun: 'variable', idField: 'key', path: '/api/v1/variables', key: 'variables', id: (v) => v.key,
+  check: (form, creating) => (creating ? required(form, 'key') : []),
+  change: (b, v) => (v ? 'Its value and description are replaced; runs read the new value from now on.' : 'Runs can read it from now on.'),
   cells: (v) => [v.key, v.value, v.description || ''],
   fill: (form, v) => {
     form.elements.key.readOnly = !!v;
