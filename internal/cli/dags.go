@@ -234,8 +234,10 @@ func (e *env) createManualRun(ctx context.Context, d *dag.DAG, typ store.RunType
 
 // runWatch tells --wait when to look at a run again: when another process
 // (the scheduler) notified a change through the store, which it does when
-// a run starts and when it ends, and every poll otherwise. Task progress
-// is therefore printed at run changes and every poll interval.
+// a run starts or ends and when a try ends as up_for_retry or failed, and
+// every poll otherwise. Task progress is therefore printed at those
+// changes (a retry while it waits out its retry_delay) and every poll
+// interval; a chain of successes shows at the run's end.
 type runWatch struct {
 	wakes <-chan struct{} // nil: no notifications, poll only
 	poll  time.Duration
