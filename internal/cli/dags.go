@@ -190,21 +190,19 @@ func (a *app) dagsTrigger() *cobra.Command {
 		Use: "trigger DAG_ID", Short: "Create a manual run (the scheduler runs it)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, err := a.open(ctx)
+			e, d, recorded, err := a.openDAG(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			d, err := e.lookupDAG(args[0])
-			if err != nil {
-				return err
-			}
 			run, err := e.createManualRun(ctx, d, store.RunManual, conf, runID, logical)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "Created run %s of %s (logical date %s)\n", run.RunID, d.ID, run.LogicalDate.Format(time.RFC3339))
-			a.warnNotLoaded(ctx, e, d)
+			if !recorded {
+				a.warnNotLoaded(ctx, e, d)
+			}
 			if !wait {
 				return nil
 			}
