@@ -45,7 +45,7 @@ const (
 // of the new run.
 func BenchmarkTriggerWait100(b *testing.B) {
 	const id = "chain100"
-	bin := buildSirocco(b)
+	bin := triggerBinary(b)
 	home := workDir(b)
 	dags := filepath.Join(home, "dags")
 	if err := os.MkdirAll(dags, 0o755); err != nil {
@@ -108,6 +108,17 @@ func BenchmarkTriggerWait100(b *testing.B) {
 			waitRunEnd(b, st, wakes, id, runID)
 		}, newRunID)
 	})
+}
+
+// triggerBinary is the sirocco binary the benchmark runs: the one
+// SIROCCO_BENCH_BINARY names (to pair two builds run after run without
+// rebuilding), else this tree's, built now.
+func triggerBinary(b *testing.B) string {
+	b.Helper()
+	if bin := os.Getenv("SIROCCO_BENCH_BINARY"); bin != "" {
+		return bin
+	}
+	return buildSirocco(b)
 }
 
 // benchTrigger times trigger (which returns once the run has ended) over

@@ -77,3 +77,31 @@ func (s *site) runWithin(limit time.Duration, args ...string) (string, string, e
 	}
 	return out.String(), errb.String(), err
 }
+
+// TestTriggerWaitShowsRetry: a try that fails and waits out its
+// retry_delay shows as up_for_retry in `dags trigger --wait`'s progress,
+// before the run's success. The poll interval is an hour, so the wait sees
+// it only because the failed try's write notified it (it used to look only
+// when the run started and ended, and every poll).
+func TestTriggerWaitShowsRetry(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "failed-once")
+	s := newSiteWith(t, nil, map[string]string{"flaky.yaml": `dag_id: flaky
+tasks:
+  - id: flaky
+    operator: bash
+    retries: 1
+    retry_delay: 1s
+    command: 'if [ -e ` + marker + ` ]; then exit 0; fi; touch ` + marker + `; exit 3'
+  - {id: after, operator: bash, command: "true", depends_on: [flaky]}
+`})
+	s.startServer()
+	out, errOut, err := s.runWithin(60*time.Second, "dags", "trigger", "flaky", "--wait", "--run-id", "r1")
+	if err != nil {
+		t.Fatalf("trigger --wait: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	retry := strings.Index(out, "flaky=up_for_retry")
+	done := strings.Index(out, "[2/2] success")
+	if retry < 0 || done < retry || !strings.Contains(out, "Run r1 success") {
+		t.Errorf("trigger --wait must print the up_for_retry before the success:\n%s", out)
+	}
+}

@@ -190,21 +190,19 @@ func (a *app) dagsTrigger() *cobra.Command {
 		Use: "trigger DAG_ID", Short: "Create a manual run (the scheduler runs it)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, err := a.open(ctx)
+			e, d, recorded, err := a.openDAG(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer e.close()
-			d, err := e.lookupDAG(args[0])
-			if err != nil {
-				return err
-			}
 			run, err := e.createManualRun(ctx, d, store.RunManual, conf, runID, logical)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "Created run %s of %s (logical date %s)\n", run.RunID, d.ID, run.LogicalDate.Format(time.RFC3339))
-			a.warnNotLoaded(ctx, e, d)
+			if !recorded {
+				a.warnNotLoaded(ctx, e, d)
+			}
 			if !wait {
 				return nil
 			}
@@ -234,8 +232,10 @@ func (e *env) createManualRun(ctx context.Context, d *dag.DAG, typ store.RunType
 
 // runWatch tells --wait when to look at a run again: when another process
 // (the scheduler) notified a change through the store, which it does when
-// a run starts and when it ends, and every poll otherwise. Task progress
-// is therefore printed at run changes and every poll interval.
+// a run starts or ends and when a try ends as up_for_retry or failed, and
+// every poll otherwise. Task progress is therefore printed at those
+// changes (a retry while it waits out its retry_delay) and every poll
+// interval; a chain of successes shows at the run's end.
 type runWatch struct {
 	wakes <-chan struct{} // nil: no notifications, poll only
 	poll  time.Duration

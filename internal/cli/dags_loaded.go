@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
@@ -47,6 +49,56 @@ func notLoaded(ctx context.Context, st store.Store, d *dag.DAG) (reason, consequ
 			"the running scheduler has not loaded this file (it runs the DAG as the other file says, if it still has it)", nil
 	}
 	return "", "", nil
+}
+
+// openDAG is open for a command about one DAG (trigger): when a scheduler
+// recorded the DAG from a file in this command's DAGs folder, only that
+// file is parsed (a folder of a thousand DAGs takes a tenth of a second);
+// otherwise, or if that file no longer defines the DAG, the whole folder is
+// loaded and lookupDAG says what is wrong. recorded reports that the DAG
+// came from the scheduler's own file, so notLoaded has nothing to say.
+func (a *app) openDAG(ctx context.Context, id string) (e *env, d *dag.DAG, recorded bool, err error) {
+	e, err = a.openUnloaded(ctx)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if d := e.recordedDAG(ctx, id); d != nil {
+		return e, d, true, nil
+	}
+	if err := e.bag.Reload(); err != nil {
+		e.close()
+		return nil, nil, false, err
+	}
+	if d, err = e.lookupDAG(id); err != nil {
+		e.close()
+		return nil, nil, false, err
+	}
+	return e, d, false, nil
+}
+
+// recordedDAG loads id from the file a scheduler recorded for it, if that
+// file is in e's DAGs folder and still defines id without errors; nil
+// otherwise.
+func (e *env) recordedDAG(ctx context.Context, id string) *dag.DAG {
+	rec, err := e.st.GetDAG(ctx, id)
+	if err != nil || !inFolder(rec.FileLoc, e.cfg.DagsFolder) {
+		return nil
+	}
+	d, err := dag.LoadFile(rec.FileLoc, e.bag.LoadOptions())
+	if err != nil || d.ID != id || d.FileLoc != rec.FileLoc {
+		return nil
+	}
+	return d
+}
+
+// inFolder reports whether file is a path inside dir (as given, not
+// following links: a scheduler records the paths it walked).
+func inFolder(file, dir string) bool {
+	if file == "" || dir == "" {
+		return false
+	}
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(file))
+	return err == nil && rel != "." && !filepath.IsAbs(rel) && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // warnNotLoaded prints notLoaded's warning on stderr. A store that cannot

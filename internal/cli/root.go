@@ -148,6 +148,20 @@ type env struct {
 }
 
 func (a *app) open(ctx context.Context) (*env, error) {
+	e, err := a.openUnloaded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.bag.Reload(); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// openUnloaded is open with the DAG bag still empty: the caller loads
+// what it needs (openDAG).
+func (a *app) openUnloaded(ctx context.Context) (*env, error) {
 	cfg, err := a.config()
 	if err != nil {
 		return nil, err
@@ -157,10 +171,6 @@ func (a *app) open(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	bag := engine.NewBag(cfg.DagsFolder, a.operators.Specs())
-	if err := bag.Reload(); err != nil {
-		st.Close()
-		return nil, err
-	}
 	return &env{cfg: cfg, st: st, bag: bag, log: a.logger(cfg)}, nil
 }
 

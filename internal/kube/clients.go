@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -27,12 +26,12 @@ const (
 )
 
 // Clients caches built clients per connection settings, so a try reuses
-// the clientset of the tries before it instead of reading and parsing the
-// kubeconfig and building a clientset again (a quarter of a pod task's
+// the client of the tries before it instead of reading and parsing the
+// kubeconfig and building a client again (a quarter of a pod task's
 // CPU). The key is a digest of the settings and of the state (size,
 // modification time) of every file they read, so an edited kubeconfig or
 // a rotated service-account token builds a new client; only a stat is
-// made per Connect. The clientsets share their HTTP transports through
+// made per Connect. The clients share their HTTP transports through
 // client-go's own transport cache. The cache holds at most its bound,
 // dropping the least recently used. Safe for concurrent use; a nil
 // *Clients caches nothing.
@@ -52,7 +51,7 @@ type clientKey [sha256.Size]byte
 type clientEntry struct {
 	key       clientKey
 	config    *rest.Config
-	client    kubernetes.Interface
+	client    Interface
 	namespace string // the kubeconfig context's or the service account's
 }
 

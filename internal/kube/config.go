@@ -6,13 +6,12 @@ import (
 	"os"
 	"strings"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
 // noClientRateLimit turns off client-go's client-side rate limiter (a
-// negative QPS builds none). A clientset is shared by every try of the
+// negative QPS builds none). A client is shared by every try of the
 // process (Clients), so its token bucket would be a process-wide limit:
 // client-go's defaults (5 a second, bursts of 10), or even 50 a second,
 // queue the create, watch, log and delete calls of a few dozen parallel
@@ -25,11 +24,11 @@ const noClientRateLimit = -1
 // namespace.
 const inClusterNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
-// Cluster is a reachable cluster: its REST config, its clientset and the
+// Cluster is a reachable cluster: its REST config, its client and the
 // namespace its configuration defaults to.
 type Cluster struct {
 	Config    *rest.Config
-	Client    kubernetes.Interface
+	Client    Interface
 	Namespace string // the connection's, else the kubeconfig context's or the service account's, else "default"
 	Settings  *Settings
 }
@@ -45,7 +44,7 @@ func (s *Settings) Connect() (*Cluster, error) {
 	return s.cluster(e), nil
 }
 
-// build reads the configuration of s and builds its clientset.
+// build reads the configuration of s and builds its client.
 func (s *Settings) build() (*clientEntry, error) {
 	cfg, ns, err := s.restConfig()
 	if err != nil {
@@ -56,7 +55,7 @@ func (s *Settings) build() (*clientEntry, error) {
 		cfg.Insecure = true
 		cfg.CAData, cfg.CAFile = nil, ""
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build the client: %w", err)
 	}

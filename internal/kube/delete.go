@@ -9,7 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // deleteMargin is added to the grace period while a deleted pod is
@@ -43,7 +42,7 @@ func (o DeleteOutcome) Describe() string {
 // then, if it is still there after grace and a margin, with grace 0, and
 // waits until it is gone. ctx bounds the whole; an error means the pod may
 // still exist.
-func DeletePod(ctx context.Context, pods corev1client.PodInterface, name string, uid types.UID, grace time.Duration) (DeleteOutcome, error) {
+func DeletePod(ctx context.Context, pods PodInterface, name string, uid types.UID, grace time.Duration) (DeleteOutcome, error) {
 	gone, err := deleteOnce(ctx, pods, name, uid, grace)
 	if err != nil || gone {
 		return DeleteGone, err
@@ -66,7 +65,7 @@ func DeletePod(ctx context.Context, pods corev1client.PodInterface, name string,
 // RequestDelete asks the apiserver to delete the pod with grace, without
 // waiting for it to go (on_finish_action of a pod that ended). A pod
 // already gone is no error.
-func RequestDelete(ctx context.Context, pods corev1client.PodInterface, name string, uid types.UID, grace *time.Duration) error {
+func RequestDelete(ctx context.Context, pods PodInterface, name string, uid types.UID, grace *time.Duration) error {
 	opts := metav1.DeleteOptions{}
 	if uid != "" {
 		opts.Preconditions = &metav1.Preconditions{UID: &uid}
@@ -83,7 +82,7 @@ func RequestDelete(ctx context.Context, pods corev1client.PodInterface, name str
 
 // deleteOnce sends one delete; gone reports a pod already gone (or
 // replaced: the UID precondition failed).
-func deleteOnce(ctx context.Context, pods corev1client.PodInterface, name string, uid types.UID, grace time.Duration) (bool, error) {
+func deleteOnce(ctx context.Context, pods PodInterface, name string, uid types.UID, grace time.Duration) (bool, error) {
 	opts := metav1.DeleteOptions{GracePeriodSeconds: seconds(grace)}
 	if uid != "" {
 		opts.Preconditions = &metav1.Preconditions{UID: &uid}
@@ -108,7 +107,7 @@ func deleteOnce(ctx context.Context, pods corev1client.PodInterface, name string
 }
 
 // awaitGone waits up to limit for the pod to be gone, by watching it.
-func awaitGone(ctx context.Context, pods corev1client.PodInterface, name string, uid types.UID, limit time.Duration) bool {
+func awaitGone(ctx context.Context, pods PodInterface, name string, uid types.UID, limit time.Duration) bool {
 	wctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	tr := &Tracker{Pods: pods, Name: name, UID: uid}

@@ -1,7 +1,9 @@
 // Package kube reaches Kubernetes for the operators that run work there:
 // it reads a connection of type kubernetes (Airflow's KubernetesHook
-// extras) into Settings, builds a client-go clientset from them, and holds
-// what every pod-running operator needs:
+// extras) into Settings, builds a core/v1 client from them (client.go:
+// client-go's REST client without its Clientset, whose API groups would
+// be registered at every start of the binary), and holds what every
+// pod-running operator needs:
 //
 //   - names and labels: pod names from a base and a random suffix checked
 //     against DNS-1123, label values made safe as Airflow's

@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 )
 
 // maxEvents bounds the events quoted in a failure.
@@ -23,7 +22,7 @@ const maxEvents = 5
 // "Reason: message" lines (with the count when it repeated), at most the
 // last few: the reasons a pod did not start (FailedScheduling,
 // FailedMount, Failed to pull image ...).
-func WarningEvents(ctx context.Context, cs kubernetes.Interface, namespace, name string, uid types.UID) ([]string, error) {
+func WarningEvents(ctx context.Context, cs Interface, namespace, name string, uid types.UID) ([]string, error) {
 	sel := fields.Set{"involvedObject.kind": "Pod", "involvedObject.name": name}
 	if uid != "" {
 		sel["involvedObject.uid"] = string(uid)
@@ -72,7 +71,7 @@ func asAPIStatus(err error, se *apierrors.APIStatus) bool { return errors.As(err
 // less a minute for the skew between it and ours): a pod of that name
 // existed then, even if it is gone now. Events live an hour by default,
 // so an older pod may leave none.
-func PodEventsSince(ctx context.Context, cs kubernetes.Interface, namespace, name string, since time.Time) (bool, error) {
+func PodEventsSince(ctx context.Context, cs Interface, namespace, name string, since time.Time) (bool, error) {
 	sel := fields.Set{"involvedObject.kind": "Pod", "involvedObject.name": name}
 	list, err := cs.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: sel.AsSelector().String()})
 	if err != nil {

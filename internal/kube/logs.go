@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // LogPosition is how far a container's log has been written: the
@@ -31,7 +30,7 @@ func (p LogPosition) IsZero() bool { return p.Time.IsZero() }
 // restart, the kubelet ending an idle stream) is opened again from the
 // last line written and no line is written twice.
 type LogFollower struct {
-	Pods      corev1client.PodInterface
+	Pods      PodInterface
 	Pod       string
 	Container string
 	Out       io.Writer

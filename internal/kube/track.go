@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // watchTimeout is how long one watch request lasts before the apiserver
@@ -34,7 +33,7 @@ type Update struct {
 // connection and an apiserver restart are survived, and an expired
 // version (410 Gone) is replaced by one read of the pod. Nothing polls.
 type Tracker struct {
-	Pods corev1client.PodInterface
+	Pods PodInterface
 	Name string
 	// UID, when set, is the pod's: a pod of the same name with another
 	// UID is not it, and means it is gone.

@@ -61,7 +61,7 @@ func apiserverAddr(id, host string) (string, error) {
 // kubeVersion asks the apiserver for its version, as `kubectl version`
 // does, within ctx (client-go's ServerVersion takes no context).
 func kubeVersion(ctx context.Context, cl *kube.Cluster) (string, error) {
-	raw, err := cl.Client.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	raw, err := cl.Client.CoreV1().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
 	if err != nil {
 		return "", fmt.Errorf("apiserver version: %w", err)
 	}

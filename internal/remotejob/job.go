@@ -10,7 +10,6 @@ import (
 	"io"
 	"maps"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,20 +67,78 @@ func validDir(dir, id string) error {
 	return nil
 }
 
-var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$`)
+// The job id and environment name rules are checked by hand, not with
+// package-level regular expressions: `{0,199}` compiled into hundreds of
+// instructions at every start of the binary, the CLI's included (half a
+// millisecond, 2,700 allocations), for rules that are a few byte tests.
+
+// maxJobID is the longest job id, in bytes (all allowed bytes are ASCII).
+const maxJobID = 200
 
 // ValidJobID reports whether id is usable as a job directory name: letters,
 // digits, . _ - (not first: no hidden or relative names), at most 200.
-func ValidJobID(id string) bool { return jobIDPattern.MatchString(id) }
+func ValidJobID(id string) bool {
+	if id == "" || len(id) > maxJobID || id[0] == '.' || id[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !jobIDByte(id[i]) {
+			return false
+		}
+	}
+	return true
+}
 
-var unsafeRun = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+// jobIDByte reports whether c may appear in a job id: A-Z a-z 0-9 . _ -.
+func jobIDByte(c byte) bool {
+	return asciiAlnum(c) || c == '.' || c == '_' || c == '-'
+}
+
+func asciiAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// safeRuns replaces every run of bytes that may not appear in a job id
+// with one "_".
+func safeRuns(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	inRun := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if jobIDByte(c) {
+			b.WriteByte(c)
+			inRun = false
+			continue
+		}
+		if !inRun {
+			b.WriteByte('_')
+			inRun = true
+		}
+	}
+	return b.String()
+}
+
+// validEnvName reports whether k is a shell variable name:
+// [A-Za-z_][A-Za-z0-9_]*.
+func validEnvName(k string) bool {
+	if k == "" || '0' <= k[0] && k[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !asciiAlnum(k[i]) && k[i] != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // JobID derives a try's job id: readable parts for a person looking at the
 // host, and a hash of the exact parts so that two tries never share one.
 func JobID(dagID, runID, taskID string, try int) string {
 	sum := sha256.Sum256([]byte(dagID + "\x00" + runID + "\x00" + taskID + "\x00" + strconv.Itoa(try)))
 	part := func(s string) string {
-		s = strings.Trim(unsafeRun.ReplaceAllString(s, "_"), "._-")
+		s = strings.Trim(safeRuns(s), "._-")
 		if len(s) > 40 {
 			s = s[:40]
 		}
@@ -89,8 +146,6 @@ func JobID(dagID, runID, taskID string, try int) string {
 	}
 	return fmt.Sprintf("%s_%s_%s_%d_%s", part(dagID), part(runID), part(taskID), try, hex.EncodeToString(sum[:6]))
 }
-
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // jobFile is what the job runs: the environment, the directory, then the
 // command, verbatim. It reaches the host on stdin, so neither the command
@@ -100,7 +155,7 @@ func jobFile(s Spec) ([]byte, error) {
 	b.WriteString("# Sirocco remote job: environment, directory, then the task's command.\n")
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		v := s.Env[k]
-		if !envName.MatchString(k) {
+		if !validEnvName(k) {
 			return nil, fmt.Errorf("environment variable name %q: want letters, digits and _, not starting with a digit", k)
 		}
 		if strings.IndexByte(v, 0) >= 0 {

@@ -318,8 +318,11 @@ type Store interface {
 	// acts on has changed, so it looks now rather than at its next poll.
 	// CreateRun, UpdateRun, MarkTask, ClearTasks, SetPaused and SetPool
 	// notify by themselves once they have written; the hand-off's task
-	// writes do not, as their writer applies them itself. It is best
-	// effort: the poll interval remains the safety net.
+	// writes do not, as their writer applies them itself, except a try's
+	// end as up_for_retry or failed (UpdateTask, UpdateTaskRow and
+	// UpdateTasks), which a watcher such as `dags trigger --wait` must see
+	// while it lasts. It is best effort: the poll interval remains the
+	// safety net.
 	Notify(ctx context.Context) error
 	// Watch returns a channel that receives soon after another handle on
 	// this database notified, until ctx ends or the store is closed. The

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/connection"
@@ -51,7 +50,7 @@ type Executor struct {
 	template *corev1.Pod
 
 	cluster   *kube.Cluster
-	pods      corev1client.PodInterface
+	pods      kube.PodInterface
 	namespace string
 	secret    string // the Secret holding PodSecrets, once created
 	ctx       context.Context

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/sirocco-dev/sirocco/internal/kube"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -134,7 +133,7 @@ func connect(ctx context.Context, t *operator.Task, connID string, o kube.Overri
 type run struct {
 	t    *operator.Task
 	cl   *kube.Cluster
-	pods corev1client.PodInterface
+	pods kube.PodInterface
 
 	mu         sync.Mutex // h and savedAt: the log follower updates the position
 	h          Handle

@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/sirocco-dev/sirocco/internal/kube"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -46,7 +45,7 @@ var pullFailures = []string{"ErrImagePull", "ImagePullBackOff", "InvalidImageNam
 type driverPod struct {
 	r         *submission
 	t         *operator.Task
-	pods      corev1client.PodInterface
+	pods      kube.PodInterface
 	ns, name  string
 	container string // the driver container's name, if the task set one
 	legacy    bool   // a handle from before version 4: the pod has no labels of the try

@@ -68,13 +68,17 @@ func (s *Store) GetTaskInstance(ctx context.Context, k store.TaskKey) (store.Tas
 // changed; a missing row or a lost race is (false, nil), so of several
 // callers racing one transition exactly one sees true.
 func (s *Store) UpdateTask(ctx context.Context, u store.TaskUpdate) (bool, error) {
-	w, err := s.updateTaskCombined(ctx, u)
+	w, err := s.UpdateTaskRow(ctx, u)
 	return w.OK, err
 }
 
 // UpdateTaskRow is UpdateTask that also returns the row as written.
 func (s *Store) UpdateTaskRow(ctx context.Context, u store.TaskUpdate) (store.Written, error) {
-	return s.updateTaskCombined(ctx, u)
+	w, err := s.updateTaskCombined(ctx, u)
+	if err == nil {
+		s.notifiedTryEnds(ctx, w)
+	}
+	return w, err
 }
 
 // updateTaskDirect is UpdateTaskRow as one statement of its own.
@@ -121,6 +125,7 @@ func (s *Store) UpdateTasks(ctx context.Context, us []store.TaskUpdate) ([]store
 	if err != nil {
 		return ws, fmt.Errorf("update %d tasks: %w", len(us), err)
 	}
+	s.notifiedTryEnds(ctx, ws...)
 	return ws, nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
 // Notifications between handles on one database (Store.Notify and
@@ -87,6 +89,19 @@ func (s *Store) Notify(ctx context.Context) error {
 // not the write's: it only leaves the others to their poll.
 func (s *Store) notified(ctx context.Context) {
 	_ = s.Notify(ctx)
+}
+
+// notifiedTryEnds notifies when one of the task writes ended a try as
+// up_for_retry or failed: a watcher (`dags trigger --wait`) must see a
+// retry while it lasts, not only the run's end. A successful try does not
+// notify: a chain's hand-offs stay free of it.
+func (s *Store) notifiedTryEnds(ctx context.Context, ws ...store.Written) {
+	for _, w := range ws {
+		if w.OK && (w.Row.State == store.StateUpForRetry || w.Row.State == store.StateFailed) {
+			s.notified(ctx)
+			return
+		}
+	}
 }
 
 // Watch returns a channel that receives after another handle on this

@@ -30,6 +30,7 @@ var notifyCases = []struct {
 }{
 	{"WritesOfAnotherHandleWake", testWritesOfAnotherHandleWake},
 	{"OwnWritesDoNotWake", testOwnWritesDoNotWake},
+	{"FailedTriesWake", testFailedTriesWake},
 }
 
 // wakeTimeout bounds the wait for a notification that must come; it only
@@ -131,4 +132,50 @@ func testOwnWritesDoNotWake(t *testing.T, a, b store.Store) {
 		t.Fatalf("UpdateRun from queued of a running run = %v, %v", ok, err)
 	}
 	mustNotWake(t, chA, "an update that did not apply")
+}
+
+// testFailedTriesWake: a task write that ends a try as up_for_retry or
+// failed wakes a watcher (`dags trigger --wait` shows the retry while it
+// lasts), through each of the task write methods; a success, the chain's
+// every hand-off, does not.
+func testFailedTriesWake(t *testing.T, a, b store.Store) {
+	ctx := t.Context()
+	ch := mustWatch(t, a)
+	if err := b.CreateRun(ctx, newRun("d", "r", t0, store.RunRunning), newTIs("x", "y", "z")); err != nil {
+		t.Fatal(err)
+	}
+	mustWake(t, ch, "CreateRun")
+	key := func(id string) store.TaskKey { return store.TaskKey{DagID: "d", RunID: "r", TaskID: id} }
+	to := func(id string, st store.TaskState) store.TaskUpdate { return store.TaskUpdate{Key: key(id), To: st} }
+	steps := []struct {
+		what  string
+		write func() error
+		wakes bool
+	}{
+		{"UpdateTask to success", func() error { _, err := b.UpdateTask(ctx, to("x", store.StateSuccess)); return err }, false},
+		{"UpdateTasks to success", func() error {
+			_, err := b.UpdateTasks(ctx, []store.TaskUpdate{to("y", store.StateSuccess)})
+			return err
+		}, false},
+		{"UpdateTask to up_for_retry", func() error { _, err := b.UpdateTask(ctx, to("x", store.StateUpForRetry)); return err }, true},
+		{"UpdateTaskRow to failed", func() error { _, err := b.UpdateTaskRow(ctx, to("y", store.StateFailed)); return err }, true},
+		{"UpdateTasks to up_for_retry", func() error {
+			_, err := b.UpdateTasks(ctx, []store.TaskUpdate{to("x", store.StateRunning), to("z", store.StateUpForRetry)})
+			return err
+		}, true},
+		{"UpdateTask to failed that did not apply", func() error {
+			_, err := b.UpdateTask(ctx, store.TaskUpdate{Key: key("x"), From: []store.TaskState{store.StateQueued}, To: store.StateFailed})
+			return err
+		}, false},
+	}
+	for _, s := range steps {
+		if err := s.write(); err != nil {
+			t.Fatalf("%s: %v", s.what, err)
+		}
+		if s.wakes {
+			mustWake(t, ch, "another handle's "+s.what)
+		} else {
+			mustNotWake(t, ch, "another handle's "+s.what)
+		}
+	}
 }
