@@ -266,16 +266,17 @@ func (h *handler) apiTaskInstance(w http.ResponseWriter, r *http.Request) {
 	}
 	out := tiJSON{DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, State: string(ti.State), TryNumber: ti.TryNumber,
 		MaxTries: ti.MaxTries, Start: stamp(ti.StartDate), End: stamp(ti.EndDate), Hostname: ti.Hostname, Pool: ti.Pool,
-		Queue: ti.Queue, Finished: ti.State.Finished(), Handle: describeHandle(ti.Handle), Rendered: json.RawMessage("{}")}
-	if json.Valid(ti.Rendered) && len(ti.Rendered) > 0 {
-		out.Rendered = ti.Rendered
+		Queue: ti.Queue, Finished: ti.State.Finished(), Handle: describeHandle(ti.Handle)}
+	if out.Rendered, err = h.maskRendered(r, ti.Rendered); err != nil {
+		h.fail(w, err)
+		return
 	}
 	if dags, _ := h.o.DAGs(); dags[ti.DagID] != nil {
 		if t := dags[ti.DagID].Task(ti.TaskID); t != nil {
 			out.Operator, out.DependsOn = t.Operator, t.DependsOn
 		}
 	}
-	if out.Tries, err = tries(h.o.Config.LogsDir(), ti); err != nil {
+	if out.Tries, err = h.tries.tries(h.o.Config.LogsDir(), ti); err != nil {
 		h.fail(w, err)
 		return
 	}
