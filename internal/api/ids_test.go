@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -174,5 +175,37 @@ func TestLogOfALongRunID(t *testing.T) {
 	}
 	if r := s.do("GET", path, nil); r.status != http.StatusOK || string(r.body) != "hello\n" {
 		t.Errorf("log: %d %q", r.status, r.body)
+	}
+}
+
+// TestLogJSONIsBounded: the JSON form of a log bigger than 1 MiB holds its
+// last lines only (from a line's start) and says so, rather than reading a
+// file of any size into memory; the text form is still the whole file.
+func TestLogJSONIsBounded(t *testing.T) {
+	s := newSite(t, map[string]string{"etl.yaml": etlYAML})
+	s.storeRun("etl", "r", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s.setState(store.TaskKey{DagID: "etl", RunID: "r", TaskID: "extract"}, store.StateSuccess, nil)
+	file := tasklog.Path(s.cfg.LogsDir(), "etl", "r", "extract", 1)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range 150000 {
+		fmt.Fprintf(&b, "line %06d\n", i) // 12 bytes a line: 1.8 MB
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/dags/etl/dagRuns/r/taskInstances/extract/logs/1"
+	r := s.do("GET", path, nil, "Accept", "application/json")
+	js := r.json(t)
+	content, _ := js["content"].(string)
+	skipped, _ := js["skipped_bytes"].(float64)
+	if r.status != http.StatusOK || js["truncated"] != true || len(content) > 1<<20 || len(content) < 1<<20-12 ||
+		content != b.String()[int(skipped):] || int(skipped)%12 != 0 {
+		t.Errorf("JSON log: %d, truncated %v, %d bytes after %v skipped", r.status, js["truncated"], len(content), skipped)
+	}
+	if r := s.do("GET", path, nil); len(r.body) != b.Len() {
+		t.Errorf("text log: %d bytes, want %d", len(r.body), b.Len())
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +16,11 @@ import (
 )
 
 // getLog answers one try's log file, as written (secrets are masked when
-// the file is written): text/plain, or {"content": ...} when the client
-// asks for application/json.
+// the file is written): text/plain, streamed whole, or {"content": ...}
+// when the client asks for application/json. The JSON form holds at most
+// the last maxJSONLog bytes, from a line's start, with "truncated": true
+// and "skipped_bytes" when that is not the whole log, so a multi-GB log
+// is never read into memory.
 func (s *server) getLog(w http.ResponseWriter, r *http.Request) error {
 	raw := r.PathValue("task_try_number")
 	try, err := strconv.Atoi(raw)
@@ -40,11 +44,16 @@ func (s *server) getLog(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer f.Close()
 	if wantsJSON(r) {
-		data, err := io.ReadAll(f)
+		data, skipped, err := lastBytes(f, maxJSONLog)
 		if err != nil {
 			return fmt.Errorf("read log of try %d: %w", try, err)
 		}
-		return writeJSON(w, http.StatusOK, map[string]any{"content": string(data), "continuation_token": nil})
+		out := map[string]any{"content": string(data), "continuation_token": nil}
+		if skipped > 0 {
+			out["truncated"], out["skipped_bytes"] = true, skipped
+			out["hint"] = "only the log's last lines are in the JSON form; ask for text/plain for the whole log"
+		}
+		return writeJSON(w, http.StatusOK, out)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -68,4 +77,34 @@ func wantsJSON(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// maxJSONLog bounds the content of the JSON form of a log.
+const maxJSONLog = 1 << 20
+
+// lastBytes reads f whole when it holds at most n bytes, else from the
+// first line that starts within its last n bytes; skipped is how many
+// bytes it left out.
+func lastBytes(f *os.File, n int64) (data []byte, skipped int64, err error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if st.Size() <= n {
+		data, err = io.ReadAll(io.LimitReader(f, n))
+		return data, 0, err
+	}
+	// From the byte before the last n: is the first of them a line's start?
+	start := st.Size() - n - 1
+	data = make([]byte, n+1)
+	m, err := f.ReadAt(data, start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, err
+	}
+	data = data[:m]
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 || i+1 == len(data) { // no line starts there: cut within one
+		i = 0
+	}
+	return data[i+1:], start + int64(i) + 1, nil
 }

@@ -11,12 +11,13 @@ import (
 
 // Site is everything served on the port, as standalone and api-server
 // serve it: auth's /login, /logout and /auth/token, the API under
-// /api/v1, /health and /metrics, and ui at every other path (nil: the
-// API's 404), all behind an auth.Auth made of ao, which records writes in
+// /api/v1, /health and /metrics, and the handler ui builds at every other
+// path (nil: the API's 404; ui gets the auth.Auth so that its streams can
+// check their caller again while they last), all behind an auth.Auth made of ao, which records writes in
 // the audit log under the route patterns this package names (ao.Routes is
 // set here). Every answer is counted in o.Metrics, auth's refusals (401,
 // 403) included.
-func Site(o Options, ao auth.Options, ui http.Handler) http.Handler {
+func Site(o Options, ao auth.Options, ui func(*auth.Auth) http.Handler) http.Handler {
 	s := newServer(o)
 	ao.Routes = s.auditRoute
 	authn := auth.New(ao)
@@ -27,7 +28,7 @@ func Site(o Options, ao auth.Options, ui http.Handler) http.Handler {
 	if ui == nil {
 		mux.Handle("/", s)
 	} else {
-		mux.Handle("/", metrics.LabelRoute(ui))
+		mux.Handle("/", metrics.LabelRoute(ui(authn)))
 	}
 	return o.Metrics.Instrument(authn.Handler(mux), s.routeLabel)
 }

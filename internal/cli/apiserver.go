@@ -11,7 +11,6 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/api"
 	"github.com/sirocco-dev/sirocco/internal/engine"
 	"github.com/sirocco-dev/sirocco/internal/metrics"
-	"github.com/sirocco-dev/sirocco/internal/ui"
 )
 
 func (a *app) apiServerCmd() *cobra.Command {
@@ -71,7 +70,7 @@ func (a *app) serveAPI(parent context.Context, hf *httpFlags) error {
 	m := metrics.New()
 	m.Store(st, metricsTimeout)
 	opts := api.Options{Store: st, Config: cfg, Keys: keys, DAGs: bagDAGs(bag), Started: time.Now(), Logger: log, Metrics: m}
-	site := siteHandler(st, cfg, log, opts, ui.New(uiOptions(st, bagDAGs(bag), cfg, log, ctx.Done())), secure)
+	site := siteHandler(st, cfg, log, opts, uiOptions(st, bagDAGs(bag), cfg, log, ctx.Done(), keys), secure)
 	closeHTTP, err := startHTTP(hf, site, log)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/api"
 	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/ui"
@@ -65,18 +66,23 @@ func (f *httpFlags) check(authOn bool) (bool, error) {
 
 // siteHandler is everything served on the port, behind authentication:
 // /login, /logout and /auth/token (package auth), /api/v1, /health and
-// /metrics (package api, over opts), and the web UI at every other path;
+// /metrics (package api, over opts), and the web UI at every other path
+// (its event streams check the caller's credentials again as they last);
 // every answer is counted in opts.Metrics.
-func siteHandler(st store.Store, cfg config.Config, log *slog.Logger, opts api.Options, uiHandler http.Handler, secure bool) http.Handler {
-	return api.Site(opts, auth.Options{Store: st, ServiceToken: cfg.APIToken, Secure: secure, Logger: log}, uiHandler)
+func siteHandler(st store.Store, cfg config.Config, log *slog.Logger, opts api.Options, uiOpts ui.Options, secure bool) http.Handler {
+	return api.Site(opts, auth.Options{Store: st, ServiceToken: cfg.APIToken, Secure: secure, Logger: log}, func(a *auth.Auth) http.Handler {
+		uiOpts.Recheck = a.StillValid
+		return ui.New(uiOpts)
+	})
 }
 
 // uiOptions are the web UI's: the auth middleware in front of it has
 // authenticated every request that reaches it (or the path is public:
-// its static assets), so its data guard admits all.
+// its static assets), so its data guard admits all. keys decrypt the
+// secrets its rendered fields are masked with.
 func uiOptions(st store.Store, dags func() (map[string]*dag.DAG, map[string]error), cfg config.Config, log *slog.Logger,
-	stop <-chan struct{}) ui.Options {
-	return ui.Options{Store: st, DAGs: dags, Config: cfg, Logger: log, Stop: stop,
+	stop <-chan struct{}, keys *connection.Keyring) ui.Options {
+	return ui.Options{Store: st, DAGs: dags, Config: cfg, Logger: log, Stop: stop, Keys: keys,
 		Guard: func(*http.Request) error { return nil }}
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/engine"
 	"github.com/sirocco-dev/sirocco/internal/metrics"
 	"github.com/sirocco-dev/sirocco/internal/store"
-	"github.com/sirocco-dev/sirocco/internal/ui"
 )
 
 func (a *app) standaloneCmd() *cobra.Command {
@@ -107,7 +106,7 @@ func (a *app) serve(parent context.Context, hf *httpFlags, role string) error {
 			if opts.Keys, err = loadKeys(cfg, log); err != nil {
 				return err
 			}
-			handler = siteHandler(st, cfg, log, opts, ui.New(uiOptions(st, opts.DAGs, cfg, log, ctx.Done())), secure)
+			handler = siteHandler(st, cfg, log, opts, uiOptions(st, opts.DAGs, cfg, log, ctx.Done(), opts.Keys), secure)
 		}
 		closeHTTP, err := startHTTP(hf, handler, log)
 		if err != nil {

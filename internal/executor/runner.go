@@ -527,6 +527,7 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 		vars.Keys = r.Connections.Keys
 	}
 	secrets := &tasklog.Secrets{}
+	carried := &pulledSecrets{vars: vars, conns: r.Connections}
 	// Building the context costs more than the rest of a try's start when
 	// no field is templated, so it is built only for the first one that is.
 	var tc template.Context
@@ -553,6 +554,11 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 				}
 				if err != nil {
 					return nil, err
+				}
+				// An upstream may have pushed a secret it was given (an XCom
+				// keeps it in clear): mask it in this try too.
+				if err := carried.addFound(ctx, x.Value, secrets); err != nil {
+					return nil, fmt.Errorf("xcom_pull %s: %w", taskID, err)
 				}
 				var v any
 				if json.Unmarshal([]byte(x.Value), &v) == nil {
@@ -602,6 +608,43 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 		return nil, fmt.Errorf("encode rendered fields: %w", err)
 	}
 	return &prepared{args: args, env: env, renderedJSON: js, secrets: secrets.List()}, nil
+}
+
+// pulledSecrets finds the known secrets (sensitive variables, connection
+// secrets) in the values a try pulls from XCom. They are read once per try
+// and only by a try whose templates call xcom_pull, so the hand-off of
+// other tries costs nothing more.
+type pulledSecrets struct {
+	vars   *connection.Variables
+	conns  *connection.Resolver
+	known  []string
+	loaded bool
+}
+
+// addFound adds to mask every known secret that value (an XCom's JSON)
+// holds in any of its masked forms (plain, JSON-escaped, base64...).
+func (p *pulledSecrets) addFound(ctx context.Context, value string, mask *tasklog.Secrets) error {
+	if !p.loaded {
+		var keys *connection.Keyring
+		var environ func() []string
+		if p.conns != nil {
+			keys, environ = p.conns.Keys, p.conns.Environ
+		}
+		known, err := connection.KnownSecrets(ctx, p.vars.Store, keys, environ)
+		if err != nil {
+			return err
+		}
+		p.known, p.loaded = known, true
+	}
+	for _, s := range p.known {
+		for _, form := range tasklog.Variants(s) {
+			if strings.Contains(value, form) {
+				mask.Add(s)
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // connection returns the resolver operators use: every secret of a

@@ -109,3 +109,51 @@ tasks:
 		t.Errorf("tasks test output:\n%s", test.String())
 	}
 }
+
+// TestSecretPulledFromXComMaskedDownstream: the UI review's reproduction.
+// Task a prints a sensitive variable (masked in its log) and so pushes it
+// as its return value, which the XCom keeps in clear; task b pulls it into
+// its command. b's log and b's stored rendered fields mask it, although
+// b's templates never read the variable themselves; so does a connection
+// password pulled the same way.
+func TestSecretPulledFromXComMaskedDownstream(t *testing.T) {
+	t.Parallel()
+	const secret, connPass = "Hunter2SuperSecret", "conn-Pa55-0b9e"
+	e := newEnv(t, `
+dag_id: leak
+tasks:
+  - {id: a, operator: bash, command: 'echo "{{ var.value.db_password }}"'}
+  - {id: c, operator: bash, command: 'echo `+connPass+`'}
+  - id: b
+    operator: bash
+    depends_on: [a, c]
+    command: 'echo got {{ ti.xcom_pull("a") }} and {{ ti.xcom_pull("c") }}'
+`)
+	keys, err := connection.NewKeyring(bytes.Repeat([]byte{5}, connection.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Connections = &connection.Resolver{Store: e.st, Keys: keys, Environ: func() []string {
+		return []string{"SIROCCO_CONN_WH=postgres://u:" + connPass + "@wh/db"}
+	}}
+	ctx := context.Background()
+	if err := (&connection.Variables{Store: e.st, Keys: keys}).Set(ctx, store.Variable{Key: "db_password", Value: secret}); err != nil {
+		t.Fatal(err)
+	}
+	runID := e.createRun(nil)
+	for _, task := range []string{"a", "c", "b"} {
+		if err := e.runner.Run(ctx, e.queue(runID, task)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := store.TaskKey{DagID: "leak", RunID: runID, TaskID: "b"}
+	ti, log := e.ti(b), e.log(b, 1)
+	if ti.State != store.StateSuccess || !strings.Contains(log, "got *** and ***") {
+		t.Fatalf("b: state %s, log:\n%s", ti.State, log)
+	}
+	for what, text := range map[string]string{"log": log, "rendered fields": string(ti.Rendered)} {
+		if strings.Contains(text, secret) || strings.Contains(text, connPass) {
+			t.Errorf("b's %s show a secret pulled from XCom:\n%s", what, text)
+		}
+	}
+}

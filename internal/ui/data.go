@@ -40,65 +40,54 @@ type dagRow struct {
 // recentRuns is how many runs the DAG list shows per DAG.
 const recentRuns = 8
 
-// apiDAGs answers every loaded DAG's recent runs and next run.
+// apiDAGs answers every loaded DAG's recent runs and next run, from two
+// statements whatever the number of DAGs (Store.RecentRuns).
 func (h *handler) apiDAGs(w http.ResponseWriter, r *http.Request) {
 	dags, _ := h.o.DAGs()
+	recent, last, err := h.o.Store.RecentRuns(r.Context(), recentRuns)
+	if err != nil {
+		h.fail(w, fmt.Errorf("recent runs: %w", err))
+		return
+	}
 	out := make([]dagRow, 0, len(dags))
 	for _, id := range sortedIDs(dags) {
-		row, err := h.dagRow(r, dags[id])
-		if err != nil {
-			h.fail(w, err)
-			return
+		d := dags[id]
+		row := dagRow{DagID: d.ID, RecentRuns: make([]runBrief, len(recent[d.ID]))}
+		for i, run := range recent[d.ID] {
+			row.RecentRuns[i] = briefOf(run)
+		}
+		lastRun, hasLast := last[d.ID]
+		if iv, ok := h.nextRun(d, lastRun, hasLast); ok {
+			row.NextRun, row.NextRunAt = stamp(iv.Start), stamp(iv.End)
 		}
 		out = append(out, row)
 	}
 	writeJSON(w, map[string]any{"dags": out})
 }
 
-func (h *handler) dagRow(r *http.Request, d *dag.DAG) (dagRow, error) {
-	runs, err := h.o.Store.ListRuns(r.Context(), store.RunFilter{DagID: d.ID, Limit: recentRuns})
-	if err != nil {
-		return dagRow{}, fmt.Errorf("list runs of %s: %w", d.ID, err)
-	}
-	row := dagRow{DagID: d.ID, RecentRuns: make([]runBrief, len(runs))}
-	for i, run := range runs {
-		row.RecentRuns[i] = briefOf(run)
-	}
-	if iv, ok, err := h.nextRun(r, d); err != nil {
-		return row, err
-	} else if ok {
-		row.NextRun, row.NextRunAt = stamp(iv.Start), stamp(iv.End)
-	}
-	return row, nil
-}
-
 // nextRun is the data interval of d's next scheduled run, as the scheduler
-// would create it: after the last scheduled run, else the first from the
-// start date (the latest due one when catchup is off).
-func (h *handler) nextRun(r *http.Request, d *dag.DAG) (dag.Interval, bool, error) {
+// would create it: after the last scheduled run (when hasLast), else the
+// first from the start date (the latest due one when catchup is off).
+func (h *handler) nextRun(d *dag.DAG, last store.DagRun, hasLast bool) (dag.Interval, bool) {
 	if d.Schedule == nil || !dag.IsPeriodic(d.Schedule) {
-		return dag.Interval{}, false, nil
+		return dag.Interval{}, false
 	}
-	last, err := h.o.Store.LastScheduledRun(r.Context(), d.ID)
 	var iv dag.Interval
 	var ok bool
-	switch {
-	case err == nil:
+	if hasLast {
 		iv, ok = d.Schedule.Next(dag.Interval{Start: last.DataIntervalStart, End: last.DataIntervalEnd})
-	case errors.Is(err, store.ErrNotFound):
+	} else {
 		if !d.Catchup {
 			iv, ok = d.Schedule.Latest(d.StartDate, h.o.Now())
 		}
 		if !ok {
 			iv, ok = d.Schedule.First(d.StartDate.In(d.Timezone))
 		}
-	default:
-		return iv, false, fmt.Errorf("last scheduled run of %s: %w", d.ID, err)
 	}
 	if ok && !d.EndDate.IsZero() && iv.Start.After(d.EndDate) {
 		ok = false
 	}
-	return iv, ok, nil
+	return iv, ok
 }
 
 // gridJSON is the grid of one DAG: Cells[r][t] indexes States for run r
@@ -270,20 +259,18 @@ func (h *handler) apiTaskInstance(w http.ResponseWriter, r *http.Request) {
 	}
 	out := tiJSON{DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, State: string(ti.State), TryNumber: ti.TryNumber,
 		MaxTries: ti.MaxTries, Start: stamp(ti.StartDate), End: stamp(ti.EndDate), Hostname: ti.Hostname, Pool: ti.Pool,
-		Queue: ti.Queue, Finished: ti.State.Finished(), Rendered: json.RawMessage("{}")}
-	if out.Handle, out.HandleSource, err = handleOf(h.o.Config.LogsDir(), ti); err != nil {
+		Queue: ti.Queue, Finished: ti.State.Finished()}
+	out.Handle, out.HandleSource = handleOf(h.o.Config.LogsDir(), ti)
+	if out.Rendered, err = h.maskRendered(r, ti.Rendered); err != nil {
 		h.fail(w, err)
 		return
-	}
-	if json.Valid(ti.Rendered) && len(ti.Rendered) > 0 {
-		out.Rendered = ti.Rendered
 	}
 	if dags, _ := h.o.DAGs(); dags[ti.DagID] != nil {
 		if t := dags[ti.DagID].Task(ti.TaskID); t != nil {
 			out.Operator, out.DependsOn = t.Operator, t.DependsOn
 		}
 	}
-	if out.Tries, err = tries(h.o.Config.LogsDir(), ti); err != nil {
+	if out.Tries, err = h.tries.tries(h.o.Config.LogsDir(), ti); err != nil {
 		h.fail(w, err)
 		return
 	}

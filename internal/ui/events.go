@@ -1,14 +1,10 @@
 package ui
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
 // sse is one server-sent events stream.
@@ -57,29 +53,35 @@ func (s *sse) comment() error {
 }
 
 // events streams "change" whenever a task instance was written or the set
-// of active runs changed (a run started or finished), looked at every
-// PollInterval. A page loads its data once the stream is open (so no
-// change between the two is missed) and again on each change. It is a
-// poll of the store's change cursor, an index lookup, rather than a
-// subscription: the in-process scheduler's writes never reach Store.Watch.
+// of active runs changed (a run started or finished), as the change feed's
+// one poller sees it every PollInterval. A page loads its data once the
+// stream is open (so no change between the two is missed) and again on
+// each change. The stream ends with "end" (data: the reason) when the
+// caller's credentials no longer hold (Options.Recheck).
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	last, err := h.signature(ctx)
+	release, err := h.acquire(r)
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
+	defer release()
+	wt, err := h.newWatch(r)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	defer wt.stop()
+	changes, unsubscribe := h.feed.subscribe()
+	defer unsubscribe()
 	s, err := startSSE(w, r)
 	if err != nil {
 		return
 	}
-	poll := time.NewTicker(h.o.PollInterval)
-	defer poll.Stop()
 	keep := time.NewTicker(h.o.KeepAlive)
 	defer keep.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-r.Context().Done():
 			return
 		case <-h.o.Stop:
 			return
@@ -87,40 +89,18 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 			if s.comment() != nil {
 				return
 			}
-		case <-poll.C:
-			sig, err := h.signature(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					h.log.Warn("ui change feed: cannot read the store", "err", err)
-				}
-				continue
-			}
-			if sig == last {
-				continue
-			}
-			last = sig
+		case <-changes:
 			if s.send("change", "", "{}") != nil {
 				return
 			}
+		case <-wt.due():
+			if reason := wt.recheck(); reason != "" {
+				_ = s.send("end", "", quote(reason))
+				return
+			}
+		case <-wt.expired():
+			_ = s.send("end", "", quote(expiredReason))
+			return
 		}
 	}
-}
-
-// signature changes whenever a task instance is written or a run becomes
-// or stops being active.
-func (h *handler) signature(ctx context.Context) (string, error) {
-	c, err := h.o.Store.TaskChangeCursor(ctx)
-	if err != nil {
-		return "", err
-	}
-	runs, err := h.o.Store.ListRuns(ctx, store.RunFilter{States: []store.RunState{store.RunQueued, store.RunRunning}})
-	if err != nil {
-		return "", fmt.Errorf("list active runs: %w", err)
-	}
-	var b strings.Builder
-	b.WriteString(strconv.FormatInt(int64(c), 10))
-	for _, run := range runs {
-		b.WriteString("|" + run.DagID + "/" + run.RunID + "=" + string(run.State))
-	}
-	return b.String(), nil
 }

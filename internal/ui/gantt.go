@@ -83,7 +83,7 @@ func (h *handler) ganttTasks(r *http.Request, run store.DagRun) ([]ganttTask, er
 	})
 	out := make([]ganttTask, 0, len(tis))
 	for _, ti := range tis {
-		ts, err := tries(h.o.Config.LogsDir(), ti)
+		ts, err := h.tries.tries(h.o.Config.LogsDir(), ti)
 		if err != nil {
 			return nil, err
 		}

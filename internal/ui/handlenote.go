@@ -29,18 +29,20 @@ const (
 
 // handleOf is ti's handle made readable and where it was read: the row's,
 // else the one noted in the latest try's log, else none ("").
-func handleOf(logsDir string, ti store.TaskInstance) (handleView, string, error) {
+func handleOf(logsDir string, ti store.TaskInstance) (handleView, string) {
 	if len(ti.Handle) > 0 {
-		return describeHandle(ti.Handle), handleFromStore, nil
+		return describeHandle(ti.Handle), handleFromStore
 	}
 	if ti.TryNumber < 1 {
-		return describeHandle(nil), "", nil
+		return describeHandle(nil), ""
 	}
+	// The note is a convenience: a log that cannot be read shows no handle
+	// rather than failing the whole task page.
 	raw, err := notedHandle(tasklog.Path(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber))
 	if err != nil || raw == nil {
-		return describeHandle(nil), "", err
+		return describeHandle(nil), ""
 	}
-	return describeHandle(raw), handleFromLog, nil
+	return describeHandle(raw), handleFromLog
 }
 
 // notedHandle returns the first handle noted in the head of the log at

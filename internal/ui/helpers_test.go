@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/api"
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator/all"
@@ -50,6 +51,15 @@ type site struct {
 
 func newSite(t testing.TB, files map[string]string, opts ...func(*ui.Options)) *site {
 	t.Helper()
+	return newSiteWith(t, files, nil, opts...)
+}
+
+// newSiteWith is newSite behind package auth's middleware when authOpts
+// is set (its Store is filled in), mounted as the CLI mounts it: /login,
+// /logout and /auth/token served, the UI's streams re-checked with
+// StillValid.
+func newSiteWith(t testing.TB, files map[string]string, authOpts *auth.Options, opts ...func(*ui.Options)) *site {
+	t.Helper()
 	home := t.TempDir()
 	dagsDir := filepath.Join(home, "dags")
 	if err := os.MkdirAll(dagsDir, 0o755); err != nil {
@@ -82,8 +92,14 @@ func newSite(t testing.TB, files map[string]string, opts ...func(*ui.Options)) *
 	mux := http.NewServeMux()
 	apiHandler := api.New(api.Options{Store: st, DAGs: dags, Config: cfg})
 	mux.Handle("/api/v1/", apiHandler)
+	var handler http.Handler = mux
+	if authOpts != nil {
+		authOpts.Store = st
+		a := auth.New(*authOpts)
+		o.Recheck, handler = a.StillValid, a.Handler(mux)
+	}
 	mux.Handle("/", ui.New(o))
-	s := &site{t: t, st: st, cfg: cfg, srv: httptest.NewServer(mux)}
+	s := &site{t: t, st: st, cfg: cfg, srv: httptest.NewServer(handler)}
 	t.Cleanup(s.srv.Close)
 	return s
 }
@@ -153,12 +169,23 @@ type event struct{ name, id, data string }
 
 // stream opens an event stream; events arrive on the channel until the
 // test ends or the server ends the stream (then it is closed).
-func (s *site) stream(path string) <-chan event {
+func (s *site) stream(path string, headers ...string) <-chan event {
+	s.t.Helper()
+	events, _ := s.openStream(path, headers...)
+	return events
+}
+
+// openStream is stream that also returns the function closing it (and
+// waiting for its reader); headers are name, value pairs.
+func (s *site) openStream(path string, headers ...string) (<-chan event, func()) {
 	s.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", s.srv.URL+path, nil)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := s.srv.Client().Do(req) //nolint:bodyclose // the reader goroutine closes it
 	if err != nil {
@@ -173,12 +200,14 @@ func (s *site) stream(path string) <-chan event {
 	}
 	out := make(chan event, 100)
 	done := make(chan struct{})
-	s.t.Cleanup(func() { cancel(); <-done })
+	stop := func() { cancel(); <-done }
+	s.t.Cleanup(stop)
 	go func() {
 		defer close(done)
 		defer close(out)
 		defer body.Close()
 		sc := bufio.NewScanner(body)
+		sc.Buffer(make([]byte, 64<<10), 4<<20) // a chunk's JSON is up to 6 x 256 KiB
 		var ev event
 		for sc.Scan() {
 			line := sc.Text()
@@ -197,7 +226,7 @@ func (s *site) stream(path string) <-chan event {
 			}
 		}
 	}()
-	return out
+	return out, stop
 }
 
 // next waits for the next event, failing the test after timeout.

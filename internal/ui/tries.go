@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -135,24 +136,82 @@ func readTrySummary(path string) (trySummary, bool, error) {
 	return summarizeLog(head, tail), true, nil
 }
 
-// tries lists every try of ti: the earlier ones from their logs, the
-// latest from the row itself.
-func tries(logsDir string, ti store.TaskInstance) ([]tryJSON, error) {
+// tryCache keeps the summaries of earlier tries' logs: those files no
+// longer change, so a summary is good while the file (its identity, size
+// and time) is the same. The task page asks for them on every change.
+type tryCache struct {
+	mu sync.Mutex
+	m  map[string]cachedTry
+}
+
+type cachedTry struct {
+	file os.FileInfo
+	sum  trySummary
+}
+
+// maxCachedTries bounds the cache; beyond it, it starts afresh.
+const maxCachedTries = 4096
+
+// summary is readTrySummary of an earlier try's log, from the cache when
+// the file has not changed since.
+func (c *tryCache) summary(path string) (trySummary, bool, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return trySummary{}, false, nil
+	}
+	if err != nil {
+		return trySummary{}, false, fmt.Errorf("stat %s: %w", path, err)
+	}
+	c.mu.Lock()
+	hit, ok := c.m[path]
+	c.mu.Unlock()
+	if ok && sameFile(hit.file, st) {
+		return hit.sum, true, nil
+	}
+	sum, has, err := readTrySummary(path)
+	if err != nil || !has {
+		return sum, has, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCachedTries {
+		clear(c.m)
+	}
+	c.m[path] = cachedTry{file: st, sum: sum}
+	return sum, true, nil
+}
+
+// sameFile reports whether two looks at a path saw the same, unchanged file.
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// tries lists every try of ti: the earlier ones from their logs (cached),
+// the latest from the row itself (its log is only looked for).
+func (c *tryCache) tries(logsDir string, ti store.TaskInstance) ([]tryJSON, error) {
 	out := make([]tryJSON, 0, ti.TryNumber)
 	for n := 1; n <= ti.TryNumber; n++ {
 		path := tasklog.Path(logsDir, ti.DagID, ti.RunID, ti.TaskID, n)
-		sum, has, err := readTrySummary(path)
-		if err != nil {
-			return nil, err
-		}
-		t := tryJSON{Try: n, HasLog: has}
+		t := tryJSON{Try: n}
+		var sum trySummary
 		if n == ti.TryNumber {
+			_, err := os.Stat(path)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("stat %s: %w", path, err)
+			}
+			t.HasLog = err == nil
 			sum = trySummary{Start: ti.StartDate, End: ti.EndDate, Outcome: string(ti.State)}
 			if ti.State == store.StateNone {
 				sum.Outcome = "none"
 			}
-		} else if sum.Outcome == "" {
-			sum.Outcome = "unknown"
+		} else {
+			var err error
+			if sum, t.HasLog, err = c.summary(path); err != nil {
+				return nil, err
+			}
+			if sum.Outcome == "" {
+				sum.Outcome = "unknown"
+			}
 		}
 		t.State, t.Start, t.End = sum.Outcome, stamp(sum.Start), stamp(sum.End)
 		if !sum.Start.IsZero() && !sum.End.IsZero() {

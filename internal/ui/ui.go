@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -48,14 +49,35 @@ type Options struct {
 	// KeepAlive is how often an idle event stream sends a comment, so
 	// proxies keep it open; 15s when zero.
 	KeepAlive time.Duration
+	// Keys decrypt the stored variables and connections whose secrets the
+	// rendered fields are masked with (as api.Options.Keys); Environ lists
+	// the environment for SIROCCO_VAR_* and SIROCCO_CONN_* (os.Environ
+	// when nil).
+	Keys    *connection.Keyring
+	Environ func() []string
+	// Recheck, when set, says whether the credentials a request came with
+	// are still good and until when (zero: no end). An open event stream
+	// or log tail calls it every RecheckInterval (30s when zero) and ends
+	// with an "end" event once it fails (logout, user deleted, token
+	// revoked) or the returned time passes (the session expired): the auth
+	// middleware only checks a request when it starts.
+	Recheck         func(r *http.Request) (time.Time, error)
+	RecheckInterval time.Duration
+	// MaxStreamsPerUser and MaxStreams bound the open event streams and
+	// log tails of one caller and of the server (16 and 256 when zero);
+	// beyond them a stream is answered 429.
+	MaxStreamsPerUser, MaxStreams int
 }
 
 // handler is the UI over one Options.
 type handler struct {
-	o     Options
-	log   *slog.Logger
-	mux   *http.ServeMux
-	pages map[string]*template.Template
+	o       Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	feed    *feed       // the change feed's one poller
+	streams streamCount // open streams, capped
+	tries   *tryCache   // summaries of finished tries' logs
 }
 
 // New returns the UI handler: every page, /static/ and /ui/api/. It must be
@@ -76,7 +98,18 @@ func New(o Options) http.Handler {
 	if o.KeepAlive <= 0 {
 		o.KeepAlive = 15 * time.Second
 	}
-	h := &handler{o: o, log: o.Logger, mux: http.NewServeMux(), pages: parsePages()}
+	if o.RecheckInterval <= 0 {
+		o.RecheckInterval = 30 * time.Second
+	}
+	if o.MaxStreamsPerUser <= 0 {
+		o.MaxStreamsPerUser = 16
+	}
+	if o.MaxStreams <= 0 {
+		o.MaxStreams = 256
+	}
+	h := &handler{o: o, log: o.Logger, mux: http.NewServeMux(), pages: parsePages(),
+		streams: streamCount{per: map[string]int{}}, tries: &tryCache{m: map[string]cachedTry{}}}
+	h.feed = &feed{h: h, subs: map[chan struct{}]struct{}{}}
 	h.routes()
 	return h
 }

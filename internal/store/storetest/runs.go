@@ -264,3 +264,41 @@ func testTimeRoundTrip(t *testing.T, s store.Store) {
 		t.Errorf("after update: start %v (want zero) end %v", ti.StartDate, ti.EndDate)
 	}
 }
+
+func init() { register("RecentRuns", testRecentRuns) }
+
+// testRecentRuns: each DAG's latest runs in ListRuns' order, at most
+// perDAG of them, and each DAG's latest scheduled run, as LastScheduledRun
+// gives it; a DAG without runs is absent.
+func testRecentRuns(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newRun("a", "scheduled__1", at(1*time.Hour), store.RunSuccess))
+	mustCreate(t, s, newRun("a", "scheduled__3", at(3*time.Hour), store.RunRunning))
+	mustCreate(t, s, newRun("a", "scheduled__2", at(2*time.Hour), store.RunFailed))
+	manual := newRun("a", "manual__9", at(9*time.Hour), store.RunQueued)
+	manual.RunType = store.RunManual
+	mustCreate(t, s, manual)
+	only := newRun("b", "manual__5", at(5*time.Hour), store.RunQueued)
+	only.RunType = store.RunManual
+	mustCreate(t, s, only)
+	recent, last, err := s.RecentRuns(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][]string{}
+	for dag, runs := range recent {
+		for _, r := range runs {
+			ids[dag] = append(ids[dag], r.RunID)
+		}
+	}
+	same(t, "recent runs", ids, map[string][]string{"a": {"manual__9", "scheduled__3", "scheduled__2"}, "b": {"manual__5"}})
+	same(t, "a recent run", recent["a"][1], mustGetRun(t, s, "a", "scheduled__3"))
+	if len(last) != 1 || last["a"].RunID != "scheduled__3" {
+		t.Errorf("last scheduled runs = %v, want a's scheduled__3 only", last)
+	}
+	want, err := s.LastScheduledRun(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "last scheduled run", last["a"], want)
+}
