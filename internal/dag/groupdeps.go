@@ -73,7 +73,11 @@ func (l *loader) resolveDeps(drafts []*draft, scopes []*scope, withGroups bool) 
 	r := &deps{l: l, drafts: drafts, scopes: scopes, tasks: make(map[string]int, len(drafts)),
 		groups: make(map[string]*scope, len(scopes)), inner: map[*scope][]int{}, shapes: map[*scope]*shape{},
 		members: map[*scope][]int{}, hints: map[*scope][]string{}}
+	written := map[*scope]bool{} // groups with a task written in them, valid or not
 	for i, dr := range drafts {
+		for c := dr.scope; c != nil && c.g != nil && !written[c]; c = c.parent {
+			written[c] = true
+		}
 		if dr.inGraph {
 			r.tasks[dr.task.ID] = i
 			r.ids = append(r.ids, dr.task.ID)
@@ -86,7 +90,7 @@ func (l *loader) resolveDeps(drafts []*draft, scopes []*scope, withGroups bool) 
 		if s.inGraph {
 			r.groups[s.g.ID] = s
 			r.ids = append(r.ids, s.g.ID)
-			if len(r.members[s]) == 0 {
+			if !written[s] && !s.broken {
 				l.errAt(idNodeOf(s.pos), s.field+".id", "group %q has no tasks", s.g.ID)
 			}
 		}

@@ -26,6 +26,7 @@ type scope struct {
 	groups  []*scope
 	depth   int
 	inGraph bool // its full id is valid and unique (always true at the top level)
+	broken  bool // a list in it could not be read: whether it is empty is unknown
 }
 
 // childID is the full id of a task or group written in s with the given
@@ -121,6 +122,7 @@ func (l *loader) taskDrafts(s *scope, n *yaml.Node, field string, required bool)
 			want = "a non-empty list of tasks"
 		}
 		l.errAt(n, subField(s.field, "tasks"), "expected %s, got %s", want, describe(r))
+		s.broken = true
 		return nil
 	}
 	drafts := make([]*draft, 0, len(r.Content))
@@ -129,7 +131,7 @@ func (l *loader) taskDrafts(s *scope, n *yaml.Node, field string, required bool)
 		dr := &draft{node: resolve(item), pos: item, field: indexField(field, i), scope: s}
 		if id := peekID(dr.node); id != "" && checkID(id) == nil && !labels[id] {
 			labels[id] = true
-			dr.field = field + "[" + id + "]"
+			dr.field = idField(field, id)
 		}
 		entries, ok := l.mapEntries(item, dr.field)
 		if !ok {
@@ -170,10 +172,12 @@ func (l *loader) groupList(parent *scope, n *yaml.Node, field string) []*scope {
 	}
 	if r == nil || r.Kind != yaml.SequenceNode {
 		l.errAt(n, field, "expected a list of task groups, got %s", describe(r))
+		parent.broken = true
 		return nil
 	}
 	if parent.depth >= maxGroupDepth {
 		l.errAt(n, field, "task groups nested more than %d deep", maxGroupDepth)
+		parent.broken = true
 		return nil
 	}
 	var out []*scope
@@ -185,10 +189,11 @@ func (l *loader) groupList(parent *scope, n *yaml.Node, field string) []*scope {
 		f := indexField(field, i)
 		if id := peekID(resolve(item)); id != "" && checkGroupID(id) == nil && !labels[id] {
 			labels[id] = true
-			f = field + "[" + id + "]"
+			f = idField(field, id)
 		}
 		if s := l.group(parent, item, f); s != nil {
 			out = append(out, s)
+			parent.broken = parent.broken || s.broken
 		}
 	}
 	return out
@@ -236,6 +241,15 @@ func (l *loader) group(parent *scope, item *yaml.Node, field string) *scope {
 		s.groups = l.groupList(s, e.val, field+".groups")
 	}
 	return s
+}
+
+// idField is the path of the item of list field with the given id, cut as
+// subField cuts names.
+func idField(field, id string) string {
+	if len(field) >= maxFieldLen {
+		return capped(field)
+	}
+	return field + "[" + shortText(id, maxQuoteLen) + "]"
 }
 
 // checkGroupID checks a group's id as written: a task id without dots, as
