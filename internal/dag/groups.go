@@ -74,8 +74,8 @@ func (l *loader) taskTree(root *yaml.Node, keys map[string]entry, base Task) ([]
 			dr.task.Group = dr.scope.g.ID
 		}
 	}
-	if hasGroups && len(drafts) == 0 && len(l.errs) == 0 {
-		l.errAt(root, "", "the DAG has no tasks (its groups hold none)")
+	if len(drafts) == 0 && len(scopes) == 0 && len(l.errs) == 0 { // an empty group says so itself
+		l.errAt(root, "", "the DAG has no tasks")
 	}
 	l.resolveDeps(drafts, scopes, hasGroups)
 	l.checkXComRefs(drafts)

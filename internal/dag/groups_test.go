@@ -2,7 +2,10 @@ package dag
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -210,6 +213,7 @@ groups:
 		{name: "groups not a list", src: "dag_id: x\ngroups: {id: g}\n", want: []string{
 			`x.yaml:2:9: groups: expected a list of task groups, got a mapping`,
 		}},
+		{name: "no group, no task", src: "dag_id: x\ngroups: []\n", want: []string{`x.yaml:1:1: the DAG has no tasks`}},
 		{name: "an empty group", src: "dag_id: x\ntasks: [{id: a, operator: empty}]\ngroups:\n  - id: g\n    tasks: []\n",
 			want: []string{`x.yaml:4:9: groups[g].id: group "g" has no tasks`}},
 	}
@@ -266,4 +270,189 @@ func TestGroupsExpansionBounded(t *testing.T) {
 	if got := errorLines(t, err); len(got) != 1 || got[0] != want {
 		t.Fatalf("errors %q, want %q", got, want)
 	}
+}
+
+// TestGroupsFlattenMatchesReference loads random nested groups with
+// random dependencies (tasks and groups on tasks and groups) and compares
+// each task's dependencies with a naive reference of Airflow's rules,
+// iterated to a fixed point: a dependency on a group is one on its leaves,
+// a group's is its roots', roots and leaves counting only the dependencies
+// inside the group.
+func TestGroupsFlattenMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 13))
+	loaded := 0
+	for sample := range 300 {
+		m := randomGroups(rng)
+		d, err := Parse("x.yaml", []byte(m.yaml()), testOpts)
+		if err != nil {
+			if !strings.Contains(err.Error(), "dependency cycle") {
+				t.Fatalf("sample %d: %v\n%s", sample, err, m.yaml())
+			}
+			continue
+		}
+		loaded++
+		want := m.reference(t)
+		for _, tk := range d.Tasks {
+			got := slices.Sorted(slices.Values(tk.DependsOn))
+			if w := want[tk.ID]; !slices.Equal(got, w) {
+				t.Fatalf("sample %d: %s depends on %v, reference %v\n%s", sample, tk.ID, got, w, m.yaml())
+			}
+		}
+	}
+	if loaded < 100 {
+		t.Fatalf("only %d of 300 samples loaded", loaded)
+	}
+}
+
+// randomModel is a random DAG: tasks and groups by full id (a group's
+// path is its id), and the dependencies written, by full id.
+type randomModel struct {
+	groups []string            // full ids, parents first
+	tasks  []string            // full ids
+	refs   map[string][]string // full id (task or group) -> what it depends on
+}
+
+func randomGroups(rng *rand.Rand) *randomModel {
+	m := &randomModel{refs: map[string][]string{}}
+	var build func(prefix string, depth int)
+	build = func(prefix string, depth int) {
+		for range 1 + rng.IntN(3) {
+			m.tasks = append(m.tasks, prefix+fmt.Sprintf("t%d", len(m.tasks)))
+		}
+		if depth < 3 {
+			for range rng.IntN(3) {
+				g := prefix + fmt.Sprintf("g%d", len(m.groups))
+				m.groups = append(m.groups, g)
+				build(g+".", depth+1)
+			}
+		}
+	}
+	build("", 0)
+	all := append(slices.Clone(m.tasks), m.groups...)
+	for _, from := range all {
+		for range rng.IntN(3) {
+			to := all[rng.IntN(len(all))]
+			if m.possible(from, to) && !slices.Contains(m.refs[from], to) {
+				m.refs[from] = append(m.refs[from], to)
+			}
+		}
+	}
+	return m
+}
+
+func (m *randomModel) isGroup(id string) bool { return slices.Contains(m.groups, id) }
+
+// inside reports whether id (a task or group) is strictly inside group g.
+func inside(id, g string) bool { return strings.HasPrefix(id, g+".") }
+
+// possible applies the loader's rules: nothing on itself, a task not on
+// its own group, a group not on what it holds or holds it.
+func (m *randomModel) possible(from, to string) bool {
+	switch {
+	case from == to:
+		return false
+	case m.isGroup(to) && inside(from, to):
+		return false
+	case m.isGroup(from) && (inside(to, from) || inside(from, to)):
+		return false
+	}
+	return true
+}
+
+func (m *randomModel) yaml() string {
+	var b strings.Builder
+	b.WriteString("dag_id: x\n")
+	var write func(prefix, ind string)
+	write = func(prefix, ind string) {
+		var tasks, groups []string
+		for _, id := range m.tasks {
+			if rest, ok := strings.CutPrefix(id, prefix); ok && !strings.Contains(rest, ".") {
+				tasks = append(tasks, id)
+			}
+		}
+		for _, id := range m.groups {
+			if rest, ok := strings.CutPrefix(id, prefix); ok && !strings.Contains(rest, ".") {
+				groups = append(groups, id)
+			}
+		}
+		if len(tasks) > 0 {
+			fmt.Fprintf(&b, "%stasks:\n", ind)
+			for _, id := range tasks {
+				fmt.Fprintf(&b, "%s  - {id: %s, operator: empty, depends_on: [%s]}\n", ind, id[len(prefix):], strings.Join(m.refs[id], ", "))
+			}
+		}
+		if len(groups) > 0 {
+			fmt.Fprintf(&b, "%sgroups:\n", ind)
+			for _, id := range groups {
+				fmt.Fprintf(&b, "%s  - id: %s\n%s    depends_on: [%s]\n", ind, id[len(prefix):], ind, strings.Join(m.refs[id], ", "))
+				write(id+".", ind+"    ")
+			}
+		}
+	}
+	write("", "")
+	return b.String()
+}
+
+// reference computes each task's sorted upstream task ids by iterating
+// the rules until nothing changes.
+func (m *randomModel) reference(t *testing.T) map[string][]string {
+	type edge struct{ up, down string }
+	edges := map[edge]bool{}
+	members := func(g string) []string {
+		var out []string
+		for _, id := range m.tasks {
+			if inside(id, g) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	ends := func(g string, roots bool) []string {
+		var out []string
+		for _, id := range members(g) {
+			linked := false
+			for e := range edges {
+				if roots && e.down == id && inside(e.up, g) || !roots && e.up == id && inside(e.down, g) {
+					linked = true
+				}
+			}
+			if !linked {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	for range 20 {
+		next := map[edge]bool{}
+		for from, tos := range m.refs {
+			downs := []string{from}
+			if m.isGroup(from) {
+				downs = ends(from, true)
+			}
+			for _, to := range tos {
+				ups := []string{to}
+				if m.isGroup(to) {
+					ups = ends(to, false)
+				}
+				for _, v := range downs {
+					for _, u := range ups {
+						next[edge{u, v}] = true
+					}
+				}
+			}
+		}
+		if maps.Equal(next, edges) {
+			out := map[string][]string{}
+			for e := range edges {
+				out[e.down] = append(out[e.down], e.up)
+			}
+			for id := range out {
+				slices.Sort(out[id])
+			}
+			return out
+		}
+		edges = next
+	}
+	t.Fatalf("the reference did not settle\n%s", m.yaml())
+	return nil
 }
