@@ -41,6 +41,29 @@ type dagDetailJSON struct {
 	DagRunTimeout *timeDelta           `json:"dag_run_timeout"`
 	Params        map[string]paramJSON `json:"params"`
 	TaskIDs       []string             `json:"task_ids"`
+	TaskGroups    []taskGroupJSON      `json:"task_groups"`
+}
+
+// taskGroupJSON is one task group of a DAG's details: its full id, the id
+// as written, the tasks written in it and its nested groups; depends_on
+// names the tasks and groups its first tasks wait for.
+type taskGroupJSON struct {
+	GroupID       string          `json:"group_id"`
+	Label         string          `json:"label"`
+	Tooltip       string          `json:"tooltip"`
+	PrefixGroupID bool            `json:"prefix_group_id"`
+	DependsOn     []string        `json:"depends_on"`
+	TaskIDs       []string        `json:"task_ids"`
+	Groups        []taskGroupJSON `json:"groups"`
+}
+
+func taskGroupsOf(gs []*dag.TaskGroup) []taskGroupJSON {
+	out := make([]taskGroupJSON, len(gs))
+	for i, g := range gs {
+		out[i] = taskGroupJSON{GroupID: g.ID, Label: g.Label, Tooltip: g.Tooltip, PrefixGroupID: g.PrefixGroupID,
+			DependsOn: append([]string{}, g.DependsOn...), TaskIDs: append([]string{}, g.TaskIDs...), Groups: taskGroupsOf(g.Groups)}
+	}
+	return out
 }
 
 type tagJSON struct {
@@ -213,7 +236,7 @@ func detailOf(d *dag.DAG) *dagDetailJSON {
 		tz = d.Timezone.String()
 	}
 	return &dagDetailJSON{Timezone: tz, Catchup: d.Catchup, StartDate: ts(d.StartDate), EndDate: ts(d.EndDate),
-		DagRunTimeout: delta(d.DagrunTimeout), Params: params, TaskIDs: ids}
+		DagRunTimeout: delta(d.DagrunTimeout), Params: params, TaskIDs: ids, TaskGroups: taskGroupsOf(d.Groups)}
 }
 
 // scheduleInterval is Airflow's schedule_interval: null for manual-only

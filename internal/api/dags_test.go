@@ -140,3 +140,50 @@ func TestTasks(t *testing.T) {
 	wantProblem(t, "unknown task", s.do("GET", "/api/v1/dags/etl/tasks/nope", nil), http.StatusNotFound, "nope")
 	wantProblem(t, "unknown DAG", s.do("GET", "/api/v1/dags/nope/tasks", nil), http.StatusNotFound, "nope")
 }
+
+// groupsYAML has a group with a nested group, and a task depending on the
+// outer group.
+const groupsYAML = `dag_id: grouped
+tasks:
+  - {id: start, operator: empty}
+  - {id: load, operator: empty, depends_on: [extract]}
+groups:
+  - id: extract
+    tooltip: Pull the sources
+    depends_on: start
+    tasks:
+      - {id: a, operator: empty}
+    groups:
+      - id: clean
+        depends_on: a
+        tasks: [{id: check, operator: empty}]
+`
+
+// TestTaskGroupsInAPI: each task names its group (null at the top level)
+// and the DAG's details hold the group tree.
+func TestTaskGroupsInAPI(t *testing.T) {
+	s := newSite(t, map[string]string{"grouped.yaml": groupsYAML})
+	tasks, _ := list(t, s.get("/api/v1/dags/grouped/tasks"), "tasks")
+	if ids(tasks, "task_id") != "start,load,extract.a,extract.clean.check" {
+		t.Fatalf("tasks = %s", ids(tasks, "task_id"))
+	}
+	for i, want := range []any{nil, nil, "extract", "extract.clean"} {
+		if got, ok := tasks[i]["task_group_id"]; !ok || got != want {
+			t.Errorf("task %v: task_group_id = %v, want %v", tasks[i]["task_id"], got, want)
+		}
+	}
+	if fmt.Sprint(tasks[1]["upstream_task_ids"]) != "[extract.clean.check]" {
+		t.Errorf("load's upstream = %v, want the group's leaf", tasks[1]["upstream_task_ids"])
+	}
+	if one := s.get("/api/v1/dags/grouped/tasks/extract.clean.check"); one["task_group_id"] != "extract.clean" {
+		t.Errorf("one task = %v", one)
+	}
+	d := s.get("/api/v1/dags/grouped")
+	want := `[map[depends_on:[start] group_id:extract groups:[map[depends_on:[extract.a] group_id:extract.clean groups:[] label:clean prefix_group_id:true task_ids:[extract.clean.check] tooltip:]] label:extract prefix_group_id:true task_ids:[extract.a] tooltip:Pull the sources]]`
+	if got := fmt.Sprint(d["task_groups"]); got != want {
+		t.Errorf("task_groups = %s\nwant %s", got, want)
+	}
+	if etl := newSite(t, map[string]string{"etl.yaml": etlYAML}).get("/api/v1/dags/etl"); fmt.Sprint(etl["task_groups"]) != "[]" {
+		t.Errorf("a DAG without groups: task_groups = %v, want []", etl["task_groups"])
+	}
+}

@@ -26,6 +26,10 @@ type taskJSON struct {
 	WeightRule              string     `json:"weight_rule"`
 	Queue                   string     `json:"queue"`
 	IsMapped                bool       `json:"is_mapped"`
+	// TaskGroupID is the full id of the task group the task is written
+	// in (its innermost), null at the top level; the tree is in the DAG's
+	// details.
+	TaskGroupID *string `json:"task_group_id"`
 }
 
 // listTasks lists a DAG's tasks in file order. As Airflow's, the answer
@@ -62,6 +66,6 @@ func taskOf(d *dag.DAG, t *dag.Task) taskJSON {
 		TriggerRule: string(t.TriggerRule), Retries: t.Retries, RetryDelay: span(t.RetryDelay),
 		RetryExponentialBackoff: t.RetryExponentialBackoff, MaxRetryDelay: delta(t.MaxRetryDelay),
 		ExecutionTimeout: delta(t.ExecutionTimeout), Pool: t.Pool, PoolSlots: t.PoolSlots,
-		PriorityWeight: t.PriorityWeight, WeightRule: "absolute", Queue: t.Queue,
+		PriorityWeight: t.PriorityWeight, WeightRule: "absolute", Queue: t.Queue, TaskGroupID: strOrNil(t.Group),
 	}
 }

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -291,4 +293,220 @@ func (a *app) dagsSchema() *cobra.Command {
 			return err
 		},
 	}
+}
+
+// dagsShow prints a DAG's graph: a tree of dependencies (then the task
+// groups), Graphviz dot (a cluster per group), or JSON with the groups.
+func (a *app) dagsShow() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use: "show DAG_ID", Short: "Print a DAG's graph as a tree, in Graphviz dot or as JSON", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			d, err := e.lookupDAG(args[0])
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "dot":
+				fmt.Fprint(a.stdout, dotGraph(d))
+			case "tree", "":
+				fmt.Fprint(a.stdout, treeGraph(d))
+			case "json":
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(graphJSONOf(d))
+			default:
+				return fmt.Errorf("unknown format %q (expected tree, dot or json)", format)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "tree", "tree, dot or json")
+	return cmd
+}
+
+// dotGraph renders the DAG in Graphviz dot, each task group a cluster
+// holding its tasks and nested groups, labelled with its id (and its
+// tooltip as the cluster's tooltip, for SVG output).
+func dotGraph(d *dag.DAG) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "digraph %s {\n  rankdir=LR;\n", dotString(d.ID))
+	for _, t := range d.Tasks {
+		if t.Group == "" {
+			dotNode(&b, t, "  ")
+		}
+	}
+	for _, g := range d.Groups {
+		dotCluster(&b, d, g, "  ")
+	}
+	for _, t := range d.Tasks {
+		for _, up := range t.DependsOn {
+			fmt.Fprintf(&b, "  %s -> %s;\n", dotString(up), dotString(t.ID))
+		}
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func dotNode(b *strings.Builder, t *dag.Task, indent string) {
+	// Graphviz breaks a label's lines at \n inside the quoted string.
+	label := dotString(t.ID, "("+t.Operator+")")
+	fmt.Fprintf(b, "%s%s [label=%s shape=box];\n", indent, dotString(t.ID), label)
+}
+
+// dotCluster writes group g as a subgraph whose name starts with
+// "cluster", which Graphviz draws as a box around its nodes.
+func dotCluster(b *strings.Builder, d *dag.DAG, g *dag.TaskGroup, indent string) {
+	fmt.Fprintf(b, "%ssubgraph %s {\n", indent, dotString("cluster_"+g.ID))
+	in := indent + "  "
+	fmt.Fprintf(b, "%slabel=%s;\n%sstyle=rounded;\n", in, dotString(g.ID), in)
+	if g.Tooltip != "" {
+		fmt.Fprintf(b, "%stooltip=%s;\n", in, dotString(g.Tooltip))
+	}
+	for _, id := range g.TaskIDs {
+		if t := d.Task(id); t != nil {
+			dotNode(b, t, in)
+		}
+	}
+	for _, sub := range g.Groups {
+		dotCluster(b, d, sub, in)
+	}
+	fmt.Fprintf(b, "%s}\n", indent)
+}
+
+// dotString quotes lines as one DOT string whose lines Graphviz renders
+// one under the other. DOT escapes only the quote; a backslash starts a
+// label escape (\n, \l, \N ...), so one in the text is doubled.
+func dotString(lines ...string) string {
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	for i, l := range lines {
+		lines[i] = esc.Replace(l)
+	}
+	return `"` + strings.Join(lines, `\n`) + `"`
+}
+
+// treeGraph prints each root and, indented below it, what depends on it; a
+// task with several parents appears under each (marked as seen after the
+// first). The task groups follow, as a tree of their own.
+func treeGraph(d *dag.DAG) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (schedule: %s)\n", d.ID, d.ScheduleSpec)
+	seen := map[string]bool{}
+	var walk func(id, prefix string, last bool)
+	walk = func(id, prefix string, last bool) {
+		branch, next := treeBranch(last)
+		if seen[id] {
+			fmt.Fprintf(&b, "%s%s%s ↑\n", prefix, branch, id)
+			return
+		}
+		seen[id] = true
+		fmt.Fprintf(&b, "%s%s%s\n", prefix, branch, taskLabel(d.Task(id)))
+		downs := d.Downstream(id)
+		for i, down := range downs {
+			walk(down, prefix+next, i == len(downs)-1)
+		}
+	}
+	var roots []string
+	for _, t := range d.Tasks {
+		if len(t.DependsOn) == 0 {
+			roots = append(roots, t.ID)
+		}
+	}
+	for i, r := range roots {
+		walk(r, "", i == len(roots)-1)
+	}
+	if len(d.Groups) > 0 {
+		b.WriteString("\ntask groups:\n")
+		groupTree(&b, d, d.Groups, "")
+	}
+	return b.String()
+}
+
+func treeBranch(last bool) (branch, next string) {
+	if last {
+		return "└── ", "    "
+	}
+	return "├── ", "│   "
+}
+
+func taskLabel(t *dag.Task) string {
+	label := fmt.Sprintf("%s [%s]", t.ID, t.Operator)
+	if t.TriggerRule != dag.AllSuccess {
+		label += " (" + string(t.TriggerRule) + ")"
+	}
+	return label
+}
+
+// groupTree prints groups and, below each, its tasks then its groups.
+func groupTree(b *strings.Builder, d *dag.DAG, groups []*dag.TaskGroup, prefix string) {
+	for i, g := range groups {
+		branch, next := treeBranch(i == len(groups)-1)
+		label := g.ID + " [group]"
+		if g.Tooltip != "" {
+			label += " " + strconv.Quote(g.Tooltip)
+		}
+		if len(g.DependsOn) > 0 {
+			label += " (after " + strings.Join(g.DependsOn, ", ") + ")"
+		}
+		fmt.Fprintf(b, "%s%s%s\n", prefix, branch, label)
+		for j, id := range g.TaskIDs {
+			tb, _ := treeBranch(j == len(g.TaskIDs)-1 && len(g.Groups) == 0)
+			fmt.Fprintf(b, "%s%s%s\n", prefix+next, tb, taskLabel(d.Task(id)))
+		}
+		groupTree(b, d, g.Groups, prefix+next)
+	}
+}
+
+// graphJSON is what `dags show --format json` prints: the tasks with
+// their group and dependencies, and the group tree.
+type graphJSON struct {
+	DagID  string      `json:"dag_id"`
+	Tasks  []taskNode  `json:"tasks"`
+	Groups []groupNode `json:"groups"`
+}
+
+type taskNode struct {
+	TaskID      string   `json:"task_id"`
+	Operator    string   `json:"operator"`
+	GroupID     *string  `json:"group_id"`
+	Upstream    []string `json:"upstream_task_ids"`
+	Downstream  []string `json:"downstream_task_ids"`
+	TriggerRule string   `json:"trigger_rule"`
+}
+
+type groupNode struct {
+	GroupID       string      `json:"group_id"`
+	Label         string      `json:"label"`
+	Tooltip       string      `json:"tooltip"`
+	PrefixGroupID bool        `json:"prefix_group_id"`
+	DependsOn     []string    `json:"depends_on"`
+	TaskIDs       []string    `json:"task_ids"`
+	Groups        []groupNode `json:"groups"`
+}
+
+func graphJSONOf(d *dag.DAG) graphJSON {
+	out := graphJSON{DagID: d.ID, Tasks: make([]taskNode, len(d.Tasks)), Groups: groupNodes(d.Groups)}
+	for i, t := range d.Tasks {
+		n := taskNode{TaskID: t.ID, Operator: t.Operator, Upstream: append([]string{}, t.DependsOn...),
+			Downstream: append([]string{}, d.Downstream(t.ID)...), TriggerRule: string(t.TriggerRule)}
+		if t.Group != "" {
+			n.GroupID = &t.Group
+		}
+		out.Tasks[i] = n
+	}
+	return out
+}
+
+func groupNodes(gs []*dag.TaskGroup) []groupNode {
+	out := make([]groupNode, len(gs))
+	for i, g := range gs {
+		out[i] = groupNode{GroupID: g.ID, Label: g.Label, Tooltip: g.Tooltip, PrefixGroupID: g.PrefixGroupID,
+			DependsOn: append([]string{}, g.DependsOn...), TaskIDs: append([]string{}, g.TaskIDs...), Groups: groupNodes(g.Groups)}
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 // "depends_on").
 var airflowKeys = map[string]string{
 	"task_id":           "id",
+	"group_id":          "id",
 	"upstream":          "depends_on",
 	"dependencies":      "depends_on",
 	"upstream_task_ids": "depends_on",

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,8 @@ func FuzzLoad(f *testing.F) {
 	opts.Operators = maps.Clone(testOps)
 	opts.Operators["py"] = rulesOps["py"]
 	f.Add([]byte("dag_id: x\ntasks: [{id: a, operator: py, script: s, callable: m, args: [x], op_kwargs: {k: v}}, {id: b, operator: py}]\n"))
+	// Task groups: nesting, prefixes, a group on a group, a cycle through one.
+	f.Add([]byte("dag_id: x\ntasks: [{id: s, operator: empty, depends_on: [g]}]\ngroups:\n  - id: g\n    depends_on: h\n    prefix_group_id: false\n    tasks: [{id: a, operator: empty}, {id: b, operator: empty, depends_on: a}]\n    groups: [{id: i, default_args: {retries: 1}, tasks: [{id: c, operator: empty, depends_on: [b]}]}]\n  - id: h\n    tasks: [{id: a, operator: empty}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Parse("fuzz.yaml", data, opts)
 		if (d == nil) == (err == nil) {
@@ -65,10 +68,37 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("incomplete task %+v", tk)
 			}
 		}
+		checkGroups(t, d)
 		if _, err := d.ResolveParams(nil); err != nil && len(d.Params) == 0 {
 			t.Fatalf("ResolveParams without params: %v", err)
 		}
 	})
+}
+
+// checkGroups checks that a loaded DAG's group tree and its tasks agree:
+// every task's group exists and lists it, every listed task exists.
+func checkGroups(t *testing.T, d *DAG) {
+	t.Helper()
+	for _, tk := range d.Tasks {
+		if tk.Group == "" {
+			continue
+		}
+		if g := d.Group(tk.Group); g == nil || !slices.Contains(g.TaskIDs, tk.ID) {
+			t.Fatalf("task %s: group %q missing or not listing it", tk.ID, tk.Group)
+		}
+	}
+	var walk func([]*TaskGroup)
+	walk = func(gs []*TaskGroup) {
+		for _, g := range gs {
+			for _, id := range g.TaskIDs {
+				if tk := d.Task(id); tk == nil || tk.Group != g.ID {
+					t.Fatalf("group %s lists %s, which is not its task", g.ID, id)
+				}
+			}
+			walk(g.Groups)
+		}
+	}
+	walk(d.Groups)
 }
 
 // fuzzing reports whether this run is fuzzing (go test -fuzz) rather than

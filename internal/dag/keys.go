@@ -19,6 +19,8 @@ var (
 	schemaDate     = map[string]any{"$ref": "#/$defs/date"}
 	schemaEnv      = map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/scalar"}}
 	schemaID       = map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "maxLength": maxIDLen}
+	schemaGroupID  = map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": maxIDLen}
+	schemaDeps     = map[string]any{"oneOf": []any{schemaString, map[string]any{"type": "array", "items": schemaString}}}
 )
 
 // topKeys are the keys of a DAG file's top-level mapping.
@@ -42,6 +44,20 @@ var topKeys = []keyInfo{
 		map[string]any{"oneOf": []any{schemaID, map[string]any{"type": "array", "items": schemaID}}}},
 	{"tasks", "The tasks of the DAG, in any order; dependencies are given with depends_on.",
 		map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/task"}}},
+	{"groups", "Task groups (Airflow's TaskGroup): tasks shown as one box, with prefixed ids (group.task) and their own default_args; a task may depend on a whole group.",
+		map[string]any{"type": "array", "items": map[string]any{"$ref": "#/$defs/group"}}},
+}
+
+// groupKeys are the keys of a task group.
+var groupKeys = []keyInfo{
+	{"id", "Identifier of the group (letters, digits, '_', '-'); the ids of its tasks and groups are prefixed with it: group.task.", schemaGroupID},
+	{"tooltip", "Text shown when hovering the group in the UI.", schemaString},
+	{"prefix_group_id", "Prefix the ids of the group's tasks and groups with the group's id (default true, as in Airflow).", schemaBool},
+	{"default_args", "Scheduling settings the group's tasks inherit, over the DAG's and enclosing groups' default_args.", map[string]any{"$ref": "#/$defs/default_args"}},
+	{"depends_on", "Tasks or groups the group's first tasks (those with no upstream task in the group) depend on.", schemaDeps},
+	{"tasks", "The tasks of the group; a depends_on inside names a sibling by its short id.",
+		map[string]any{"type": "array", "items": map[string]any{"$ref": "#/$defs/task"}}},
+	{"groups", "Nested task groups.", map[string]any{"type": "array", "items": map[string]any{"$ref": "#/$defs/group"}}},
 }
 
 // commonTaskKeys are the scheduling keys a task may set and inherit from
@@ -67,8 +83,7 @@ var commonTaskKeys = []keyInfo{
 var taskOnlyKeys = []keyInfo{
 	{"id", "Unique identifier of the task in the DAG (letters, digits, '_', '.', '-').", schemaID},
 	{"operator", "What the task does; its own fields follow.", schemaString},
-	{"depends_on", "Tasks that must finish first (a task id or a list of them).",
-		map[string]any{"oneOf": []any{schemaString, map[string]any{"type": "array", "items": schemaString}}}},
+	{"depends_on", "Tasks that must finish first (a task id or a list of them); naming a task group means all its last tasks (those with no downstream task in the group).", schemaDeps},
 }
 
 // paramKeys are the keys of a param given as an object.
@@ -108,4 +123,5 @@ var (
 	defaultArgsKeyNames = keyNames(commonTaskKeys)
 	taskKeyNames        = keyNames(taskOnlyKeys, commonTaskKeys)
 	paramKeyNames       = keyNames(paramKeys)
+	groupKeyNames       = keyNames(groupKeys)
 )

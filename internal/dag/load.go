@@ -422,12 +422,7 @@ func (l *loader) dag(root *yaml.Node) *DAG {
 	if e, ok := set(keys, "preflight"); ok {
 		d.Preflight = l.connIDs(e.val, "preflight")
 	}
-	base := l.defaultArgs(keys)
-	if e, ok := keys["tasks"]; ok {
-		d.Tasks = l.tasks(e.val, base)
-	} else {
-		l.errAt(root, "", "missing required key \"tasks\"")
-	}
+	d.Tasks, d.Groups = l.taskTree(root, keys, l.defaultArgs(keys))
 	return d
 }
 

@@ -236,6 +236,17 @@ func TestLoadFileErrors(t *testing.T) {
 			`:10:9: tasks[3].id: invalid id "bad-id!" (only letters, digits, '_', '.' and '-' are allowed)`,
 			`:12:17: tasks[3].depends_on: expected a task id or a list of task ids, got a mapping`,
 		}},
+		{"groups.yaml", []string{
+			`:9:18: tasks[load].depends_on: unknown task or group "extrct" (did you mean "extract"?)`,
+			`:11:9: groups[extract].id: group id "extract" is also the id of a task (line 5)`,
+			`:17:18: groups[transform].depends_on: group "transform" cannot depend on task "transform.t1", which is inside it`,
+			`:17:32: groups[transform].depends_on: unknown task or group "strat" (did you mean "start"?)`,
+			`:18:5: groups[transform]: unknown key "colour"`,
+			`:25:9: groups[2].id: invalid group id "with.dot" (only letters, digits, '_' and '-': the dot joins a group's id to its tasks')`,
+			`:28:9: groups[empty_group].id: group "empty_group" has no tasks`,
+			`:30:5: groups[4]: unknown key "group_id" (group_id is Airflow's name; Sirocco's is "id")`,
+			`:33:9: groups[5].id: duplicate group id "transform" (first defined at line 16)`,
+		}},
 		{"cycle.yaml", []string{
 			`:7:25: tasks[a].depends_on: dependency cycle: a -> b -> c -> a`,
 			`:16:18: tasks[x].depends_on: dependency cycle: x -> y -> x`,

@@ -20,8 +20,14 @@ type DAG struct {
 	DagrunTimeout  time.Duration
 	Params         map[string]Param
 	Tags           []string
-	Tasks          []*Task // in file order
+	Tasks          []*Task // in file order, groups flattened
 	FileLoc        string
+
+	// Groups are the DAG's top-level task groups, in file order (nil when
+	// it has none). They are for display only: each task's DependsOn
+	// already holds what depending on a group means, so the scheduler and
+	// executors never look at them.
+	Groups []*TaskGroup
 
 	// Preflight lists connections checked before each try of the run's
 	// first tasks (those without upstream tasks); a failed check fails
@@ -94,10 +100,48 @@ type Task struct {
 	ExecutorConfig map[string]any
 	Line           int // line of the task in its file, for error messages
 
+	// Group is the full id of the innermost task group the task is
+	// written in ("extract.clean"), "" for a task at the top level.
+	Group string
+
 	// Preflight checks the connections the task uses (its conn_id,
 	// ssh_conn_id, ... fields) before each try; a failed check fails the
 	// try at once, with the report in its log.
 	Preflight bool
+}
+
+// TaskGroup is a set of tasks shown as one box, as Airflow's TaskGroup:
+// it gives its tasks (and nested groups) a prefixed id and default_args,
+// and lets a task depend on the group as a whole (on its leaves) or the
+// group on a task (its roots do). The loader has already turned all that
+// into plain task dependencies; the tree is kept for `dags show` and the
+// API.
+type TaskGroup struct {
+	ID            string // full id: "extract.clean" (parents' ids prefixed unless prefix_group_id is false)
+	Label         string // the id as written in the group: "clean"
+	Tooltip       string
+	PrefixGroupID bool     // the group's id prefixes its children's ids (default true)
+	DependsOn     []string // full ids of the tasks and groups its roots depend on, as written
+	TaskIDs       []string // full ids of the tasks written directly in the group, in file order
+	Groups        []*TaskGroup
+	Line          int
+}
+
+// Group returns the task group with the given full id, or nil.
+func (d *DAG) Group(id string) *TaskGroup {
+	var find func([]*TaskGroup) *TaskGroup
+	find = func(gs []*TaskGroup) *TaskGroup {
+		for _, g := range gs {
+			if g.ID == id {
+				return g
+			}
+			if f := find(g.Groups); f != nil {
+				return f
+			}
+		}
+		return nil
+	}
+	return find(d.Groups)
 }
 
 // DefaultPool is the pool every task uses unless it names another, as in Airflow.

@@ -84,6 +84,13 @@ func Schema(ops map[string]OperatorSpec) ([]byte, error) {
 		task["allOf"] = branches
 	}
 	defs["task"] = task
+	defs["group"] = map[string]any{
+		"description":          "A task group (Airflow's TaskGroup): its tasks' ids are prefixed with its id, they inherit its default_args, and depending on the group means depending on its last tasks.",
+		"type":                 "object",
+		"required":             []any{"id"},
+		"properties":           properties(groupKeys),
+		"additionalProperties": false,
+	}
 
 	schema := map[string]any{
 		"$schema":              "https://json-schema.org/draft/2020-12/schema",
@@ -91,7 +98,8 @@ func Schema(ops map[string]OperatorSpec) ([]byte, error) {
 		"title":                "Sirocco DAG",
 		"description":          "A Sirocco DAG file. Field names are Apache Airflow's.",
 		"type":                 "object",
-		"required":             []any{"dag_id", "tasks"},
+		"required":             []any{"dag_id"},
+		"anyOf":                []any{map[string]any{"required": []any{"tasks"}}, map[string]any{"required": []any{"groups"}}},
 		"properties":           properties(topKeys),
 		"additionalProperties": false,
 		"$defs":                defs,

@@ -106,6 +106,9 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		{"testdata/invalid/airflow_names.yaml", "/", "additional properties 'schedule_interval' not allowed"},
 		{"testdata/invalid/airflow_names.yaml", "/tasks/0", "missing property 'id'"},
 		{"testdata/invalid/airflow_names.yaml", "/tasks/1/upstream", "false schema"},
+		{"testdata/invalid/groups.yaml", "/groups/1", "additional properties 'colour' not allowed"},
+		{"testdata/invalid/groups.yaml", "/groups/2/id", "does not match pattern"},
+		{"testdata/invalid/groups.yaml", "/groups/4", "missing property 'id'"},
 	} {
 		leaves := schemaErrors(schema.Validate(yamlDoc(t, tt.file)))
 		if !slices.ContainsFunc(leaves, func(l string) bool { return strings.HasPrefix(l, tt.at+": ") && strings.Contains(l, tt.want) }) {

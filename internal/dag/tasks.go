@@ -21,20 +21,26 @@ func (l *loader) defaultArgs(keys map[string]entry) Task {
 		Queue:          defaultQueue,
 		Env:            map[string]string{},
 	}
-	e, ok := set(keys, "default_args")
-	if !ok {
-		return t
+	if e, ok := set(keys, "default_args"); ok {
+		t = l.defaultArgsOver(t, e.val, "default_args")
 	}
-	entries, _ := l.mapEntries(e.val, "default_args")
+	return t
+}
+
+// defaultArgsOver returns base with the default_args mapping n (at field)
+// applied: the DAG's over Airflow's defaults, a group's over its parent's.
+func (l *loader) defaultArgsOver(base Task, n *yaml.Node, field string) Task {
+	t := base
+	entries, _ := l.mapEntries(n, field)
 	taskOnly := keyNames(taskOnlyKeys)
 	for _, e := range entries {
 		switch {
 		case slices.Contains(taskOnly, e.name):
-			l.errAt(e.key, "default_args", "key %q cannot be inherited; set it on each task", e.name)
+			l.errAt(e.key, field, "key %q cannot be inherited; set it on each task", e.name)
 		case !slices.Contains(defaultArgsKeyNames, e.name):
-			l.unknownKey(e, "default_args", defaultArgsKeyNames)
+			l.unknownKey(e, field, defaultArgsKeyNames)
 		case !isNull(e.val):
-			l.common(&t, e, subField("default_args", e.name))
+			l.common(&t, e, subField(field, e.name))
 		}
 	}
 	return t
@@ -172,71 +178,18 @@ type draft struct {
 	task    *Task
 	node    *yaml.Node // the task's mapping
 	pos     *yaml.Node // where the task is written (an alias, or node)
-	field   string     // "tasks[extract]" or "tasks[3]"
+	idNode  *yaml.Node // its id's value; nil when missing or invalid
+	field   string     // "tasks[extract]", "tasks[3]", "groups[g].tasks[a]"
+	scope   *scope     // the top level or the group it is written in
 	entries []entry
 	inGraph bool // valid, unique id
 	deps    []depRef
+	flat    []flatDep // its upstream tasks once groups are expanded
 }
 
 type depRef struct {
 	id   string
 	node *yaml.Node
-}
-
-// tasks decodes the task list, then checks the dependencies between tasks.
-func (l *loader) tasks(n *yaml.Node, base Task) []*Task {
-	r := resolve(n)
-	if r == nil || r.Kind != yaml.SequenceNode || len(r.Content) == 0 {
-		l.errAt(n, "tasks", "expected a non-empty list of tasks, got %s", describe(r))
-		return nil
-	}
-	// First pass: ids, so that every later message can name its task.
-	drafts := make([]*draft, 0, len(r.Content))
-	firstLine := make(map[string]int, len(r.Content))
-	for i, item := range r.Content {
-		dr := &draft{node: resolve(item), pos: item, field: indexField("tasks", i)}
-		if id := peekID(dr.node); id != "" && checkID(id) == nil {
-			if _, dup := firstLine[id]; !dup {
-				dr.field = "tasks[" + id + "]"
-			}
-		}
-		entries, ok := l.mapEntries(item, dr.field)
-		if !ok {
-			continue
-		}
-		dr.entries = entries
-		dr.task = &Task{Line: dr.node.Line}
-		idx := slices.IndexFunc(entries, func(e entry) bool { return e.name == "id" })
-		switch {
-		case idx < 0 && hasAirflowSpelling(entries, "id"):
-			// task_id: reported as an unknown key, with the hint.
-		case idx < 0 || isNull(entries[idx].val):
-			l.errAt(item, dr.field, "missing required key \"id\"")
-		default:
-			e := entries[idx]
-			id, ok := l.ident(e.val, dr.field+".id")
-			if !ok {
-				break
-			}
-			dr.task.ID = id
-			if line, dup := firstLine[id]; dup {
-				l.errAt(e.val, dr.field+".id", "duplicate task id %q (first defined at line %d)", id, line)
-				break
-			}
-			firstLine[id] = dr.task.Line
-			dr.field = "tasks[" + id + "]"
-			dr.inGraph = true
-		}
-		drafts = append(drafts, dr)
-	}
-	tasks := make([]*Task, 0, len(drafts))
-	for _, dr := range drafts {
-		l.task(dr, base)
-		tasks = append(tasks, dr.task)
-	}
-	l.checkDeps(drafts)
-	l.checkXComRefs(drafts)
-	return tasks
 }
 
 // peekID returns the task id written in mapping n, if it is a plain
@@ -293,7 +246,7 @@ func (l *loader) task(dr *draft, base Task) {
 		switch {
 		case e.name == "id" || e.name == "operator":
 		case e.name == "depends_on":
-			l.dependsOn(dr, e, field)
+			dr.deps = l.depRefs(dr.deps, e, field)
 		case slices.Contains(defaultArgsKeyNames, e.name):
 			if !isNull(e.val) {
 				l.common(t, e, field)
@@ -327,23 +280,23 @@ func (l *loader) task(dr *draft, base Task) {
 	}
 }
 
-// dependsOn reads a task id or a list of them.
-func (l *loader) dependsOn(dr *draft, e entry, field string) {
+// depRefs reads a task id or a list of them into have, without duplicates.
+func (l *loader) depRefs(have []depRef, e entry, field string) []depRef {
 	r := resolve(e.val)
 	var items []*yaml.Node
 	switch {
 	case isNull(r):
-		return
+		return have
 	case r.Kind == yaml.ScalarNode:
 		items = []*yaml.Node{e.val}
 	case r.Kind == yaml.SequenceNode:
 		items = r.Content
 	default:
 		l.errAt(e.val, field, "expected a task id or a list of task ids, got %s", describe(r))
-		return
+		return have
 	}
-	seen := make(map[string]bool, len(items))
-	for _, d := range dr.deps {
+	seen := make(map[string]bool, len(items)+len(have))
+	for _, d := range have {
 		seen[d.id] = true
 	}
 	for _, item := range items {
@@ -352,8 +305,9 @@ func (l *loader) dependsOn(dr *draft, e entry, field string) {
 			continue
 		}
 		seen[id] = true
-		dr.deps = append(dr.deps, depRef{id, item})
+		have = append(have, depRef{id, item})
 	}
+	return have
 }
 
 // fieldValue decodes an operator field according to its kind. The result
@@ -436,47 +390,6 @@ func (l *loader) stringMap(n *yaml.Node, field string, tmpl bool) (map[string]an
 		out[e.name] = s
 	}
 	return out, ok
-}
-
-// checkDeps resolves depends_on against the task ids and rejects
-// self-dependencies, unknown tasks and cycles.
-func (l *loader) checkDeps(drafts []*draft) {
-	index := make(map[string]int, len(drafts))
-	var ids []string
-	for i, dr := range drafts {
-		if dr.inGraph {
-			index[dr.task.ID] = i
-			ids = append(ids, dr.task.ID)
-		}
-	}
-	for _, dr := range drafts {
-		field := dr.field + ".depends_on"
-		for _, dep := range dr.deps {
-			switch _, known := index[dep.id]; {
-			case dep.id == dr.task.ID && dr.task.ID != "":
-				l.errAt(dep.node, field, "task %q depends on itself", dep.id)
-			case !known:
-				l.errAt(dep.node, field, "unknown task %s%s", quoteShort(dep.id), l.hint(dep.id, ids))
-			default:
-				dr.task.DependsOn = append(dr.task.DependsOn, dep.id)
-			}
-		}
-	}
-	for _, cycle := range findCycles(drafts, index) {
-		start := drafts[cycle[0]]
-		last := drafts[cycle[len(cycle)-2]].task.ID
-		names := make([]string, len(cycle))
-		for i, c := range cycle {
-			names[i] = drafts[c].task.ID
-		}
-		var pos *yaml.Node
-		for _, dep := range start.deps {
-			if dep.id == last {
-				pos = dep.node
-			}
-		}
-		l.errAt(pos, start.field+".depends_on", "dependency cycle: %s", strings.Join(names, " -> "))
-	}
 }
 
 // findCycles returns one cycle per strongly connected component of the
