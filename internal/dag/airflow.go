@@ -32,6 +32,10 @@ var airflowOperators = map[string]string{
 	"KubernetesPodOperator": "kubernetes_pod",
 	"SimpleHttpOperator":    "http",
 	"HttpOperator":          "http",
+	"BranchPythonOperator":  "branch",
+	"BranchBashOperator":    "branch",
+	"BaseBranchOperator":    "branch",
+	"ShortCircuitOperator":  "short_circuit",
 }
 
 // airflowKeyHint returns ` (task_id is Airflow's name; Sirocco's is "id")`

@@ -50,3 +50,19 @@ func TestXComPullUnknownTaskAtLoad(t *testing.T) {
 		t.Errorf("errors:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
+
+// TestAirflowBranchOperatorHints: Airflow's branching classes point at
+// Sirocco's branch and short_circuit operators.
+func TestAirflowBranchOperatorHints(t *testing.T) {
+	t.Parallel()
+	ops := map[string]OperatorSpec{"branch": {Name: "branch"}, "short_circuit": {Name: "short_circuit"}}
+	for name, want := range map[string]string{
+		"BranchPythonOperator": "Sirocco's operator is branch)",
+		"BranchBashOperator":   "Sirocco's operator is branch)",
+		"ShortCircuitOperator": "Sirocco's operator is short_circuit)",
+	} {
+		if got := airflowOperatorHint(name, ops); !strings.HasSuffix(got, want) {
+			t.Errorf("%s: hint %q, want it to end with %q", name, got, want)
+		}
+	}
+}
