@@ -17,7 +17,7 @@ def summarise(region, orders, ds, logical_date):
 
 
 def report(summary, **context):
-    """Prints the summary; an XCom pulled in a template arrives as JSON text."""
+    """Prints the summary, which the template passes as JSON (| tojson)."""
     data = json.loads(summary)
     average = data["total"] / data["orders"] if data["orders"] else 0.0
     print("%s, %s: %d orders, %.2f in all, %.2f on average (try %d)"

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,6 +199,7 @@ type tryRun struct {
 	task    *dag.Task
 	args    map[string]any
 	env     map[string]string
+	params  map[string]any // resolved by prepare; nil for a resumed try
 	lw      *tasklog.Writer
 	timeout time.Duration // what is left of execution_timeout; 0 = none
 	stop    error         // when set, the try is stopped at once with this cause
@@ -243,13 +245,15 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		for _, secret := range prep.secrets {
 			lw.AddSecret(secret)
 		}
-		t.args, t.env, t.rendered.b = prep.args, prep.env, &prep.renderedJSON
+		t.args, t.env, t.rendered.b, t.params = prep.args, prep.env, &prep.renderedJSON, prep.params
 	}
 
 	ot := &operator.Task{
 		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
-		LogicalDate: t.run.LogicalDate.Format(time.RFC3339),
-		Args:        t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(r.WorkerID, k, t.ti.TryNumber),
+		LogicalDate:       t.run.LogicalDate.Format(time.RFC3339Nano),
+		DataIntervalStart: t.run.DataIntervalStart.UTC(), DataIntervalEnd: t.run.DataIntervalEnd.UTC(),
+		Params: t.params, Conf: t.run.Conf,
+		Args: t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(r.WorkerID, k, t.ti.TryNumber),
 		NoteHandle: func(h []byte) { lw.Printf("%s%s", HandleNote, h) },
 		DagDir:     dagDir(t.d), Downstream: downstreamOf(t.d, k.TaskID),
 		Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
@@ -288,14 +292,9 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	switch {
 	case runErr == nil:
 		lw.Printf("sirocco: task succeeded")
-		if val, ok := returnValue(res); ok {
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := st.SetXCom(wctx, store.XCom{TaskKey: k, Key: "return_value", Value: val, Timestamp: r.Clock.Now()})
-			cancel()
-			if err != nil {
-				lw.Printf("sirocco: push return_value: %v", err)
-				return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, err)
-			}
+		if err := r.pushXComs(ctx, k, res); err != nil {
+			lw.Printf("sirocco: %v", err)
+			return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, err)
 		}
 	case errors.Is(runErr, operator.ErrSkip):
 		lw.Printf("sirocco: %v", skipped(runErr))
@@ -310,6 +309,54 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	}
 	return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, runErr)
 }
+
+// pushXComs stores the XComs of a successful try: the result's other
+// keys, then its return_value (last, as Airflow pushes it). The writes
+// are made even if the executor is shutting down.
+func (r *Runner) pushXComs(ctx context.Context, k store.TaskKey, res operator.Result) error {
+	xs, err := xcomsOf(res)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := r.Clock.Now()
+	for _, x := range xs {
+		x.TaskKey, x.Timestamp = k, now
+		if err := r.Store.SetXCom(wctx, x); err != nil {
+			return fmt.Errorf("push %s: %w", x.Key, err)
+		}
+	}
+	return nil
+}
+
+// xcomsOf lists the XComs a result pushes, in order, refusing a value
+// that is not JSON (the store and every reader expect JSON).
+func xcomsOf(res operator.Result) ([]store.XCom, error) {
+	val, hasReturn := returnValue(res)
+	var xs []store.XCom
+	for _, key := range slices.Sorted(maps.Keys(res.XComs)) {
+		if hasReturn && key == returnKey {
+			continue
+		}
+		if key == "" {
+			return nil, errors.New("push XComs: the operator gave one an empty key")
+		}
+		xs = append(xs, store.XCom{Key: key, Value: string(res.XComs[key])})
+	}
+	if hasReturn {
+		xs = append(xs, store.XCom{Key: returnKey, Value: val})
+	}
+	for _, x := range xs {
+		if !json.Valid([]byte(x.Value)) {
+			return nil, fmt.Errorf("push %s: the operator's value is not JSON: %.80q", x.Key, x.Value)
+		}
+	}
+	return xs, nil
+}
+
+// returnKey is the XCom key of a task's return value.
+const returnKey = "return_value"
 
 // returnValue is the JSON text of the return_value XCom a result pushes,
 // if any: ReturnJSON as it is, else ReturnValue as a JSON string.
@@ -506,6 +553,7 @@ func (r *Runner) recorded(ti store.TaskInstance) {
 type prepared struct {
 	args         map[string]any
 	env          map[string]string
+	params       map[string]any // the run's resolved params
 	renderedJSON []byte
 	secrets      []string // values of the sensitive variables the templates read
 }
@@ -607,7 +655,7 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 	if err != nil {
 		return nil, fmt.Errorf("encode rendered fields: %w", err)
 	}
-	return &prepared{args: args, env: env, renderedJSON: js, secrets: secrets.List()}, nil
+	return &prepared{args: args, env: env, params: params, renderedJSON: js, secrets: secrets.List()}, nil
 }
 
 // pulledSecrets finds the known secrets (sensitive variables, connection

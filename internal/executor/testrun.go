@@ -33,7 +33,9 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 		masked.AddSecret(secret)
 	}
 	ot := &operator.Task{
-		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339),
+		DagID: d.ID, RunID: run.RunID, TaskID: t.ID, TryNumber: 1, LogicalDate: logical.Format(time.RFC3339Nano),
+		DataIntervalStart: run.DataIntervalStart.UTC(), DataIntervalEnd: run.DataIntervalEnd.UTC(),
+		Params: prep.params, Conf: run.Conf,
 		Args: prep.args, Env: prep.env, CtxEnv: ctxEnv(k, run, 1), DagDir: dagDir(d), Downstream: d.Downstream(t.ID),
 		Log: masked, Logger: r.Logger, KillGrace: r.KillGrace, Mask: masked.AddSecret,
 		Connection: r.connection(masked.AddSecret), SSH: r.SSH, Kube: r.Kube,
@@ -58,11 +60,22 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 	if err != nil {
 		return err
 	}
-	switch {
-	case res.ReturnJSON != nil:
-		fmt.Fprintf(out, "return_value: %s\n", res.ReturnJSON)
-	case res.ReturnValue != nil:
-		fmt.Fprintf(out, "return_value: %s\n", *res.ReturnValue)
+	return showXComs(out, res)
+}
+
+// showXComs writes what the try would push: its other keys, then its
+// return_value (a string as itself, other values as JSON).
+func showXComs(out io.Writer, res operator.Result) error {
+	xs, err := xcomsOf(res)
+	if err != nil {
+		return err
+	}
+	for _, x := range xs {
+		v := x.Value
+		if x.Key == returnKey && res.ReturnJSON == nil {
+			v = *res.ReturnValue
+		}
+		fmt.Fprintf(out, "%s: %s\n", x.Key, v)
 	}
 	return nil
 }

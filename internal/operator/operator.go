@@ -7,7 +7,9 @@ package operator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -23,13 +25,23 @@ import (
 type Task struct {
 	DagID, RunID, TaskID string
 	TryNumber            int
-	LogicalDate          string // RFC 3339
-	Args                 map[string]any
-	Env                  map[string]string // task env (already rendered)
-	CtxEnv               map[string]string // SIROCCO_CTX_* variables for child processes
-	DagDir               string            // folder of the DAG file: default cwd, base of relative paths
-	Log                  io.Writer         // the try's log file; lines are timestamped by the writer
-	Logger               *slog.Logger
+	LogicalDate          string // RFC 3339, with the fraction of a second when it has one
+	// DataIntervalStart and DataIntervalEnd are the run's data interval
+	// (UTC), as templates see them.
+	DataIntervalStart, DataIntervalEnd time.Time
+	// Params are the run's params (the DAG's defaults merged with the
+	// trigger conf), and Conf the run's conf (dag_run.conf): what
+	// templates read as params and dag_run.conf, for operators that hand
+	// Airflow's context to user code (a python callable). Read only: they
+	// may be shared with the scheduler. Params is nil for a try resumed
+	// after a restart (the try that started its work rendered its fields).
+	Params, Conf map[string]any
+	Args         map[string]any
+	Env          map[string]string // task env (already rendered)
+	CtxEnv       map[string]string // SIROCCO_CTX_* variables for child processes
+	DagDir       string            // folder of the DAG file: default cwd, base of relative paths
+	Log          io.Writer         // the try's log file; lines are timestamped by the writer
+	Logger       *slog.Logger
 	// SaveHandle persists a handle of remote or child work before the
 	// operator waits on it, so cancel, timeout and restart can reach it.
 	SaveHandle func(ctx context.Context, h []byte) error
@@ -67,9 +79,26 @@ type Task struct {
 type Result struct {
 	ReturnValue *string
 	// ReturnJSON, when set, is pushed as the return_value instead, as it
-	// is: a JSON value (a branch's list of task ids), so xcom_pull gives
-	// a list, not the text of one.
+	// is: a JSON value (a branch's list of task ids, a function's dict),
+	// so xcom_pull gives a list or a dict, not the text of one.
 	ReturnJSON []byte
+	// XComs are pushed besides the return value, each JSON value under
+	// its key, before it (Airflow's multiple_outputs: a dict's items). A
+	// key "return_value" is left to the return value when there is one.
+	XComs map[string][]byte
+}
+
+// ValueResult is the result whose return_value is v: a string as itself,
+// anything else (a map, a list, a number, json.Number) as its JSON value.
+func ValueResult(v any) (Result, error) {
+	if s, ok := v.(string); ok {
+		return Result{ReturnValue: &s}, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode the return value: %w", err)
+	}
+	return Result{ReturnJSON: b}, nil
 }
 
 // ErrSkip ends the try as skipped rather than failed (bash skip_on_exit_code).

@@ -3,6 +3,7 @@ package httpop_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http"
@@ -90,11 +91,19 @@ type run struct {
 	log string
 }
 
+// value is the return_value's JSON as the runner stores it: a string
+// (ReturnValue) quoted, a JSON value (ReturnJSON) as it is.
 func (r run) value() string {
-	if r.res.ReturnValue == nil {
-		return "<none>"
+	switch {
+	case r.res.ReturnJSON != nil && r.res.ReturnValue != nil:
+		return "<both ReturnJSON and ReturnValue>"
+	case r.res.ReturnJSON != nil:
+		return string(r.res.ReturnJSON)
+	case r.res.ReturnValue != nil:
+		b, _ := json.Marshal(*r.res.ReturnValue)
+		return string(b)
 	}
-	return *r.res.ReturnValue
+	return "<none>"
 }
 
 // execute runs one try with the given connections (id → URI).

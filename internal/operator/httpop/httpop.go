@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -126,9 +126,12 @@ func logBody(w io.Writer, body []byte) {
 	}
 }
 
-// result is the XCom: the part response_filter selects, or the body (as
-// its JSON text when it is JSON, else as text); a string value is pushed
-// as the string itself. An empty body without a filter pushes nothing.
+// result is the XCom: the part response_filter selects, or the body. A
+// string (a text body, a JSON string, a selected string) is pushed as
+// itself; any other JSON value as the value, so xcom_pull gives an
+// object or a list, as Airflow's does: a whole body as the server wrote
+// it, compacted (key order and number digits kept). An empty body without
+// a filter pushes nothing.
 func result(cfg config, resp *Response) (operator.Result, error) {
 	if !cfg.xcom {
 		return operator.Result{}, nil
@@ -142,34 +145,19 @@ func result(cfg config, resp *Response) (operator.Result, error) {
 		if len(nodes) == 0 {
 			return operator.Result{}, fmt.Errorf("response_filter %s selects nothing in the response", clip(cfg.filterText))
 		}
-		v, err := xcomText(selected(nodes))
-		return operator.Result{ReturnValue: &v}, err
+		return operator.ValueResult(selected(nodes))
 	}
 	if len(bytes.TrimSpace(resp.Body)) == 0 {
 		return operator.Result{}, nil
 	}
-	v := string(resp.Body)
 	if doc, err := resp.JSON(); err == nil {
-		if s, ok := doc.(string); ok {
-			v = s
-		} else {
-			var b bytes.Buffer
-			if json.Compact(&b, resp.Body) == nil {
-				v = b.String()
-			}
+		var b bytes.Buffer
+		if _, isString := doc.(string); isString || !utf8.Valid(resp.Body) || json.Compact(&b, resp.Body) != nil {
+			// Encoded again: invalid UTF-8 becomes U+FFFD, as the store needs.
+			return operator.ValueResult(doc)
 		}
+		return operator.Result{ReturnJSON: b.Bytes()}, nil
 	}
+	v := string(resp.Body) // a text body
 	return operator.Result{ReturnValue: &v}, nil
-}
-
-// xcomText is a string as itself, anything else as JSON text.
-func xcomText(v any) (string, error) {
-	if s, ok := v.(string); ok {
-		return s, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", errors.Join(errors.New("encode the XCom"), err)
-	}
-	return string(b), nil
 }

@@ -16,22 +16,31 @@ import (
 )
 
 // TestXComValue: the return_value is the response_filter's selection, or
-// the body (compact JSON text when JSON, else text); strings are pushed as
-// themselves; nothing for an empty body or do_xcom_push: false.
+// the body; a string (text body, JSON string, selected string) is pushed
+// as itself, any other JSON value as the value (an object stays an
+// object for xcom_pull), a whole body compacted with its key order and
+// digits; nothing for an empty body or do_xcom_push: false. want is the
+// XCom as stored (JSON).
 func TestXComValue(t *testing.T) {
 	t.Parallel()
-	const doc = "{\n  \"z\": 1, \"a\": {\"id\": \"x-1\", \"n\": 12345678901234567890},\n  \"items\": [1, 2]\n}"
+	const doc = "{\n  \"z\": 1, \"a\": {\"id\": \"x-1\", \"n\": 12345678901234567890, \"ok\": true},\n  \"items\": [1, 2]\n}"
 	tests := []struct {
 		name, contentType, body string
 		args                    map[string]any
 		want                    string
 		wantErr                 string
 	}{
-		{name: "JSON body, compacted, key order kept", body: doc, want: `{"z":1,"a":{"id":"x-1","n":12345678901234567890},"items":[1,2]}`},
-		{name: "text body", contentType: "text/plain", body: "hello\nworld\n", want: "hello\nworld\n"},
-		{name: "JSON string body is the string", body: `"done"`, want: "done"},
-		{name: "filter to a string", body: doc, args: map[string]any{"response_filter": "$.a.id"}, want: "x-1"},
-		{name: "filter to an object", body: doc, args: map[string]any{"response_filter": "$.a"}, want: `{"id":"x-1","n":12345678901234567890}`},
+		{name: "JSON body, compacted, key order kept", body: doc, want: `{"z":1,"a":{"id":"x-1","n":12345678901234567890,"ok":true},"items":[1,2]}`},
+		{name: "JSON list body", body: "[1, {\"b\": 2}]\n", want: `[1,{"b":2}]`},
+		{name: "JSON number body", body: "1.50", want: `1.50`},
+		{name: "JSON body with invalid UTF-8", body: "{\"s\": \"a\xffb\"}", want: "{\"s\":\"a\ufffdb\"}"},
+		{name: "text body", contentType: "text/plain", body: "hello\nworld\n", want: `"hello\nworld\n"`},
+		{name: "text that starts like JSON", contentType: "text/plain", body: "{not json", want: `"{not json"`},
+		{name: "JSON string body is the string", body: `"done"`, want: `"done"`},
+		{name: "filter to a string", body: doc, args: map[string]any{"response_filter": "$.a.id"}, want: `"x-1"`},
+		{name: "filter to an object", body: doc, args: map[string]any{"response_filter": "$.a"}, want: `{"id":"x-1","n":12345678901234567890,"ok":true}`},
+		{name: "filter to a big number keeps its digits", body: doc, args: map[string]any{"response_filter": "$.a.n"}, want: `12345678901234567890`},
+		{name: "filter to a boolean", body: doc, args: map[string]any{"response_filter": "$.a.ok"}, want: `true`},
 		{name: "filter to several nodes is a list", body: doc, args: map[string]any{"response_filter": "$.items[*]"}, want: `[1,2]`},
 		{name: "filter selects nothing", body: doc, args: map[string]any{"response_filter": "$.missing"}, wantErr: "response_filter $.missing selects nothing"},
 		{name: "filter on text", body: "hello", args: map[string]any{"response_filter": "$.a"}, wantErr: "response_filter $.a: the body is not JSON"},
@@ -228,7 +237,7 @@ func TestRedirects(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{name: "same host", args: map[string]any{"endpoint": "old", "response_filter": "$.at"}, want: "/new"},
+		{name: "same host", args: map[string]any{"endpoint": "old", "response_filter": "$.at"}, want: `"/new"`},
 		{name: "no redirects", args: map[string]any{"endpoint": "old", "allow_redirects": false}, wantErr: "status 302 is not one of 2xx"},
 		{name: "cross host refused", args: map[string]any{"endpoint": "away"}, wantErr: "redirect refused: to " + other.URL + ", another host"},
 		{name: "loop", args: map[string]any{"endpoint": "loop", "retries_on_5xx": 2}, wantErr: "too many redirects"},

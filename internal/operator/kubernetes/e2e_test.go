@@ -178,8 +178,8 @@ func testSuccess(t *testing.T, k *testenv.Kube) {
 	if err != nil {
 		t.Fatalf("Execute: %v\n%s", err, tr.log)
 	}
-	if res.ReturnValue != nil {
-		t.Errorf("return value %q without do_xcom_push", *res.ReturnValue)
+	if res.ReturnValue != nil || res.ReturnJSON != nil {
+		t.Errorf("return value %+v without do_xcom_push", res)
 	}
 	hs := tr.handles(t)
 	if len(hs) < 2 || hs[0].UID != "" || !strings.HasPrefix(hs[0].Name, "hello-pod-") || hs[1].UID == "" || hs[1].Name != hs[0].Name {

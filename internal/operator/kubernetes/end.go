@@ -49,12 +49,22 @@ func (r *run) outcome(end End) (operator.Result, error) {
 	switch {
 	case end.Succeeded:
 		fmt.Fprintf(r.t.Log, "sirocco: pod %s succeeded\n", h.where())
-		return operator.Result{ReturnValue: end.ReturnValue}, nil
+		return end.result(), nil
 	case end.ExitCode != nil && slices.Contains(h.Skip, int(*end.ExitCode)):
 		return operator.Result{}, fmt.Errorf("%w: pod %s: container %s exited with code %d (skip_on_exit_code)",
 			operator.ErrSkip, h.where(), h.Container, *end.ExitCode)
 	}
 	return operator.Result{}, fmt.Errorf("pod %s failed: %s", h.where(), end.Reason)
+}
+
+// result is what a pod that succeeded pushes: the JSON it wrote to
+// XComPath as the value it is (a dict stays a dict for xcom_pull), as
+// Airflow's KubernetesPodOperator pushes the parsed JSON.
+func (end End) result() operator.Result {
+	if end.ReturnValue == nil {
+		return operator.Result{}
+	}
+	return operator.Result{ReturnJSON: []byte(*end.ReturnValue)}
 }
 
 // finishAction applies on_finish_action to a pod that ended; a pod given

@@ -63,9 +63,11 @@ type Handle struct {
 
 // End is the outcome of a pod that ended.
 type End struct {
-	Succeeded   bool    `json:"succeeded"`
-	ExitCode    *int32  `json:"exit_code,omitempty"`
-	Reason      string  `json:"reason,omitempty"`
+	Succeeded bool   `json:"succeeded"`
+	ExitCode  *int32 `json:"exit_code,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	// ReturnValue is the JSON text the container wrote to XComPath
+	// (compacted), pushed as the JSON value it holds.
 	ReturnValue *string `json:"return_value,omitempty"`
 	// GaveUp marks a pod that never ended (it did not start): it is
 	// deleted whatever on_finish_action says.

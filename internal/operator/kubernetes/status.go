@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -133,7 +134,7 @@ func describeTermination(name string, t *corev1.ContainerStateTerminated) string
 }
 
 // xcomResult reads the base container's termination message as the
-// do_xcom_push result: JSON text, nil when empty.
+// do_xcom_push result: compact JSON text, nil when empty.
 func xcomResult(message string) (*string, error) {
 	m := strings.TrimSpace(message)
 	if m == "" {
@@ -146,6 +147,11 @@ func xcomResult(message string) (*string, error) {
 		}
 		return nil, fmt.Errorf("do_xcom_push: %s does not hold JSON%s: %.80q", XComPath, hint, m)
 	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(m)); err != nil {
+		return nil, fmt.Errorf("do_xcom_push: %s: %w", XComPath, err)
+	}
+	m = b.String()
 	return &m, nil
 }
 

@@ -1,12 +1,15 @@
 package kubernetes
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sirocco-dev/sirocco/internal/operator"
 )
 
 var t0 = time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
@@ -129,12 +132,28 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
+// TestXComPushedAsValue: a pod's JSON result is pushed as the value it
+// holds (ReturnJSON), not as a string of its text; none without one.
+func TestXComPushedAsValue(t *testing.T) {
+	t.Parallel()
+	r := &run{t: &operator.Task{Log: io.Discard}, h: Handle{Namespace: "ns", Name: "p"}}
+	text := `{"rows":3}`
+	res, err := r.outcome(End{Succeeded: true, ReturnValue: &text})
+	if err != nil || string(res.ReturnJSON) != text || res.ReturnValue != nil {
+		t.Errorf("outcome = %+v, %v; want ReturnJSON %s", res, err, text)
+	}
+	res, err = r.outcome(End{Succeeded: true})
+	if err != nil || res.ReturnJSON != nil || res.ReturnValue != nil {
+		t.Errorf("outcome without a result = %+v, %v", res, err)
+	}
+}
+
 func TestXComResult(t *testing.T) {
 	t.Parallel()
 	if v, err := xcomResult(""); v != nil || err != nil {
 		t.Errorf("empty: %v %v", v, err)
 	}
-	if v, err := xcomResult(`{"rows": 3}` + "\n"); err != nil || *v != `{"rows": 3}` {
+	if v, err := xcomResult(`{"rows": 3, "ids": [1, 2]}` + "\n"); err != nil || *v != `{"rows":3,"ids":[1,2]}` {
 		t.Errorf("JSON: %v %v", v, err)
 	}
 	if _, err := xcomResult(strings.Repeat("x", 4096)); err == nil || !strings.Contains(err.Error(), "at most 4096 bytes") {

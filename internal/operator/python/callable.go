@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -37,7 +38,10 @@ type call struct {
 	OpKwargs      map[string]any `json:"op_kwargs"`
 	TemplatesDict map[string]any `json:"templates_dict"`
 	Context       map[string]any `json:"context"`
-	Result        string         `json:"result"`
+	// MultipleOutputs asks the shim to refuse a return value that is not
+	// a dict with string keys (None aside), as Airflow does.
+	MultipleOutputs bool   `json:"multiple_outputs"`
+	Result          string `json:"result"`
 }
 
 // result is what the shim writes: kind "str" (text is the string),
@@ -94,7 +98,8 @@ func newCall(t *operator.Task, args operator.Fields, spec string) (*call, error)
 		return nil, fmt.Errorf("python callable: %w", err)
 	}
 	raw := args.Args()
-	c := &call{Module: fn.Module, Function: fn.Function, DagDir: t.DagDir, Context: taskContext(t)}
+	c := &call{Module: fn.Module, Function: fn.Function, DagDir: t.DagDir, Context: taskContext(t),
+		MultipleOutputs: args.Bool("multiple_outputs") && args.Bool("do_xcom_push")}
 	if v, ok := raw["op_args"]; ok && v != nil {
 		if c.OpArgs, ok = v.([]any); !ok {
 			return nil, fmt.Errorf("python callable %s: op_args: expected a list, got %s", spec, kindOf(v))
@@ -114,23 +119,51 @@ func newCall(t *operator.Task, args operator.Fields, spec string) (*call, error)
 }
 
 // taskContext is the part of Airflow's context a function may take by
-// name: dag_id, task_id, run_id, try_number, and from the logical date
-// ds, ds_nodash, ts, ts_nodash and logical_date (a datetime in Python).
+// name: dag_id, task_id, run_id, try_number, params, dag_run (its conf,
+// ids and dates), data_interval_start and data_interval_end, and from
+// the logical date ds, ds_nodash, ts, ts_nodash, ts_nodash_with_tz,
+// task_instance_key_str and logical_date. The shim turns the dates
+// (ISO text here) into timezone-aware datetimes and dag_run into an
+// object.
 func taskContext(t *operator.Task) map[string]any {
-	ctx := map[string]any{"dag_id": t.DagID, "task_id": t.TaskID, "run_id": t.RunID, "try_number": t.TryNumber}
+	params, conf := t.Params, t.Conf
+	if params == nil {
+		params = map[string]any{}
+	}
+	if conf == nil {
+		conf = map[string]any{}
+	}
+	ctx := map[string]any{"dag_id": t.DagID, "task_id": t.TaskID, "run_id": t.RunID, "try_number": t.TryNumber, "params": params}
+	dagRun := map[string]any{"dag_id": t.DagID, "run_id": t.RunID, "conf": conf}
+	for name, at := range map[string]time.Time{"data_interval_start": t.DataIntervalStart, "data_interval_end": t.DataIntervalEnd} {
+		if !at.IsZero() {
+			ctx[name], dagRun[name] = isoformat(at), isoformat(at)
+		}
+	}
+	ctx["dag_run"] = dagRun
 	at, err := time.Parse(time.RFC3339Nano, t.LogicalDate)
 	if err != nil {
 		return ctx
 	}
 	at = at.UTC()
-	iso := at.Format("2006-01-02T15:04:05-07:00")
-	if at.Nanosecond() != 0 { // Python 3.8 reads 6 digits, not fewer
-		iso = at.Format("2006-01-02T15:04:05.000000-07:00")
-	}
+	ts := isoformat(at)
 	ctx["ds"], ctx["ds_nodash"] = at.Format("2006-01-02"), at.Format("20060102")
-	ctx["ts"], ctx["ts_nodash"] = iso, at.Format("20060102T150405")
-	ctx["logical_date"] = iso
+	ctx["ts"], ctx["ts_nodash"] = ts, at.Format("20060102T150405")
+	ctx["ts_nodash_with_tz"] = strings.NewReplacer("-", "", ":", "").Replace(ts)
+	ctx["task_instance_key_str"] = t.DagID + "__" + t.TaskID + "__" + at.Format("20060102")
+	ctx["logical_date"], dagRun["logical_date"] = ts, ts
 	return ctx
+}
+
+// isoformat is Python's datetime.isoformat of a UTC time: microseconds
+// only when there are some, and six digits then (Python 3.8 reads no
+// other number).
+func isoformat(at time.Time) string {
+	at = at.UTC()
+	if at.Nanosecond()/1000 != 0 {
+		return at.Format("2006-01-02T15:04:05.000000-07:00")
+	}
+	return at.Format("2006-01-02T15:04:05-07:00")
 }
 
 // writePrivate creates a file only this user can read.
@@ -174,8 +207,10 @@ func readResult(path string) (result, error) {
 }
 
 // outcome turns a successful call's result into the try's result: a
-// returned string is the XCom as it is, another value its JSON, None no
-// XCom (as Airflow pushes nothing for None).
+// returned string is the XCom as it is, another value the JSON value
+// (a dict stays a dict for xcom_pull), None no XCom (as Airflow pushes
+// nothing for None); with multiple_outputs each item of the dict is
+// also an XCom of its own.
 func outcome(t *operator.Task, args operator.Fields, spec string, r result) (operator.Result, error) {
 	var shown string
 	switch r.Kind {
@@ -194,10 +229,51 @@ func outcome(t *operator.Task, args operator.Fields, spec string, r result) (ope
 		fmt.Fprintf(t.Log, "Done. Returned value not shown\n")
 	}
 	var res operator.Result
-	if r.Kind != "none" && args.Bool("do_xcom_push") {
+	if r.Kind == "none" || !args.Bool("do_xcom_push") {
+		return res, nil
+	}
+	if r.Kind == "str" {
 		res.ReturnValue = &r.Text
+		return res, nil
+	}
+	if !json.Valid([]byte(r.Text)) {
+		return operator.Result{}, fmt.Errorf("python callable %s: the shim's result is not JSON: %.80q", spec, r.Text)
+	}
+	res.ReturnJSON = []byte(r.Text)
+	if args.Bool("multiple_outputs") {
+		items, err := outputs(r.Text)
+		if err != nil {
+			return operator.Result{}, fmt.Errorf("python callable %s: multiple_outputs: %w", spec, err)
+		}
+		res.XComs = items
 	}
 	return res, nil
+}
+
+// maxXComKey bounds a multiple_outputs key, as Airflow's XCom key column.
+const maxXComKey = 512
+
+// outputs splits a returned dict's JSON into one XCom per item. The shim
+// refused anything but a dict with string keys; a key must also be one
+// the store and the API can hold.
+func outputs(text string) (map[string][]byte, error) {
+	var items map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &items); err != nil || items == nil {
+		return nil, fmt.Errorf("the return value is not a dict: %.80s", text)
+	}
+	out := make(map[string][]byte, len(items))
+	for key, v := range items {
+		switch {
+		case key == "":
+			return nil, errors.New("the returned dict has an empty key, which cannot name an XCom")
+		case len(key) > maxXComKey:
+			return nil, fmt.Errorf("the returned dict's key %.40q... is longer than %d bytes", key, maxXComKey)
+		case strings.ContainsRune(key, 0):
+			return nil, fmt.Errorf("the returned dict's key %q holds a NUL character", key)
+		}
+		out[key] = v
+	}
+	return out, nil
 }
 
 // maxErrorText bounds the shim's message in the try's error (an exception

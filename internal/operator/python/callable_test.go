@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,8 +56,26 @@ def context_named(ds, logical_date, run_id, dag_id, task_id, try_number, templat
 def context_all(x, **kwargs):
     return {"x": x, "keys": sorted(kwargs)}
 
-def needs_params(params):
-    return params
+def needs_ti(ti):
+    return ti
+
+def run_context(params, data_interval_start, dag_run, **kw):
+    return {"params": params, "start": data_interval_start.isoformat(), "end": kw["data_interval_end"].isoformat(),
+            "conf": dag_run.conf, "run": [dag_run.dag_id, dag_run.run_id, dag_run.logical_date.isoformat(),
+            dag_run.data_interval_end == kw["data_interval_end"]], "ts": kw["ts"],
+            "ts_nodash_with_tz": kw["ts_nodash_with_tz"], "key": kw["task_instance_key_str"]}
+
+def needs_conf(conf):
+    return conf
+
+def summary():
+    return {"total": 42, "rows": [1, 2], "return_value": "shadowed"}
+
+def int_keys():
+    return {1: "one"}
+
+def empty_key():
+    return {"": 1}
 
 def positional_ds(ds):
     return ds
@@ -95,23 +114,33 @@ func callFolder(t *testing.T) string {
 	return dir
 }
 
-// callTask runs a python task whose logical date is set, as the runner does.
+// callTask runs a python task whose run context is set, as the runner
+// does: logical date, data interval, params and conf.
 func callTask(t *testing.T, dagDir string, args map[string]any) (operator.Result, string, error) {
 	t.Helper()
 	log := &logBuffer{}
 	res, err := python.Factory.New().Execute(context.Background(), &operator.Task{
 		DagID: "d", RunID: "manual__1", TaskID: "t", TryNumber: 2, LogicalDate: "2026-02-03T04:05:06Z",
+		DataIntervalStart: time.Date(2026, 2, 2, 4, 5, 6, 0, time.UTC), DataIntervalEnd: time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC),
+		Params: map[string]any{"region": "north", "n": 3}, Conf: map[string]any{"n": 3, "note": "hi"},
 		Args: args, DagDir: dagDir, Log: log,
 		CtxEnv: map[string]string{"SIROCCO_CTX_DAG_ID": "d"},
 	})
 	return res, log.String(), err
 }
 
+// value is the return_value's JSON as the runner stores it: a string
+// (ReturnValue) quoted, a JSON value (ReturnJSON) as it is.
 func value(res operator.Result) string {
-	if res.ReturnValue == nil {
-		return "<none>"
+	switch {
+	case res.ReturnJSON != nil && res.ReturnValue != nil:
+		return "<both ReturnJSON and ReturnValue>"
+	case res.ReturnJSON != nil:
+		return string(res.ReturnJSON)
+	case res.ReturnValue != nil:
+		return strconv.Quote(*res.ReturnValue)
 	}
-	return *res.ReturnValue
+	return "<none>"
 }
 
 func TestCallableReturnValues(t *testing.T) {
@@ -126,20 +155,23 @@ func TestCallableReturnValues(t *testing.T) {
 		{name: "module next to the DAG, op_args and op_kwargs", args: map[string]any{"callable": "funcs:add", "op_args": []any{2, 3}, "op_kwargs": map[string]any{"scale": 10}},
 			want: "50", wantLog: []string{`{"looks": "like json"}` + "\n", "adding 2 3\n", "Done. Returned value was: 50\n"}},
 		{name: "a string is the XCom as it is", args: map[string]any{"callable": "funcs:greet", "op_kwargs": map[string]any{"name": "Ada", "greeting": "hi"}},
-			want: "hi Ada", wantLog: []string{`Done. Returned value was: "hi Ada"` + "\n"}},
+			want: `"hi Ada"`, wantLog: []string{`Done. Returned value was: "hi Ada"` + "\n"}},
 		{name: "a list as JSON", args: map[string]any{"callable": "funcs:listing"}, want: `[1, "two", null, {"three": 3.5}]`},
 		{name: "a number as JSON", args: map[string]any{"callable": "funcs:number"}, want: "42"},
 		{name: "None pushes nothing", args: map[string]any{"callable": "funcs:nothing"},
 			want: "<none>", wantLog: []string{"side effect only\n", "Done. Returned value was: None\n"}},
 		{name: "package module", args: map[string]any{"callable": "pkg.mod:fn", "op_args": []any{map[string]any{"k": []any{"v"}}}}, want: `{"pkg": {"k": ["v"]}}`},
-		{name: "attribute path", args: map[string]any{"callable": "pkg.mod:K.m"}, want: "static"},
+		{name: "attribute path", args: map[string]any{"callable": "pkg.mod:K.m"}, want: `"static"`},
 		{name: "show_return_value_in_logs false", args: map[string]any{"callable": "funcs:number", "show_return_value_in_logs": false},
 			want: "42", wantLog: []string{"Done. Returned value not shown\n"}},
 		{name: "do_xcom_push false", args: map[string]any{"callable": "funcs:number", "do_xcom_push": false}, want: "<none>"},
 		{name: "the context by name", args: map[string]any{"callable": "funcs:context_named", "templates_dict": map[string]any{"a": "b"}},
 			want: `{"ds": "2026-02-03", "logical_date": "2026-02-03T04:05:06+00:00", "utc": true, "run_id": "manual__1", "dag_id": "d", "task_id": "t", "try_number": 2, "templates_dict": {"a": "b"}, "ts_nodash": "20260203T040506"}`},
 		{name: "the whole context with **kwargs", args: map[string]any{"callable": "funcs:context_all", "op_kwargs": map[string]any{"x": 1, "extra": true}},
-			want: `{"x": 1, "keys": ["dag_id", "ds", "ds_nodash", "extra", "logical_date", "run_id", "task_id", "templates_dict", "try_number", "ts", "ts_nodash"]}`},
+			want: `{"x": 1, "keys": ["dag_id", "dag_run", "data_interval_end", "data_interval_start", "ds", "ds_nodash", "extra", "logical_date", "params", "run_id", "task_id", "task_instance_key_str", "templates_dict", "try_number", "ts", "ts_nodash", "ts_nodash_with_tz"]}`},
+		{name: "params, data interval and dag_run by name", args: map[string]any{"callable": "funcs:run_context"},
+			want: `{"params": {"n": 3, "region": "north"}, "start": "2026-02-02T04:05:06+00:00", "end": "2026-02-03T04:05:06+00:00", "conf": {"n": 3, "note": "hi"}, ` +
+				`"run": ["d", "manual__1", "2026-02-03T04:05:06+00:00", true], "ts": "2026-02-03T04:05:06+00:00", "ts_nodash_with_tz": "20260203T040506+0000", "key": "d__t__20260203"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,9 +223,74 @@ func TestCallablePython38(t *testing.T) {
 	if _, err := os.Stat(py38); err != nil {
 		t.Skip("no Python 3.8 here")
 	}
-	res, log, err := callTask(t, callFolder(t), map[string]any{"callable": "funcs:context_named", "python": py38})
+	dir := callFolder(t)
+	res, log, err := callTask(t, dir, map[string]any{"callable": "funcs:context_named", "python": py38})
 	if err != nil || !strings.Contains(value(res), `"logical_date": "2026-02-03T04:05:06+00:00"`) {
 		t.Fatalf("Execute = %v, %s\n%s", err, value(res), log)
+	}
+	res, log, err = callTask(t, dir, map[string]any{"callable": "funcs:run_context", "python": py38, "multiple_outputs": true})
+	if err != nil || !strings.Contains(value(res), `"start": "2026-02-02T04:05:06+00:00"`) || string(res.XComs["conf"]) != `{"n": 3, "note": "hi"}` {
+		t.Fatalf("Execute = %v, %s %s\n%s", err, value(res), res.XComs, log)
+	}
+}
+
+// TestCallableMultipleOutputs: with multiple_outputs a returned dict is
+// the return_value and each of its items an XCom of its own (Airflow's
+// rule); anything but a dict with string keys fails the try, None and
+// do_xcom_push false push nothing.
+func TestCallableMultipleOutputs(t *testing.T) {
+	t.Parallel()
+	dir := callFolder(t)
+	tests := []struct {
+		name      string
+		args      map[string]any
+		want      string
+		wantXComs map[string]string
+		wantErr   string
+	}{
+		{name: "a dict", args: map[string]any{"callable": "funcs:summary", "multiple_outputs": true},
+			want:      `{"total": 42, "rows": [1, 2], "return_value": "shadowed"}`,
+			wantXComs: map[string]string{"total": "42", "rows": "[1, 2]", "return_value": `"shadowed"`}},
+		{name: "without multiple_outputs", args: map[string]any{"callable": "funcs:summary"},
+			want: `{"total": 42, "rows": [1, 2], "return_value": "shadowed"}`},
+		{name: "None", args: map[string]any{"callable": "funcs:nothing", "multiple_outputs": true}, want: "<none>"},
+		{name: "do_xcom_push false", args: map[string]any{"callable": "funcs:number", "multiple_outputs": true, "do_xcom_push": false}, want: "<none>"},
+		{name: "a number", args: map[string]any{"callable": "funcs:number", "multiple_outputs": true},
+			wantErr: "multiple_outputs: it returned a value of type int, expected a dict"},
+		{name: "a string", args: map[string]any{"callable": "funcs:greet", "op_args": []any{"x"}, "multiple_outputs": true},
+			wantErr: "multiple_outputs: it returned a value of type str, expected a dict"},
+		{name: "a list", args: map[string]any{"callable": "funcs:listing", "multiple_outputs": true},
+			wantErr: "multiple_outputs: it returned a value of type list, expected a dict"},
+		{name: "int keys", args: map[string]any{"callable": "funcs:int_keys", "multiple_outputs": true},
+			wantErr: "multiple_outputs: the returned dict's keys must be strings, found 1 (int)"},
+		{name: "an empty key", args: map[string]any{"callable": "funcs:empty_key", "multiple_outputs": true},
+			wantErr: "python callable funcs:empty_key: multiple_outputs: the returned dict has an empty key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, log, err := callTask(t, dir, tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || value(res) != "<none>" || res.XComs != nil {
+					t.Fatalf("Execute = %s %s, %v; want the error %q\n%s", value(res), res.XComs, err, tt.wantErr, log)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Execute = %v\n%s", err, log)
+			}
+			if got := value(res); got != tt.want {
+				t.Errorf("return value = %s, want %s", got, tt.want)
+			}
+			if len(res.XComs) != len(tt.wantXComs) {
+				t.Errorf("XComs = %s, want %v", res.XComs, tt.wantXComs)
+			}
+			for k, want := range tt.wantXComs {
+				if got := string(res.XComs[k]); got != want {
+					t.Errorf("XCom %s = %s, want %s", k, got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -231,8 +328,10 @@ func TestCallableFailures(t *testing.T) {
 			wantErr: []string{"NOT_CALLABLE is of type int, not a function"}},
 		{name: "wrong arguments", args: map[string]any{"callable": "funcs:add", "op_args": []any{1}, "op_kwargs": map[string]any{"c": 2}},
 			wantErr: []string{`cannot call it with 1 positional argument(s) (op_args) and the keyword arguments ["c"]: missing a required argument: 'b'`}},
-		{name: "a context key Sirocco lacks", args: map[string]any{"callable": "funcs:needs_params"},
-			wantErr: []string{"params: Sirocco does not pass it to a callable; it passes dag_id, ds,"}},
+		{name: "a context key Sirocco lacks", args: map[string]any{"callable": "funcs:needs_ti"},
+			wantErr: []string{"ti: Sirocco does not pass it to a callable; it passes dag_id, dag_run, data_interval_end,"}},
+		{name: "conf is Airflow's configuration", args: map[string]any{"callable": "funcs:needs_conf"},
+			wantErr: []string{"conf: Sirocco does not pass it", "the run's conf is dag_run.conf"}},
 		{name: "op_args over a context name", args: map[string]any{"callable": "funcs:positional_ds", "op_args": []any{"x"}},
 			wantErr: []string{"the key 'ds' in op_args is a part of op_kwargs or the context and therefore reserved"}},
 		{name: "sys.exit(0) in the function", args: map[string]any{"callable": "funcs:exits"},
@@ -246,7 +345,7 @@ func TestCallableFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			res, log, err := callTask(t, dir, tt.args)
-			if err == nil || res.ReturnValue != nil {
+			if err == nil || res.ReturnValue != nil || res.ReturnJSON != nil || res.XComs != nil {
 				t.Fatalf("Execute = %s, %v; want an error\n%s", value(res), err, log)
 			}
 			if len(err.Error()) > 2200 {

@@ -27,11 +27,15 @@ tasks:
     callable: steps:produce
     op_args: ["{{ ds }}"]
     op_kwargs: {n: "{{ params.n }}", who: "{{ dag.dag_id }}"}
+    multiple_outputs: true
   - id: consume
     operator: python
     depends_on: [produce]
     callable: steps:consume
-    op_kwargs: {produced: "{{ ti.xcom_pull(task_ids='produce') }}"}
+    op_kwargs: {produced: "{{ ti.xcom_pull(task_ids='produce') | tojson }}"}
+  - id: context
+    operator: python
+    callable: steps:context
   - id: secret
     operator: python
     callable: steps:leak
@@ -39,7 +43,7 @@ tasks:
   - id: show
     operator: bash
     depends_on: [produce]
-    command: echo 'pulled {{ ti.xcom_pull(task_ids="produce") }}'
+    command: echo 'pulled n={{ ti.xcom_pull("produce")["n"] }} day={{ ti.xcom_pull(task_ids="produce", key="day") }}'
 `
 
 const engineModule = `import json
@@ -55,6 +59,10 @@ def leak(token):
 def consume(produced):
     data = json.loads(produced)
     return data["n"] * 2
+
+def context(params, data_interval_start, **kw):
+    return {"params": params, "start": data_interval_start.isoformat(),
+            "end": kw["data_interval_end"].isoformat(), "conf": kw["dag_run"].conf}
 `
 
 // engineRun is a real engine (SQLite, local executor, every operator)
@@ -140,9 +148,15 @@ func (r *engineRun) log(task string) string {
 // xcom is a task's stored return_value.
 func (r *engineRun) xcom(task string) string {
 	r.t.Helper()
-	x, err := r.st.GetXCom(context.Background(), store.TaskKey{DagID: r.dagID, RunID: r.runID, TaskID: task}, "return_value")
+	return r.xcomKey(task, "return_value")
+}
+
+// xcomKey is a task's stored XCom of a key.
+func (r *engineRun) xcomKey(task, key string) string {
+	r.t.Helper()
+	x, err := r.st.GetXCom(context.Background(), store.TaskKey{DagID: r.dagID, RunID: r.runID, TaskID: task}, key)
 	if err != nil {
-		r.t.Fatalf("xcom of %s: %v", task, err)
+		r.t.Fatalf("xcom %s of %s: %v", key, task, err)
 	}
 	return x.Value
 }
@@ -158,14 +172,25 @@ func TestCallableThroughTheEngine(t *testing.T) {
 	if r.state != store.RunSuccess {
 		t.Fatalf("run %s\nproduce:\n%s\nconsume:\n%s", r.state, r.log("produce"), r.log("consume"))
 	}
-	// The runner stores an operator's return value as a JSON string: a
-	// function's dict arrives downstream as its JSON text.
+	// A function's dict is stored as the JSON value it is, and with
+	// multiple_outputs each item under its own key too; a number stays a
+	// number.
 	produced := `{"day": "2026-02-03", "n": 5, "run_id": "` + r.runID + `"}`
-	if got := r.xcom("produce"); got != quoteJSON(produced) {
-		t.Errorf("produce's XCom = %s, want the JSON text %s", got, produced)
+	if got := r.xcom("produce"); got != produced {
+		t.Errorf("produce's XCom = %s, want the JSON value %s", got, produced)
 	}
-	if got := r.xcom("consume"); got != `"10"` {
+	for key, want := range map[string]string{"day": `"2026-02-03"`, "n": "5", "run_id": `"` + r.runID + `"`} {
+		if got := r.xcomKey("produce", key); got != want {
+			t.Errorf("produce's XCom %s = %s, want %s", key, got, want)
+		}
+	}
+	if got := r.xcom("consume"); got != "10" {
 		t.Errorf("consume's XCom = %s, want 10", got)
+	}
+	// params, the data interval and dag_run.conf reach a function by name.
+	wantCtx := `{"params": {"n": 5}, "start": "2026-02-03T04:05:06+00:00", "end": "2026-02-03T04:05:06+00:00", "conf": {"n": 5}}`
+	if got := r.xcom("context"); got != wantCtx {
+		t.Errorf("context's XCom = %s, want %s\n%s", got, wantCtx, r.log("context"))
 	}
 	if log := r.log("produce"); !strings.Contains(log, "producing for pycall on 2026-02-03") || !strings.Contains(log, "Done. Returned value was: "+produced) {
 		t.Errorf("produce's log:\n%s", log)
@@ -176,7 +201,7 @@ func TestCallableThroughTheEngine(t *testing.T) {
 		!strings.Contains(log, `Done. Returned value was: "***"`) {
 		t.Errorf("secret's log shows the token or lacks its mask:\n%s", log)
 	}
-	if log := r.log("show"); !strings.Contains(log, "pulled "+produced) {
+	if log := r.log("show"); !strings.Contains(log, "pulled n=5 day=2026-02-03") {
 		t.Errorf("show's log lacks the pulled value:\n%s", log)
 	}
 }
@@ -202,12 +227,11 @@ func TestCallableExample(t *testing.T) {
 	if log := r.log("report"); !strings.Contains(log, "south, 2026-02-03: 4 orders, ") || !strings.Contains(log, "(try 1)") {
 		t.Errorf("report's log:\n%s", log)
 	}
-	if got := r.xcom("summarise"); !strings.HasPrefix(got, `"{\"region\": \"south\", \"day\": \"2026-02-03\", \"orders\": 4, \"total\": `) {
+	if got := r.xcom("summarise"); !strings.HasPrefix(got, `{"region": "south", "day": "2026-02-03", "orders": 4, "total": `) {
 		t.Errorf("summarise's XCom = %s", got)
 	}
-}
-
-// quoteJSON is s as a JSON string, as the runner stores a return value.
-func quoteJSON(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	total := r.xcomKey("summarise", "total")
+	if log := r.log("announce"); !strings.Contains(log, "4 orders, "+total+" in all") {
+		t.Errorf("announce's log lacks the orders and the total %s:\n%s", total, log)
+	}
 }

@@ -32,6 +32,8 @@ var Spec = dag.OperatorSpec{
 			Description: "keyword arguments of the function (a mapping; strings templated), passed as JSON"},
 		{Name: "templates_dict", Kind: dag.FieldAny, Templated: true, Needs: "callable", Check: checkMap,
 			Description: "a mapping (strings templated) the function gets as its templates_dict argument"},
+		{Name: "multiple_outputs", Kind: dag.FieldBool, Default: false, Needs: "callable",
+			Description: "the function returns a dict: also push each item as an XCom under its key (besides return_value)"},
 		{Name: "show_return_value_in_logs", Kind: dag.FieldBool, Default: true, Needs: "callable",
 			Description: "write the function's return value in the task's log"},
 		{Name: "cwd", Kind: dag.FieldString, Templated: true, Default: ".", Description: "working directory; relative paths (the default too) start at the DAG file's folder"},

@@ -103,7 +103,7 @@ func TestCallableArgumentsNeverOnArgvOrInTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := <-done
-	if o.err != nil || value(o.res) != "token of 23 characters" {
+	if o.err != nil || value(o.res) != `"token of 23 characters"` {
 		t.Fatalf("Execute = %s, %v\n%s", value(o.res), o.err, o.log)
 	}
 	if strings.Contains(string(cmdline), token) || strings.Contains(string(environ), token) || strings.Contains(string(cmdline), "fifo") {

@@ -12,14 +12,19 @@ import json
 import os
 import sys
 import traceback
+import types
 
 # Airflow context keys Sirocco does not pass (yet): a function that needs
 # one is told so instead of getting a bare TypeError.
 NOT_PASSED = (
-    "params", "ti", "task_instance", "task", "dag", "dag_run", "conf",
-    "data_interval_start", "data_interval_end", "var", "macros", "conn",
-    "execution_date", "prev_ds", "next_ds", "inlets", "outlets",
+    "ti", "task_instance", "task", "dag", "conf", "var", "macros", "conn",
+    "execution_date", "prev_ds", "next_ds", "prev_data_interval_start_success",
+    "prev_data_interval_end_success", "prev_start_date_success", "prev_end_date_success",
+    "inlets", "outlets", "map_index", "test_mode",
 )
+
+# The context values that are dates, passed as ISO text.
+DATES = ("logical_date", "data_interval_start", "data_interval_end")
 
 
 class CallError(Exception):
@@ -113,24 +118,47 @@ def check_binding(sig, args, kwargs, context):
         absent = [n for n in missing if n in NOT_PASSED]
         if absent:
             hint = (" (%s: Sirocco does not pass %s to a callable; it passes %s; give what the "
-                    "function needs in op_kwargs, e.g. \"{{ params.name }}\")"
+                    "function needs in op_kwargs, e.g. \"{{ var.value.name }}\")"
                     % (", ".join(absent), "it" if len(absent) == 1 else "them", ", ".join(sorted(context))))
+            if "conf" in absent:
+                hint += " (conf is Airflow's configuration; the run's conf is dag_run.conf)"
         # Names, not values: the values may hold secrets.
         raise CallError("cannot call it with %d positional argument(s) (op_args) and the keyword "
                         "arguments %s: %s%s" % (len(args), json.dumps(sorted(kwargs)), e, hint))
 
 
+def with_dates(values):
+    values = dict(values)
+    for name in DATES:
+        if name in values:
+            values[name] = datetime.datetime.fromisoformat(values[name])
+    return values
+
+
 def context_of(call):
-    ctx = dict(call.get("context") or {})
-    if "logical_date" in ctx:
-        ctx["logical_date"] = datetime.datetime.fromisoformat(ctx["logical_date"])
+    ctx = with_dates(call.get("context") or {})
+    if "dag_run" in ctx:
+        ctx["dag_run"] = types.SimpleNamespace(**with_dates(ctx["dag_run"]))
     ctx["templates_dict"] = call.get("templates_dict")
     return ctx
 
 
-def encode(value):
+def check_outputs(value):
+    """Airflow's multiple_outputs rule: a dict with string keys."""
+    if not isinstance(value, dict):
+        raise CallError("multiple_outputs: it returned a value of type %s, expected a dict"
+                        % type(value).__name__)
+    for key in value:
+        if not isinstance(key, str):
+            raise CallError("multiple_outputs: the returned dict's keys must be strings, "
+                            "found %r (%s)" % (key, type(key).__name__))
+
+
+def encode(value, multiple_outputs=False):
     if value is None:
         return {"kind": "none"}
+    if multiple_outputs:
+        check_outputs(value)
     if isinstance(value, str):
         return {"kind": "str", "text": value}
     try:
@@ -165,7 +193,7 @@ def main():
         except Exception as e:
             user_traceback(e)
             raise CallError("raised " + describe(e))
-        result = encode(value)
+        result = encode(value, call.get("multiple_outputs"))
     except CallError as e:
         write_result(result_path, {"kind": "error", "text": str(e)})
         sys.exit(1)
