@@ -36,36 +36,51 @@ func xcomCount(t *testing.T, s store.Store, k store.TaskKey) int {
 	return len(xs)
 }
 
+// allStates lists every task instance state.
+var allStates = []store.TaskState{store.StateNone, store.StateScheduled, store.StateQueued, store.StateRunning,
+	store.StateSuccess, store.StateFailed, store.StateUpForRetry, store.StateUpstreamFailed, store.StateSkipped,
+	store.StateUpForReschedule, store.StateRestarting, store.StateRemoved}
+
 // testClearTasksDeletesXComs: a clear deletes every XCom of the task
 // instances it puts back to none, and of the named ones that are
 // restarting (whose state it leaves to their executor), in the same
 // transaction; a named task left alone (queued, running) and every task
-// not named, in this run or another, keeps its XComs.
+// not named, in this run or another, keeps its XComs. One named and one
+// unnamed task in each state.
 func testClearTasksDeletesXComs(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	ids := []string{"ok", "bad", "live", "waiting", "stopping", "untouched"}
+	var ids []string
+	retries := map[string]int{}
+	for _, st := range allStates {
+		named, other := "named_"+string(st), "other_"+string(st)
+		ids = append(ids, named, other)
+		retries[named] = 0
+	}
 	mustCreate(t, s, newRun("d", "r", t0, store.RunFailed), ids...)
-	mustCreate(t, s, newRun("d", "r2", at(time.Hour), store.RunSuccess), "ok")
-	mustCreate(t, s, newRun("e", "r", t0, store.RunSuccess), "ok")
+	mustCreate(t, s, newRun("d", "r2", at(time.Hour), store.RunSuccess), "named_success")
+	mustCreate(t, s, newRun("e", "r", t0, store.RunSuccess), "named_success")
 	key := func(id string) store.TaskKey { return store.TaskKey{DagID: "d", RunID: "r", TaskID: id} }
-	for id, st := range map[string]store.TaskState{"ok": store.StateSuccess, "bad": store.StateFailed, "live": store.StateRunning,
-		"waiting": store.StateQueued, "stopping": store.StateRestarting, "untouched": store.StateSuccess} {
-		mustUpdateTask(t, s, store.TaskUpdate{Key: key(id), To: st, IncTry: true}, true)
-	}
 	keys := []string{"return_value", "extra"}
-	others := []store.TaskKey{{DagID: "d", RunID: "r2", TaskID: "ok"}, {DagID: "e", RunID: "r", TaskID: "ok"}}
-	for _, id := range ids {
-		pushAll(t, s, keys, key(id))
+	for _, st := range allStates {
+		for _, id := range []string{"named_" + string(st), "other_" + string(st)} {
+			mustUpdateTask(t, s, store.TaskUpdate{Key: key(id), To: st, IncTry: true}, true)
+			pushAll(t, s, keys, key(id))
+		}
 	}
+	others := []store.TaskKey{{DagID: "d", RunID: "r2", TaskID: "named_success"}, {DagID: "e", RunID: "r", TaskID: "named_success"}}
 	pushAll(t, s, keys, others...)
 
-	n, err := s.ClearTasks(ctx, "d", "r", map[string]int{"ok": 0, "bad": 0, "live": 0, "waiting": 0, "stopping": 0}, at(time.Hour))
-	if err != nil || n != 2 {
-		t.Fatalf("ClearTasks = %d, %v; want 2 (ok, bad)", n, err)
+	n, err := s.ClearTasks(ctx, "d", "r", retries, at(time.Hour))
+	if want := len(allStates) - 3; err != nil || n != want {
+		t.Fatalf("ClearTasks = %d, %v; want %d (all but queued, running and restarting)", n, err, want)
 	}
-	for id, want := range map[string]int{"ok": 0, "bad": 0, "stopping": 0, "live": 2, "waiting": 2, "untouched": 2} {
-		if got := xcomCount(t, s, key(id)); got != want {
-			t.Errorf("%s (%s) holds %d XComs after the clear, want %d", id, mustGetTI(t, s, key(id)).State, got, want)
+	for _, st := range allStates {
+		want := map[store.TaskState]int{store.StateQueued: 2, store.StateRunning: 2}[st]
+		if got := xcomCount(t, s, key("named_"+string(st))); got != want {
+			t.Errorf("a named task in state %q holds %d XComs after the clear, want %d", st, got, want)
+		}
+		if got := xcomCount(t, s, key("other_"+string(st))); got != 2 {
+			t.Errorf("a task not named, in state %q, holds %d XComs after the clear, want 2", st, got)
 		}
 	}
 	for _, k := range others {
@@ -73,14 +88,14 @@ func testClearTasksDeletesXComs(t *testing.T, s store.Store) {
 			t.Errorf("%s/%s/%s, not cleared, holds %d XComs, want 2", k.DagID, k.RunID, k.TaskID, got)
 		}
 	}
-	if st := mustGetTI(t, s, key("stopping")).State; st != store.StateRestarting {
+	if st := mustGetTI(t, s, key("named_restarting")).State; st != store.StateRestarting {
 		t.Errorf("a cleared restarting task became %q; its executor hands it back once its try stopped", st)
 	}
 
 	// Pushed after the clear (by the new try): kept until the next clear.
-	pushAll(t, s, keys[:1], key("ok"))
-	if got := xcomCount(t, s, key("ok")); got != 1 {
-		t.Errorf("ok holds %d XComs after a push following the clear, want 1", got)
+	pushAll(t, s, keys[:1], key("named_success"))
+	if got := xcomCount(t, s, key("named_success")); got != 1 {
+		t.Errorf("a cleared task holds %d XComs after a push following the clear, want 1", got)
 	}
 }
 
