@@ -36,9 +36,10 @@ type ClearResult struct {
 }
 
 // Clear puts the selected task instances of a run back to none with their
-// retries granted again, and a finished run back to queued, so the
-// scheduler runs them again. A running instance becomes restarting (Airflow's
-// word): its executor stops the try first, then hands it back.
+// retries granted again and their XComs deleted, and a finished run back
+// to queued, so the scheduler runs them again. A running instance becomes
+// restarting (Airflow's word): its executor stops the try first, then
+// hands it back; its XComs are deleted too.
 func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, now time.Time) (ClearResult, error) {
 	var res ClearResult
 	tis, err := st.ListTaskInstances(ctx, d.ID, req.RunID)
@@ -75,6 +76,10 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 			if ok {
 				res.Restarting++
 				res.TaskInstances = append(res.TaskInstances, ti)
+				// Named so that ClearTasks deletes the XComs the try may
+				// have pushed just before; it leaves a restarting task's
+				// state to the executor stopping it.
+				retries[ti.TaskID] = d.Task(ti.TaskID).Retries
 			}
 			continue
 		}

@@ -18,7 +18,8 @@
 //	 |                                               +---> skipped
 //	 +---> upstream_failed | skipped   (decided without running)
 //
-//	ClearTasks: any state but queued or running ---> none
+//	ClearTasks: any state but queued, running or restarting ---> none
+//	            (and the task's XComs are deleted)
 //
 // success, failed, upstream_failed, skipped and removed are final
 // (TaskState.Finished): only ClearTasks takes such a task back to none. A try

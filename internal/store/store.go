@@ -393,10 +393,15 @@ type Store interface {
 	// so the scheduler judges it again: both in one transaction, so a mark
 	// never leaves a finished run that its tasks contradict.
 	MarkTask(ctx context.Context, u TaskUpdate) (bool, error)
-	// ClearTasks puts the named tasks that are not queued or running back to
-	// none, grants each its retries again (max_tries = try_number + retries,
-	// as Airflow does, and infra_reruns = 0) and puts a finished run back to queued, so the
-	// scheduler runs them again. It returns how many tasks changed, and
+	// ClearTasks puts the named tasks that are not queued, running or
+	// restarting back to none, grants each its retries again (max_tries =
+	// try_number + retries, as Airflow does, and infra_reruns = 0), deletes
+	// their XComs, and puts a finished run back to queued, so the scheduler
+	// runs them again: all in one transaction, so no downstream xcom_pull
+	// and no branch marked success by hand reads a previous try's result.
+	// A named restarting task (a running try being stopped: its executor
+	// hands it back to none) loses its XComs but keeps its state; a queued
+	// or running one keeps both. It returns how many tasks changed, and
 	// ErrNotFound for a missing run.
 	ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error)
 	// Heartbeat marks every running try owned by worker as alive at now.
@@ -435,7 +440,16 @@ type Store interface {
 	// concurrent change.
 	ReplaceVariableValue(ctx context.Context, old Variable, value string, encrypted bool) (bool, error)
 
+	// SetXCom stores (or replaces) x whatever the state of its task
+	// instance, which must exist.
 	SetXCom(ctx context.Context, x XCom) error
+	// PushXCom is SetXCom for a try's own result: it stores x only while
+	// x's task instance is running at try under workerID, the conditions
+	// of the try's own success write, and reports whether it did. A try
+	// that lost its row (cleared, marked, or taken from a zombie and run
+	// again) never overwrites what the current try pushed, nor leaves a
+	// value behind the clear that removed its XComs.
+	PushXCom(ctx context.Context, x XCom, try int, workerID string) (bool, error)
 	GetXCom(ctx context.Context, k TaskKey, key string) (XCom, error)
 	// ListXComs returns the XComs a task instance pushed, sorted by key;
 	// none (or no such task instance) is an empty list.

@@ -226,6 +226,32 @@ func (s *Store) SetXCom(ctx context.Context, x store.XCom) error {
 	return nil
 }
 
+// PushXCom stores x only while its task instance is running at try under
+// workerID, in one statement. On PostgreSQL the task instance's row is
+// locked FOR SHARE while the XCom is written, so a concurrent transition
+// (a clear's move to restarting, a mark) either waits for the push or
+// refuses it; SQLite has one writer at a time.
+func (s *Store) PushXCom(ctx context.Context, x store.XCom, try int, workerID string) (bool, error) {
+	pushedAt, lock := "?", ""
+	if s.pg {
+		pushedAt, lock = "CAST(? AS timestamptz)", " FOR SHARE"
+	}
+	res, err := s.exec(ctx, `INSERT INTO xcoms (`+xcomCols+`) SELECT ?, ?, ?, ?, ?, `+pushedAt+`
+		WHERE EXISTS (SELECT 1 FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?
+			AND state = 'running' AND try_number = ? AND worker_id = ?`+lock+`)
+		ON CONFLICT (dag_id, run_id, task_id, key) DO UPDATE SET value = excluded.value, pushed_at = excluded.pushed_at`,
+		x.DagID, x.RunID, x.TaskID, x.Key, x.Value, s.tv(x.Timestamp),
+		x.DagID, x.RunID, x.TaskID, try, workerID)
+	if err != nil {
+		return false, fmt.Errorf("push xcom %s/%s/%s %s of try %d: %w", x.DagID, x.RunID, x.TaskID, x.Key, try, err)
+	}
+	ok, err := affected(res)
+	if err != nil {
+		return false, fmt.Errorf("push xcom %s/%s/%s %s of try %d: %w", x.DagID, x.RunID, x.TaskID, x.Key, try, err)
+	}
+	return ok, nil
+}
+
 const xcomCols = `dag_id, run_id, task_id, key, value, pushed_at`
 
 func scanXCom(sc scanner, x *store.XCom) error {

@@ -235,13 +235,17 @@ func (s *Store) MarkTask(ctx context.Context, u store.TaskUpdate) (bool, error) 
 }
 
 // ClearTasks puts the tasks named in retries back to none unless they are
-// queued or running (a live try is not pulled from under its worker): each
-// gets max_tries = try_number + its retries, infra_reruns = 0, and loses end_date and
-// next_retry_at. If any task changed and the run is finished, the run goes
-// back to queued (queued_at = now, start and end dates cleared) so the
-// scheduler starts it again. All of it is one transaction; it returns how
-// many tasks changed, and an error wrapping store.ErrNotFound when the run
-// does not exist.
+// queued, running or restarting (a live try is not pulled from under its
+// worker; a restarting one goes back to none once its executor stopped
+// it, and loses its XComs here): each
+// gets max_tries = try_number + its retries, infra_reruns = 0, loses
+// end_date and next_retry_at, and loses its XComs, so neither a downstream
+// xcom_pull nor a branch marked success by hand reads a previous try's
+// result. If any task changed and the run is finished, the run goes back to
+// queued (queued_at = now, start and end dates cleared) so the scheduler
+// starts it again. All of it is one transaction; it returns how many tasks
+// changed, and an error wrapping store.ErrNotFound when the run does not
+// exist.
 func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error) {
 	// A fixed order makes concurrent clears lock rows in the same order.
 	ids := make([]string, 0, len(retries))
@@ -256,7 +260,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
 				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL
-				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running')`,
+				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running', 'restarting')`,
 				retries[id], dagID, runID, id)
 			if err != nil {
 				return fmt.Errorf("task %s: %w", id, err)
@@ -266,6 +270,9 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 			} else if ok {
 				cleared++
 			}
+		}
+		if err := s.deleteClearedXComs(ctx, tx, dagID, runID, ids); err != nil {
+			return err
 		}
 		if cleared == 0 {
 			var n int
@@ -292,6 +299,31 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 	// before (actions.Clear) is the scheduler's to stop.
 	s.notified(ctx)
 	return cleared, nil
+}
+
+// xcomDeleteChunk bounds the task ids of one DELETE, far below either
+// dialect's limit on bound parameters.
+const xcomDeleteChunk = 500
+
+// deleteClearedXComs removes, within a clear's tx, the XComs of the named
+// task instances that the clear put back to none or that are restarting
+// (a running try the clear is stopping); a queued or running one, which
+// the clear left alone, keeps them.
+func (s *Store) deleteClearedXComs(ctx context.Context, tx *sql.Tx, dagID, runID string, taskIDs []string) error {
+	for chunk := range slices.Chunk(taskIDs, xcomDeleteChunk) {
+		args := make([]any, 0, len(chunk)+2)
+		args = append(args, dagID, runID)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		_, err := s.txExec(ctx, tx, `DELETE FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id IN (`+placeholders(len(chunk))+`)
+			AND EXISTS (SELECT 1 FROM task_instances ti WHERE ti.dag_id = xcoms.dag_id AND ti.run_id = xcoms.run_id
+				AND ti.task_id = xcoms.task_id AND ti.state IN ('', 'restarting'))`, args...)
+		if err != nil {
+			return fmt.Errorf("delete xcoms: %w", err)
+		}
+	}
+	return nil
 }
 
 // Heartbeat marks every running try owned by workerID, and the worker's own
