@@ -40,7 +40,9 @@ func (a *app) dagsTest() *cobra.Command {
 			if len(args) == 2 {
 				logical = args[1]
 			}
-			run, err := e.createManualRun(ctx, d, store.RunManual, conf, "", logical)
+			// A test run belongs to this process: the schedulers of other
+			// processes on the same database leave it alone.
+			run, err := e.createManualRun(ctx, d, store.RunTest, conf, "", logical)
 			if err != nil {
 				return err
 			}
