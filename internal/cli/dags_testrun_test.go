@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/all"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // testRunSite is a home with one DAG, a chain of bash tasks, and a
@@ -85,6 +89,9 @@ func TestCLIHelperProcess(t *testing.T) {
 	root := NewRoot(os.Stdout, os.Stderr)
 	root.SetArgs(strings.Split(args, "\x1f"))
 	if err := root.Execute(); err != nil {
+		if code := exitCode(0); errors.As(err, &code) {
+			os.Exit(int(code))
+		}
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
@@ -163,5 +170,70 @@ func TestDagsTestBesideAStandalone(t *testing.T) {
 	lr, err := run("dags", "list-runs", "chain")
 	if err != nil || !strings.Contains(lr, "test__") || !strings.Contains(lr, "test ") {
 		t.Errorf("dags list-runs does not show the test run as such: %v\n%s", err, lr)
+	}
+}
+
+// TestDagsTestInterrupted: SIGINT to a `dags test` process whose task
+// runs stops the task's process and fails the test run before the
+// process exits, as no scheduler would ever end it.
+func TestDagsTestInterrupted(t *testing.T) {
+	cfg, _, _ := testRunSite(t)
+	pidFile := filepath.Join(cfg.Home, "task.pid")
+	yaml := "dag_id: slow\nschedule: none\nstart_date: 2026-01-01\ntasks:\n" +
+		"  - {id: a, operator: bash, command: 'echo $$ > " + pidFile + "; exec sleep 60'}\n" +
+		"  - {id: b, operator: bash, command: 'true', depends_on: [a]}\n"
+	if err := os.WriteFile(filepath.Join(cfg.DagsFolder, "slow.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--home", cfg.Home, "--dags", cfg.DagsFolder, "--database-url", cfg.DatabaseURL, "dags", "test", "slow"}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCLIHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperArgsEnv+"="+strings.Join(args, "\x1f"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	taskPID := 0
+	testenv.Eventually(t, "task a to start", 20*time.Second, func() (bool, string) {
+		data, _ := os.ReadFile(pidFile)
+		taskPID, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		return taskPID > 0, out.String()
+	})
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("dags test exited with %v, want 130\n%s", err, out.String())
+	}
+	if syscall.Kill(taskPID, 0) == nil {
+		_ = syscall.Kill(taskPID, syscall.SIGKILL)
+		t.Errorf("task a's process %d outlived the interrupted dags test", taskPID)
+	}
+	st, err := sqlstore.Open(t.Context(), cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.ListRuns(t.Context(), store.RunFilter{DagID: "slow"})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs: %+v %v", runs, err)
+	}
+	if runs[0].State != store.RunFailed {
+		t.Errorf("interrupted test run is %s, want failed\n%s", runs[0].State, out.String())
+	}
+	tis, err := st.ListTaskInstances(t.Context(), "slow", runs[0].RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]store.TaskState{"a": store.StateFailed, "b": store.StateSkipped}
+	for _, ti := range tis {
+		if ti.State != want[ti.TaskID] {
+			t.Errorf("%s is %s, want %s", ti.TaskID, ti.State, want[ti.TaskID])
+		}
+	}
+	if !strings.Contains(out.String(), "Interrupted: test run") {
+		t.Errorf("dags test did not say it failed the run:\n%s", out.String())
 	}
 }
