@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +47,7 @@ func testRunSite(t *testing.T) (cfg config.Config, run, runAlone func(args ...st
 	db := "sqlite://" + filepath.Join(home, "sirocco.db")
 	flags := []string{"--home", home, "--dags", dags, "--database-url", db}
 	run = func(args ...string) (string, error) {
-		var out bytes.Buffer
+		var out testenv.SyncBuffer // the engine of dags test logs from its goroutines
 		root := NewRoot(&out, &out)
 		root.SetArgs(append(flags, args...))
 		err := root.ExecuteContext(t.Context())
@@ -188,7 +187,7 @@ func TestDagsTestInterrupted(t *testing.T) {
 	args := []string{"--home", cfg.Home, "--dags", cfg.DagsFolder, "--database-url", cfg.DatabaseURL, "dags", "test", "slow"}
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCLIHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), helperArgsEnv+"="+strings.Join(args, "\x1f"))
-	var out bytes.Buffer
+	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
