@@ -10,7 +10,8 @@
 # when Sirocco stops (scripts/spark.sh stop, scripts/edge.sh stop end them).
 #
 #   scripts/run.sh [standalone flags...]     e.g. --listen 127.0.0.1:9090
-#   SIROCCO_NO_SPARK=1 scripts/run.sh        skip Spark (and the edge node)
+#   SIROCCO_NO_SPARK=1 scripts/run.sh        skip Spark (and the edge node); the
+#                                            scheduled DAGs that need it are paused
 #   SIROCCO_NO_EDGE=1 scripts/run.sh         skip the edge node
 #
 # Every port is checked before anything is built, installed or started:
@@ -22,17 +23,63 @@ cd "$(dirname "$0")/.."
 # shellcheck source=ports.sh
 . scripts/ports.sh
 
-# api_listen prints the --listen value among the standalone flags.
-api_listen() {
-  local listen=127.0.0.1:8080
+# flag_value NAME DEFAULT FLAGS... prints the value of --NAME among the
+# standalone flags, DEFAULT when absent.
+flag_value() {
+  local name="$1" value="$2"
+  shift 2
   while [ $# -gt 0 ]; do
     case "$1" in
-      --listen=*) listen="${1#--listen=}" ;;
-      --listen) listen="${2:-}"; shift ;;
+      --"$name"=*) value="${1#--"$name"=}" ;;
+      --"$name") value="${2:-}"; shift ;;
     esac
     shift
   done
-  echo "$listen"
+  echo "$value"
+}
+
+# api_listen prints the --listen value among the standalone flags.
+api_listen() { flag_value listen 127.0.0.1:8080 "$@"; }
+
+# spark_dags prints "dag_id schedule connection..." for each DAG file of
+# folder $1 whose tasks use the connection spark_local or spark_cluster.
+spark_dags() {
+  local f id sched conns
+  for f in "$1"/*.yaml "$1"/*.yml; do
+    [ -f "$f" ] || continue
+    conns="$(grep -oE '^[[:space:]-]*conn_id:[[:space:]]*["'\'']?(spark_local|spark_cluster)' "$f" |
+      grep -oE 'spark_(local|cluster)' | sort -u | tr '\n' ' ')" || true
+    [ -n "$conns" ] || continue
+    id="$(sed -n 's/^dag_id:[[:space:]]*//p' "$f" | head -n 1 | tr -d "\"' ")"
+    sched="$(sed -n 's/^schedule:[[:space:]]*//p' "$f" | head -n 1 | sed 's/[[:space:]]*#.*//' | tr -d "\"' ")"
+    [ -n "$id" ] && echo "$id ${sched:-none} $conns"
+  done
+}
+
+# skip_spark says that Spark is skipped and which DAGs of folder $1 need
+# it, and pauses those of them with a schedule whose Spark connection is
+# in neither the database nor the environment: their first run would
+# only fail on the missing connection.
+skip_spark() {
+  local id sched conns c missing need= paused=
+  while read -r id sched conns; do
+    need="$need $id"
+    missing=
+    for c in $conns; do
+      bin/sirocco connections get "$c" >/dev/null 2>&1 || missing=1
+    done
+    if [ -n "$missing" ] && [ "$sched" != none ] && bin/sirocco --dags "$1" dags pause "$id" >/dev/null; then
+      paused="$paused $id"
+    fi
+  done < <(spark_dags "$1")
+  if [ -z "$need" ]; then
+    echo "run.sh: Spark skipped; no DAG in $1 needs spark_local or spark_cluster"
+    return
+  fi
+  echo "run.sh: Spark skipped; these DAGs need it (connections spark_local, spark_cluster) and fail without it:$need"
+  if [ -n "$paused" ]; then
+    echo "run.sh: paused the scheduled ones, so that no run starts only to fail:$paused (bin/sirocco dags unpause ID once Spark is set up)"
+  fi
 }
 
 with_spark=
@@ -77,6 +124,12 @@ if [ -z "$dags_flag" ] && [ -z "${SIROCCO_DAGS_FOLDER:-}" ] && ! grep -qs '^dags
   printf '# set by scripts/run.sh; change it to use your own DAGs\ndags_folder: %s\n' \
     "$(pwd)/examples/dags" >>"$home/sirocco.yaml"
   echo "run.sh: dags_folder is $(pwd)/examples/dags (recorded in $home/sirocco.yaml)"
+fi
+
+if [ -z "$with_spark" ]; then
+  bin/sirocco db migrate >/dev/null
+  recorded="$(sed -n 's/^dags_folder:[[:space:]]*//p' "$home/sirocco.yaml" 2>/dev/null | head -n 1)"
+  skip_spark "$(flag_value dags "${SIROCCO_DAGS_FOLDER:-${recorded:-$home/dags}}" "$@")"
 fi
 
 if [ -n "$with_spark" ]; then

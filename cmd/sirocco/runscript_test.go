@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -358,5 +359,89 @@ func testRunScriptSignal(t *testing.T, send func(pid int) error) {
 	}
 	if !strings.Contains(out.String(), "sirocco stopped") {
 		t.Errorf("the standalone did not log a clean stop:\n%s", out.String())
+	}
+}
+
+// TestRunScriptWithoutSpark: SIROCCO_NO_SPARK=1 scripts/run.sh on a new
+// home says that Spark is skipped and which example DAGs need it, and
+// pauses the scheduled one (seed_pyspark, @daily) before the standalone
+// starts, so that no run of it starts only to fail on the missing
+// connection spark_local; the unscheduled ones stay as they are.
+func TestRunScriptWithoutSpark(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, api := t.TempDir(), freePort(t)
+	cmd := exec.Command("bash", filepath.Join(root, "scripts/run.sh"), "--listen", "127.0.0.1:"+api)
+	cmd.Env = append(os.Environ(), "SIROCCO_HOME="+home, "SIROCCO_NO_SPARK=1")
+	var out testenv.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-pgid, syscall.SIGINT)
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("run.sh's output:\n%s", out.String())
+		}
+	})
+	testenv.Eventually(t, "run.sh's standalone to answer /health", 5*time.Minute, func() (bool, string) {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("run.sh exited early: %v", err)
+		default:
+		}
+		return healthy("127.0.0.1:" + api)
+	})
+	for _, want := range []string{
+		"run.sh: Spark skipped; these DAGs need it (connections spark_local, spark_cluster) and fail without it:",
+		"seed_pyspark", "spark_wordcount", "spark_failure",
+		"run.sh: paused the scheduled ones, so that no run starts only to fail: seed_pyspark (",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("run.sh's output lacks %q", want)
+		}
+	}
+	cli := func(args ...string) string {
+		t.Helper()
+		c := exec.Command(filepath.Join(root, "bin", "sirocco"), args...)
+		c.Env = append(os.Environ(), "SIROCCO_HOME="+home)
+		b, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("sirocco %s: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		return string(b)
+	}
+	var dags []struct {
+		DagID  string `json:"dag_id"`
+		Paused bool   `json:"paused"`
+	}
+	if err := json.Unmarshal([]byte(cli("dags", "list", "-o", "json")), &dags); err != nil {
+		t.Fatal(err)
+	}
+	paused := map[string]bool{}
+	for _, d := range dags {
+		paused[d.DagID] = d.Paused
+	}
+	if !paused["seed_pyspark"] {
+		t.Errorf("seed_pyspark is not paused: %+v", dags)
+	}
+	if paused["spark_wordcount"] {
+		t.Errorf("spark_wordcount (no schedule) was paused")
+	}
+	if runs := cli("dags", "list-runs", "seed_pyspark", "-o", "json"); strings.Contains(runs, "run_id") {
+		t.Errorf("seed_pyspark has a run:\n%s", runs)
 	}
 }

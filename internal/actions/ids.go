@@ -21,8 +21,9 @@ const runIDChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 // reservedPrefixes are the run ids Sirocco makes itself for runs it
 // creates (RunID in the scheduler): a manual run taking one would be
 // mistaken for the scheduled or backfill run of that date, which then
-// would never be created. Airflow 3 refuses them the same way.
-var reservedPrefixes = []store.RunType{store.RunScheduled, store.RunBackfill}
+// would never be created. Airflow 3 refuses them the same way. test__
+// names the runs of `dags test`, which schedulers leave to that process.
+var reservedPrefixes = []store.RunType{store.RunScheduled, store.RunBackfill, store.RunTest}
 
 // CheckRunID reports why id cannot be the id of a new run of type typ: it
 // is empty or longer than MaxRunIDLen, has a character outside letters,

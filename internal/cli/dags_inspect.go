@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,7 +28,10 @@ func (a *app) dagsTest() *cobra.Command {
 		Short: "Run one DAG run in this process, without a scheduler, and report each task",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
+			// Ctrl-C stops the tries and fails the run (endInterrupted)
+			// rather than leave both to the next start's recovery.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
 			e, err := a.open(ctx)
 			if err != nil {
 				return err
@@ -40,7 +45,9 @@ func (a *app) dagsTest() *cobra.Command {
 			if len(args) == 2 {
 				logical = args[1]
 			}
-			run, err := e.createManualRun(ctx, d, store.RunManual, conf, "", logical)
+			// A test run belongs to this process: the schedulers of other
+			// processes on the same database leave it alone.
+			run, err := e.createManualRun(ctx, d, store.RunTest, conf, "", logical)
 			if err != nil {
 				return err
 			}
@@ -71,11 +78,42 @@ func (a *app) runInProcess(parent context.Context, e *env, d *dag.DAG, runID str
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	if tis, err := e.st.ListTaskInstances(parent, d.ID, runID); err == nil {
+	interrupted := parent.Err() != nil
+	if interrupted {
+		a.endInterrupted(e, d, runID)
+	}
+	if tis, err := e.st.ListTaskInstances(context.WithoutCancel(parent), d.ID, runID); err == nil {
 		a.printTestSummary(e, d, tis)
+	}
+	if interrupted {
+		return exitCode(130) // 128 + SIGINT, as a shell reports it
 	}
 	return waitErr
 }
+
+// endInterrupted fails a test run that dags test stops before its end
+// (Ctrl-C): no scheduler runs another process's test run, so nothing else
+// would ever end it. The engine has stopped its tries by now.
+func (a *app) endInterrupted(e *env, d *dag.DAG, runID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), interruptedWriteTimeout)
+	defer cancel()
+	run, err := e.st.GetRun(ctx, d.ID, runID)
+	if err != nil || run.State.Finished() {
+		return
+	}
+	tis, err := e.st.ListTaskInstances(ctx, d.ID, runID)
+	if err == nil {
+		_, err = engine.FailTestRun(ctx, e.st, run, tis, time.Now().UTC(), nil)
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "could not fail the interrupted test run %s: %v\n", runID, err)
+		return
+	}
+	fmt.Fprintf(a.stdout, "Interrupted: test run %s is failed (no scheduler runs it)\n", runID)
+}
+
+// interruptedWriteTimeout bounds the writes that end an interrupted test run.
+const interruptedWriteTimeout = 10 * time.Second
 
 // printTestSummary lists every task of a tested run: where each try's log
 // is, why a failed task failed (the try's failure line and the last lines

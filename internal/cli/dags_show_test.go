@@ -1,13 +1,14 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 // groupsSite is a Sirocco home whose DAGs folder holds the shipped
@@ -28,7 +29,7 @@ func groupsSite(t *testing.T) func(args ...string) (string, error) {
 	}
 	db := "sqlite://" + filepath.Join(home, "sirocco.db")
 	run := func(args ...string) (string, error) {
-		var out bytes.Buffer
+		var out testenv.SyncBuffer // the engine of dags test logs from its goroutines
 		root := NewRoot(&out, &out)
 		root.SetArgs(append([]string{"--home", home, "--dags", dags, "--database-url", db}, args...))
 		err := root.ExecuteContext(t.Context())

@@ -57,6 +57,18 @@ func (r *Resolver) environ() []string {
 	return os.Environ()
 }
 
+// whoseEnviron names the environment Lookup read, for a "not found"
+// error: a task's connection is looked up by the process running the
+// task (a scheduler's, a worker's, dags test's), often not the shell where
+// the user exported a variable.
+func (r *Resolver) whoseEnviron() string {
+	if r.Environ != nil {
+		return "the environment given"
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("the environment of the process looking it up (pid %d on host %s)", os.Getpid(), host)
+}
+
 // Get returns connection id from the first source that has it. Absent
 // everywhere, the error wraps store.ErrNotFound; a malformed environment
 // variable is an error rather than a silent fall-through to the store.
@@ -78,11 +90,15 @@ func (r *Resolver) Lookup(ctx context.Context, id string) (Entry, error) {
 		}
 	}
 	if r.Store == nil {
-		return Entry{}, fmt.Errorf("connection %s: %w (set %s or add it with `sirocco connections add`)", id, store.ErrNotFound, name)
+		return Entry{}, fmt.Errorf("connection %s: %w (no %s in %s; set it there or add the connection with `sirocco connections add`)",
+			id, store.ErrNotFound, name, r.whoseEnviron())
 	}
 	rec, err := r.Store.GetConnection(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return Entry{}, fmt.Errorf("connection %s: %w (no %s in the environment, none in the database)", id, store.ErrNotFound, name)
+		return Entry{}, fmt.Errorf("connection %s: %w (no %s in %s, none in the database; "+
+			"a variable exported in another shell does not reach this process: add the connection with "+
+			"`sirocco connections add %s --conn-uri URI`, or set the variable where this process starts)",
+			id, store.ErrNotFound, name, r.whoseEnviron(), id)
 	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("connection %s: %w", id, err)

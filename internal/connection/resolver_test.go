@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -234,6 +235,29 @@ func TestResolverLookupOrder(t *testing.T) {
 				t.Errorf("Get = %#v, %v; want what Lookup found", c, err)
 			}
 		})
+	}
+}
+
+// TestResolverNotFoundSaysWhoseEnvironment: a connection absent from the
+// process's own environment and the database is an error naming that
+// process (pid and host), since a variable exported in another shell
+// never reaches the process that runs the task, and how to add it.
+func TestResolverNotFoundSaysWhoseEnvironment(t *testing.T) {
+	st, _, _ := backends[0].open(t)
+	host, _ := os.Hostname()
+	_, err := (&connection.Resolver{Store: st}).Get(t.Context(), "not_set_anywhere_42")
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get = %v, want ErrNotFound", err)
+	}
+	for _, want := range []string{
+		"no SIROCCO_CONN_NOT_SET_ANYWHERE_42 in the environment of the process looking it up",
+		fmt.Sprintf("(pid %d on host %s)", os.Getpid(), host),
+		"none in the database",
+		"sirocco connections add not_set_anywhere_42 --conn-uri URI",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }
 

@@ -158,6 +158,8 @@ func newWorkerID(host string) string {
 // another, while what is left of it runs. A try whose work could not be
 // stopped (a handle of unknown kind, a failed stop) is logged as an error
 // and released all the same: never forgotten in the running state.
+// A test run of a gone `dags test` process, which no scheduler adopts,
+// has all its tries' work stopped and is then failed (testruns.go).
 func (e *Engine) Recover(ctx context.Context) error {
 	dead, err := e.deadWorkers(ctx)
 	if err != nil {
@@ -176,7 +178,11 @@ func (e *Engine) Recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list task instances: %w", err)
 	}
-	left := e.leftovers(tis, dead)
+	orphans, err := e.orphanedTestRuns(ctx, tis, dead)
+	if err != nil {
+		return err
+	}
+	left := e.leftovers(tis, dead, orphans)
 	keys := make([]store.TaskKey, len(left))
 	for i, ti := range left {
 		keys[i] = ti.TaskKey
@@ -191,6 +197,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 		defer release()
 		defer cancel()
 		stops.Wait()
+		e.failOrphanedTestRuns(context.WithoutCancel(ctx), orphans)
 		e.markDead(context.WithoutCancel(ctx), dead)
 	})
 	return nil
@@ -268,11 +275,13 @@ const markDeadTimeout = 10 * time.Second
 
 // leftovers returns the dead workers' live tries whose work must be
 // stopped: all but the running ones whose work outlives them (a cluster
-// driver), which the loop adopts. Such work is left running even when its task is
+// driver), which the loop adopts, unless their run is a test run whose
+// process is gone (orphans): no loop adopts those. Such work is left running even when its task is
 // not loaded now (a DAG file that fails to load at this start): the loop
 // leaves the run alone until its DAG loads again and adopts the try then,
 // as Airflow never kills a running task for a broken DAG file.
-func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worker) []store.TaskInstance {
+func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worker,
+	orphans map[runKey]*orphanedTestRun) []store.TaskInstance {
 	var out []store.TaskInstance
 	for _, ti := range tis {
 		live := ti.State == store.StateRunning || ti.State == store.StateRestarting
@@ -280,7 +289,7 @@ func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worke
 			continue
 		}
 		switch {
-		case ti.State == store.StateRestarting || !e.outlives(ti):
+		case ti.State == store.StateRestarting || !e.outlives(ti) || orphans[runKey{ti.DagID, ti.RunID}] != nil:
 			// A cleared try is never adopted but run again: whatever it
 			// left is stopped first, a cluster driver too.
 			out = append(out, ti)

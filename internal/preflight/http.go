@@ -16,8 +16,10 @@ const StepHTTP = "http"
 // httpProvider checks an http or https connection as the http operator
 // reads it: dns and tcp to the base URL's host and port, then a GET of
 // the base URL with the connection's headers, credentials and TLS
-// settings. Any HTTP answer passes (the base URL itself may well be a
-// 404); a refused certificate or no answer fails.
+// settings. As Airflow's HttpHook.test_connection (requests'
+// raise_for_status), a 4xx or 5xx answer fails, saying the status (a 401:
+// the credentials were refused); any other answer passes, a redirect too
+// (it is not followed). A refused certificate or no answer fails.
 func httpProvider(_ context.Context, _ *Checker, c connection.Connection) (Plan, error) {
 	s, err := c.HTTP()
 	if err != nil {
@@ -74,5 +76,21 @@ func httpAnswer(ctx context.Context, s connection.HTTPSettings, target string) (
 	case res.TLS != nil:
 		detail += " over TLS, certificate verified"
 	}
+	if res.StatusCode >= http.StatusBadRequest {
+		return "", fmt.Errorf("GET %s %s; an answer of 400 or above fails, as Airflow's HttpHook.test_connection%s",
+			target, detail, statusHint(res.StatusCode))
+	}
 	return detail, nil
+}
+
+// statusHint says what an error status most likely means for a
+// connection's settings.
+func statusHint(code int) string {
+	switch code {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return " (check the connection's login, password or bearer token)"
+	case http.StatusNotFound:
+		return " (check the base URL's path)"
+	}
+	return ""
 }

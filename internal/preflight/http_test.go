@@ -20,17 +20,29 @@ import (
 
 // TestHTTPConnection: an http connection is checked where the http
 // operator sends its requests: dns and tcp to the base URL's host and
-// port, then a GET of the base URL with the connection's credentials;
-// any answer passes, a certificate not trusted fails.
+// port, then a GET of the base URL with the connection's credentials; an
+// answer below 400 passes (a redirect, not followed, too), one of 400 or
+// above fails naming its status, as Airflow's HttpHook.test_connection; a
+// certificate not trusted fails.
 func TestHTTPConnection(t *testing.T) {
 	t.Parallel()
 	var gotAuth atomic.Value
 	gotAuth.Store("")
-	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotAuth.Store(r.Header.Get("Authorization"))
-		w.WriteHeader(http.StatusNotFound)
-	}))
-	t.Cleanup(plain.Close)
+	// answering starts a server that answers every request with code.
+	answering := func(code int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if a := r.Header.Get("Authorization"); a != "" {
+				gotAuth.Store(a)
+			}
+			if code == http.StatusFound {
+				http.Redirect(w, r, "/elsewhere", code)
+				return
+			}
+			w.WriteHeader(code)
+		}))
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
 	secure := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	secure.Config.ErrorLog = log.New(io.Discard, "", 0)
 	secure.StartTLS()
@@ -43,7 +55,12 @@ func TestHTTPConnection(t *testing.T) {
 	tests := []struct {
 		name, uri, want, detail string
 	}{
-		{"http answers", "http://u:pw@" + strings.TrimPrefix(plain.URL, "http://"), "dns=ok tcp=ok http=ok", "answers HTTP/1.1 404 Not Found"},
+		{"http answers 200", "http://u:pw@" + answering(http.StatusOK), "dns=ok tcp=ok http=ok", "answers HTTP/1.1 200 OK"},
+		{"http redirect not followed", "http://" + answering(http.StatusFound), "dns=ok tcp=ok http=ok", "answers HTTP/1.1 302 Found"},
+		{"http 401", "http://u:wrong@" + answering(http.StatusUnauthorized), "dns=ok tcp=ok http=failed",
+			"answers HTTP/1.1 401 Unauthorized; an answer of 400 or above fails, as Airflow's HttpHook.test_connection (check the connection's login"},
+		{"http 404", "http://" + answering(http.StatusNotFound), "dns=ok tcp=ok http=failed", "404 Not Found"},
+		{"http 503", "http://" + answering(http.StatusServiceUnavailable), "dns=ok tcp=ok http=failed", "503 Service Unavailable"},
 		{"https untrusted", "https://" + secureHost, "dns=ok tcp=ok http=failed", "certificate"},
 		{"https with ca_bundle", "https://" + secureHost + "?ca_bundle=" + url.QueryEscape(ca), "dns=ok tcp=ok http=ok", "over TLS, certificate verified"},
 		{"https verify=false", "http://" + secureHost + "/https?verify=false", "dns=ok tcp=ok http=ok", "certificate not verified"},

@@ -39,7 +39,10 @@ type activeSet struct {
 	feedAt    time.Time // last read of the change feed
 	feedStale bool      // something the set cannot know changed: read the feed
 
-	runList   []store.DagRun // the active runs, as last read
+	runList []store.DagRun // the active runs, as last read
+	// ignored are the active runs the last read left out (keep): another
+	// process's test runs, or every run but the one `dags test` runs.
+	ignored   map[runKey]bool
 	runsAt    time.Time
 	runsStale bool
 
@@ -54,8 +57,9 @@ type refreshOptions struct {
 	resyncEvery time.Duration // full read of every active row
 	runsEvery   time.Duration // re-read of the active runs
 	feedEvery   time.Duration // read of the change feed, when nothing asks sooner
-	// filter narrows the active runs (`dags test` runs only one).
-	filter func([]store.DagRun) []store.DagRun
+	// keep says which active runs the loop decides on (ownsRun); nil
+	// keeps them all.
+	keep func(store.DagRun) bool
 }
 
 // markRunsChanged makes the next refresh re-read the active runs.
@@ -140,9 +144,10 @@ func (a *activeSet) refresh(ctx context.Context, st store.Store, now time.Time, 
 			a.replace(i, ti)
 			continue
 		}
-		if k := (runKey{ti.DagID, ti.RunID}); a.runs[k] {
+		switch k := (runKey{ti.DagID, ti.RunID}); {
+		case a.runs[k]:
 			reload[k] = true // a row the set never saw in a run it holds
-		} else {
+		case !a.ignored[k]: // an ignored run's rows need no new read of the runs
 			unknownRun = true
 		}
 	}
@@ -167,8 +172,18 @@ func (a *activeSet) readRuns(ctx context.Context, st store.Store, now time.Time,
 	if err != nil {
 		return fmt.Errorf("list active runs: %w", err)
 	}
-	if o.filter != nil {
-		runs = o.filter(runs)
+	if a.ignored == nil {
+		a.ignored = map[runKey]bool{}
+	}
+	clear(a.ignored)
+	if o.keep != nil {
+		runs = slices.DeleteFunc(runs, func(r store.DagRun) bool {
+			if o.keep(r) {
+				return false
+			}
+			a.ignored[runKey{r.DagID, r.RunID}] = true
+			return true
+		})
 	}
 	a.runList, a.runsAt, a.runsStale = runs, now, false
 	return nil

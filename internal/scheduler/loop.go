@@ -332,10 +332,8 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	// Reported rows are taken before the store is read: each was committed
 	// before it was reported, so whatever the read returns is as new.
 	l.active.applyReported(l.takeReported())
-	ro := refreshOptions{resyncEvery: l.opts.ResyncEvery, runsEvery: l.opts.PollInterval, feedEvery: l.opts.PollInterval}
-	if only := l.opts.OnlyRun; only != nil {
-		ro.filter = func(runs []store.DagRun) []store.DagRun { return filterRuns(runs, only.DagID, only.RunID) }
-	}
+	ro := refreshOptions{resyncEvery: l.opts.ResyncEvery, runsEvery: l.opts.PollInterval, feedEvery: l.opts.PollInterval,
+		keep: l.ownsRun}
 	runs, err := l.active.refresh(ctx, st, now, ro)
 	if err != nil {
 		return Snapshot{}, err
@@ -591,12 +589,14 @@ func RunID(typ store.RunType, logical time.Time) string {
 	return string(typ) + "__" + logical.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
 }
 
-func filterRuns(runs []store.DagRun, dagID, runID string) []store.DagRun {
-	out := runs[:0]
-	for _, r := range runs {
-		if r.DagID == dagID && r.RunID == runID {
-			out = append(out, r)
-		}
+// ownsRun reports whether the loop decides on run r. A `dags test` loop
+// (OnlyRun) owns its one run; every other loop owns every run but the
+// test runs, which belong to the `dags test` process that created them:
+// no scheduler starts, claims, times out or adopts their tries, even
+// while that process runs beside it on the same database.
+func (l *Loop) ownsRun(r store.DagRun) bool {
+	if only := l.opts.OnlyRun; only != nil {
+		return r.DagID == only.DagID && r.RunID == only.RunID
 	}
-	return out
+	return r.RunType != store.RunTest
 }

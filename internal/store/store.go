@@ -59,6 +59,10 @@ const (
 	RunScheduled RunType = "scheduled"
 	RunManual    RunType = "manual"
 	RunBackfill  RunType = "backfill"
+	// RunTest is a run `dags test` creates and runs in its own process:
+	// every scheduler but that process's (Options.OnlyRun) leaves it alone,
+	// so a scheduler sharing the database never runs its tasks.
+	RunTest RunType = "test"
 )
 
 // Errors callers must tell apart.
