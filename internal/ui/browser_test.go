@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -203,7 +204,10 @@ func waitJS(expr string) chromedp.Action {
 // log growing live, a Spark task's driver link, and the admin pages.
 func TestBrowser(t *testing.T) {
 	ctx := testenv.Chromium(t)
-	base, dbPath, password := standalone(t, browserDAGs)
+	goFile := filepath.Join(t.TempDir(), "go")
+	dags := maps.Clone(browserDAGs)
+	maps.Copy(dags, streamDAGs(goFile))
+	base, dbPath, password := standalone(t, dags)
 	shot := newShots(t)
 	// A run with a retried task, a skipped one and one that never ran,
 	// for the Gantt; it finishes while the other pages are looked at.
@@ -211,6 +215,7 @@ func TestBrowser(t *testing.T) {
 	login(t, ctx, base, "admin", password)
 	checkHeader(t, ctx, base)
 	checkNav(t, ctx, base, "admin", "DAGs,Connections,Variables,Pools,Users,Audit log")
+	samSignedOut := signedOutCheck(t, base, dbPath)
 
 	// The DAG list; the next run says when it runs.
 	var nextRun string
@@ -305,6 +310,14 @@ func TestBrowser(t *testing.T) {
 	}
 	shot.take(ctx, "task-spark")
 
+	// The streams: a big log's tail, a log that cannot be read, tabs
+	// hidden in the background, too many streams, a sign-in that ended.
+	checkBigLog(t, ctx, base)
+	checkBrokenLog(t, ctx, base, dbPath)
+	checkHiddenTabs(t, ctx, base, goFile)
+	checkTooMany(t, ctx, base)
+	samSignedOut()
+
 	// Admin pages; the users page lists the accounts.
 	st, err := sqlstore.Open(context.Background(), "sqlite://"+dbPath)
 	if err != nil {
@@ -380,6 +393,7 @@ func TestBrowser(t *testing.T) {
 	if status != http.StatusForbidden {
 		t.Errorf("a Viewer's clear answered %d, want 403", status)
 	}
+	checkSessionGone(t, ctx, base)
 }
 
 // sparkRun stores a finished scheduled run of spark_report whose task
