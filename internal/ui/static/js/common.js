@@ -112,16 +112,32 @@ export function announce(msg) {
   if (n) { n.textContent = ''; setTimeout(() => { n.textContent = msg; }, 50); }
 }
 
-/** confirmDialog asks before an action; resolves true when confirmed. */
+/**
+ * confirmDialog asks before an action; resolves true when confirmed. The
+ * answer is taken from the form's submit event, which comes with the
+ * click, not from the dialog's close event, which is queued as a task of
+ * its own and may come after the next confirmation is shown (a close
+ * event while the dialog is open again is an earlier one's, ignored).
+ * Escape closes the dialog: no.
+ */
 export function confirmDialog(title, text, okLabel = 'Confirm', extra = null) {
   const dlg = document.getElementById('confirm');
+  const form = dlg.querySelector('form');
   dlg.querySelector('#confirm-title').textContent = title;
   const p = dlg.querySelector('#confirm-text');
   p.replaceChildren(text, ...(extra ? [extra] : []));
   dlg.querySelector('#confirm-ok').textContent = okLabel;
   dlg.returnValue = '';
   return new Promise((resolve) => {
-    dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true });
+    const onSubmit = (e) => done(e.submitter?.value === 'ok');
+    const onClose = () => { if (!dlg.open) done(dlg.returnValue === 'ok'); };
+    const done = (ok) => {
+      form.removeEventListener('submit', onSubmit);
+      dlg.removeEventListener('close', onClose);
+      resolve(ok);
+    };
+    form.addEventListener('submit', onSubmit);
+    dlg.addEventListener('close', onClose);
     dlg.showModal();
     dlg.querySelector('button[value="cancel"]').focus();
   });
