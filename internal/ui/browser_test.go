@@ -215,7 +215,6 @@ func TestBrowser(t *testing.T) {
 	login(t, ctx, base, "admin", password)
 	checkHeader(t, ctx, base)
 	checkNav(t, ctx, base, "admin", "DAGs,Connections,Variables,Pools,Users,Audit log")
-	samSignedOut := signedOutCheck(t, base, dbPath)
 
 	// The DAG list; the next run says when it runs.
 	var nextRun string
@@ -310,8 +309,10 @@ func TestBrowser(t *testing.T) {
 	}
 	shot.take(ctx, "task-spark")
 
-	// The streams: a big log's tail, a log that cannot be read, tabs
-	// hidden in the background, too many streams, a sign-in that ended.
+	// The streams: a sign-in that ends (checked last: the server looks
+	// again every 30s), a big log's tail, a log that cannot be read, tabs
+	// hidden in the background, too many streams.
+	samSignedOut := signedOutCheck(t, base, dbPath)
 	checkBigLog(t, ctx, base)
 	checkBrokenLog(t, ctx, base, dbPath)
 	checkHiddenTabs(t, ctx, base, goFile)
