@@ -331,6 +331,8 @@ func TestBrowser(t *testing.T) {
 	if err := (auth.Users{Store: st}).Create(context.Background(), "otto", auth.Op, "otto-password-1234"); err != nil {
 		t.Fatal(err)
 	}
+	postJSON(t, base+"/api/v1/dags/params_demo/clearTaskInstances",
+		fmt.Sprintf(`{"dag_run_id": %q, "task_ids": ["extract", "load"], "dry_run": true}`, runID))
 	for _, p := range []string{"connections", "variables", "pools", "users", "audit"} {
 		run(t, ctx, "open "+p, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible(`body[data-ready="true"]`, chromedp.ByQuery))
 		shot.take(ctx, "admin-"+p)
@@ -347,6 +349,7 @@ func TestBrowser(t *testing.T) {
 	if olderShown {
 		t.Error("the audit log offers older entries while every entry is on the page")
 	}
+	checkAudit(t, ctx, base, runID)
 	var users string
 	run(t, ctx, "read the users page", chromedp.Navigate(base+"/admin/users"),
 		chromedp.WaitVisible(`body[data-ready="true"]`, chromedp.ByQuery), chromedp.Text(`main`, &users, chromedp.ByQuery))
