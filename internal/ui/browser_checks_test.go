@@ -295,3 +295,35 @@ func getStatus(t *testing.T, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// auditRow is one row of the audit log as the page shows it.
+type auditRow struct{ Event, What, Object string }
+
+// checkAudit: the audit log shows a route as its method and a short path,
+// with the DAG, run and task ids, and the tasks a clear names.
+func checkAudit(t *testing.T, ctx context.Context, base, runID string) {
+	t.Helper()
+	var rows []auditRow
+	run(t, ctx, "read the audit log's routes", chromedp.Navigate(base+"/admin/audit"), chromedp.WaitVisible(`#list tbody tr`, chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelectorAll('#list tbody tr')].map((r) => ({event: r.dataset.event || '',
+			what: r.cells[2].textContent, object: r.cells[3].innerText}))`, &rows))
+	want := map[string]auditRow{
+		"POST /api/v1/dags/{dag_id}/clearTaskInstances": {What: "POST /dags/{dag_id}/clearTaskInstances",
+			Object: "DAG params_demo · run " + runID + " · task extract\ntasks: extract, load\ndry_run: true"},
+		"POST /api/v1/dags/{dag_id}/dagRuns": {What: "POST /dags/{dag_id}/dagRuns", Object: "DAG params_demo · run " + runID},
+	}
+	for event, w := range want {
+		found := false
+		for _, r := range rows {
+			if r.Event == event && strings.Contains(r.Object, "run "+runID) {
+				found = true
+				if r.What != w.What || r.Object != w.Object {
+					t.Errorf("the audit log shows %s as %q, %q; want %q, %q", event, r.What, r.Object, w.What, w.Object)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the audit log has no %s of run %s: %+v", event, runID, rows)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -203,7 +204,10 @@ func waitJS(expr string) chromedp.Action {
 // log growing live, a Spark task's driver link, and the admin pages.
 func TestBrowser(t *testing.T) {
 	ctx := testenv.Chromium(t)
-	base, dbPath, password := standalone(t, browserDAGs)
+	goFile := filepath.Join(t.TempDir(), "go")
+	dags := maps.Clone(browserDAGs)
+	maps.Copy(dags, streamDAGs(goFile))
+	base, dbPath, password := standalone(t, dags)
 	shot := newShots(t)
 	// A run with a retried task, a skipped one and one that never ran,
 	// for the Gantt; it finishes while the other pages are looked at.
@@ -305,6 +309,16 @@ func TestBrowser(t *testing.T) {
 	}
 	shot.take(ctx, "task-spark")
 
+	// The streams: a sign-in that ends (checked last: the server looks
+	// again every 30s), a big log's tail, a log that cannot be read, tabs
+	// hidden in the background, too many streams.
+	samSignedOut := signedOutCheck(t, base, dbPath)
+	checkBigLog(t, ctx, base)
+	checkBrokenLog(t, ctx, base, dbPath)
+	checkHiddenTabs(t, ctx, base, goFile)
+	checkTooMany(t, ctx, base)
+	samSignedOut()
+
 	// Admin pages; the users page lists the accounts.
 	st, err := sqlstore.Open(context.Background(), "sqlite://"+dbPath)
 	if err != nil {
@@ -317,6 +331,8 @@ func TestBrowser(t *testing.T) {
 	if err := (auth.Users{Store: st}).Create(context.Background(), "otto", auth.Op, "otto-password-1234"); err != nil {
 		t.Fatal(err)
 	}
+	postJSON(t, base+"/api/v1/dags/params_demo/clearTaskInstances",
+		fmt.Sprintf(`{"dag_run_id": %q, "task_ids": ["extract", "load"], "dry_run": true}`, runID))
 	for _, p := range []string{"connections", "variables", "pools", "users", "audit"} {
 		run(t, ctx, "open "+p, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible(`body[data-ready="true"]`, chromedp.ByQuery))
 		shot.take(ctx, "admin-"+p)
@@ -333,6 +349,7 @@ func TestBrowser(t *testing.T) {
 	if olderShown {
 		t.Error("the audit log offers older entries while every entry is on the page")
 	}
+	checkAudit(t, ctx, base, runID)
 	var users string
 	run(t, ctx, "read the users page", chromedp.Navigate(base+"/admin/users"),
 		chromedp.WaitVisible(`body[data-ready="true"]`, chromedp.ByQuery), chromedp.Text(`main`, &users, chromedp.ByQuery))
@@ -380,6 +397,7 @@ func TestBrowser(t *testing.T) {
 	if status != http.StatusForbidden {
 		t.Errorf("a Viewer's clear answered %d, want 403", status)
 	}
+	checkSessionGone(t, ctx, base)
 }
 
 // sparkRun stores a finished scheduled run of spark_report whose task

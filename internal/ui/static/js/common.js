@@ -1,5 +1,6 @@
 // Shared helpers of the UI's pages: the API client (with the CSRF header),
 // who the user is, DOM building, the confirm dialog, live updates.
+import { LiveStream, toLogin } from './stream.js';
 
 export const enc = encodeURIComponent;
 
@@ -21,7 +22,14 @@ function cookie(name) {
   return '';
 }
 
-/** api calls the REST API (or a /ui/api endpoint) and returns its JSON. */
+/**
+ * signInAgain reports whether a 401 from path means the session is gone:
+ * any /ui/api/ call, any /api/v1/ call but those of /api/v1/auth/ (whose
+ * 401s their callers handle: an anonymous server, a wrong password).
+ */
+const signInAgain = (path) => path.startsWith('/ui/api/') || (path.startsWith('/api/v1/') && !path.startsWith('/api/v1/auth/'));
+
+/** api calls the REST API (or a /ui/api endpoint) and returns its JSON; a 401 goes to the login page. */
 export async function api(path, { method = 'GET', body, accept = 'application/json' } = {}) {
   const headers = { Accept: accept };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -29,8 +37,8 @@ export async function api(path, { method = 'GET', body, accept = 'application/js
   if (csrf && method !== 'GET') headers['X-CSRF-Token'] = csrf;
   const resp = await fetch(path, { method, headers, credentials: 'same-origin',
     body: body === undefined ? undefined : JSON.stringify(body) });
-  if (resp.status === 401 && path.startsWith('/api/v1/') && !path.startsWith('/api/v1/auth/')) {
-    location.assign('/login?next=' + enc(location.pathname + location.search));
+  if (resp.status === 401 && signInAgain(path)) {
+    toLogin();
     throw new ApiError(401, { detail: 'Please log in.' });
   }
   const text = await resp.text();
@@ -104,16 +112,32 @@ export function announce(msg) {
   if (n) { n.textContent = ''; setTimeout(() => { n.textContent = msg; }, 50); }
 }
 
-/** confirmDialog asks before an action; resolves true when confirmed. */
+/**
+ * confirmDialog asks before an action; resolves true when confirmed. The
+ * answer is taken from the form's submit event, which comes with the
+ * click, not from the dialog's close event, which is queued as a task of
+ * its own and may come after the next confirmation is shown (a close
+ * event while the dialog is open again is an earlier one's, ignored).
+ * Escape closes the dialog: no.
+ */
 export function confirmDialog(title, text, okLabel = 'Confirm', extra = null) {
   const dlg = document.getElementById('confirm');
+  const form = dlg.querySelector('form');
   dlg.querySelector('#confirm-title').textContent = title;
   const p = dlg.querySelector('#confirm-text');
   p.replaceChildren(text, ...(extra ? [extra] : []));
   dlg.querySelector('#confirm-ok').textContent = okLabel;
   dlg.returnValue = '';
   return new Promise((resolve) => {
-    dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true });
+    const onSubmit = (e) => done(e.submitter?.value === 'ok');
+    const onClose = () => { if (!dlg.open) done(dlg.returnValue === 'ok'); };
+    const done = (ok) => {
+      form.removeEventListener('submit', onSubmit);
+      dlg.removeEventListener('close', onClose);
+      resolve(ok);
+    };
+    form.addEventListener('submit', onSubmit);
+    dlg.addEventListener('close', onClose);
     dlg.showModal();
     dlg.querySelector('button[value="cancel"]').focus();
   });
@@ -121,8 +145,11 @@ export function confirmDialog(title, text, okLabel = 'Confirm', extra = null) {
 
 /**
  * live calls load once the change feed is open (so no change in between is
- * missed) and again on every change, one load at a time. Without a feed it
- * polls every 5s.
+ * missed), again on every change, and once more each time the feed opens
+ * again (the tab shown after being hidden, a reconnect), one load at a
+ * time. While the feed cannot open it loads once after 3s. The body's
+ * data-live says the feed's state; the banner (#live-banner) says why the
+ * page does not update live (too many open pages, a stream ended).
  */
 export function live(load) {
   let running = false, again = false;
@@ -135,12 +162,28 @@ export function live(load) {
   };
   let opened = false;
   const fallback = setTimeout(() => { if (!opened) run(); }, 3000);
-  if (!window.EventSource) { run(); setInterval(run, 5000); return run; }
-  const es = new EventSource('/ui/api/events');
-  es.addEventListener('open', () => { opened = true; clearTimeout(fallback); run(); });
-  es.addEventListener('change', run);
-  window.addEventListener('pagehide', () => es.close());
+  if (!window.ReadableStream || !window.AbortController) { run(); setInterval(run, 5000); return run; }
+  new LiveStream('/ui/api/events', {
+    events: { change: run },
+    open: () => { opened = true; clearTimeout(fallback); banner(''); run(); },
+    busy: (detail) => { banner(busyText('This page does not update live', detail)); if (!opened) { opened = true; clearTimeout(fallback); run(); } },
+    end: (reason) => banner(`Live updates stopped: ${reason}. Reload the page to resume them.`),
+    failed: (status, detail) => banner(`Live updates are off: ${detail}.`),
+    state: (s) => { document.body.dataset.live = s; },
+  }).start();
   return run;
+}
+
+/** busyText says that the server refused a stream with 429, and what to do. */
+export const busyText = (what, detail) =>
+  `Too many open pages; close some tabs. ${what} until one closes (the server says: ${detail}).`;
+
+/** banner shows msg in the page's live-updates banner ("" hides it). */
+export function banner(msg) {
+  const node = document.getElementById('live-banner');
+  if (!node) return;
+  node.hidden = !msg;
+  node.textContent = msg;
 }
 
 const pad = (n) => String(n).padStart(2, '0');

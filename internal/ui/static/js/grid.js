@@ -24,6 +24,8 @@ async function load() {
 
 function render() {
   const runs = grid.runs;
+  // A keyboard user on a run's header keeps it through the refresh.
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.run : undefined;
   head = el('div', { class: 'ghead', role: 'row' },
     el('div', { class: 'gname', role: 'columnheader' }, 'Task'),
     ...runs.map((r) => el('div', { class: 'grun', role: 'columnheader' }, runHeader(r))));
@@ -35,6 +37,7 @@ function render() {
   box.replaceChildren(head, body);
   paint();
   renderPanel();
+  if (focused !== undefined) head.querySelector(`button.runhead[data-run="${CSS.escape(focused)}"]`)?.focus();
 }
 
 // runTypes gives each run type its letter in a column's header.

@@ -3,13 +3,17 @@
 // state and duration, each try's log (tailed live while it runs), rendered
 // template fields, XComs, and the actions clear and mark.
 import { api, el, enc, live, header, can, confirmDialog, announce, page, badge, fmtDate, fmtDuration, stateName, refusal } from './common.js';
+import { LogView } from './logview.js';
 
 const base = `/api/v1/dags/${enc(page.dagId)}/dagRuns/${enc(page.runId)}/taskInstances/${enc(page.taskId)}`;
-const logBox = document.getElementById('log');
-const logStatus = document.getElementById('log-status');
+const log = new LogView({
+  box: document.getElementById('log'), status: document.getElementById('log-status'), earlier: document.getElementById('log-earlier'),
+  url: (n, query) => `/ui/api/log?dag_id=${enc(page.dagId)}&run_id=${enc(page.runId)}&task_id=${enc(page.taskId)}&try=${n}&${query}`,
+  textHref: (n) => `${base}/logs/${n}`,
+});
 let who = { role: 'Viewer' };
 let ti = null;
-let shownTry = 0, followLatest = true, stream = null;
+let shownTry = 0, followLatest = true;
 // askedTry is the try whose log the address asks for (?try=N, as the Gantt's bars link).
 const askedTry = Number(new URLSearchParams(location.search).get('try')) || 0;
 
@@ -134,30 +138,10 @@ async function act(call, said) {
 
 // openLog shows the log of one try, streamed while it runs.
 function openLog(n) {
-  if (stream) stream.close();
   shownTry = n;
   for (const b of document.querySelectorAll('#ti-tries button')) b.setAttribute('aria-pressed', String(b.textContent === `Log of try ${n}`));
   document.getElementById('log-try').textContent = `(try ${n})`;
-  logBox.textContent = '';
-  logBox.dataset.state = 'loading';
-  logStatus.textContent = 'Loading the log…';
-  stream = new EventSource(`/ui/api/log?dag_id=${enc(page.dagId)}&run_id=${enc(page.runId)}&task_id=${enc(page.taskId)}&try=${n}`);
-  stream.addEventListener('lines', (e) => {
-    const atEnd = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 8;
-    logBox.append(JSON.parse(e.data));
-    if (atEnd) logBox.scrollTop = logBox.scrollHeight;
-    logBox.dataset.state = 'live';
-    logStatus.textContent = 'Live: new lines appear as the task writes them.';
-  });
-  stream.addEventListener('end', (e) => {
-    stream.close();
-    logBox.dataset.state = 'complete';
-    logStatus.textContent = `Complete: ${JSON.parse(e.data)}.`;
-  });
-  stream.addEventListener('failure', (e) => { logStatus.textContent = JSON.parse(e.data); });
-  stream.addEventListener('error', () => {
-    if (stream.readyState === EventSource.CLOSED) logStatus.textContent = 'The log could not be loaded.';
-  });
+  log.open(n);
 }
 
 header().then((w) => { who = w; live(load); });
