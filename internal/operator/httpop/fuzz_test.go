@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +55,8 @@ func FuzzParseCheck(f *testing.F) {
 }
 
 // FuzzJoinEndpoint: whatever the endpoint, the URL a request goes to is
-// on the connection's scheme, host and port, or there is an error.
+// on the connection's scheme, host and port and its path has no ".."
+// segment (decoded once by the parser), or there is an error.
 func FuzzJoinEndpoint(f *testing.F) {
 	for _, seed := range []struct{ base, endpoint string }{
 		{"https://api.example.com/v1", "items?x=1"},
@@ -66,6 +68,12 @@ func FuzzJoinEndpoint(f *testing.F) {
 		{"https://api.example.com", "https:evil.example.com"},
 		{"https://api.example.com", "https://api.example.com@evil.example.com/"},
 		{"https://api.example.com", "%2F%2Fevil.example.com"},
+		{"https://api.example.com/v1/api", "../../admin"},
+		{"https://api.example.com/v1/api", "%2e%2e/%2e%2e/admin"},
+		{"https://api.example.com/v1/api", "..%2f..%2fadmin"},
+		{"https://api.example.com/v1/api", "%252e%252e%252fadmin"},
+		{"https://api.example.com/v1/api", "..\\admin"},
+		{"https://api.example.com/v1/api", "https://api.example.com/v1/api/../../admin"},
 	} {
 		f.Add(seed.base, seed.endpoint)
 	}
@@ -80,6 +88,9 @@ func FuzzJoinEndpoint(f *testing.F) {
 				t.Fatalf("error %q does not name the field", err)
 			}
 			return
+		}
+		if !strings.Contains(b.Path, "..") && slices.Contains(strings.FieldsFunc(u.Path, func(r rune) bool { return r == '/' || r == '\\' }), "..") {
+			t.Fatalf("base %q + endpoint %q climbs out of the base path: %q", base, endpoint, u)
 		}
 		again, err := url.Parse(u.String())
 		if err != nil {

@@ -28,7 +28,9 @@ type request struct {
 // (base + "/" + endpoint, the endpoint's query kept). An absolute endpoint
 // (scheme://...) is taken as it is only when it stays on the base URL's
 // scheme, host and port: credentials meant for the connection's host are
-// never sent elsewhere. A fragment is refused (it never reaches a server).
+// never sent elsewhere. A fragment is refused (it never reaches a server),
+// and so is a ".." path segment, percent-encoded or not: servers resolve
+// it, so it would climb out of the connection's base path.
 func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 	if strings.ContainsAny(endpoint, "\r\n\x00") {
 		return nil, errors.New("field endpoint: holds a line break or NUL")
@@ -52,7 +54,31 @@ func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 		return nil, fmt.Errorf("field endpoint: %s leaves the connection's %s: an absolute URL must keep its scheme, host and port "+
 			"(use a connection for the other host)", clip(redactURL(u)), origin(base))
 	}
+	if dotDot(u.EscapedPath()) {
+		return nil, fmt.Errorf("field endpoint: %q holds a '..' path segment (also when percent-encoded as %%2e%%2e or ..%%2f), "+
+			"which would climb out of the connection's base path %q: write the path without it", clip(endpoint), base.EscapedPath())
+	}
 	return u, nil
+}
+
+// dotDot reports whether an escaped path has a ".." segment once decoded,
+// however many times its escapes are decoded (a server or a proxy may
+// decode "%252e" twice); a backslash counts as a separator, as some
+// servers take it. Each decoding shortens the path, so the loop ends.
+func dotDot(escaped string) bool {
+	p := escaped
+	for {
+		for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+			if seg == ".." {
+				return true
+			}
+		}
+		d, err := url.PathUnescape(p)
+		if err != nil || d == p {
+			return false
+		}
+		p = d
+	}
 }
 
 // sameOrigin compares scheme, host and port (default ports made explicit).

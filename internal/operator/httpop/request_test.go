@@ -123,7 +123,8 @@ func TestBasePathInHost(t *testing.T) {
 }
 
 // TestJoinEndpoint: relative endpoints join the base URL; an absolute one
-// must keep the connection's scheme, host and port.
+// must keep the connection's scheme, host and port; a ".." segment, even
+// percent-encoded, is refused (servers resolve it above the base path).
 func TestJoinEndpoint(t *testing.T) {
 	t.Parallel()
 	base, _ := url.Parse("https://api.example.com/v1")
@@ -142,6 +143,18 @@ func TestJoinEndpoint(t *testing.T) {
 		{endpoint: "https://u:p@api.example.com/x", err: "must keep"},
 		{endpoint: "items#frag", err: "fragment"},
 		{endpoint: "items\r\nX-Evil: 1", err: "line break"},
+		{endpoint: "../admin", err: "holds a '..' path segment"},
+		{endpoint: "items/../../admin", err: "climb out of the connection's base path \"/v1\""},
+		{endpoint: "%2e%2e/admin", err: "'..' path segment"},
+		{endpoint: "%2E%2e%2fadmin", err: "'..' path segment"},
+		{endpoint: "..%2fadmin", err: "'..' path segment"},
+		{endpoint: "..\\admin", err: "'..' path segment"},
+		{endpoint: "%252e%252e/admin", err: "'..' path segment"},
+		{endpoint: "https://api.example.com/v1/../admin", err: "'..' path segment"},
+		{endpoint: "items/..", err: "'..' path segment"},
+		{endpoint: "items/...", want: "https://api.example.com/v1/items/..."},
+		{endpoint: "items/..x/./y", want: "https://api.example.com/v1/items/..x/./y"},
+		{endpoint: "items?up=../..", want: "https://api.example.com/v1/items?up=../.."},
 	}
 	for _, tt := range tests {
 		u, err := httpop.JoinEndpoint(base, tt.endpoint)

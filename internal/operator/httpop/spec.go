@@ -35,7 +35,7 @@ var Spec = dag.OperatorSpec{
 	Fields: []dag.FieldSpec{
 		{Name: "http_conn_id", Kind: dag.FieldString, Default: "http_default", Description: "id of an http connection: base URL, login/password or token, default headers"},
 		{Name: "endpoint", Kind: dag.FieldString, Templated: true,
-			Description: "path (and query) joined to the connection's base URL; an absolute URL must stay on the connection's scheme, host and port"},
+			Description: "path (and query) joined to the connection's base URL; an absolute URL must stay on the connection's scheme, host and port; no '..' segment"},
 		{Name: "method", Kind: dag.FieldString, Default: http.MethodGet, Description: "GET, POST, PUT, PATCH, DELETE or HEAD"},
 		{Name: "headers", Kind: dag.FieldStringMap, Templated: true, Description: "request headers, over the connection's"},
 		{Name: "data", Kind: dag.FieldAny, Templated: true,
