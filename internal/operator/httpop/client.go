@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,8 +44,13 @@ func newClient(cfg config, s connection.HTTPSettings, r *request) (*http.Client,
 }
 
 // redirectPolicy follows redirects on the request's own scheme, host and
-// port; another host only with allow_cross_host_redirects, and then
-// without the connection's headers and credentials.
+// port. Another origin (another host or port, or https to http) is
+// followed only with allow_cross_host_redirects, and then as a stranger:
+// none of the request's own headers but safeHeaders (so no Authorization,
+// no cookie, none of the connection's headers or the task's), and never a
+// body (a 307 or 308 that would resend one is refused; Go and requests
+// resend it). Once a redirect has left the origin, later ones are treated
+// alike, even back on the origin: the other host chose where they go.
 func redirectPolicy(cfg config, r *request) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
 		if !cfg.redirects {
@@ -53,15 +59,20 @@ func redirectPolicy(cfg config, r *request) func(*http.Request, []*http.Request)
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("%w: stopped after %d", errTooManyRedirct, maxRedirects)
 		}
-		if sameOrigin(req.URL, r.url) {
+		left := slices.ContainsFunc(via, func(v *http.Request) bool { return !sameOrigin(v.URL, r.url) })
+		if sameOrigin(req.URL, r.url) && !left {
 			return nil
 		}
 		if !cfg.crossHost {
 			return fmt.Errorf("%w: to %s, another host than %s (allow_cross_host_redirects: true follows it)",
 				errRedirect, origin(req.URL), origin(r.url))
 		}
-		for name := range r.header {
-			if r.credentialHeader(name) {
+		if req.Body != nil && req.Body != http.NoBody {
+			return fmt.Errorf("%w: the %d redirect to %s would send the request's body to another host than %s "+
+				"(a 307 or 308 keeps the body; Sirocco never sends it elsewhere)", errRedirect, req.Response.StatusCode, origin(req.URL), origin(r.url))
+		}
+		for name := range req.Header {
+			if !slices.Contains(safeHeaders, http.CanonicalHeaderKey(name)) {
 				req.Header.Del(name)
 			}
 		}
@@ -69,20 +80,9 @@ func redirectPolicy(cfg config, r *request) func(*http.Request, []*http.Request)
 	}
 }
 
-// credentialHeader reports a header that carries a secret of the
-// connection or a credential of the task.
-func (r *request) credentialHeader(name string) bool {
-	if sensitiveHeader(name) {
-		return true
-	}
-	v := r.header.Get(name)
-	for _, s := range r.secrets {
-		if s != "" && v == s {
-			return true
-		}
-	}
-	return false
-}
+// safeHeaders are the request headers sent on to another host after a
+// redirect: they say what the client accepts, nothing about who it is.
+var safeHeaders = []string{"Accept", "Accept-Encoding", "Accept-Language", "User-Agent"}
 
 // sender runs a try's attempts.
 type sender struct {

@@ -57,7 +57,7 @@ var Spec = dag.OperatorSpec{
 		{Name: "max_response_bytes", Kind: dag.FieldInt, Default: defaultMax, Description: "the try fails when the body is longer"},
 		{Name: "allow_redirects", Kind: dag.FieldBool, Default: true, Description: "follow redirects (up to 10) on the same scheme, host and port"},
 		{Name: "allow_cross_host_redirects", Kind: dag.FieldBool, Default: false,
-			Description: "also follow redirects to another host (credentials are not sent there)"},
+			Description: "also follow redirects to another host, port or scheme, sending only the Accept and User-Agent headers and no body (a 307/308 that would resend one fails)"},
 		{Name: "do_xcom_push", Kind: dag.FieldBool, Default: true, Description: "push the response as return_value"},
 	},
 }
