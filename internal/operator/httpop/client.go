@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -106,6 +107,10 @@ func (s *sender) send(ctx context.Context) (*Response, error) {
 		if attempt > s.cfg.retries || !s.transient(resp, err) {
 			return resp, err
 		}
+		if !s.repeatable(err) {
+			fmt.Fprintf(s.log, "http: %s is not idempotent: not repeated, the server may have acted on it (retry_non_idempotent: true repeats it)\n", s.req.method)
+			return resp, err
+		}
 		d := min(max(wait, retryAfter), maxBackoff)
 		reason := "status " + strconv.Itoa(statusOf(resp))
 		if err != nil {
@@ -143,6 +148,22 @@ func (s *sender) transient(resp *Response, err error) bool {
 		return false
 	}
 	return true
+}
+
+// idempotent are the methods RFC 9110 calls idempotent: sending one twice
+// has the effect of sending it once.
+var idempotent = []string{http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete}
+
+// repeatable reports whether a failed attempt may be sent again: always
+// for an idempotent method or with retry_non_idempotent, else only when
+// the connection was never made, so the server cannot have seen it (as
+// urllib3's Retry, which requests and Airflow's HttpHook use).
+func (s *sender) repeatable(err error) bool {
+	if s.cfg.retryAll || slices.Contains(idempotent, s.req.method) {
+		return true
+	}
+	var op *net.OpError
+	return err != nil && errors.As(err, &op) && op.Op == "dial"
 }
 
 // sleep waits d or until ctx ends.

@@ -13,7 +13,8 @@ import (
 
 // TestRetriesOn5xx: 5xx answers and dropped connections are repeated
 // within the try up to retries_on_5xx; a 5xx the status list accepts, a
-// 4xx, or retries_on_5xx 0 are not.
+// 4xx, or retries_on_5xx 0 are not; POST and PATCH only with
+// retry_non_idempotent.
 func TestRetriesOn5xx(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -23,6 +24,7 @@ func TestRetriesOn5xx(t *testing.T) {
 		args      map[string]any
 		wantCalls int
 		wantErr   string
+		wantLog   string
 	}{
 		{name: "503 twice then 200", failures: 2, fail: "503", args: map[string]any{"retries_on_5xx": 3}, wantCalls: 3},
 		{name: "dropped connection then 200", failures: 1, fail: "drop", args: map[string]any{"retries_on_5xx": 1}, wantCalls: 2},
@@ -33,6 +35,17 @@ func TestRetriesOn5xx(t *testing.T) {
 		{name: "accepted 503 is final", failures: 1, fail: "503",
 			args: map[string]any{"retries_on_5xx": 3, "response_check": map[string]any{"status": []any{"5xx"}}}, wantCalls: 1},
 		{name: "4xx is final", failures: 1, fail: "404", args: map[string]any{"retries_on_5xx": 3}, wantCalls: 1, wantErr: "status 404"},
+		{name: "POST 503 not repeated", failures: 1, fail: "503", args: map[string]any{"retries_on_5xx": 3, "method": "POST"}, wantCalls: 1,
+			wantErr: "status 503", wantLog: "POST is not idempotent: not repeated"},
+		{name: "PATCH dropped not repeated", failures: 1, fail: "drop", args: map[string]any{"retries_on_5xx": 3, "method": "PATCH"}, wantCalls: 1,
+			wantErr: "EOF", wantLog: "PATCH is not idempotent"},
+		{name: "POST with retry_non_idempotent", failures: 2, fail: "503",
+			args: map[string]any{"retries_on_5xx": 3, "method": "POST", "retry_non_idempotent": true}, wantCalls: 3},
+		{name: "PATCH dropped with retry_non_idempotent", failures: 1, fail: "drop",
+			args: map[string]any{"retries_on_5xx": 1, "method": "PATCH", "retry_non_idempotent": true}, wantCalls: 2},
+		{name: "PUT 503 repeated", failures: 1, fail: "503", args: map[string]any{"retries_on_5xx": 1, "method": "PUT"}, wantCalls: 2},
+		{name: "DELETE dropped repeated", failures: 1, fail: "drop", args: map[string]any{"retries_on_5xx": 1, "method": "DELETE"}, wantCalls: 2},
+		{name: "HEAD 503 repeated", failures: 1, fail: "503", args: map[string]any{"retries_on_5xx": 1, "method": "HEAD"}, wantCalls: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +83,9 @@ func TestRetriesOn5xx(t *testing.T) {
 			}
 			if tt.wantCalls > 1 {
 				mustContain(t, "the log", r.log, "attempt 1 of", "(attempt 2 of")
+			}
+			if tt.wantLog != "" {
+				mustContain(t, "the log", r.log, tt.wantLog)
 			}
 		})
 	}
@@ -178,4 +194,19 @@ func TestTimeoutAndCancelAbortPromptly(t *testing.T) {
 			t.Errorf("the cancel took %s", took)
 		}
 	})
+}
+
+// TestRefusedPOSTRepeated: a POST whose connection could not be made never
+// reached a server, so retries_on_5xx repeats it without
+// retry_non_idempotent.
+func TestRefusedPOSTRepeated(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	conns := conn(srv)
+	srv.Close() // nothing listens on its port now
+	r := execute(context.Background(), t, map[string]any{"method": "POST", "retries_on_5xx": 1, "retry_backoff": "1ms"}, conns)
+	if r.err == nil || !strings.Contains(r.err.Error(), "connection refused") {
+		t.Fatalf("error = %v, want connection refused\n%s", r.err, r.log)
+	}
+	mustContain(t, "the log", r.log, "(attempt 2 of 2)")
 }

@@ -47,7 +47,10 @@ var Spec = dag.OperatorSpec{
 			Description: "JSONPath (RFC 9535) selecting what becomes the XCom; default: the body, as JSON when it parses"},
 		{Name: "timeout", Kind: dag.FieldDuration, Default: defaultTime, Description: "limit of one attempt, the body read included"},
 		{Name: "retries_on_5xx", Kind: dag.FieldInt, Default: 0,
-			Description: "attempts repeated within the try after a 5xx status or a connection error (the task's retries still apply after)"},
+			Description: "attempts repeated within the try after a 5xx status or a connection error (the task's retries still apply after); " +
+				"POST and PATCH only when the connection could not be made, unless retry_non_idempotent"},
+		{Name: "retry_non_idempotent", Kind: dag.FieldBool, Default: false,
+			Description: "let retries_on_5xx repeat a POST or PATCH the server may have acted on (a 5xx, a timeout, a dropped connection): only for requests safe to send twice"},
 		{Name: "retry_backoff", Kind: dag.FieldDuration, Default: time.Second,
 			Description: "wait before the first repeated attempt, doubled each time up to 1m (a longer Retry-After is honoured up to 1m)"},
 		{Name: "log_response", Kind: dag.FieldBool, Default: false, Description: "write the response body (its first 16 KiB) to the log"},
@@ -84,6 +87,7 @@ type config struct {
 	caBundle                 string
 	maxBytes                 int64
 	redirects, crossHost     bool
+	retryAll                 bool
 	xcom                     bool
 }
 
@@ -104,6 +108,7 @@ func readConfig(t *operator.Task) (config, error) {
 		maxBytes:    int64(f.Int("max_response_bytes")),
 		redirects:   f.Bool("allow_redirects"),
 		crossHost:   f.Bool("allow_cross_host_redirects"),
+		retryAll:    f.Bool("retry_non_idempotent"),
 		xcom:        f.Bool("do_xcom_push"),
 	}
 	c.data, c.hasData = present(t.Args, "data")
