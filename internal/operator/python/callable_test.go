@@ -90,6 +90,15 @@ NOT_CALLABLE = 3
 
 def huge():
     raise ValueError("x" * 100000)
+
+def surrogate():
+    return "caf" + os.fsdecode(b"\xe9")
+
+def surrogate_in_dict():
+    return {"name": os.fsdecode(b"\xff"), "ok": "\u00e9\U0001F600"}
+
+def astral():
+    return "caf\u00e9 \U0001F600"
 `
 
 // callFolder is dagFolder with the modules the callable tests import.
@@ -158,6 +167,7 @@ func TestCallableReturnValues(t *testing.T) {
 			want: `"hi Ada"`, wantLog: []string{`Done. Returned value was: "hi Ada"` + "\n"}},
 		{name: "a list as JSON", args: map[string]any{"callable": "funcs:listing"}, want: `[1, "two", null, {"three": 3.5}]`},
 		{name: "a number as JSON", args: map[string]any{"callable": "funcs:number"}, want: "42"},
+		{name: "astral and accented text stay whole", args: map[string]any{"callable": "funcs:astral"}, want: strconv.Quote("caf\u00e9 \U0001F600")},
 		{name: "None pushes nothing", args: map[string]any{"callable": "funcs:nothing"},
 			want: "<none>", wantLog: []string{"side effect only\n", "Done. Returned value was: None\n"}},
 		{name: "package module", args: map[string]any{"callable": "pkg.mod:fn", "op_args": []any{map[string]any{"k": []any{"v"}}}}, want: `{"pkg": {"k": ["v"]}}`},
@@ -339,6 +349,10 @@ func TestCallableFailures(t *testing.T) {
 		{name: "bad callable", args: map[string]any{"callable": "funcs"}, wantErr: []string{`expected "module:function"`}},
 		{name: "op_args not a list", args: map[string]any{"callable": "funcs:add", "op_args": "1, 2"}, wantErr: []string{"op_args: expected a list, got a string"}},
 		{name: "both script and callable", args: map[string]any{"callable": "funcs:add", "script": "jobs/quiet.py"}, wantErr: []string{"exclude each other"}},
+		{name: "a lone surrogate in a string", args: map[string]any{"callable": "funcs:surrogate"},
+			wantErr: []string{`its returned string holds a lone surrogate ('\udce9' at character 3), which is not text`, "errors='replace'"}},
+		{name: "a lone surrogate in a dict", args: map[string]any{"callable": "funcs:surrogate_in_dict"},
+			wantErr: []string{`the JSON of its return value (a dict) holds a lone surrogate ('\udcff' at character`}},
 		{name: "missing interpreter", args: map[string]any{"callable": "funcs:add", "python": "venv/bin/python"}, wantErr: []string{"start "}},
 	}
 	for _, tt := range tests {

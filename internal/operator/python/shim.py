@@ -154,18 +154,33 @@ def check_outputs(value):
                             "found %r (%s)" % (key, type(key).__name__))
 
 
+def check_text(text, where):
+    """Refuses a lone surrogate (what os.fsdecode or errors="surrogateescape"
+    make of undecodable bytes): it is no Unicode text, and the result file's
+    reader would turn it into U+FFFD without a word."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise CallError("%s holds a lone surrogate (%s at character %d), which is not text: "
+                        "it comes from undecodable bytes (os.fsdecode, errors='surrogateescape'); "
+                        "decode them with errors='replace' or return them base64-encoded"
+                        % (where, ascii(e.object[e.start:e.end]), e.start))
+
+
 def encode(value, multiple_outputs=False):
     if value is None:
         return {"kind": "none"}
     if multiple_outputs:
         check_outputs(value)
     if isinstance(value, str):
+        check_text(value, "its returned string")
         return {"kind": "str", "text": value}
     try:
         text = json.dumps(value, allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as e:
         raise CallError("its return value (a %s) is not JSON serialisable: %s"
                         % (type(value).__name__, e))
+    check_text(text, "the JSON of its return value (a %s)" % type(value).__name__)
     return {"kind": "json", "text": text}
 
 
