@@ -319,6 +319,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.Recover(ctx); err != nil {
 		return err
 	}
+	e.Runner.Operators.Clean(e.Logger)
 	if err := e.Executor.Start(ctx); err != nil {
 		return err
 	}

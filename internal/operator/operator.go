@@ -119,15 +119,27 @@ type Operator interface {
 // Factory builds an operator for a kind and declares its fields and,
 // for an operator that leaves work outside Sirocco's process, the
 // recoverer of the handles it stores (nil for one that leaves nothing).
+// Clean, when set, removes what a killed Sirocco left on this host's disk
+// (a try's temporary files); the engine calls it once at start.
 type Factory struct {
 	Spec      dag.OperatorSpec
 	New       func() Operator
 	Recoverer Recoverer
+	Clean     func(log *slog.Logger)
 }
 
 // Registry maps operator names to factories; main builds one with every
 // operator and passes it to the loader (as specs) and the executor.
 type Registry map[string]Factory
+
+// Clean runs every operator's Clean hook (at an engine's start).
+func (r Registry) Clean(log *slog.Logger) {
+	for _, f := range r {
+		if f.Clean != nil {
+			f.Clean(log)
+		}
+	}
+}
 
 // Specs returns the field specs the DAG loader validates against.
 func (r Registry) Specs() map[string]dag.OperatorSpec {

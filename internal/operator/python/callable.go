@@ -54,13 +54,14 @@ type result struct {
 // runCallable calls the function through the shim in a private folder:
 // the arguments travel in a 0600 file the shim removes once read, never
 // on the command line or in the environment, and the outcome comes back
-// in another file, apart from what the function prints.
+// in another file, apart from what the function prints. The folder goes
+// when the call ends, or, if Sirocco is killed, at its next start (Sweep).
 func runCallable(ctx context.Context, t *operator.Task, args operator.Fields, spec string) (operator.Result, error) {
 	c, err := newCall(t, args, spec)
 	if err != nil {
 		return operator.Result{}, err
 	}
-	dir, err := os.MkdirTemp("", "sirocco-python-")
+	dir, err := privateDir()
 	if err != nil {
 		return operator.Result{}, fmt.Errorf("python callable %s: private folder: %w", spec, err)
 	}

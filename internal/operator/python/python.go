@@ -44,8 +44,9 @@ var Spec = dag.OperatorSpec{
 }
 
 // Factory registers the operator; the process package stops what a try
-// left running when Sirocco died.
-var Factory = operator.Factory{Spec: Spec, New: func() operator.Operator { return Operator{} }, Recoverer: process.Recoverer{}}
+// left running when Sirocco died, and clean removes the private folders
+// of its callables.
+var Factory = operator.Factory{Spec: Spec, New: func() operator.Operator { return Operator{} }, Recoverer: process.Recoverer{}, Clean: clean}
 
 // Operator runs one script or function.
 type Operator struct{}
