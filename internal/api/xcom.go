@@ -140,39 +140,12 @@ func maskedValue(secrets *tasklog.Secrets, text string) any {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return secrets.Mask(text)
 	}
-	masked := maskTree(secrets, v)
+	masked := secrets.MaskJSON(v)
 	b, err := json.Marshal(masked)
 	if err != nil || secrets.Mask(string(b)) != string(b) {
 		return tasklog.Masked
 	}
 	return json.RawMessage(b)
-}
-
-// maskTree returns a copy of the decoded JSON value v with each string,
-// key and number holding a secret masked; a masked number becomes a string.
-func maskTree(secrets *tasklog.Secrets, v any) any {
-	switch x := v.(type) {
-	case string:
-		return secrets.Mask(x)
-	case json.Number:
-		if m := secrets.Mask(x.String()); m != x.String() {
-			return m
-		}
-		return x
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[secrets.Mask(k)] = maskTree(secrets, e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = maskTree(secrets, e)
-		}
-		return out
-	}
-	return v
 }
 
 // knownSecrets gathers what an answer carrying task output must mask, as

@@ -286,6 +286,35 @@ func (s *Secrets) MaskValue(v any) any {
 	return v
 }
 
+// MaskJSON returns a copy of a JSON value decoded with UseNumber with
+// each string, object key and number holding a secret masked; a masked
+// number becomes a string. The REST API's XComs and the UI's rendered
+// fields show stored JSON through it, so both mask alike.
+func (s *Secrets) MaskJSON(v any) any {
+	switch x := v.(type) {
+	case string:
+		return s.Mask(x)
+	case json.Number:
+		if m := s.Mask(x.String()); m != x.String() {
+			return m
+		}
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[s.Mask(k)] = s.MaskJSON(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = s.MaskJSON(e)
+		}
+		return out
+	}
+	return v
+}
+
 // MaskedWriter passes complete lines to an io.Writer with every secret
 // replaced by "***", without timestamps. `tasks test` prints a task's output
 // to the terminal through it, so a test run shows no more than the task's

@@ -37,37 +37,9 @@ func (h *handler) maskRendered(r *http.Request, raw []byte) (json.RawMessage, er
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("decode rendered fields: %w", err)
 	}
-	out, err := json.Marshal(maskTree(secrets, v))
+	out, err := json.Marshal(secrets.MaskJSON(v))
 	if err != nil {
 		return nil, fmt.Errorf("encode rendered fields: %w", err)
 	}
 	return out, nil
-}
-
-// maskTree returns a copy of the decoded JSON value v with each string,
-// key and number holding a secret masked; a masked number becomes a string
-// (as the REST API masks XComs).
-func maskTree(secrets *tasklog.Secrets, v any) any {
-	switch x := v.(type) {
-	case string:
-		return secrets.Mask(x)
-	case json.Number:
-		if m := secrets.Mask(x.String()); m != x.String() {
-			return m
-		}
-		return x
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[secrets.Mask(k)] = maskTree(secrets, e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = maskTree(secrets, e)
-		}
-		return out
-	}
-	return v
 }

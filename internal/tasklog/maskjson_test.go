@@ -1,0 +1,44 @@
+package tasklog
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// TestMaskJSON: strings, object keys and numbers holding a secret are
+// masked at any depth (a masked number becomes a string); the rest keeps
+// its type and exact digits, and the input is not changed.
+func TestMaskJSON(t *testing.T) {
+	t.Parallel()
+	s := &Secrets{}
+	s.Add("hunter22")
+	s.Add("31415926")
+	tests := []struct{ in, want string }{
+		{`"pw hunter22"`, `"pw ***"`},
+		{`{"hunter22": {"n": 31415926, "keep": 12345678901234567890, "f": 1.50}}`,
+			`{"***":{"f":1.50,"keep":12345678901234567890,"n":"***"}}`},
+		{`[["hunter22", true, null], {"a": "b"}]`, `[["***",true,null],{"a":"b"}]`},
+		{`7`, `7`},
+	}
+	for _, tt := range tests {
+		dec := json.NewDecoder(bytes.NewReader([]byte(tt.in)))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := json.Marshal(v)
+		got, err := json.Marshal(s.MaskJSON(v))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("MaskJSON(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
+		}
+		if after, _ := json.Marshal(v); !bytes.Equal(before, after) {
+			t.Errorf("MaskJSON changed its input: %s", after)
+		}
+	}
+	var none *Secrets
+	if got := none.MaskJSON("hunter22"); got != "hunter22" {
+		t.Errorf("a nil set masked %v", got)
+	}
+}
