@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -226,4 +227,36 @@ func gatedBy(d *dag.DAG, t *dag.Task, c Choice, known bool) []string {
 		}
 	}
 	return skip
+}
+
+// notStarted reports a state whose task has no try under way: it waits for
+// its upstream tasks, a slot, an executor or its retry delay.
+func notStarted(st store.TaskState) bool {
+	switch st {
+	case store.StateNone, store.StateScheduled, store.StateQueued, store.StateUpForRetry, store.StateUpForReschedule:
+		return true
+	}
+	return false
+}
+
+// skipByBranch writes the skip a branching task decided for ti, as
+// Airflow's SkipMixin does (its update names no state): a task that has
+// not started, or waits for a retry or a reschedule, is skipped from that
+// state; a running try whose worker is alive is skipped too, and its
+// worker stops it at its next heartbeat, as when a user marks it. A
+// running try of a gone worker is left to the zombie and adoption rules,
+// which stop or adopt its work (skipping it would orphan a cluster
+// driver); a finished task keeps its state. It reports whether it wrote.
+func (p *Plan) skipByBranch(s Snapshot, ti *store.TaskInstance, now time.Time) bool {
+	switch {
+	case notStarted(ti.State):
+		p.finish(ti, store.StateSkipped, now)
+		return true
+	case ti.State == store.StateRunning && !p.isZombie(s, ti):
+		end := now
+		p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{Key: ti.TaskKey,
+			From: []store.TaskState{store.StateRunning}, FromWorker: &ti.WorkerID, To: store.StateSkipped, EndDate: &end})
+		return true
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -178,6 +179,61 @@ func TestBranchSkipsAScheduledTask(t *testing.T) {
 	}
 	if got := updatesTo(p, store.StateSkipped); !slices.Contains(got, "a") {
 		t.Fatalf("skipped %v, want a among them", got)
+	}
+}
+
+// TestBranchSkipsTasksAlreadyUnderWay: as Airflow's SkipMixin (an update
+// whatever the state), a task the branch did not follow is skipped from
+// queued, up_for_retry, up_for_reschedule or running (a live worker's: it
+// stops the try at its next heartbeat), each a conditional write from the
+// state it was seen in; a running try of a gone worker is left to the
+// zombie rules, and a finished task keeps its state.
+func TestBranchSkipsTasksAlreadyUnderWay(t *testing.T) {
+	tests := []struct {
+		state  store.TaskState
+		worker string
+		want   []store.TaskState // the update's From; nil: no skip
+	}{
+		{state: store.StateQueued, worker: "me", want: []store.TaskState{store.StateQueued}},
+		{state: store.StateQueued, worker: "gone", want: []store.TaskState{store.StateQueued}},
+		{state: store.StateUpForRetry, want: []store.TaskState{store.StateUpForRetry}},
+		{state: store.StateUpForReschedule, want: []store.TaskState{store.StateUpForReschedule}},
+		{state: store.StateRunning, worker: "me", want: []store.TaskState{store.StateRunning}},
+		{state: store.StateRunning, worker: "other", want: []store.TaskState{store.StateRunning}},
+		{state: store.StateRunning, worker: "gone"},
+		{state: store.StateSuccess},
+		{state: store.StateFailed},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.state)+"/"+tt.worker, func(t *testing.T) {
+			d := branchDAG(t, dag.AllSuccess)
+			w := newWorld(d)
+			w.snap.LiveWorkers["other"] = true
+			w.addRun(d, "r", store.RunRunning, map[string]store.TaskState{"branch": store.StateSuccess, "a": tt.state})
+			a := w.ti("r", "a")
+			a.WorkerID, a.TryNumber, a.HeartbeatAt = tt.worker, 1, w.snap.Now
+			a.NextRetryAt = w.snap.Now.Add(time.Hour) // a retry not due yet is skipped all the same
+			if tt.worker == "me" {
+				w.snap.Held = func(store.TaskKey) bool { return true }
+			}
+			w.snap.Choices = map[store.TaskKey]Choice{w.ti("r", "branch").TaskKey: {Follow: []string{"b"}}}
+			p := Decide(w.snap)
+			var got *store.TaskUpdate
+			for i, u := range p.TaskUpdates {
+				if u.Key.TaskID == "a" {
+					got = &p.TaskUpdates[i]
+				}
+			}
+			switch {
+			case tt.want == nil && got != nil && got.To == store.StateSkipped:
+				t.Fatalf("a (%s on %q) skipped: %+v", tt.state, tt.worker, got)
+			case tt.want == nil:
+			case got == nil || got.To != store.StateSkipped || !slices.Equal(got.From, tt.want):
+				t.Fatalf("a (%s on %q): update %+v, want %v → skipped", tt.state, tt.worker, got, tt.want)
+			case tt.state == store.StateRunning && (got.FromWorker == nil || *got.FromWorker != tt.worker):
+				t.Fatalf("a running try's skip does not check its worker: %+v", got)
+			}
+		})
 	}
 }
 

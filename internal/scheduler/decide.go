@@ -285,12 +285,14 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 			}
 			continue
 		}
-		if g := gates[order]; g != open && (ti.State == store.StateNone || ti.State == store.StateScheduled) {
-			if g == gateSkipped {
-				p.finish(ti, store.StateSkipped, now)
+		if g := gates[order]; g != open {
+			if g == gateSkipped && p.skipByBranch(s, ti, now) {
 				states[order] = store.StateSkipped
+				continue
 			}
-			continue // held: its upstream branch's choice is not read yet
+			if g == held && notStarted(ti.State) {
+				continue // its upstream branch's choice is not read yet
+			}
 		}
 		switch ti.State {
 		case store.StateNone:
