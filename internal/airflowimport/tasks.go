@@ -1,0 +1,352 @@
+package airflowimport
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+)
+
+// groupNode is one TaskGroup with what it holds, in creation order.
+type groupNode struct {
+	ir     GroupIR
+	tasks  []any
+	groups []*groupNode
+	opArgs map[string]any
+}
+
+// body converts the tasks and places them in their groups.
+func (c *converter) body() (tasks []any, groups []any) {
+	byID := map[string]*groupNode{}
+	var top []*groupNode
+	for _, g := range c.d.Groups {
+		n := &groupNode{ir: g, opArgs: map[string]any{}}
+		byID[g.GroupID] = n
+		if p := byID[g.Parent]; g.Parent != "" && p != nil {
+			p.groups = append(p.groups, n)
+		} else {
+			top = append(top, n)
+		}
+	}
+	for _, g := range c.d.Groups {
+		n := byID[g.GroupID]
+		inherited := c.opArgs
+		if p := byID[g.Parent]; p != nil {
+			inherited = p.opArgs
+		}
+		for k, v := range inherited {
+			n.opArgs[k] = v
+		}
+	}
+	for _, t := range c.d.Tasks {
+		g := byID[t.Group]
+		opArgs := c.opArgs
+		if g != nil {
+			opArgs = g.opArgs
+		}
+		m := c.task(t, c.shortID(t, g, byID), opArgs)
+		if g != nil {
+			g.tasks = append(g.tasks, m)
+		} else {
+			tasks = append(tasks, m)
+		}
+	}
+	for _, g := range top {
+		groups = append(groups, c.group(g))
+	}
+	return tasks, groups
+}
+
+// shortID is the id a task is written with inside its group: its full id
+// without the prefix the groups add.
+func (c *converter) shortID(t TaskIR, g *groupNode, byID map[string]*groupNode) string {
+	for g != nil {
+		if g.ir.PrefixGroupID {
+			return strings.TrimPrefix(t.TaskID, g.ir.GroupID+".")
+		}
+		g = byID[g.ir.Parent]
+	}
+	return t.TaskID
+}
+
+func (c *converter) group(g *groupNode) omap {
+	m := newMap()
+	m.put("id", g.ir.ShortID)
+	if g.ir.Tooltip != "" {
+		m.put("tooltip", g.ir.Tooltip)
+	}
+	if !g.ir.PrefixGroupID {
+		m.put("prefix_group_id", false)
+	}
+	if da := c.defaultArgs(g.ir.DefaultArgs, g.ir.Loc, "TaskGroup "+g.ir.GroupID, g.opArgs); da.len() > 0 {
+		m.put("default_args", da)
+	}
+	for _, k := range sortedKeys(g.ir.Kwargs) {
+		c.argProblem(g.ir.Loc, "", "TaskGroup "+g.ir.GroupID, k, g.ir.Kwargs[k])
+	}
+	if len(g.tasks) > 0 {
+		m.put("tasks", g.tasks)
+	}
+	if len(g.groups) > 0 {
+		sub := make([]any, len(g.groups))
+		for i, s := range g.groups {
+			sub[i] = c.group(s)
+		}
+		m.put("groups", sub)
+	}
+	if len(g.tasks) == 0 && len(g.groups) == 0 {
+		c.add(g.ir.Loc, "", fmt.Sprintf("TaskGroup %s holds no task; left out", g.ir.GroupID), "")
+		m.put("tasks", []any{})
+	}
+	return m
+}
+
+// rule finds how a task converts; ok is false for what Sirocco has no
+// operator for (reported with the rule's Feature and Rewrite).
+func (c *converter) rule(t TaskIR) (opRule, bool) {
+	var r opRule
+	var known bool
+	switch {
+	case t.Decorator != "":
+		r, known = decoratorRules[t.Decorator]
+		if !known {
+			r = opRule{Feature: "@" + t.Decorator, Rewrite: rewriteBashOrPython}
+		}
+	case t.Kind == "sensor":
+		r = sensorRule
+		r.Feature = "sensors (" + t.Class + ")"
+	default:
+		r, known = operatorRules[t.Class]
+		if !known {
+			r = opRule{Feature: "", Rewrite: rewriteBashOrPython}
+		}
+	}
+	if r.Operator != "" {
+		if _, ok := c.specs[r.Operator]; !ok {
+			return opRule{Feature: "the " + r.Operator + " operator", Rewrite: rewriteBashOrPython}, false
+		}
+	}
+	return r, r.Operator != ""
+}
+
+// task converts one operator; what cannot run in Sirocco becomes a bash
+// task that fails saying so, keeping the DAG's shape and dependencies.
+func (c *converter) task(t TaskIR, short string, opArgs map[string]any) omap {
+	m := newMap()
+	m.put("id", short)
+	r, ok := c.rule(t)
+	if ok && t.Mapped {
+		ok, r = false, opRule{Feature: "dynamic task mapping (.expand)",
+			Rewrite: "generate one task per item with a loop in the DAG file (the importer runs loops), or loop inside one task"}
+	}
+	what := t.Class
+	if t.Decorator != "" {
+		what = "@" + t.Decorator + " " + callableName(t)
+	}
+	if !ok {
+		c.placeholder(m, t, r, what)
+		return m
+	}
+	m.put("operator", r.Operator)
+	c.dependsOn(m, t)
+	fields := c.fields(t, r, opArgs, what)
+	spec := c.specs[r.Operator]
+	for _, f := range spec.Fields {
+		if v, has := fields[f.Name]; has && !slices.Contains(commonKeys, f.Name) {
+			m.put(f.Name, v)
+		}
+	}
+	for _, k := range commonKeys {
+		if v, has := fields[k]; has {
+			m.put(k, v)
+		}
+	}
+	return m
+}
+
+func callableName(t TaskIR) string {
+	if t.Callable != nil {
+		return t.Callable.Name
+	}
+	return ""
+}
+
+func (c *converter) dependsOn(m omap, t TaskIR) {
+	if len(t.Upstream) > 0 {
+		m.put("depends_on", t.Upstream)
+	}
+}
+
+func (c *converter) placeholder(m omap, t TaskIR, r opRule, what string) {
+	var msg string
+	if r.Feature != "" {
+		msg = fmt.Sprintf("%s: not supported by this version: %s", what, r.Feature)
+	} else {
+		msg = fmt.Sprintf("%s (%s) has no Sirocco operator", what, t.Module)
+	}
+	c.add(t.Loc, t.TaskID, msg+"; written as a bash task that fails", r.Rewrite)
+	m.put("operator", "bash")
+	m.commentLast("NOT CONVERTED: " + msg + "; " + r.Rewrite)
+	c.dependsOn(m, t)
+	m.put("command", fmt.Sprintf("echo %s >&2; exit 1", shellQuote("not converted from Airflow: "+msg)))
+}
+
+// fields maps the task's arguments (over default_args) to Sirocco fields.
+func (c *converter) fields(t TaskIR, r opRule, opArgs map[string]any, what string) map[string]any {
+	spec := c.specs[r.Operator]
+	has := func(name string) bool {
+		return slices.ContainsFunc(spec.Fields, func(f dag.FieldSpec) bool { return f.Name == name })
+	}
+	out := map[string]any{}
+	args := map[string]any{}
+	for k, v := range opArgs {
+		if has(rename(r, k)) || (r.Callable != "" && slices.Contains([]string{"op_args", "op_kwargs"}, k)) {
+			args[k] = v
+		}
+	}
+	for k, v := range t.DefaultArgs {
+		args[k] = v
+	}
+	for k, v := range t.Kwargs {
+		args[k] = v
+	}
+	if r.Callable != "" {
+		c.callable(t, r, args, out)
+	}
+	for _, k := range sortedKeys(args) {
+		v := args[k]
+		name := rename(r, k)
+		switch {
+		case slices.Contains(commonKeys, name):
+			if cv := c.commonValue(t.Loc, t.TaskID, name, v); cv != nil {
+				out[name] = cv
+			}
+		case has(name):
+			if pv := c.fieldValue(t, name, v); pv != nil {
+				out[name] = pv
+			}
+		default:
+			c.argProblem(t.Loc, t.TaskID, what, k, v)
+		}
+	}
+	return out
+}
+
+func rename(r opRule, k string) string {
+	if n, ok := r.Renames[k]; ok {
+		return n
+	}
+	return k
+}
+
+func (c *converter) fieldValue(t TaskIR, name string, v any) any {
+	if durationKeys[name] {
+		return c.commonValue(t.Loc, t.TaskID, name, v)
+	}
+	return c.plainOr(t.Loc, t.TaskID, name, v)
+}
+
+// callable turns python_callable (or the @task function) and its
+// arguments into callable/op_args/op_kwargs, or a branch's command; the
+// arguments it consumes are removed from args.
+func (c *converter) callable(t TaskIR, r opRule, args, out map[string]any) {
+	opArgs, _ := args["op_args"].([]any)
+	opKwargs, _ := args["op_kwargs"].(map[string]any)
+	delete(args, "python_callable")
+	delete(args, "op_args")
+	delete(args, "op_kwargs")
+	fn := t.Callable
+	if fn == nil || fn.Source == "" {
+		reason := "no python_callable"
+		if fn != nil {
+			reason = fn.Error
+		}
+		c.add(t.Loc, t.TaskID, "the task's function could not be copied: "+reason, "write it in a module next to the YAML and name it in callable:")
+		out["callable"] = c.mod.module + ":MISSING"
+		return
+	}
+	name := c.mod.add(fn)
+	if r.Callable != "python" {
+		c.decideCommand(t, r, name, opArgs, opKwargs, out)
+		return
+	}
+	var jsonArgs []int
+	var jsonKwargs []string
+	la := make([]any, len(opArgs))
+	for i, a := range opArgs {
+		la[i] = c.pyArg(t, fmt.Sprintf("op_args[%d]", i), a, func() { jsonArgs = append(jsonArgs, i) })
+	}
+	mk := map[string]any{}
+	for _, k := range sortedKeys(opKwargs) {
+		mk[k] = c.pyArg(t, "op_kwargs."+k, opKwargs[k], func() { jsonKwargs = append(jsonKwargs, k) })
+	}
+	target := name
+	if len(jsonArgs)+len(jsonKwargs) > 0 {
+		target = c.mod.wrapper(t.TaskID, name, jsonArgs, jsonKwargs)
+	}
+	out["callable"] = c.mod.module + ":" + target
+	if len(la) > 0 {
+		out["op_args"] = la
+	}
+	if len(mk) > 0 {
+		out["op_kwargs"] = mk
+	}
+}
+
+// pyArg converts one argument of a function: an XComArg becomes a
+// template giving its value as JSON (decoded again by the adapter).
+func (c *converter) pyArg(t TaskIR, name string, v any, isJSON func()) any {
+	if kind(v) == "xcomarg" {
+		isJSON()
+		return xcomTemplate(v, " | tojson")
+	}
+	if kind(v) == "" && containsXCom(v) {
+		c.add(t.Loc, t.TaskID, name+": an XComArg inside a list or dict reaches the function as text, not as its value",
+			"pass the XComArg as an argument of its own")
+	}
+	return c.plainOr(t.Loc, t.TaskID, name, v)
+}
+
+func containsXCom(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if kind(x) == "xcomarg" {
+			return true
+		}
+		for _, e := range x {
+			if containsXCom(e) {
+				return true
+			}
+		}
+	case []any:
+		return slices.ContainsFunc(x, containsXCom)
+	}
+	return false
+}
+
+// decideCommand writes a branch or short_circuit task whose command calls
+// the function through the module's _sirocco_decide.
+func (c *converter) decideCommand(t TaskIR, r opRule, name string, opArgs []any, opKwargs map[string]any, out map[string]any) {
+	call := map[string]any{}
+	if a, err := plain(opArgs); err == nil && len(opArgs) > 0 && !containsXCom(opArgs) {
+		call["op_args"] = a
+	} else if len(opArgs) > 0 {
+		c.add(t.Loc, t.TaskID, "op_args of a branch function must be plain values; left out", "pass what the function needs as literals")
+	}
+	if k, err := plain(opKwargs); err == nil && len(opKwargs) > 0 && !containsXCom(opKwargs) {
+		call["op_kwargs"] = k
+	} else if len(opKwargs) > 0 {
+		c.add(t.Loc, t.TaskID, "op_kwargs of a branch function must be plain values; left out", "pass what the function needs as literals")
+	}
+	js, _ := json.Marshal(call)
+	c.mod.decider()
+	out["command"] = fmt.Sprintf("python3 -c 'import sys, %s as m; m._sirocco_decide(*sys.argv[1:])' %s %s %s",
+		c.mod.module, name, shellQuote(string(js)), r.Callable)
+}
+
+// shellQuote quotes s for bash.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
