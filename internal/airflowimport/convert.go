@@ -210,6 +210,10 @@ func (c *converter) dates(m omap, defaults map[string]any) {
 			c.add(c.d.Loc, "", k+": "+err.Error(), "write the date as YYYY-MM-DD")
 			continue
 		}
+		if n := field(v, "days_ago"); n != nil {
+			c.add(c.d.Loc, "", fmt.Sprintf("%s=days_ago(%v) is fixed to %s", k, n, date),
+				"Airflow recomputes days_ago at each parse; Sirocco's start_date is a date")
+		}
 		if k == "start_date" {
 			zone = z
 			if zone != "" {

@@ -264,7 +264,11 @@ func (c *converter) callable(t TaskIR, r opRule, args, out map[string]any) {
 			reason = fn.Error
 		}
 		c.add(t.Loc, t.TaskID, "the task's function could not be copied: "+reason, "write it in a module next to the YAML and name it in callable:")
-		out["callable"] = c.mod.module + ":MISSING"
+		if r.Callable == "python" {
+			out["callable"] = c.mod.module + ":MISSING"
+		} else {
+			out["command"] = "echo " + shellQuote("not converted from Airflow: the function could not be copied") + " >&2; exit 1"
+		}
 		return
 	}
 	name := c.mod.add(fn)

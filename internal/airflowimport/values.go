@@ -176,6 +176,9 @@ func describe(v any) string {
 	case "param":
 		return "a Param"
 	case "":
+		if l, ok := v.([]any); ok && len(l) > 0 && kind(l[0]) != "" {
+			return "[" + describe(l[0]) + ", ...]"
+		}
 		b, _ := json.Marshal(v)
 		return truncate(string(b), 80)
 	}

@@ -76,7 +76,10 @@ def encode(value, depth=0):
         return {"__kind__": "timedelta", "seconds": value.total_seconds()}
     if isinstance(value, _dt.datetime):
         tz = value.tzinfo
-        return {"__kind__": "datetime", "iso": value.isoformat(), "tz": tz_name(tz) if tz else ""}
+        out = {"__kind__": "datetime", "iso": value.isoformat(), "tz": tz_name(tz) if tz else ""}
+        if isinstance(value, DaysAgo):
+            out["days_ago"] = value.days_ago
+        return out
     if isinstance(value, _dt.date):
         return {"__kind__": "datetime", "iso": value.isoformat(), "tz": ""}
     if isinstance(value, Param):
@@ -124,9 +127,34 @@ def recorded_class(name):
 # ---------------------------------------------------------------- callables
 
 
+_parsed = {}
+
+
+def lambda_source(fn):
+    """A lambda as a def named after its line, from the file's syntax tree."""
+    path = inspect.getsourcefile(fn)
+    if path not in _parsed:
+        with open(path, encoding="utf-8") as f:
+            _parsed[path] = (f.read(), None)
+        _parsed[path] = (_parsed[path][0], ast.parse(_parsed[path][0]))
+    text, tree = _parsed[path]
+    line = fn.__code__.co_firstlineno
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Lambda) and node.lineno == line:
+            name = "lambda_line_%d" % line
+            src = "def %s(%s):\n    return %s\n" % (name, ast.unparse(node.args), ast.get_source_segment(text, node.body))
+            return {"name": name, "source": src, "globals": needed_globals(fn, ast.parse(src).body[0])}
+    return {"name": "lambda", "error": "lambda at line %d not found in its file" % line}
+
+
 def function_source(fn):
     """The function's source without its decorators, and the names it uses."""
     fn = inspect.unwrap(fn)
+    if getattr(fn, "__name__", "") == "<lambda>":
+        try:
+            return lambda_source(fn)
+        except (OSError, TypeError, SyntaxError) as e:
+            return {"name": "lambda", "error": "no source: %s" % e}
     try:
         lines, _ = inspect.getsourcelines(fn)
     except (OSError, TypeError) as e:
@@ -534,9 +562,13 @@ class BaseOperator:
     def __repr__(self):
         return "<Task(%s): %s>" % (type(self).__name__, self.task_id)
 
+    def module_name(self):
+        mod = getattr(type(self), "shim_module", type(self).__module__)
+        return "defined in the DAG file" if mod.startswith("sirocco_dag_file") else mod
+
     def to_json(self):
         out = {"task_id": self.task_id, "class": type(self).__name__,
-               "module": getattr(type(self), "shim_module", type(self).__module__),
+               "module": self.module_name(),
                "kind": self.shim_kind, "loc": self.loc,
                "group": self.group.group_id if self.group else "",
                "kwargs": encode(self.kwargs), "default_args": encode(self.local_default_args),
@@ -632,10 +664,18 @@ class Connection:
         return Recorded(conn_id=conn_id)
 
 
+class DaysAgo(_dt.datetime):
+    """A days_ago() date: a fixed date in Sirocco, said so in the report."""
+    days_ago = 0
+
+
 def days_ago(n, hour=0, minute=0, second=0, microsecond=0):
     today = _dt.datetime.now(_dt.timezone.utc).replace(hour=hour, minute=minute, second=second,
                                                        microsecond=microsecond)
-    return today - _dt.timedelta(days=n)
+    d = today - _dt.timedelta(days=n)
+    out = DaysAgo(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, tzinfo=d.tzinfo)
+    out.days_ago = n
+    return out
 
 
 class TriggerRule:

@@ -39,6 +39,14 @@ def error_loc(exc, path):
     return path + ":0"
 
 
+def user_traceback(exc):
+    """The traceback without the shim's and importlib's frames."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(core.SHIM_DIR) and not f.filename.startswith("<")]
+    return ("Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+            + "".join(traceback.format_exception_only(type(exc), exc)))
+
+
 def load(path):
     state = core.reset(path)
     name = "sirocco_dag_file_" + hashlib.sha1(path.encode()).hexdigest()[:12]
@@ -69,7 +77,7 @@ def convert(path, timeout):
         raise
     except BaseException as e:  # SystemExit too: one file must not stop the others
         out["error"] = {"message": "%s: %s" % (type(e).__name__, e), "loc": error_loc(e, path),
-                        "traceback": "".join(traceback.format_exception(type(e), e, e.__traceback__))[-4000:]}
+                        "traceback": user_traceback(e)[-4000:]}
     finally:
         signal.alarm(0)
     return out
