@@ -88,6 +88,9 @@ func (c *converter) head() string {
 // argProblem explains an argument no Sirocco key takes.
 func (c *converter) argProblem(loc, task, owner, name string, v any) {
 	if r, ok := kwargRules[name]; ok {
+		if isDefault(v) {
+			return // depends_on_past=False, email=None ...: Airflow's defaults change nothing
+		}
 		if r.Feature != "" {
 			c.add(loc, task, fmt.Sprintf("%s=%s: not supported by this version: %s", name, truncate(describe(v), 60), r.Feature), r.Rewrite)
 			return
@@ -348,4 +351,22 @@ var fieldHints = map[string]string{
 	"response_filter":   "use a JSONPath string (response_filter: $.items[0])",
 	"ssh_hook":          "use ssh_conn_id",
 	"pod_template_file": "copy the pod's fields (image, cmds, resources ...) into the task",
+}
+
+// isDefault reports a false, null or empty value: what Airflow's
+// BaseOperator arguments default to.
+func isDefault(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !x
+	case string:
+		return x == ""
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
 }

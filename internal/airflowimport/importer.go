@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -96,7 +97,34 @@ func Import(ctx context.Context, paths []string, opts Options) (Result, error) {
 	return res, err
 }
 
+// relativise shows the file names under the working folder relative to
+// it, in the report and the written files, so they read the same on
+// every machine.
+func relativise(fr *FileResult) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return
+	}
+	prefix := wd + string(filepath.Separator)
+	rel := func(s string) string { return strings.ReplaceAll(s, prefix, "") }
+	fr.File = rel(fr.File)
+	if fr.Error != nil {
+		fr.Error.Loc, fr.Error.Traceback = rel(fr.Error.Loc), rel(fr.Error.Traceback)
+	}
+	for i := range fr.DAGs {
+		d := &fr.DAGs[i]
+		d.Loc = rel(d.Loc)
+		for j := range d.Tasks {
+			d.Tasks[j].Loc = rel(d.Tasks[j].Loc)
+		}
+		for j := range d.Groups {
+			d.Groups[j].Loc = rel(d.Groups[j].Loc)
+		}
+	}
+}
+
 func convertFile(fr FileResult, opts Options, seen map[string]string) FileReport {
+	relativise(&fr)
 	rep := FileReport{File: fr.File, Error: fr.Error}
 	if fr.Error == nil && len(fr.DAGs) == 0 {
 		rep.Error = &FileError{Message: "the file defines no DAG", Loc: fr.File + ":1"}

@@ -49,6 +49,9 @@ def call_site():
     fallback = None
     while frame is not None:
         name = os.path.abspath(frame.f_code.co_filename)
+        if frame.f_code.co_name == "__init__" and isinstance(frame.f_locals.get("self"), BaseOperator):
+            frame = frame.f_back  # an operator class of the DAG file: its caller made the task
+            continue
         if name == STATE.path:
             return "%s:%d" % (name, frame.f_lineno)
         if fallback is None and not name.startswith(SHIM_DIR) and not name.startswith("<"):
