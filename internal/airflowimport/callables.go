@@ -134,7 +134,7 @@ const helperCall = `def _sirocco_call(fn, json_args, json_kwargs, args, kwargs):
     return fn(*args, **kwargs)
 `
 
-const helperDecide = `def _sirocco_decide(name, arguments, mode):
+const helperDecide = `def _sirocco_decide(name, arguments, mode, *xcoms):
     """Runs a branch or short_circuit function from a task's command and
     prints its answer as the last line (see README, Branching)."""
     import datetime
@@ -147,12 +147,18 @@ const helperDecide = `def _sirocco_decide(name, arguments, mode):
                "run_id": env.get("SIROCCO_CTX_DAG_RUN_ID"), "try_number": int(env.get("SIROCCO_CTX_TRY_NUMBER", "1")),
                "logical_date": logical, "ds": logical.strftime("%Y-%m-%d"), "ds_nodash": logical.strftime("%Y%m%d"),
                "ts": logical.isoformat()}
+    args = list(call.get("op_args") or [])
     kwargs = dict(call.get("op_kwargs") or {})
+    pulled = iter(json.loads(x) for x in xcoms)
+    for i in call.get("xcom_args") or []:
+        args[i] = next(pulled)
+    for k in call.get("xcom_kwargs") or []:
+        kwargs[k] = next(pulled)
     params = inspect.signature(fn).parameters
     for k, v in context.items():
         if k not in kwargs and (k in params or any(p.kind == p.VAR_KEYWORD for p in params.values())):
             kwargs[k] = v
-    result = fn(*(call.get("op_args") or []), **kwargs)
+    result = fn(*args, **kwargs)
     print()
     if mode == "short_circuit":
         print("true" if result else "false")

@@ -223,3 +223,23 @@ func TestPythonNotFound(t *testing.T) {
 		t.Errorf("err = %v, want one naming --python", err)
 	}
 }
+
+// TestExampleIsUpToDate: examples/dags/orders_airflow.yaml and its
+// callables module are what the importer makes of
+// examples/airflow/orders_airflow.py today.
+func TestExampleIsUpToDate(t *testing.T) {
+	needPython(t)
+	t.Chdir("../..")
+	out := t.TempDir()
+	res, err := Import(t.Context(), []string{"examples/airflow/orders_airflow.py"}, Options{Out: out, Load: loadOptions(out)})
+	if err != nil || res.Failed() > 0 || len(res.Files[0].DAGs[0].Problems) > 0 || res.Files[0].DAGs[0].Invalid != nil {
+		t.Fatalf("import: %v %+v", err, res)
+	}
+	for _, name := range []string{"orders_airflow.yaml", "orders_airflow_callables.py"} {
+		got, _ := os.ReadFile(filepath.Join(out, name))
+		want, _ := os.ReadFile(filepath.Join("examples/dags", name))
+		if !bytes.Equal(got, want) {
+			t.Errorf("examples/dags/%s is not what the importer writes now (sirocco dags import-airflow examples/airflow/orders_airflow.py --out examples/dags):\n%s", name, got)
+		}
+	}
+}

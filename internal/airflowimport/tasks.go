@@ -331,23 +331,59 @@ func containsXCom(v any) bool {
 }
 
 // decideCommand writes a branch or short_circuit task whose command calls
-// the function through the module's _sirocco_decide.
+// the function through the module's _sirocco_decide: plain arguments as
+// JSON, XComArgs as templates rendered into further arguments.
 func (c *converter) decideCommand(t TaskIR, r opRule, name string, opArgs []any, opKwargs map[string]any, out map[string]any) {
 	call := map[string]any{}
-	if a, err := plain(opArgs); err == nil && len(opArgs) > 0 && !containsXCom(opArgs) {
-		call["op_args"] = a
-	} else if len(opArgs) > 0 {
-		c.add(t.Loc, t.TaskID, "op_args of a branch function must be plain values; left out", "pass what the function needs as literals")
+	var xcoms []string
+	var xArgs []any
+	var xKwargs []any
+	args := make([]any, len(opArgs))
+	for i, a := range opArgs {
+		if kind(a) == "xcomarg" {
+			xArgs = append(xArgs, i)
+			xcoms = append(xcoms, xcomTemplate(a, " | tojson | shquote"))
+			continue
+		}
+		args[i] = c.decideArg(t, fmt.Sprintf("op_args[%d]", i), a)
 	}
-	if k, err := plain(opKwargs); err == nil && len(opKwargs) > 0 && !containsXCom(opKwargs) {
-		call["op_kwargs"] = k
-	} else if len(opKwargs) > 0 {
-		c.add(t.Loc, t.TaskID, "op_kwargs of a branch function must be plain values; left out", "pass what the function needs as literals")
+	kwargs := map[string]any{}
+	for _, k := range sortedKeys(opKwargs) {
+		if kind(opKwargs[k]) == "xcomarg" {
+			xKwargs = append(xKwargs, k)
+			xcoms = append(xcoms, xcomTemplate(opKwargs[k], " | tojson | shquote"))
+			continue
+		}
+		kwargs[k] = c.decideArg(t, "op_kwargs."+k, opKwargs[k])
+	}
+	if len(args) > 0 {
+		call["op_args"] = args
+	}
+	if len(kwargs) > 0 {
+		call["op_kwargs"] = kwargs
+	}
+	if len(xArgs) > 0 {
+		call["xcom_args"] = xArgs
+	}
+	if len(xKwargs) > 0 {
+		call["xcom_kwargs"] = xKwargs
 	}
 	js, _ := json.Marshal(call)
 	c.mod.decider()
-	out["command"] = fmt.Sprintf("python3 -c 'import sys, %s as m; m._sirocco_decide(*sys.argv[1:])' %s %s %s",
+	cmd := fmt.Sprintf("python3 -c 'import sys, %s as m; m._sirocco_decide(*sys.argv[1:])' %s %s %s",
 		c.mod.module, name, shellQuote(string(js)), r.Callable)
+	if len(xcoms) > 0 {
+		cmd += " " + strings.Join(xcoms, " ")
+	}
+	out["command"] = cmd
+}
+
+func (c *converter) decideArg(t TaskIR, name string, v any) any {
+	if containsXCom(v) {
+		c.add(t.Loc, t.TaskID, name+": an XComArg inside a list or dict reaches the function as text, not as its value",
+			"pass the XComArg as an argument of its own")
+	}
+	return c.plainOr(t.Loc, t.TaskID, name, v)
 }
 
 // shellQuote quotes s for bash.

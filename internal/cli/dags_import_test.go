@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,43 @@ func TestImportAirflowFailsOnBadFiles(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestImportedExampleRuns: the example converted from Airflow
+// (examples/dags/orders_airflow.yaml, its functions module beside it) runs
+// under dags test: the group's counts, the total from their XComs, and the
+// branch following celebrate (30 orders) and skipping carry_on.
+func TestImportedExampleRuns(t *testing.T) {
+	dags, run := importSite(t)
+	if err := os.MkdirAll(dags, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"orders_airflow.yaml", "orders_airflow_callables.py"} {
+		data, err := os.ReadFile(filepath.Join("../../examples/dags", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dags, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := run("db", "migrate"); err != nil {
+		t.Fatalf("db migrate: %v\n%s", err, out)
+	}
+	out, err := run("dags", "test", "orders_airflow")
+	if err != nil {
+		t.Fatalf("dags test: %v\n%s", err, out)
+	}
+	want := map[string]string{"per_region.count_north": "success", "per_region.count_south": "success", "total": "success",
+		"report": "success", "big_day": "success", "celebrate": "success", "carry_on": "skipped"}
+	for id, w := range want {
+		if got := taskState(out, id); got != w {
+			t.Errorf("task %s is %q, want %s\n%s", id, got, w, out)
+		}
+	}
+	body, err := os.ReadFile(strings.TrimSpace(logPathIn(out, "report")))
+	if err != nil || !strings.Contains(string(body), "total 30 on ") {
+		t.Errorf("report's log (%v) lacks the total:\n%s", err, body)
 	}
 }
