@@ -31,7 +31,12 @@ var defName = regexp.MustCompile(`^(async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)`)
 
 // add puts a function in the module and returns the name it has there
 // (name_2 when another function of that name is already there).
-func (c *callables) add(fn *CallableIR) string {
+func (c *callables) add(fn *CallableIR) string { return c.addDepth(fn, 0) }
+
+// maxHelperDepth bounds how deep helpers calling helpers are copied.
+const maxHelperDepth = 20
+
+func (c *callables) addDepth(fn *CallableIR, depth int) string {
 	name := fn.Name
 	src := fn.Source
 	for n := 2; ; n++ {
@@ -45,12 +50,12 @@ func (c *callables) add(fn *CallableIR) string {
 	if _, ok := c.defs[name]; !ok {
 		c.defs[name] = src
 		c.order = append(c.order, name)
-		c.addGlobals(fn)
+		c.addGlobals(fn, depth)
 	}
 	return name
 }
 
-func (c *callables) addGlobals(fn *CallableIR) {
+func (c *callables) addGlobals(fn *CallableIR, depth int) {
 	for _, g := range sortedKeys(fn.Globals) {
 		u := fn.Globals[g]
 		switch {
@@ -64,9 +69,9 @@ func (c *callables) addGlobals(fn *CallableIR) {
 			c.addImport(line)
 		case u.Literal != "":
 			c.addConst(g + " = " + u.Literal)
-		case u.Function != nil && u.Function.Source != "":
-			if _, ok := c.defs[g]; !ok {
-				c.add(u.Function)
+		case u.Function != nil && u.Function.Source != "" && depth < maxHelperDepth:
+			if _, ok := c.defs[u.Function.Name]; !ok {
+				c.addDepth(u.Function, depth+1)
 			}
 		default:
 			c.problems = append(c.problems, fmt.Sprintf("function %s reads %s (a %s) from the DAG file, which the importer cannot copy; define it in %s.py",

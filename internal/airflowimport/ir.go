@@ -108,6 +108,9 @@ func ParseResult(line []byte) (FileResult, error) {
 		if d.DagID == "" {
 			return FileResult{}, fmt.Errorf("decode shim output: %s: DAG %d has no dag_id", r.File, i)
 		}
+		if err := checkGroups(r.File, d); err != nil {
+			return FileResult{}, err
+		}
 		for j, t := range d.Tasks {
 			if t.TaskID == "" {
 				return FileResult{}, fmt.Errorf("decode shim output: %s: DAG %s: task %d has no task_id", r.File, d.DagID, j)
@@ -115,4 +118,21 @@ func ParseResult(line []byte) (FileResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkGroups makes sure the groups form a tree: unique ids, each parent
+// listed before its children (the shim lists them as they were created),
+// so that walking up from a group always ends.
+func checkGroups(file string, d DAGIR) error {
+	seen := make(map[string]bool, len(d.Groups))
+	for i, g := range d.Groups {
+		if g.GroupID == "" || seen[g.GroupID] {
+			return fmt.Errorf("decode shim output: %s: DAG %s: group %d: empty or repeated id %q", file, d.DagID, i, g.GroupID)
+		}
+		if g.Parent != "" && !seen[g.Parent] {
+			return fmt.Errorf("decode shim output: %s: DAG %s: group %s: parent %q is not listed before it", file, d.DagID, g.GroupID, g.Parent)
+		}
+		seen[g.GroupID] = true
+	}
+	return nil
 }
