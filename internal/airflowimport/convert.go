@@ -46,6 +46,9 @@ type converter struct {
 	problems []Problem
 	mod      *callables
 	opArgs   map[string]any // DAG default_args that are operator fields
+
+	ids       map[string]bool    // every task and group full id
+	groupByID map[string]GroupIR // groups by full id
 }
 
 // Convert turns one recorded DAG into Sirocco YAML. specs are the

@@ -174,9 +174,46 @@ func callableName(t TaskIR) string {
 }
 
 func (c *converter) dependsOn(m omap, t TaskIR) {
-	if len(t.Upstream) > 0 {
-		m.put("depends_on", t.Upstream)
+	if len(t.Upstream) == 0 {
+		return
 	}
+	m.put("depends_on", t.Upstream)
+	for _, u := range t.Upstream {
+		if got := c.resolves(t.Group, u); got != u {
+			c.add(t.Loc, t.TaskID, fmt.Sprintf("depends_on %s, written inside group %s, names %s in Sirocco (a name is looked up from the group outwards)", u, t.Group, got),
+				"rename one of the two, or check the dependency by hand")
+		}
+	}
+}
+
+// resolves returns what Sirocco's loader finds for name written in
+// group: the first of group.name, parent.name, ..., name that exists.
+func (c *converter) resolves(group, name string) string {
+	if group == "" {
+		return name
+	}
+	if c.ids == nil {
+		c.ids = map[string]bool{}
+		c.groupByID = map[string]GroupIR{}
+		for _, t := range c.d.Tasks {
+			c.ids[t.TaskID] = true
+		}
+		for _, g := range c.d.Groups {
+			c.ids[g.GroupID] = true
+			c.groupByID[g.GroupID] = g
+		}
+	}
+	for g, depth := group, 0; g != "" && depth < 1000; depth++ {
+		gi, ok := c.groupByID[g]
+		if !ok {
+			break
+		}
+		if gi.PrefixGroupID && c.ids[g+"."+name] {
+			return g + "." + name
+		}
+		g = gi.Parent
+	}
+	return name
 }
 
 func (c *converter) placeholder(m omap, t TaskIR, r opRule, what string) {

@@ -84,6 +84,8 @@ def convert(path, timeout):
 
 
 def main():
+    if sys.version_info < (3, 9):
+        sys.exit("sirocco dags import-airflow needs Python 3.9 or later; this is %s (use --python)" % sys.version.split()[0])
     req = json.load(sys.stdin)
     real_stdout = os.fdopen(os.dup(1), "w")
     sys.stdout = sys.stderr
