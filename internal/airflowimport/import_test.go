@@ -244,3 +244,41 @@ func TestExampleIsUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidOutputReported: a DAG that converts but that Sirocco's
+// loader refuses (a schedule without start_date) is reported with the
+// loader's error, and the command still counts it as written.
+func TestInvalidOutputReported(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "nostart.py")
+	body := "from airflow import DAG\nfrom airflow.operators.bash import BashOperator\n" +
+		"with DAG('nostart', schedule='@daily'):\n    BashOperator(task_id='a', bash_command='echo')\n"
+	if err := os.WriteFile(src, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, _, report := importInto(t, src)
+	if res.Failed() != 0 || len(res.Files[0].DAGs) != 1 || res.Files[0].DAGs[0].Invalid == nil {
+		t.Fatalf("result %+v, want one DAG written and invalid\n%s", res, report)
+	}
+	if !strings.Contains(report, "INVALID: the written file does not load") || !strings.Contains(report, "start_date") {
+		t.Errorf("report lacks the loader's error:\n%s", report)
+	}
+}
+
+// TestPendulumFallback: without pendulum installed, the shim's stand-in
+// gives pendulum.datetime a zone and pendulum.duration a timedelta.
+func TestPendulumFallback(t *testing.T) {
+	needPython(t)
+	if exec.Command("python3", "-c", "import pendulum").Run() == nil {
+		t.Skip("pendulum is installed: the real one is used")
+	}
+	res, out, report := importInto(t, "testdata/airflow/pendulum_params.py")
+	if res.Failed() != 0 {
+		t.Fatal(report)
+	}
+	body, _ := os.ReadFile(filepath.Join(out, "pendulum_params.yaml"))
+	for _, want := range []string{"timezone: Europe/Paris", "dagrun_timeout: 30m", "retry_delay: 10s"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("pendulum_params.yaml lacks %q:\n%s", want, body)
+		}
+	}
+}
