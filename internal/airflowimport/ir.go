@@ -70,6 +70,7 @@ type CallableIR struct {
 	Source  string                `json:"source"`
 	Error   string                `json:"error"`
 	Globals map[string]GlobalUsed `json:"globals"`
+	Params  []string              `json:"params"`
 }
 
 // GlobalUsed is one module-level name a callable reads: exactly one of the

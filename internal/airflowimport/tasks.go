@@ -309,6 +309,12 @@ func (c *converter) callable(t TaskIR, r opRule, args, out map[string]any) {
 		return
 	}
 	name := c.mod.add(fn)
+	for _, p := range fn.Params {
+		if notPassed[p] {
+			c.add(t.Loc, t.TaskID, fmt.Sprintf("function %s asks for %s, which Sirocco does not pass: it gets its default, or the task fails (see README, The python operator)", fn.Name, p),
+				"give it what it needs in op_kwargs, e.g. \"{{ var.value.key }}\" or \"{{ ti.xcom_pull(task_ids='t') }}\"")
+		}
+	}
 	if r.Callable != "python" {
 		c.decideCommand(t, r, name, opArgs, opKwargs, out)
 		return
@@ -427,3 +433,9 @@ func (c *converter) decideArg(t TaskIR, name string, v any) any {
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// notPassed are Airflow context values a Sirocco python task does not
+// pass to its function.
+var notPassed = map[string]bool{"ti": true, "task_instance": true, "task": true, "dag": true, "var": true,
+	"macros": true, "conf": true, "prev_data_interval_start_success": true, "prev_data_interval_end_success": true,
+	"prev_start_date_success": true, "prev_end_date_success": true, "outlets": true, "inlets": true}

@@ -40,10 +40,10 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import-airflow: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "26 DAG(s) written to "+dags+" from 25 file(s); 0 file(s) failed") {
+	if !strings.Contains(out, "27 DAG(s) written to "+dags+" from 26 file(s); 0 file(s) failed") {
 		t.Errorf("import-airflow summary:\n%s", out)
 	}
-	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "26 DAG(s) valid, 0 file(s) with errors") {
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "27 DAG(s) valid, 0 file(s) with errors") {
 		t.Fatalf("dags validate: %v\n%s", err, out)
 	}
 	if out, err := run("db", "migrate"); err != nil {
@@ -66,6 +66,7 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 		{"chain_lists", map[string]string{"d": "success"}},
 		{"legacy_imports", map[string]string{"run_this_last": "success"}},
 		{"pendulum_params", map[string]string{"show": "success"}},
+		{"taskflow_context", map[string]string{"stats": "success", "show": "success"}},
 	}
 	for _, c := range cases {
 		// 2026-01-05 is a Monday: task_branch follows weekday.

@@ -44,6 +44,8 @@ class _TaskFunction:
         group = core.STATE.current_group()
         kw = {k: v for k, v in self.kwargs.items() if k != "dag"}
         task_id = _unique_task_id(dag, group, kw.pop("task_id", self.function.__name__))
+        if "multiple_outputs" not in kw and _returns_dict(self.function):
+            kw["multiple_outputs"] = True  # Airflow infers it from a dict return annotation
         kw["op_args"] = list(args)
         kw["op_kwargs"] = dict(kwargs)
         op = DecoratedOperator(task_id=task_id, dag=dag, **kw)
@@ -77,6 +79,16 @@ class _PartialTask:
 
     def expand_kwargs(self, arg):
         return self.tf._make((), dict(self.kwargs), mapped=True)
+
+
+def _returns_dict(fn):
+    try:
+        ann = inspect.signature(fn).return_annotation
+    except (TypeError, ValueError):
+        return False
+    if isinstance(ann, str):
+        return ann.split("[")[0] in ("dict", "Dict", "typing.Dict")
+    return ann is dict or getattr(ann, "__origin__", None) is dict
 
 
 def _decorator(kind):

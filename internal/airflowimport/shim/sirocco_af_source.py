@@ -47,7 +47,15 @@ def function_source(fn):
     if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return {"name": fn.__name__, "error": "not a def (a lambda?)"}
     body = src.splitlines(True)[node.lineno - 1:]
-    return {"name": fn.__name__, "source": "".join(body), "globals": needed_globals(fn, node)}
+    return {"name": fn.__name__, "source": "".join(body), "globals": needed_globals(fn, node),
+            "params": parameter_names(fn)}
+
+
+def parameter_names(fn):
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return []
 
 
 def needed_globals(fn, node):
