@@ -27,6 +27,10 @@ func (a *app) dagsImportAirflow() *cobra.Command {
 			opts := airflowimport.Options{Python: python, Out: out, Timeout: timeout, Report: a.stdout,
 				Load: engine.NewBag(out, a.operators.Specs()).LoadOptions()}
 			res, err := airflowimport.Import(ctx, args, opts)
+			if err != nil && ctx.Err() != nil {
+				fmt.Fprintln(a.stderr, "import-airflow: interrupted; the shim's temporary folder is removed")
+				return exitCode(130)
+			}
 			if err != nil {
 				return err
 			}
