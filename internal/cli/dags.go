@@ -20,7 +20,7 @@ func (a *app) dagsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "dags", Short: "List, inspect, trigger and test DAGs"}
 	cmd.AddCommand(a.dagsList(), a.dagsShow(), a.dagsTrigger(), a.dagsPause(true), a.dagsPause(false),
 		a.dagsTest(), a.dagsBackfill(), a.dagsValidate(), a.dagsListRuns(), a.dagsState(),
-		a.dagsImportErrors(), a.dagsSchema())
+		a.dagsImportErrors(), a.dagsSchema(), a.dagsImportAirflow())
 	return cmd
 }
 

@@ -1,0 +1,285 @@
+package airflowimport
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/engine"
+	"github.com/sirocco-dev/sirocco/internal/operator/all"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+func needPython(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH")
+	}
+}
+
+func loadOptions(out string) dag.LoadOptions {
+	return engine.NewBag(out, all.Registry().Specs()).LoadOptions()
+}
+
+// importInto converts paths into a new folder and returns the result.
+func importInto(t *testing.T, paths ...string) (Result, string, string) {
+	t.Helper()
+	needPython(t)
+	out := t.TempDir()
+	var report bytes.Buffer
+	res, err := Import(t.Context(), paths, Options{Out: out, Load: loadOptions(out), Report: &report, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("Import: %v\n%s", err, report.String())
+	}
+	return res, out, report.String()
+}
+
+// TestCorpusConverts: every file of the corpus gives DAGs the real loader
+// accepts, the seed's Examples 2 and 3 among them.
+func TestCorpusConverts(t *testing.T) {
+	res, out, report := importInto(t, "testdata/airflow")
+	files, _ := filepath.Glob("testdata/airflow/*.py")
+	if len(files) < 20 || len(res.Files) != len(files) {
+		t.Fatalf("converted %d files of %d (want at least 20)\n%s", len(res.Files), len(files), report)
+	}
+	for _, f := range res.Files {
+		if f.Error != nil {
+			t.Errorf("%s: %s at %s", f.File, f.Error.Message, f.Error.Loc)
+		}
+		for _, d := range f.DAGs {
+			if d.Invalid != nil {
+				t.Errorf("%s: %s does not load: %v", f.File, d.DagID, d.Invalid)
+			}
+		}
+	}
+	bag, err := dag.LoadDir(out, loadOptions(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"remote_pyspark_dag", "remote_pyspark_ssh", "taskflow_etl", "factory_alpha", "factory_beta"} {
+		if bag.DAGs[id] == nil {
+			t.Errorf("DAG %s missing from %s (errors: %v)", id, out, bag.Errors)
+		}
+	}
+	if k8s := bag.DAGs["remote_pyspark_dag"]; k8s != nil && k8s.Tasks[0].Operator != "kubernetes_pod" {
+		t.Errorf("seed Example 2: operator %s, want kubernetes_pod", k8s.Tasks[0].Operator)
+	}
+}
+
+// TestGolden compares a few outputs with testdata/golden (go test -update
+// rewrites them).
+func TestGolden(t *testing.T) {
+	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc"}
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = "testdata/airflow/" + n + ".py"
+	}
+	_, out, _ := importInto(t, paths...)
+	written, _ := filepath.Glob(filepath.Join(out, "*"))
+	if len(written) == 0 {
+		t.Fatal("nothing written")
+	}
+	for _, w := range written {
+		got, err := os.ReadFile(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("testdata/golden", filepath.Base(w))
+		if *update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from %s:\n%s", w, golden, got)
+		}
+	}
+}
+
+// TestNotConvertedIsReported: each unsupported feature is named with its
+// FILE:LINE and a rewrite, in the report and in the YAML's head comment,
+// and its task fails instead of pretending to run.
+func TestNotConvertedIsReported(t *testing.T) {
+	cases := []struct{ file, dag, want string }{
+		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:11: task wait_file: FileSensor: not supported by this version: sensors (FileSensor)"},
+		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:19: task wait_api: @task.sensor wait_api: not supported by this version: sensors"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:18: task size: @task size: not supported by this version: dynamic task mapping (.expand)"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:19: task echo: BashOperator: not supported by this version: dynamic task mapping"},
+		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:18: task trigger_next: TriggerDagRunOperator: not supported by this version: triggering another DAG"},
+		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: on_failure_callback=a Python function (notify): not supported by this version: callbacks"},
+		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: depends_on_past=true: not supported by this version: depends_on_past"},
+		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: schedule: not supported by this version: asset-triggered schedules"},
+		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: outlets=[an Asset (s3://bucket/out), ...]: not supported by this version: assets (outlets)"},
+		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: unknown argument output_encoding=\"utf-8\" of BashOperator is not converted"},
+		{"custom_operator", "custom_operator", "custom_operator.py:19: task hello: HelloOperator (defined in the DAG file) has no Sirocco operator"},
+		{"http_operator", "http_operator", "http_operator.py:9: task post_op: response_check: a Python function (<lambda>) has no YAML form"},
+		{"group_shadowing", "group_shadowing", "group_shadowing.py:12: task g.use: depends_on prepare, written inside group g, names g.prepare in Sirocco"},
+		{"taskflow_context", "taskflow_context", "taskflow_context.py:20: task show: function show asks for ti, which Sirocco does not pass"},
+		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},
+	}
+	byFile := map[string][]string{}
+	for _, c := range cases {
+		byFile[c.file] = append(byFile[c.file], c.want)
+	}
+	for file, wants := range byFile {
+		_, out, report := importInto(t, "testdata/airflow/"+file+".py")
+		body, err := os.ReadFile(filepath.Join(out, file+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range wants {
+			if !strings.Contains(report, w) {
+				t.Errorf("report lacks %q:\n%s", w, report)
+			}
+			if !strings.Contains(string(body), "#   - testdata/airflow/"+w) {
+				t.Errorf("%s.yaml's head comment lacks %q:\n%s", file, w, body)
+			}
+		}
+	}
+}
+
+// TestBadFilesFail: a file that raises, does not parse, defines no DAG or
+// never ends fails with the FILE:LINE of the problem, and the others go on.
+func TestBadFilesFail(t *testing.T) {
+	needPython(t)
+	out := t.TempDir()
+	var report bytes.Buffer
+	res, err := Import(t.Context(), []string{"testdata/airflow_bad", "testdata/airflow/loops.py"},
+		Options{Out: out, Load: loadOptions(out), Report: &report, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatalf("Import: %v\n%s", err, report.String())
+	}
+	if res.Failed() != 4 {
+		t.Errorf("%d files failed, want 4\n%s", res.Failed(), report.String())
+	}
+	for _, want := range []string{
+		"testdata/airflow_bad/raises.py: FAILED at testdata/airflow_bad/raises.py:7: ValueError: config file missing",
+		"testdata/airflow_bad/syntax_error.py: FAILED at testdata/airflow_bad/syntax_error.py:2: SyntaxError",
+		"testdata/airflow_bad/no_dag.py: FAILED at testdata/airflow_bad/no_dag.py:1: the file defines no DAG",
+		"testdata/airflow_bad/endless.py: FAILED at testdata/airflow_bad/endless.py:2: FileTimeout",
+		`File "testdata/airflow_bad/raises.py", line 11, in <module>`,
+		"DAG loops -> ",
+	} {
+		if !strings.Contains(report.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, report.String())
+		}
+	}
+	if strings.Contains(report.String(), "sirocco_af_") {
+		t.Errorf("the traceback shows the shim's frames:\n%s", report.String())
+	}
+}
+
+// TestShimRemoved: the shim's temporary folder is gone after an import,
+// also one stopped half-way (Ctrl-C cancels the context).
+func TestShimRemoved(t *testing.T) {
+	needPython(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	out := t.TempDir()
+	if _, err := Import(t.Context(), []string{"testdata/airflow/loops.py"}, Options{Out: out, Load: loadOptions(out)}); err != nil {
+		t.Fatal(err)
+	}
+	assertEmpty(t, tmp)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stop := &cancelOnWrite{cancel: cancel}
+	_, err := Import(ctx, []string{"testdata/airflow/loops.py", "testdata/airflow_bad/endless.py"},
+		Options{Out: out, Load: loadOptions(out), Report: stop, Timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "import stopped") {
+		t.Errorf("cancelled import: %v, want import stopped", err)
+	}
+	assertEmpty(t, tmp)
+}
+
+type cancelOnWrite struct{ cancel func() }
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) { c.cancel(); return len(p), nil }
+
+func assertEmpty(t *testing.T, dir string) {
+	t.Helper()
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		t.Errorf("left behind in TMPDIR: %s", e.Name())
+	}
+}
+
+// TestPythonNotFound: a missing interpreter is a clear error naming --python.
+func TestPythonNotFound(t *testing.T) {
+	out := t.TempDir()
+	_, err := Import(t.Context(), []string{"testdata/airflow/loops.py"}, Options{Out: out, Python: "/nonexistent/python9", Load: loadOptions(out)})
+	if err == nil || !strings.Contains(err.Error(), "--python") {
+		t.Errorf("err = %v, want one naming --python", err)
+	}
+}
+
+// TestExampleIsUpToDate: examples/dags/orders_airflow.yaml and its
+// callables module are what the importer makes of
+// examples/airflow/orders_airflow.py today.
+func TestExampleIsUpToDate(t *testing.T) {
+	needPython(t)
+	t.Chdir("../..")
+	out := t.TempDir()
+	res, err := Import(t.Context(), []string{"examples/airflow/orders_airflow.py"}, Options{Out: out, Load: loadOptions(out)})
+	if err != nil || res.Failed() > 0 || len(res.Files[0].DAGs[0].Problems) > 0 || res.Files[0].DAGs[0].Invalid != nil {
+		t.Fatalf("import: %v %+v", err, res)
+	}
+	for _, name := range []string{"orders_airflow.yaml", "orders_airflow_callables.py"} {
+		got, _ := os.ReadFile(filepath.Join(out, name))
+		want, _ := os.ReadFile(filepath.Join("examples/dags", name))
+		if !bytes.Equal(got, want) {
+			t.Errorf("examples/dags/%s is not what the importer writes now (sirocco dags import-airflow examples/airflow/orders_airflow.py --out examples/dags):\n%s", name, got)
+		}
+	}
+}
+
+// TestInvalidOutputReported: a DAG that converts but that Sirocco's
+// loader refuses (a schedule without start_date) is reported with the
+// loader's error, and the command still counts it as written.
+func TestInvalidOutputReported(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "nostart.py")
+	body := "from airflow import DAG\nfrom airflow.operators.bash import BashOperator\n" +
+		"with DAG('nostart', schedule='@daily'):\n    BashOperator(task_id='a', bash_command='echo')\n"
+	if err := os.WriteFile(src, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, _, report := importInto(t, src)
+	if res.Failed() != 0 || len(res.Files[0].DAGs) != 1 || res.Files[0].DAGs[0].Invalid == nil {
+		t.Fatalf("result %+v, want one DAG written and invalid\n%s", res, report)
+	}
+	if !strings.Contains(report, "INVALID: the written file does not load") || !strings.Contains(report, "start_date") {
+		t.Errorf("report lacks the loader's error:\n%s", report)
+	}
+}
+
+// TestPendulumFallback: without pendulum installed, the shim's stand-in
+// gives pendulum.datetime a zone and pendulum.duration a timedelta.
+func TestPendulumFallback(t *testing.T) {
+	needPython(t)
+	if exec.Command("python3", "-c", "import pendulum").Run() == nil {
+		t.Skip("pendulum is installed: the real one is used")
+	}
+	res, out, report := importInto(t, "testdata/airflow/pendulum_params.py")
+	if res.Failed() != 0 {
+		t.Fatal(report)
+	}
+	body, _ := os.ReadFile(filepath.Join(out, "pendulum_params.yaml"))
+	for _, want := range []string{"timezone: Europe/Paris", "dagrun_timeout: 30m", "retry_delay: 10s"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("pendulum_params.yaml lacks %q:\n%s", want, body)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package airflowimport
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+//go:embed shim/*.py
+var shimFS embed.FS
+
+// writeShim writes the embedded shim to a new temporary folder; the caller
+// removes it.
+func writeShim() (string, error) {
+	dir, err := os.MkdirTemp("", "sirocco-airflow-shim-")
+	if err != nil {
+		return "", fmt.Errorf("shim folder: %w", err)
+	}
+	err = fs.WalkDir(shimFS, "shim", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := shimFS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, filepath.Base(path)), data, 0o600)
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("write shim: %w", err)
+	}
+	return dir, nil
+}
+
+// maxStderr bounds what is kept of python's stderr (the DAG files' prints).
+const maxStderr = 64 << 10
+
+// tailBuffer keeps the last bytes written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > maxStderr {
+		t.b = t.b[len(t.b)-maxStderr:]
+	}
+	return len(p), nil
+}
+
+// runShim runs every file in ONE python process and calls each with the
+// result of each file as it comes.
+func runShim(ctx context.Context, python string, files []string, timeout time.Duration, each func(FileResult) error) error {
+	dir, err := writeShim()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	req, err := json.Marshal(map[string]any{"files": files, "timeout": int(timeout.Seconds())})
+	if err != nil {
+		return fmt.Errorf("shim request: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, python, "-B", filepath.Join(dir, "sirocco_af_run.py"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8")
+	cmd.Stdin = bytes.NewReader(req)
+	var stderr tailBuffer
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("python stdout: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s (use --python to name the interpreter): %w", python, err)
+	}
+	readErr := readResults(out, each)
+	if readErr != nil {
+		_ = cmd.Process.Kill()
+	}
+	waitErr := cmd.Wait()
+	if readErr != nil {
+		return readErr
+	}
+	if waitErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("import stopped: %w", ctx.Err())
+		}
+		return fmt.Errorf("%s running the Airflow shim: %w\n%s", python, waitErr, strings.TrimSpace(string(stderr.b)))
+	}
+	return nil
+}
+
+func readResults(r io.Reader, each func(FileResult) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 1<<20), maxLine)
+	for sc.Scan() {
+		res, err := ParseResult(sc.Bytes())
+		if err != nil {
+			return err
+		}
+		if err := each(res); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("read shim output: %w", err)
+	}
+	return nil
+}
+
+// collect lists the Airflow DAG files among paths: a file as given, a
+// folder's .py files (recursively) that mention both "airflow" and "dag",
+// as Airflow's safe mode picks DAG files.
+func collect(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		st, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		if !st.IsDir() {
+			files = append(files, abs)
+			continue
+		}
+		err = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if path != abs && (strings.HasPrefix(d.Name(), ".") || d.Name() == "__pycache__") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if strings.HasSuffix(path, ".py") && looksLikeDAG(path) {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("walk %s: %w", p, err)
+		}
+	}
+	return files, nil
+}
+
+func looksLikeDAG(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return true // reported when it runs
+	}
+	low := bytes.ToLower(data)
+	return bytes.Contains(low, []byte("airflow")) && bytes.Contains(low, []byte("dag"))
+}

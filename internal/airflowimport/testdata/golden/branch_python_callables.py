@@ -1,0 +1,49 @@
+"""Python functions of a DAG converted from testdata/airflow/branch_python.py by `sirocco dags import-airflow`.
+
+Their Airflow decorators are removed; the tasks of the YAML file next to this
+one call them (callable: module:function). Edit them freely.
+"""
+import inspect
+import json
+
+
+def choose(mode):
+    if mode == "full":
+        return "full_load"
+    return "incremental_load"
+
+
+def _sirocco_decide(name, arguments, mode, *xcoms):
+    """Runs a branch or short_circuit function from a task's command and
+    prints its answer as the last line (see README, Branching)."""
+    import datetime
+    import os
+    fn = globals()[name]
+    call = json.loads(arguments)
+    env = os.environ
+    logical = datetime.datetime.fromisoformat(env.get("SIROCCO_CTX_LOGICAL_DATE", "1970-01-01T00:00:00+00:00").replace("Z", "+00:00"))
+    context = {"dag_id": env.get("SIROCCO_CTX_DAG_ID"), "task_id": env.get("SIROCCO_CTX_TASK_ID"),
+               "run_id": env.get("SIROCCO_CTX_DAG_RUN_ID"), "try_number": int(env.get("SIROCCO_CTX_TRY_NUMBER", "1")),
+               "logical_date": logical, "ds": logical.strftime("%Y-%m-%d"), "ds_nodash": logical.strftime("%Y%m%d"),
+               "ts": logical.isoformat()}
+    args = list(call.get("op_args") or [])
+    kwargs = dict(call.get("op_kwargs") or {})
+    pulled = iter(json.loads(x) for x in xcoms)
+    for i in call.get("xcom_args") or []:
+        args[i] = next(pulled)
+    for k in call.get("xcom_kwargs") or []:
+        kwargs[k] = next(pulled)
+    params = inspect.signature(fn).parameters
+    for k, v in context.items():
+        if k not in kwargs and (k in params or any(p.kind == p.VAR_KEYWORD for p in params.values())):
+            kwargs[k] = v
+    result = fn(*args, **kwargs)
+    print()
+    if mode == "short_circuit":
+        print("true" if result else "false")
+    elif result is None:
+        print("[]")
+    elif isinstance(result, str):
+        print(result)
+    else:
+        print(json.dumps(list(result)))

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
+)
+
+// importSite is a home whose DAGs folder is filled by import-airflow.
+func importSite(t *testing.T) (dags string, run func(args ...string) (string, error)) {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not on PATH")
+	}
+	home := t.TempDir()
+	dags = filepath.Join(home, "dags")
+	flags := []string{"--home", home, "--dags", dags, "--database-url", "sqlite://" + filepath.Join(home, "sirocco.db")}
+	run = func(args ...string) (string, error) {
+		var out testenv.SyncBuffer
+		root := NewRoot(&out, &out)
+		root.SetArgs(append(flags, args...))
+		err := root.ExecuteContext(t.Context())
+		return out.String(), err
+	}
+	return dags, run
+}
+
+// TestImportAirflowThenValidateAndTest: the corpus converts through the
+// CLI, `dags validate` accepts every file written, and the DAGs that need
+// only local things (bash, python, empty, branch) succeed under `dags
+// test`, their branches and short circuits skipping what Airflow skips.
+func TestImportAirflowThenValidateAndTest(t *testing.T) {
+	dags, run := importSite(t)
+	out, err := run("dags", "import-airflow", "../airflowimport/testdata/airflow", "--out", dags)
+	if err != nil {
+		t.Fatalf("import-airflow: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "27 DAG(s) written to "+dags+" from 26 file(s); 0 file(s) failed") {
+		t.Errorf("import-airflow summary:\n%s", out)
+	}
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "27 DAG(s) valid, 0 file(s) with errors") {
+		t.Fatalf("dags validate: %v\n%s", err, out)
+	}
+	if out, err := run("db", "migrate"); err != nil {
+		t.Fatalf("db migrate: %v\n%s", err, out)
+	}
+	cases := []struct {
+		dag   string
+		tasks map[string]string
+	}{
+		{"classic_bash", map[string]string{"print_date": "success", "sleep": "success", "templated": "success"}},
+		{"taskflow_etl", map[string]string{"extract": "success", "transform": "success", "load": "success"}},
+		{"sdk_airflow3", map[string]string{"numbers": "success", "total": "success", "report": "success"}},
+		{"python_operator", map[string]string{"compute": "success", "show": "success"}},
+		{"branch_python", map[string]string{"pick": "success", "full_load": "success", "incremental_load": "skipped", "join": "success"}},
+		{"task_branch", map[string]string{"weekday_or_not": "success", "weekday": "success", "weekend": "skipped"}},
+		{"short_circuit", map[string]string{"always_true": "success", "after_true": "success", "never": "success", "after_false": "skipped"}},
+		{"nested_groups", map[string]string{"extract.clean.check": "success", "flat_one": "success", "load": "success"}},
+		{"task_group_decorator", map[string]string{"section.confirm": "success", "section__1.confirm": "success"}},
+		{"loops", map[string]string{"export_orders": "success", "done": "success"}},
+		{"chain_lists", map[string]string{"d": "success"}},
+		{"legacy_imports", map[string]string{"run_this_last": "success"}},
+		{"pendulum_params", map[string]string{"show": "success"}},
+		{"taskflow_context", map[string]string{"stats": "success", "show": "success"}},
+	}
+	for _, c := range cases {
+		// 2026-01-05 is a Monday: task_branch follows weekday.
+		out, err := run("dags", "test", c.dag, "2026-01-05")
+		if err != nil {
+			t.Errorf("dags test %s: %v\n%s", c.dag, err, out)
+			continue
+		}
+		for id, want := range c.tasks {
+			if got := taskState(out, id); got != want {
+				t.Errorf("%s: task %s is %q, want %s\n%s", c.dag, id, got, want, out)
+			}
+		}
+	}
+}
+
+func taskState(out, id string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == id {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// TestImportAirflowFailsOnBadFiles: files that crash or define no DAG make
+// the command exit 1 with their FILE:LINE; the others are still written.
+func TestImportAirflowFailsOnBadFiles(t *testing.T) {
+	dags, run := importSite(t)
+	out, err := run("dags", "import-airflow", "../airflowimport/testdata/airflow_bad", "../airflowimport/testdata/airflow/loops.py",
+		"--out", dags, "--timeout", "2s")
+	var code exitCode
+	if !errors.As(err, &code) || code != 1 {
+		t.Fatalf("import-airflow: %v, want exit status 1\n%s", err, out)
+	}
+	for _, want := range []string{"raises.py:7: ValueError: config file missing", "syntax_error.py:2: SyntaxError",
+		"1 DAG(s) written to " + dags + " from 5 file(s); 4 file(s) failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestImportedExampleRuns: the example converted from Airflow
+// (examples/dags/orders_airflow.yaml, its functions module beside it) runs
+// under dags test: the group's counts, the total from their XComs, and the
+// branch following celebrate (30 orders) and skipping carry_on.
+func TestImportedExampleRuns(t *testing.T) {
+	dags, run := importSite(t)
+	if err := os.MkdirAll(dags, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"orders_airflow.yaml", "orders_airflow_callables.py"} {
+		data, err := os.ReadFile(filepath.Join("../../examples/dags", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dags, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := run("db", "migrate"); err != nil {
+		t.Fatalf("db migrate: %v\n%s", err, out)
+	}
+	out, err := run("dags", "test", "orders_airflow")
+	if err != nil {
+		t.Fatalf("dags test: %v\n%s", err, out)
+	}
+	want := map[string]string{"per_region.count_north": "success", "per_region.count_south": "success", "total": "success",
+		"report": "success", "big_day": "success", "celebrate": "success", "carry_on": "skipped"}
+	for id, w := range want {
+		if got := taskState(out, id); got != w {
+			t.Errorf("task %s is %q, want %s\n%s", id, got, w, out)
+		}
+	}
+	body, err := os.ReadFile(strings.TrimSpace(logPathIn(out, "report")))
+	if err != nil || !strings.Contains(string(body), "total 30 on ") {
+		t.Errorf("report's log (%v) lacks the total:\n%s", err, body)
+	}
+}
