@@ -72,6 +72,12 @@ type Task struct {
 	// Downstream lists the ids of the tasks that depend directly on this
 	// one: what a branch may choose from.
 	Downstream []string
+	// LatestRun reports whether the try's run is the DAG's latest at now
+	// (latest_only's rule); nil outside a run.
+	LatestRun func(now time.Time) bool
+	// Runs, when set, lets the try trigger, read and clear runs of DAGs
+	// (trigger_dag); nil where no store is at hand.
+	Runs RunControl
 }
 
 // Result is what a successful try returns. ReturnValue, when set, is pushed

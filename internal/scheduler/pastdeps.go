@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -61,7 +62,7 @@ func stateName(s store.TaskState) string {
 // rule says ready: latest_only skips it in a run that is not the latest,
 // depends_on_past holds it until PastDeps says the previous run allows it.
 func (s Snapshot) crossRun(d *dag.DAG, r store.DagRun, t *dag.Task, k store.TaskKey) verdict {
-	if t.LatestOnly && !d.IsLatestRun(dag.Interval{Start: r.DataIntervalStart, End: r.DataIntervalEnd}, manualRun(r), s.Now) {
+	if t.LatestOnly && !IsLatest(d, r, s.Now) {
 		return markSkipped
 	}
 	if t.PastDependent() && r.RunType != store.RunTest && !s.PastDeps[k].Met {
@@ -70,10 +71,13 @@ func (s Snapshot) crossRun(d *dag.DAG, r store.DagRun, t *dag.Task, k store.Task
 	return ready
 }
 
-// manualRun reports whether latest_only treats r as triggered by hand
-// (Airflow's external trigger): a manual or a `dags test` run.
-func manualRun(r store.DagRun) bool {
-	return r.RunType == store.RunManual || r.RunType == store.RunTest
+// IsLatest reports whether run r of d is the latest at now, as
+// latest_only (the flag and the operator) decides: manual and `dags test`
+// runs always are (Airflow's externally triggered runs); the others are
+// while now is within the interval after their own (DAG.IsLatestRun).
+func IsLatest(d *dag.DAG, r store.DagRun, now time.Time) bool {
+	manual := r.RunType == store.RunManual || r.RunType == store.RunTest
+	return d.IsLatestRun(dag.Interval{Start: r.DataIntervalStart, End: r.DataIntervalEnd}, manual, now)
 }
 
 // pastDeps reads, for each waiting instance of a depends_on_past task in
