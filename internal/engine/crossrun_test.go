@@ -352,3 +352,57 @@ func TestTriggerDagResumesAfterARestart(t *testing.T) {
 		}
 	})
 }
+
+// TestCrossRunExample runs the shipped examples/dags/cross_run.yaml and
+// cross_run_target.yaml as they are: the scheduled (latest) run reports and
+// hands over to the target with its conf and logical date; a backfilled
+// older run skips the report and the dashboard.
+func TestCrossRunExample(t *testing.T) {
+	dags := map[string]string{}
+	for _, name := range []string{"cross_run", "cross_run_target"} {
+		body, err := os.ReadFile(filepath.Join("..", "..", "examples", "dags", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dags[name] = string(body)
+	}
+	h := start(t, dags)
+	ctx := context.Background()
+	var runs []store.DagRun
+	testenv.Eventually(t, "the scheduled run to finish", time.Minute, func() (bool, string) {
+		var err error
+		runs, err = h.st.ListRuns(ctx, store.RunFilter{DagID: "cross_run"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(runs) == 1 && runs[0].State.Finished(), runIDs(runs)
+	})
+	latest := runs[0]
+	if latest.State != store.RunSuccess || latest.RunType != store.RunScheduled {
+		t.Fatalf("scheduled run %s %s (%s)", latest.RunType, latest.State, h.states("cross_run", latest.RunID))
+	}
+	h.wantStates("cross_run", latest.RunID, map[string]store.TaskState{
+		"load": sS, "check": sS, "only_latest": sS, "report": sS, "refresh_dashboard": sS, "hand_over": sS})
+	ds := latest.LogicalDate.Format("2006-01-02")
+	target, err := h.st.GetRun(ctx, "cross_run_target", "from_cross_run__"+latest.LogicalDate.Format("20060102"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target.State != store.RunSuccess || target.Conf["day"] != ds || target.Conf["source"] != latest.RunID ||
+		target.LogicalDate.Format("2006-01-02") != ds {
+		t.Errorf("target run: %s, conf %v, logical date %s; want success, day %s", target.State, target.Conf, target.LogicalDate, ds)
+	}
+
+	d := h.eng.Bag.DAGs()["cross_run"]
+	old := latest.LogicalDate.AddDate(0, 0, -3)
+	back, err := actions.Backfill(ctx, h.st, d, old, old, nil, time.Now().UTC())
+	if err != nil || len(back) != 1 {
+		t.Fatalf("backfill: %v %v", back, err)
+	}
+	h.eng.Loop.Kick()
+	if r := h.waitRun("cross_run", back[0].RunID); r.State != store.RunSuccess {
+		t.Fatalf("backfill run %s (%s)", r.State, h.states("cross_run", back[0].RunID))
+	}
+	h.wantStates("cross_run", back[0].RunID, map[string]store.TaskState{
+		"load": sS, "only_latest": sS, "report": sK, "refresh_dashboard": sK, "hand_over": sS})
+}

@@ -224,3 +224,21 @@ func TestBadFields(t *testing.T) {
 		}
 	}
 }
+
+// TestTriggerInATestRunDoesNotWait: `dags test` runs only its own run, so
+// waiting on the triggered one would never end: it is created, not waited
+// for.
+func TestTriggerInATestRunDoesNotWait(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.onRead = func(string) string { t.Error("the run was read: the try waits"); return "success" }
+	var saved [][]byte
+	ot := task(f, map[string]any{"trigger_dag_id": "target", "wait_for_completion": true}, &saved)
+	ot.RunType = "test"
+	if _, err := (Operator{}).Execute(t.Context(), ot); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ot.Log.(*bytes.Buffer).String(), "does not wait") || len(f.runs) != 1 {
+		t.Errorf("log %q, runs %v", ot.Log, f.runs)
+	}
+}
