@@ -45,6 +45,16 @@ tasks:
   - {id: second, operator: bash, depends_on: [first], command: 'test -e "{{ params.flag }}"'}
 `
 
+// pastRunningDAG's work runs until a flag file exists, so that run 2's
+// waits on a previous run that is still active.
+const pastRunningDAG = `
+dag_id: pastrun
+params: {flag: {type: string, default: ""}}
+tasks:
+  - {id: other, operator: empty}
+  - {id: work, operator: bash, depends_on_past: true, command: 'until [ -e "{{ params.flag }}" ]; do sleep 0.05; done'}
+`
+
 // waitTask waits until a task of a run is in state want.
 func (h *harness) waitTask(dagID, runID, taskID string, want store.TaskState) {
 	h.t.Helper()
@@ -70,10 +80,17 @@ func (h *harness) clearTask(dagID, runID, taskID string) {
 // previous run's downstream task.
 func TestDependsOnPastWaitsForThePreviousRun(t *testing.T) {
 	databases(t, func(t *testing.T, dbURL func() string) {
-		h := startOn(t, dbURL(), map[string]string{"past": pastDAGs, "wfd": waitDownstreamDAG})
+		h := startOn(t, dbURL(), map[string]string{"past": pastDAGs, "wfd": waitDownstreamDAG, "pastrun": pastRunningDAG})
 		flag := filepath.Join(h.dir, "flag")
 		conf := map[string]any{"flag": flag}
 		t1 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		// The previous run still running: its work is running, run 2's
+		// waits (run 2 is the newer one whatever order they start in).
+		running1 := h.triggerAt("pastrun", conf, t1)
+		h.waitTask("pastrun", running1, "work", store.StateRunning)
+		running2 := h.triggerAt("pastrun", conf, t1.Add(24*time.Hour))
+		h.waitTask("pastrun", running2, "other", sS)
+		h.wantStates("pastrun", running2, map[string]store.TaskState{"work": sN})
 		for _, dagID := range []string{"past", "wfd"} {
 			run1 := h.triggerAt(dagID, conf, t1)
 			if r := h.waitRun(dagID, run1); r.State != store.RunFailed {
@@ -96,7 +113,8 @@ func TestDependsOnPastWaitsForThePreviousRun(t *testing.T) {
 		run1 := scheduler.RunID(store.RunManual, t1)
 		h.clearTask("past", run1, "work")
 		h.clearTask("wfd", run1, "second")
-		for _, dagID := range []string{"past", "wfd"} {
+		run2["pastrun"] = running2
+		for _, dagID := range []string{"past", "wfd", "pastrun"} {
 			if r := h.waitRun(dagID, run1); r.State != store.RunSuccess {
 				t.Fatalf("%s: run 1 after the clear: %s", dagID, r.State)
 			}

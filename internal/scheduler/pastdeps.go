@@ -103,12 +103,21 @@ func (l *Loop) pastDeps(ctx context.Context, snap Snapshot) map[store.TaskKey]Pa
 			waiting[k] = append(waiting[k], ti)
 		}
 	}
+	running := map[string]int{}
+	for _, r := range snap.Runs {
+		if r.State == store.RunRunning {
+			running[r.DagID]++
+		}
+	}
 	for _, r := range snap.Runs {
 		tis := waiting[runKey{r.DagID, r.RunID}]
 		if len(tis) == 0 || r.RunType == store.RunTest {
 			continue
 		}
 		d := snap.DAGs[r.DagID]
+		if r.State == store.RunQueued && running[r.DagID] >= d.MaxActiveRuns {
+			continue // Decide will not start it this tick: no need to look back yet
+		}
 		prevID, prev, has, err := l.previousRun(ctx, snap, r)
 		if err != nil {
 			l.opts.Logger.Error("cannot read the previous run; depends_on_past tasks wait",
