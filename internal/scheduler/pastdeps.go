@@ -166,7 +166,7 @@ func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (
 }
 
 // notePastWait logs at debug, once per reason, why a task instance waits
-// for the previous run (`--log-level debug`).
+// for the previous run (log_level debug).
 func (l *Loop) notePastWait(k store.TaskKey, dep PastDep) {
 	if dep.Met {
 		delete(l.pastWaits, k)
