@@ -341,7 +341,8 @@ func newTestRunner(e *env, a *app) *executor.Runner {
 	r := &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: e.cfg.LogsDir(),
 		WorkerID: "cli", Hostname: host, Clock: scheduler.SystemClock{}, Logger: e.log, KillGrace: e.cfg.KillGrace,
 		Connections: &connection.Resolver{Store: e.st}, SSH: sshclient.NewPool(sshclient.PoolOptions{Logger: e.log}),
-		Preflight: &preflight.Checker{Kinit: e.cfg.Kerberos.KinitPath}}
+		Preflight: &preflight.Checker{Kinit: e.cfg.Kerberos.KinitPath},
+		Runs:      &executor.RunControl{Store: e.st, DAGs: e.bag, Clock: scheduler.SystemClock{}}}
 	if keys, _, err := connection.LoadKeyring(e.cfg.Home); err == nil {
 		r.Connections.Keys = keys
 	}

@@ -125,7 +125,8 @@ func (a *app) podRunner(e *env, ns, name, logs string, keys *connection.Keyring)
 	return &executor.Runner{Store: e.st, DAGs: e.bag, Operators: a.operators, LogsDir: logs,
 		WorkerID: kubeexec.PodWorkerID(ns, name), Hostname: name, Clock: scheduler.SystemClock{}, Logger: e.log,
 		KillGrace: e.cfg.KillGrace, Connections: &connection.Resolver{Store: e.st, Keys: keys},
-		SSH: sshclient.NewPool(sshclient.PoolOptions{Logger: e.log}), Preflight: &preflight.Checker{Kinit: e.cfg.Kerberos.KinitPath}}
+		SSH: sshclient.NewPool(sshclient.PoolOptions{Logger: e.log}), Preflight: &preflight.Checker{Kinit: e.cfg.Kerberos.KinitPath},
+		Runs: &executor.RunControl{Store: e.st, DAGs: e.bag, Clock: scheduler.SystemClock{}}}
 }
 
 // podKeys loads the secret key of stored connections in a worker pod:

@@ -36,6 +36,8 @@ var airflowOperators = map[string]string{
 	"BranchBashOperator":    "branch",
 	"BaseBranchOperator":    "branch",
 	"ShortCircuitOperator":  "short_circuit",
+	"LatestOnlyOperator":    "latest_only",
+	"TriggerDagRunOperator": "trigger_dag",
 }
 
 // airflowKeyHint returns ` (task_id is Airflow's name; Sirocco's is "id")`

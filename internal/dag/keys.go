@@ -76,6 +76,10 @@ var commonTaskKeys = []keyInfo{
 	{"env", "Environment variables for the task; values may be templated.", schemaEnv},
 	{"executor_config", "Settings of the task's worker pod when it runs as a pod (Kubernetes executor): image, resources, node_selector, tolerations, labels, annotations.",
 		map[string]any{"type": "object"}},
+	{"depends_on_past", "Run only when this task succeeded or was skipped in the DAG's previous run (by logical date, of any type); the first run does not wait (Airflow's depends_on_past).", schemaBool},
+	{"wait_for_downstream", "Implies depends_on_past, and also waits for the previous run's direct downstream tasks of this task to have succeeded or been skipped.", schemaBool},
+	{"ignore_first_depends_on_past", "A run whose previous run has no instance of this task (the task is new) does not wait for it.", schemaBool},
+	{"latest_only", "Skip this task in runs that are not the latest scheduled one (a catchup or backfill run); manual runs run it, as Airflow's LatestOnlyOperator.", schemaBool},
 	{"preflight", "Check the connections the task uses (its conn_id, ssh_conn_id, ... fields) before each try, as `sirocco connections test` does; a failed check fails the try at once with the report in its log (retries apply).", schemaBool},
 }
 

@@ -108,6 +108,14 @@ type Task struct {
 	// ssh_conn_id, ... fields) before each try; a failed check fails the
 	// try at once, with the report in its log.
 	Preflight bool
+
+	// Cross-run dependencies (crossrun.go): Airflow's depends_on_past,
+	// wait_for_downstream and ignore_first_depends_on_past, and
+	// latest_only, which skips the task in runs that are not the latest.
+	DependsOnPast            bool
+	WaitForDownstream        bool
+	IgnoreFirstDependsOnPast bool
+	LatestOnly               bool
 }
 
 // TaskGroup is a set of tasks shown as one box, as Airflow's TaskGroup:

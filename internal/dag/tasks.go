@@ -104,6 +104,8 @@ func (l *loader) common(t *Task, e entry, field string) {
 		}
 	case "executor_config":
 		l.executorConfig(t, n, field)
+	case "depends_on_past", "wait_for_downstream", "ignore_first_depends_on_past", "latest_only":
+		l.crossRunFlag(t, e.name, n, field)
 	case "env":
 		// As with any Airflow default_args key, a task's env replaces the
 		// inherited one rather than merging with it.

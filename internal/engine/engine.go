@@ -116,6 +116,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		}
 	}
 	e.Loop = scheduler.NewLoop(loopOpts)
+	runner.Runs = &executor.RunControl{Store: o.Store, DAGs: bag, Clock: o.Clock, Changed: e.Loop.Kick}
 	exec.SetOnDone(e.Loop.Report)
 	exec.SetRecorder(e.Loop)
 	if e.Kube != nil {

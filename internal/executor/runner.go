@@ -71,6 +71,9 @@ type Runner struct {
 	// one stored on the row: a try running in a worker pod keeps the
 	// pod's handle there, with the operator's inside it.
 	WrapHandle func(h []byte) ([]byte, error)
+	// Runs lets tries trigger and clear runs (trigger_dag); nil where
+	// they cannot.
+	Runs operator.RunControl
 
 	mu         sync.Mutex
 	running    map[store.TaskKey]trackedTry
@@ -256,6 +259,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		Args: t.args, Env: t.env, CtxEnv: ctxEnv(k, t.run, t.ti.TryNumber), TryID: TryID(r.WorkerID, k, t.ti.TryNumber),
 		NoteHandle: func(h []byte) { lw.Printf("%s%s", HandleNote, h) },
 		DagDir:     dagDir(t.d), Downstream: downstreamOf(t.d, k.TaskID),
+		LatestRun: func(now time.Time) bool { return scheduler.IsLatest(t.d, t.run, now) }, Runs: r.Runs, RunType: string(t.run.RunType),
 		Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret), SSH: r.SSH, Kube: r.Kube,
 		SaveHandle: func(ctx context.Context, h []byte) error {

@@ -72,6 +72,15 @@ type Task struct {
 	// Downstream lists the ids of the tasks that depend directly on this
 	// one: what a branch may choose from.
 	Downstream []string
+	// RunType is the run's type: scheduled, manual, backfill, or test
+	// (`dags test`, whose process runs that run only).
+	RunType string
+	// LatestRun reports whether the try's run is the DAG's latest at now
+	// (latest_only's rule); nil outside a run.
+	LatestRun func(now time.Time) bool
+	// Runs, when set, lets the try trigger, read and clear runs of DAGs
+	// (trigger_dag); nil where no store is at hand.
+	Runs RunControl
 }
 
 // Result is what a successful try returns. ReturnValue, when set, is pushed

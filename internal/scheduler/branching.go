@@ -21,6 +21,10 @@ import (
 const (
 	BranchOperator       = "branch"
 	ShortCircuitOperator = "short_circuit"
+	// LatestOnlyOperator follows every direct downstream task in the
+	// latest run and none in the others (Airflow's LatestOnlyOperator, a
+	// branch operator too); its result is a branch's.
+	LatestOnlyOperator = "latest_only"
 	// IgnoreDownstreamTriggerRules is short_circuit's field: true (the
 	// default, as Airflow's) skips every task downstream whatever its
 	// trigger rule; false skips the direct downstream tasks and lets
@@ -30,7 +34,9 @@ const (
 
 // Branching reports whether tasks of operator op decide which of their
 // downstream tasks run.
-func Branching(op string) bool { return op == BranchOperator || op == ShortCircuitOperator }
+func Branching(op string) bool {
+	return op == BranchOperator || op == ShortCircuitOperator || op == LatestOnlyOperator
+}
 
 // Choice is what a successful branch or short_circuit try decided.
 type Choice struct {
@@ -47,7 +53,7 @@ type Choice struct {
 // try of a task of operator op.
 func DecodeChoice(op, value string) (Choice, error) {
 	switch op {
-	case BranchOperator:
+	case BranchOperator, LatestOnlyOperator:
 		ids, err := BranchIDs(value)
 		if err != nil {
 			return Choice{}, err

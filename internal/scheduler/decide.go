@@ -58,6 +58,10 @@ type Snapshot struct {
 	// so a task never runs beside what is left of its previous try. Nil
 	// means none.
 	Leftovers func(store.TaskKey) bool
+	// PastDeps says, for each waiting instance of a depends_on_past task,
+	// whether the previous run lets it start (pastdeps.go); one missing
+	// here waits.
+	PastDeps map[store.TaskKey]PastDep
 }
 
 // Adoption is a running try of a dead worker that this scheduler's executor
@@ -308,7 +312,11 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 					}
 				}
 			}
-			switch evaluate(t.TriggerRule, countUpstream(ups)) {
+			v := evaluate(t.TriggerRule, countUpstream(ups))
+			if v == ready {
+				v = s.crossRun(d, r, t, ti.TaskKey)
+			}
+			switch v {
 			case ready:
 				out = append(out, candidate{ti, t, r.LogicalDate, order})
 			case markSkipped:

@@ -111,6 +111,9 @@ type Loop struct {
 	// per tick for branching tasks (choices.go).
 	choiceCache choiceCache
 	branchyDAGs map[*dag.DAG]bool
+	// pastDAGs and pastWaits serve depends_on_past (pastdeps.go).
+	pastDAGs  map[*dag.DAG]bool
+	pastWaits map[store.TaskKey]string
 
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
@@ -303,6 +306,7 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	}
 	as := l.assume(outs)
 	snap.Choices = l.choices(ctx, snap) // after assume: a branch's success this tick counts
+	snap.PastDeps = l.pastDeps(ctx, snap)
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
 		plan.CreateRuns = nil

@@ -352,6 +352,10 @@ type Store interface {
 	ListRuns(ctx context.Context, f RunFilter) ([]DagRun, error)
 	// LastScheduledRun returns the scheduled run with the latest logical date.
 	LastScheduledRun(ctx context.Context, dagID string) (DagRun, error)
+	// PreviousRun returns the run of the DAG with the latest logical date
+	// before the given one, of any type but test runs (`dags test`'s own):
+	// the run depends_on_past looks back to. ErrNotFound when none.
+	PreviousRun(ctx context.Context, dagID string, before time.Time) (DagRun, error)
 	// RecentRuns returns the latest perDAG runs of every DAG that has runs,
 	// each DAG's in ListRuns' order, and LastScheduledRun of every DAG that
 	// has one: the UI's DAG list of thousands of DAGs in two statements

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -169,6 +170,19 @@ func (s *Store) LastScheduledRun(ctx context.Context, dagID string) (store.DagRu
 		ORDER BY logical_date DESC LIMIT 1`, dagID, string(store.RunScheduled)), &r)
 	if err != nil {
 		return store.DagRun{}, fmt.Errorf("last scheduled run of %s: %w", dagID, notFound(err))
+	}
+	return r, nil
+}
+
+// PreviousRun returns the newest non-test run of dagID whose logical date
+// is before before.
+func (s *Store) PreviousRun(ctx context.Context, dagID string, before time.Time) (store.DagRun, error) {
+	var r store.DagRun
+	err := scanRun(s.queryRow(ctx, `SELECT `+runCols+` FROM dag_runs
+		WHERE dag_id = ? AND run_type <> ? AND logical_date IS NOT NULL AND logical_date < ?
+		ORDER BY logical_date DESC LIMIT 1`, dagID, string(store.RunTest), s.tv(before)), &r)
+	if err != nil {
+		return store.DagRun{}, fmt.Errorf("run of %s before %s: %w", dagID, before.UTC().Format(time.RFC3339Nano), notFound(err))
 	}
 	return r, nil
 }
