@@ -73,12 +73,42 @@ func dotDot(escaped string) bool {
 				return true
 			}
 		}
-		d, err := url.PathUnescape(p)
-		if err != nil || d == p {
+		d := unescapeLenient(p)
+		if d == p {
 			return false
 		}
 		p = d
 	}
+}
+
+// unescapeLenient decodes each valid %XX escape of s and keeps any other
+// '%' as it is, as lenient servers do: a bad escape ("%zz") must not stop
+// the search for a ".." that the rest of the path decodes to.
+func unescapeLenient(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // sameOrigin compares scheme, host and port (default ports made explicit).

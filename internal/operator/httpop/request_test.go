@@ -150,6 +150,11 @@ func TestJoinEndpoint(t *testing.T) {
 		{endpoint: "..%2fadmin", err: "'..' path segment"},
 		{endpoint: "..\\admin", err: "'..' path segment"},
 		{endpoint: "%252e%252e/admin", err: "'..' path segment"},
+		// A bad escape deeper down does not stop the decoding: a lenient
+		// server decodes the rest of the path all the same.
+		{endpoint: "%252e%252e/%25zz/admin", err: "'..' path segment"},
+		{endpoint: "%25%252e%252e/admin", want: "https://api.example.com/v1/%25%252e%252e/admin"},
+		{endpoint: "..%252f%25zz", err: "'..' path segment"},
 		{endpoint: "https://api.example.com/v1/../admin", err: "'..' path segment"},
 		{endpoint: "items/..", err: "'..' path segment"},
 		{endpoint: "items/...", want: "https://api.example.com/v1/items/..."},
