@@ -64,13 +64,13 @@ func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 // dotDot reports whether an escaped path has a ".." segment once decoded,
 // however many times its escapes are decoded (a server or a proxy may
 // decode "%252e" twice); a backslash counts as a separator, as some
-// servers take it. Each decoding shortens the path, so the loop ends.
+// servers take it, and a segment's ";parameters" are not part of its name. Each decoding shortens the path, so the loop ends.
 func dotDot(escaped string) bool {
 	p := escaped
 	for {
 		for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
-			if seg == ".." {
-				return true
+			if name, _, _ := strings.Cut(seg, ";"); name == ".." {
+				return true // "..;x": Tomcat and Jetty drop the parameters, then resolve ".."
 			}
 		}
 		d := unescapeLenient(p)
