@@ -288,8 +288,9 @@ func (s *Secrets) MaskValue(v any) any {
 
 // MaskJSON returns a copy of a JSON value decoded with UseNumber with
 // each string, object key and number holding a secret masked; a masked
-// number becomes a string, and keys that mask alike are told apart. The REST API's XComs and the UI's rendered
-// fields show stored JSON through it, so both mask alike.
+// number becomes a string, and keys that mask alike are told apart. The
+// REST API's XComs and the UI's rendered fields show stored JSON through
+// it, so both mask alike.
 func (s *Secrets) MaskJSON(v any) any {
 	switch x := v.(type) {
 	case string:
