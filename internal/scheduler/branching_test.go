@@ -323,3 +323,48 @@ func TestDecodeChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestBranchSkipOfATryUnderWayDoesNotCascade: a branch's skip of a task
+// whose try is under way (queued or running on a worker, waiting for a
+// retry another scheduler may queue) is a write that can lose to that
+// try's own (its claim, its success); the tasks after it must not be
+// decided on it in the same plan, where their writes would stand though
+// it lost (join skipped after a succeeded). They wait for the skip to be
+// read back. A skip from none or scheduled, which no try races, still
+// cascades at once.
+func TestBranchSkipOfATryUnderWayDoesNotCascade(t *testing.T) {
+	tests := []struct {
+		state   store.TaskState
+		cascade bool
+	}{
+		{store.StateNone, true},
+		{store.StateScheduled, true},
+		{store.StateQueued, false},
+		{store.StateUpForRetry, false},
+		{store.StateUpForReschedule, false},
+		{store.StateRunning, false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.state), func(t *testing.T) {
+			d := branchDAG(t, dag.AllSuccess)
+			w := newWorld(d)
+			w.snap.LiveWorkers["other"] = true
+			w.addRun(d, "r", store.RunRunning, map[string]store.TaskState{"branch": store.StateSuccess, "a": tt.state, "b": store.StateSuccess})
+			a := w.ti("r", "a")
+			a.WorkerID, a.TryNumber, a.HeartbeatAt, a.NextRetryAt = "other", 1, w.snap.Now, w.snap.Now.Add(time.Hour)
+			w.snap.Choices = map[store.TaskKey]Choice{w.ti("r", "branch").TaskKey: {Follow: []string{"b"}}}
+			p := Decide(w.snap)
+			var skipA, joinWrite bool
+			for _, u := range p.TaskUpdates {
+				skipA = skipA || (u.Key.TaskID == "a" && u.To == store.StateSkipped)
+				joinWrite = joinWrite || u.Key.TaskID == "join"
+			}
+			if !skipA {
+				t.Fatalf("a (%s) not skipped: %+v", tt.state, p.TaskUpdates)
+			}
+			if joinWrite != tt.cascade {
+				t.Errorf("a %s, skipped in this plan: join decided in the same plan %v, want %v (%+v)", tt.state, joinWrite, tt.cascade, p.TaskUpdates)
+			}
+		})
+	}
+}

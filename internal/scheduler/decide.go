@@ -291,7 +291,12 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 		}
 		if g := gates[order]; g != open {
 			if g == gateSkipped && p.skipByBranch(s, ti, now) {
-				states[order] = store.StateSkipped
+				if ti.State == store.StateNone || ti.State == store.StateScheduled {
+					// No try races this write: the tasks after it follow
+					// it in this plan. A try under way may win over the
+					// skip (its claim, its success); they wait to see.
+					states[order] = store.StateSkipped
+				}
 				continue
 			}
 			if g == held && notStarted(ti.State) {

@@ -288,8 +288,9 @@ func (s *Secrets) MaskValue(v any) any {
 
 // MaskJSON returns a copy of a JSON value decoded with UseNumber with
 // each string, object key and number holding a secret masked; a masked
-// number becomes a string. The REST API's XComs and the UI's rendered
-// fields show stored JSON through it, so both mask alike.
+// number becomes a string, and keys that mask alike are told apart. The
+// REST API's XComs and the UI's rendered fields show stored JSON through
+// it, so both mask alike.
 func (s *Secrets) MaskJSON(v any) any {
 	switch x := v.(type) {
 	case string:
@@ -300,11 +301,7 @@ func (s *Secrets) MaskJSON(v any) any {
 		}
 		return x
 	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[s.Mask(k)] = s.MaskJSON(e)
-		}
-		return out
+		return s.maskObject(x)
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
@@ -313,6 +310,35 @@ func (s *Secrets) MaskJSON(v any) any {
 		return out
 	}
 	return v
+}
+
+// maskObject masks an object's keys and values. Keys a mask makes alike
+// ("***" for two secrets, or beside a literal "***") would overwrite each
+// other: the keys the mask leaves keep their names, and each masked one
+// takes the first free of "***", "*** (2)", "*** (3)"..., in the order of
+// the keys, so every entry stays and the same object shows the same way.
+func (s *Secrets) maskObject(x map[string]any) map[string]any {
+	out := make(map[string]any, len(x))
+	var masked []string
+	for k, e := range x {
+		if m := s.Mask(k); m != k {
+			masked = append(masked, k)
+			continue
+		}
+		out[k] = s.MaskJSON(e)
+	}
+	slices.Sort(masked)
+	for _, k := range masked {
+		name := s.Mask(k)
+		for n := 2; ; n++ {
+			if _, taken := out[name]; !taken {
+				break
+			}
+			name = fmt.Sprintf("%s (%d)", s.Mask(k), n)
+		}
+		out[name] = s.MaskJSON(x[k])
+	}
+	return out
 }
 
 // MaskedWriter passes complete lines to an io.Writer with every secret

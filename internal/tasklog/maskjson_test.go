@@ -42,3 +42,21 @@ func TestMaskJSON(t *testing.T) {
 		t.Errorf("a nil set masked %v", got)
 	}
 }
+
+// TestMaskJSONKeepsEveryKey: keys that mask alike (two secrets, or a
+// secret and a literal "***") all stay, each under its own name, and the
+// same input always gives the same names.
+func TestMaskJSONKeepsEveryKey(t *testing.T) {
+	t.Parallel()
+	s := &Secrets{}
+	s.Add("hunter22")
+	s.Add("31415926")
+	in := map[string]any{"hunter22": "a", "31415926": "b", "***": "c", "plain": "d"}
+	want := `{"***":"c","*** (2)":"b","*** (3)":"a","plain":"d"}`
+	for range 20 { // map order varies from call to call
+		got, err := json.Marshal(s.MaskJSON(in))
+		if err != nil || string(got) != want {
+			t.Fatalf("MaskJSON = %s, %v; want %s", got, err, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,10 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
@@ -175,6 +178,42 @@ func checkTooMany(t *testing.T, ctx context.Context, base string) {
 	activate(t, ctx)
 	run(t, ctx, "see the page live again", waitJS(`document.body.dataset.live === 'open' && document.getElementById('live-banner').hidden`))
 	closeTab(t, other)
+}
+
+// checkNotAStream: a 2xx answer to a page's stream that is no event
+// stream (here an HTML sign-in page, as a proxy in front of Sirocco may
+// answer) ends the stream, as EventSource fails such a connection: the
+// page says live updates are off, still shows its data, and does not ask
+// again every 2s.
+func checkNotAStream(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	tab := newTab(t, ctx, "about:blank")
+	defer closeTab(t, tab)
+	var asked atomic.Int32
+	chromedp.ListenTarget(tab, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			asked.Add(1)
+			go func() {
+				_ = chromedp.Run(tab, fetch.FulfillRequest(e.RequestID, http.StatusOK).
+					WithResponseHeaders([]*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/html; charset=utf-8"}}).
+					WithBody(base64.StdEncoding.EncodeToString([]byte("<!doctype html><title>Sign in</title><form></form>"))))
+			}()
+		}
+	})
+	var res struct {
+		Banner, Live string
+		Listed       bool
+	}
+	run(t, tab, "open the DAG list behind a proxy answering its stream with a page",
+		fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: "*/ui/api/events*"}}),
+		chromedp.Navigate(base+"/"),
+		waitJS(`document.querySelector('tr[data-dag="params_demo"]') !== null`),
+		chromedp.Sleep(4500*time.Millisecond), // two of the stream's 2s retries
+		chromedp.Evaluate(`({banner: document.getElementById('live-banner').hidden ? '' : document.getElementById('live-banner').textContent,
+			live: document.body.dataset.live, listed: document.querySelector('tr[data-dag="params_demo"]') !== null})`, &res))
+	if n := asked.Load(); n != 1 || res.Live != "failed" || !strings.Contains(res.Banner, "not an event stream") || !res.Listed {
+		t.Errorf("a stream answered with an HTML page: asked %d times (want once), feed %q, banner %q, DAGs listed %v", n, res.Live, res.Banner, res.Listed)
+	}
 }
 
 // streamsPerUser is the server's cap on one user's open streams (ui.Options.MaxStreamsPerUser's default).

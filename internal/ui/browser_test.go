@@ -311,12 +311,14 @@ func TestBrowser(t *testing.T) {
 
 	// The streams: a sign-in that ends (checked last: the server looks
 	// again every 30s), a big log's tail, a log that cannot be read, tabs
-	// hidden in the background, too many streams.
+	// hidden in the background, too many streams, a stream answered with
+	// a page.
 	samSignedOut := signedOutCheck(t, base, dbPath)
 	checkBigLog(t, ctx, base)
 	checkBrokenLog(t, ctx, base, dbPath)
 	checkHiddenTabs(t, ctx, base, goFile)
 	checkTooMany(t, ctx, base)
+	checkNotAStream(t, ctx, base)
 	samSignedOut()
 
 	// Admin pages; the users page lists the accounts.

@@ -64,21 +64,51 @@ func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 // dotDot reports whether an escaped path has a ".." segment once decoded,
 // however many times its escapes are decoded (a server or a proxy may
 // decode "%252e" twice); a backslash counts as a separator, as some
-// servers take it. Each decoding shortens the path, so the loop ends.
+// servers take it, and a segment's ";parameters" are not part of its name. Each decoding shortens the path, so the loop ends.
 func dotDot(escaped string) bool {
 	p := escaped
 	for {
 		for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
-			if seg == ".." {
-				return true
+			if name, _, _ := strings.Cut(seg, ";"); name == ".." {
+				return true // "..;x": Tomcat and Jetty drop the parameters, then resolve ".."
 			}
 		}
-		d, err := url.PathUnescape(p)
-		if err != nil || d == p {
+		d := unescapeLenient(p)
+		if d == p {
 			return false
 		}
 		p = d
 	}
+}
+
+// unescapeLenient decodes each valid %XX escape of s and keeps any other
+// '%' as it is, as lenient servers do: a bad escape ("%zz") must not stop
+// the search for a ".." that the rest of the path decodes to.
+func unescapeLenient(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // sameOrigin compares scheme, host and port (default ports made explicit).

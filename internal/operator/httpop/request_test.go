@@ -150,6 +150,17 @@ func TestJoinEndpoint(t *testing.T) {
 		{endpoint: "..%2fadmin", err: "'..' path segment"},
 		{endpoint: "..\\admin", err: "'..' path segment"},
 		{endpoint: "%252e%252e/admin", err: "'..' path segment"},
+		// A bad escape deeper down does not stop the decoding: a lenient
+		// server decodes the rest of the path all the same.
+		{endpoint: "%252e%252e/%25zz/admin", err: "'..' path segment"},
+		{endpoint: "%25%252e%252e/admin", want: "https://api.example.com/v1/%25%252e%252e/admin"},
+		{endpoint: "..%252f%25zz", err: "'..' path segment"},
+		// Tomcat and Jetty drop a segment's ";parameters" before they
+		// resolve it: "..;" climbs as ".." does.
+		{endpoint: "..;/admin", err: "'..' path segment"},
+		{endpoint: "items/..;jsessionid=1/../admin", err: "'..' path segment"},
+		{endpoint: "%2e%2e%3b/admin", err: "'..' path segment"},
+		{endpoint: "items;v=1/x", want: "https://api.example.com/v1/items;v=1/x"},
 		{endpoint: "https://api.example.com/v1/../admin", err: "'..' path segment"},
 		{endpoint: "items/..", err: "'..' path segment"},
 		{endpoint: "items/...", want: "https://api.example.com/v1/items/..."},

@@ -104,6 +104,7 @@ export class LiveStream {
     }
     if (this.ctl !== ctl) { resp.body?.cancel().catch(() => {}); return; }
     if (!resp.ok) { await this.refused(resp); return; }
+    if (!eventStream(resp)) { this.notAStream(resp); return; }
     this.failures = 0;
     this.set('open');
     this.call('open');
@@ -130,6 +131,19 @@ export class LiveStream {
     this.stop();
     this.set('failed');
     this.call('failed', resp.status, detail);
+  }
+
+  // notAStream ends the stream for good when a 2xx answer is no event
+  // stream (a proxy's or a portal's sign-in page): as EventSource, which
+  // fails such a connection and does not reconnect, where reading it
+  // would find no event and ask again every 2s, for ever.
+  notAStream(resp) {
+    this.ctl = null;
+    resp.body?.cancel().catch(() => {});
+    const type = resp.headers.get('Content-Type') || 'no Content-Type';
+    this.stop();
+    this.set('failed');
+    this.call('failed', resp.status, `the server answered with ${type}, not an event stream`);
   }
 
   // later reconnects after the server's retry delay, doubled for each
@@ -208,6 +222,11 @@ function field(ev, line) {
   else if (name === 'id' && !value.includes('\0')) ev.id = value;
   else if (name === 'retry' && /^\d+$/.test(value)) ev.retry = Number(value);
 }
+
+// eventStream reports whether an answer is an event stream (its media
+// type text/event-stream, whatever its parameters).
+const eventStream = (resp) =>
+  (resp.headers.get('Content-Type') || '').split(';')[0].trim().toLowerCase() === 'text/event-stream';
 
 // problemDetail is what a refusal's problem JSON (or text) says.
 async function problemDetail(resp) {
