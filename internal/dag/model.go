@@ -34,6 +34,12 @@ type DAG struct {
 	// the try at once with the report in its log.
 	Preflight []string
 
+	// Callbacks are the DAG's on_success_callback and on_failure_callback,
+	// called once when a run finishes; Deadline, when set, alerts once on
+	// a run not finished in time.
+	Callbacks Callbacks
+	Deadline  *Deadline
+
 	byID        map[string]*Task
 	downstream  map[string][]string
 	upstreamIdx [][]int // per task position, the positions of its upstream tasks
@@ -108,6 +114,10 @@ type Task struct {
 	// ssh_conn_id, ... fields) before each try; a failed check fails the
 	// try at once, with the report in its log.
 	Preflight bool
+
+	// Callbacks are the task's on_*_callback notifiers, run outside its
+	// tries once per try and event.
+	Callbacks Callbacks
 }
 
 // TaskGroup is a set of tasks shown as one box, as Airflow's TaskGroup:

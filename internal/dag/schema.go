@@ -49,6 +49,8 @@ func Schema(ops map[string]OperatorSpec) ([]byte, error) {
 			"type":        []any{"string", "number", "boolean"},
 		},
 		"trigger_rule": map[string]any{"enum": anySlice(triggerRuleNames())},
+		"notifiers":    notifierSchema(),
+		"deadline":     deadlineSchema(),
 		"default_args": map[string]any{
 			"description":          "Scheduling settings every task inherits unless it sets its own.",
 			"type":                 "object",
