@@ -27,39 +27,70 @@ func noteKeyArgs(k store.NotificationKey) []any {
 	return []any{k.DagID, k.RunID, k.TaskID, k.Try, k.Event, k.Index}
 }
 
-// EnqueueNotifications inserts what is not there yet, in one transaction;
-// the SELECT from dag_runs skips a missing run and checks a deadline's
-// condition in the same statement as the insert.
+// EnqueueNotifications inserts what is not there yet, in one transaction.
 func (s *Store) EnqueueNotifications(ctx context.Context, ns []store.Notification) (int, error) {
 	if len(ns) == 0 {
 		return 0, nil
 	}
 	inserted := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		inserted = 0
-		for _, n := range ns {
-			q := `INSERT INTO notifications (dag_id, run_id, task_id, try_number, event, idx, state, reason, attempts, next_at, created_at)
-				SELECT dag_id, run_id, ?, ?, ?, ?, ?, ?, 0, ?, ? FROM dag_runs WHERE dag_id = ? AND run_id = ?`
-			args := []any{n.TaskID, n.Try, n.Event, n.Index, string(store.NotePending), n.Reason,
-				s.tv(n.NextAt), s.tv(n.CreatedAt), n.DagID, n.RunID}
-			if !n.UnlessRunEndedBy.IsZero() {
-				q += ` AND (state NOT IN (?, ?) OR end_date IS NULL OR end_date > ?)`
-				args = append(args, string(store.RunSuccess), string(store.RunFailed), s.tv(n.UnlessRunEndedBy))
-			}
-			q += ` ON CONFLICT DO NOTHING`
-			res, err := s.txExec(ctx, tx, q, args...)
-			if err != nil {
-				return fmt.Errorf("enqueue notification %s/%s/%s %s: %w", n.DagID, n.RunID, n.TaskID, n.Event, err)
-			}
-			if ok, err := affected(res); err != nil {
-				return err
-			} else if ok {
-				inserted++
-			}
-		}
-		return nil
+		var err error
+		inserted, err = s.enqueue(ctx, tx, ns)
+		return err
 	})
 	return inserted, err
+}
+
+// updateRunNotify applies a run update (query, args) and, if it applied,
+// enqueues its notifications, in one transaction.
+func (s *Store) updateRunNotify(ctx context.Context, u store.RunUpdate, query string, args []any) (bool, error) {
+	ok := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := s.txExec(ctx, tx, query, args...)
+		if err != nil {
+			return err
+		}
+		if ok, err = affected(res); err != nil || !ok {
+			return err
+		}
+		_, err = s.enqueue(ctx, tx, u.Notify)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("update run %s/%s to %s: %w", u.DagID, u.RunID, u.To, err)
+	}
+	if ok {
+		s.notified(ctx)
+	}
+	return ok, nil
+}
+
+// enqueue inserts each notification unless its key exists; the SELECT
+// from dag_runs skips a missing run and checks a deadline's condition in
+// the same statement as the insert.
+func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ns []store.Notification) (int, error) {
+	inserted := 0
+	for _, n := range ns {
+		q := `INSERT INTO notifications (dag_id, run_id, task_id, try_number, event, idx, state, reason, attempts, next_at, created_at)
+				SELECT dag_id, run_id, ?, ?, ?, ?, ?, ?, 0, ?, ? FROM dag_runs WHERE dag_id = ? AND run_id = ?`
+		args := []any{n.TaskID, n.Try, n.Event, n.Index, string(store.NotePending), n.Reason,
+			s.tv(n.NextAt), s.tv(n.CreatedAt), n.DagID, n.RunID}
+		if !n.UnlessRunEndedBy.IsZero() {
+			q += ` AND (state NOT IN (?, ?) OR end_date IS NULL OR end_date > ?)`
+			args = append(args, string(store.RunSuccess), string(store.RunFailed), s.tv(n.UnlessRunEndedBy))
+		}
+		q += ` ON CONFLICT DO NOTHING`
+		res, err := s.txExec(ctx, tx, q, args...)
+		if err != nil {
+			return inserted, fmt.Errorf("enqueue notification %s/%s/%s %s: %w", n.DagID, n.RunID, n.TaskID, n.Event, err)
+		}
+		if ok, err := affected(res); err != nil {
+			return inserted, err
+		} else if ok {
+			inserted++
+		}
+	}
+	return inserted, nil
 }
 
 // ClaimNotifications reads the due rows, then takes each by a write that

@@ -11,6 +11,7 @@ func init() {
 	register("NotificationsEnqueueOnce", testNotificationsEnqueueOnce)
 	register("NotificationsClaimAndFinish", testNotificationsClaimAndFinish)
 	register("NotificationsDeadlineCondition", testNotificationsDeadlineCondition)
+	register("NotificationsWithRunUpdate", testNotificationsWithRunUpdate)
 }
 
 func note(runID, taskID string, try int, event string) store.Notification {
@@ -147,5 +148,29 @@ func testNotificationsDeadlineCondition(t *testing.T, s store.Store) {
 		if err != nil || (got == 1) != r.want {
 			t.Errorf("%s: enqueued %d, %v; want %v", r.id, got, err, r.want)
 		}
+	}
+}
+
+// testNotificationsWithRunUpdate: a run update's notifications are
+// written with it, only if it applied.
+func testNotificationsWithRunUpdate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.CreateRun(ctx, newRun("d", "r1", at(0), store.RunRunning), nil); err != nil {
+		t.Fatal(err)
+	}
+	u := store.RunUpdate{DagID: "d", RunID: "r1", From: []store.RunState{store.RunQueued}, To: store.RunFailed,
+		Notify: []store.Notification{note("r1", "", 0, "failure")}}
+	if ok, err := s.UpdateRun(ctx, u); ok || err != nil {
+		t.Fatalf("update from queued = %v, %v; want refused", ok, err)
+	}
+	if list, _ := s.ListNotifications(ctx, "d", "r1"); len(list) != 0 {
+		t.Fatalf("a refused update enqueued %+v", list)
+	}
+	u.From = []store.RunState{store.RunRunning}
+	if ok, err := s.UpdateRun(ctx, u); !ok || err != nil {
+		t.Fatalf("update from running = %v, %v", ok, err)
+	}
+	if list, _ := s.ListNotifications(ctx, "d", "r1"); len(list) != 1 || list[0].Event != "failure" || list[0].State != store.NotePending {
+		t.Fatalf("notifications = %+v", list)
 	}
 }
