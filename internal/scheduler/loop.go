@@ -85,6 +85,9 @@ type Options struct {
 	ResyncEvery time.Duration
 	// Metrics, when set, is told each tick's duration and each try's end.
 	Metrics Metrics
+	// OnNotify, when set, is called after callbacks or deadline alerts
+	// were enqueued (the Outbox's Wake).
+	OnNotify func()
 }
 
 // Loop reads snapshots, asks Decide, and applies the plan. It is woken by
@@ -111,6 +114,7 @@ type Loop struct {
 	// per tick for branching tasks (choices.go).
 	choiceCache choiceCache
 	branchyDAGs map[*dag.DAG]bool
+	callbacks   callbackState // callbacks.go
 
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
@@ -309,9 +313,13 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	}
 	l.warnUnschedulable(plan.Unschedulable)
 	if plan.Empty() && len(outs) == 0 {
-		return false, plan.WakeAt, nil
+		err := l.enqueueTaskNotes(ctx, snap.Now)
+		next, derr := l.deadlines(ctx, snap.Now)
+		return false, earliest(plan.WakeAt, next), errors.Join(err, derr)
 	}
-	return plan.needsAnotherLook(), plan.WakeAt, l.apply(ctx, snap, plan, outs, as)
+	err = l.apply(ctx, snap, plan, outs, as)
+	next, derr := l.deadlines(ctx, snap.Now)
+	return plan.needsAnotherLook(), earliest(plan.WakeAt, next), errors.Join(err, derr)
 }
 
 func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
@@ -500,10 +508,15 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		}
 		l.opts.Executor.SubmitTask(ws[i].Row, *run)
 	}
+	// Callbacks of the tasks this tick has seen are written before any
+	// run ends (callbacks.go); if they cannot be, no run ends this tick.
+	noteErr := l.enqueueTaskNotes(ctx, snap.Now)
+	errs = append(errs, noteErr)
 	for _, u := range plan.RunUpdates {
-		if tainted[runKey{u.DagID, u.RunID}] {
+		if tainted[runKey{u.DagID, u.RunID}] || (noteErr != nil && u.To.Finished()) {
 			continue // decided on an outcome that was not written: the next tick decides again
 		}
+		u.Notify = l.runNotes(snap.DAGs[u.DagID], u, snap.Now)
 		ok, err := st.UpdateRun(ctx, u)
 		if err != nil || !ok {
 			l.active.markRunsChanged() // someone else changed it: read it again
@@ -516,6 +529,9 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		}
 		if ok && u.To.Finished() {
 			log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
+			if len(u.Notify) > 0 {
+				l.notifyOutbox()
+			}
 		}
 	}
 	for _, k := range plan.Kill {
