@@ -35,7 +35,11 @@ func (s *Sender) webhook(ctx context.Context, w *dag.Webhook, tc template.Contex
 	}
 	client := s.HTTP
 	if client == nil {
-		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		// A transport of its own, closed after the one request: notifiers
+		// are rare, and no idle connection outlives the attempt.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		defer tr.CloseIdleConnections()
+		client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -40,6 +40,28 @@ type noteKey struct {
 type callbackState struct {
 	seen   map[noteKey]bool
 	dagHas map[*dag.DAG]bool // whether any task of the DAG has callbacks
+	// passing are rows seen in a state the held copy may already have
+	// left by the time notifications are enqueued: a try's outcome
+	// (up_for_retry) and the next try's claim can be written in one tick.
+	passing []store.TaskInstance
+}
+
+// sawRows keeps rows the executor reported (each an outcome it wrote).
+func (l *Loop) sawRows(rows []store.TaskInstance) {
+	for i := range rows {
+		if _, ok := taskEvent(&rows[i]); ok {
+			l.callbacks.passing = append(l.callbacks.passing, rows[i])
+		}
+	}
+}
+
+// sawWritten keeps the outcomes the tick wrote.
+func (l *Loop) sawWritten(ws []store.Written) {
+	for _, w := range ws {
+		if w.OK {
+			l.sawRows([]store.TaskInstance{w.Row})
+		}
+	}
 }
 
 // taskEvent is the event a row shows for its try, if any.
@@ -103,8 +125,12 @@ func (l *Loop) taskNotes(dags map[string]*dag.DAG, now time.Time) ([]store.Notif
 				Reason: reason, NextAt: now, CreatedAt: now})
 		}
 	}
-	for i := range l.active.tis {
-		ti := &l.active.tis[i]
+	rows := l.active.tis
+	if len(c.passing) > 0 {
+		rows = append(slices.Clip(c.passing), l.active.tis...)
+	}
+	for i := range rows {
+		ti := &rows[i]
 		d := dags[ti.DagID]
 		if d == nil || !c.hasCallbacks(d) {
 			continue
@@ -138,11 +164,13 @@ func taskReason(ti *store.TaskInstance, ev dag.Event) string {
 func (l *Loop) enqueueTaskNotes(ctx context.Context, now time.Time) error {
 	ns, keys := l.taskNotes(l.opts.DAGs.DAGs(), now)
 	if len(ns) == 0 {
+		l.callbacks.passing = nil
 		return nil
 	}
 	if _, err := l.opts.Store.EnqueueNotifications(ctx, ns); err != nil {
 		return fmt.Errorf("enqueue callbacks: %w", err)
 	}
+	l.callbacks.passing = nil
 	l.remember(keys)
 	l.notifyOutbox()
 	return nil

@@ -339,7 +339,9 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	// Reported rows are taken before the store is read: each was committed
 	// before it was reported, so whatever the read returns is as new.
-	l.active.applyReported(l.takeReported())
+	reported := l.takeReported()
+	l.sawRows(reported)
+	l.active.applyReported(reported)
 	ro := refreshOptions{resyncEvery: l.opts.ResyncEvery, runsEvery: l.opts.PollInterval, feedEvery: l.opts.PollInterval,
 		keep: l.ownsRun}
 	runs, err := l.active.refresh(ctx, st, now, ro)
@@ -490,6 +492,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	ws, werrs := l.updateTasks(wctx, writes, befores)
 	errs = append(errs, werrs...)
 	tainted := l.settle(outs, as, ws[:len(outs)], werrs[:len(outs)])
+	l.sawWritten(ws[:len(outs)])
 	ws = ws[len(outs):]
 	// The snapshot takes the rows as written before the executor gets
 	// them; a row's version keeps any older copy from replacing it later.

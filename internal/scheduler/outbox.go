@@ -249,7 +249,12 @@ func (o *Outbox) logTail(n store.Notification) string {
 		_, _ = f.Seek(-logTailBytes, io.SeekEnd)
 	}
 	data, _ := io.ReadAll(io.LimitReader(f, logTailBytes))
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if !strings.Contains(line, "] sirocco: process handle ") { // bookkeeping, not the task's words
+			lines = append(lines, line)
+		}
+	}
 	if len(lines) > 5 {
 		lines = lines[len(lines)-5:]
 	}
