@@ -38,7 +38,11 @@ type noteKey struct {
 
 // callbackState is the loop's memory of what it has enqueued.
 type callbackState struct {
-	seen   map[noteKey]bool
+	seen map[noteKey]bool
+	// ends holds the event a try ended with (key's event ""): a try ends
+	// once, and a later mark of the same try by a user (failed to
+	// success) calls no callback, as in Airflow.
+	ends   map[noteKey]dag.Event
 	dagHas map[*dag.DAG]bool // whether any task of the DAG has callbacks
 	// passing are rows seen in a state the held copy may already have
 	// left by the time notifications are enqueued: a try's outcome
@@ -118,6 +122,9 @@ func (l *Loop) taskNotes(dags map[string]*dag.DAG, now time.Time) ([]store.Notif
 		if len(ns) == 0 || c.seen[k] {
 			return
 		}
+		if prev, ok := c.ends[noteKey{ti.TaskKey, ti.TryNumber, ""}]; ok && prev != ev && ev != dag.EventExecute {
+			return
+		}
 		keys = append(keys, k)
 		for i := range ns {
 			out = append(out, store.Notification{NotificationKey: store.NotificationKey{
@@ -181,9 +188,13 @@ func (l *Loop) remember(keys []noteKey) {
 	c := &l.callbacks
 	if c.seen == nil || len(c.seen)+len(keys) > noteSeen {
 		c.seen = make(map[noteKey]bool, len(keys))
+		c.ends = make(map[noteKey]dag.Event, len(keys))
 	}
 	for _, k := range keys {
 		c.seen[k] = true
+		if k.event != dag.EventExecute && k.event != dag.EventDeadline {
+			c.ends[noteKey{k.TaskKey, k.try, ""}] = k.event
+		}
 	}
 }
 
