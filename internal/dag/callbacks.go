@@ -91,8 +91,12 @@ type Deadline struct {
 	Callback  []Notifier
 }
 
-// DeadlineReferences lists the accepted deadline references.
+// DeadlineReferences lists the accepted references of a DAG's deadline.
 var DeadlineReferences = []string{"logical_date", "run_start", "queued_at"}
+
+// TaskDeadlineReferences lists those of a task's deadline: the start of
+// each of its tries.
+var TaskDeadlineReferences = []string{"task_start"}
 
 // callbackKeys maps a callback key to the field of Callbacks it sets.
 var callbackKeys = map[string]func(*Callbacks) *[]Notifier{
@@ -100,6 +104,16 @@ var callbackKeys = map[string]func(*Callbacks) *[]Notifier{
 	"on_failure_callback": func(c *Callbacks) *[]Notifier { return &c.OnFailure },
 	"on_retry_callback":   func(c *Callbacks) *[]Notifier { return &c.OnRetry },
 	"on_execute_callback": func(c *Callbacks) *[]Notifier { return &c.OnExecute },
+}
+
+// taskDeadline reads a task's deadline key into t; it reports whether
+// name is it.
+func (l *loader) taskDeadline(t *Task, name string, n *yaml.Node, field string) bool {
+	if name != "deadline" {
+		return false
+	}
+	t.Deadline = l.deadline(n, field, TaskDeadlineReferences)
+	return true
 }
 
 // callback reads a callback key into c; it reports whether name is one.
@@ -310,14 +324,15 @@ func (l *loader) recipients(n *yaml.Node, field string) ([]string, bool) {
 
 var deadlineKeys = []string{"reference", "interval", "callback"}
 
-// deadline reads a DAG's deadline: reference, interval and callback.
-func (l *loader) deadline(n *yaml.Node, field string) *Deadline {
+// deadline reads a deadline: reference (one of refs, refs[0] when
+// absent), interval and callback.
+func (l *loader) deadline(n *yaml.Node, field string, refs []string) *Deadline {
 	entries, ok := l.mapEntries(n, field)
 	if !ok {
 		return nil
 	}
 	keys := l.known(entries, field, deadlineKeys)
-	d := &Deadline{Reference: "logical_date"}
+	d := &Deadline{Reference: refs[0]}
 	good := true
 	for _, req := range []string{"interval", "callback"} {
 		if _, ok := set(keys, req); !ok {
@@ -328,9 +343,9 @@ func (l *loader) deadline(n *yaml.Node, field string) *Deadline {
 	if e, ok := set(keys, "reference"); ok {
 		f := subField(field, "reference")
 		if s, ok := l.str(e.val, f); ok {
-			if !slices.Contains(DeadlineReferences, s) {
-				l.errAt(e.val, f, "invalid reference %s%s; valid: %s", quoteShort(s), l.hint(s, DeadlineReferences),
-					strings.Join(DeadlineReferences, ", "))
+			if !slices.Contains(refs, s) {
+				l.errAt(e.val, f, "invalid reference %s%s; valid: %s", quoteShort(s), l.hint(s, refs),
+					strings.Join(refs, ", "))
 				good = false
 			}
 			d.Reference = s
@@ -379,12 +394,13 @@ func notifierSchema() map[string]any {
 	}
 }
 
-// deadlineSchema is the JSON Schema of a DAG's deadline.
-func deadlineSchema() map[string]any {
+// deadlineSchema is the JSON Schema of a deadline with the given
+// references.
+func deadlineSchema(refs []string) map[string]any {
 	return map[string]any{
 		"type": "object", "additionalProperties": false, "required": []any{"interval", "callback"},
 		"properties": map[string]any{
-			"reference": map[string]any{"enum": anySlice(DeadlineReferences)},
+			"reference": map[string]any{"enum": anySlice(refs)},
 			"interval":  map[string]any{"$ref": "#/$defs/duration"},
 			"callback":  map[string]any{"$ref": "#/$defs/notifiers"},
 		},
@@ -399,6 +415,6 @@ func (l *loader) dagCallbacks(d *DAG, keys map[string]entry) {
 		}
 	}
 	if e, ok := set(keys, "deadline"); ok {
-		d.Deadline = l.deadline(e.val, "deadline")
+		d.Deadline = l.deadline(e.val, "deadline", DeadlineReferences)
 	}
 }

@@ -17,6 +17,7 @@ on_success_callback:
 deadline: {reference: queued_at, interval: 90s, callback: {command: "echo late"}}
 default_args:
   on_retry_callback: {command: "echo retry"}
+  deadline: {interval: 10m, callback: {command: "echo slow"}}
 tasks:
   - id: a
     operator: bash
@@ -49,6 +50,9 @@ tasks:
 	}
 	if got := a.Callbacks.For(EventExecute); len(got) != 1 || got[0].Webhook.URL == "" {
 		t.Errorf("a's on_execute_callback = %+v", got)
+	}
+	if dl := a.Deadline; dl == nil || dl.Reference != "task_start" || dl.Interval != 10*time.Minute || dl.Callback[0].Command != "echo slow" {
+		t.Errorf("a's inherited deadline = %+v", dl)
 	}
 	if d.Task("b").Callbacks.Any() {
 		t.Errorf("b's empty on_retry_callback kept the inherited one: %+v", d.Task("b").Callbacks)
@@ -84,11 +88,16 @@ func TestCallbacksErrors(t *testing.T) {
 		{`{reference: logical_dat, interval: 1h, callback: {command: x}}`, `invalid reference "logical_dat" (did you mean "logical_date"?)`},
 		{`{interval: 0s, callback: {command: x}}`, `deadline.interval: must be positive`},
 		{`{interval: soon, callback: {command: x}}`, `deadline.interval`},
+		{`{reference: task_start, interval: 1h, callback: {command: x}}`, `invalid reference "task_start"`},
 	}
 	for _, c := range deadlines {
 		src := "dag_id: cb\ndeadline: " + c.yaml + "\ntasks: [{id: a, operator: bash, command: x}]\n"
 		if _, err := Parse("cb.yaml", []byte(src), testOpts); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error = %v, want %q", c.yaml, err, c.want)
 		}
+	}
+	src := "dag_id: cb\ntasks: [{id: a, operator: bash, command: x, deadline: {reference: queued_at, interval: 1h, callback: {command: x}}}]\n"
+	if _, err := Parse("cb.yaml", []byte(src), testOpts); err == nil || !strings.Contains(err.Error(), `tasks[a].deadline.reference: invalid reference "queued_at"; valid: task_start`) {
+		t.Errorf("task deadline with a run's reference: error = %v", err)
 	}
 }

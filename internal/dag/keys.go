@@ -85,6 +85,8 @@ var commonTaskKeys = []keyInfo{
 	{"on_failure_callback", "Notifiers called once when the task fails for good (no retry left); templates see reason and exception.", schemaNotifiers},
 	{"on_retry_callback", "Notifiers called once when a try fails and the task is retried.", schemaNotifiers},
 	{"on_execute_callback", "Notifiers called once when a try starts.", schemaNotifiers},
+	{"deadline", "Deadline alert of each try: {reference: task_start, interval, callback}; the callback is called once if the try is not finished interval after it started.",
+		map[string]any{"$ref": "#/$defs/task_deadline"}},
 	{"preflight", "Check the connections the task uses (its conn_id, ssh_conn_id, ... fields) before each try, as `sirocco connections test` does; a failed check fails the try at once with the report in its log (retries apply).", schemaBool},
 }
 

@@ -116,8 +116,10 @@ type Task struct {
 	Preflight bool
 
 	// Callbacks are the task's on_*_callback notifiers, run outside its
-	// tries once per try and event.
+	// tries once per try and event; Deadline, when set, alerts once on a
+	// try not finished Interval after it started.
 	Callbacks Callbacks
+	Deadline  *Deadline
 }
 
 // TaskGroup is a set of tasks shown as one box, as Airflow's TaskGroup:

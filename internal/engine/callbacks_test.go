@@ -323,16 +323,18 @@ tasks:
 	})
 }
 
-// TestDeadlineAlerts: a run still going at its deadline is alerted once,
-// while it runs (the loop wakes at the deadline, with an hour's poll
-// interval); a run that finished before its deadline never is.
+// TestDeadlineAlerts: a run, and a task's try, still going at its
+// deadline is alerted once, while it runs (the loop wakes at the
+// deadline, with an hour's poll interval); a run or try that finished
+// before its deadline never is.
 func TestDeadlineAlerts(t *testing.T) {
 	databases(t, func(t *testing.T, dbURL func() string) {
 		home := t.TempDir()
 		dl := func(id, interval, command string) string {
 			return "dag_id: " + id + "\ndeadline: {reference: queued_at, interval: " + interval +
 				`, callback: {command: 'echo "late {{ run_id }} {{ deadline }}" >> "$SIROCCO_HOME/` + id + `"'}}` +
-				"\ntasks: [{id: t, operator: bash, command: '" + command + "'}]\n"
+				"\ntasks: [{id: t, operator: bash, command: '" + command + "', deadline: {interval: " + interval +
+				`, callback: {command: 'echo "task late {{ ti.task_id }} {{ try_number }} {{ state }}" >> "$SIROCCO_HOME/` + id + `"'}}}]` + "\n"
 		}
 		h := startNotify(t, dbURL(), home, map[string]string{
 			"late": dl("late", "1s", "sleep 4"), "punctual": dl("punctual", "2s", "echo quick"),
@@ -343,16 +345,22 @@ func TestDeadlineAlerts(t *testing.T) {
 			t.Fatalf("punctual: %s", run.State)
 		}
 		lateRun := h.waitRun("late", late)
-		notes := h.waitNotes("late", late, 1)
-		if n := notes[0]; n.Event != "deadline" || n.State != store.NoteSent || !n.CreatedAt.Before(lateRun.EndDate) {
-			t.Errorf("deadline alert %+v, run ended %v: want it sent, created while the run ran", n, lateRun.EndDate)
+		notes := h.waitNotes("late", late, 2) // the run's and the task's try's
+		for _, n := range notes {
+			if n.Event != "deadline" || n.State != store.NoteSent || !n.CreatedAt.Before(lateRun.EndDate) {
+				t.Errorf("deadline alert %+v, run ended %v: want it sent, created while the run ran", n, lateRun.EndDate)
+			}
 		}
 		deadline := lateRun.QueuedAt.Add(time.Second)
-		if n := notes[0]; n.CreatedAt.Before(deadline) {
-			t.Errorf("alert created at %v, before the deadline %v", n.CreatedAt, deadline)
+		if n := notes[0]; n.TaskID != "" || n.CreatedAt.Before(deadline) {
+			t.Errorf("run alert %+v, want it created after the deadline %v", n, deadline)
 		}
-		if got := lines(t, filepath.Join(home, "late")); len(got) != 1 || got[0] != "late "+late+" "+deadline.Format(time.RFC3339) {
-			t.Errorf("late alerts: %q", got)
+		if n := notes[1]; n.TaskID != "t" || n.Try != 1 || n.CreatedAt.Before(h.tis("late", late)["t"].StartDate.Add(time.Second)) {
+			t.Errorf("task alert %+v, want try 1 of t after its start + 1s", n)
+		}
+		want := []string{"late " + late + " " + deadline.Format(time.RFC3339), "task late t 1 running"}
+		if got := lines(t, filepath.Join(home, "late")); !slices.Equal(got, want) {
+			t.Errorf("late alerts: %q, want %q", got, want)
 		}
 		// The punctual run's deadline has passed by now (the late run took 4s).
 		if time.Since(h.tis("punctual", punctual)["t"].EndDate) < 2*time.Second {
@@ -381,17 +389,19 @@ func TestCallbacksExample(t *testing.T) {
 	if run := h.waitRun("callbacks", ok); run.State != store.RunSuccess {
 		t.Fatalf("run %s (%s)", run.State, h.states("callbacks", ok))
 	}
-	h.waitNotes("callbacks", ok, 3)
+	h.waitNotes("callbacks", ok, 4)
 	failed := h.triggerAt("callbacks", map[string]any{"fail": true}, time.Date(2026, 2, 4, 0, 0, 0, 0, time.UTC))
 	if run := h.waitRun("callbacks", failed); run.State != store.RunFailed {
 		t.Fatalf("run %s (%s)", run.State, h.states("callbacks", failed))
 	}
-	h.waitNotes("callbacks", failed, 5)
+	h.waitNotes("callbacks", failed, 7)
 	got := strings.Join(lines(t, filepath.Join(home, "callbacks.log")), "\n")
 	for _, want := range []string{
 		"task extract succeeded on try 1",
 		"run " + ok + " succeeded",
 		"run " + ok + " not finished by its deadline",
+		"try 1 of load is slow (running)",
+		"try 2 of load is slow (running)",
 		"task load will be retried after try 1",
 		"task load failed on try 2: ",
 		"cannot load",

@@ -105,7 +105,7 @@ func (c *callbackState) hasCallbacks(d *dag.DAG) bool {
 	if c.dagHas == nil || len(c.dagHas) > 10_000 {
 		c.dagHas = map[*dag.DAG]bool{}
 	}
-	has := slices.ContainsFunc(d.Tasks, func(t *dag.Task) bool { return t.Callbacks.Any() })
+	has := slices.ContainsFunc(d.Tasks, func(t *dag.Task) bool { return t.Callbacks.Any() || t.Deadline != nil })
 	c.dagHas[d] = has
 	return has
 }
@@ -258,48 +258,75 @@ func DeadlineOf(d *dag.Deadline, r store.DagRun) (time.Time, bool) {
 	return ref.Add(d.Interval), true
 }
 
-// deadlines enqueues the alert of every held run past its deadline, once,
-// and returns the next deadline of a held run (zero if none), at which
-// the loop wakes.
+// deadlines enqueues the alert of every held run and try past its
+// deadline, once, and returns the next deadline of a held one (zero if
+// none), at which the loop wakes.
 func (l *Loop) deadlines(ctx context.Context, now time.Time) (time.Time, error) {
+	dl := deadlineScan{now: now, seen: l.callbacks.seen}
 	dags := l.opts.DAGs.DAGs()
-	var next time.Time
-	var due []store.Notification
-	var keys []noteKey
 	for _, r := range l.active.runList {
 		d := dags[r.DagID]
 		if d == nil || d.Deadline == nil || r.State.Finished() || !l.ownsRun(r) {
 			continue
 		}
 		at, ok := DeadlineOf(d.Deadline, r)
-		k := noteKey{store.TaskKey{DagID: r.DagID, RunID: r.RunID}, 0, dag.EventDeadline}
-		if !ok || l.callbacks.seen[k] {
-			continue
-		}
-		if at.After(now) {
-			if next.IsZero() || at.Before(next) {
-				next = at
-			}
-			continue
-		}
-		keys = append(keys, k)
 		reason := fmt.Sprintf("run %s not finished by its deadline %s (%s + %s)", r.RunID,
 			at.UTC().Format(time.RFC3339), d.Deadline.Reference, d.Deadline.Interval)
-		for i := range d.Deadline.Callback {
-			due = append(due, store.Notification{NotificationKey: store.NotificationKey{
-				DagID: r.DagID, RunID: r.RunID, Event: string(dag.EventDeadline), Index: i},
-				Reason: reason, NextAt: now, CreatedAt: now, UnlessRunEndedBy: at})
+		dl.check(ok, at, store.TaskKey{DagID: r.DagID, RunID: r.RunID}, 0, len(d.Deadline.Callback), reason)
+	}
+	for i := range l.active.tis {
+		ti := &l.active.tis[i]
+		d := dags[ti.DagID]
+		if d == nil || !l.callbacks.hasCallbacks(d) || ti.State != store.StateRunning {
+			continue
 		}
+		t := d.Task(ti.TaskID)
+		if t == nil || t.Deadline == nil {
+			continue
+		}
+		at := ti.StartDate.Add(t.Deadline.Interval)
+		reason := fmt.Sprintf("try %d of task %s not finished by its deadline %s (task_start + %s)", ti.TryNumber, ti.TaskID,
+			at.UTC().Format(time.RFC3339), t.Deadline.Interval)
+		dl.check(!ti.StartDate.IsZero(), at, ti.TaskKey, ti.TryNumber, len(t.Deadline.Callback), reason)
 	}
-	if len(due) == 0 {
-		return next, nil
+	if len(dl.due) == 0 {
+		return dl.next, nil
 	}
-	if _, err := l.opts.Store.EnqueueNotifications(ctx, due); err != nil {
-		return next, fmt.Errorf("enqueue deadline alerts: %w", err)
+	if _, err := l.opts.Store.EnqueueNotifications(ctx, dl.due); err != nil {
+		return dl.next, fmt.Errorf("enqueue deadline alerts: %w", err)
 	}
-	l.remember(keys)
+	l.remember(dl.keys)
 	l.notifyOutbox()
-	return next, nil
+	return dl.next, nil
+}
+
+// deadlineScan collects the deadlines passed and the next one.
+type deadlineScan struct {
+	now  time.Time
+	seen map[noteKey]bool
+	next time.Time
+	due  []store.Notification
+	keys []noteKey
+}
+
+// check notes the deadline at (known: ok) of a run (k.TaskID "") or a
+// try with n notifiers: due if passed and not enqueued yet, else a
+// candidate for the next wake-up.
+func (s *deadlineScan) check(ok bool, at time.Time, k store.TaskKey, try, n int, reason string) {
+	key := noteKey{k, try, dag.EventDeadline}
+	if !ok || s.seen[key] {
+		return
+	}
+	if at.After(s.now) {
+		s.next = earliest(s.next, at)
+		return
+	}
+	s.keys = append(s.keys, key)
+	for i := range n {
+		s.due = append(s.due, store.Notification{NotificationKey: store.NotificationKey{
+			DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, Try: try, Event: string(dag.EventDeadline), Index: i},
+			Reason: reason, NextAt: s.now, CreatedAt: s.now, UnlessEndedBy: at})
+	}
 }
 
 // earliest is the earlier of two wake times, zero meaning none.

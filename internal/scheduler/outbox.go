@@ -182,7 +182,7 @@ func (o *Outbox) send(ctx context.Context, n store.Notification) (string, error)
 	ev.Run = run
 	var list []dag.Notifier
 	switch {
-	case n.Event == string(dag.EventDeadline):
+	case n.Event == string(dag.EventDeadline) && n.TaskID == "":
 		if d.Deadline != nil {
 			list = d.Deadline.Callback
 			ev.Deadline, _ = DeadlineOf(d.Deadline, run)
@@ -197,6 +197,15 @@ func (o *Outbox) send(ctx context.Context, n store.Notification) (string, error)
 		ev.Task, list = t, t.Callbacks.For(ev.Kind)
 		ev.TI = store.TaskInstance{TaskKey: store.TaskKey{DagID: n.DagID, RunID: n.RunID, TaskID: n.TaskID},
 			TryNumber: n.Try, State: eventState[ev.Kind]}
+		if ev.Kind == dag.EventDeadline && t.Deadline != nil {
+			list = t.Deadline.Callback
+			if ti, err := o.opts.Store.GetTaskInstance(ctx, ev.TI.TaskKey); err == nil {
+				ev.TI.State = ti.State
+				if ti.TryNumber == n.Try {
+					ev.Deadline = ti.StartDate.Add(t.Deadline.Interval)
+				}
+			}
+		}
 		if ev.Kind == dag.EventFailure || ev.Kind == dag.EventRetry {
 			ev.Exception = o.logTail(n)
 		}

@@ -43,10 +43,11 @@ type Notification struct {
 	ClaimedBy string
 	LastError string
 	SentAt    time.Time
-	// UnlessRunEndedBy, on enqueue only, writes the notification only if
-	// its run is unfinished or ended after this time (a deadline alert:
-	// never for a run finished in time). Zero: no condition.
-	UnlessRunEndedBy time.Time
+	// UnlessEndedBy, on enqueue only, writes the notification only if
+	// its run (TaskID "") or its task instance's try Try is unfinished or
+	// ended after this time (a deadline alert: never for a run or try
+	// finished in time). Zero: no condition.
+	UnlessEndedBy time.Time
 }
 
 // NotificationStore is the outbox of callbacks. Every write is

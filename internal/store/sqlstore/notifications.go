@@ -75,9 +75,15 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ns []store.Notification
 				SELECT dag_id, run_id, ?, ?, ?, ?, ?, ?, 0, ?, ? FROM dag_runs WHERE dag_id = ? AND run_id = ?`
 		args := []any{n.TaskID, n.Try, n.Event, n.Index, string(store.NotePending), n.Reason,
 			s.tv(n.NextAt), s.tv(n.CreatedAt), n.DagID, n.RunID}
-		if !n.UnlessRunEndedBy.IsZero() {
+		switch {
+		case n.UnlessEndedBy.IsZero():
+		case n.TaskID == "":
 			q += ` AND (state NOT IN (?, ?) OR end_date IS NULL OR end_date > ?)`
-			args = append(args, string(store.RunSuccess), string(store.RunFailed), s.tv(n.UnlessRunEndedBy))
+			args = append(args, string(store.RunSuccess), string(store.RunFailed), s.tv(n.UnlessEndedBy))
+		default:
+			q += ` AND EXISTS (SELECT 1 FROM task_instances t WHERE t.dag_id = ? AND t.run_id = ? AND t.task_id = ?
+				AND t.try_number = ? AND (t.end_date IS NULL OR t.end_date > ?))`
+			args = append(args, n.DagID, n.RunID, n.TaskID, n.Try, s.tv(n.UnlessEndedBy))
 		}
 		q += ` ON CONFLICT DO NOTHING`
 		res, err := s.txExec(ctx, tx, q, args...)

@@ -143,10 +143,44 @@ func testNotificationsDeadlineCondition(t *testing.T, s store.Store) {
 			}
 		}
 		n := note(r.id, "", 0, "deadline")
-		n.UnlessRunEndedBy = deadline
+		n.UnlessEndedBy = deadline
 		got, err := s.EnqueueNotifications(ctx, []store.Notification{n})
 		if err != nil || (got == 1) != r.want {
 			t.Errorf("%s: enqueued %d, %v; want %v", r.id, got, err, r.want)
+		}
+	}
+	// A try's deadline: its own end, and only for that try.
+	if err := s.CreateRun(ctx, newRun("d", "tasks", at(time.Hour), store.RunRunning), newTIs("slow", "quick", "next")); err != nil {
+		t.Fatal(err)
+	}
+	end := func(task string, try int, endAt time.Time) {
+		k := store.TaskKey{DagID: "d", RunID: "tasks", TaskID: task}
+		for i := 0; i < try; i++ {
+			ok, err := s.UpdateTask(ctx, store.TaskUpdate{Key: k, To: store.StateRunning, IncTry: true, StartDate: ptr(at(0))})
+			if !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+		}
+		if !endAt.IsZero() {
+			if ok, err := s.UpdateTask(ctx, store.TaskUpdate{Key: k, To: store.StateSuccess, EndDate: &endAt}); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+		}
+	}
+	end("slow", 1, time.Time{})
+	end("quick", 1, at(time.Minute))
+	end("next", 2, time.Time{})
+	tries := []struct {
+		task string
+		try  int
+		want bool
+	}{{"slow", 1, true}, {"quick", 1, false}, {"next", 1, false}, {"next", 2, true}}
+	for _, c := range tries {
+		n := note("tasks", c.task, c.try, "deadline")
+		n.UnlessEndedBy = deadline
+		got, err := s.EnqueueNotifications(ctx, []store.Notification{n})
+		if err != nil || (got == 1) != c.want {
+			t.Errorf("%s try %d: enqueued %d, %v; want %v", c.task, c.try, got, err, c.want)
 		}
 	}
 }
