@@ -71,7 +71,8 @@ spark_home() {
 
 installed() {
   [ -x "$VENV/bin/python" ] && spark_home >/dev/null &&
-    [ "$("$VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)' 2>/dev/null)" = "$VERSION" ]
+    [ "$("$VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)' 2>/dev/null)" = "$VERSION" ] &&
+    "$VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null
 }
 
 cmd_install() {

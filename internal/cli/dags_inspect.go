@@ -74,6 +74,11 @@ func (a *app) runInProcess(parent context.Context, e *env, d *dag.DAG, runID str
 	// The engine writes through e.st itself, whose watch never reports its
 	// own handle's changes: poll.
 	waitErr := a.waitRun(ctx, e.st, d, runID, runWatch{poll: unwatchedPoll})
+	if parent.Err() == nil { // the run's callbacks go before the process does
+		if err := eng.Outbox.Drain(ctx, drainCallbacks); err != nil {
+			fmt.Fprintf(a.stderr, "callbacks: %v\n", err)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -90,6 +95,9 @@ func (a *app) runInProcess(parent context.Context, e *env, d *dag.DAG, runID str
 	}
 	return waitErr
 }
+
+// drainCallbacks bounds the wait for a tested run's callbacks.
+const drainCallbacks = time.Minute
 
 // endInterrupted fails a test run that dags test stops before its end
 // (Ctrl-C): no scheduler runs another process's test run, so nothing else

@@ -11,16 +11,17 @@ type keyInfo struct {
 
 // Schema fragments shared by several keys.
 var (
-	schemaString   = map[string]any{"type": "string"}
-	schemaInt      = map[string]any{"type": "integer"}
-	schemaPosInt   = map[string]any{"type": "integer", "minimum": 1}
-	schemaBool     = map[string]any{"type": "boolean"}
-	schemaDuration = map[string]any{"$ref": "#/$defs/duration"}
-	schemaDate     = map[string]any{"$ref": "#/$defs/date"}
-	schemaEnv      = map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/scalar"}}
-	schemaID       = map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "maxLength": maxIDLen}
-	schemaGroupID  = map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": maxIDLen}
-	schemaDeps     = map[string]any{"oneOf": []any{schemaString, map[string]any{"type": "array", "items": schemaString}}}
+	schemaString    = map[string]any{"type": "string"}
+	schemaInt       = map[string]any{"type": "integer"}
+	schemaPosInt    = map[string]any{"type": "integer", "minimum": 1}
+	schemaBool      = map[string]any{"type": "boolean"}
+	schemaDuration  = map[string]any{"$ref": "#/$defs/duration"}
+	schemaDate      = map[string]any{"$ref": "#/$defs/date"}
+	schemaEnv       = map[string]any{"type": "object", "additionalProperties": map[string]any{"$ref": "#/$defs/scalar"}}
+	schemaID        = map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "maxLength": maxIDLen}
+	schemaGroupID   = map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": maxIDLen}
+	schemaNotifiers = map[string]any{"$ref": "#/$defs/notifiers"}
+	schemaDeps      = map[string]any{"oneOf": []any{schemaString, map[string]any{"type": "array", "items": schemaString}}}
 )
 
 // topKeys are the keys of a DAG file's top-level mapping.
@@ -42,6 +43,10 @@ var topKeys = []keyInfo{
 	{"tags", "Labels for filtering in the UI and API.", map[string]any{"type": "array", "items": schemaString}},
 	{"preflight", "Connections checked (`sirocco connections test`) before each try of the run's first tasks, those with no upstream task; a failed check fails that try at once with the report in its log (a connection id or a list of them).",
 		map[string]any{"oneOf": []any{schemaID, map[string]any{"type": "array", "items": schemaID}}}},
+	{"on_success_callback", "Notifiers called once when a run succeeds: {command}, {webhook} or {email}, or a list of them.", schemaNotifiers},
+	{"on_failure_callback", "Notifiers called once when a run fails; templates see failed_tasks and reason.", schemaNotifiers},
+	{"deadline", "Deadline alert (Airflow 3's DeadlineAlert): {reference: logical_date | run_start | queued_at, interval, callback}; the callback is called once if the run is not finished by reference + interval.",
+		map[string]any{"$ref": "#/$defs/deadline"}},
 	{"tasks", "The tasks of the DAG, in any order; dependencies are given with depends_on.",
 		map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/task"}}},
 	{"groups", "Task groups (Airflow's TaskGroup): tasks shown as one box, with prefixed ids (group.task) and their own default_args; a task may depend on a whole group.",
@@ -80,6 +85,13 @@ var commonTaskKeys = []keyInfo{
 	{"wait_for_downstream", "Implies depends_on_past, and also waits for the previous run's direct downstream tasks of this task to have succeeded or been skipped.", schemaBool},
 	{"ignore_first_depends_on_past", "A run whose previous run has no instance of this task (the task is new) does not wait for it.", schemaBool},
 	{"latest_only", "Skip this task in runs that are not the latest scheduled one (a catchup or backfill run); manual runs run it, as Airflow's LatestOnlyOperator.", schemaBool},
+
+	{"on_success_callback", "Notifiers called once when a try succeeds: {command}, {webhook} or {email}, or a list of them (run outside the try; a failure is logged, never failing the task).", schemaNotifiers},
+	{"on_failure_callback", "Notifiers called once when the task fails for good (no retry left); templates see reason and exception.", schemaNotifiers},
+	{"on_retry_callback", "Notifiers called once when a try fails and the task is retried.", schemaNotifiers},
+	{"on_execute_callback", "Notifiers called once when a try starts.", schemaNotifiers},
+	{"deadline", "Deadline alert of each try: {reference: task_start, interval, callback}; the callback is called once if the try is not finished interval after it started.",
+		map[string]any{"$ref": "#/$defs/task_deadline"}},
 	{"preflight", "Check the connections the task uses (its conn_id, ssh_conn_id, ... fields) before each try, as `sirocco connections test` does; a failed check fails the try at once with the report in its log (retries apply).", schemaBool},
 }
 

@@ -422,6 +422,7 @@ func (l *loader) dag(root *yaml.Node) *DAG {
 	if e, ok := set(keys, "preflight"); ok {
 		d.Preflight = l.connIDs(e.val, "preflight")
 	}
+	l.dagCallbacks(d, keys)
 	d.Tasks, d.Groups = l.taskTree(root, keys, l.defaultArgs(keys))
 	return d
 }

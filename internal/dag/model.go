@@ -34,6 +34,12 @@ type DAG struct {
 	// the try at once with the report in its log.
 	Preflight []string
 
+	// Callbacks are the DAG's on_success_callback and on_failure_callback,
+	// called once when a run finishes; Deadline, when set, alerts once on
+	// a run not finished in time.
+	Callbacks Callbacks
+	Deadline  *Deadline
+
 	byID        map[string]*Task
 	downstream  map[string][]string
 	upstreamIdx [][]int // per task position, the positions of its upstream tasks
@@ -116,6 +122,12 @@ type Task struct {
 	WaitForDownstream        bool
 	IgnoreFirstDependsOnPast bool
 	LatestOnly               bool
+
+	// Callbacks are the task's on_*_callback notifiers, run outside its
+	// tries once per try and event; Deadline, when set, alerts once on a
+	// try not finished Interval after it started.
+	Callbacks Callbacks
+	Deadline  *Deadline
 }
 
 // TaskGroup is a set of tasks shown as one box, as Airflow's TaskGroup:

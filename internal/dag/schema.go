@@ -48,7 +48,10 @@ func Schema(ops map[string]OperatorSpec) ([]byte, error) {
 			"description": "A string; numbers and booleans are taken as written.",
 			"type":        []any{"string", "number", "boolean"},
 		},
-		"trigger_rule": map[string]any{"enum": anySlice(triggerRuleNames())},
+		"trigger_rule":  map[string]any{"enum": anySlice(triggerRuleNames())},
+		"notifiers":     notifierSchema(),
+		"deadline":      deadlineSchema(DeadlineReferences),
+		"task_deadline": deadlineSchema(TaskDeadlineReferences),
 		"default_args": map[string]any{
 			"description":          "Scheduling settings every task inherits unless it sets its own.",
 			"type":                 "object",

@@ -49,6 +49,9 @@ func (l *loader) defaultArgsOver(base Task, n *yaml.Node, field string) Task {
 // common applies one scheduling key to t.
 func (l *loader) common(t *Task, e entry, field string) {
 	n := e.val
+	if l.callback(&t.Callbacks, e.name, n, field) || l.taskDeadline(t, e.name, n, field) {
+		return
+	}
 	switch e.name {
 	case "trigger_rule":
 		if s, ok := l.str(n, field); ok {

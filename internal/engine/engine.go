@@ -37,8 +37,10 @@ type Engine struct {
 	Executor *executor.Local
 	// Kube is the Kubernetes executor (executor kubernetes or
 	// local_kubernetes), nil otherwise.
-	Kube     *kubeexec.Executor
-	Loop     *scheduler.Loop
+	Kube *kubeexec.Executor
+	Loop *scheduler.Loop
+	// Outbox delivers the callbacks and deadline alerts the loop enqueues.
+	Outbox   *scheduler.Outbox
 	Logger   *slog.Logger
 	recovery sync.WaitGroup // Recover's kills still under way
 }
@@ -55,6 +57,9 @@ type Options struct {
 	// Metrics, when set, is told the loop's ticks, the tries' ends and the
 	// executors' slots (served at /metrics).
 	Metrics *metrics.Metrics
+	// NotifyBackoff is the wait after a notification's first failed
+	// attempt (0: the outbox's default).
+	NotifyBackoff time.Duration
 }
 
 // New loads the DAGs folder and wires the parts; nothing runs until Run.
@@ -115,6 +120,8 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 			o.Metrics.Slots("kubernetes", e.Kube.Parallelism(), e.Kube.FreeSlots)
 		}
 	}
+	e.Outbox = e.newOutbox(o, runner.WorkerID)
+	loopOpts.OnNotify = e.Outbox.Wake
 	e.Loop = scheduler.NewLoop(loopOpts)
 	runner.Runs = &executor.RunControl{Store: o.Store, DAGs: bag, Clock: o.Clock, Changed: e.Loop.Kick}
 	exec.SetOnDone(e.Loop.Report)
@@ -330,10 +337,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		e.Bag.Watch(ctx, e.Store, e.Config.DagRescan, e.Logger)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = e.Outbox.Run(ctx)
 	}()
 	err := e.Loop.Run(ctx)
 	wg.Wait()

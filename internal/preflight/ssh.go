@@ -26,6 +26,7 @@ func DefaultProviders() map[string]Provider {
 		"k8s":        kubeProvider,
 		"http":       httpProvider,
 		"https":      httpProvider,
+		"smtp":       smtpProvider,
 	}
 }
 

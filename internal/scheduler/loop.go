@@ -85,6 +85,9 @@ type Options struct {
 	ResyncEvery time.Duration
 	// Metrics, when set, is told each tick's duration and each try's end.
 	Metrics Metrics
+	// OnNotify, when set, is called after callbacks or deadline alerts
+	// were enqueued (the Outbox's Wake).
+	OnNotify func()
 }
 
 // Loop reads snapshots, asks Decide, and applies the plan. It is woken by
@@ -114,6 +117,8 @@ type Loop struct {
 	// pastDAGs and pastWaits serve depends_on_past (pastdeps.go).
 	pastDAGs  map[*dag.DAG]bool
 	pastWaits map[store.TaskKey]string
+
+	callbacks callbackState // callbacks.go
 
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
@@ -313,9 +318,13 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	}
 	l.warnUnschedulable(plan.Unschedulable)
 	if plan.Empty() && len(outs) == 0 {
-		return false, plan.WakeAt, nil
+		err := l.enqueueTaskNotes(ctx, snap.Now)
+		next, derr := l.deadlines(ctx, snap.Now)
+		return false, earliest(plan.WakeAt, next), errors.Join(err, derr)
 	}
-	return plan.needsAnotherLook(), plan.WakeAt, l.apply(ctx, snap, plan, outs, as)
+	err = l.apply(ctx, snap, plan, outs, as)
+	next, derr := l.deadlines(ctx, snap.Now)
+	return plan.needsAnotherLook(), earliest(plan.WakeAt, next), errors.Join(err, derr)
 }
 
 func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
@@ -335,7 +344,9 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	// Reported rows are taken before the store is read: each was committed
 	// before it was reported, so whatever the read returns is as new.
-	l.active.applyReported(l.takeReported())
+	reported := l.takeReported()
+	l.sawRows(reported)
+	l.active.applyReported(reported)
 	ro := refreshOptions{resyncEvery: l.opts.ResyncEvery, runsEvery: l.opts.PollInterval, feedEvery: l.opts.PollInterval,
 		keep: l.ownsRun}
 	runs, err := l.active.refresh(ctx, st, now, ro)
@@ -486,6 +497,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	ws, werrs := l.updateTasks(wctx, writes, befores)
 	errs = append(errs, werrs...)
 	tainted := l.settle(outs, as, ws[:len(outs)], werrs[:len(outs)])
+	l.sawWritten(ws[:len(outs)])
 	ws = ws[len(outs):]
 	// The snapshot takes the rows as written before the executor gets
 	// them; a row's version keeps any older copy from replacing it later.
@@ -504,10 +516,15 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		}
 		l.opts.Executor.SubmitTask(ws[i].Row, *run)
 	}
+	// Callbacks of the tasks this tick has seen are written before any
+	// run ends (callbacks.go); if they cannot be, no run ends this tick.
+	noteErr := l.enqueueTaskNotes(ctx, snap.Now)
+	errs = append(errs, noteErr)
 	for _, u := range plan.RunUpdates {
-		if tainted[runKey{u.DagID, u.RunID}] {
+		if tainted[runKey{u.DagID, u.RunID}] || (noteErr != nil && u.To.Finished()) {
 			continue // decided on an outcome that was not written: the next tick decides again
 		}
+		u.Notify = l.runNotes(snap.DAGs[u.DagID], u, snap.Now)
 		ok, err := st.UpdateRun(ctx, u)
 		if err != nil || !ok {
 			l.active.markRunsChanged() // someone else changed it: read it again
@@ -520,6 +537,9 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		}
 		if ok && u.To.Finished() {
 			log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
+			if len(u.Notify) > 0 {
+				l.notifyOutbox()
+			}
 		}
 	}
 	for _, k := range plan.Kill {

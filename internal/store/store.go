@@ -241,6 +241,10 @@ type RunUpdate struct {
 	To           RunState
 	StartDate    *time.Time
 	EndDate      *time.Time
+	// Notify are notifications (the run's callbacks) enqueued as
+	// EnqueueNotifications does, in the same transaction, if the update
+	// applied: a run's end and its callbacks are written together.
+	Notify []Notification
 }
 
 // ChangeCursor is a point in the history of task instance writes; its
@@ -488,6 +492,7 @@ type Store interface {
 	CountStates(ctx context.Context) (StateCounts, error)
 
 	Accounts
+	NotificationStore
 }
 
 // StateCounts is what CountStates returns. A state that no row has is

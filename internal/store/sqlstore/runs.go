@@ -215,6 +215,9 @@ func (s *Store) UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error) 
 			args = append(args, string(st))
 		}
 	}
+	if len(u.Notify) > 0 {
+		return s.updateRunNotify(ctx, u, b.String(), args)
+	}
 	res, err := s.exec(ctx, b.String(), args...)
 	if err != nil {
 		return false, fmt.Errorf("update run %s/%s to %s: %w", u.DagID, u.RunID, u.To, err)
