@@ -139,6 +139,12 @@ type TaskInstance struct {
 	// and gave back since the last clear: each raised MaxTries by one, so
 	// it spent no retry. It is what caps such free re-runs.
 	InfraReruns int
+	// FirstPokeAt and Pokes are a reschedule-mode sensor's progress across
+	// its reschedules (Airflow's task_reschedule rows): when its first poke
+	// of the try started, which its timeout counts from, and how many
+	// pokes it has made. Zero outside a sensor's reschedule.
+	FirstPokeAt time.Time
+	Pokes       int
 }
 
 // TaskStateRow is a task instance's state alone (Store.TaskStates).
@@ -175,6 +181,14 @@ type TaskUpdate struct {
 	// InfraRerun gives back a try lost to Sirocco rather than to its task:
 	// max_tries and infra_reruns + 1, so the next try spends no retry.
 	InfraRerun bool
+	// DecTry is a sensor's reschedule: try_number = try_number - 1, so
+	// the claim of its next poke counts the same try again (a reschedule
+	// spends no try, as in Airflow).
+	DecTry bool
+	// FirstPokeAt and Pokes set a sensor's progress (a pointer to the
+	// zero time and to 0 clear it).
+	FirstPokeAt *time.Time
+	Pokes       *int
 }
 
 // TaskCondition is a state and try a task instance must be in.
@@ -202,6 +216,12 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 		ti.MaxTries++
 		ti.InfraReruns++
 	}
+	if u.DecTry {
+		ti.TryNumber--
+	}
+	if u.Pokes != nil {
+		ti.Pokes = *u.Pokes
+	}
 	setTime := func(dst *time.Time, v *time.Time) {
 		if v != nil {
 			*dst = v.UTC().Truncate(time.Microsecond)
@@ -212,6 +232,7 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	setTime(&ti.EndDate, u.EndDate)
 	setTime(&ti.NextRetryAt, u.NextRetryAt)
 	setTime(&ti.HeartbeatAt, u.HeartbeatAt)
+	setTime(&ti.FirstPokeAt, u.FirstPokeAt)
 	if u.Hostname != nil {
 		ti.Hostname = *u.Hostname
 	}
