@@ -258,6 +258,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		DagDir:     dagDir(t.d), Downstream: downstreamOf(t.d, k.TaskID),
 		Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret), SSH: r.SSH, Kube: r.Kube,
+		FirstPokeAt: t.ti.FirstPokeAt, Pokes: t.ti.Pokes, Runs: r.Store,
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			if r.WrapHandle != nil {
 				var err error
@@ -298,6 +299,8 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		}
 	case errors.Is(runErr, operator.ErrSkip):
 		lw.Printf("sirocco: %v", skipped(runErr))
+	case isReschedule(runErr):
+		lw.Printf("sirocco: %v", runErr)
 	case stoppedByShutdown(ctx, runErr):
 		// finishTry says so.
 	case errors.Is(runErr, ErrKilled) || errors.Is(runErr, operator.ErrDetach):
@@ -496,12 +499,17 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 		u = store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateSuccess, EndDate: &now}
 	case errors.Is(runErr, operator.ErrSkip):
 		u = store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateSkipped, EndDate: &now}
-	case errors.Is(runErr, ErrKilled) || task == nil:
+	case errors.Is(runErr, ErrKilled) || errors.Is(runErr, operator.ErrNoRetry) || task == nil:
 		u = store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateFailed, EndDate: &now}
+	case isReschedule(runErr):
+		u = rescheduleUpdate(ti, runErr, now)
 	case stoppedByShutdown(ctx, runErr):
 		u, _ = scheduler.ShutdownUpdate(task, ti, now)
 	default:
 		u = scheduler.FailureUpdate(task, ti, now)
+	}
+	if u.To != store.StateUpForReschedule {
+		scheduler.EndPokes(&u, ti)
 	}
 	// Only our own try: one adopted or retried elsewhere is not ours to end.
 	u.FromWorker, u.FromTry, u.Rendered = &r.WorkerID, &ti.TryNumber, rendered

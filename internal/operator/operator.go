@@ -72,6 +72,13 @@ type Task struct {
 	// Downstream lists the ids of the tasks that depend directly on this
 	// one: what a branch may choose from.
 	Downstream []string
+	// FirstPokeAt and Pokes are a reschedule-mode sensor's progress,
+	// stored by its previous poke's Reschedule; zero at a try's first poke.
+	FirstPokeAt time.Time
+	Pokes       int
+	// Runs reads DAG runs and task instances (external_task_sensor); nil
+	// where no store is at hand.
+	Runs RunReader
 }
 
 // Result is what a successful try returns. ReturnValue, when set, is pushed

@@ -403,6 +403,7 @@ func FailureUpdate(t *dag.Task, ti store.TaskInstance, now time.Time) store.Task
 	} else {
 		u.To = store.StateFailed
 	}
+	EndPokes(&u, ti)
 	return u
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/httpop"
 	"github.com/sirocco-dev/sirocco/internal/operator/kubernetes"
 	"github.com/sirocco-dev/sirocco/internal/operator/python"
+	"github.com/sirocco-dev/sirocco/internal/operator/sensor"
 	"github.com/sirocco-dev/sirocco/internal/operator/spark"
 	"github.com/sirocco-dev/sirocco/internal/operator/ssh"
 )
@@ -17,7 +18,7 @@ import (
 // Registry returns a fresh registry of the built-in operators.
 func Registry() operator.Registry {
 	r := operator.Registry{}
-	for _, f := range []operator.Factory{bash.Factory, branch.BranchFactory, branch.ShortCircuitFactory, empty.Factory, httpop.Factory, kubernetes.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory, ssh.Factory} {
+	for _, f := range append([]operator.Factory{bash.Factory, branch.BranchFactory, branch.ShortCircuitFactory, empty.Factory, httpop.Factory, kubernetes.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory, ssh.Factory}, sensor.Factories()...) {
 		r[f.Spec.Name] = f
 	}
 	return r

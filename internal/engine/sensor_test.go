@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
+)
+
+// sensorsDAG pokes a file an unrelated task creates after a while, in
+// poke and reschedule mode, and times out with and without soft_fail.
+const sensorsDAG = `
+dag_id: sensors
+params: {dir: {type: string, default: ""}}
+default_args: {retries: 2, retry_delay: 1s}
+tasks:
+  - {id: make, operator: bash, command: 'sleep 1; touch "{{ params.dir }}/ready"'}
+  - {id: wait_poke, operator: file_sensor, filepath: "{{ params.dir }}/ready", poke_interval: 200ms}
+  - {id: wait_resched, operator: file_sensor, filepath: "{{ params.dir }}/re*", poke_interval: 300ms, mode: reschedule}
+  - {id: after, operator: bash, depends_on: [wait_poke, wait_resched], command: echo after}
+  - {id: never, operator: bash_sensor, command: 'exit 3', poke_interval: 200ms, timeout: 1s}
+  - {id: never_soft, operator: bash_sensor, command: 'false', poke_interval: 200ms, timeout: 1s, mode: reschedule, soft_fail: true}
+  - {id: below_never, operator: empty, depends_on: [never]}
+  - {id: when, operator: date_time_sensor, target_time: "{{ data_interval_end }}", poke_interval: 100ms}
+`
+
+// TestSensorsOnBothStores runs sensors through the scheduler and the
+// local executor: poke mode waits inside its try; reschedule mode ends
+// each poke up_for_reschedule and pokes again without a new try; a
+// timeout fails without spending a retry, or skips with soft_fail.
+func TestSensorsOnBothStores(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		h := startOn(t, dbURL(), map[string]string{"sensors": sensorsDAG})
+		dir := t.TempDir()
+		runID := h.trigger("sensors", map[string]any{"dir": dir})
+		// The reschedule-mode sensor waits without a slot at some point.
+		testenv.Eventually(t, "wait_resched up_for_reschedule", 20*time.Second, func() (bool, string) {
+			ti := h.tis("sensors", runID)["wait_resched"]
+			return ti.State == store.StateUpForReschedule || ti.State == store.StateSuccess, h.states("sensors", runID)
+		})
+		if run := h.waitRun("sensors", runID); run.State != store.RunFailed {
+			t.Fatalf("run %s, want failed (never times out): %s", run.State, h.states("sensors", runID))
+		}
+		const (
+			S  = store.StateSuccess
+			F  = store.StateFailed
+			K  = store.StateSkipped
+			UF = store.StateUpstreamFailed
+		)
+		h.wantStates("sensors", runID, map[string]store.TaskState{"make": S, "wait_poke": S, "wait_resched": S, "after": S,
+			"never": F, "never_soft": K, "below_never": UF, "when": S})
+		tis := h.tis("sensors", runID)
+		for _, id := range []string{"wait_poke", "wait_resched", "never", "never_soft"} {
+			if tis[id].TryNumber != 1 {
+				t.Errorf("%s ended at try %d, want 1 (a reschedule and a sensor's timeout spend no try)", id, tis[id].TryNumber)
+			}
+			if tis[id].Pokes != 0 || !tis[id].FirstPokeAt.IsZero() {
+				t.Errorf("%s keeps its progress after its end: %d pokes from %v", id, tis[id].Pokes, tis[id].FirstPokeAt)
+			}
+		}
+		resched := h.log("sensors", runID, "wait_resched", 1)
+		if n := strings.Count(resched, "sirocco: starting try 1 "); n < 2 {
+			t.Errorf("wait_resched started %d pokes in try 1's log, want several:\n%s", n, resched)
+		}
+		if !strings.Contains(resched, "sirocco: not yet: rescheduled to") {
+			t.Errorf("wait_resched's log does not say it was rescheduled:\n%s", resched)
+		}
+		if poke := h.log("sensors", runID, "wait_poke", 1); !strings.Contains(poke, "next poke in 200ms") {
+			t.Errorf("wait_poke's log does not show its pokes:\n%s", poke)
+		}
+		if log := h.log("sensors", runID, "never", 1); !strings.Contains(log, "sensor timed out") {
+			t.Errorf("never's log does not say it timed out:\n%s", log)
+		}
+		if log := h.log("sensors", runID, "never_soft", 1); !strings.Contains(log, "(soft_fail)") {
+			t.Errorf("never_soft's log does not say it was skipped by soft_fail:\n%s", log)
+		}
+	})
+}
+
+// externalDAGs: a watcher waits for a task of another DAG's run of the
+// same logical date, for the whole run of the day before, and fails when
+// the task it watches fails.
+const (
+	producerDAG = `
+dag_id: producer
+params: {fail: {type: boolean, default: false}}
+tasks:
+  - {id: produce, operator: bash, command: 'sleep 1; test "{{ params.fail }}" != True'}
+`
+	watcherDAG = `
+dag_id: watcher
+tasks:
+  - {id: task_done, operator: external_task_sensor, external_dag_id: producer, external_task_id: produce,
+     poke_interval: 200ms, mode: reschedule, failed_states: [failed, upstream_failed], timeout: 20s}
+  - {id: yesterday, operator: external_task_sensor, external_dag_id: producer, execution_delta: 24h,
+     poke_interval: 200ms, timeout: 20s}
+`
+)
+
+// TestExternalTaskSensorAcrossDAGs: the sensor reads the store for the
+// other DAG's run with the matching logical date.
+func TestExternalTaskSensorAcrossDAGs(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		h := startOn(t, dbURL(), map[string]string{"producer": producerDAG, "watcher": watcherDAG})
+		day := time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC)
+		watch := h.triggerAt("watcher", nil, day)
+		h.triggerAt("producer", nil, day.Add(-24*time.Hour))
+		h.triggerAt("producer", nil, day)
+		if run := h.waitRun("watcher", watch); run.State != store.RunSuccess {
+			t.Fatalf("watcher %s: %s", run.State, h.states("watcher", watch))
+		}
+		if log := h.log("watcher", watch, "task_done", 1); !strings.Contains(log, "sensor: poking for produce of producer at 2026-02-03T00:00:00Z") {
+			t.Errorf("task_done's log:\n%s", log)
+		}
+
+		// The watched task fails: the sensor fails (a retry would not mend it).
+		next := day.Add(48 * time.Hour)
+		watch = h.triggerAt("watcher", nil, next)
+		h.triggerAt("producer", map[string]any{"fail": true}, next)
+		if run := h.waitRun("watcher", watch); run.State != store.RunFailed {
+			t.Fatalf("watcher %s: %s", run.State, h.states("watcher", watch))
+		}
+		h.wantStates("watcher", watch, map[string]store.TaskState{"task_done": store.StateFailed})
+		if log := h.log("watcher", watch, "task_done", 1); !strings.Contains(log, "task produce of producer at 2026-02-05T00:00:00Z is failed (failed_states)") {
+			t.Errorf("task_done's log:\n%s", log)
+		}
+	})
+}
+
+// TestHTTPSensor: the sensor polls a real server until its answer passes
+// response_check; refused answers (503, a body that does not match) mean
+// not yet.
+func TestHTTPSensor(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n := calls.Add(1); {
+		case n == 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case n == 2:
+			fmt.Fprint(w, `{"status": "starting"}`)
+		default:
+			fmt.Fprint(w, `{"status": "ready"}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("SIROCCO_CONN_STATUS_API", srv.URL)
+	h := start(t, map[string]string{"http": `
+dag_id: http_wait
+tasks:
+  - id: ready
+    operator: http_sensor
+    http_conn_id: status_api
+    endpoint: /status
+    response_check: {json_path: $.status, equals: ready}
+    poke_interval: 100ms
+    mode: reschedule
+`})
+	runID := h.trigger("http_wait", nil)
+	if run := h.waitRun("http_wait", runID); run.State != store.RunSuccess {
+		t.Fatalf("run %s: %s\n%s", run.State, h.states("http_wait", runID), h.log("http_wait", runID, "ready", 1))
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+}
+
+// TestRescheduleSensorSurvivesARestart: Sirocco stops while a sensor is
+// up_for_reschedule; the next start on the same database pokes it again
+// in the same try, its poke count goes on, and its timeout still counts
+// from the first poke before the restart, not from zero.
+func TestRescheduleSensorSurvivesARestart(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		url, files := dbURL(), t.TempDir()
+		dags := map[string]string{"restart": fmt.Sprintf(`
+dag_id: restart
+tasks:
+  - {id: gives_up, operator: bash_sensor, command: 'test -e %[1]s/never', mode: reschedule, poke_interval: 500ms, timeout: 4s}
+  - {id: finds, operator: file_sensor, filepath: %[1]s/later, mode: reschedule, poke_interval: 500ms}
+`, files)}
+		first := startOn(t, url, dags)
+		runID := first.trigger("restart", nil)
+		var before store.TaskInstance
+		testenv.Eventually(t, "two pokes of gives_up", 20*time.Second, func() (bool, string) {
+			before = first.tis("restart", runID)["gives_up"]
+			return before.State == store.StateUpForReschedule && before.Pokes >= 2, first.states("restart", runID)
+		})
+		first.stop()
+		// Time passes while Sirocco is down; the timeout counts it.
+		time.Sleep(2 * time.Second)
+
+		restarted := time.Now()
+		second := startOn(t, url, dags)
+		testenv.Eventually(t, "gives_up to poke again", 20*time.Second, func() (bool, string) {
+			ti := second.tis("restart", runID)["gives_up"]
+			return ti.Pokes > before.Pokes || ti.State.Finished(), second.states("restart", runID)
+		})
+		if err := os.WriteFile(filepath.Join(files, "later"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if run := second.waitRun("restart", runID); run.State != store.RunFailed {
+			t.Fatalf("run %s: %s", run.State, second.states("restart", runID))
+		}
+		tis := second.tis("restart", runID)
+		if tis["gives_up"].State != store.StateFailed || tis["finds"].State != store.StateSuccess {
+			t.Fatalf("%s", second.states("restart", runID))
+		}
+		for id, ti := range tis {
+			if ti.TryNumber != 1 {
+				t.Errorf("%s ended at try %d, want 1: the restart resumed the try", id, ti.TryNumber)
+			}
+		}
+		end := tis["gives_up"].EndDate
+		if waited := end.Sub(before.FirstPokeAt); waited > 4*time.Second+2*time.Second {
+			t.Errorf("gives_up timed out %s after its first poke, want about its 4s timeout", waited)
+		}
+		if after := end.Sub(restarted); after >= 4*time.Second {
+			t.Errorf("gives_up timed out %s after the restart: its timeout started again", after)
+		}
+		log := second.log("restart", runID, "gives_up", 1)
+		m := regexp.MustCompile(`condition unmet after (\d+) pokes`).FindStringSubmatch(log)
+		if m == nil {
+			t.Fatalf("no timeout in the log after the restart:\n%s", log)
+		}
+		if n, _ := strconv.Atoi(m[1]); n <= before.Pokes {
+			t.Errorf("%d pokes in all, want more than the %d before the restart: the count started again", n, before.Pokes)
+		}
+	})
+}
