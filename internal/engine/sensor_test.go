@@ -236,3 +236,33 @@ tasks:
 		}
 	})
 }
+
+// TestSensorsExample runs the shipped examples/dags/sensors.yaml as it
+// is (its flag file moved to the test's folder).
+func TestSensorsExample(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("..", "..", "examples", "dags", "sensors.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, map[string]string{"sensors": string(body)})
+	flag := filepath.Join(t.TempDir(), "flag")
+	runID := h.triggerAt("sensors", map[string]any{"flag": flag}, time.Now().UTC())
+	if run := h.waitRunWithin("sensors", runID, time.Minute); run.State != store.RunSuccess {
+		t.Fatalf("run %s (%s)", run.State, h.states("sensors", runID))
+	}
+	tis := h.tis("sensors", runID)
+	for id, ti := range tis {
+		if ti.State != store.StateSuccess || ti.TryNumber != 1 {
+			t.Errorf("%s: %s at try %d, want success at try 1", id, ti.State, ti.TryNumber)
+		}
+	}
+	if log := h.log("sensors", runID, "cool_down", 1); strings.Count(log, "sirocco: starting try 1 ") < 2 {
+		t.Errorf("cool_down did not reschedule:\n%s", log)
+	}
+	if log := h.log("sensors", runID, "report", 1); !strings.Contains(log, "ready at") {
+		t.Errorf("report's log:\n%s", log)
+	}
+	if _, err := os.Stat(flag); !os.IsNotExist(err) {
+		t.Errorf("the flag file is left: %v", err)
+	}
+}
