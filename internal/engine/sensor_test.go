@@ -44,10 +44,15 @@ func TestSensorsOnBothStores(t *testing.T) {
 		dir := t.TempDir()
 		runID := h.trigger("sensors", map[string]any{"dir": dir})
 		// The reschedule-mode sensor waits without a slot at some point.
+		var waiting store.TaskInstance
 		testenv.Eventually(t, "wait_resched up_for_reschedule", 20*time.Second, func() (bool, string) {
-			ti := h.tis("sensors", runID)["wait_resched"]
-			return ti.State == store.StateUpForReschedule || ti.State == store.StateSuccess, h.states("sensors", runID)
+			waiting = h.tis("sensors", runID)["wait_resched"]
+			return waiting.State == store.StateUpForReschedule, h.states("sensors", runID)
 		})
+		if waiting.TryNumber != 1 || waiting.Pokes < 1 || waiting.FirstPokeAt.IsZero() || waiting.NextRetryAt.IsZero() {
+			t.Errorf("wait_resched waits at try %d, %d pokes from %v, next at %v; want try 1 and its progress",
+				waiting.TryNumber, waiting.Pokes, waiting.FirstPokeAt, waiting.NextRetryAt)
+		}
 		if run := h.waitRun("sensors", runID); run.State != store.RunFailed {
 			t.Fatalf("run %s, want failed (never times out): %s", run.State, h.states("sensors", runID))
 		}

@@ -17,9 +17,8 @@ func isReschedule(err error) bool {
 
 // rescheduleUpdate is the write ending a reschedule-mode poke: the task
 // goes up_for_reschedule until the sensor's wake time (next_retry_at,
-// which the scheduler waits for as for a retry), its try is given back
-// (the next poke's claim counts it again, as Airflow does), and its
-// progress is kept for the next poke.
+// which the scheduler waits for as for a retry) with its progress, which
+// the next poke reads and whose claim keeps the try (store.TaskUpdate.IncTry).
 func rescheduleUpdate(ti store.TaskInstance, err error, now time.Time) store.TaskUpdate {
 	var re *operator.Reschedule
 	errors.As(err, &re)
@@ -28,5 +27,5 @@ func rescheduleUpdate(ti store.TaskInstance, err error, now time.Time) store.Tas
 		at = now
 	}
 	return store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateUpForReschedule,
-		DecTry: true, EndDate: &now, NextRetryAt: &at, FirstPokeAt: &first, Pokes: &pokes}
+		EndDate: &now, NextRetryAt: &at, FirstPokeAt: &first, Pokes: &pokes}
 }

@@ -110,7 +110,7 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	}
 	claimed := ti.State == store.StateRunning && ti.WorkerID == r.WorkerID
 	try := ti.TryNumber
-	if !claimed {
+	if !claimed && ti.Pokes == 0 { // a sensor's next poke goes on with its try
 		try++
 	}
 

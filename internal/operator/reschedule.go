@@ -22,7 +22,7 @@ type Reschedule struct {
 
 // Error says when the sensor pokes again.
 func (r *Reschedule) Error() string {
-	return fmt.Sprintf("not yet: rescheduled to %s (poke %d)", r.At.UTC().Format(time.RFC3339), r.Pokes)
+	return fmt.Sprintf("not yet: rescheduled to %s (poke %d)", r.At.UTC().Format("2006-01-02T15:04:05.000Z07:00"), r.Pokes)
 }
 
 // ErrNoRetry marks a failure no retry can mend: the try fails for good

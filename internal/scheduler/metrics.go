@@ -21,7 +21,5 @@ type Metrics interface {
 // try: it was queued or running and is no longer, in the same try.
 func tryEnded(old, new store.TaskInstance) bool {
 	inFlight := func(s store.TaskState) bool { return s == store.StateQueued || s == store.StateRunning }
-	sameTry := old.TryNumber == new.TryNumber ||
-		new.State == store.StateUpForReschedule && new.TryNumber == old.TryNumber-1 // a reschedule gives its try back
-	return inFlight(old.State) && !inFlight(new.State) && new.State != store.StateNone && sameTry
+	return inFlight(old.State) && !inFlight(new.State) && new.State != store.StateNone && old.TryNumber == new.TryNumber
 }

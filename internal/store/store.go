@@ -161,7 +161,7 @@ type TaskUpdate struct {
 	FromWorker  *string // also require this owner (adopting a dead worker's try)
 	FromTry     *int    // also require this try (a stale try never writes over a newer one)
 	To          TaskState
-	IncTry      bool // try_number = try_number + 1 (the start of a try; clears end_date unless EndDate is set)
+	IncTry      bool // try_number = try_number + 1 (the start of a try; clears end_date unless EndDate is set); none for a sensor's next poke (Pokes > 0)
 	QueuedAt    *time.Time
 	StartDate   *time.Time
 	EndDate     *time.Time
@@ -181,10 +181,6 @@ type TaskUpdate struct {
 	// InfraRerun gives back a try lost to Sirocco rather than to its task:
 	// max_tries and infra_reruns + 1, so the next try spends no retry.
 	InfraRerun bool
-	// DecTry is a sensor's reschedule: try_number = try_number - 1, so
-	// the claim of its next poke counts the same try again (a reschedule
-	// spends no try, as in Airflow).
-	DecTry bool
 	// FirstPokeAt and Pokes set a sensor's progress (a pointer to the
 	// zero time and to 0 clear it).
 	FirstPokeAt *time.Time
@@ -209,15 +205,14 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	ti.State = u.To
 	ti.Version++
 	if u.IncTry {
-		ti.TryNumber++
+		if ti.Pokes == 0 {
+			ti.TryNumber++
+		}
 		ti.EndDate = time.Time{} // a new try has not ended (EndDate below may set it)
 	}
 	if u.InfraRerun {
 		ti.MaxTries++
 		ti.InfraReruns++
-	}
-	if u.DecTry {
-		ti.TryNumber--
 	}
 	if u.Pokes != nil {
 		ti.Pokes = *u.Pokes

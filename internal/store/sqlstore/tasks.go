@@ -144,16 +144,14 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	b.WriteString(`UPDATE task_instances SET state = ?, row_version = row_version + 1, ` + s.changeSeqSet())
 	args = append(args, string(u.To))
 	if u.IncTry {
-		b.WriteString(`, try_number = try_number + 1`)
+		// A sensor's next poke (pokes > 0) goes on with its try.
+		b.WriteString(`, try_number = CASE WHEN pokes > 0 THEN try_number ELSE try_number + 1 END`)
 		if u.EndDate == nil {
 			b.WriteString(`, end_date = NULL`) // a new try has not ended
 		}
 	}
 	if u.InfraRerun {
 		b.WriteString(`, max_tries = max_tries + 1, infra_reruns = infra_reruns + 1`)
-	}
-	if u.DecTry {
-		b.WriteString(`, try_number = try_number - 1`)
 	}
 	set := func(col string, v any) {
 		b.WriteString(", ")

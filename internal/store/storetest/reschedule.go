@@ -12,10 +12,11 @@ func init() {
 }
 
 // testSensorReschedule: a sensor's reschedule is one conditional write
-// that gives back the try (try_number - 1, so the next claim counts the
-// same try), stores the wake time and the sensor's progress (first poke,
-// pokes), and hands the row back as written (UpdateTasks too); the next
-// claim keeps the progress, and a clear resets it.
+// that stores the wake time and the sensor's progress (first poke, pokes)
+// and hands the row back as written (UpdateTasks too); the claim of its
+// next poke keeps the try (IncTry counts no new try while pokes > 0) and
+// the progress; once the progress is cleared (the try's end) or the task
+// is cleared, IncTry counts again.
 func testSensorReschedule(t *testing.T, s store.Store) {
 	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "sense")
 	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "sense"}
@@ -25,7 +26,7 @@ func testSensorReschedule(t *testing.T, s store.Store) {
 	mustUpdateTask(t, s, claim, true)
 
 	// A stale try (FromTry) cannot reschedule.
-	resched := store.TaskUpdate{Key: k, From: running, FromTry: ptr(2), To: store.StateUpForReschedule, DecTry: true,
+	resched := store.TaskUpdate{Key: k, From: running, FromTry: ptr(2), To: store.StateUpForReschedule,
 		EndDate: ptr(at(2 * time.Second)), NextRetryAt: ptr(at(time.Minute)), FirstPokeAt: ptr(at(time.Second)), Pokes: ptr(1)}
 	mustUpdateTask(t, s, resched, false)
 	resched.FromTry = ptr(1)
@@ -34,19 +35,23 @@ func testSensorReschedule(t *testing.T, s store.Store) {
 		t.Fatalf("reschedule: %+v, %v", w, err)
 	}
 	got := mustGetTI(t, s, k)
-	if got.State != store.StateUpForReschedule || got.TryNumber != 0 || !got.NextRetryAt.Equal(stored(at(time.Minute))) ||
+	if got.State != store.StateUpForReschedule || got.TryNumber != 1 || !got.NextRetryAt.Equal(stored(at(time.Minute))) ||
 		!got.FirstPokeAt.Equal(stored(at(time.Second))) || got.Pokes != 1 {
 		t.Fatalf("after the reschedule: state %q try %d next %v first poke %v pokes %d", got.State, got.TryNumber,
 			got.NextRetryAt, got.FirstPokeAt, got.Pokes)
 	}
 	same(t, "the row UpdateTaskRow returned", w.Row, got)
 	if want, ok := resched.Apply(store.TaskInstance{TaskKey: k, State: store.StateRunning, TryNumber: 1}); !ok ||
-		want.TryNumber != 0 || !want.FirstPokeAt.Equal(got.FirstPokeAt) || want.Pokes != 1 {
+		want.TryNumber != 1 || !want.FirstPokeAt.Equal(got.FirstPokeAt) || want.Pokes != 1 {
 		t.Errorf("Apply disagrees with the store: %+v", want)
 	}
 
-	// The next poke's claim counts the same try and keeps the progress.
+	// The next poke's claim counts the same try and keeps the progress,
+	// and Apply agrees.
 	claim.From = []store.TaskState{store.StateUpForReschedule}
+	if want, ok := claim.Apply(got); !ok || want.TryNumber != 1 {
+		t.Errorf("Apply of the next poke's claim: try %d, want 1", want.TryNumber)
+	}
 	mustUpdateTask(t, s, claim, true)
 	got = mustGetTI(t, s, k)
 	if got.TryNumber != 1 || got.Pokes != 1 || got.FirstPokeAt.IsZero() {
@@ -55,7 +60,7 @@ func testSensorReschedule(t *testing.T, s store.Store) {
 	// Its second reschedule, in a batch.
 	resched.Pokes = ptr(2)
 	ws, err := s.UpdateTasks(t.Context(), []store.TaskUpdate{resched})
-	if err != nil || !ws[0].OK || ws[0].Row.Pokes != 2 || ws[0].Row.TryNumber != 0 {
+	if err != nil || !ws[0].OK || ws[0].Row.Pokes != 2 || ws[0].Row.TryNumber != 1 {
 		t.Fatalf("batched reschedule: %+v, %v", ws, err)
 	}
 
@@ -68,10 +73,21 @@ func testSensorReschedule(t *testing.T, s store.Store) {
 		t.Fatalf("after a clear: state %q pokes %d first poke %v next %v", got.State, got.Pokes, got.FirstPokeAt, got.NextRetryAt)
 	}
 
-	// Clearing the progress on a try's end: pointers to zero values.
+	claim.From = nil
+	mustUpdateTask(t, s, claim, true)
+	if got = mustGetTI(t, s, k); got.TryNumber != 2 {
+		t.Fatalf("the claim after a clear: try %d, want 2", got.TryNumber)
+	}
+
+	// Clearing the progress at a try's end (pointers to zero values): the
+	// next claim is a new try.
 	mustUpdateTask(t, s, store.TaskUpdate{Key: k, To: store.StateRunning, FirstPokeAt: ptr(at(time.Second)), Pokes: ptr(3)}, true)
-	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: running, To: store.StateSuccess, FirstPokeAt: ptr(time.Time{}), Pokes: ptr(0)}, true)
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: running, To: store.StateUpForRetry, FirstPokeAt: ptr(time.Time{}), Pokes: ptr(0)}, true)
 	if got = mustGetTI(t, s, k); got.Pokes != 0 || !got.FirstPokeAt.IsZero() {
-		t.Fatalf("after success: pokes %d first poke %v", got.Pokes, got.FirstPokeAt)
+		t.Fatalf("after the try's end: pokes %d first poke %v", got.Pokes, got.FirstPokeAt)
+	}
+	mustUpdateTask(t, s, claim, true)
+	if got = mustGetTI(t, s, k); got.TryNumber != 3 {
+		t.Fatalf("the retry's claim: try %d, want 3", got.TryNumber)
 	}
 }
