@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"context"
+
 	"fmt"
+	"github.com/sirocco-dev/sirocco/internal/actions"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -270,4 +273,36 @@ func TestSensorsExample(t *testing.T) {
 	if _, err := os.Stat(flag); !os.IsNotExist(err) {
 		t.Errorf("the flag file is left: %v", err)
 	}
+}
+
+// TestClearARunningSensorStartsItAgain: a reschedule-mode sensor cleared
+// while it pokes is handed back with its progress gone: its next try is
+// counted and its timeout starts from that try's first poke.
+func TestClearARunningSensorStartsItAgain(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		h := startOn(t, dbURL(), map[string]string{"slow": `
+dag_id: slow
+tasks:
+  - {id: s, operator: bash_sensor, command: 'sleep 1; false', mode: reschedule, poke_interval: 100ms}
+`})
+		runID := h.trigger("slow", nil)
+		testenv.Eventually(t, "s's second poke to run", 20*time.Second, func() (bool, string) {
+			ti := h.tis("slow", runID)["s"]
+			return ti.State == store.StateRunning && ti.Pokes >= 1, h.states("slow", runID)
+		})
+		res, err := actions.Clear(context.Background(), h.st, h.eng.Bag.DAGs()["slow"],
+			actions.ClearRequest{RunID: runID, TaskIDs: []string{"s"}}, time.Now().UTC())
+		if err != nil || res.Restarting != 1 {
+			t.Fatalf("clear: %+v, %v", res, err)
+		}
+		h.eng.Loop.Kick()
+		var ti store.TaskInstance
+		testenv.Eventually(t, "s's new try to wait", 20*time.Second, func() (bool, string) {
+			ti = h.tis("slow", runID)["s"]
+			return ti.TryNumber == 2 && ti.State == store.StateUpForReschedule, h.states("slow", runID)
+		})
+		if ti.Pokes != 1 {
+			t.Errorf("the new try has %d pokes, want 1: the cleared try's progress was kept", ti.Pokes)
+		}
+	})
 }

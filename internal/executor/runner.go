@@ -529,10 +529,12 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 	if !w.OK {
 		// Cleared while it ran: now that the try has stopped, hand the task
 		// back to the scheduler to run again.
-		back, err := r.Store.UpdateTaskRow(wctx, store.TaskUpdate{
+		hand := store.TaskUpdate{
 			Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, FromWorker: &r.WorkerID, FromTry: &ti.TryNumber,
 			To: store.StateNone,
-		})
+		}
+		scheduler.EndPokes(&hand, ti) // a cleared sensor starts again
+		back, err := r.Store.UpdateTaskRow(wctx, hand)
 		if err != nil {
 			return fmt.Errorf("hand back cleared %s: %w", ti.TaskID, err)
 		}

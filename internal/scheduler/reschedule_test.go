@@ -77,3 +77,25 @@ func TestFailureEndsASensorsProgress(t *testing.T) {
 		t.Errorf("failure of another task writes sensor fields: %+v", u)
 	}
 }
+
+// TestRestartingSensorOfADeadWorkerStartsAgain: a cleared sensor whose
+// executor died is handed back to none by the scheduler with its progress
+// cleared, so its next claim counts a new try.
+func TestRestartingSensorOfADeadWorkerStartsAgain(t *testing.T) {
+	t.Parallel()
+	d := testDAG(t, "d", "none", "s")
+	w := newWorld(d)
+	w.addRun(d, "r", store.RunRunning, map[string]store.TaskState{"s": store.StateRestarting})
+	ti := w.ti("r", "s")
+	ti.WorkerID, ti.TryNumber, ti.Pokes, ti.FirstPokeAt = "gone", 1, 3, t0
+	p := Decide(w.snap)
+	for _, u := range p.TaskUpdates {
+		if u.Key.TaskID == "s" && u.To == store.StateNone {
+			if u.Pokes == nil || *u.Pokes != 0 || u.FirstPokeAt == nil || !u.FirstPokeAt.IsZero() {
+				t.Fatalf("hand-back %+v keeps the sensor's progress", u)
+			}
+			return
+		}
+	}
+	t.Fatalf("no hand-back of the dead worker's restarting sensor: %+v", p.TaskUpdates)
+}
