@@ -99,3 +99,17 @@ func TestRestartingSensorOfADeadWorkerStartsAgain(t *testing.T) {
 	}
 	t.Fatalf("no hand-back of the dead worker's restarting sensor: %+v", p.TaskUpdates)
 }
+
+// TestShutdownEndsASensorsProgress: a poke Sirocco's shutdown cut short
+// is given back as a new try (InfraRerun), so its progress goes with it
+// and the next claim counts that try.
+func TestShutdownEndsASensorsProgress(t *testing.T) {
+	t.Parallel()
+	d := testDAG(t, "d", "none", "s")
+	ti := store.TaskInstance{TaskKey: store.TaskKey{DagID: "d", RunID: "r", TaskID: "s"}, State: store.StateRunning,
+		TryNumber: 1, FirstPokeAt: t0, Pokes: 2}
+	u, rerun := ShutdownUpdate(d.Tasks[0], ti, t0)
+	if !rerun || u.Pokes == nil || *u.Pokes != 0 || u.FirstPokeAt == nil || !u.FirstPokeAt.IsZero() {
+		t.Fatalf("shutdown of a sensor's poke: %+v, %v; want a rerun without its progress", u, rerun)
+	}
+}
