@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
