@@ -49,7 +49,7 @@ func (a *app) tasksRun() *cobra.Command {
 }
 
 // runPodTry runs the claimed try with its log streamed to stdout; the exit
-// status is 0 when it succeeded or was skipped, kubeexec.ExitEndedElsewhere
+// status is 0 when it succeeded, was skipped or (a sensor) was rescheduled, kubeexec.ExitEndedElsewhere
 // when the try was not this pod's to end (refused, or marked or cleared
 // while it ran), 1 otherwise.
 func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
@@ -112,7 +112,8 @@ func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 	if err != nil {
 		return err
 	}
-	if end.TryNumber == try && (end.State == store.StateSuccess || end.State == store.StateSkipped) {
+	if end.TryNumber == try && (end.State == store.StateSuccess || end.State == store.StateSkipped ||
+		end.State == store.StateUpForReschedule) { // a sensor's poke that will come back
 		return nil
 	}
 	fmt.Fprintf(a.stderr, "try %d of %s ended %q\n", try, k.TaskID, end.State)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ type harness struct {
 	st  store.Store
 	cfg config.Config
 	dir string
+	// stop ends the engine and closes its store (a restart's first half);
+	// the test's cleanup calls it otherwise.
+	stop func()
 }
 
 func start(t *testing.T, dags map[string]string, tweak ...func(*config.Config)) *harness {
@@ -78,14 +82,18 @@ func startOn(t *testing.T, dbURL string, dags map[string]string, tweak ...func(*
 	}
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("engine: %v", err)
-		}
-		st.Close()
-	})
-	return &harness{t: t, eng: eng, st: st, cfg: cfg, dir: dir}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("engine: %v", err)
+			}
+			st.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return &harness{t: t, eng: eng, st: st, cfg: cfg, dir: dir, stop: stop}
 }
 
 // trigger creates a manual run and kicks the scheduler.

@@ -113,7 +113,7 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	}
 	claimed := ti.State == store.StateRunning && ti.WorkerID == r.WorkerID
 	try := ti.TryNumber
-	if !claimed {
+	if !claimed && ti.Pokes == 0 { // a sensor's next poke goes on with its try
 		try++
 	}
 
@@ -262,6 +262,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		LatestRun: func(now time.Time) bool { return scheduler.IsLatest(t.d, t.run, now) }, Runs: r.Runs, RunType: string(t.run.RunType),
 		Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret), SSH: r.SSH, Kube: r.Kube,
+		FirstPokeAt: t.ti.FirstPokeAt, Pokes: t.ti.Pokes, RunStates: r.Store,
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			if r.WrapHandle != nil {
 				var err error
@@ -302,6 +303,8 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		}
 	case errors.Is(runErr, operator.ErrSkip):
 		lw.Printf("sirocco: %v", skipped(runErr))
+	case isReschedule(runErr):
+		lw.Printf("sirocco: %v", runErr)
 	case stoppedByShutdown(ctx, runErr):
 		// finishTry says so.
 	case errors.Is(runErr, ErrKilled) || errors.Is(runErr, operator.ErrDetach):
@@ -500,12 +503,17 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 		u = store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateSuccess, EndDate: &now}
 	case errors.Is(runErr, operator.ErrSkip):
 		u = store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateSkipped, EndDate: &now}
-	case errors.Is(runErr, ErrKilled) || task == nil:
+	case errors.Is(runErr, ErrKilled) || errors.Is(runErr, operator.ErrNoRetry) || task == nil:
 		u = store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateFailed, EndDate: &now}
+	case isReschedule(runErr):
+		u = rescheduleUpdate(ti, runErr, now)
 	case stoppedByShutdown(ctx, runErr):
 		u, _ = scheduler.ShutdownUpdate(task, ti, now)
 	default:
 		u = scheduler.FailureUpdate(task, ti, now)
+	}
+	if u.To != store.StateUpForReschedule {
+		scheduler.EndPokes(&u, ti)
 	}
 	// Only our own try: one adopted or retried elsewhere is not ours to end.
 	u.FromWorker, u.FromTry, u.Rendered = &r.WorkerID, &ti.TryNumber, rendered
@@ -525,10 +533,12 @@ func (r *Runner) finish(ctx context.Context, task *dag.Task, ti store.TaskInstan
 	if !w.OK {
 		// Cleared while it ran: now that the try has stopped, hand the task
 		// back to the scheduler to run again.
-		back, err := r.Store.UpdateTaskRow(wctx, store.TaskUpdate{
+		hand := store.TaskUpdate{
 			Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, FromWorker: &r.WorkerID, FromTry: &ti.TryNumber,
 			To: store.StateNone,
-		})
+		}
+		scheduler.EndPokes(&hand, ti) // a cleared sensor starts again
+		back, err := r.Store.UpdateTaskRow(wctx, hand)
 		if err != nil {
 			return fmt.Errorf("hand back cleared %s: %w", ti.TaskID, err)
 		}

@@ -81,6 +81,13 @@ type Task struct {
 	// Runs, when set, lets the try trigger, read and clear runs of DAGs
 	// (trigger_dag); nil where no store is at hand.
 	Runs RunControl
+	// FirstPokeAt and Pokes are a reschedule-mode sensor's progress,
+	// stored by its previous poke's Reschedule; zero at a try's first poke.
+	FirstPokeAt time.Time
+	Pokes       int
+	// RunStates reads DAG runs and task instances (external_task_sensor); nil
+	// where no store is at hand.
+	RunStates RunReader
 }
 
 // Result is what a successful try returns. ReturnValue, when set, is pushed

@@ -351,9 +351,9 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 			// Normally the executor hands it back once the try is stopped;
 			// if that executor is gone, nobody else will.
 			if p.isZombie(s, ti) && !s.leftovers(ti) {
-				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
-					Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, To: store.StateNone,
-				})
+				u := store.TaskUpdate{Key: ti.TaskKey, From: []store.TaskState{store.StateRestarting}, To: store.StateNone}
+				EndPokes(&u, *ti) // a cleared sensor starts again
+				p.TaskUpdates = append(p.TaskUpdates, u)
 			}
 		case store.StateRunning:
 			if p.isZombie(s, ti) {
@@ -418,6 +418,7 @@ func FailureUpdate(t *dag.Task, ti store.TaskInstance, now time.Time) store.Task
 	} else {
 		u.To = store.StateFailed
 	}
+	EndPokes(&u, ti)
 	return u
 }
 

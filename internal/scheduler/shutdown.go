@@ -23,7 +23,9 @@ func ShutdownUpdate(t *dag.Task, ti store.TaskInstance, now time.Time) (u store.
 		return FailureUpdate(t, ti, now), false
 	}
 	end := now
-	return store.TaskUpdate{
+	u = store.TaskUpdate{
 		Key: ti.TaskKey, From: []store.TaskState{store.StateRunning}, To: store.StateNone, EndDate: &end, InfraRerun: true,
-	}, true
+	}
+	EndPokes(&u, ti) // the next try is counted: a sensor's poke cut short starts a new try
+	return u, true
 }

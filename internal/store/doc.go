@@ -23,7 +23,10 @@
 //
 // success, failed, upstream_failed, skipped and removed are final
 // (TaskState.Finished): only ClearTasks takes such a task back to none. A try
-// starts on queued -> running, which increments try_number (TaskUpdate.IncTry).
+// starts on queued -> running, which increments try_number (TaskUpdate.IncTry),
+// except a reschedule-mode sensor's next poke: running -> up_for_reschedule
+// keeps the sensor's progress (first_poke_at, pokes > 0) and its try, which
+// the next poke goes on with; every other end of the try clears the progress.
 //
 // # DAG run states
 //

@@ -139,6 +139,12 @@ type TaskInstance struct {
 	// and gave back since the last clear: each raised MaxTries by one, so
 	// it spent no retry. It is what caps such free re-runs.
 	InfraReruns int
+	// FirstPokeAt and Pokes are a reschedule-mode sensor's progress across
+	// its reschedules (Airflow's task_reschedule rows): when its first poke
+	// of the try started, which its timeout counts from, and how many
+	// pokes it has made. Zero outside a sensor's reschedule.
+	FirstPokeAt time.Time
+	Pokes       int
 }
 
 // TaskStateRow is a task instance's state alone (Store.TaskStates).
@@ -155,7 +161,7 @@ type TaskUpdate struct {
 	FromWorker  *string // also require this owner (adopting a dead worker's try)
 	FromTry     *int    // also require this try (a stale try never writes over a newer one)
 	To          TaskState
-	IncTry      bool // try_number = try_number + 1 (the start of a try; clears end_date unless EndDate is set)
+	IncTry      bool // try_number = try_number + 1 (the start of a try; clears end_date unless EndDate is set); none for a sensor's next poke (Pokes > 0)
 	QueuedAt    *time.Time
 	StartDate   *time.Time
 	EndDate     *time.Time
@@ -175,6 +181,10 @@ type TaskUpdate struct {
 	// InfraRerun gives back a try lost to Sirocco rather than to its task:
 	// max_tries and infra_reruns + 1, so the next try spends no retry.
 	InfraRerun bool
+	// FirstPokeAt and Pokes set a sensor's progress (a pointer to the
+	// zero time and to 0 clear it).
+	FirstPokeAt *time.Time
+	Pokes       *int
 }
 
 // TaskCondition is a state and try a task instance must be in.
@@ -195,12 +205,17 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	ti.State = u.To
 	ti.Version++
 	if u.IncTry {
-		ti.TryNumber++
+		if ti.Pokes == 0 {
+			ti.TryNumber++
+		}
 		ti.EndDate = time.Time{} // a new try has not ended (EndDate below may set it)
 	}
 	if u.InfraRerun {
 		ti.MaxTries++
 		ti.InfraReruns++
+	}
+	if u.Pokes != nil {
+		ti.Pokes = *u.Pokes
 	}
 	setTime := func(dst *time.Time, v *time.Time) {
 		if v != nil {
@@ -212,6 +227,7 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	setTime(&ti.EndDate, u.EndDate)
 	setTime(&ti.NextRetryAt, u.NextRetryAt)
 	setTime(&ti.HeartbeatAt, u.HeartbeatAt)
+	setTime(&ti.FirstPokeAt, u.FirstPokeAt)
 	if u.Hostname != nil {
 		ti.Hostname = *u.Hostname
 	}

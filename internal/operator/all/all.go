@@ -11,6 +11,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/operator/kubernetes"
 	"github.com/sirocco-dev/sirocco/internal/operator/latestonly"
 	"github.com/sirocco-dev/sirocco/internal/operator/python"
+	"github.com/sirocco-dev/sirocco/internal/operator/sensor"
 	"github.com/sirocco-dev/sirocco/internal/operator/spark"
 	"github.com/sirocco-dev/sirocco/internal/operator/ssh"
 	"github.com/sirocco-dev/sirocco/internal/operator/triggerdag"
@@ -19,7 +20,7 @@ import (
 // Registry returns a fresh registry of the built-in operators.
 func Registry() operator.Registry {
 	r := operator.Registry{}
-	for _, f := range []operator.Factory{bash.Factory, branch.BranchFactory, branch.ShortCircuitFactory, empty.Factory, httpop.Factory, kubernetes.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory, ssh.Factory, triggerdag.Factory, latestonly.Factory} {
+	for _, f := range append([]operator.Factory{bash.Factory, branch.BranchFactory, branch.ShortCircuitFactory, empty.Factory, httpop.Factory, kubernetes.Factory, python.Factory, spark.SubmitFactory, spark.RestFactory, ssh.Factory, triggerdag.Factory, latestonly.Factory}, sensor.Factories()...) {
 		r[f.Spec.Name] = f
 	}
 	return r

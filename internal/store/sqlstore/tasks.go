@@ -144,7 +144,8 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	b.WriteString(`UPDATE task_instances SET state = ?, row_version = row_version + 1, ` + s.changeSeqSet())
 	args = append(args, string(u.To))
 	if u.IncTry {
-		b.WriteString(`, try_number = try_number + 1`)
+		// A sensor's next poke (pokes > 0) goes on with its try.
+		b.WriteString(`, try_number = CASE WHEN pokes > 0 THEN try_number ELSE try_number + 1 END`)
 		if u.EndDate == nil {
 			b.WriteString(`, end_date = NULL`) // a new try has not ended
 		}
@@ -184,6 +185,12 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	}
 	if u.Rendered != nil {
 		set("rendered", blob(*u.Rendered))
+	}
+	if u.FirstPokeAt != nil {
+		set("first_poke_at", s.tp(u.FirstPokeAt))
+	}
+	if u.Pokes != nil {
+		set("pokes", *u.Pokes)
 	}
 	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ?`)
 	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID)
@@ -259,7 +266,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 		cleared = 0
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
-				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL
+				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL, first_poke_at = NULL, pokes = 0
 				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running', 'restarting')`,
 				retries[id], dagID, runID, id)
 			if err != nil {
