@@ -119,5 +119,6 @@ func (c *RunControl) Paused(ctx context.Context, dagID string) (bool, error) {
 }
 
 func runInfo(r store.DagRun) operator.RunInfo {
-	return operator.RunInfo{DagID: r.DagID, RunID: r.RunID, State: string(r.State), LogicalDate: r.LogicalDate}
+	return operator.RunInfo{DagID: r.DagID, RunID: r.RunID, State: string(r.State), LogicalDate: r.LogicalDate,
+		QueuedAt: r.QueuedAt}
 }

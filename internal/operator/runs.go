@@ -37,6 +37,9 @@ type RunInfo struct {
 	DagID, RunID string
 	State        string // queued | running | success | failed
 	LogicalDate  time.Time
+	// QueuedAt moves forward when a clear requeues the run: a resumed
+	// reset_dag_run tells by it whether its clear happened.
+	QueuedAt time.Time
 }
 
 // Errors RunControl's callers tell apart.

@@ -62,6 +62,11 @@ type Snapshot struct {
 	// whether the previous run lets it start (pastdeps.go); one missing
 	// here waits.
 	PastDeps map[store.TaskKey]PastDep
+	// PastBlockers are queued runs that a running run's depends_on_past
+	// task waits for (a cleared or late-created earlier run): they start
+	// even beyond max_active_runs, as the run holding the slot cannot
+	// end before them.
+	PastBlockers map[runKey]bool
 }
 
 // Adoption is a running try of a dead worker that this scheduler's executor
@@ -190,7 +195,7 @@ func Decide(s Snapshot) Plan {
 		tis := byRun[runKey{r.DagID, r.RunID}]
 		switch r.State {
 		case store.RunQueued:
-			if runningRuns[r.DagID] >= d.MaxActiveRuns {
+			if runningRuns[r.DagID] >= d.MaxActiveRuns && !s.PastBlockers[runKey{r.DagID, r.RunID}] {
 				continue
 			}
 			runningRuns[r.DagID]++

@@ -311,7 +311,7 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	}
 	as := l.assume(outs)
 	snap.Choices = l.choices(ctx, snap) // after assume: a branch's success this tick counts
-	snap.PastDeps = l.pastDeps(ctx, snap)
+	snap.PastDeps, snap.PastBlockers = l.pastDeps(ctx, snap)
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
 		plan.CreateRuns = nil

@@ -86,8 +86,9 @@ func IsLatest(d *dag.DAG, r store.DagRun, now time.Time) bool {
 // loop as its tasks end) and from the store otherwise (a clear or a mark
 // of it wakes the loop through Kick or the store's watch), so a waiting
 // task is looked at again on exactly the events that can release it.
-func (l *Loop) pastDeps(ctx context.Context, snap Snapshot) map[store.TaskKey]PastDep {
-	var out map[store.TaskKey]PastDep
+// blockers are the queued previous runs a running run's task waits for
+// (Snapshot.PastBlockers).
+func (l *Loop) pastDeps(ctx context.Context, snap Snapshot) (out map[store.TaskKey]PastDep, blockers map[runKey]bool) {
 	waiting := map[runKey][]*store.TaskInstance{}
 	for i := range snap.TIs {
 		ti := &snap.TIs[i]
@@ -118,7 +119,8 @@ func (l *Loop) pastDeps(ctx context.Context, snap Snapshot) map[store.TaskKey]Pa
 		if r.State == store.RunQueued && running[r.DagID] >= d.MaxActiveRuns {
 			continue // Decide will not start it this tick: no need to look back yet
 		}
-		prevID, prev, has, err := l.previousRun(ctx, snap, r)
+		prevRun, prev, has, err := l.previousRun(ctx, snap, r)
+		prevID := prevRun.RunID
 		if err != nil {
 			l.opts.Logger.Error("cannot read the previous run; depends_on_past tasks wait",
 				"dag_id", r.DagID, "run_id", r.RunID, "err", err)
@@ -131,20 +133,26 @@ func (l *Loop) pastDeps(ctx context.Context, snap Snapshot) map[store.TaskKey]Pa
 			dep := CheckPastDep(d, d.Task(ti.TaskID), has, prevID, prev)
 			out[ti.TaskKey] = dep
 			l.notePastWait(ti.TaskKey, dep)
+			if !dep.Met && r.State == store.RunRunning && prevRun.State == store.RunQueued {
+				if blockers == nil {
+					blockers = map[runKey]bool{}
+				}
+				blockers[runKey{prevRun.DagID, prevRun.RunID}] = true
+			}
 		}
 	}
-	return out
+	return out, blockers
 }
 
-// previousRun returns the id and task states of the run before r, or
-// has false when r is the DAG's first.
-func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (string, map[string]store.TaskState, bool, error) {
+// previousRun returns the run before r and its task states, or has
+// false when r is the DAG's first.
+func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (store.DagRun, map[string]store.TaskState, bool, error) {
 	prev, err := l.opts.Store.PreviousRun(ctx, r.DagID, r.LogicalDate)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", nil, false, nil
+		return store.DagRun{}, nil, false, nil
 	}
 	if err != nil {
-		return "", nil, false, err
+		return store.DagRun{}, nil, false, err
 	}
 	states := map[string]store.TaskState{}
 	if l.active.runs[runKey{prev.DagID, prev.RunID}] {
@@ -153,16 +161,16 @@ func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (
 				states[ti.TaskID] = ti.State
 			}
 		}
-		return prev.RunID, states, true, nil
+		return prev, states, true, nil
 	}
 	tis, err := l.opts.Store.ListTaskInstances(ctx, prev.DagID, prev.RunID)
 	if err != nil {
-		return "", nil, false, fmt.Errorf("task instances of %s/%s: %w", prev.DagID, prev.RunID, err)
+		return store.DagRun{}, nil, false, fmt.Errorf("task instances of %s/%s: %w", prev.DagID, prev.RunID, err)
 	}
 	for _, ti := range tis {
 		states[ti.TaskID] = ti.State
 	}
-	return prev.RunID, states, true, nil
+	return prev, states, true, nil
 }
 
 // notePastWait logs at debug, once per reason, why a task instance waits

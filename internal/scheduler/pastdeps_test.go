@@ -111,3 +111,27 @@ func TestDecideLatestOnlyFlag(t *testing.T) {
 	}
 	w.apply(Decide(w.snap))
 }
+
+// TestDecideStartsAPastBlockerBeyondMaxActiveRuns: a queued run named in
+// PastBlockers starts though max_active_runs is reached; another queued
+// run still waits for a slot.
+func TestDecideStartsAPastBlockerBeyondMaxActiveRuns(t *testing.T) {
+	t.Parallel()
+	d := testDAG(t, "d", "@daily", "a", "b:a")
+	d.Task("b").DependsOnPast = true
+	d.MaxActiveRuns = 1
+	w := newWorld(d)
+	w.addRun(d, "r1", store.RunQueued, map[string]store.TaskState{})
+	w.addRun(d, "r2", store.RunRunning, map[string]store.TaskState{"a": store.StateSuccess})
+	w.addRun(d, "r3", store.RunQueued, map[string]store.TaskState{})
+	w.snap.PastBlockers = map[runKey]bool{{"d", "r1"}: true}
+	started := map[string]bool{}
+	for _, u := range Decide(w.snap).RunUpdates {
+		if u.To == store.RunRunning {
+			started[u.RunID] = true
+		}
+	}
+	if !started["r1"] || started["r3"] {
+		t.Errorf("started %v, want r1 (a past blocker) only", started)
+	}
+}

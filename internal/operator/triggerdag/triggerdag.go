@@ -77,6 +77,15 @@ type handle struct {
 	Conf        map[string]any `json:"conf,omitempty"`
 	Reset       bool           `json:"reset_dag_run,omitempty"`
 	SkipExists  bool           `json:"skip_when_already_exists,omitempty"`
+	// Existed is set when a run with RunID existed before the try: a
+	// resumed try then does not take it for the run it created.
+	Existed bool `json:"existed,omitempty"`
+	// Clearing is saved just before a reset_dag_run clear of run RunID,
+	// with the run's state and queued_at then: a resumed try clears it
+	// again only if that clear did not happen.
+	Clearing      bool      `json:"clearing,omitempty"`
+	ClearFrom     string    `json:"clear_from,omitempty"`
+	ClearQueuedAt time.Time `json:"clear_queued_at,omitzero"`
 	// Triggered is set once the run was created or cleared: a resumed
 	// try then only waits.
 	Triggered bool     `json:"triggered,omitempty"`
@@ -105,10 +114,25 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 			return operator.Result{}, fmt.Errorf("DAG %s is paused (fail_when_dag_is_paused)", h.DagID)
 		}
 	}
+	if h.Existed, err = exists(ctx, t, h); err != nil {
+		return operator.Result{}, err
+	}
 	if err := save(ctx, t, h); err != nil {
 		return operator.Result{}, err
 	}
 	return run(ctx, t, h)
+}
+
+// exists reports whether run h.RunID of h.DagID exists.
+func exists(ctx context.Context, t *operator.Task, h handle) (bool, error) {
+	_, err := t.Runs.Run(ctx, h.DagID, h.RunID)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, operator.ErrRunNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("read %s run %s: %w", h.DagID, h.RunID, err)
 }
 
 // newHandle reads the rendered fields into the handle of a new trigger.
@@ -263,17 +287,42 @@ func trigger(ctx context.Context, t *operator.Task, h *handle) (skip bool, err e
 	}
 	switch {
 	case h.Reset:
-		h.RunID = info.RunID
-		if err := t.Runs.Clear(ctx, h.DagID, info.RunID); err != nil {
-			return false, err
-		}
-		fmt.Fprintf(t.Log, "sirocco: cleared %s run %s, which existed (reset_dag_run)\n", h.DagID, info.RunID)
-		return false, nil
+		return false, reset(ctx, t, h, info)
 	case h.SkipExists:
 		fmt.Fprintf(t.Log, "sirocco: %v; skipped (skip_when_already_exists)\n", err)
 		return true, operator.ErrSkip
 	}
 	return false, fmt.Errorf("%w (set reset_dag_run to rerun it, or skip_when_already_exists)", err)
+}
+
+// reset clears the existing run info (reset_dag_run), saving first which
+// run it clears and how that run stood, so that a try resumed after a
+// crash around the clear does not clear it a second time (its tasks would
+// run twice).
+func reset(ctx context.Context, t *operator.Task, h *handle, info operator.RunInfo) error {
+	if h.Clearing && h.RunID == info.RunID && cleared(*h, info) {
+		fmt.Fprintf(t.Log, "sirocco: %s run %s was cleared before the restart (reset_dag_run)\n", h.DagID, info.RunID)
+		return nil
+	}
+	h.RunID, h.Clearing, h.ClearFrom, h.ClearQueuedAt = info.RunID, true, info.State, info.QueuedAt
+	if err := save(ctx, t, *h); err != nil {
+		return err
+	}
+	if err := t.Runs.Clear(ctx, h.DagID, info.RunID); err != nil {
+		return err
+	}
+	fmt.Fprintf(t.Log, "sirocco: cleared %s run %s, which existed (reset_dag_run)\n", h.DagID, info.RunID)
+	return nil
+}
+
+// cleared reports whether the clear h.Clearing announced happened: a
+// finished run's clear requeues it (queued_at moves on); an unfinished
+// run is not cleared again, as its tasks run anyway.
+func cleared(h handle, now operator.RunInfo) bool {
+	if h.ClearFrom != "success" && h.ClearFrom != "failed" {
+		return true
+	}
+	return now.QueuedAt.After(h.ClearQueuedAt)
 }
 
 // wait polls the run's state every poke_interval until it is in
@@ -336,9 +385,10 @@ func (Recoverer) Resume(ctx context.Context, t *operator.Task, b []byte) (operat
 	if t.Runs == nil {
 		return operator.Result{}, errors.New("trigger_dag cannot reach the database from this worker")
 	}
-	if !h.Triggered {
+	if !h.Triggered && !h.Existed && !h.Clearing {
 		// Created before the crash, or not: the run id decides, so the
-		// DAG is triggered once.
+		// DAG is triggered once. A run that existed before the try is
+		// not this try's: the trigger (reset, skip or fail) is redone.
 		if _, err := t.Runs.Run(ctx, h.DagID, h.RunID); err == nil {
 			h.Triggered = true
 		}

@@ -64,6 +64,10 @@ func (f *fakeRuns) Clear(_ context.Context, _, runID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "clear "+runID)
+	if x, ok := f.runs[runID]; ok && (x.State == "success" || x.State == "failed") {
+		x.State, x.QueuedAt = "queued", x.QueuedAt.Add(time.Second) // as ClearTasks requeues a finished run
+		f.runs[runID] = x
+	}
 	return nil
 }
 
@@ -124,7 +128,7 @@ func TestTriggerExisting(t *testing.T) {
 	}{
 		{"fails", map[string]any{}, operator.ErrRunExists, "set reset_dag_run", "save, trigger x"},
 		{"skips", map[string]any{"skip_when_already_exists": true}, operator.ErrSkip, "", "save, trigger x"},
-		{"resets", map[string]any{"reset_dag_run": true, "skip_when_already_exists": true}, nil, "", "save, trigger x, clear old, save"},
+		{"resets", map[string]any{"reset_dag_run": true, "skip_when_already_exists": true}, nil, "", "save, trigger x, save, clear old, save"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,5 +244,71 @@ func TestTriggerInATestRunDoesNotWait(t *testing.T) {
 	}
 	if !strings.Contains(ot.Log.(*bytes.Buffer).String(), "does not wait") || len(f.runs) != 1 {
 		t.Errorf("log %q, runs %v", ot.Log, f.runs)
+	}
+}
+
+// TestResumeRedoesTheTriggerOfAnExistingRun: a try that crashed after
+// saving its handle, when a run with its id existed before it, does not
+// take that run for its own: reset_dag_run still clears it, and without
+// reset or skip the try fails as the first one would have.
+func TestResumeRedoesTheTriggerOfAnExistingRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		reset   bool
+		wantErr error
+		calls   string
+	}{
+		{"reset clears", true, nil, "trigger x, save, clear x, save"},
+		{"no reset fails", false, operator.ErrRunExists, "trigger x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake()
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			f.runs["x"] = operator.RunInfo{DagID: "target", RunID: "x", State: "success", LogicalDate: at}
+			h, _ := json.Marshal(handle{Kind: HandleKind, Version: 1, DagID: "target", RunID: "x", LogicalDate: at,
+				Reset: tt.reset, Existed: true, Poke: "1ms", Allowed: []string{"success"}, Failed: []string{"failed"}})
+			var saved [][]byte
+			_, err := (Recoverer{}).Resume(t.Context(), task(f, nil, &saved), h)
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err %v, want %v", err, tt.wantErr)
+			}
+			if got := strings.Join(f.calls, ", "); got != tt.calls {
+				t.Errorf("calls %s, want %s", got, tt.calls)
+			}
+		})
+	}
+}
+
+// TestResetResumedAfterTheClearDoesNotClearTwice: a reset_dag_run try
+// that crashed after its clear (its last handle saved before the clear)
+// resumes by waiting on the cleared run, without a second clear that
+// would run the run's tasks again.
+func TestResetResumedAfterTheClearDoesNotClearTwice(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.runs["old"] = operator.RunInfo{DagID: "target", RunID: "old", State: "success",
+		LogicalDate: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var saved [][]byte
+	tk := task(f, map[string]any{"trigger_dag_id": "target", "trigger_run_id": "x", "logical_date": "2026-01-01",
+		"reset_dag_run": true}, &saved)
+	save := tk.SaveHandle
+	crash := errors.New("crash")
+	tk.SaveHandle = func(ctx context.Context, h []byte) error {
+		if strings.Contains(string(h), `"triggered":true`) {
+			return crash // the process dies before marking the trigger done
+		}
+		return save(ctx, h)
+	}
+	if _, err := (Operator{}).Execute(t.Context(), tk); !errors.Is(err, crash) {
+		t.Fatalf("err %v, want the crash", err)
+	}
+	if _, err := (Recoverer{}).Resume(t.Context(), task(f, nil, &saved), saved[len(saved)-1]); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if got := strings.Count(strings.Join(f.calls, ", "), "clear old"); got != 1 {
+		t.Errorf("calls %s: run old cleared %d times, want once", strings.Join(f.calls, ", "), got)
 	}
 }
