@@ -77,7 +77,8 @@ func TestCorpusConverts(t *testing.T) {
 // TestGolden compares a few outputs with testdata/golden (go test -update
 // rewrites them).
 func TestGolden(t *testing.T) {
-	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc"}
+	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
+		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"
@@ -118,9 +119,9 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:19: task wait_api: @task.sensor wait_api: not supported by this version: sensors"},
 		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:18: task size: @task size: not supported by this version: dynamic task mapping (.expand)"},
 		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:19: task echo: BashOperator: not supported by this version: dynamic task mapping"},
-		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:18: task trigger_next: TriggerDagRunOperator: not supported by this version: triggering another DAG"},
 		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: on_failure_callback=a Python function (notify): not supported by this version: callbacks"},
-		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: depends_on_past=true: not supported by this version: depends_on_past"},
+		{"trigger_dagrun_sdk", "trigger_sdk", "trigger_dagrun_sdk.py:15: task hand_over: deferrable=true is not kept; Sirocco has no triggerer"},
+		{"trigger_dagrun_sdk", "trigger_sdk", "trigger_dagrun_sdk.py:15: task hand_over: unknown argument note=\"handed over by trigger_sdk\" of TriggerDagRunOperator is not converted"},
 		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: schedule: not supported by this version: asset-triggered schedules"},
 		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: outlets=[an Asset (s3://bucket/out), ...]: not supported by this version: assets (outlets)"},
 		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: unknown argument output_encoding=\"utf-8\" of BashOperator is not converted"},
@@ -131,12 +132,14 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},
 	}
 	byFile := map[string][]string{}
+	dagOf := map[string]string{}
 	for _, c := range cases {
 		byFile[c.file] = append(byFile[c.file], c.want)
+		dagOf[c.file] = c.dag
 	}
 	for file, wants := range byFile {
 		_, out, report := importInto(t, "testdata/airflow/"+file+".py")
-		body, err := os.ReadFile(filepath.Join(out, file+".yaml"))
+		body, err := os.ReadFile(filepath.Join(out, dagOf[file]+".yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}

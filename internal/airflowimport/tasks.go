@@ -282,6 +282,14 @@ func (c *converter) fieldValue(t TaskIR, name string, v any) any {
 	if durationKeys[name] {
 		return c.commonValue(t.Loc, t.TaskID, name, v)
 	}
+	if name == "logical_date" && kind(v) == "datetime" {
+		d, err := instantValue(v)
+		if err != nil {
+			c.add(t.Loc, t.TaskID, name+": "+err.Error(), "write the date as YYYY-MM-DD or RFC 3339")
+			return nil
+		}
+		return d
+	}
 	return c.plainOr(t.Loc, t.TaskID, name, v)
 }
 

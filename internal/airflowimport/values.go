@@ -105,6 +105,27 @@ func dateValue(v any) (date, zone string, err error) {
 	return t.Format(time.RFC3339), zone, nil
 }
 
+// instantValue converts a datetime to one instant: YYYY-MM-DD for
+// midnight UTC (or a naive midnight, which Airflow reads as UTC), else
+// RFC 3339 with its offset, so a zone's midnight keeps its zone.
+func instantValue(v any) (string, error) {
+	iso := str(field(v, "iso"))
+	if len(iso) == 10 {
+		return iso, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, iso)
+	if err != nil {
+		t, err = time.Parse("2006-01-02T15:04:05.999999999", iso)
+	}
+	if err != nil {
+		return "", fmt.Errorf("date %q: %w", iso, err)
+	}
+	if _, off := t.Zone(); off == 0 && t.Equal(t.Truncate(24*time.Hour)) {
+		return t.Format("2006-01-02"), nil
+	}
+	return t.Format(time.RFC3339Nano), nil
+}
+
 // xcomTemplate is the template that pulls an XComArg's value.
 func xcomTemplate(v any, filter string) string {
 	key := str(field(v, "key"))

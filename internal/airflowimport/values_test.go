@@ -47,3 +47,25 @@ func TestPlain(t *testing.T) {
 		t.Error("a function has a YAML form")
 	}
 }
+
+// TestInstantValue: a trigger_dag logical_date keeps its instant: only a
+// UTC (or naive) midnight becomes a bare date, a zone's midnight keeps its
+// offset (a bare date would be read in another zone).
+func TestInstantValue(t *testing.T) {
+	for _, c := range []struct{ iso, want string }{
+		{"2024-01-01T00:00:00", "2024-01-01"},
+		{"2024-01-01T00:00:00+00:00", "2024-01-01"},
+		{"2024-03-01T00:00:00+01:00", "2024-03-01T00:00:00+01:00"},
+		{"2025-01-01T06:30:00+00:00", "2025-01-01T06:30:00Z"},
+		{"2025-01-01T06:30:00.250000", "2025-01-01T06:30:00.25Z"},
+		{"2024-03-01", "2024-03-01"},
+	} {
+		got, err := instantValue(map[string]any{"__kind__": "datetime", "iso": c.iso})
+		if err != nil || got != c.want {
+			t.Errorf("instantValue(%s) = %s, %v; want %s", c.iso, got, err, c.want)
+		}
+	}
+	if _, err := instantValue(map[string]any{"__kind__": "datetime", "iso": "yesterday"}); err == nil {
+		t.Error("instantValue(yesterday) gave no error")
+	}
+}

@@ -33,17 +33,19 @@ func importSite(t *testing.T) (dags string, run func(args ...string) (string, er
 // TestImportAirflowThenValidateAndTest: the corpus converts through the
 // CLI, `dags validate` accepts every file written, and the DAGs that need
 // only local things (bash, python, empty, branch) succeed under `dags
-// test`, their branches and short circuits skipping what Airflow skips.
+// test`, their branches and short circuits skipping what Airflow skips;
+// the trigger_dag tasks converted from TriggerDagRunOperator create the
+// target DAG's runs (a dags test run does not wait for them).
 func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	dags, run := importSite(t)
 	out, err := run("dags", "import-airflow", "../airflowimport/testdata/airflow", "--out", dags)
 	if err != nil {
 		t.Fatalf("import-airflow: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "27 DAG(s) written to "+dags+" from 26 file(s); 0 file(s) failed") {
+	if !strings.Contains(out, "32 DAG(s) written to "+dags+" from 30 file(s); 0 file(s) failed") {
 		t.Errorf("import-airflow summary:\n%s", out)
 	}
-	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "27 DAG(s) valid, 0 file(s) with errors") {
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "32 DAG(s) valid, 0 file(s) with errors") {
 		t.Fatalf("dags validate: %v\n%s", err, out)
 	}
 	if out, err := run("db", "migrate"); err != nil {
@@ -67,6 +69,11 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 		{"legacy_imports", map[string]string{"run_this_last": "success"}},
 		{"pendulum_params", map[string]string{"show": "success"}},
 		{"taskflow_context", map[string]string{"stats": "success", "show": "success"}},
+		// A dags test run is manual, hence the latest: latest_only follows its downstream tasks.
+		{"cross_run_classic", map[string]string{"load": "success", "latest_only": "success", "task1": "success", "task3": "success", "task4": "success"}},
+		{"cross_run_taskflow", map[string]string{"latest_only": "success", "publish": "success"}},
+		{"example_trigger_controller_dag", map[string]string{"test_trigger_dagrun": "success"}},
+		{"trigger_sdk", map[string]string{"message": "success", "hand_over": "success"}},
 	}
 	for _, c := range cases {
 		// 2026-01-05 is a Monday: task_branch follows weekday.
@@ -79,6 +86,12 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 			if got := taskState(out, id); got != want {
 				t.Errorf("%s: task %s is %q, want %s\n%s", c.dag, id, got, want, out)
 			}
+		}
+	}
+	out, err = run("dags", "list-runs", "example_trigger_target_dag")
+	for _, want := range []string{"manual__2026-01-05T00:00:00Z", "handed_over__20260105", "2025-01-01T06:30:00Z"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("the triggered runs (list-runs: %v) lack %q:\n%s", err, want, out)
 		}
 	}
 }

@@ -611,3 +611,24 @@ class TriggerRule:
     ALL_SKIPPED = "all_skipped"
     ALWAYS = "always"
     DUMMY = "dummy"
+
+
+class DagRunState:
+    """airflow.utils.state.DagRunState (TriggerDagRunOperator's allowed_states): the state names."""
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class RunState(DagRunState):
+    """airflow.utils.state.State and TaskInstanceState: the state names."""
+    SKIPPED = "skipped"
+    UPSTREAM_FAILED = "upstream_failed"
+    UP_FOR_RETRY = "up_for_retry"
+    UP_FOR_RESCHEDULE = "up_for_reschedule"
+    REMOVED = "removed"
+    SCHEDULED = "scheduled"
+    DEFERRED = "deferred"
+    RESTARTING = "restarting"
+    NONE = None

@@ -28,6 +28,7 @@ _COMMON = {
     "dag": api.dag, "task": api.task, "task_group": api.task_group,
     "Asset": core.Asset, "Dataset": core.Asset, "Connection": core.Connection, "Label": lambda *a, **k: None,
     "TriggerRule": core.TriggerRule, "days_ago": core.days_ago,
+    "DagRunState": core.DagRunState, "State": core.RunState, "TaskInstanceState": core.RunState,
     "AirflowException": core.AirflowException, "AirflowSkipException": core.AirflowSkipException,
     "AirflowFailException": core.AirflowFailException, "DuplicateTaskIdFound": core.DuplicateTaskIdFound,
     "get_current_context": lambda: {},
@@ -53,6 +54,7 @@ _MODULES = {
     "airflow.utils.helpers": ["chain", "cross_downstream"],
     "airflow.utils.dates": ["days_ago"],
     "airflow.utils.trigger_rule": ["TriggerRule"],
+    "airflow.utils.state": ["DagRunState", "State", "TaskInstanceState"],
     "airflow.operators.python": ["get_current_context"],
     "airflow.exceptions": ["AirflowException", "AirflowSkipException", "AirflowFailException", "DuplicateTaskIdFound"],
 }

@@ -1,4 +1,4 @@
-"""TriggerDagRunOperator, callbacks, depends_on_past, assets and unknown arguments."""
+"""Callbacks, assets and unknown arguments; TriggerDagRunOperator and depends_on_past convert."""
 from datetime import datetime
 
 from airflow import DAG, Dataset
