@@ -49,6 +49,14 @@ func Schema(ops map[string]OperatorSpec) ([]byte, error) {
 			"type":        []any{"string", "number", "boolean"},
 		},
 		"trigger_rule": map[string]any{"enum": anySlice(triggerRuleNames())},
+		"asset_condition": map[string]any{
+			"description": "An asset URI, or {all: [...]} / {any: [...]} of them.",
+			"oneOf": []any{schemaString, map[string]any{"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": false,
+				"properties": map[string]any{
+					"all": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/asset_condition"}},
+					"any": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/asset_condition"}},
+				}}},
+		},
 		"default_args": map[string]any{
 			"description":          "Scheduling settings every task inherits unless it sets its own.",
 			"type":                 "object",
