@@ -7,13 +7,13 @@ import (
 // DAG is a parsed, validated pipeline definition. It is immutable once the
 // loader returns it, so the scheduler and executors may share it freely.
 type DAG struct {
-	ID             string
-	Description    string
-	Schedule       Schedule // never nil; NoSchedule when `schedule: none` or assets
+	ID          string
+	Description string
+	Schedule    Schedule // never nil; NoSchedule when `schedule: none` or assets
 	// AssetSchedule is set when the DAG is scheduled on assets (Airflow's
 	// data-aware scheduling): runs come from asset events, not the clock.
-	AssetSchedule *AssetCondition
-	ScheduleSpec   string   // as written, for display
+	AssetSchedule  *AssetCondition
+	ScheduleSpec   string // as written, for display
 	Timezone       *time.Location
 	StartDate      time.Time // zero when absent (only allowed for unscheduled DAGs)
 	EndDate        time.Time // zero = open-ended
