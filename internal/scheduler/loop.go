@@ -111,6 +111,7 @@ type Loop struct {
 	// per tick for branching tasks (choices.go).
 	choiceCache choiceCache
 	branchyDAGs map[*dag.DAG]bool
+	assets      assetState
 
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
@@ -273,6 +274,7 @@ func (l *Loop) watch(ctx context.Context) <-chan struct{} {
 func (l *Loop) changedElsewhere() {
 	l.metaStale.Store(true)
 	l.runsChanged.Store(true)
+	l.assets.stale.Store(true)
 }
 
 // Tick performs one snapshot → decide → apply round and reports whether
@@ -305,11 +307,11 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	snap.Choices = l.choices(ctx, snap) // after assume: a branch's success this tick counts
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
-		plan.CreateRuns = nil
+		plan.CreateRuns, plan.AssetRuns = nil, nil
 	}
 	l.warnUnschedulable(plan.Unschedulable)
 	if plan.Empty() && len(outs) == 0 {
-		return false, plan.WakeAt, nil
+		return false, plan.WakeAt, errors.Join(l.recordAssetEvents(ctx, snap)...)
 	}
 	return plan.needsAnotherLook(), plan.WakeAt, l.apply(ctx, snap, plan, outs, as)
 }
@@ -361,6 +363,9 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	if lx, ok := l.opts.Executor.(LanedExecutor); ok {
 		snap.Lane, snap.LaneSlots = lx.Lane, lx.LaneSlots()
+	}
+	if snap.AssetQueue, err = l.assetQueue(ctx, snap.DAGs, now); err != nil {
+		return Snapshot{}, err
 	}
 	return snap, nil
 }
@@ -440,6 +445,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	log := l.opts.Logger
 	var errs []error
 	errs = append(errs, l.createRuns(ctx, snap, plan.CreateRuns)...)
+	errs = append(errs, l.createAssetRuns(ctx, snap, plan.AssetRuns)...)
 	runs := make(map[runKey]*store.DagRun, len(snap.Runs))
 	for i := range snap.Runs {
 		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]
@@ -500,6 +506,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		}
 		l.opts.Executor.SubmitTask(ws[i].Row, *run)
 	}
+	errs = append(errs, l.recordAssetEvents(ctx, snap)...) // before a run finishes
 	for _, u := range plan.RunUpdates {
 		if tainted[runKey{u.DagID, u.RunID}] {
 			continue // decided on an outcome that was not written: the next tick decides again

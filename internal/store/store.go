@@ -484,6 +484,7 @@ type Store interface {
 	CountStates(ctx context.Context) (StateCounts, error)
 
 	Accounts
+	Assets
 }
 
 // StateCounts is what CountStates returns. A state that no row has is
