@@ -345,3 +345,21 @@ func (l *loader) assetScheduled(d *DAG, n *yaml.Node) bool {
 	d.ScheduleSpec = "assets: " + c.String()
 	return true
 }
+
+// AssetConsumers maps each URI to the ids of the DAGs scheduled on it,
+// sorted: the DAGs an event of that URI is queued for.
+func AssetConsumers(dags map[string]*DAG) map[string][]string {
+	out := map[string][]string{}
+	for id, d := range dags {
+		if d.AssetSchedule == nil {
+			continue
+		}
+		for _, uri := range d.AssetSchedule.URIs() {
+			out[uri] = append(out[uri], id)
+		}
+	}
+	for _, ids := range out {
+		sort.Strings(ids)
+	}
+	return out
+}

@@ -200,7 +200,7 @@ func (l *Loop) recordAssetEvents(ctx context.Context, snap Snapshot) []error {
 	if len(evs) == 0 {
 		return nil
 	}
-	got, err := l.opts.Store.RecordAssetEvents(ctx, evs, assetConsumers(snap.DAGs))
+	got, err := l.opts.Store.RecordAssetEvents(ctx, evs, dag.AssetConsumers(snap.DAGs))
 	if err != nil {
 		return []error{fmt.Errorf("record asset events: %w", err)}
 	}
@@ -226,23 +226,6 @@ func (a *assetState) hasOutlets(d *dag.DAG) bool {
 		a.outlets[d] = has
 	}
 	return has
-}
-
-// assetConsumers maps each URI to the DAGs scheduled on it.
-func assetConsumers(dags map[string]*dag.DAG) map[string][]string {
-	out := map[string][]string{}
-	for id, d := range dags {
-		if d.AssetSchedule == nil {
-			continue
-		}
-		for _, uri := range d.AssetSchedule.URIs() {
-			out[uri] = append(out[uri], id)
-		}
-	}
-	for _, ids := range out {
-		sort.Strings(ids)
-	}
-	return out
 }
 
 // assetExtra reads the asset_extra XCom of a task instance (nil if none).
