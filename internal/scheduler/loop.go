@@ -155,6 +155,7 @@ func NewLoop(opts Options) *Loop {
 // them. It never blocks.
 func (l *Loop) Kick() {
 	l.runsChanged.Store(true)
+	l.assets.stale.Store(true) // an asset event recorded by hand (the API)
 	l.Wake()
 }
 
