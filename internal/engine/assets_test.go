@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/actions"
+	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
@@ -267,4 +269,39 @@ func TestAssetsExample(t *testing.T) {
 			t.Errorf("report's log lacks %q:\n%s", want, log)
 		}
 	}
+}
+
+// TestAssetEventsWakeTheScheduler: with an hour's poll interval, a
+// producer's success triggers its consumer at once (the loop wakes itself
+// on the events it recorded), and so does an event recorded by hand
+// through another handle on the database (`sirocco assets event`, an API
+// server elsewhere): only the store's notification can have woken it.
+func TestAssetEventsWakeTheScheduler(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		h := startOn(t, dbURL(), map[string]string{"p": assetProducerTwo, "c": `
+dag_id: consumer
+schedule: ["s3://b/one"]
+tasks:
+  - {id: read, operator: bash, command: "true"}
+`}, func(c *config.Config) { c.PollInterval = time.Hour })
+		if run := h.waitRun("producer_two", h.trigger("producer_two", nil)); run.State != store.RunSuccess {
+			t.Fatalf("producer: %s", run.State)
+		}
+		h.assetRuns("consumer", 1)
+
+		other, err := sqlstore.Open(context.Background(), h.cfg.DatabaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if _, err := actions.CreateAssetEvent(context.Background(), other, h.eng.Bag.DAGs(), "s3://b/one", nil, time.Now().UTC()); err != nil {
+			t.Fatal(err)
+		}
+		runs := h.assetRuns("consumer", 2)
+		for _, r := range runs {
+			if r.State != store.RunSuccess {
+				t.Errorf("run %s: %s", r.RunID, r.State)
+			}
+		}
+	})
 }
