@@ -263,7 +263,7 @@ func TestAssetsExample(t *testing.T) {
 	for _, want := range []string{
 		`file:///srv/warehouse/orders: 1 update(s), the last by assets_producer.refresh_orders {"format":"parquet"}`,
 		`file:///srv/warehouse/customers: 1 update(s), the last by assets_producer.refresh_customers {}`,
-		"1 orders update(s)",
+		"2 asset(s) updated",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("report's log lacks %q:\n%s", want, log)
