@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -111,7 +112,7 @@ func NormalizeAssetURI(s string) (string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("asset URI %s is not a URI: %v", quoteShort(s), unwrapURLErr(err))
+		return "", fmt.Errorf("asset URI %s is not a URI: %w", quoteShort(s), unwrapURLErr(err))
 	}
 	if u.Scheme == "" {
 		return "", fmt.Errorf("asset URI %s has no scheme (expected e.g. s3://bucket/key, file:///data/x or x-my-scheme://name)", quoteShort(s))
@@ -140,7 +141,7 @@ func NormalizeAssetURI(s string) (string, error) {
 	if u.RawQuery != "" {
 		q, err := url.ParseQuery(u.RawQuery)
 		if err != nil {
-			return "", fmt.Errorf("asset URI %s has a bad query: %v", quoteShort(s), err)
+			return "", fmt.Errorf("asset URI %s has a bad query: %w", quoteShort(s), err)
 		}
 		u.RawQuery = q.Encode() // sorted by key
 	}
@@ -148,7 +149,7 @@ func NormalizeAssetURI(s string) (string, error) {
 }
 
 func unwrapURLErr(err error) error {
-	if ue, ok := err.(*url.Error); ok {
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
 		return ue.Err
 	}
 	return err
