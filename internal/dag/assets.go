@@ -276,6 +276,10 @@ func (l *loader) assetSchedule(n *yaml.Node) (*AssetCondition, bool) {
 
 // assetOp reads a mapping {all: [...]} or {any: [...]}.
 func (l *loader) assetOp(n *yaml.Node, field string, depth int) (*AssetCondition, bool) {
+	if !l.enterNode(n, field) {
+		return nil, false
+	}
+	defer l.leaveNode(n)
 	if depth > maxAssetDepth {
 		l.errAt(n, field, "asset condition nested more than %d levels deep", maxAssetDepth)
 		return nil, false
@@ -299,6 +303,10 @@ func (l *loader) assetOp(n *yaml.Node, field string, depth int) (*AssetCondition
 
 // assetList reads the items of an all or any.
 func (l *loader) assetList(n *yaml.Node, field string, anyOf bool, depth int) (*AssetCondition, bool) {
+	if !l.enterNode(n, field) {
+		return nil, false
+	}
+	defer l.leaveNode(n)
 	r := resolve(n)
 	if r == nil || r.Kind != yaml.SequenceNode {
 		l.typeErr(n, field, "a list of asset URIs or {all: [...]} / {any: [...]}")
@@ -332,6 +340,26 @@ func (l *loader) assetList(n *yaml.Node, field string, anyOf bool, depth int) (*
 		}
 	}
 	return c, ok
+}
+
+// enterNode marks the node n is (or names, for an alias) as being read,
+// reporting an alias to a node that contains it, which would nest forever.
+func (l *loader) enterNode(n *yaml.Node, field string) bool {
+	r := resolve(n)
+	if r == nil {
+		return true
+	}
+	if !l.enter(r) {
+		l.errAt(n, field, "alias *%s refers to a node that contains it", shortText(n.Value, maxQuoteLen))
+		return false
+	}
+	return true
+}
+
+func (l *loader) leaveNode(n *yaml.Node) {
+	if r := resolve(n); r != nil {
+		l.leave(r)
+	}
 }
 
 // assetScheduled sets d's schedule from an asset condition; it reports

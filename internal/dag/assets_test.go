@@ -125,3 +125,13 @@ func TestLoadAssetErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadAssetScheduleAliasLoop: an alias to a condition that contains it
+// is reported once where it is written, not nested until a limit.
+func TestLoadAssetScheduleAliasLoop(t *testing.T) {
+	_, err := Parse("x.yaml", []byte("dag_id: x\nschedule: &s [s3://a, {any: *s}]\ntasks: [{id: a, operator: empty}]\n"), testOpts)
+	want := `x.yaml:2:29: schedule[1].any: alias *s refers to a node that contains it`
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+}
