@@ -13,6 +13,7 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
+	"github.com/sirocco-dev/sirocco/internal/tasklog"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
@@ -187,7 +188,6 @@ func TestAssetsPausedConsumerAndRestart(t *testing.T) {
 				t.Errorf("events of y: %+v", evs)
 			}
 		})
-		setPaused(t, url, "consumer", false)
 		var hs [2]*harness
 		var wg sync.WaitGroup
 		for i := range hs {
@@ -195,7 +195,7 @@ func TestAssetsPausedConsumerAndRestart(t *testing.T) {
 			go func() { defer wg.Done(); hs[i] = startOn(t, url, dags) }()
 		}
 		wg.Wait()
-		for _, h := range hs { // both schedulers are past their start-up, so a stop now is clean
+		for _, h := range hs { // both schedulers are past their start-up (and their Recover)
 			testenv.Eventually(t, "the engine's worker to register", 30*time.Second, func() (bool, string) {
 				ws, err := h.st.ListWorkers(context.Background())
 				if err != nil {
@@ -209,7 +209,18 @@ func TestAssetsPausedConsumerAndRestart(t *testing.T) {
 				return false, "not registered"
 			})
 		}
+		// Unpaused only now: a try started while the other engine still
+		// recovers would look, in this one process, like a gone engine's.
+		setPaused(t, url, "consumer", false)
 		run := hs[0].assetRuns("consumer", 1)[0]
+		if run.State != store.RunSuccess {
+			var logs []string
+			for _, h := range hs { // the try ran under one engine's home
+				b, _ := os.ReadFile(tasklog.Path(h.cfg.LogsDir(), "consumer", run.RunID, "read", 1))
+				logs = append(logs, string(b))
+			}
+			t.Fatalf("consumer: %s (%s)\n%s", run.State, hs[0].states("consumer", run.RunID), strings.Join(logs, "\n"))
+		}
 		hs[0].wantXCom("consumer", run.RunID, "read", `"{\"rows\":7}"`)
 		if q, _ := hs[1].st.AssetQueue(context.Background()); len(q) != 0 {
 			t.Errorf("queue after the run: %+v", q)
