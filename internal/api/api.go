@@ -160,6 +160,9 @@ func (s *server) routes() []route {
 		{"GET", "/variables/{variable_key}", auth.Op, s.getVariable},
 		{"PATCH", "/variables/{variable_key}", auth.Op, s.patchVariable},
 		{"DELETE", "/variables/{variable_key}", auth.Op, s.deleteVariable},
+		{"GET", "/assets", auth.Viewer, s.listAssets},
+		{"GET", "/assets/events", auth.Viewer, s.listAssetEvents},
+		{"POST", "/assets/events", auth.User, s.postAssetEvent},
 		{"GET", "/importErrors", auth.Viewer, s.listImportErrors},
 		{"GET", "/importErrors/{import_error_id}", auth.Viewer, s.getImportError},
 

@@ -113,6 +113,8 @@ func TestAuditEveryWrite(t *testing.T) {
 			event: "PATCH /api/v1/pools/{pool_name}", extra: map[string]any{"pool_name": "p1"}},
 		{method: "DELETE", path: "/api/v1/pools/p1", body: map[string]any{}, status: 204,
 			event: "DELETE /api/v1/pools/{pool_name}", extra: map[string]any{"pool_name": "p1"}},
+		{method: "POST", path: "/api/v1/assets/events", body: map[string]any{"uri": "s3://b/k"}, status: 200,
+			event: "POST /api/v1/assets/events", extra: map[string]any{"uri": "s3://b/k"}},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {

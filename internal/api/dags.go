@@ -240,7 +240,7 @@ func detailOf(d *dag.DAG) *dagDetailJSON {
 }
 
 // scheduleInterval is Airflow's schedule_interval: null for manual-only
-// DAGs, a TimeDelta for "every <duration>", else a CronExpression holding
+// DAGs and DAGs scheduled on assets, a TimeDelta for "every <duration>", else a CronExpression holding
 // the schedule as written (a cron line or a preset).
 func scheduleInterval(d *dag.DAG) any {
 	if d.Schedule == nil || !dag.IsPeriodic(d.Schedule) {

@@ -63,6 +63,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		a.standaloneCmd(), a.schedulerCmd(), a.apiServerCmd(), a.dagsCmd(), a.tasksCmd(), a.dbCmd(),
 		a.poolsCmd(), a.variablesCmd(), a.configCmd(), a.connectionsCmd(), a.kerberosCmd(), a.usersCmd(),
+		a.assetsCmd(),
 	)
 	return root
 }

@@ -51,6 +51,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("dag_id: x\ntasks: [{id: a, operator: py, script: s, callable: m, args: [x], op_kwargs: {k: v}}, {id: b, operator: py}]\n"))
 	// Task groups: nesting, prefixes, a group on a group, a cycle through one.
 	f.Add([]byte("dag_id: x\ntasks: [{id: s, operator: empty, depends_on: [g]}]\ngroups:\n  - id: g\n    depends_on: h\n    prefix_group_id: false\n    tasks: [{id: a, operator: empty}, {id: b, operator: empty, depends_on: a}]\n    groups: [{id: i, default_args: {retries: 1}, tasks: [{id: c, operator: empty, depends_on: [b]}]}]\n  - id: h\n    tasks: [{id: a, operator: empty}]\n"))
+	// Assets: outlets, inlets, and a nested asset schedule.
+	f.Add([]byte("dag_id: x\nschedule: {assets: {all: [s3://a/b, {any: [\"file:///x?b=1&a=2\", x-y://Z]}]}}\ntasks: [{id: a, operator: empty, outlets: [s3://a/b/, {uri: s3://c, extra: {k: [1]}}], inlets: [s3://a]}]\n"))
+	f.Add([]byte("dag_id: x\nschedule: &s [s3://a, {any: *s}]\ntasks: [{id: a, operator: empty}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := Parse("fuzz.yaml", data, opts)
 		if (d == nil) == (err == nil) {
@@ -69,6 +72,7 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		checkGroups(t, d)
+		checkAssets(t, d)
 		if _, err := d.ResolveParams(nil); err != nil && len(d.Params) == 0 {
 			t.Fatalf("ResolveParams without params: %v", err)
 		}

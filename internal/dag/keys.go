@@ -22,14 +22,19 @@ var (
 	schemaGroupID   = map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": maxIDLen}
 	schemaNotifiers = map[string]any{"$ref": "#/$defs/notifiers"}
 	schemaDeps      = map[string]any{"oneOf": []any{schemaString, map[string]any{"type": "array", "items": schemaString}}}
+	schemaAssetRef  = map[string]any{"oneOf": []any{schemaString, map[string]any{"type": "object", "required": []any{"uri"},
+		"additionalProperties": false, "properties": map[string]any{"uri": schemaString, "extra": map[string]any{"type": "object"}}}}}
+	schemaAssetRefs = map[string]any{"type": "array", "items": schemaAssetRef}
 )
 
 // topKeys are the keys of a DAG file's top-level mapping.
 var topKeys = []keyInfo{
 	{"dag_id", "Unique identifier of the DAG (letters, digits, '_', '.', '-').", schemaID},
 	{"description", "Free text shown in the UI and `dags list`.", schemaString},
-	{"schedule", `When runs are created: a 5-field cron expression, a preset (@once, @hourly, @daily, @weekly, @monthly, @yearly), "every <duration>" (e.g. "every 15m") or "none" for manual runs only.`,
-		map[string]any{"type": []any{"string", "null"}}},
+	{"schedule", `When runs are created: a 5-field cron expression, a preset (@once, @hourly, @daily, @weekly, @monthly, @yearly), "every <duration>" (e.g. "every 15m"), "none" for manual runs only, or assets (data-aware scheduling): a list of asset URIs (a run once all of them were updated) or {assets: {all: [...]}} / {assets: {any: [...]}}, nested as needed.`,
+		map[string]any{"oneOf": []any{map[string]any{"type": []any{"string", "null"}}, map[string]any{"type": "array", "items": map[string]any{"$ref": "#/$defs/asset_condition"}},
+			map[string]any{"type": "object", "required": []any{"assets"}, "additionalProperties": false,
+				"properties": map[string]any{"assets": map[string]any{"oneOf": []any{map[string]any{"type": "array", "items": map[string]any{"$ref": "#/$defs/asset_condition"}}, map[string]any{"$ref": "#/$defs/asset_condition"}}}}}}}},
 	{"timezone", "IANA time zone in which the schedule and dates are read (default UTC).", schemaString},
 	{"start_date", "First logical date (YYYY-MM-DD or RFC 3339, read in timezone). Required when the DAG has a schedule.", schemaDate},
 	{"end_date", "No run is scheduled after this date (YYYY-MM-DD or RFC 3339).", schemaDate},
@@ -99,6 +104,8 @@ var commonTaskKeys = []keyInfo{
 var taskOnlyKeys = []keyInfo{
 	{"id", "Unique identifier of the task in the DAG (letters, digits, '_', '.', '-').", schemaID},
 	{"operator", "What the task does; its own fields follow.", schemaString},
+	{"outlets", "Assets a success of the task updates (Airflow's outlets): asset URIs or {uri, extra} mappings; each success records one asset event per outlet, which DAGs scheduled on the asset consume.", schemaAssetRefs},
+	{"inlets", "Assets the task reads (Airflow's inlets): asset URIs or {uri, extra} mappings; shown, not used for scheduling.", schemaAssetRefs},
 	{"depends_on", "Tasks that must finish first (a task id or a list of them); naming a task group means all its last tasks (those with no downstream task in the group).", schemaDeps},
 }
 

@@ -435,6 +435,9 @@ const maxScheduleLen = 256
 // reports whether it is usable.
 func (l *loader) schedule(d *DAG, keys map[string]entry) bool {
 	e, ok := set(keys, "schedule")
+	if ok && isAssetSchedule(e.val) {
+		return l.assetScheduled(d, e.val)
+	}
 	if ok {
 		spec, ok := l.str(e.val, "schedule")
 		if !ok {

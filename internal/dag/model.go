@@ -7,10 +7,13 @@ import (
 // DAG is a parsed, validated pipeline definition. It is immutable once the
 // loader returns it, so the scheduler and executors may share it freely.
 type DAG struct {
-	ID             string
-	Description    string
-	Schedule       Schedule // never nil; NoSchedule when `schedule: none`
-	ScheduleSpec   string   // as written, for display
+	ID          string
+	Description string
+	Schedule    Schedule // never nil; NoSchedule when `schedule: none` or assets
+	// AssetSchedule is set when the DAG is scheduled on assets (Airflow's
+	// data-aware scheduling): runs come from asset events, not the clock.
+	AssetSchedule  *AssetCondition
+	ScheduleSpec   string // as written, for display
 	Timezone       *time.Location
 	StartDate      time.Time // zero when absent (only allowed for unscheduled DAGs)
 	EndDate        time.Time // zero = open-ended
@@ -109,6 +112,10 @@ type Task struct {
 	// Group is the full id of the innermost task group the task is
 	// written in ("extract.clean"), "" for a task at the top level.
 	Group string
+
+	// Outlets are the assets a success of the task updates (one asset
+	// event each); Inlets the assets it reads, shown only.
+	Outlets, Inlets []Asset
 
 	// Preflight checks the connections the task uses (its conn_id,
 	// ssh_conn_id, ... fields) before each try; a failed check fails the

@@ -52,6 +52,14 @@ func Schema(ops map[string]OperatorSpec) ([]byte, error) {
 		"notifiers":     notifierSchema(),
 		"deadline":      deadlineSchema(DeadlineReferences),
 		"task_deadline": deadlineSchema(TaskDeadlineReferences),
+		"asset_condition": map[string]any{
+			"description": "An asset URI, or {all: [...]} / {any: [...]} of them.",
+			"oneOf": []any{schemaString, map[string]any{"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": false,
+				"properties": map[string]any{
+					"all": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/asset_condition"}},
+					"any": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"$ref": "#/$defs/asset_condition"}},
+				}}},
+		},
 		"default_args": map[string]any{
 			"description":          "Scheduling settings every task inherits unless it sets its own.",
 			"type":                 "object",

@@ -252,6 +252,10 @@ func (l *loader) task(dr *draft, base Task) {
 		case e.name == "id" || e.name == "operator":
 		case e.name == "depends_on":
 			dr.deps = l.depRefs(dr.deps, e, field)
+		case e.name == "outlets":
+			t.Outlets = l.assetRefs(e.val, field)
+		case e.name == "inlets":
+			t.Inlets = l.assetRefs(e.val, field)
 		case slices.Contains(defaultArgsKeyNames, e.name):
 			if !isNull(e.val) {
 				l.common(t, e, field)

@@ -590,6 +590,10 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 	}
 	secrets := &tasklog.Secrets{}
 	carried := &pulledSecrets{vars: vars, conns: r.Connections}
+	assetEvents, err := triggeringAssetEvents(ctx, r.Store, run)
+	if err != nil {
+		return nil, err
+	}
 	// Building the context costs more than the rest of a try's start when
 	// no field is templated, so it is built only for the first one that is.
 	var tc template.Context
@@ -597,7 +601,7 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 		return template.NewContext(template.Info{
 			DagID: d.ID, RunID: run.RunID, TaskID: t.ID, Operator: t.Operator,
 			LogicalDate: run.LogicalDate, DataIntervalStart: run.DataIntervalStart, DataIntervalEnd: run.DataIntervalEnd,
-			TryNumber: try, Params: params, Conf: run.Conf,
+			TryNumber: try, Params: params, Conf: run.Conf, TriggeringAssetEvents: assetEvents,
 			Variables: func(key string) (string, error) {
 				v, err := vars.Get(ctx, key)
 				if err != nil {

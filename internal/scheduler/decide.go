@@ -52,6 +52,9 @@ type Snapshot struct {
 	// success was written. The direct downstream tasks of one missing here
 	// wait until it is read.
 	Choices map[store.TaskKey]Choice
+	// AssetQueue holds, by consuming DAG, the asset events not consumed
+	// yet (nil when no DAG is scheduled on assets).
+	AssetQueue map[string][]store.QueuedAssetEvent
 	// Leftovers says whether a try of a dead worker may still have
 	// processes that recovery is killing: such a try is not run again (a
 	// zombie retried, a restarting try handed back) until they are gone,
@@ -86,6 +89,7 @@ type NewRun struct {
 // write that loses a race is simply dropped and the next tick decides again.
 type Plan struct {
 	CreateRuns  []NewRun
+	AssetRuns   []AssetRun
 	RunUpdates  []store.RunUpdate
 	TaskUpdates []store.TaskUpdate
 	// Kill lists running tries to stop because their run timed out.
@@ -119,7 +123,7 @@ func (p *Plan) wakeAt(t time.Time) {
 // decisions due at once (a run created or finished, a task skipped). A plan
 // that only queues tasks needs none: the executor wakes the loop when they end.
 func (p *Plan) needsAnotherLook() bool {
-	if len(p.CreateRuns) > 0 || len(p.RunUpdates) > 0 || len(p.Kill) > 0 || len(p.Adopt) > 0 {
+	if len(p.CreateRuns) > 0 || len(p.AssetRuns) > 0 || len(p.RunUpdates) > 0 || len(p.Kill) > 0 || len(p.Adopt) > 0 {
 		return true
 	}
 	for _, u := range p.TaskUpdates {
@@ -132,7 +136,7 @@ func (p *Plan) needsAnotherLook() bool {
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
-	return len(p.CreateRuns) == 0 && len(p.RunUpdates) == 0 && len(p.TaskUpdates) == 0 && len(p.Kill) == 0 &&
+	return len(p.CreateRuns) == 0 && len(p.AssetRuns) == 0 && len(p.RunUpdates) == 0 && len(p.TaskUpdates) == 0 && len(p.Kill) == 0 &&
 		len(p.Adopt) == 0
 }
 
@@ -172,6 +176,7 @@ func Decide(s Snapshot) Plan {
 	}
 
 	p.CreateRuns = dueRuns(s, activeRuns)
+	p.AssetRuns = assetRuns(s)
 
 	// Slot accounting across every active run.
 	poolUsed := make(map[string]int)

@@ -119,6 +119,7 @@ type Loop struct {
 	pastWaits map[store.TaskKey]string
 
 	callbacks callbackState // callbacks.go
+	assets    assetState
 
 	reportMu sync.Mutex
 	reported []store.TaskInstance // rows the executor wrote, for the next tick
@@ -162,6 +163,7 @@ func NewLoop(opts Options) *Loop {
 // them. It never blocks.
 func (l *Loop) Kick() {
 	l.runsChanged.Store(true)
+	l.assets.stale.Store(true) // an asset event recorded by hand (the API)
 	l.Wake()
 }
 
@@ -281,6 +283,7 @@ func (l *Loop) watch(ctx context.Context) <-chan struct{} {
 func (l *Loop) changedElsewhere() {
 	l.metaStale.Store(true)
 	l.runsChanged.Store(true)
+	l.assets.stale.Store(true)
 }
 
 // Tick performs one snapshot → decide → apply round and reports whether
@@ -314,13 +317,14 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	snap.PastDeps, snap.PastBlockers = l.pastDeps(ctx, snap)
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
-		plan.CreateRuns = nil
+		plan.CreateRuns, plan.AssetRuns = nil, nil
 	}
 	l.warnUnschedulable(plan.Unschedulable)
 	if plan.Empty() && len(outs) == 0 {
 		err := l.enqueueTaskNotes(ctx, snap.Now)
 		next, derr := l.deadlines(ctx, snap.Now)
-		return false, earliest(plan.WakeAt, next), errors.Join(err, derr)
+		errs := append([]error{err, derr}, l.recordAssetEvents(ctx, snap)...)
+		return false, earliest(plan.WakeAt, next), errors.Join(errs...)
 	}
 	err = l.apply(ctx, snap, plan, outs, as)
 	next, derr := l.deadlines(ctx, snap.Now)
@@ -376,6 +380,9 @@ func (l *Loop) snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	if lx, ok := l.opts.Executor.(LanedExecutor); ok {
 		snap.Lane, snap.LaneSlots = lx.Lane, lx.LaneSlots()
+	}
+	if snap.AssetQueue, err = l.assetQueue(ctx, snap.DAGs, now); err != nil {
+		return Snapshot{}, err
 	}
 	return snap, nil
 }
@@ -455,6 +462,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	log := l.opts.Logger
 	var errs []error
 	errs = append(errs, l.createRuns(ctx, snap, plan.CreateRuns)...)
+	errs = append(errs, l.createAssetRuns(ctx, snap, plan.AssetRuns)...)
 	runs := make(map[runKey]*store.DagRun, len(snap.Runs))
 	for i := range snap.Runs {
 		runs[runKey{snap.Runs[i].DagID, snap.Runs[i].RunID}] = &snap.Runs[i]
@@ -520,6 +528,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	// run ends (callbacks.go); if they cannot be, no run ends this tick.
 	noteErr := l.enqueueTaskNotes(ctx, snap.Now)
 	errs = append(errs, noteErr)
+	errs = append(errs, l.recordAssetEvents(ctx, snap)...) // before a run finishes
 	for _, u := range plan.RunUpdates {
 		if tainted[runKey{u.DagID, u.RunID}] || (noteErr != nil && u.To.Finished()) {
 			continue // decided on an outcome that was not written: the next tick decides again

@@ -509,6 +509,7 @@ type Store interface {
 
 	Accounts
 	NotificationStore
+	Assets
 }
 
 // StateCounts is what CountStates returns. A state that no row has is

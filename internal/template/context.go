@@ -40,6 +40,9 @@ type Info struct {
 	// as an undefined name is, while a task that pushed nothing gives
 	// None, as in Airflow.
 	HasTask func(taskID string) bool
+	// TriggeringAssetEvents are the asset events that triggered an
+	// asset-triggered run, by URI, oldest first (nil for other runs).
+	TriggeringAssetEvents map[string][]AssetEvent
 }
 
 // defaultXComKey is the key under which a task's return value is stored.
@@ -136,6 +139,7 @@ func NewContext(info Info) Context {
 				"json":  &variableValues{vars: vars, json: true},
 			},
 		},
+		"triggering_asset_events": assetEventsContext(info.TriggeringAssetEvents),
 		"macros": &object{
 			repr: "<macros>",
 			attrs: map[string]any{
