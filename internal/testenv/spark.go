@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -300,6 +301,24 @@ func startSpark() (*SparkCluster, error) {
 	}
 }
 
+// bindFailed reports whether a Spark daemon's log says a port was taken.
+// It reads the whole log: the exception's first line is followed by a
+// Netty stack trace longer than the tail an error message shows, so a
+// check of the tail alone missed it and a port race failed the test bed
+// instead of retrying it on new ports.
+func bindFailed(logPath string) bool {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return false
+	}
+	for _, marker := range []string{"BindException", "could not bind", "Address already in use"} {
+		if bytes.Contains(b, []byte(marker)) {
+			return true
+		}
+	}
+	return false
+}
+
 // errSparkBind marks a start that failed because a port was taken.
 var errSparkBind = errors.New("port in use")
 
@@ -401,10 +420,8 @@ func (c *SparkCluster) waitFor(deadline time.Time, ready func(context.Context) (
 	for ; ; <-tick.C {
 		for _, p := range []*sparkProc{c.master, c.worker} {
 			if p != nil && p.exited() {
-				log := tail(p.log)
-				err := fmt.Errorf("spark %s exited during startup: %s", p.name, log)
-				if strings.Contains(log, "BindException") || strings.Contains(log, "could not bind") ||
-					strings.Contains(log, "Address already in use") {
+				err := fmt.Errorf("spark %s exited during startup: %s", p.name, tail(p.log))
+				if bindFailed(p.log) {
 					err = fmt.Errorf("%w: %w", errSparkBind, err)
 				}
 				return err
