@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,9 +21,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 
 func needPython(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not on PATH")
-	}
+	_, err := exec.LookPath("python3")
+	testenv.RequireCI(t, "python3", err)
 }
 
 func loadOptions(out string) dag.LoadOptions {

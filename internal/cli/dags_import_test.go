@@ -14,9 +14,8 @@ import (
 // importSite is a home whose DAGs folder is filled by import-airflow.
 func importSite(t *testing.T) (dags string, run func(args ...string) (string, error)) {
 	t.Helper()
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not on PATH")
-	}
+	_, err := exec.LookPath("python3")
+	testenv.RequireCI(t, "python3", err)
 	home := t.TempDir()
 	dags = filepath.Join(home, "dags")
 	flags := []string{"--home", home, "--dags", dags, "--database-url", "sqlite://" + filepath.Join(home, "sirocco.db")}
