@@ -489,3 +489,49 @@ func getText(t *testing.T, u string) string {
 	}
 	return string(b)
 }
+
+// checkLogOffsets: a log whose lines hold bytes that are not UTF-8 (a
+// Latin-1 "é", shown as U+FFFD) keeps the file's byte offsets of what it
+// shows: its first block starts where the "earlier" notice says, each
+// block where the one before ended, the last at the file's end. (They
+// were reckoned from the text's UTF-8 length, three bytes for each one of
+// the file, so the count of bytes not shown went wrong once trimmed.)
+func checkLogOffsets(t *testing.T, ctx context.Context, base, dbPath string) {
+	t.Helper()
+	key := store.TaskKey{DagID: "params_demo", RunID: "latin1_log", TaskID: "extract"}
+	finishedRun(t, dbPath, key)
+	path := tasklog.Path(filepath.Join(filepath.Dir(dbPath), "logs"), key.DagID, key.RunID, key.TaskID, 1)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range 70000 { // 1.3 MB: the page opens at its last MiB, in several events
+		fmt.Fprintf(&b, "caf\xe9 %07d \xc3\xa9t\xc3\xa9\n", i)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Earlier string
+		Chunks  [][2]int
+	}
+	run(t, ctx, "open a task whose log is Latin-1", chromedp.Navigate(base+"/dags/params_demo/runs/latin1_log/tasks/extract"),
+		waitJS(`document.getElementById('log').dataset.state === 'complete'`),
+		chromedp.Evaluate(`({earlier: document.getElementById('log-show-earlier')?.textContent || '',
+			chunks: [...document.querySelectorAll('#log .chunk')].map((c) => [+c.dataset.start, +c.dataset.end])})`, &res))
+	m := regexp.MustCompile(`\(([\d,]+) bytes\)`).FindStringSubmatch(res.Earlier)
+	if m == nil || len(res.Chunks) < 2 {
+		t.Fatalf("a 1.3 MB log shows %q and %d blocks", res.Earlier, len(res.Chunks))
+	}
+	at, _ := strconv.Atoi(strings.ReplaceAll(m[1], ",", ""))
+	for i, c := range res.Chunks {
+		if c[0] != at {
+			t.Errorf("block %d of the log starts at byte %d, want %d (blocks %v)", i, c[0], at, res.Chunks)
+			break
+		}
+		at = c[1]
+	}
+	if at != b.Len() {
+		t.Errorf("the log's last block ends at byte %d, want the file's %d", at, b.Len())
+	}
+}

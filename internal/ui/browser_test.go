@@ -320,6 +320,7 @@ func TestBrowser(t *testing.T) {
 	samSignedOut := signedOutCheck(t, base, dbPath)
 	checkBigLog(t, ctx, base)
 	checkBrokenLog(t, ctx, base, dbPath)
+	checkLogOffsets(t, ctx, base, dbPath)
 	checkHiddenTabs(t, ctx, base, goFile)
 	checkTooMany(t, ctx, base)
 	checkNotAStream(t, ctx, base)
