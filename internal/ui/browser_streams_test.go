@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
@@ -534,4 +535,55 @@ func checkLogOffsets(t *testing.T, ctx context.Context, base, dbPath string) {
 	if at != b.Len() {
 		t.Errorf("the log's last block ends at byte %d, want the file's %d", at, b.Len())
 	}
+}
+
+// holdEvents wraps the page's fetch before its scripts run: the first
+// request of /ui/api/events is answered 503 with a body that arrives only
+// when the test calls window.__release() (a slow proxy's error page), or
+// fails once the request is aborted, as a real body does; every later one
+// goes to the server. window.__asked counts them all.
+const holdEvents = `(() => {
+	const real = window.fetch;
+	window.__asked = 0;
+	window.fetch = (url, init = {}) => {
+		if (!String(url).includes('/ui/api/events')) return real(url, init);
+		window.__asked++;
+		if (window.__asked > 1) return real(url, init);
+		let ctl;
+		const body = new ReadableStream({ start(c) { ctl = c; } });
+		init.signal?.addEventListener('abort', () => { try { ctl.error(new DOMException('aborted', 'AbortError')); } catch {} });
+		window.__release = () => { try { ctl.enqueue(new TextEncoder().encode('{"detail": "proxy busy"}')); ctl.close(); } catch {} };
+		return Promise.resolve(new Response(body, { status: 503, headers: { 'Content-Type': 'application/problem+json' } }));
+	};
+})()`
+
+// checkRetryHidden: a stream whose 503 answer is still being read when
+// the tab is hidden and shown again opens one new connection, and only
+// one: the read of the old answer, once done, neither retries nor
+// orphans the new connection (two streams ran after, each reloading the
+// page on every change).
+func checkRetryHidden(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	tab := newTab(t, ctx, "about:blank")
+	defer closeTab(t, tab)
+	run(t, tab, "wrap the page's fetch", chromedp.ActionFunc(func(c context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(holdEvents).Do(c)
+		return err
+	}), chromedp.Navigate(base+"/"), waitJS(`window.__asked === 1 && typeof window.__release === 'function'`))
+	other := newTab(t, ctx, "about:blank") // hides the tab
+	run(t, tab, "see the stream paused", waitJS(`document.visibilityState === 'hidden' && document.body.dataset.live === 'paused'`))
+	activate(t, tab)
+	run(t, tab, "see the stream open again", waitJS(`document.body.dataset.live === 'open'`),
+		chromedp.Evaluate(`window.__release()`, nil))
+	var res struct {
+		Asked int
+		Live  string
+	}
+	run(t, tab, "count the streams", chromedp.Sleep(3*time.Second), // past the stream's 2s retry
+		chromedp.Evaluate(`({asked: window.__asked, live: document.body.dataset.live})`, &res))
+	if res.Asked != 2 || res.Live != "open" {
+		t.Errorf("after a 503 read across hide and show the page asked for its stream %d times (want 2: the 503, the reopening), feed %q", res.Asked, res.Live)
+	}
+	closeTab(t, other)
+	activate(t, ctx)
 }

@@ -322,6 +322,7 @@ func TestBrowser(t *testing.T) {
 	checkBrokenLog(t, ctx, base, dbPath)
 	checkLogOffsets(t, ctx, base, dbPath)
 	checkHiddenTabs(t, ctx, base, goFile)
+	checkRetryHidden(t, ctx, base)
 	checkTooMany(t, ctx, base)
 	checkNotAStream(t, ctx, base)
 	samSignedOut()

@@ -103,7 +103,7 @@ export class LiveStream {
       return;
     }
     if (this.ctl !== ctl) { resp.body?.cancel().catch(() => {}); return; }
-    if (!resp.ok) { await this.refused(resp); return; }
+    if (!resp.ok) { await this.refused(resp, ctl); return; }
     if (!eventStream(resp)) { this.notAStream(resp); return; }
     this.failures = 0;
     this.set('open');
@@ -116,10 +116,15 @@ export class LiveStream {
 
   // refused handles an answer other than 2xx: 401 signs in again, 429 says
   // so and asks again only after busyRetry, 5xx retries with a back-off,
-  // and any other ends the stream.
-  async refused(resp) {
-    this.ctl = null;
+  // and any other ends the stream. The stream keeps ctl while the answer's
+  // body is read, so a pause meanwhile (the tab hidden) aborts the read
+  // and a resume (shown again) opens the one new connection: with ctl let
+  // go first, the read went on, and once done its retry orphaned that
+  // connection and opened another.
+  async refused(resp, ctl) {
     const detail = await problemDetail(resp);
+    if (this.ctl !== ctl) return; // paused, resumed or stopped meanwhile
+    this.ctl = null;
     if (resp.status === 401) { toLogin(); return; }
     if (resp.status === 429) {
       this.set('busy');
