@@ -587,3 +587,57 @@ func checkRetryHidden(t *testing.T, ctx context.Context, base string) {
 	closeTab(t, other)
 	activate(t, ctx)
 }
+
+// refuseEvents wraps the page's fetch before its scripts run: the first
+// request of /ui/api/events is answered 401 (the session ended), every
+// later one goes to the server; window.__asked counts them.
+const refuseEvents = `(() => {
+	const real = window.fetch;
+	window.__asked = 0;
+	window.fetch = (url, init = {}) => {
+		if (!String(url).includes('/ui/api/events')) return real(url, init);
+		window.__asked++;
+		if (window.__asked > 1) return real(url, init);
+		return Promise.resolve(new Response('{"detail": "Please log in."}', { status: 401, headers: { 'Content-Type': 'application/problem+json' } }));
+	};
+})()`
+
+// checkRestored: a page whose stream sent it to the login page, then
+// restored from the back-forward cache (Back), reopens its stream. The
+// test browser keeps no page with Cache-Control: no-store in that cache,
+// so the navigation to /login is failed and the restore is the events a
+// restore fires (pagehide, pageshow with persisted). The streams were
+// stopped on the way to the login page, and the page stayed dead.
+func checkRestored(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	tab := newTab(t, ctx, "about:blank")
+	defer closeTab(t, tab)
+	var toLogin atomic.Int32
+	chromedp.ListenTarget(tab, func(ev any) {
+		if e, ok := ev.(*fetch.EventRequestPaused); ok {
+			toLogin.Add(1)
+			go func() { _ = chromedp.Run(tab, fetch.FailRequest(e.RequestID, network.ErrorReasonAborted)) }()
+		}
+	})
+	run(t, tab, "open a page whose session seems gone", chromedp.ActionFunc(func(c context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(refuseEvents).Do(c)
+		return err
+	}), fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: "*/login?next=*"}}),
+		chromedp.Navigate(base+"/"), waitJS(`window.__asked === 1 && document.querySelector('tr[data-dag="params_demo"]') !== null`))
+	testenv.Eventually(t, "the page sent to the login page", 10*time.Second, func() (bool, string) {
+		return toLogin.Load() == 1, fmt.Sprint(toLogin.Load())
+	})
+	var res struct {
+		Asked int
+		Live  string
+	}
+	err := chromedp.Run(tab, chromedp.Evaluate(`dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}));
+		dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))`, nil),
+		chromedp.Poll(`window.__asked === 2 && document.body.dataset.live === 'open'`, nil,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
+	_ = chromedp.Run(tab, chromedp.Evaluate(`({asked: window.__asked, live: document.body.dataset.live})`, &res))
+	if err != nil {
+		t.Errorf("restored from the back-forward cache after a 401, the page asked for its stream %d times (want 2) and its feed is %q, want open",
+			res.Asked, res.Live)
+	}
+}

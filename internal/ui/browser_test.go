@@ -323,6 +323,7 @@ func TestBrowser(t *testing.T) {
 	checkLogOffsets(t, ctx, base, dbPath)
 	checkHiddenTabs(t, ctx, base, goFile)
 	checkRetryHidden(t, ctx, base)
+	checkRestored(t, ctx, base)
 	checkTooMany(t, ctx, base)
 	checkNotAStream(t, ctx, base)
 	samSignedOut()

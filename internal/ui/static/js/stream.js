@@ -9,11 +9,16 @@
 const streams = new Set();
 
 let leaving = false;
-/** toLogin sends the user to the login page, which brings them back here. */
+/**
+ * toLogin sends the user to the login page, which brings them back here.
+ * The streams are paused, not stopped: a page the browser restores from
+ * its back-forward cache (Back from the login page) reopens them, and is
+ * sent to sign in again only if the server still refuses them.
+ */
 export function toLogin() {
   if (leaving) return;
   leaving = true;
-  for (const s of [...streams]) s.stop();
+  for (const s of [...streams]) s.pause();
   location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
 }
 
@@ -205,8 +210,8 @@ export class LiveStream {
     }
     let reason = data;
     try { reason = JSON.parse(data); } catch { /* a bare text */ }
+    if (signedOut(reason)) { this.pause(); toLogin(); return; }
     this.stop();
-    if (signedOut(reason)) { toLogin(); return; }
     this.set('ended');
     this.call('end', String(reason));
   }
@@ -248,8 +253,11 @@ document.addEventListener('visibilitychange', () => {
   for (const s of [...streams]) if (hidden) s.pause(); else s.resume();
 });
 // A page leaving (or entering the back-forward cache) closes its streams;
-// one shown again from that cache reopens them.
+// one shown again from that cache reopens them, those paused on the way
+// to the login page too (it is no longer leaving).
 window.addEventListener('pagehide', () => { for (const s of [...streams]) s.pause(); });
 window.addEventListener('pageshow', (e) => {
-  if (e.persisted && document.visibilityState !== 'hidden') for (const s of [...streams]) s.resume();
+  if (!e.persisted) return;
+  leaving = false;
+  if (document.visibilityState !== 'hidden') for (const s of [...streams]) s.resume();
 });
