@@ -499,7 +499,7 @@ func getText(t *testing.T, u string) string {
 // the file, so the count of bytes not shown went wrong once trimmed.)
 func checkLogOffsets(t *testing.T, ctx context.Context, base, dbPath string) {
 	t.Helper()
-	key := store.TaskKey{DagID: "params_demo", RunID: "latin1_log", TaskID: "extract"}
+	key := store.TaskKey{DagID: "big_log", RunID: "latin1_log", TaskID: "print"} // params_demo has a run of finishedRun's date
 	finishedRun(t, dbPath, key)
 	path := tasklog.Path(filepath.Join(filepath.Dir(dbPath), "logs"), key.DagID, key.RunID, key.TaskID, 1)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -516,7 +516,7 @@ func checkLogOffsets(t *testing.T, ctx context.Context, base, dbPath string) {
 		Earlier string
 		Chunks  [][2]int
 	}
-	run(t, ctx, "open a task whose log is Latin-1", chromedp.Navigate(base+"/dags/params_demo/runs/latin1_log/tasks/extract"),
+	run(t, ctx, "open a task whose log is Latin-1", chromedp.Navigate(base+"/dags/big_log/runs/latin1_log/tasks/print"),
 		waitJS(`document.getElementById('log').dataset.state === 'complete'`),
 		chromedp.Evaluate(`({earlier: document.getElementById('log-show-earlier')?.textContent || '',
 			chunks: [...document.querySelectorAll('#log .chunk')].map((c) => [+c.dataset.start, +c.dataset.end])})`, &res))
