@@ -41,15 +41,16 @@ async function load() {
 // node toggles it, as in Airflow's graph); every group starts expanded.
 const collapsed = new Set();
 
-// shownAs is the node that stands for task or group id: itself, or the
+// shownAs returns the node that stands for a task: its own, or the
 // outermost collapsed group holding it.
-function shownAs(g, id, group) {
+function shownAs(g) {
   const parent = new Map(g.groups.map((x) => [x.id, x.parent || '']));
-  let out = group ? `g:${id}` : `t:${id}`;
-  for (let p = group ? parent.get(id) : (g.tasks.find((t) => t.id === id)?.group || ''); p; p = parent.get(p)) {
-    if (collapsed.has(p)) out = `g:${p}`;
-  }
-  return out;
+  const groupOf = new Map(g.tasks.map((t) => [t.id, t.group || '']));
+  return (id) => {
+    let out = `t:${id}`;
+    for (let p = groupOf.get(id); p; p = parent.get(p)) if (collapsed.has(p)) out = `g:${p}`;
+    return out;
+  };
 }
 
 const nodeWidth = (label) => Math.max(90, label.length * 7.2 + 24);
@@ -71,10 +72,11 @@ function elkGraph(g) {
     return { id: `g:${gr.id}`, layoutOptions: { 'elk.padding': groupPadding }, children: kids.get(gr.id).map(build) };
   };
   const ids = new Set(g.tasks.map((t) => t.id));
+  const node = shownAs(g);
   const edges = new Map();
   for (const t of g.tasks) {
     for (const u of (t.depends_on || []).filter((x) => ids.has(x))) {
-      const from = shownAs(g, u, false), to = shownAs(g, t.id, false);
+      const from = node(u), to = node(t.id);
       if (from !== to && !edges.has(`${from}\u0000${to}`)) edges.set(`${from}\u0000${to}`, { id: `${from}\u0000${to}`, sources: [from], targets: [to] });
     }
   }
