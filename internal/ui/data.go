@@ -93,13 +93,14 @@ func (h *handler) nextRun(d *dag.DAG, last store.DagRun, hasLast bool) (dag.Inte
 // gridJSON is the grid of one DAG: Cells[r][t] indexes States for run r
 // (oldest first) and task t, so 6,000 tasks x 10 runs stay a small answer.
 // Groups are its task groups, Rows the order the grid shows groups and
-// tasks in, and GroupCells[r][g] the summarised state of group g in run r
-// (see groups.go).
+// tasks in (left out without groups: the tasks' order, so a big DAG's
+// answer does not grow), and GroupCells[r][g] the summarised state of
+// group g in run r (see groups.go).
 type gridJSON struct {
 	DagID      string      `json:"dag_id"`
 	Tasks      []gridTask  `json:"tasks"`
 	Groups     []gridGroup `json:"groups"`
-	Rows       []gridRow   `json:"rows"`
+	Rows       []gridRow   `json:"rows,omitempty"`
 	Runs       []runBrief  `json:"runs"`
 	States     []string    `json:"states"`
 	Cells      [][]int     `json:"cells"`
@@ -206,6 +207,9 @@ func (h *handler) grid(r *http.Request, id, runID string, limit int) (gridJSON, 
 		g.Runs = []runBrief{}
 	}
 	g.Groups, g.Rows = groupLayout(d, g.Tasks)
+	if len(g.Groups) == 0 {
+		g.Rows = nil
+	}
 	g.GroupCells = groupCells(g)
 	return g, nil
 }

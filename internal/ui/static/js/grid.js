@@ -51,12 +51,13 @@ function render() {
   if (focusedGroup !== undefined) body.querySelector(`button[data-toggle="${CSS.escape(focusedGroup)}"]`)?.focus();
 }
 
-// showRows lists the rows shown: each row of grid.rows but those under a
-// collapsed group (rows deeper than it, up to the next one as shallow).
+// showRows lists the rows shown: each row of grid.rows (a row per task
+// when the DAG has no group) but those under a collapsed group (rows
+// deeper than it, up to the next one as shallow).
 function showRows() {
   shown = [];
   let hideBelow = Infinity;
-  for (const r of grid.rows) {
+  for (const r of grid.rows || grid.tasks.map((_, task) => ({ task, depth: 0 }))) {
     if (r.depth > hideBelow) continue;
     hideBelow = Infinity;
     shown.push(r);
