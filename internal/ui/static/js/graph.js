@@ -166,7 +166,7 @@ function colour(g) {
     const n = nodes.get(t.id);
     const label = `${t.id}: ${stateName(state)}`;
     const href = run ? tiHref(g.dag_id, run.run_id, t.id) : `/dags/${enc(g.dag_id)}`;
-    items.push(el('li', {}, el('a', { href }, label),
+    items.push(el('li', {}, el('a', { href }, label), t.group ? ` in group ${t.group}` : '',
       t.depends_on && t.depends_on.length ? ` (after ${t.depends_on.join(', ')})` : ''));
     if (!n) return;
     n.rect.style.fill = `var(--s-${state || 'none'})`;
