@@ -89,8 +89,8 @@ def encode(value, depth=0):
     if isinstance(value, Param):
         return {"__kind__": "param", "default": encode(value.default, depth + 1),
                 "schema": encode(value.schema, depth + 1), "description": value.description}
-    if isinstance(value, (Asset,)):
-        return {"__kind__": "asset", "uri": value.uri}
+    if getattr(type(value), "shim_encode", None) is not None:
+        return value.shim_encode(lambda v: encode(v, depth + 1))
     if isinstance(value, Recorded):
         return {"__kind__": "object", "class": type(value).__name__,
                 "args": encode(list(value.args), depth + 1), "kwargs": encode(value.kwargs, depth + 1)}
@@ -102,7 +102,11 @@ def encode(value, depth=0):
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
         return [encode(v, depth + 1) for v in items]
     if callable(value):
-        return {"__kind__": "callable", "name": getattr(value, "__name__", repr(value))}
+        out = {"__kind__": "callable", "name": getattr(value, "__name__", repr(value))}
+        if out["name"] == "<lambda>" and hasattr(value, "__code__"):
+            from sirocco_af_extras import simple_check
+            out["check"] = simple_check(value)
+        return out
     return {"__kind__": "repr", "repr": repr(value)[:500]}
 
 
@@ -560,19 +564,6 @@ class Variable:
     @staticmethod
     def set(key, value, serialize_json=False):
         pass
-
-
-class Asset:
-    """Airflow 3's Asset (Airflow 2's Dataset)."""
-
-    def __init__(self, uri=None, name=None, **kwargs):
-        self.uri = uri or name or ""
-
-    def __or__(self, other):
-        return self
-
-    def __and__(self, other):
-        return self
 
 
 class Connection:
