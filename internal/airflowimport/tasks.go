@@ -116,12 +116,13 @@ func (c *converter) rule(t TaskIR) (opRule, bool) {
 		if !known {
 			r = opRule{Feature: "@" + t.Decorator, Rewrite: rewriteBashOrPython}
 		}
-	case t.Kind == "sensor":
-		r = sensorRule
-		r.Feature = "sensors (" + t.Class + ")"
 	default:
 		r, known = operatorRules[t.Class]
-		if !known {
+		switch {
+		case !known && t.Kind == "sensor":
+			r = sensorRule
+			r.Feature = "the sensor " + t.Class
+		case !known:
 			r = opRule{Feature: "", Rewrite: rewriteBashOrPython}
 		}
 	}
