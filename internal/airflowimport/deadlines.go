@@ -34,6 +34,9 @@ func (c *converter) deadline(v any) any {
 		kw = merged(kw, positional(args, "reference", "interval", "callback"))
 	}
 	ref := c.deadlineReference(kw["reference"])
+	if ref == "" {
+		return nil
+	}
 	interval, err := durationValue(kw["interval"])
 	secs, _ := number(field(kw["interval"], "seconds"))
 	if kw["interval"] == nil || err != nil || kind(kw["interval"]) == "timedelta" && secs <= 0 {
@@ -41,7 +44,7 @@ func (c *converter) deadline(v any) any {
 		return nil
 	}
 	callback := c.deadlineCallback(kw["callback"], kw["callback_kwargs"])
-	if ref == "" || len(callback) == 0 {
+	if len(callback) == 0 {
 		return nil
 	}
 	m := newMap()

@@ -1,11 +1,17 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sirocco-dev/sirocco/internal/testenv"
@@ -37,14 +43,17 @@ func importSite(t *testing.T) (dags string, run func(args ...string) (string, er
 // target DAG's runs (a dags test run does not wait for them).
 func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	dags, run := importSite(t)
+	hooks := newHookServer(t)
+	t.Setenv("SIROCCO_CONN_SLACK_HOOK", hooks.URL)
+	t.Setenv("SIROCCO_CONN_API", hooks.URL)
 	out, err := run("dags", "import-airflow", "../airflowimport/testdata/airflow", "--out", dags)
 	if err != nil {
 		t.Fatalf("import-airflow: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "32 DAG(s) written to "+dags+" from 30 file(s); 0 file(s) failed") {
+	if !strings.Contains(out, "43 DAG(s) written to "+dags+" from 36 file(s); 0 file(s) failed") {
 		t.Errorf("import-airflow summary:\n%s", out)
 	}
-	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "32 DAG(s) valid, 0 file(s) with errors") {
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "43 DAG(s) valid, 0 file(s) with errors") {
 		t.Fatalf("dags validate: %v\n%s", err, out)
 	}
 	if out, err := run("db", "migrate"); err != nil {
@@ -73,6 +82,15 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 		{"cross_run_taskflow", map[string]string{"latest_only": "success", "publish": "success"}},
 		{"example_trigger_controller_dag", map[string]string{"test_trigger_dagrun": "success"}},
 		{"trigger_sdk", map[string]string{"message": "success", "hand_over": "success"}},
+		// Sensors whose condition holds at once; an external_task_sensor with nothing to watch times out, soft_fail skips it.
+		{"sensors_classic", map[string]string{"wait_file": "success", "cool_down": "success", "after_start": "success",
+			"after_ds": "success", "tmp_exists": "success", "upstream_done": "skipped", "report": "success"}},
+		{"sensors_sdk", map[string]string{"api_ready": "success", "api_says_ok": "success", "file_here": "success",
+			"now": "success", "shell_ok": "success", "done": "success", "other_dag": "skipped"}},
+		{"callbacks_classic", map[string]string{"extract": "success", "load": "success"}},
+		{"deadline_sdk", map[string]string{"slow": "success"}},
+		{"assets_classic_producer", map[string]string{"refresh_orders": "success", "refresh_customers": "success"}},
+		{"assets_sdk_producer", map[string]string{"ingest": "success", "train": "success"}},
 	}
 	for _, c := range cases {
 		// 2026-01-05 is a Monday: task_branch follows weekday.
@@ -85,6 +103,14 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 			if got := taskState(out, id); got != want {
 				t.Errorf("%s: task %s is %q, want %s\n%s", c.dag, id, got, want, out)
 			}
+		}
+	}
+	// The converted notifiers posted their rendered Slack texts: the
+	// tasks' and the runs' successes, and the deadline the slow run missed.
+	for _, want := range []string{`task "extract" done`, "DAG callbacks_classic succeeded: run ", "deadline_sdk done",
+		"Dag deadline_sdk missed its deadline at 20"} {
+		if !hooks.got(want) {
+			t.Errorf("no webhook posted %q; got %q", want, hooks.texts())
 		}
 	}
 	out, err = run("dags", "list-runs", "example_trigger_target_dag")
@@ -158,4 +184,42 @@ func TestImportedExampleRuns(t *testing.T) {
 	if err != nil || !strings.Contains(string(body), "total 30 on ") {
 		t.Errorf("report's log (%v) lacks the total:\n%s", err, body)
 	}
+}
+
+// hookServer stands for Slack's webhooks and the API the http sensors
+// poke: it records the text of each JSON POST and answers GET /health.
+type hookServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []string
+}
+
+func newHookServer(t *testing.T) *hookServer {
+	h := &hookServer{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/health" {
+			_, _ = io.WriteString(w, `{"status": "ready", "ok": true}`)
+			return
+		}
+		var body struct{ Text string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.seen = append(h.seen, body.Text)
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hookServer) texts() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.seen)
+}
+
+func (h *hookServer) got(part string) bool {
+	return slices.ContainsFunc(h.texts(), func(s string) bool { return strings.Contains(s, part) })
 }
