@@ -78,7 +78,8 @@ func TestCorpusConverts(t *testing.T) {
 // rewrites them).
 func TestGolden(t *testing.T) {
 	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
-		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk"}
+		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk",
+		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"
@@ -115,18 +116,26 @@ func TestGolden(t *testing.T) {
 // and its task fails instead of pretending to run.
 func TestNotConvertedIsReported(t *testing.T) {
 	cases := []struct{ file, dag, want string }{
-		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:11: task wait_file: FileSensor: not supported by this version: sensors (FileSensor)"},
-		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:19: task wait_api: @task.sensor wait_api: not supported by this version: sensors"},
+		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:12: task wait_file: recursive=True: ** in filepath matches one folder level"},
+		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:13: task wait_s3: S3KeySensor: not supported by this version: the sensor S3KeySensor; written as a bash task that fails; rewrite it as a bash_sensor"},
+		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:14: task wait_py: PythonSensor: not supported by this version: PythonSensor; written as a bash task that fails; Sirocco has no Python sensor: write a bash_sensor"},
+		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:21: task wait_api: @task.sensor wait_api: not supported by this version: @task.sensor"},
+		{"sensors_sdk", "sensors_sdk", "sensors_sdk.py:25: task other_dag: execution_date_fn=a Python function (<lambda>) is not kept; write execution_date: a template"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:23: on_failure_callback=a Python function (page_oncall) is not converted: Sirocco does not run Python callbacks; write a notifier instead: {command: ...}"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:23: sla_miss_callback=a Python function (page_oncall): not supported by this version: SLAs"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:23: email=\"ops@example.com; data@example.com\": written as an email notifier of on_failure_callback through the smtp connection smtp_default"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:31: task load: sla=2h: not converted: Sirocco has no per-task SLA; alert when the whole run is late with the DAG's deadline"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:31: task load: on_execute_callback=a Python function (page_oncall) is not converted"},
+		{"deadline_sdk", "deadline_fixed", "deadline_sdk.py:38: deadline: the reference FIXED_DATETIME is not converted"},
+		{"assets_classic", "assets_classic_producer", "assets_classic.py:14: task refresh_customers: outlets: the asset \"reference_regions\" has no URI scheme: written x-airflow-asset://reference_regions"},
 		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:18: task size: @task size: not supported by this version: dynamic task mapping (.expand)"},
 		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:19: task echo: BashOperator: not supported by this version: dynamic task mapping"},
-		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: on_failure_callback=a Python function (notify): not supported by this version: callbacks"},
+		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: on_failure_callback=a Python function (notify) is not converted: Sirocco does not run Python callbacks"},
 		{"trigger_dagrun_sdk", "trigger_sdk", "trigger_dagrun_sdk.py:15: task hand_over: deferrable=true is not kept; Sirocco has no triggerer"},
 		{"trigger_dagrun_sdk", "trigger_sdk", "trigger_dagrun_sdk.py:15: task hand_over: unknown argument note=\"handed over by trigger_sdk\" of TriggerDagRunOperator is not converted"},
-		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: schedule: not supported by this version: asset-triggered schedules"},
-		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: outlets=[an Asset (s3://bucket/out), ...]: not supported by this version: assets (outlets)"},
 		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: unknown argument output_encoding=\"utf-8\" of BashOperator is not converted"},
 		{"custom_operator", "custom_operator", "custom_operator.py:19: task hello: HelloOperator (defined in the DAG file) has no Sirocco operator"},
-		{"http_operator", "http_operator", "http_operator.py:9: task post_op: response_check: a Python function (<lambda>) has no YAML form"},
+		{"http_operator", "http_operator", "http_operator.py:19: task get_op: response_check=a Python function (<lambda>) is not converted: `len(r.json()) > 1` is not a status, text or JSON comparison"},
 		{"group_shadowing", "group_shadowing", "group_shadowing.py:12: task g.use: depends_on prepare, written inside group g, names g.prepare in Sirocco"},
 		{"taskflow_context", "taskflow_context", "taskflow_context.py:20: task show: function show asks for ti, which Sirocco does not pass"},
 		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},
