@@ -141,8 +141,7 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	m.put("id", short)
 	r, ok := c.rule(t)
 	if ok && t.Mapped {
-		ok, r = false, opRule{Feature: "dynamic task mapping (.expand)",
-			Rewrite: "generate one task per item with a loop in the DAG file (the importer runs loops), or loop inside one task"}
+		ok, r = false, mappingRule(t)
 	}
 	what := t.Class
 	if t.Decorator != "" {

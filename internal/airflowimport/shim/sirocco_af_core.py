@@ -424,6 +424,7 @@ class BaseOperator:
         self.callable = None
         self.decorator = ""
         self.mapped = False
+        self.mapping = None  # how the task was mapped: {"how": ..., "over": {argument: values}}
         self.loc = getattr(self, "loc", None) or call_site()
         if self.dag is None:
             raise AirflowException("%s %s was created outside a DAG (no `with DAG(...)` and no dag=)"
@@ -473,11 +474,13 @@ class BaseOperator:
 
     def expand(self, **kwargs):
         self.mapped = True
+        self.mapping = {"how": "expand", "over": kwargs}
         self.kwargs.update(kwargs)
         return self
 
     def expand_kwargs(self, arg):
         self.mapped = True
+        self.mapping = {"how": "expand_kwargs", "over": {"": arg}}
         return self
 
     def __repr__(self):
@@ -494,6 +497,7 @@ class BaseOperator:
                "group": self.group.group_id if self.group else "",
                "kwargs": encode(self.kwargs), "default_args": encode(self.local_default_args),
                "upstream": [t.task_id for t in self.upstream], "mapped": self.mapped,
+               "mapping": encode(self.mapping),
                "decorator": self.decorator}
         if self.callable is not None:
             out["callable"] = function_source(self.callable)
@@ -515,11 +519,13 @@ class _Partial:
         kw.update(mapped)
         op = self.cls(**kw)
         op.mapped = True
+        op.mapping = {"how": "partial().expand", "over": mapped}
         return op
 
     def expand_kwargs(self, arg):
         op = self.cls(**self.kwargs)
         op.mapped = True
+        op.mapping = {"how": "partial().expand_kwargs", "over": {"": arg}}
         return op
 
 
