@@ -3,6 +3,7 @@ package airflowimport
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
 	"os"
@@ -79,7 +80,7 @@ func TestCorpusConverts(t *testing.T) {
 func TestGolden(t *testing.T) {
 	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
 		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk",
-		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors"}
+		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"
@@ -118,8 +119,6 @@ func TestNotConvertedIsReported(t *testing.T) {
 	cases := []struct{ file, dag, want string }{
 		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:12: task wait_file: recursive=True: ** in filepath matches one folder level"},
 		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:13: task wait_s3: S3KeySensor: not supported by this version: the sensor S3KeySensor; written as a bash task that fails; rewrite it as a bash_sensor"},
-		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:14: task wait_py: PythonSensor: not supported by this version: PythonSensor; written as a bash task that fails; Sirocco has no Python sensor: write a bash_sensor"},
-		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:21: task wait_api: @task.sensor wait_api: not supported by this version: @task.sensor"},
 		{"sensors_sdk", "sensors_sdk", "sensors_sdk.py:25: task other_dag: execution_date_fn=a Python function (<lambda>) is not kept; write execution_date: a template"},
 		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:23: on_failure_callback=a Python function (page_oncall) is not converted: Sirocco does not run Python callbacks; write a notifier instead: {command: ...}"},
 		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:23: sla_miss_callback=a Python function (page_oncall): not supported by this version: SLAs"},
@@ -294,6 +293,38 @@ func TestPendulumFallback(t *testing.T) {
 	for _, want := range []string{"timezone: Europe/Paris", "dagrun_timeout: 30m", "retry_delay: 10s"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("pendulum_params.yaml lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// TestPokeHelper: a Python sensor's function, run by the converted
+// bash_sensor's command, exits 0 when done, 99 (the task's
+// retry_exit_code) when not yet, and 1 when it raises, which fails the try.
+func TestPokeHelper(t *testing.T) {
+	needPython(t)
+	cases := []struct {
+		fn, args string
+		code     int
+	}{
+		{"marker_exists", `{"op_kwargs":{"path":"/"}}`, 0},
+		{"marker_exists", `{"op_kwargs":{"path":"/no/such/marker"}}`, 99},
+		{"marker_exists", `{}`, 1}, // path missing: a TypeError
+		{"decorated", `{}`, 0},     // a PokeReturnValue
+	}
+	for _, c := range cases {
+		cmd := exec.Command("python3", "-c", "import sys, python_sensors_callables as m; m._sirocco_poke(*sys.argv[1:])", c.fn, c.args)
+		cmd.Dir = "testdata/golden"
+		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code {
+			t.Errorf("%s %s: exit %d, want %d\n%s", c.fn, c.args, code, c.code, out)
 		}
 	}
 }

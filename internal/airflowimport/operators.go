@@ -11,7 +11,7 @@ type opRule struct {
 	Renames map[string]string
 	// Callable: python_callable (or the @task function) becomes a function
 	// of the generated <dag>_callables.py module; "python", "branch" or
-	// "short_circuit" says how it is called.
+	// "short_circuit" says how it is called ("sensor": by a bash_sensor).
 	Callable string
 	// Feature and Rewrite explain an operator Sirocco cannot run yet.
 	Feature, Rewrite string
@@ -21,8 +21,6 @@ const (
 	rewriteBashOrPython = "rewrite it as a bash or python task"
 	rewriteSensor       = "rewrite it as a bash_sensor whose command checks once and exits 0 when the condition holds (or use " +
 		"file_sensor, http_sensor, external_task_sensor, time_delta_sensor, date_time_sensor), keeping poke_interval, timeout and mode"
-	rewritePythonSensor = "Sirocco has no Python sensor: write a bash_sensor whose command runs the check and exits 0 when it holds, " +
-		"e.g. command: python3 -c 'import sys, <dag>_callables as m; sys.exit(0 if m.<function>() else 1)', keeping poke_interval, timeout and mode"
 )
 
 var bashRenames = map[string]string{"bash_command": "command"}
@@ -54,8 +52,9 @@ var operatorRules = map[string]opRule{
 	"TimeDeltaSensorAsync":    {Operator: "time_delta_sensor"},
 	"DateTimeSensor":          {Operator: "date_time_sensor"},
 	"DateTimeSensorAsync":     {Operator: "date_time_sensor"},
-	"PythonSensor":            {Feature: "PythonSensor", Rewrite: rewritePythonSensor},
-	"TimeSensor":              {Feature: "TimeSensor", Rewrite: "write a date_time_sensor with target_time: \"{{ ds }}T<HH:MM:SS>Z\" (the time of day on the run's date)"},
+	// The function runs once per poke, from a bash_sensor's command.
+	"PythonSensor": {Operator: "bash_sensor", Callable: "sensor"},
+	"TimeSensor":   {Feature: "TimeSensor", Rewrite: "write a date_time_sensor with target_time: \"{{ ds }}T<HH:MM:SS>Z\" (the time of day on the run's date)"},
 	"BranchDayOfWeekOperator": {Feature: "BranchDayOfWeekOperator",
 		Rewrite: "rewrite it as a branch task whose command prints the task to follow"},
 	"BranchDateTimeOperator": {Feature: "BranchDateTimeOperator",
@@ -76,7 +75,7 @@ var decoratorRules = map[string]opRule{
 		Rewrite: "rewrite it as a bash task whose command is what the function returns (templates work in it)"},
 	"task.virtualenv":      operatorRules["PythonVirtualenvOperator"],
 	"task.external_python": operatorRules["ExternalPythonOperator"],
-	"task.sensor":          {Feature: "@task.sensor", Rewrite: rewritePythonSensor},
+	"task.sensor":          operatorRules["PythonSensor"],
 	"task.docker":          {Feature: "@task.docker", Rewrite: "rewrite it as a kubernetes_pod task or a bash task running docker"},
 	"task.kubernetes":      {Feature: "@task.kubernetes", Rewrite: "rewrite it as a kubernetes_pod task"},
 }

@@ -394,8 +394,9 @@ func containsXCom(v any) bool {
 }
 
 // decideCommand writes a branch or short_circuit task whose command calls
-// the function through the module's _sirocco_decide: plain arguments as
-// JSON, XComArgs as templates rendered into further arguments.
+// the function through the module's _sirocco_decide (a sensor's, through
+// _sirocco_poke): plain arguments as JSON, XComArgs as templates rendered
+// into further arguments.
 func (c *converter) decideCommand(t TaskIR, r opRule, name string, opArgs []any, opKwargs map[string]any, out map[string]any) {
 	call := map[string]any{}
 	var xcoms []string
@@ -432,9 +433,16 @@ func (c *converter) decideCommand(t TaskIR, r opRule, name string, opArgs []any,
 		call["xcom_kwargs"] = xKwargs
 	}
 	js, _ := json.Marshal(call)
-	c.mod.decider()
-	cmd := fmt.Sprintf("python3 -c 'import sys, %s as m; m._sirocco_decide(*sys.argv[1:])' %s %s %s",
-		c.mod.module, name, shellQuote(string(js)), r.Callable)
+	helper, mode := "_sirocco_decide", " "+r.Callable
+	if r.Callable == "sensor" {
+		helper, mode = "_sirocco_poke", ""
+		c.mod.poker()
+		out["retry_exit_code"] = pokeNotYet
+	} else {
+		c.mod.decider()
+	}
+	cmd := fmt.Sprintf("python3 -c 'import sys, %s as m; m.%s(*sys.argv[1:])' %s %s%s",
+		c.mod.module, helper, name, shellQuote(string(js)), mode)
 	if len(xcoms) > 0 {
 		cmd += " " + strings.Join(xcoms, " ")
 	}

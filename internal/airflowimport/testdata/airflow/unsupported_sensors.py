@@ -1,4 +1,4 @@
-"""Python sensors and unknown sensors are reported with a rewrite; Sirocco's sensors convert."""
+"""Unknown sensors are reported with a rewrite; Sirocco's sensors and Python sensors convert."""
 from datetime import datetime
 
 from airflow import DAG
