@@ -46,6 +46,9 @@ func (c *converter) callbacks(loc, task string, inherited, own map[string]any) o
 		}
 		switch len(list) {
 		case 0:
+			if inheritsSome(inherited, key, event) {
+				out.put(key, []any{}) // the level turns off what it would inherit
+			}
 		case 1:
 			out.put(key, list[0])
 		default:
@@ -57,6 +60,16 @@ func (c *converter) callbacks(loc, task string, inherited, own map[string]any) o
 			truncate(describe(eff["email"]), 60), strings.Join(emailed, " and ")), "create that connection (its from_email extra is the sender)")
 	}
 	return out
+}
+
+// inheritsSome reports whether the inherited arguments give the event a
+// notifier (a callback, or Airflow's e-mail).
+func inheritsSome(inherited map[string]any, key, event string) bool {
+	if !isDefault(inherited[key]) {
+		return true
+	}
+	byEmail := event == "failure" || event == "retry"
+	return byEmail && emailNotifier(inherited["email"], inherited["email_on_"+event], event) != nil
 }
 
 func merged(a, b map[string]any) map[string]any {
