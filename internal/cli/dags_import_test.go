@@ -40,7 +40,10 @@ func importSite(t *testing.T) (dags string, run func(args ...string) (string, er
 // only local things (bash, python, empty, branch) succeed under `dags
 // test`, their branches and short circuits skipping what Airflow skips;
 // the trigger_dag tasks converted from TriggerDagRunOperator create the
-// target DAG's runs (a dags test run does not wait for them).
+// target DAG's runs (a dags test run does not wait for them); the converted
+// sensors (Python ones included) poke and pass, and the converted Slack
+// notifiers and deadline alert post their rendered texts to a local
+// webhook.
 func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	dags, run := importSite(t)
 	hooks := newHookServer(t)
