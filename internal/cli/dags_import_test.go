@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -227,4 +228,48 @@ func (h *hookServer) texts() []string {
 
 func (h *hookServer) got(part string) bool {
 	return slices.ContainsFunc(h.texts(), func(s string) bool { return strings.Contains(s, part) })
+}
+
+// TestImportedEmailOnFailure: Airflow's email_on_failure and an
+// SmtpNotifier, converted to email notifiers, send their messages through
+// a real SMTP server when the task fails under dags test.
+func TestImportedEmailOnFailure(t *testing.T) {
+	srv := testenv.SMTP(t)
+	dags, run := importSite(t)
+	src := filepath.Join(t.TempDir(), "mail_on_failure.py")
+	body := `from datetime import datetime
+from airflow import DAG
+from airflow.operators.bash import BashOperator
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+with DAG("mail_on_failure", start_date=datetime(2024, 1, 1), schedule=None,
+         default_args={"email": ["ops@example.test"], "retries": 0}):
+    BashOperator(task_id="boom", bash_command="echo cannot load; exit 3",
+                 on_failure_callback=SmtpNotifier(to="oncall@example.test", subject="{{ ti.task_id }} broke",
+                                                  html_content="{{ reason }}"))
+`
+	if err := os.WriteFile(src, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("dags", "import-airflow", src, "--out", dags); err != nil {
+		t.Fatalf("import-airflow: %v\n%s", err, out)
+	}
+	if out, err := run("db", "migrate"); err != nil {
+		t.Fatalf("db migrate: %v\n%s", err, out)
+	}
+	t.Setenv("SIROCCO_CONN_SMTP_DEFAULT", fmt.Sprintf("smtp://%s:%d?from_email=sirocco%%40example.test", srv.Host, srv.Port))
+	out, err := run("dags", "test", "mail_on_failure")
+	if err == nil || taskState(out, "boom") != "failed" {
+		t.Fatalf("dags test: %v, want the task failed\n%s", err, out)
+	}
+	subjects := map[string]string{}
+	for _, m := range srv.Messages(t) {
+		subjects[m.Header.Get("To")] = m.Header.Get("Subject")
+	}
+	if got := subjects["oncall@example.test"]; got != "boom broke" {
+		t.Errorf("SmtpNotifier's message: subject %q (all: %v)", got, subjects)
+	}
+	if got := subjects["ops@example.test"]; !strings.Contains(got, "mail_on_failure.boom failed") {
+		t.Errorf("email_on_failure's message: subject %q (all: %v)", got, subjects)
+	}
 }
