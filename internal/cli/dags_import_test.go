@@ -119,12 +119,35 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 			t.Errorf("no webhook posted %q; got %q", want, hooks.texts())
 		}
 	}
+	// The converted outlets and asset schedules link producers and consumers,
+	// and the producers' test runs recorded events.
+	out, err = run("assets", "list")
+	for uri, want := range map[string][]string{
+		"s3://warehouse/orders":               {"assets_classic_producer.refresh_orders", "assets_classic_all,assets_classic_nested", "1"},
+		"x-airflow-asset://reference_regions": {"assets_classic_producer.refresh_customers", "assets_classic_nested", "1"},
+		"file:///srv/raw/events":              {"assets_sdk_producer.ingest", "assets_sdk_either,assets_sdk_one", "1"},
+	} {
+		if got := assetRow(out, uri); err != nil || !slices.Equal(got, want) {
+			t.Errorf("assets list (%v): %s has %v, want %v\n%s", err, uri, got, want, out)
+		}
+	}
 	out, err = run("dags", "list-runs", "example_trigger_target_dag")
 	for _, want := range []string{"manual__2026-01-05T00:00:00Z", "handed_over__20260105", "2025-01-01T06:30:00Z"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("the triggered runs (list-runs: %v) lack %q:\n%s", err, want, out)
 		}
 	}
+}
+
+// assetRow is the producers, consumers and event count `assets list`
+// shows for uri.
+func assetRow(out, uri string) []string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == uri {
+			return f[1:4]
+		}
+	}
+	return nil
 }
 
 func taskState(out, id string) string {
