@@ -137,6 +137,7 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: unknown argument output_encoding=\"utf-8\" of BashOperator is not converted"},
 		{"custom_operator", "custom_operator", "custom_operator.py:19: task hello: HelloOperator (defined in the DAG file) has no Sirocco operator"},
 		{"http_operator", "http_operator", "http_operator.py:19: task get_op: response_check=a Python function (<lambda>) is not converted: `len(r.json()) > 1` is not a status, text or JSON comparison"},
+		{"http_operator", "http_operator", "http_operator.py:23: task b: response_check=a Python function (<lambda>) is not converted: its source was not found, or another lambda on its line takes the same parameters"},
 		{"group_shadowing", "group_shadowing", "group_shadowing.py:12: task g.use: depends_on prepare, written inside group g, names g.prepare in Sirocco"},
 		{"taskflow_context", "taskflow_context", "taskflow_context.py:20: task show: function show asks for ti, which Sirocco does not pass"},
 		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},

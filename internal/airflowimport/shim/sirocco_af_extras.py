@@ -105,15 +105,15 @@ def simple_check(fn):
     try:
         node = lambda_node(fn)
         if node is None:
-            raise NotSimple("its source was not found")
+            raise NotSimple("its source was not found, or another lambda on its line takes the same parameters")
         args = node.args
         if len(args.args) < 1 or args.vararg or args.kwonlyargs:
             raise NotSimple("it does not take the response as its one argument")
         return _check(node.body, args.args[0].arg)
     except NotSimple as e:
         return {"error": str(e)}
-    except (OSError, TypeError, SyntaxError, ValueError) as e:
-        return {"error": "its source was not read: %s" % e}
+    except Exception as e:  # a check that cannot be read is reported, never stops the file
+        return {"error": "it was not read: %s: %s" % (type(e).__name__, e)}
 
 
 def _check(node, resp):

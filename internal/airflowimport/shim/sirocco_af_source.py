@@ -10,19 +10,23 @@ _parsed = {}
 
 
 def lambda_node(fn):
-    """The ast.Lambda of a lambda, from its file's syntax tree (None if not found), and the file's text."""
+    """The ast.Lambda of a lambda, from its file's syntax tree, with the file's text in
+    .source_text; None when it is not found or another lambda on its line takes the same
+    parameters."""
     path = inspect.getsourcefile(fn)
     if path not in _parsed:
         with open(path, encoding="utf-8") as f:
             text = f.read()
         _parsed[path] = (text, ast.parse(text))
     text, tree = _parsed[path]
-    line = fn.__code__.co_firstlineno
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Lambda) and node.lineno == line:
-            node.source_text = text
-            return node
-    return None
+    code = fn.__code__
+    names = list(code.co_varnames[:code.co_argcount])
+    found = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda) and node.lineno == code.co_firstlineno
+             and [a.arg for a in node.args.args] == names]
+    if len(found) != 1:
+        return None  # none, or two lambdas alike on one line: which one is unknown
+    found[0].source_text = text
+    return found[0]
 
 
 def lambda_source(fn):
@@ -30,7 +34,7 @@ def lambda_source(fn):
     node = lambda_node(fn)
     line = fn.__code__.co_firstlineno
     if node is None:
-        return {"name": "lambda", "error": "lambda at line %d not found in its file" % line}
+        return {"name": "lambda", "error": "lambda at line %d not found in its file, or not alone there" % line}
     name = "lambda_line_%d" % line
     src = "def %s(%s):\n    return %s\n" % (name, ast.unparse(node.args), ast.get_source_segment(node.source_text, node.body))
     return {"name": name, "source": src, "globals": needed_globals(fn, ast.parse(src).body[0])}

@@ -19,3 +19,5 @@ with DAG("http_operator", start_date=datetime(2024, 1, 1), schedule=None) as dag
     get = SimpleHttpOperator(task_id="get_op", http_conn_id="api", method="GET", endpoint="get",
                              data={"param1": "value1"}, response_check=lambda r: len(r.json()) > 1)
     post >> get
+    # Two lambdas alike on one line: which is which is unknown, both are reported.
+    a = HttpOperator(task_id="a", endpoint="a", response_check=lambda r: r.ok); b = HttpOperator(task_id="b", endpoint="b", response_check=lambda r: not r.ok)
