@@ -39,6 +39,9 @@ func TestRescheduledSensorsWaitWithoutSlots(t *testing.T) {
 	for _, u := range p.TaskUpdates {
 		if u.Key.TaskID == "early" && u.To == store.StateQueued {
 			from = u.From
+			if u.DueBy == nil || !u.DueBy.Equal(w.snap.Now) {
+				t.Errorf("early's claim is due by %v, want now (%v): the store must refuse it before next_retry_at", u.DueBy, w.snap.Now)
+			}
 		}
 	}
 	if got := w.apply(p); len(got) != 1 || got[0].TaskID != "early" || len(from) != 1 || from[0] != store.StateUpForReschedule {
