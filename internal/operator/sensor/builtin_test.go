@@ -91,6 +91,20 @@ func TestFileSensorLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(filepath.Join(dir, "out"), true)
+	// A wildcard does not match a dotfile (nor a dot folder), as the shell's glob.
+	for _, p := range []string{".hidden.json", filepath.Join(".cache", "x.json")} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(filepath.Join(dir, "*.json"), false)
+	check(filepath.Join(dir, "?hidden.json"), false)
+	check(filepath.Join(dir, "*", "x.json"), false)
+	check(filepath.Join(dir, ".*.json"), true)
+	check(filepath.Join(dir, ".cache", "*.json"), true)
 	task.Args = map[string]any{"filepath": filepath.Join(dir, "[")}
 	if _, err := poke(t, FileSpec, filePoke, task); err == nil || !strings.Contains(err.Error(), "field filepath") {
 		t.Errorf("a bad glob: %v", err)
@@ -130,6 +144,11 @@ func TestFileSensorOverSSH(t *testing.T) {
 	}
 	check(filepath.Join(work, "*.csv"), false)
 	check(filepath.Join(work, "a b.csv"), false)
+	if err := os.WriteFile(filepath.Join(work, ".hidden.csv"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(filepath.Join(work, "*.csv"), false) // a wildcard does not match a dotfile
+	check(filepath.Join(work, ".*.csv"), true)
 	if err := os.WriteFile(filepath.Join(work, "a b.csv"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
