@@ -145,7 +145,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 // NextInterval is the wait after poke number pokes (1 for the first),
 // Airflow's _get_next_poke_interval: poke_interval, or with
 // exponential_backoff a wait in [m, 2m) where m = poke_interval ×
-// 2^(pokes-2) (at least a second, or poke_interval if shorter), the point
+// 2^(pokes-2) in whole seconds (at least a second, or poke_interval if
+// shorter), so the first wait is about half poke_interval; the point
 // in that range a hash of the sensor, its first poke and pokes (the same
 // after a restart), bounded by what is left of the timeout and by
 // max_wait.
@@ -157,8 +158,12 @@ func NextInterval(c Config, id string, started time.Time, pokes int, elapsed tim
 	exp := math.Ldexp(float64(c.Interval), pokes-2)
 	m := time.Duration(math.MaxInt64 / 2)
 	if exp < float64(m) {
-		m = max(time.Duration(exp), floor)
+		m = time.Duration(exp)
 	}
+	if m >= time.Second {
+		m = m.Truncate(time.Second) // Airflow's int(): whole seconds
+	}
+	m = max(m, floor)
 	sum := sha1.Sum(fmt.Appendf(nil, "%s#%s#%d", id, started.UTC().Format(time.RFC3339Nano), pokes))
 	jitter := time.Duration(binary.BigEndian.Uint64(sum[:8]) % uint64(m))
 	d := m + jitter

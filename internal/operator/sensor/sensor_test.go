@@ -55,6 +55,14 @@ func TestNextInterval(t *testing.T) {
 	if got := NextInterval(back, "d#t", start, 500, 0); got <= 0 || got > back.Timeout {
 		t.Errorf("poke 500: %s, want within the timeout", got)
 	}
+	// m is whole seconds (Airflow's int()): poke_interval 3s waits in
+	// [1s, 2s) after the first poke, not [1.5s, 3s).
+	odd := Config{Interval: 3 * time.Second, Timeout: time.Hour, Backoff: true}
+	for _, id := range []string{"d#a", "d#b", "d#c", "d#d", "d#e", "d#f", "d#g", "d#h"} {
+		if got := NextInterval(odd, id, start, 1, 0); got < time.Second || got >= 2*time.Second {
+			t.Errorf("%s, poke_interval 3s, first wait %s, want in [1s, 2s)", id, got)
+		}
+	}
 	short := Config{Interval: 100 * time.Millisecond, Timeout: time.Hour, Backoff: true}
 	if got := NextInterval(short, "d#t", start, 1, 0); got < 100*time.Millisecond || got >= 200*time.Millisecond {
 		t.Errorf("a short poke_interval: %s, want at least itself (the floor) and below twice it", got)
