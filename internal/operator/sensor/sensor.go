@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -94,6 +95,7 @@ func Run(ctx context.Context, t *operator.Task, c Config, poke PokeFunc, now Clo
 	if c.Reschedule && !t.FirstPokeAt.IsZero() {
 		started, pokes = t.FirstPokeAt, t.Pokes
 	}
+	t = noteOnce(t)
 	for {
 		pokes++
 		ok, err := poke(ctx, t)
@@ -117,6 +119,22 @@ func Run(ctx context.Context, t *operator.Task, c Config, poke PokeFunc, now Clo
 			return operator.Result{}, err
 		}
 	}
+}
+
+// noteOnce returns t whose NoteHandle writes only the first handle: a
+// poke-mode sensor that runs a process at each poke (bash_sensor) notes
+// one handle line per try in its log, not one per poke. Recovery finds
+// the later pokes' processes by their TryID (process.KillTagged) and by
+// the handle saved to the row.
+func noteOnce(t *operator.Task) *operator.Task {
+	if t.NoteHandle == nil {
+		return t
+	}
+	c := *t
+	var once sync.Once
+	note := t.NoteHandle
+	c.NoteHandle = func(h []byte) { once.Do(func() { note(h) }) }
+	return &c
 }
 
 // timedOut is the end of a sensor whose timeout passed: skipped with
