@@ -141,6 +141,9 @@ func (f *podFollow) settle(why string) []store.TaskInstance {
 		f.cleared = true // cleared and handed out again
 		return nil
 	}
+	if !t.ownsRow(ti) {
+		return nil // a sensor's next poke, in a pod of its own: this pod's outcome was recorded
+	}
 	switch ti.State {
 	case store.StateRunning:
 		return f.failInfra(ctx, ti, why)
@@ -148,9 +151,9 @@ func (f *podFollow) settle(why string) []store.TaskInstance {
 		f.cleared = true // handed back by the pod
 	case store.StateRestarting:
 		f.cleared = true
-		w, err := x.r.Store.UpdateTaskRow(ctx, store.TaskUpdate{
-			Key: t.key, From: []store.TaskState{store.StateRestarting}, FromTry: &t.n, To: store.StateNone,
-		})
+		back := store.TaskUpdate{Key: t.key, From: []store.TaskState{store.StateRestarting}, FromTry: &t.n, To: store.StateNone}
+		scheduler.EndPokes(&back, ti) // a cleared sensor starts again, as under the local executor
+		w, err := x.r.Store.UpdateTaskRow(ctx, back)
 		if err != nil || !w.OK {
 			return nil
 		}
@@ -255,7 +258,9 @@ const saveEvery = time.Second
 
 // positionPath is the file beside the try's log that holds how far the
 // pod's log was copied into it, so a restart repeats no line.
-func (f *podFollow) positionPath() string { return f.logPath + ".pod-position" }
+// It is the pod's own: a reschedule-mode sensor's pokes share the try's
+// log, each from a pod of its own.
+func (f *podFollow) positionPath() string { return f.logPath + "." + f.t.h.Name + ".pod-position" }
 
 func (f *podFollow) loadPosition() kube.LogPosition {
 	var p kube.LogPosition
