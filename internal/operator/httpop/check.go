@@ -133,6 +133,17 @@ func ParseCheck(v any) (Check, error) {
 	return c, nil
 }
 
+// checkResponseCheck vets a response_check as the DAG file is loaded
+// (`dags validate`): a bad json_path, regex, status or key is an error at
+// its line. One holding a template is left to the try, after rendering.
+func checkResponseCheck(v any) error {
+	if b, err := json.Marshal(v); err != nil || bytes.Contains(b, []byte("{{")) || bytes.Contains(b, []byte("{%")) {
+		return nil
+	}
+	_, err := ParseCheck(v)
+	return err
+}
+
 // parsePath reads json_path, equals and exists.
 func (c *Check) parsePath(m map[string]any) error {
 	eq, hasEq := m["equals"]

@@ -293,8 +293,9 @@ func TestExternalTaskSensor(t *testing.T) {
 	}
 }
 
-// TestSensorFieldsAreCheckedAtLoad: the loader rejects a bad mode or
-// poke_interval at the field's line.
+// TestSensorFieldsAreCheckedAtLoad: the loader rejects a bad mode,
+// poke_interval or http_sensor json_path at the field's line (a templated
+// one is left to the try).
 func TestSensorFieldsAreCheckedAtLoad(t *testing.T) {
 	t.Parallel()
 	specs := map[string]dag.OperatorSpec{}
@@ -312,10 +313,21 @@ tasks:
     operator: bash_sensor
     command: "true"
     poke_interval: 0s
+  - id: c
+    operator: http_sensor
+    endpoint: /status
+    response_check: {json_path: "$.status[", equals: ready}
+  - id: templated
+    operator: http_sensor
+    response_check: {json_path: "{{ params.path }}"}
 `), dag.LoadOptions{Operators: specs})
-	for _, want := range []string{"s.yaml:7", "want poke or reschedule", "s.yaml:11", "poke_interval must be more than 0"} {
+	for _, want := range []string{"s.yaml:7", "want poke or reschedule", "s.yaml:11", "poke_interval must be more than 0",
+		`s.yaml:15:21: tasks[c].response_check: response_check.json_path: "$.status[" is not a JSONPath`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("load error %v, want one saying %q", err, want)
 		}
+	}
+	if err != nil && strings.Contains(err.Error(), "tasks[templated]") {
+		t.Errorf("a templated response_check is checked before rendering: %v", err)
 	}
 }
