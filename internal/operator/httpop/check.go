@@ -137,10 +137,11 @@ func ParseCheck(v any) (Check, error) {
 // (`dags validate`): a bad json_path, regex, status or key is an error at
 // its line. One holding a template is left to the try, after rendering.
 func checkResponseCheck(v any) error {
-	if b, err := json.Marshal(v); err != nil || bytes.Contains(b, []byte("{{")) || bytes.Contains(b, []byte("{%")) {
+	b, err := json.Marshal(v)
+	if err == nil && (bytes.Contains(b, []byte("{{")) || bytes.Contains(b, []byte("{%"))) {
 		return nil
 	}
-	_, err := ParseCheck(v)
+	_, err = ParseCheck(v) // a value JSON cannot encode is ParseCheck's to judge
 	return err
 }
 
