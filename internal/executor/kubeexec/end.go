@@ -258,16 +258,25 @@ const saveEvery = time.Second
 
 // positionPath is the file beside the try's log that holds how far the
 // pod's log was copied into it, so a restart repeats no line.
-// It is the pod's own: a reschedule-mode sensor's pokes share the try's
-// log, each from a pod of its own.
-func (f *podFollow) positionPath() string { return f.logPath + "." + f.t.h.Name + ".pod-position" }
+func (f *podFollow) positionPath() string { return f.logPath + ".pod-position" }
+
+// podPosition is the stored position with the pod whose log it is in: a
+// reschedule-mode sensor's pokes share the try's log, each from a pod of
+// its own, and a pod never starts from another's position.
+type podPosition struct {
+	Pod string `json:"pod,omitempty"`
+	kube.LogPosition
+}
 
 func (f *podFollow) loadPosition() kube.LogPosition {
-	var p kube.LogPosition
+	var p podPosition
 	if b, err := os.ReadFile(f.positionPath()); err == nil {
 		_ = json.Unmarshal(b, &p)
 	}
-	return p
+	if p.Pod != "" && p.Pod != f.t.h.Name {
+		return kube.LogPosition{} // a previous poke's pod
+	}
+	return p.LogPosition
 }
 
 // savePosition stores the position after lines were copied: at most
@@ -306,7 +315,7 @@ func (f *podFollow) stopSaving() {
 
 // writePosition writes f.pos; posMu is held.
 func (f *podFollow) writePosition() {
-	b, err := json.Marshal(f.pos)
+	b, err := json.Marshal(podPosition{Pod: f.t.h.Name, LogPosition: f.pos})
 	if err != nil || f.pos.IsZero() {
 		return
 	}
