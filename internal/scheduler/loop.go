@@ -483,7 +483,9 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	reqs := requirements(snap, as, plan.TaskUpdates)
 	for i, u := range plan.TaskUpdates {
 		if u.To == store.StateQueued {
+			due := u.DueBy
 			u = l.opts.Executor.Claim(u, snap.Now)
+			u.DueBy = due
 		}
 		u.Requires = reqs[i]
 		writes = append(writes, u)

@@ -156,10 +156,15 @@ type TaskStateRow struct {
 // TaskUpdate is one conditional transition of a task instance: it applies
 // only if the row is still in one of From. Nil fields are left as they are.
 type TaskUpdate struct {
-	Key         TaskKey
-	From        []TaskState
-	FromWorker  *string // also require this owner (adopting a dead worker's try)
-	FromTry     *int    // also require this try (a stale try never writes over a newer one)
+	Key        TaskKey
+	From       []TaskState
+	FromWorker *string // also require this owner (adopting a dead worker's try)
+	FromTry    *int    // also require this try (a stale try never writes over a newer one)
+	// DueBy also requires next_retry_at to be unset or at most DueBy: the
+	// claim of an up_for_retry or up_for_reschedule task is written only
+	// once it is due, whatever snapshot the scheduler decided on (another
+	// process's older read cannot start a retry or a poke early).
+	DueBy       *time.Time
 	To          TaskState
 	IncTry      bool // try_number = try_number + 1 (the start of a try; clears end_date unless EndDate is set); none for a sensor's next poke (Pokes > 0)
 	QueuedAt    *time.Time
@@ -195,13 +200,14 @@ type TaskCondition struct {
 }
 
 // Apply returns the row u would write over ti, and whether u's conditions
-// on ti itself (From, FromWorker, FromTry) hold; Requires is not checked.
+// on ti itself (From, FromWorker, FromTry, DueBy) hold; Requires is not checked.
 // The scheduler uses it to decide on an outcome it is about to write; the
 // store's row replaces the result once written.
 func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	ok := (len(u.From) == 0 || slices.Contains(u.From, ti.State)) &&
 		(u.FromWorker == nil || *u.FromWorker == ti.WorkerID) &&
-		(u.FromTry == nil || *u.FromTry == ti.TryNumber)
+		(u.FromTry == nil || *u.FromTry == ti.TryNumber) &&
+		(u.DueBy == nil || ti.NextRetryAt.IsZero() || !ti.NextRetryAt.After(u.DueBy.UTC().Truncate(time.Microsecond)))
 	ti.State = u.To
 	ti.Version++
 	if u.IncTry {
