@@ -183,7 +183,7 @@ func (s *Store) CreateAssetRun(ctx context.Context, run store.DagRun, tis []stor
 		if err := s.consumeQueue(ctx, tx, run.DagID, ids); err != nil {
 			return err
 		}
-		stmts := []stmt{{`INSERT INTO dag_runs (` + runCols + `) VALUES (` + placeholders(11) + `)`, []any{
+		stmts := []stmt{{`INSERT INTO dag_runs (` + runInsertCols + `) VALUES (` + placeholders(11) + `)`, []any{
 			run.DagID, run.RunID, string(run.RunType), string(run.State),
 			s.tv(run.LogicalDate), s.tv(run.DataIntervalStart), s.tv(run.DataIntervalEnd),
 			conf, s.tv(run.QueuedAt), s.tv(run.StartDate), s.tv(run.EndDate)}}}
