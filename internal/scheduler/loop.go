@@ -531,9 +531,13 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		noteErr = errors.Join(noteErr, err)
 	}
 	errs = append(errs, noteErr)
-	errs = append(errs, l.recordAssetEvents(ctx, snap)...) // before a run finishes
+	// Asset events too: a run that ended without them would leave the
+	// loop's sight with its events never written.
+	assetErrs := l.recordAssetEvents(ctx, snap)
+	errs = append(errs, assetErrs...)
+	holdEnds := noteErr != nil || len(assetErrs) > 0
 	for _, u := range plan.RunUpdates {
-		if tainted[runKey{u.DagID, u.RunID}] || (noteErr != nil && u.To.Finished()) {
+		if tainted[runKey{u.DagID, u.RunID}] || (holdEnds && u.To.Finished()) {
 			continue // decided on an outcome that was not written: the next tick decides again
 		}
 		clears := 0
