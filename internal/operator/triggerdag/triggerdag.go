@@ -249,6 +249,9 @@ func run(ctx context.Context, t *operator.Task, h handle) (operator.Result, erro
 	if err != nil || !h.Wait {
 		return res, err
 	}
+	if err := pushEarly(ctx, t, res); err != nil {
+		return operator.Result{}, err
+	}
 	if t.RunType == testRun {
 		// `dags test` runs its own run only: nothing here would run the
 		// triggered one, so waiting would never end.
@@ -257,6 +260,21 @@ func run(ctx context.Context, t *operator.Task, h handle) (operator.Result, erro
 		return res, nil
 	}
 	return res, wait(ctx, t, h)
+}
+
+// pushEarly pushes the result's XComs before the wait, as Airflow pushes
+// trigger_run_id as soon as the run is triggered: a failed wait leaves
+// them, and other tasks may read them meanwhile.
+func pushEarly(ctx context.Context, t *operator.Task, res operator.Result) error {
+	if t.PushXCom == nil {
+		return nil
+	}
+	for _, key := range []string{"trigger_run_id", "trigger_logical_date_iso"} {
+		if err := t.PushXCom(ctx, key, res.XComs[key]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // result pushes Airflow's XComs: trigger_run_id and
@@ -340,6 +358,8 @@ func wait(ctx context.Context, t *operator.Task, h handle) error {
 		switch {
 		case errors.Is(err, operator.ErrRunNotFound):
 			return fmt.Errorf("%s run %s is gone (deleted while waiting)", h.DagID, h.RunID)
+		case errors.Is(err, operator.ErrDAGNotLoaded):
+			return fmt.Errorf("%s run %s is %s and will not run: %w", h.DagID, h.RunID, info.State, err)
 		case err != nil:
 			fmt.Fprintf(t.Log, "sirocco: cannot read %s run %s (%v); trying again\n", h.DagID, h.RunID, err)
 		case slices.Contains(h.Failed, info.State):
