@@ -77,3 +77,41 @@ func TestTriggerDagPushesBeforeWaiting(t *testing.T) {
 		}
 	})
 }
+
+const (
+	failingTargetDAG = `
+dag_id: failing_target
+schedule: none
+tasks: [{id: s, operator: bash, command: 'exit 1'}]
+`
+	retryingDAG = `
+dag_id: retrying
+schedule: none
+tasks:
+  - {id: go, operator: trigger_dag, trigger_dag_id: failing_target, wait_for_completion: true,
+     poke_interval: 100ms, retries: 1, retry_delay: 0s}
+`
+)
+
+// TestTriggerDagRetryKeepsItsRun: the triggered run fails, so does the
+// try waiting on it; the retry waits on that same run (and fails again)
+// instead of triggering a second run of the target.
+func TestTriggerDagRetryKeepsItsRun(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		h := startOn(t, dbURL(), map[string]string{"failing_target": failingTargetDAG, "retrying": retryingDAG})
+		runID := h.trigger("retrying", nil)
+		if r := h.waitRun("retrying", runID); r.State != store.RunFailed {
+			t.Fatalf("retrying: %s (%s)", r.State, h.states("retrying", runID))
+		}
+		if ti := h.tis("retrying", runID)["go"]; ti.TryNumber != 2 {
+			t.Errorf("go ended at try %d, want 2", ti.TryNumber)
+		}
+		runs, err := h.st.ListRuns(context.Background(), store.RunFilter{DagID: "failing_target"})
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("failing_target has %d runs (%v), want 1: %s", len(runs), err, describeRuns(runs))
+		}
+		if log := h.log("retrying", runID, "go", 2); !strings.Contains(log, "an earlier try triggered") {
+			t.Errorf("try 2's log:\n%s", log)
+		}
+	})
+}

@@ -274,6 +274,16 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 			}
 			return nil
 		},
+		OwnXCom: func(ctx context.Context, key string) ([]byte, bool, error) {
+			x, err := st.GetXCom(ctx, k, key)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, false, nil
+			}
+			if err != nil {
+				return nil, false, fmt.Errorf("read XCom %s: %w", key, err)
+			}
+			return []byte(x.Value), true, nil
+		},
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			if r.WrapHandle != nil {
 				var err error

@@ -117,10 +117,44 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 	if h.Existed, err = exists(ctx, t, h); err != nil {
 		return operator.Result{}, err
 	}
+	if err := retried(ctx, t, &h); err != nil {
+		return operator.Result{}, err
+	}
 	if err := save(ctx, t, h); err != nil {
 		return operator.Result{}, err
 	}
 	return run(ctx, t, h)
+}
+
+// retried makes a retry take the run an earlier try of this task
+// instance triggered (its trigger_run_id XCom, pushed once triggered)
+// instead of triggering a second one: it waits on that run again, or
+// with reset_dag_run clears it and waits. A cleared task lost that XCom
+// and triggers anew.
+func retried(ctx context.Context, t *operator.Task, h *handle) error {
+	if t.TryNumber < 2 || t.OwnXCom == nil {
+		return nil
+	}
+	id, ok, err := t.OwnXCom(ctx, "trigger_run_id")
+	if err != nil || !ok {
+		return err
+	}
+	var runID string
+	if err := json.Unmarshal(id, &runID); err != nil || runID == "" {
+		return nil // not a run id of ours
+	}
+	info, err := t.Runs.Run(ctx, h.DagID, runID)
+	if errors.Is(err, operator.ErrRunNotFound) {
+		return nil // deleted since: trigger anew
+	}
+	if err != nil && !errors.Is(err, operator.ErrDAGNotLoaded) {
+		return fmt.Errorf("read %s run %s of the earlier try: %w", h.DagID, runID, err)
+	}
+	h.RunID, h.LogicalDate = info.RunID, info.LogicalDate
+	h.Existed, h.Triggered = h.Reset, !h.Reset
+	fmt.Fprintf(t.Log, "sirocco: try %d takes %s run %s, which an earlier try triggered, instead of triggering another\n",
+		t.TryNumber, h.DagID, runID)
+	return nil
 }
 
 // exists reports whether run h.RunID of h.DagID exists.
