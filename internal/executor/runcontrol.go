@@ -106,7 +106,11 @@ func (c *RunControl) Clear(ctx context.Context, dagID, runID string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := actions.Clear(ctx, c.Store, d, actions.ClearRequest{RunID: runID}, c.Clock.Now()); err != nil {
+	_, err = actions.Clear(ctx, c.Store, d, actions.ClearRequest{RunID: runID}, c.Clock.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("clear run %s of %s: %w: %w", runID, dagID, operator.ErrRunNotFound, err)
+	}
+	if err != nil {
 		return fmt.Errorf("clear run %s of %s: %w", runID, dagID, err)
 	}
 	c.changed()

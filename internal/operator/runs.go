@@ -21,7 +21,8 @@ type RunControl interface {
 	// would run it.
 	Run(ctx context.Context, dagID, runID string) (RunInfo, error)
 	// Clear clears every task of a run, which then runs again (Airflow's
-	// reset_dag_run).
+	// reset_dag_run); an error wrapping ErrRunNotFound when the run does
+	// not exist (deleted since it was seen).
 	Clear(ctx context.Context, dagID, runID string) error
 	// Paused reports whether a DAG is paused.
 	Paused(ctx context.Context, dagID string) (bool, error)

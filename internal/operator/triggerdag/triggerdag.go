@@ -356,14 +356,37 @@ func reset(ctx context.Context, t *operator.Task, h *handle, info operator.RunIn
 		fmt.Fprintf(t.Log, "sirocco: %s run %s was cleared before the restart (reset_dag_run)\n", h.DagID, info.RunID)
 		return nil
 	}
+	requested := h.RunID
 	h.RunID, h.Clearing, h.ClearFrom, h.ClearQueuedAt = info.RunID, true, info.State, info.QueuedAt
 	if err := save(ctx, t, *h); err != nil {
 		return err
 	}
-	if err := t.Runs.Clear(ctx, h.DagID, info.RunID); err != nil {
+	err := t.Runs.Clear(ctx, h.DagID, info.RunID)
+	if errors.Is(err, operator.ErrRunNotFound) {
+		return recreate(ctx, t, h, requested)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(t.Log, "sirocco: cleared %s run %s, which existed (reset_dag_run)\n", h.DagID, info.RunID)
+	return nil
+}
+
+// recreate creates the run asked for when the existing run a reset was
+// about to clear was deleted meanwhile (a race with a delete): the try
+// then waits on a run of its own rather than failing on a run that is
+// gone. A second collision (another trigger won the race) fails the try.
+func recreate(ctx context.Context, t *operator.Task, h *handle, requested string) error {
+	fmt.Fprintf(t.Log, "sirocco: %s run %s was deleted before its clear (reset_dag_run); triggering %s\n", h.DagID, h.RunID, requested)
+	h.RunID, h.Existed, h.Clearing, h.ClearFrom, h.ClearQueuedAt = requested, false, false, "", time.Time{}
+	if err := save(ctx, t, *h); err != nil {
+		return err
+	}
+	info, err := t.Runs.Trigger(ctx, operator.TriggerRequest{DagID: h.DagID, RunID: requested, LogicalDate: h.LogicalDate, Conf: h.Conf})
+	if err != nil {
+		return fmt.Errorf("trigger %s run %s after the run to reset was deleted: %w", h.DagID, requested, err)
+	}
+	fmt.Fprintf(t.Log, "sirocco: triggered %s run %s (logical date %s)\n", h.DagID, info.RunID, info.LogicalDate.Format(time.RFC3339))
 	return nil
 }
 
