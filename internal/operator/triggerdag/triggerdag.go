@@ -139,9 +139,9 @@ func retried(ctx context.Context, t *operator.Task, h *handle) error {
 	if err != nil || !ok {
 		return err
 	}
-	var runID string
-	if err := json.Unmarshal(id, &runID); err != nil || runID == "" {
-		return nil // not a run id of ours
+	runID := jsonString(id)
+	if runID == "" {
+		return nil // not a run id of ours: trigger anew
 	}
 	info, err := t.Runs.Run(ctx, h.DagID, runID)
 	if errors.Is(err, operator.ErrRunNotFound) {
@@ -155,6 +155,13 @@ func retried(ctx context.Context, t *operator.Task, h *handle) error {
 	fmt.Fprintf(t.Log, "sirocco: try %d takes %s run %s, which an earlier try triggered, instead of triggering another\n",
 		t.TryNumber, h.DagID, runID)
 	return nil
+}
+
+// jsonString is the JSON string b holds, "" when it holds none.
+func jsonString(b []byte) string {
+	var s string
+	_ = json.Unmarshal(b, &s)
+	return s
 }
 
 // exists reports whether run h.RunID of h.DagID exists.
