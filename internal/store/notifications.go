@@ -78,6 +78,11 @@ type NotificationStore interface {
 	// due (a pending one's NextAt, a sending one's lease end); ok is false
 	// when none is waiting.
 	NextNotificationAt(ctx context.Context) (at time.Time, ok bool, err error)
+	// PruneNotifications deletes the sent and failed notifications
+	// created before before, and returns how many: the outbox would grow
+	// forever otherwise (a pending or sending one is never pruned; a
+	// notification of a deleted run goes with it).
+	PruneNotifications(ctx context.Context, before time.Time) (int, error)
 	// ListNotifications returns the notifications of a run, by task, try,
 	// event and index.
 	ListNotifications(ctx context.Context, dagID, runID string) ([]Notification, error)

@@ -185,6 +185,21 @@ func (s *Store) NextNotificationAt(ctx context.Context) (time.Time, bool, error)
 	return lease, true, nil
 }
 
+// PruneNotifications deletes the delivered (sent or failed) rows created
+// before before.
+func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.exec(ctx, `DELETE FROM notifications WHERE state IN (?, ?) AND created_at < ?`,
+		string(store.NoteSent), string(store.NoteFailed), s.tv(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", err)
+	}
+	return int(n), nil
+}
+
 // ListNotifications returns a run's notifications in key order.
 func (s *Store) ListNotifications(ctx context.Context, dagID, runID string) ([]store.Notification, error) {
 	rows, err := s.query(ctx, `SELECT `+noteCols+` FROM notifications WHERE dag_id = ? AND run_id = ?

@@ -11,6 +11,40 @@ import (
 func init() {
 	register("NotificationsOneEndPerTry", testNotificationsOneEndPerTry)
 	register("ClearNumber", testClearNumber)
+	register("PruneNotifications", testPruneNotifications)
+}
+
+// testPruneNotifications: delivered notifications created before the
+// limit go; newer ones and undelivered ones stay.
+func testPruneNotifications(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if err := s.CreateRun(ctx, newRun("d", "r1", at(0), store.RunRunning), newTIs("a", "b", "c")); err != nil {
+		t.Fatal(err)
+	}
+	old, recent, pending := note("r1", "a", 1, "failure"), note("r1", "b", 1, "failure"), note("r1", "c", 1, "failure")
+	recent.CreatedAt = at(2 * time.Hour)
+	if _, err := s.EnqueueNotifications(ctx, []store.Notification{old, recent}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.ClaimNotifications(ctx, "w", at(3*time.Hour), time.Minute, 10)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claim = %d, %v", len(claimed), err)
+	}
+	for _, n := range claimed {
+		if ok, err := s.FinishNotification(ctx, n, store.NoteSent, time.Time{}, "", at(3*time.Hour)); !ok || err != nil {
+			t.Fatalf("finish = %v, %v", ok, err)
+		}
+	}
+	if _, err := s.EnqueueNotifications(ctx, []store.Notification{pending}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneNotifications(ctx, at(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("prune = %d, %v; want 1", n, err)
+	}
+	list, err := s.ListNotifications(ctx, "d", "r1")
+	if err != nil || len(list) != 2 || list[0].TaskID != "b" || list[1].TaskID != "c" {
+		t.Errorf("left = %+v, %v", list, err)
+	}
 }
 
 // notes returns the notifications of n notifiers of one event.
