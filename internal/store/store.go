@@ -104,6 +104,10 @@ type DagRun struct {
 	QueuedAt          time.Time
 	StartDate         time.Time // zero until running
 	EndDate           time.Time // zero until finished
+	// ClearNumber counts the clears that put the finished run back to
+	// queued (Airflow 3's clear_number): each end of the run is its own,
+	// and its callbacks and deadline alert are keyed by it.
+	ClearNumber int
 }
 
 // TaskKey names one task instance.
@@ -430,7 +434,8 @@ type Store interface {
 	// ClearTasks puts the named tasks that are not queued, running or
 	// restarting back to none, grants each its retries again (max_tries =
 	// try_number + retries, as Airflow does, and infra_reruns = 0), deletes
-	// their XComs, and puts a finished run back to queued, so the scheduler
+	// their XComs, and puts a finished run back to queued (its ClearNumber
+	// + 1), so the scheduler
 	// runs them again: all in one transaction, so no downstream xcom_pull
 	// and no branch marked success by hand reads a previous try's result.
 	// A named restarting task (a running try being stopped: its executor

@@ -254,7 +254,7 @@ func (s *Store) MarkTask(ctx context.Context, u store.TaskUpdate) (bool, error) 
 // end_date and next_retry_at, and loses its XComs, so neither a downstream
 // xcom_pull nor a branch marked success by hand reads a previous try's
 // result. If any task changed and the run is finished, the run goes back to
-// queued (queued_at = now, start and end dates cleared) so the scheduler
+// queued (queued_at = now, start and end dates cleared, clear_number + 1) so the scheduler
 // starts it again. All of it is one transaction; it returns how many tasks
 // changed, and an error wrapping store.ErrNotFound when the run does not
 // exist.
@@ -296,7 +296,7 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 			return err
 		}
 		_, err := s.txExec(ctx, tx, `UPDATE dag_runs
-			SET state = ?, queued_at = ?, start_date = NULL, end_date = NULL
+			SET state = ?, queued_at = ?, start_date = NULL, end_date = NULL, clear_number = clear_number + 1
 			WHERE dag_id = ? AND run_id = ? AND state IN (?, ?)`,
 			string(store.RunQueued), s.tv(now), dagID, runID, string(store.RunSuccess), string(store.RunFailed))
 		if err != nil {
