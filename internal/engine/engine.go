@@ -316,16 +316,9 @@ func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worke
 	return out
 }
 
-// notificationRetention is how long a sent or failed notification is
-// kept, pruned at each start as the workers are.
-const notificationRetention = 30 * 24 * time.Hour
-
-// workerRetention is how long a silent worker without live tries is kept.
-const workerRetention = 24 * time.Hour
-
-// Run starts the executor, the scheduler loop and the DAG folder watcher,
-// and returns when ctx ends and every try has stopped.
-func (e *Engine) Run(ctx context.Context) error {
+// start brings the engine up to the loop: DAGs synced, the cluster
+// connected, gone workers' tries recovered, the executors started.
+func (e *Engine) start(ctx context.Context) error {
 	if err := e.Bag.Sync(ctx, e.Store, time.Now().UTC()); err != nil {
 		return err
 	}
@@ -345,6 +338,34 @@ func (e *Engine) Run(ctx context.Context) error {
 		if err := e.Kube.Start(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// notificationRetention is how long a sent or failed notification is
+// kept, pruned at each start as the workers are.
+const notificationRetention = 30 * 24 * time.Hour
+
+// workerRetention is how long a silent worker without live tries is kept.
+const workerRetention = 24 * time.Hour
+
+// Run starts the executor, the scheduler loop and the DAG folder watcher,
+// and returns when ctx ends and every try has stopped.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.start(ctx); err != nil {
+		if ctx.Err() != nil {
+			// A stop asked for while starting (SIGTERM right after the
+			// start) is a clean stop, not a failure to start: what the
+			// start had begun is cancelled with ctx.
+			e.Logger.Info("stopped while starting", "err", err)
+			e.Executor.Wait()
+			if e.Kube != nil {
+				e.Kube.Wait()
+			}
+			e.recovery.Wait()
+			return nil
+		}
+		return err
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)

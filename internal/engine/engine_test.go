@@ -471,3 +471,35 @@ tasks:
 		t.Errorf("tries file %q, want exactly try 1 then try 2", tries)
 	}
 }
+
+// TestStopWhileStartingIsClean: a stop asked for while the engine starts
+// (SIGTERM right after `sirocco standalone` starts; run.sh's signal test
+// caught "register worker: context canceled" and exit 1) ends Run without
+// an error, wherever the start was.
+func TestStopWhileStartingIsClean(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Defaults()
+	cfg.Home, cfg.DagsFolder = dir, filepath.Join(dir, "dags")
+	if err := os.MkdirAll(cfg.DagsFolder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg.DatabaseURL = "sqlite://" + filepath.Join(dir, "sirocco.db")
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := New(ctx, Options{Config: cfg, Store: st, Operators: all.Registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := eng.Run(stopped); err != nil {
+		t.Fatalf("Run with a stop asked for before it started: %v, want a clean stop (nil)", err)
+	}
+}
