@@ -45,6 +45,10 @@ type activeSet struct {
 	ignored   map[runKey]bool
 	runsAt    time.Time
 	runsStale bool
+	// reread are runs whose rows the set reads again in full at the next
+	// refresh: an end decided from them lost its race, so they may differ
+	// from the store's in a way the feed does not show.
+	reread map[runKey]bool
 
 	// ended, when set, is told of each try the set sees end (a held row
 	// replaced by a newer one that left queued or running): /metrics'
@@ -86,6 +90,15 @@ func (a *activeSet) runUpdated(u store.RunUpdate) {
 		}
 		return
 	}
+}
+
+// rereadRun makes the next refresh read run k's rows again in full.
+func (a *activeSet) rereadRun(k runKey) {
+	if a.reread == nil {
+		a.reread = map[runKey]bool{}
+	}
+	a.reread[k] = true
+	a.feedStale = true
 }
 
 // markFeedStale makes the next refresh read the change feed.
@@ -138,6 +151,12 @@ func (a *activeSet) refresh(ctx context.Context, st store.Store, now time.Time, 
 		changed, a.cursor, a.feedAt, a.feedStale = rows, next, now, false
 	}
 	reload := map[runKey]bool{}
+	for k := range a.reread {
+		if a.runs[k] {
+			reload[k] = true
+		}
+	}
+	clear(a.reread)
 	unknownRun := false
 	for _, ti := range changed {
 		if i, ok := a.index[ti.TaskKey]; ok {

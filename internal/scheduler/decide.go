@@ -225,7 +225,7 @@ func Decide(s Snapshot) Plan {
 			end := now
 			p.RunUpdates = append(p.RunUpdates, store.RunUpdate{
 				DagID: r.DagID, RunID: r.RunID, From: []store.RunState{store.RunRunning, store.RunQueued},
-				To: state, EndDate: &end,
+				To: state, EndDate: &end, Tasks: store.SeeTasks(tis),
 			})
 			continue
 		}

@@ -567,3 +567,25 @@ func TestDecideWaitsForLeftoversOfDeadWorker(t *testing.T) {
 		t.Errorf("handed back %v, want the restarting try handed back once its leftovers are gone", got)
 	}
 }
+
+// TestRunEndNamesTheRowsItWasDecidedFrom: a run's end carries what
+// identifies the task rows it was judged from, so the store refuses it
+// when a clear or a mark has changed them since the snapshot.
+func TestRunEndNamesTheRowsItWasDecidedFrom(t *testing.T) {
+	d := testDAG(t, "pair", "none", "a", "b")
+	w := newWorld(d)
+	w.addRun(d, "r1", store.RunRunning, map[string]store.TaskState{"a": store.StateSuccess, "b": store.StateFailed})
+	var tis []*store.TaskInstance
+	for i := range w.snap.TIs {
+		w.snap.TIs[i].Version = 3
+		tis = append(tis, &w.snap.TIs[i])
+	}
+	p := Decide(w.snap)
+	if len(p.RunUpdates) != 1 || p.RunUpdates[0].To != store.RunFailed {
+		t.Fatalf("run updates %+v, want one to failed", p.RunUpdates)
+	}
+	got, want := p.RunUpdates[0].Tasks, store.SeeTasks(tis)
+	if got == nil || *got != *want || want.Versions != 6 {
+		t.Fatalf("the run's end requires %+v, want the rows seen: %+v (2 rows, versions 6)", got, want)
+	}
+}

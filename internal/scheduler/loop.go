@@ -550,6 +550,9 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 		ok, err := st.UpdateRun(ctx, u)
 		if err != nil || !ok {
 			l.active.markRunsChanged() // someone else changed it: read it again
+			if u.Tasks != nil {
+				l.active.rereadRun(runKey{u.DagID, u.RunID}) // or its tasks
+			}
 		} else {
 			l.active.runUpdated(u)
 		}

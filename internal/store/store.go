@@ -271,6 +271,27 @@ type RunUpdate struct {
 	// EnqueueNotifications does, in the same transaction, if the update
 	// applied: a run's end and its callbacks are written together.
 	Notify []Notification
+	// Tasks, when set, also requires the run's task instances to be the
+	// ones the decision saw: a run's end judged from rows a clear or a
+	// mark has changed since (a stale snapshot) must not apply.
+	Tasks *TasksSeen
+}
+
+// TasksSeen identifies the task instance rows of a run as read: their
+// number and the sum of their write counters (Version). Every write of a
+// row adds to its counter, so any write since the read changes the sum.
+type TasksSeen struct {
+	Count    int
+	Versions int64
+}
+
+// SeeTasks returns what identifies rows tis as read.
+func SeeTasks(tis []*TaskInstance) *TasksSeen {
+	seen := &TasksSeen{Count: len(tis)}
+	for _, ti := range tis {
+		seen.Versions += ti.Version
+	}
+	return seen
 }
 
 // ChangeCursor is a point in the history of task instance writes; its

@@ -194,7 +194,7 @@ func (s *Store) PreviousRun(ctx context.Context, dagID string, before time.Time)
 
 // UpdateRun applies u in one conditional UPDATE: the run moves to u.To
 // (with the non-nil dates) only if its state is in u.From, or in any state
-// when From is empty. It reports whether the run changed; a missing run or
+// when From is empty, and its task rows are still u.Tasks when set. It reports whether the run changed; a missing run or
 // a lost race is (false, nil).
 func (s *Store) UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error) {
 	if u.To == "" {
@@ -219,6 +219,11 @@ func (s *Store) UpdateRun(ctx context.Context, u store.RunUpdate) (bool, error) 
 		for _, st := range u.From {
 			args = append(args, string(st))
 		}
+	}
+	if u.Tasks != nil {
+		b.WriteString(` AND (SELECT COUNT(*) FROM task_instances WHERE dag_id = ? AND run_id = ?) = ?` +
+			` AND (SELECT COALESCE(SUM(row_version), 0) FROM task_instances WHERE dag_id = ? AND run_id = ?) = ?`)
+		args = append(args, u.DagID, u.RunID, u.Tasks.Count, u.DagID, u.RunID, u.Tasks.Versions)
 	}
 	if len(u.Notify) > 0 {
 		return s.updateRunNotify(ctx, u, b.String(), args)
