@@ -225,6 +225,8 @@ class TaskGroup:
         self.children = []
         self.loc = call_site()
         self.dag.groups.append(self)
+        if self.parent is not None:
+            self.parent.children.append(self)  # its tasks are the parent's too for `group >> x`
 
     @property
     def group_id(self):
