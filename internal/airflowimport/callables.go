@@ -121,8 +121,15 @@ func (c *callables) wrapper(task, fn string, jsonArgs []int, jsonKwargs []string
 	}
 	c.wrappers = append(c.wrappers, fmt.Sprintf(
 		"def %s(*args, **kwargs):\n    \"\"\"Task %s: XCom arguments arrive as JSON text.\"\"\"\n    return _sirocco_call(%s, [%s], [%s], args, kwargs)\n",
-		name, task, fn, strings.Join(args, ", "), strings.Join(kw, ", ")))
+		name, pyDocText(task), fn, strings.Join(args, ", "), strings.Join(kw, ", ")))
 	return name
+}
+
+// pyDocText makes s safe inside a """docstring""": a file name or an id
+// must not end the string and turn the rest into code of the module.
+func pyDocText(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", " ", "\r", " ")
+	return r.Replace(s)
 }
 
 // decider marks the module as needing _sirocco_decide (branch and
@@ -234,7 +241,7 @@ func (c *callables) render() []byte {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\"\"\"Python functions of a DAG converted from %s by `sirocco dags import-airflow`.\n\n", c.source)
+	fmt.Fprintf(&b, "\"\"\"Python functions of a DAG converted from %s by `sirocco dags import-airflow`.\n\n", pyDocText(c.source))
 	b.WriteString("Their Airflow decorators are removed; the tasks of the YAML file next to this\none call them (callable: module:function). Edit them freely.\n\"\"\"\n")
 	imports := []string{"import inspect", "import json"}
 	for _, l := range c.imports {

@@ -10,6 +10,7 @@ import ast
 import datetime as _dt
 import inspect
 import os
+import re
 import sys
 
 from sirocco_af_source import function_source
@@ -59,6 +60,19 @@ def call_site():
             fallback = "%s:%d" % (name, frame.f_lineno)
         frame = frame.f_back
     return fallback or STATE.path + ":0"
+
+
+KEY_REGEX = re.compile(r"^[\w.-]+$")
+
+
+def validate_key(key, what):
+    """Airflow's check of a task or group id: it refuses the file as Airflow would, so that
+    no id can carry quotes or new lines into the written YAML or Python."""
+    if not isinstance(key, str):
+        raise TypeError("%s id must be a string, got %r" % (what, key))
+    if len(key) > 250 or not KEY_REGEX.match(key):
+        raise AirflowException("The key %r has to be made of alphanumeric characters, dashes, "
+                               "dots and underscores exclusively (at most 250)" % key[:300])
 
 
 # ---------------------------------------------------------------- values
@@ -213,6 +227,8 @@ class TaskGroup:
     def __init__(self, group_id, prefix_group_id=True, parent_group=None, dag=None,
                  default_args=None, tooltip="", ui_color=None, ui_fgcolor=None, add_suffix_on_collision=False,
                  **kwargs):
+        if group_id is not None:
+            validate_key(group_id, "TaskGroup")
         self.dag = dag or STATE.current_dag()
         if self.dag is None:
             raise AirflowException("TaskGroup %s is not inside a DAG" % group_id)
@@ -415,6 +431,7 @@ class BaseOperator:
     def __init__(self, task_id=None, dag=None, task_group=None, default_args=None, **kwargs):
         if task_id is None:
             raise TypeError("%s: missing task_id" % type(self).__name__)
+        validate_key(task_id, "task")
         self.dag = dag or STATE.current_dag()
         self.group = task_group or STATE.current_group()
         self.label = task_id
