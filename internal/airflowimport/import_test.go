@@ -80,7 +80,7 @@ func TestCorpusConverts(t *testing.T) {
 func TestGolden(t *testing.T) {
 	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
 		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk",
-		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors"}
+		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors", "closures"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"
@@ -327,5 +327,24 @@ func TestPokeHelper(t *testing.T) {
 		if code != c.code {
 			t.Errorf("%s %s: exit %d, want %d\n%s", c.fn, c.args, code, c.code, out)
 		}
+	}
+}
+
+// TestClosuresKeepTheirValues: two tasks of one @task function made in a
+// loop call functions that return each its own closed-over values.
+func TestClosuresKeepTheirValues(t *testing.T) {
+	_, out, report := importInto(t, "testdata/airflow/closures.py")
+	body, _ := os.ReadFile(filepath.Join(out, "closures.yaml"))
+	for _, want := range []string{"callable: closures_callables:export\n", "callable: closures_callables:export_2\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("closures.yaml lacks %q:\n%s\n%s", want, body, report)
+		}
+	}
+	cmd := exec.Command("python3", "-c", "import closures_callables as m; print(m.export(), m.export_2())")
+	cmd.Dir = out
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	got, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(got)) != "eu:10 us:20" {
+		t.Errorf("export(), export_2() = %q (%v), want \"eu:10 us:20\"", got, err)
 	}
 }

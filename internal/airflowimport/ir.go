@@ -83,6 +83,8 @@ type GlobalUsed struct {
 	Name     string      `json:"name"`
 	Function *CallableIR `json:"function"`
 	Unknown  string      `json:"unknown"`
+	// Closure is the literal value of a variable the function closes over.
+	Closure string `json:"closure"`
 }
 
 // maxLine bounds one line of the shim's output (one file's DAGs).

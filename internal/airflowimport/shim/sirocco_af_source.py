@@ -80,14 +80,18 @@ def needed_globals(fn, node):
              if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
     scope = dict(getattr(fn, "__globals__", {}))
     try:
-        scope.update(inspect.getclosurevars(fn).nonlocals)
+        nonlocals = inspect.getclosurevars(fn).nonlocals
     except (TypeError, ValueError):
-        pass
+        nonlocals = {}
+    scope.update(nonlocals)
     out = {}
     for name in sorted(used):
         if name not in scope or name in dir(__builtins__) and name not in scope:
             continue
         value = scope[name]
+        if name in nonlocals and not inspect.isfunction(value) and not inspect.ismodule(value):
+            out[name] = closure_value(value)
+            continue
         if inspect.ismodule(value):
             out[name] = {"import": value.__name__}
         elif isinstance(value, (str, int, float, bool, list, dict, tuple, type(None))):
@@ -110,3 +114,14 @@ def needed_globals(fn, node):
         else:
             out[name] = {"unknown": type(value).__name__}
     return out
+
+
+def closure_value(value):
+    """A value the function closes over (a loop's variable in a factory): written as the
+    argument of a factory in the module, so that two tasks of one function keep theirs."""
+    try:
+        if ast.literal_eval(repr(value)) == value:
+            return {"closure": repr(value)}
+    except (ValueError, SyntaxError, RecursionError, TypeError):
+        pass
+    return {"unknown": type(value).__name__}
