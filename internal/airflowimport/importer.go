@@ -76,9 +76,12 @@ func Import(ctx context.Context, paths []string, opts Options) (Result, error) {
 	if opts.Out == "" {
 		return Result{}, errors.New("no output folder (--out)")
 	}
-	files, err := collect(paths)
+	files, skipped, err := collect(paths)
 	if err != nil {
 		return Result{}, err
+	}
+	for _, s := range skipped {
+		fmt.Fprintln(opts.Report, relName(s))
 	}
 	if len(files) == 0 {
 		return Result{}, fmt.Errorf("no Airflow DAG files (.py mentioning airflow and dag) in %v", paths)
@@ -95,6 +98,15 @@ func Import(ctx context.Context, paths []string, opts Options) (Result, error) {
 		return nil
 	})
 	return res, err
+}
+
+// relName shows a path under the working folder relative to it.
+func relName(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	return strings.ReplaceAll(p, wd+string(filepath.Separator), "")
 }
 
 // relativise shows the file names under the working folder relative to

@@ -121,42 +121,66 @@ func readResults(r io.Reader, each func(FileResult) error) error {
 
 // collect lists the Airflow DAG files among paths: a file as given, a
 // folder's .py files (recursively) that mention both "airflow" and "dag",
-// as Airflow's safe mode picks DAG files.
-func collect(paths []string) ([]string, error) {
-	var files []string
+// as Airflow's safe mode picks DAG files, except those an .airflowignore
+// excludes (returned in skipped, each with the line that excludes it).
+func collect(paths []string) (files, skipped []string, err error) {
 	for _, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
 		}
 		st, err := os.Stat(abs)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+			return nil, nil, fmt.Errorf("read %s: %w", p, err)
 		}
 		if !st.IsDir() {
 			files = append(files, abs)
 			continue
 		}
-		err = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
+		found, skip, err := walkDAGs(abs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("walk %s: %w", p, err)
+		}
+		files, skipped = append(files, found...), append(skipped, skip...)
+	}
+	return files, skipped, nil
+}
+
+// walkDAGs lists the DAG files under root; the rules of each folder's
+// .airflowignore apply to it and its subfolders.
+func walkDAGs(root string) (files, skipped []string, err error) {
+	rules := map[string][]ignoreRule{}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		parent := rules[filepath.Dir(p)]
+		if d.IsDir() {
+			if p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "__pycache__") {
+				return filepath.SkipDir
+			}
+			if by := ignoredBy(parent, p); p != root && by != "" {
+				skipped = append(skipped, p+": skipped, ignored by "+by)
+				return filepath.SkipDir
+			}
+			own, err := readIgnore(p)
 			if err != nil {
 				return err
 			}
-			if d.IsDir() {
-				if path != abs && (strings.HasPrefix(d.Name(), ".") || d.Name() == "__pycache__") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if strings.HasSuffix(path, ".py") && looksLikeDAG(path) {
-				files = append(files, path)
-			}
+			rules[p] = append(append([]ignoreRule(nil), parent...), own...)
 			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("walk %s: %w", p, err)
 		}
-	}
-	return files, nil
+		if !strings.HasSuffix(p, ".py") || !looksLikeDAG(p) {
+			return nil
+		}
+		if by := ignoredBy(parent, p); by != "" {
+			skipped = append(skipped, p+": skipped, ignored by "+by)
+			return nil
+		}
+		files = append(files, p)
+		return nil
+	})
+	return files, skipped, err
 }
 
 func looksLikeDAG(path string) bool {
