@@ -155,6 +155,7 @@ func (c *converter) dagHeader() omap {
 			m.put(key, c.plainOr(c.d.Loc, "", k, v))
 		}
 	}
+	c.catchupDefault()
 	if v, ok := kw["dagrun_timeout"]; ok && v != nil {
 		if s, err := durationValue(v); err == nil {
 			m.put("dagrun_timeout", s)
@@ -179,6 +180,28 @@ func (c *converter) dagHeader() omap {
 		}
 	}
 	return m
+}
+
+// catchupDefault reports a scheduled DAG that leaves catchup to its
+// default: Airflow 2 catches up (catchup_by_default), Airflow 3 and
+// Sirocco do not; a file importing airflow.sdk is taken as Airflow 3's.
+func (c *converter) catchupDefault() {
+	kw := c.d.Kwargs
+	if _, set := kw["catchup"]; set || c.d.Airflow3 {
+		return
+	}
+	timed := false
+	for _, k := range []string{"schedule", "schedule_interval", "timetable"} {
+		v, ok := kw[k]
+		s, isStr := v.(string)
+		timed = timed || ok && (isStr && s != "@once" && s != "@continuous" || kind(v) == "timedelta" ||
+			kind(v) == "object" && strings.HasPrefix(str(field(v, "class")), "Cron"))
+	}
+	if !timed {
+		return // no schedule, or assets: there is nothing to catch up
+	}
+	c.add(c.d.Loc, "", "catchup is not given: written without it, so Sirocco creates only the latest missed run (Airflow 3's default)",
+		"Airflow 2 creates every run missed since start_date (catchup_by_default); set catchup: true to keep that")
 }
 
 func (c *converter) schedule(m omap) {

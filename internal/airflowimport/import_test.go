@@ -141,6 +141,7 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"group_shadowing", "group_shadowing", "group_shadowing.py:12: task g.use: depends_on prepare, written inside group g, names g.prepare in Sirocco"},
 		{"taskflow_context", "taskflow_context", "taskflow_context.py:20: task show: function show asks for ti, which Sirocco does not pass"},
 		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},
+		{"catchup_airflow2", "catchup_airflow2", "catchup_airflow2.py:7: catchup is not given: written without it, so Sirocco creates only the latest missed run (Airflow 3's default); Airflow 2 creates every run missed since start_date (catchup_by_default); set catchup: true to keep that"},
 	}
 	byFile := map[string][]string{}
 	dagOf := map[string]string{}
@@ -346,5 +347,14 @@ func TestClosuresKeepTheirValues(t *testing.T) {
 	got, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(got)) != "eu:10 us:20" {
 		t.Errorf("export(), export_2() = %q (%v), want \"eu:10 us:20\"", got, err)
+	}
+}
+
+// TestAirflow3CatchupDefault: a file of Airflow 3 (airflow.sdk) leaves
+// catchup to its default, which is Sirocco's: nothing is reported.
+func TestAirflow3CatchupDefault(t *testing.T) {
+	res, _, report := importInto(t, "testdata/airflow/catchup_airflow3.py")
+	if res.Failed() != 0 || len(res.Files[0].DAGs[0].Problems) != 0 {
+		t.Errorf("want no problem:\n%s", report)
 	}
 }

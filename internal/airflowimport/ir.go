@@ -31,6 +31,9 @@ type DAGIR struct {
 	Kwargs map[string]any `json:"kwargs"`
 	Tasks  []TaskIR       `json:"tasks"`
 	Groups []GroupIR      `json:"groups"`
+	// Airflow3 is set when the file imports airflow.sdk: Airflow 3's
+	// defaults apply (no catchup), not Airflow 2's.
+	Airflow3 bool `json:"airflow3"`
 }
 
 // TaskIR is one operator instance: its Airflow class, arguments, group and

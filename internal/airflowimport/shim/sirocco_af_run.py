@@ -64,7 +64,17 @@ def load(path):
         sys.modules.pop(name, None)
     found = {id(v) for v in vars(module).values() if isinstance(v, core.DAG)}
     dags = [d for d in state.dags if id(d) in found or id(d) in state.context_dags or d.from_decorator]
-    return [d.to_json() for d in dags]
+    airflow3 = uses_sdk(path)
+    return [dict(d.to_json(), airflow3=airflow3) for d in dags]
+
+
+def uses_sdk(path):
+    """Whether the file imports Airflow 3's airflow.sdk (whose defaults differ from Airflow 2's)."""
+    try:
+        with open(path, "rb") as f:
+            return b"airflow.sdk" in f.read()
+    except OSError:
+        return False
 
 
 def convert(path, timeout):
