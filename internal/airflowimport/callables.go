@@ -22,8 +22,8 @@ type callables struct {
 	problems []string
 }
 
-func newCallables(dagID, source string) *callables {
-	return &callables{module: pyIdent(dagID) + "_callables", source: source, defs: map[string]string{},
+func newCallables(module, source string) *callables {
+	return &callables{module: module, source: source, defs: map[string]string{},
 		helpers: map[string]bool{}}
 }
 

@@ -55,7 +55,12 @@ type converter struct {
 // Convert turns one recorded DAG into Sirocco YAML. specs are the
 // operators Sirocco has (their fields decide which arguments are kept).
 func Convert(d DAGIR, source string, specs map[string]dag.OperatorSpec) (Converted, error) {
-	c := &converter{specs: specs, d: d, source: source, mod: newCallables(d.DagID, source), opArgs: map[string]any{}}
+	return convertAs(d, source, specs, pyIdent(d.DagID)+"_callables")
+}
+
+// convertAs is Convert with the name of the callables module.
+func convertAs(d DAGIR, source string, specs map[string]dag.OperatorSpec, module string) (Converted, error) {
+	c := &converter{specs: specs, d: d, source: source, mod: newCallables(module, source), opArgs: map[string]any{}}
 	root := c.dagHeader()
 	tasks, groups := c.body()
 	root.put("tasks", tasks)
