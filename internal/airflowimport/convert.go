@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
 )
 
@@ -79,7 +80,7 @@ func convertAs(d DAGIR, source string, specs map[string]dag.OperatorSpec, module
 // add records a problem once (an inherited value converted again at
 // each level that changes it is reported once).
 func (c *converter) add(loc, task, what, hint string) {
-	p := Problem{Loc: loc, Task: task, What: what, Hint: hint}
+	p := Problem{Loc: loc, Task: task, What: redactText(what), Hint: hint}
 	if !slices.Contains(c.problems, p) {
 		c.problems = append(c.problems, p)
 	}
@@ -101,6 +102,9 @@ func (c *converter) head() string {
 
 // argProblem explains an argument no Sirocco key takes.
 func (c *converter) argProblem(loc, task, owner, name string, v any) {
+	if connection.IsSensitive(name) && !isDefault(v) {
+		v = connection.Mask // a password=, token= ... is not shown in the report
+	}
 	if r, ok := kwargRules[name]; ok {
 		if isDefault(v) {
 			return // depends_on_past=False, email=None ...: Airflow's defaults change nothing

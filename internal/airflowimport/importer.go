@@ -207,9 +207,9 @@ func printReport(w io.Writer, r FileReport) {
 		}
 	}
 	if r.Error != nil {
-		fmt.Fprintf(w, "%s: FAILED at %s: %s\n", r.File, r.Error.Loc, r.Error.Message)
+		fmt.Fprintf(w, "%s: FAILED at %s: %s\n", r.File, r.Error.Loc, redactText(r.Error.Message))
 		if r.Error.Traceback != "" {
-			fmt.Fprint(w, indent(r.Error.Traceback))
+			fmt.Fprint(w, indent(redactText(r.Error.Traceback)))
 		}
 	}
 }
