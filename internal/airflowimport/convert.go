@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/template"
 )
 
 // Problem is something of an Airflow DAG the importer did not convert (or
@@ -51,6 +52,8 @@ type converter struct {
 
 	ids       map[string]bool    // every task and group full id
 	groupByID map[string]GroupIR // groups by full id
+
+	tplCtx template.Context // a run's context with made-up values, to try templates
 }
 
 // Convert turns one recorded DAG into Sirocco YAML. specs are the
@@ -322,6 +325,22 @@ func (c *converter) params(p map[string]any) omap {
 			}
 		}
 		out.put(name, pm)
+	}
+	return out
+}
+
+// paramDefaults are the DAG's params with their defaults, as a run
+// without conf sees them.
+func (c *converter) paramDefaults() map[string]any {
+	p, _ := c.d.Kwargs["params"].(map[string]any)
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		if kind(v) == "param" {
+			v = field(v, "default")
+		}
+		if pv, err := plain(v); err == nil {
+			out[k] = pv
+		}
 	}
 	return out
 }

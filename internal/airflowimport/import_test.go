@@ -80,7 +80,7 @@ func TestCorpusConverts(t *testing.T) {
 func TestGolden(t *testing.T) {
 	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
 		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk",
-		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors", "closures"}
+		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors", "closures", "templates_airflow2"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"
@@ -141,6 +141,10 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"group_shadowing", "group_shadowing", "group_shadowing.py:12: task g.use: depends_on prepare, written inside group g, names g.prepare in Sirocco"},
 		{"taskflow_context", "taskflow_context", "taskflow_context.py:20: task show: function show asks for ti, which Sirocco does not pass"},
 		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:10: task old_names: the template echo {{ execution_date }} {{ prev_ds }} does not render in Sirocco: line 1: \"execution_date\" is undefined; write logical_date"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:11: task connection: the template psql -h {{ conn.warehouse.host }} does not render in Sirocco"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:12: task python_macros: the template echo {{ macros.datetime.now() }} does not render in Sirocco"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:13: task fine: the template {{ next_ds }} does not render in Sirocco: line 1: \"next_ds\" is undefined; write {{ data_interval_end.strftime('%Y-%m-%d') }}"},
 		{"catchup_airflow2", "catchup_airflow2", "catchup_airflow2.py:7: catchup is not given: written without it, so Sirocco creates only the latest missed run (Airflow 3's default); Airflow 2 creates every run missed since start_date (catchup_by_default); set catchup: true to keep that"},
 	}
 	byFile := map[string][]string{}
