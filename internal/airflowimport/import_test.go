@@ -362,3 +362,13 @@ func TestAirflow3CatchupDefault(t *testing.T) {
 		t.Errorf("want no problem:\n%s", report)
 	}
 }
+
+// TestFileWritingToStdout: what a DAG file writes to the process's
+// stdout (os.system, sys.__stdout__) goes to stderr; the results of the
+// other files are still read.
+func TestFileWritingToStdout(t *testing.T) {
+	res, _, report := importInto(t, "testdata/airflow_noisy/writes_stdout.py", "testdata/airflow/loops.py")
+	if res.Failed() != 0 || len(res.Files) != 2 || res.Files[0].DAGs[0].DagID != "writes_stdout" {
+		t.Errorf("result %+v\n%s", res, report)
+	}
+}

@@ -97,7 +97,11 @@ def main():
     if sys.version_info < (3, 9):
         sys.exit("sirocco dags import-airflow needs Python 3.9 or later; this is %s (use --python)" % sys.version.split()[0])
     req = json.load(sys.stdin)
+    # The results go to a copy of stdout; fd 1 itself becomes stderr, so that what a DAG
+    # file writes there (os.system, a subprocess, sys.__stdout__) cannot break the stream.
+    sys.stdout.flush()
     real_stdout = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
     sys.setrecursionlimit(3000)
     signal.signal(signal.SIGALRM, _alarm)
