@@ -57,3 +57,38 @@ func TestAirflowIgnore(t *testing.T) {
 		}
 	}
 }
+
+// TestSymlinkedFolders: a link to a folder is searched, as Airflow follows
+// links; a folder reached twice (a loop) is searched once and said so.
+func TestSymlinkedFolders(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	dagFile := func(id string) []byte {
+		return []byte("from airflow import DAG\nfrom airflow.operators.empty import EmptyOperator\n" +
+			"with DAG('" + id + "', schedule=None):\n    EmptyOperator(task_id='a')\n")
+	}
+	if err := os.WriteFile(filepath.Join(elsewhere, "shared.py"), dagFile("shared"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "local.py"), dagFile("local"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"team": elsewhere, "loop": dir} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, _, report := importInto(t, dir)
+	var got []string
+	for _, f := range res.Files {
+		for _, d := range f.DAGs {
+			got = append(got, d.DagID)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"local", "shared"}; !slices.Equal(got, want) || res.Failed() != 0 {
+		t.Errorf("converted %v, want %v\n%s", got, want, report)
+	}
+	if !strings.Contains(report, "loop: skipped, a link to a folder already searched") {
+		t.Errorf("report lacks the loop:\n%s", report)
+	}
+}

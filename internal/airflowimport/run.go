@@ -147,40 +147,78 @@ func collect(paths []string) (files, skipped []string, err error) {
 }
 
 // walkDAGs lists the DAG files under root; the rules of each folder's
-// .airflowignore apply to it and its subfolders.
+// .airflowignore apply to it and its subfolders. Symbolic links to folders
+// are followed, as Airflow follows them, each real folder once.
 func walkDAGs(root string) (files, skipped []string, err error) {
-	rules := map[string][]ignoreRule{}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	w := &dagWalk{visited: map[string]bool{}}
+	err = w.walk(root, nil)
+	return w.files, w.skipped, err
+}
+
+type dagWalk struct {
+	files, skipped []string
+	visited        map[string]bool // real paths of the folders walked
+}
+
+func (w *dagWalk) walk(root string, inherited []ignoreRule) error {
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	if w.visited[real] {
+		w.skipped = append(w.skipped, root+": skipped, a link to a folder already searched")
+		return nil
+	}
+	w.visited[real] = true
+	rules := map[string][]ignoreRule{filepath.Dir(root): inherited}
+	// The separator makes WalkDir enter root when it is a link.
+	return filepath.WalkDir(root+string(filepath.Separator), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
+		p = filepath.Clean(p)
 		parent := rules[filepath.Dir(p)]
-		if d.IsDir() {
-			if p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "__pycache__") {
-				return filepath.SkipDir
-			}
-			if by := ignoredBy(parent, p); p != root && by != "" {
-				skipped = append(skipped, p+": skipped, ignored by "+by)
-				return filepath.SkipDir
-			}
-			own, err := readIgnore(p)
-			if err != nil {
-				return err
-			}
-			rules[p] = append(append([]ignoreRule(nil), parent...), own...)
-			return nil
+		isDir := d.IsDir()
+		if d.Type()&fs.ModeSymlink != 0 {
+			st, err := os.Stat(p)
+			isDir = err == nil && st.IsDir()
+		}
+		if p == root {
+			parent = inherited
+		}
+		if isDir {
+			return w.dir(root, p, d, parent, rules)
 		}
 		if !strings.HasSuffix(p, ".py") || !looksLikeDAG(p) {
 			return nil
 		}
 		if by := ignoredBy(parent, p); by != "" {
-			skipped = append(skipped, p+": skipped, ignored by "+by)
+			w.skipped = append(w.skipped, p+": skipped, ignored by "+by)
 			return nil
 		}
-		files = append(files, p)
+		w.files = append(w.files, p)
 		return nil
 	})
-	return files, skipped, err
+}
+
+// dir decides whether to enter folder p, and reads its .airflowignore.
+func (w *dagWalk) dir(root, p string, d fs.DirEntry, parent []ignoreRule, rules map[string][]ignoreRule) error {
+	if p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "__pycache__") {
+		return filepath.SkipDir
+	}
+	if by := ignoredBy(parent, p); p != root && by != "" {
+		w.skipped = append(w.skipped, p+": skipped, ignored by "+by)
+		return filepath.SkipDir
+	}
+	if p != root && d.Type()&fs.ModeSymlink != 0 {
+		return w.walk(p, parent)
+	}
+	own, err := readIgnore(p)
+	if err != nil {
+		return err
+	}
+	rules[p] = append(append([]ignoreRule(nil), parent...), own...)
+	return nil
 }
 
 func looksLikeDAG(path string) bool {
