@@ -31,6 +31,11 @@ func readIgnore(dir string) ([]ignoreRule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read .airflowignore: %w", err)
 	}
+	return parseIgnore(dir, data), nil
+}
+
+// parseIgnore reads the lines of dir's .airflowignore.
+func parseIgnore(dir string, data []byte) []ignoreRule {
 	var rules []ignoreRule
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -45,7 +50,7 @@ func readIgnore(dir string) ([]ignoreRule, error) {
 		r.re, _ = regexp.Compile(line) // a glob such as *.py is not a regular expression
 		rules = append(rules, r)
 	}
-	return rules, nil
+	return rules
 }
 
 // ignoredBy returns the .airflowignore line that excludes p, "" for none.
