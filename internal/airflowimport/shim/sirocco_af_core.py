@@ -168,6 +168,16 @@ class DAG:
         self.callables = []
         self.from_decorator = False
         STATE.dags.append(self)
+        self._shim_ready = True
+
+    _shim_attrs = frozenset(("dag_id", "kwargs", "default_args", "params", "tasks", "task_dict", "groups", "loc",
+                             "callables", "from_decorator"))
+
+    def __setattr__(self, name, value):
+        """`dag.doc_md = __doc__` after the DAG is made is an argument too: converted or reported."""
+        if self.__dict__.get("_shim_ready") and name not in self._shim_attrs and not name.startswith("_"):
+            self.kwargs[name] = value
+        object.__setattr__(self, name, value)
 
     def __enter__(self):
         STATE.dag_stack.append(self)
@@ -453,6 +463,16 @@ class BaseOperator:
         self.dag.add_task(self)
         for x in xcom_args_in(kwargs):
             link(x.operator, self)
+        self._shim_ready = True
+
+    _shim_attrs = frozenset(("dag", "group", "label", "task_id", "kwargs", "local_default_args", "upstream",
+                             "downstream", "callable", "decorator", "mapped", "mapping", "loc"))
+
+    def __setattr__(self, name, value):
+        """`task.retries = 3` after the task is made is an argument too: converted or reported."""
+        if self.__dict__.get("_shim_ready") and name not in self._shim_attrs and not name.startswith("_"):
+            self.kwargs[name] = value
+        object.__setattr__(self, name, value)
 
     def __rshift__(self, other):
         link(self, other)
