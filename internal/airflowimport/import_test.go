@@ -372,3 +372,23 @@ func TestFileWritingToStdout(t *testing.T) {
 		t.Errorf("result %+v\n%s", res, report)
 	}
 }
+
+// TestFileIgnoringTimeout: a file that catches the timeout's exception in
+// an endless loop is killed past its timeout and reported; the files after
+// it are converted by a new process.
+func TestFileIgnoringTimeout(t *testing.T) {
+	needPython(t)
+	out := t.TempDir()
+	var report bytes.Buffer
+	res, err := Import(t.Context(), []string{"testdata/airflow_stuck/stubborn.py", "testdata/airflow/loops.py"},
+		Options{Out: out, Load: loadOptions(out), Report: &report, Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("Import: %v\n%s", err, report.String())
+	}
+	if res.Failed() != 1 || len(res.Files) != 2 || len(res.Files[1].DAGs) == 0 {
+		t.Errorf("result %+v\n%s", res, report.String())
+	}
+	if !strings.Contains(report.String(), "testdata/airflow_stuck/stubborn.py: FAILED at testdata/airflow_stuck/stubborn.py:0: the file went on past its timeout") {
+		t.Errorf("report:\n%s", report.String())
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,17 +59,44 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// runShim runs every file in ONE python process and calls each with the
-// result of each file as it comes.
+// stuckGrace is how long past its timeout a file may go on before the
+// python process is killed: a file that catches the timeout's exception
+// (a bare `except:` in a loop) would otherwise hold the import forever.
+const stuckGrace = 5 * time.Second
+
+// errStuck says the python process was killed because a file outlived
+// its timeout.
+var errStuck = errors.New("the file went on past its timeout (it catches the timeout's exception?): its python process was killed")
+
+// runShim runs the files in one python process and calls each with the
+// result of each file as it comes. When a file outlives its timeout, it is
+// reported failed and a new process goes on with the files after it.
 func runShim(ctx context.Context, python string, files []string, timeout time.Duration, each func(FileResult) error) error {
 	dir, err := writeShim()
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	for len(files) > 0 {
+		done, err := runShimOnce(ctx, python, dir, files, timeout, each)
+		if !errors.Is(err, errStuck) {
+			return err
+		}
+		stuck := files[done]
+		if err := each(FileResult{File: stuck, Error: &FileError{Message: errStuck.Error(), Loc: stuck + ":0"}}); err != nil {
+			return err
+		}
+		files = files[done+1:]
+	}
+	return nil
+}
+
+// runShimOnce runs files in one python process; done is how many gave
+// their result.
+func runShimOnce(ctx context.Context, python, dir string, files []string, timeout time.Duration, each func(FileResult) error) (done int, err error) {
 	req, err := json.Marshal(map[string]any{"files": files, "timeout": int(timeout.Seconds())})
 	if err != nil {
-		return fmt.Errorf("shim request: %w", err)
+		return 0, fmt.Errorf("shim request: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, python, "-B", filepath.Join(dir, "sirocco_af_run.py"))
 	cmd.Dir = dir
@@ -79,26 +107,37 @@ func runShim(ctx context.Context, python string, files []string, timeout time.Du
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return fmt.Errorf("python stdout: %w", err)
+		return 0, fmt.Errorf("python stdout: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s (use --python to name the interpreter): %w", python, err)
+		return 0, fmt.Errorf("start %s (use --python to name the interpreter): %w", python, err)
 	}
-	readErr := readResults(out, each)
+	var stuck atomic.Bool
+	watchdog := time.AfterFunc(timeout+stuckGrace, func() {
+		stuck.Store(true)
+		_ = cmd.Process.Kill()
+	})
+	defer watchdog.Stop()
+	readErr := readResults(out, func(fr FileResult) error {
+		watchdog.Reset(timeout + stuckGrace) // the next file's time starts now
+		done++
+		return each(fr)
+	})
 	if readErr != nil {
 		_ = cmd.Process.Kill()
 	}
 	waitErr := cmd.Wait()
-	if readErr != nil {
-		return readErr
+	switch {
+	case stuck.Load() && done < len(files):
+		return done, errStuck
+	case readErr != nil:
+		return done, readErr
+	case waitErr != nil && ctx.Err() != nil:
+		return done, fmt.Errorf("import stopped: %w", ctx.Err())
+	case waitErr != nil:
+		return done, fmt.Errorf("%s running the Airflow shim: %w\n%s", python, waitErr, strings.TrimSpace(string(stderr.b)))
 	}
-	if waitErr != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("import stopped: %w", ctx.Err())
-		}
-		return fmt.Errorf("%s running the Airflow shim: %w\n%s", python, waitErr, strings.TrimSpace(string(stderr.b)))
-	}
-	return nil
+	return done, nil
 }
 
 func readResults(r io.Reader, each func(FileResult) error) error {
