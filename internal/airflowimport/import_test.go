@@ -145,6 +145,7 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:11: task connection: the template psql -h {{ conn.warehouse.host }} does not render in Sirocco"},
 		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:12: task python_macros: the template echo {{ macros.datetime.now() }} does not render in Sirocco"},
 		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:13: task fine: the template {{ next_ds }} does not render in Sirocco: line 1: \"next_ds\" is undefined; write {{ data_interval_end.strftime('%Y-%m-%d') }}"},
+		{"current_context", "current_context", "current_context.py:12: function f reads get_current_context (a function of Airflow) from the DAG file, which the importer cannot copy"},
 		{"catchup_airflow2", "catchup_airflow2", "catchup_airflow2.py:7: catchup is not given: written without it, so Sirocco creates only the latest missed run (Airflow 3's default); Airflow 2 creates every run missed since start_date (catchup_by_default); set catchup: true to keep that"},
 	}
 	byFile := map[string][]string{}

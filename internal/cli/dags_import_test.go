@@ -54,10 +54,10 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import-airflow: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "49 DAG(s) written to "+dags+" from 42 file(s); 0 file(s) failed") {
+	if !strings.Contains(out, "50 DAG(s) written to "+dags+" from 43 file(s); 0 file(s) failed") {
 		t.Errorf("import-airflow summary:\n%s", out)
 	}
-	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "49 DAG(s) valid, 0 file(s) with errors") {
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "50 DAG(s) valid, 0 file(s) with errors") {
 		t.Fatalf("dags validate: %v\n%s", err, out)
 	}
 	if out, err := run("db", "migrate"); err != nil {

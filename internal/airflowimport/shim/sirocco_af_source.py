@@ -3,10 +3,18 @@ a def without its decorators (a lambda made a def), and the module-level
 names it reads (imports, literal constants, other functions)."""
 import ast
 import inspect
+import os
 import textwrap
 
 
 _parsed = {}
+_SHIM_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_shim(fn):
+    """A function of the shim (an Airflow function such as get_current_context), not of the DAG file."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and os.path.abspath(code.co_filename).startswith(_SHIM_DIR)
 
 
 def lambda_node(fn):
@@ -102,6 +110,8 @@ def needed_globals(fn, node):
             except (ValueError, SyntaxError, RecursionError):
                 pass
             out[name] = {"unknown": type(value).__name__}
+        elif inspect.isfunction(value) and _is_shim(value):
+            out[name] = {"unknown": "function of Airflow"}  # get_current_context ...
         elif inspect.isfunction(value) and value is not fn:
             out[name] = {"function": function_source(value)}
         elif inspect.isclass(value) or callable(value):
