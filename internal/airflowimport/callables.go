@@ -22,8 +22,8 @@ type callables struct {
 	problems []string
 }
 
-func newCallables(dagID, source string) *callables {
-	return &callables{module: pyIdent(dagID) + "_callables", source: source, defs: map[string]string{},
+func newCallables(module, source string) *callables {
+	return &callables{module: module, source: source, defs: map[string]string{},
 		helpers: map[string]bool{}}
 }
 
@@ -38,14 +38,19 @@ const maxHelperDepth = 20
 
 func (c *callables) addDepth(fn *CallableIR, depth int) string {
 	name := fn.Name
-	src := fn.Source
+	closure := closureArgs(fn)
+	src := withClosure(name, fn.Source, closure)
 	for n := 2; ; n++ {
 		prev, taken := c.defs[name]
 		if !taken || prev == src {
 			break
 		}
 		name = fmt.Sprintf("%s_%d", fn.Name, n)
-		src = defName.ReplaceAllString(fn.Source, "${1}def "+name)
+		if closure != "" {
+			src = withClosure(name, fn.Source, closure)
+		} else {
+			src = defName.ReplaceAllString(fn.Source, "${1}def "+name)
+		}
 	}
 	if _, ok := c.defs[name]; !ok {
 		c.defs[name] = src
@@ -53,6 +58,44 @@ func (c *callables) addDepth(fn *CallableIR, depth int) string {
 		c.addGlobals(fn, depth)
 	}
 	return name
+}
+
+// closureArgs are the values fn closes over as keyword arguments
+// ("n=1, prefix='a'"), "" for none.
+func closureArgs(fn *CallableIR) string {
+	var args []string
+	for _, g := range sortedKeys(fn.Globals) {
+		if v := fn.Globals[g].Closure; v != "" {
+			args = append(args, g+"="+v)
+		}
+	}
+	return strings.Join(args, ", ")
+}
+
+// withClosure writes a function that closes over values (one made in a
+// loop or a factory function) inside a factory called with them, so that
+// each task keeps its own values; name is what the module binds it to.
+func withClosure(name, src, closure string) string {
+	if closure == "" {
+		return src
+	}
+	var params []string
+	for _, a := range strings.Split(closure, ", ") {
+		params = append(params, a[:strings.Index(a, "=")])
+	}
+	lines := strings.Split(strings.TrimRight(src, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = "    " + l
+		}
+	}
+	m := defName.FindStringSubmatch(strings.TrimSpace(src))
+	inner := name
+	if m != nil {
+		inner = m[2]
+	}
+	return fmt.Sprintf("def _make_%s(%s):\n%s\n    return %s\n\n\n%s = _make_%s(%s)\n",
+		name, strings.Join(params, ", "), strings.Join(lines, "\n"), inner, name, name, closure)
 }
 
 func (c *callables) addGlobals(fn *CallableIR, depth int) {
@@ -69,6 +112,8 @@ func (c *callables) addGlobals(fn *CallableIR, depth int) {
 			c.addImport(line)
 		case g == "PokeReturnValue" && u.Unknown != "":
 			c.poker() // the module defines its own
+		case u.Closure != "":
+			// an argument of the function's factory (withClosure)
 		case u.Literal != "":
 			c.addConst(g + " = " + u.Literal)
 		case u.Function != nil && u.Function.Source != "" && depth < maxHelperDepth:
@@ -121,8 +166,15 @@ func (c *callables) wrapper(task, fn string, jsonArgs []int, jsonKwargs []string
 	}
 	c.wrappers = append(c.wrappers, fmt.Sprintf(
 		"def %s(*args, **kwargs):\n    \"\"\"Task %s: XCom arguments arrive as JSON text.\"\"\"\n    return _sirocco_call(%s, [%s], [%s], args, kwargs)\n",
-		name, task, fn, strings.Join(args, ", "), strings.Join(kw, ", ")))
+		name, pyDocText(task), fn, strings.Join(args, ", "), strings.Join(kw, ", ")))
 	return name
+}
+
+// pyDocText makes s safe inside a """docstring""": a file name or an id
+// must not end the string and turn the rest into code of the module.
+func pyDocText(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", " ", "\r", " ")
+	return r.Replace(s)
 }
 
 // decider marks the module as needing _sirocco_decide (branch and
@@ -234,7 +286,7 @@ func (c *callables) render() []byte {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\"\"\"Python functions of a DAG converted from %s by `sirocco dags import-airflow`.\n\n", c.source)
+	fmt.Fprintf(&b, "\"\"\"Python functions of a DAG converted from %s by `sirocco dags import-airflow`.\n\n", pyDocText(c.source))
 	b.WriteString("Their Airflow decorators are removed; the tasks of the YAML file next to this\none call them (callable: module:function). Edit them freely.\n\"\"\"\n")
 	imports := []string{"import inspect", "import json"}
 	for _, l := range c.imports {

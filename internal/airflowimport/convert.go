@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sirocco-dev/sirocco/internal/connection"
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/template"
 )
 
 // Problem is something of an Airflow DAG the importer did not convert (or
@@ -50,12 +52,19 @@ type converter struct {
 
 	ids       map[string]bool    // every task and group full id
 	groupByID map[string]GroupIR // groups by full id
+
+	tplCtx template.Context // a run's context with made-up values, to try templates
 }
 
 // Convert turns one recorded DAG into Sirocco YAML. specs are the
 // operators Sirocco has (their fields decide which arguments are kept).
 func Convert(d DAGIR, source string, specs map[string]dag.OperatorSpec) (Converted, error) {
-	c := &converter{specs: specs, d: d, source: source, mod: newCallables(d.DagID, source), opArgs: map[string]any{}}
+	return convertAs(d, source, specs, pyIdent(d.DagID)+"_callables")
+}
+
+// convertAs is Convert with the name of the callables module.
+func convertAs(d DAGIR, source string, specs map[string]dag.OperatorSpec, module string) (Converted, error) {
+	c := &converter{specs: specs, d: d, source: source, mod: newCallables(module, source), opArgs: map[string]any{}}
 	root := c.dagHeader()
 	tasks, groups := c.body()
 	root.put("tasks", tasks)
@@ -74,7 +83,7 @@ func Convert(d DAGIR, source string, specs map[string]dag.OperatorSpec) (Convert
 // add records a problem once (an inherited value converted again at
 // each level that changes it is reported once).
 func (c *converter) add(loc, task, what, hint string) {
-	p := Problem{Loc: loc, Task: task, What: what, Hint: hint}
+	p := Problem{Loc: loc, Task: task, What: redactText(what), Hint: hint}
 	if !slices.Contains(c.problems, p) {
 		c.problems = append(c.problems, p)
 	}
@@ -96,6 +105,9 @@ func (c *converter) head() string {
 
 // argProblem explains an argument no Sirocco key takes.
 func (c *converter) argProblem(loc, task, owner, name string, v any) {
+	if connection.IsSensitive(name) && !isDefault(v) {
+		v = connection.Mask // a password=, token= ... is not shown in the report
+	}
 	if r, ok := kwargRules[name]; ok {
 		if isDefault(v) {
 			return // depends_on_past=False, email=None ...: Airflow's defaults change nothing
@@ -155,6 +167,7 @@ func (c *converter) dagHeader() omap {
 			m.put(key, c.plainOr(c.d.Loc, "", k, v))
 		}
 	}
+	c.catchupDefault()
 	if v, ok := kw["dagrun_timeout"]; ok && v != nil {
 		if s, err := durationValue(v); err == nil {
 			m.put("dagrun_timeout", s)
@@ -179,6 +192,28 @@ func (c *converter) dagHeader() omap {
 		}
 	}
 	return m
+}
+
+// catchupDefault reports a scheduled DAG that leaves catchup to its
+// default: Airflow 2 catches up (catchup_by_default), Airflow 3 and
+// Sirocco do not; a file importing airflow.sdk is taken as Airflow 3's.
+func (c *converter) catchupDefault() {
+	kw := c.d.Kwargs
+	if _, set := kw["catchup"]; set || c.d.Airflow3 {
+		return
+	}
+	timed := false
+	for _, k := range []string{"schedule", "schedule_interval", "timetable"} {
+		v, ok := kw[k]
+		s, isStr := v.(string)
+		timed = timed || ok && (isStr && s != "@once" && s != "@continuous" || kind(v) == "timedelta" ||
+			kind(v) == "object" && strings.HasPrefix(str(field(v, "class")), "Cron"))
+	}
+	if !timed {
+		return // no schedule, or assets: there is nothing to catch up
+	}
+	c.add(c.d.Loc, "", "catchup is not given: written without it, so Sirocco creates only the latest missed run (Airflow 3's default)",
+		"Airflow 2 creates every run missed since start_date (catchup_by_default); set catchup: true to keep that")
 }
 
 func (c *converter) schedule(m omap) {
@@ -290,6 +325,22 @@ func (c *converter) params(p map[string]any) omap {
 			}
 		}
 		out.put(name, pm)
+	}
+	return out
+}
+
+// paramDefaults are the DAG's params with their defaults, as a run
+// without conf sees them.
+func (c *converter) paramDefaults() map[string]any {
+	p, _ := c.d.Kwargs["params"].(map[string]any)
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		if kind(v) == "param" {
+			v = field(v, "default")
+		}
+		if pv, err := plain(v); err == nil {
+			out[k] = pv
+		}
 	}
 	return out
 }

@@ -35,3 +35,18 @@ func FuzzImportJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAirflowIgnore: any .airflowignore is read without a panic, and a
+// file it excludes is excluded by one of its lines.
+func FuzzAirflowIgnore(f *testing.F) {
+	f.Add([]byte("# comment\n^skip_\narchive\n"), "sub/skip_me.py")
+	f.Add([]byte("*_old.py\n/build/\n[a-\n(unclosed\n"), "x_old.py")
+	f.Add([]byte("**/*.py\n\\\n"), "a/b/c.py")
+	f.Fuzz(func(t *testing.T, data []byte, rel string) {
+		rules := parseIgnore("/dags", data)
+		by := ignoredBy(rules, "/dags/"+rel)
+		if by != "" && len(rules) == 0 {
+			t.Fatalf("%q ignored by %q with no rule", rel, by)
+		}
+	})
+}

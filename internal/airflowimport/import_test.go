@@ -80,7 +80,7 @@ func TestCorpusConverts(t *testing.T) {
 func TestGolden(t *testing.T) {
 	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
 		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk",
-		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors"}
+		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors", "closures", "templates_airflow2", "attrs_after"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"
@@ -141,6 +141,12 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"group_shadowing", "group_shadowing", "group_shadowing.py:12: task g.use: depends_on prepare, written inside group g, names g.prepare in Sirocco"},
 		{"taskflow_context", "taskflow_context", "taskflow_context.py:20: task show: function show asks for ti, which Sirocco does not pass"},
 		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:10: task old_names: the template echo {{ execution_date }} {{ prev_ds }} does not render in Sirocco: line 1: \"execution_date\" is undefined; write logical_date"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:11: task connection: the template psql -h {{ conn.warehouse.host }} does not render in Sirocco"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:12: task python_macros: the template echo {{ macros.datetime.now() }} does not render in Sirocco"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:13: task fine: the template {{ next_ds }} does not render in Sirocco: line 1: \"next_ds\" is undefined; write {{ data_interval_end.strftime('%Y-%m-%d') }}"},
+		{"current_context", "current_context", "current_context.py:12: function f reads get_current_context (a function of Airflow) from the DAG file, which the importer cannot copy"},
+		{"catchup_airflow2", "catchup_airflow2", "catchup_airflow2.py:7: catchup is not given: written without it, so Sirocco creates only the latest missed run (Airflow 3's default); Airflow 2 creates every run missed since start_date (catchup_by_default); set catchup: true to keep that"},
 	}
 	byFile := map[string][]string{}
 	dagOf := map[string]string{}
@@ -327,5 +333,63 @@ func TestPokeHelper(t *testing.T) {
 		if code != c.code {
 			t.Errorf("%s %s: exit %d, want %d\n%s", c.fn, c.args, code, c.code, out)
 		}
+	}
+}
+
+// TestClosuresKeepTheirValues: two tasks of one @task function made in a
+// loop call functions that return each its own closed-over values.
+func TestClosuresKeepTheirValues(t *testing.T) {
+	_, out, report := importInto(t, "testdata/airflow/closures.py")
+	body, _ := os.ReadFile(filepath.Join(out, "closures.yaml"))
+	for _, want := range []string{"callable: closures_callables:export\n", "callable: closures_callables:export_2\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("closures.yaml lacks %q:\n%s\n%s", want, body, report)
+		}
+	}
+	cmd := exec.Command("python3", "-c", "import closures_callables as m; print(m.export(), m.export_2())")
+	cmd.Dir = out
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	got, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(got)) != "eu:10 us:20" {
+		t.Errorf("export(), export_2() = %q (%v), want \"eu:10 us:20\"", got, err)
+	}
+}
+
+// TestAirflow3CatchupDefault: a file of Airflow 3 (airflow.sdk) leaves
+// catchup to its default, which is Sirocco's: nothing is reported.
+func TestAirflow3CatchupDefault(t *testing.T) {
+	res, _, report := importInto(t, "testdata/airflow/catchup_airflow3.py")
+	if res.Failed() != 0 || len(res.Files[0].DAGs[0].Problems) != 0 {
+		t.Errorf("want no problem:\n%s", report)
+	}
+}
+
+// TestFileWritingToStdout: what a DAG file writes to the process's
+// stdout (os.system, sys.__stdout__) goes to stderr; the results of the
+// other files are still read.
+func TestFileWritingToStdout(t *testing.T) {
+	res, _, report := importInto(t, "testdata/airflow_noisy/writes_stdout.py", "testdata/airflow/loops.py")
+	if res.Failed() != 0 || len(res.Files) != 2 || res.Files[0].DAGs[0].DagID != "writes_stdout" {
+		t.Errorf("result %+v\n%s", res, report)
+	}
+}
+
+// TestFileIgnoringTimeout: a file that catches the timeout's exception in
+// an endless loop is killed past its timeout and reported; the files after
+// it are converted by a new process.
+func TestFileIgnoringTimeout(t *testing.T) {
+	needPython(t)
+	out := t.TempDir()
+	var report bytes.Buffer
+	res, err := Import(t.Context(), []string{"testdata/airflow_stuck/stubborn.py", "testdata/airflow/loops.py"},
+		Options{Out: out, Load: loadOptions(out), Report: &report, Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("Import: %v\n%s", err, report.String())
+	}
+	if res.Failed() != 1 || len(res.Files) != 2 || len(res.Files[1].DAGs) == 0 {
+		t.Errorf("result %+v\n%s", res, report.String())
+	}
+	if !strings.Contains(report.String(), "testdata/airflow_stuck/stubborn.py: FAILED at testdata/airflow_stuck/stubborn.py:0: the file went on past its timeout") {
+		t.Errorf("report:\n%s", report.String())
 	}
 }

@@ -41,7 +41,8 @@ type DAGReport struct {
 	DagID    string
 	Path     string // the YAML written
 	Problems []Problem
-	Invalid  error // the loader's errors for the written file
+	Invalid  error    // the loader's errors for the written file
+	Replaced []string // files of an earlier conversion written over
 }
 
 // Result is the whole import.
@@ -76,9 +77,12 @@ func Import(ctx context.Context, paths []string, opts Options) (Result, error) {
 	if opts.Out == "" {
 		return Result{}, errors.New("no output folder (--out)")
 	}
-	files, err := collect(paths)
+	files, skipped, err := collect(paths)
 	if err != nil {
 		return Result{}, err
+	}
+	for _, s := range skipped {
+		fmt.Fprintln(opts.Report, relName(s))
 	}
 	if len(files) == 0 {
 		return Result{}, fmt.Errorf("no Airflow DAG files (.py mentioning airflow and dag) in %v", paths)
@@ -87,7 +91,7 @@ func Import(ctx context.Context, paths []string, opts Options) (Result, error) {
 		return Result{}, fmt.Errorf("output folder: %w", err)
 	}
 	var res Result
-	seen := map[string]string{}
+	seen := newWritten()
 	err = runShim(ctx, opts.Python, files, opts.Timeout, func(fr FileResult) error {
 		rep := convertFile(fr, opts, seen)
 		printReport(opts.Report, rep)
@@ -95,6 +99,15 @@ func Import(ctx context.Context, paths []string, opts Options) (Result, error) {
 		return nil
 	})
 	return res, err
+}
+
+// relName shows a path under the working folder relative to it.
+func relName(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	return strings.ReplaceAll(p, wd+string(filepath.Separator), "")
 }
 
 // relativise shows the file names under the working folder relative to
@@ -123,7 +136,7 @@ func relativise(fr *FileResult) {
 	}
 }
 
-func convertFile(fr FileResult, opts Options, seen map[string]string) FileReport {
+func convertFile(fr FileResult, opts Options, seen *written) FileReport {
 	relativise(&fr)
 	rep := FileReport{File: fr.File, Error: fr.Error}
 	if fr.Error == nil && len(fr.DAGs) == 0 {
@@ -140,30 +153,40 @@ func convertFile(fr FileResult, opts Options, seen map[string]string) FileReport
 	return rep
 }
 
-func writeDAG(d DAGIR, source string, opts Options, seen map[string]string) (DAGReport, error) {
+func writeDAG(d DAGIR, source string, opts Options, seen *written) (DAGReport, error) {
 	if !dagIDPattern.MatchString(d.DagID) {
 		return DAGReport{}, fmt.Errorf("dag_id %q: expected letters, digits, '_', '.', '-' (at most 250)", d.DagID)
 	}
-	if prev, dup := seen[d.DagID]; dup {
+	if prev, dup := seen.dags[d.DagID]; dup {
 		return DAGReport{}, fmt.Errorf("dag_id %s is already defined by %s", d.DagID, prev)
 	}
-	seen[d.DagID] = d.Loc
-	conv, err := Convert(d, source, opts.Load.Operators)
+	seen.dags[d.DagID] = d.Loc
+	conv, err := convertAs(d, source, opts.Load.Operators, seen.module(d.DagID))
 	if err != nil {
 		return DAGReport{}, fmt.Errorf("convert %s: %w", d.DagID, err)
 	}
 	path := filepath.Join(opts.Out, d.DagID+".yaml")
+	outputs := map[string][]byte{path: conv.YAML}
 	if conv.Callables != nil {
-		mod := filepath.Join(opts.Out, conv.CallablesModule+".py")
-		if err := os.WriteFile(mod, conv.Callables, 0o644); err != nil {
-			return DAGReport{}, fmt.Errorf("write %s: %w", mod, err)
+		outputs[filepath.Join(opts.Out, conv.CallablesModule+".py")] = conv.Callables
+	}
+	var replaced []string
+	for _, p := range sortedKeys(outputs) {
+		r, err := checkReplace(p)
+		if err != nil {
+			return DAGReport{}, err
+		}
+		if r {
+			replaced = append(replaced, p)
 		}
 	}
-	if err := os.WriteFile(path, conv.YAML, 0o644); err != nil {
-		return DAGReport{}, fmt.Errorf("write %s: %w", path, err)
+	for _, p := range sortedKeys(outputs) {
+		if err := os.WriteFile(p, outputs[p], 0o644); err != nil {
+			return DAGReport{}, fmt.Errorf("write %s: %w", p, err)
+		}
 	}
 	_, invalid := dag.LoadFile(path, opts.Load)
-	return DAGReport{DagID: d.DagID, Path: path, Problems: conv.Problems, Invalid: invalid}, nil
+	return DAGReport{DagID: d.DagID, Path: path, Problems: conv.Problems, Invalid: invalid, Replaced: replaced}, nil
 }
 
 func printReport(w io.Writer, r FileReport) {
@@ -173,6 +196,9 @@ func printReport(w io.Writer, r FileReport) {
 			status = fmt.Sprintf("converted; %d not converted or changed", len(d.Problems))
 		}
 		fmt.Fprintf(w, "%s: DAG %s -> %s (%s)\n", r.File, d.DagID, d.Path, status)
+		for _, p := range d.Replaced {
+			fmt.Fprintf(w, "  replaced %s, written by an earlier import\n", p)
+		}
 		for _, p := range d.Problems {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
@@ -181,9 +207,9 @@ func printReport(w io.Writer, r FileReport) {
 		}
 	}
 	if r.Error != nil {
-		fmt.Fprintf(w, "%s: FAILED at %s: %s\n", r.File, r.Error.Loc, r.Error.Message)
+		fmt.Fprintf(w, "%s: FAILED at %s: %s\n", r.File, r.Error.Loc, redactText(r.Error.Message))
 		if r.Error.Traceback != "" {
-			fmt.Fprint(w, indent(r.Error.Traceback))
+			fmt.Fprint(w, indent(redactText(r.Error.Traceback)))
 		}
 	}
 }

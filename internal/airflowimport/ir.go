@@ -31,6 +31,9 @@ type DAGIR struct {
 	Kwargs map[string]any `json:"kwargs"`
 	Tasks  []TaskIR       `json:"tasks"`
 	Groups []GroupIR      `json:"groups"`
+	// Airflow3 is set when the file imports airflow.sdk: Airflow 3's
+	// defaults apply (no catchup), not Airflow 2's.
+	Airflow3 bool `json:"airflow3"`
 }
 
 // TaskIR is one operator instance: its Airflow class, arguments, group and
@@ -83,6 +86,8 @@ type GlobalUsed struct {
 	Name     string      `json:"name"`
 	Function *CallableIR `json:"function"`
 	Unknown  string      `json:"unknown"`
+	// Closure is the literal value of a variable the function closes over.
+	Closure string `json:"closure"`
 }
 
 // maxLine bounds one line of the shim's output (one file's DAGs).

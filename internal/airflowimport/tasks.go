@@ -169,6 +169,10 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	m.put("inlets", fields["inlets"])
 	cb := c.callbacks(t.Loc, t.TaskID, cbArgs, ownCallbackArgs(merged(t.DefaultArgs, t.Kwargs)))
 	m.node.Content = append(m.node.Content, cb.node.Content...)
+	if c.tplCtx == nil {
+		c.tplCtx = sampleContext(c.paramDefaults())
+	}
+	c.checkTemplates(t, m.node, c.tplCtx)
 	return m
 }
 

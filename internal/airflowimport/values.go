@@ -200,7 +200,7 @@ func describe(v any) string {
 		if l, ok := v.([]any); ok && len(l) > 0 && kind(l[0]) != "" {
 			return "[" + describe(l[0]) + ", ...]"
 		}
-		b, _ := json.Marshal(v)
+		b, _ := json.Marshal(redactValue(v))
 		return truncate(string(b), 80)
 	}
 	return "a " + kind(v)

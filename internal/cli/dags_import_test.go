@@ -54,10 +54,10 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import-airflow: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "44 DAG(s) written to "+dags+" from 37 file(s); 0 file(s) failed") {
+	if !strings.Contains(out, "50 DAG(s) written to "+dags+" from 43 file(s); 0 file(s) failed") {
 		t.Errorf("import-airflow summary:\n%s", out)
 	}
-	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "44 DAG(s) valid, 0 file(s) with errors") {
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "50 DAG(s) valid, 0 file(s) with errors") {
 		t.Fatalf("dags validate: %v\n%s", err, out)
 	}
 	if out, err := run("db", "migrate"); err != nil {
@@ -71,6 +71,7 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 		{"taskflow_etl", map[string]string{"extract": "success", "transform": "success", "load": "success"}},
 		{"sdk_airflow3", map[string]string{"numbers": "success", "total": "success", "report": "success"}},
 		{"python_operator", map[string]string{"compute": "success", "show": "success"}},
+		{"closures", map[string]string{"export_eu": "success", "export_us": "success"}},
 		{"branch_python", map[string]string{"pick": "success", "full_load": "success", "incremental_load": "skipped", "join": "success"}},
 		{"task_branch", map[string]string{"weekday_or_not": "success", "weekday": "success", "weekend": "skipped"}},
 		{"short_circuit", map[string]string{"always_true": "success", "after_true": "success", "never": "success", "after_false": "skipped"}},

@@ -10,9 +10,12 @@ import ast
 import datetime as _dt
 import inspect
 import os
+import re
 import sys
 
 from sirocco_af_source import function_source
+from sirocco_af_values import (DagRunState, DaysAgo, Param, ParamsDict, RunState, TriggerRule,  # noqa: F401
+                               Variable, days_ago)
 
 SHIM_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -59,6 +62,19 @@ def call_site():
             fallback = "%s:%d" % (name, frame.f_lineno)
         frame = frame.f_back
     return fallback or STATE.path + ":0"
+
+
+KEY_REGEX = re.compile(r"^[\w.-]+$")
+
+
+def validate_key(key, what):
+    """Airflow's check of a task or group id: it refuses the file as Airflow would, so that
+    no id can carry quotes or new lines into the written YAML or Python."""
+    if not isinstance(key, str):
+        raise TypeError("%s id must be a string, got %r" % (what, key))
+    if len(key) > 250 or not KEY_REGEX.match(key):
+        raise AirflowException("The key %r has to be made of alphanumeric characters, dashes, "
+                               "dots and underscores exclusively (at most 250)" % key[:300])
 
 
 # ---------------------------------------------------------------- values
@@ -154,6 +170,16 @@ class DAG:
         self.callables = []
         self.from_decorator = False
         STATE.dags.append(self)
+        self._shim_ready = True
+
+    _shim_attrs = frozenset(("dag_id", "kwargs", "default_args", "params", "tasks", "task_dict", "groups", "loc",
+                             "callables", "from_decorator"))
+
+    def __setattr__(self, name, value):
+        """`dag.doc_md = __doc__` after the DAG is made is an argument too: converted or reported."""
+        if self.__dict__.get("_shim_ready") and name not in self._shim_attrs and not name.startswith("_"):
+            self.kwargs[name] = value
+        object.__setattr__(self, name, value)
 
     def __enter__(self):
         STATE.dag_stack.append(self)
@@ -213,6 +239,8 @@ class TaskGroup:
     def __init__(self, group_id, prefix_group_id=True, parent_group=None, dag=None,
                  default_args=None, tooltip="", ui_color=None, ui_fgcolor=None, add_suffix_on_collision=False,
                  **kwargs):
+        if group_id is not None:
+            validate_key(group_id, "TaskGroup")
         self.dag = dag or STATE.current_dag()
         if self.dag is None:
             raise AirflowException("TaskGroup %s is not inside a DAG" % group_id)
@@ -225,6 +253,8 @@ class TaskGroup:
         self.children = []
         self.loc = call_site()
         self.dag.groups.append(self)
+        if self.parent is not None:
+            self.parent.children.append(self)  # its tasks are the parent's too for `group >> x`
 
     @property
     def group_id(self):
@@ -413,6 +443,7 @@ class BaseOperator:
     def __init__(self, task_id=None, dag=None, task_group=None, default_args=None, **kwargs):
         if task_id is None:
             raise TypeError("%s: missing task_id" % type(self).__name__)
+        validate_key(task_id, "task")
         self.dag = dag or STATE.current_dag()
         self.group = task_group or STATE.current_group()
         self.label = task_id
@@ -434,6 +465,16 @@ class BaseOperator:
         self.dag.add_task(self)
         for x in xcom_args_in(kwargs):
             link(x.operator, self)
+        self._shim_ready = True
+
+    _shim_attrs = frozenset(("dag", "group", "label", "task_id", "kwargs", "local_default_args", "upstream",
+                             "downstream", "callable", "decorator", "mapped", "mapping", "loc"))
+
+    def __setattr__(self, name, value):
+        """`task.retries = 3` after the task is made is an argument too: converted or reported."""
+        if self.__dict__.get("_shim_ready") and name not in self._shim_attrs and not name.startswith("_"):
+            self.kwargs[name] = value
+        object.__setattr__(self, name, value)
 
     def __rshift__(self, other):
         link(self, other)
@@ -541,91 +582,7 @@ def operator_class(name, module, kind=""):
     return type(name, (BaseOperator,), {"shim_module": module, "shim_kind": kind})
 
 
-# ---------------------------------------------------------------- params, variables, assets
-
-
-class Param:
-    """Airflow's Param: a default with a JSON schema."""
-
-    def __init__(self, default=None, description=None, **schema):
-        self.default = default
-        self.description = description
-        self.schema = schema
-
-
-class ParamsDict(dict):
-    pass
-
-
-class Variable:
-    """Variables do not exist while converting: get() returns the default or a template."""
-
-    @staticmethod
-    def get(key, default_var=None, deserialize_json=False, default=None):
-        d = default if default is not None else default_var
-        if d is not None:
-            return d
-        return "{{ var.value.%s }}" % key
-
-    @staticmethod
-    def set(key, value, serialize_json=False):
-        pass
-
-
 class Connection:
     @staticmethod
     def get_connection_from_secrets(conn_id):
         return Recorded(conn_id=conn_id)
-
-
-class DaysAgo(_dt.datetime):
-    """A days_ago() date: a fixed date in Sirocco, said so in the report."""
-    days_ago = 0
-
-
-def days_ago(n, hour=0, minute=0, second=0, microsecond=0):
-    today = _dt.datetime.now(_dt.timezone.utc).replace(hour=hour, minute=minute, second=second,
-                                                       microsecond=microsecond)
-    d = today - _dt.timedelta(days=n)
-    out = DaysAgo(d.year, d.month, d.day, d.hour, d.minute, d.second, d.microsecond, tzinfo=d.tzinfo)
-    out.days_ago = n
-    return out
-
-
-class TriggerRule:
-    ALL_SUCCESS = "all_success"
-    ALL_FAILED = "all_failed"
-    ALL_DONE = "all_done"
-    ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success"
-    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"
-    ONE_SUCCESS = "one_success"
-    ONE_FAILED = "one_failed"
-    ONE_DONE = "one_done"
-    NONE_FAILED = "none_failed"
-    NONE_FAILED_OR_SKIPPED = "none_failed_or_skipped"
-    NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
-    NONE_SKIPPED = "none_skipped"
-    ALL_SKIPPED = "all_skipped"
-    ALWAYS = "always"
-    DUMMY = "dummy"
-
-
-class DagRunState:
-    """airflow.utils.state.DagRunState (TriggerDagRunOperator's allowed_states): the state names."""
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCESS = "success"
-    FAILED = "failed"
-
-
-class RunState(DagRunState):
-    """airflow.utils.state.State and TaskInstanceState: the state names."""
-    SKIPPED = "skipped"
-    UPSTREAM_FAILED = "upstream_failed"
-    UP_FOR_RETRY = "up_for_retry"
-    UP_FOR_RESCHEDULE = "up_for_reschedule"
-    REMOVED = "removed"
-    SCHEDULED = "scheduled"
-    DEFERRED = "deferred"
-    RESTARTING = "restarting"
-    NONE = None

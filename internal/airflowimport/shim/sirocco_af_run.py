@@ -64,7 +64,17 @@ def load(path):
         sys.modules.pop(name, None)
     found = {id(v) for v in vars(module).values() if isinstance(v, core.DAG)}
     dags = [d for d in state.dags if id(d) in found or id(d) in state.context_dags or d.from_decorator]
-    return [d.to_json() for d in dags]
+    airflow3 = uses_sdk(path)
+    return [dict(d.to_json(), airflow3=airflow3) for d in dags]
+
+
+def uses_sdk(path):
+    """Whether the file imports Airflow 3's airflow.sdk (whose defaults differ from Airflow 2's)."""
+    try:
+        with open(path, "rb") as f:
+            return b"airflow.sdk" in f.read()
+    except OSError:
+        return False
 
 
 def convert(path, timeout):
@@ -87,7 +97,11 @@ def main():
     if sys.version_info < (3, 9):
         sys.exit("sirocco dags import-airflow needs Python 3.9 or later; this is %s (use --python)" % sys.version.split()[0])
     req = json.load(sys.stdin)
+    # The results go to a copy of stdout; fd 1 itself becomes stderr, so that what a DAG
+    # file writes there (os.system, a subprocess, sys.__stdout__) cannot break the stream.
+    sys.stdout.flush()
     real_stdout = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
     sys.setrecursionlimit(3000)
     signal.signal(signal.SIGALRM, _alarm)

@@ -3,10 +3,18 @@ a def without its decorators (a lambda made a def), and the module-level
 names it reads (imports, literal constants, other functions)."""
 import ast
 import inspect
+import os
 import textwrap
 
 
 _parsed = {}
+_SHIM_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_shim(fn):
+    """A function of the shim (an Airflow function such as get_current_context), not of the DAG file."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and os.path.abspath(code.co_filename).startswith(_SHIM_DIR)
 
 
 def lambda_node(fn):
@@ -80,14 +88,18 @@ def needed_globals(fn, node):
              if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
     scope = dict(getattr(fn, "__globals__", {}))
     try:
-        scope.update(inspect.getclosurevars(fn).nonlocals)
+        nonlocals = inspect.getclosurevars(fn).nonlocals
     except (TypeError, ValueError):
-        pass
+        nonlocals = {}
+    scope.update(nonlocals)
     out = {}
     for name in sorted(used):
         if name not in scope or name in dir(__builtins__) and name not in scope:
             continue
         value = scope[name]
+        if name in nonlocals and not inspect.isfunction(value) and not inspect.ismodule(value):
+            out[name] = closure_value(value)
+            continue
         if inspect.ismodule(value):
             out[name] = {"import": value.__name__}
         elif isinstance(value, (str, int, float, bool, list, dict, tuple, type(None))):
@@ -98,6 +110,8 @@ def needed_globals(fn, node):
             except (ValueError, SyntaxError, RecursionError):
                 pass
             out[name] = {"unknown": type(value).__name__}
+        elif inspect.isfunction(value) and _is_shim(value):
+            out[name] = {"unknown": "function of Airflow"}  # get_current_context ...
         elif inspect.isfunction(value) and value is not fn:
             out[name] = {"function": function_source(value)}
         elif inspect.isclass(value) or callable(value):
@@ -110,3 +124,14 @@ def needed_globals(fn, node):
         else:
             out[name] = {"unknown": type(value).__name__}
     return out
+
+
+def closure_value(value):
+    """A value the function closes over (a loop's variable in a factory): written as the
+    argument of a factory in the module, so that two tasks of one function keep theirs."""
+    try:
+        if ast.literal_eval(repr(value)) == value:
+            return {"closure": repr(value)}
+    except (ValueError, SyntaxError, RecursionError, TypeError):
+        pass
+    return {"unknown": type(value).__name__}
