@@ -19,7 +19,7 @@ import (
 const activeQuery = `SELECT ` + tiCols + `
 	FROM dag_runs r JOIN task_instances ti ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
 	WHERE r.state IN ('queued', 'running')
-	ORDER BY ti.dag_id, ti.run_id, ti.seq`
+	ORDER BY ti.dag_id, ti.run_id, ti.seq, ti.map_index`
 
 // ActiveTaskInstances returns the task instances of every queued or running
 // run in one query, ordered by dag, run and then the order in which the
@@ -42,7 +42,7 @@ func (s *Store) ActiveTaskInstances(ctx context.Context) ([]store.TaskInstance, 
 // order; an unknown run gives an empty list.
 func (s *Store) ListTaskInstances(ctx context.Context, dagID, runID string) ([]store.TaskInstance, error) {
 	rows, err := s.query(ctx, `SELECT `+tiCols+` FROM task_instances ti
-		WHERE ti.dag_id = ? AND ti.run_id = ? ORDER BY ti.seq`, dagID, runID)
+		WHERE ti.dag_id = ? AND ti.run_id = ? ORDER BY ti.seq, ti.map_index`, dagID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("list task instances %s/%s: %w", dagID, runID, err)
 	}
@@ -54,7 +54,7 @@ func (s *Store) ListTaskInstances(ctx context.Context, dagID, runID string) ([]s
 func (s *Store) GetTaskInstance(ctx context.Context, k store.TaskKey) (store.TaskInstance, error) {
 	var ti store.TaskInstance
 	err := scanTI(s.queryRow(ctx, `SELECT `+tiCols+` FROM task_instances ti
-		WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ?`, k.DagID, k.RunID, k.TaskID), &ti)
+		WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ? AND ti.map_index = ?`, k.DagID, k.RunID, k.TaskID, k.MapIndex()), &ti)
 	if err != nil {
 		return store.TaskInstance{}, fmt.Errorf("get task instance %s/%s/%s: %w", k.DagID, k.RunID, k.TaskID, notFound(err))
 	}
@@ -192,8 +192,8 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	if u.Pokes != nil {
 		set("pokes", *u.Pokes)
 	}
-	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ?`)
-	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID)
+	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?`)
+	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.Key.MapIndex())
 	if len(u.From) > 0 {
 		b.WriteString(` AND state IN (` + placeholders(len(u.From)) + `)`)
 		for _, st := range u.From {
@@ -210,8 +210,8 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	}
 	for _, c := range u.Requires {
 		b.WriteString(` AND EXISTS (SELECT 1 FROM task_instances req
-			WHERE req.dag_id = ? AND req.run_id = ? AND req.task_id = ? AND req.state = ? AND req.try_number = ?)`)
-		args = append(args, c.Key.DagID, c.Key.RunID, c.Key.TaskID, string(c.State), c.Try)
+			WHERE req.dag_id = ? AND req.run_id = ? AND req.task_id = ? AND req.map_index = ? AND req.state = ? AND req.try_number = ?)`)
+		args = append(args, c.Key.DagID, c.Key.RunID, c.Key.TaskID, c.Key.MapIndex(), string(c.State), c.Try)
 	}
 	b.WriteString(` RETURNING ` + tiReturning)
 	return b.String(), args
@@ -325,7 +325,7 @@ func (s *Store) deleteClearedXComs(ctx context.Context, tx *sql.Tx, dagID, runID
 		}
 		_, err := s.txExec(ctx, tx, `DELETE FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id IN (`+placeholders(len(chunk))+`)
 			AND EXISTS (SELECT 1 FROM task_instances ti WHERE ti.dag_id = xcoms.dag_id AND ti.run_id = xcoms.run_id
-				AND ti.task_id = xcoms.task_id AND ti.state IN ('', 'restarting'))`, args...)
+				AND ti.task_id = xcoms.task_id AND ti.map_index = xcoms.map_index AND ti.state IN ('', 'restarting'))`, args...)
 		if err != nil {
 			return fmt.Errorf("delete xcoms: %w", err)
 		}
