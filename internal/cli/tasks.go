@@ -26,7 +26,7 @@ func (a *app) tasksCmd() *cobra.Command {
 }
 
 func logPathOf(e *env, ti store.TaskInstance) string {
-	return tasklog.Path(e.cfg.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber)
+	return tasklog.MapPath(e.cfg.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), ti.TryNumber)
 }
 
 func (a *app) tasksList() *cobra.Command {
@@ -131,7 +131,7 @@ func (a *app) tasksLogs() *cobra.Command {
 				if n == 0 {
 					n = 1
 				}
-				path := tasklog.Path(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, n)
+				path := tasklog.MapPath(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), n)
 				done := func() bool {
 					cur, err := st.GetTaskInstance(ctx, key)
 					if err != nil {
@@ -141,7 +141,7 @@ func (a *app) tasksLogs() *cobra.Command {
 				}
 				return tasklog.Follow(path, a.stdout, done, ctx.Done())
 			}
-			path := tasklog.Path(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, n)
+			path := tasklog.MapPath(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), n)
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return fmt.Errorf("read log of try %d: %w", n, err)

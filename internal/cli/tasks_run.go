@@ -89,7 +89,7 @@ func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 		}}
 	done := make(chan struct{})
 	followed := make(chan error, 1)
-	path := tasklog.Path(logs, k.DagID, k.RunID, k.TaskID, try)
+	path := tasklog.MapPath(logs, k.DagID, k.RunID, k.TaskID, k.MapIndex(), try)
 	go func() {
 		followed <- tasklog.Follow(path, a.stdout, func() bool {
 			select {

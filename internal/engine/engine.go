@@ -111,7 +111,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	loopOpts := scheduler.Options{
 		Store: o.Store, DAGs: bag, Executor: sched, Clock: o.Clock, Logger: o.Logger,
 		PollInterval: cfg.PollInterval, ZombieAfter: cfg.ZombieAfter, OnlyRun: o.OnlyRun,
-		Resumable: e.canResume,
+		Resumable: e.canResume, MaxMapLength: cfg.MaxMapLength,
 	}
 	if o.Metrics != nil {
 		loopOpts.Metrics = o.Metrics

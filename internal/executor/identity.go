@@ -48,7 +48,11 @@ func (p *pendingRendered) putBack(b *[]byte) {
 // (SIROCCO_TRY_ID): made of what its claim stored (worker, task instance,
 // try number), so recovery can find them from the row alone.
 func TryID(workerID string, k store.TaskKey, try int) string {
-	return workerID + "/" + k.DagID + "/" + k.RunID + "/" + k.TaskID + "/" + strconv.Itoa(try)
+	task := k.TaskID
+	if k.Mapped() { // each instance of a mapped task has tries of its own
+		task += "[" + strconv.Itoa(k.MapIndex()) + "]"
+	}
+	return workerID + "/" + k.DagID + "/" + k.RunID + "/" + task + "/" + strconv.Itoa(try)
 }
 
 // HandleNote starts the log line that records a local process's handle
@@ -59,7 +63,7 @@ const HandleNote = "sirocco: process handle "
 
 // NotedHandle returns the handle noted in a try's log, or nil.
 func NotedHandle(logsDir string, ti store.TaskInstance) []byte {
-	f, err := os.Open(tasklog.Path(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber))
+	f, err := os.Open(tasklog.MapPath(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), ti.TryNumber))
 	if err != nil {
 		return nil
 	}

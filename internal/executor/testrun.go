@@ -20,11 +20,11 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 	run, _ := scheduler.NewRunRecords(d, store.RunManual, dag.Interval{Start: logical, End: logical}, conf, time.Now().UTC())
 	ctx, cancel := withExecutionTimeout(ctx, t)
 	defer cancel()
-	prep, err := r.prepare(ctx, d, t, run, 1)
+	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}
+	prep, err := r.prepare(ctx, d, t, run, k, 1)
 	if err != nil {
 		return err
 	}
-	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}
 	// The terminal gets what the task's log would: secrets masked.
 	masked := tasklog.NewMasked(out)
 	out = masked
@@ -85,7 +85,7 @@ func showXComs(out io.Writer, res operator.Result) error {
 func (r *Runner) Render(ctx context.Context, d *dag.DAG, t *dag.Task, run store.DagRun, try int) ([]byte, error) {
 	ctx, cancel := withExecutionTimeout(ctx, t)
 	defer cancel()
-	prep, err := r.prepare(ctx, d, t, run, try)
+	prep, err := r.prepare(ctx, d, t, run, store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}, try)
 	if err != nil {
 		return nil, err
 	}

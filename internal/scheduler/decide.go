@@ -94,6 +94,9 @@ type Plan struct {
 	TaskUpdates []store.TaskUpdate
 	// Kill lists running tries to stop because their run timed out.
 	Kill []store.TaskKey
+	// Expand lists the placeholders of mapped tasks whose upstream tasks
+	// are done: the loop reads their lists and expands them (mapping.go).
+	Expand []store.TaskKey
 	// Adopt lists zombie tries whose remote work is still tracked.
 	Adopt []Adoption
 	// WakeAt is the earliest future moment a decision is due without any
@@ -123,7 +126,7 @@ func (p *Plan) wakeAt(t time.Time) {
 // decisions due at once (a run created or finished, a task skipped). A plan
 // that only queues tasks needs none: the executor wakes the loop when they end.
 func (p *Plan) needsAnotherLook() bool {
-	if len(p.CreateRuns) > 0 || len(p.AssetRuns) > 0 || len(p.RunUpdates) > 0 || len(p.Kill) > 0 || len(p.Adopt) > 0 {
+	if len(p.CreateRuns) > 0 || len(p.AssetRuns) > 0 || len(p.RunUpdates) > 0 || len(p.Kill) > 0 || len(p.Adopt) > 0 || len(p.Expand) > 0 {
 		return true
 	}
 	for _, u := range p.TaskUpdates {
@@ -137,7 +140,7 @@ func (p *Plan) needsAnotherLook() bool {
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
 	return len(p.CreateRuns) == 0 && len(p.AssetRuns) == 0 && len(p.RunUpdates) == 0 && len(p.TaskUpdates) == 0 && len(p.Kill) == 0 &&
-		len(p.Adopt) == 0
+		len(p.Adopt) == 0 && len(p.Expand) == 0
 }
 
 type runKey struct{ dagID, runID string }
@@ -181,10 +184,12 @@ func Decide(s Snapshot) Plan {
 	// Slot accounting across every active run.
 	poolUsed := make(map[string]int)
 	dagTasksActive := make(map[string]int)
+	var tisActive map[taskRef]int // per task, with max_active_tis_per_dag only
 	for _, ti := range s.TIs {
 		if ti.State == store.StateQueued || ti.State == store.StateRunning {
 			poolUsed[ti.Pool] += ti.PoolSlots
 			dagTasksActive[ti.DagID]++
+			tisActive = countTIPerDAG(s, tisActive, &ti)
 		}
 	}
 
@@ -232,7 +237,7 @@ func Decide(s Snapshot) Plan {
 		candidates = append(candidates, p.evaluateRun(s, d, r, tis)...)
 	}
 
-	p.queue(s, candidates, poolUsed, dagTasksActive)
+	p.queue(s, candidates, poolUsed, dagTasksActive, tisActive)
 	return p
 }
 
@@ -260,12 +265,9 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 	for i := 0; aligned && i < len(tis); i++ {
 		aligned = tis[i].TaskID == d.Tasks[i].ID
 	}
-	var byID map[string]int
+	var byID map[string][]int // a mapped task has several instances
 	if !aligned {
-		byID = make(map[string]int, len(tis))
-		for i, ti := range tis {
-			byID[ti.TaskID] = i
-		}
+		byID = indexByTask(tis)
 	}
 	task := func(i int) *dag.Task {
 		if aligned {
@@ -273,17 +275,11 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 		}
 		return d.Task(tis[i].TaskID)
 	}
-	gates := branchGates(s, d, tis, task, func(id string) int {
+	gates := branchGates(s, d, tis, task, func(id string) []int {
 		if byID == nil { // only runs with a successful branching task get here
-			byID = make(map[string]int, len(tis))
-			for i, ti := range tis {
-				byID[ti.TaskID] = i
-			}
+			byID = indexByTask(tis)
 		}
-		if j, ok := byID[id]; ok {
-			return j
-		}
-		return -1
+		return byID[id]
 	})
 	var out []candidate
 	var ups []store.TaskState
@@ -322,8 +318,8 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 				}
 			} else {
 				for _, up := range t.DependsOn {
-					if j, ok := byID[up]; ok {
-						ups = append(ups, states[j]) // an upstream added after the run began has no instance here
+					for _, j := range byID[up] { // every instance of a mapped task; none for a task added since
+						ups = append(ups, states[j])
 					}
 				}
 			}
@@ -331,13 +327,15 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 			if v == ready {
 				v = s.crossRun(d, r, t, ti.TaskKey)
 			}
-			switch v {
-			case ready:
+			switch {
+			case v == ready && t.Mapped() && !ti.Mapped():
+				p.Expand = append(p.Expand, ti.TaskKey) // its lists can be read now
+			case v == ready:
 				out = append(out, candidate{ti, t, r.LogicalDate, order})
-			case markSkipped:
+			case v == markSkipped:
 				p.finish(ti, store.StateSkipped, now)
 				states[order] = store.StateSkipped
-			case markUpstreamFailed:
+			case v == markUpstreamFailed:
 				p.finish(ti, store.StateUpstreamFailed, now)
 				states[order] = store.StateUpstreamFailed
 			}
@@ -500,7 +498,7 @@ func runOutcome(d *dag.DAG, tis []*store.TaskInstance) (bool, store.RunState) {
 
 // queue hands ready tasks slots: highest priority_weight first, then oldest
 // run, then file order; bounded by executor slots, pools and max_active_tasks.
-func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[string]int) {
+func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[string]int, tisActive map[taskRef]int) {
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
 		if a.task.PriorityWeight != b.task.PriorityWeight {
@@ -512,6 +510,9 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 		return a.order < b.order
 	})
 	free := s.FreeSlots
+	if tisActive == nil {
+		tisActive = map[taskRef]int{}
+	}
 	laneFree := maps.Clone(s.LaneSlots) // Decide's own count: the snapshot is read-only
 	now := s.Now
 	for _, c := range cands {
@@ -528,8 +529,10 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 			p.Unschedulable = append(p.Unschedulable, Unschedulable{Key: c.ti.TaskKey, Pool: c.ti.Pool,
 				Need: c.ti.PoolSlots, Size: size, Missing: !ok})
 		}
+		ref := taskRef{c.ti.DagID, c.ti.TaskID}
 		fits := free > 0 && (s.Lane == nil || laneFree[lane] > 0) &&
-			poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < d.MaxActiveTasks
+			poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < d.MaxActiveTasks &&
+			(c.task.MaxActiveTIsPerDAG == 0 || tisActive[ref] < c.task.MaxActiveTIsPerDAG)
 		if !fits {
 			if c.ti.State == store.StateNone {
 				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
@@ -544,6 +547,9 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 		}
 		poolUsed[c.ti.Pool] += c.ti.PoolSlots
 		dagActive[c.ti.DagID]++
+		if c.task.MaxActiveTIsPerDAG > 0 {
+			tisActive[ref]++
+		}
 		queued := now
 		worker := s.WorkerID
 		p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{

@@ -249,7 +249,7 @@ func (o *Outbox) logTail(n store.Notification) string {
 	if o.opts.LogsDir == "" {
 		return ""
 	}
-	f, err := os.Open(tasklog.Path(o.opts.LogsDir, n.DagID, n.RunID, n.TaskID, n.Try))
+	f, err := os.Open(tasklog.MapPath(o.opts.LogsDir, n.DagID, n.RunID, n.TaskID, n.Map-1, n.Try))
 	if err != nil {
 		return ""
 	}

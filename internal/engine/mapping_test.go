@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sirocco-dev/sirocco/internal/config"
+	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/tasklog"
+)
+
+const mappingDAG = `
+dag_id: mapping
+tasks:
+  - id: list
+    operator: bash
+    command: echo '["echo a", "echo b", "echo c"]'
+  - id: per_item
+    operator: bash
+    expand:
+      command: {xcom: list}
+    max_active_tis_per_dag: 1
+  - id: collect
+    operator: bash
+    depends_on: [per_item]
+    command: echo "{{ ti.xcom_pull(task_ids='per_item') }}"
+  - id: literal
+    operator: bash
+    expand:
+      command: ["echo p{{ map_index }}", "echo q{{ ti.map_index }}"]
+      cwd: [/tmp]
+  - id: flaky
+    operator: bash
+    retries: 1
+    retry_delay: 0s
+    expand:
+      command: ["true", "test -f {{ run_id }}.flaky || { touch {{ run_id }}.flaky; exit 1; }"]
+  - id: none
+    operator: bash
+    command: echo '[]'
+  - id: over_nothing
+    operator: bash
+    expand:
+      command: {xcom: none}
+  - id: after_nothing
+    operator: empty
+    depends_on: [over_nothing]
+  - id: too_many
+    operator: bash
+    expand:
+      command: ["true", "true", "true", "true", "true"]
+`
+
+// instances returns a run's task instances by "task" or "task[i]".
+func (h *harness) instances(dagID, runID string) map[string]store.TaskInstance {
+	h.t.Helper()
+	list, err := h.st.ListTaskInstances(context.Background(), dagID, runID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]store.TaskInstance{}
+	for _, ti := range list {
+		name := ti.TaskID
+		if ti.Mapped() {
+			name += "[" + strconv.Itoa(ti.MapIndex()) + "]"
+		}
+		out[name] = ti
+	}
+	return out
+}
+
+// mapLog returns the log of one try of a mapped instance.
+func (h *harness) mapLog(dagID, runID, taskID string, mapIndex, try int) string {
+	h.t.Helper()
+	data, err := os.ReadFile(tasklog.MapPath(h.cfg.LogsDir(), dagID, runID, taskID, mapIndex, try))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestMappedTasksRunOnBothStores runs a DAG of mapped tasks end to end:
+// an XCom list expands into one instance per element, each with its own
+// value, log and XCom; a downstream xcom_pull gets the list in map index
+// order; literal lists and map_index in templates; an instance retries on
+// its own; an empty list skips the task and what follows it; a list over
+// max_map_length fails the task; max_active_tis_per_dag 1 runs the
+// instances one at a time.
+func TestMappedTasksRunOnBothStores(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		h := startOn(t, dbURL(), map[string]string{"mapping": mappingDAG}, func(c *config.Config) { c.MaxMapLength = 4 })
+		runID := h.trigger("mapping", nil)
+		if run := h.waitRun("mapping", runID); run.State != store.RunFailed {
+			t.Fatalf("run %s, want failed (too_many)", run.State)
+		}
+		got := h.instances("mapping", runID)
+		const S, K, F = store.StateSuccess, store.StateSkipped, store.StateFailed
+		for name, want := range map[string]store.TaskState{
+			"list": S, "per_item[0]": S, "per_item[1]": S, "per_item[2]": S, "collect": S,
+			"literal[0]": S, "literal[1]": S, "flaky[0]": S, "flaky[1]": S,
+			"none": S, "over_nothing": K, "after_nothing": K, "too_many": F,
+		} {
+			if got[name].State != want {
+				t.Errorf("%s is %q, want %q", name, got[name].State, want)
+			}
+		}
+		if len(got) != 13 {
+			t.Errorf("%d instances, want 13: %v", len(got), keys(got))
+		}
+		if got["flaky[1]"].TryNumber != 2 || got["flaky[0]"].TryNumber != 1 {
+			t.Errorf("flaky tries = %d, %d; want 1, 2 (the failing instance retries alone)",
+				got["flaky[0]"].TryNumber, got["flaky[1]"].TryNumber)
+		}
+		for i, want := range []string{`"a"`, `"b"`, `"c"`} {
+			x, err := h.st.GetXCom(context.Background(), store.TaskKey{DagID: "mapping", RunID: runID, TaskID: "per_item", Map: i + 1}, "return_value")
+			if err != nil || x.Value != want {
+				t.Errorf("per_item[%d] return_value = %q, %v; want %s", i, x.Value, err, want)
+			}
+		}
+		h.wantXCom("mapping", runID, "collect", `"['a', 'b', 'c']"`)
+		if log := h.mapLog("mapping", runID, "literal", 1, 1); !strings.Contains(log, "q1") {
+			t.Errorf("literal[1]'s log lacks q1 (ti.map_index):\n%s", log)
+		}
+		if log := h.mapLog("mapping", runID, "literal", 0, 1); !strings.Contains(log, "p0") {
+			t.Errorf("literal[0]'s log lacks p0 (map_index):\n%s", log)
+		}
+		// max_active_tis_per_dag 1: no two instances of per_item overlap.
+		for i := range 2 {
+			a, b := got["per_item["+strconv.Itoa(i)+"]"], got["per_item["+strconv.Itoa(i+1)+"]"]
+			if a.EndDate.After(b.StartDate) && b.EndDate.After(a.StartDate) {
+				t.Errorf("per_item[%d] and [%d] ran at once (%v-%v, %v-%v)", i, i+1, a.StartDate, a.EndDate, b.StartDate, b.EndDate)
+			}
+		}
+	})
+}
+
+func keys(m map[string]store.TaskInstance) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
