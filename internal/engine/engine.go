@@ -257,6 +257,9 @@ func (e *Engine) deadWorkers(ctx context.Context) (map[string]store.Worker, erro
 		if w.PID > 0 && syscall.Kill(w.PID, 0) == nil && w.PID != os.Getpid() {
 			continue // still alive (another Sirocco on this host)
 		}
+		if w.PID == os.Getpid() && executor.LiveInProcess(w.ID) {
+			continue // another engine of this process, running
+		}
 		dead[w.ID] = w
 	}
 	return dead, nil
@@ -316,6 +319,10 @@ const workerRetention = 24 * time.Hour
 // Run starts the executor, the scheduler loop and the DAG folder watcher,
 // and returns when ctx ends and every try has stopped.
 func (e *Engine) Run(ctx context.Context) error {
+	// Until Run returns, this engine's worker is alive in this process:
+	// another engine of the process (tests run several) never takes it
+	// for a gone one, though it shares their pid and host.
+	defer executor.HoldIdentity(e.Runner.WorkerID)()
 	if err := e.Bag.Sync(ctx, e.Store, time.Now().UTC()); err != nil {
 		return err
 	}

@@ -55,6 +55,26 @@ func TryID(workerID string, k store.TaskKey, try int) string {
 	return workerID + "/" + k.DagID + "/" + k.RunID + "/" + task + "/" + strconv.Itoa(try)
 }
 
+// inProcess holds the worker ids of the engines running in this process.
+var inProcess sync.Map
+
+// HoldIdentity records worker id as alive in this process until the
+// returned release is called (when its engine stops). Recovery takes a
+// worker of this host whose pid is its own for a previous process's (a
+// restarted container reuses pids) unless it is held here: so two engines
+// of one process never take each other's tries for a dead worker's.
+func HoldIdentity(id string) (release func()) {
+	inProcess.Store(id, true)
+	return func() { inProcess.Delete(id) }
+}
+
+// LiveInProcess reports whether worker id belongs to an engine running
+// in this process (HoldIdentity).
+func LiveInProcess(id string) bool {
+	_, ok := inProcess.Load(id)
+	return ok
+}
+
 // HandleNote starts the log line that records a local process's handle
 // (operator.Task.NoteHandle). It is the first line Sirocco writes after
 // the process starts, before any output of it can reach the log, and
