@@ -2,14 +2,18 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/config"
 	"github.com/sirocco-dev/sirocco/internal/store"
+	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
 	"github.com/sirocco-dev/sirocco/internal/tasklog"
+	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
 const mappingDAG = `
@@ -143,4 +147,101 @@ func keys(m map[string]store.TaskInstance) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestMappedTaskSurvivesARestart: Sirocco stops while a mapped task is
+// half done (some instances succeeded, some running, some waiting); the
+// next start finishes it: every instance succeeds, none is lost, and
+// none that had finished runs again.
+func TestMappedTaskSurvivesARestart(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		url, files := dbURL(), t.TempDir()
+		marks := files + "/marks"
+		var cmds []string
+		for i := range 6 {
+			n := strconv.Itoa(i)
+			cmds = append(cmds, "echo start "+n+" >> "+marks+"; sleep 1; echo end "+n+" >> "+marks+"; echo "+n)
+		}
+		list, err := json.Marshal(cmds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dags := map[string]string{"restart": `
+dag_id: restart
+tasks:
+  - id: first
+    operator: bash
+    command: |
+      echo '` + string(list) + `'
+  - id: each
+    operator: bash
+    max_active_tis_per_dag: 2
+    expand:
+      command: {xcom: first}
+  - id: after
+    operator: bash
+    depends_on: [each]
+    command: echo "{{ ti.xcom_pull(task_ids='each') | length }}"
+`}
+		h := startOn(t, url, dags)
+		runID := h.trigger("restart", nil)
+		testenv.Eventually(t, "two instances done and more running", 30*time.Second, func() (bool, string) {
+			done, running := 0, 0
+			for _, ti := range h.instances("restart", runID) {
+				switch {
+				case ti.TaskID == "each" && ti.State == store.StateSuccess:
+					done++
+				case ti.TaskID == "each" && ti.State == store.StateRunning:
+					running++
+				}
+			}
+			return done >= 2 && running >= 1, h.states("restart", runID)
+		})
+		h.stop()
+		before := map[string]store.TaskInstance{}
+		for k, v := range h.instances2(url, runID) {
+			before[k] = v
+		}
+		second := startOn(t, url, dags)
+		if run := second.waitRun("restart", runID); run.State != store.RunSuccess {
+			t.Fatalf("run %s after the restart: %s", run.State, second.states("restart", runID))
+		}
+		got := second.instances("restart", runID)
+		for i := range 6 {
+			name := "each[" + strconv.Itoa(i) + "]"
+			if got[name].State != store.StateSuccess {
+				t.Errorf("%s is %q after the restart", name, got[name].State)
+			}
+			if b := before[name]; b.State == store.StateSuccess && got[name].TryNumber != b.TryNumber {
+				t.Errorf("%s had succeeded at try %d before the restart and ran again (try %d)", name, b.TryNumber, got[name].TryNumber)
+			}
+		}
+		if len(got) != 8 {
+			t.Errorf("%d instances, want 8 (first, each[0..5], after)", len(got))
+		}
+		data, err := os.ReadFile(marks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 6 {
+			if n := strings.Count(string(data), "end "+strconv.Itoa(i)+"\n"); n != 1 {
+				t.Errorf("instance %d ended %d times, want once:\n%s", i, n, data)
+			}
+		}
+		second.wantXCom("restart", runID, "after", `"6"`)
+	})
+}
+
+// instances2 reads a run's instances with no engine running.
+func (h *harness) instances2(url, runID string) map[string]store.TaskInstance {
+	h.t.Helper()
+	st, err := sqlstore.Open(context.Background(), url)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer st.Close()
+	old := h.st
+	h.st = st
+	defer func() { h.st = old }()
+	return h.instances("restart", runID)
 }
