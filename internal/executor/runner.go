@@ -252,7 +252,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	}
 
 	ot := &operator.Task{
-		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
+		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber, Map: k.Map,
 		LogicalDate:       t.run.LogicalDate.Format(time.RFC3339Nano),
 		DataIntervalStart: t.run.DataIntervalStart.UTC(), DataIntervalEnd: t.run.DataIntervalEnd.UTC(),
 		Params: t.params, Conf: t.run.Conf,

@@ -449,9 +449,13 @@ type Store interface {
 	// and no branch marked success by hand reads a previous try's result.
 	// A named restarting task (a running try being stopped: its executor
 	// hands it back to none) loses its XComs but keeps its state; a queued
-	// or running one keeps both. It returns how many tasks changed, and
-	// ErrNotFound for a missing run.
+	// or running one keeps both. It returns how many task instances changed (each
+	// instance of a mapped task counts), and ErrNotFound for a missing run.
 	ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error)
+	// ClearMapIndex is ClearTasks of the one instance k of a mapped task
+	// (k.Map > 0), granted retries again; its other instances are left
+	// alone, as Airflow clears a single map index.
+	ClearMapIndex(ctx context.Context, k TaskKey, retries int, now time.Time) (int, error)
 	// Heartbeat marks every running try owned by worker as alive at now.
 	Heartbeat(ctx context.Context, workerID string, now time.Time) error
 

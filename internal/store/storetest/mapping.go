@@ -15,6 +15,50 @@ func init() {
 	register("ExpandTaskRacers", testExpandTaskRacers)
 	register("ExpandTaskEmptySkips", testExpandTaskEmptySkips)
 	register("MappedInstancesKeepTheirOwnXComs", testMappedInstancesKeepTheirOwnXComs)
+	register("ClearMapIndex", testClearMapIndex)
+}
+
+// testClearMapIndex: clearing one instance of a mapped task puts it alone
+// back to none with its XComs gone and its retries granted again, and
+// reopens the finished run; ClearTasks of the task clears every instance.
+func testClearMapIndex(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
+	if ok, err := s.ExpandTask(ctx, k, 3, t0); err != nil || !ok {
+		t.Fatalf("ExpandTask = %v, %v", ok, err)
+	}
+	for i := range 3 {
+		ki := k.WithMapIndex(i)
+		mustUpdateTask(t, s, store.TaskUpdate{Key: ki, To: store.StateSuccess, IncTry: true}, true)
+		pushAll(t, s, []string{"return_value"}, ki)
+	}
+	if _, err := s.UpdateRun(ctx, store.RunUpdate{DagID: "d", RunID: "r", To: store.RunSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.ClearMapIndex(ctx, k.WithMapIndex(1), 2, at(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("ClearMapIndex = %d, %v; want 1", n, err)
+	}
+	for i, want := range []store.TaskState{store.StateSuccess, store.StateNone, store.StateSuccess} {
+		ti, err := s.GetTaskInstance(ctx, k.WithMapIndex(i))
+		if err != nil || ti.State != want {
+			t.Fatalf("instance %d = %q, %v; want %q", i, ti.State, err, want)
+		}
+		if wantX := map[bool]int{true: 0, false: 1}[i == 1]; xcomCount(t, s, k.WithMapIndex(i)) != wantX {
+			t.Errorf("instance %d has %d XComs, want %d", i, xcomCount(t, s, k.WithMapIndex(i)), wantX)
+		}
+		if i == 1 && ti.MaxTries != ti.TryNumber+2 {
+			t.Errorf("cleared instance: max_tries %d, try %d; want try + 2", ti.MaxTries, ti.TryNumber)
+		}
+	}
+	run, err := s.GetRun(ctx, "d", "r")
+	if err != nil || run.State != store.RunQueued {
+		t.Fatalf("run after the clear = %q, %v; want queued", run.State, err)
+	}
+	if n, err := s.ClearTasks(ctx, "d", "r", map[string]int{"mapped": 0}, at(2*time.Hour)); err != nil || n != 3 {
+		t.Fatalf("ClearTasks of the mapped task = %d, %v; want its 3 instances", n, err)
+	}
 }
 
 // testExpandTask: the placeholder becomes map index 0 and indexes 1..n-1
