@@ -150,27 +150,9 @@ func Decide(s Snapshot) Plan {
 	var p Plan
 	now := s.Now
 
-	byRun := make(map[runKey][]*store.TaskInstance, len(s.Runs))
+	byRun := groupByRun(s.TIs, len(s.Runs))
 	activeRuns := make(map[string]int)  // queued + running, per DAG
 	runningRuns := make(map[string]int) // running, per DAG
-	// A run's rows are usually next to each other: hash only where the run
-	// changes.
-	var cur runKey
-	var group []*store.TaskInstance
-	for i := range s.TIs {
-		ti := &s.TIs[i]
-		if i == 0 || ti.RunID != cur.runID || ti.DagID != cur.dagID {
-			if group != nil {
-				byRun[cur] = group
-			}
-			cur = runKey{ti.DagID, ti.RunID}
-			group = byRun[cur]
-		}
-		group = append(group, ti)
-	}
-	if group != nil {
-		byRun[cur] = group
-	}
 	for _, r := range s.Runs {
 		activeRuns[r.DagID]++
 		if r.State == store.RunRunning {
@@ -265,7 +247,7 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 	for i := 0; aligned && i < len(tis); i++ {
 		aligned = tis[i].TaskID == d.Tasks[i].ID
 	}
-	var byID map[string][]int // a mapped task has several instances
+	var byID *taskRows // a mapped task has several instances
 	if !aligned {
 		byID = indexByTask(tis)
 	}
@@ -279,7 +261,7 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 		if byID == nil { // only runs with a successful branching task get here
 			byID = indexByTask(tis)
 		}
-		return byID[id]
+		return byID.list(id)
 	})
 	var out []candidate
 	var ups []store.TaskState
@@ -318,9 +300,8 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 				}
 			} else {
 				for _, up := range t.DependsOn {
-					for _, j := range byID[up] { // every instance of a mapped task; none for a task added since
-						ups = append(ups, states[j])
-					}
+					// Every instance of a mapped task; none for a task added since.
+					byID.each(up, func(j int) { ups = append(ups, states[j]) })
 				}
 			}
 			v := evaluate(t.TriggerRule, countUpstream(ups))
@@ -499,28 +480,41 @@ func runOutcome(d *dag.DAG, tis []*store.TaskInstance) (bool, store.RunState) {
 // queue hands ready tasks slots: highest priority_weight first, then oldest
 // run, then file order; bounded by executor slots, pools and max_active_tasks.
 func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[string]int, tisActive map[taskRef]int) {
-	sort.SliceStable(cands, func(i, j int) bool {
-		a, b := cands[i], cands[j]
-		if a.task.PriorityWeight != b.task.PriorityWeight {
-			return a.task.PriorityWeight > b.task.PriorityWeight
-		}
-		if !a.logical.Equal(b.logical) {
-			return a.logical.Before(b.logical)
-		}
-		return a.order < b.order
-	})
-	free := s.FreeSlots
 	if tisActive == nil {
 		tisActive = map[taskRef]int{}
 	}
+	free := s.FreeSlots
 	laneFree := maps.Clone(s.LaneSlots) // Decide's own count: the snapshot is read-only
-	now := s.Now
+	fits := func(c candidate, size int) bool {
+		return free > 0 && (s.Lane == nil || laneFree[s.Lane(c.ti.TaskKey)] > 0) &&
+			poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < s.DAGs[c.ti.DagID].MaxActiveTasks &&
+			(c.task.MaxActiveTIsPerDAG == 0 || tisActive[taskRef{c.ti.DagID, c.ti.TaskID}] < c.task.MaxActiveTIsPerDAG)
+	}
+	// Candidates that cannot get a slot now and already wait (scheduled,
+	// or up for retry) are set aside before the sort: slots are only taken
+	// below, never given back, so they cannot get one later in this tick
+	// either, and nothing is written for them. A mapped task of 10,000
+	// instances waiting for a DAG's 32 slots costs a pass, not a sort,
+	// per tick.
+	open := cands[:0]
+	sizes := make([]int, 0, min(len(cands), 256))
+	var sibling *store.TaskInstance // the previous waiting instance of the same mapped task
+	siblings := 0
 	for _, c := range cands {
-		lane := ""
-		if s.Lane != nil {
-			lane = s.Lane(c.ti.TaskKey)
+		// The instances of one mapped task in one run come one after the
+		// other, in map index order, alike in all that decides a slot: at
+		// most free of those already waiting can get one this tick.
+		if c.ti.Mapped() && c.ti.State != store.StateNone {
+			if sibling != nil && sibling.TaskID == c.ti.TaskID && sibling.RunID == c.ti.RunID && sibling.DagID == c.ti.DagID {
+				siblings++
+			} else {
+				siblings = 1
+			}
+			sibling = c.ti
+			if siblings > free {
+				continue
+			}
 		}
-		d := s.DAGs[c.ti.DagID]
 		size, ok := s.Pools[c.ti.Pool]
 		if !ok && c.ti.Pool == dag.DefaultPool {
 			size, ok = 128, true
@@ -529,32 +523,57 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 			p.Unschedulable = append(p.Unschedulable, Unschedulable{Key: c.ti.TaskKey, Pool: c.ti.Pool,
 				Need: c.ti.PoolSlots, Size: size, Missing: !ok})
 		}
-		ref := taskRef{c.ti.DagID, c.ti.TaskID}
-		fits := free > 0 && (s.Lane == nil || laneFree[lane] > 0) &&
-			poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < d.MaxActiveTasks &&
-			(c.task.MaxActiveTIsPerDAG == 0 || tisActive[ref] < c.task.MaxActiveTIsPerDAG)
-		if !fits {
-			if c.ti.State == store.StateNone {
-				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
-					Key: c.ti.TaskKey, From: []store.TaskState{store.StateNone}, To: store.StateScheduled,
-				})
-			}
+		if c.ti.State != store.StateNone && !fits(c, size) {
+			continue // waits as it is: nothing to write
+		}
+		open = append(open, c)
+		sizes = append(sizes, size)
+	}
+	idx := make([]int, len(open))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := open[idx[i]], open[idx[j]]
+		if a.task.PriorityWeight != b.task.PriorityWeight {
+			return a.task.PriorityWeight > b.task.PriorityWeight
+		}
+		if !a.logical.Equal(b.logical) {
+			return a.logical.Before(b.logical)
+		}
+		return a.order < b.order
+	})
+	now := s.Now
+	for _, i := range idx {
+		c := open[i]
+		if !fits(c, sizes[i]) {
+			p.scheduled(c)
 			continue
 		}
 		free--
 		if s.Lane != nil {
-			laneFree[lane]--
+			laneFree[s.Lane(c.ti.TaskKey)]--
 		}
 		poolUsed[c.ti.Pool] += c.ti.PoolSlots
 		dagActive[c.ti.DagID]++
 		if c.task.MaxActiveTIsPerDAG > 0 {
-			tisActive[ref]++
+			tisActive[taskRef{c.ti.DagID, c.ti.TaskID}]++
 		}
 		queued := now
 		worker := s.WorkerID
 		p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
 			Key: c.ti.TaskKey, From: []store.TaskState{c.ti.State}, To: store.StateQueued,
 			QueuedAt: &queued, WorkerID: &worker,
+		})
+	}
+}
+
+// scheduled notes a ready task that gets no slot this tick: one that has
+// not been looked at yet goes to scheduled.
+func (p *Plan) scheduled(c candidate) {
+	if c.ti.State == store.StateNone {
+		p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+			Key: c.ti.TaskKey, From: []store.TaskState{store.StateNone}, To: store.StateScheduled,
 		})
 	}
 }

@@ -42,14 +42,74 @@ func countTIPerDAG(s Snapshot, m map[taskRef]int, ti *store.TaskInstance) map[ta
 	return m
 }
 
-// indexByTask returns the positions of each task's instances in tis: one
-// for a task that is not mapped, one per map index for a mapped one.
-func indexByTask(tis []*store.TaskInstance) map[string][]int {
-	byID := make(map[string][]int, len(tis))
+// taskRows locates each task's instances among a run's rows: one for a
+// task that is not mapped, one per map index for a mapped one. They are
+// usually next to each other (rows are in creation order, a mapped
+// task's by map index), so a task has a span; one whose rows are split
+// has a list.
+type taskRows struct {
+	span  map[string][2]int // [first, end)
+	split map[string][]int
+}
+
+// indexByTask indexes a run's rows by task id.
+func indexByTask(tis []*store.TaskInstance) *taskRows {
+	x := &taskRows{span: make(map[string][2]int, len(tis))}
 	for i, ti := range tis {
-		byID[ti.TaskID] = append(byID[ti.TaskID], i)
+		if l, ok := x.split[ti.TaskID]; ok {
+			x.split[ti.TaskID] = append(l, i)
+			continue
+		}
+		sp, ok := x.span[ti.TaskID]
+		switch {
+		case !ok:
+			x.span[ti.TaskID] = [2]int{i, i + 1}
+		case sp[1] == i:
+			x.span[ti.TaskID] = [2]int{sp[0], i + 1}
+		default: // not next to its task's other rows
+			l := make([]int, 0, sp[1]-sp[0]+1)
+			for j := sp[0]; j < sp[1]; j++ {
+				l = append(l, j)
+			}
+			if x.split == nil {
+				x.split = map[string][]int{}
+			}
+			x.split[ti.TaskID] = append(l, i)
+			delete(x.span, ti.TaskID)
+		}
 	}
-	return byID
+	return x
+}
+
+// list returns the positions of task id's rows (none if it has none).
+func (x *taskRows) list(id string) []int {
+	if l, ok := x.split[id]; ok {
+		return l
+	}
+	sp, ok := x.span[id]
+	if !ok {
+		return nil
+	}
+	l := make([]int, 0, sp[1]-sp[0])
+	for j := sp[0]; j < sp[1]; j++ {
+		l = append(l, j)
+	}
+	return l
+}
+
+// each calls fn with the position of each of task id's rows.
+func (x *taskRows) each(id string, fn func(int)) {
+	if l, ok := x.split[id]; ok {
+		for _, j := range l {
+			fn(j)
+		}
+		return
+	}
+	if sp, ok := x.span[id]; ok {
+		for j := sp[0]; j < sp[1]; j++ {
+			fn(j)
+		}
+	}
 }
 
 // errMapping is a mapped task that cannot expand: its list is missing or
@@ -193,4 +253,35 @@ func shorten(s string) string {
 		return s[:77] + "..."
 	}
 	return s
+}
+
+// groupByRun returns the rows of each run. A run's rows are usually next
+// to each other: they are cut from one slice of pointers made at once
+// (a run of 10,000 mapped instances would otherwise regrow its group on
+// every tick), hashing only where the run changes; a run whose rows are
+// split gets a group of its own.
+func groupByRun(tis []store.TaskInstance, runs int) map[runKey][]*store.TaskInstance {
+	byRun := make(map[runKey][]*store.TaskInstance, runs)
+	ptrs := make([]*store.TaskInstance, len(tis))
+	start := 0
+	flush := func(end int) {
+		if end == start {
+			return
+		}
+		k := runKey{tis[start].DagID, tis[start].RunID}
+		if prev, ok := byRun[k]; ok {
+			byRun[k] = append(slices.Clip(prev), ptrs[start:end]...) // split: a copy of its own
+		} else {
+			byRun[k] = ptrs[start:end:end]
+		}
+		start = end
+	}
+	for i := range tis {
+		ptrs[i] = &tis[i]
+		if i > start && (tis[i].RunID != tis[start].RunID || tis[i].DagID != tis[start].DagID) {
+			flush(i)
+		}
+	}
+	flush(len(tis))
+	return byRun
 }
