@@ -27,6 +27,8 @@ tasks:
     expand:
       command: {xcom: list}
     max_active_tis_per_dag: 1
+    outlets: [file:///data/per_item]
+    on_success_callback: {command: 'echo "done {{ ti.task_id }}" >> "$SIROCCO_HOME/notes"'}
   - id: collect
     operator: bash
     depends_on: [per_item]
@@ -129,6 +131,18 @@ func TestMappedTasksRunOnBothStores(t *testing.T) {
 			}
 		}
 		h.wantXCom("mapping", runID, "collect", `"['a', 'b', 'c']"`)
+		evs := h.assetEvents("file:///data/per_item")
+		seen := map[int]bool{}
+		for _, e := range evs {
+			seen[e.SourceMap-1] = true
+		}
+		if len(evs) != 3 || !seen[0] || !seen[1] || !seen[2] {
+			t.Errorf("asset events of per_item: %+v; want one per instance", evs)
+		}
+		testenv.Eventually(t, "a success callback per instance", 20*time.Second, func() (bool, string) {
+			b, _ := os.ReadFile(h.cfg.Home + "/notes")
+			return strings.Count(string(b), "done per_item\n") == 3, string(b)
+		})
 		if log := h.mapLog("mapping", runID, "literal", 1, 1); !strings.Contains(log, "q1") {
 			t.Errorf("literal[1]'s log lacks q1 (ti.map_index):\n%s", log)
 		}
@@ -241,4 +255,31 @@ func (h *harness) instances2(url, runID string) map[string]store.TaskInstance {
 	h.st = st
 	defer func() { h.st = old }()
 	return h.instances("restart", runID)
+}
+
+// TestMappingExample runs the shipped examples/dags/mapping.yaml.
+func TestMappingExample(t *testing.T) {
+	body, err := os.ReadFile("../../examples/dags/mapping.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, map[string]string{"mapping": string(body)})
+	runID := h.trigger("mapping", nil)
+	if run := h.waitRun("mapping", runID); run.State != store.RunSuccess {
+		t.Errorf("run %s (%s)", run.State, h.states("mapping", runID))
+	}
+	got := h.instances("mapping", runID)
+	for name, want := range map[string]store.TaskState{
+		"count_rows[0]": store.StateSuccess, "count_rows[1]": store.StateSuccess, "count_rows[2]": store.StateSuccess,
+		"report[0]": store.StateSuccess, "report[1]": store.StateSuccess, "total": store.StateSuccess,
+		"per_nothing": store.StateSkipped,
+	} {
+		if got[name].State != want {
+			t.Errorf("%s is %q, want %q", name, got[name].State, want)
+		}
+	}
+	h.wantXCom("mapping", runID, "total", `"172"`)
+	if log := h.mapLog("mapping", runID, "report", 1, 1); !strings.Contains(log, "report 1 for us") {
+		t.Errorf("report[1]'s log:\n%s", log)
+	}
 }
