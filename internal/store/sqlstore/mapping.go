@@ -41,6 +41,13 @@ func (s *Store) ExpandTask(ctx context.Context, k store.TaskKey, n int, now time
 	if err != nil {
 		return false, fmt.Errorf("expand %s/%s/%s into %d: %w", k.DagID, k.RunID, k.TaskID, n, err)
 	}
+	if ok && s.pg && n >= analyzeAfter {
+		// As after CreateRun of a big run: without statistics PostgreSQL
+		// may find an instance through the (dag, run, seq, map_index)
+		// index, scanning every instance of the task for each write.
+		// Best effort: a failure only costs speed.
+		_, _ = s.exec(ctx, `ANALYZE task_instances`)
+	}
 	if ok {
 		s.notified(ctx)
 	}
