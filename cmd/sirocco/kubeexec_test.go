@@ -310,7 +310,7 @@ tasks:
 // TestClearDeletesTheWorkerPod: clearing a try that runs in a pod stops
 // it (the pod's heartbeat sees the change), its pod is deleted (listed
 // through the apiserver), though failed pods are otherwise kept, and the
-// task runs again in a new pod.
+// task runs again in a new pod, maybe before the old one is gone.
 func TestClearDeletesTheWorkerPod(t *testing.T) {
 	s := newKubeSite(t, "kubernetes", map[string]string{"long.yaml": `dag_id: long
 tasks:
@@ -334,11 +334,17 @@ tasks:
 	if first == "" {
 		t.Fatal("try 1's pod was not seen")
 	}
-	for _, p := range s.k.Pods(t, s.ns, "kubernetes_executor=True") {
-		if p.Name == first {
-			t.Errorf("try 1's pod %s is still there after the clear (phase %s)", first, p.Status.Phase)
+	// Try 2 may end before try 1's pod has seen the clear (its heartbeat
+	// stops the sleep, then the pod ends and is deleted): the deletion is
+	// awaited, not assumed to come first.
+	testenv.Eventually(t, "try 1's pod "+first+" deleted after the clear", 2*time.Minute, func() (bool, string) {
+		for _, p := range s.k.Pods(t, s.ns, "kubernetes_executor=True") {
+			if p.Name == first {
+				return false, fmt.Sprintf("pod %s is still there (phase %s, deleting %v)", first, p.Status.Phase, p.DeletionTimestamp != nil)
+			}
 		}
-	}
+		return true, ""
+	})
 	s.waitLog("long", "r1", "long", 2, "done")
 }
 

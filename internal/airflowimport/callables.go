@@ -67,6 +67,8 @@ func (c *callables) addGlobals(fn *CallableIR, depth int) {
 				line += " as " + g
 			}
 			c.addImport(line)
+		case g == "PokeReturnValue" && u.Unknown != "":
+			c.poker() // the module defines its own
 		case u.Literal != "":
 			c.addConst(g + " = " + u.Literal)
 		case u.Function != nil && u.Function.Source != "" && depth < maxHelperDepth:
@@ -127,6 +129,15 @@ func (c *callables) wrapper(task, fn string, jsonArgs []int, jsonKwargs []string
 // short_circuit functions run from a command).
 func (c *callables) decider() { c.helpers["decide"] = true }
 
+// poker marks the module as needing _sirocco_poke (a sensor's function
+// run from a bash_sensor's command).
+func (c *callables) poker() { c.helpers["poke"] = true }
+
+// pokeNotYet is the exit code of _sirocco_poke when the condition does not
+// hold yet: the bash_sensor's retry_exit_code, so that an error of the
+// function (exit 1) fails the try instead of meaning "not yet".
+const pokeNotYet = 99
+
 const helperCall = `def _sirocco_call(fn, json_args, json_kwargs, args, kwargs):
     """Decodes the JSON arguments and calls fn with the context values it names."""
     args = [json.loads(a) if i in json_args and isinstance(a, str) else a for i, a in enumerate(args)]
@@ -175,6 +186,48 @@ const helperDecide = `def _sirocco_decide(name, arguments, mode, *xcoms):
         print(json.dumps(list(result)))
 `
 
+// helperPokeValue comes before the functions, which may name it in an
+// annotation evaluated when the module is imported.
+const helperPokeValue = `class PokeReturnValue:
+    """Airflow's PokeReturnValue, for the sensor functions of this module."""
+
+    def __init__(self, is_done, xcom_value=None):
+        self.is_done = is_done
+        self.xcom_value = xcom_value
+`
+
+const helperPoke = `def _sirocco_poke(name, arguments, *xcoms):
+    """Runs a sensor's function once from a bash_sensor's command: exits 0
+    when it is done, 99 (the task's retry_exit_code) when not yet; an error
+    fails the try."""
+    import datetime
+    import os
+    import sys
+    fn = globals()[name]
+    call = json.loads(arguments)
+    env = os.environ
+    logical = datetime.datetime.fromisoformat(env.get("SIROCCO_CTX_LOGICAL_DATE", "1970-01-01T00:00:00+00:00").replace("Z", "+00:00"))
+    context = {"dag_id": env.get("SIROCCO_CTX_DAG_ID"), "task_id": env.get("SIROCCO_CTX_TASK_ID"),
+               "run_id": env.get("SIROCCO_CTX_DAG_RUN_ID"), "try_number": int(env.get("SIROCCO_CTX_TRY_NUMBER", "1")),
+               "logical_date": logical, "ds": logical.strftime("%Y-%m-%d"), "ds_nodash": logical.strftime("%Y%m%d"),
+               "ts": logical.isoformat()}
+    args = list(call.get("op_args") or [])
+    kwargs = dict(call.get("op_kwargs") or {})
+    pulled = iter(json.loads(x) for x in xcoms)
+    for i in call.get("xcom_args") or []:
+        args[i] = next(pulled)
+    for k in call.get("xcom_kwargs") or []:
+        kwargs[k] = next(pulled)
+    params = inspect.signature(fn).parameters
+    for k, v in context.items():
+        if k not in kwargs and (k in params or any(p.kind == p.VAR_KEYWORD for p in params.values())):
+            kwargs[k] = v
+    result = fn(*args, **kwargs)
+    done = result.is_done if isinstance(result, PokeReturnValue) else bool(result)
+    print("done" if done else "not yet")
+    sys.exit(0 if done else 99)
+`
+
 // render returns the module's text, nil when the DAG has no functions.
 func (c *callables) render() []byte {
 	if len(c.order) == 0 {
@@ -193,6 +246,9 @@ func (c *callables) render() []byte {
 	if len(c.consts) > 0 {
 		b.WriteString(strings.Join(c.consts, "\n") + "\n\n")
 	}
+	if c.helpers["poke"] {
+		b.WriteString("\n" + helperPokeValue + "\n")
+	}
 	for _, n := range c.order {
 		b.WriteString("\n" + strings.TrimRight(c.defs[n], "\n") + "\n\n")
 	}
@@ -204,6 +260,9 @@ func (c *callables) render() []byte {
 	}
 	if c.helpers["decide"] {
 		b.WriteString("\n" + helperDecide)
+	}
+	if c.helpers["poke"] {
+		b.WriteString("\n" + helperPoke)
 	}
 	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
 }

@@ -46,6 +46,7 @@ type converter struct {
 	problems []Problem
 	mod      *callables
 	opArgs   map[string]any // DAG default_args that are operator fields
+	cbArgs   map[string]any // DAG default_args' callback and e-mail arguments
 
 	ids       map[string]bool    // every task and group full id
 	groupByID map[string]GroupIR // groups by full id
@@ -70,8 +71,13 @@ func Convert(d DAGIR, source string, specs map[string]dag.OperatorSpec) (Convert
 	return out, err
 }
 
+// add records a problem once (an inherited value converted again at
+// each level that changes it is reported once).
 func (c *converter) add(loc, task, what, hint string) {
-	c.problems = append(c.problems, Problem{Loc: loc, Task: task, What: what, Hint: hint})
+	p := Problem{Loc: loc, Task: task, What: what, Hint: hint}
+	if !slices.Contains(c.problems, p) {
+		c.problems = append(c.problems, p)
+	}
 }
 
 // head is the comment block at the top of the YAML.
@@ -108,7 +114,27 @@ func (c *converter) argProblem(loc, task, owner, name string, v any) {
 // ---------------------------------------------------------------- DAG
 
 var dagHandled = []string{"description", "schedule", "schedule_interval", "timetable", "start_date", "end_date",
-	"catchup", "max_active_runs", "max_active_tasks", "concurrency", "dagrun_timeout", "tags", "params", "default_args"}
+	"catchup", "max_active_runs", "max_active_tasks", "concurrency", "dagrun_timeout", "tags", "params", "default_args",
+	"on_success_callback", "on_failure_callback", "deadline"}
+
+// dagCallbacks converts the DAG's own callbacks (called once when a run
+// ends) and its deadline alert.
+func (c *converter) dagCallbacks(m omap) {
+	for _, k := range []string{"on_success_callback", "on_failure_callback"} {
+		switch list := c.notifiers(c.d.Loc, "", k, c.d.Kwargs[k]); len(list) {
+		case 0:
+		case 1:
+			m.put(k, list[0])
+		default:
+			m.put(k, list)
+		}
+	}
+	if v, ok := c.d.Kwargs["deadline"]; ok && v != nil {
+		if d := c.deadline(v); d != nil {
+			m.put("deadline", d)
+		}
+	}
+}
 
 func (c *converter) dagHeader() omap {
 	kw := c.d.Kwargs
@@ -142,9 +168,11 @@ func (c *converter) dagHeader() omap {
 	if p, ok := kw["params"].(map[string]any); ok && len(p) > 0 {
 		m.put("params", c.params(p))
 	}
-	if da := c.defaultArgs(defaults, c.d.Loc, "DAG", c.opArgs); da.len() > 0 {
+	c.cbArgs = ownCallbackArgs(defaults)
+	if da := c.defaultArgs(defaults, c.d.Loc, "DAG", c.opArgs, nil); da.len() > 0 {
 		m.put("default_args", da)
 	}
+	c.dagCallbacks(m)
 	for _, k := range sortedKeys(kw) {
 		if !slices.Contains(dagHandled, k) {
 			c.argProblem(c.d.Loc, "", "DAG", k, kw[k])
@@ -186,19 +214,20 @@ func (c *converter) schedule(m omap) {
 			m.put("schedule", s)
 			return
 		}
+		if isAssetSchedule(v) {
+			if a := c.assetSchedule(v); a != nil {
+				m.put("schedule", a)
+				return
+			}
+		}
 		m.put("schedule", "none")
 		feature := "this schedule (" + describe(v) + ")"
-		if kind(v) == "asset" || isAssetList(v) {
-			feature = "asset-triggered schedules"
+		if isAssetSchedule(v) {
+			feature = "an asset schedule with no asset left"
 		}
 		c.add(c.d.Loc, "", "schedule: not supported by this version: "+feature+"; written as `schedule: none`",
 			"use a cron, a preset or \"every <duration>\", or trigger the DAG with `sirocco dags trigger`")
 	}
-}
-
-func isAssetList(v any) bool {
-	l, ok := v.([]any)
-	return ok && len(l) > 0 && kind(l[0]) == "asset"
 }
 
 func (c *converter) dates(m omap, defaults map[string]any) {
@@ -282,16 +311,20 @@ func paramType(v any) string {
 // defaultArgs keeps the scheduling keys of default_args; the operator
 // fields go to opArgs, applied to each task that has the field (as Airflow
 // applies default_args only to the arguments an operator takes).
-func (c *converter) defaultArgs(da map[string]any, loc, owner string, opArgs map[string]any) omap {
+func (c *converter) defaultArgs(da map[string]any, loc, owner string, opArgs, inheritedCB map[string]any) omap {
 	out := newMap()
 	for _, k := range commonKeys {
 		if v, ok := da[k]; ok {
 			out.put(k, c.commonValue(loc, "", k, v))
 		}
 	}
+	cb := c.callbacks(loc, "", inheritedCB, ownCallbackArgs(da))
+	out.node.Content = append(out.node.Content, cb.node.Content...)
 	for _, k := range sortedKeys(da) {
 		switch {
-		case slices.Contains(commonKeys, k), k == "start_date" && owner == "DAG", k == "end_date" && owner == "DAG":
+		case slices.Contains(commonKeys, k), k == "start_date" && owner == "DAG", k == "end_date" && owner == "DAG", isCallbackArg(k):
+		case k == "sla":
+			c.slaProblem(loc, "", da[k])
 		case c.anyOperatorField(k):
 			opArgs[k] = da[k]
 		default:

@@ -3,6 +3,7 @@ package airflowimport
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
 	"os"
@@ -78,7 +79,8 @@ func TestCorpusConverts(t *testing.T) {
 // rewrites them).
 func TestGolden(t *testing.T) {
 	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
-		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk"}
+		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk",
+		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"
@@ -115,18 +117,27 @@ func TestGolden(t *testing.T) {
 // and its task fails instead of pretending to run.
 func TestNotConvertedIsReported(t *testing.T) {
 	cases := []struct{ file, dag, want string }{
-		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:11: task wait_file: FileSensor: not supported by this version: sensors (FileSensor)"},
-		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:19: task wait_api: @task.sensor wait_api: not supported by this version: sensors"},
-		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:18: task size: @task size: not supported by this version: dynamic task mapping (.expand)"},
-		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:19: task echo: BashOperator: not supported by this version: dynamic task mapping"},
-		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: on_failure_callback=a Python function (notify): not supported by this version: callbacks"},
+		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:12: task wait_file: recursive=True: ** in filepath matches one folder level"},
+		{"unsupported_sensors", "unsupported_sensors", "unsupported_sensors.py:13: task wait_s3: S3KeySensor: not supported by this version: the sensor S3KeySensor; written as a bash task that fails; rewrite it as a bash_sensor"},
+		{"sensors_sdk", "sensors_sdk", "sensors_sdk.py:25: task other_dag: execution_date_fn=a Python function (<lambda>) is not kept; write execution_date: a template"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:23: on_failure_callback=a Python function (page_oncall) is not converted: Sirocco does not run Python callbacks; write a notifier instead: {command: ...}"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:23: sla_miss_callback=a Python function (page_oncall): not supported by this version: SLAs"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:23: email=\"ops@example.com; data@example.com\": written as an email notifier of on_failure_callback through the smtp connection smtp_default"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:31: task load: sla=2h: not converted: Sirocco has no per-task SLA; alert when the whole run is late with the DAG's deadline"},
+		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:31: task load: on_execute_callback=a Python function (page_oncall) is not converted"},
+		{"deadline_sdk", "deadline_fixed", "deadline_sdk.py:38: deadline: the reference FIXED_DATETIME is not converted"},
+		{"assets_classic", "assets_classic_producer", "assets_classic.py:14: task refresh_customers: outlets: the asset \"reference_regions\" has no URI scheme: written x-airflow-asset://reference_regions"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:18: task size: @task size: not supported by this version: dynamic task mapping (.partial().expand(name=the XCom of files)); written as a bash task that fails; the items come from task files at run time"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:19: task echo: BashOperator: not supported by this version: dynamic task mapping (.partial().expand(bash_command=a list of 2)); written as a bash task that fails; the items are known when the file runs: make one task per item with a for loop"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:26: task add: @task add: not supported by this version: dynamic task mapping (.expand_kwargs([{\"x\":1,\"y\":2},{\"x\":3,\"y\":4}]))"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:34: task per_item.show: @task show: not supported by this version: dynamic task mapping (the task group per_item mapped with .expand(item=a list of 2))"},
+		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: on_failure_callback=a Python function (notify) is not converted: Sirocco does not run Python callbacks"},
 		{"trigger_dagrun_sdk", "trigger_sdk", "trigger_dagrun_sdk.py:15: task hand_over: deferrable=true is not kept; Sirocco has no triggerer"},
 		{"trigger_dagrun_sdk", "trigger_sdk", "trigger_dagrun_sdk.py:15: task hand_over: unknown argument note=\"handed over by trigger_sdk\" of TriggerDagRunOperator is not converted"},
-		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: schedule: not supported by this version: asset-triggered schedules"},
-		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: outlets=[an Asset (s3://bucket/out), ...]: not supported by this version: assets (outlets)"},
 		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:16: task produce: unknown argument output_encoding=\"utf-8\" of BashOperator is not converted"},
 		{"custom_operator", "custom_operator", "custom_operator.py:19: task hello: HelloOperator (defined in the DAG file) has no Sirocco operator"},
-		{"http_operator", "http_operator", "http_operator.py:9: task post_op: response_check: a Python function (<lambda>) has no YAML form"},
+		{"http_operator", "http_operator", "http_operator.py:19: task get_op: response_check=a Python function (<lambda>) is not converted: `len(r.json()) > 1` is not a status, text or JSON comparison"},
+		{"http_operator", "http_operator", "http_operator.py:23: task b: response_check=a Python function (<lambda>) is not converted: its source was not found, or another lambda on its line takes the same parameters"},
 		{"group_shadowing", "group_shadowing", "group_shadowing.py:12: task g.use: depends_on prepare, written inside group g, names g.prepare in Sirocco"},
 		{"taskflow_context", "taskflow_context", "taskflow_context.py:20: task show: function show asks for ti, which Sirocco does not pass"},
 		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},
@@ -283,6 +294,38 @@ func TestPendulumFallback(t *testing.T) {
 	for _, want := range []string{"timezone: Europe/Paris", "dagrun_timeout: 30m", "retry_delay: 10s"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("pendulum_params.yaml lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+// TestPokeHelper: a Python sensor's function, run by the converted
+// bash_sensor's command, exits 0 when done, 99 (the task's
+// retry_exit_code) when not yet, and 1 when it raises, which fails the try.
+func TestPokeHelper(t *testing.T) {
+	needPython(t)
+	cases := []struct {
+		fn, args string
+		code     int
+	}{
+		{"marker_exists", `{"op_kwargs":{"path":"/"}}`, 0},
+		{"marker_exists", `{"op_kwargs":{"path":"/no/such/marker"}}`, 99},
+		{"marker_exists", `{}`, 1}, // path missing: a TypeError
+		{"decorated", `{}`, 0},     // a PokeReturnValue
+	}
+	for _, c := range cases {
+		cmd := exec.Command("python3", "-c", "import sys, python_sensors_callables as m; m._sirocco_poke(*sys.argv[1:])", c.fn, c.args)
+		cmd.Dir = "testdata/golden"
+		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code {
+			t.Errorf("%s %s: exit %d, want %d\n%s", c.fn, c.args, code, c.code, out)
 		}
 	}
 }

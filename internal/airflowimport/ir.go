@@ -47,6 +47,7 @@ type TaskIR struct {
 	DefaultArgs map[string]any `json:"default_args"`
 	Upstream    []string       `json:"upstream"`
 	Mapped      bool           `json:"mapped"`
+	Mapping     map[string]any `json:"mapping"`
 	Decorator   string         `json:"decorator"`
 	Callable    *CallableIR    `json:"callable"`
 }

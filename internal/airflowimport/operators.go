@@ -11,7 +11,7 @@ type opRule struct {
 	Renames map[string]string
 	// Callable: python_callable (or the @task function) becomes a function
 	// of the generated <dag>_callables.py module; "python", "branch" or
-	// "short_circuit" says how it is called.
+	// "short_circuit" says how it is called ("sensor": by a bash_sensor).
 	Callable string
 	// Feature and Rewrite explain an operator Sirocco cannot run yet.
 	Feature, Rewrite string
@@ -19,7 +19,8 @@ type opRule struct {
 
 const (
 	rewriteBashOrPython = "rewrite it as a bash or python task"
-	rewriteSensor       = "rewrite it as a bash or python task that checks once and fails until the condition holds, with retries and retry_delay as the poke interval"
+	rewriteSensor       = "rewrite it as a bash_sensor whose command checks once and exits 0 when the condition holds (or use " +
+		"file_sensor, http_sensor, external_task_sensor, time_delta_sensor, date_time_sensor), keeping poke_interval, timeout and mode"
 )
 
 var bashRenames = map[string]string{"bash_command": "command"}
@@ -41,6 +42,19 @@ var operatorRules = map[string]opRule{
 	"LatestOnlyOperator":    {Operator: "latest_only"},
 	// Airflow 2's execution_date is Airflow 3's logical_date.
 	"TriggerDagRunOperator": {Operator: "trigger_dag", Renames: map[string]string{"execution_date": "logical_date"}},
+	// Sensors: the shared BaseSensorOperator fields are each sensor's fields.
+	"FileSensor":              {Operator: "file_sensor"},
+	"BashSensor":              {Operator: "bash_sensor", Renames: bashRenames},
+	"HttpSensor":              {Operator: "http_sensor", Renames: map[string]string{"request_params": "data"}},
+	"ExternalTaskSensor":      {Operator: "external_task_sensor"},
+	"ExternalTaskSensorAsync": {Operator: "external_task_sensor"},
+	"TimeDeltaSensor":         {Operator: "time_delta_sensor"},
+	"TimeDeltaSensorAsync":    {Operator: "time_delta_sensor"},
+	"DateTimeSensor":          {Operator: "date_time_sensor"},
+	"DateTimeSensorAsync":     {Operator: "date_time_sensor"},
+	// The function runs once per poke, from a bash_sensor's command.
+	"PythonSensor": {Operator: "bash_sensor", Callable: "sensor"},
+	"TimeSensor":   {Feature: "TimeSensor", Rewrite: "write a date_time_sensor with target_time: \"{{ ds }}T<HH:MM:SS>Z\" (the time of day on the run's date)"},
 	"BranchDayOfWeekOperator": {Feature: "BranchDayOfWeekOperator",
 		Rewrite: "rewrite it as a branch task whose command prints the task to follow"},
 	"BranchDateTimeOperator": {Feature: "BranchDateTimeOperator",
@@ -61,12 +75,12 @@ var decoratorRules = map[string]opRule{
 		Rewrite: "rewrite it as a bash task whose command is what the function returns (templates work in it)"},
 	"task.virtualenv":      operatorRules["PythonVirtualenvOperator"],
 	"task.external_python": operatorRules["ExternalPythonOperator"],
-	"task.sensor":          {Feature: "sensors (@task.sensor)", Rewrite: rewriteSensor},
+	"task.sensor":          operatorRules["PythonSensor"],
 	"task.docker":          {Feature: "@task.docker", Rewrite: "rewrite it as a kubernetes_pod task or a bash task running docker"},
 	"task.kubernetes":      {Feature: "@task.kubernetes", Rewrite: "rewrite it as a kubernetes_pod task"},
 }
 
-// sensorRule is the rule of every class the shim marks as a sensor.
+// sensorRule is the rule of a sensor class Sirocco has no operator for.
 var sensorRule = opRule{Feature: "sensors", Rewrite: rewriteSensor}
 
 // kwargRule says what happens to an argument no operator field takes.
@@ -84,19 +98,16 @@ type kwargRule struct {
 // kwargRules cover Airflow's BaseOperator and DAG arguments that have no
 // Sirocco key.
 var kwargRules = map[string]kwargRule{
-	"on_failure_callback":            {Feature: "callbacks", Rewrite: "add a task with trigger_rule: one_failed that notifies"},
-	"on_success_callback":            {Feature: "callbacks", Rewrite: "add a final task that notifies"},
-	"on_retry_callback":              {Feature: "callbacks", Rewrite: "remove it"},
-	"on_execute_callback":            {Feature: "callbacks", Rewrite: "move the work into the task"},
-	"on_skipped_callback":            {Feature: "callbacks", Rewrite: "remove it"},
-	"sla_miss_callback":              {Feature: "SLAs", Rewrite: "use dagrun_timeout or execution_timeout"},
-	"sla":                            {Feature: "SLAs", Rewrite: "use execution_timeout"},
-	"outlets":                        {Feature: "assets (outlets)", Rewrite: "trigger the consumer DAG from a final bash task with `sirocco dags trigger`"},
-	"inlets":                         {Feature: "assets (inlets)", Rewrite: "remove it"},
+	"sla_miss_callback":              {Feature: "SLAs (sla_miss_callback)", Rewrite: "alert when a run is late with the DAG's deadline: {reference: logical_date, interval: ..., callback: ...}"},
+	"outlets":                        {Rewrite: "outlets are a task's, not default_args': set them on each task"},
+	"inlets":                         {Rewrite: "inlets are a task's, not default_args': set them on each task"},
+	"execution_date_fn":              {Rewrite: "write execution_date: a template giving the watched run's logical date, e.g. \"{{ macros.ds_add(ds, -1) }}\""},
+	"check_existence":                {Rewrite: "Sirocco's external_task_sensor waits while the DAG or task does not exist (it does not fail at once)"},
+	"external_task_group_id":         {Rewrite: "list the group's tasks in external_task_ids"},
+	"skip_when_already_exists":       {Rewrite: "not supported"},
+	"silent_fail":                    {Rewrite: "not supported: an error of a poke fails the try"},
+	"on_skipped_callback":            {Rewrite: "Sirocco calls no notifier when a task is skipped"},
 	"owner":                          {Quiet: true, Rewrite: "Sirocco has no task owners; put it in the DAG's description or tags"},
-	"email":                          {Rewrite: "Sirocco sends no e-mail; add a task with trigger_rule: one_failed that notifies"},
-	"email_on_failure":               {Rewrite: "Sirocco sends no e-mail; add a task with trigger_rule: one_failed that notifies"},
-	"email_on_retry":                 {Quiet: true, Rewrite: "Sirocco sends no e-mail"},
 	"doc":                            {Quiet: true, Rewrite: "task docs are not kept; use a YAML comment"},
 	"doc_md":                         {Quiet: true, Rewrite: "docs are not kept; use a YAML comment or the description"},
 	"doc_rst":                        {Quiet: true, Rewrite: "docs are not kept; use a YAML comment"},
@@ -143,7 +154,7 @@ var commonKeys = []string{"trigger_rule", "retries", "retry_delay", "retry_expon
 // durationKeys take a timedelta (or seconds).
 var durationKeys = map[string]bool{"retry_delay": true, "max_retry_delay": true, "execution_timeout": true,
 	"dagrun_timeout": true, "cmd_timeout": true, "timeout": true, "status_poll_interval": true,
-	"poke_interval": true, "startup_timeout_seconds": false}
+	"poke_interval": true, "startup_timeout_seconds": false, "delta": true, "execution_delta": true, "max_wait": true}
 
 // triggerRules maps Airflow's deprecated or absent trigger rules.
 var triggerRules = map[string]string{

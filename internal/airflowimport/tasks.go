@@ -15,6 +15,7 @@ type groupNode struct {
 	tasks  []any
 	groups []*groupNode
 	opArgs map[string]any
+	cbArgs map[string]any // callback and e-mail arguments, inherited and own
 }
 
 // body converts the tasks and places them in their groups.
@@ -22,7 +23,7 @@ func (c *converter) body() (tasks []any, groups []any) {
 	byID := map[string]*groupNode{}
 	var top []*groupNode
 	for _, g := range c.d.Groups {
-		n := &groupNode{ir: g, opArgs: map[string]any{}}
+		n := &groupNode{ir: g, opArgs: map[string]any{}, cbArgs: map[string]any{}}
 		byID[g.GroupID] = n
 		if p := byID[g.Parent]; g.Parent != "" && p != nil {
 			p.groups = append(p.groups, n)
@@ -32,21 +33,22 @@ func (c *converter) body() (tasks []any, groups []any) {
 	}
 	for _, g := range c.d.Groups {
 		n := byID[g.GroupID]
-		inherited := c.opArgs
+		inherited, cb := c.opArgs, c.cbArgs
 		if p := byID[g.Parent]; p != nil {
-			inherited = p.opArgs
+			inherited, cb = p.opArgs, p.cbArgs
 		}
 		for k, v := range inherited {
 			n.opArgs[k] = v
 		}
+		n.cbArgs = merged(cb, ownCallbackArgs(g.DefaultArgs))
 	}
 	for _, t := range c.d.Tasks {
 		g := byID[t.Group]
-		opArgs := c.opArgs
+		opArgs, cbArgs := c.opArgs, c.cbArgs
 		if g != nil {
-			opArgs = g.opArgs
+			opArgs, cbArgs = g.opArgs, g.cbArgs
 		}
-		m := c.task(t, c.shortID(t, g, byID), opArgs)
+		m := c.task(t, c.shortID(t, g, byID), opArgs, cbArgs)
 		if g != nil {
 			g.tasks = append(g.tasks, m)
 		} else {
@@ -54,7 +56,7 @@ func (c *converter) body() (tasks []any, groups []any) {
 		}
 	}
 	for _, g := range top {
-		groups = append(groups, c.group(g))
+		groups = append(groups, c.group(g, c.cbArgs))
 	}
 	return tasks, groups
 }
@@ -71,7 +73,7 @@ func (c *converter) shortID(t TaskIR, g *groupNode, byID map[string]*groupNode) 
 	return t.TaskID
 }
 
-func (c *converter) group(g *groupNode) omap {
+func (c *converter) group(g *groupNode, parentCB map[string]any) omap {
 	m := newMap()
 	m.put("id", g.ir.ShortID)
 	if g.ir.Tooltip != "" {
@@ -80,7 +82,7 @@ func (c *converter) group(g *groupNode) omap {
 	if !g.ir.PrefixGroupID {
 		m.put("prefix_group_id", false)
 	}
-	if da := c.defaultArgs(g.ir.DefaultArgs, g.ir.Loc, "TaskGroup "+g.ir.GroupID, g.opArgs); da.len() > 0 {
+	if da := c.defaultArgs(g.ir.DefaultArgs, g.ir.Loc, "TaskGroup "+g.ir.GroupID, g.opArgs, parentCB); da.len() > 0 {
 		m.put("default_args", da)
 	}
 	for _, k := range sortedKeys(g.ir.Kwargs) {
@@ -92,7 +94,7 @@ func (c *converter) group(g *groupNode) omap {
 	if len(g.groups) > 0 {
 		sub := make([]any, len(g.groups))
 		for i, s := range g.groups {
-			sub[i] = c.group(s)
+			sub[i] = c.group(s, g.cbArgs)
 		}
 		m.put("groups", sub)
 	}
@@ -114,12 +116,13 @@ func (c *converter) rule(t TaskIR) (opRule, bool) {
 		if !known {
 			r = opRule{Feature: "@" + t.Decorator, Rewrite: rewriteBashOrPython}
 		}
-	case t.Kind == "sensor":
-		r = sensorRule
-		r.Feature = "sensors (" + t.Class + ")"
 	default:
 		r, known = operatorRules[t.Class]
-		if !known {
+		switch {
+		case !known && t.Kind == "sensor":
+			r = sensorRule
+			r.Feature = "the sensor " + t.Class
+		case !known:
 			r = opRule{Feature: "", Rewrite: rewriteBashOrPython}
 		}
 	}
@@ -133,13 +136,12 @@ func (c *converter) rule(t TaskIR) (opRule, bool) {
 
 // task converts one operator; what cannot run in Sirocco becomes a bash
 // task that fails saying so, keeping the DAG's shape and dependencies.
-func (c *converter) task(t TaskIR, short string, opArgs map[string]any) omap {
+func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) omap {
 	m := newMap()
 	m.put("id", short)
 	r, ok := c.rule(t)
 	if ok && t.Mapped {
-		ok, r = false, opRule{Feature: "dynamic task mapping (.expand)",
-			Rewrite: "generate one task per item with a loop in the DAG file (the importer runs loops), or loop inside one task"}
+		ok, r = false, mappingRule(t)
 	}
 	what := t.Class
 	if t.Decorator != "" {
@@ -163,6 +165,10 @@ func (c *converter) task(t TaskIR, short string, opArgs map[string]any) omap {
 			m.put(k, v)
 		}
 	}
+	m.put("outlets", fields["outlets"])
+	m.put("inlets", fields["inlets"])
+	cb := c.callbacks(t.Loc, t.TaskID, cbArgs, ownCallbackArgs(merged(t.DefaultArgs, t.Kwargs)))
+	m.node.Content = append(m.node.Content, cb.node.Content...)
 	return m
 }
 
@@ -255,6 +261,9 @@ func (c *converter) fields(t TaskIR, r opRule, opArgs map[string]any, what strin
 	for _, k := range sortedKeys(args) {
 		v := args[k]
 		name := rename(r, k)
+		if c.special(t, r, k, v, out) {
+			continue
+		}
 		switch {
 		case slices.Contains(commonKeys, name):
 			if cv := c.commonValue(t.Loc, t.TaskID, name, v); cv != nil {
@@ -282,7 +291,10 @@ func (c *converter) fieldValue(t TaskIR, name string, v any) any {
 	if durationKeys[name] {
 		return c.commonValue(t.Loc, t.TaskID, name, v)
 	}
-	if name == "logical_date" && kind(v) == "datetime" {
+	if name == "response_check" && kind(v) == "callable" {
+		return c.responseCheck(t, v)
+	}
+	if (name == "logical_date" || name == "target_time") && kind(v) == "datetime" {
 		d, err := instantValue(v)
 		if err != nil {
 			c.add(t.Loc, t.TaskID, name+": "+err.Error(), "write the date as YYYY-MM-DD or RFC 3339")
@@ -382,8 +394,9 @@ func containsXCom(v any) bool {
 }
 
 // decideCommand writes a branch or short_circuit task whose command calls
-// the function through the module's _sirocco_decide: plain arguments as
-// JSON, XComArgs as templates rendered into further arguments.
+// the function through the module's _sirocco_decide (a sensor's, through
+// _sirocco_poke): plain arguments as JSON, XComArgs as templates rendered
+// into further arguments.
 func (c *converter) decideCommand(t TaskIR, r opRule, name string, opArgs []any, opKwargs map[string]any, out map[string]any) {
 	call := map[string]any{}
 	var xcoms []string
@@ -420,9 +433,16 @@ func (c *converter) decideCommand(t TaskIR, r opRule, name string, opArgs []any,
 		call["xcom_kwargs"] = xKwargs
 	}
 	js, _ := json.Marshal(call)
-	c.mod.decider()
-	cmd := fmt.Sprintf("python3 -c 'import sys, %s as m; m._sirocco_decide(*sys.argv[1:])' %s %s %s",
-		c.mod.module, name, shellQuote(string(js)), r.Callable)
+	helper, mode := "_sirocco_decide", " "+r.Callable
+	if r.Callable == "sensor" {
+		helper, mode = "_sirocco_poke", ""
+		c.mod.poker()
+		out["retry_exit_code"] = pokeNotYet
+	} else {
+		c.mod.decider()
+	}
+	cmd := fmt.Sprintf("python3 -c 'import sys, %s as m; m.%s(*sys.argv[1:])' %s %s%s",
+		c.mod.module, helper, name, shellQuote(string(js)), mode)
 	if len(xcoms) > 0 {
 		cmd += " " + strings.Join(xcoms, " ")
 	}

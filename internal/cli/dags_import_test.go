@@ -1,11 +1,18 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sirocco-dev/sirocco/internal/testenv"
@@ -34,17 +41,23 @@ func importSite(t *testing.T) (dags string, run func(args ...string) (string, er
 // only local things (bash, python, empty, branch) succeed under `dags
 // test`, their branches and short circuits skipping what Airflow skips;
 // the trigger_dag tasks converted from TriggerDagRunOperator create the
-// target DAG's runs (a dags test run does not wait for them).
+// target DAG's runs (a dags test run does not wait for them); the converted
+// sensors (Python ones included) poke and pass, and the converted Slack
+// notifiers and deadline alert post their rendered texts to a local
+// webhook.
 func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	dags, run := importSite(t)
+	hooks := newHookServer(t)
+	t.Setenv("SIROCCO_CONN_SLACK_HOOK", hooks.URL)
+	t.Setenv("SIROCCO_CONN_API", hooks.URL)
 	out, err := run("dags", "import-airflow", "../airflowimport/testdata/airflow", "--out", dags)
 	if err != nil {
 		t.Fatalf("import-airflow: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "32 DAG(s) written to "+dags+" from 30 file(s); 0 file(s) failed") {
+	if !strings.Contains(out, "44 DAG(s) written to "+dags+" from 37 file(s); 0 file(s) failed") {
 		t.Errorf("import-airflow summary:\n%s", out)
 	}
-	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "32 DAG(s) valid, 0 file(s) with errors") {
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "44 DAG(s) valid, 0 file(s) with errors") {
 		t.Fatalf("dags validate: %v\n%s", err, out)
 	}
 	if out, err := run("db", "migrate"); err != nil {
@@ -73,6 +86,17 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 		{"cross_run_taskflow", map[string]string{"latest_only": "success", "publish": "success"}},
 		{"example_trigger_controller_dag", map[string]string{"test_trigger_dagrun": "success"}},
 		{"trigger_sdk", map[string]string{"message": "success", "hand_over": "success"}},
+		// Sensors whose condition holds at once; an external_task_sensor with nothing to watch times out, soft_fail skips it.
+		{"sensors_classic", map[string]string{"wait_file": "success", "cool_down": "success", "after_start": "success",
+			"after_ds": "success", "tmp_exists": "success", "upstream_done": "skipped", "report": "success"}},
+		{"sensors_sdk", map[string]string{"api_ready": "success", "api_says_ok": "success", "file_here": "success",
+			"now": "success", "shell_ok": "success", "done": "success", "other_dag": "skipped"}},
+		// PythonSensor and @task.sensor poke their function from a bash_sensor.
+		{"python_sensors", map[string]string{"classic": "success", "decorated": "success", "after": "success"}},
+		{"callbacks_classic", map[string]string{"extract": "success", "load": "success"}},
+		{"deadline_sdk", map[string]string{"slow": "success"}},
+		{"assets_classic_producer", map[string]string{"refresh_orders": "success", "refresh_customers": "success"}},
+		{"assets_sdk_producer", map[string]string{"ingest": "success", "train": "success"}},
 	}
 	for _, c := range cases {
 		// 2026-01-05 is a Monday: task_branch follows weekday.
@@ -87,12 +111,43 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 			}
 		}
 	}
+	// The converted notifiers posted their rendered Slack texts: the
+	// tasks' and the runs' successes, and the deadline the slow run missed.
+	for _, want := range []string{`task "extract" done`, "DAG callbacks_classic succeeded: run ", "deadline_sdk done",
+		"Dag deadline_sdk missed its deadline at 20"} {
+		if !hooks.got(want) {
+			t.Errorf("no webhook posted %q; got %q", want, hooks.texts())
+		}
+	}
+	// The converted outlets and asset schedules link producers and consumers,
+	// and the producers' test runs recorded events.
+	out, err = run("assets", "list")
+	for uri, want := range map[string][]string{
+		"s3://warehouse/orders":               {"assets_classic_producer.refresh_orders", "assets_classic_all,assets_classic_nested", "1"},
+		"x-airflow-asset://reference_regions": {"assets_classic_producer.refresh_customers", "assets_classic_nested", "1"},
+		"file:///srv/raw/events":              {"assets_sdk_producer.ingest", "assets_sdk_either,assets_sdk_one", "1"},
+	} {
+		if got := assetRow(out, uri); err != nil || !slices.Equal(got, want) {
+			t.Errorf("assets list (%v): %s has %v, want %v\n%s", err, uri, got, want, out)
+		}
+	}
 	out, err = run("dags", "list-runs", "example_trigger_target_dag")
 	for _, want := range []string{"manual__2026-01-05T00:00:00Z", "handed_over__20260105", "2025-01-01T06:30:00Z"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("the triggered runs (list-runs: %v) lack %q:\n%s", err, want, out)
 		}
 	}
+}
+
+// assetRow is the producers, consumers and event count `assets list`
+// shows for uri.
+func assetRow(out, uri string) []string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == uri {
+			return f[1:4]
+		}
+	}
+	return nil
 }
 
 func taskState(out, id string) string {
@@ -157,5 +212,87 @@ func TestImportedExampleRuns(t *testing.T) {
 	body, err := os.ReadFile(strings.TrimSpace(logPathIn(out, "report")))
 	if err != nil || !strings.Contains(string(body), "total 30 on ") {
 		t.Errorf("report's log (%v) lacks the total:\n%s", err, body)
+	}
+}
+
+// hookServer stands for Slack's webhooks and the API the http sensors
+// poke: it records the text of each JSON POST and answers GET /health.
+type hookServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []string
+}
+
+func newHookServer(t *testing.T) *hookServer {
+	h := &hookServer{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/health" {
+			_, _ = io.WriteString(w, `{"status": "ready", "ok": true}`)
+			return
+		}
+		var body struct{ Text string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.seen = append(h.seen, body.Text)
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *hookServer) texts() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.seen)
+}
+
+func (h *hookServer) got(part string) bool {
+	return slices.ContainsFunc(h.texts(), func(s string) bool { return strings.Contains(s, part) })
+}
+
+// TestImportedEmailOnFailure: Airflow's email_on_failure and an
+// SmtpNotifier, converted to email notifiers, send their messages through
+// a real SMTP server when the task fails under dags test.
+func TestImportedEmailOnFailure(t *testing.T) {
+	srv := testenv.SMTP(t)
+	dags, run := importSite(t)
+	src := filepath.Join(t.TempDir(), "mail_on_failure.py")
+	body := `from datetime import datetime
+from airflow import DAG
+from airflow.operators.bash import BashOperator
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+with DAG("mail_on_failure", start_date=datetime(2024, 1, 1), schedule=None,
+         default_args={"email": ["ops@example.test"], "retries": 0}):
+    BashOperator(task_id="boom", bash_command="echo cannot load; exit 3",
+                 on_failure_callback=SmtpNotifier(to="oncall@example.test", subject="{{ ti.task_id }} broke",
+                                                  html_content="{{ reason }}"))
+`
+	if err := os.WriteFile(src, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("dags", "import-airflow", src, "--out", dags); err != nil {
+		t.Fatalf("import-airflow: %v\n%s", err, out)
+	}
+	if out, err := run("db", "migrate"); err != nil {
+		t.Fatalf("db migrate: %v\n%s", err, out)
+	}
+	t.Setenv("SIROCCO_CONN_SMTP_DEFAULT", fmt.Sprintf("smtp://%s:%d?from_email=sirocco%%40example.test", srv.Host, srv.Port))
+	out, err := run("dags", "test", "mail_on_failure")
+	if err == nil || taskState(out, "boom") != "failed" {
+		t.Fatalf("dags test: %v, want the task failed\n%s", err, out)
+	}
+	subjects := map[string]string{}
+	for _, m := range srv.Messages(t) {
+		subjects[m.Header.Get("To")] = m.Header.Get("Subject")
+	}
+	if got := subjects["oncall@example.test"]; got != "boom broke" {
+		t.Errorf("SmtpNotifier's message: subject %q (all: %v)", got, subjects)
+	}
+	if got := subjects["ops@example.test"]; !strings.Contains(got, "mail_on_failure.boom failed") {
+		t.Errorf("email_on_failure's message: subject %q (all: %v)", got, subjects)
 	}
 }

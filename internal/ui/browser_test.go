@@ -146,7 +146,8 @@ type shots struct {
 }
 
 // readmeShots are the screenshots the README shows.
-var readmeShots = map[string]bool{"dags": true, "grid": true, "graph": true, "gantt": true, "task-log": true, "task-spark": true}
+var readmeShots = map[string]bool{"dags": true, "grid": true, "graph": true, "gantt": true, "task-log": true, "task-spark": true,
+	"grid-groups": true, "graph-groups": true}
 
 func newShots(t *testing.T) *shots {
 	dir := os.Getenv("SIROCCO_TEST_ARTIFACTS")
@@ -200,13 +201,15 @@ func waitJS(expr string) chromedp.Action {
 
 // TestBrowser drives the UI of a real standalone in headless Chromium:
 // the DAG list, a trigger with an invalid then a valid param, the grid
-// turning success without a reload, the graph and Gantt, a running task's
+// turning success without a reload, the graph and Gantt, task groups in
+// the grid and the graph, a running task's
 // log growing live, a Spark task's driver link, and the admin pages.
 func TestBrowser(t *testing.T) {
 	ctx := testenv.Chromium(t)
 	goFile := filepath.Join(t.TempDir(), "go")
 	dags := maps.Clone(browserDAGs)
 	maps.Copy(dags, streamDAGs(goFile))
+	dags["task_groups.yaml"] = taskGroupsYAML(t)
 	base, dbPath, password := standalone(t, dags)
 	shot := newShots(t)
 	// A run with a retried task, a skipped one and one that never ran,
@@ -275,6 +278,7 @@ func TestBrowser(t *testing.T) {
 	run(t, ctx, "open the Gantt", chromedp.Navigate(base+"/dags/params_demo/gantt"),
 		waitJS(`document.querySelectorAll('#gantt .bar.s-success').length === 3`))
 	checkGantt(t, ctx, base, ganttRun, shot)
+	checkGroups(t, ctx, base, shot)
 	checkHandle(t, ctx, dbPath, fmt.Sprintf("%s/dags/params_demo/runs/%s/tasks/extract", base, runID),
 		store.TaskKey{DagID: "params_demo", RunID: runID, TaskID: "extract"})
 
@@ -316,7 +320,10 @@ func TestBrowser(t *testing.T) {
 	samSignedOut := signedOutCheck(t, base, dbPath)
 	checkBigLog(t, ctx, base)
 	checkBrokenLog(t, ctx, base, dbPath)
+	checkLogOffsets(t, ctx, base, dbPath)
 	checkHiddenTabs(t, ctx, base, goFile)
+	checkRetryHidden(t, ctx, base)
+	checkRestored(t, ctx, base)
 	checkTooMany(t, ctx, base)
 	checkNotAStream(t, ctx, base)
 	samSignedOut()

@@ -92,12 +92,19 @@ func (h *handler) nextRun(d *dag.DAG, last store.DagRun, hasLast bool) (dag.Inte
 
 // gridJSON is the grid of one DAG: Cells[r][t] indexes States for run r
 // (oldest first) and task t, so 6,000 tasks x 10 runs stay a small answer.
+// Groups are its task groups, Rows the order the grid shows groups and
+// tasks in (left out without groups: the tasks' order, so a big DAG's
+// answer does not grow), and GroupCells[r][g] the summarised state of
+// group g in run r (see groups.go).
 type gridJSON struct {
-	DagID  string     `json:"dag_id"`
-	Tasks  []gridTask `json:"tasks"`
-	Runs   []runBrief `json:"runs"`
-	States []string   `json:"states"`
-	Cells  [][]int    `json:"cells"`
+	DagID      string      `json:"dag_id"`
+	Tasks      []gridTask  `json:"tasks"`
+	Groups     []gridGroup `json:"groups"`
+	Rows       []gridRow   `json:"rows,omitempty"`
+	Runs       []runBrief  `json:"runs"`
+	States     []string    `json:"states"`
+	Cells      [][]int     `json:"cells"`
+	GroupCells [][]int     `json:"group_cells"`
 }
 
 // gridTask is a row of the grid: a task of the DAG, or one only its runs
@@ -106,6 +113,7 @@ type gridTask struct {
 	ID        string   `json:"id"`
 	Operator  string   `json:"operator,omitempty"`
 	DependsOn []string `json:"depends_on,omitempty"`
+	Group     string   `json:"group,omitempty"` // the innermost group's full id
 }
 
 // gridStates lists the states in the order cells index them ("" first:
@@ -146,10 +154,12 @@ func (h *handler) grid(r *http.Request, id, runID string, limit int) (gridJSON, 
 		g.States[i] = string(s)
 	}
 	row := map[string]int{}
-	if dags, _ := h.o.DAGs(); dags[id] != nil {
-		for _, t := range dags[id].Tasks {
+	dags, _ := h.o.DAGs()
+	d := dags[id]
+	if d != nil {
+		for _, t := range d.Tasks {
 			row[t.ID] = len(g.Tasks)
-			g.Tasks = append(g.Tasks, gridTask{ID: t.ID, Operator: t.Operator, DependsOn: t.DependsOn})
+			g.Tasks = append(g.Tasks, gridTask{ID: t.ID, Operator: t.Operator, DependsOn: t.DependsOn, Group: t.Group})
 		}
 	}
 	runs, err := h.gridRuns(r, id, runID, limit)
@@ -196,6 +206,11 @@ func (h *handler) grid(r *http.Request, id, runID string, limit int) (gridJSON, 
 	if g.Runs == nil {
 		g.Runs = []runBrief{}
 	}
+	g.Groups, g.Rows = groupLayout(d, g.Tasks)
+	if len(g.Groups) == 0 {
+		g.Rows = nil
+	}
+	g.GroupCells = groupCells(g)
 	return g, nil
 }
 

@@ -7,7 +7,7 @@
 // chatty or slow:
 //
 //	/ui/api/dags     the DAG list's recent runs and next run, for every DAG in one answer
-//	/ui/api/grid     runs x tasks states of one DAG (the grid), compact
+//	/ui/api/grid     runs x tasks states of one DAG (the grid), compact, with its task groups
 //	/ui/api/ti       one task instance's rendered fields, tries and readable handle
 //	/ui/api/gantt    one run's task instances with every try's times (earlier tries from their logs)
 //	/ui/api/events   server-sent events: "change" whenever a task instance or run changed

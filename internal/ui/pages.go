@@ -41,6 +41,15 @@ type pageData struct {
 	AdminPages           []string
 	DAGTabs              []tab
 	HasDAG               bool
+	// Groups are the task groups the task page's task is in, outermost
+	// first: its breadcrumb reads DAG > run > group > subgroup > task.
+	Groups []crumb
+}
+
+// crumb is a task group in the task page's breadcrumb: its id as written,
+// its full id and tooltip in the title.
+type crumb struct {
+	Label, Title string
 }
 
 // tab is one link of the DAG page's tab bar.
@@ -80,6 +89,9 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request, name string) {
 		d.Title = d.DagID + " · " + d.Title
 		d.DAGTabs = dagTabs(d.DagID, name)
 	}
+	if name == "task" {
+		d.Groups = h.crumbs(d.DagID, d.TaskID)
+	}
 	h.render(w, http.StatusOK, name, d)
 }
 
@@ -93,6 +105,21 @@ func dagTabs(id, current string) []tab {
 			(current == "gantt" && i == 2) || (current == "trigger" && i == 3)
 	}
 	return tabs
+}
+
+// crumbs are the groups of a task for its page's breadcrumb (none when
+// the DAG or the task is no longer loaded).
+func (h *handler) crumbs(dagID, taskID string) []crumb {
+	dags, _ := h.o.DAGs()
+	var out []crumb
+	for _, g := range groupPath(dags[dagID], taskID) {
+		title := "task group " + g.ID
+		if g.Tooltip != "" {
+			title += ": " + g.Tooltip
+		}
+		out = append(out, crumb{Label: g.Label, Title: title})
+	}
+	return out
 }
 
 // knownDAG reports whether id is a loaded DAG or one the store remembers

@@ -121,3 +121,32 @@ func TestTriesReadOnlyEarlierLogsOnce(t *testing.T) {
 		t.Errorf("a changed file was not read again: try 1 %+v", got.Tries[0])
 	}
 }
+
+// TestRenderedFinalCheck: a secret a template split over two values of a
+// list, or over an object's key and value, shows in the field's text
+// although no string holds it: the field is shown as *** whole, the other
+// fields as they are.
+func TestRenderedFinalCheck(t *testing.T) {
+	const split, keyed = `abcd","efgh`, `user":"pw-77`
+	environ := func() []string {
+		return []string{"SIROCCO_VAR_LIST_SECRET=" + split, "SIROCCO_VAR_KEYED_SECRET=" + keyed}
+	}
+	s := newSite(t, map[string]string{"etl.yaml": etlYAML}, func(o *ui.Options) { o.Environ = environ })
+	s.createRun("etl", "r1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil, "load")
+	rendered := []byte(`{"hosts":["abcd","efgh"],"auth":{"user":"pw-77"},"command":"echo ok"}`)
+	if _, err := s.st.UpdateTask(t.Context(), store.TaskUpdate{Key: store.TaskKey{DagID: "etl", RunID: "r1", TaskID: "load"},
+		To: store.StateSuccess, Rendered: &rendered}); err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := s.get("/ui/api/ti?dag_id=etl&run_id=r1&task_id=load")
+	var ti struct {
+		Rendered map[string]any `json:"rendered"`
+	}
+	if err := json.Unmarshal([]byte(body), &ti); err != nil || status != http.StatusOK {
+		t.Fatalf("/ui/api/ti: %d %s", status, body)
+	}
+	if strings.Contains(body, split) || strings.Contains(body, keyed) || ti.Rendered["hosts"] != "***" ||
+		ti.Rendered["auth"] != "***" || ti.Rendered["command"] != "echo ok" {
+		t.Errorf("rendered fields: %s", body)
+	}
+}

@@ -37,7 +37,7 @@ class _TaskFunction:
         kw.update(kwargs)
         return _TaskFunction(self.function, self.kind, kw)
 
-    def _make(self, args, kwargs, mapped=False):
+    def _make(self, args, kwargs, mapped=None):
         dag = self.kwargs.get("dag") or core.STATE.current_dag()
         if dag is None:
             raise core.AirflowException("@%s function %s called outside a DAG" % (self.kind, self.function.__name__))
@@ -51,7 +51,8 @@ class _TaskFunction:
         op = DecoratedOperator(task_id=task_id, dag=dag, **kw)
         op.callable = self.function
         op.decorator = self.kind
-        op.mapped = mapped
+        op.mapped = mapped is not None
+        op.mapping = mapped
         return XComArg(op)
 
     def __call__(self, *args, **kwargs):
@@ -61,10 +62,10 @@ class _TaskFunction:
         return _PartialTask(self, kwargs)
 
     def expand(self, **kwargs):
-        return self._make((), kwargs, mapped=True)
+        return self._make((), kwargs, mapped={"how": "expand", "over": kwargs})
 
     def expand_kwargs(self, arg):
-        return self._make((), {}, mapped=True)
+        return self._make((), {}, mapped={"how": "expand_kwargs", "over": {"": arg}})
 
 
 class _PartialTask:
@@ -75,10 +76,10 @@ class _PartialTask:
     def expand(self, **kwargs):
         kw = dict(self.kwargs)
         kw.update(kwargs)
-        return self.tf._make((), kw, mapped=True)
+        return self.tf._make((), kw, mapped={"how": "partial().expand", "over": kwargs})
 
     def expand_kwargs(self, arg):
-        return self.tf._make((), dict(self.kwargs), mapped=True)
+        return self.tf._make((), dict(self.kwargs), mapped={"how": "partial().expand_kwargs", "over": {"": arg}})
 
 
 def _returns_dict(fn):
@@ -181,6 +182,7 @@ def _mapped_group(factory, kwargs):
     g = factory(**kwargs)
     for t in (g.all_tasks() if isinstance(g, TaskGroup) else []):
         t.mapped = True
+        t.mapping = {"how": "task_group.expand", "over": kwargs, "group": g.group_id}
     return g
 
 

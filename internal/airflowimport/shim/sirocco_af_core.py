@@ -89,8 +89,8 @@ def encode(value, depth=0):
     if isinstance(value, Param):
         return {"__kind__": "param", "default": encode(value.default, depth + 1),
                 "schema": encode(value.schema, depth + 1), "description": value.description}
-    if isinstance(value, (Asset,)):
-        return {"__kind__": "asset", "uri": value.uri}
+    if getattr(type(value), "shim_encode", None) is not None:
+        return value.shim_encode(lambda v: encode(v, depth + 1))
     if isinstance(value, Recorded):
         return {"__kind__": "object", "class": type(value).__name__,
                 "args": encode(list(value.args), depth + 1), "kwargs": encode(value.kwargs, depth + 1)}
@@ -102,7 +102,11 @@ def encode(value, depth=0):
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
         return [encode(v, depth + 1) for v in items]
     if callable(value):
-        return {"__kind__": "callable", "name": getattr(value, "__name__", repr(value))}
+        out = {"__kind__": "callable", "name": getattr(value, "__name__", repr(value))}
+        if out["name"] == "<lambda>" and hasattr(value, "__code__"):
+            from sirocco_af_extras import simple_check
+            out["check"] = simple_check(value)
+        return out
     return {"__kind__": "repr", "repr": repr(value)[:500]}
 
 
@@ -420,6 +424,7 @@ class BaseOperator:
         self.callable = None
         self.decorator = ""
         self.mapped = False
+        self.mapping = None  # how the task was mapped: {"how": ..., "over": {argument: values}}
         self.loc = getattr(self, "loc", None) or call_site()
         if self.dag is None:
             raise AirflowException("%s %s was created outside a DAG (no `with DAG(...)` and no dag=)"
@@ -469,11 +474,13 @@ class BaseOperator:
 
     def expand(self, **kwargs):
         self.mapped = True
+        self.mapping = {"how": "expand", "over": kwargs}
         self.kwargs.update(kwargs)
         return self
 
     def expand_kwargs(self, arg):
         self.mapped = True
+        self.mapping = {"how": "expand_kwargs", "over": {"": arg}}
         return self
 
     def __repr__(self):
@@ -490,6 +497,7 @@ class BaseOperator:
                "group": self.group.group_id if self.group else "",
                "kwargs": encode(self.kwargs), "default_args": encode(self.local_default_args),
                "upstream": [t.task_id for t in self.upstream], "mapped": self.mapped,
+               "mapping": encode(self.mapping),
                "decorator": self.decorator}
         if self.callable is not None:
             out["callable"] = function_source(self.callable)
@@ -511,11 +519,13 @@ class _Partial:
         kw.update(mapped)
         op = self.cls(**kw)
         op.mapped = True
+        op.mapping = {"how": "partial().expand", "over": mapped}
         return op
 
     def expand_kwargs(self, arg):
         op = self.cls(**self.kwargs)
         op.mapped = True
+        op.mapping = {"how": "partial().expand_kwargs", "over": {"": arg}}
         return op
 
 
@@ -560,19 +570,6 @@ class Variable:
     @staticmethod
     def set(key, value, serialize_json=False):
         pass
-
-
-class Asset:
-    """Airflow 3's Asset (Airflow 2's Dataset)."""
-
-    def __init__(self, uri=None, name=None, **kwargs):
-        self.uri = uri or name or ""
-
-    def __or__(self, other):
-        return self
-
-    def __and__(self, other):
-        return self
 
 
 class Connection:

@@ -8,6 +8,7 @@ import types
 
 import sirocco_af_core as core
 import sirocco_af_api as api
+import sirocco_af_extras as extras
 
 _classes = {}
 
@@ -26,7 +27,8 @@ _COMMON = {
     "Variable": core.Variable, "TaskGroup": core.TaskGroup, "XComArg": core.XComArg,
     "chain": core.chain, "cross_downstream": core.cross_downstream,
     "dag": api.dag, "task": api.task, "task_group": api.task_group,
-    "Asset": core.Asset, "Dataset": core.Asset, "Connection": core.Connection, "Label": lambda *a, **k: None,
+    "Asset": extras.Asset, "Dataset": extras.Asset, "AssetAll": extras.AssetAll, "AssetAny": extras.AssetAny,
+    "DatasetAll": extras.AssetAll, "DatasetAny": extras.AssetAny, "DeadlineReference": extras.DeadlineReference, "Connection": core.Connection, "Label": lambda *a, **k: None,
     "TriggerRule": core.TriggerRule, "days_ago": core.days_ago,
     "DagRunState": core.DagRunState, "State": core.RunState, "TaskInstanceState": core.RunState,
     "AirflowException": core.AirflowException, "AirflowSkipException": core.AirflowSkipException,
@@ -46,9 +48,12 @@ _MODULES = {
     "airflow.models.connection": ["Connection"],
     "airflow.decorators": ["dag", "task", "task_group"],
     "airflow.sdk": ["DAG", "dag", "task", "task_group", "TaskGroup", "chain", "cross_downstream", "Asset",
+                    "AssetAll", "AssetAny", "DeadlineReference",
                     "BaseOperator", "Param", "Variable", "Label", "get_current_context", "XComArg", "Connection"],
-    "airflow.sdk.definitions.asset": ["Asset"],
-    "airflow.datasets": ["Dataset"],
+    "airflow.sdk.definitions.asset": ["Asset", "AssetAll", "AssetAny"],
+    "airflow.sdk.definitions.deadline": ["DeadlineReference"],
+    "airflow.models.deadline": ["DeadlineReference"],
+    "airflow.datasets": ["Dataset", "DatasetAll", "DatasetAny"],
     "airflow.utils.task_group": ["TaskGroup"],
     "airflow.utils.edgemodifier": ["Label"],
     "airflow.utils.helpers": ["chain", "cross_downstream"],
@@ -74,6 +79,8 @@ class _AirflowModule(types.ModuleType):
             cls = op(name, self.__name__)
             setattr(self, name, cls)
             return cls
+        if name in extras.NOTIFIER_FUNCTIONS:
+            return extras.notifier_function(name)
         if _is_class_name(name):
             cls = core.recorded_class(name)
             setattr(self, name, cls)

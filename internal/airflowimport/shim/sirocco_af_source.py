@@ -9,21 +9,35 @@ import textwrap
 _parsed = {}
 
 
-def lambda_source(fn):
-    """A lambda as a def named after its line, from the file's syntax tree."""
+def lambda_node(fn):
+    """The ast.Lambda of a lambda, from its file's syntax tree, with the file's text in
+    .source_text; None when it is not found or another lambda on its line takes the same
+    parameters."""
     path = inspect.getsourcefile(fn)
     if path not in _parsed:
         with open(path, encoding="utf-8") as f:
-            _parsed[path] = (f.read(), None)
-        _parsed[path] = (_parsed[path][0], ast.parse(_parsed[path][0]))
+            text = f.read()
+        _parsed[path] = (text, ast.parse(text))
     text, tree = _parsed[path]
+    code = fn.__code__
+    names = list(code.co_varnames[:code.co_argcount])
+    found = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda) and node.lineno == code.co_firstlineno
+             and [a.arg for a in node.args.args] == names]
+    if len(found) != 1:
+        return None  # none, or two lambdas alike on one line: which one is unknown
+    found[0].source_text = text
+    return found[0]
+
+
+def lambda_source(fn):
+    """A lambda as a def named after its line."""
+    node = lambda_node(fn)
     line = fn.__code__.co_firstlineno
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Lambda) and node.lineno == line:
-            name = "lambda_line_%d" % line
-            src = "def %s(%s):\n    return %s\n" % (name, ast.unparse(node.args), ast.get_source_segment(text, node.body))
-            return {"name": name, "source": src, "globals": needed_globals(fn, ast.parse(src).body[0])}
-    return {"name": "lambda", "error": "lambda at line %d not found in its file" % line}
+    if node is None:
+        return {"name": "lambda", "error": "lambda at line %d not found in its file, or not alone there" % line}
+    name = "lambda_line_%d" % line
+    src = "def %s(%s):\n    return %s\n" % (name, ast.unparse(node.args), ast.get_source_segment(node.source_text, node.body))
+    return {"name": name, "source": src, "globals": needed_globals(fn, ast.parse(src).body[0])}
 
 
 def function_source(fn):

@@ -1,5 +1,8 @@
 // The grid: tasks in rows, the latest runs in columns, each cell a task
-// instance coloured by its state and linking to its page. Only the rows in
+// instance coloured by its state and linking to its page. Task groups are
+// rows of their own, their tasks under them one level deeper; a group's
+// cell shows the most severe state of its tasks, and its button collapses
+// or expands it (remembered per DAG in localStorage). Only the rows in
 // view are in the DOM, so a DAG of thousands of tasks paints at once.
 import { api, el, enc, live, header, can, confirmDialog, announce, fmtDate, legend, page, dagSummary,
   stateClass, stateName, tiHref } from './common.js';
@@ -11,6 +14,13 @@ const panel = document.getElementById('run-panel');
 let who = { role: 'Viewer' };
 let grid = null, selected = new URLSearchParams(location.search).get('run_id') || '';
 let head, body;
+let shown = []; // the rows of grid.rows not inside a collapsed group
+const collapsedKey = `sirocco.grid.collapsed.${page.dagId}`;
+const collapsed = new Set(readCollapsed());
+
+function readCollapsed() {
+  try { return JSON.parse(localStorage.getItem(collapsedKey) || '[]'); } catch { return []; }
+}
 
 async function load() {
   const t0 = performance.now();
@@ -26,18 +36,50 @@ function render() {
   const runs = grid.runs;
   // A keyboard user on a run's header keeps it through the refresh.
   const focused = box.contains(document.activeElement) ? document.activeElement.dataset.run : undefined;
+  const focusedGroup = box.contains(document.activeElement) ? document.activeElement.dataset.toggle : undefined;
+  showRows();
   head = el('div', { class: 'ghead', role: 'row' },
     el('div', { class: 'gname', role: 'columnheader' }, 'Task'),
     ...runs.map((r) => el('div', { class: 'grun', role: 'columnheader' }, runHeader(r))));
   body = el('div', { class: 'gbody', role: 'rowgroup' });
-  body.style.height = `${grid.tasks.length * ROW}px`;
   body.style.position = 'relative';
   box.setAttribute('role', 'table');
-  box.setAttribute('aria-rowcount', String(grid.tasks.length + 1));
   box.replaceChildren(head, body);
-  paint();
+  sizeBody();
   renderPanel();
   if (focused !== undefined) head.querySelector(`button.runhead[data-run="${CSS.escape(focused)}"]`)?.focus();
+  if (focusedGroup !== undefined) body.querySelector(`button[data-toggle="${CSS.escape(focusedGroup)}"]`)?.focus();
+}
+
+// showRows lists the rows shown: each row of grid.rows (a row per task
+// when the DAG has no group) but those under a collapsed group (rows
+// deeper than it, up to the next one as shallow).
+function showRows() {
+  shown = [];
+  let hideBelow = Infinity;
+  for (const r of grid.rows || grid.tasks.map((_, task) => ({ task, depth: 0 }))) {
+    if (r.depth > hideBelow) continue;
+    hideBelow = Infinity;
+    shown.push(r);
+    if (r.group !== undefined && collapsed.has(grid.groups[r.group].id)) hideBelow = r.depth;
+  }
+}
+
+function sizeBody() {
+  body.style.height = `${shown.length * ROW}px`;
+  box.setAttribute('aria-rowcount', String(shown.length + 1));
+  painted = '';
+  paint();
+}
+
+// toggle collapses or expands a group, keeping its button focused.
+function toggle(id) {
+  if (collapsed.has(id)) collapsed.delete(id); else collapsed.add(id);
+  try { localStorage.setItem(collapsedKey, JSON.stringify([...collapsed])); } catch { /* private mode: not remembered */ }
+  showRows();
+  sizeBody();
+  body.querySelector(`button[data-toggle="${CSS.escape(id)}"]`)?.focus();
+  announce(`group ${id} ${collapsed.has(id) ? 'collapsed' : 'expanded'}`);
 }
 
 // runTypes gives each run type its letter in a column's header.
@@ -78,7 +120,7 @@ function paint() {
   if (!grid) return;
   const top = Math.max(0, box.scrollTop - body.offsetTop);
   const first = Math.max(0, Math.floor(top / ROW) - 10);
-  const last = Math.min(grid.tasks.length, Math.ceil((top + box.clientHeight) / ROW) + 10);
+  const last = Math.min(shown.length, Math.ceil((top + box.clientHeight) / ROW) + 10);
   const key = `${first}:${last}`;
   if (key === painted && body.childElementCount) return;
   painted = key;
@@ -87,10 +129,45 @@ function paint() {
   body.replaceChildren(...rows);
 }
 
-function row(t) {
+function row(n) {
+  const spec = shown[n];
+  const r = spec.group !== undefined ? groupRow(spec) : taskRow(spec);
+  r.setAttribute('aria-rowindex', String(n + 2));
+  r.style.top = `${n * ROW}px`;
+  return r;
+}
+
+// indent is a row header's left padding at depth.
+const indent = (depth) => `${0.5 + depth * 1.2}em`;
+
+// groupRow is a task group's row: a button that collapses or expands it
+// (aria-expanded) and, per run, the most severe state of its tasks.
+function groupRow(spec) {
+  const g = grid.groups[spec.group];
+  const open = !collapsed.has(g.id);
+  const name = el('div', { class: 'gname', role: 'rowheader' },
+    el('button', { type: 'button', class: 'gtoggle', 'aria-expanded': String(open), 'data-toggle': g.id,
+      title: g.tooltip ? `${g.id}: ${g.tooltip}` : `task group ${g.id}`, onclick: () => toggle(g.id) },
+    el('span', { class: 'caret', 'aria-hidden': 'true' }, open ? '▾' : '▸'), ` ${g.label}`));
+  name.style.paddingLeft = indent(spec.depth);
+  return el('div', { class: 'grow ggroup', role: 'row', 'data-group': g.id }, name,
+    ...grid.runs.map((run, i) => {
+      const state = grid.states[grid.group_cells[i][spec.group]];
+      return el('div', { class: 'gcell', role: 'cell' }, el('span', { class: `cell group ${stateClass(state)}`,
+        'data-group': g.id, 'data-run': run.run_id, 'data-state': state || 'none', role: 'img',
+        'aria-label': `group ${g.id} in run ${run.run_id}: ${stateName(state)}`, title: `${g.id}: ${stateName(state)}` }));
+    }));
+}
+
+// taskRow is a task's row: a cell per run linking to its task instance.
+// A task in a group shows its id without the group's prefix.
+function taskRow(spec) {
+  const t = spec.task;
   const task = grid.tasks[t];
-  const r = el('div', { class: 'grow', role: 'row', 'aria-rowindex': String(t + 2) },
-    el('div', { class: 'gname', role: 'rowheader', title: task.id }, task.id),
+  const label = task.group && task.id.startsWith(`${task.group}.`) ? task.id.slice(task.group.length + 1) : task.id;
+  const name = el('div', { class: 'gname', role: 'rowheader', title: task.id }, label);
+  name.style.paddingLeft = indent(spec.depth);
+  return el('div', { class: 'grow', role: 'row', 'data-row-task': task.id }, name,
     ...grid.runs.map((run, i) => {
       const state = grid.states[grid.cells[i][t]];
       return el('div', { class: 'gcell', role: 'cell' }, el('a', {
@@ -99,8 +176,6 @@ function row(t) {
         'aria-label': `${task.id} in run ${run.run_id}: ${stateName(state)}`, title: `${task.id}: ${stateName(state)}`,
       }));
     }));
-  r.style.top = `${t * ROW}px`;
-  return r;
 }
 
 function select(runId) {

@@ -11,8 +11,6 @@ export const tailBytes = 1 << 20;
 /** maxKept bounds the log text a page holds, in bytes of the file. */
 export const maxKept = 5 << 20;
 
-const encoder = new TextEncoder();
-const utf8len = (s) => encoder.encode(s).length;
 const fmtBytes = (n) => `${n.toLocaleString('en')} bytes`;
 
 /**
@@ -62,16 +60,20 @@ export class LogView {
   }
 
   // lines takes text, which ends at byte end of the file; it is shown at
-  // the next frame, with what else came by then.
+  // the next frame, with what else came by then. It starts where the
+  // previous event ended (or at the "earlier" offset, or at 0 after a
+  // truncation): its length in the page is no measure of its bytes in the
+  // file, as bytes that are not UTF-8 arrive as U+FFFD.
   lines(text, end) {
     if (end < this.last || (end === 0 && text)) { // the file was truncated: the server starts again at 0
       this.p.box.replaceChildren();
       this.chunks = [];
       this.pending = [];
-      this.first = 0;
+      this.first = this.last = 0;
     }
+    const start = this.last;
     this.last = end;
-    if (text) this.pending.push({ text, end });
+    if (text) this.pending.push({ text, start, end });
     this.frame ||= requestAnimationFrame(() => this.flush());
   }
 
@@ -85,10 +87,10 @@ export class LogView {
     const box = this.p.box;
     const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 8;
     const add = document.createDocumentFragment();
-    for (const { text, end } of this.pending) {
-      const node = el('span', { class: 'chunk' }, text);
+    for (const { text, start, end } of this.pending) {
+      const node = el('span', { class: 'chunk', 'data-start': start, 'data-end': end }, text);
       add.append(node);
-      this.chunks.push({ node, start: Math.max(0, end - utf8len(text)), end });
+      this.chunks.push({ node, start, end });
     }
     this.pending = [];
     box.append(add);

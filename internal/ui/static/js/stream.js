@@ -9,11 +9,16 @@
 const streams = new Set();
 
 let leaving = false;
-/** toLogin sends the user to the login page, which brings them back here. */
+/**
+ * toLogin sends the user to the login page, which brings them back here.
+ * The streams are paused, not stopped: a page the browser restores from
+ * its back-forward cache (Back from the login page) reopens them, and is
+ * sent to sign in again only if the server still refuses them.
+ */
 export function toLogin() {
   if (leaving) return;
   leaving = true;
-  for (const s of [...streams]) s.stop();
+  for (const s of [...streams]) s.pause();
   location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
 }
 
@@ -103,7 +108,7 @@ export class LiveStream {
       return;
     }
     if (this.ctl !== ctl) { resp.body?.cancel().catch(() => {}); return; }
-    if (!resp.ok) { await this.refused(resp); return; }
+    if (!resp.ok) { await this.refused(resp, ctl); return; }
     if (!eventStream(resp)) { this.notAStream(resp); return; }
     this.failures = 0;
     this.set('open');
@@ -116,10 +121,15 @@ export class LiveStream {
 
   // refused handles an answer other than 2xx: 401 signs in again, 429 says
   // so and asks again only after busyRetry, 5xx retries with a back-off,
-  // and any other ends the stream.
-  async refused(resp) {
-    this.ctl = null;
+  // and any other ends the stream. The stream keeps ctl while the answer's
+  // body is read, so a pause meanwhile (the tab hidden) aborts the read
+  // and a resume (shown again) opens the one new connection: with ctl let
+  // go first, the read went on, and once done its retry orphaned that
+  // connection and opened another.
+  async refused(resp, ctl) {
     const detail = await problemDetail(resp);
+    if (this.ctl !== ctl) return; // paused, resumed or stopped meanwhile
+    this.ctl = null;
     if (resp.status === 401) { toLogin(); return; }
     if (resp.status === 429) {
       this.set('busy');
@@ -200,8 +210,8 @@ export class LiveStream {
     }
     let reason = data;
     try { reason = JSON.parse(data); } catch { /* a bare text */ }
+    if (signedOut(reason)) { this.pause(); toLogin(); return; }
     this.stop();
-    if (signedOut(reason)) { toLogin(); return; }
     this.set('ended');
     this.call('end', String(reason));
   }
@@ -243,8 +253,11 @@ document.addEventListener('visibilitychange', () => {
   for (const s of [...streams]) if (hidden) s.pause(); else s.resume();
 });
 // A page leaving (or entering the back-forward cache) closes its streams;
-// one shown again from that cache reopens them.
+// one shown again from that cache reopens them, those paused on the way
+// to the login page too (it is no longer leaving).
 window.addEventListener('pagehide', () => { for (const s of [...streams]) s.pause(); });
 window.addEventListener('pageshow', (e) => {
-  if (e.persisted && document.visibilityState !== 'hidden') for (const s of [...streams]) s.resume();
+  if (!e.persisted) return;
+  leaving = false;
+  if (document.visibilityState !== 'hidden') for (const s of [...streams]) s.resume();
 });

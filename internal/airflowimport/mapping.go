@@ -1,0 +1,62 @@
+package airflowimport
+
+import (
+	"fmt"
+	"strings"
+)
+
+// mappingRule explains a mapped task (.expand, .expand_kwargs, a mapped
+// task group), which this version does not convert: how it was mapped,
+// over what, and the rewrite that fits (a loop in the DAG file when the
+// items are known when the file runs, else a loop inside one task).
+func mappingRule(t TaskIR) opRule {
+	how := str(t.Mapping["how"])
+	if how == "" {
+		how = "expand"
+	}
+	over, _ := t.Mapping["over"].(map[string]any)
+	var args []string
+	fromTask := ""
+	literal := len(over) > 0
+	for _, k := range sortedKeys(over) {
+		v := over[k]
+		if kind(v) == "xcomarg" {
+			fromTask = str(field(v, "task_id"))
+			literal = false
+		} else if _, isList := v.([]any); !isList {
+			literal = false
+		}
+		if k == "" {
+			args = append(args, truncate(describe(v), 40))
+		} else {
+			args = append(args, k+"="+truncate(describeMapped(v), 40))
+		}
+	}
+	what := "." + strings.TrimPrefix(how, "task_group.") + "(" + strings.Join(args, ", ") + ")"
+	if g := str(t.Mapping["group"]); g != "" {
+		what = "the task group " + g + " mapped with " + what
+	}
+	rule := opRule{Feature: "dynamic task mapping (" + what + ")"}
+	switch {
+	case literal:
+		rule.Rewrite = "the items are known when the file runs: make one task per item with a for loop in the DAG file " +
+			"(the importer runs loops; give each a task_id of its own)"
+	case fromTask != "":
+		rule.Rewrite = fmt.Sprintf("the items come from task %s at run time: loop over them inside one task "+
+			"(a python task taking %s's XCom), until mapping converts", fromTask, fromTask)
+	default:
+		rule.Rewrite = "make one task per item with a for loop in the DAG file (the importer runs loops), or loop inside one task"
+	}
+	return rule
+}
+
+// describeMapped names what a task is mapped over.
+func describeMapped(v any) string {
+	if kind(v) == "xcomarg" {
+		return "the XCom of " + str(field(v, "task_id"))
+	}
+	if l, ok := v.([]any); ok {
+		return fmt.Sprintf("a list of %d", len(l))
+	}
+	return describe(v)
+}
