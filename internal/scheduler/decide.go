@@ -251,11 +251,31 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 	if !aligned {
 		byID = indexByTask(tis)
 	}
+	var lastID string // the instances of a mapped task come one after the other
+	var lastTask *dag.Task
 	task := func(i int) *dag.Task {
 		if aligned {
 			return d.Tasks[i]
 		}
-		return d.Task(tis[i].TaskID)
+		if id := tis[i].TaskID; id != lastID || lastTask == nil {
+			lastID, lastTask = id, d.Task(id)
+		}
+		return lastTask
+	}
+	// waiting counts the instances of the current mapped task that wait
+	// for a slot and were made candidates: at most FreeSlots of them can
+	// get one this tick, so the others are not even looked at.
+	var waitingTask *dag.Task
+	waiting := 0
+	wait := func(ti *store.TaskInstance, t *dag.Task) bool {
+		if !ti.Mapped() {
+			return true
+		}
+		if t != waitingTask {
+			waitingTask, waiting = t, 0
+		}
+		waiting++
+		return waiting <= s.FreeSlots
 	}
 	gates := branchGates(s, d, tis, task, func(id string) []int {
 		if byID == nil { // only runs with a successful branching task get here
@@ -321,9 +341,11 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 				states[order] = store.StateUpstreamFailed
 			}
 		case store.StateScheduled:
-			out = append(out, candidate{ti, t, r.LogicalDate, order})
+			if wait(ti, t) {
+				out = append(out, candidate{ti, t, r.LogicalDate, order})
+			}
 		case store.StateUpForRetry, store.StateUpForReschedule:
-			if !now.Before(ti.NextRetryAt) {
+			if !now.Before(ti.NextRetryAt) && wait(ti, t) {
 				out = append(out, candidate{ti, t, r.LogicalDate, order})
 			} else {
 				p.wakeAt(ti.NextRetryAt)

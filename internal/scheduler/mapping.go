@@ -52,33 +52,49 @@ type taskRows struct {
 	split map[string][]int
 }
 
-// indexByTask indexes a run's rows by task id.
+// indexByTask indexes a run's rows by task id. A run of rows of one task
+// costs one map write, not one per row.
 func indexByTask(tis []*store.TaskInstance) *taskRows {
-	x := &taskRows{span: make(map[string][2]int, len(tis))}
-	for i, ti := range tis {
-		if l, ok := x.split[ti.TaskID]; ok {
-			x.split[ti.TaskID] = append(l, i)
-			continue
+	x := &taskRows{span: make(map[string][2]int)}
+	for i := 0; i < len(tis); {
+		id := tis[i].TaskID
+		end := i + 1
+		for end < len(tis) && tis[end].TaskID == id {
+			end++
 		}
-		sp, ok := x.span[ti.TaskID]
-		switch {
-		case !ok:
-			x.span[ti.TaskID] = [2]int{i, i + 1}
-		case sp[1] == i:
-			x.span[ti.TaskID] = [2]int{sp[0], i + 1}
-		default: // not next to its task's other rows
-			l := make([]int, 0, sp[1]-sp[0]+1)
-			for j := sp[0]; j < sp[1]; j++ {
-				l = append(l, j)
-			}
-			if x.split == nil {
-				x.split = map[string][]int{}
-			}
-			x.split[ti.TaskID] = append(l, i)
-			delete(x.span, ti.TaskID)
-		}
+		x.add(id, i, end)
+		i = end
 	}
 	return x
+}
+
+// add records rows [start, end) of task id.
+func (x *taskRows) add(id string, start, end int) {
+	if l, ok := x.split[id]; ok {
+		for j := start; j < end; j++ {
+			l = append(l, j)
+		}
+		x.split[id] = l
+		return
+	}
+	sp, ok := x.span[id]
+	if !ok {
+		x.span[id] = [2]int{start, end}
+		return
+	}
+	// Not next to its task's other rows: a list of positions.
+	l := make([]int, 0, sp[1]-sp[0]+end-start)
+	for j := sp[0]; j < sp[1]; j++ {
+		l = append(l, j)
+	}
+	for j := start; j < end; j++ {
+		l = append(l, j)
+	}
+	if x.split == nil {
+		x.split = map[string][]int{}
+	}
+	x.split[id] = l
+	delete(x.span, id)
 }
 
 // list returns the positions of task id's rows (none if it has none).
