@@ -75,11 +75,20 @@ func ListAssets(ctx context.Context, st store.Store, dags map[string]*dag.DAG) (
 // CreateAssetEvent records an asset event by hand (Airflow 3's POST
 // /assets/events, `sirocco assets event`): the URI is normalised as in a
 // DAG file, and the event is queued for every DAG scheduled on it, whose
-// scheduler it wakes.
+// scheduler it wakes. As in Airflow 3 the asset must exist (a loaded DAG
+// names it, or it had an event): an unknown URI, a typo most often, is
+// ErrNotFound rather than a new asset nobody consumes.
 func CreateAssetEvent(ctx context.Context, st store.Store, dags map[string]*dag.DAG, uri string, extra map[string]any, now time.Time) (store.AssetEvent, error) {
 	norm, err := dag.NormalizeAssetURI(uri)
 	if err != nil {
 		return store.AssetEvent{}, invalid("uri", err)
+	}
+	known, err := ListAssets(ctx, st, dags)
+	if err != nil {
+		return store.AssetEvent{}, err
+	}
+	if !slices.ContainsFunc(known, func(a AssetSummary) bool { return a.URI == norm }) {
+		return store.AssetEvent{}, kindf(store.ErrNotFound, "asset %s not found: no loaded DAG names it and it had no event", norm)
 	}
 	got, err := st.RecordAssetEvents(ctx, []store.AssetEvent{{URI: norm, Extra: extra, Timestamp: now}}, dag.AssetConsumers(dags))
 	if err != nil {

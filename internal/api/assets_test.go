@@ -66,6 +66,10 @@ func TestAssets(t *testing.T) {
 	wantProblem(t, "no scheme", s.do("POST", "/api/v1/assets/events", map[string]any{"uri": "b/z"}), http.StatusBadRequest, "has no scheme")
 	wantProblem(t, "credentials", s.do("POST", "/api/v1/assets/events", map[string]any{"uri": "s3://k:secret@b/z"}), http.StatusBadRequest, "credentials")
 	wantProblem(t, "no uri", s.do("POST", "/api/v1/assets/events", map[string]any{}), http.StatusBadRequest, "uri is required")
+	wantProblem(t, "unknown asset", s.do("POST", "/api/v1/assets/events", map[string]any{"uri": "s3://b/typo"}), http.StatusNotFound, "s3://b/typo")
+	if all, _ := list(t, s.get("/api/v1/assets"), "assets"); len(all) != 4 {
+		t.Errorf("the unknown asset was created: %v", all)
+	}
 
 	evs, total := list(t, s.get("/api/v1/assets/events"), "asset_events")
 	if total != 3 || ids(evs, "uri") != "s3://b/z,s3://b/y,s3://b/x" || evs[2]["source_try_number"] != float64(1) || evs[2]["source_task_id"] != "write" {

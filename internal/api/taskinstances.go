@@ -36,6 +36,12 @@ type taskInstanceJSON struct {
 	QueuedWhen     *string  `json:"queued_when"`
 	PID            *int     `json:"pid"`
 	Note           *string  `json:"note"`
+	// NextRetryAt is when a task up_for_retry is retried or one
+	// up_for_reschedule pokes next; Pokes and FirstPokeAt are a sensor's
+	// progress in its try (reschedule mode).
+	NextRetryAt *string `json:"next_retry_at"`
+	Pokes       int     `json:"pokes"`
+	FirstPokeAt *string `json:"first_poke_at"`
 
 	Handle map[string]any `json:"handle"`
 	// From the handle (see internal/operator/spark/handle.go): the Spark
@@ -58,6 +64,10 @@ func taskInstanceOf(ti store.TaskInstance, run store.DagRun, operator string) ta
 		TryNumber: ti.TryNumber, MapIndex: ti.MapIndex(), MaxTries: ti.MaxTries, Hostname: ti.Hostname,
 		Pool: ti.Pool, PoolSlots: ti.PoolSlots, Queue: ti.Queue, PriorityWeight: ti.PriorityWeight,
 		Operator: strOrNil(operator), QueuedWhen: ts(ti.QueuedAt),
+		Pokes: ti.Pokes, FirstPokeAt: ts(ti.FirstPokeAt),
+	}
+	if ti.State == store.StateUpForRetry || ti.State == store.StateUpForReschedule {
+		out.NextRetryAt = ts(ti.NextRetryAt)
 	}
 	if !ti.StartDate.IsZero() && !ti.EndDate.IsZero() && !ti.EndDate.Before(ti.StartDate) {
 		d := ti.EndDate.Sub(ti.StartDate).Seconds()

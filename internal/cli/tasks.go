@@ -225,7 +225,7 @@ func (a *app) tasksState() *cobra.Command {
 				}
 				return fmt.Errorf("task instance %s/%s/%s: %w", args[0], args[1], args[2], store.ErrNotFound)
 			}
-			t := &table{headers: []string{"task_id", "state", "try_number", "start_date", "end_date", "hostname"}}
+			t := &table{headers: []string{"task_id", "state", "try_number", "start_date", "end_date", "next_retry_at", "pokes", "hostname"}}
 			if slices.ContainsFunc(tis, func(ti store.TaskInstance) bool { return ti.Mapped() }) {
 				t.headers = slices.Insert(t.headers, 1, "map_index")
 			}
@@ -236,7 +236,8 @@ func (a *app) tasksState() *cobra.Command {
 				rec := map[string]any{"dag_id": ti.DagID, "run_id": ti.RunID, "task_id": ti.TaskID, "map_index": ti.MapIndex(),
 					"state": stateName(ti.State), "try_number": ti.TryNumber, "max_tries": ti.MaxTries,
 					"start_date": ti.StartDate, "end_date": ti.EndDate, "hostname": ti.Hostname,
-					"pool": ti.Pool, "queue": ti.Queue, "priority_weight": ti.PriorityWeight}
+					"pool": ti.Pool, "queue": ti.Queue, "priority_weight": ti.PriorityWeight,
+					"next_retry_at": waitingUntil(ti), "pokes": ti.Pokes, "first_poke_at": ti.FirstPokeAt}
 				if h, ok := decodeJSON(ti.Handle); ok {
 					rec["handle"] = h
 				}
@@ -245,6 +246,15 @@ func (a *app) tasksState() *cobra.Command {
 			return a.print(t)
 		},
 	}
+}
+
+// waitingUntil is when a task up_for_retry is retried or one
+// up_for_reschedule pokes next; the zero time in other states.
+func waitingUntil(ti store.TaskInstance) time.Time {
+	if ti.State == store.StateUpForRetry || ti.State == store.StateUpForReschedule {
+		return ti.NextRetryAt
+	}
+	return time.Time{}
 }
 
 func stateName(s store.TaskState) string {

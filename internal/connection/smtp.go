@@ -17,7 +17,10 @@ type SMTPSettings struct {
 	Host            string
 	Login, Password string
 	SSL, StartTLS   bool
-	From            string
+	// From is the sender as the From header shows it ("Name <addr>" or a
+	// bare address); Sender is its address alone, for MAIL FROM.
+	From   string
+	Sender string
 }
 
 // SMTP reads c as an smtp connection. The port defaults to 465 with ssl,
@@ -60,8 +63,13 @@ func (c Connection) SMTP() (SMTPSettings, error) {
 	if s.From == "" {
 		return s, fmt.Errorf("smtp connection %s: no sender: set extra from_email (or a login that is an address)", c.ID)
 	}
-	if _, err := mail.ParseAddress(s.From); err != nil {
+	addr, err := mail.ParseAddress(s.From)
+	if err != nil {
 		return s, fmt.Errorf("smtp connection %s: from_email %q: %w", c.ID, s.From, err)
+	}
+	s.From, s.Sender = addr.String(), addr.Address
+	if addr.Name == "" {
+		s.From = addr.Address // a bare address stays bare in the header
 	}
 	return s, nil
 }

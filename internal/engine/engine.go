@@ -179,6 +179,12 @@ func (e *Engine) Recover(ctx context.Context) error {
 	} else if n > 0 {
 		e.Logger.Info("pruned old workers", "count", n)
 	}
+	// And the delivered notifications of long ago (the outbox's history).
+	if n, err := e.Store.PruneNotifications(ctx, time.Now().Add(-notificationRetention)); err != nil {
+		e.Logger.Warn("prune old notifications", "err", err)
+	} else if n > 0 {
+		e.Logger.Info("pruned old notifications", "count", n)
+	}
 	if len(dead) == 0 {
 		return nil
 	}
@@ -312,6 +318,10 @@ func (e *Engine) leftovers(tis []store.TaskInstance, dead map[string]store.Worke
 	}
 	return out
 }
+
+// notificationRetention is how long a sent or failed notification is
+// kept, pruned at each start as the workers are.
+const notificationRetention = 30 * 24 * time.Hour
 
 // workerRetention is how long a silent worker without live tries is kept.
 const workerRetention = 24 * time.Hour

@@ -81,7 +81,9 @@ func (c *RunControl) existing(ctx context.Context, dagID, runID string, logical 
 	return operator.RunInfo{}, fmt.Errorf("no run of %s with id %s or logical date %s", dagID, runID, logical.Format(time.RFC3339Nano))
 }
 
-// Run reads one run.
+// Run reads one run. An unfinished run of a DAG that is not loaded is
+// ErrDAGNotLoaded (with the run): no scheduler would run it, and a
+// trigger_dag waiting on it would wait forever.
 func (c *RunControl) Run(ctx context.Context, dagID, runID string) (operator.RunInfo, error) {
 	r, err := c.Store.GetRun(ctx, dagID, runID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -89,6 +91,11 @@ func (c *RunControl) Run(ctx context.Context, dagID, runID string) (operator.Run
 	}
 	if err != nil {
 		return operator.RunInfo{}, err
+	}
+	if !r.State.Finished() {
+		if _, err := c.dag(dagID); err != nil {
+			return runInfo(r), fmt.Errorf("%w: %w", operator.ErrDAGNotLoaded, err)
+		}
 	}
 	return runInfo(r), nil
 }
@@ -99,7 +106,11 @@ func (c *RunControl) Clear(ctx context.Context, dagID, runID string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := actions.Clear(ctx, c.Store, d, actions.ClearRequest{RunID: runID}, c.Clock.Now()); err != nil {
+	_, err = actions.Clear(ctx, c.Store, d, actions.ClearRequest{RunID: runID}, c.Clock.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("clear run %s of %s: %w: %w", runID, dagID, operator.ErrRunNotFound, err)
+	}
+	if err != nil {
 		return fmt.Errorf("clear run %s of %s: %w", runID, dagID, err)
 	}
 	c.changed()

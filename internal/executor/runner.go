@@ -263,6 +263,27 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 		Log: lw, Logger: r.Logger, Mask: lw.AddSecret, KillGrace: r.KillGrace,
 		Connection: r.connection(lw.AddSecret), SSH: r.SSH, Kube: r.Kube,
 		FirstPokeAt: t.ti.FirstPokeAt, Pokes: t.ti.Pokes, RunStates: r.Store,
+		PushXCom: func(ctx context.Context, key string, value []byte) error {
+			x := store.XCom{TaskKey: k, Key: key, Value: string(value), Timestamp: r.Clock.Now()}
+			ok, err := st.PushXCom(ctx, x, t.ti.TryNumber, r.WorkerID)
+			if err == nil && !ok {
+				err = errors.New("task is no longer running on this worker")
+			}
+			if err != nil {
+				return fmt.Errorf("push %s: %w", key, err)
+			}
+			return nil
+		},
+		OwnXCom: func(ctx context.Context, key string) ([]byte, bool, error) {
+			x, err := st.GetXCom(ctx, k, key)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, false, nil
+			}
+			if err != nil {
+				return nil, false, fmt.Errorf("read XCom %s: %w", key, err)
+			}
+			return []byte(x.Value), true, nil
+		},
 		SaveHandle: func(ctx context.Context, h []byte) error {
 			if r.WrapHandle != nil {
 				var err error

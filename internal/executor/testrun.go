@@ -46,13 +46,14 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 			return err
 		},
 		NoteHandle: func([]byte) {},
+		RunStates:  r.Store, // external_task_sensor reads the store, as in a run
 	}
 	if wantsPreflight(d, t) {
 		if err := r.preflight(ctx, d, t, ot); err != nil {
 			return err
 		}
 	}
-	res, err := r.Operators[t.Operator].New().Execute(ctx, ot)
+	res, err := testPokes(ctx, r.Operators[t.Operator].New(), ot, out)
 	if errors.Is(err, operator.ErrSkip) {
 		fmt.Fprintf(out, "task would be skipped: %v\n", err)
 		return nil
@@ -61,6 +62,30 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 		return err
 	}
 	return showXComs(out, res)
+}
+
+// testPokes executes the operator; a reschedule-mode sensor's reschedule
+// is waited out here and the sensor poked again with its progress, as the
+// scheduler would, until it succeeds, times out or ctx ends: a test
+// records no state to come back to.
+func testPokes(ctx context.Context, op operator.Operator, ot *operator.Task, out io.Writer) (operator.Result, error) {
+	for {
+		res, err := op.Execute(ctx, ot)
+		var re *operator.Reschedule
+		if !errors.As(err, &re) {
+			return res, err
+		}
+		fmt.Fprintf(out, "sensor: not yet (poke %d); rescheduled to %s, waited out in this test\n",
+			re.Pokes, re.At.UTC().Format(time.RFC3339Nano))
+		ot.FirstPokeAt, ot.Pokes = re.FirstPoke, re.Pokes
+		t := time.NewTimer(time.Until(re.At))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, context.Cause(ctx)
+		case <-t.C:
+		}
+	}
 }
 
 // showXComs writes what the try would push: its other keys, then its

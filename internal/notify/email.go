@@ -130,15 +130,21 @@ func DialSMTP(ctx context.Context, s connection.SMTPSettings) (*smtp.Client, err
 	return c, nil
 }
 
-// SendMail delivers msg to the recipients.
+// SendMail delivers msg to the recipients. The envelope sender is the
+// bare address of the connection's sender (MAIL FROM takes no display
+// name), the header keeps its "Name <addr>" form.
 func SendMail(ctx context.Context, s connection.SMTPSettings, to []string, msg []byte) error {
 	c, err := DialSMTP(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Mail(s.From); err != nil {
-		return fmt.Errorf("smtp %s: MAIL FROM %s: %w", s.Addr, s.From, err)
+	sender := s.Sender
+	if sender == "" {
+		sender = s.From
+	}
+	if err := c.Mail(sender); err != nil {
+		return fmt.Errorf("smtp %s: MAIL FROM %s: %w", s.Addr, sender, err)
 	}
 	for _, rcpt := range to {
 		if err := c.Rcpt(rcpt); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -82,14 +83,21 @@ func render(ctx context.Context, what, src string, tc template.Context) (string,
 	return out, nil
 }
 
-// command runs the rendered command with sh -c in its own process group,
-// killed as a whole at the timeout.
+// command runs the rendered command with sh in its own process group,
+// killed as a whole at the timeout. The script is written to a private
+// file that sh reads, never put in argv: a rendered secret would show in
+// ps to every user of the machine.
 func (s *Sender) command(ctx context.Context, src string, tc template.Context) (string, error) {
 	line, err := render(ctx, "command", src, tc)
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", line)
+	script, err := writeScript(line)
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(script)
+	cmd := exec.CommandContext(ctx, "/bin/sh", script)
 	cmd.Env = s.Env
 	if cmd.Env == nil {
 		cmd.Env = DefaultEnv
@@ -109,6 +117,21 @@ func (s *Sender) command(ctx context.Context, src string, tc template.Context) (
 		return out, fmt.Errorf("command: %w: %s", err, lastLine(out))
 	}
 	return out, nil
+}
+
+// writeScript writes the rendered command to a new 0600 file in the
+// temporary directory and returns its path; the caller removes it.
+func writeScript(line string) (string, error) {
+	f, err := os.CreateTemp("", "sirocco-notify-*.sh")
+	if err != nil {
+		return "", fmt.Errorf("command: write the script: %w", err)
+	}
+	_, werr := f.WriteString(line + "\n")
+	if err := errors.Join(werr, f.Close()); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("command: write the script: %w", err)
+	}
+	return f.Name(), nil
 }
 
 // limitedBuffer keeps the first maxOutput bytes written to it.

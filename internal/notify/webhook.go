@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +19,7 @@ import (
 // credentials, token and headers applied) or to the URL given, and fails
 // on an answer that is not 2xx (so it is retried).
 func (s *Sender) webhook(ctx context.Context, w *dag.Webhook, tc template.Context, mask *tasklog.Secrets) (string, error) {
-	body := `{"text": "{{ dag.dag_id }} {{ run_id }}: {{ event }} {{ task.task_id }} {{ reason }}"}`
+	body := `{"text": "{{ dag.dag_id }} {{ run_id }}: {{ event }}{% if task.task_id %} {{ task.task_id }}{% endif %} {{ reason }}"}`
 	if w.Body != "" {
 		body = w.Body
 	}
@@ -41,15 +42,20 @@ func (s *Sender) webhook(ctx context.Context, w *dag.Webhook, tc template.Contex
 		defer tr.CloseIdleConnections()
 		client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
+	shown := redactURL(req.URL)
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("post: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) { // its text holds the whole URL
+			err = ue.Err
+		}
+		return "", fmt.Errorf("post %s: %w", shown, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
-	out := fmt.Sprintf("%s %s", req.URL.Redacted(), resp.Status)
+	out := fmt.Sprintf("%s %s", shown, resp.Status)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return out, fmt.Errorf("post %s: %s: %s", req.URL.Redacted(), resp.Status, strings.TrimSpace(string(answer)))
+		return out, fmt.Errorf("post %s: %s: %s", shown, resp.Status, strings.TrimSpace(string(answer)))
 	}
 	return out, nil
 }
@@ -88,17 +94,9 @@ func (s *Sender) webhookRequest(ctx context.Context, w *dag.Webhook, tc template
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("url: expected an http(s) URL, got %q", target)
+		return nil, fmt.Errorf("url: expected an http(s) URL%s", shownTarget(u, err))
 	}
-	if u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			mask.Add(p)
-		}
-	}
-	mask.Add(u.RawQuery) // Slack-style URLs carry their token in the path or query
-	if strings.Contains(u.Path, "/services/") {
-		mask.Add(u.Path)
-	}
+	maskURL(mask, u)
 	for k, v := range w.Headers {
 		if headers[k], err = render(ctx, "headers."+k, v, tc); err != nil {
 			return nil, err
@@ -119,4 +117,53 @@ func (s *Sender) webhookRequest(ctx context.Context, w *dag.Webhook, tc template
 		req.SetBasicAuth(login, password)
 	}
 	return req, nil
+}
+
+// maskURL masks every part of u that may carry a token: hooks put theirs
+// in the path (Slack's /services/…, Discord's, Teams'), the query or the
+// userinfo, so all of them are secret (and each query value on its own).
+func maskURL(mask *tasklog.Secrets, u *url.URL) {
+	if u.User != nil {
+		mask.Add(u.User.String())
+		mask.Add(u.User.Username())
+		if p, ok := u.User.Password(); ok {
+			mask.Add(p)
+		}
+	}
+	mask.Add(u.RawQuery)
+	mask.Add(u.Fragment)
+	for _, p := range []string{u.EscapedPath(), u.Path} {
+		if strings.Trim(p, "/") != "" {
+			mask.Add(p)
+		}
+	}
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		_, v, _ := strings.Cut(kv, "=")
+		mask.Add(v)
+	}
+}
+
+// redactURL is u as logs and errors show it: scheme and host only, with
+// "***" standing for a path, a query and a userinfo.
+func redactURL(u *url.URL) string {
+	s := u.Scheme + "://"
+	if u.User != nil {
+		s += "***@"
+	}
+	s += u.Host
+	if strings.Trim(u.Path, "/") != "" {
+		s += "/***"
+	}
+	if u.RawQuery != "" {
+		s += "?***"
+	}
+	return s
+}
+
+// shownTarget says what an unusable webhook URL was, without its secrets.
+func shownTarget(u *url.URL, err error) string {
+	if err != nil || u == nil {
+		return " (it does not parse)"
+	}
+	return ", got " + redactURL(u)
 }

@@ -49,6 +49,16 @@ type Task struct {
 	// SaveHandle persists a handle of remote or child work before the
 	// operator waits on it, so cancel, timeout and restart can reach it.
 	SaveHandle func(ctx context.Context, h []byte) error
+	// PushXCom pushes an XCom (a JSON value) at once, while the try runs,
+	// as Airflow's xcom_push from inside execute: trigger_dag's
+	// trigger_run_id is readable while it waits. It applies only while
+	// this try owns its row. Nil where nothing can be pushed early.
+	PushXCom func(ctx context.Context, key string, value []byte) error
+	// OwnXCom reads an XCom this task instance pushed, in this try or an
+	// earlier one (XComs last until a clear): a trigger_dag retry finds the
+	// run its previous try triggered. ok is false when there is none; nil
+	// where none can be read.
+	OwnXCom func(ctx context.Context, key string) (value []byte, ok bool, err error)
 	// NoteHandle records a local process's handle in the try's log the
 	// moment it starts, before its database write is due (see
 	// process.HandleAfter); recovery reads it from there.

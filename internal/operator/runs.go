@@ -16,10 +16,13 @@ type RunControl interface {
 	// ErrRunExists and the existing run.
 	Trigger(ctx context.Context, req TriggerRequest) (RunInfo, error)
 	// Run reads one run; an error wrapping ErrRunNotFound when it does not
-	// exist.
+	// exist, and one wrapping ErrDAGNotLoaded when the run is unfinished
+	// but its DAG is not loaded (its file has errors or is gone): nothing
+	// would run it.
 	Run(ctx context.Context, dagID, runID string) (RunInfo, error)
 	// Clear clears every task of a run, which then runs again (Airflow's
-	// reset_dag_run).
+	// reset_dag_run); an error wrapping ErrRunNotFound when the run does
+	// not exist (deleted since it was seen).
 	Clear(ctx context.Context, dagID, runID string) error
 	// Paused reports whether a DAG is paused.
 	Paused(ctx context.Context, dagID string) (bool, error)
@@ -44,6 +47,7 @@ type RunInfo struct {
 
 // Errors RunControl's callers tell apart.
 var (
-	ErrRunExists   = errors.New("the run already exists")
-	ErrRunNotFound = errors.New("run not found")
+	ErrRunExists    = errors.New("the run already exists")
+	ErrRunNotFound  = errors.New("run not found")
+	ErrDAGNotLoaded = errors.New("DAG not loaded")
 )

@@ -206,8 +206,9 @@ func (l *Loop) notifyOutbox() {
 }
 
 // runNotes returns the notifications of a run update that ends a run:
-// the DAG's on_success_callback or on_failure_callback.
-func (l *Loop) runNotes(d *dag.DAG, u store.RunUpdate, now time.Time) []store.Notification {
+// the DAG's on_success_callback or on_failure_callback, keyed by the
+// run's clear number (each end of a cleared run notifies again).
+func (l *Loop) runNotes(d *dag.DAG, u store.RunUpdate, clearNumber int, now time.Time) []store.Notification {
 	if d == nil || !u.To.Finished() {
 		return nil
 	}
@@ -223,7 +224,7 @@ func (l *Loop) runNotes(d *dag.DAG, u store.RunUpdate, now time.Time) []store.No
 	out := make([]store.Notification, len(ns))
 	for i := range ns {
 		out[i] = store.Notification{NotificationKey: store.NotificationKey{
-			DagID: u.DagID, RunID: u.RunID, Event: string(ev), Index: i}, Reason: reason, NextAt: now, CreatedAt: now}
+			DagID: u.DagID, RunID: u.RunID, Try: clearNumber, Event: string(ev), Index: i}, Reason: reason, NextAt: now, CreatedAt: now}
 	}
 	return out
 }
@@ -260,7 +261,11 @@ func DeadlineOf(d *dag.Deadline, r store.DagRun) (time.Time, bool) {
 
 // deadlines enqueues the alert of every held run and try past its
 // deadline, once, and returns the next deadline of a held one (zero if
-// none), at which the loop wakes.
+// none), at which the loop wakes. A run's key is its clear number (a
+// cleared run has a deadline of its own); a try that ended after its
+// deadline alerts too, so that a try ending in the tick that passes its
+// deadline is not missed. apply calls it before it ends any run, for the
+// same reason.
 func (l *Loop) deadlines(ctx context.Context, now time.Time) (time.Time, error) {
 	dl := deadlineScan{now: now, seen: l.callbacks.seen}
 	dags := l.opts.DAGs.DAGs()
@@ -272,12 +277,12 @@ func (l *Loop) deadlines(ctx context.Context, now time.Time) (time.Time, error) 
 		at, ok := DeadlineOf(d.Deadline, r)
 		reason := fmt.Sprintf("run %s not finished by its deadline %s (%s + %s)", r.RunID,
 			at.UTC().Format(time.RFC3339), d.Deadline.Reference, d.Deadline.Interval)
-		dl.check(ok, at, store.TaskKey{DagID: r.DagID, RunID: r.RunID}, 0, len(d.Deadline.Callback), reason)
+		dl.check(ok, at, store.TaskKey{DagID: r.DagID, RunID: r.RunID}, r.ClearNumber, len(d.Deadline.Callback), reason)
 	}
 	for i := range l.active.tis {
 		ti := &l.active.tis[i]
 		d := dags[ti.DagID]
-		if d == nil || !l.callbacks.hasCallbacks(d) || ti.State != store.StateRunning {
+		if d == nil || !l.callbacks.hasCallbacks(d) || !started(ti) {
 			continue
 		}
 		t := d.Task(ti.TaskID)
@@ -285,6 +290,9 @@ func (l *Loop) deadlines(ctx context.Context, now time.Time) (time.Time, error) 
 			continue
 		}
 		at := ti.StartDate.Add(t.Deadline.Interval)
+		if ti.State != store.StateRunning && !ti.EndDate.After(at) {
+			continue // ended in time; a try ended late (this tick) still alerts
+		}
 		reason := fmt.Sprintf("try %d of task %s not finished by its deadline %s (task_start + %s)", ti.TryNumber, ti.TaskID,
 			at.UTC().Format(time.RFC3339), t.Deadline.Interval)
 		dl.check(!ti.StartDate.IsZero(), at, ti.TaskKey, ti.TryNumber, len(t.Deadline.Callback), reason)

@@ -583,10 +583,14 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 		}
 		queued := now
 		worker := s.WorkerID
-		p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+		u := store.TaskUpdate{
 			Key: c.ti.TaskKey, From: []store.TaskState{c.ti.State}, To: store.StateQueued,
 			QueuedAt: &queued, WorkerID: &worker,
-		})
+		}
+		if c.ti.State == store.StateUpForRetry || c.ti.State == store.StateUpForReschedule {
+			u.DueBy = &queued // the row must be due when written, not only in this snapshot
+		}
+		p.TaskUpdates = append(p.TaskUpdates, u)
 	}
 }
 

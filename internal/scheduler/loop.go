@@ -486,7 +486,9 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	reqs := requirements(snap, as, plan.TaskUpdates)
 	for i, u := range plan.TaskUpdates {
 		if u.To == store.StateQueued {
+			due := u.DueBy
 			u = l.opts.Executor.Claim(u, snap.Now)
+			u.DueBy = due
 		}
 		u.Requires = reqs[i]
 		writes = append(writes, u)
@@ -530,13 +532,24 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 	// Callbacks of the tasks this tick has seen are written before any
 	// run ends (callbacks.go); if they cannot be, no run ends this tick.
 	noteErr := l.enqueueTaskNotes(ctx, snap.Now)
+	if _, err := l.deadlines(ctx, snap.Now); err != nil { // a deadline passed this tick alerts, though the run ends
+		noteErr = errors.Join(noteErr, err)
+	}
 	errs = append(errs, noteErr)
-	errs = append(errs, l.recordAssetEvents(ctx, snap)...) // before a run finishes
+	// Asset events too: a run that ended without them would leave the
+	// loop's sight with its events never written.
+	assetErrs := l.recordAssetEvents(ctx, snap)
+	errs = append(errs, assetErrs...)
+	holdEnds := noteErr != nil || len(assetErrs) > 0
 	for _, u := range plan.RunUpdates {
-		if tainted[runKey{u.DagID, u.RunID}] || (noteErr != nil && u.To.Finished()) {
+		if tainted[runKey{u.DagID, u.RunID}] || (holdEnds && u.To.Finished()) {
 			continue // decided on an outcome that was not written: the next tick decides again
 		}
-		u.Notify = l.runNotes(snap.DAGs[u.DagID], u, snap.Now)
+		clears := 0
+		if r := runs[runKey{u.DagID, u.RunID}]; r != nil {
+			clears = r.ClearNumber
+		}
+		u.Notify = l.runNotes(snap.DAGs[u.DagID], u, clears, snap.Now)
 		ok, err := st.UpdateRun(ctx, u)
 		if err != nil || !ok {
 			l.active.markRunsChanged() // someone else changed it: read it again

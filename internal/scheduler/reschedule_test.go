@@ -39,6 +39,9 @@ func TestRescheduledSensorsWaitWithoutSlots(t *testing.T) {
 	for _, u := range p.TaskUpdates {
 		if u.Key.TaskID == "early" && u.To == store.StateQueued {
 			from = u.From
+			if u.DueBy == nil || !u.DueBy.Equal(w.snap.Now) {
+				t.Errorf("early's claim is due by %v, want now (%v): the store must refuse it before next_retry_at", u.DueBy, w.snap.Now)
+			}
 		}
 	}
 	if got := w.apply(p); len(got) != 1 || got[0].TaskID != "early" || len(from) != 1 || from[0] != store.StateUpForReschedule {
@@ -112,4 +115,30 @@ func TestShutdownEndsASensorsProgress(t *testing.T) {
 	if !rerun || u.Pokes == nil || *u.Pokes != 0 || u.FirstPokeAt == nil || !u.FirstPokeAt.IsZero() {
 		t.Fatalf("shutdown of a sensor's poke: %+v, %v; want a rerun without its progress", u, rerun)
 	}
+}
+
+// TestRescheduledSensorOfADeadWorkerIsPokedAgain: a sensor waiting
+// up_for_reschedule holds no process and no slot, so the worker that
+// poked it last being dead (kill -9, its heartbeat stale) cannot strand
+// it: once due, any live scheduler queues it for itself, from
+// up_for_reschedule, with its progress kept.
+func TestRescheduledSensorOfADeadWorkerIsPokedAgain(t *testing.T) {
+	t.Parallel()
+	d := testDAG(t, "d", "none", "s")
+	w := newWorld(d)
+	w.addRun(d, "r", store.RunRunning, map[string]store.TaskState{"s": store.StateUpForReschedule})
+	ti := w.ti("r", "s")
+	ti.WorkerID, ti.TryNumber, ti.Pokes, ti.FirstPokeAt, ti.NextRetryAt = "dead", 1, 2, t0, t0.Add(time.Second)
+	w.snap.LiveWorkers = map[string]bool{w.snap.WorkerID: true}
+	w.snap.Now = t0.Add(time.Second)
+	p := Decide(w.snap)
+	for _, u := range p.TaskUpdates {
+		if u.Key.TaskID == "s" && u.To == store.StateQueued {
+			if u.FromWorker != nil || u.WorkerID == nil || *u.WorkerID != w.snap.WorkerID || u.Pokes != nil {
+				t.Errorf("queue of the dead worker's sensor: %+v", u)
+			}
+			return
+		}
+	}
+	t.Fatalf("the dead worker's due sensor is not queued: %+v", p.TaskUpdates)
 }

@@ -55,7 +55,9 @@ type AssetEventFilter struct {
 // Assets is what the store keeps for data-aware scheduling.
 type Assets interface {
 	// RecordAssetEvents records each event and queues it for the DAGs
-	// consumers names for its URI, in one transaction. An event from a
+	// consumers names for its URI, in one transaction; a DAG paused then
+	// is not queued (as in Airflow 3: unpaused, it does not run for events
+	// it missed). An event from a
 	// task is recorded only while that task instance is in success at
 	// SourceTry, and at most once per (task instance, try, URI): a retried
 	// write, or a second scheduler recording the same success, records

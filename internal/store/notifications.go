@@ -19,9 +19,10 @@ const (
 )
 
 // NotificationKey names one notification so that it exists once: the task
-// instance (TaskID "" for a DAG run's own callbacks and deadline), the try,
-// the event (success, failure, retry, execute, deadline) and the position
-// of the notifier in the event's list.
+// instance (TaskID "" for a DAG run's own callbacks and deadline), the try
+// (for a run's own: its ClearNumber, so each end of a cleared run is
+// notified), the event (success, failure, retry, execute, deadline) and
+// the position of the notifier in the event's list.
 type NotificationKey struct {
 	DagID, RunID, TaskID string
 	// Map is the task instance's map index + 1, as TaskKey.Map: each
@@ -60,6 +61,9 @@ type NotificationStore interface {
 	// EnqueueNotifications inserts each notification as pending, due at
 	// its NextAt, unless one with its key exists (then it is left alone):
 	// enqueueing the same event again, after a restart, adds nothing. A
+	// task's try has one end event (success, failure or retry): a
+	// notification of another end of a try that has one is not inserted,
+	// even by two schedulers at once (a unique key). A
 	// notification whose run does not exist is skipped. It returns how many
 	// it inserted.
 	EnqueueNotifications(ctx context.Context, ns []Notification) (int, error)
@@ -77,6 +81,11 @@ type NotificationStore interface {
 	// due (a pending one's NextAt, a sending one's lease end); ok is false
 	// when none is waiting.
 	NextNotificationAt(ctx context.Context) (at time.Time, ok bool, err error)
+	// PruneNotifications deletes the sent and failed notifications
+	// created before before, and returns how many: the outbox would grow
+	// forever otherwise (a pending or sending one is never pruned; a
+	// notification of a deleted run goes with it).
+	PruneNotifications(ctx context.Context, before time.Time) (int, error)
 	// ListNotifications returns the notifications of a run, by task, try,
 	// event and index.
 	ListNotifications(ctx context.Context, dagID, runID string) ([]Notification, error)

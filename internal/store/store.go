@@ -104,6 +104,10 @@ type DagRun struct {
 	QueuedAt          time.Time
 	StartDate         time.Time // zero until running
 	EndDate           time.Time // zero until finished
+	// ClearNumber counts the clears that put the finished run back to
+	// queued (Airflow 3's clear_number): each end of the run is its own,
+	// and its callbacks and deadline alert are keyed by it.
+	ClearNumber int
 }
 
 // TaskKey names one task instance. Map is the instance's map index plus
@@ -176,10 +180,15 @@ type TaskStateRow struct {
 // TaskUpdate is one conditional transition of a task instance: it applies
 // only if the row is still in one of From. Nil fields are left as they are.
 type TaskUpdate struct {
-	Key         TaskKey
-	From        []TaskState
-	FromWorker  *string // also require this owner (adopting a dead worker's try)
-	FromTry     *int    // also require this try (a stale try never writes over a newer one)
+	Key        TaskKey
+	From       []TaskState
+	FromWorker *string // also require this owner (adopting a dead worker's try)
+	FromTry    *int    // also require this try (a stale try never writes over a newer one)
+	// DueBy also requires next_retry_at to be unset or at most DueBy: the
+	// claim of an up_for_retry or up_for_reschedule task is written only
+	// once it is due, whatever snapshot the scheduler decided on (another
+	// process's older read cannot start a retry or a poke early).
+	DueBy       *time.Time
 	To          TaskState
 	IncTry      bool // try_number = try_number + 1 (the start of a try; clears end_date unless EndDate is set); none for a sensor's next poke (Pokes > 0)
 	QueuedAt    *time.Time
@@ -215,13 +224,14 @@ type TaskCondition struct {
 }
 
 // Apply returns the row u would write over ti, and whether u's conditions
-// on ti itself (From, FromWorker, FromTry) hold; Requires is not checked.
+// on ti itself (From, FromWorker, FromTry, DueBy) hold; Requires is not checked.
 // The scheduler uses it to decide on an outcome it is about to write; the
 // store's row replaces the result once written.
 func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	ok := (len(u.From) == 0 || slices.Contains(u.From, ti.State)) &&
 		(u.FromWorker == nil || *u.FromWorker == ti.WorkerID) &&
-		(u.FromTry == nil || *u.FromTry == ti.TryNumber)
+		(u.FromTry == nil || *u.FromTry == ti.TryNumber) &&
+		(u.DueBy == nil || ti.NextRetryAt.IsZero() || !ti.NextRetryAt.After(u.DueBy.UTC().Truncate(time.Microsecond)))
 	ti.State = u.To
 	ti.Version++
 	if u.IncTry {
@@ -444,7 +454,8 @@ type Store interface {
 	// ClearTasks puts the named tasks that are not queued, running or
 	// restarting back to none, grants each its retries again (max_tries =
 	// try_number + retries, as Airflow does, and infra_reruns = 0), deletes
-	// their XComs, and puts a finished run back to queued, so the scheduler
+	// their XComs, and puts a finished run back to queued (its ClearNumber
+	// + 1), so the scheduler
 	// runs them again: all in one transaction, so no downstream xcom_pull
 	// and no branch marked success by hand reads a previous try's result.
 	// A named restarting task (a running try being stopped: its executor

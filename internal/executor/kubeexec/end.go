@@ -141,6 +141,9 @@ func (f *podFollow) settle(why string) []store.TaskInstance {
 		f.cleared = true // cleared and handed out again
 		return nil
 	}
+	if !t.ownsRow(ti) {
+		return nil // a sensor's next poke, in a pod of its own: this pod's outcome was recorded
+	}
 	switch ti.State {
 	case store.StateRunning:
 		return f.failInfra(ctx, ti, why)
@@ -148,9 +151,9 @@ func (f *podFollow) settle(why string) []store.TaskInstance {
 		f.cleared = true // handed back by the pod
 	case store.StateRestarting:
 		f.cleared = true
-		w, err := x.r.Store.UpdateTaskRow(ctx, store.TaskUpdate{
-			Key: t.key, From: []store.TaskState{store.StateRestarting}, FromTry: &t.n, To: store.StateNone,
-		})
+		back := store.TaskUpdate{Key: t.key, From: []store.TaskState{store.StateRestarting}, FromTry: &t.n, To: store.StateNone}
+		scheduler.EndPokes(&back, ti) // a cleared sensor starts again, as under the local executor
+		w, err := x.r.Store.UpdateTaskRow(ctx, back)
 		if err != nil || !w.OK {
 			return nil
 		}
@@ -257,12 +260,23 @@ const saveEvery = time.Second
 // pod's log was copied into it, so a restart repeats no line.
 func (f *podFollow) positionPath() string { return f.logPath + ".pod-position" }
 
+// podPosition is the stored position with the pod whose log it is in: a
+// reschedule-mode sensor's pokes share the try's log, each from a pod of
+// its own, and a pod never starts from another's position.
+type podPosition struct {
+	Pod string `json:"pod,omitempty"`
+	kube.LogPosition
+}
+
 func (f *podFollow) loadPosition() kube.LogPosition {
-	var p kube.LogPosition
+	var p podPosition
 	if b, err := os.ReadFile(f.positionPath()); err == nil {
 		_ = json.Unmarshal(b, &p)
 	}
-	return p
+	if p.Pod != "" && p.Pod != f.t.h.Name {
+		return kube.LogPosition{} // a previous poke's pod
+	}
+	return p.LogPosition
 }
 
 // savePosition stores the position after lines were copied: at most
@@ -301,7 +315,7 @@ func (f *podFollow) stopSaving() {
 
 // writePosition writes f.pos; posMu is held.
 func (f *podFollow) writePosition() {
-	b, err := json.Marshal(f.pos)
+	b, err := json.Marshal(podPosition{Pod: f.t.h.Name, LogPosition: f.pos})
 	if err != nil || f.pos.IsZero() {
 		return
 	}

@@ -71,6 +71,24 @@ type try struct {
 	stop     context.CancelCauseFunc
 }
 
+// same reports whether t is the try numbered n whose pod handle h names.
+// A reschedule-mode sensor's pokes share a try number (a poke spends no
+// try) and each has a pod of its own: the number alone would take the
+// next poke's pod for the previous one's.
+func (t *try) same(n int, h Handle) bool {
+	return t.n == n && t.h.Namespace == h.Namespace && t.h.Name == h.Name
+}
+
+// ownsRow reports whether ti is still t's try: its number, and a handle
+// naming t's pod (a later poke of the same try names another).
+func (t *try) ownsRow(ti store.TaskInstance) bool {
+	if ti.TryNumber != t.n {
+		return false
+	}
+	h, err := DecodeHandle(ti.Handle)
+	return err != nil || t.same(ti.TryNumber, h) // no pod handle: nothing says it is another pod's
+}
+
 // New loads the pod template; Start connects.
 func New(o Options) (*Executor, error) {
 	if o.Parallelism <= 0 {
@@ -225,7 +243,7 @@ func (x *Executor) track(ti store.TaskInstance, fresh bool) {
 		return
 	}
 	x.mu.Lock()
-	if cur := x.tries[ti.TaskKey]; cur != nil && cur.n == ti.TryNumber {
+	if cur := x.tries[ti.TaskKey]; cur != nil && cur.same(ti.TryNumber, h) {
 		x.mu.Unlock()
 		return
 	}

@@ -328,7 +328,7 @@ func (f *podFollow) checkRow(ctx context.Context) (linger bool) {
 	h := f.t.h
 	ownedByPod := ti.Hostname == h.Name
 	switch {
-	case ti.State != store.StateRunning || ti.TryNumber != f.t.n:
+	case ti.State != store.StateRunning || !f.t.ownsRow(ti):
 		if f.logs != nil {
 			return true
 		}

@@ -133,6 +133,18 @@ func ParseCheck(v any) (Check, error) {
 	return c, nil
 }
 
+// checkResponseCheck vets a response_check as the DAG file is loaded
+// (`dags validate`): a bad json_path, regex, status or key is an error at
+// its line. One holding a template is left to the try, after rendering.
+func checkResponseCheck(v any) error {
+	b, err := json.Marshal(v)
+	if err == nil && (bytes.Contains(b, []byte("{{")) || bytes.Contains(b, []byte("{%"))) {
+		return nil
+	}
+	_, err = ParseCheck(v) // a value JSON cannot encode is ParseCheck's to judge
+	return err
+}
+
 // parsePath reads json_path, equals and exists.
 func (c *Check) parsePath(m map[string]any) error {
 	eq, hasEq := m["equals"]

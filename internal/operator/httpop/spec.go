@@ -41,7 +41,7 @@ var Spec = dag.OperatorSpec{
 		{Name: "data", Kind: dag.FieldAny, Templated: true,
 			Description: "GET/HEAD: query parameters (an object) or a query string; other methods: a form body (an object) or a raw body (a string)"},
 		{Name: "json", Kind: dag.FieldAny, Templated: true, Description: "any value, sent as a JSON body (not with data)"},
-		{Name: "response_check", Kind: dag.FieldAny, Templated: true,
+		{Name: "response_check", Kind: dag.FieldAny, Templated: true, Check: checkResponseCheck,
 			Description: "status (codes or classes, default 2xx), json_path with equals or exists, regex the body must match"},
 		{Name: "response_filter", Kind: dag.FieldString,
 			Description: "JSONPath (RFC 9535) selecting what becomes the XCom; default: the body, as JSON when it parses"},

@@ -91,6 +91,20 @@ func TestFileSensorLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(filepath.Join(dir, "out"), true)
+	// A wildcard does not match a dotfile (nor a dot folder), as the shell's glob.
+	for _, p := range []string{".hidden.json", filepath.Join(".cache", "x.json")} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(filepath.Join(dir, "*.json"), false)
+	check(filepath.Join(dir, "?hidden.json"), false)
+	check(filepath.Join(dir, "*", "x.json"), false)
+	check(filepath.Join(dir, ".*.json"), true)
+	check(filepath.Join(dir, ".cache", "*.json"), true)
 	task.Args = map[string]any{"filepath": filepath.Join(dir, "[")}
 	if _, err := poke(t, FileSpec, filePoke, task); err == nil || !strings.Contains(err.Error(), "field filepath") {
 		t.Errorf("a bad glob: %v", err)
@@ -130,6 +144,11 @@ func TestFileSensorOverSSH(t *testing.T) {
 	}
 	check(filepath.Join(work, "*.csv"), false)
 	check(filepath.Join(work, "a b.csv"), false)
+	if err := os.WriteFile(filepath.Join(work, ".hidden.csv"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(filepath.Join(work, "*.csv"), false) // a wildcard does not match a dotfile
+	check(filepath.Join(work, ".*.csv"), true)
 	if err := os.WriteFile(filepath.Join(work, "a b.csv"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +293,9 @@ func TestExternalTaskSensor(t *testing.T) {
 	}
 }
 
-// TestSensorFieldsAreCheckedAtLoad: the loader rejects a bad mode or
-// poke_interval at the field's line.
+// TestSensorFieldsAreCheckedAtLoad: the loader rejects a bad mode,
+// poke_interval or http_sensor json_path at the field's line (a templated
+// one is left to the try).
 func TestSensorFieldsAreCheckedAtLoad(t *testing.T) {
 	t.Parallel()
 	specs := map[string]dag.OperatorSpec{}
@@ -293,10 +313,21 @@ tasks:
     operator: bash_sensor
     command: "true"
     poke_interval: 0s
+  - id: c
+    operator: http_sensor
+    endpoint: /status
+    response_check: {json_path: "$.status[", equals: ready}
+  - id: templated
+    operator: http_sensor
+    response_check: {json_path: "{{ params.path }}"}
 `), dag.LoadOptions{Operators: specs})
-	for _, want := range []string{"s.yaml:7", "want poke or reschedule", "s.yaml:11", "poke_interval must be more than 0"} {
+	for _, want := range []string{"s.yaml:7", "want poke or reschedule", "s.yaml:11", "poke_interval must be more than 0",
+		`s.yaml:15:21: tasks[c].response_check: response_check.json_path: "$.status[" is not a JSONPath`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("load error %v, want one saying %q", err, want)
 		}
+	}
+	if err != nil && strings.Contains(err.Error(), "tasks[templated]") {
+		t.Errorf("a templated response_check is checked before rendering: %v", err)
 	}
 }

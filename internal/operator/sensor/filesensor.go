@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/operator"
@@ -43,13 +44,18 @@ func filePoke(sp dag.OperatorSpec) PokeFunc {
 }
 
 // LocalFileExists reports whether a file matches pattern, or a matching
-// folder holds a file at any depth (Airflow's FileSensor).
+// folder holds a file at any depth (Airflow's FileSensor). As the shell's
+// and Python's glob, a wildcard does not match a name starting with a dot
+// unless the pattern's part starts with one.
 func LocalFileExists(pattern string) (bool, error) {
 	matches, err := filepath.Glob(pattern)
 	if err != nil {
 		return false, fmt.Errorf("field filepath: %q: %w", pattern, err)
 	}
 	for _, m := range matches {
+		if hiddenByWildcard(pattern, m) {
+			continue
+		}
 		info, err := os.Stat(m)
 		if err != nil {
 			continue // gone since the glob, or a dangling link
@@ -62,6 +68,24 @@ func LocalFileExists(pattern string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// hiddenByWildcard reports whether match has a name starting with a dot
+// where pattern's part at the same place does not: a match the shell's
+// glob would not give.
+func hiddenByWildcard(pattern, match string) bool {
+	sep := string(filepath.Separator)
+	ps := strings.Split(filepath.Clean(pattern), sep)
+	ms := strings.Split(filepath.Clean(match), sep)
+	if len(ps) != len(ms) { // ".." in a pattern: judge the last part only
+		ps, ms = ps[len(ps)-1:], ms[len(ms)-1:]
+	}
+	for i, m := range ms {
+		if strings.HasPrefix(m, ".") && !strings.HasPrefix(ps[i], ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // errFound stops a walk at the first file.

@@ -2,6 +2,8 @@ package sensor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -14,8 +16,12 @@ import (
 // yet. Its timeout is the sensor's; request_timeout bounds one request.
 var HTTPSpec = spec("http_sensor",
 	"Wait until an HTTP request through an http connection gets a response that passes response_check "+
-		"(status list, json_path, regex); a refused response means not yet, a transport error fails the try.",
+		"(status list, json_path, regex); a refused response or a 404 means not yet; another HTTP error status "+
+		"(401, 403, 500...) or a transport error fails the try (skips it with soft_fail).",
 	httpFields()...)
+
+// defaultWaitOn is Airflow's HttpSensor response_error_codes_allowlist.
+var defaultWaitOn = []int{404}
 
 // httpFields are the http operator's fields a request needs.
 func httpFields() []dag.FieldSpec {
@@ -29,18 +35,27 @@ func httpFields() []dag.FieldSpec {
 		}
 		out = append(out, f)
 	}
-	return out
+	return append(out, dag.FieldSpec{Name: "response_error_codes_allowlist", Kind: dag.FieldIntList, Default: defaultWaitOn,
+		Description: "HTTP error statuses that mean not yet (Airflow's HttpSensor); any other error status response_check does not accept fails the try"})
 }
 
-// httpPoke sends the request once through the http operator's code.
+// httpPoke sends the request once through the http operator's code. An
+// HTTP error status fails the try as Airflow's HttpSensor does, or skips
+// it with soft_fail.
 func httpPoke(sp dag.OperatorSpec) PokeFunc {
 	return func(ctx context.Context, t *operator.Task) (bool, error) {
+		f := operator.FieldsOf(sp, t.Args)
 		args := maps.Clone(t.Args)
 		delete(args, "timeout")
-		args["timeout"] = operator.FieldsOf(sp, t.Args).Duration("request_timeout").String()
+		args["timeout"] = f.Duration("request_timeout").String()
 		delete(args, "request_timeout")
 		req := *t
 		req.Args = args
-		return httpop.Probe(ctx, &req)
+		ok, err := httpop.Probe(ctx, &req, f.Ints("response_error_codes_allowlist"))
+		var status *httpop.StatusError
+		if errors.As(err, &status) && f.Bool("soft_fail") {
+			return false, fmt.Errorf("%w: %w (soft_fail)", operator.ErrSkip, err)
+		}
+		return ok, err
 	}
 }

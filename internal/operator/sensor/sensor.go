@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -94,6 +95,7 @@ func Run(ctx context.Context, t *operator.Task, c Config, poke PokeFunc, now Clo
 	if c.Reschedule && !t.FirstPokeAt.IsZero() {
 		started, pokes = t.FirstPokeAt, t.Pokes
 	}
+	t = noteOnce(t)
 	for {
 		pokes++
 		ok, err := poke(ctx, t)
@@ -117,6 +119,22 @@ func Run(ctx context.Context, t *operator.Task, c Config, poke PokeFunc, now Clo
 			return operator.Result{}, err
 		}
 	}
+}
+
+// noteOnce returns t whose NoteHandle writes only the first handle: a
+// poke-mode sensor that runs a process at each poke (bash_sensor) notes
+// one handle line per try in its log, not one per poke. Recovery finds
+// the later pokes' processes by their TryID (process.KillTagged) and by
+// the handle saved to the row.
+func noteOnce(t *operator.Task) *operator.Task {
+	if t.NoteHandle == nil {
+		return t
+	}
+	c := *t
+	var once sync.Once
+	note := t.NoteHandle
+	c.NoteHandle = func(h []byte) { once.Do(func() { note(h) }) }
+	return &c
 }
 
 // timedOut is the end of a sensor whose timeout passed: skipped with
@@ -145,7 +163,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 // NextInterval is the wait after poke number pokes (1 for the first),
 // Airflow's _get_next_poke_interval: poke_interval, or with
 // exponential_backoff a wait in [m, 2m) where m = poke_interval ×
-// 2^(pokes-2) (at least a second, or poke_interval if shorter), the point
+// 2^(pokes-2) in whole seconds (at least a second, or poke_interval if
+// shorter), so the first wait is about half poke_interval; the point
 // in that range a hash of the sensor, its first poke and pokes (the same
 // after a restart), bounded by what is left of the timeout and by
 // max_wait.
@@ -157,8 +176,12 @@ func NextInterval(c Config, id string, started time.Time, pokes int, elapsed tim
 	exp := math.Ldexp(float64(c.Interval), pokes-2)
 	m := time.Duration(math.MaxInt64 / 2)
 	if exp < float64(m) {
-		m = max(time.Duration(exp), floor)
+		m = time.Duration(exp)
 	}
+	if m >= time.Second {
+		m = m.Truncate(time.Second) // Airflow's int(): whole seconds
+	}
+	m = max(m, floor)
 	sum := sha1.Sum(fmt.Appendf(nil, "%s#%s#%d", id, started.UTC().Format(time.RFC3339Nano), pokes))
 	jitter := time.Duration(binary.BigEndian.Uint64(sum[:8]) % uint64(m))
 	d := m + jitter

@@ -3,6 +3,8 @@ package sensor
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,14 @@ func TestNextInterval(t *testing.T) {
 	}
 	if got := NextInterval(back, "d#t", start, 500, 0); got <= 0 || got > back.Timeout {
 		t.Errorf("poke 500: %s, want within the timeout", got)
+	}
+	// m is whole seconds (Airflow's int()): poke_interval 3s waits in
+	// [1s, 2s) after the first poke, not [1.5s, 3s).
+	odd := Config{Interval: 3 * time.Second, Timeout: time.Hour, Backoff: true}
+	for _, id := range []string{"d#a", "d#b", "d#c", "d#d", "d#e", "d#f", "d#g", "d#h"} {
+		if got := NextInterval(odd, id, start, 1, 0); got < time.Second || got >= 2*time.Second {
+			t.Errorf("%s, poke_interval 3s, first wait %s, want in [1s, 2s)", id, got)
+		}
 	}
 	short := Config{Interval: 100 * time.Millisecond, Timeout: time.Hour, Backoff: true}
 	if got := NextInterval(short, "d#t", start, 1, 0); got < 100*time.Millisecond || got >= 200*time.Millisecond {
@@ -155,5 +165,27 @@ func TestReadConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want one saying %q", err, want)
 		}
+	}
+}
+
+// TestPokeModeNotesOneHandlePerTry: a poke-mode bash_sensor runs a real
+// process at each poke, but the try's log gets one handle line, not one
+// per poke.
+func TestPokeModeNotesOneHandlePerTry(t *testing.T) {
+	t.Parallel()
+	task, _ := newTask(t, map[string]any{"command": `n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ "$n" -ge 2 ]`,
+		"poke_interval": "10ms"})
+	var notes [][]byte
+	task.NoteHandle = func(h []byte) { notes = append(notes, h) }
+	s := Sensor{Spec: BashSpec, Poke: bashPoke(BashSpec)}
+	if _, err := s.Execute(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(task.DagDir, "count"))
+	if err != nil || strings.TrimSpace(string(b)) != "3" {
+		t.Fatalf("pokes: %q, %v; want 3", b, err)
+	}
+	if len(notes) != 1 {
+		t.Errorf("%d handle notes for 3 pokes, want 1", len(notes))
 	}
 }

@@ -117,10 +117,51 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 	if h.Existed, err = exists(ctx, t, h); err != nil {
 		return operator.Result{}, err
 	}
+	if err := retried(ctx, t, &h); err != nil {
+		return operator.Result{}, err
+	}
 	if err := save(ctx, t, h); err != nil {
 		return operator.Result{}, err
 	}
 	return run(ctx, t, h)
+}
+
+// retried makes a retry take the run an earlier try of this task
+// instance triggered (its trigger_run_id XCom, pushed once triggered)
+// instead of triggering a second one: it waits on that run again, or
+// with reset_dag_run clears it and waits. A cleared task lost that XCom
+// and triggers anew.
+func retried(ctx context.Context, t *operator.Task, h *handle) error {
+	if t.TryNumber < 2 || t.OwnXCom == nil {
+		return nil
+	}
+	id, ok, err := t.OwnXCom(ctx, "trigger_run_id")
+	if err != nil || !ok {
+		return err
+	}
+	runID := jsonString(id)
+	if runID == "" {
+		return nil // not a run id of ours: trigger anew
+	}
+	info, err := t.Runs.Run(ctx, h.DagID, runID)
+	if errors.Is(err, operator.ErrRunNotFound) {
+		return nil // deleted since: trigger anew
+	}
+	if err != nil && !errors.Is(err, operator.ErrDAGNotLoaded) {
+		return fmt.Errorf("read %s run %s of the earlier try: %w", h.DagID, runID, err)
+	}
+	h.RunID, h.LogicalDate = info.RunID, info.LogicalDate
+	h.Existed, h.Triggered = h.Reset, !h.Reset
+	fmt.Fprintf(t.Log, "sirocco: try %d takes %s run %s, which an earlier try triggered, instead of triggering another\n",
+		t.TryNumber, h.DagID, runID)
+	return nil
+}
+
+// jsonString is the JSON string b holds, "" when it holds none.
+func jsonString(b []byte) string {
+	var s string
+	_ = json.Unmarshal(b, &s)
+	return s
 }
 
 // exists reports whether run h.RunID of h.DagID exists.
@@ -249,6 +290,9 @@ func run(ctx context.Context, t *operator.Task, h handle) (operator.Result, erro
 	if err != nil || !h.Wait {
 		return res, err
 	}
+	if err := pushEarly(ctx, t, res); err != nil {
+		return operator.Result{}, err
+	}
 	if t.RunType == testRun {
 		// `dags test` runs its own run only: nothing here would run the
 		// triggered one, so waiting would never end.
@@ -257,6 +301,21 @@ func run(ctx context.Context, t *operator.Task, h handle) (operator.Result, erro
 		return res, nil
 	}
 	return res, wait(ctx, t, h)
+}
+
+// pushEarly pushes the result's XComs before the wait, as Airflow pushes
+// trigger_run_id as soon as the run is triggered: a failed wait leaves
+// them, and other tasks may read them meanwhile.
+func pushEarly(ctx context.Context, t *operator.Task, res operator.Result) error {
+	if t.PushXCom == nil {
+		return nil
+	}
+	for _, key := range []string{"trigger_run_id", "trigger_logical_date_iso"} {
+		if err := t.PushXCom(ctx, key, res.XComs[key]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // result pushes Airflow's XComs: trigger_run_id and
@@ -304,14 +363,37 @@ func reset(ctx context.Context, t *operator.Task, h *handle, info operator.RunIn
 		fmt.Fprintf(t.Log, "sirocco: %s run %s was cleared before the restart (reset_dag_run)\n", h.DagID, info.RunID)
 		return nil
 	}
+	requested := h.RunID
 	h.RunID, h.Clearing, h.ClearFrom, h.ClearQueuedAt = info.RunID, true, info.State, info.QueuedAt
 	if err := save(ctx, t, *h); err != nil {
 		return err
 	}
-	if err := t.Runs.Clear(ctx, h.DagID, info.RunID); err != nil {
+	err := t.Runs.Clear(ctx, h.DagID, info.RunID)
+	if errors.Is(err, operator.ErrRunNotFound) {
+		return recreate(ctx, t, h, requested)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(t.Log, "sirocco: cleared %s run %s, which existed (reset_dag_run)\n", h.DagID, info.RunID)
+	return nil
+}
+
+// recreate creates the run asked for when the existing run a reset was
+// about to clear was deleted meanwhile (a race with a delete): the try
+// then waits on a run of its own rather than failing on a run that is
+// gone. A second collision (another trigger won the race) fails the try.
+func recreate(ctx context.Context, t *operator.Task, h *handle, requested string) error {
+	fmt.Fprintf(t.Log, "sirocco: %s run %s was deleted before its clear (reset_dag_run); triggering %s\n", h.DagID, h.RunID, requested)
+	h.RunID, h.Existed, h.Clearing, h.ClearFrom, h.ClearQueuedAt = requested, false, false, "", time.Time{}
+	if err := save(ctx, t, *h); err != nil {
+		return err
+	}
+	info, err := t.Runs.Trigger(ctx, operator.TriggerRequest{DagID: h.DagID, RunID: requested, LogicalDate: h.LogicalDate, Conf: h.Conf})
+	if err != nil {
+		return fmt.Errorf("trigger %s run %s after the run to reset was deleted: %w", h.DagID, requested, err)
+	}
+	fmt.Fprintf(t.Log, "sirocco: triggered %s run %s (logical date %s)\n", h.DagID, info.RunID, info.LogicalDate.Format(time.RFC3339))
 	return nil
 }
 
@@ -340,6 +422,8 @@ func wait(ctx context.Context, t *operator.Task, h handle) error {
 		switch {
 		case errors.Is(err, operator.ErrRunNotFound):
 			return fmt.Errorf("%s run %s is gone (deleted while waiting)", h.DagID, h.RunID)
+		case errors.Is(err, operator.ErrDAGNotLoaded):
+			return fmt.Errorf("%s run %s is %s and will not run: %w", h.DagID, h.RunID, info.State, err)
 		case err != nil:
 			fmt.Fprintf(t.Log, "sirocco: cannot read %s run %s (%v); trying again\n", h.DagID, h.RunID, err)
 		case slices.Contains(h.Failed, info.State):

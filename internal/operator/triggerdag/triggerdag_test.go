@@ -24,6 +24,8 @@ type fakeRuns struct {
 	paused  bool
 	onRead  func(id string) string // the state a read returns, when set
 	trigErr error
+	// deleteOnClear deletes the run a clear is about to clear, once.
+	deleteOnClear bool
 }
 
 func newFake() *fakeRuns {
@@ -64,6 +66,13 @@ func (f *fakeRuns) Clear(_ context.Context, _, runID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "clear "+runID)
+	if f.deleteOnClear {
+		delete(f.runs, runID) // deleted by someone else just before the clear
+		f.deleteOnClear = false
+	}
+	if _, ok := f.runs[runID]; !ok {
+		return fmt.Errorf("%w: %s", operator.ErrRunNotFound, runID)
+	}
 	if x, ok := f.runs[runID]; ok && (x.State == "success" || x.State == "failed") {
 		x.State, x.QueuedAt = "queued", x.QueuedAt.Add(time.Second) // as ClearTasks requeues a finished run
 		f.runs[runID] = x
@@ -310,5 +319,31 @@ func TestResetResumedAfterTheClearDoesNotClearTwice(t *testing.T) {
 	}
 	if got := strings.Count(strings.Join(f.calls, ", "), "clear old"); got != 1 {
 		t.Errorf("calls %s: run old cleared %d times, want once", strings.Join(f.calls, ", "), got)
+	}
+}
+
+// TestResetRacingADelete: the run a reset_dag_run collided with is
+// deleted before its clear; the try triggers the run it asked for and
+// waits on it, instead of failing on a run that is gone.
+func TestResetRacingADelete(t *testing.T) {
+	f := newFake()
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	f.runs["fixed"] = operator.RunInfo{DagID: "d", RunID: "fixed", State: "success", LogicalDate: at}
+	f.deleteOnClear = true
+	var saved [][]byte
+	tk := task(f, map[string]any{"trigger_dag_id": "d", "trigger_run_id": "fixed", "logical_date": "2026-05-01",
+		"reset_dag_run": true}, &saved)
+	res, err := Operator{}.Execute(context.Background(), tk)
+	if err != nil {
+		t.Fatalf("execute: %v\n%s", err, tk.Log)
+	}
+	if got := strings.Join(f.calls, ", "); got != "save, trigger fixed, save, clear fixed, save, trigger fixed, save" {
+		t.Errorf("calls = %s", got)
+	}
+	if x, ok := f.runs["fixed"]; !ok || x.State != "queued" {
+		t.Errorf("run fixed = %+v, %v; want created again", x, ok)
+	}
+	if string(res.XComs["trigger_run_id"]) != `"fixed"` {
+		t.Errorf("XComs = %v", res.XComs)
 	}
 }

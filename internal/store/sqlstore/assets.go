@@ -34,8 +34,8 @@ func decodeExtra(s string, dst *map[string]any) error {
 	return nil
 }
 
-// RecordAssetEvents records each event and queues it for its consumers in
-// one transaction. A task's event is inserted only while its task
+// RecordAssetEvents records each event and queues it for its consumers
+// that are not paused, in one transaction. A task's event is inserted only while its task
 // instance is in success at SourceTry, and the partial unique index on
 // (source task instance, try, URI) turns a second recording into nothing.
 func (s *Store) RecordAssetEvents(ctx context.Context, evs []store.AssetEvent, consumers map[string][]string) ([]store.AssetEvent, error) {
@@ -52,8 +52,12 @@ func (s *Store) RecordAssetEvents(ctx context.Context, evs []store.AssetEvent, c
 			}
 			out = append(out, rec)
 			for _, dagID := range consumers[e.URI] {
+				// A paused consumer is not queued (Airflow 3's
+				// register_asset_change): unpaused, it does not run for
+				// what it missed.
 				_, err := s.txExec(ctx, tx, `INSERT INTO asset_dag_run_queue (target_dag_id, event_id, uri, created_at)
-					VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, dagID, rec.ID, rec.URI, s.tv(rec.Timestamp))
+					SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM dags WHERE dag_id = ? AND is_paused = ?)
+					ON CONFLICT DO NOTHING`, dagID, rec.ID, rec.URI, s.tv(rec.Timestamp), dagID, true)
 				if err != nil {
 					return fmt.Errorf("queue event of %s for %s: %w", e.URI, dagID, err)
 				}
@@ -183,7 +187,7 @@ func (s *Store) CreateAssetRun(ctx context.Context, run store.DagRun, tis []stor
 		if err := s.consumeQueue(ctx, tx, run.DagID, ids); err != nil {
 			return err
 		}
-		stmts := []stmt{{`INSERT INTO dag_runs (` + runCols + `) VALUES (` + placeholders(11) + `)`, []any{
+		stmts := []stmt{{`INSERT INTO dag_runs (` + runInsertCols + `) VALUES (` + placeholders(11) + `)`, []any{
 			run.DagID, run.RunID, string(run.RunType), string(run.State),
 			s.tv(run.LogicalDate), s.tv(run.DataIntervalStart), s.tv(run.DataIntervalEnd),
 			conf, s.tv(run.QueuedAt), s.tv(run.StartDate), s.tv(run.EndDate)}}}

@@ -8,9 +8,9 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
-// TestMapIndexMigrationKeepsRows: a database filled at schema version 11
+// TestMapIndexMigrationKeepsRows: a database filled at schema version 12
 // keeps its task instances, XComs, notifications and asset events through
-// migration 12 (SQLite rebuilds three tables), each with map index -1, and
+// migration 13 (SQLite rebuilds three tables), each with map index -1, and
 // the keys then tell map indexes apart.
 func TestMapIndexMigrationKeepsRows(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { testMapIndexMigration(t, openSQLite(t)) })
@@ -19,7 +19,7 @@ func TestMapIndexMigrationKeepsRows(t *testing.T) {
 
 func testMapIndexMigration(t *testing.T, s *sqlstore.Store) {
 	ctx := t.Context()
-	if err := s.MigrateTo(ctx, 11); err != nil {
+	if err := s.MigrateTo(ctx, 12); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []string{

@@ -75,6 +75,14 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ns []store.Notification
 				SELECT dag_id, run_id, ?, ?, ?, ?, ?, ?, ?, 0, ?, ? FROM dag_runs WHERE dag_id = ? AND run_id = ?`
 		args := []any{n.TaskID, n.Map - 1, n.Try, n.Event, n.Index, string(store.NotePending), n.Reason,
 			s.tv(n.NextAt), s.tv(n.CreatedAt), n.DagID, n.RunID}
+		if n.TaskID != "" && isEndEvent(n.Event) {
+			// One end per try: the unique index notifications_one_end
+			// makes a concurrent writer of another end wait and lose on
+			// idx 0; this makes it lose on every idx.
+			q += ` AND NOT EXISTS (SELECT 1 FROM notifications o WHERE o.dag_id = ? AND o.run_id = ? AND o.task_id = ?
+				AND o.map_index = ? AND o.try_number = ? AND o.event IN ('success', 'failure', 'retry') AND o.event <> ?)`
+			args = append(args, n.DagID, n.RunID, n.TaskID, n.Map-1, n.Try, n.Event)
+		}
 		switch {
 		case n.UnlessEndedBy.IsZero():
 		case n.TaskID == "":
@@ -98,6 +106,9 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ns []store.Notification
 	}
 	return inserted, nil
 }
+
+// isEndEvent reports whether a task's event ends its try.
+func isEndEvent(ev string) bool { return ev == "success" || ev == "failure" || ev == "retry" }
 
 // ClaimNotifications reads the due rows, then takes each by a write that
 // requires the state and attempts it read: of two workers, one wins.
@@ -172,6 +183,21 @@ func (s *Store) NextNotificationAt(ctx context.Context) (time.Time, bool, error)
 		return pending, true, nil
 	}
 	return lease, true, nil
+}
+
+// PruneNotifications deletes the delivered (sent or failed) rows created
+// before before.
+func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.exec(ctx, `DELETE FROM notifications WHERE state IN (?, ?) AND created_at < ?`,
+		string(store.NoteSent), string(store.NoteFailed), s.tv(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune notifications: %w", err)
+	}
+	return int(n), nil
 }
 
 // ListNotifications returns a run's notifications in key order.

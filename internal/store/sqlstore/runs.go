@@ -9,14 +9,19 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
-const runCols = `dag_id, run_id, run_type, state, logical_date, data_interval_start, data_interval_end,
+// runInsertCols are the columns a new run is written with; runCols, in
+// scanRun's order, those it is read with.
+const (
+	runInsertCols = `dag_id, run_id, run_type, state, logical_date, data_interval_start, data_interval_end,
 	conf, queued_at, start_date, end_date`
+	runCols = runInsertCols + `, clear_number`
+)
 
 func scanRun(sc scanner, r *store.DagRun) error {
 	var conf []byte
 	err := sc.Scan(&r.DagID, &r.RunID, (*string)(&r.RunType), (*string)(&r.State),
 		tc(&r.LogicalDate), tc(&r.DataIntervalStart), tc(&r.DataIntervalEnd),
-		&conf, tc(&r.QueuedAt), tc(&r.StartDate), tc(&r.EndDate))
+		&conf, tc(&r.QueuedAt), tc(&r.StartDate), tc(&r.EndDate), &r.ClearNumber)
 	if err != nil {
 		return err
 	}
@@ -60,7 +65,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.DagRun, tis []store.Tas
 	if err != nil {
 		return fmt.Errorf("create run %s/%s: %w", run.DagID, run.RunID, err)
 	}
-	stmts := []stmt{{`INSERT INTO dag_runs (` + runCols + `) VALUES (` + placeholders(11) + `)`, []any{
+	stmts := []stmt{{`INSERT INTO dag_runs (` + runInsertCols + `) VALUES (` + placeholders(11) + `)`, []any{
 		run.DagID, run.RunID, string(run.RunType), string(run.State),
 		s.tv(run.LogicalDate), s.tv(run.DataIntervalStart), s.tv(run.DataIntervalEnd),
 		conf, s.tv(run.QueuedAt), s.tv(run.StartDate), s.tv(run.EndDate)}}}

@@ -136,7 +136,8 @@ var tiReturning = strings.ReplaceAll(tiCols, "ti.", "")
 // to u.To, with the non-nil fields set (a pointer to the zero time clears a
 // date) and try_number incremented if u.IncTry, only if its state is in
 // u.From (any state when From is empty), its owner is u.FromWorker and its
-// try u.FromTry when those are set, and every task instance of u.Requires
+// try u.FromTry when those are set, its next_retry_at unset or at most
+// u.DueBy when that is set, and every task instance of u.Requires
 // is in its state and try.
 func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	var b strings.Builder
@@ -208,6 +209,10 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 		b.WriteString(` AND try_number = ?`)
 		args = append(args, *u.FromTry)
 	}
+	if u.DueBy != nil {
+		b.WriteString(` AND (next_retry_at IS NULL OR next_retry_at <= ?)`)
+		args = append(args, s.tp(u.DueBy))
+	}
 	for _, c := range u.Requires {
 		b.WriteString(` AND EXISTS (SELECT 1 FROM task_instances req
 			WHERE req.dag_id = ? AND req.run_id = ? AND req.task_id = ? AND req.map_index = ? AND req.state = ? AND req.try_number = ?)`)
@@ -249,7 +254,7 @@ func (s *Store) MarkTask(ctx context.Context, u store.TaskUpdate) (bool, error) 
 // end_date and next_retry_at, and loses its XComs, so neither a downstream
 // xcom_pull nor a branch marked success by hand reads a previous try's
 // result. If any task changed and the run is finished, the run goes back to
-// queued (queued_at = now, start and end dates cleared) so the scheduler
+// queued (queued_at = now, start and end dates cleared, clear_number + 1) so the scheduler
 // starts it again. All of it is one transaction; it returns how many tasks
 // changed, and an error wrapping store.ErrNotFound when the run does not
 // exist.
@@ -306,7 +311,7 @@ func (s *Store) clearTasks(ctx context.Context, dagID, runID string, retries map
 			return err
 		}
 		_, err := s.txExec(ctx, tx, `UPDATE dag_runs
-			SET state = ?, queued_at = ?, start_date = NULL, end_date = NULL
+			SET state = ?, queued_at = ?, start_date = NULL, end_date = NULL, clear_number = clear_number + 1
 			WHERE dag_id = ? AND run_id = ? AND state IN (?, ?)`,
 			string(store.RunQueued), s.tv(now), dagID, runID, string(store.RunSuccess), string(store.RunFailed))
 		if err != nil {

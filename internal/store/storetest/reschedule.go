@@ -9,6 +9,47 @@ import (
 
 func init() {
 	register("SensorReschedule", testSensorReschedule)
+	register("ClaimRequiresDue", testClaimRequiresDue)
+}
+
+// testClaimRequiresDue: a claim with DueBy of a task waiting
+// up_for_reschedule or up_for_retry applies only once next_retry_at is at
+// most DueBy, in UpdateTask, UpdateTaskRow and UpdateTasks alike, and
+// Apply agrees; a row without next_retry_at is always due.
+func testClaimRequiresDue(t *testing.T, s store.Store) {
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "sense", "retry", "plain")
+	for _, tt := range []struct {
+		task  string
+		state store.TaskState
+	}{{"sense", store.StateUpForReschedule}, {"retry", store.StateUpForRetry}} {
+		k := store.TaskKey{DagID: "d", RunID: "r", TaskID: tt.task}
+		mustUpdateTask(t, s, store.TaskUpdate{Key: k, To: tt.state, NextRetryAt: ptr(at(time.Minute))}, true)
+		claim := store.TaskUpdate{Key: k, From: []store.TaskState{tt.state}, To: store.StateQueued,
+			QueuedAt: ptr(at(30 * time.Second)), DueBy: ptr(at(30 * time.Second))}
+		if _, ok := claim.Apply(mustGetTI(t, s, k)); ok {
+			t.Errorf("%s: Apply lets an early claim through", tt.task)
+		}
+		mustUpdateTask(t, s, claim, false)
+		if w, err := s.UpdateTaskRow(t.Context(), claim); err != nil || w.OK {
+			t.Errorf("%s: UpdateTaskRow of an early claim: %+v, %v", tt.task, w, err)
+		}
+		if ws, err := s.UpdateTasks(t.Context(), []store.TaskUpdate{claim}); err != nil || ws[0].OK {
+			t.Errorf("%s: UpdateTasks of an early claim: %+v, %v", tt.task, ws, err)
+		}
+		if got := mustGetTI(t, s, k); got.State != tt.state {
+			t.Fatalf("%s: an early claim moved it to %q", tt.task, got.State)
+		}
+		claim.DueBy = ptr(at(time.Minute)) // due at exactly next_retry_at
+		if _, ok := claim.Apply(mustGetTI(t, s, k)); !ok {
+			t.Errorf("%s: Apply refuses a due claim", tt.task)
+		}
+		if ws, err := s.UpdateTasks(t.Context(), []store.TaskUpdate{claim}); err != nil || !ws[0].OK || ws[0].Row.State != store.StateQueued {
+			t.Errorf("%s: UpdateTasks of a due claim: %+v, %v", tt.task, ws, err)
+		}
+	}
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "plain"}
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: []store.TaskState{store.StateNone}, To: store.StateQueued,
+		DueBy: ptr(at(0))}, true)
 }
 
 // testSensorReschedule: a sensor's reschedule is one conditional write

@@ -22,6 +22,10 @@ ALTER TABLE xcoms ADD CONSTRAINT xcoms_dag_id_run_id_task_id_fkey FOREIGN KEY (d
 ALTER TABLE notifications DROP CONSTRAINT notifications_pkey;
 ALTER TABLE notifications ADD COLUMN map_index integer NOT NULL DEFAULT -1;
 ALTER TABLE notifications ADD PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number, event, idx);
+-- One end event per try (0012), now per instance's try.
+DROP INDEX notifications_one_end;
+CREATE UNIQUE INDEX notifications_one_end ON notifications (dag_id, run_id, task_id, map_index, try_number, idx)
+    WHERE task_id <> '' AND event IN ('success', 'failure', 'retry');
 
 ALTER TABLE asset_events ADD COLUMN source_map_index integer NOT NULL DEFAULT -1;
 DROP INDEX asset_events_source;

@@ -105,6 +105,9 @@ FROM notifications;
 DROP TABLE notifications;
 ALTER TABLE notifications_new RENAME TO notifications;
 CREATE INDEX notifications_due ON notifications (state, next_at);
+-- One end event per try (0012), now per instance's try.
+CREATE UNIQUE INDEX notifications_one_end ON notifications (dag_id, run_id, task_id, map_index, try_number, idx)
+    WHERE task_id <> '' AND event IN ('success', 'failure', 'retry');
 
 ALTER TABLE asset_events ADD COLUMN source_map_index INTEGER NOT NULL DEFAULT -1;
 DROP INDEX asset_events_source;
