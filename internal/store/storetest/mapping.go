@@ -16,6 +16,34 @@ func init() {
 	register("ExpandTaskEmptySkips", testExpandTaskEmptySkips)
 	register("MappedInstancesKeepTheirOwnXComs", testMappedInstancesKeepTheirOwnXComs)
 	register("ClearMapIndex", testClearMapIndex)
+	register("NotificationsPerMapIndex", testNotificationsPerMapIndex)
+}
+
+// testNotificationsPerMapIndex: each instance of a mapped task has its
+// own callbacks: the same event, try and notifier of two instances are two
+// notifications, and "one end per try" holds per instance.
+func testNotificationsPerMapIndex(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
+	if ok, err := s.ExpandTask(ctx, k, 2, t0); err != nil || !ok {
+		t.Fatalf("ExpandTask = %v, %v", ok, err)
+	}
+	note := func(m int, ev string) store.Notification {
+		return store.Notification{NotificationKey: store.NotificationKey{DagID: "d", RunID: "r", TaskID: "mapped", Map: m,
+			Try: 1, Event: ev}, NextAt: t0, CreatedAt: t0}
+	}
+	n, err := s.EnqueueNotifications(ctx, []store.Notification{note(1, "success"), note(2, "success")})
+	if err != nil || n != 2 {
+		t.Fatalf("success of two instances: %d enqueued, %v; want 2", n, err)
+	}
+	if n, err := s.EnqueueNotifications(ctx, []store.Notification{note(1, "failure")}); err != nil || n != 0 {
+		t.Fatalf("a second end of instance 0's try: %d enqueued, %v; want 0", n, err)
+	}
+	notes, err := s.ListNotifications(ctx, "d", "r")
+	if err != nil || len(notes) != 2 || notes[0].Map != 1 || notes[1].Map != 2 {
+		t.Fatalf("notifications = %+v, %v; want map indexes 0 and 1", notes, err)
+	}
 }
 
 // testClearMapIndex: clearing one instance of a mapped task puts it alone
