@@ -265,7 +265,8 @@ func stateName(s store.TaskState) string {
 }
 
 func (a *app) tasksRender() *cobra.Command {
-	return &cobra.Command{
+	var mapIndex int
+	cmd := &cobra.Command{
 		Use: "render DAG_ID RUN_ID TASK_ID", Short: "Show a task's rendered templated fields", Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -274,10 +275,10 @@ func (a *app) tasksRender() *cobra.Command {
 				return err
 			}
 			defer e.close()
-			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}
+			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
 			ti, err := e.st.GetTaskInstance(ctx, key)
 			if err != nil {
-				return fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+				return fmt.Errorf("task instance %s/%s/%s%s: %w", key.DagID, key.RunID, key.TaskID, mapSuffix(key), err)
 			}
 			rendered := ti.Rendered
 			if len(rendered) == 0 {
@@ -294,7 +295,7 @@ func (a *app) tasksRender() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				rendered, err = newTestRunner(e, a).Render(ctx, d, task, run, ti.TryNumber+1)
+				rendered, err = newTestRunner(e, a).Render(ctx, d, task, run, key, ti.TryNumber+1)
 				if err != nil {
 					return err
 				}
@@ -310,6 +311,8 @@ func (a *app) tasksRender() *cobra.Command {
 			return printRendered(a, secrets.MaskValue(v).(map[string]any))
 		},
 	}
+	mapIndexFlag(cmd, &mapIndex)
+	return cmd
 }
 
 func (a *app) tasksMark() *cobra.Command {

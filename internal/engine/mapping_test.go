@@ -282,4 +282,15 @@ func TestMappingExample(t *testing.T) {
 	if log := h.mapLog("mapping", runID, "report", 1, 1); !strings.Contains(log, "report 1 for us") {
 		t.Errorf("report[1]'s log:\n%s", log)
 	}
+	// tasks render --map-index: an instance renders its own element.
+	d := h.eng.Bag.DAGs()["mapping"]
+	run, err := h.st.GetRun(context.Background(), "mapping", runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := store.TaskKey{DagID: "mapping", RunID: runID, TaskID: "report"}.WithMapIndex(0)
+	js, err := h.eng.Runner.Render(context.Background(), d, d.Task("report"), run, k, 2)
+	if err != nil || !strings.Contains(string(js), "report 0 for eu") {
+		t.Errorf("Render of report[0] = %s, %v", js, err)
+	}
 }
