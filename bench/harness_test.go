@@ -81,6 +81,14 @@ type rig struct {
 // and migrates the store at dsn and runs an engine until b ends.
 func startEngine(b *testing.B, dsn string, dags map[string]string) *rig {
 	b.Helper()
+	return startEngineWith(b, dsn, dags, nil, nil)
+}
+
+// startEngineWith is startEngine with the configuration changed by tweak
+// and the engine's store wrapped by wrap (either may be nil).
+func startEngineWith(b *testing.B, dsn string, dags map[string]string, tweak func(*config.Config),
+	wrap func(*watchStore) store.Store) *rig {
+	b.Helper()
 	dir := workDir(b)
 	dagsDir := filepath.Join(dir, "dags")
 	if err := os.MkdirAll(dagsDir, 0o755); err != nil {
@@ -93,6 +101,9 @@ func startEngine(b *testing.B, dsn string, dags map[string]string) *rig {
 	}
 	cfg := config.Defaults()
 	cfg.Home, cfg.DagsFolder, cfg.DatabaseURL = dir, dagsDir, dsn
+	if tweak != nil {
+		tweak(&cfg)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	inner, err := sqlstore.Open(ctx, dsn)
@@ -106,7 +117,11 @@ func startEngine(b *testing.B, dsn string, dags map[string]string) *rig {
 		b.Fatal(err)
 	}
 	st := newWatchStore(inner)
-	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: st, Operators: all.Registry()})
+	var engStore store.Store = st
+	if wrap != nil {
+		engStore = wrap(st)
+	}
+	eng, err := engine.New(ctx, engine.Options{Config: cfg, Store: engStore, Operators: all.Registry()})
 	if err != nil {
 		cancel()
 		inner.Close()

@@ -20,6 +20,10 @@ type ClearRequest struct {
 	OnlyFailed bool
 	// DryRun computes the selection and writes nothing.
 	DryRun bool
+	// MapIndex, when set, clears only that instance of the selected
+	// mapped tasks (`--map-index`, ?map_index=); the tasks that are not
+	// mapped are left alone then.
+	MapIndex *int
 }
 
 // ClearResult says what a clear did (or, in a dry run, would do).
@@ -58,6 +62,9 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 		if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
 			continue
 		}
+		if req.MapIndex != nil && ti.MapIndex() != *req.MapIndex {
+			continue
+		}
 		if req.OnlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
 			continue
 		}
@@ -89,6 +96,17 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 		}
 	}
 	if req.DryRun {
+		return res, nil
+	}
+	if req.MapIndex != nil && *req.MapIndex >= 0 {
+		for id, r := range retries {
+			k := store.TaskKey{DagID: d.ID, RunID: req.RunID, TaskID: id}.WithMapIndex(*req.MapIndex)
+			n, err := st.ClearMapIndex(ctx, k, r, now)
+			if err != nil {
+				return res, err
+			}
+			res.Cleared += n
+		}
 		return res, nil
 	}
 	n, err := st.ClearTasks(ctx, d.ID, req.RunID, retries, now)

@@ -120,7 +120,7 @@ func (s *server) listAssetEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func assetEventOf(e store.AssetEvent) assetEventJSON {
-	j := assetEventJSON{ID: e.ID, URI: e.URI, Extra: e.Extra, SourceMapIndex: -1, Timestamp: ts(e.Timestamp),
+	j := assetEventJSON{ID: e.ID, URI: e.URI, Extra: e.Extra, SourceMapIndex: e.SourceMap - 1, Timestamp: ts(e.Timestamp),
 		SourceDagID: strOrNil(e.SourceDagID), SourceRunID: strOrNil(e.SourceRunID), SourceTaskID: strOrNil(e.SourceTaskID)}
 	if j.Extra == nil {
 		j.Extra = map[string]any{}

@@ -16,6 +16,8 @@ type clearBody struct {
 	IncludeDownstream bool     `json:"include_downstream"`
 	OnlyFailed        bool     `json:"only_failed"`
 	DryRun            bool     `json:"dry_run"`
+	// MapIndex clears one instance of the named mapped tasks.
+	MapIndex *int `json:"map_index"`
 }
 
 // taskInstanceRef is Airflow's TaskInstanceReference.
@@ -24,6 +26,7 @@ type taskInstanceRef struct {
 	DagID         string  `json:"dag_id"`
 	DagRunID      string  `json:"dag_run_id"`
 	ExecutionDate *string `json:"execution_date"`
+	MapIndex      int     `json:"map_index"`
 }
 
 // clearTaskInstances runs task instances of a run again, as `tasks clear`:
@@ -56,7 +59,7 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	res, err := actions.Clear(r.Context(), s.o.Store, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: body.TaskIDs,
-		Downstream: body.IncludeDownstream, OnlyFailed: body.OnlyFailed, DryRun: body.DryRun}, s.now())
+		Downstream: body.IncludeDownstream, OnlyFailed: body.OnlyFailed, DryRun: body.DryRun, MapIndex: body.MapIndex}, s.now())
 	if err != nil {
 		return err
 	}
@@ -74,5 +77,5 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 }
 
 func refOf(ti store.TaskInstance, run store.DagRun) taskInstanceRef {
-	return taskInstanceRef{TaskID: ti.TaskID, DagID: ti.DagID, DagRunID: ti.RunID, ExecutionDate: ts(run.LogicalDate)}
+	return taskInstanceRef{TaskID: ti.TaskID, DagID: ti.DagID, DagRunID: ti.RunID, ExecutionDate: ts(run.LogicalDate), MapIndex: ti.MapIndex()}
 }

@@ -34,7 +34,7 @@ func (s *server) getLog(w http.ResponseWriter, r *http.Request) error {
 	if try > ti.TryNumber {
 		return notFound("Log", "task %s of run %s has had %d tries; try %d has not started", ti.TaskID, ti.RunID, ti.TryNumber, try)
 	}
-	path := tasklog.Path(s.o.Config.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, try)
+	path := tasklog.MapPath(s.o.Config.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), try)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return notFound("Log", "no log file for try %d of task %s (run %s) on this server", try, ti.TaskID, ti.RunID)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -60,7 +61,7 @@ func taskInstanceOf(ti store.TaskInstance, run store.DagRun, operator string) ta
 		TaskID: ti.TaskID, DagID: ti.DagID, DagRunID: ti.RunID,
 		ExecutionDate: ts(run.LogicalDate), LogicalDate: ts(run.LogicalDate),
 		StartDate: ts(ti.StartDate), EndDate: ts(ti.EndDate), State: strOrNil(string(ti.State)),
-		TryNumber: ti.TryNumber, MapIndex: -1, MaxTries: ti.MaxTries, Hostname: ti.Hostname,
+		TryNumber: ti.TryNumber, MapIndex: ti.MapIndex(), MaxTries: ti.MaxTries, Hostname: ti.Hostname,
 		Pool: ti.Pool, PoolSlots: ti.PoolSlots, Queue: ti.Queue, PriorityWeight: ti.PriorityWeight,
 		Operator: strOrNil(operator), QueuedWhen: ts(ti.QueuedAt),
 		Pokes: ti.Pokes, FirstPokeAt: ts(ti.FirstPokeAt),
@@ -143,9 +144,18 @@ func (s *server) taskInstance(r *http.Request) (store.DagRun, store.TaskInstance
 		return run, store.TaskInstance{}, err
 	}
 	key := store.TaskKey{DagID: run.DagID, RunID: run.RunID, TaskID: r.PathValue("task_id")}
+	mapIndex, err := mapIndexParam(r)
+	if err != nil {
+		return run, store.TaskInstance{}, err
+	}
+	key = key.WithMapIndex(mapIndex)
 	ti, err := s.o.Store.GetTaskInstance(r.Context(), key)
 	if isNotFound(err) {
-		return run, ti, notFound("TaskInstance", "run %s of DAG %s has no task instance %q", key.RunID, key.DagID, key.TaskID)
+		if mapIndex >= 0 {
+			return run, ti, notFound("TaskInstance", "run %s of DAG %s has no instance %d of task %q", key.RunID, key.DagID, mapIndex, key.TaskID)
+		}
+		return run, ti, notFound("TaskInstance", "run %s of DAG %s has no task instance %q "+
+			"(an expanded mapped task's instances are named with ?map_index=N)", key.RunID, key.DagID, key.TaskID)
 	}
 	if err != nil {
 		return run, ti, fmt.Errorf("read task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
@@ -185,4 +195,18 @@ func (s *server) patchTaskInstance(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	return writeJSON(w, http.StatusOK, taskInstanceOf(ti, run, s.operatorOf(ti.DagID, ti.TaskID)))
+}
+
+// mapIndexParam reads the ?map_index= of a request naming one instance of
+// a mapped task: -1 (Airflow's "not mapped") when absent.
+func mapIndexParam(r *http.Request) (int, error) {
+	raw := r.URL.Query().Get("map_index")
+	if raw == "" {
+		return -1, nil
+	}
+	i, err := strconv.Atoi(raw)
+	if err != nil || i < -1 {
+		return 0, badRequest("map_index", "expected a map index from -1, got %q", raw)
+	}
+	return i, nil
 }

@@ -57,7 +57,7 @@ func (s *server) xcomView(r *http.Request) (xcomView, error) {
 
 // entry renders x of run.
 func (v xcomView) entry(x store.XCom, run store.DagRun) xcomJSON {
-	out := xcomJSON{Key: x.Key, DagID: x.DagID, DagRunID: x.RunID, RunID: x.RunID, TaskID: x.TaskID, MapIndex: -1,
+	out := xcomJSON{Key: x.Key, DagID: x.DagID, DagRunID: x.RunID, RunID: x.RunID, TaskID: x.TaskID, MapIndex: x.MapIndex(),
 		ExecutionDate: ts(run.LogicalDate), LogicalDate: ts(run.LogicalDate), Timestamp: ts(x.Timestamp)}
 	if v.stringify {
 		out.Value = v.secrets.Mask(x.Value)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,7 +27,7 @@ func (a *app) tasksCmd() *cobra.Command {
 }
 
 func logPathOf(e *env, ti store.TaskInstance) string {
-	return tasklog.Path(e.cfg.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber)
+	return tasklog.MapPath(e.cfg.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), ti.TryNumber)
 }
 
 func (a *app) tasksList() *cobra.Command {
@@ -100,7 +101,7 @@ func (a *app) tasksTest() *cobra.Command {
 }
 
 func (a *app) tasksLogs() *cobra.Command {
-	var try int
+	var try, mapIndex int
 	var follow bool
 	cmd := &cobra.Command{
 		Use: "logs DAG_ID RUN_ID TASK_ID", Short: "Print a try's log (default: the latest try)", Args: cobra.ExactArgs(3),
@@ -115,10 +116,10 @@ func (a *app) tasksLogs() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}
+			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
 			ti, err := st.GetTaskInstance(ctx, key)
 			if err != nil {
-				return fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+				return fmt.Errorf("task instance %s/%s/%s%s: %w", key.DagID, key.RunID, key.TaskID, mapSuffix(key), err)
 			}
 			n := ti.TryNumber
 			if try > 0 {
@@ -131,7 +132,7 @@ func (a *app) tasksLogs() *cobra.Command {
 				if n == 0 {
 					n = 1
 				}
-				path := tasklog.Path(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, n)
+				path := tasklog.MapPath(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), n)
 				done := func() bool {
 					cur, err := st.GetTaskInstance(ctx, key)
 					if err != nil {
@@ -141,7 +142,7 @@ func (a *app) tasksLogs() *cobra.Command {
 				}
 				return tasklog.Follow(path, a.stdout, done, ctx.Done())
 			}
-			path := tasklog.Path(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, n)
+			path := tasklog.MapPath(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), n)
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return fmt.Errorf("read log of try %d: %w", n, err)
@@ -152,11 +153,13 @@ func (a *app) tasksLogs() *cobra.Command {
 	}
 	cmd.Flags().IntVar(&try, "try", 0, "try number (default: latest)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing while the try runs")
+	mapIndexFlag(cmd, &mapIndex)
 	return cmd
 }
 
 func (a *app) tasksClear() *cobra.Command {
 	var tasks []string
+	var mapIndex int
 	var downstream, onlyFailed bool
 	cmd := &cobra.Command{
 		Use:   "clear DAG_ID RUN_ID",
@@ -173,8 +176,11 @@ func (a *app) tasksClear() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := actions.Clear(ctx, e.st, d, actions.ClearRequest{RunID: args[1], TaskIDs: tasks,
-				Downstream: downstream, OnlyFailed: onlyFailed}, time.Now().UTC())
+			req := actions.ClearRequest{RunID: args[1], TaskIDs: tasks, Downstream: downstream, OnlyFailed: onlyFailed}
+			if cmd.Flags().Changed("map-index") {
+				req.MapIndex = &mapIndex
+			}
+			res, err := actions.Clear(ctx, e.st, d, req, time.Now().UTC())
 			if err != nil {
 				return err
 			}
@@ -188,6 +194,7 @@ func (a *app) tasksClear() *cobra.Command {
 	cmd.Flags().StringSliceVarP(&tasks, "task", "t", nil, "task id to clear (repeatable; default all)")
 	cmd.Flags().BoolVarP(&downstream, "downstream", "d", false, "also clear what depends on the given tasks")
 	cmd.Flags().BoolVar(&onlyFailed, "only-failed", false, "only clear failed and upstream_failed tasks")
+	mapIndexFlag(cmd, &mapIndex)
 	return cmd
 }
 
@@ -219,11 +226,14 @@ func (a *app) tasksState() *cobra.Command {
 				return fmt.Errorf("task instance %s/%s/%s: %w", args[0], args[1], args[2], store.ErrNotFound)
 			}
 			t := &table{headers: []string{"task_id", "state", "try_number", "start_date", "end_date", "next_retry_at", "pokes", "hostname"}}
+			if slices.ContainsFunc(tis, func(ti store.TaskInstance) bool { return ti.Mapped() }) {
+				t.headers = slices.Insert(t.headers, 1, "map_index")
+			}
 			for _, ti := range tis {
 				if len(args) == 3 && ti.TaskID != args[2] {
 					continue
 				}
-				rec := map[string]any{"dag_id": ti.DagID, "run_id": ti.RunID, "task_id": ti.TaskID,
+				rec := map[string]any{"dag_id": ti.DagID, "run_id": ti.RunID, "task_id": ti.TaskID, "map_index": ti.MapIndex(),
 					"state": stateName(ti.State), "try_number": ti.TryNumber, "max_tries": ti.MaxTries,
 					"start_date": ti.StartDate, "end_date": ti.EndDate, "hostname": ti.Hostname,
 					"pool": ti.Pool, "queue": ti.Queue, "priority_weight": ti.PriorityWeight,
@@ -255,7 +265,8 @@ func stateName(s store.TaskState) string {
 }
 
 func (a *app) tasksRender() *cobra.Command {
-	return &cobra.Command{
+	var mapIndex int
+	cmd := &cobra.Command{
 		Use: "render DAG_ID RUN_ID TASK_ID", Short: "Show a task's rendered templated fields", Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -264,10 +275,10 @@ func (a *app) tasksRender() *cobra.Command {
 				return err
 			}
 			defer e.close()
-			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}
+			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
 			ti, err := e.st.GetTaskInstance(ctx, key)
 			if err != nil {
-				return fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+				return fmt.Errorf("task instance %s/%s/%s%s: %w", key.DagID, key.RunID, key.TaskID, mapSuffix(key), err)
 			}
 			rendered := ti.Rendered
 			if len(rendered) == 0 {
@@ -284,7 +295,7 @@ func (a *app) tasksRender() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				rendered, err = newTestRunner(e, a).Render(ctx, d, task, run, ti.TryNumber+1)
+				rendered, err = newTestRunner(e, a).Render(ctx, d, task, run, key, ti.TryNumber+1)
 				if err != nil {
 					return err
 				}
@@ -300,10 +311,13 @@ func (a *app) tasksRender() *cobra.Command {
 			return printRendered(a, secrets.MaskValue(v).(map[string]any))
 		},
 	}
+	mapIndexFlag(cmd, &mapIndex)
+	return cmd
 }
 
 func (a *app) tasksMark() *cobra.Command {
-	return &cobra.Command{
+	var mapIndex int
+	cmd := &cobra.Command{
 		Use: "mark DAG_ID RUN_ID TASK_ID success|failed|skipped", Short: "Set a task instance's state by hand",
 		Args: cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -321,15 +335,32 @@ func (a *app) tasksMark() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}
+			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
 			was, err := actions.Mark(ctx, st, key, to, time.Now().UTC())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Marked %s %s (was %s)\n", key.TaskID, to, stateName(was))
+			fmt.Fprintf(a.stdout, "Marked %s%s %s (was %s)\n", key.TaskID, mapSuffix(key), to, stateName(was))
 			return nil
 		},
 	}
+	mapIndexFlag(cmd, &mapIndex)
+	return cmd
+}
+
+// mapIndexFlag adds --map-index, naming one instance of a mapped task
+// (Airflow's --map-index); -1, the default, names a task that is not
+// mapped.
+func mapIndexFlag(cmd *cobra.Command, v *int) {
+	cmd.Flags().IntVar(v, "map-index", -1, "the instance of a mapped task (default: a task that is not mapped)")
+}
+
+// mapSuffix is " [i]" naming a mapped instance in messages, "" otherwise.
+func mapSuffix(k store.TaskKey) string {
+	if !k.Mapped() {
+		return ""
+	}
+	return fmt.Sprintf(" [%d]", k.MapIndex())
 }
 
 func printRendered(a *app, v map[string]any) error {

@@ -28,7 +28,7 @@ const (
 )
 
 func (a *app) tasksRun() *cobra.Command {
-	var try int
+	var try, mapIndex int
 	cmd := &cobra.Command{
 		Use:   "run DAG_ID RUN_ID TASK_ID --try N",
 		Short: "Run the try a Kubernetes worker pod was claimed for (the worker pod's command; as airflow tasks run)",
@@ -40,11 +40,12 @@ func (a *app) tasksRun() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return a.runPodTry(ctx, store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}, try)
+			return a.runPodTry(ctx, store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex), try)
 		},
 	}
 	cmd.Flags().IntVar(&try, "try", 0, "the try number the pod was claimed for")
 	_ = cmd.MarkFlagRequired("try")
+	mapIndexFlag(cmd, &mapIndex)
 	return cmd
 }
 
@@ -89,7 +90,7 @@ func (a *app) runPodTry(ctx context.Context, k store.TaskKey, try int) error {
 		}}
 	done := make(chan struct{})
 	followed := make(chan error, 1)
-	path := tasklog.Path(logs, k.DagID, k.RunID, k.TaskID, try)
+	path := tasklog.MapPath(logs, k.DagID, k.RunID, k.TaskID, k.MapIndex(), try)
 	go func() {
 		followed <- tasklog.Follow(path, a.stdout, func() bool {
 			select {

@@ -28,6 +28,9 @@ type Config struct {
 	DagRescan    time.Duration `yaml:"dag_dir_list_interval" env:"SIROCCO_DAG_DIR_LIST_INTERVAL" help:"how often the DAGs folder is re-read"`
 	KillGrace    time.Duration `yaml:"kill_grace" env:"SIROCCO_KILL_GRACE" help:"SIGTERM to SIGKILL delay when a task is stopped"`
 	LogLevel     string        `yaml:"log_level" env:"SIROCCO_LOG_LEVEL" help:"debug, info, warn or error"`
+	// MaxMapLength caps the instances one mapped task expands into
+	// (Airflow's [core] max_map_length): a longer list fails the task.
+	MaxMapLength int `yaml:"max_map_length" env:"SIROCCO_MAX_MAP_LENGTH" help:"most instances one mapped task may expand into"`
 	// APIToken, when set, is the bearer token every /api/v1 request but
 	// health must carry. It is a secret: Entries shows it as ***.
 	APIToken string `yaml:"api_token" env:"SIROCCO_API_TOKEN" help:"bearer token the REST API requires (needed to listen beyond loopback)" secret:"true"`
@@ -138,6 +141,7 @@ func Defaults() Config {
 		DagRescan:    5 * time.Second,
 		KillGrace:    5 * time.Second,
 		LogLevel:     "info",
+		MaxMapLength: 1024,
 		Kerberos:     Kerberos{ReinitFrequency: time.Hour, KinitPath: "kinit"},
 		Executor:     ExecutorLocal,
 		KubernetesExecutor: KubernetesExecutor{

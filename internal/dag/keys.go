@@ -107,6 +107,11 @@ var taskOnlyKeys = []keyInfo{
 	{"outlets", "Assets a success of the task updates (Airflow's outlets): asset URIs or {uri, extra} mappings; each success records one asset event per outlet, which DAGs scheduled on the asset consume.", schemaAssetRefs},
 	{"inlets", "Assets the task reads (Airflow's inlets): asset URIs or {uri, extra} mappings; shown, not used for scheduling.", schemaAssetRefs},
 	{"depends_on", "Tasks that must finish first (a task id or a list of them); naming a task group means all its last tasks (those with no downstream task in the group).", schemaDeps},
+	{"expand", "Dynamic task mapping (Airflow's expand): operator field -> a list, or {xcom: task_id, key: ...} an upstream task's XCom list; one task instance per element (several fields: their cross product). Zero elements skip the task; more than max_map_length fail it.",
+		map[string]any{"type": "object", "minProperties": 1, "additionalProperties": map[string]any{"$ref": "#/$defs/map_source"}}},
+	{"expand_kwargs", "Dynamic task mapping over mappings of fields (Airflow's expand_kwargs): a list of {field: value} mappings, or {xcom: task_id, key: ...} an upstream task's XCom list of them.",
+		map[string]any{"$ref": "#/$defs/map_source"}},
+	{"max_active_tis_per_dag", "Maximum number of instances of this task (a mapped task's included) queued or running at once across all runs of the DAG.", schemaPosInt},
 }
 
 // paramKeys are the keys of a param given as an object.

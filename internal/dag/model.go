@@ -135,6 +135,14 @@ type Task struct {
 	// try not finished Interval after it started.
 	Callbacks Callbacks
 	Deadline  *Deadline
+
+	// Expand makes the task mapped (mapping.go): one task instance per
+	// element of its lists. Nil for a task that is not mapped.
+	Expand *Expand
+	// MaxActiveTIsPerDAG bounds the instances of the task queued or
+	// running at once across all runs of the DAG (Airflow's
+	// max_active_tis_per_dag); 0 means no bound.
+	MaxActiveTIsPerDAG int
 }
 
 // TaskGroup is a set of tasks shown as one box, as Airflow's TaskGroup:

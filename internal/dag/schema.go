@@ -44,6 +44,9 @@ func Schema(ops map[string]OperatorSpec) ([]byte, error) {
 			"type":        "string",
 			"pattern":     `^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?$`,
 		},
+		"map_source": map[string]any{"oneOf": []any{map[string]any{"type": "array"},
+			map[string]any{"type": "object", "required": []any{"xcom"}, "additionalProperties": false,
+				"properties": map[string]any{"xcom": map[string]any{"type": "string"}, "key": map[string]any{"type": "string"}}}}},
 		"scalar": map[string]any{
 			"description": "A string; numbers and booleans are taken as written.",
 			"type":        []any{"string", "number", "boolean"},
@@ -147,10 +150,14 @@ func operatorSchema(name string, spec OperatorSpec) map[string]any {
 	if spec.Description != "" {
 		def["description"] = fmt.Sprintf("Operator %s: %s", name, spec.Description)
 	}
-	if len(required) > 0 {
-		def["required"] = required
-	}
 	addFieldRules(def, spec)
+	if len(required) > 0 {
+		// A mapped task may take its required fields from its lists.
+		unmapped := map[string]any{"not": map[string]any{"anyOf": []any{
+			map[string]any{"required": []any{"expand"}}, map[string]any{"required": []any{"expand_kwargs"}}}}}
+		all, _ := def["allOf"].([]any)
+		def["allOf"] = append(all, map[string]any{"if": unmapped, "then": map[string]any{"required": required}})
+	}
 	return def
 }
 

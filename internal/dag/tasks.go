@@ -256,6 +256,10 @@ func (l *loader) task(dr *draft, base Task) {
 			t.Outlets = l.assetRefs(e.val, field)
 		case e.name == "inlets":
 			t.Inlets = l.assetRefs(e.val, field)
+		case e.name == "expand" || e.name == "expand_kwargs" || e.name == "max_active_tis_per_dag":
+			if !isNull(e.val) {
+				l.mapKeys(dr, e, fields)
+			}
 		case slices.Contains(defaultArgsKeyNames, e.name):
 			if !isNull(e.val) {
 				l.common(t, e, field)
@@ -281,12 +285,13 @@ func (l *loader) task(dr *draft, base Task) {
 	}
 	if spec != nil && t.Operator != "" { // not for "BashOperator": one problem is enough
 		for _, f := range spec.Fields {
-			if _, ok := keys[f.Name]; f.Required && (!ok || isNull(keys[f.Name].val)) && !hasAirflowSpelling(dr.entries, f.Name) {
+			if _, ok := keys[f.Name]; f.Required && (!ok || isNull(keys[f.Name].val)) && !hasAirflowSpelling(dr.entries, f.Name) && !t.expanded(f.Name) {
 				l.errAt(dr.pos, dr.field, "missing required key %q (operator %q needs it)", f.Name, t.Operator)
 			}
 		}
 		l.fieldRules(dr, spec, keys)
 	}
+	l.checkMapped(dr, keys)
 }
 
 // depRefs reads a task id or a list of them into have, without duplicates.

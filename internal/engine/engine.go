@@ -111,7 +111,7 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	loopOpts := scheduler.Options{
 		Store: o.Store, DAGs: bag, Executor: sched, Clock: o.Clock, Logger: o.Logger,
 		PollInterval: cfg.PollInterval, ZombieAfter: cfg.ZombieAfter, OnlyRun: o.OnlyRun,
-		Resumable: e.canResume,
+		Resumable: e.canResume, MaxMapLength: cfg.MaxMapLength,
 	}
 	if o.Metrics != nil {
 		loopOpts.Metrics = o.Metrics
@@ -263,6 +263,9 @@ func (e *Engine) deadWorkers(ctx context.Context) (map[string]store.Worker, erro
 		if w.PID > 0 && syscall.Kill(w.PID, 0) == nil && w.PID != os.Getpid() {
 			continue // still alive (another Sirocco on this host)
 		}
+		if w.PID == os.Getpid() && executor.LiveInProcess(w.ID) {
+			continue // another engine of this process, running
+		}
 		dead[w.ID] = w
 	}
 	return dead, nil
@@ -352,6 +355,10 @@ const workerRetention = 24 * time.Hour
 // Run starts the executor, the scheduler loop and the DAG folder watcher,
 // and returns when ctx ends and every try has stopped.
 func (e *Engine) Run(ctx context.Context) error {
+	// Until Run returns, this engine's worker is alive in this process:
+	// another engine of the process (tests run several) never takes it
+	// for a gone one, though it shares their pid and host.
+	defer executor.HoldIdentity(e.Runner.WorkerID)()
 	if err := e.start(ctx); err != nil {
 		if ctx.Err() != nil {
 			// A stop asked for while starting (SIGTERM right after the

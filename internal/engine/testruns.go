@@ -86,7 +86,7 @@ func (e *Engine) noteInTryLog(ti store.TaskInstance, reason string) {
 	if ti.TryNumber < 1 {
 		return
 	}
-	path := tasklog.Path(e.Config.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber)
+	path := tasklog.MapPath(e.Config.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), ti.TryNumber)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return // no log: the try never wrote one

@@ -48,7 +48,31 @@ func (p *pendingRendered) putBack(b *[]byte) {
 // (SIROCCO_TRY_ID): made of what its claim stored (worker, task instance,
 // try number), so recovery can find them from the row alone.
 func TryID(workerID string, k store.TaskKey, try int) string {
-	return workerID + "/" + k.DagID + "/" + k.RunID + "/" + k.TaskID + "/" + strconv.Itoa(try)
+	task := k.TaskID
+	if k.Mapped() { // each instance of a mapped task has tries of its own
+		task += "[" + strconv.Itoa(k.MapIndex()) + "]"
+	}
+	return workerID + "/" + k.DagID + "/" + k.RunID + "/" + task + "/" + strconv.Itoa(try)
+}
+
+// inProcess holds the worker ids of the engines running in this process.
+var inProcess sync.Map
+
+// HoldIdentity records worker id as alive in this process until the
+// returned release is called (when its engine stops). Recovery takes a
+// worker of this host whose pid is its own for a previous process's (a
+// restarted container reuses pids) unless it is held here: so two engines
+// of one process never take each other's tries for a dead worker's.
+func HoldIdentity(id string) (release func()) {
+	inProcess.Store(id, true)
+	return func() { inProcess.Delete(id) }
+}
+
+// LiveInProcess reports whether worker id belongs to an engine running
+// in this process (HoldIdentity).
+func LiveInProcess(id string) bool {
+	_, ok := inProcess.Load(id)
+	return ok
 }
 
 // HandleNote starts the log line that records a local process's handle
@@ -59,7 +83,7 @@ const HandleNote = "sirocco: process handle "
 
 // NotedHandle returns the handle noted in a try's log, or nil.
 func NotedHandle(logsDir string, ti store.TaskInstance) []byte {
-	f, err := os.Open(tasklog.Path(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber))
+	f, err := os.Open(tasklog.MapPath(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), ti.TryNumber))
 	if err != nil {
 		return nil
 	}

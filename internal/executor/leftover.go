@@ -46,7 +46,7 @@ func (r *Runner) StopLeft(ctx context.Context, ti store.TaskInstance) (kind stri
 		Log: io.Discard, Mask: func(string) {}, NoteHandle: func([]byte) {},
 		SaveHandle: func(context.Context, []byte) error { return errors.New("a try being stopped saves no handle") },
 	}
-	lw, lerr := tasklog.Create(tasklog.Path(r.LogsDir, ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber))
+	lw, lerr := tasklog.Create(tasklog.MapPath(r.LogsDir, ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), ti.TryNumber))
 	if lerr == nil {
 		defer lw.Close()
 		t.Log, t.Mask = lw, lw.AddSecret

@@ -173,7 +173,7 @@ func TestRunnerRenderAndTestKeepToTheTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = "render command: line 1: template rendering stopped: execution_timeout of 300ms exceeded"
-	if _, err := e.runner.Render(context.Background(), e.d, e.d.Task("t"), run, 1); err == nil || err.Error() != want {
+	if _, err := e.runner.Render(context.Background(), e.d, e.d.Task("t"), run, store.TaskKey{DagID: e.d.ID, RunID: run.RunID, TaskID: "t"}, 1); err == nil || err.Error() != want {
 		t.Errorf("Render = %v, want %q", err, want)
 	}
 	var out strings.Builder

@@ -145,7 +145,7 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 			tasklog.Prepare(r.LogsDir, k.DagID, k.RunID, next)
 		}
 	}
-	lw := tasklog.StartThen(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, try), prepare)
+	lw := tasklog.StartThen(tasklog.MapPath(r.LogsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), try), prepare)
 	defer lw.Close()
 	lw.Printf("sirocco: starting try %d of %s (run %s) on %s", try, k.TaskID, k.RunID, r.Hostname)
 	if task == nil {
@@ -160,7 +160,7 @@ func (r *Runner) RunLoaded(ctx context.Context, ti store.TaskInstance, run store
 	// The operator is made once prepare has found it.
 	return r.runTry(ctx, tryRun{ti: ti, run: run, d: d, task: task, lw: lw,
 		timeout: task.ExecutionTimeout, rendered: &pendingRendered{},
-		prepare: func(ctx context.Context) (*prepared, error) { return r.prepare(ctx, d, task, run, try) }},
+		prepare: func(ctx context.Context) (*prepared, error) { return r.prepare(ctx, d, task, run, k, try) }},
 		func(ctx context.Context, ot *operator.Task) (operator.Result, error) {
 			if wantsPreflight(d, task) {
 				if err := r.preflight(ctx, d, task, ot); err != nil {
@@ -252,7 +252,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	}
 
 	ot := &operator.Task{
-		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber,
+		DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, TryNumber: t.ti.TryNumber, Map: k.Map,
 		LogicalDate:       t.run.LogicalDate.Format(time.RFC3339Nano),
 		DataIntervalStart: t.run.DataIntervalStart.UTC(), DataIntervalEnd: t.run.DataIntervalEnd.UTC(),
 		Params: t.params, Conf: t.run.Conf,
@@ -318,7 +318,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 	switch {
 	case runErr == nil:
 		lw.Printf("sirocco: task succeeded")
-		if err := r.pushXComs(ctx, k, res); err != nil {
+		if err := r.pushXComs(ctx, k, t.ti.TryNumber, res); err != nil {
 			lw.Printf("sirocco: %v", err)
 			return r.finishTry(ctx, t.task, t.ti, lw, t.rendered, err)
 		}
@@ -341,7 +341,7 @@ func (r *Runner) runTry(ctx context.Context, t tryRun, call func(context.Context
 // pushXComs stores the XComs of a successful try: the result's other
 // keys, then its return_value (last, as Airflow pushes it). The writes
 // are made even if the executor is shutting down.
-func (r *Runner) pushXComs(ctx context.Context, k store.TaskKey, res operator.Result) error {
+func (r *Runner) pushXComs(ctx context.Context, k store.TaskKey, try int, res operator.Result) error {
 	xs, err := xcomsOf(res)
 	if err != nil {
 		return err
@@ -351,8 +351,15 @@ func (r *Runner) pushXComs(ctx context.Context, k store.TaskKey, res operator.Re
 	now := r.Clock.Now()
 	for _, x := range xs {
 		x.TaskKey, x.Timestamp = k, now
-		if err := r.Store.SetXCom(wctx, x); err != nil {
+		// Only while the row is this try's, on this worker: a try that
+		// lost its row (cleared, marked, taken over) never writes over
+		// the current try's values nor behind a clear.
+		ok, err := r.Store.PushXCom(wctx, x, try, r.WorkerID)
+		if err != nil {
 			return fmt.Errorf("push %s: %w", x.Key, err)
+		}
+		if !ok {
+			return fmt.Errorf("push %s: try %d is no longer running on this worker: %w", x.Key, try, ErrKilled)
 		}
 	}
 	return nil
@@ -442,7 +449,7 @@ func (r *Runner) Resume(ctx context.Context, k store.TaskKey) error {
 	if err != nil {
 		return fmt.Errorf("load run: %w", err)
 	}
-	lw, err := tasklog.Create(tasklog.Path(r.LogsDir, k.DagID, k.RunID, k.TaskID, ti.TryNumber))
+	lw, err := tasklog.Create(tasklog.MapPath(r.LogsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), ti.TryNumber))
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
@@ -595,7 +602,7 @@ type prepared struct {
 
 // prepare renders the task's templated fields for one try, within the
 // template limits, until ctx ends.
-func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store.DagRun, try int) (*prepared, error) {
+func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store.DagRun, k store.TaskKey, try int) (*prepared, error) {
 	if _, ok := r.Operators[t.Operator]; !ok {
 		return nil, fmt.Errorf("unknown operator %q", t.Operator)
 	}
@@ -622,7 +629,7 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 		return template.NewContext(template.Info{
 			DagID: d.ID, RunID: run.RunID, TaskID: t.ID, Operator: t.Operator,
 			LogicalDate: run.LogicalDate, DataIntervalStart: run.DataIntervalStart, DataIntervalEnd: run.DataIntervalEnd,
-			TryNumber: try, Params: params, Conf: run.Conf, TriggeringAssetEvents: assetEvents,
+			TryNumber: try, Map: k.Map, Params: params, Conf: run.Conf, TriggeringAssetEvents: assetEvents,
 			Variables: func(key string) (string, error) {
 				v, err := vars.Get(ctx, key)
 				if err != nil {
@@ -635,7 +642,11 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 			},
 			HasTask: func(taskID string) bool { return d.Task(taskID) != nil },
 			XComPull: func(taskID, key string) (any, error) {
-				x, err := r.Store.GetXCom(ctx, store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: taskID}, key)
+				up := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: taskID}
+				if ut := d.Task(taskID); ut != nil && ut.Mapped() {
+					return r.pullMapped(ctx, up, key, func(v string) error { return carried.addFound(ctx, v, secrets) })
+				}
+				x, err := r.Store.GetXCom(ctx, up, key)
 				if errors.Is(err, store.ErrNotFound) {
 					return nil, nil
 				}
@@ -668,6 +679,11 @@ func (r *Runner) prepare(ctx context.Context, d *dag.DAG, t *dag.Task, run store
 	args := maps.Clone(t.Args)
 	if args == nil {
 		args = map[string]any{}
+	}
+	if k.Mapped() && t.Mapped() {
+		if err := r.mappedArgs(ctx, k, t, spec, args); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range spec.Fields {
 		v, ok := args[f.Name]

@@ -394,7 +394,7 @@ func TestRunnerRenderDoesNotRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, err := e.runner.Render(context.Background(), e.d, e.d.Task("t"), run, 3)
+	js, err := e.runner.Render(context.Background(), e.d, e.d.Task("t"), run, store.TaskKey{DagID: e.d.ID, RunID: run.RunID, TaskID: "t"}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

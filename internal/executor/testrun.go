@@ -20,11 +20,11 @@ func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time
 	run, _ := scheduler.NewRunRecords(d, store.RunManual, dag.Interval{Start: logical, End: logical}, conf, time.Now().UTC())
 	ctx, cancel := withExecutionTimeout(ctx, t)
 	defer cancel()
-	prep, err := r.prepare(ctx, d, t, run, 1)
+	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}
+	prep, err := r.prepare(ctx, d, t, run, k, 1)
 	if err != nil {
 		return err
 	}
-	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: t.ID}
 	// The terminal gets what the task's log would: secrets masked.
 	masked := tasklog.NewMasked(out)
 	out = masked
@@ -105,12 +105,13 @@ func showXComs(out io.Writer, res operator.Result) error {
 	return nil
 }
 
-// Render returns the JSON of the task's rendered fields for a run and try,
+// Render returns the JSON of the rendered fields of task instance k (an
+// instance of a mapped task renders its own element) for a run and try,
 // without running anything.
-func (r *Runner) Render(ctx context.Context, d *dag.DAG, t *dag.Task, run store.DagRun, try int) ([]byte, error) {
+func (r *Runner) Render(ctx context.Context, d *dag.DAG, t *dag.Task, run store.DagRun, k store.TaskKey, try int) ([]byte, error) {
 	ctx, cancel := withExecutionTimeout(ctx, t)
 	defer cancel()
-	prep, err := r.prepare(ctx, d, t, run, try)
+	prep, err := r.prepare(ctx, d, t, run, k, try)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,9 @@ const (
 	LabelTaskID    = "task_id"
 	LabelRunID     = "run_id"
 	LabelTryNumber = "try_number"
+	// LabelMapIndex names the instance of a mapped task (Airflow's
+	// map_index label); absent for a task that is not mapped.
+	LabelMapIndex = "map_index"
 	// LabelKPO is Airflow's marker of a pod operator's pod, kept so that
 	// selectors written for Airflow find Sirocco's pods too.
 	LabelKPO = "kubernetes_pod_operator"
@@ -75,6 +78,15 @@ func TryLabels(dagID, taskID, runID string, try int) map[string]string {
 		LabelKPO:       "True",
 		LabelManagedBy: ManagedBy,
 	}
+}
+
+// MapLabel adds the map_index label of map index + 1 m (0: not mapped,
+// no label) to labels and returns them.
+func MapLabel(labels map[string]string, m int) map[string]string {
+	if m > 0 {
+		labels[LabelMapIndex] = strconv.Itoa(m - 1)
+	}
+	return labels
 }
 
 // Selector is the label selector matching every label of labels.

@@ -25,7 +25,11 @@ import (
 type Task struct {
 	DagID, RunID, TaskID string
 	TryNumber            int
-	LogicalDate          string // RFC 3339, with the fraction of a second when it has one
+	// Map is the instance's map index + 1 for a mapped task (as
+	// store.TaskKey.Map), 0 otherwise: what names the remote work of one
+	// instance apart from its siblings' (pod labels).
+	Map         int
+	LogicalDate string // RFC 3339, with the fraction of a second when it has one
 	// DataIntervalStart and DataIntervalEnd are the run's data interval
 	// (UTC), as templates see them.
 	DataIntervalStart, DataIntervalEnd time.Time

@@ -171,29 +171,37 @@ func (l *Loop) recordAssetEvents(ctx context.Context, snap Snapshot) []error {
 			if len(t.Outlets) == 0 {
 				continue
 			}
-			k := store.TaskKey{DagID: run.DagID, RunID: run.RunID, TaskID: t.ID}
-			i, ok := l.active.index[k]
-			if !ok {
-				continue
+			base := store.TaskKey{DagID: run.DagID, RunID: run.RunID, TaskID: t.ID}
+			for m := 0; ; m++ { // a mapped task: the events of each instance (map index m)
+				k := base
+				if t.Mapped() {
+					k.Map = m + 1
+				} else if m > 0 {
+					break
+				}
+				i, ok := l.active.index[k]
+				if !ok {
+					break
+				}
+				ti := l.active.tis[i]
+				if ti.State != store.StateSuccess || ti.TryNumber < 1 {
+					continue
+				}
+				if try, done := a.recorded[k]; done && try == ti.TryNumber {
+					next[k] = try
+					continue
+				}
+				extra, err := l.assetExtra(ctx, k)
+				if err != nil {
+					l.opts.Logger.Warn("asset_extra XCom ignored", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID, "err", err)
+				}
+				for _, o := range t.Outlets {
+					evs = append(evs, store.AssetEvent{URI: o.URI, Extra: mergeExtra(o.Extra, extra, o.URI, t.Outlets),
+						SourceDagID: k.DagID, SourceRunID: k.RunID, SourceTaskID: k.TaskID, SourceMap: k.Map, SourceTry: ti.TryNumber,
+						Timestamp: snap.Now})
+				}
+				keys, tries = append(keys, k), append(tries, ti.TryNumber)
 			}
-			ti := l.active.tis[i]
-			if ti.State != store.StateSuccess || ti.TryNumber < 1 {
-				continue
-			}
-			if try, done := a.recorded[k]; done && try == ti.TryNumber {
-				next[k] = try
-				continue
-			}
-			extra, err := l.assetExtra(ctx, k)
-			if err != nil {
-				l.opts.Logger.Warn("asset_extra XCom ignored", "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID, "err", err)
-			}
-			for _, o := range t.Outlets {
-				evs = append(evs, store.AssetEvent{URI: o.URI, Extra: mergeExtra(o.Extra, extra, o.URI, t.Outlets),
-					SourceDagID: k.DagID, SourceRunID: k.RunID, SourceTaskID: k.TaskID, SourceTry: ti.TryNumber,
-					Timestamp: snap.Now})
-			}
-			keys, tries = append(keys, k), append(tries, ti.TryNumber)
 		}
 	}
 	a.recorded = next

@@ -170,17 +170,18 @@ const (
 // successful branch and short_circuit tasks skip or hold; nil when none.
 // task gives the DAG task at a position (nil if it left the DAG) and at
 // the position of a task id (-1 if the run has no instance of it).
-func branchGates(s Snapshot, d *dag.DAG, tis []*store.TaskInstance, task func(int) *dag.Task, at func(string) int) map[int]gate {
+func branchGates(s Snapshot, d *dag.DAG, tis []*store.TaskInstance, task func(int) *dag.Task, at func(string) []int) map[int]gate {
 	var gates map[int]gate
 	set := func(id string, g gate) {
-		i := at(id)
-		if i < 0 || gates[i] >= g {
-			return
+		for _, i := range at(id) { // every instance of a mapped task
+			if gates[i] >= g {
+				continue
+			}
+			if gates == nil {
+				gates = map[int]gate{}
+			}
+			gates[i] = g
 		}
-		if gates == nil {
-			gates = map[int]gate{}
-		}
-		gates[i] = g
 	}
 	for i, ti := range tis {
 		if ti.State != store.StateSuccess {

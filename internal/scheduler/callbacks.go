@@ -128,29 +128,29 @@ func (l *Loop) taskNotes(dags map[string]*dag.DAG, now time.Time) ([]store.Notif
 		keys = append(keys, k)
 		for i := range ns {
 			out = append(out, store.Notification{NotificationKey: store.NotificationKey{
-				DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, Try: ti.TryNumber, Event: string(ev), Index: i},
+				DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, Map: ti.Map, Try: ti.TryNumber, Event: string(ev), Index: i},
 				Reason: reason, NextAt: now, CreatedAt: now})
 		}
 	}
-	rows := l.active.tis
-	if len(c.passing) > 0 {
-		rows = append(slices.Clip(c.passing), l.active.tis...)
-	}
-	for i := range rows {
-		ti := &rows[i]
-		d := dags[ti.DagID]
-		if d == nil || !c.hasCallbacks(d) {
-			continue
-		}
-		t := d.Task(ti.TaskID)
-		if t == nil || !t.Callbacks.Any() {
-			continue
-		}
-		if started(ti) {
-			add(ti, t, dag.EventExecute, fmt.Sprintf("try %d of task %s started", ti.TryNumber, ti.TaskID))
-		}
-		if ev, ok := taskEvent(ti); ok {
-			add(ti, t, ev, taskReason(ti, ev))
+	// The rows passing through and the active ones, without copying
+	// either: the active set may hold tens of thousands of rows.
+	for _, rows := range [2][]store.TaskInstance{c.passing, l.active.tis} {
+		for i := range rows {
+			ti := &rows[i]
+			d := dags[ti.DagID]
+			if d == nil || !c.hasCallbacks(d) {
+				continue
+			}
+			t := d.Task(ti.TaskID)
+			if t == nil || !t.Callbacks.Any() {
+				continue
+			}
+			if started(ti) {
+				add(ti, t, dag.EventExecute, fmt.Sprintf("try %d of task %s started", ti.TryNumber, ti.TaskID))
+			}
+			if ev, ok := taskEvent(ti); ok {
+				add(ti, t, ev, taskReason(ti, ev))
+			}
 		}
 	}
 	return out, keys
@@ -332,7 +332,7 @@ func (s *deadlineScan) check(ok bool, at time.Time, k store.TaskKey, try, n int,
 	s.keys = append(s.keys, key)
 	for i := range n {
 		s.due = append(s.due, store.Notification{NotificationKey: store.NotificationKey{
-			DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, Try: try, Event: string(dag.EventDeadline), Index: i},
+			DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, Map: k.Map, Try: try, Event: string(dag.EventDeadline), Index: i},
 			Reason: reason, NextAt: s.now, CreatedAt: s.now, UnlessEndedBy: at})
 	}
 }

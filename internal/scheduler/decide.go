@@ -94,6 +94,9 @@ type Plan struct {
 	TaskUpdates []store.TaskUpdate
 	// Kill lists running tries to stop because their run timed out.
 	Kill []store.TaskKey
+	// Expand lists the placeholders of mapped tasks whose upstream tasks
+	// are done: the loop reads their lists and expands them (mapping.go).
+	Expand []store.TaskKey
 	// Adopt lists zombie tries whose remote work is still tracked.
 	Adopt []Adoption
 	// WakeAt is the earliest future moment a decision is due without any
@@ -123,7 +126,7 @@ func (p *Plan) wakeAt(t time.Time) {
 // decisions due at once (a run created or finished, a task skipped). A plan
 // that only queues tasks needs none: the executor wakes the loop when they end.
 func (p *Plan) needsAnotherLook() bool {
-	if len(p.CreateRuns) > 0 || len(p.AssetRuns) > 0 || len(p.RunUpdates) > 0 || len(p.Kill) > 0 || len(p.Adopt) > 0 {
+	if len(p.CreateRuns) > 0 || len(p.AssetRuns) > 0 || len(p.RunUpdates) > 0 || len(p.Kill) > 0 || len(p.Adopt) > 0 || len(p.Expand) > 0 {
 		return true
 	}
 	for _, u := range p.TaskUpdates {
@@ -137,7 +140,7 @@ func (p *Plan) needsAnotherLook() bool {
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool {
 	return len(p.CreateRuns) == 0 && len(p.AssetRuns) == 0 && len(p.RunUpdates) == 0 && len(p.TaskUpdates) == 0 && len(p.Kill) == 0 &&
-		len(p.Adopt) == 0
+		len(p.Adopt) == 0 && len(p.Expand) == 0
 }
 
 type runKey struct{ dagID, runID string }
@@ -147,27 +150,9 @@ func Decide(s Snapshot) Plan {
 	var p Plan
 	now := s.Now
 
-	byRun := make(map[runKey][]*store.TaskInstance, len(s.Runs))
+	byRun := groupByRun(s.TIs, len(s.Runs))
 	activeRuns := make(map[string]int)  // queued + running, per DAG
 	runningRuns := make(map[string]int) // running, per DAG
-	// A run's rows are usually next to each other: hash only where the run
-	// changes.
-	var cur runKey
-	var group []*store.TaskInstance
-	for i := range s.TIs {
-		ti := &s.TIs[i]
-		if i == 0 || ti.RunID != cur.runID || ti.DagID != cur.dagID {
-			if group != nil {
-				byRun[cur] = group
-			}
-			cur = runKey{ti.DagID, ti.RunID}
-			group = byRun[cur]
-		}
-		group = append(group, ti)
-	}
-	if group != nil {
-		byRun[cur] = group
-	}
 	for _, r := range s.Runs {
 		activeRuns[r.DagID]++
 		if r.State == store.RunRunning {
@@ -181,10 +166,12 @@ func Decide(s Snapshot) Plan {
 	// Slot accounting across every active run.
 	poolUsed := make(map[string]int)
 	dagTasksActive := make(map[string]int)
+	var tisActive map[taskRef]int // per task, with max_active_tis_per_dag only
 	for _, ti := range s.TIs {
 		if ti.State == store.StateQueued || ti.State == store.StateRunning {
 			poolUsed[ti.Pool] += ti.PoolSlots
 			dagTasksActive[ti.DagID]++
+			tisActive = countTIPerDAG(s, tisActive, &ti)
 		}
 	}
 
@@ -232,7 +219,7 @@ func Decide(s Snapshot) Plan {
 		candidates = append(candidates, p.evaluateRun(s, d, r, tis)...)
 	}
 
-	p.queue(s, candidates, poolUsed, dagTasksActive)
+	p.queue(s, candidates, poolUsed, dagTasksActive, tisActive)
 	return p
 }
 
@@ -260,30 +247,41 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 	for i := 0; aligned && i < len(tis); i++ {
 		aligned = tis[i].TaskID == d.Tasks[i].ID
 	}
-	var byID map[string]int
+	var byID *taskRows // a mapped task has several instances
 	if !aligned {
-		byID = make(map[string]int, len(tis))
-		for i, ti := range tis {
-			byID[ti.TaskID] = i
-		}
+		byID = indexByTask(tis)
 	}
+	var lastID string // the instances of a mapped task come one after the other
+	var lastTask *dag.Task
 	task := func(i int) *dag.Task {
 		if aligned {
 			return d.Tasks[i]
 		}
-		return d.Task(tis[i].TaskID)
+		if id := tis[i].TaskID; id != lastID || lastTask == nil {
+			lastID, lastTask = id, d.Task(id)
+		}
+		return lastTask
 	}
-	gates := branchGates(s, d, tis, task, func(id string) int {
+	// waiting counts the instances of the current mapped task that wait
+	// for a slot and were made candidates: at most FreeSlots of them can
+	// get one this tick, so the others are not even looked at.
+	var waitingTask *dag.Task
+	waiting := 0
+	wait := func(ti *store.TaskInstance, t *dag.Task) bool {
+		if !ti.Mapped() {
+			return true
+		}
+		if t != waitingTask {
+			waitingTask, waiting = t, 0
+		}
+		waiting++
+		return waiting <= s.FreeSlots
+	}
+	gates := branchGates(s, d, tis, task, func(id string) []int {
 		if byID == nil { // only runs with a successful branching task get here
-			byID = make(map[string]int, len(tis))
-			for i, ti := range tis {
-				byID[ti.TaskID] = i
-			}
+			byID = indexByTask(tis)
 		}
-		if j, ok := byID[id]; ok {
-			return j
-		}
-		return -1
+		return byID.list(id)
 	})
 	var out []candidate
 	var ups []store.TaskState
@@ -322,29 +320,32 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 				}
 			} else {
 				for _, up := range t.DependsOn {
-					if j, ok := byID[up]; ok {
-						ups = append(ups, states[j]) // an upstream added after the run began has no instance here
-					}
+					// Every instance of a mapped task; none for a task added since.
+					byID.each(up, func(j int) { ups = append(ups, states[j]) })
 				}
 			}
 			v := evaluate(t.TriggerRule, countUpstream(ups))
 			if v == ready {
 				v = s.crossRun(d, r, t, ti.TaskKey)
 			}
-			switch v {
-			case ready:
+			switch {
+			case v == ready && t.Mapped() && !ti.Mapped():
+				p.Expand = append(p.Expand, ti.TaskKey) // its lists can be read now
+			case v == ready:
 				out = append(out, candidate{ti, t, r.LogicalDate, order})
-			case markSkipped:
+			case v == markSkipped:
 				p.finish(ti, store.StateSkipped, now)
 				states[order] = store.StateSkipped
-			case markUpstreamFailed:
+			case v == markUpstreamFailed:
 				p.finish(ti, store.StateUpstreamFailed, now)
 				states[order] = store.StateUpstreamFailed
 			}
 		case store.StateScheduled:
-			out = append(out, candidate{ti, t, r.LogicalDate, order})
+			if wait(ti, t) {
+				out = append(out, candidate{ti, t, r.LogicalDate, order})
+			}
 		case store.StateUpForRetry, store.StateUpForReschedule:
-			if !now.Before(ti.NextRetryAt) {
+			if !now.Before(ti.NextRetryAt) && wait(ti, t) {
 				out = append(out, candidate{ti, t, r.LogicalDate, order})
 			} else {
 				p.wakeAt(ti.NextRetryAt)
@@ -500,26 +501,42 @@ func runOutcome(d *dag.DAG, tis []*store.TaskInstance) (bool, store.RunState) {
 
 // queue hands ready tasks slots: highest priority_weight first, then oldest
 // run, then file order; bounded by executor slots, pools and max_active_tasks.
-func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[string]int) {
-	sort.SliceStable(cands, func(i, j int) bool {
-		a, b := cands[i], cands[j]
-		if a.task.PriorityWeight != b.task.PriorityWeight {
-			return a.task.PriorityWeight > b.task.PriorityWeight
-		}
-		if !a.logical.Equal(b.logical) {
-			return a.logical.Before(b.logical)
-		}
-		return a.order < b.order
-	})
+func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[string]int, tisActive map[taskRef]int) {
+	if tisActive == nil {
+		tisActive = map[taskRef]int{}
+	}
 	free := s.FreeSlots
 	laneFree := maps.Clone(s.LaneSlots) // Decide's own count: the snapshot is read-only
-	now := s.Now
+	fits := func(c candidate, size int) bool {
+		return free > 0 && (s.Lane == nil || laneFree[s.Lane(c.ti.TaskKey)] > 0) &&
+			poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < s.DAGs[c.ti.DagID].MaxActiveTasks &&
+			(c.task.MaxActiveTIsPerDAG == 0 || tisActive[taskRef{c.ti.DagID, c.ti.TaskID}] < c.task.MaxActiveTIsPerDAG)
+	}
+	// Candidates that cannot get a slot now and already wait (scheduled,
+	// or up for retry) are set aside before the sort: slots are only taken
+	// below, never given back, so they cannot get one later in this tick
+	// either, and nothing is written for them. A mapped task of 10,000
+	// instances waiting for a DAG's 32 slots costs a pass, not a sort,
+	// per tick.
+	open := cands[:0]
+	sizes := make([]int, 0, min(len(cands), 256))
+	var sibling *store.TaskInstance // the previous waiting instance of the same mapped task
+	siblings := 0
 	for _, c := range cands {
-		lane := ""
-		if s.Lane != nil {
-			lane = s.Lane(c.ti.TaskKey)
+		// The instances of one mapped task in one run come one after the
+		// other, in map index order, alike in all that decides a slot: at
+		// most free of those already waiting can get one this tick.
+		if c.ti.Mapped() && c.ti.State != store.StateNone {
+			if sibling != nil && sibling.TaskID == c.ti.TaskID && sibling.RunID == c.ti.RunID && sibling.DagID == c.ti.DagID {
+				siblings++
+			} else {
+				siblings = 1
+			}
+			sibling = c.ti
+			if siblings > free {
+				continue
+			}
 		}
-		d := s.DAGs[c.ti.DagID]
 		size, ok := s.Pools[c.ti.Pool]
 		if !ok && c.ti.Pool == dag.DefaultPool {
 			size, ok = 128, true
@@ -528,22 +545,42 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 			p.Unschedulable = append(p.Unschedulable, Unschedulable{Key: c.ti.TaskKey, Pool: c.ti.Pool,
 				Need: c.ti.PoolSlots, Size: size, Missing: !ok})
 		}
-		fits := free > 0 && (s.Lane == nil || laneFree[lane] > 0) &&
-			poolUsed[c.ti.Pool]+c.ti.PoolSlots <= size && dagActive[c.ti.DagID] < d.MaxActiveTasks
-		if !fits {
-			if c.ti.State == store.StateNone {
-				p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
-					Key: c.ti.TaskKey, From: []store.TaskState{store.StateNone}, To: store.StateScheduled,
-				})
-			}
+		if c.ti.State != store.StateNone && !fits(c, size) {
+			continue // waits as it is: nothing to write
+		}
+		open = append(open, c)
+		sizes = append(sizes, size)
+	}
+	idx := make([]int, len(open))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := open[idx[i]], open[idx[j]]
+		if a.task.PriorityWeight != b.task.PriorityWeight {
+			return a.task.PriorityWeight > b.task.PriorityWeight
+		}
+		if !a.logical.Equal(b.logical) {
+			return a.logical.Before(b.logical)
+		}
+		return a.order < b.order
+	})
+	now := s.Now
+	for _, i := range idx {
+		c := open[i]
+		if !fits(c, sizes[i]) {
+			p.scheduled(c)
 			continue
 		}
 		free--
 		if s.Lane != nil {
-			laneFree[lane]--
+			laneFree[s.Lane(c.ti.TaskKey)]--
 		}
 		poolUsed[c.ti.Pool] += c.ti.PoolSlots
 		dagActive[c.ti.DagID]++
+		if c.task.MaxActiveTIsPerDAG > 0 {
+			tisActive[taskRef{c.ti.DagID, c.ti.TaskID}]++
+		}
 		queued := now
 		worker := s.WorkerID
 		u := store.TaskUpdate{
@@ -554,6 +591,16 @@ func (p *Plan) queue(s Snapshot, cands []candidate, poolUsed, dagActive map[stri
 			u.DueBy = &queued // the row must be due when written, not only in this snapshot
 		}
 		p.TaskUpdates = append(p.TaskUpdates, u)
+	}
+}
+
+// scheduled notes a ready task that gets no slot this tick: one that has
+// not been looked at yet goes to scheduled.
+func (p *Plan) scheduled(c candidate) {
+	if c.ti.State == store.StateNone {
+		p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
+			Key: c.ti.TaskKey, From: []store.TaskState{store.StateNone}, To: store.StateScheduled,
+		})
 	}
 }
 

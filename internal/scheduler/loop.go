@@ -88,6 +88,9 @@ type Options struct {
 	// OnNotify, when set, is called after callbacks or deadline alerts
 	// were enqueued (the Outbox's Wake).
 	OnNotify func()
+	// MaxMapLength caps the instances of one mapped task (Airflow's
+	// [core] max_map_length); 0 means dag.DefaultMaxMapLength.
+	MaxMapLength int
 }
 
 // Loop reads snapshots, asks Decide, and applies the plan. It is woken by
@@ -567,6 +570,7 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 			}
 		}
 	}
+	errs = append(errs, l.expand(ctx, snap, plan.Expand)...)
 	for _, k := range plan.Kill {
 		l.opts.Executor.Kill(k)
 	}

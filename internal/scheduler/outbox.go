@@ -195,7 +195,7 @@ func (o *Outbox) send(ctx context.Context, n store.Notification) (string, error)
 			return "", fmt.Errorf("task %s: %w", n.TaskID, errGone)
 		}
 		ev.Task, list = t, t.Callbacks.For(ev.Kind)
-		ev.TI = store.TaskInstance{TaskKey: store.TaskKey{DagID: n.DagID, RunID: n.RunID, TaskID: n.TaskID},
+		ev.TI = store.TaskInstance{TaskKey: store.TaskKey{DagID: n.DagID, RunID: n.RunID, TaskID: n.TaskID, Map: n.Map},
 			TryNumber: n.Try, State: eventState[ev.Kind]}
 		if ev.Kind == dag.EventDeadline && t.Deadline != nil {
 			list = t.Deadline.Callback
@@ -249,7 +249,7 @@ func (o *Outbox) logTail(n store.Notification) string {
 	if o.opts.LogsDir == "" {
 		return ""
 	}
-	f, err := os.Open(tasklog.Path(o.opts.LogsDir, n.DagID, n.RunID, n.TaskID, n.Try))
+	f, err := os.Open(tasklog.MapPath(o.opts.LogsDir, n.DagID, n.RunID, n.TaskID, n.Map-1, n.Try))
 	if err != nil {
 		return ""
 	}

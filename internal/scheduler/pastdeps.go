@@ -158,7 +158,7 @@ func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (
 	if l.active.runs[runKey{prev.DagID, prev.RunID}] {
 		for i := range snap.TIs {
 			if ti := &snap.TIs[i]; ti.DagID == prev.DagID && ti.RunID == prev.RunID {
-				states[ti.TaskID] = ti.State
+				addPastState(states, ti)
 			}
 		}
 		return prev, states, true, nil
@@ -167,10 +167,20 @@ func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (
 	if err != nil {
 		return store.DagRun{}, nil, false, fmt.Errorf("task instances of %s/%s: %w", prev.DagID, prev.RunID, err)
 	}
-	for _, ti := range tis {
-		states[ti.TaskID] = ti.State
+	for i := range tis {
+		addPastState(states, &tis[i])
 	}
 	return prev, states, true, nil
+}
+
+// addPastState records ti's state as its task's in the previous run: a
+// mapped task counts every instance, so any instance not done (success or
+// skipped) is the task's state.
+func addPastState(states map[string]store.TaskState, ti *store.TaskInstance) {
+	if cur, ok := states[ti.TaskID]; ok && !pastDone(cur) {
+		return
+	}
+	states[ti.TaskID] = ti.State
 }
 
 // notePastWait logs at debug, once per reason, why a task instance waits

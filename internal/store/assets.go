@@ -19,8 +19,11 @@ type AssetEvent struct {
 	SourceDagID  string
 	SourceRunID  string
 	SourceTaskID string
-	SourceTry    int
-	Timestamp    time.Time
+	// SourceMap is the source task instance's map index + 1, as
+	// TaskKey.Map (0: not mapped).
+	SourceMap int
+	SourceTry int
+	Timestamp time.Time
 }
 
 // Asset is an asset that has had at least one event.

@@ -25,9 +25,12 @@ const (
 // the position of the notifier in the event's list.
 type NotificationKey struct {
 	DagID, RunID, TaskID string
-	Try                  int
-	Event                string
-	Index                int
+	// Map is the task instance's map index + 1, as TaskKey.Map: each
+	// instance of a mapped task has its own notifications.
+	Map   int
+	Try   int
+	Event string
+	Index int
 }
 
 // Notification is one callback due (the outbox row): written once when

@@ -110,9 +110,28 @@ type DagRun struct {
 	ClearNumber int
 }
 
-// TaskKey names one task instance.
+// TaskKey names one task instance. Map is the instance's map index plus
+// one, so that the zero value (and every TaskKey literal written before
+// dynamic task mapping) names a task that is not mapped, or a mapped
+// task's placeholder before it expands: Airflow's map_index -1.
 type TaskKey struct {
 	DagID, RunID, TaskID string
+	Map                  int
+}
+
+// MapIndex returns Airflow's map_index of the instance: -1 when the task is
+// not mapped (or not expanded yet), else 0, 1, ...
+func (k TaskKey) MapIndex() int { return k.Map - 1 }
+
+// Mapped reports whether the key names one instance of an expanded mapped
+// task.
+func (k TaskKey) Mapped() bool { return k.Map > 0 }
+
+// WithMapIndex returns k naming the instance of Airflow's map index i (-1:
+// not mapped).
+func (k TaskKey) WithMapIndex(i int) TaskKey {
+	k.Map = i + 1
+	return k
 }
 
 // TaskInstance is one task of one run. TryNumber counts the tries that have
@@ -154,6 +173,7 @@ type TaskInstance struct {
 // TaskStateRow is a task instance's state alone (Store.TaskStates).
 type TaskStateRow struct {
 	RunID, TaskID string
+	Map           int // map index + 1, as TaskKey.Map
 	State         TaskState
 }
 
@@ -461,9 +481,13 @@ type Store interface {
 	// and no branch marked success by hand reads a previous try's result.
 	// A named restarting task (a running try being stopped: its executor
 	// hands it back to none) loses its XComs but keeps its state; a queued
-	// or running one keeps both. It returns how many tasks changed, and
-	// ErrNotFound for a missing run.
+	// or running one keeps both. It returns how many task instances changed (each
+	// instance of a mapped task counts), and ErrNotFound for a missing run.
 	ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error)
+	// ClearMapIndex is ClearTasks of the one instance k of a mapped task
+	// (k.Map > 0), granted retries again; its other instances are left
+	// alone, as Airflow clears a single map index.
+	ClearMapIndex(ctx context.Context, k TaskKey, retries int, now time.Time) (int, error)
 	// Heartbeat marks every running try owned by worker as alive at now.
 	Heartbeat(ctx context.Context, workerID string, now time.Time) error
 
@@ -514,6 +538,19 @@ type Store interface {
 	// ListXComs returns the XComs a task instance pushed, sorted by key;
 	// none (or no such task instance) is an empty list.
 	ListXComs(ctx context.Context, k TaskKey) ([]XCom, error)
+	// MappedXComs returns what every instance of the mapped task k names
+	// (k.Map is ignored) pushed under key, in map index order: what a
+	// downstream xcom_pull of a mapped task returns, as a list. Instances
+	// that pushed nothing are absent.
+	MappedXComs(ctx context.Context, k TaskKey, key string) ([]XCom, error)
+
+	// ExpandTask expands the placeholder of a mapped task (k with Map 0,
+	// in state none or scheduled) into n instances, map index 0..n-1, in
+	// state none, in one transaction; n = 0 skips the placeholder (Airflow
+	// skips a task mapped over an empty list). It reports whether it
+	// applied: of several schedulers racing to expand one task, exactly
+	// one wins.
+	ExpandTask(ctx context.Context, k TaskKey, n int, now time.Time) (bool, error)
 
 	// CreateConnection inserts a connection; an existing id gives ErrExists,
 	// so `connections add` never silently replaces one.

@@ -18,6 +18,17 @@ func Path(base, dagID, runID, taskID string, try int) string {
 		component("task_id=", taskID), fmt.Sprintf("attempt=%d.log", try))
 }
 
+// MapPath is Path for one instance of a mapped task: its tries' logs are
+// in a map_index=N folder of the task's log folder, as Airflow's. A map
+// index below 0 (a task that is not mapped) gives Path.
+func MapPath(base, dagID, runID, taskID string, mapIndex, try int) string {
+	if mapIndex < 0 {
+		return Path(base, dagID, runID, taskID, try)
+	}
+	return filepath.Join(base, component("dag_id=", dagID), component("run_id=", runID),
+		component("task_id=", taskID), fmt.Sprintf("map_index=%d", mapIndex), fmt.Sprintf("attempt=%d.log", try))
+}
+
 // maxName is the longest file name Linux and macOS file systems accept
 // (NAME_MAX, in bytes).
 const maxName = 255

@@ -24,6 +24,10 @@ type Info struct {
 	DagID, RunID, TaskID, Operator                  string
 	LogicalDate, DataIntervalStart, DataIntervalEnd time.Time // UTC
 	TryNumber                                       int
+	// Map is the instance's map index + 1 (store.TaskKey.Map): templates
+	// see Airflow's ti.map_index and map_index, -1 for a task that is not
+	// mapped (Map 0).
+	Map int
 	// Params are the DAG's params defaults merged with the trigger conf.
 	Params map[string]any
 	// Conf is the DAG run's conf (dag_run.conf).
@@ -97,6 +101,7 @@ func NewContext(info Info) Context {
 			"dag_id":       info.DagID,
 			"run_id":       info.RunID,
 			"try_number":   info.TryNumber,
+			"map_index":    info.Map - 1,
 			"xcom_pull":    xcom.call,
 			"task":         task,
 			"logical_date": logical,
@@ -129,6 +134,7 @@ func NewContext(info Info) Context {
 		"dag":                   dag,
 		"task":                  task,
 		"ti":                    ti,
+		"map_index":             info.Map - 1,
 		"task_instance":         ti,
 		"params":                params,
 		"dag_run":               dagRun,

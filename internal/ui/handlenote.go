@@ -38,7 +38,7 @@ func handleOf(logsDir string, ti store.TaskInstance) (handleView, string) {
 	}
 	// The note is a convenience: a log that cannot be read shows no handle
 	// rather than failing the whole task page.
-	raw, err := notedHandle(tasklog.Path(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.TryNumber))
+	raw, err := notedHandle(tasklog.MapPath(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), ti.TryNumber))
 	if err != nil || raw == nil {
 		return describeHandle(nil), ""
 	}

@@ -191,7 +191,7 @@ func sameFile(a, b os.FileInfo) bool {
 func (c *tryCache) tries(logsDir string, ti store.TaskInstance) ([]tryJSON, error) {
 	out := make([]tryJSON, 0, ti.TryNumber)
 	for n := 1; n <= ti.TryNumber; n++ {
-		path := tasklog.Path(logsDir, ti.DagID, ti.RunID, ti.TaskID, n)
+		path := tasklog.MapPath(logsDir, ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), n)
 		t := tryJSON{Try: n}
 		var sum trySummary
 		if n == ti.TryNumber {

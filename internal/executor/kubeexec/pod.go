@@ -91,6 +91,9 @@ func buildPod(template *corev1.Pod, p podParams) (*corev1.Pod, error) {
 		return nil, fmt.Errorf("worker pod of %s: no image (kubernetes_executor.image, the pod template's %s container, or executor_config.image)", p.key.TaskID, ctr.Name)
 	}
 	ctr.Command = []string{"sirocco", "tasks", "run", p.key.DagID, p.key.RunID, p.key.TaskID, "--try", strconv.Itoa(p.try)}
+	if p.key.Mapped() {
+		ctr.Command = append(ctr.Command, "--map-index", strconv.Itoa(p.key.MapIndex()))
+	}
 	ctr.Args = nil
 	ctr.Env = withSecretEnv(withEnv(ctr.Env, p.env), p.secret, p.secretEnv)
 	mergeResources(&ctr.Resources, p.override.Resources)
@@ -102,20 +105,24 @@ func buildPod(template *corev1.Pod, p podParams) (*corev1.Pod, error) {
 	}
 	pod.Spec.Tolerations = append(pod.Spec.Tolerations, p.override.Tolerations...)
 	pod.Labels = merged(pod.Labels, p.override.Labels, tryLabels(p.key, p.try))
-	pod.Annotations = merged(pod.Annotations, p.override.Annotations, map[string]string{
+	ids := map[string]string{
 		annotationPrefix + "dag-id": p.key.DagID, annotationPrefix + "run-id": p.key.RunID,
 		annotationPrefix + "task-id": p.key.TaskID, annotationPrefix + "try-number": strconv.Itoa(p.try),
-	})
+	}
+	if p.key.Mapped() {
+		ids[annotationPrefix+"map-index"] = strconv.Itoa(p.key.MapIndex())
+	}
+	pod.Annotations = merged(pod.Annotations, p.override.Annotations, ids)
 	return pod, nil
 }
 
 // tryLabels are the labels of a try's worker pod.
 func tryLabels(k store.TaskKey, try int) map[string]string {
-	return map[string]string{
+	return kube.MapLabel(map[string]string{
 		kube.LabelDagID: kube.SafeLabelValue(k.DagID), kube.LabelTaskID: kube.SafeLabelValue(k.TaskID),
 		kube.LabelRunID: kube.SafeLabelValue(k.RunID), kube.LabelTryNumber: strconv.Itoa(try),
 		LabelWorkerPod: "True", kube.LabelManagedBy: kube.ManagedBy,
-	}
+	}, k.Map)
 }
 
 // workerContainer returns the pod's worker container (base, else the

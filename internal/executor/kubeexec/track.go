@@ -36,7 +36,7 @@ var errPodGone = errors.New("the worker pod was deleted by someone else")
 // follow runs one try's pod to its end and returns the row it ended with
 // (none when Sirocco stops first: the pod runs on).
 func (x *Executor) follow(ctx context.Context, t *try) []store.TaskInstance {
-	path := tasklog.Path(x.r.LogsDir, t.key.DagID, t.key.RunID, t.key.TaskID, t.n)
+	path := tasklog.MapPath(x.r.LogsDir, t.key.DagID, t.key.RunID, t.key.TaskID, t.key.MapIndex(), t.n)
 	lw, err := tasklog.Create(path)
 	if err != nil {
 		x.r.Logger.Error("open the log of a worker pod try", "path", path, "err", err)

@@ -243,7 +243,7 @@ func TestXComTerminationMessagePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := buildPod(c, tryIdentity{"d", "r", "t", 1}, "n", "ns", nil, nil)
+	p := buildPod(c, tryIdentity{DagID: "d", RunID: "r", TaskID: "t", Try: 1}, "n", "ns", nil, nil)
 	if got := p.Spec.Containers[0].TerminationMessagePath; got != XComPath {
 		t.Errorf("terminationMessagePath %q", got)
 	}

@@ -33,7 +33,7 @@ func FuzzReadConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p := buildPod(c, tryIdentity{"d", "r", "t", 1}, name, "ns", nil, nil)
+		p := buildPod(c, tryIdentity{DagID: "d", RunID: "r", TaskID: "t", Try: 1}, name, "ns", nil, nil)
 		if p.Spec.Containers[0].Image == "" || p.Labels["try_number"] != "1" {
 			t.Fatalf("pod %+v", p)
 		}

@@ -14,10 +14,11 @@ import (
 type tryIdentity struct {
 	DagID, RunID, TaskID string
 	Try                  int
+	Map                  int // map index + 1 of a mapped task's instance
 }
 
 func (id tryIdentity) labels() map[string]string {
-	return kube.TryLabels(id.DagID, id.TaskID, id.RunID, id.Try)
+	return kube.MapLabel(kube.TryLabels(id.DagID, id.TaskID, id.RunID, id.Try), id.Map)
 }
 
 // buildPod is the pod of a try: the task's fields, the try's labels (which

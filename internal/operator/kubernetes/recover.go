@@ -193,7 +193,7 @@ func (r *run) recreate(ctx context.Context) (operator.Result, error) {
 	if err != nil {
 		return operator.Result{}, err
 	}
-	id := tryIdentity{DagID: r.t.DagID, RunID: r.t.RunID, TaskID: r.t.TaskID, Try: r.t.TryNumber}
+	id := tryIdentity{DagID: r.t.DagID, RunID: r.t.RunID, TaskID: r.t.TaskID, Try: r.t.TryNumber, Map: r.t.Map}
 	if !sameLabels(id.labels(), h.Labels) {
 		return operator.Result{}, fmt.Errorf("pod %s: the handle is not this try's (labels %v)", h.where(), h.Labels)
 	}

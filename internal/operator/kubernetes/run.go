@@ -61,7 +61,7 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 	if err != nil {
 		return operator.Result{}, err
 	}
-	id := tryIdentity{DagID: t.DagID, RunID: t.RunID, TaskID: t.TaskID, Try: t.TryNumber}
+	id := tryIdentity{DagID: t.DagID, RunID: t.RunID, TaskID: t.TaskID, Try: t.TryNumber, Map: t.Map}
 	r := newRun(t, cl, newHandle(c, cl.Settings.ConnID, ns, name, id))
 	fmt.Fprintf(t.Log, "sirocco: %s\n", cl.Settings)
 	if c.reattach {

@@ -12,11 +12,11 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
-const assetEventCols = `e.id, e.uri, e.extra, e.source_dag_id, e.source_run_id, e.source_task_id, e.source_try, e.timestamp`
+const assetEventCols = `e.id, e.uri, e.extra, e.source_dag_id, e.source_run_id, e.source_task_id, e.source_map_index, e.source_try, e.timestamp`
 
 func scanAssetEvent(sc scanner, e *store.AssetEvent) error {
 	var extra string
-	err := sc.Scan(&e.ID, &e.URI, &extra, &e.SourceDagID, &e.SourceRunID, &e.SourceTaskID, &e.SourceTry, tc(&e.Timestamp))
+	err := sc.Scan(&e.ID, &e.URI, &extra, &e.SourceDagID, &e.SourceRunID, &e.SourceTaskID, mapCol{&e.SourceMap}, &e.SourceTry, tc(&e.Timestamp))
 	if err != nil {
 		return err
 	}
@@ -97,9 +97,9 @@ func (s *Store) recordAssetEvent(ctx context.Context, tx *sql.Tx, e store.AssetE
 		}
 	}
 	err := tx.QueryRowContext(ctx, s.q(`INSERT INTO asset_events
-		(uri, extra, source_dag_id, source_run_id, source_task_id, source_try, timestamp)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`),
-		e.URI, extra, e.SourceDagID, e.SourceRunID, e.SourceTaskID, e.SourceTry, s.tv(e.Timestamp)).Scan(&e.ID)
+		(uri, extra, source_dag_id, source_run_id, source_task_id, source_map_index, source_try, timestamp)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`),
+		e.URI, extra, e.SourceDagID, e.SourceRunID, e.SourceTaskID, e.SourceMap-1, e.SourceTry, s.tv(e.Timestamp)).Scan(&e.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, false, nil
 	}
@@ -113,12 +113,12 @@ func (s *Store) recordAssetEvent(ctx context.Context, tx *sql.Tx, e store.AssetE
 // locking the row on PostgreSQL so that no clear slips in before the
 // event is written (SQLite's write transaction holds the database).
 func (s *Store) succeededAt(ctx context.Context, tx *sql.Tx, e store.AssetEvent) (bool, error) {
-	q := `SELECT 1 FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state = 'success' AND try_number = ?`
+	q := `SELECT 1 FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND state = 'success' AND try_number = ?`
 	if s.pg {
 		q += ` FOR SHARE`
 	}
 	var one int
-	err := tx.QueryRowContext(ctx, s.q(q), e.SourceDagID, e.SourceRunID, e.SourceTaskID, e.SourceTry).Scan(&one)
+	err := tx.QueryRowContext(ctx, s.q(q), e.SourceDagID, e.SourceRunID, e.SourceTaskID, e.SourceMap-1, e.SourceTry).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

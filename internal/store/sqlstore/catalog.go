@@ -214,9 +214,9 @@ func (s *Store) DeletePool(ctx context.Context, name string) error {
 // the time it was pushed. The task instance must exist: otherwise the
 // error wraps store.ErrNotFound.
 func (s *Store) SetXCom(ctx context.Context, x store.XCom) error {
-	_, err := s.exec(ctx, `INSERT INTO xcoms (`+xcomCols+`) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (dag_id, run_id, task_id, key) DO UPDATE SET value = excluded.value, pushed_at = excluded.pushed_at`,
-		x.DagID, x.RunID, x.TaskID, x.Key, x.Value, s.tv(x.Timestamp))
+	_, err := s.exec(ctx, `INSERT INTO xcoms (`+xcomCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (dag_id, run_id, task_id, map_index, key) DO UPDATE SET value = excluded.value, pushed_at = excluded.pushed_at`,
+		x.DagID, x.RunID, x.TaskID, x.MapIndex(), x.Key, x.Value, s.tv(x.Timestamp))
 	if isForeignKeyViolation(err) {
 		err = fmt.Errorf("task instance: %w", store.ErrNotFound)
 	}
@@ -236,12 +236,12 @@ func (s *Store) PushXCom(ctx context.Context, x store.XCom, try int, workerID st
 	if s.pg {
 		pushedAt, lock = "CAST(? AS timestamptz)", " FOR SHARE"
 	}
-	res, err := s.exec(ctx, `INSERT INTO xcoms (`+xcomCols+`) SELECT ?, ?, ?, ?, ?, `+pushedAt+`
-		WHERE EXISTS (SELECT 1 FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ?
+	res, err := s.exec(ctx, `INSERT INTO xcoms (`+xcomCols+`) SELECT ?, ?, ?, ?, ?, ?, `+pushedAt+`
+		WHERE EXISTS (SELECT 1 FROM task_instances WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?
 			AND state = 'running' AND try_number = ? AND worker_id = ?`+lock+`)
-		ON CONFLICT (dag_id, run_id, task_id, key) DO UPDATE SET value = excluded.value, pushed_at = excluded.pushed_at`,
-		x.DagID, x.RunID, x.TaskID, x.Key, x.Value, s.tv(x.Timestamp),
-		x.DagID, x.RunID, x.TaskID, try, workerID)
+		ON CONFLICT (dag_id, run_id, task_id, map_index, key) DO UPDATE SET value = excluded.value, pushed_at = excluded.pushed_at`,
+		x.DagID, x.RunID, x.TaskID, x.MapIndex(), x.Key, x.Value, s.tv(x.Timestamp),
+		x.DagID, x.RunID, x.TaskID, x.MapIndex(), try, workerID)
 	if err != nil {
 		return false, fmt.Errorf("push xcom %s/%s/%s %s of try %d: %w", x.DagID, x.RunID, x.TaskID, x.Key, try, err)
 	}
@@ -252,18 +252,18 @@ func (s *Store) PushXCom(ctx context.Context, x store.XCom, try int, workerID st
 	return ok, nil
 }
 
-const xcomCols = `dag_id, run_id, task_id, key, value, pushed_at`
+const xcomCols = `dag_id, run_id, task_id, map_index, key, value, pushed_at`
 
 func scanXCom(sc scanner, x *store.XCom) error {
-	return sc.Scan(&x.DagID, &x.RunID, &x.TaskID, &x.Key, &x.Value, tc(&x.Timestamp))
+	return sc.Scan(&x.DagID, &x.RunID, &x.TaskID, mapCol{&x.Map}, &x.Key, &x.Value, tc(&x.Timestamp))
 }
 
 // GetXCom returns the value a task pushed under key, or an error wrapping
 // store.ErrNotFound.
 func (s *Store) GetXCom(ctx context.Context, k store.TaskKey, key string) (store.XCom, error) {
 	var x store.XCom
-	err := scanXCom(s.queryRow(ctx, `SELECT `+xcomCols+` FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?`,
-		k.DagID, k.RunID, k.TaskID, key), &x)
+	err := scanXCom(s.queryRow(ctx, `SELECT `+xcomCols+` FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND key = ?`,
+		k.DagID, k.RunID, k.TaskID, k.MapIndex(), key), &x)
 	if err != nil {
 		return store.XCom{}, fmt.Errorf("get xcom %s/%s/%s %s: %w", k.DagID, k.RunID, k.TaskID, key, notFound(err))
 	}
@@ -272,8 +272,8 @@ func (s *Store) GetXCom(ctx context.Context, k store.TaskKey, key string) (store
 
 // ListXComs returns the XComs a task instance pushed, sorted by key.
 func (s *Store) ListXComs(ctx context.Context, k store.TaskKey) ([]store.XCom, error) {
-	rows, err := s.query(ctx, `SELECT `+xcomCols+` FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? ORDER BY key`,
-		k.DagID, k.RunID, k.TaskID)
+	rows, err := s.query(ctx, `SELECT `+xcomCols+` FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? ORDER BY key`,
+		k.DagID, k.RunID, k.TaskID, k.MapIndex())
 	if err != nil {
 		return nil, fmt.Errorf("list xcoms of %s/%s/%s: %w", k.DagID, k.RunID, k.TaskID, err)
 	}

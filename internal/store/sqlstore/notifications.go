@@ -9,22 +9,22 @@ import (
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
-const noteCols = `dag_id, run_id, task_id, try_number, event, idx, state, reason, attempts,
+const noteCols = `dag_id, run_id, task_id, map_index, try_number, event, idx, state, reason, attempts,
 	next_at, created_at, lease_end, claimed_by, last_error, sent_at`
 
 func scanNote(sc scanner, n *store.Notification) error {
 	var state string
-	err := sc.Scan(&n.DagID, &n.RunID, &n.TaskID, &n.Try, &n.Event, &n.Index, &state, &n.Reason, &n.Attempts,
+	err := sc.Scan(&n.DagID, &n.RunID, &n.TaskID, mapCol{&n.Map}, &n.Try, &n.Event, &n.Index, &state, &n.Reason, &n.Attempts,
 		tc(&n.NextAt), tc(&n.CreatedAt), tc(&n.LeaseEnd), &n.ClaimedBy, &n.LastError, tc(&n.SentAt))
 	n.State = store.NotificationState(state)
 	return err
 }
 
 // noteKeyWhere is the condition naming one notification.
-const noteKeyWhere = `dag_id = ? AND run_id = ? AND task_id = ? AND try_number = ? AND event = ? AND idx = ?`
+const noteKeyWhere = `dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ? AND try_number = ? AND event = ? AND idx = ?`
 
 func noteKeyArgs(k store.NotificationKey) []any {
-	return []any{k.DagID, k.RunID, k.TaskID, k.Try, k.Event, k.Index}
+	return []any{k.DagID, k.RunID, k.TaskID, k.Map - 1, k.Try, k.Event, k.Index}
 }
 
 // EnqueueNotifications inserts what is not there yet, in one transaction.
@@ -71,17 +71,17 @@ func (s *Store) updateRunNotify(ctx context.Context, u store.RunUpdate, query st
 func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ns []store.Notification) (int, error) {
 	inserted := 0
 	for _, n := range ns {
-		q := `INSERT INTO notifications (dag_id, run_id, task_id, try_number, event, idx, state, reason, attempts, next_at, created_at)
-				SELECT dag_id, run_id, ?, ?, ?, ?, ?, ?, 0, ?, ? FROM dag_runs WHERE dag_id = ? AND run_id = ?`
-		args := []any{n.TaskID, n.Try, n.Event, n.Index, string(store.NotePending), n.Reason,
+		q := `INSERT INTO notifications (dag_id, run_id, task_id, map_index, try_number, event, idx, state, reason, attempts, next_at, created_at)
+				SELECT dag_id, run_id, ?, ?, ?, ?, ?, ?, ?, 0, ?, ? FROM dag_runs WHERE dag_id = ? AND run_id = ?`
+		args := []any{n.TaskID, n.Map - 1, n.Try, n.Event, n.Index, string(store.NotePending), n.Reason,
 			s.tv(n.NextAt), s.tv(n.CreatedAt), n.DagID, n.RunID}
 		if n.TaskID != "" && isEndEvent(n.Event) {
 			// One end per try: the unique index notifications_one_end
 			// makes a concurrent writer of another end wait and lose on
 			// idx 0; this makes it lose on every idx.
 			q += ` AND NOT EXISTS (SELECT 1 FROM notifications o WHERE o.dag_id = ? AND o.run_id = ? AND o.task_id = ?
-				AND o.try_number = ? AND o.event IN ('success', 'failure', 'retry') AND o.event <> ?)`
-			args = append(args, n.DagID, n.RunID, n.TaskID, n.Try, n.Event)
+				AND o.map_index = ? AND o.try_number = ? AND o.event IN ('success', 'failure', 'retry') AND o.event <> ?)`
+			args = append(args, n.DagID, n.RunID, n.TaskID, n.Map-1, n.Try, n.Event)
 		}
 		switch {
 		case n.UnlessEndedBy.IsZero():
@@ -90,8 +90,8 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, ns []store.Notification
 			args = append(args, string(store.RunSuccess), string(store.RunFailed), s.tv(n.UnlessEndedBy))
 		default:
 			q += ` AND EXISTS (SELECT 1 FROM task_instances t WHERE t.dag_id = ? AND t.run_id = ? AND t.task_id = ?
-				AND t.try_number = ? AND (t.end_date IS NULL OR t.end_date > ?))`
-			args = append(args, n.DagID, n.RunID, n.TaskID, n.Try, s.tv(n.UnlessEndedBy))
+				AND t.map_index = ? AND t.try_number = ? AND (t.end_date IS NULL OR t.end_date > ?))`
+			args = append(args, n.DagID, n.RunID, n.TaskID, n.Map-1, n.Try, s.tv(n.UnlessEndedBy))
 		}
 		q += ` ON CONFLICT DO NOTHING`
 		res, err := s.txExec(ctx, tx, q, args...)
@@ -203,7 +203,7 @@ func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int, 
 // ListNotifications returns a run's notifications in key order.
 func (s *Store) ListNotifications(ctx context.Context, dagID, runID string) ([]store.Notification, error) {
 	rows, err := s.query(ctx, `SELECT `+noteCols+` FROM notifications WHERE dag_id = ? AND run_id = ?
-		ORDER BY task_id, try_number, event, idx`, dagID, runID)
+		ORDER BY task_id, map_index, try_number, event, idx`, dagID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("list notifications of %s/%s: %w", dagID, runID, err)
 	}

@@ -30,13 +30,13 @@ func scanRun(sc scanner, r *store.DagRun) error {
 }
 
 // tiCols are the task instance columns in scanTI's order, qualified by ti.
-const tiCols = `ti.dag_id, ti.run_id, ti.task_id, ti.state, ti.try_number, ti.max_tries,
+const tiCols = `ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.state, ti.try_number, ti.max_tries,
 	ti.pool, ti.pool_slots, ti.priority_weight, ti.queue, ti.queued_at, ti.start_date, ti.end_date,
 	ti.next_retry_at, ti.hostname, ti.worker_id, ti.heartbeat_at, ti.handle, ti.rendered, ti.row_version,
 	ti.infra_reruns, ti.first_poke_at, ti.pokes`
 
 func scanTI(sc scanner, ti *store.TaskInstance) error {
-	return sc.Scan(&ti.DagID, &ti.RunID, &ti.TaskID, (*string)(&ti.State), &ti.TryNumber, &ti.MaxTries,
+	return sc.Scan(&ti.DagID, &ti.RunID, &ti.TaskID, mapCol{&ti.Map}, (*string)(&ti.State), &ti.TryNumber, &ti.MaxTries,
 		&ti.Pool, &ti.PoolSlots, &ti.PriorityWeight, &ti.Queue,
 		tc(&ti.QueuedAt), tc(&ti.StartDate), tc(&ti.EndDate), tc(&ti.NextRetryAt),
 		&ti.Hostname, &ti.WorkerID, tc(&ti.HeartbeatAt), &ti.Handle, &ti.Rendered, &ti.Version,
@@ -45,11 +45,11 @@ func scanTI(sc scanner, ti *store.TaskInstance) error {
 
 // tiInsertCols is the column list of a task instance insert; seq is the
 // index of the task in CreateRun's slice and orders every listing.
-const tiInsertCols = `dag_id, run_id, task_id, seq, state, try_number, max_tries, pool, pool_slots,
+const tiInsertCols = `dag_id, run_id, task_id, map_index, seq, state, try_number, max_tries, pool, pool_slots,
 	priority_weight, queue, queued_at, start_date, end_date, next_retry_at, hostname, worker_id,
 	heartbeat_at, handle, rendered`
 
-const tiInsertArity = 20
+const tiInsertArity = 21
 
 // tiInsertBatch is how many task instances one INSERT carries: 50 rows of
 // 20 values stay far below both backends' bound-parameter limits.
@@ -114,7 +114,7 @@ func (s *Store) insertTIs(run store.DagRun, tis []store.TaskInstance, start int)
 		}
 		b.WriteString(row)
 		ti := &tis[i]
-		args = append(args, run.DagID, run.RunID, ti.TaskID, i, string(ti.State), ti.TryNumber, ti.MaxTries,
+		args = append(args, run.DagID, run.RunID, ti.TaskID, ti.MapIndex(), i, string(ti.State), ti.TryNumber, ti.MaxTries,
 			ti.Pool, ti.PoolSlots, ti.PriorityWeight, ti.Queue,
 			s.tv(ti.QueuedAt), s.tv(ti.StartDate), s.tv(ti.EndDate), s.tv(ti.NextRetryAt),
 			ti.Hostname, ti.WorkerID, s.tv(ti.HeartbeatAt), blob(ti.Handle), blob(ti.Rendered))

@@ -19,7 +19,7 @@ import (
 const activeQuery = `SELECT ` + tiCols + `
 	FROM dag_runs r JOIN task_instances ti ON ti.dag_id = r.dag_id AND ti.run_id = r.run_id
 	WHERE r.state IN ('queued', 'running')
-	ORDER BY ti.dag_id, ti.run_id, ti.seq`
+	ORDER BY ti.dag_id, ti.run_id, ti.seq, ti.map_index`
 
 // ActiveTaskInstances returns the task instances of every queued or running
 // run in one query, ordered by dag, run and then the order in which the
@@ -42,7 +42,7 @@ func (s *Store) ActiveTaskInstances(ctx context.Context) ([]store.TaskInstance, 
 // order; an unknown run gives an empty list.
 func (s *Store) ListTaskInstances(ctx context.Context, dagID, runID string) ([]store.TaskInstance, error) {
 	rows, err := s.query(ctx, `SELECT `+tiCols+` FROM task_instances ti
-		WHERE ti.dag_id = ? AND ti.run_id = ? ORDER BY ti.seq`, dagID, runID)
+		WHERE ti.dag_id = ? AND ti.run_id = ? ORDER BY ti.seq, ti.map_index`, dagID, runID)
 	if err != nil {
 		return nil, fmt.Errorf("list task instances %s/%s: %w", dagID, runID, err)
 	}
@@ -54,7 +54,7 @@ func (s *Store) ListTaskInstances(ctx context.Context, dagID, runID string) ([]s
 func (s *Store) GetTaskInstance(ctx context.Context, k store.TaskKey) (store.TaskInstance, error) {
 	var ti store.TaskInstance
 	err := scanTI(s.queryRow(ctx, `SELECT `+tiCols+` FROM task_instances ti
-		WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ?`, k.DagID, k.RunID, k.TaskID), &ti)
+		WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ? AND ti.map_index = ?`, k.DagID, k.RunID, k.TaskID, k.MapIndex()), &ti)
 	if err != nil {
 		return store.TaskInstance{}, fmt.Errorf("get task instance %s/%s/%s: %w", k.DagID, k.RunID, k.TaskID, notFound(err))
 	}
@@ -193,8 +193,8 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	if u.Pokes != nil {
 		set("pokes", *u.Pokes)
 	}
-	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ?`)
-	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID)
+	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?`)
+	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.Key.MapIndex())
 	if len(u.From) > 0 {
 		b.WriteString(` AND state IN (` + placeholders(len(u.From)) + `)`)
 		for _, st := range u.From {
@@ -215,8 +215,8 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	}
 	for _, c := range u.Requires {
 		b.WriteString(` AND EXISTS (SELECT 1 FROM task_instances req
-			WHERE req.dag_id = ? AND req.run_id = ? AND req.task_id = ? AND req.state = ? AND req.try_number = ?)`)
-		args = append(args, c.Key.DagID, c.Key.RunID, c.Key.TaskID, string(c.State), c.Try)
+			WHERE req.dag_id = ? AND req.run_id = ? AND req.task_id = ? AND req.map_index = ? AND req.state = ? AND req.try_number = ?)`)
+		args = append(args, c.Key.DagID, c.Key.RunID, c.Key.TaskID, c.Key.MapIndex(), string(c.State), c.Try)
 	}
 	b.WriteString(` RETURNING ` + tiReturning)
 	return b.String(), args
@@ -259,6 +259,21 @@ func (s *Store) MarkTask(ctx context.Context, u store.TaskUpdate) (bool, error) 
 // changed, and an error wrapping store.ErrNotFound when the run does not
 // exist.
 func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error) {
+	return s.clearTasks(ctx, dagID, runID, retries, -1, now)
+}
+
+// ClearMapIndex is ClearTasks of one instance of a mapped task: k names
+// it (k.Map > 0); the task's other instances are left as they are.
+func (s *Store) ClearMapIndex(ctx context.Context, k store.TaskKey, retries int, now time.Time) (int, error) {
+	if !k.Mapped() {
+		return 0, fmt.Errorf("clear %s/%s/%s: no map index", k.DagID, k.RunID, k.TaskID)
+	}
+	return s.clearTasks(ctx, k.DagID, k.RunID, map[string]int{k.TaskID: retries}, k.MapIndex(), now)
+}
+
+// clearTasks is ClearTasks of every instance of the named tasks when
+// mapIndex is -1, else of that map index only.
+func (s *Store) clearTasks(ctx context.Context, dagID, runID string, retries map[string]int, mapIndex int, now time.Time) (int, error) {
 	// A fixed order makes concurrent clears lock rows in the same order.
 	ids := make([]string, 0, len(retries))
 	for id := range retries {
@@ -272,18 +287,18 @@ func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
 				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL, first_poke_at = NULL, pokes = 0
-				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND state NOT IN ('queued', 'running', 'restarting')`,
-				retries[id], dagID, runID, id)
+				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND (? < 0 OR map_index = ?) AND state NOT IN ('queued', 'running', 'restarting')`,
+				retries[id], dagID, runID, id, mapIndex, mapIndex)
 			if err != nil {
 				return fmt.Errorf("task %s: %w", id, err)
 			}
-			if ok, err := affected(res); err != nil {
+			n, err := res.RowsAffected() // every instance of a mapped task
+			if err != nil {
 				return err
-			} else if ok {
-				cleared++
 			}
+			cleared += int(n)
 		}
-		if err := s.deleteClearedXComs(ctx, tx, dagID, runID, ids); err != nil {
+		if err := s.deleteClearedXComs(ctx, tx, dagID, runID, ids, mapIndex); err != nil {
 			return err
 		}
 		if cleared == 0 {
@@ -321,16 +336,16 @@ const xcomDeleteChunk = 500
 // task instances that the clear put back to none or that are restarting
 // (a running try the clear is stopping); a queued or running one, which
 // the clear left alone, keeps them.
-func (s *Store) deleteClearedXComs(ctx context.Context, tx *sql.Tx, dagID, runID string, taskIDs []string) error {
+func (s *Store) deleteClearedXComs(ctx context.Context, tx *sql.Tx, dagID, runID string, taskIDs []string, mapIndex int) error {
 	for chunk := range slices.Chunk(taskIDs, xcomDeleteChunk) {
-		args := make([]any, 0, len(chunk)+2)
-		args = append(args, dagID, runID)
+		args := make([]any, 0, len(chunk)+4)
+		args = append(args, dagID, runID, mapIndex, mapIndex)
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		_, err := s.txExec(ctx, tx, `DELETE FROM xcoms WHERE dag_id = ? AND run_id = ? AND task_id IN (`+placeholders(len(chunk))+`)
+		_, err := s.txExec(ctx, tx, `DELETE FROM xcoms WHERE dag_id = ? AND run_id = ? AND (? < 0 OR map_index = ?) AND task_id IN (`+placeholders(len(chunk))+`)
 			AND EXISTS (SELECT 1 FROM task_instances ti WHERE ti.dag_id = xcoms.dag_id AND ti.run_id = xcoms.run_id
-				AND ti.task_id = xcoms.task_id AND ti.state IN ('', 'restarting'))`, args...)
+				AND ti.task_id = xcoms.task_id AND ti.map_index = xcoms.map_index AND ti.state IN ('', 'restarting'))`, args...)
 		if err != nil {
 			return fmt.Errorf("delete xcoms: %w", err)
 		}

@@ -22,14 +22,14 @@ func (s *Store) TaskStates(ctx context.Context, dagID string, runIDs []string) (
 }
 
 func (s *Store) appendTaskStates(ctx context.Context, out []store.TaskStateRow, dagID, runID string) ([]store.TaskStateRow, error) {
-	rows, err := s.query(ctx, `SELECT task_id, state FROM task_instances WHERE dag_id = ? AND run_id = ?`, dagID, runID)
+	rows, err := s.query(ctx, `SELECT task_id, map_index, state FROM task_instances WHERE dag_id = ? AND run_id = ?`, dagID, runID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		r := store.TaskStateRow{RunID: runID}
-		if err := rows.Scan(&r.TaskID, (*string)(&r.State)); err != nil {
+		if err := rows.Scan(&r.TaskID, mapCol{&r.Map}, (*string)(&r.State)); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

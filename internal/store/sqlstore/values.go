@@ -146,3 +146,20 @@ func (c *stmtCache) close() error {
 	c.closed = true
 	return err
 }
+
+// mapCol scans a map_index column into a TaskKey.Map (map index + 1), so
+// that -1, a task that is not mapped, becomes the zero Map.
+type mapCol struct{ dst *int }
+
+// Scan implements sql.Scanner.
+func (m mapCol) Scan(v any) error {
+	switch n := v.(type) {
+	case int64:
+		*m.dst = int(n) + 1
+	case int32:
+		*m.dst = int(n) + 1
+	default:
+		return fmt.Errorf("map_index: want an integer, got %T", v)
+	}
+	return nil
+}
