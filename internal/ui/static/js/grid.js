@@ -4,6 +4,8 @@
 // cell shows the most severe state of its tasks, and its button collapses
 // or expands it (remembered per DAG in localStorage). Only the rows in
 // view are in the DOM, so a DAG of thousands of tasks paints at once.
+// A mapped task's cell summarises its instances in the run (their most
+// severe state, their count inside it) and links to the list of them.
 import { api, el, enc, live, header, can, confirmDialog, announce, fmtDate, legend, page, dagSummary,
   stateClass, stateName, tiHref } from './common.js';
 
@@ -160,22 +162,45 @@ function groupRow(spec) {
 }
 
 // taskRow is a task's row: a cell per run linking to its task instance.
-// A task in a group shows its id without the group's prefix.
+// A task in a group shows its id without the group's prefix; a mapped
+// one its count of instances in the newest run that expanded it, as
+// Airflow's "[N]" ("[ ]" before any did).
 function taskRow(spec) {
   const t = spec.task;
   const task = grid.tasks[t];
   const label = task.group && task.id.startsWith(`${task.group}.`) ? task.id.slice(task.group.length + 1) : task.id;
-  const name = el('div', { class: 'gname', role: 'rowheader', title: task.id }, label);
+  const name = el('div', { class: 'gname', role: 'rowheader', title: task.id }, label,
+    task.counts ? el('span', { class: 'mapcount', title: 'a mapped task: instances in the newest run that expanded it' }, ` ${mapBadge(task.counts)}`) : '');
   name.style.paddingLeft = indent(spec.depth);
   return el('div', { class: 'grow', role: 'row', 'data-row-task': task.id }, name,
     ...grid.runs.map((run, i) => {
       const state = grid.states[grid.cells[i][t]];
+      if (task.counts) return el('div', { class: 'gcell', role: 'cell' }, mappedCell(task, run, state, task.counts[i]));
       return el('div', { class: 'gcell', role: 'cell' }, el('a', {
         href: tiHref(grid.dag_id, run.run_id, task.id), class: stateClass(state),
         'data-task': task.id, 'data-run': run.run_id, 'data-state': state || 'none',
         'aria-label': `${task.id} in run ${run.run_id}: ${stateName(state)}`, title: `${task.id}: ${stateName(state)}`,
       }));
     }));
+}
+
+// mapBadge is "[N]" for the newest run's count that is known, else "[ ]".
+function mapBadge(counts) {
+  for (let i = counts.length - 1; i >= 0; i--) if (counts[i] >= 0) return `[${counts[i]}]`;
+  return '[ ]';
+}
+
+// mappedCell is a mapped task's cell in a run: the most severe state of
+// its n instances (n < 0: it has not expanded there), n written in it,
+// linking to the list of its instances.
+function mappedCell(task, run, state, n) {
+  const what = n >= 0 ? `${n} mapped instances, ${stateName(state)}`
+    : state === 'skipped' ? 'skipped before it expanded (no instance)'
+      : state ? `${stateName(state)}, not expanded` : 'not expanded yet';
+  return el('a', { href: tiHref(grid.dag_id, run.run_id, task.id), class: `mapped ${stateClass(state)}`,
+    'data-task': task.id, 'data-run': run.run_id, 'data-state': state || 'none', 'data-count': String(n),
+    'aria-label': `${task.id} in run ${run.run_id}: ${what}`, title: `${task.id}: ${what}` },
+  n >= 0 ? (n > 99 ? '99+' : String(n)) : '');
 }
 
 function select(runId) {
