@@ -3,9 +3,11 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,5 +172,31 @@ func TestLogTailMapped(t *testing.T) {
 	got, _, reason := collect(t, s.stream("/ui/api/log?dag_id=mapped&run_id=r1&task_id=each&try=1&map_index=1"))
 	if got != "log of one\n" || reason != "the try is over" {
 		t.Errorf("instance 1's log: %q (end %q), want its own", got, reason)
+	}
+}
+
+// TestGanttMapped: the Gantt has a row per instance of a mapped task, in
+// map index order after the task before it, each with its map index.
+func TestGanttMapped(t *testing.T) {
+	s := mappedSite(t)
+	status, body, _ := s.get("/ui/api/gantt?dag_id=mapped&run_id=r1")
+	if status != http.StatusOK {
+		t.Fatalf("gantt: %d %s", status, body)
+	}
+	var g struct {
+		Tasks []struct {
+			TaskID   string `json:"task_id"`
+			MapIndex int    `json:"map_index"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal([]byte(body), &g); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range g.Tasks {
+		got = append(got, fmt.Sprintf("%s[%d]", r.TaskID, r.MapIndex))
+	}
+	if want := "start[-1] each[0] each[1] each[2]"; strings.Join(got, " ") != want {
+		t.Errorf("gantt rows %q, want %q", strings.Join(got, " "), want)
 	}
 }
