@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,7 @@ func checkMapped(t *testing.T, ctx context.Context, base string, shot *shots) {
 		chromedp.WaitVisible(`#ti-tries tbody tr[data-try]`, chromedp.ByQuery),
 		waitJS(`document.getElementById('log').textContent.includes('sirocco: task succeeded')`),
 		waitJS(`document.querySelector('#ti-xcoms tbody td pre') !== null`),
-		chromedp.Text(`#log`, &log, chromedp.ByID), chromedp.Text(`#ti-map`, &which, chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById('log').textContent`, &log), chromedp.Text(`#ti-map`, &which, chromedp.ByID),
 		chromedp.Text(`#ti-rendered`, &rendered, chromedp.ByID), chromedp.Text(`#ti-xcoms tbody`, &xcoms, chromedp.ByQuery))
 	if which != "[1]" || !strings.Contains(log, "] 45\n") || strings.Contains(log, "] 120\n") {
 		t.Errorf("instance 1's page: heading %q, log %q, want [1] and its own log (45, not 120)", which, log)
@@ -77,7 +78,31 @@ func checkMapped(t *testing.T, ctx context.Context, base string, shot *shots) {
 	if !strings.Contains(rendered, "echo 45") || !strings.Contains(xcoms, "45") {
 		t.Errorf("instance 1's rendered fields %q and XComs %q, want its command and value", rendered, xcoms)
 	}
+	var crumbs string
+	run(t, ctx, "read the breadcrumb", chromedp.Evaluate(`[...document.querySelectorAll('.crumbs li')].slice(-2)
+		.map((li) => (li.querySelector('a') ? 'link ' : '') + li.textContent.trim()).join(' / ')`, &crumbs))
+	if crumbs != "link count_rows / [1]" {
+		t.Errorf("instance 1's breadcrumb ends %q, want a link to count_rows, then [1]", crumbs)
+	}
 	shot.take(ctx, "task-mapped-instance")
+	run(t, ctx, "mark instance 1 failed", chromedp.Evaluate(`[...document.querySelectorAll('#ti-actions button')]
+		.find((b) => b.textContent === 'Mark failed').click()`, nil))
+	confirmOpen(t, ctx, "the mark")
+	var title string
+	run(t, ctx, "read the mark's title", chromedp.Evaluate(`document.getElementById('confirm-title').textContent`, &title))
+	if title != "Mark count_rows [1] failed?" {
+		t.Errorf("the mark's confirmation asks %q, want it to name count_rows [1]", title)
+	}
+	answer(t, ctx, "ok")
+	waitTask(t, base, "mapping", runID, "count_rows?map_index=1", "failed")
+	instance := func(i int) string {
+		u := fmt.Sprintf("%s/api/v1/dags/mapping/dagRuns/%s/taskInstances/count_rows?map_index=%d", base, url.PathEscape(runID), i)
+		return fmt.Sprint(getJSON(t, u)["state"])
+	}
+	if a, b := instance(0), instance(2); a != "success" || b != "success" {
+		t.Errorf("after marking instance 1 failed, instances 0 and 2 are %s and %s, want success", a, b)
+	}
+	run(t, ctx, "see instance 1 failed", waitJS(`document.querySelector('#ti-state .state-badge')?.textContent.trim() === 'failed'`))
 
 	var graph string
 	run(t, ctx, "open the graph of mapping", chromedp.Navigate(fmt.Sprintf("%s/dags/mapping/graph?run_id=%s", base, runID)),

@@ -65,7 +65,9 @@ func TestGridMapped(t *testing.T) {
 			ID     string `json:"id"`
 			Counts []int  `json:"counts"`
 		} `json:"tasks"`
-		Runs   []struct{ RunID string `json:"run_id"` } `json:"runs"`
+		Runs []struct {
+			RunID string `json:"run_id"`
+		} `json:"runs"`
 		States []string `json:"states"`
 		Cells  [][]int  `json:"cells"`
 	}

@@ -57,12 +57,11 @@ function renderMapped() {
   }
   const which = document.getElementById('ti-map');
   which.textContent = mapIndex >= 0 ? `[${mapIndex}]` : ti.mapped ? `[${ti.instances ? ti.instances.length : ' '}]` : '';
-  if (mapIndex >= 0) {
-    const up = document.getElementById('crumb-mapped');
+  const up = document.querySelector('.crumbs li[aria-current="page"]');
+  if (mapIndex >= 0 && up && !up.querySelector('a')) { // the breadcrumb ends task › [N]
     up.removeAttribute('aria-current');
     up.replaceChildren(el('a', { href: tiHref(page.dagId, page.runId, page.taskId) }, page.taskId));
-    document.getElementById('crumb-task').textContent = `[${mapIndex}]`;
-    document.getElementById('crumb-task').hidden = false;
+    up.after(el('li', { 'aria-current': 'page', class: 'map-crumb' }, `[${mapIndex}]`));
   }
   if (!ti.instances) {
     const note = document.getElementById('ti-map-note');
