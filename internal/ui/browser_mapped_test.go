@@ -41,13 +41,13 @@ func checkMapped(t *testing.T, ctx context.Context, base string, shot *shots) {
 		chromedp.Text(cell, &count, chromedp.ByQuery),
 		chromedp.Evaluate(fmt.Sprintf(`(() => { const a = document.querySelector('#grid a[data-task="per_nothing"][data-run=%q]');
 			return a.dataset.state + ' ' + a.dataset.count + ' ' + a.title; })()`, runID), &nothing))
-	if strings.TrimSpace(label) != "count_rows [3]" || count != "3" {
-		t.Errorf("count_rows' row reads %q and its cell %q, want \"count_rows [3]\" and 3", label, count)
+	if strings.TrimSpace(label) != "▸ count_rows [3]" || count != "3" {
+		t.Errorf("count_rows' row reads %q and its cell %q, want \"▸ count_rows [3]\" and 3", label, count)
 	}
 	if !strings.HasPrefix(nothing, "skipped -1 ") || !strings.Contains(nothing, "no instance") {
 		t.Errorf("per_nothing's cell: %q, want skipped, no count, a title saying it has no instance", nothing)
 	}
-	shot.take(ctx, "grid-mapped")
+	checkMappedRows(t, ctx, runID, shot)
 
 	var rows []string
 	run(t, ctx, "open count_rows' instances", chromedp.Click(cell, chromedp.ByQuery),
@@ -113,4 +113,33 @@ func checkMapped(t *testing.T, ctx context.Context, base string, shot *shots) {
 		t.Errorf("count_rows' node reads %q, want \"count_rows [3]\" on a stack of 2 cards", graph)
 	}
 	shot.take(ctx, "graph-mapped")
+}
+
+// mappedRows reads the grid's rows of count_rows' instances: each as
+// "[i]" and the query of its cell's link.
+const mappedRows = `[...document.querySelectorAll('#grid .ginstance')].sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
+	.map((r) => r.querySelector('.gname').textContent + ' ' + r.querySelector('a').getAttribute('href').split('?')[1]).join(',')`
+
+// checkMappedRows: count_rows' button expands it into a row per
+// instance (each cell linking to that instance's page), kept when the
+// grid is opened again; pressed again it hides them.
+func checkMappedRows(t *testing.T, ctx context.Context, runID string, shot *shots) {
+	t.Helper()
+	toggle := `button[data-toggle-task="count_rows"]`
+	var rows string
+	run(t, ctx, "expand count_rows", chromedp.Click(toggle, chromedp.ByQuery),
+		waitJS(`document.querySelectorAll('#grid .ginstance').length === 3`), chromedp.Evaluate(mappedRows, &rows))
+	if rows != "[0] map_index=0,[1] map_index=1,[2] map_index=2" {
+		t.Errorf("count_rows' instance rows: %q", rows)
+	}
+	var states string
+	run(t, ctx, "read the instances' states", chromedp.Evaluate(fmt.Sprintf(`[...document.querySelectorAll('#grid .ginstance a[data-run=%q]')]
+		.map((a) => a.dataset.state).join(',')`, runID), &states), chromedp.Reload(),
+		waitJS(`document.querySelectorAll('#grid .ginstance').length === 3`))
+	if states != "success,success,success" {
+		t.Errorf("count_rows' instances are %q, want 3 success", states)
+	}
+	shot.take(ctx, "grid-mapped")
+	run(t, ctx, "collapse count_rows", chromedp.Click(toggle, chromedp.ByQuery),
+		waitJS(`document.querySelectorAll('#grid .ginstance').length === 0 && document.querySelector('button[data-toggle-task="count_rows"]').getAttribute('aria-expanded') === 'false'`))
 }

@@ -118,6 +118,10 @@ type gridTask struct {
 	// each run (as Runs): -1 where it has not expanded (its placeholder,
 	// or no row). Its cell in Cells is their most severe state.
 	Counts []int `json:"counts,omitempty"`
+	// Instances is, for a mapped task named by the grid's ?expand=,
+	// Instances[r][i] the index in States of map index i's state in run
+	// r (-1: no such instance there), for its first 1,000 map indexes.
+	Instances [][]int `json:"instances,omitempty"`
 }
 
 // gridStates lists the states in the order cells index them ("" first:
@@ -130,7 +134,8 @@ var gridStates = []store.TaskState{store.StateNone, store.StateScheduled, store.
 const maxGridRuns = 100
 
 // apiGrid answers the grid of ?dag_id= over its latest ?limit= runs (10
-// by default).
+// by default), with the instances of each mapped task named by ?expand=
+// (repeated).
 func (h *handler) apiGrid(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("dag_id")
 	limit, err := intParam(r, "limit", 10, 1, maxGridRuns)
@@ -206,7 +211,7 @@ func (h *handler) grid(r *http.Request, id, runID string, limit int) (gridJSON, 
 			g.Cells[col[c.RunID]][row[c.TaskID]] = index[c.State]
 		}
 	}
-	setMapped(&g, d, mappedCells(cells, col, row))
+	setMapped(&g, d, mappedCells(cells, col, row), r.URL.Query()["expand"])
 	if g.Tasks == nil {
 		g.Tasks = []gridTask{}
 	}

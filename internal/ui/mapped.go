@@ -23,15 +23,19 @@ const notExpanded = -1
 // cellKey names a grid cell: run column and task row.
 type cellKey struct{ run, task int }
 
+// maxInstanceRows bounds the rows of one expanded mapped task in the
+// grid: its map indexes beyond are on its task page.
+const maxInstanceRows = 1000
+
 // mappedCells folds the instances of mapped tasks into one cell each:
-// it returns, per cell that has instances (Map > 0), their states. A
+// it returns, per cell that has instances (Map > 0), their rows. A
 // placeholder row (Map 0) is left to the caller, as a task's own row.
-func mappedCells(rows []store.TaskStateRow, col, row map[string]int) map[cellKey][]store.TaskState {
-	out := map[cellKey][]store.TaskState{}
+func mappedCells(rows []store.TaskStateRow, col, row map[string]int) map[cellKey][]store.TaskStateRow {
+	out := map[cellKey][]store.TaskStateRow{}
 	for _, c := range rows {
 		if c.Map > 0 {
 			k := cellKey{col[c.RunID], row[c.TaskID]}
-			out[k] = append(out[k], c.State)
+			out[k] = append(out[k], c)
 		}
 	}
 	return out
@@ -39,8 +43,9 @@ func mappedCells(rows []store.TaskStateRow, col, row map[string]int) map[cellKey
 
 // setMapped writes the summary state of each mapped cell into g.Cells and
 // fills the Counts of the mapped tasks of g: those d maps, and those with
-// instances in the runs shown (mapped when they ran).
-func setMapped(g *gridJSON, d *dag.DAG, cells map[cellKey][]store.TaskState) {
+// instances in the runs shown (mapped when they ran). The tasks named in
+// expand (their grid rows expanded) also get the state of each instance.
+func setMapped(g *gridJSON, d *dag.DAG, cells map[cellKey][]store.TaskStateRow, expand []string) {
 	index := make(map[store.TaskState]int, len(gridStates))
 	for i, s := range gridStates {
 		index[s] = i
@@ -50,13 +55,42 @@ func setMapped(g *gridJSON, d *dag.DAG, cells map[cellKey][]store.TaskState) {
 			g.Tasks[i].Counts = counts(len(g.Runs))
 		}
 	}
-	for k, states := range cells {
+	for k, rows := range cells {
 		t := &g.Tasks[k.task]
 		if t.Counts == nil {
 			t.Counts = counts(len(g.Runs))
 		}
-		t.Counts[k.run] = len(states)
+		states := make([]store.TaskState, len(rows))
+		for i, c := range rows {
+			states[i] = c.State
+		}
+		t.Counts[k.run] = len(rows)
 		g.Cells[k.run][k.task] = index[summarize(states)]
+		if slices.Contains(expand, t.ID) {
+			setInstances(t, len(g.Runs), k.run, rows, index)
+		}
+	}
+}
+
+// setInstances writes the states of a run's instances of t into
+// t.Instances[run] by map index (-1 where it has none), up to
+// maxInstanceRows of them.
+func setInstances(t *gridTask, runs, run int, rows []store.TaskStateRow, index map[store.TaskState]int) {
+	if t.Instances == nil {
+		t.Instances = make([][]int, runs)
+		for i := range t.Instances {
+			t.Instances[i] = []int{}
+		}
+	}
+	for _, c := range rows {
+		i := c.Map - 1
+		if i >= maxInstanceRows {
+			continue
+		}
+		for len(t.Instances[run]) <= i {
+			t.Instances[run] = append(t.Instances[run], -1)
+		}
+		t.Instances[run][i] = index[c.State]
 	}
 }
 

@@ -202,3 +202,35 @@ func TestGanttMapped(t *testing.T) {
 		t.Errorf("gantt rows %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+// TestGridMappedExpand: ?expand= gives a mapped task the state of each
+// of its instances per run, by map index (none where it has not
+// expanded); a task not named gets none.
+func TestGridMappedExpand(t *testing.T) {
+	s := mappedSite(t)
+	var g struct {
+		Tasks []struct {
+			ID        string  `json:"id"`
+			Instances [][]int `json:"instances"`
+		} `json:"tasks"`
+		States []string `json:"states"`
+	}
+	_, body, _ := s.get("/ui/api/grid?dag_id=mapped")
+	if err := json.Unmarshal([]byte(body), &g); err != nil || g.Tasks[1].Instances != nil {
+		t.Fatalf("without expand each has instances %v (%v), want none", g.Tasks[1].Instances, err)
+	}
+	status, body, _ := s.get("/ui/api/grid?dag_id=mapped&expand=each&expand=start")
+	if err := json.Unmarshal([]byte(body), &g); status != http.StatusOK || err != nil {
+		t.Fatalf("grid: %d %s (%v)", status, body, err)
+	}
+	if g.Tasks[0].Instances != nil || len(g.Tasks[1].Instances) != 3 {
+		t.Fatalf("instances of start %v and each %v, want none and one list per run", g.Tasks[0].Instances, g.Tasks[1].Instances)
+	}
+	var got []string
+	for _, i := range g.Tasks[1].Instances[0] { // r1, the oldest
+		got = append(got, g.States[i])
+	}
+	if strings.Join(got, ",") != "success,failed,running" || len(g.Tasks[1].Instances[1]) != 0 || len(g.Tasks[1].Instances[2]) != 0 {
+		t.Errorf("each's instances %v (r1: %q), want success, failed, running in r1 and none in r2, r3", g.Tasks[1].Instances, got)
+	}
+}
