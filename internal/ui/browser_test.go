@@ -147,7 +147,7 @@ type shots struct {
 
 // readmeShots are the screenshots the README shows.
 var readmeShots = map[string]bool{"dags": true, "grid": true, "graph": true, "gantt": true, "task-log": true, "task-spark": true,
-	"grid-groups": true, "graph-groups": true}
+	"grid-groups": true, "graph-groups": true, "grid-mapped": true, "task-mapped": true}
 
 func newShots(t *testing.T) *shots {
 	dir := os.Getenv("SIROCCO_TEST_ARTIFACTS")
@@ -202,7 +202,7 @@ func waitJS(expr string) chromedp.Action {
 // TestBrowser drives the UI of a real standalone in headless Chromium:
 // the DAG list, a trigger with an invalid then a valid param, the grid
 // turning success without a reload, the graph and Gantt, task groups in
-// the grid and the graph, a running task's
+// the grid and the graph, mapped tasks, a running task's
 // log growing live, a Spark task's driver link, and the admin pages.
 func TestBrowser(t *testing.T) {
 	ctx := testenv.Chromium(t)
@@ -210,6 +210,7 @@ func TestBrowser(t *testing.T) {
 	dags := maps.Clone(browserDAGs)
 	maps.Copy(dags, streamDAGs(goFile))
 	dags["task_groups.yaml"] = taskGroupsYAML(t)
+	dags["mapping.yaml"] = mappingYAML(t)
 	base, dbPath, password := standalone(t, dags)
 	shot := newShots(t)
 	// A run with a retried task, a skipped one and one that never ran,
@@ -279,6 +280,7 @@ func TestBrowser(t *testing.T) {
 		waitJS(`document.querySelectorAll('#gantt .bar.s-success').length === 3`))
 	checkGantt(t, ctx, base, ganttRun, shot)
 	checkGroups(t, ctx, base, shot)
+	checkMapped(t, ctx, base, shot)
 	checkHandle(t, ctx, dbPath, fmt.Sprintf("%s/dags/params_demo/runs/%s/tasks/extract", base, runID),
 		store.TaskKey{DagID: "params_demo", RunID: runID, TaskID: "extract"})
 

@@ -114,6 +114,14 @@ type gridTask struct {
 	Operator  string   `json:"operator,omitempty"`
 	DependsOn []string `json:"depends_on,omitempty"`
 	Group     string   `json:"group,omitempty"` // the innermost group's full id
+	// Counts is, for a mapped task only, how many instances it has in
+	// each run (as Runs): -1 where it has not expanded (its placeholder,
+	// or no row). Its cell in Cells is their most severe state.
+	Counts []int `json:"counts,omitempty"`
+	// Instances is, for a mapped task named by the grid's ?expand=,
+	// Instances[r][i] the index in States of map index i's state in run
+	// r (-1: no such instance there), for its first 1,000 map indexes.
+	Instances [][]int `json:"instances,omitempty"`
 }
 
 // gridStates lists the states in the order cells index them ("" first:
@@ -126,7 +134,8 @@ var gridStates = []store.TaskState{store.StateNone, store.StateScheduled, store.
 const maxGridRuns = 100
 
 // apiGrid answers the grid of ?dag_id= over its latest ?limit= runs (10
-// by default).
+// by default), with the instances of each mapped task named by ?expand=
+// (repeated).
 func (h *handler) apiGrid(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("dag_id")
 	limit, err := intParam(r, "limit", 10, 1, maxGridRuns)
@@ -198,8 +207,11 @@ func (h *handler) grid(r *http.Request, id, runID string, limit int) (gridJSON, 
 		g.Cells[i] = make([]int, len(g.Tasks))
 	}
 	for _, c := range cells {
-		g.Cells[col[c.RunID]][row[c.TaskID]] = index[c.State]
+		if c.Map == 0 {
+			g.Cells[col[c.RunID]][row[c.TaskID]] = index[c.State]
+		}
 	}
+	setMapped(&g, d, mappedCells(cells, col, row), r.URL.Query()["expand"])
 	if g.Tasks == nil {
 		g.Tasks = []gridTask{}
 	}
@@ -257,39 +269,59 @@ type tiJSON struct {
 	Rendered     json.RawMessage `json:"rendered"`
 	Tries        []tryJSON       `json:"tries"`
 	DependsOn    []string        `json:"depends_on"`
+	// MapIndex is the instance's map index (-1: not mapped, a mapped
+	// task's placeholder, or its list). Mapped says the task is mapped;
+	// Instances lists its instances when the page names none of them.
+	MapIndex  int            `json:"map_index"`
+	Mapped    bool           `json:"mapped"`
+	Instances []instanceJSON `json:"instances,omitempty"`
 }
 
-// apiTaskInstance answers one task instance for its page.
+// apiTaskInstance answers one task instance for its page: ?map_index=
+// names an instance of a mapped task; without it, a mapped task that has
+// expanded answers the list of its instances.
 func (h *handler) apiTaskInstance(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	key := store.TaskKey{DagID: q.Get("dag_id"), RunID: q.Get("run_id"), TaskID: q.Get("task_id")}
-	ti, err := h.o.Store.GetTaskInstance(r.Context(), key)
-	if errors.Is(err, store.ErrNotFound) {
-		h.fail(w, &httpError{http.StatusNotFound, fmt.Sprintf("run %s of DAG %s has no task %s", key.RunID, key.DagID, key.TaskID)})
+	mapIndex, err := mapIndexParam(r)
+	if err != nil {
+		h.fail(w, err)
 		return
 	}
+	key := store.TaskKey{DagID: q.Get("dag_id"), RunID: q.Get("run_id"), TaskID: q.Get("task_id")}.WithMapIndex(mapIndex)
+	ti, list, err := h.getTI(r, key)
 	if err != nil {
-		h.fail(w, fmt.Errorf("read task instance: %w", err))
+		h.fail(w, err)
+		return
+	}
+	if list != nil {
+		h.addTask(list)
+		writeJSON(w, list)
 		return
 	}
 	out := tiJSON{DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, State: string(ti.State), TryNumber: ti.TryNumber,
 		MaxTries: ti.MaxTries, Start: stamp(ti.StartDate), End: stamp(ti.EndDate), Hostname: ti.Hostname, Pool: ti.Pool,
-		Queue: ti.Queue, Finished: ti.State.Finished()}
+		Queue: ti.Queue, Finished: ti.State.Finished(), MapIndex: ti.MapIndex(), Mapped: ti.Mapped()}
 	out.Handle, out.HandleSource = handleOf(h.o.Config.LogsDir(), ti)
 	if out.Rendered, err = h.maskRendered(r, ti.Rendered); err != nil {
 		h.fail(w, err)
 		return
 	}
-	if dags, _ := h.o.DAGs(); dags[ti.DagID] != nil {
-		if t := dags[ti.DagID].Task(ti.TaskID); t != nil {
-			out.Operator, out.DependsOn = t.Operator, t.DependsOn
-		}
-	}
+	h.addTask(&out)
 	if out.Tries, err = h.tries.tries(h.o.Config.LogsDir(), ti); err != nil {
 		h.fail(w, err)
 		return
 	}
 	writeJSON(w, out)
+}
+
+// addTask fills in what out's task says in its DAG: operator, upstream
+// tasks, whether it is mapped.
+func (h *handler) addTask(out *tiJSON) {
+	dags, _ := h.o.DAGs()
+	if t := dagTask(dags[out.DagID], out.TaskID); t != nil {
+		out.Operator, out.DependsOn = t.Operator, t.DependsOn
+		out.Mapped = out.Mapped || t.Mapped()
+	}
 }
 
 // httpError is an answer of the caller's making, with its status.

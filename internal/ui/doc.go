@@ -8,7 +8,9 @@
 //
 //	/ui/api/dags     the DAG list's recent runs and next run, for every DAG in one answer
 //	/ui/api/grid     runs x tasks states of one DAG (the grid), compact, with its task groups
-//	/ui/api/ti       one task instance's rendered fields, tries and readable handle
+//	                 and each mapped task's count of instances per run (its cell their summary)
+//	/ui/api/ti       one task instance's rendered fields, tries and readable handle (?map_index=N:
+//	                 an instance of a mapped task; without it, an expanded mapped task's instances)
 //	/ui/api/gantt    one run's task instances with every try's times (earlier tries from their logs)
 //	/ui/api/events   server-sent events: "change" whenever a task instance or run changed
 //	/ui/api/log      server-sent events: one try's log, tailed while it runs

@@ -28,6 +28,7 @@ type ganttTask struct {
 	State     string    `json:"state"`
 	TryNumber int       `json:"try_number"`
 	Tries     []tryJSON `json:"tries"`
+	MapIndex  int       `json:"map_index"` // an instance of a mapped task: a row each; -1 otherwise
 }
 
 // apiGantt answers the Gantt of ?dag_id='s run ?run_id= (its latest run
@@ -79,7 +80,10 @@ func (h *handler) ganttTasks(r *http.Request, run store.DagRun) ([]ganttTask, er
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra - rb
 		}
-		return strings.Compare(a.TaskID, b.TaskID)
+		if c := strings.Compare(a.TaskID, b.TaskID); c != 0 {
+			return c
+		}
+		return a.Map - b.Map
 	})
 	out := make([]ganttTask, 0, len(tis))
 	for _, ti := range tis {
@@ -87,7 +91,7 @@ func (h *handler) ganttTasks(r *http.Request, run store.DagRun) ([]ganttTask, er
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ganttTask{TaskID: ti.TaskID, State: string(ti.State), TryNumber: ti.TryNumber, Tries: ts})
+		out = append(out, ganttTask{TaskID: ti.TaskID, State: string(ti.State), TryNumber: ti.TryNumber, Tries: ts, MapIndex: ti.MapIndex()})
 	}
 	return out, nil
 }

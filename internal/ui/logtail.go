@@ -88,7 +88,11 @@ func (h *handler) logTail(w http.ResponseWriter, r *http.Request) {
 // newTail reads a tail's parameters and checks that its try has started.
 func (h *handler) newTail(r *http.Request) (*tail, error) {
 	q := r.URL.Query()
-	key := store.TaskKey{DagID: q.Get("dag_id"), RunID: q.Get("run_id"), TaskID: q.Get("task_id")}
+	mapIndex, err := mapIndexParam(r)
+	if err != nil {
+		return nil, err
+	}
+	key := store.TaskKey{DagID: q.Get("dag_id"), RunID: q.Get("run_id"), TaskID: q.Get("task_id")}.WithMapIndex(mapIndex)
 	try, err := intParam(r, "try", 0, 1, 1<<30)
 	if err == nil && try == 0 {
 		err = &httpError{http.StatusBadRequest, "try: required"}

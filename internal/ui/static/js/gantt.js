@@ -100,8 +100,15 @@ function axisTicks(lo, hi) {
   return out;
 }
 
+// nameOf is a row's task as the Gantt labels it: an instance of a mapped
+// task with its map index, as "task [N]".
+const nameOf = (task) => (task.map_index >= 0 ? `${task.task_id} [${task.map_index}]` : task.task_id);
+// hrefOf is the page of a row's task instance, with more of its query.
+const hrefOf = (g, task, more) => tiHref(g.dag_id, g.run.run_id, task.task_id) +
+  (task.map_index >= 0 ? `?map_index=${task.map_index}${more ? `&${more}` : ''}` : more ? `?${more}` : '');
+
 function row(g, task, s, pos) {
-  const href = tiHref(g.dag_id, g.run.run_id, task.task_id);
+  const href = hrefOf(g, task, '');
   const track = el('div', { class: 'track' });
   const ran = task.tries.filter((t) => t.start_date);
   for (const t of ran) track.append(bar(g, task, t, s, pos));
@@ -111,7 +118,7 @@ function row(g, task, s, pos) {
   }
   const unknown = task.tries.length - ran.length;
   return el('div', { class: 'row', 'data-task': task.task_id },
-    el('div', { class: 'label' }, el('a', { href }, task.task_id),
+    el('div', { class: 'label' }, el('a', { href }, nameOf(task)),
       unknown ? el('span', { class: 'muted' }, ` (${unknown} tr${unknown > 1 ? 'ies' : 'y'} without times)`) : ''),
     track);
 }
@@ -130,9 +137,9 @@ function notRun(task) {
 
 function bar(g, task, t, s, pos) {
   const start = ms(t.start_date), end = ms(t.end_date) ?? s.now;
-  const label = `${task.task_id}, try ${t.try} of ${task.try_number}: ${stateName(t.state)}, ` +
+  const label = `${nameOf(task)}, try ${t.try} of ${task.try_number}: ${stateName(t.state)}, ` +
     `${clock(start)} → ${t.end_date ? clock(end) : 'now'} (${fmtDuration((end - start) / 1000)})`;
-  const node = el('a', { class: `bar ${stateClass(t.state)}`, href: `${tiHref(g.dag_id, g.run.run_id, task.task_id)}?try=${t.try}`,
+  const node = el('a', { class: `bar ${stateClass(t.state)}`, href: hrefOf(g, task, `try=${t.try}`),
     title: label, 'aria-label': label, 'data-task': task.task_id, 'data-try': String(t.try), 'data-state': t.state },
   task.try_number > 1 ? `#${t.try}` : '');
   node.style.left = pos(start);

@@ -66,7 +66,7 @@ function elkGraph(g) {
   for (const gr of g.groups) kids.get(gr.parent || '').push({ group: gr });
   for (const t of g.tasks) (kids.get(t.group || '') || kids.get('')).push({ task: t });
   const build = (item) => {
-    if (item.task) return { id: `t:${item.task.id}`, width: nodeWidth(short(item.task)), height: 32 };
+    if (item.task) return { id: `t:${item.task.id}`, width: nodeWidth(short(item.task)) + (item.task.counts ? 48 : 0), height: 32 };
     const gr = item.group;
     if (collapsed.has(gr.id)) return { id: `g:${gr.id}`, width: nodeWidth(gr.label) + 20, height: 36 };
     return { id: `g:${gr.id}`, layoutOptions: { 'elk.padding': groupPadding }, children: kids.get(gr.id).map(build) };
@@ -126,11 +126,15 @@ async function layout(g) {
   if (focus) box.querySelector(`[data-group="${CSS.escape(focus)}"]`)?.focus();
 }
 
+// drawTask draws a task's node; a mapped task's is a stack of cards,
+// its count of instances in the run after its id.
 function drawTask(t, n, into) {
   const rect = el('rect', { svg: true, x: n.x, y: n.y, width: n.width, height: n.height, rx: 5 });
   const text = el('text', { svg: true, x: n.x + 10, y: n.y + 20 }, short(t));
   const title = el('title', { svg: true });
-  const a = el('a', { svg: true, href: '#', 'data-task': t.id }, title, rect, text);
+  const stack = t.counts ? [6, 3].map((d) => el('rect', { svg: true, class: 'stack', x: n.x + d, y: n.y - d,
+    width: n.width, height: n.height, rx: 5 })) : [];
+  const a = el('a', { svg: true, href: '#', 'data-task': t.id, ...(t.counts ? { 'data-mapped': 'true' } : {}) }, title, ...stack, rect, text);
   into.append(a);
   nodes.set(t.id, { a, rect, text, title });
 }
@@ -164,7 +168,9 @@ function colour(g) {
   g.tasks.forEach((t, i) => {
     const state = run ? g.states[g.cells[0][i]] : '';
     const n = nodes.get(t.id);
-    const label = `${t.id}: ${stateName(state)}`;
+    const count = t.counts && run ? t.counts[0] : -1;
+    const label = t.counts ? `${t.id} (mapped, ${count >= 0 ? `${count} instances` : 'not expanded'}): ${stateName(state)}`
+      : `${t.id}: ${stateName(state)}`;
     const href = run ? tiHref(g.dag_id, run.run_id, t.id) : `/dags/${enc(g.dag_id)}`;
     items.push(el('li', {}, el('a', { href }, label), t.group ? ` in group ${t.group}` : '',
       t.depends_on && t.depends_on.length ? ` (after ${t.depends_on.join(', ')})` : ''));
@@ -172,6 +178,10 @@ function colour(g) {
     n.rect.style.fill = `var(--s-${state || 'none'})`;
     n.text.style.fill = darkStates.has(state) ? '#fff' : '#000';
     n.a.dataset.state = state || 'none';
+    if (t.counts) {
+      n.text.textContent = `${short(t)} [${count >= 0 ? count : ' '}]`;
+      n.a.dataset.count = String(count);
+    }
     n.title.textContent = label;
     n.a.setAttribute('aria-label', label);
     n.a.setAttribute('href', href);

@@ -4,6 +4,9 @@
 // cell shows the most severe state of its tasks, and its button collapses
 // or expands it (remembered per DAG in localStorage). Only the rows in
 // view are in the DOM, so a DAG of thousands of tasks paints at once.
+// A mapped task's cell summarises its instances in the run (their most
+// severe state, their count inside it) and links to the list of them;
+// its button expands it into a row per map index (remembered per DAG).
 import { api, el, enc, live, header, can, confirmDialog, announce, fmtDate, legend, page, dagSummary,
   stateClass, stateName, tiHref } from './common.js';
 
@@ -16,15 +19,19 @@ let grid = null, selected = new URLSearchParams(location.search).get('run_id') |
 let head, body;
 let shown = []; // the rows of grid.rows not inside a collapsed group
 const collapsedKey = `sirocco.grid.collapsed.${page.dagId}`;
-const collapsed = new Set(readCollapsed());
+const collapsed = new Set(readList(collapsedKey));
+// expanded lists the mapped tasks shown with a row per instance.
+const expandedKey = `sirocco.grid.mapped.${page.dagId}`;
+const expanded = new Set(readList(expandedKey));
 
-function readCollapsed() {
-  try { return JSON.parse(localStorage.getItem(collapsedKey) || '[]'); } catch { return []; }
+function readList(key) {
+  try { return JSON.parse(localStorage.getItem(key) || '[]'); } catch { return []; }
 }
 
 async function load() {
   const t0 = performance.now();
-  grid = await api(`/ui/api/grid?dag_id=${enc(page.dagId)}&limit=${countSel.value}`);
+  const expand = [...expanded].map((id) => `&expand=${enc(id)}`).join('');
+  grid = await api(`/ui/api/grid?dag_id=${enc(page.dagId)}&limit=${countSel.value}${expand}`);
   render();
   document.getElementById('grid-info').textContent =
     `${grid.tasks.length} tasks × ${grid.runs.length} runs`;
@@ -37,6 +44,7 @@ function render() {
   // A keyboard user on a run's header keeps it through the refresh.
   const focused = box.contains(document.activeElement) ? document.activeElement.dataset.run : undefined;
   const focusedGroup = box.contains(document.activeElement) ? document.activeElement.dataset.toggle : undefined;
+  const focusedTask = box.contains(document.activeElement) ? document.activeElement.dataset.toggleTask : undefined;
   showRows();
   head = el('div', { class: 'ghead', role: 'row' },
     el('div', { class: 'gname', role: 'columnheader' }, 'Task'),
@@ -49,6 +57,7 @@ function render() {
   renderPanel();
   if (focused !== undefined) head.querySelector(`button.runhead[data-run="${CSS.escape(focused)}"]`)?.focus();
   if (focusedGroup !== undefined) body.querySelector(`button[data-toggle="${CSS.escape(focusedGroup)}"]`)?.focus();
+  if (focusedTask !== undefined) body.querySelector(`button[data-toggle-task="${CSS.escape(focusedTask)}"]`)?.focus();
 }
 
 // showRows lists the rows shown: each row of grid.rows (a row per task
@@ -62,7 +71,22 @@ function showRows() {
     hideBelow = Infinity;
     shown.push(r);
     if (r.group !== undefined && collapsed.has(grid.groups[r.group].id)) hideBelow = r.depth;
+    const task = r.task !== undefined ? grid.tasks[r.task] : null;
+    if (task && task.instances && expanded.has(task.id)) {
+      const n = Math.max(0, ...task.instances.map((l) => l.length));
+      for (let i = 0; i < n; i++) shown.push({ instanceOf: r.task, index: i, depth: r.depth + 1 });
+    }
   }
+}
+
+// toggleTask shows or hides the rows of a mapped task's instances (read
+// from the server with the grid), keeping its button focused.
+async function toggleTask(id) {
+  if (expanded.has(id)) expanded.delete(id); else expanded.add(id);
+  try { localStorage.setItem(expandedKey, JSON.stringify([...expanded])); } catch { /* private mode: not remembered */ }
+  await load();
+  body.querySelector(`button[data-toggle-task="${CSS.escape(id)}"]`)?.focus();
+  announce(`mapped task ${id} ${expanded.has(id) ? 'expanded' : 'collapsed'}`);
 }
 
 function sizeBody() {
@@ -131,7 +155,7 @@ function paint() {
 
 function row(n) {
   const spec = shown[n];
-  const r = spec.group !== undefined ? groupRow(spec) : taskRow(spec);
+  const r = spec.group !== undefined ? groupRow(spec) : spec.instanceOf !== undefined ? instanceRow(spec) : taskRow(spec);
   r.setAttribute('aria-rowindex', String(n + 2));
   r.style.top = `${n * ROW}px`;
   return r;
@@ -160,22 +184,73 @@ function groupRow(spec) {
 }
 
 // taskRow is a task's row: a cell per run linking to its task instance.
-// A task in a group shows its id without the group's prefix.
+// A task in a group shows its id without the group's prefix; a mapped
+// one its count of instances in the newest run that expanded it, as
+// Airflow's "[N]" ("[ ]" before any did).
 function taskRow(spec) {
   const t = spec.task;
   const task = grid.tasks[t];
   const label = task.group && task.id.startsWith(`${task.group}.`) ? task.id.slice(task.group.length + 1) : task.id;
-  const name = el('div', { class: 'gname', role: 'rowheader', title: task.id }, label);
+  const name = el('div', { class: 'gname', role: 'rowheader', title: task.id }, task.counts ? mappedName(task, label) : label);
   name.style.paddingLeft = indent(spec.depth);
   return el('div', { class: 'grow', role: 'row', 'data-row-task': task.id }, name,
     ...grid.runs.map((run, i) => {
       const state = grid.states[grid.cells[i][t]];
+      if (task.counts) return el('div', { class: 'gcell', role: 'cell' }, mappedCell(task, run, state, task.counts[i]));
       return el('div', { class: 'gcell', role: 'cell' }, el('a', {
         href: tiHref(grid.dag_id, run.run_id, task.id), class: stateClass(state),
         'data-task': task.id, 'data-run': run.run_id, 'data-state': state || 'none',
         'aria-label': `${task.id} in run ${run.run_id}: ${stateName(state)}`, title: `${task.id}: ${stateName(state)}`,
       }));
     }));
+}
+
+// mappedName is a mapped task's row header: a button that expands it
+// into a row per instance, its label and count.
+function mappedName(task, label) {
+  const open = expanded.has(task.id);
+  return el('button', { type: 'button', class: 'gtoggle mapped', 'aria-expanded': String(open), 'data-toggle-task': task.id,
+    title: `mapped task ${task.id}: ${open ? 'hide' : 'show'} a row per instance`, onclick: () => toggleTask(task.id) },
+  el('span', { class: 'caret', 'aria-hidden': 'true' }, open ? '▾' : '▸'), ` ${label}`,
+  el('span', { class: 'mapcount' }, ` ${mapBadge(task.counts)}`));
+}
+
+// instanceRow is the row of map index spec.index of a mapped task: a
+// cell per run in which it has that instance, linking to its page.
+function instanceRow(spec) {
+  const task = grid.tasks[spec.instanceOf];
+  const name = el('div', { class: 'gname', role: 'rowheader', title: `${task.id} [${spec.index}]` }, `[${spec.index}]`);
+  name.style.paddingLeft = indent(spec.depth);
+  return el('div', { class: 'grow ginstance', role: 'row', 'data-row-instance': `${task.id}[${spec.index}]` }, name,
+    ...grid.runs.map((run, i) => {
+      const s = task.instances[i][spec.index];
+      if (s === undefined || s < 0) return el('div', { class: 'gcell', role: 'cell' });
+      const state = grid.states[s];
+      return el('div', { class: 'gcell', role: 'cell' }, el('a', {
+        href: `${tiHref(grid.dag_id, run.run_id, task.id)}?map_index=${spec.index}`, class: stateClass(state),
+        'data-task': task.id, 'data-map-index': String(spec.index), 'data-run': run.run_id, 'data-state': state || 'none',
+        'aria-label': `${task.id} [${spec.index}] in run ${run.run_id}: ${stateName(state)}`, title: `${task.id} [${spec.index}]: ${stateName(state)}`,
+      }));
+    }));
+}
+
+// mapBadge is "[N]" for the newest run's count that is known, else "[ ]".
+function mapBadge(counts) {
+  for (let i = counts.length - 1; i >= 0; i--) if (counts[i] >= 0) return `[${counts[i]}]`;
+  return '[ ]';
+}
+
+// mappedCell is a mapped task's cell in a run: the most severe state of
+// its n instances (n < 0: it has not expanded there), n written in it,
+// linking to the list of its instances.
+function mappedCell(task, run, state, n) {
+  const what = n >= 0 ? `${n} mapped instances, ${stateName(state)}`
+    : state === 'skipped' ? 'skipped before it expanded (no instance)'
+      : state ? `${stateName(state)}, not expanded` : 'not expanded yet';
+  return el('a', { href: tiHref(grid.dag_id, run.run_id, task.id), class: `mapped ${stateClass(state)}`,
+    'data-task': task.id, 'data-run': run.run_id, 'data-state': state || 'none', 'data-count': String(n),
+    'aria-label': `${task.id} in run ${run.run_id}: ${what}`, title: `${task.id}: ${what}` },
+  n >= 0 ? (n > 99 ? '99+' : String(n)) : '');
 }
 
 function select(runId) {

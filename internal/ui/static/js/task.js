@@ -1,15 +1,24 @@
 // The task instance page: details, the handle made readable (pid, Spark
 // driver and application with links, pod, remote host), every try with its
 // state and duration, each try's log (tailed live while it runs), rendered
-// template fields, XComs, and the actions clear and mark.
-import { api, el, enc, live, header, can, confirmDialog, announce, page, badge, fmtDate, fmtDuration, stateName, refusal } from './common.js';
+// template fields, XComs, and the actions clear and mark. ?map_index=N
+// names one instance of a mapped task (everything above is that
+// instance's); without it a mapped task that has expanded lists its
+// instances, each linking to its own page.
+import { api, el, enc, live, header, can, confirmDialog, announce, page, badge, fmtDate, fmtDuration, stateName, refusal, tiHref } from './common.js';
 import { LogView } from './logview.js';
 
 const base = `/api/v1/dags/${enc(page.dagId)}/dagRuns/${enc(page.runId)}/taskInstances/${enc(page.taskId)}`;
+// mapIndex is the instance of a mapped task the page shows (-1: none);
+// mq and mamp are it as a query string and a further parameter.
+const rawMap = new URLSearchParams(location.search).get('map_index');
+const mapIndex = rawMap !== null && /^\d+$/.test(rawMap) ? Number(rawMap) : -1;
+const mq = mapIndex >= 0 ? `?map_index=${mapIndex}` : '';
+const mamp = mapIndex >= 0 ? `&map_index=${mapIndex}` : '';
 const log = new LogView({
   box: document.getElementById('log'), status: document.getElementById('log-status'), earlier: document.getElementById('log-earlier'),
-  url: (n, query) => `/ui/api/log?dag_id=${enc(page.dagId)}&run_id=${enc(page.runId)}&task_id=${enc(page.taskId)}&try=${n}&${query}`,
-  textHref: (n) => `${base}/logs/${n}`,
+  url: (n, query) => `/ui/api/log?dag_id=${enc(page.dagId)}&run_id=${enc(page.runId)}&task_id=${enc(page.taskId)}&try=${n}${mamp}&${query}`,
+  textHref: (n) => `${base}/logs/${n}${mq}`,
 });
 let who = { role: 'Viewer' };
 let ti = null;
@@ -20,8 +29,10 @@ const askedTry = Number(new URLSearchParams(location.search).get('try')) || 0;
 const dd = (label, value) => [el('dt', {}, label), el('dd', {}, value ?? '')];
 
 async function load() {
-  ti = await api(`/ui/api/ti?dag_id=${enc(page.dagId)}&run_id=${enc(page.runId)}&task_id=${enc(page.taskId)}`);
+  ti = await api(`/ui/api/ti?dag_id=${enc(page.dagId)}&run_id=${enc(page.runId)}&task_id=${enc(page.taskId)}${mamp}`);
   document.getElementById('ti-state').replaceChildren(badge(ti.state));
+  renderMapped();
+  if (ti.instances) { renderActions(); document.body.dataset.ready = 'true'; return; }
   renderDetails();
   renderHandle();
   renderTries();
@@ -31,8 +42,44 @@ async function load() {
     followLatest = askedTry === ti.try_number;
     openLog(askedTry);
   } else if (ti.try_number > 0 && (followLatest || !shownTry) && shownTry !== ti.try_number) openLog(ti.try_number);
-  api(`${base}/xcomEntries?limit=1000`).then(renderXComs).catch(() => {});
+  api(`${base}/xcomEntries?limit=1000${mamp}`).then(renderXComs).catch(() => {});
   document.body.dataset.ready = 'true';
+}
+
+// renderMapped shows what the page is of a mapped task: the list of its
+// instances (the page names none), or which instance it is; the
+// sections of one try are hidden on the list.
+function renderMapped() {
+  const list = document.getElementById('ti-instances');
+  list.hidden = !ti.instances;
+  for (const id of ['h-details', 'h-handle', 'h-tries', 'h-log', 'h-rendered', 'h-xcom']) {
+    document.getElementById(id).closest('section').hidden = !!ti.instances;
+  }
+  const which = document.getElementById('ti-map');
+  which.textContent = mapIndex >= 0 ? `[${mapIndex}]` : ti.mapped ? `[${ti.instances ? ti.instances.length : ' '}]` : '';
+  const up = document.querySelector('.crumbs li[aria-current="page"]');
+  if (mapIndex >= 0 && up && !up.querySelector('a')) { // the breadcrumb ends task › [N]
+    up.removeAttribute('aria-current');
+    up.replaceChildren(el('a', { href: tiHref(page.dagId, page.runId, page.taskId) }, page.taskId));
+    up.after(el('li', { 'aria-current': 'page', class: 'map-crumb' }, `[${mapIndex}]`));
+  }
+  if (!ti.instances) {
+    const note = document.getElementById('ti-map-note');
+    note.hidden = !(ti.mapped && mapIndex < 0);
+    note.textContent = ti.state === 'skipped'
+      ? 'A mapped task: it was skipped before it expanded, so it has no instance (its list was empty, or its upstream tasks skipped).'
+      : 'A mapped task: it has not expanded yet. It does once its upstream tasks are done, one instance per element.';
+    return;
+  }
+  const tbody = list.querySelector('tbody');
+  tbody.replaceChildren(...ti.instances.map((i) => el('tr', { 'data-map-index': i.map_index },
+    el('td', {}, el('a', { href: `${tiHref(page.dagId, page.runId, page.taskId)}?map_index=${i.map_index}` }, String(i.map_index))),
+    el('td', {}, badge(i.state)), el('td', {}, String(i.try_number)), el('td', {}, fmtDate(i.start_date)),
+    el('td', {}, fmtDate(i.end_date)), el('td', {}, fmtDuration(i.duration)))));
+  const counts = {};
+  for (const i of ti.instances) counts[i.state || 'none'] = (counts[i.state || 'none'] || 0) + 1;
+  document.getElementById('ti-instances-summary').textContent = `${ti.instances.length} instances: ` +
+    Object.entries(counts).map(([st, n]) => `${n} ${stateName(st === 'none' ? '' : st)}`).join(', ');
 }
 
 function renderDetails() {
@@ -41,7 +88,7 @@ function renderDetails() {
     ...dd('State', stateName(ti.state)), ...dd('Operator', ti.operator || 'unknown (not in the DAG any more)'),
     ...dd('Try', `${ti.try_number} of ${ti.max_tries + 1}`), ...dd('Started', fmtDate(ti.start_date)),
     ...dd('Ended', fmtDate(ti.end_date)), ...dd('Duration', fmtDuration(dur)), ...dd('Host', ti.hostname),
-    ...dd('Pool', ti.pool), ...dd('Queue', ti.queue),
+    ...dd('Pool', ti.pool), ...dd('Queue', ti.queue), ...(mapIndex >= 0 ? dd('Map index', String(mapIndex)) : []),
     ...dd('Upstream', (ti.depends_on || []).length ? el('span', {}, ...ti.depends_on.flatMap((t, i) =>
       [i ? ', ' : '', el('a', { href: `/dags/${enc(page.dagId)}/runs/${enc(page.runId)}/tasks/${enc(t)}` }, t)])) : 'none'));
 }
@@ -102,15 +149,19 @@ function renderActions() {
     for (const b of node.querySelectorAll('button')) b.disabled = !(b.dataset.action === 'clear' ? mayClear : mayMark);
     return;
   }
-  node.replaceChildren(
-    el('button', { type: 'button', 'data-action': 'clear', disabled: !mayClear, onclick: clearTask }, 'Clear'),
+  // The list of a mapped task's instances offers Clear (all of them);
+  // marking names one instance, on its own page.
+  const marks = ti.instances ? [] : [
     el('button', { type: 'button', 'data-action': 'mark', class: 'secondary', disabled: !mayMark, onclick: () => mark('success') }, 'Mark success'),
-    el('button', { type: 'button', 'data-action': 'mark', class: 'secondary', disabled: !mayMark, onclick: () => mark('failed') }, 'Mark failed'),
-    el('span', { class: 'error', role: 'alert', id: 'action-error' }));
+    el('button', { type: 'button', 'data-action': 'mark', class: 'secondary', disabled: !mayMark, onclick: () => mark('failed') }, 'Mark failed')];
+  node.replaceChildren(
+    el('button', { type: 'button', 'data-action': 'clear', disabled: !mayClear, onclick: clearTask }, ti.instances ? 'Clear all instances' : 'Clear'),
+    ...marks, el('span', { class: 'error', role: 'alert', id: 'action-error' }));
   if (!mayClear) node.append(el('span', { class: 'muted' }, `Your role (${who.role}) may only look.`));
 }
 
 async function clearTask() {
+  if (mapIndex >= 0) return clearInstance();
   const downstream = el('input', { type: 'checkbox', id: 'clear-downstream', checked: true });
   const extra = el('span', { class: 'field check' }, el('br'), downstream, el('label', { for: 'clear-downstream' }, ' also clear its downstream tasks'));
   if (!await confirmDialog(`Clear ${page.taskId}?`, 'It runs again (a running try is stopped first).', 'Clear', extra)) return;
@@ -119,9 +170,20 @@ async function clearTask() {
   (res) => `${res.task_instances.length} task instances cleared`);
 }
 
+// clearInstance clears the one instance the page shows: the API's
+// map_index clears only that instance of the named task (not its
+// downstream tasks, which are not mapped).
+async function clearInstance() {
+  if (!await confirmDialog(`Clear ${page.taskId} [${mapIndex}]?`, 'This instance runs again (a running try is stopped first); the other instances are left alone.', 'Clear')) return;
+  await act(() => api(`/api/v1/dags/${enc(page.dagId)}/clearTaskInstances`, { method: 'POST',
+    body: { dag_run_id: page.runId, task_ids: [page.taskId], map_index: mapIndex } }),
+  (res) => `${res.task_instances.length} task instances cleared`);
+}
+
 async function mark(state) {
-  if (!await confirmDialog(`Mark ${page.taskId} ${state}?`, `Its state becomes ${state} (a running try is stopped).`, `Mark ${state}`)) return;
-  await act(() => api(base, { method: 'PATCH', body: { new_state: state } }), () => `marked ${state}`);
+  const name = mapIndex >= 0 ? `${page.taskId} [${mapIndex}]` : page.taskId;
+  if (!await confirmDialog(`Mark ${name} ${state}?`, `Its state becomes ${state} (a running try is stopped).`, `Mark ${state}`)) return;
+  await act(() => api(`${base}${mq}`, { method: 'PATCH', body: { new_state: state } }), () => `marked ${state}`);
 }
 
 async function act(call, said) {
