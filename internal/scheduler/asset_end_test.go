@@ -29,7 +29,7 @@ func TestRunWaitsForItsAssetEvents(t *testing.T) {
 	if err := st.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := sql.Open("sqlite", path)
+	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)") // waits for the loop's writes instead of SQLITE_BUSY
 	if err != nil {
 		t.Fatal(err)
 	}
