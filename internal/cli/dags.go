@@ -146,6 +146,7 @@ type runWatch struct {
 	// started before the wait says why on stderr (withStallHint); rescan
 	// is the scheduler's dag_dir_list_interval, which the hint names.
 	stall, rescan time.Duration
+	folder        string // the DAGs folder, where a new file is loaded within rescan
 }
 
 // unwatchedPoll is how often --wait looks when the store cannot notify.
@@ -206,7 +207,7 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 			last = line
 		}
 		if now := time.Now(); stall.due(run, tis, now) {
-			fmt.Fprintf(a.stderr, "Hint: %s\n", stallHint(ctx, st, d, run, now.Sub(stall.since), w.rescan))
+			fmt.Fprintf(a.stderr, "Hint: %s\n", stallHint(ctx, st, d, run, now.Sub(stall.since), w.rescan, w.folder))
 		}
 		if run.State.Finished() {
 			fmt.Fprintf(a.stdout, "Run %s %s\n", runID, run.State)

@@ -30,11 +30,15 @@ func restartHint(rescan time.Duration) string {
 
 // notLoaded says why the scheduler may not run d as this command loaded
 // it, and what that means, or "" when a scheduler recorded d from the
-// same file.
-func notLoaded(ctx context.Context, st store.Store, d *dag.DAG) (reason, consequence string, err error) {
+// same file, or has yet to scan a file new in the DAGs folder (folder)
+// it is known to read (newFileSoon).
+func notLoaded(ctx context.Context, st store.Store, d *dag.DAG, folder string) (reason, consequence string, err error) {
 	rec, err := st.GetDAG(ctx, d.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if newFileSoon(ctx, st, d, folder) {
+			return "", "", nil
+		}
 		return fmt.Sprintf("no scheduler has recorded DAG %s (%s)", d.ID, d.FileLoc),
 			"the running scheduler has not loaded it, so its runs stay queued", nil
 	case err != nil:
@@ -49,6 +53,27 @@ func notLoaded(ctx context.Context, st store.Store, d *dag.DAG) (reason, consequ
 			"the running scheduler has not loaded this file (it runs the DAG as the other file says, if it still has it)", nil
 	}
 	return "", "", nil
+}
+
+// newFileSoon reports whether d, which no scheduler has recorded, comes
+// from a file in folder where a scheduler has recorded other DAGs: that
+// scheduler reads this folder and loads the new file within
+// dag_dir_list_interval, so its runs start then and nothing needs a
+// restart.
+func newFileSoon(ctx context.Context, st store.Store, d *dag.DAG, folder string) bool {
+	if !inFolder(d.FileLoc, folder) {
+		return false
+	}
+	recs, err := st.ListDAGs(ctx)
+	if err != nil {
+		return false
+	}
+	for _, r := range recs {
+		if inFolder(r.FileLoc, folder) {
+			return true
+		}
+	}
+	return false
 }
 
 // openDAG is open for a command about one DAG (trigger): when a scheduler
@@ -104,7 +129,7 @@ func inFolder(file, dir string) bool {
 // warnNotLoaded prints notLoaded's warning on stderr. A store that cannot
 // answer is no reason to fail a trigger that worked: that is a warning too.
 func (a *app) warnNotLoaded(ctx context.Context, e *env, d *dag.DAG) {
-	reason, consequence, err := notLoaded(ctx, e.st, d)
+	reason, consequence, err := notLoaded(ctx, e.st, d, e.cfg.DagsFolder)
 	switch {
 	case err != nil:
 		fmt.Fprintf(a.stderr, "Warning: %v\n", err)
@@ -134,6 +159,7 @@ const (
 func (w runWatch) withStallHint(cfg config.Config) runWatch {
 	w.stall = max(stallPolls*cfg.PollInterval, minStall)
 	w.rescan = cfg.DagRescan
+	w.folder = cfg.DagsFolder
 	return w
 }
 
@@ -170,14 +196,18 @@ func anyStarted(tis []store.TaskInstance) bool {
 // stallHint says why run may still be queued: the DAG's active runs fill
 // max_active_runs, or the scheduler does not have the DAG (notLoaded, of
 // which the trigger warned already), or no scheduler runs at all.
-func stallHint(ctx context.Context, st store.Store, d *dag.DAG, run store.DagRun, waited, rescan time.Duration) string {
+func stallHint(ctx context.Context, st store.Store, d *dag.DAG, run store.DagRun, waited, rescan time.Duration, folder string) string {
 	head := fmt.Sprintf("run %s is still queued after %s and none of its tasks has started", run.RunID, waited.Round(time.Second))
 	active, err := st.ListRuns(ctx, store.RunFilter{DagID: d.ID, States: []store.RunState{store.RunRunning}})
 	if err == nil && d.MaxActiveRuns > 0 && len(active) >= d.MaxActiveRuns {
 		return fmt.Sprintf("%s: %d run(s) of %s are running, its max_active_runs; it starts when one ends", head, len(active), d.ID)
 	}
-	if reason, _, err := notLoaded(ctx, st, d); err == nil && reason != "" {
+	if reason, _, err := notLoaded(ctx, st, d, folder); err == nil && reason != "" {
 		return fmt.Sprintf("%s: %s; restart the scheduler (see the warning above)", head, reason)
+	}
+	if _, err := st.GetDAG(ctx, d.ID); errors.Is(err, store.ErrNotFound) {
+		return fmt.Sprintf("%s: the scheduler has not loaded %s yet; it loads a file new in its DAGs folder within "+
+			"dag_dir_list_interval (%s), and the run starts then", head, d.FileLoc, rescan)
 	}
 	return fmt.Sprintf("%s: is a scheduler (`sirocco standalone` or `sirocco scheduler`) running on this database "+
 		"with DAG %s loaded? %s", head, d.ID, restartHint(rescan))

@@ -27,11 +27,14 @@ func TestStallHint(t *testing.T) {
 		fileloc string // the scheduler's record; "" for none
 		running bool   // another run of d is running
 		want    string
+		other   string // the file of another DAG the scheduler recorded
 	}{
-		{"never recorded", "", false, "no scheduler has recorded DAG d (/new/d.yaml); restart the scheduler"},
-		{"recorded from another file", "/old/d.yaml", false, "the scheduler recorded DAG d from /old/d.yaml, parsed "},
-		{"max_active_runs", "/new/d.yaml", true, "1 run(s) of d are running, its max_active_runs; it starts when one ends"},
-		{"no scheduler", "/new/d.yaml", false, "is a scheduler (`sirocco standalone` or `sirocco scheduler`) running on this database"},
+		{"never recorded", "", false, "no scheduler has recorded DAG d (/new/d.yaml); restart the scheduler", ""},
+		{"never recorded, in another folder", "", false, "no scheduler has recorded DAG d (/new/d.yaml); restart the scheduler", "/old/o.yaml"},
+		{"new in the scheduler's folder", "", false, "the scheduler has not loaded /new/d.yaml yet; it loads a file new in its DAGs folder within dag_dir_list_interval (5s)", "/new/o.yaml"},
+		{"recorded from another file", "/old/d.yaml", false, "the scheduler recorded DAG d from /old/d.yaml, parsed ", ""},
+		{"max_active_runs", "/new/d.yaml", true, "1 run(s) of d are running, its max_active_runs; it starts when one ends", ""},
+		{"no scheduler", "/new/d.yaml", false, "is a scheduler (`sirocco standalone` or `sirocco scheduler`) running on this database", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "s.db"))
@@ -48,6 +51,11 @@ func TestStallHint(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tc.other != "" {
+				if err := st.UpsertDAG(ctx, store.DAGRecord{DagID: "o", FileLoc: tc.other, LastParsed: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			queued := createRun(t, st, d, now)
 			if tc.running {
 				other := createRun(t, st, d, now.Add(-time.Hour))
@@ -56,10 +64,16 @@ func TestStallHint(t *testing.T) {
 					t.Fatalf("start the other run: %v %v", ok, err)
 				}
 			}
-			got := stallHint(ctx, st, d, queued, 10*time.Second, 5*time.Second)
+			got := stallHint(ctx, st, d, queued, 10*time.Second, 5*time.Second, "/new")
 			if !strings.HasPrefix(got, "run "+queued.RunID+" is still queued after 10s and none of its tasks has started: ") ||
 				!strings.Contains(got, tc.want) {
 				t.Errorf("hint %q, want one saying %q", got, tc.want)
+			}
+			// The trigger's warning: a DAG new in a folder the scheduler
+			// reads is loaded within dag_dir_list_interval; nothing to say.
+			reason, _, err := notLoaded(ctx, st, d, "/new")
+			if err != nil || (reason == "") != (tc.fileloc == "/new/d.yaml" || tc.other == "/new/o.yaml") {
+				t.Errorf("trigger warning %q, %v", reason, err)
 			}
 		})
 	}

@@ -40,6 +40,24 @@ var airflowOperators = map[string]string{
 	"TriggerDagRunOperator": "trigger_dag",
 }
 
+// airflowTriggerRules maps the trigger rules Airflow renamed to the names it
+// and Sirocco use now, so a DAG written for an older Airflow is told the
+// new name rather than only shown the list.
+var airflowTriggerRules = map[string]TriggerRule{
+	"none_failed_or_skipped": NoneFailedMinOneSuccess,
+	"dummy":                  Always,
+}
+
+// airflowTriggerRuleHint returns ` (dummy is Airflow's old name; Sirocco's
+// is "always")` for a renamed rule, "" otherwise.
+func airflowTriggerRuleHint(name string) string {
+	ours, ok := airflowTriggerRules[name]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(" (%s is Airflow's old name; Sirocco's is %q)", name, ours)
+}
+
 // airflowKeyHint returns ` (task_id is Airflow's name; Sirocco's is "id")`
 // when name is an Airflow spelling of a key allowed here, "" otherwise.
 func airflowKeyHint(name string, allowed []string) string {

@@ -228,6 +228,8 @@ func TestLoadFileErrors(t *testing.T) {
 		{"trigger_rule.yaml", []string{
 			`:3:17: default_args.trigger_rule: invalid trigger_rule "all_sucess" (did you mean "all_success"?); valid rules: all_success, all_failed, all_done, all_done_min_one_success, one_success, one_failed, one_done, none_failed, none_failed_min_one_success, none_skipped, all_skipped, always`,
 			`:7:19: tasks[a].trigger_rule: invalid trigger_rule "sometimes"; valid rules: all_success, all_failed, all_done, all_done_min_one_success, one_success, one_failed, one_done, none_failed, none_failed_min_one_success, none_skipped, all_skipped, always`,
+			`:10:19: tasks[b].trigger_rule: invalid trigger_rule "none_failed_or_skipped" (none_failed_or_skipped is Airflow's old name; Sirocco's is "none_failed_min_one_success")`,
+			`:13:19: tasks[c].trigger_rule: invalid trigger_rule "dummy" (dummy is Airflow's old name; Sirocco's is "always")`,
 		}},
 		{"deps.yaml", []string{
 			`:7:18: tasks[load].depends_on: unknown task "extrat" (did you mean "extract"?)`,

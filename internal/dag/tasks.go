@@ -59,6 +59,10 @@ func (l *loader) common(t *Task, e entry, field string) {
 				t.TriggerRule = rule
 			} else {
 				names := triggerRuleNames()
+				if hint := airflowTriggerRuleHint(s); hint != "" {
+					l.errAt(n, field, "invalid trigger_rule %s%s", quoteShort(s), hint)
+					return
+				}
 				l.errAt(n, field, "invalid trigger_rule %s%s; valid rules: %s",
 					quoteShort(s), l.hint(s, names), strings.Join(names, ", "))
 			}

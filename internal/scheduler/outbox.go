@@ -122,11 +122,29 @@ func (o *Outbox) Run(ctx context.Context) error {
 
 // DeliverDue claims the notifications due now and delivers them, each in
 // its own goroutine, and returns how many it claimed once all are done.
+// The tasks' notifications go first and the runs' once they are done, as
+// in Airflow, where a task's callback runs when it fails and the DAG's
+// when the run ends: the loop enqueues both in the same tick.
 func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
 	now := o.opts.Clock.Now()
 	claimed, err := o.opts.Store.ClaimNotifications(ctx, o.opts.WorkerID, now, o.opts.Lease, claimBatch)
-	var wg sync.WaitGroup
+	var tasks, runs []store.Notification
 	for _, n := range claimed {
+		if n.TaskID == "" {
+			runs = append(runs, n)
+		} else {
+			tasks = append(tasks, n)
+		}
+	}
+	o.deliverAll(ctx, tasks)
+	o.deliverAll(ctx, runs)
+	return len(claimed), err
+}
+
+// deliverAll delivers ns concurrently and returns when all are done.
+func (o *Outbox) deliverAll(ctx context.Context, ns []store.Notification) {
+	var wg sync.WaitGroup
+	for _, n := range ns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -134,7 +152,6 @@ func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
 		}()
 	}
 	wg.Wait()
-	return len(claimed), err
 }
 
 // deliver makes one attempt and records its outcome.

@@ -190,3 +190,47 @@ func TestOutboxRunWakesAtTheRetry(t *testing.T) {
 		t.Errorf("attempts = %d", got.Attempts)
 	}
 }
+
+// TestOutboxSendsTaskCallbacksBeforeTheRuns: a task's failure callback
+// and the DAG's, enqueued in the same tick, reach the hook in Airflow's
+// order: the task's first. The hook holds the task's request until the
+// run's arrives (or a while passes), so delivering both at once shows.
+func TestOutboxSendsTaskCallbacksBeforeTheRuns(t *testing.T) {
+	runArrived := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(r.Body)
+		if strings.Contains(b.String(), `"run"`) {
+			close(runArrived)
+		} else {
+			select {
+			case <-runArrived:
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		mu.Lock()
+		order = append(order, b.String())
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	o, st, clock, _ := outboxFixture(t, srv.URL, 1)
+	d := o.opts.DAGs.DAGs()["cb"]
+	d.Callbacks.OnFailure = []dag.Notifier{{Webhook: &dag.Webhook{URL: srv.URL, Body: `{"run": "{{ reason }}"}`}}}
+	runID := RunID(store.RunManual, t0)
+	n := store.Notification{NotificationKey: store.NotificationKey{DagID: "cb", RunID: runID, Event: "failure"},
+		Reason: "run failed", NextAt: t0, CreatedAt: t0}
+	if _, err := st.EnqueueNotifications(t.Context(), []store.Notification{n}); err != nil {
+		t.Fatal(err)
+	}
+	if got := deliverAt(t, o, clock, 0); got != 2 {
+		t.Fatalf("claimed %d, want 2", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != 2 || !strings.HasPrefix(order[0], `{"text": "a try 1`) || order[1] != `{"run": "run failed"}` {
+		list, _ := st.ListNotifications(t.Context(), "cb", runID)
+		t.Errorf("delivered in the order %q, want the task's, then the run's (%+v)", order, list)
+	}
+}

@@ -64,6 +64,7 @@ const defaultXComKey = "return_value"
 //	params, dag_run.conf, .run_id, .dag_id, .logical_date, ...
 //	var.value.KEY, var.json.KEY, var.value.get(KEY, default)
 //	macros.ds_add(ds, days), macros.ds_format(ds, in_fmt, out_fmt)
+//	macros.timedelta(days=, hours=, ...), macros.datetime.utcnow()/now()
 //
 // Params and Conf are copied, so templates cannot change the caller's maps.
 // JSON numbers with an integral value (float64 from encoding/json, or
@@ -151,6 +152,8 @@ func NewContext(info Info) Context {
 			attrs: map[string]any{
 				"ds_add":    macroDsAdd,
 				"ds_format": macroDsFormat,
+				"timedelta": macroTimedelta,
+				"datetime":  macroDatetime(time.Now),
 			},
 		},
 	}

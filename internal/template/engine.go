@@ -74,6 +74,7 @@ func newEnvironment() *exec.Environment {
 	guardGlobals(globals)
 	globals.Set(addName, opAdd)
 	globals.Set(mulName, opMul)
+	globals.Set(subName, opSub)
 	globals.Set(catName, opCat)
 	globals.Set(listName, litList)
 	globals.Set(dictName, litDict)

@@ -47,6 +47,7 @@ func FuzzRender(f *testing.F) {
 		"{{ ti.xcom_pull(task_ids=['extract', 'count'], key='path') }}",
 		"{{ var.value.env }} {{ var.json.cfg.hosts[0] }} {{ var.value.nope | default('x') }}",
 		"{{ macros.ds_add(ds, -3) }} {{ macros.ds_format(ds, '%Y-%m-%d', '%d %b %y %j %%') }}",
+		"{{ (data_interval_end + macros.timedelta(hours=1.5) - logical_date).total_seconds() }} {{ macros.nope() }}",
 		"{{ logical_date.strftime('%Y %Q %') }} {{ data_interval_end.add(days=1).date() }}",
 		"{{ dag_run.conf.who | shquote }}",
 		"{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",

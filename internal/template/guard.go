@@ -36,6 +36,7 @@ import (
 const (
 	addName  = "\x00add"
 	mulName  = "\x00mul"
+	subName  = "\x00sub"
 	catName  = "\x00cat"
 	listName = "\x00list"
 	dictName = "\x00dict"
@@ -144,6 +145,8 @@ func (g *guarder) replace(n nodes.Node) nodes.Node {
 		switch n.Operator.Token.Type {
 		case tokens.Addition:
 			r = hiddenCall(addName, n.Position(), n.Left, n.Right)
+		case tokens.Subtraction:
+			r = hiddenCall(subName, n.Position(), n.Left, n.Right)
 		case tokens.Multiply:
 			r = hiddenCall(mulName, n.Position(), n.Left, n.Right)
 		case tokens.Tilde:

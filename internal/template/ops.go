@@ -34,6 +34,9 @@ func opAdd(e *exec.Evaluator, va *exec.VarArgs) *exec.Value {
 	if !ok {
 		return exec.AsValue(errOperands)
 	}
+	if v, ok, err := dateArith(l, r, 1); ok {
+		return valueOrError(v, err)
+	}
 	b := evalBudget(e)
 	switch {
 	case l.IsList():
@@ -65,6 +68,29 @@ func opAdd(e *exec.Evaluator, va *exec.VarArgs) *exec.Value {
 		return concat(b, "string concatenation ('+')", l, r)
 	}
 	return exec.AsValue(l.Integer() + r.Integer())
+}
+
+// opSub is a - b: numbers subtract, and dates and durations as in Python
+// (gonja would read a date as the number 0).
+func opSub(_ *exec.Evaluator, va *exec.VarArgs) *exec.Value {
+	l, r, ok := opArgs(va)
+	if !ok {
+		return exec.AsValue(errOperands)
+	}
+	if v, ok, err := dateArith(l, r, -1); ok {
+		return valueOrError(v, err)
+	}
+	if l.IsFloat() || r.IsFloat() {
+		return exec.AsValue(l.Float() - r.Float())
+	}
+	return exec.AsValue(l.Integer() - r.Integer())
+}
+
+func valueOrError(v any, err error) *exec.Value {
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(v)
 }
 
 // opCat is a ~ b, the text of both.

@@ -485,6 +485,9 @@ var (
 	paramsRE = regexp.MustCompile(`^(?:call\(.*\): )?unable to evaluate parameters: |unable to evaluate parameters: `)
 	// methodLimitRE matches a method's limit error, which gonja puts after
 	// the whole text of the value the method was called on.
+	// notCallableRE matches gonja's report of a call of an attribute a
+	// value does not have, whose message ends with an empty "on ".
+	notCallableRE = regexp.MustCompile(`(?s)invalid call to method '(\w+)' of (.*): '\w+' is not callable on .*$`)
 	methodLimitRE = regexp.MustCompile(`(?s)invalid call to method '\w+' of .*: (\w+\.\w+\(\) exceeded the limit of [^:]*)$`)
 	// nodeEchoRE matches gonja's rendering of the failed expression when it
 	// is a filter or call node, which reads worse than the message after it.
@@ -518,6 +521,7 @@ func renderError(err error) *Error {
 	// A method's error comes after the whole text of the value it was
 	// called on; for a limit, that value is large and says little.
 	msg = methodLimitRE.ReplaceAllString(msg, "$1")
+	msg = notCallableRE.ReplaceAllString(msg, "$2 has no method '$1' to call")
 	if len(msg) > maxErrorLen {
 		// Messages may quote values: keep them readable in a log.
 		msg = strings.ToValidUTF8(msg[:maxErrorLen], "") + "…"

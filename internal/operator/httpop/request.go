@@ -61,6 +61,29 @@ func JoinEndpoint(base *url.URL, endpoint string) (*url.URL, error) {
 	return u, nil
 }
 
+// checkEndpoint lets dags validate refuse a literal endpoint that
+// JoinEndpoint would refuse whatever the connection: a '..' segment, a
+// fragment, a line break. An absolute endpoint is judged against its own
+// origin, which only the connection can contradict; a templated one is
+// judged when it renders.
+func checkEndpoint(v any) error {
+	endpoint, ok := v.(string)
+	if !ok || strings.Contains(endpoint, "{{") || strings.Contains(endpoint, "{%") {
+		return nil
+	}
+	base := &url.URL{Scheme: "http", Host: "connection.invalid"}
+	if i := strings.Index(endpoint, "://"); i > 0 && !strings.ContainsAny(endpoint[:i], "/?") {
+		if u, err := url.Parse(endpoint); err == nil {
+			base = &url.URL{Scheme: u.Scheme, Host: u.Host}
+		}
+	}
+	_, err := JoinEndpoint(base, endpoint)
+	if err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "field endpoint: "))
+	}
+	return nil
+}
+
 // dotDot reports whether an escaped path has a ".." segment once decoded,
 // however many times its escapes are decoded (a server or a proxy may
 // decode "%252e" twice); a backslash counts as a separator, as some

@@ -34,7 +34,7 @@ var Spec = dag.OperatorSpec{
 		"response_check, and its body (or the part response_filter selects) is the return_value XCom.",
 	Fields: []dag.FieldSpec{
 		{Name: "http_conn_id", Kind: dag.FieldString, Default: "http_default", Description: "id of an http connection: base URL, login/password or token, default headers"},
-		{Name: "endpoint", Kind: dag.FieldString, Templated: true,
+		{Name: "endpoint", Kind: dag.FieldString, Templated: true, Check: checkEndpoint,
 			Description: "path (and query) joined to the connection's base URL; an absolute URL must stay on the connection's scheme, host and port; no '..' segment"},
 		{Name: "method", Kind: dag.FieldString, Default: http.MethodGet, Description: "GET, POST, PUT, PATCH, DELETE or HEAD"},
 		{Name: "headers", Kind: dag.FieldStringMap, Templated: true, Description: "request headers, over the connection's"},

@@ -320,14 +320,26 @@ tasks:
   - id: templated
     operator: http_sensor
     response_check: {json_path: "{{ params.path }}"}
+    endpoint: "{{ params.dir }}/../x"
+  - id: d
+    operator: http_sensor
+    endpoint: ../etc/passwd
+  - id: e
+    operator: http_sensor
+    endpoint: https://api.example.com/v1/%2e%2e/admin
+  - id: ok
+    operator: http_sensor
+    endpoint: https://api.example.com/v1/status?x=..
 `), dag.LoadOptions{Operators: specs})
 	for _, want := range []string{"s.yaml:7", "want poke or reschedule", "s.yaml:11", "poke_interval must be more than 0",
-		`s.yaml:15:21: tasks[c].response_check: response_check.json_path: "$.status[" is not a JSONPath`} {
+		`s.yaml:15:21: tasks[c].response_check: response_check.json_path: "$.status[" is not a JSONPath`,
+		`s.yaml:22:15: tasks[d].endpoint: "../etc/passwd" holds a '..' path segment`,
+		`s.yaml:25:15: tasks[e].endpoint: "https://api.example.com/v1/%2e%2e/admin" holds a '..' path segment`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("load error %v, want one saying %q", err, want)
 		}
 	}
-	if err != nil && strings.Contains(err.Error(), "tasks[templated]") {
+	if err != nil && (strings.Contains(err.Error(), "tasks[templated]") || strings.Contains(err.Error(), "tasks[ok]")) {
 		t.Errorf("a templated response_check is checked before rendering: %v", err)
 	}
 }
