@@ -68,12 +68,19 @@ func notExpandable(t TaskIR, r opRule) string {
 	return ""
 }
 
+// fnMapped tells whether a mapped task is a @task function, whose mapped
+// names are the function's arguments (in its op_kwargs), not the
+// operator's (a PythonOperator maps op_args or op_kwargs as they are).
+func fnMapped(t TaskIR, r opRule) bool {
+	return r.Callable == "python" && t.Decorator != ""
+}
+
 func xcomNotExpandable(t TaskIR, r opRule, mp mapping, v any) string {
 	from := str(field(v, "task_id"))
 	if d := str(field(v, "derived")); d != "" {
 		return "XComArg." + d + "() of " + from + " makes its list at run time, which Sirocco does not"
 	}
-	if r.Callable != "python" {
+	if !fnMapped(t, r) {
 		return ""
 	}
 	if !mp.kwargs {
@@ -92,7 +99,7 @@ func xcomNotExpandable(t TaskIR, r opRule, mp mapping, v any) string {
 func withoutMapped(t TaskIR, r opRule) TaskIR {
 	mp := mappingOf(t)
 	kw := maps.Clone(t.Kwargs)
-	if r.Callable == "python" {
+	if fnMapped(t, r) {
 		ok, _ := kw["op_kwargs"].(map[string]any)
 		ok = maps.Clone(ok)
 		for k := range mp.over {
@@ -113,7 +120,7 @@ func withoutMapped(t TaskIR, r opRule) TaskIR {
 // (last argument fastest, as Airflow) merged with the partial() arguments.
 func (c *converter) expandKey(m omap, t TaskIR, r opRule, fields map[string]any) {
 	mp := mappingOf(t)
-	if r.Callable == "python" {
+	if fnMapped(t, r) {
 		static, _ := fields["op_kwargs"].(map[string]any)
 		delete(fields, "op_kwargs")
 		ex := newMap()

@@ -81,7 +81,7 @@ func TestGolden(t *testing.T) {
 	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
 		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk",
 		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors", "closures", "templates_airflow2", "attrs_after",
-		"mapping_classic", "mapping_taskflow", "unsupported_mapping"}
+		"mapping_classic", "mapping_taskflow", "mapping_sdk", "unsupported_mapping"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"

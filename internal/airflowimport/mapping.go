@@ -67,14 +67,15 @@ func describeMapped(v any) string {
 }
 
 // mappedKeys writes a mapped task's expand or expand_kwargs, and
-// max_active_tis_per_dag (of any task, as Airflow's).
+// max_active_tis_per_dag (of any task, as Airflow's; from default_args
+// too, which Sirocco's default_args do not take).
 // It takes op_kwargs out of fields when they are expanded.
-func (c *converter) mappedKeys(t TaskIR, r opRule, fields map[string]any) omap {
+func (c *converter) mappedKeys(t TaskIR, r opRule, fields, opArgs map[string]any) omap {
 	m := newMap()
 	if t.Mapped {
 		c.expandKey(m, t, r, fields)
 	}
-	if v, ok := merged(t.DefaultArgs, t.Kwargs)["max_active_tis_per_dag"]; ok && v != nil {
+	if v, ok := merged(merged(opArgs, t.DefaultArgs), t.Kwargs)["max_active_tis_per_dag"]; ok && v != nil {
 		m.put("max_active_tis_per_dag", c.plainOr(t.Loc, t.TaskID, "max_active_tis_per_dag", v))
 	}
 	return m

@@ -158,7 +158,7 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	m.put("operator", r.Operator)
 	c.dependsOn(m, t)
 	fields := c.fields(t, r, opArgs, what)
-	mk := c.mappedKeys(t, r, fields)
+	mk := c.mappedKeys(t, r, fields, opArgs)
 	spec := c.specs[r.Operator]
 	for _, f := range spec.Fields {
 		if v, has := fields[f.Name]; has && !slices.Contains(commonKeys, f.Name) {

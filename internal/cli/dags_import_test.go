@@ -54,10 +54,10 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import-airflow: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "52 DAG(s) written to "+dags+" from 45 file(s); 0 file(s) failed") {
+	if !strings.Contains(out, "53 DAG(s) written to "+dags+" from 46 file(s); 0 file(s) failed") {
 		t.Errorf("import-airflow summary:\n%s", out)
 	}
-	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "52 DAG(s) valid, 0 file(s) with errors") {
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "53 DAG(s) valid, 0 file(s) with errors") {
 		t.Fatalf("dags validate: %v\n%s", err, out)
 	}
 	if out, err := run("db", "migrate"); err != nil {
@@ -157,13 +157,17 @@ func assetRow(out, uri string) []string {
 // checkImportedMapping: the tasks converted from .expand and
 // .expand_kwargs ran one instance per element (a cross product for
 // several lists), each a success, and a downstream @task got the list of
-// the mapped @task's results (1+1, 1+2, 1+3).
+// the mapped @task's results (1+1, 1+2, 1+3); a partial() argument from
+// an XCom reaches each instance, and a PythonOperator maps its op_args.
 func checkImportedMapping(t *testing.T, run func(...string) (string, error)) {
 	t.Helper()
 	want := map[string]map[string]int{
 		"mapping_classic":  {"echo": 2, "cross": 4, "from_xcom": 2, "per_dict": 2},
 		"mapping_taskflow": {"add": 3, "cross": 4, "literal_kwargs": 2, "xcom_kwargs": 2},
+		"mapping_sdk":      {"run_commands": 3, "greet_each": 2, "greet_args": 2, "greet_kwargs": 2, "shift": 2},
 	}
+	// The first instance's result: the sum over add's instances, base's 100 + 1.
+	results := map[string]map[string]string{"mapping_taskflow": {"total": "9"}, "mapping_sdk": {"shift": "101", "greet_args": `"hello ada"`}}
 	for d, counts := range want {
 		out, err := run("dags", "test", d, "2026-01-06")
 		if err != nil {
@@ -176,12 +180,11 @@ func checkImportedMapping(t *testing.T, run func(...string) (string, error)) {
 				t.Errorf("%s: task %s instances %v, want %d successes\n%s", d, id, got, n, out)
 			}
 		}
-		if d != "mapping_taskflow" {
-			continue
-		}
-		log, err := os.ReadFile(taskLog(out, "total"))
-		if err != nil || !strings.Contains(string(log), "Returned value was: 9") {
-			t.Errorf("total's log (%v) lacks the sum of add's instances, 9:\n%s", err, log)
+		for id, want := range results[d] {
+			log, err := os.ReadFile(taskLog(out, id))
+			if err != nil || !strings.Contains(string(log), "Returned value was: "+want+"\n") {
+				t.Errorf("%s: %s's log (%v) lacks its result %s:\n%s", d, id, err, want, log)
+			}
 		}
 	}
 }
