@@ -41,7 +41,7 @@ func notExpandable(t TaskIR, r opRule) string {
 		return "Sirocco maps no branch or short-circuit task"
 	}
 	mp := mappingOf(t)
-	if len(mp.over) == 0 {
+	if _, one := mp.over[""]; len(mp.over) == 0 || mp.kwargs && (!one || len(mp.over) != 1) {
 		return "nothing to map over"
 	}
 	for _, k := range mp.names {
