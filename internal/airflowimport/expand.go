@@ -32,8 +32,9 @@ func mappingOf(t TaskIR) mapping {
 }
 
 // notExpandable says why a mapped task cannot be written with Sirocco's
-// expand or expand_kwargs, or "" when it can.
-func notExpandable(t TaskIR, r opRule) string {
+// expand or expand_kwargs, or "" when it can; isField tells the fields of
+// the task's Sirocco operator.
+func notExpandable(t TaskIR, r opRule, isField func(string) bool) string {
 	if str(t.Mapping["group"]) != "" {
 		return "Sirocco does not map task groups"
 	}
@@ -46,6 +47,9 @@ func notExpandable(t TaskIR, r opRule) string {
 	}
 	for _, k := range mp.names {
 		v := mp.over[k]
+		if why := unknownField(t, r, isField, k, v); why != "" {
+			return why
+		}
 		if kind(v) == "xcomarg" {
 			if why := xcomNotExpandable(t, r, mp, v); why != "" {
 				return why
@@ -63,6 +67,30 @@ func notExpandable(t TaskIR, r opRule) string {
 			if _, isMap := e.(map[string]any); mp.kwargs && (!isMap || kind(e) != "") {
 				return "expand_kwargs takes dicts, not " + describe(e)
 			}
+		}
+	}
+	return ""
+}
+
+// unknownField names a mapped argument of an operator (or a key of an
+// expand_kwargs dict) that has no field in Sirocco's operator.
+func unknownField(t TaskIR, r opRule, isField func(string) bool, k string, v any) string {
+	if fnMapped(t, r) {
+		return ""
+	}
+	names := []string{k}
+	if k == "" {
+		names = nil
+		l, _ := v.([]any)
+		for _, e := range l {
+			if m, ok := e.(map[string]any); ok && kind(e) == "" {
+				names = append(names, sortedKeys(m)...)
+			}
+		}
+	}
+	for _, n := range names {
+		if !isField(rename(r, n)) {
+			return "the mapped argument " + n + " has no field in Sirocco's " + r.Operator + " operator"
 		}
 	}
 	return ""

@@ -141,7 +141,7 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	m.put("id", short)
 	r, ok := c.rule(t)
 	if ok && t.Mapped {
-		if why := notExpandable(t, r); why != "" {
+		if why := notExpandable(t, r, c.isField(r.Operator)); why != "" {
 			ok, r = false, mappingRule(t, why)
 		} else {
 			t = withoutMapped(t, r)
@@ -180,6 +180,14 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	}
 	c.checkTemplates(t, m.node, c.tplCtx)
 	return m
+}
+
+// isField tells the fields of a Sirocco operator.
+func (c *converter) isField(operator string) func(string) bool {
+	spec := c.specs[operator]
+	return func(name string) bool {
+		return slices.ContainsFunc(spec.Fields, func(f dag.FieldSpec) bool { return f.Name == name })
+	}
 }
 
 func callableName(t TaskIR) string {

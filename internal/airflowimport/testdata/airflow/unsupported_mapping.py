@@ -36,6 +36,7 @@ def unsupported_mapping():
     per_item.expand(item=[1, 2])
     BashOperator.partial(task_id="not_a_list").expand(bash_command="echo 1")
     BashOperator.partial(task_id="named", map_index_template="{{ task.bash_command }}").expand(bash_command=["echo 1"])
+    BashOperator.partial(task_id="no_field", bash_command="echo").expand(output_encoding=["utf-8"])
 
 
 unsupported_mapping()
