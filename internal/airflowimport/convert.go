@@ -376,7 +376,7 @@ func (c *converter) defaultArgs(da map[string]any, loc, owner string, opArgs, in
 		case slices.Contains(commonKeys, k), k == "start_date" && owner == "DAG", k == "end_date" && owner == "DAG", isCallbackArg(k):
 		case k == "sla":
 			c.slaProblem(loc, "", da[k])
-		case c.anyOperatorField(k):
+		case c.anyOperatorField(k), k == "max_active_tis_per_dag": // a task's key: written on each task
 			opArgs[k] = da[k]
 		default:
 			c.argProblem(loc, "", owner+" default_args", k, da[k])

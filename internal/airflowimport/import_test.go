@@ -80,7 +80,8 @@ func TestCorpusConverts(t *testing.T) {
 func TestGolden(t *testing.T) {
 	names := []string{"classic_bash", "taskflow_etl", "nested_groups", "seed_remote_pyspark_k8s", "branch_python", "unsupported_misc",
 		"cross_run_classic", "cross_run_taskflow", "trigger_dagrun", "trigger_dagrun_sdk",
-		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors", "closures", "templates_airflow2", "attrs_after"}
+		"sensors_classic", "sensors_sdk", "callbacks_classic", "deadline_sdk", "assets_classic", "assets_sdk", "unsupported_sensors", "python_sensors", "closures", "templates_airflow2", "attrs_after",
+		"mapping_classic", "mapping_taskflow", "mapping_sdk", "unsupported_mapping"}
 	paths := make([]string, len(names))
 	for i, n := range names {
 		paths[i] = "testdata/airflow/" + n + ".py"
@@ -127,10 +128,13 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"callbacks_classic", "callbacks_classic", "callbacks_classic.py:31: task load: on_execute_callback=a Python function (page_oncall) is not converted"},
 		{"deadline_sdk", "deadline_fixed", "deadline_sdk.py:38: deadline: the reference FIXED_DATETIME is not converted"},
 		{"assets_classic", "assets_classic_producer", "assets_classic.py:14: task refresh_customers: outlets: the asset \"reference_regions\" has no URI scheme: written x-airflow-asset://reference_regions"},
-		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:18: task size: @task size: not supported by this version: dynamic task mapping (.partial().expand(name=the XCom of files)); written as a bash task that fails; the items come from task files at run time"},
-		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:19: task echo: BashOperator: not supported by this version: dynamic task mapping (.partial().expand(bash_command=a list of 2)); written as a bash task that fails; the items are known when the file runs: make one task per item with a for loop"},
-		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:26: task add: @task add: not supported by this version: dynamic task mapping (.expand_kwargs([{\"x\":1,\"y\":2},{\"x\":3,\"y\":4}]))"},
-		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:34: task per_item.show: @task show: not supported by this version: dynamic task mapping (the task group per_item mapped with .expand(item=a list of 2))"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:18: task size: @task size: not supported by this version: dynamic task mapping (.partial().expand(name=the XCom of files)): a python task expands only its whole op_kwargs, so one argument cannot take files's XCom list element by element; written as a bash task that fails; the items come from task files at run time: loop over them inside one task (a python task taking files's XCom), or make files push a list of dicts of arguments and use .expand_kwargs(), which converts"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:19: task echo: BashOperator: not supported by this version: dynamic task mapping (.partial().expand(bash_command=the XCom of files__1)): XComArg.map() of files__1 makes its list at run time, which Sirocco does not; written as a bash task that fails; do the .map() in a @task that returns the finished list"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:26: task add: @task add: not supported by this version: dynamic task mapping (.expand(x=the XCom of files__2, y=a list of 1)): XComArg.zip() of files__2"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:34: task per_item.show: @task show: not supported by this version: dynamic task mapping (the task group per_item mapped with .expand(item=a list of 2)): Sirocco does not map task groups; written as a bash task that fails; the items are known when the file runs: make one task per item with a for loop"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:37: task not_a_list: BashOperator: not supported by this version: dynamic task mapping (.partial().expand(bash_command=\"echo 1\")): Sirocco expands over a list or an upstream task's XCom, not \"echo 1\""},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:38: task named: map_index_template=\"{{ task.bash_command }}\" is not kept; Sirocco names a mapped task's instances by map_index only; remove it"},
+		{"unsupported_mapping", "unsupported_mapping", "unsupported_mapping.py:39: task no_field: BashOperator: not supported by this version: dynamic task mapping (.partial().expand(output_encoding=a list of 1)): the mapped argument output_encoding has no field in Sirocco's bash operator"},
 		{"unsupported_misc", "unsupported_misc", "unsupported_misc.py:13: on_failure_callback=a Python function (notify) is not converted: Sirocco does not run Python callbacks"},
 		{"trigger_dagrun_sdk", "trigger_sdk", "trigger_dagrun_sdk.py:15: task hand_over: deferrable=true is not kept; Sirocco has no triggerer"},
 		{"trigger_dagrun_sdk", "trigger_sdk", "trigger_dagrun_sdk.py:15: task hand_over: unknown argument note=\"handed over by trigger_sdk\" of TriggerDagRunOperator is not converted"},

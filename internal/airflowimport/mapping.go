@@ -6,22 +6,24 @@ import (
 )
 
 // mappingRule explains a mapped task (.expand, .expand_kwargs, a mapped
-// task group), which this version does not convert: how it was mapped,
-// over what, and the rewrite that fits (a loop in the DAG file when the
-// items are known when the file runs, else a loop inside one task).
-func mappingRule(t TaskIR) opRule {
+// task group) that cannot be written with Sirocco's expand: how it was
+// mapped, over what, why not, and the rewrite that fits (a loop in the DAG
+// file when the items are known when the file runs, else a loop inside one
+// task).
+func mappingRule(t TaskIR, why string) opRule {
 	how := str(t.Mapping["how"])
 	if how == "" {
 		how = "expand"
 	}
 	over, _ := t.Mapping["over"].(map[string]any)
 	var args []string
-	fromTask := ""
+	fromTask, derived := "", ""
 	literal := len(over) > 0
 	for _, k := range sortedKeys(over) {
 		v := over[k]
 		if kind(v) == "xcomarg" {
 			fromTask = str(field(v, "task_id"))
+			derived = str(field(v, "derived"))
 			literal = false
 		} else if _, isList := v.([]any); !isList {
 			literal = false
@@ -36,14 +38,17 @@ func mappingRule(t TaskIR) opRule {
 	if g := str(t.Mapping["group"]); g != "" {
 		what = "the task group " + g + " mapped with " + what
 	}
-	rule := opRule{Feature: "dynamic task mapping (" + what + ")"}
+	rule := opRule{Feature: "dynamic task mapping (" + what + "): " + why}
 	switch {
+	case derived != "":
+		rule.Rewrite = fmt.Sprintf("do the .%s() in a @task that returns the finished list (reading %s's XCom), "+
+			"and expand over that task's output, which converts", derived, fromTask)
 	case literal:
 		rule.Rewrite = "the items are known when the file runs: make one task per item with a for loop in the DAG file " +
 			"(the importer runs loops; give each a task_id of its own)"
 	case fromTask != "":
 		rule.Rewrite = fmt.Sprintf("the items come from task %s at run time: loop over them inside one task "+
-			"(a python task taking %s's XCom), until mapping converts", fromTask, fromTask)
+			"(a python task taking %s's XCom), or make %s push a list of dicts of arguments and use .expand_kwargs(), which converts", fromTask, fromTask, fromTask)
 	default:
 		rule.Rewrite = "make one task per item with a for loop in the DAG file (the importer runs loops), or loop inside one task"
 	}
@@ -59,4 +64,19 @@ func describeMapped(v any) string {
 		return fmt.Sprintf("a list of %d", len(l))
 	}
 	return describe(v)
+}
+
+// mappedKeys writes a mapped task's expand or expand_kwargs, and
+// max_active_tis_per_dag (of any task, as Airflow's; from default_args
+// too, which Sirocco's default_args do not take).
+// It takes op_kwargs out of fields when they are expanded.
+func (c *converter) mappedKeys(t TaskIR, r opRule, fields, opArgs map[string]any) omap {
+	m := newMap()
+	if t.Mapped {
+		c.expandKey(m, t, r, fields)
+	}
+	if v, ok := merged(merged(opArgs, t.DefaultArgs), t.Kwargs)["max_active_tis_per_dag"]; ok && v != nil {
+		m.put("max_active_tis_per_dag", c.plainOr(t.Loc, t.TaskID, "max_active_tis_per_dag", v))
+	}
+	return m
 }

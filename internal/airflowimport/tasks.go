@@ -141,7 +141,11 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	m.put("id", short)
 	r, ok := c.rule(t)
 	if ok && t.Mapped {
-		ok, r = false, mappingRule(t)
+		if why := notExpandable(t, r, c.isField(r.Operator)); why != "" {
+			ok, r = false, mappingRule(t, why)
+		} else {
+			t = withoutMapped(t, r)
+		}
 	}
 	what := t.Class
 	if t.Decorator != "" {
@@ -154,6 +158,7 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	m.put("operator", r.Operator)
 	c.dependsOn(m, t)
 	fields := c.fields(t, r, opArgs, what)
+	mk := c.mappedKeys(t, r, fields, opArgs)
 	spec := c.specs[r.Operator]
 	for _, f := range spec.Fields {
 		if v, has := fields[f.Name]; has && !slices.Contains(commonKeys, f.Name) {
@@ -167,6 +172,7 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	}
 	m.put("outlets", fields["outlets"])
 	m.put("inlets", fields["inlets"])
+	m.node.Content = append(m.node.Content, mk.node.Content...)
 	cb := c.callbacks(t.Loc, t.TaskID, cbArgs, ownCallbackArgs(merged(t.DefaultArgs, t.Kwargs)))
 	m.node.Content = append(m.node.Content, cb.node.Content...)
 	if c.tplCtx == nil {
@@ -174,6 +180,14 @@ func (c *converter) task(t TaskIR, short string, opArgs, cbArgs map[string]any) 
 	}
 	c.checkTemplates(t, m.node, c.tplCtx)
 	return m
+}
+
+// isField tells the fields of a Sirocco operator.
+func (c *converter) isField(operator string) func(string) bool {
+	spec := c.specs[operator]
+	return func(name string) bool {
+		return slices.ContainsFunc(spec.Fields, func(f dag.FieldSpec) bool { return f.Name == name })
+	}
 }
 
 func callableName(t TaskIR) string {
@@ -265,8 +279,8 @@ func (c *converter) fields(t TaskIR, r opRule, opArgs map[string]any, what strin
 	for _, k := range sortedKeys(args) {
 		v := args[k]
 		name := rename(r, k)
-		if c.special(t, r, k, v, out) {
-			continue
+		if k == "max_active_tis_per_dag" || c.special(t, r, k, v, out) {
+			continue // max_active_tis_per_dag: see mappedKeys
 		}
 		switch {
 		case slices.Contains(commonKeys, name):

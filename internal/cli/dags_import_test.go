@@ -54,10 +54,10 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import-airflow: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "50 DAG(s) written to "+dags+" from 43 file(s); 0 file(s) failed") {
+	if !strings.Contains(out, "53 DAG(s) written to "+dags+" from 46 file(s); 0 file(s) failed") {
 		t.Errorf("import-airflow summary:\n%s", out)
 	}
-	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "50 DAG(s) valid, 0 file(s) with errors") {
+	if out, err := run("dags", "validate", dags); err != nil || !strings.Contains(out, "53 DAG(s) valid, 0 file(s) with errors") {
 		t.Fatalf("dags validate: %v\n%s", err, out)
 	}
 	if out, err := run("db", "migrate"); err != nil {
@@ -98,6 +98,8 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 		{"deadline_sdk", map[string]string{"slow": "success"}},
 		{"assets_classic_producer", map[string]string{"refresh_orders": "success", "refresh_customers": "success"}},
 		{"assets_sdk_producer", map[string]string{"ingest": "success", "train": "success"}},
+		{"mapping_classic", map[string]string{"list_files": "success"}},
+		{"mapping_taskflow", map[string]string{"total": "success", "make_pairs": "success"}},
 	}
 	for _, c := range cases {
 		// 2026-01-05 is a Monday: task_branch follows weekday.
@@ -112,6 +114,7 @@ func TestImportAirflowThenValidateAndTest(t *testing.T) {
 			}
 		}
 	}
+	checkImportedMapping(t, run)
 	// The converted notifiers posted their rendered Slack texts: the
 	// tasks' and the runs' successes, and the deadline the slow run missed.
 	for _, want := range []string{`task "extract" done`, "DAG callbacks_classic succeeded: run ", "deadline_sdk done",
@@ -149,6 +152,62 @@ func assetRow(out, uri string) []string {
 		}
 	}
 	return nil
+}
+
+// checkImportedMapping: the tasks converted from .expand and
+// .expand_kwargs ran one instance per element (a cross product for
+// several lists), each a success, and a downstream @task got the list of
+// the mapped @task's results (1+1, 1+2, 1+3); a partial() argument from
+// an XCom reaches each instance, and a PythonOperator maps its op_args.
+func checkImportedMapping(t *testing.T, run func(...string) (string, error)) {
+	t.Helper()
+	want := map[string]map[string]int{
+		"mapping_classic":  {"echo": 2, "cross": 4, "from_xcom": 2, "per_dict": 2},
+		"mapping_taskflow": {"add": 3, "cross": 4, "literal_kwargs": 2, "xcom_kwargs": 2},
+		"mapping_sdk":      {"run_commands": 3, "greet_each": 2, "greet_args": 2, "greet_kwargs": 2, "shift": 2},
+	}
+	// The first instance's result: the sum over add's instances, base's 100 + 1.
+	results := map[string]map[string]string{"mapping_taskflow": {"total": "9"}, "mapping_sdk": {"shift": "101", "greet_args": `"hello ada"`}}
+	for d, counts := range want {
+		out, err := run("dags", "test", d, "2026-01-06")
+		if err != nil {
+			t.Errorf("dags test %s: %v\n%s", d, err, out)
+			continue
+		}
+		for id, n := range counts {
+			got := taskStates(out, id)
+			if len(got) != n || slices.ContainsFunc(got, func(s string) bool { return s != "success" }) {
+				t.Errorf("%s: task %s instances %v, want %d successes\n%s", d, id, got, n, out)
+			}
+		}
+		for id, want := range results[d] {
+			log, err := os.ReadFile(taskLog(out, id))
+			if err != nil || !strings.Contains(string(log), "Returned value was: "+want+"\n") {
+				t.Errorf("%s: %s's log (%v) lacks its result %s:\n%s", d, id, err, want, log)
+			}
+		}
+	}
+}
+
+// taskStates is the state of each instance of task id in order.
+func taskStates(out, id string) []string {
+	var states []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == id {
+			states = append(states, f[1])
+		}
+	}
+	return states
+}
+
+// taskLog is the log file `dags test` names for task id.
+func taskLog(out, id string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == id && f[2] == "log:" {
+			return f[3]
+		}
+	}
+	return ""
 }
 
 func taskState(out, id string) string {

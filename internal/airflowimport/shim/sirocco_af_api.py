@@ -62,7 +62,7 @@ class _TaskFunction:
         return _PartialTask(self, kwargs)
 
     def expand(self, **kwargs):
-        return self._make((), kwargs, mapped={"how": "expand", "over": kwargs})
+        return self._make((), kwargs, mapped={"how": "expand", "over": kwargs, "names": list(kwargs)})
 
     def expand_kwargs(self, arg):
         return self._make((), {}, mapped={"how": "expand_kwargs", "over": {"": arg}})
@@ -76,7 +76,7 @@ class _PartialTask:
     def expand(self, **kwargs):
         kw = dict(self.kwargs)
         kw.update(kwargs)
-        return self.tf._make((), kw, mapped={"how": "partial().expand", "over": kwargs})
+        return self.tf._make((), kw, mapped={"how": "partial().expand", "over": kwargs, "names": list(kwargs)})
 
     def expand_kwargs(self, arg):
         return self.tf._make((), dict(self.kwargs), mapped={"how": "partial().expand_kwargs", "over": {"": arg}})

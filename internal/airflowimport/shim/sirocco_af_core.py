@@ -91,7 +91,10 @@ def encode(value, depth=0):
             return {"__kind__": "repr", "repr": repr(value)}
         return value
     if isinstance(value, XComArg):
-        return {"__kind__": "xcomarg", "task_id": value.operator.task_id, "key": value.key}
+        j = {"__kind__": "xcomarg", "task_id": value.operator.task_id, "key": value.key}
+        if getattr(value, "derived", None):
+            j["derived"] = value.derived
+        return j
     if isinstance(value, _dt.timedelta):
         return {"__kind__": "timedelta", "seconds": value.total_seconds()}
     if isinstance(value, _dt.datetime):
@@ -416,10 +419,18 @@ class XComArg:
         return self
 
     def zip(self, *others):
-        return self
+        return _DerivedXComArg(self, "zip")
 
     def map(self, fn):
-        return self
+        return _DerivedXComArg(self, "map")
+
+
+class _DerivedXComArg(XComArg):
+    """XComArg.map() or .zip(): a list made from another task's XCom at run time."""
+
+    def __init__(self, source, how):
+        XComArg.__init__(self, source.operator, source.key)
+        self.derived = how
 
 
 def xcom_args_in(value, depth=0):
@@ -515,7 +526,7 @@ class BaseOperator:
 
     def expand(self, **kwargs):
         self.mapped = True
-        self.mapping = {"how": "expand", "over": kwargs}
+        self.mapping = {"how": "expand", "over": kwargs, "names": list(kwargs)}
         self.kwargs.update(kwargs)
         return self
 
@@ -560,7 +571,7 @@ class _Partial:
         kw.update(mapped)
         op = self.cls(**kw)
         op.mapped = True
-        op.mapping = {"how": "partial().expand", "over": mapped}
+        op.mapping = {"how": "partial().expand", "over": mapped, "names": list(mapped)}
         return op
 
     def expand_kwargs(self, arg):
