@@ -2,6 +2,8 @@ package actions
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -20,9 +22,10 @@ type ClearRequest struct {
 	OnlyFailed bool
 	// DryRun computes the selection and writes nothing.
 	DryRun bool
-	// MapIndex, when set, clears only that instance of the selected
-	// mapped tasks (`--map-index`, ?map_index=); the tasks that are not
-	// mapped are left alone then.
+	// MapIndex, when set, clears only that instance of the tasks named in
+	// TaskIDs (`--map-index`, ?map_index=); those that are not mapped are
+	// left alone then. The tasks Downstream adds are cleared in full, every
+	// instance, as Airflow's clear of a mapped instance does.
 	MapIndex *int
 }
 
@@ -57,12 +60,17 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 	if err != nil {
 		return res, err
 	}
+	// inFull: the tasks cleared in every instance; with a map index, only
+	// those Downstream added (a task named is also its own downstream).
+	inFull := func(id string) bool {
+		return req.MapIndex == nil || (len(req.TaskIDs) > 0 && !slices.Contains(req.TaskIDs, id))
+	}
 	retries := map[string]int{}
 	for _, ti := range tis {
 		if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
 			continue
 		}
-		if req.MapIndex != nil && ti.MapIndex() != *req.MapIndex {
+		if !inFull(ti.TaskID) && ti.MapIndex() != *req.MapIndex {
 			continue
 		}
 		if req.OnlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
@@ -99,22 +107,48 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 		return res, nil
 	}
 	if req.MapIndex != nil && *req.MapIndex >= 0 {
-		for id, r := range retries {
-			k := store.TaskKey{DagID: d.ID, RunID: req.RunID, TaskID: id}.WithMapIndex(*req.MapIndex)
-			n, err := st.ClearMapIndex(ctx, k, r, now)
-			if err != nil {
-				return res, err
-			}
-			res.Cleared += n
+		n, err := clearMapIndex(ctx, st, store.TaskKey{DagID: d.ID, RunID: req.RunID}, *req.MapIndex, retries, inFull, now)
+		res.Cleared = n
+		if err != nil {
+			return res, err
 		}
-		return res, nil
+		// What is cleared in full is cleared after the instances it
+		// depends on: the other way, a tick between the two could run a
+		// downstream task again from the instance's old state.
+		for id := range retries {
+			if !inFull(id) {
+				delete(retries, id)
+			}
+		}
+		if len(retries) == 0 {
+			return res, nil
+		}
 	}
 	n, err := st.ClearTasks(ctx, d.ID, req.RunID, retries, now)
 	if err != nil {
 		return res, err
 	}
-	res.Cleared = n
+	res.Cleared += n
 	return res, nil
+}
+
+// clearMapIndex clears instance i of the tasks of retries not cleared in
+// full, in task order, and returns how many it put back to none.
+func clearMapIndex(ctx context.Context, st store.Store, run store.TaskKey, i int, retries map[string]int, inFull func(string) bool, now time.Time) (int, error) {
+	var cleared int
+	for _, id := range slices.Sorted(maps.Keys(retries)) {
+		if inFull(id) {
+			continue
+		}
+		k := run
+		k.TaskID = id
+		n, err := st.ClearMapIndex(ctx, k.WithMapIndex(i), retries[id], now)
+		if err != nil {
+			return cleared, err
+		}
+		cleared += n
+	}
+	return cleared, nil
 }
 
 // selectTasks returns the task ids a clear covers: all of d's without
