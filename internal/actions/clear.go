@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"time"
 
@@ -60,17 +59,20 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 	if err != nil {
 		return res, err
 	}
-	// inFull: the tasks cleared in every instance; with a map index, only
-	// those Downstream added (a task named is also its own downstream).
-	inFull := func(id string) bool {
-		return req.MapIndex == nil || (len(req.TaskIDs) > 0 && !slices.Contains(req.TaskIDs, id))
+	// alone: the instances cleared one by one, those of a mapped task
+	// of which only some are selected (a map index, only failed ones);
+	// the tasks Downstream adds to a map index are cleared in full, as
+	// Airflow does (a task named is also its own downstream).
+	named := func(id string) bool { return len(req.TaskIDs) == 0 || slices.Contains(req.TaskIDs, id) }
+	alone := func(ti store.TaskInstance) bool {
+		return ti.Mapped() && (req.OnlyFailed || (req.MapIndex != nil && named(ti.TaskID)))
 	}
-	retries := map[string]int{}
+	var set clearSet
 	for _, ti := range tis {
 		if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
 			continue
 		}
-		if !inFull(ti.TaskID) && ti.MapIndex() != *req.MapIndex {
+		if req.MapIndex != nil && named(ti.TaskID) && ti.MapIndex() != *req.MapIndex {
 			continue
 		}
 		if req.OnlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
@@ -91,64 +93,67 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 			if ok {
 				res.Restarting++
 				res.TaskInstances = append(res.TaskInstances, ti)
-				// Named so that ClearTasks deletes the XComs the try may
+				// Named so that the clear deletes the XComs the try may
 				// have pushed just before; it leaves a restarting task's
 				// state to the executor stopping it.
-				retries[ti.TaskID] = d.Task(ti.TaskID).Retries
+				set.add(ti, alone(ti), d.Task(ti.TaskID).Retries)
 			}
 			continue
 		}
-		retries[ti.TaskID] = d.Task(ti.TaskID).Retries
-		if ti.State != store.StateQueued { // ClearTasks leaves queued instances alone
+		set.add(ti, alone(ti), d.Task(ti.TaskID).Retries)
+		if ti.State != store.StateQueued { // the store leaves queued instances alone
 			res.TaskInstances = append(res.TaskInstances, ti)
 		}
 	}
 	if req.DryRun {
 		return res, nil
 	}
-	if req.MapIndex != nil && *req.MapIndex >= 0 {
-		n, err := clearMapIndex(ctx, st, store.TaskKey{DagID: d.ID, RunID: req.RunID}, *req.MapIndex, retries, inFull, now)
-		res.Cleared = n
-		if err != nil {
-			return res, err
-		}
-		// What is cleared in full is cleared after the instances it
-		// depends on: the other way, a tick between the two could run a
-		// downstream task again from the instance's old state.
-		for id := range retries {
-			if !inFull(id) {
-				delete(retries, id)
-			}
-		}
-		if len(retries) == 0 {
-			return res, nil
-		}
-	}
-	n, err := st.ClearTasks(ctx, d.ID, req.RunID, retries, now)
-	if err != nil {
-		return res, err
-	}
-	res.Cleared += n
-	return res, nil
+	n, err := set.write(ctx, st, d.ID, req.RunID, now)
+	res.Cleared = n
+	return res, err
 }
 
-// clearMapIndex clears instance i of the tasks of retries not cleared in
-// full, in task order, and returns how many it put back to none.
-func clearMapIndex(ctx context.Context, st store.Store, run store.TaskKey, i int, retries map[string]int, inFull func(string) bool, now time.Time) (int, error) {
-	var cleared int
-	for _, id := range slices.Sorted(maps.Keys(retries)) {
-		if inFull(id) {
-			continue
+// clearSet is what a clear writes: instances of mapped tasks cleared one
+// by one, and tasks cleared whole (every instance), with their retries.
+type clearSet struct {
+	one     []store.TaskKey
+	retries map[store.TaskKey]int
+	whole   map[string]int
+}
+
+func (c *clearSet) add(ti store.TaskInstance, alone bool, retries int) {
+	if !alone {
+		if c.whole == nil {
+			c.whole = map[string]int{}
 		}
-		k := run
-		k.TaskID = id
-		n, err := st.ClearMapIndex(ctx, k.WithMapIndex(i), retries[id], now)
+		c.whole[ti.TaskID] = retries
+		return
+	}
+	if c.retries == nil {
+		c.retries = map[store.TaskKey]int{}
+	}
+	c.one = append(c.one, ti.TaskKey)
+	c.retries[ti.TaskKey] = retries
+}
+
+// write clears the instances first, then the whole tasks: those are
+// downstream of the instances when both are there, and the other way a
+// tick between the two could run a downstream task again from the
+// instance's old state. It returns how many instances it put back to none.
+func (c *clearSet) write(ctx context.Context, st store.Store, dagID, runID string, now time.Time) (int, error) {
+	var cleared int
+	for _, k := range c.one {
+		n, err := st.ClearMapIndex(ctx, k, c.retries[k], now)
 		if err != nil {
 			return cleared, err
 		}
 		cleared += n
 	}
-	return cleared, nil
+	if len(c.whole) == 0 {
+		return cleared, nil
+	}
+	n, err := st.ClearTasks(ctx, dagID, runID, c.whole, now)
+	return cleared + n, err
 }
 
 // selectTasks returns the task ids a clear covers: all of d's without

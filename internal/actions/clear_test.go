@@ -124,3 +124,36 @@ func TestClearMapIndexDownstream(t *testing.T) {
 		t.Errorf("instances after the clear:\n%s\nwant\n%s", strings.Join(got, " "), want)
 	}
 }
+
+// TestClearOnlyFailedInstances: --only-failed on a mapped task clears its
+// failed instances alone, as Airflow does; the ones that succeeded keep
+// their state and do not run again.
+func TestClearOnlyFailedInstances(t *testing.T) {
+	st, d := setup(t, mappedYAML)
+	ctx := t.Context()
+	run, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: "m"}
+	if ok, err := st.ExpandTask(ctx, k, 3, now); err != nil || !ok {
+		t.Fatalf("expand: %v, %v", ok, err)
+	}
+	for i, to := range []store.TaskState{store.StateSuccess, store.StateFailed, store.StateSuccess} {
+		ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: k.WithMapIndex(i), From: []store.TaskState{store.StateNone},
+			To: to, IncTry: true})
+		if err != nil || !ok {
+			t.Fatalf("set m[%d]: %v, %v", i, ok, err)
+		}
+	}
+	res, err := actions.Clear(ctx, st, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: []string{"m"}, OnlyFailed: true}, now)
+	if err != nil || res.Cleared != 1 {
+		t.Fatalf("clear only failed = %+v, %v; want m[1] cleared", res, err)
+	}
+	for i, want := range []store.TaskState{store.StateSuccess, store.StateNone, store.StateSuccess} {
+		ti, err := st.GetTaskInstance(ctx, k.WithMapIndex(i))
+		if err != nil || ti.State != want {
+			t.Errorf("m[%d] = %s, %v; want %s", i, stateName(ti.State), err, stateName(want))
+		}
+	}
+}
