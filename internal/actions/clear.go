@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -20,9 +21,10 @@ type ClearRequest struct {
 	OnlyFailed bool
 	// DryRun computes the selection and writes nothing.
 	DryRun bool
-	// MapIndex, when set, clears only that instance of the selected
-	// mapped tasks (`--map-index`, ?map_index=); the tasks that are not
-	// mapped are left alone then.
+	// MapIndex, when set, clears only that instance of the tasks named in
+	// TaskIDs (`--map-index`, ?map_index=); those that are not mapped are
+	// left alone then. The tasks Downstream adds are cleared in full, every
+	// instance, as Airflow's clear of a mapped instance does.
 	MapIndex *int
 }
 
@@ -57,12 +59,20 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 	if err != nil {
 		return res, err
 	}
-	retries := map[string]int{}
+	// alone: the instances cleared one by one, those of a mapped task
+	// of which only some are selected (a map index, only failed ones);
+	// the tasks Downstream adds to a map index are cleared in full, as
+	// Airflow does (a task named is also its own downstream).
+	named := func(id string) bool { return len(req.TaskIDs) == 0 || slices.Contains(req.TaskIDs, id) }
+	alone := func(ti store.TaskInstance) bool {
+		return ti.Mapped() && (req.OnlyFailed || (req.MapIndex != nil && named(ti.TaskID)))
+	}
+	var set clearSet
 	for _, ti := range tis {
 		if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
 			continue
 		}
-		if req.MapIndex != nil && ti.MapIndex() != *req.MapIndex {
+		if req.MapIndex != nil && named(ti.TaskID) && ti.MapIndex() != *req.MapIndex {
 			continue
 		}
 		if req.OnlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
@@ -83,38 +93,67 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 			if ok {
 				res.Restarting++
 				res.TaskInstances = append(res.TaskInstances, ti)
-				// Named so that ClearTasks deletes the XComs the try may
+				// Named so that the clear deletes the XComs the try may
 				// have pushed just before; it leaves a restarting task's
 				// state to the executor stopping it.
-				retries[ti.TaskID] = d.Task(ti.TaskID).Retries
+				set.add(ti, alone(ti), d.Task(ti.TaskID).Retries)
 			}
 			continue
 		}
-		retries[ti.TaskID] = d.Task(ti.TaskID).Retries
-		if ti.State != store.StateQueued { // ClearTasks leaves queued instances alone
+		set.add(ti, alone(ti), d.Task(ti.TaskID).Retries)
+		if ti.State != store.StateQueued { // the store leaves queued instances alone
 			res.TaskInstances = append(res.TaskInstances, ti)
 		}
 	}
 	if req.DryRun {
 		return res, nil
 	}
-	if req.MapIndex != nil && *req.MapIndex >= 0 {
-		for id, r := range retries {
-			k := store.TaskKey{DagID: d.ID, RunID: req.RunID, TaskID: id}.WithMapIndex(*req.MapIndex)
-			n, err := st.ClearMapIndex(ctx, k, r, now)
-			if err != nil {
-				return res, err
-			}
-			res.Cleared += n
-		}
-		return res, nil
-	}
-	n, err := st.ClearTasks(ctx, d.ID, req.RunID, retries, now)
-	if err != nil {
-		return res, err
-	}
+	n, err := set.write(ctx, st, d.ID, req.RunID, now)
 	res.Cleared = n
-	return res, nil
+	return res, err
+}
+
+// clearSet is what a clear writes: instances of mapped tasks cleared one
+// by one, and tasks cleared whole (every instance), with their retries.
+type clearSet struct {
+	one     []store.TaskKey
+	retries map[store.TaskKey]int
+	whole   map[string]int
+}
+
+func (c *clearSet) add(ti store.TaskInstance, alone bool, retries int) {
+	if !alone {
+		if c.whole == nil {
+			c.whole = map[string]int{}
+		}
+		c.whole[ti.TaskID] = retries
+		return
+	}
+	if c.retries == nil {
+		c.retries = map[store.TaskKey]int{}
+	}
+	c.one = append(c.one, ti.TaskKey)
+	c.retries[ti.TaskKey] = retries
+}
+
+// write clears the instances first, then the whole tasks: those are
+// downstream of the instances when both are there, and the other way a
+// tick between the two could run a downstream task again from the
+// instance's old state. It returns how many instances it put back to none.
+func (c *clearSet) write(ctx context.Context, st store.Store, dagID, runID string, now time.Time) (int, error) {
+	var cleared int
+	for _, k := range c.one {
+		n, err := st.ClearMapIndex(ctx, k, c.retries[k], now)
+		if err != nil {
+			return cleared, err
+		}
+		cleared += n
+	}
+	if len(c.whole) == 0 {
+		return cleared, nil
+	}
+	n, err := st.ClearTasks(ctx, dagID, runID, c.whole, now)
+	return cleared + n, err
 }
 
 // selectTasks returns the task ids a clear covers: all of d's without

@@ -2,6 +2,8 @@ package actions_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
@@ -56,4 +58,102 @@ func stateName(s store.TaskState) string {
 		return "none"
 	}
 	return string(s)
+}
+
+const mappedYAML = `dag_id: mapped
+schedule: none
+tasks:
+  - {id: m, operator: bash, expand: {command: [echo 0, echo 1, echo 2]}}
+  - {id: n, operator: bash, depends_on: [m], expand: {command: [echo 0, echo 1]}}
+  - {id: total, operator: empty, depends_on: [n]}
+`
+
+// TestClearMapIndexDownstream: clearing instance 1 of a mapped task with
+// downstream clears that instance alone and, as Airflow does, every
+// instance of the tasks downstream of it (mapped or not); without
+// downstream they keep their state.
+func TestClearMapIndexDownstream(t *testing.T) {
+	st, d := setup(t, mappedYAML)
+	ctx := t.Context()
+	run, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(id string) store.TaskKey { return store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: id} }
+	for id, n := range map[string]int{"m": 3, "n": 2} {
+		if ok, err := st.ExpandTask(ctx, key(id), n, now); err != nil || !ok {
+			t.Fatalf("expand %s: %v, %v", id, ok, err)
+		}
+	}
+	all := map[string][]int{"m": {0, 1, 2}, "n": {0, 1}, "total": {-1}}
+	for id, idx := range all {
+		for _, i := range idx {
+			ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key(id).WithMapIndex(i), From: []store.TaskState{store.StateNone},
+				To: store.StateSuccess, IncTry: true})
+			if err != nil || !ok {
+				t.Fatalf("set %s[%d]: %v, %v", id, i, ok, err)
+			}
+		}
+	}
+	one := 1
+	res, err := actions.Clear(ctx, st, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: []string{"m"}, MapIndex: &one}, now)
+	if err != nil || res.Cleared != 1 {
+		t.Fatalf("clear m[1] = %+v, %v; want 1 cleared", res, err)
+	}
+	res, err = actions.Clear(ctx, st, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: []string{"m"}, MapIndex: &one,
+		Downstream: true, DryRun: true}, now)
+	if err != nil || len(res.TaskInstances) != 4 {
+		t.Fatalf("dry run of m[1] with downstream = %+v, %v; want m[1], n[0], n[1], total", res, err)
+	}
+	res, err = actions.Clear(ctx, st, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: []string{"m"}, MapIndex: &one, Downstream: true}, now)
+	if err != nil || res.Cleared != 4 {
+		t.Fatalf("clear m[1] with downstream = %+v, %v; want 4 cleared", res, err)
+	}
+	tis, err := st.ListTaskInstances(ctx, d.ID, run.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// n, cleared in full, is its placeholder again, to expand anew over
+	// its list (its map index 1 removed until then).
+	var got []string
+	for _, ti := range tis {
+		got = append(got, fmt.Sprintf("%s[%d]:%s", ti.TaskID, ti.MapIndex(), stateName(ti.State)))
+	}
+	want := "m[0]:success m[1]:none m[2]:success n[-1]:none n[1]:removed total[-1]:none"
+	if strings.Join(got, " ") != want {
+		t.Errorf("instances after the clear:\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+}
+
+// TestClearOnlyFailedInstances: --only-failed on a mapped task clears its
+// failed instances alone, as Airflow does; the ones that succeeded keep
+// their state and do not run again.
+func TestClearOnlyFailedInstances(t *testing.T) {
+	st, d := setup(t, mappedYAML)
+	ctx := t.Context()
+	run, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: "m"}
+	if ok, err := st.ExpandTask(ctx, k, 3, now); err != nil || !ok {
+		t.Fatalf("expand: %v, %v", ok, err)
+	}
+	for i, to := range []store.TaskState{store.StateSuccess, store.StateFailed, store.StateSuccess} {
+		ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: k.WithMapIndex(i), From: []store.TaskState{store.StateNone},
+			To: to, IncTry: true})
+		if err != nil || !ok {
+			t.Fatalf("set m[%d]: %v, %v", i, ok, err)
+		}
+	}
+	res, err := actions.Clear(ctx, st, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: []string{"m"}, OnlyFailed: true}, now)
+	if err != nil || res.Cleared != 1 {
+		t.Fatalf("clear only failed = %+v, %v; want m[1] cleared", res, err)
+	}
+	for i, want := range []store.TaskState{store.StateSuccess, store.StateNone, store.StateSuccess} {
+		ti, err := st.GetTaskInstance(ctx, k.WithMapIndex(i))
+		if err != nil || ti.State != want {
+			t.Errorf("m[%d] = %s, %v; want %s", i, stateName(ti.State), err, stateName(want))
+		}
+	}
 }

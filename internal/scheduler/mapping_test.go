@@ -70,6 +70,17 @@ func TestDecideTriggerRulesCountEveryInstance(t *testing.T) {
 	}
 }
 
+// TestDecideRemovedInstancesDoNotCount: instances a re-expansion removed
+// (the list shrank after a clear) are not upstream of anything, as in
+// Airflow: the downstream task runs once the others succeeded.
+func TestDecideRemovedInstancesDoNotCount(t *testing.T) {
+	const S, X = store.StateSuccess, store.StateRemoved
+	w, _ := mappedWorld(t, S, S, S, X)
+	if p := Decide(w.snap); !hasUpdate(p, "down", store.StateQueued) {
+		t.Fatalf("two instances succeeded, one removed: %v; want down queued", p.TaskUpdates)
+	}
+}
+
 func TestDecideMaxActiveTIsPerDAG(t *testing.T) {
 	w, d := mappedWorld(t, store.StateSuccess, store.StateRunning, store.StateNone, store.StateNone, store.StateScheduled)
 	d.Task("m").MaxActiveTIsPerDAG = 2
@@ -92,6 +103,19 @@ func TestPastStateCountsEveryInstance(t *testing.T) {
 	}
 	if states["m"] != store.StateFailed {
 		t.Fatalf("the previous run's mapped task is %q; want failed (one instance failed)", states["m"])
+	}
+}
+
+// TestPastStateLeavesRemovedInstancesOut: an instance removed when the
+// task expanded again over a shorter list does not hold depends_on_past.
+func TestPastStateLeavesRemovedInstancesOut(t *testing.T) {
+	states := map[string]store.TaskState{}
+	for i, st := range []store.TaskState{store.StateSuccess, store.StateRemoved} {
+		k := store.TaskKey{TaskID: "m"}.WithMapIndex(i)
+		addPastState(states, &store.TaskInstance{TaskKey: k, State: st})
+	}
+	if states["m"] != store.StateSuccess {
+		t.Fatalf("the previous run's mapped task is %q; want success", states["m"])
 	}
 }
 

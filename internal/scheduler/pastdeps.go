@@ -177,6 +177,9 @@ func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (
 // mapped task counts every instance, so any instance not done (success or
 // skipped) is the task's state.
 func addPastState(states map[string]store.TaskState, ti *store.TaskInstance) {
+	if ti.State == store.StateRemoved && ti.Mapped() {
+		return // beyond its task's list: not one of its instances
+	}
 	if cur, ok := states[ti.TaskID]; ok && !pastDone(cur) {
 		return
 	}

@@ -10,9 +10,17 @@ type upstreamCounts struct {
 	total, success, skipped, failed, upstreamFailed, done int
 }
 
+// countUpstream counts the states of a task's upstream instances. A
+// removed one (an instance of a mapped task beyond its list, after a
+// clear expanded it again over a shorter list) is not counted, as
+// Airflow's trigger rules leave removed instances out.
 func countUpstream(states []store.TaskState) upstreamCounts {
-	c := upstreamCounts{total: len(states)}
+	var c upstreamCounts
 	for _, s := range states {
+		if s == store.StateRemoved {
+			continue
+		}
+		c.total++
 		switch s {
 		case store.StateSuccess:
 			c.success++

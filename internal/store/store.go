@@ -481,8 +481,13 @@ type Store interface {
 	// and no branch marked success by hand reads a previous try's result.
 	// A named restarting task (a running try being stopped: its executor
 	// hands it back to none) loses its XComs but keeps its state; a queued
-	// or running one keeps both. It returns how many task instances changed (each
-	// instance of a mapped task counts), and ErrNotFound for a missing run.
+	// or running one keeps both. A mapped task whose instances all end up
+	// none becomes its placeholder again (map index 0 becomes -1, the
+	// others removed; removed ones are not cleared), so the scheduler
+	// expands it over its list as it is then, reviving or adding
+	// instances (ExpandTask), as Airflow revises map indexes. It returns
+	// how many task instances changed (each instance of a mapped task
+	// counts), and ErrNotFound for a missing run.
 	ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error)
 	// ClearMapIndex is ClearTasks of the one instance k of a mapped task
 	// (k.Map > 0), granted retries again; its other instances are left
@@ -547,7 +552,9 @@ type Store interface {
 	// ExpandTask expands the placeholder of a mapped task (k with Map 0,
 	// in state none or scheduled) into n instances, map index 0..n-1, in
 	// state none, in one transaction; n = 0 skips the placeholder (Airflow
-	// skips a task mapped over an empty list). It reports whether it
+	// skips a task mapped over an empty list). Instances a clear removed
+	// (see ClearTasks) come back in state none with their tries if their
+	// index is below n and stay removed otherwise. It reports whether it
 	// applied: of several schedulers racing to expand one task, exactly
 	// one wins.
 	ExpandTask(ctx context.Context, k TaskKey, n int, now time.Time) (bool, error)

@@ -54,24 +54,91 @@ func (s *Store) ExpandTask(ctx context.Context, k store.TaskKey, n int, now time
 	return ok, nil
 }
 
-// copyMapped inserts map indexes 1..n-1 of a task as copies of its map
-// index 0, in state none, in one statement.
+// copyMapped gives a task map indexes 1..n-1 in state none: the rows
+// removed by a clear that collapsed it (collapseMapped) come back with
+// their tries, as Airflow's revision of map indexes keeps them, and the
+// missing ones are inserted as copies of map index 0, in one statement.
 func (s *Store) copyMapped(ctx context.Context, tx *sql.Tx, k store.TaskKey, n int) error {
+	_, err := s.txExec(ctx, tx, `UPDATE task_instances SET state = '', end_date = NULL, row_version = row_version + 1, `+s.changeSeqSet()+`
+		WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index BETWEEN 1 AND ? AND state = 'removed'`,
+		k.DagID, k.RunID, k.TaskID, n-1)
+	if err != nil {
+		return fmt.Errorf("revive removed instances: %w", err)
+	}
 	seq := `, (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM task_instances)`
 	cols := `, change_seq`
 	if s.pg {
 		seq, cols = "", ""
 	}
-	_, err := s.txExec(ctx, tx, `WITH RECURSIVE idx(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM idx WHERE i < ?)
+	_, err = s.txExec(ctx, tx, `WITH RECURSIVE idx(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM idx WHERE i < ?)
 		INSERT INTO task_instances (dag_id, run_id, task_id, map_index, seq, state, try_number, max_tries,
 			pool, pool_slots, priority_weight, queue`+cols+`)
 		SELECT ti.dag_id, ti.run_id, ti.task_id, idx.i, ti.seq, '', 0, ti.max_tries,
 			ti.pool, ti.pool_slots, ti.priority_weight, ti.queue`+seq+`
 		FROM task_instances ti, idx
-		WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ? AND ti.map_index = 0`,
+		WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ? AND ti.map_index = 0
+			AND NOT EXISTS (SELECT 1 FROM task_instances e WHERE e.dag_id = ti.dag_id AND e.run_id = ti.run_id
+				AND e.task_id = ti.task_id AND e.map_index = idx.i)`,
 		n-1, k.DagID, k.RunID, k.TaskID)
 	if err != nil {
 		return fmt.Errorf("copy instances: %w", err)
+	}
+	return nil
+}
+
+// collapseCleared calls collapseMapped for the expanded mapped tasks
+// among those a clear named (one query finds them: a clear of a run of
+// plain tasks costs nothing more).
+func (s *Store) collapseCleared(ctx context.Context, tx *sql.Tx, dagID, runID string, named map[string]int, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT task_id FROM task_instances
+		WHERE dag_id = ? AND run_id = ? AND map_index >= 0 ORDER BY task_id`), dagID, runID)
+	if err != nil {
+		return fmt.Errorf("mapped tasks: %w", err)
+	}
+	var mapped []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("mapped tasks: %w", err)
+		}
+		if _, ok := named[id]; ok {
+			mapped = append(mapped, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("mapped tasks: %w", err)
+	}
+	for _, id := range mapped {
+		if err := s.collapseMapped(ctx, tx, dagID, runID, id, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collapseMapped turns the instances of mapped task id, within a clear's
+// tx, back into its placeholder when the clear put every one of them back
+// to none: map index 0 becomes map index -1 and the others are removed.
+// The scheduler then expands it again over its list as it is now, so a
+// list that shrank removes the extra instances and one that grew adds
+// new ones (Airflow's _revise_map_indexes_if_mapped). A task with an
+// instance left as it was (queued, running, restarting) stays expanded.
+func (s *Store) collapseMapped(ctx context.Context, tx *sql.Tx, dagID, runID, id string, now time.Time) error {
+	const allNone = ` AND NOT EXISTS (SELECT 1 FROM task_instances o WHERE o.dag_id = ? AND o.run_id = ? AND o.task_id = ?
+		AND o.state NOT IN ('', 'removed'))`
+	_, err := s.txExec(ctx, tx, `UPDATE task_instances SET state = 'removed', end_date = ?, row_version = row_version + 1, `+s.changeSeqSet()+`
+		WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index >= 1 AND state = ''`+allNone,
+		s.tv(now), dagID, runID, id, dagID, runID, id)
+	if err != nil {
+		return fmt.Errorf("remove instances of %s: %w", id, err)
+	}
+	_, err = s.txExec(ctx, tx, `UPDATE task_instances SET map_index = -1, row_version = row_version + 1, `+s.changeSeqSet()+`
+		WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = 0 AND state = ''`+allNone,
+		dagID, runID, id, dagID, runID, id)
+	if err != nil {
+		return fmt.Errorf("placeholder of %s: %w", id, err)
 	}
 	return nil
 }

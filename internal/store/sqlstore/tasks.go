@@ -249,15 +249,17 @@ func (s *Store) MarkTask(ctx context.Context, u store.TaskUpdate) (bool, error) 
 // ClearTasks puts the tasks named in retries back to none unless they are
 // queued, running or restarting (a live try is not pulled from under its
 // worker; a restarting one goes back to none once its executor stopped
-// it, and loses its XComs here): each
-// gets max_tries = try_number + its retries, infra_reruns = 0, loses
-// end_date and next_retry_at, and loses its XComs, so neither a downstream
-// xcom_pull nor a branch marked success by hand reads a previous try's
-// result. If any task changed and the run is finished, the run goes back to
-// queued (queued_at = now, start and end dates cleared, clear_number + 1) so the scheduler
-// starts it again. All of it is one transaction; it returns how many tasks
-// changed, and an error wrapping store.ErrNotFound when the run does not
-// exist.
+// it, and loses its XComs here) or removed instances of a mapped task
+// (beyond its list): each gets max_tries = try_number + its retries,
+// infra_reruns = 0, loses end_date and next_retry_at, and loses its XComs,
+// so neither a downstream xcom_pull nor a branch marked success by hand
+// reads a previous try's result. A mapped task all of whose instances are
+// then none becomes its placeholder again, to be expanded anew over its
+// list as it is then (collapseMapped). If any task changed and the run is
+// finished, the run goes back to queued (queued_at = now, start and end
+// dates cleared, clear_number + 1) so the scheduler starts it again. All
+// of it is one transaction; it returns how many tasks changed, and an
+// error wrapping store.ErrNotFound when the run does not exist.
 func (s *Store) ClearTasks(ctx context.Context, dagID, runID string, retries map[string]int, now time.Time) (int, error) {
 	return s.clearTasks(ctx, dagID, runID, retries, -1, now)
 }
@@ -287,7 +289,8 @@ func (s *Store) clearTasks(ctx context.Context, dagID, runID string, retries map
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
 				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL, first_poke_at = NULL, pokes = 0
-				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND (? < 0 OR map_index = ?) AND state NOT IN ('queued', 'running', 'restarting')`,
+				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND (? < 0 OR map_index = ?) AND state NOT IN ('queued', 'running', 'restarting')
+					AND NOT (state = 'removed' AND map_index >= 0)`,
 				retries[id], dagID, runID, id, mapIndex, mapIndex)
 			if err != nil {
 				return fmt.Errorf("task %s: %w", id, err)
@@ -300,6 +303,11 @@ func (s *Store) clearTasks(ctx context.Context, dagID, runID string, retries map
 		}
 		if err := s.deleteClearedXComs(ctx, tx, dagID, runID, ids, mapIndex); err != nil {
 			return err
+		}
+		if mapIndex < 0 && cleared > 0 {
+			if err := s.collapseCleared(ctx, tx, dagID, runID, retries, now); err != nil {
+				return err
+			}
 		}
 		if cleared == 0 {
 			var n int

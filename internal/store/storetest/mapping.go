@@ -16,6 +16,7 @@ func init() {
 	register("ExpandTaskEmptySkips", testExpandTaskEmptySkips)
 	register("MappedInstancesKeepTheirOwnXComs", testMappedInstancesKeepTheirOwnXComs)
 	register("ClearMapIndex", testClearMapIndex)
+	register("ClearedMappedTaskExpandsAgain", testClearedMappedTaskExpandsAgain)
 	register("NotificationsPerMapIndex", testNotificationsPerMapIndex)
 }
 
@@ -268,3 +269,76 @@ func mustCreate2(t *testing.T, s store.Store, run store.DagRun, tis []store.Task
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func join(ss []string) string { return strings.Join(ss, " ") }
+
+// testClearedMappedTaskExpandsAgain: a clear of every instance of a mapped
+// task turns them back into the placeholder (map index 0 becomes -1, the
+// others removed), so the next ExpandTask follows the list as it is now:
+// a shorter one leaves the extra instances removed, a longer one brings
+// the removed back with their tries and adds new ones, an empty one skips
+// the placeholder. A task with an instance still running stays expanded.
+func testClearedMappedTaskExpandsAgain(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
+	expand := func(n int) {
+		t.Helper()
+		if ok, err := s.ExpandTask(ctx, k, n, t0); err != nil || !ok {
+			t.Fatalf("ExpandTask(%d) = %v, %v", n, ok, err)
+		}
+	}
+	succeed := func(idx ...int) {
+		t.Helper()
+		for _, i := range idx {
+			mustUpdateTask(t, s, store.TaskUpdate{Key: k.WithMapIndex(i), To: store.StateSuccess, IncTry: true}, true)
+		}
+	}
+	clear := func(want int) {
+		t.Helper()
+		if n, err := s.ClearTasks(ctx, "d", "r", map[string]int{"mapped": 0}, at(time.Hour)); err != nil || n != want {
+			t.Fatalf("ClearTasks = %d, %v; want %d", n, err, want)
+		}
+	}
+	rows := func(want string) {
+		t.Helper()
+		tis, err := s.ListTaskInstances(ctx, "d", "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ti := range tis {
+			st := string(ti.State)
+			if st == "" {
+				st = "none"
+			}
+			got = append(got, itoa(ti.MapIndex())+":"+st+"/"+itoa(ti.TryNumber))
+		}
+		if strings.Join(got, " ") != want {
+			t.Fatalf("instances = %s; want %s", strings.Join(got, " "), want)
+		}
+	}
+	expand(3)
+	succeed(0, 1, 2)
+	pushAll(t, s, []string{"return_value"}, k.WithMapIndex(2))
+	clear(3)
+	rows("-1:none/1 1:removed/1 2:removed/1")
+	if n := xcomCount(t, s, k.WithMapIndex(2)); n != 0 {
+		t.Errorf("a cleared instance kept %d XComs", n)
+	}
+	expand(2)
+	rows("0:none/1 1:none/1 2:removed/1")
+	succeed(0, 1)
+	clear(2)
+	expand(4)
+	rows("0:none/2 1:none/2 2:none/1 3:none/0")
+
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k.WithMapIndex(0), To: store.StateRunning, IncTry: true}, true)
+	succeed(1, 2, 3)
+	clear(3)
+	rows("0:running/3 1:none/3 2:none/2 3:none/1")
+
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k.WithMapIndex(0), To: store.StateSuccess}, true)
+	succeed(1, 2, 3)
+	clear(4)
+	expand(0)
+	rows("-1:skipped/3 1:removed/4 2:removed/3 3:removed/2")
+}
