@@ -36,7 +36,7 @@ def _sirocco_call(fn, json_args, json_kwargs, args, kwargs):
     return fn(*args, **kwargs)
 
 
-def _sirocco_decide(name, arguments, mode, *xcoms):
+def _sirocco_decide(name, arguments, mode, params_json, *xcoms):
     """Runs a branch or short_circuit function from a task's command and
     prints its answer as the last line (see README, Branching)."""
     import datetime
@@ -48,7 +48,7 @@ def _sirocco_decide(name, arguments, mode, *xcoms):
     context = {"dag_id": env.get("SIROCCO_CTX_DAG_ID"), "task_id": env.get("SIROCCO_CTX_TASK_ID"),
                "run_id": env.get("SIROCCO_CTX_DAG_RUN_ID"), "try_number": int(env.get("SIROCCO_CTX_TRY_NUMBER", "1")),
                "logical_date": logical, "ds": logical.strftime("%Y-%m-%d"), "ds_nodash": logical.strftime("%Y%m%d"),
-               "ts": logical.isoformat()}
+               "ts": logical.isoformat(), "params": json.loads(params_json or "{}")}
     args = list(call.get("op_args") or [])
     kwargs = dict(call.get("op_kwargs") or {})
     pulled = iter(json.loads(x) for x in xcoms)

@@ -202,7 +202,7 @@ const helperCall = `def _sirocco_call(fn, json_args, json_kwargs, args, kwargs):
     return fn(*args, **kwargs)
 `
 
-const helperDecide = `def _sirocco_decide(name, arguments, mode, *xcoms):
+const helperDecide = `def _sirocco_decide(name, arguments, mode, params_json, *xcoms):
     """Runs a branch or short_circuit function from a task's command and
     prints its answer as the last line (see README, Branching)."""
     import datetime
@@ -214,7 +214,7 @@ const helperDecide = `def _sirocco_decide(name, arguments, mode, *xcoms):
     context = {"dag_id": env.get("SIROCCO_CTX_DAG_ID"), "task_id": env.get("SIROCCO_CTX_TASK_ID"),
                "run_id": env.get("SIROCCO_CTX_DAG_RUN_ID"), "try_number": int(env.get("SIROCCO_CTX_TRY_NUMBER", "1")),
                "logical_date": logical, "ds": logical.strftime("%Y-%m-%d"), "ds_nodash": logical.strftime("%Y%m%d"),
-               "ts": logical.isoformat()}
+               "ts": logical.isoformat(), "params": json.loads(params_json or "{}")}
     args = list(call.get("op_args") or [])
     kwargs = dict(call.get("op_kwargs") or {})
     pulled = iter(json.loads(x) for x in xcoms)
@@ -248,7 +248,7 @@ const helperPokeValue = `class PokeReturnValue:
         self.xcom_value = xcom_value
 `
 
-const helperPoke = `def _sirocco_poke(name, arguments, *xcoms):
+const helperPoke = `def _sirocco_poke(name, arguments, params_json, *xcoms):
     """Runs a sensor's function once from a bash_sensor's command: exits 0
     when it is done, 99 (the task's retry_exit_code) when not yet; an error
     fails the try."""
@@ -262,7 +262,7 @@ const helperPoke = `def _sirocco_poke(name, arguments, *xcoms):
     context = {"dag_id": env.get("SIROCCO_CTX_DAG_ID"), "task_id": env.get("SIROCCO_CTX_TASK_ID"),
                "run_id": env.get("SIROCCO_CTX_DAG_RUN_ID"), "try_number": int(env.get("SIROCCO_CTX_TRY_NUMBER", "1")),
                "logical_date": logical, "ds": logical.strftime("%Y-%m-%d"), "ds_nodash": logical.strftime("%Y%m%d"),
-               "ts": logical.isoformat()}
+               "ts": logical.isoformat(), "params": json.loads(params_json or "{}")}
     args = list(call.get("op_args") or [])
     kwargs = dict(call.get("op_kwargs") or {})
     pulled = iter(json.loads(x) for x in xcoms)

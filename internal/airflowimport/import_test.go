@@ -147,7 +147,7 @@ func TestNotConvertedIsReported(t *testing.T) {
 		{"legacy_imports", "legacy_imports", "legacy_imports.py:9: start_date=days_ago(2) is fixed to"},
 		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:10: task old_names: the template echo {{ execution_date }} {{ prev_ds }} does not render in Sirocco: line 1: \"execution_date\" is undefined; write logical_date"},
 		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:11: task connection: the template psql -h {{ conn.warehouse.host }} does not render in Sirocco"},
-		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:12: task python_macros: the template echo {{ macros.datetime.now() }} does not render in Sirocco"},
+		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:12: task python_macros: the template echo {{ macros.dateutil.relativedelta(days=1) }} does not render in Sirocco"},
 		{"templates_airflow2", "templates_airflow2", "templates_airflow2.py:13: task fine: the template {{ next_ds }} does not render in Sirocco: line 1: \"next_ds\" is undefined; write {{ data_interval_end.strftime('%Y-%m-%d') }}"},
 		{"current_context", "current_context", "current_context.py:12: function f reads get_current_context (a function of Airflow) from the DAG file, which the importer cannot copy"},
 		{"catchup_airflow2", "catchup_airflow2", "catchup_airflow2.py:7: catchup is not given: written without it, so Sirocco creates only the latest missed run (Airflow 3's default); Airflow 2 creates every run missed since start_date (catchup_by_default); set catchup: true to keep that"},
@@ -314,16 +314,19 @@ func TestPendulumFallback(t *testing.T) {
 func TestPokeHelper(t *testing.T) {
 	needPython(t)
 	cases := []struct {
-		fn, args string
-		code     int
+		fn, args, params string
+		code             int
 	}{
-		{"marker_exists", `{"op_kwargs":{"path":"/"}}`, 0},
-		{"marker_exists", `{"op_kwargs":{"path":"/no/such/marker"}}`, 99},
-		{"marker_exists", `{}`, 1}, // path missing: a TypeError
-		{"decorated", `{}`, 0},     // a PokeReturnValue
+		{"marker_exists", `{"op_kwargs":{"path":"/"}}`, `{}`, 0},
+		{"marker_exists", `{"op_kwargs":{"path":"/no/such/marker"}}`, `{}`, 99},
+		{"marker_exists", `{}`, `{}`, 1}, // path missing: a TypeError
+		{"decorated", `{}`, `{}`, 0},     // a PokeReturnValue
+		// The run's params reach the function as Airflow's context["params"].
+		{"param_marker_exists", `{}`, `{"path":"/"}`, 0},
+		{"param_marker_exists", `{}`, `{"path":"/no/such/marker"}`, 99},
 	}
 	for _, c := range cases {
-		cmd := exec.Command("python3", "-c", "import sys, python_sensors_callables as m; m._sirocco_poke(*sys.argv[1:])", c.fn, c.args)
+		cmd := exec.Command("python3", "-c", "import sys, python_sensors_callables as m; m._sirocco_poke(*sys.argv[1:])", c.fn, c.args, c.params)
 		cmd.Dir = "testdata/golden"
 		cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 		out, err := cmd.CombinedOutput()

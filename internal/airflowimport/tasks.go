@@ -459,8 +459,10 @@ func (c *converter) decideCommand(t TaskIR, r opRule, name string, opArgs []any,
 	} else {
 		c.mod.decider()
 	}
-	cmd := fmt.Sprintf("python3 -c 'import sys, %s as m; m.%s(*sys.argv[1:])' %s %s%s",
-		c.mod.module, helper, name, shellQuote(string(js)), mode)
+	// The DAG run's params go as one more argument (Airflow's
+	// context["params"]), rendered like the XComs.
+	cmd := fmt.Sprintf("python3 -c 'import sys, %s as m; m.%s(*sys.argv[1:])' %s %s%s %s",
+		c.mod.module, helper, name, shellQuote(string(js)), mode, "{{ params | tojson | shquote }}")
 	if len(xcoms) > 0 {
 		cmd += " " + strings.Join(xcoms, " ")
 	}

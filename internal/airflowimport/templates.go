@@ -35,7 +35,7 @@ var templateHints = map[string]string{
 	"yesterday_ds":        "write {{ macros.ds_add(ds, -1) }}",
 	"tomorrow_ds":         "write {{ macros.ds_add(ds, 1) }}",
 	"conn":                "give the connection to the operator (conn_id fields), or pass its values as env",
-	"macros.":             "Sirocco's macros are ds_add and ds_format",
+	"macros.":             "Sirocco's macros are ds_add, ds_format, timedelta and datetime.utcnow/now",
 	"next_execution_date": "write data_interval_end",
 	"prev_execution_date": "write data_interval_start for a run on schedule",
 }

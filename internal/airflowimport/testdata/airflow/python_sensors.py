@@ -14,7 +14,11 @@ def marker_exists(path, ds=None):
     return os.path.exists(path)
 
 
-@dag(start_date=datetime(2024, 1, 1), schedule=None)
+def param_marker_exists(**context):
+    return os.path.exists(context["params"]["path"])
+
+
+@dag(start_date=datetime(2024, 1, 1), schedule=None, params={"path": MARKER})
 def python_sensors():
     classic = PythonSensor(task_id="classic", python_callable=marker_exists, op_kwargs={"path": MARKER},
                            poke_interval=1, timeout=timedelta(minutes=1), mode="reschedule")
@@ -27,7 +31,9 @@ def python_sensors():
     def after():
         print("both sensors passed")
 
-    [classic, decorated()] >> after()
+    by_param = PythonSensor(task_id="by_param", python_callable=param_marker_exists, poke_interval=1, timeout=60)
+
+    [classic, decorated(), by_param] >> after()
 
 
 python_sensors()

@@ -23,7 +23,7 @@ def wait_api():
     return True
 
 
-def _sirocco_poke(name, arguments, *xcoms):
+def _sirocco_poke(name, arguments, params_json, *xcoms):
     """Runs a sensor's function once from a bash_sensor's command: exits 0
     when it is done, 99 (the task's retry_exit_code) when not yet; an error
     fails the try."""
@@ -37,7 +37,7 @@ def _sirocco_poke(name, arguments, *xcoms):
     context = {"dag_id": env.get("SIROCCO_CTX_DAG_ID"), "task_id": env.get("SIROCCO_CTX_TASK_ID"),
                "run_id": env.get("SIROCCO_CTX_DAG_RUN_ID"), "try_number": int(env.get("SIROCCO_CTX_TRY_NUMBER", "1")),
                "logical_date": logical, "ds": logical.strftime("%Y-%m-%d"), "ds_nodash": logical.strftime("%Y%m%d"),
-               "ts": logical.isoformat()}
+               "ts": logical.isoformat(), "params": json.loads(params_json or "{}")}
     args = list(call.get("op_args") or [])
     kwargs = dict(call.get("op_kwargs") or {})
     pulled = iter(json.loads(x) for x in xcoms)
