@@ -202,9 +202,13 @@ const helperCall = `def _sirocco_call(fn, json_args, json_kwargs, args, kwargs):
     return fn(*args, **kwargs)
 `
 
-const helperDecide = `def _sirocco_decide(name, arguments, mode, params_json, *xcoms):
-    """Runs a branch or short_circuit function from a task's command and
-    prints its answer as the last line (see README, Branching)."""
+// helperInvoke calls a module function from a task's command as Airflow
+// would: its JSON arguments, the XComs rendered after them, and the
+// context values it names (params included). The decide and poke helpers
+// share it.
+const helperInvoke = `def _sirocco_invoke(name, arguments, params_json, xcoms):
+    """Calls the module's function name with a task command's arguments and
+    the Airflow context values it asks for; returns its result."""
     import datetime
     import os
     fn = globals()[name]
@@ -226,7 +230,13 @@ const helperDecide = `def _sirocco_decide(name, arguments, mode, params_json, *x
     for k, v in context.items():
         if k not in kwargs and (k in params or any(p.kind == p.VAR_KEYWORD for p in params.values())):
             kwargs[k] = v
-    result = fn(*args, **kwargs)
+    return fn(*args, **kwargs)
+`
+
+const helperDecide = `def _sirocco_decide(name, arguments, mode, params_json, *xcoms):
+    """Runs a branch or short_circuit function from a task's command and
+    prints its answer as the last line (see README, Branching)."""
+    result = _sirocco_invoke(name, arguments, params_json, xcoms)
     print()
     if mode == "short_circuit":
         print("true" if result else "false")
@@ -252,29 +262,8 @@ const helperPoke = `def _sirocco_poke(name, arguments, params_json, *xcoms):
     """Runs a sensor's function once from a bash_sensor's command: exits 0
     when it is done, 99 (the task's retry_exit_code) when not yet; an error
     fails the try."""
-    import datetime
-    import os
     import sys
-    fn = globals()[name]
-    call = json.loads(arguments)
-    env = os.environ
-    logical = datetime.datetime.fromisoformat(env.get("SIROCCO_CTX_LOGICAL_DATE", "1970-01-01T00:00:00+00:00").replace("Z", "+00:00"))
-    context = {"dag_id": env.get("SIROCCO_CTX_DAG_ID"), "task_id": env.get("SIROCCO_CTX_TASK_ID"),
-               "run_id": env.get("SIROCCO_CTX_DAG_RUN_ID"), "try_number": int(env.get("SIROCCO_CTX_TRY_NUMBER", "1")),
-               "logical_date": logical, "ds": logical.strftime("%Y-%m-%d"), "ds_nodash": logical.strftime("%Y%m%d"),
-               "ts": logical.isoformat(), "params": json.loads(params_json or "{}")}
-    args = list(call.get("op_args") or [])
-    kwargs = dict(call.get("op_kwargs") or {})
-    pulled = iter(json.loads(x) for x in xcoms)
-    for i in call.get("xcom_args") or []:
-        args[i] = next(pulled)
-    for k in call.get("xcom_kwargs") or []:
-        kwargs[k] = next(pulled)
-    params = inspect.signature(fn).parameters
-    for k, v in context.items():
-        if k not in kwargs and (k in params or any(p.kind == p.VAR_KEYWORD for p in params.values())):
-            kwargs[k] = v
-    result = fn(*args, **kwargs)
+    result = _sirocco_invoke(name, arguments, params_json, xcoms)
     done = result.is_done if isinstance(result, PokeReturnValue) else bool(result)
     print("done" if done else "not yet")
     sys.exit(0 if done else 99)
@@ -309,6 +298,9 @@ func (c *callables) render() []byte {
 	}
 	if c.helpers["call"] {
 		b.WriteString("\n" + helperCall + "\n")
+	}
+	if c.helpers["decide"] || c.helpers["poke"] {
+		b.WriteString("\n" + helperInvoke)
 	}
 	if c.helpers["decide"] {
 		b.WriteString("\n" + helperDecide)

@@ -13,9 +13,9 @@ def choose(mode):
     return "incremental_load"
 
 
-def _sirocco_decide(name, arguments, mode, params_json, *xcoms):
-    """Runs a branch or short_circuit function from a task's command and
-    prints its answer as the last line (see README, Branching)."""
+def _sirocco_invoke(name, arguments, params_json, xcoms):
+    """Calls the module's function name with a task command's arguments and
+    the Airflow context values it asks for; returns its result."""
     import datetime
     import os
     fn = globals()[name]
@@ -37,7 +37,12 @@ def _sirocco_decide(name, arguments, mode, params_json, *xcoms):
     for k, v in context.items():
         if k not in kwargs and (k in params or any(p.kind == p.VAR_KEYWORD for p in params.values())):
             kwargs[k] = v
-    result = fn(*args, **kwargs)
+    return fn(*args, **kwargs)
+
+def _sirocco_decide(name, arguments, mode, params_json, *xcoms):
+    """Runs a branch or short_circuit function from a task's command and
+    prints its answer as the last line (see README, Branching)."""
+    result = _sirocco_invoke(name, arguments, params_json, xcoms)
     print()
     if mode == "short_circuit":
         print("true" if result else "false")

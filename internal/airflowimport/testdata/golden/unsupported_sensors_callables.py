@@ -23,13 +23,11 @@ def wait_api():
     return True
 
 
-def _sirocco_poke(name, arguments, params_json, *xcoms):
-    """Runs a sensor's function once from a bash_sensor's command: exits 0
-    when it is done, 99 (the task's retry_exit_code) when not yet; an error
-    fails the try."""
+def _sirocco_invoke(name, arguments, params_json, xcoms):
+    """Calls the module's function name with a task command's arguments and
+    the Airflow context values it asks for; returns its result."""
     import datetime
     import os
-    import sys
     fn = globals()[name]
     call = json.loads(arguments)
     env = os.environ
@@ -49,7 +47,14 @@ def _sirocco_poke(name, arguments, params_json, *xcoms):
     for k, v in context.items():
         if k not in kwargs and (k in params or any(p.kind == p.VAR_KEYWORD for p in params.values())):
             kwargs[k] = v
-    result = fn(*args, **kwargs)
+    return fn(*args, **kwargs)
+
+def _sirocco_poke(name, arguments, params_json, *xcoms):
+    """Runs a sensor's function once from a bash_sensor's command: exits 0
+    when it is done, 99 (the task's retry_exit_code) when not yet; an error
+    fails the try."""
+    import sys
+    result = _sirocco_invoke(name, arguments, params_json, xcoms)
     done = result.is_done if isinstance(result, PokeReturnValue) else bool(result)
     print("done" if done else "not yet")
     sys.exit(0 if done else 99)
