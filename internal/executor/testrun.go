@@ -17,6 +17,13 @@ import (
 // Test runs one task now, as `airflow tasks test` does: dependencies are
 // ignored, no state, XCom or handle is recorded, and output goes to out.
 func (r *Runner) Test(ctx context.Context, d *dag.DAG, t *dag.Task, logical time.Time, conf map[string]any, out io.Writer) error {
+	if t.Mapped() {
+		// Its instances' fields come from a list (maybe an upstream's
+		// XCom) that a lone test has not got: running the placeholder
+		// would report a success in which no element ran.
+		return fmt.Errorf("task %s is mapped (expand): tasks test does not run mapped instances; "+
+			"run the DAG with `sirocco dags test %s` instead", t.ID, d.ID)
+	}
 	run, _ := scheduler.NewRunRecords(d, store.RunManual, dag.Interval{Start: logical, End: logical}, conf, time.Now().UTC())
 	ctx, cancel := withExecutionTimeout(ctx, t)
 	defer cancel()

@@ -111,6 +111,7 @@ tasks:
   - {id: broken, operator: bash, command: 'exit 4'}
   - {id: slow, operator: bash, execution_timeout: 200ms, command: 'sleep 30'}
   - {id: bad_template, operator: bash, command: 'echo {{ nowhere }}'}
+  - {id: mapped, operator: bash, expand: {command: ['echo a', 'echo b']}}
 `
 
 // TestRunnerTestRecordsNothing: Runner.Test runs the task now, as
@@ -137,6 +138,9 @@ func TestRunnerTestRecordsNothing(t *testing.T) {
 		{task: "broken", wantErr: "process exited with code 4"},
 		{task: "slow", wantErr: context.DeadlineExceeded.Error()},
 		{task: "bad_template", wantErr: `"nowhere" is undefined`},
+		// A mapped task is not run as one task that succeeds having run
+		// none of its elements.
+		{task: "mapped", wantErr: "is mapped"},
 	}
 	for _, tt := range tests {
 		out := &syncBuffer{}
