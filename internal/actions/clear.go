@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -66,6 +67,12 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 	named := func(id string) bool { return len(req.TaskIDs) == 0 || slices.Contains(req.TaskIDs, id) }
 	alone := func(ti store.TaskInstance) bool {
 		return ti.Mapped() && (req.OnlyFailed || (req.MapIndex != nil && named(ti.TaskID)))
+	}
+	if req.MapIndex != nil && !slices.ContainsFunc(tis, func(ti store.TaskInstance) bool {
+		return named(ti.TaskID) && ti.MapIndex() == *req.MapIndex
+	}) {
+		return res, kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
+			req.RunID, *req.MapIndex, strings.Join(req.TaskIDs, ", "))
 	}
 	var set clearSet
 	for _, ti := range tis {

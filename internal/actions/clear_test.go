@@ -123,6 +123,17 @@ func TestClearMapIndexDownstream(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("instances after the clear:\n%s\nwant\n%s", strings.Join(got, " "), want)
 	}
+	// A map index no named task has (out of range, or a task that is not
+	// mapped) is a not-found error, not "cleared 0" that hides a typo.
+	for _, c := range []struct {
+		task string
+		idx  int
+	}{{"m", 9}, {"total", 0}} {
+		res, err = actions.Clear(ctx, st, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: []string{c.task}, MapIndex: &c.idx}, now)
+		if !errors.Is(err, store.ErrNotFound) || !strings.Contains(fmt.Sprint(err), "map_index") {
+			t.Errorf("clear %s[%d] = %+v, %v; want a not-found error naming map_index", c.task, c.idx, res, err)
+		}
+	}
 }
 
 // TestClearOnlyFailedInstances: --only-failed on a mapped task clears its
