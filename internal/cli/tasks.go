@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -119,7 +120,7 @@ func (a *app) tasksLogs() *cobra.Command {
 			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
 			ti, err := st.GetTaskInstance(ctx, key)
 			if err != nil {
-				return fmt.Errorf("task instance %s/%s/%s%s: %w", key.DagID, key.RunID, key.TaskID, mapSuffix(key), err)
+				return instanceError(key, err)
 			}
 			n := ti.TryNumber
 			if try > 0 {
@@ -278,7 +279,7 @@ func (a *app) tasksRender() *cobra.Command {
 			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
 			ti, err := e.st.GetTaskInstance(ctx, key)
 			if err != nil {
-				return fmt.Errorf("task instance %s/%s/%s%s: %w", key.DagID, key.RunID, key.TaskID, mapSuffix(key), err)
+				return instanceError(key, err)
 			}
 			rendered := ti.Rendered
 			if len(rendered) == 0 {
@@ -353,6 +354,20 @@ func (a *app) tasksMark() *cobra.Command {
 // mapped.
 func mapIndexFlag(cmd *cobra.Command, v *int) {
 	cmd.Flags().IntVar(v, "map-index", -1, "the instance of a mapped task (default: a task that is not mapped)")
+}
+
+// instanceError names the task instance a read did not find, and how a
+// mapped task's instances are named when that may be why.
+func instanceError(key store.TaskKey, err error) error {
+	hint := ""
+	if errors.Is(err, store.ErrNotFound) {
+		if key.Mapped() {
+			hint = " (is the map index in range?)"
+		} else {
+			hint = " (an expanded mapped task's instances are named with --map-index N)"
+		}
+	}
+	return fmt.Errorf("task instance %s/%s/%s%s: %w%s", key.DagID, key.RunID, key.TaskID, mapSuffix(key), err, hint)
 }
 
 // mapSuffix is " [i]" naming a mapped instance in messages, "" otherwise.
