@@ -97,6 +97,43 @@ func started(ti *store.TaskInstance) bool {
 	return false
 }
 
+// callbacksHeld reports whether a run the active set holds belongs to a
+// DAG with callbacks or deadlines. When none does, the passes over the
+// held rows are skipped: they run after every batch of writes, and over
+// 10,000 rows they cost more than the batch (a mapped task's instances,
+// or many runs of a DAG without callbacks).
+func (l *Loop) callbacksHeld(dags map[string]*dag.DAG) bool {
+	for k := range l.active.runs {
+		if d := dags[k.dagID]; d != nil && l.callbacks.hasCallbacks(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// dagsByRow answers, row after row, which DAG a row belongs to if that
+// DAG has callbacks or deadlines. The held rows are grouped by run, so it
+// keeps the last answer: the passes over tens of thousands of rows each
+// tick then cost a string comparison per row, not two map lookups.
+type dagsByRow struct {
+	id string
+	d  *dag.DAG
+	ok bool
+}
+
+// withCallbacks returns the DAG of dagID if it has callbacks or
+// deadlines, else nil.
+func (b *dagsByRow) withCallbacks(c *callbackState, dags map[string]*dag.DAG, dagID string) *dag.DAG {
+	if !b.ok || b.id != dagID {
+		d := dags[dagID]
+		if d != nil && !c.hasCallbacks(d) {
+			d = nil
+		}
+		*b = dagsByRow{id: dagID, d: d, ok: true}
+	}
+	return b.d
+}
+
 // hasCallbacks reports (and caches) whether any task of d has callbacks.
 func (c *callbackState) hasCallbacks(d *dag.DAG) bool {
 	if has, ok := c.dagHas[d]; ok {
@@ -134,11 +171,16 @@ func (l *Loop) taskNotes(dags map[string]*dag.DAG, now time.Time) ([]store.Notif
 	}
 	// The rows passing through and the active ones, without copying
 	// either: the active set may hold tens of thousands of rows.
-	for _, rows := range [2][]store.TaskInstance{c.passing, l.active.tis} {
+	passes := [2][]store.TaskInstance{c.passing, nil}
+	if l.callbacksHeld(dags) {
+		passes[1] = l.active.tis
+	}
+	for _, rows := range passes {
+		var by dagsByRow
 		for i := range rows {
 			ti := &rows[i]
-			d := dags[ti.DagID]
-			if d == nil || !c.hasCallbacks(d) {
+			d := by.withCallbacks(c, dags, ti.DagID)
+			if d == nil {
 				continue
 			}
 			t := d.Task(ti.TaskID)
@@ -279,10 +321,14 @@ func (l *Loop) deadlines(ctx context.Context, now time.Time) (time.Time, error) 
 			at.UTC().Format(time.RFC3339), d.Deadline.Reference, d.Deadline.Interval)
 		dl.check(ok, at, store.TaskKey{DagID: r.DagID, RunID: r.RunID}, r.ClearNumber, len(d.Deadline.Callback), reason)
 	}
+	var by dagsByRow
 	for i := range l.active.tis {
+		if i == 0 && !l.callbacksHeld(dags) {
+			break
+		}
 		ti := &l.active.tis[i]
-		d := dags[ti.DagID]
-		if d == nil || !l.callbacks.hasCallbacks(d) || !started(ti) {
+		d := by.withCallbacks(&l.callbacks, dags, ti.DagID)
+		if d == nil || !started(ti) {
 			continue
 		}
 		t := d.Task(ti.TaskID)

@@ -22,6 +22,7 @@ func TestTaskNotesFollowTheTries(t *testing.T) {
 	step := func(state store.TaskState, try int, want ...string) {
 		t.Helper()
 		l.active.tis = []store.TaskInstance{{TaskKey: key, State: state, TryNumber: try, StartDate: t0}}
+		l.active.runs = map[runKey]bool{{"cb", "r"}: true}
 		ns, keys := l.taskNotes(fixedDAGs{"cb": d}.DAGs(), t0)
 		var got []string
 		for _, n := range ns {

@@ -170,3 +170,24 @@ func TestRawRowScan(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateStatesAreQuotedLiterals: the states of an update's condition
+// are written into its SQL as literals (a bound state made SQLite prepare
+// the statement again on every use, see stateLiterals); a state that is
+// not one of the store's, quote included, is still one literal that
+// matches no row, not SQL.
+func TestUpdateStatesAreQuotedLiterals(t *testing.T) {
+	s := openRawTest(t, "a")
+	odd := store.TaskState("x') OR ('1'='1")
+	ws, err := s.UpdateTasks(t.Context(), []store.TaskUpdate{{Key: rawKey("a"), From: []store.TaskState{odd}, To: store.StateQueued}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws[0].OK {
+		t.Fatalf("an update from state %q applied to a row in state none", odd)
+	}
+	ws, err = s.UpdateTasks(t.Context(), []store.TaskUpdate{{Key: rawKey("a"), From: []store.TaskState{store.StateNone}, To: store.StateQueued}})
+	if err != nil || !ws[0].OK || ws[0].Row.State != store.StateQueued {
+		t.Fatalf("update from none: %+v, %v", ws, err)
+	}
+}
