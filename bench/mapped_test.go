@@ -51,17 +51,24 @@ func BenchmarkMapped10000(b *testing.B) {
 			func(c *config.Config) { c.MaxMapLength = n },
 			func(w *watchStore) store.Store { timer = &expandTimer{watchStore: w}; return timer })
 		var walls []time.Duration
-		var cpu time.Duration
+		var cpu, pgCPU time.Duration
+		var snap, loopW opStats
 		for b.Loop() {
 			b.StopTimer()
 			timer.mu.Lock()
 			timer.took = 0
 			timer.mu.Unlock()
+			r.st.reset()
 			cpu0 := processCPU(b)
+			pg0, pgOK := postgresCPU(dsn)
 			b.StartTimer()
 			runID, wall := r.run("mapped10k", 10*time.Minute)
 			walls = append(walls, wall)
 			cpu = processCPU(b) - cpu0
+			if pg1, ok := postgresCPU(dsn); ok && pgOK {
+				pgCPU = pg1 - pg0
+			}
+			snap, loopW, _ = r.st.stats()
 			if got := len(r.taskInstances("mapped10k", runID)); got != 2 {
 				b.Fatalf("%d task ids, want start and each", got)
 			}
@@ -70,6 +77,13 @@ func BenchmarkMapped10000(b *testing.B) {
 		b.ReportMetric(ms(wall)/float64(n), "ms/task")
 		b.ReportMetric(float64(n)/wall.Seconds(), "tasks/s")
 		b.ReportMetric(ms(cpu)/float64(n), "cpu-ms/task")
+		if pgCPU > 0 {
+			b.ReportMetric(ms(pgCPU)/float64(n), "pg-cpu-ms/task")
+		}
+		last := walls[len(walls)-1]
+		b.ReportMetric(100*float64(snap.total)/float64(last), "loop-snapshot-%")
+		b.ReportMetric(100*float64(loopW.total)/float64(last), "loop-writes-%")
+		b.ReportMetric(float64(loopW.n)/float64(n), "loop-writes/task")
 		timer.mu.Lock()
 		b.ReportMetric(ms(timer.took), "expand-ms")
 		timer.mu.Unlock()
