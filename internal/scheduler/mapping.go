@@ -128,14 +128,24 @@ func (x *taskRows) each(id string, fn func(int)) {
 	}
 }
 
+// Expansion is a placeholder Decide found ready to expand, with the
+// version of its row then: the expansion is written only over that row,
+// so a clear of its upstream in between (a new list to read) makes the
+// store refuse it and the next tick decide again.
+type Expansion struct {
+	store.TaskKey
+	Version int64
+}
+
 // errMapping is a mapped task that cannot expand: its list is missing or
 // not a list, or too long. The task fails.
 var errMapping = errors.New("cannot expand")
 
 // expand expands the placeholders of the plan.
-func (l *Loop) expand(ctx context.Context, snap Snapshot, keys []store.TaskKey) []error {
+func (l *Loop) expand(ctx context.Context, snap Snapshot, todo []Expansion) []error {
 	var errs []error
-	for _, k := range keys {
+	for _, x := range todo {
+		k := x.TaskKey
 		d := snap.DAGs[k.DagID]
 		t := d.Task(k.TaskID)
 		if t == nil || t.Expand == nil {
@@ -157,7 +167,7 @@ func (l *Loop) expand(ctx context.Context, snap Snapshot, keys []store.TaskKey) 
 			errs = append(errs, err)
 			continue
 		}
-		ok, err := l.opts.Store.ExpandTask(ctx, k, n, snap.Now)
+		ok, err := l.opts.Store.ExpandTask(ctx, k, x.Version, n, snap.Now)
 		if err != nil {
 			errs = append(errs, err)
 			continue

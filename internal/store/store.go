@@ -550,14 +550,16 @@ type Store interface {
 	MappedXComs(ctx context.Context, k TaskKey, key string) ([]XCom, error)
 
 	// ExpandTask expands the placeholder of a mapped task (k with Map 0,
-	// in state none or scheduled) into n instances, map index 0..n-1, in
-	// state none, in one transaction; n = 0 skips the placeholder (Airflow
-	// skips a task mapped over an empty list). Instances a clear removed
-	// (see ClearTasks) come back in state none with their tries if their
-	// index is below n and stay removed otherwise. It reports whether it
-	// applied: of several schedulers racing to expand one task, exactly
-	// one wins.
-	ExpandTask(ctx context.Context, k TaskKey, n int, now time.Time) (bool, error)
+	// in state none or scheduled, its row at version) into n instances,
+	// map index 0..n-1, in state none, in one transaction; n = 0 skips the
+	// placeholder (Airflow skips a task mapped over an empty list).
+	// Instances a clear removed (see ClearTasks) come back in state none
+	// with their tries if their index is below n and stay removed
+	// otherwise. It reports whether it applied: of several schedulers
+	// racing to expand one task, exactly one wins, and an expansion
+	// decided on a placeholder that was written since (a clear of its
+	// upstream, which may change the list) is refused, to be decided again.
+	ExpandTask(ctx context.Context, k TaskKey, version int64, n int, now time.Time) (bool, error)
 
 	// CreateConnection inserts a connection; an existing id gives ErrExists,
 	// so `connections add` never silently replaces one.
