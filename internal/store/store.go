@@ -168,6 +168,11 @@ type TaskInstance struct {
 	// pokes it has made. Zero outside a sensor's reschedule.
 	FirstPokeAt time.Time
 	Pokes       int
+	// Note says why the instance ended without running a try, where
+	// Sirocco knows more than its state: a mapped task that could not
+	// expand (its list missing, not a list or too long). It is Airflow's
+	// TaskInstance note in the API; a clear empties it.
+	Note string
 }
 
 // TaskStateRow is a task instance's state alone (Store.TaskStates).
@@ -214,6 +219,8 @@ type TaskUpdate struct {
 	// zero time and to 0 clear it).
 	FirstPokeAt *time.Time
 	Pokes       *int
+	// Note sets the instance's note (a pointer to "" empties it).
+	Note *string
 }
 
 // TaskCondition is a state and try a task instance must be in.
@@ -246,6 +253,9 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	}
 	if u.Pokes != nil {
 		ti.Pokes = *u.Pokes
+	}
+	if u.Note != nil {
+		ti.Note = *u.Note
 	}
 	setTime := func(dst *time.Time, v *time.Time) {
 		if v != nil {

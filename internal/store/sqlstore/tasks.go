@@ -193,6 +193,9 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	if u.Pokes != nil {
 		set("pokes", *u.Pokes)
 	}
+	if u.Note != nil {
+		set("note", *u.Note)
+	}
 	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?`)
 	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.Key.MapIndex())
 	if len(u.From) > 0 {
@@ -288,7 +291,7 @@ func (s *Store) clearTasks(ctx context.Context, dagID, runID string, retries map
 		cleared = 0
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
-				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL, first_poke_at = NULL, pokes = 0
+				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL, first_poke_at = NULL, pokes = 0, note = ''
 				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND (? < 0 OR map_index = ?) AND state NOT IN ('queued', 'running', 'restarting')
 					AND NOT (state = 'removed' AND map_index >= 0)`,
 				retries[id], dagID, runID, id, mapIndex, mapIndex)

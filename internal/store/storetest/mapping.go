@@ -15,6 +15,7 @@ func init() {
 	register("ExpandTaskRacers", testExpandTaskRacers)
 	register("ExpandTaskEmptySkips", testExpandTaskEmptySkips)
 	register("ExpandTaskRefusesAStalePlaceholder", testExpandTaskRefusesAStalePlaceholder)
+	register("TaskNote", testTaskNote)
 	register("MappedInstancesKeepTheirOwnXComs", testMappedInstancesKeepTheirOwnXComs)
 	register("ClearMapIndex", testClearMapIndex)
 	register("ClearedMappedTaskExpandsAgain", testClearedMappedTaskExpandsAgain)
@@ -184,6 +185,42 @@ func testExpandTaskRefusesAStalePlaceholder(t *testing.T, s store.Store) {
 	}
 	if ok, err := s.ExpandTask(ctx, k, now.Version, 2, t0); err != nil || !ok {
 		t.Fatalf("ExpandTask at the current version = %v, %v; want true", ok, err)
+	}
+}
+
+// testTaskNote: the note a failure without a try writes is read back by
+// every listing (one instance, a run's, the change feed), an update that
+// names no note keeps it, and a clear empties it.
+func testTaskNote(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
+	cur, err := s.TaskChangeCursor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := `cannot expand: task "up" pushed no XCom "nope" to expand over`
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: []store.TaskState{store.StateNone}, To: store.StateFailed, Note: &why}, true)
+	if ti := mustGetTI(t, s, k); ti.Note != why {
+		t.Fatalf("note = %q; want %q", ti.Note, why)
+	}
+	tis, err := s.ListTaskInstances(ctx, "d", "r")
+	if err != nil || len(tis) != 1 || tis[0].Note != why {
+		t.Fatalf("ListTaskInstances = %+v, %v; want the note", tis, err)
+	}
+	changed, _, err := s.TaskInstancesChangedSince(ctx, cur)
+	if err != nil || len(changed) != 1 || changed[0].Note != why {
+		t.Fatalf("change feed = %+v, %v; want the note", changed, err)
+	}
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: []store.TaskState{store.StateFailed}, To: store.StateFailed}, true)
+	if ti := mustGetTI(t, s, k); ti.Note != why {
+		t.Fatalf("an update naming no note left %q; want it kept", ti.Note)
+	}
+	if n, err := s.ClearTasks(ctx, "d", "r", map[string]int{"mapped": 0}, at(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("ClearTasks = %d, %v", n, err)
+	}
+	if ti := mustGetTI(t, s, k); ti.Note != "" || ti.State != store.StateNone {
+		t.Fatalf("after the clear: state %q, note %q; want none and no note", ti.State, ti.Note)
 	}
 }
 
