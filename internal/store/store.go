@@ -189,6 +189,10 @@ type TaskUpdate struct {
 	From       []TaskState
 	FromWorker *string // also require this owner (adopting a dead worker's try)
 	FromTry    *int    // also require this try (a stale try never writes over a newer one)
+	// FromVersion also requires the row's Version: a decision on a row
+	// that was written since (a mapped task's placeholder a clear reset)
+	// is not applied.
+	FromVersion *int64
 	// DueBy also requires next_retry_at to be unset or at most DueBy: the
 	// claim of an up_for_retry or up_for_reschedule task is written only
 	// once it is due, whatever snapshot the scheduler decided on (another
@@ -231,13 +235,14 @@ type TaskCondition struct {
 }
 
 // Apply returns the row u would write over ti, and whether u's conditions
-// on ti itself (From, FromWorker, FromTry, DueBy) hold; Requires is not checked.
+// on ti itself (From, FromWorker, FromTry, FromVersion, DueBy) hold; Requires is not checked.
 // The scheduler uses it to decide on an outcome it is about to write; the
 // store's row replaces the result once written.
 func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	ok := (len(u.From) == 0 || slices.Contains(u.From, ti.State)) &&
 		(u.FromWorker == nil || *u.FromWorker == ti.WorkerID) &&
 		(u.FromTry == nil || *u.FromTry == ti.TryNumber) &&
+		(u.FromVersion == nil || *u.FromVersion == ti.Version) &&
 		(u.DueBy == nil || ti.NextRetryAt.IsZero() || !ti.NextRetryAt.After(u.DueBy.UTC().Truncate(time.Microsecond)))
 	ti.State = u.To
 	ti.Version++

@@ -136,7 +136,8 @@ var tiReturning = strings.ReplaceAll(tiCols, "ti.", "")
 // to u.To, with the non-nil fields set (a pointer to the zero time clears a
 // date) and try_number incremented if u.IncTry, only if its state is in
 // u.From (any state when From is empty), its owner is u.FromWorker and its
-// try u.FromTry when those are set, its next_retry_at unset or at most
+// try u.FromTry and its row version u.FromVersion when those are set,
+// its next_retry_at unset or at most
 // u.DueBy when that is set, and every task instance of u.Requires
 // is in its state and try.
 func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
@@ -211,6 +212,10 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	if u.FromTry != nil {
 		b.WriteString(` AND try_number = ?`)
 		args = append(args, *u.FromTry)
+	}
+	if u.FromVersion != nil {
+		b.WriteString(` AND row_version = ?`)
+		args = append(args, *u.FromVersion)
 	}
 	if u.DueBy != nil {
 		b.WriteString(` AND (next_retry_at IS NULL OR next_retry_at <= ?)`)

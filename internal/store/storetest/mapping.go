@@ -190,7 +190,8 @@ func testExpandTaskRefusesAStalePlaceholder(t *testing.T, s store.Store) {
 
 // testTaskNote: the note a failure without a try writes is read back by
 // every listing (one instance, a run's, the change feed), an update that
-// names no note keeps it, and a clear empties it.
+// names no note keeps it, and a clear empties it. The write is refused at
+// a version the row no longer has (FromVersion).
 func testTaskNote(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
@@ -200,7 +201,12 @@ func testTaskNote(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	why := `cannot expand: task "up" pushed no XCom "nope" to expand over`
-	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: []store.TaskState{store.StateNone}, To: store.StateFailed, Note: &why}, true)
+	read := mustGetTI(t, s, k).Version
+	stale := read - 1
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, FromVersion: &stale, From: []store.TaskState{store.StateNone},
+		To: store.StateFailed, Note: &why}, false)
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, FromVersion: &read, From: []store.TaskState{store.StateNone},
+		To: store.StateFailed, Note: &why}, true)
 	if ti := mustGetTI(t, s, k); ti.Note != why {
 		t.Fatalf("note = %q; want %q", ti.Note, why)
 	}
