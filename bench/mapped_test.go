@@ -30,9 +30,9 @@ type expandTimer struct {
 	took time.Duration
 }
 
-func (e *expandTimer) ExpandTask(ctx context.Context, k store.TaskKey, n int, now time.Time) (bool, error) {
+func (e *expandTimer) ExpandTask(ctx context.Context, k store.TaskKey, version int64, n int, now time.Time) (bool, error) {
 	start := time.Now()
-	ok, err := e.watchStore.ExpandTask(ctx, k, n, now)
+	ok, err := e.watchStore.ExpandTask(ctx, k, version, n, now)
 	e.mu.Lock()
 	e.took += time.Since(start)
 	e.mu.Unlock()

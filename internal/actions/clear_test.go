@@ -81,7 +81,7 @@ func TestClearMapIndexDownstream(t *testing.T) {
 	}
 	key := func(id string) store.TaskKey { return store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: id} }
 	for id, n := range map[string]int{"m": 3, "n": 2} {
-		if ok, err := st.ExpandTask(ctx, key(id), n, now); err != nil || !ok {
+		if ok, err := st.ExpandTask(ctx, key(id), 0, n, now); err != nil || !ok {
 			t.Fatalf("expand %s: %v, %v", id, ok, err)
 		}
 	}
@@ -147,7 +147,7 @@ func TestClearOnlyFailedInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: "m"}
-	if ok, err := st.ExpandTask(ctx, k, 3, now); err != nil || !ok {
+	if ok, err := st.ExpandTask(ctx, k, 0, 3, now); err != nil || !ok {
 		t.Fatalf("expand: %v, %v", ok, err)
 	}
 	for i, to := range []store.TaskState{store.StateSuccess, store.StateFailed, store.StateSuccess} {

@@ -32,8 +32,9 @@ func Mark(ctx context.Context, st store.Store, key store.TaskKey, to store.TaskS
 		return "", fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
 	}
 	// The task and its finished run (reopened to be judged again) change
-	// together.
-	ok, err := st.MarkTask(ctx, store.TaskUpdate{Key: key, From: []store.TaskState{cur.State}, To: to, EndDate: &now})
+	// together. A mark drops the note Sirocco wrote on the state it had.
+	none := ""
+	ok, err := st.MarkTask(ctx, store.TaskUpdate{Key: key, From: []store.TaskState{cur.State}, To: to, EndDate: &now, Note: &none})
 	if err != nil {
 		return cur.State, err
 	}

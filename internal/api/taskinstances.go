@@ -63,7 +63,7 @@ func taskInstanceOf(ti store.TaskInstance, run store.DagRun, operator string) ta
 		StartDate: ts(ti.StartDate), EndDate: ts(ti.EndDate), State: strOrNil(string(ti.State)),
 		TryNumber: ti.TryNumber, MapIndex: ti.MapIndex(), MaxTries: ti.MaxTries, Hostname: ti.Hostname,
 		Pool: ti.Pool, PoolSlots: ti.PoolSlots, Queue: ti.Queue, PriorityWeight: ti.PriorityWeight,
-		Operator: strOrNil(operator), QueuedWhen: ts(ti.QueuedAt),
+		Operator: strOrNil(operator), QueuedWhen: ts(ti.QueuedAt), Note: strOrNil(ti.Note),
 		Pokes: ti.Pokes, FirstPokeAt: ts(ti.FirstPokeAt),
 	}
 	if ti.State == store.StateUpForRetry || ti.State == store.StateUpForReschedule {

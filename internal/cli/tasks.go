@@ -126,22 +126,14 @@ func (a *app) tasksLogs() *cobra.Command {
 			if try > 0 {
 				n = try
 			}
+			if n == 0 && ti.State.Finished() {
+				return noTry(ti)
+			}
 			if n == 0 && !follow {
 				return fmt.Errorf("task %s has not started yet (state %q); use --follow to wait for it", key.TaskID, ti.State)
 			}
 			if follow {
-				if n == 0 {
-					n = 1
-				}
-				path := tasklog.MapPath(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), n)
-				done := func() bool {
-					cur, err := st.GetTaskInstance(ctx, key)
-					if err != nil {
-						return true
-					}
-					return cur.TryNumber >= n && cur.State != store.StateRunning && cur.State != store.StateQueued
-				}
-				return tasklog.Follow(path, a.stdout, done, ctx.Done())
+				return a.followLog(ctx, st, cfg.LogsDir(), key, max(n, 1))
 			}
 			path := tasklog.MapPath(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), n)
 			data, err := os.ReadFile(path)
@@ -156,6 +148,40 @@ func (a *app) tasksLogs() *cobra.Command {
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing while the try runs")
 	mapIndexFlag(cmd, &mapIndex)
 	return cmd
+}
+
+// followLog prints try n's log of k as it grows until the try ends. A
+// task that ends without reaching try n (skipped, upstream_failed, a
+// mapped task that could not expand) ends the wait with noTry.
+func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k store.TaskKey, n int) error {
+	var last store.TaskInstance
+	ended := func() bool { return last.State.Finished() && last.TryNumber < n }
+	done := func() bool {
+		cur, err := st.GetTaskInstance(ctx, k)
+		if err != nil {
+			return true
+		}
+		last = cur
+		return ended() || cur.TryNumber >= n && cur.State != store.StateRunning && cur.State != store.StateQueued
+	}
+	err := tasklog.Follow(tasklog.MapPath(logsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), n), a.stdout, done, ctx.Done())
+	if ended() {
+		return noTry(last)
+	}
+	return err
+}
+
+// noTry is the answer of `tasks logs` for a task that finished without
+// running a try, so it has no log: its note says why, when it has one.
+func noTry(ti store.TaskInstance) error {
+	name := ti.TaskID
+	if ti.Mapped() {
+		name += fmt.Sprintf(" [%d]", ti.MapIndex())
+	}
+	if ti.Note != "" {
+		return fmt.Errorf("task %s ended %s without running a try: %s", name, stateName(ti.State), ti.Note)
+	}
+	return fmt.Errorf("task %s ended %s without running a try, so it has no log", name, stateName(ti.State))
 }
 
 func (a *app) tasksClear() *cobra.Command {
@@ -230,6 +256,9 @@ func (a *app) tasksState() *cobra.Command {
 			if slices.ContainsFunc(tis, func(ti store.TaskInstance) bool { return ti.Mapped() }) {
 				t.headers = slices.Insert(t.headers, 1, "map_index")
 			}
+			if slices.ContainsFunc(tis, func(ti store.TaskInstance) bool { return ti.Note != "" }) {
+				t.headers = append(t.headers, "note") // why a task ended without a try
+			}
 			for _, ti := range tis {
 				if len(args) == 3 && ti.TaskID != args[2] {
 					continue
@@ -238,7 +267,7 @@ func (a *app) tasksState() *cobra.Command {
 					"state": stateName(ti.State), "try_number": ti.TryNumber, "max_tries": ti.MaxTries,
 					"start_date": ti.StartDate, "end_date": ti.EndDate, "hostname": ti.Hostname,
 					"pool": ti.Pool, "queue": ti.Queue, "priority_weight": ti.PriorityWeight,
-					"next_retry_at": waitingUntil(ti), "pokes": ti.Pokes, "first_poke_at": ti.FirstPokeAt}
+					"next_retry_at": waitingUntil(ti), "pokes": ti.Pokes, "first_poke_at": ti.FirstPokeAt, "note": ti.Note}
 				if h, ok := decodeJSON(ti.Handle); ok {
 					rec["handle"] = h
 				}

@@ -370,6 +370,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				e.Kube.Wait()
 			}
 			e.recovery.Wait()
+			_ = e.Runner.SSH.Close() // what a recovery opened
 			return nil
 		}
 		return err

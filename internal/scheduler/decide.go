@@ -96,7 +96,7 @@ type Plan struct {
 	Kill []store.TaskKey
 	// Expand lists the placeholders of mapped tasks whose upstream tasks
 	// are done: the loop reads their lists and expands them (mapping.go).
-	Expand []store.TaskKey
+	Expand []Expansion
 	// Adopt lists zombie tries whose remote work is still tracked.
 	Adopt []Adoption
 	// WakeAt is the earliest future moment a decision is due without any
@@ -330,7 +330,7 @@ func (p *Plan) evaluateRun(s Snapshot, d *dag.DAG, r store.DagRun, tis []*store.
 			}
 			switch {
 			case v == ready && t.Mapped() && !ti.Mapped():
-				p.Expand = append(p.Expand, ti.TaskKey) // its lists can be read now
+				p.Expand = append(p.Expand, Expansion{ti.TaskKey, ti.Version}) // its lists can be read now
 			case v == ready:
 				out = append(out, candidate{ti, t, r.LogicalDate, order})
 			case v == markSkipped:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -128,14 +129,31 @@ func (x *taskRows) each(id string, fn func(int)) {
 	}
 }
 
+// Expansion is a placeholder Decide found ready to expand, with the
+// version of its row then: the expansion is written only over that row,
+// so a clear of its upstream in between (a new list to read) makes the
+// store refuse it and the next tick decide again.
+type Expansion struct {
+	store.TaskKey
+	Version int64
+}
+
 // errMapping is a mapped task that cannot expand: its list is missing or
 // not a list, or too long. The task fails.
 var errMapping = errors.New("cannot expand")
 
+// errNoUpstreamList is a mapped task whose list would come from an
+// upstream task that ended without success (a trigger rule such as
+// all_done let it through) and pushed nothing: Airflow's
+// NotFullyPopulated, which makes the task upstream_failed. It wraps
+// errMapping.
+var errNoUpstreamList = fmt.Errorf("%w: missing upstream values", errMapping)
+
 // expand expands the placeholders of the plan.
-func (l *Loop) expand(ctx context.Context, snap Snapshot, keys []store.TaskKey) []error {
+func (l *Loop) expand(ctx context.Context, snap Snapshot, todo []Expansion) []error {
 	var errs []error
-	for _, k := range keys {
+	for _, x := range todo {
+		k := x.TaskKey
 		d := snap.DAGs[k.DagID]
 		t := d.Task(k.TaskID)
 		if t == nil || t.Expand == nil {
@@ -143,21 +161,16 @@ func (l *Loop) expand(ctx context.Context, snap Snapshot, keys []store.TaskKey) 
 		}
 		n, err := MapLength(ctx, l.opts.Store, k, t.Expand, l.maxMapLength())
 		if errors.Is(err, errMapping) {
-			l.opts.Logger.Error("mapped task failed: "+err.Error(), "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID)
-			end := snap.Now
-			if _, werr := l.opts.Store.UpdateTask(ctx, store.TaskUpdate{Key: k,
-				From: []store.TaskState{store.StateNone, store.StateScheduled}, To: store.StateFailed,
-				StartDate: &end, EndDate: &end}); werr != nil {
-				errs = append(errs, fmt.Errorf("fail mapped task %s/%s/%s: %w", k.DagID, k.RunID, k.TaskID, werr))
+			if werr := l.failExpansion(ctx, x, err, snap.Now); werr != nil {
+				errs = append(errs, werr)
 			}
-			l.active.markFeedStale()
 			continue
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		ok, err := l.opts.Store.ExpandTask(ctx, k, n, snap.Now)
+		ok, err := l.opts.Store.ExpandTask(ctx, k, x.Version, n, snap.Now)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -168,6 +181,29 @@ func (l *Loop) expand(ctx context.Context, snap Snapshot, keys []store.TaskKey) 
 		l.active.markFeedStale() // the new rows are read with the run
 	}
 	return errs
+}
+
+// failExpansion ends the placeholder x that cannot expand, as Airflow
+// does: upstream_failed when an upstream task ended without pushing its
+// list, else failed. The reason becomes the task's note, which the CLI,
+// the API and the UI show, as no try ran to log it. The write is
+// conditional on the placeholder Decide read, as the expansion would be.
+func (l *Loop) failExpansion(ctx context.Context, x Expansion, why error, now time.Time) error {
+	k := x.TaskKey
+	to := store.StateFailed
+	if errors.Is(why, errNoUpstreamList) {
+		to = store.StateUpstreamFailed
+	}
+	l.opts.Logger.Error("mapped task "+string(to)+": "+why.Error(), "dag_id", k.DagID, "run_id", k.RunID, "task_id", k.TaskID)
+	note := why.Error()
+	_, err := l.opts.Store.UpdateTask(ctx, store.TaskUpdate{Key: k, FromVersion: &x.Version,
+		From: []store.TaskState{store.StateNone, store.StateScheduled}, To: to,
+		StartDate: &now, EndDate: &now, Note: &note})
+	l.active.markFeedStale()
+	if err != nil {
+		return fmt.Errorf("end mapped task %s/%s/%s %s: %w", k.DagID, k.RunID, k.TaskID, to, err)
+	}
+	return nil
 }
 
 func (l *Loop) maxMapLength() int {
@@ -217,7 +253,7 @@ func MapLists(ctx context.Context, st store.Store, k store.TaskKey, e *dag.Expan
 		up := store.TaskKey{DagID: k.DagID, RunID: k.RunID, TaskID: src.XComTask}
 		x, err := st.GetXCom(ctx, up, src.XComKey)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("%w: task %q pushed no XCom %q to expand over", errMapping, src.XComTask, src.XComKey)
+			return nil, noList(ctx, st, up, src.XComKey)
 		}
 		if err != nil {
 			return nil, err
@@ -229,6 +265,20 @@ func MapLists(ctx context.Context, st store.Store, k store.TaskKey, e *dag.Expan
 		lists[i] = l
 	}
 	return lists, nil
+}
+
+// noList is the error of a missing XCom list: errNoUpstreamList when its
+// task ended without success, else errMapping (a successful task that did
+// not push it).
+func noList(ctx context.Context, st store.Store, up store.TaskKey, key string) error {
+	ti, err := st.GetTaskInstance(ctx, up)
+	if err == nil && ti.State.Finished() && ti.State != store.StateSuccess {
+		return fmt.Errorf("%w: task %q ended %s without pushing XCom %q to expand over", errNoUpstreamList, up.TaskID, ti.State, key)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("read upstream task %s: %w", up.TaskID, err)
+	}
+	return fmt.Errorf("%w: task %q pushed no XCom %q to expand over", errMapping, up.TaskID, key)
 }
 
 // XComList decodes an XCom to expand over: a JSON list, or a JSON string

@@ -38,9 +38,10 @@ func TestDecideExpandsAPlaceholderOnceItsUpstreamIsDone(t *testing.T) {
 		t.Fatalf("expand while up runs: %v", p.Expand)
 	}
 	w, _ = mappedWorld(t, store.StateSuccess)
+	w.snap.TIs[1].Version = 7 // the expansion is written over this row only
 	p := Decide(w.snap)
-	if len(p.Expand) != 1 || p.Expand[0].TaskID != "m" || p.Expand[0].Mapped() {
-		t.Fatalf("Expand = %v; want m's placeholder", p.Expand)
+	if len(p.Expand) != 1 || p.Expand[0].TaskID != "m" || p.Expand[0].Mapped() || p.Expand[0].Version != 7 {
+		t.Fatalf("Expand = %v; want m's placeholder at version 7", p.Expand)
 	}
 	for _, u := range p.TaskUpdates {
 		if u.Key.TaskID == "m" {

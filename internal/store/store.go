@@ -168,6 +168,11 @@ type TaskInstance struct {
 	// pokes it has made. Zero outside a sensor's reschedule.
 	FirstPokeAt time.Time
 	Pokes       int
+	// Note says why the instance ended without running a try, where
+	// Sirocco knows more than its state: a mapped task that could not
+	// expand (its list missing, not a list or too long). It is Airflow's
+	// TaskInstance note in the API; a clear empties it.
+	Note string
 }
 
 // TaskStateRow is a task instance's state alone (Store.TaskStates).
@@ -184,6 +189,10 @@ type TaskUpdate struct {
 	From       []TaskState
 	FromWorker *string // also require this owner (adopting a dead worker's try)
 	FromTry    *int    // also require this try (a stale try never writes over a newer one)
+	// FromVersion also requires the row's Version: a decision on a row
+	// that was written since (a mapped task's placeholder a clear reset)
+	// is not applied.
+	FromVersion *int64
 	// DueBy also requires next_retry_at to be unset or at most DueBy: the
 	// claim of an up_for_retry or up_for_reschedule task is written only
 	// once it is due, whatever snapshot the scheduler decided on (another
@@ -214,6 +223,8 @@ type TaskUpdate struct {
 	// zero time and to 0 clear it).
 	FirstPokeAt *time.Time
 	Pokes       *int
+	// Note sets the instance's note (a pointer to "" empties it).
+	Note *string
 }
 
 // TaskCondition is a state and try a task instance must be in.
@@ -224,13 +235,14 @@ type TaskCondition struct {
 }
 
 // Apply returns the row u would write over ti, and whether u's conditions
-// on ti itself (From, FromWorker, FromTry, DueBy) hold; Requires is not checked.
+// on ti itself (From, FromWorker, FromTry, FromVersion, DueBy) hold; Requires is not checked.
 // The scheduler uses it to decide on an outcome it is about to write; the
 // store's row replaces the result once written.
 func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	ok := (len(u.From) == 0 || slices.Contains(u.From, ti.State)) &&
 		(u.FromWorker == nil || *u.FromWorker == ti.WorkerID) &&
 		(u.FromTry == nil || *u.FromTry == ti.TryNumber) &&
+		(u.FromVersion == nil || *u.FromVersion == ti.Version) &&
 		(u.DueBy == nil || ti.NextRetryAt.IsZero() || !ti.NextRetryAt.After(u.DueBy.UTC().Truncate(time.Microsecond)))
 	ti.State = u.To
 	ti.Version++
@@ -246,6 +258,9 @@ func (u TaskUpdate) Apply(ti TaskInstance) (TaskInstance, bool) {
 	}
 	if u.Pokes != nil {
 		ti.Pokes = *u.Pokes
+	}
+	if u.Note != nil {
+		ti.Note = *u.Note
 	}
 	setTime := func(dst *time.Time, v *time.Time) {
 		if v != nil {
@@ -550,14 +565,16 @@ type Store interface {
 	MappedXComs(ctx context.Context, k TaskKey, key string) ([]XCom, error)
 
 	// ExpandTask expands the placeholder of a mapped task (k with Map 0,
-	// in state none or scheduled) into n instances, map index 0..n-1, in
-	// state none, in one transaction; n = 0 skips the placeholder (Airflow
-	// skips a task mapped over an empty list). Instances a clear removed
-	// (see ClearTasks) come back in state none with their tries if their
-	// index is below n and stay removed otherwise. It reports whether it
-	// applied: of several schedulers racing to expand one task, exactly
-	// one wins.
-	ExpandTask(ctx context.Context, k TaskKey, n int, now time.Time) (bool, error)
+	// in state none or scheduled, its row at version) into n instances,
+	// map index 0..n-1, in state none, in one transaction; n = 0 skips the
+	// placeholder (Airflow skips a task mapped over an empty list).
+	// Instances a clear removed (see ClearTasks) come back in state none
+	// with their tries if their index is below n and stay removed
+	// otherwise. It reports whether it applied: of several schedulers
+	// racing to expand one task, exactly one wins, and an expansion
+	// decided on a placeholder that was written since (a clear of its
+	// upstream, which may change the list) is refused, to be decided again.
+	ExpandTask(ctx context.Context, k TaskKey, version int64, n int, now time.Time) (bool, error)
 
 	// CreateConnection inserts a connection; an existing id gives ErrExists,
 	// so `connections add` never silently replaces one.

@@ -275,6 +275,8 @@ type tiJSON struct {
 	MapIndex  int            `json:"map_index"`
 	Mapped    bool           `json:"mapped"`
 	Instances []instanceJSON `json:"instances,omitempty"`
+	// Note says why the instance ended without a try (store.TaskInstance.Note).
+	Note string `json:"note,omitempty"`
 }
 
 // apiTaskInstance answers one task instance for its page: ?map_index=
@@ -300,7 +302,7 @@ func (h *handler) apiTaskInstance(w http.ResponseWriter, r *http.Request) {
 	}
 	out := tiJSON{DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, State: string(ti.State), TryNumber: ti.TryNumber,
 		MaxTries: ti.MaxTries, Start: stamp(ti.StartDate), End: stamp(ti.EndDate), Hostname: ti.Hostname, Pool: ti.Pool,
-		Queue: ti.Queue, Finished: ti.State.Finished(), MapIndex: ti.MapIndex(), Mapped: ti.Mapped()}
+		Queue: ti.Queue, Finished: ti.State.Finished(), MapIndex: ti.MapIndex(), Mapped: ti.Mapped(), Note: ti.Note}
 	out.Handle, out.HandleSource = handleOf(h.o.Config.LogsDir(), ti)
 	if out.Rendered, err = h.maskRendered(r, ti.Rendered); err != nil {
 		h.fail(w, err)

@@ -39,7 +39,7 @@ func mappedSite(t *testing.T) *site {
 	}
 	ctx := context.Background()
 	for run, n := range map[string]int{"r1": 3, "r3": 0} {
-		if ok, err := s.st.ExpandTask(ctx, store.TaskKey{DagID: "mapped", RunID: run, TaskID: "each"}, n, time.Now()); err != nil || !ok {
+		if ok, err := s.st.ExpandTask(ctx, store.TaskKey{DagID: "mapped", RunID: run, TaskID: "each"}, 0, n, time.Now()); err != nil || !ok {
 			t.Fatalf("expand each of %s into %d: %v %v", run, n, ok, err)
 		}
 	}

@@ -11,11 +11,13 @@ import (
 
 // ExpandTask turns the placeholder of a mapped task into n instances in
 // one transaction: the placeholder row (map_index -1, state none or
-// scheduled) becomes map index 0 and rows 1..n-1 are copied from it; with
-// n = 0 the placeholder is skipped instead, as Airflow skips a task mapped
-// over nothing. The first statement is conditional on the placeholder, so
-// of several schedulers expanding the same task exactly one sees true.
-func (s *Store) ExpandTask(ctx context.Context, k store.TaskKey, n int, now time.Time) (bool, error) {
+// scheduled, at row version) becomes map index 0 and rows 1..n-1 are
+// copied from it; with n = 0 the placeholder is skipped instead, as
+// Airflow skips a task mapped over nothing. The first statement is
+// conditional on the placeholder and its version, so of several
+// schedulers expanding the same task exactly one sees true, and none
+// expands over a list read before a clear wrote the placeholder.
+func (s *Store) ExpandTask(ctx context.Context, k store.TaskKey, version int64, n int, now time.Time) (bool, error) {
 	if n < 0 {
 		return false, fmt.Errorf("expand %s/%s/%s: negative length %d", k.DagID, k.RunID, k.TaskID, n)
 	}
@@ -27,9 +29,10 @@ func (s *Store) ExpandTask(ctx context.Context, k store.TaskKey, n int, now time
 			set = `state = 'skipped', start_date = ?, end_date = ?`
 			args = append(args, s.tv(now), s.tv(now))
 		}
-		args = append(args, k.DagID, k.RunID, k.TaskID)
+		args = append(args, k.DagID, k.RunID, k.TaskID, version)
 		res, err := s.txExec(ctx, tx, `UPDATE task_instances SET `+set+`, row_version = row_version + 1, `+s.changeSeqSet()+`
-			WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1 AND state IN ('', 'scheduled')`, args...)
+			WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = -1 AND state IN ('', 'scheduled')
+				AND row_version = ?`, args...)
 		if err != nil {
 			return fmt.Errorf("placeholder: %w", err)
 		}

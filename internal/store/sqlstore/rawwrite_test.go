@@ -149,13 +149,13 @@ func TestRawRowScan(t *testing.T) {
 	var ti store.TaskInstance
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
 	row := rawRow{"d", "r", "t", int64(3), "running", int64(2), int64(3), "p", int64(1), int64(5), "q",
-		at.UnixMicro(), nil, nil, nil, "h", "w", at.UnixMicro(), []byte("hd"), nil, int64(7), int64(1), at.UnixMicro(), int64(4)}
+		at.UnixMicro(), nil, nil, nil, "h", "w", at.UnixMicro(), []byte("hd"), nil, int64(7), int64(1), at.UnixMicro(), int64(4), "why"}
 	if err := scanTI(row, &ti); err != nil {
 		t.Fatal(err)
 	}
 	if ti.TaskID != "t" || ti.MapIndex() != 3 || ti.State != store.StateRunning || ti.TryNumber != 2 || ti.PriorityWeight != 5 ||
 		!ti.QueuedAt.Equal(at) || !ti.StartDate.IsZero() || string(ti.Handle) != "hd" || ti.Rendered != nil ||
-		ti.Version != 7 || ti.InfraReruns != 1 || !ti.FirstPokeAt.Equal(at) || ti.Pokes != 4 {
+		ti.Version != 7 || ti.InfraReruns != 1 || !ti.FirstPokeAt.Equal(at) || ti.Pokes != 4 || ti.Note != "why" {
 		t.Errorf("scanned %+v", ti)
 	}
 	for i, bad := range []rawRow{
@@ -163,7 +163,7 @@ func TestRawRowScan(t *testing.T) {
 		append(append(rawRow{}, row[:18]...), append(rawRow{int64(1)}, row[19:]...)...), // integer for a blob
 		append(rawRow{int64(1)}, row[1:]...),                                            // integer for text
 		append(append(rawRow{}, row[:3]...), append(rawRow{"x"}, row[4:]...)...),        // text for the map index
-		row[:23], // a column short
+		row[:24], // a column short
 	} {
 		if err := scanTI(bad, &ti); err == nil {
 			t.Errorf("bad row %d scanned without an error", i)

@@ -33,14 +33,14 @@ func scanRun(sc scanner, r *store.DagRun) error {
 const tiCols = `ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.state, ti.try_number, ti.max_tries,
 	ti.pool, ti.pool_slots, ti.priority_weight, ti.queue, ti.queued_at, ti.start_date, ti.end_date,
 	ti.next_retry_at, ti.hostname, ti.worker_id, ti.heartbeat_at, ti.handle, ti.rendered, ti.row_version,
-	ti.infra_reruns, ti.first_poke_at, ti.pokes`
+	ti.infra_reruns, ti.first_poke_at, ti.pokes, ti.note`
 
 func scanTI(sc scanner, ti *store.TaskInstance) error {
 	return sc.Scan(&ti.DagID, &ti.RunID, &ti.TaskID, mapCol{&ti.Map}, (*string)(&ti.State), &ti.TryNumber, &ti.MaxTries,
 		&ti.Pool, &ti.PoolSlots, &ti.PriorityWeight, &ti.Queue,
 		tc(&ti.QueuedAt), tc(&ti.StartDate), tc(&ti.EndDate), tc(&ti.NextRetryAt),
 		&ti.Hostname, &ti.WorkerID, tc(&ti.HeartbeatAt), &ti.Handle, &ti.Rendered, &ti.Version,
-		&ti.InfraReruns, tc(&ti.FirstPokeAt), &ti.Pokes)
+		&ti.InfraReruns, tc(&ti.FirstPokeAt), &ti.Pokes, &ti.Note)
 }
 
 // tiInsertCols is the column list of a task instance insert; seq is the

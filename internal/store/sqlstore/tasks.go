@@ -136,7 +136,8 @@ var tiReturning = strings.ReplaceAll(tiCols, "ti.", "")
 // to u.To, with the non-nil fields set (a pointer to the zero time clears a
 // date) and try_number incremented if u.IncTry, only if its state is in
 // u.From (any state when From is empty), its owner is u.FromWorker and its
-// try u.FromTry when those are set, its next_retry_at unset or at most
+// try u.FromTry and its row version u.FromVersion when those are set,
+// its next_retry_at unset or at most
 // u.DueBy when that is set, and every task instance of u.Requires
 // is in its state and try.
 func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
@@ -193,6 +194,9 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	if u.Pokes != nil {
 		set("pokes", *u.Pokes)
 	}
+	if u.Note != nil {
+		set("note", *u.Note)
+	}
 	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?`)
 	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.Key.MapIndex())
 	if len(u.From) > 0 {
@@ -205,6 +209,10 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	if u.FromTry != nil {
 		b.WriteString(` AND try_number = ?`)
 		args = append(args, *u.FromTry)
+	}
+	if u.FromVersion != nil {
+		b.WriteString(` AND row_version = ?`)
+		args = append(args, *u.FromVersion)
 	}
 	if u.DueBy != nil {
 		b.WriteString(` AND (next_retry_at IS NULL OR next_retry_at <= ?)`)
@@ -285,7 +293,7 @@ func (s *Store) clearTasks(ctx context.Context, dagID, runID string, retries map
 		cleared = 0
 		for _, id := range ids {
 			res, err := s.txExec(ctx, tx, `UPDATE task_instances
-				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL, first_poke_at = NULL, pokes = 0
+				SET state = '', row_version = row_version + 1, `+s.changeSeqSet()+`, max_tries = try_number + ?, infra_reruns = 0, end_date = NULL, next_retry_at = NULL, handle = NULL, first_poke_at = NULL, pokes = 0, note = ''
 				WHERE dag_id = ? AND run_id = ? AND task_id = ? AND (? < 0 OR map_index = ?) AND state NOT IN ('queued', 'running', 'restarting')
 					AND NOT (state = 'removed' AND map_index >= 0)`,
 				retries[id], dagID, runID, id, mapIndex, mapIndex)

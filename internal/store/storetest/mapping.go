@@ -14,6 +14,8 @@ func init() {
 	register("ExpandTask", testExpandTask)
 	register("ExpandTaskRacers", testExpandTaskRacers)
 	register("ExpandTaskEmptySkips", testExpandTaskEmptySkips)
+	register("ExpandTaskRefusesAStalePlaceholder", testExpandTaskRefusesAStalePlaceholder)
+	register("TaskNote", testTaskNote)
 	register("MappedInstancesKeepTheirOwnXComs", testMappedInstancesKeepTheirOwnXComs)
 	register("ClearMapIndex", testClearMapIndex)
 	register("ClearedMappedTaskExpandsAgain", testClearedMappedTaskExpandsAgain)
@@ -27,7 +29,7 @@ func testNotificationsPerMapIndex(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
 	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
-	if ok, err := s.ExpandTask(ctx, k, 2, t0); err != nil || !ok {
+	if ok, err := s.ExpandTask(ctx, k, 0, 2, t0); err != nil || !ok {
 		t.Fatalf("ExpandTask = %v, %v", ok, err)
 	}
 	note := func(m int, ev string) store.Notification {
@@ -54,7 +56,7 @@ func testClearMapIndex(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
 	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
-	if ok, err := s.ExpandTask(ctx, k, 3, t0); err != nil || !ok {
+	if ok, err := s.ExpandTask(ctx, k, 0, 3, t0); err != nil || !ok {
 		t.Fatalf("ExpandTask = %v, %v", ok, err)
 	}
 	for i := range 3 {
@@ -105,7 +107,7 @@ func testExpandTask(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
-	ok, err := s.ExpandTask(ctx, k, 3, t0)
+	ok, err := s.ExpandTask(ctx, k, 0, 3, t0)
 	if err != nil || !ok {
 		t.Fatalf("ExpandTask = %v, %v; want true", ok, err)
 	}
@@ -151,8 +153,80 @@ func testExpandTask(t *testing.T, s store.Store) {
 			t.Fatalf("map index %d = %+v, %v; want %q", i, ti, err, want)
 		}
 	}
-	if ok, err := s.ExpandTask(ctx, k, 5, t0); err != nil || ok {
+	if ok, err := s.ExpandTask(ctx, k, 0, 5, t0); err != nil || ok {
 		t.Fatalf("second ExpandTask = %v, %v; want false", ok, err)
+	}
+}
+
+// testExpandTaskRefusesAStalePlaceholder: an expansion decided on the
+// placeholder as it was before a clear (of its upstream, whose new list
+// it has not read) wrote it is refused, though the placeholder is still
+// in state none; at its current version it applies.
+func testExpandTaskRefusesAStalePlaceholder(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "up", "mapped")
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
+	read, err := s.GetTaskInstance(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.ClearTasks(ctx, "d", "r", map[string]int{"up": 0, "mapped": 0}, at(time.Minute)); err != nil || n == 0 {
+		t.Fatalf("ClearTasks = %d, %v", n, err)
+	}
+	now, err := s.GetTaskInstance(ctx, k)
+	if err != nil || now.State != store.StateNone || now.Version == read.Version {
+		t.Fatalf("placeholder after the clear = %+v, %v; want state none at a new version", now, err)
+	}
+	if ok, err := s.ExpandTask(ctx, k, read.Version, 3, t0); err != nil || ok {
+		t.Fatalf("ExpandTask at the version read before the clear = %v, %v; want false", ok, err)
+	}
+	if _, err := s.GetTaskInstance(ctx, k); err != nil {
+		t.Fatalf("the refused expansion changed the placeholder: %v", err)
+	}
+	if ok, err := s.ExpandTask(ctx, k, now.Version, 2, t0); err != nil || !ok {
+		t.Fatalf("ExpandTask at the current version = %v, %v; want true", ok, err)
+	}
+}
+
+// testTaskNote: the note a failure without a try writes is read back by
+// every listing (one instance, a run's, the change feed), an update that
+// names no note keeps it, and a clear empties it. The write is refused at
+// a version the row no longer has (FromVersion).
+func testTaskNote(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
+	cur, err := s.TaskChangeCursor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := `cannot expand: task "up" pushed no XCom "nope" to expand over`
+	read := mustGetTI(t, s, k).Version
+	stale := read - 1
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, FromVersion: &stale, From: []store.TaskState{store.StateNone},
+		To: store.StateFailed, Note: &why}, false)
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, FromVersion: &read, From: []store.TaskState{store.StateNone},
+		To: store.StateFailed, Note: &why}, true)
+	if ti := mustGetTI(t, s, k); ti.Note != why {
+		t.Fatalf("note = %q; want %q", ti.Note, why)
+	}
+	tis, err := s.ListTaskInstances(ctx, "d", "r")
+	if err != nil || len(tis) != 1 || tis[0].Note != why {
+		t.Fatalf("ListTaskInstances = %+v, %v; want the note", tis, err)
+	}
+	changed, _, err := s.TaskInstancesChangedSince(ctx, cur)
+	if err != nil || len(changed) != 1 || changed[0].Note != why {
+		t.Fatalf("change feed = %+v, %v; want the note", changed, err)
+	}
+	mustUpdateTask(t, s, store.TaskUpdate{Key: k, From: []store.TaskState{store.StateFailed}, To: store.StateFailed}, true)
+	if ti := mustGetTI(t, s, k); ti.Note != why {
+		t.Fatalf("an update naming no note left %q; want it kept", ti.Note)
+	}
+	if n, err := s.ClearTasks(ctx, "d", "r", map[string]int{"mapped": 0}, at(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("ClearTasks = %d, %v", n, err)
+	}
+	if ti := mustGetTI(t, s, k); ti.Note != "" || ti.State != store.StateNone {
+		t.Fatalf("after the clear: state %q, note %q; want none and no note", ti.State, ti.Note)
 	}
 }
 
@@ -168,7 +242,7 @@ func testExpandTaskRacers(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := s.ExpandTask(ctx, k, 50, t0)
+			ok, err := s.ExpandTask(ctx, k, 0, 50, t0)
 			if err != nil {
 				t.Error(err)
 			}
@@ -201,7 +275,7 @@ func testExpandTaskEmptySkips(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
 	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
-	if ok, err := s.ExpandTask(ctx, k, 0, t0); err != nil || !ok {
+	if ok, err := s.ExpandTask(ctx, k, 0, 0, t0); err != nil || !ok {
 		t.Fatalf("ExpandTask(0) = %v, %v", ok, err)
 	}
 	ti, err := s.GetTaskInstance(ctx, k)
@@ -218,7 +292,7 @@ func testMappedInstancesKeepTheirOwnXComs(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, newRun("d", "r", t0, store.RunRunning), "mapped")
 	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
-	if ok, err := s.ExpandTask(ctx, k, 11, t0); err != nil || !ok {
+	if ok, err := s.ExpandTask(ctx, k, 0, 11, t0); err != nil || !ok {
 		t.Fatalf("ExpandTask = %v, %v", ok, err)
 	}
 	worker := "w"
@@ -282,7 +356,11 @@ func testClearedMappedTaskExpandsAgain(t *testing.T, s store.Store) {
 	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "mapped"}
 	expand := func(n int) {
 		t.Helper()
-		if ok, err := s.ExpandTask(ctx, k, n, t0); err != nil || !ok {
+		ph, err := s.GetTaskInstance(ctx, k)
+		if err != nil {
+			t.Fatalf("placeholder: %v", err)
+		}
+		if ok, err := s.ExpandTask(ctx, k, ph.Version, n, t0); err != nil || !ok {
 			t.Fatalf("ExpandTask(%d) = %v, %v", n, ok, err)
 		}
 	}

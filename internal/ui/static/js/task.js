@@ -85,7 +85,7 @@ function renderMapped() {
 function renderDetails() {
   const dur = ti.tries.length ? ti.tries[ti.tries.length - 1].duration : null;
   document.getElementById('ti-details').replaceChildren(
-    ...dd('State', stateName(ti.state)), ...dd('Operator', ti.operator || 'unknown (not in the DAG any more)'),
+    ...dd('State', stateName(ti.state)), ...(ti.note ? dd('Note', ti.note) : []), ...dd('Operator', ti.operator || 'unknown (not in the DAG any more)'),
     ...dd('Try', `${ti.try_number} of ${ti.max_tries + 1}`), ...dd('Started', fmtDate(ti.start_date)),
     ...dd('Ended', fmtDate(ti.end_date)), ...dd('Duration', fmtDuration(dur)), ...dd('Host', ti.hostname),
     ...dd('Pool', ti.pool), ...dd('Queue', ti.queue), ...(mapIndex >= 0 ? dd('Map index', String(mapIndex)) : []),
