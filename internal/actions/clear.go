@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +28,19 @@ type ClearRequest struct {
 	// left alone then. The tasks Downstream adds are cleared in full, every
 	// instance, as Airflow's clear of a mapped instance does.
 	MapIndex *int
+	// MapIndexes, for a task of TaskIDs, clears only those of its
+	// instances (Airflow's [task_id, map_index] pairs in task_ids); a task
+	// absent from it is cleared whole, as without MapIndex.
+	MapIndexes map[string][]int
+}
+
+// only returns the map indexes the request limits task id to, or nil
+// when it clears every instance of it.
+func (req ClearRequest) only(id string) []int {
+	if req.MapIndex != nil && (len(req.TaskIDs) == 0 || slices.Contains(req.TaskIDs, id)) {
+		return []int{*req.MapIndex}
+	}
+	return req.MapIndexes[id]
 }
 
 // ClearResult says what a clear did (or, in a dry run, would do).
@@ -64,22 +78,18 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 	// of which only some are selected (a map index, only failed ones);
 	// the tasks Downstream adds to a map index are cleared in full, as
 	// Airflow does (a task named is also its own downstream).
-	named := func(id string) bool { return len(req.TaskIDs) == 0 || slices.Contains(req.TaskIDs, id) }
 	alone := func(ti store.TaskInstance) bool {
-		return ti.Mapped() && (req.OnlyFailed || (req.MapIndex != nil && named(ti.TaskID)))
+		return ti.Mapped() && (req.OnlyFailed || req.only(ti.TaskID) != nil)
 	}
-	if req.MapIndex != nil && !slices.ContainsFunc(tis, func(ti store.TaskInstance) bool {
-		return named(ti.TaskID) && ti.MapIndex() == *req.MapIndex
-	}) {
-		return res, kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
-			req.RunID, *req.MapIndex, strings.Join(req.TaskIDs, ", "))
+	if err := checkMapIndexes(req, tis); err != nil {
+		return res, err
 	}
 	var set clearSet
 	for _, ti := range tis {
 		if !selected[ti.TaskID] || d.Task(ti.TaskID) == nil {
 			continue
 		}
-		if req.MapIndex != nil && named(ti.TaskID) && ti.MapIndex() != *req.MapIndex {
+		if only := req.only(ti.TaskID); only != nil && !slices.Contains(only, ti.MapIndex()) {
 			continue
 		}
 		if req.OnlyFailed && ti.State != store.StateFailed && ti.State != store.StateUpstreamFailed {
@@ -118,6 +128,29 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 	n, err := set.write(ctx, st, d.ID, req.RunID, now)
 	res.Cleared = n
 	return res, err
+}
+
+// checkMapIndexes makes a map index that no named task has (out of range,
+// or a task that is not mapped) a not-found error, not "cleared 0" that
+// hides a typo.
+func checkMapIndexes(req ClearRequest, tis []store.TaskInstance) error {
+	named := func(id string) bool { return len(req.TaskIDs) == 0 || slices.Contains(req.TaskIDs, id) }
+	has := func(task func(string) bool, i int) bool {
+		return slices.ContainsFunc(tis, func(ti store.TaskInstance) bool { return task(ti.TaskID) && ti.MapIndex() == i })
+	}
+	if req.MapIndex != nil && !has(named, *req.MapIndex) {
+		return kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
+			req.RunID, *req.MapIndex, strings.Join(req.TaskIDs, ", "))
+	}
+	for _, id := range slices.Sorted(maps.Keys(req.MapIndexes)) {
+		for _, i := range req.MapIndexes[id] {
+			if !has(func(t string) bool { return t == id }, i) {
+				return kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
+					req.RunID, i, id)
+			}
+		}
+	}
+	return nil
 }
 
 // clearSet is what a clear writes: instances of mapped tasks cleared one

@@ -168,3 +168,51 @@ func TestClearOnlyFailedInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestClearMapIndexPairs: Airflow's [task_id, map_index] pairs clear only
+// the instances they name, while a task named plainly beside them is
+// cleared whole; a pair out of range is a not-found error.
+func TestClearMapIndexPairs(t *testing.T) {
+	st, d := setup(t, mappedYAML)
+	ctx := t.Context()
+	run, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(id string) store.TaskKey { return store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: id} }
+	for id, n := range map[string]int{"m": 3, "n": 2} {
+		if ok, err := st.ExpandTask(ctx, key(id), n, now); err != nil || !ok {
+			t.Fatalf("expand %s: %v, %v", id, ok, err)
+		}
+	}
+	for id, idx := range map[string][]int{"m": {0, 1, 2}, "n": {0, 1}, "total": {-1}} {
+		for _, i := range idx {
+			ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key(id).WithMapIndex(i), From: []store.TaskState{store.StateNone},
+				To: store.StateSuccess, IncTry: true})
+			if err != nil || !ok {
+				t.Fatalf("set %s[%d]: %v, %v", id, i, ok, err)
+			}
+		}
+	}
+	req := actions.ClearRequest{RunID: run.RunID, TaskIDs: []string{"m", "total"}, MapIndexes: map[string][]int{"m": {0, 2}}}
+	res, err := actions.Clear(ctx, st, d, req, now)
+	if err != nil || res.Cleared != 3 {
+		t.Fatalf("clear m[0], m[2], total = %+v, %v; want 3 cleared", res, err)
+	}
+	tis, err := st.ListTaskInstances(ctx, d.ID, run.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ti := range tis {
+		got = append(got, fmt.Sprintf("%s[%d]:%s", ti.TaskID, ti.MapIndex(), stateName(ti.State)))
+	}
+	want := "m[0]:none m[1]:success m[2]:none n[0]:success n[1]:success total[-1]:none"
+	if strings.Join(got, " ") != want {
+		t.Errorf("instances after the clear:\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+	req = actions.ClearRequest{RunID: run.RunID, TaskIDs: []string{"m"}, MapIndexes: map[string][]int{"m": {1, 7}}, DryRun: true}
+	if res, err = actions.Clear(ctx, st, d, req, now); !errors.Is(err, store.ErrNotFound) || !strings.Contains(fmt.Sprint(err), "map_index 7 of m") {
+		t.Errorf("clear m[7] = %+v, %v; want a not-found error naming m's map_index 7", res, err)
+	}
+}

@@ -143,6 +143,9 @@ func (s *server) routes() []route {
 		{"GET", ti + "/logs/{task_try_number}", auth.Viewer, s.getLog},
 		{"GET", ti + "/xcomEntries", auth.Viewer, s.listXComs},
 		{"GET", ti + "/xcomEntries/{xcom_key}", auth.Viewer, s.getXCom},
+		{"GET", ti + "/listMapped", auth.Viewer, s.listMapped},
+		{"GET", ti + "/{map_index}", auth.Viewer, s.getTaskInstance},
+		{"PATCH", ti + "/{map_index}", auth.User, s.patchTaskInstance},
 
 		{"GET", "/connections", auth.Op, s.listConnections},
 		{"POST", "/connections", auth.Op, s.postConnection},

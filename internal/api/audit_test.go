@@ -96,6 +96,8 @@ func TestAuditEveryWrite(t *testing.T) {
 			event: "POST " + dagRoute + "/clearTaskInstances", dag: "etl", run: "r1", task: "extract", fromAnswer: "tasks"},
 		{method: "PATCH", path: "/api/v1/dags/etl/dagRuns/r1/taskInstances/load", body: map[string]any{"new_state": "success"},
 			status: 200, event: "PATCH " + tiRoute, dag: "etl", run: "r1", task: "load"},
+		{method: "PATCH", path: "/api/v1/dags/etl/dagRuns/r1/taskInstances/load/-1", body: map[string]any{"new_state": "failed"},
+			status: 200, event: "PATCH " + tiRoute + "/{map_index}", dag: "etl", run: "r1", task: "load"},
 		{method: "DELETE", path: "/api/v1/dags/etl/dagRuns/r2", body: map[string]any{}, status: 204,
 			event: "DELETE " + runRoute, dag: "etl", run: "r2"},
 		{method: "POST", path: "/api/v1/connections", status: 200, event: "POST /api/v1/connections", extra: conn,

@@ -61,7 +61,7 @@ var pathParam = regexp.MustCompile(`\{[a-z_]+\}`)
 // concrete fills a documented path's parameters with ids of things that
 // exist (so an allowed call is not a mere 404 everywhere).
 func concrete(path string) string {
-	ids := map[string]string{"{dag_id}": "etl", "{dag_run_id}": "r", "{task_id}": "extract", "{task_try_number}": "1",
+	ids := map[string]string{"{dag_id}": "etl", "{dag_run_id}": "r", "{task_id}": "extract", "{task_try_number}": "1", "{map_index}": "-1",
 		"{xcom_key}": "k", "{connection_id}": "c", "{pool_name}": "default_pool", "{variable_key}": "v",
 		"{import_error_id}": "1", "{event_log_id}": "1", "{username}": "viewer"}
 	return "/api/v1" + pathParam.ReplaceAllStringFunc(path, func(p string) string { return ids[p] })

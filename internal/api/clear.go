@@ -1,7 +1,10 @@
 package api
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/auth"
@@ -11,11 +14,13 @@ import (
 // clearBody is Airflow's ClearTaskInstances, for the fields Sirocco has:
 // one run, some tasks (none: all), their downstream, only the failed.
 type clearBody struct {
-	DagRunID          *string  `json:"dag_run_id"`
-	TaskIDs           []string `json:"task_ids"`
-	IncludeDownstream bool     `json:"include_downstream"`
-	OnlyFailed        bool     `json:"only_failed"`
-	DryRun            bool     `json:"dry_run"`
+	DagRunID *string `json:"dag_run_id"`
+	// TaskIDs are task ids and, as Airflow 3's API takes them,
+	// [task_id, map_index] pairs naming one instance (see taskRefsOf).
+	TaskIDs           []json.RawMessage `json:"task_ids"`
+	IncludeDownstream bool              `json:"include_downstream"`
+	OnlyFailed        bool              `json:"only_failed"`
+	DryRun            bool              `json:"dry_run"`
 	// MapIndex clears one instance of the named mapped tasks.
 	MapIndex *int `json:"map_index"`
 }
@@ -42,8 +47,15 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeBody(r, &body); err != nil {
 		return err
 	}
+	taskIDs, indexes, err := taskRefsOf(body.TaskIDs)
+	if err != nil {
+		return err
+	}
+	if indexes != nil && body.MapIndex != nil {
+		return badRequest("map_index", "give map_index or [task_id, map_index] pairs in task_ids, not both")
+	}
 	note := auth.NoteFrom(r.Context())
-	note.SetTasks(body.TaskIDs)
+	note.SetTasks(taskIDs)
 	if body.DagRunID == nil || *body.DagRunID == "" {
 		return badRequest("dag_run_id", "dag_run_id is required: Sirocco clears task instances of one run")
 	}
@@ -58,8 +70,9 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	res, err := actions.Clear(r.Context(), s.o.Store, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: body.TaskIDs,
-		Downstream: body.IncludeDownstream, OnlyFailed: body.OnlyFailed, DryRun: body.DryRun, MapIndex: body.MapIndex}, s.now())
+	res, err := actions.Clear(r.Context(), s.o.Store, d, actions.ClearRequest{RunID: run.RunID, TaskIDs: taskIDs,
+		Downstream: body.IncludeDownstream, OnlyFailed: body.OnlyFailed, DryRun: body.DryRun, MapIndex: body.MapIndex,
+		MapIndexes: indexes}, s.now())
 	if err != nil {
 		return err
 	}
@@ -78,4 +91,59 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 
 func refOf(ti store.TaskInstance, run store.DagRun) taskInstanceRef {
 	return taskInstanceRef{TaskID: ti.TaskID, DagID: ti.DagID, DagRunID: ti.RunID, ExecutionDate: ts(run.LogicalDate), MapIndex: ti.MapIndex()}
+}
+
+// taskRefsOf reads task_ids: each a task id, or a [task_id, map_index]
+// pair naming one instance of a mapped task, as Airflow 3's API takes them.
+// It returns the task ids, each once, and the map indexes of the tasks
+// named only by pairs; a task also named plainly is cleared whole, as in
+// Airflow.
+func taskRefsOf(raw []json.RawMessage) ([]string, map[string][]int, error) {
+	var ids []string
+	var indexes map[string][]int
+	whole := map[string]bool{}
+	for i, msg := range raw {
+		var id string
+		if json.Unmarshal(msg, &id) == nil {
+			whole[id] = true
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+			continue
+		}
+		id, mapIndex, err := pairOf(msg)
+		if err != nil {
+			return nil, nil, badRequest("task_ids", "entry %d: %v", i, err)
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+		if indexes == nil {
+			indexes = map[string][]int{}
+		}
+		if !slices.Contains(indexes[id], mapIndex) {
+			indexes[id] = append(indexes[id], mapIndex)
+		}
+	}
+	for id := range whole {
+		delete(indexes, id)
+	}
+	return ids, indexes, nil
+}
+
+// pairOf reads one [task_id, map_index] pair.
+func pairOf(msg json.RawMessage) (string, int, error) {
+	var pair []json.RawMessage
+	if err := json.Unmarshal(msg, &pair); err != nil || len(pair) != 2 {
+		return "", 0, errors.New("expected a task id or a [task_id, map_index] pair")
+	}
+	var id string
+	if err := json.Unmarshal(pair[0], &id); err != nil {
+		return "", 0, errors.New("a [task_id, map_index] pair starts with the task id, a string")
+	}
+	var mapIndex int
+	if err := json.Unmarshal(pair[1], &mapIndex); err != nil || mapIndex < -1 {
+		return "", 0, errors.New("a [task_id, map_index] pair ends with a map index, an integer from -1")
+	}
+	return id, mapIndex, nil
 }

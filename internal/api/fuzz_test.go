@@ -63,6 +63,10 @@ func FuzzAPIBodies(f *testing.F) {
 		{1, "r", `{"dag_run_id": "r", "task_ids": ["a"], "include_downstream": true, "dry_run": true}`},
 		{1, "r", `{"dag_run_id": "a\u0000b"}`},
 		{1, "r", `{"dag_run_id": "r", "task_ids": ["zz"]}`},
+		{1, "r", `{"dag_run_id": "r", "task_ids": [["a", -1], "b"], "dry_run": true}`},
+		{1, "r", `{"dag_run_id": "r", "task_ids": [["a", 3]], "dry_run": true}`},
+		{1, "r", `{"dag_run_id": "r", "task_ids": [["a"], ["b", 1.5], [1, 2]], "map_index": 0}`},
+		{1, "r", `{"dag_run_id": "r", "task_ids": [["a", -1]], "map_index": -1}`},
 		{2, "r", `{"new_state": "success", "dry_run": true}`},
 		{2, "r", `{"new_state": "running"}`},
 		{2, "a\x00b", `{"new_state": "failed"}`},
@@ -261,14 +265,35 @@ func wantTrigger(_ *site, _ string, body []byte) int {
 
 func wantClear(s *site, _ string, body []byte) int {
 	var b struct {
-		DagRunID          *string  `json:"dag_run_id"`
-		TaskIDs           []string `json:"task_ids"`
-		IncludeDownstream bool     `json:"include_downstream"`
-		OnlyFailed        bool     `json:"only_failed"`
-		DryRun            bool     `json:"dry_run"`
+		DagRunID          *string           `json:"dag_run_id"`
+		TaskIDs           []json.RawMessage `json:"task_ids"`
+		IncludeDownstream bool              `json:"include_downstream"`
+		OnlyFailed        bool              `json:"only_failed"`
+		DryRun            bool              `json:"dry_run"`
+		MapIndex          *int              `json:"map_index"`
 	}
 	if st := object(body, &b); st != 0 {
 		return st
+	}
+	// Each entry is a task id or a [task_id, map_index] pair; a, b are
+	// not mapped, so only their map index -1 exists.
+	ids, missing, pairs := []string{}, false, false
+	for _, raw := range b.TaskIDs {
+		var id string
+		if json.Unmarshal(raw, &id) == nil {
+			ids = append(ids, id)
+			continue
+		}
+		var pair []json.RawMessage
+		var idx int
+		if json.Unmarshal(raw, &pair) != nil || len(pair) != 2 || json.Unmarshal(pair[0], &id) != nil ||
+			json.Unmarshal(pair[1], &idx) != nil || idx < -1 {
+			return http.StatusBadRequest
+		}
+		ids, pairs, missing = append(ids, id), true, missing || idx != -1
+	}
+	if pairs && b.MapIndex != nil {
+		return http.StatusBadRequest
 	}
 	if b.DagRunID == nil || *b.DagRunID == "" {
 		return http.StatusBadRequest
@@ -276,10 +301,13 @@ func wantClear(s *site, _ string, body []byte) int {
 	if odd(*b.DagRunID) || !s.runExists(*b.DagRunID) {
 		return http.StatusNotFound
 	}
-	for _, id := range b.TaskIDs {
+	for _, id := range ids {
 		if id != "a" && id != "b" {
 			return http.StatusBadRequest
 		}
+	}
+	if missing || (b.MapIndex != nil && *b.MapIndex != -1) {
+		return http.StatusNotFound
 	}
 	return http.StatusOK
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
+	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -112,20 +114,27 @@ func (s *server) listTaskInstances(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return fmt.Errorf("list task instances of %s/%s: %w", run.DagID, run.RunID, err)
 	}
-	if len(states) > 0 {
-		tis = slices.DeleteFunc(tis, func(ti store.TaskInstance) bool {
-			name := string(ti.State)
-			if ti.State == store.StateNone {
-				name = "none"
-			}
-			return !slices.Contains(states, name)
-		})
-	}
+	tis = keepStates(tis, states)
 	out := make([]taskInstanceJSON, 0, min(p.limit, len(tis)))
 	for _, ti := range paginate(tis, p) {
 		out = append(out, taskInstanceOf(ti, run, s.operatorOf(ti.DagID, ti.TaskID)))
 	}
 	return writeJSON(w, http.StatusOK, collection("task_instances", out, len(tis)))
+}
+
+// keepStates keeps the instances in one of states (Airflow's names, "none"
+// for not yet scheduled); no states keeps them all.
+func keepStates(tis []store.TaskInstance, states []string) []store.TaskInstance {
+	if len(states) == 0 {
+		return tis
+	}
+	return slices.DeleteFunc(tis, func(ti store.TaskInstance) bool {
+		name := string(ti.State)
+		if ti.State == store.StateNone {
+			name = "none"
+		}
+		return !slices.Contains(states, name)
+	})
 }
 
 func (s *server) getTaskInstance(w http.ResponseWriter, r *http.Request) error {
@@ -155,7 +164,7 @@ func (s *server) taskInstance(r *http.Request) (store.DagRun, store.TaskInstance
 			return run, ti, notFound("TaskInstance", "run %s of DAG %s has no instance %d of task %q", key.RunID, key.DagID, mapIndex, key.TaskID)
 		}
 		return run, ti, notFound("TaskInstance", "run %s of DAG %s has no task instance %q "+
-			"(an expanded mapped task's instances are named with ?map_index=N)", key.RunID, key.DagID, key.TaskID)
+			"(an expanded mapped task's instances are .../taskInstances/%s/N or ?map_index=N)", key.RunID, key.DagID, key.TaskID, key.TaskID)
 	}
 	if err != nil {
 		return run, ti, fmt.Errorf("read task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
@@ -184,6 +193,9 @@ func (s *server) patchTaskInstance(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if ti.Mapped() {
+		auth.NoteFrom(r.Context()).Set("map_index", ti.MapIndex())
+	}
 	if !body.DryRun {
 		if _, err := actions.Mark(r.Context(), s.o.Store, ti.TaskKey, store.TaskState(*body.NewState), s.now()); err != nil {
 			return err
@@ -197,16 +209,22 @@ func (s *server) patchTaskInstance(w http.ResponseWriter, r *http.Request) error
 	return writeJSON(w, http.StatusOK, taskInstanceOf(ti, run, s.operatorOf(ti.DagID, ti.TaskID)))
 }
 
-// mapIndexParam reads the ?map_index= of a request naming one instance of
-// a mapped task: -1 (Airflow's "not mapped") when absent.
+// mapIndexParam reads the map index of a request naming one instance of
+// a mapped task: Airflow's path form (.../taskInstances/{task_id}/{map_index})
+// or ?map_index=, -1 (Airflow's "not mapped") when neither is given. Both
+// may be given only when they agree.
 func mapIndexParam(r *http.Request) (int, error) {
-	raw := r.URL.Query().Get("map_index")
+	path, query := r.PathValue("map_index"), r.URL.Query().Get("map_index")
+	raw := cmp.Or(path, query)
 	if raw == "" {
 		return -1, nil
 	}
 	i, err := strconv.Atoi(raw)
 	if err != nil || i < -1 {
 		return 0, badRequest("map_index", "expected a map index from -1, got %q", raw)
+	}
+	if path != "" && query != "" && query != path {
+		return 0, badRequest("map_index", "the path names map index %s and ?map_index= %q; give one", path, query)
 	}
 	return i, nil
 }

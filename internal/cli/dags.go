@@ -189,19 +189,7 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 		if err != nil {
 			return err
 		}
-		done := 0
-		parts := make([]string, 0, len(tis))
-		for _, ti := range tis {
-			if ti.State.Finished() {
-				done++
-			}
-			state := string(ti.State)
-			if state == "" {
-				state = "none"
-			}
-			parts = append(parts, ti.TaskID+"="+state)
-		}
-		line := fmt.Sprintf("[%d/%d] %s: %s", done, len(tis), run.State, strings.Join(parts, " "))
+		line := progressLine(run, tis)
 		if line != last {
 			fmt.Fprintln(a.stdout, line)
 			last = line
@@ -220,6 +208,47 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 			return err
 		}
 	}
+}
+
+// progressLine is a line of --wait and dags test: "[done/tasks] state:"
+// then each instance as task=state, one of a mapped task as task[N]=state.
+// It counts tasks, not instances, so the denominator stays put while
+// mapped tasks expand: a task is done when every instance of it has
+// finished (removed ones included).
+func progressLine(run store.DagRun, tis []store.TaskInstance) string {
+	var tasks []string
+	pending := map[string]bool{}
+	parts := make([]string, 0, len(tis))
+	for _, ti := range tis {
+		if _, seen := pending[ti.TaskID]; !seen {
+			tasks = append(tasks, ti.TaskID)
+			pending[ti.TaskID] = false
+		}
+		if !ti.State.Finished() {
+			pending[ti.TaskID] = true
+		}
+		state := string(ti.State)
+		if state == "" {
+			state = "none"
+		}
+		parts = append(parts, instanceName(ti.TaskKey)+"="+state)
+	}
+	done := 0
+	for _, id := range tasks {
+		if !pending[id] {
+			done++
+		}
+	}
+	return fmt.Sprintf("[%d/%d] %s: %s", done, len(tasks), run.State, strings.Join(parts, " "))
+}
+
+// instanceName names a task instance in progress lines and summaries:
+// its task id, with [N] after it for an instance of a mapped task.
+func instanceName(k store.TaskKey) string {
+	if !k.Mapped() {
+		return k.TaskID
+	}
+	return fmt.Sprintf("%s[%d]", k.TaskID, k.MapIndex())
 }
 
 func (a *app) dagsPause(pause bool) *cobra.Command {

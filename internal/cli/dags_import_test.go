@@ -189,11 +189,12 @@ func checkImportedMapping(t *testing.T, run func(...string) (string, error)) {
 	}
 }
 
-// taskStates is the state of each instance of task id in order.
+// taskStates is the state of each instance of task id in order (the
+// summary names a mapped one id[N]).
 func taskStates(out, id string) []string {
 	var states []string
 	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == id {
+		if f := strings.Fields(line); len(f) >= 2 && isInstanceOf(f[0], id) {
 			states = append(states, f[1])
 		}
 	}
@@ -203,7 +204,7 @@ func taskStates(out, id string) []string {
 // taskLog is the log file `dags test` names for task id.
 func taskLog(out, id string) string {
 	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) >= 4 && f[0] == id && f[2] == "log:" {
+		if f := strings.Fields(line); len(f) >= 4 && isInstanceOf(f[0], id) && f[2] == "log:" {
 			return f[3]
 		}
 	}
@@ -355,4 +356,11 @@ with DAG("mail_on_failure", start_date=datetime(2024, 1, 1), schedule=None,
 	if got := subjects["ops@example.test"]; !strings.Contains(got, "mail_on_failure.boom failed") {
 		t.Errorf("email_on_failure's message: subject %q (all: %v)", got, subjects)
 	}
+}
+
+// isInstanceOf reports whether name, as the summary of dags test writes
+// it, is task id or an instance id[N] of it.
+func isInstanceOf(name, id string) bool {
+	rest, ok := strings.CutPrefix(name, id)
+	return ok && (rest == "" || (strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]")))
 }

@@ -123,29 +123,34 @@ func (a *app) endInterrupted(e *env, d *dag.DAG, runID string) {
 // interruptedWriteTimeout bounds the writes that end an interrupted test run.
 const interruptedWriteTimeout = 10 * time.Second
 
-// printTestSummary lists every task of a tested run: where each try's log
+// printTestSummary lists every task instance of a tested run (one of a
+// mapped task named task[N]): where each try's log
 // is, why a failed task failed (the try's failure line and the last lines
 // of its output), and which failed upstream held back an upstream_failed one.
 func (a *app) printTestSummary(e *env, d *dag.DAG, tis []store.TaskInstance) {
-	states := make(map[string]store.TaskState, len(tis))
+	// failed: the tasks an instance of which failed (or was held back).
+	failed := make(map[string]bool, len(tis))
 	for _, ti := range tis {
-		states[ti.TaskID] = ti.State
+		if ti.State == store.StateFailed || ti.State == store.StateUpstreamFailed {
+			failed[ti.TaskID] = true
+		}
 	}
 	for _, ti := range tis {
+		name := instanceName(ti.TaskKey)
 		switch {
 		case ti.State == store.StateUpstreamFailed:
 			var ups []string
 			if t := d.Task(ti.TaskID); t != nil {
 				for _, up := range t.DependsOn {
-					if s := states[up]; s == store.StateFailed || s == store.StateUpstreamFailed {
+					if failed[up] {
 						ups = append(ups, up)
 					}
 				}
 			}
-			fmt.Fprintf(a.stdout, "  %-24s %-16s upstream failed: %s\n", ti.TaskID, ti.State, strings.Join(ups, ", "))
+			fmt.Fprintf(a.stdout, "  %-24s %-16s upstream failed: %s\n", name, ti.State, strings.Join(ups, ", "))
 		case ti.TryNumber > 0:
 			path := logPathOf(e, ti)
-			fmt.Fprintf(a.stdout, "  %-24s %-16s log: %s\n", ti.TaskID, ti.State, path)
+			fmt.Fprintf(a.stdout, "  %-24s %-16s log: %s\n", name, ti.State, path)
 			if ti.State == store.StateFailed || ti.State == store.StateUpForRetry {
 				reason, tail := failureOf(path)
 				for _, line := range tail {
@@ -156,7 +161,7 @@ func (a *app) printTestSummary(e *env, d *dag.DAG, tis []store.TaskInstance) {
 				}
 			}
 		default:
-			fmt.Fprintf(a.stdout, "  %-24s %s\n", ti.TaskID, stateName(ti.State))
+			fmt.Fprintf(a.stdout, "  %-24s %s\n", name, stateName(ti.State))
 		}
 	}
 }

@@ -59,9 +59,14 @@ func checkMapped(t *testing.T, ctx context.Context, base string, shot *shots) {
 		t.Errorf("the instances of count_rows: %q", rows)
 	}
 	var hidden bool
-	run(t, ctx, "read the list page", chromedp.Evaluate(`document.getElementById('h-log').closest('section').hidden`, &hidden))
+	var summary string
+	run(t, ctx, "read the list page", chromedp.Evaluate(`document.getElementById('h-log').closest('section').hidden`, &hidden),
+		chromedp.Text(`#ti-instances-summary`, &summary, chromedp.ByID))
 	if !hidden {
 		t.Error("the list of instances shows a log section")
+	}
+	if summary != "3 instances: 3 success" {
+		t.Errorf("the summary of count_rows' instances reads %q, want \"3 instances: 3 success\"", summary)
 	}
 	shot.take(ctx, "task-mapped")
 

@@ -14,7 +14,8 @@ import (
 // until it expands (its placeholder, map_index -1), then one row per
 // element (map_index 0..n-1); an empty list skips the placeholder. The
 // grid and the graph show it as one cell per run, as Airflow does: the
-// most severe state of its instances (summarize) and their count.
+// most severe state of its instances (summarize) and their count, both
+// leaving out removed instances (liveStates).
 
 // notExpanded is a mapped task's count in a run where it has not expanded
 // (its placeholder only, or no row at all).
@@ -64,8 +65,9 @@ func setMapped(g *gridJSON, d *dag.DAG, cells map[cellKey][]store.TaskStateRow, 
 		for i, c := range rows {
 			states[i] = c.State
 		}
-		t.Counts[k.run] = len(rows)
-		g.Cells[k.run][k.task] = index[summarize(states)]
+		live := liveStates(states)
+		t.Counts[k.run] = len(live)
+		g.Cells[k.run][k.task] = index[summarizeLive(live, states)]
 		if slices.Contains(expand, t.ID) {
 			setInstances(t, len(g.Runs), k.run, rows, index)
 		}
@@ -92,6 +94,28 @@ func setInstances(t *gridTask, runs, run int, rows []store.TaskStateRow, index m
 		}
 		t.Instances[run][i] = index[c.State]
 	}
+}
+
+// liveStates leaves out the removed instances (those a clear over a
+// shorter list dropped, which count in no trigger rule): a mapped task's
+// count and summary state are its live instances', nil when it has none.
+func liveStates(states []store.TaskState) []store.TaskState {
+	var live []store.TaskState
+	for _, s := range states {
+		if s != store.StateRemoved {
+			live = append(live, s)
+		}
+	}
+	return live
+}
+
+// summarizeLive is the most severe state of the live instances, removed
+// when every instance is.
+func summarizeLive(live, all []store.TaskState) store.TaskState {
+	if len(live) == 0 {
+		return summarize(all)
+	}
+	return summarize(live)
 }
 
 // counts is a mapped task's Counts before any run is looked at.
@@ -161,7 +185,7 @@ func (h *handler) mappedTI(r *http.Request, k store.TaskKey) (tiJSON, error) {
 		states[i] = store.TaskState(in.State)
 	}
 	out := tiJSON{DagID: k.DagID, RunID: k.RunID, TaskID: k.TaskID, MapIndex: notExpanded, Mapped: true,
-		State: string(summarize(states)), Instances: list, Tries: []tryJSON{}, Rendered: []byte("{}")}
+		State: string(summarizeLive(liveStates(states), states)), Instances: list, Tries: []tryJSON{}, Rendered: []byte("{}")}
 	out.Finished = store.TaskState(out.State).Finished()
 	return out, nil
 }

@@ -234,3 +234,44 @@ func TestGridMappedExpand(t *testing.T) {
 		t.Errorf("each's instances %v (r1: %q), want success, failed, running in r1 and none in r2, r3", g.Tasks[1].Instances, got)
 	}
 }
+
+// TestGridMappedRemoved: a mapped task's count and summary state in the
+// grid, and its state on its task page, leave out its removed instances
+// (what a clear over a shorter list dropped; they count in no trigger
+// rule), so `each [1]` shows the one live instance, success.
+func TestGridMappedRemoved(t *testing.T) {
+	s := newSite(t, map[string]string{"mapped.yaml": mappedYAML})
+	s.createRun("mapped", "r1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), map[string]store.TaskState{"start": store.StateSuccess}, "start", "each")
+	k := store.TaskKey{DagID: "mapped", RunID: "r1", TaskID: "each"}
+	if ok, err := s.st.ExpandTask(context.Background(), k, 3, time.Now()); err != nil || !ok {
+		t.Fatalf("expand each: %v %v", ok, err)
+	}
+	for i, st := range []store.TaskState{store.StateSuccess, store.StateRemoved, store.StateRemoved} {
+		s.setState(k.WithMapIndex(i), st, nil)
+	}
+	status, body, _ := s.get("/ui/api/grid?dag_id=mapped")
+	if status != http.StatusOK {
+		t.Fatalf("grid: %d %s", status, body)
+	}
+	var g struct {
+		Tasks []struct {
+			Counts []int `json:"counts"`
+		} `json:"tasks"`
+		States []string `json:"states"`
+		Cells  [][]int  `json:"cells"`
+	}
+	if err := json.Unmarshal([]byte(body), &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Tasks) != 2 || len(g.Tasks[1].Counts) != 1 || g.Tasks[1].Counts[0] != 1 || g.States[g.Cells[0][1]] != "success" {
+		t.Errorf("each: counts %+v, state %q; want [1] and success (removed instances left out)", g.Tasks, g.States[g.Cells[0][1]])
+	}
+	status, body, _ = s.get("/ui/api/ti?dag_id=mapped&run_id=r1&task_id=each")
+	var ti tiAnswer
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &ti) != nil {
+		t.Fatalf("ti: %d %s", status, body)
+	}
+	if ti.State != "success" || len(ti.Instances) != 3 {
+		t.Errorf("task page: state %q with %d instances; want success, all 3 listed", ti.State, len(ti.Instances))
+	}
+}

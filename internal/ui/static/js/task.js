@@ -76,10 +76,15 @@ function renderMapped() {
     el('td', {}, el('a', { href: `${tiHref(page.dagId, page.runId, page.taskId)}?map_index=${i.map_index}` }, String(i.map_index))),
     el('td', {}, badge(i.state)), el('td', {}, String(i.try_number)), el('td', {}, fmtDate(i.start_date)),
     el('td', {}, fmtDate(i.end_date)), el('td', {}, fmtDuration(i.duration)))));
+  // Removed instances (a clear over a shorter list dropped them) are listed
+  // but counted apart, as the grid's [N] leaves them out.
   const counts = {};
-  for (const i of ti.instances) counts[i.state || 'none'] = (counts[i.state || 'none'] || 0) + 1;
-  document.getElementById('ti-instances-summary').textContent = `${ti.instances.length} instances: ` +
-    Object.entries(counts).map(([st, n]) => `${n} ${stateName(st === 'none' ? '' : st)}`).join(', ');
+  const live = ti.instances.filter((i) => i.state !== 'removed');
+  for (const i of live) counts[i.state || 'none'] = (counts[i.state || 'none'] || 0) + 1;
+  const removed = ti.instances.length - live.length;
+  document.getElementById('ti-instances-summary').textContent = `${live.length} instances: ` +
+    Object.entries(counts).map(([st, n]) => `${n} ${stateName(st === 'none' ? '' : st)}`).join(', ') +
+    (removed ? `; ${removed} removed` : '');
 }
 
 function renderDetails() {

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sirocco-dev/sirocco/internal/testenv"
+)
+
+// failMapYAML maps a task over two commands, the second failing, with a
+// task downstream of it.
+const failMapYAML = `dag_id: failmap
+schedule: none
+tasks:
+  - {id: m, operator: bash, expand: {command: ["echo ok", "echo no; exit 3"]}}
+  - {id: after, operator: bash, command: echo after, depends_on: [m]}
+`
+
+// mappedCLISite is a home with the shipped example mapping and failmap.
+func mappedCLISite(t *testing.T) func(args ...string) (string, error) {
+	t.Helper()
+	home := t.TempDir()
+	dags := filepath.Join(home, "dags")
+	if err := os.MkdirAll(dags, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "dags", "mapping.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"mapping.yaml": string(example), "failmap.yaml": failMapYAML} {
+		if err := os.WriteFile(filepath.Join(dags, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := "sqlite://" + filepath.Join(home, "sirocco.db")
+	run := func(args ...string) (string, error) {
+		var out testenv.SyncBuffer // the engine of dags test logs from its goroutines
+		root := NewRoot(&out, &out)
+		root.SetArgs(append([]string{"--home", home, "--dags", dags, "--database-url", db}, args...))
+		err := root.ExecuteContext(t.Context())
+		return out.String(), err
+	}
+	if out, err := run("db", "migrate"); err != nil {
+		t.Fatalf("db migrate: %v\n%s", err, out)
+	}
+	return run
+}
+
+var progress = regexp.MustCompile(`(?m)^\[(\d+)/(\d+)\] \w+: (.*)$`)
+
+// TestDagsTestNamesMappedInstances: dags test's progress lines name each
+// instance of a mapped task task[N], their denominator (tasks, not
+// instances) stays the same while mapped tasks expand, and the summary
+// lists each instance as task[N] with its own log.
+func TestDagsTestNamesMappedInstances(t *testing.T) {
+	run := mappedCLISite(t)
+	out, err := run("dags", "test", "mapping")
+	if err != nil {
+		t.Fatalf("dags test mapping: %v\n%s", err, out)
+	}
+	lines := progress.FindAllStringSubmatch(out, -1)
+	if len(lines) < 2 {
+		t.Fatalf("no progress lines:\n%s", out)
+	}
+	for _, l := range lines {
+		if l[2] != "6" { // list_files, count_rows, report, total, nothing_to_do, per_nothing
+			t.Errorf("progress line %q counts %s tasks, want the DAG's 6 on every line", l[0], l[2])
+		}
+	}
+	last := lines[len(lines)-1]
+	if last[1] != "6" || !strings.Contains(last[3], "count_rows[0]=success count_rows[1]=success count_rows[2]=success") ||
+		!strings.Contains(last[3], "report[1]=success") || strings.Contains(last[3], " count_rows=") {
+		t.Errorf("last progress line %q: want 6 tasks done, each instance named task[N]", last[0])
+	}
+	for _, name := range []string{"count_rows[0]", "count_rows[1]", "count_rows[2]", "report[0]", "report[1]"} {
+		re := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + ` +success +log: .*map_index=` + name[len(name)-2:len(name)-1] + `/`)
+		if !re.MatchString(out) {
+			t.Errorf("the summary has no line for %s with its own log:\n%s", name, out)
+		}
+	}
+	if regexp.MustCompile(`(?m)^  count_rows +`).MatchString(out) {
+		t.Errorf("the summary names an instance of count_rows without its map index:\n%s", out)
+	}
+}
+
+// TestDagsTestMappedUpstreamFailed: a task held back by a failed instance
+// of a mapped task names that task in the summary, whichever instance
+// failed.
+func TestDagsTestMappedUpstreamFailed(t *testing.T) {
+	run := mappedCLISite(t)
+	out, err := run("dags", "test", "failmap")
+	if err == nil {
+		t.Fatalf("dags test failmap succeeded:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^  m\[1\] +failed +log: `).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^  m\[0\] +success +log: `).MatchString(out) {
+		t.Errorf("the summary does not name m[0] success and m[1] failed:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^  after +upstream_failed +upstream failed: m$`).MatchString(out) {
+		t.Errorf("after's summary line does not name m as the failed upstream:\n%s", out)
+	}
+}
