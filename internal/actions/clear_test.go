@@ -181,7 +181,7 @@ func TestClearMapIndexPairs(t *testing.T) {
 	}
 	key := func(id string) store.TaskKey { return store.TaskKey{DagID: d.ID, RunID: run.RunID, TaskID: id} }
 	for id, n := range map[string]int{"m": 3, "n": 2} {
-		if ok, err := st.ExpandTask(ctx, key(id), n, now); err != nil || !ok {
+		if ok, err := st.ExpandTask(ctx, key(id), 0, n, now); err != nil || !ok {
 			t.Fatalf("expand %s: %v, %v", id, ok, err)
 		}
 	}

@@ -24,7 +24,7 @@ func mapSite(t *testing.T) *site {
 	s := newSite(t, map[string]string{"mp.yaml": mapYAML})
 	s.createRun("mp", "r", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), nil)
 	k := store.TaskKey{DagID: "mp", RunID: "r", TaskID: "m"}
-	if ok, err := s.st.ExpandTask(context.Background(), k, 3, time.Now()); err != nil || !ok {
+	if ok, err := s.st.ExpandTask(context.Background(), k, 0, 3, time.Now()); err != nil || !ok {
 		t.Fatalf("expand m: %v, %v", ok, err)
 	}
 	s.setState(k.WithMapIndex(0), store.StateSuccess, nil)

@@ -243,7 +243,7 @@ func TestGridMappedRemoved(t *testing.T) {
 	s := newSite(t, map[string]string{"mapped.yaml": mappedYAML})
 	s.createRun("mapped", "r1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), map[string]store.TaskState{"start": store.StateSuccess}, "start", "each")
 	k := store.TaskKey{DagID: "mapped", RunID: "r1", TaskID: "each"}
-	if ok, err := s.st.ExpandTask(context.Background(), k, 3, time.Now()); err != nil || !ok {
+	if ok, err := s.st.ExpandTask(context.Background(), k, 0, 3, time.Now()); err != nil || !ok {
 		t.Fatalf("expand each: %v %v", ok, err)
 	}
 	for i, st := range []store.TaskState{store.StateSuccess, store.StateRemoved, store.StateRemoved} {
