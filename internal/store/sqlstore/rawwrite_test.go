@@ -173,8 +173,8 @@ func TestRawRowScan(t *testing.T) {
 
 // TestUpdateStatesAreQuotedLiterals: the states of an update's condition
 // are written into its SQL as literals (a bound state made SQLite prepare
-// the statement again on every use, see stateLiterals); a state that is
-// not one of the store's, quote included, is still one literal that
+// the statement again on every use, see stateList); a state that is not
+// one of the store's, quote included, stays a bound parameter that
 // matches no row, not SQL.
 func TestUpdateStatesAreQuotedLiterals(t *testing.T) {
 	s := openRawTest(t, "a")

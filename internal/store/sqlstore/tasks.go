@@ -200,7 +200,9 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 	b.WriteString(` WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?`)
 	args = append(args, u.Key.DagID, u.Key.RunID, u.Key.TaskID, u.Key.MapIndex())
 	if len(u.From) > 0 {
-		b.WriteString(` AND state IN (` + stateLiterals(u.From) + `)`)
+		in, inArgs := stateList(u.From)
+		b.WriteString(` AND state IN (` + in + `)`)
+		args = append(args, inArgs...)
 	}
 	if u.FromWorker != nil {
 		b.WriteString(` AND worker_id = ?`)
@@ -219,9 +221,11 @@ func (s *Store) taskUpdateSQL(u store.TaskUpdate) (string, []any) {
 		args = append(args, s.tp(u.DueBy))
 	}
 	for _, c := range u.Requires {
+		in, inArgs := stateList([]store.TaskState{c.State})
 		b.WriteString(` AND EXISTS (SELECT 1 FROM task_instances req
-			WHERE req.dag_id = ? AND req.run_id = ? AND req.task_id = ? AND req.map_index = ? AND req.state = ` + stateLiterals([]store.TaskState{c.State}) + ` AND req.try_number = ?)`)
+			WHERE req.dag_id = ? AND req.run_id = ? AND req.task_id = ? AND req.map_index = ? AND req.try_number = ? AND req.state IN (` + in + `))`)
 		args = append(args, c.Key.DagID, c.Key.RunID, c.Key.TaskID, c.Key.MapIndex(), c.Try)
+		args = append(args, inArgs...)
 	}
 	b.WriteString(` RETURNING ` + tiReturning)
 	return b.String(), args
@@ -388,22 +392,39 @@ func (s *Store) Heartbeat(ctx context.Context, workerID string, now time.Time) e
 	return nil
 }
 
-// stateLiterals writes task states as SQL string literals, not bound
-// parameters. SQLite's planner compares a parameter against the WHERE
-// clause of the partial index task_instances_running_worker, and a
-// statement so compared is prepared again every time that parameter is
-// bound: a fifth of the hand-off's CPU went into parsing the same
-// UPDATE again. The states are the store's own constants; a quote is
-// doubled all the same.
-func stateLiterals(states []store.TaskState) string {
-	var b strings.Builder
-	for i, st := range states {
-		if i > 0 {
-			b.WriteString(", ")
+// stateList writes task states for an IN (…) list: as SQL string
+// literals when they are all the store's own (lower-case letters and
+// underscores), else as bound parameters with their arguments. SQLite's
+// planner compares a bound state with the WHERE clause of the partial
+// index task_instances_running_worker, and a statement so compared is
+// prepared again every time that parameter is bound: a fifth of the
+// hand-off's CPU went into parsing the same UPDATE again. A state from
+// outside (any text) keeps the parameter, which is always safe.
+func stateList(states []store.TaskState) (string, []any) {
+	if !slices.ContainsFunc(states, func(st store.TaskState) bool { return !plainState(string(st)) }) {
+		var b strings.Builder
+		for i, st := range states {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("'" + string(st) + "'")
 		}
-		b.WriteString("'")
-		b.WriteString(strings.ReplaceAll(string(st), "'", "''"))
-		b.WriteString("'")
+		return b.String(), nil
 	}
-	return b.String()
+	args := make([]any, len(states))
+	for i, st := range states {
+		args[i] = string(st)
+	}
+	return placeholders(len(states)), args
+}
+
+// plainState reports whether s is written with lower-case letters and
+// underscores only, as every state of the store is.
+func plainState(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && r != '_' {
+			return false
+		}
+	}
+	return true
 }
