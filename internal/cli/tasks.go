@@ -162,13 +162,25 @@ func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k s
 			return true
 		}
 		last = cur
-		return ended() || cur.TryNumber >= n && cur.State != store.StateRunning && cur.State != store.StateQueued
+		return ended() || cur.TryNumber > n || cur.TryNumber == n && !tryGoesOn(cur.State)
 	}
 	err := tasklog.Follow(tasklog.MapPath(logsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), n), a.stdout, done, ctx.Done())
 	if ended() {
 		return noTry(last)
 	}
 	return err
+}
+
+// tryGoesOn reports whether a try in state st may still write to its
+// log: it is queued or running, a reschedule-mode sensor waits for its
+// next poke (which appends to the same try's log), or a cleared try is
+// being stopped.
+func tryGoesOn(st store.TaskState) bool {
+	switch st {
+	case store.StateQueued, store.StateRunning, store.StateUpForReschedule, store.StateRestarting:
+		return true
+	}
+	return false
 }
 
 // noTry is the answer of `tasks logs` for a task that finished without
