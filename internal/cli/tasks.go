@@ -166,6 +166,9 @@ func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k s
 	}
 	err := tasklog.Follow(tasklog.MapPath(logsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), n), a.stdout, done, ctx.Done())
 	if ended() {
+		if last.TryNumber > 0 {
+			return fmt.Errorf("task %s ended %s after try %d, without running try %d", instanceName(last.TaskKey), stateName(last.State), last.TryNumber, n)
+		}
 		return noTry(last)
 	}
 	return err
@@ -186,10 +189,7 @@ func tryGoesOn(st store.TaskState) bool {
 // noTry is the answer of `tasks logs` for a task that finished without
 // running a try, so it has no log: its note says why, when it has one.
 func noTry(ti store.TaskInstance) error {
-	name := ti.TaskID
-	if ti.Mapped() {
-		name += fmt.Sprintf(" [%d]", ti.MapIndex())
-	}
+	name := instanceName(ti.TaskKey)
 	if ti.Note != "" {
 		return fmt.Errorf("task %s ended %s without running a try: %s", name, stateName(ti.State), ti.Note)
 	}

@@ -94,6 +94,48 @@ func TestFollowKeepsARescheduledSensorsTry(t *testing.T) {
 	}
 }
 
+// TestFollowATryThatNeverCame: --follow of a try the task never reached
+// (--try 2 of a task that failed after try 1) returns, saying which try
+// ran, not that the task ran none.
+func TestFollowATryThatNeverCame(t *testing.T) {
+	home := t.TempDir()
+	dags := filepath.Join(home, "dags")
+	if err := os.MkdirAll(dags, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dags, "d.yaml"), []byte("dag_id: d\ntasks:\n  - {id: t1, operator: empty}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite://" + filepath.Join(home, "sirocco.db")
+	run := func(ctx context.Context, args ...string) (string, error) {
+		var out bytes.Buffer
+		root := NewRoot(&out, &out)
+		root.SetArgs(append([]string{"--home", home, "--dags", dags, "--database-url", db}, args...))
+		err := root.ExecuteContext(ctx)
+		return out.String(), err
+	}
+	for _, args := range [][]string{{"db", "migrate"}, {"dags", "trigger", "d", "--run-id", "r", "--logical-date", "2026-01-01"}} {
+		if out, err := run(t.Context(), args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	st, err := sqlstore.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "t1"}
+	if ok, err := st.UpdateTask(t.Context(), store.TaskUpdate{Key: k, To: store.StateFailed, IncTry: true}); err != nil || !ok {
+		t.Fatalf("fail t1: %v, %v", ok, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second) // a bound on a hang, not a wait
+	defer cancel()
+	_, err = run(ctx, "tasks", "logs", "d", "r", "t1", "--try", "2", "--follow")
+	if want := "task t1 ended failed after try 1, without running try 2"; err == nil || err.Error() != want {
+		t.Errorf("tasks logs --try 2 --follow: %v; want %q", err, want)
+	}
+}
+
 func ptrTo[T any](v T) *T { return &v }
 
 // nthRead is a store that tells when a task instance has been read n times.
