@@ -57,7 +57,7 @@ func TestLogsOfATaskThatRanNoTry(t *testing.T) {
 			t.Fatalf("set %s %s: %v, %v", id, to, ok, err)
 		}
 	}
-	why := `cannot expand: XCom "return_value" of task "up": "hi" is not a list`
+	why := `cannot expand: XCom "return_value" of task "up": it is a string, not a list`
 	set("m", store.StateFailed, why)
 	set("sk", store.StateSkipped, "")
 
@@ -93,7 +93,7 @@ func TestLogsOfATaskThatRanNoTry(t *testing.T) {
 	}
 
 	table, err := run(t.Context(), "tasks", "state", "d", "r")
-	if err != nil || !strings.Contains(table, "NOTE") || !strings.Contains(table, "is not a list") {
+	if err != nil || !strings.Contains(table, "NOTE") || !strings.Contains(table, "not a list") {
 		t.Errorf("tasks state: %v; want a NOTE column with m's note:\n%s", err, table)
 	}
 	js, err := run(t.Context(), "tasks", "state", "d", "r", "m", "-o", "json")

@@ -56,7 +56,7 @@ func TestMappedTaskThatCannotExpand(t *testing.T) {
 			note  string
 		}{
 			"after_broken": {store.StateUpstreamFailed, `task "broken" ended failed without pushing XCom "return_value"`},
-			"not_a_list":   {store.StateFailed, `XCom "return_value" of task "hello": "hello" is not a list`},
+			"not_a_list":   {store.StateFailed, `XCom "return_value" of task "hello": it is a string, not a list`},
 			"no_key":       {store.StateFailed, `task "hello" pushed no XCom "nope" to expand over`},
 			"too_many":     {store.StateFailed, `5 elements is more than max_map_length (4)`},
 		} {

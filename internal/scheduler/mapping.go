@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -310,15 +309,10 @@ func XComList(value string) ([]any, error) {
 		}
 		return out, nil
 	}
-	b, _ := json.Marshal(v)
-	return nil, fmt.Errorf("%s is not a list", shorten(string(b)))
-}
-
-func shorten(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
+	// The value stays out of the error: it becomes the task's note, which
+	// the API, the UI and the CLI show as it is, and a task may return a
+	// secret (the API masks XCom values; the XCom itself is there to read).
+	return nil, fmt.Errorf("it is %s, not a list", jsonKind(v))
 }
 
 // groupByRun returns the rows of each run. A run's rows are usually next

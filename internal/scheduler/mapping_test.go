@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -132,6 +133,22 @@ func TestXComList(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("XComList(%s) = %v, %v; want %s", tt.in, l, err, tt.want)
+		}
+	}
+}
+
+// TestXComListErrorHidesTheValue: the error of an XCom that is not a list
+// names its JSON type, not its value: it becomes the task's note, which
+// the API, the UI and the CLI show unmasked, and a task may return a
+// secret (the API masks XCom values for that reason).
+func TestXComListErrorHidesTheValue(t *testing.T) {
+	for in, kind := range map[string]string{`"s3cr3t-token"`: "a string", `{"s3cr3t-token": 1}`: "", `31415926`: "a number", `"[s3cr3t-token"`: "a string"} {
+		_, err := XComList(in)
+		if kind == "" {
+			continue // an object expands over its items
+		}
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "31415926") || !strings.Contains(err.Error(), kind) {
+			t.Errorf("XComList(%s) = %v; want an error naming %s without the value", in, err, kind)
 		}
 	}
 }
