@@ -48,6 +48,9 @@ func TestMappedTaskInstancePaths(t *testing.T) {
 	if ti := s.get(path + "m/0?map_index=0"); ti["map_index"] != float64(0) {
 		t.Errorf("m/0?map_index=0 = %v", ti)
 	}
+	if ti := s.get(path + "m/1?map_index=01"); ti["map_index"] != float64(1) { // the same index, written otherwise
+		t.Errorf("m/1?map_index=01 = %v", ti)
+	}
 	if ti := s.get(path + "plain/-1"); ti["map_index"] != float64(-1) {
 		t.Errorf("plain/-1 = %v", ti)
 	}

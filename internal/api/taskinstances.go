@@ -223,7 +223,7 @@ func mapIndexParam(r *http.Request) (int, error) {
 	if err != nil || i < -1 {
 		return 0, badRequest("map_index", "expected a map index from -1, got %q", raw)
 	}
-	if path != "" && query != "" && query != path {
+	if q, err := strconv.Atoi(query); path != "" && query != "" && (err != nil || q != i) {
 		return 0, badRequest("map_index", "the path names map index %s and ?map_index= %q; give one", path, query)
 	}
 	return i, nil
