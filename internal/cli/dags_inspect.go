@@ -160,6 +160,8 @@ func (a *app) printTestSummary(e *env, d *dag.DAG, tis []store.TaskInstance) {
 					fmt.Fprintf(a.stdout, "      reason: %s\n", reason)
 				}
 			}
+		case ti.Note != "": // ended without a try, so no log: say why
+			fmt.Fprintf(a.stdout, "  %-24s %-16s %s\n", name, stateName(ti.State), ti.Note)
 		default:
 			fmt.Fprintf(a.stdout, "  %-24s %s\n", name, stateName(ti.State))
 		}

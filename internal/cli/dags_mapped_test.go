@@ -19,7 +19,15 @@ tasks:
   - {id: after, operator: bash, command: echo after, depends_on: [m]}
 `
 
-// mappedCLISite is a home with the shipped example mapping and failmap.
+// noListYAML maps a task over an XCom that is not a list.
+const noListYAML = `dag_id: nolist
+schedule: none
+tasks:
+  - {id: up, operator: bash, command: echo hello}
+  - {id: m, operator: bash, depends_on: [up], expand: {command: {xcom: up}}}
+`
+
+// mappedCLISite is a home with the shipped example mapping, failmap and nolist.
 func mappedCLISite(t *testing.T) func(args ...string) (string, error) {
 	t.Helper()
 	home := t.TempDir()
@@ -31,7 +39,7 @@ func mappedCLISite(t *testing.T) func(args ...string) (string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"mapping.yaml": string(example), "failmap.yaml": failMapYAML} {
+	for name, body := range map[string]string{"mapping.yaml": string(example), "failmap.yaml": failMapYAML, "nolist.yaml": noListYAML} {
 		if err := os.WriteFile(filepath.Join(dags, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -102,5 +110,19 @@ func TestDagsTestMappedUpstreamFailed(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^  after +upstream_failed +upstream failed: m$`).MatchString(out) {
 		t.Errorf("after's summary line does not name m as the failed upstream:\n%s", out)
+	}
+}
+
+// TestDagsTestSaysWhyAMappedTaskDidNotExpand: dags test's summary gives
+// the note of a mapped task that ended without a try, as it has no log to
+// point to.
+func TestDagsTestSaysWhyAMappedTaskDidNotExpand(t *testing.T) {
+	run := mappedCLISite(t)
+	out, err := run("dags", "test", "nolist")
+	if err == nil {
+		t.Fatalf("dags test nolist succeeded:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^  m +failed +cannot expand: XCom "return_value" of task "up": it is a string, not a list$`).MatchString(out) {
+		t.Errorf("the summary does not say why m failed:\n%s", out)
 	}
 }
