@@ -155,16 +155,21 @@ func (a *app) tasksLogs() *cobra.Command {
 // mapped task that could not expand) ends the wait with noTry.
 func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k store.TaskKey, n int) error {
 	var last store.TaskInstance
+	var readErr error // the instance could not be read: gone (a placeholder that expanded), or the store failed
 	ended := func() bool { return last.State.Finished() && last.TryNumber < n }
 	done := func() bool {
 		cur, err := st.GetTaskInstance(ctx, k)
 		if err != nil {
+			readErr = err
 			return true
 		}
 		last = cur
 		return ended() || cur.TryNumber > n || cur.TryNumber == n && !tryGoesOn(cur.State)
 	}
 	err := tasklog.Follow(tasklog.MapPath(logsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), n), a.stdout, done, ctx.Done())
+	if readErr != nil && ctx.Err() == nil {
+		return instanceError(k, readErr)
+	}
 	if ended() {
 		if last.TryNumber > 0 {
 			return fmt.Errorf("task %s ended %s after try %d, without running try %d", instanceName(last.TaskKey), stateName(last.State), last.TryNumber, n)

@@ -136,6 +136,54 @@ func TestFollowATryThatNeverCame(t *testing.T) {
 	}
 }
 
+// TestFollowAPlaceholderThatExpands: --follow of a mapped task before it
+// expands (its placeholder) ends, once the placeholder has become the
+// instances, saying how to name one, not with "no log at ...".
+func TestFollowAPlaceholderThatExpands(t *testing.T) {
+	home := t.TempDir()
+	dags := filepath.Join(home, "dags")
+	if err := os.MkdirAll(dags, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	yaml := "dag_id: d\ntasks:\n  - {id: m, operator: bash, expand: {command: [echo a, echo b]}}\n"
+	if err := os.WriteFile(filepath.Join(dags, "d.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite://" + filepath.Join(home, "sirocco.db")
+	for _, args := range [][]string{{"db", "migrate"}, {"dags", "trigger", "d", "--run-id", "r", "--logical-date", "2026-01-01"}} {
+		var out bytes.Buffer
+		root := NewRoot(&out, &out)
+		root.SetArgs(append([]string{"--home", home, "--dags", dags, "--database-url", db}, args...))
+		if err := root.ExecuteContext(t.Context()); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+	}
+	st, err := sqlstore.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "m"}
+	ph, err := st.GetTaskInstance(t.Context(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	polled := &nthRead{Store: st, n: 1, seen: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a bound on a hang, not a wait
+		defer cancel()
+		done <- (&app{stdout: &bytes.Buffer{}}).followLog(ctx, polled, filepath.Join(home, "logs"), k, 1)
+	}()
+	<-polled.seen // it saw the placeholder waiting
+	if ok, err := st.ExpandTask(t.Context(), k, ph.Version, 2, time.Now()); err != nil || !ok {
+		t.Fatalf("expand: %v, %v", ok, err)
+	}
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "--map-index") {
+		t.Errorf("followLog of a placeholder that expanded: %v; want the hint to name an instance with --map-index", err)
+	}
+}
+
 func ptrTo[T any](v T) *T { return &v }
 
 // nthRead is a store that tells when a task instance has been read n times.
