@@ -148,6 +148,12 @@ var errMapping = errors.New("cannot expand")
 // errMapping.
 var errNoUpstreamList = fmt.Errorf("%w: missing upstream values", errMapping)
 
+// errUpstreamNotDone is a list read from an upstream task that is not
+// finished any more (cleared alone between the decision and the read, so
+// the placeholder's version did not change): nothing to decide yet, the
+// next tick sees the upstream's new try.
+var errUpstreamNotDone = errors.New("upstream task not finished")
+
 // expand expands the placeholders of the plan.
 func (l *Loop) expand(ctx context.Context, snap Snapshot, todo []Expansion) []error {
 	var errs []error
@@ -159,6 +165,10 @@ func (l *Loop) expand(ctx context.Context, snap Snapshot, todo []Expansion) []er
 			continue
 		}
 		n, err := MapLength(ctx, l.opts.Store, k, t.Expand, l.maxMapLength())
+		if errors.Is(err, errUpstreamNotDone) {
+			l.active.markFeedStale() // read the upstream's new state
+			continue
+		}
 		if errors.Is(err, errMapping) {
 			if werr := l.failExpansion(ctx, x, err, snap.Now); werr != nil {
 				errs = append(errs, werr)
@@ -214,8 +224,8 @@ func (l *Loop) maxMapLength() int {
 
 // MapLength returns how many instances the mapped task of placeholder k
 // expands into, reading the XCom lists its expand names. An error wrapping
-// errMapping means the task cannot expand (and fails); others are the
-// store's.
+// errMapping means the task cannot expand (and fails); errUpstreamNotDone
+// that its upstream runs again (it waits); others are the store's.
 func MapLength(ctx context.Context, st store.Store, k store.TaskKey, e *dag.Expand, maxLen int) (int, error) {
 	lists, err := MapLists(ctx, st, k, e)
 	if err != nil {
@@ -267,11 +277,14 @@ func MapLists(ctx context.Context, st store.Store, k store.TaskKey, e *dag.Expan
 }
 
 // noList is the error of a missing XCom list: errNoUpstreamList when its
-// task ended without success, else errMapping (a successful task that did
-// not push it).
+// task ended without success, errUpstreamNotDone when it is not finished
+// (any more), else errMapping (a successful task that did not push it).
 func noList(ctx context.Context, st store.Store, up store.TaskKey, key string) error {
 	ti, err := st.GetTaskInstance(ctx, up)
-	if err == nil && ti.State.Finished() && ti.State != store.StateSuccess {
+	if err == nil && !ti.State.Finished() {
+		return fmt.Errorf("%w: task %q is %s, XCom %q not pushed yet", errUpstreamNotDone, up.TaskID, stateOrNone(ti.State), key)
+	}
+	if err == nil && ti.State != store.StateSuccess {
 		return fmt.Errorf("%w: task %q ended %s without pushing XCom %q to expand over", errNoUpstreamList, up.TaskID, ti.State, key)
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -344,4 +357,12 @@ func groupByRun(tis []store.TaskInstance, runs int) map[runKey][]*store.TaskInst
 	}
 	flush(len(tis))
 	return byRun
+}
+
+// stateOrNone names a state in messages, "none" for StateNone.
+func stateOrNone(s store.TaskState) string {
+	if s == store.StateNone {
+		return "none"
+	}
+	return string(s)
 }
