@@ -63,6 +63,11 @@ func TestMappedTaskInstancePaths(t *testing.T) {
 		t.Errorf("m/0 after marking m/1 = %v", ti)
 	}
 
+	// A removed instance is beyond its list: a mark would revive it.
+	for _, body := range []map[string]any{{"new_state": "failed"}, {"new_state": "success", "dry_run": true}} {
+		wantProblem(t, "mark removed", s.do("PATCH", path+"m/2", body), http.StatusConflict, "is removed")
+	}
+
 	all, total := list(t, s.get(path+"m/listMapped"), "task_instances")
 	if total != 3 || vals(all, "map_index") != "0,1,2" || vals(all, "state") != "success,success,removed" {
 		t.Errorf("listMapped = %v (%d)", all, total)

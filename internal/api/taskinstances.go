@@ -196,6 +196,9 @@ func (s *server) patchTaskInstance(w http.ResponseWriter, r *http.Request) error
 	if ti.Mapped() {
 		auth.NoteFrom(r.Context()).Set("map_index", ti.MapIndex())
 	}
+	if err := actions.CheckMarkable(ti); err != nil {
+		return err
+	}
 	if !body.DryRun {
 		if _, err := actions.Mark(r.Context(), s.o.Store, ti.TaskKey, store.TaskState(*body.NewState), s.now()); err != nil {
 			return err
