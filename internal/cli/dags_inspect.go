@@ -73,7 +73,7 @@ func (a *app) runInProcess(parent context.Context, e *env, d *dag.DAG, runID str
 	go func() { done <- eng.Run(ctx) }()
 	// The engine writes through e.st itself, whose watch never reports its
 	// own handle's changes: poll.
-	waitErr := a.waitRun(ctx, e.st, d, runID, runWatch{poll: unwatchedPoll})
+	waitErr := a.waitRun(ctx, e.st, d, runID, runWatch{poll: unwatchedPoll, summary: true})
 	if parent.Err() == nil { // the run's callbacks go before the process does
 		if err := eng.Outbox.Drain(ctx, drainCallbacks); err != nil {
 			fmt.Fprintf(a.stderr, "callbacks: %v\n", err)
@@ -126,7 +126,8 @@ const interruptedWriteTimeout = 10 * time.Second
 // printTestSummary lists every task instance of a tested run (one of a
 // mapped task named task[N]): where each try's log
 // is, why a failed task failed (the try's failure line and the last lines
-// of its output), and which failed upstream held back an upstream_failed one.
+// of its output, or the note of one that ended without a try), and which
+// failed upstream held back an upstream_failed one.
 func (a *app) printTestSummary(e *env, d *dag.DAG, tis []store.TaskInstance) {
 	// failed: the tasks an instance of which failed (or was held back).
 	failed := make(map[string]bool, len(tis))
@@ -138,6 +139,10 @@ func (a *app) printTestSummary(e *env, d *dag.DAG, tis []store.TaskInstance) {
 	for _, ti := range tis {
 		name := instanceName(ti.TaskKey)
 		switch {
+		case ti.TryNumber == 0 && ti.Note != "":
+			// Why it ended without a try (a mapped task that could not
+			// expand) says more than its failed upstream tasks.
+			fmt.Fprintf(a.stdout, "  %-24s %-16s %s\n", name, stateName(ti.State), ti.Note)
 		case ti.State == store.StateUpstreamFailed:
 			var ups []string
 			if t := d.Task(ti.TaskID); t != nil {
