@@ -20,8 +20,11 @@ tasks:
 
 // mapSite is a run r of mp whose m is expanded into 3 instances: m[0]
 // success, m[1] failed, m[2] removed; later is not expanded yet.
-func mapSite(t *testing.T) *site {
-	s := newSite(t, map[string]string{"mp.yaml": mapYAML})
+func mapSite(t *testing.T, opts ...siteOption) *site {
+	s := newSite(t, map[string]string{"mp.yaml": mapYAML}, opts...)
+	if len(opts) > 0 {
+		s.token = apiToken
+	}
 	s.createRun("mp", "r", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), nil)
 	k := store.TaskKey{DagID: "mp", RunID: "r", TaskID: "m"}
 	if ok, err := s.st.ExpandTask(context.Background(), k, 0, 3, time.Now()); err != nil || !ok {
@@ -87,7 +90,7 @@ func TestMappedTaskInstancePaths(t *testing.T) {
 // TestClearTaskIDPairs: clearTaskInstances takes [task_id, map_index]
 // pairs in task_ids, mixed with task ids, as Airflow 3's API does.
 func TestClearTaskIDPairs(t *testing.T) {
-	s := mapSite(t)
+	s := mapSite(t, withToken)
 	const path = "/api/v1/dags/mp/clearTaskInstances"
 	r := s.do("POST", path, `{"dag_run_id": "r", "task_ids": [["m", 1], "plain"], "dry_run": true}`)
 	if r.status != http.StatusOK {
@@ -100,6 +103,10 @@ func TestClearTaskIDPairs(t *testing.T) {
 	r = s.do("POST", path, `{"dag_run_id": "r", "task_ids": [["m", 1]]}`)
 	if r.status != http.StatusOK {
 		t.Fatalf("clear: %d %s", r.status, r.body)
+	}
+	// The audit log names the instances cleared (trial11 #6).
+	if extra, _ := newestEntry(t, s)["extra"].(map[string]any); fmt.Sprint(extra["task_ids"], extra["map_indexes"]) != "[m] [1]" {
+		t.Errorf("the clear's audit entry: %v; want task_ids [m] and map_indexes [1]", extra)
 	}
 	if ti := s.get("/api/v1/dags/mp/dagRuns/r/taskInstances/m/1"); ti["state"] != nil {
 		t.Errorf("m/1 after its clear = %v", ti)
