@@ -85,6 +85,9 @@ func TestMappedTaskInstancePaths(t *testing.T) {
 	wantProblem(t, "not mapped", s.do("GET", path+"plain/listMapped", nil), http.StatusNotFound, "not mapped")
 	wantProblem(t, "no task", s.do("GET", path+"nope/listMapped", nil), http.StatusNotFound, `"nope"`)
 	wantProblem(t, "order", s.do("GET", path+"m/listMapped?order_by=state", nil), http.StatusBadRequest, "order_by")
+	// A state that is no task state is a 400, as in the runs' list (trial11 #8).
+	wantProblem(t, "bad state", s.do("GET", path+"m/listMapped?state=success&state=bogus", nil), http.StatusBadRequest, `"bogus"`)
+	wantProblem(t, "bad state", s.do("GET", strings.TrimSuffix(path, "/")+"?state=bogus", nil), http.StatusBadRequest, `"bogus"`)
 }
 
 // TestClearTaskIDPairs: clearTaskInstances takes [task_id, map_index]
