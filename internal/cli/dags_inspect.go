@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -221,21 +224,50 @@ func (a *app) dagsValidate() *cobra.Command {
 			if err := bag.Reload(); err != nil {
 				return err
 			}
-			files := make([]string, 0, len(bag.Errors()))
-			for f := range bag.Errors() {
-				files = append(files, f)
+			errs := map[string]error{}
+			maps.Copy(errs, bag.Errors())
+			long := tooLongMaps(bag.DAGs(), cmp.Or(cfg.MaxMapLength, dag.DefaultMaxMapLength))
+			for f, err := range long {
+				errs[f] = errors.Join(errs[f], err)
 			}
-			sort.Strings(files)
+			files := slices.Sorted(maps.Keys(errs))
 			for _, f := range files {
-				fmt.Fprintln(a.stdout, bag.Errors()[f])
+				fmt.Fprintln(a.stdout, errs[f])
 			}
-			fmt.Fprintf(a.stdout, "%d DAG(s) valid, %d file(s) with errors in %s\n", len(bag.DAGs()), len(files), dir)
+			valid := 0
+			for _, d := range bag.DAGs() {
+				if long[d.FileLoc] == nil {
+					valid++
+				}
+			}
+			fmt.Fprintf(a.stdout, "%d DAG(s) valid, %d file(s) with errors in %s\n", valid, len(files), dir)
 			if len(files) > 0 {
 				return exitCode(1)
 			}
 			return nil
 		},
 	}
+}
+
+// tooLongMaps finds the mapped tasks whose lists are all written in the
+// file and expand into more than maxLen instances: they would fail every
+// run, so `dags validate` reports them, by file, as errors. (A list from
+// an XCom is known only at run time.)
+func tooLongMaps(dags map[string]*dag.DAG, maxLen int) map[string]error {
+	out := map[string]error{}
+	for _, id := range slices.Sorted(maps.Keys(dags)) {
+		d := dags[id]
+		for _, t := range d.Tasks {
+			if !t.Mapped() {
+				continue
+			}
+			if n, ok := t.Expand.LiteralLength(); ok && n > maxLen {
+				out[d.FileLoc] = errors.Join(out[d.FileLoc], fmt.Errorf("%s: DAG %s: task %s: expands into %d instances, more than "+
+					"max_map_length (%d): it would fail every run", d.FileLoc, d.ID, t.ID, n, maxLen))
+			}
+		}
+	}
+	return out
 }
 
 func (a *app) dagsListRuns() *cobra.Command {

@@ -165,3 +165,39 @@ func TestWaitEndGivesNotes(t *testing.T) {
 		t.Errorf("--wait's end: %v\n%s\nwant m's note after the run's state", err, out.String())
 	}
 }
+
+// TestValidateLiteralMapTooLong (trial11 #8): a mapped task over lists
+// written in the file that expand into more than max_map_length instances
+// could never run: `dags validate` reports it (a cross product too), and
+// leaves an XCom list, known only at run time, alone.
+func TestValidateLiteralMapTooLong(t *testing.T) {
+	long := `dag_id: longmap
+schedule: none
+tasks:
+  - {id: up, operator: bash, command: "echo '[1, 2, 3, 4, 5, 6, 7]'"}
+  - {id: lit, operator: bash, expand: {command: [a, b, c, d, e, f]}}
+  - {id: cross, operator: bash, expand: {command: [a, b, c], cwd: [/x, /y]}}
+  - {id: fits, operator: bash, expand: {command: [a, b, c, d, e]}}
+  - {id: fromxcom, operator: bash, expand: {command: {xcom: up}}}
+`
+	run := mappedCLISite(t, map[string]string{"longmap.yaml": long})
+	t.Setenv("SIROCCO_MAX_MAP_LENGTH", "5")
+	out, err := run("dags", "validate")
+	if err == nil {
+		t.Errorf("dags validate accepted longmap:\n%s", out)
+	}
+	for _, want := range []string{
+		"DAG longmap: task lit: expands into 6 instances, more than max_map_length (5): it would fail every run",
+		"DAG longmap: task cross: expands into 6 instances",
+		"2 DAG(s) valid, 1 file(s) with errors",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dags validate: want %q in\n%s", want, out)
+		}
+	}
+	for _, task := range []string{"fits", "fromxcom"} {
+		if strings.Contains(out, "task "+task+":") {
+			t.Errorf("dags validate reports %s:\n%s", task, out)
+		}
+	}
+}
