@@ -75,6 +75,12 @@ func (a *app) logInstance(ctx context.Context, e *env, key store.TaskKey, follow
 		ti, err = waitInstance(ctx, e.st, key, err, follow)
 	case err == nil && !key.Mapped() && !ti.State.Finished() && ti.TryNumber == 0 && a.mappedTask(ctx, e, key):
 		err = placeholderLog(ctx, e.st, ti, follow)
+	case err == nil && !key.Mapped() && ti.State.Finished() && ti.TryNumber > 0 && !logExists(e, ti) && a.mappedTask(ctx, e, key):
+		// A placeholder skipped by a clear over a list that became empty
+		// is the old instance 0: its tries are that instance's, and so
+		// are their logs (under map_index=0/, back if the list grows).
+		ti.TryNumber = 0
+		err = noTry(ti)
 	}
 	if err != nil {
 		var done *endedError
@@ -84,6 +90,12 @@ func (a *app) logInstance(ctx context.Context, e *env, key store.TaskKey, follow
 		return ti, instanceError(key, err)
 	}
 	return ti, nil
+}
+
+// logExists reports whether the log of ti's latest try is there.
+func logExists(e *env, ti store.TaskInstance) bool {
+	_, err := os.Stat(tasklog.MapPath(e.cfg.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), ti.TryNumber))
+	return err == nil
 }
 
 // endedError is an answer about a task instance, complete as it is.

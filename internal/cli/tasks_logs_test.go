@@ -123,3 +123,42 @@ func TestLogsOfAMappedTaskThatEnded(t *testing.T) {
 		}
 	}
 }
+
+// TestLogsOfAMappedTaskShrunkToEmpty (trial11 #2): a clear over a list
+// that became empty skips the task through its placeholder, the old
+// instance 0 with its tries; its logs answer that it ended skipped
+// without a try of its own, not a raw missing file.
+func TestLogsOfAMappedTaskShrunkToEmpty(t *testing.T) {
+	st, run := logsHome(t)
+	ctx := t.Context()
+	k := store.TaskKey{DagID: "d", RunID: "r", TaskID: "m"}
+	ph, err := st.GetTaskInstance(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.ExpandTask(ctx, k, ph.Version, 2, time.Now()); err != nil || !ok {
+		t.Fatalf("expand: %v, %v", ok, err)
+	}
+	for i := range 2 {
+		if ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: k.WithMapIndex(i), To: store.StateSuccess, IncTry: true}); err != nil || !ok {
+			t.Fatalf("m[%d]: %v, %v", i, ok, err)
+		}
+	}
+	if _, err := st.ClearTasks(ctx, "d", "r", map[string]int{"m": 0}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ph, err = st.GetTaskInstance(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.ExpandTask(ctx, k, ph.Version, 0, time.Now()); err != nil || !ok {
+		t.Fatalf("expand over nothing: %v, %v", ok, err)
+	}
+	for _, args := range [][]string{{}, {"--follow"}} {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second) // a bound on a hang, not a wait
+		_, err := run(tctx, append([]string{"tasks", "logs", "d", "r", "m"}, args...)...)
+		cancel()
+		if want := "task m ended skipped without running a try, so it has no log"; err == nil || err.Error() != want {
+			t.Errorf("tasks logs %v: %v; want %q", args, err, want)
+		}
+	}
+}
