@@ -14,6 +14,10 @@ var ErrInvalid = errors.New("invalid request")
 // scheduler moved the task meanwhile): the caller may simply try again.
 var ErrConflict = errors.New("conflict")
 
+// ErrRefused marks a request the target's state forbids whatever the
+// caller retries (marking a removed instance), so the API answers 409.
+var ErrRefused = errors.New("refused")
+
 // InvalidError is a bad request naming the field at fault, so an API answer
 // can point at it ("conf", "task_ids", "logical_date", "new_state").
 // Its message is the underlying error's alone.

@@ -18,6 +18,18 @@ func CheckMarkState(state string) error {
 	return invalidf("new_state", "state must be success, failed or skipped, not %q", state)
 }
 
+// CheckMarkable refuses to mark a removed instance of a mapped task: it
+// is beyond its task's list, so no run or trigger rule counts it, and a
+// mark would bring back an instance that a clear never revives (clearing
+// the upstream task over a longer list does).
+func CheckMarkable(ti store.TaskInstance) error {
+	if ti.State != store.StateRemoved {
+		return nil
+	}
+	return kindf(ErrRefused, "task %s [%d] is removed: it is beyond its task's list; clear the upstream task "+
+		"(with its downstream tasks) to expand over a longer list and bring it back", ti.TaskID, ti.MapIndex())
+}
+
 // Mark sets a task instance's state by hand (`tasks mark`, PATCH
 // taskInstances) and returns its state before. Marking a running instance
 // failed stops its try for good (the executor sees the state change). A
@@ -30,6 +42,9 @@ func Mark(ctx context.Context, st store.Store, key store.TaskKey, to store.TaskS
 	cur, err := st.GetTaskInstance(ctx, key)
 	if err != nil {
 		return "", fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+	}
+	if err := CheckMarkable(cur); err != nil {
+		return cur.State, err
 	}
 	// The task and its finished run (reopened to be judged again) change
 	// together. A mark drops the note Sirocco wrote on the state it had.

@@ -1,6 +1,8 @@
 package actions_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
@@ -26,5 +28,35 @@ func TestMarkDropsTheNote(t *testing.T) {
 	}
 	if ti, err := st.GetTaskInstance(ctx, key); err != nil || ti.State != store.StateSuccess || ti.Note != "" {
 		t.Errorf("marked m = %q with note %q, %v; want success without a note", ti.State, ti.Note, err)
+	}
+}
+
+// TestMarkRefusesRemoved: a removed instance of a mapped task (beyond its
+// list after a clear over a shorter one) cannot be marked back to life;
+// a clear never revives it either (trial11 #3).
+func TestMarkRefusesRemoved(t *testing.T) {
+	st, d := setup(t, mappedYAML)
+	ctx := t.Context()
+	if _, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now); err != nil {
+		t.Fatal(err)
+	}
+	key := store.TaskKey{DagID: d.ID, RunID: "r", TaskID: "m"}
+	ph, err := st.GetTaskInstance(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.ExpandTask(ctx, key, ph.Version, 2, now); err != nil || !ok {
+		t.Fatalf("expand m: %v, %v", ok, err)
+	}
+	one := key.WithMapIndex(1)
+	if ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: one, To: store.StateRemoved}); err != nil || !ok {
+		t.Fatalf("remove m[1]: %v, %v", ok, err)
+	}
+	_, err = actions.Mark(ctx, st, one, store.StateFailed, now)
+	if !errors.Is(err, actions.ErrRefused) || !strings.Contains(err.Error(), "m [1] is removed") {
+		t.Errorf("mark removed m[1]: %v; want it refused", err)
+	}
+	if ti, err := st.GetTaskInstance(ctx, one); err != nil || ti.State != store.StateRemoved {
+		t.Errorf("m[1] after the refused mark = %q, %v; want removed", ti.State, err)
 	}
 }

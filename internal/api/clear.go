@@ -85,8 +85,25 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 		refs[i], cleared[i] = refOf(ti, run), ti.TaskID
 	}
 	note.SetTasks(cleared)
+	if idx := mapIndexesOf(res.TaskInstances); idx != nil {
+		note.Set("map_indexes", idx)
+	}
 	note.Set("dry_run", body.DryRun)
 	return writeJSON(w, http.StatusOK, map[string]any{"task_instances": refs})
+}
+
+// mapIndexesOf is the map index of each instance (-1: not mapped), in
+// their order, for the audit log beside their task ids; nil when none is
+// an instance of a mapped task.
+func mapIndexesOf(tis []store.TaskInstance) []int {
+	if !slices.ContainsFunc(tis, func(ti store.TaskInstance) bool { return ti.Mapped() }) {
+		return nil
+	}
+	out := make([]int, len(tis))
+	for i, ti := range tis {
+		out[i] = ti.MapIndex()
+	}
+	return out
 }
 
 func refOf(ti store.TaskInstance, run store.DagRun) taskInstanceRef {

@@ -31,6 +31,9 @@ func (s *server) getLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if try > ti.TryNumber && ti.TryNumber == 0 && ti.State.Finished() && ti.Note != "" {
+		return notFound("Log", "task %s of run %s ended %s without running a try: %s", ti.TaskID, ti.RunID, ti.State, ti.Note)
+	}
 	if try > ti.TryNumber {
 		return notFound("Log", "task %s of run %s has had %d tries; try %d has not started", ti.TaskID, ti.RunID, ti.TryNumber, try)
 	}

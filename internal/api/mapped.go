@@ -24,6 +24,10 @@ func (s *server) listMapped(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	states, err := taskStatesOf(r)
+	if err != nil {
+		return err
+	}
 	run, err := s.run(r)
 	if err != nil {
 		return err
@@ -41,7 +45,7 @@ func (s *server) listMapped(w http.ResponseWriter, r *http.Request) error {
 	if desc {
 		slices.Reverse(tis)
 	}
-	tis = keepStates(tis, r.URL.Query()["state"])
+	tis = keepStates(tis, states)
 	operator := s.operatorOf(run.DagID, taskID)
 	out := make([]taskInstanceJSON, 0, min(p.limit, len(tis)))
 	for _, ti := range paginate(tis, p) {

@@ -20,8 +20,11 @@ tasks:
 
 // mapSite is a run r of mp whose m is expanded into 3 instances: m[0]
 // success, m[1] failed, m[2] removed; later is not expanded yet.
-func mapSite(t *testing.T) *site {
-	s := newSite(t, map[string]string{"mp.yaml": mapYAML})
+func mapSite(t *testing.T, opts ...siteOption) *site {
+	s := newSite(t, map[string]string{"mp.yaml": mapYAML}, opts...)
+	if len(opts) > 0 {
+		s.token = apiToken
+	}
 	s.createRun("mp", "r", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), nil)
 	k := store.TaskKey{DagID: "mp", RunID: "r", TaskID: "m"}
 	if ok, err := s.st.ExpandTask(context.Background(), k, 0, 3, time.Now()); err != nil || !ok {
@@ -66,6 +69,11 @@ func TestMappedTaskInstancePaths(t *testing.T) {
 		t.Errorf("m/0 after marking m/1 = %v", ti)
 	}
 
+	// A removed instance is beyond its list: a mark would revive it.
+	for _, body := range []map[string]any{{"new_state": "failed"}, {"new_state": "success", "dry_run": true}} {
+		wantProblem(t, "mark removed", s.do("PATCH", path+"m/2", body), http.StatusConflict, "is removed")
+	}
+
 	all, total := list(t, s.get(path+"m/listMapped"), "task_instances")
 	if total != 3 || vals(all, "map_index") != "0,1,2" || vals(all, "state") != "success,success,removed" {
 		t.Errorf("listMapped = %v (%d)", all, total)
@@ -80,12 +88,15 @@ func TestMappedTaskInstancePaths(t *testing.T) {
 	wantProblem(t, "not mapped", s.do("GET", path+"plain/listMapped", nil), http.StatusNotFound, "not mapped")
 	wantProblem(t, "no task", s.do("GET", path+"nope/listMapped", nil), http.StatusNotFound, `"nope"`)
 	wantProblem(t, "order", s.do("GET", path+"m/listMapped?order_by=state", nil), http.StatusBadRequest, "order_by")
+	// A state that is no task state is a 400, as in the runs' list (trial11 #8).
+	wantProblem(t, "bad state", s.do("GET", path+"m/listMapped?state=success&state=bogus", nil), http.StatusBadRequest, `"bogus"`)
+	wantProblem(t, "bad state", s.do("GET", strings.TrimSuffix(path, "/")+"?state=bogus", nil), http.StatusBadRequest, `"bogus"`)
 }
 
 // TestClearTaskIDPairs: clearTaskInstances takes [task_id, map_index]
 // pairs in task_ids, mixed with task ids, as Airflow 3's API does.
 func TestClearTaskIDPairs(t *testing.T) {
-	s := mapSite(t)
+	s := mapSite(t, withToken)
 	const path = "/api/v1/dags/mp/clearTaskInstances"
 	r := s.do("POST", path, `{"dag_run_id": "r", "task_ids": [["m", 1], "plain"], "dry_run": true}`)
 	if r.status != http.StatusOK {
@@ -98,6 +109,10 @@ func TestClearTaskIDPairs(t *testing.T) {
 	r = s.do("POST", path, `{"dag_run_id": "r", "task_ids": [["m", 1]]}`)
 	if r.status != http.StatusOK {
 		t.Fatalf("clear: %d %s", r.status, r.body)
+	}
+	// The audit log names the instances cleared (trial11 #6).
+	if extra, _ := newestEntry(t, s)["extra"].(map[string]any); fmt.Sprint(extra["task_ids"], extra["map_indexes"]) != "[m] [1]" {
+		t.Errorf("the clear's audit entry: %v; want task_ids [m] and map_indexes [1]", extra)
 	}
 	if ti := s.get("/api/v1/dags/mp/dagRuns/r/taskInstances/m/1"); ti["state"] != nil {
 		t.Errorf("m/1 after its clear = %v", ti)

@@ -77,6 +77,8 @@ func (s *server) classify(err error) *problem {
 		return &problem{Status: http.StatusNotFound, Title: "Not found", Detail: err.Error(), kind: "NotFound"}
 	case errors.Is(err, store.ErrExists):
 		return &problem{Status: http.StatusConflict, Title: "Already exists", Detail: err.Error(), kind: "AlreadyExists"}
+	case errors.Is(err, actions.ErrRefused):
+		return &problem{Status: http.StatusConflict, Title: "Conflict", Detail: err.Error(), kind: "InvalidState"}
 	case errors.Is(err, actions.ErrConflict):
 		return &problem{Status: http.StatusConflict, Title: "Conflict", Detail: err.Error(), kind: "AlreadyExists"}
 	}

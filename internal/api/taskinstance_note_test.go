@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ func TestTaskInstanceNote(t *testing.T) {
 	if ti := s.get(path + "/load"); ti["note"] != why || ti["state"] != "failed" {
 		t.Errorf("load = %v; want its note %q", ti, why)
 	}
+	// Its logs have no try to answer: the note says why (trial11 #9).
+	wantProblem(t, "log of a task without a try", s.do("GET", path+"/load/logs/1", nil), http.StatusNotFound, "without running a try: "+why)
 	if ti := s.get(path + "/extract"); ti["note"] != nil {
 		t.Errorf("extract's note = %v; want null", ti["note"])
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
 	"github.com/sirocco-dev/sirocco/internal/auth"
@@ -105,7 +106,10 @@ func (s *server) listTaskInstances(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	states := r.URL.Query()["state"]
+	states, err := taskStatesOf(r)
+	if err != nil {
+		return err
+	}
 	run, err := s.run(r)
 	if err != nil {
 		return err
@@ -120,6 +124,25 @@ func (s *server) listTaskInstances(w http.ResponseWriter, r *http.Request) error
 		out = append(out, taskInstanceOf(ti, run, s.operatorOf(ti.DagID, ti.TaskID)))
 	}
 	return writeJSON(w, http.StatusOK, collection("task_instances", out, len(tis)))
+}
+
+// taskStateNames are the names ?state= takes: Airflow's task instance
+// states ("none" for not yet scheduled; "deferred", which no Sirocco task
+// is ever in, matches nothing).
+var taskStateNames = []string{"none", "scheduled", "queued", "running", "success", "failed", "up_for_retry",
+	"up_for_reschedule", "upstream_failed", "skipped", "restarting", "removed", "deferred"}
+
+// taskStatesOf reads ?state= (repeatable) of a list of task instances,
+// refusing a name that is no task state (400, as the runs' list does), so
+// a typo is not an empty answer.
+func taskStatesOf(r *http.Request) ([]string, error) {
+	states := r.URL.Query()["state"]
+	for _, st := range states {
+		if !slices.Contains(taskStateNames, st) {
+			return nil, badRequest("state", "unknown task instance state %q (expected one of %s)", st, strings.Join(taskStateNames, ", "))
+		}
+	}
+	return states, nil
 }
 
 // keepStates keeps the instances in one of states (Airflow's names, "none"
@@ -195,6 +218,9 @@ func (s *server) patchTaskInstance(w http.ResponseWriter, r *http.Request) error
 	}
 	if ti.Mapped() {
 		auth.NoteFrom(r.Context()).Set("map_index", ti.MapIndex())
+	}
+	if err := actions.CheckMarkable(ti); err != nil {
+		return err
 	}
 	if !body.DryRun {
 		if _, err := actions.Mark(r.Context(), s.o.Store, ti.TaskKey, store.TaskState(*body.NewState), s.now()); err != nil {

@@ -147,6 +147,10 @@ type runWatch struct {
 	// is the scheduler's dag_dir_list_interval, which the hint names.
 	stall, rescan time.Duration
 	folder        string // the DAGs folder, where a new file is loaded within rescan
+	// summary says the caller lists every task once the run ends (dags
+	// test); otherwise the wait's end lists the tasks that ended with a
+	// note (why one ended without a try).
+	summary bool
 }
 
 // unwatchedPoll is how often --wait looks when the store cannot notify.
@@ -199,6 +203,9 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 		}
 		if run.State.Finished() {
 			fmt.Fprintf(a.stdout, "Run %s %s\n", runID, run.State)
+			if !w.summary {
+				a.printNotes(tis)
+			}
 			if run.State != store.RunSuccess {
 				return exitCode(1)
 			}
@@ -206,6 +213,17 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 		}
 		if err := w.next(ctx); err != nil {
 			return err
+		}
+	}
+}
+
+// printNotes lists the task instances of an ended run that carry a note:
+// why each ended without a try (a mapped task that could not expand),
+// which the progress lines' states alone do not say.
+func (a *app) printNotes(tis []store.TaskInstance) {
+	for _, ti := range tis {
+		if ti.TryNumber == 0 && ti.Note != "" {
+			fmt.Fprintf(a.stdout, "  %-24s %-16s %s\n", instanceName(ti.TaskKey), stateName(ti.State), ti.Note)
 		}
 	}
 }

@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +76,7 @@ func (a *app) runInProcess(parent context.Context, e *env, d *dag.DAG, runID str
 	go func() { done <- eng.Run(ctx) }()
 	// The engine writes through e.st itself, whose watch never reports its
 	// own handle's changes: poll.
-	waitErr := a.waitRun(ctx, e.st, d, runID, runWatch{poll: unwatchedPoll})
+	waitErr := a.waitRun(ctx, e.st, d, runID, runWatch{poll: unwatchedPoll, summary: true})
 	if parent.Err() == nil { // the run's callbacks go before the process does
 		if err := eng.Outbox.Drain(ctx, drainCallbacks); err != nil {
 			fmt.Fprintf(a.stderr, "callbacks: %v\n", err)
@@ -126,7 +129,8 @@ const interruptedWriteTimeout = 10 * time.Second
 // printTestSummary lists every task instance of a tested run (one of a
 // mapped task named task[N]): where each try's log
 // is, why a failed task failed (the try's failure line and the last lines
-// of its output), and which failed upstream held back an upstream_failed one.
+// of its output, or the note of one that ended without a try), and which
+// failed upstream held back an upstream_failed one.
 func (a *app) printTestSummary(e *env, d *dag.DAG, tis []store.TaskInstance) {
 	// failed: the tasks an instance of which failed (or was held back).
 	failed := make(map[string]bool, len(tis))
@@ -138,6 +142,10 @@ func (a *app) printTestSummary(e *env, d *dag.DAG, tis []store.TaskInstance) {
 	for _, ti := range tis {
 		name := instanceName(ti.TaskKey)
 		switch {
+		case ti.TryNumber == 0 && ti.Note != "":
+			// Why it ended without a try (a mapped task that could not
+			// expand) says more than its failed upstream tasks.
+			fmt.Fprintf(a.stdout, "  %-24s %-16s %s\n", name, stateName(ti.State), ti.Note)
 		case ti.State == store.StateUpstreamFailed:
 			var ups []string
 			if t := d.Task(ti.TaskID); t != nil {
@@ -218,21 +226,50 @@ func (a *app) dagsValidate() *cobra.Command {
 			if err := bag.Reload(); err != nil {
 				return err
 			}
-			files := make([]string, 0, len(bag.Errors()))
-			for f := range bag.Errors() {
-				files = append(files, f)
+			errs := map[string]error{}
+			maps.Copy(errs, bag.Errors())
+			long := tooLongMaps(bag.DAGs(), cmp.Or(cfg.MaxMapLength, dag.DefaultMaxMapLength))
+			for f, err := range long {
+				errs[f] = errors.Join(errs[f], err)
 			}
-			sort.Strings(files)
+			files := slices.Sorted(maps.Keys(errs))
 			for _, f := range files {
-				fmt.Fprintln(a.stdout, bag.Errors()[f])
+				fmt.Fprintln(a.stdout, errs[f])
 			}
-			fmt.Fprintf(a.stdout, "%d DAG(s) valid, %d file(s) with errors in %s\n", len(bag.DAGs()), len(files), dir)
+			valid := 0
+			for _, d := range bag.DAGs() {
+				if long[d.FileLoc] == nil {
+					valid++
+				}
+			}
+			fmt.Fprintf(a.stdout, "%d DAG(s) valid, %d file(s) with errors in %s\n", valid, len(files), dir)
 			if len(files) > 0 {
 				return exitCode(1)
 			}
 			return nil
 		},
 	}
+}
+
+// tooLongMaps finds the mapped tasks whose lists are all written in the
+// file and expand into more than maxLen instances: they would fail every
+// run, so `dags validate` reports them, by file, as errors. (A list from
+// an XCom is known only at run time.)
+func tooLongMaps(dags map[string]*dag.DAG, maxLen int) map[string]error {
+	out := map[string]error{}
+	for _, id := range slices.Sorted(maps.Keys(dags)) {
+		d := dags[id]
+		for _, t := range d.Tasks {
+			if !t.Mapped() {
+				continue
+			}
+			if n, ok := t.Expand.LiteralLength(); ok && n > maxLen {
+				out[d.FileLoc] = errors.Join(out[d.FileLoc], fmt.Errorf("%s: DAG %s: task %s: expands into %d instances, more than "+
+					"max_map_length (%d): it would fail every run", d.FileLoc, d.ID, t.ID, n, maxLen))
+			}
+		}
+	}
+	return out
 }
 
 func (a *app) dagsListRuns() *cobra.Command {

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
 )
 
@@ -27,8 +31,9 @@ tasks:
   - {id: m, operator: bash, depends_on: [up], expand: {command: {xcom: up}}}
 `
 
-// mappedCLISite is a home with the shipped example mapping, failmap and nolist.
-func mappedCLISite(t *testing.T) func(args ...string) (string, error) {
+// mappedCLISite is a home with the shipped example mapping, failmap and
+// nolist, and the files of more.
+func mappedCLISite(t *testing.T, more ...map[string]string) func(args ...string) (string, error) {
 	t.Helper()
 	home := t.TempDir()
 	dags := filepath.Join(home, "dags")
@@ -39,7 +44,11 @@ func mappedCLISite(t *testing.T) func(args ...string) (string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"mapping.yaml": string(example), "failmap.yaml": failMapYAML, "nolist.yaml": noListYAML} {
+	files := map[string]string{"mapping.yaml": string(example), "failmap.yaml": failMapYAML, "nolist.yaml": noListYAML}
+	for _, m := range more {
+		maps.Copy(files, m)
+	}
+	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dags, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -124,5 +133,94 @@ func TestDagsTestSaysWhyAMappedTaskDidNotExpand(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^  m +failed +cannot expand: XCom "return_value" of task "up": it is a string, not a list$`).MatchString(out) {
 		t.Errorf("the summary does not say why m failed:\n%s", out)
+	}
+}
+
+// badMapYAML has two mapped tasks that cannot expand: m over "hello",
+// m2 (all_done) over the XCom of a task that failed.
+const badMapYAML = `dag_id: badmap
+schedule: none
+tasks:
+  - {id: up, operator: bash, command: echo hello}
+  - {id: m, operator: bash, expand: {command: {xcom: up}}}
+  - {id: upfail, operator: bash, command: exit 1}
+  - {id: m2, operator: bash, trigger_rule: all_done, expand: {command: {xcom: upfail}}}
+`
+
+// TestDagsTestSummaryNotes (trial11 #5): the summary line of a task that
+// ended without a try gives its note, why, rather than a bare "failed"
+// or the upstream task that failed.
+func TestDagsTestSummaryNotes(t *testing.T) {
+	run := mappedCLISite(t, map[string]string{"badmap.yaml": badMapYAML})
+	out, err := run("dags", "test", "badmap")
+	if err == nil {
+		t.Fatalf("dags test badmap succeeded:\n%s", out)
+	}
+	for _, re := range []string{
+		`(?m)^  m +failed +cannot expand: XCom "return_value" of task "up": it is a string, not a list$`,
+		`(?m)^  m2 +upstream_failed +cannot expand: missing upstream values: task "upfail" ended failed`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("the summary has no line matching %s:\n%s", re, out)
+		}
+	}
+	if n := len(regexp.MustCompile(`(?m)^  m +failed`).FindAllString(out, -1)); n != 1 {
+		t.Errorf("m's line is printed %d times, want once (in the summary):\n%s", n, out)
+	}
+}
+
+// TestWaitEndGivesNotes (trial11 #5): the end of `dags trigger --wait`
+// lists the tasks that ended without a try with their note.
+func TestWaitEndGivesNotes(t *testing.T) {
+	st, _ := logsHome(t)
+	why := `cannot expand: XCom "return_value" of task "up": "hi" is not a list`
+	if ok, err := st.UpdateTask(t.Context(), store.TaskUpdate{Key: store.TaskKey{DagID: "d", RunID: "r", TaskID: "m"},
+		To: store.StateFailed, Note: &why}); err != nil || !ok {
+		t.Fatalf("fail m: %v, %v", ok, err)
+	}
+	if ok, err := st.UpdateRun(t.Context(), store.RunUpdate{DagID: "d", RunID: "r", To: store.RunFailed}); err != nil || !ok {
+		t.Fatalf("fail r: %v, %v", ok, err)
+	}
+	var out bytes.Buffer
+	a := &app{stdout: &out, stderr: &out}
+	err := a.waitRun(t.Context(), st, &dag.DAG{ID: "d"}, "r", runWatch{poll: unwatchedPoll})
+	if err == nil || !regexp.MustCompile(`(?m)^Run r failed\n  m +failed +`+regexp.QuoteMeta(why)+`$`).MatchString(out.String()) {
+		t.Errorf("--wait's end: %v\n%s\nwant m's note after the run's state", err, out.String())
+	}
+}
+
+// TestValidateLiteralMapTooLong (trial11 #8): a mapped task over lists
+// written in the file that expand into more than max_map_length instances
+// could never run: `dags validate` reports it (a cross product too), and
+// leaves an XCom list, known only at run time, alone.
+func TestValidateLiteralMapTooLong(t *testing.T) {
+	long := `dag_id: longmap
+schedule: none
+tasks:
+  - {id: up, operator: bash, command: "echo '[1, 2, 3, 4, 5, 6, 7]'"}
+  - {id: lit, operator: bash, expand: {command: [a, b, c, d, e, f]}}
+  - {id: cross, operator: bash, expand: {command: [a, b, c], cwd: [/x, /y]}}
+  - {id: fits, operator: bash, expand: {command: [a, b, c, d, e]}}
+  - {id: fromxcom, operator: bash, expand: {command: {xcom: up}}}
+`
+	run := mappedCLISite(t, map[string]string{"longmap.yaml": long})
+	t.Setenv("SIROCCO_MAX_MAP_LENGTH", "5")
+	out, err := run("dags", "validate")
+	if err == nil {
+		t.Errorf("dags validate accepted longmap:\n%s", out)
+	}
+	for _, want := range []string{
+		"DAG longmap: task lit: expands into 6 instances, more than max_map_length (5): it would fail every run",
+		"DAG longmap: task cross: expands into 6 instances",
+		"2 DAG(s) valid, 1 file(s) with errors",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dags validate: want %q in\n%s", want, out)
+		}
+	}
+	for _, task := range []string{"fits", "fromxcom"} {
+		if strings.Contains(out, "task "+task+":") {
+			t.Errorf("dags validate reports %s:\n%s", task, out)
+		}
 	}
 }

@@ -101,106 +101,6 @@ func (a *app) tasksTest() *cobra.Command {
 	return cmd
 }
 
-func (a *app) tasksLogs() *cobra.Command {
-	var try, mapIndex int
-	var follow bool
-	cmd := &cobra.Command{
-		Use: "logs DAG_ID RUN_ID TASK_ID", Short: "Print a try's log (default: the latest try)", Args: cobra.ExactArgs(3),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
-			ti, err := st.GetTaskInstance(ctx, key)
-			if err != nil {
-				return instanceError(key, err)
-			}
-			n := ti.TryNumber
-			if try > 0 {
-				n = try
-			}
-			if n == 0 && ti.State.Finished() {
-				return noTry(ti)
-			}
-			if n == 0 && !follow {
-				return fmt.Errorf("task %s has not started yet (state %q); use --follow to wait for it", key.TaskID, ti.State)
-			}
-			if follow {
-				return a.followLog(ctx, st, cfg.LogsDir(), key, max(n, 1))
-			}
-			path := tasklog.MapPath(cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), n)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return fmt.Errorf("read log of try %d: %w", n, err)
-			}
-			_, err = a.stdout.Write(data)
-			return err
-		},
-	}
-	cmd.Flags().IntVar(&try, "try", 0, "try number (default: latest)")
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing while the try runs")
-	mapIndexFlag(cmd, &mapIndex)
-	return cmd
-}
-
-// followLog prints try n's log of k as it grows until the try ends. A
-// task that ends without reaching try n (skipped, upstream_failed, a
-// mapped task that could not expand) ends the wait with noTry.
-func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k store.TaskKey, n int) error {
-	var last store.TaskInstance
-	var readErr error // the instance could not be read: gone (a placeholder that expanded), or the store failed
-	ended := func() bool { return last.State.Finished() && last.TryNumber < n }
-	done := func() bool {
-		cur, err := st.GetTaskInstance(ctx, k)
-		if err != nil {
-			readErr = err
-			return true
-		}
-		last = cur
-		return ended() || cur.TryNumber > n || cur.TryNumber == n && !tryGoesOn(cur.State)
-	}
-	err := tasklog.Follow(tasklog.MapPath(logsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), n), a.stdout, done, ctx.Done())
-	if readErr != nil && ctx.Err() == nil {
-		return instanceError(k, readErr)
-	}
-	if ended() {
-		if last.TryNumber > 0 {
-			return fmt.Errorf("task %s ended %s after try %d, without running try %d", instanceName(last.TaskKey), stateName(last.State), last.TryNumber, n)
-		}
-		return noTry(last)
-	}
-	return err
-}
-
-// tryGoesOn reports whether a try in state st may still write to its
-// log: it is queued or running, a reschedule-mode sensor waits for its
-// next poke (which appends to the same try's log), or a cleared try is
-// being stopped.
-func tryGoesOn(st store.TaskState) bool {
-	switch st {
-	case store.StateQueued, store.StateRunning, store.StateUpForReschedule, store.StateRestarting:
-		return true
-	}
-	return false
-}
-
-// noTry is the answer of `tasks logs` for a task that finished without
-// running a try, so it has no log: its note says why, when it has one.
-func noTry(ti store.TaskInstance) error {
-	name := instanceName(ti.TaskKey)
-	if ti.Note != "" {
-		return fmt.Errorf("task %s ended %s without running a try: %s", name, stateName(ti.State), ti.Note)
-	}
-	return fmt.Errorf("task %s ended %s without running a try, so it has no log", name, stateName(ti.State))
-}
-
 func (a *app) tasksClear() *cobra.Command {
 	var tasks []string
 	var mapIndex int
@@ -407,6 +307,7 @@ func mapIndexFlag(cmd *cobra.Command, v *int) {
 func instanceError(key store.TaskKey, err error) error {
 	hint := ""
 	if errors.Is(err, store.ErrNotFound) {
+		err = store.ErrNotFound // the store's wrapping names the instance again
 		if key.Mapped() {
 			hint = " (is the map index in range?)"
 		} else {

@@ -226,6 +226,27 @@ func (e *Expand) MapLength(lens []int) int {
 	return n
 }
 
+// LiteralLength returns how many instances e expands into when every list
+// it names is written in the file; ok is false when one is an upstream
+// task's XCom, known only once that task has run.
+func (e *Expand) LiteralLength() (n int, ok bool) {
+	srcs := make([]MapSource, 0, len(e.Fields)+1)
+	for _, f := range e.Fields {
+		srcs = append(srcs, f.MapSource)
+	}
+	if e.Kwargs != nil {
+		srcs = append(srcs, *e.Kwargs)
+	}
+	lens := make([]int, len(srcs))
+	for i, src := range srcs {
+		if src.IsXCom() {
+			return 0, false
+		}
+		lens[i] = len(src.Literal)
+	}
+	return e.MapLength(lens), true
+}
+
 // Element returns the field values of map index i given the lists of the
 // fields (in Expand.Fields' order, or the one kwargs list): the cross
 // product with the last field varying fastest, as Airflow's expand.

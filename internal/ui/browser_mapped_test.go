@@ -118,6 +118,32 @@ func checkMapped(t *testing.T, ctx context.Context, base string, shot *shots) {
 		t.Errorf("count_rows' node reads %q, want \"count_rows [3]\" on a stack of 2 cards", graph)
 	}
 	shot.take(ctx, "graph-mapped")
+	checkMappedPlaceholder(t, ctx, base, runID)
+}
+
+// checkMappedPlaceholder: the page of a mapped task that ended without
+// expanding says so (skipped over an empty list; failed), never that it
+// has not expanded yet, and that it ran no try (trial11 #4).
+func checkMappedPlaceholder(t *testing.T, ctx context.Context, base, runID string) {
+	t.Helper()
+	page := fmt.Sprintf("%s/dags/mapping/runs/%s/tasks/per_nothing", base, url.PathEscape(runID))
+	read := func(what, state string) (note, details string) {
+		run(t, ctx, what, chromedp.Navigate(page),
+			waitJS(fmt.Sprintf(`document.querySelector('#ti-state .state-badge')?.textContent.trim() === %q &&
+				!document.getElementById('ti-map-note').hidden`, state)),
+			chromedp.Text(`#ti-map-note`, &note, chromedp.ByID), chromedp.Text(`#ti-details`, &details, chromedp.ByID))
+		return note, details
+	}
+	note, details := read("open per_nothing's page", "skipped")
+	if !strings.Contains(note, "skipped before it expanded") || !strings.Contains(details, "none (it ended without running a try)") {
+		t.Errorf("per_nothing's page: note %q, details %q; want it skipped before it expanded, without a try", note, details)
+	}
+	sendJSON(t, "PATCH", fmt.Sprintf("%s/api/v1/dags/mapping/dagRuns/%s/taskInstances/per_nothing", base, url.PathEscape(runID)), `{"new_state": "failed"}`)
+	note, details = read("open per_nothing's page, failed", "failed")
+	if !strings.Contains(note, "it ended failed without expanding") || strings.Contains(note, "not expanded yet") ||
+		!strings.Contains(details, "none (it ended without running a try)") {
+		t.Errorf("per_nothing's page, failed: note %q, details %q; want it ended failed without expanding", note, details)
+	}
 }
 
 // mappedRows reads the grid's rows of count_rows' instances: each as

@@ -457,7 +457,14 @@ func getJSON(t *testing.T, url string) map[string]any {
 
 func postJSON(t *testing.T, url, body string) map[string]any {
 	t.Helper()
-	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	return sendJSON(t, "POST", url, body)
+}
+
+// sendJSON sends a JSON body as the service and decodes the answer, which
+// must be a 200.
+func sendJSON(t *testing.T, method, url, body string) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +477,7 @@ func postJSON(t *testing.T, url, body string) map[string]any {
 	defer resp.Body.Close()
 	var m map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %d %v %v", url, resp.StatusCode, err, m)
+		t.Fatalf("%s %s: %d %v %v", method, url, resp.StatusCode, err, m)
 	}
 	return m
 }

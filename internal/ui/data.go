@@ -206,12 +206,14 @@ func (h *handler) grid(r *http.Request, id, runID string, limit int) (gridJSON, 
 	for i := range runs {
 		g.Cells[i] = make([]int, len(g.Tasks))
 	}
+	placeholders := map[cellKey]bool{}
 	for _, c := range cells {
 		if c.Map == 0 {
 			g.Cells[col[c.RunID]][row[c.TaskID]] = index[c.State]
+			placeholders[cellKey{col[c.RunID], row[c.TaskID]}] = true
 		}
 	}
-	setMapped(&g, d, mappedCells(cells, col, row), r.URL.Query()["expand"])
+	setMapped(&g, d, mappedCells(cells, col, row), placeholders, r.URL.Query()["expand"])
 	if g.Tasks == nil {
 		g.Tasks = []gridTask{}
 	}
@@ -309,6 +311,15 @@ func (h *handler) apiTaskInstance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.addTask(&out)
+	if out.Mapped && out.MapIndex < 0 {
+		// A mapped task's placeholder runs no try: one skipped by a clear
+		// over a list that became empty is the old instance 0, whose
+		// tries (and logs, under map_index=0/) come back with it if the
+		// list grows again.
+		out.TryNumber, out.Tries = 0, []tryJSON{}
+		writeJSON(w, out)
+		return
+	}
 	if out.Tries, err = h.tries.tries(h.o.Config.LogsDir(), ti); err != nil {
 		h.fail(w, err)
 		return

@@ -46,7 +46,11 @@ func mappedCells(rows []store.TaskStateRow, col, row map[string]int) map[cellKey
 // fills the Counts of the mapped tasks of g: those d maps, and those with
 // instances in the runs shown (mapped when they ran). The tasks named in
 // expand (their grid rows expanded) also get the state of each instance.
-func setMapped(g *gridJSON, d *dag.DAG, cells map[cellKey][]store.TaskStateRow, expand []string) {
+// A cell whose instances are all removed and that has a placeholder
+// again (a clear over a list that became empty skipped it) is the
+// placeholder's, without a count, as a task mapped over an empty list
+// from the start.
+func setMapped(g *gridJSON, d *dag.DAG, cells map[cellKey][]store.TaskStateRow, placeholders map[cellKey]bool, expand []string) {
 	index := make(map[store.TaskState]int, len(gridStates))
 	for i, s := range gridStates {
 		index[s] = i
@@ -66,8 +70,10 @@ func setMapped(g *gridJSON, d *dag.DAG, cells map[cellKey][]store.TaskStateRow, 
 			states[i] = c.State
 		}
 		live := liveStates(states)
-		t.Counts[k.run] = len(live)
-		g.Cells[k.run][k.task] = index[summarizeLive(live, states)]
+		if len(live) > 0 || !placeholders[k] {
+			t.Counts[k.run] = len(live)
+			g.Cells[k.run][k.task] = index[summarizeLive(live, states)]
+		}
 		if slices.Contains(expand, t.ID) {
 			setInstances(t, len(g.Runs), k.run, rows, index)
 		}

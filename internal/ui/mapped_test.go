@@ -275,3 +275,55 @@ func TestGridMappedRemoved(t *testing.T) {
 		t.Errorf("task page: state %q with %d instances; want success, all 3 listed", ti.State, len(ti.Instances))
 	}
 }
+
+// TestMappedShrunkToEmpty (trial11 #2): a clear over a list that became
+// empty skips the task through its placeholder again (the old instance 0,
+// its tries kept for a list that grows back) and removes the others: the
+// grid shows it skipped without a count, as a task mapped over an empty
+// list from the start, and its page shows no try of its own (it has no
+// log), not instance 0's tries as unknown ones.
+func TestMappedShrunkToEmpty(t *testing.T) {
+	s := newSite(t, map[string]string{"mapped.yaml": mappedYAML})
+	ctx := t.Context()
+	s.createRun("mapped", "r1", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), map[string]store.TaskState{"start": store.StateSuccess}, "start", "each")
+	k := store.TaskKey{DagID: "mapped", RunID: "r1", TaskID: "each"}
+	if ok, err := s.st.ExpandTask(ctx, k, 0, 3, time.Now()); err != nil || !ok {
+		t.Fatalf("expand each: %v %v", ok, err)
+	}
+	for i := range 3 {
+		s.setState(k.WithMapIndex(i), store.StateSuccess, nil)
+	}
+	if _, err := s.st.ClearTasks(ctx, "mapped", "r1", map[string]int{"each": 0}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ph, err := s.st.GetTaskInstance(ctx, k)
+	if err != nil || ph.TryNumber != 1 {
+		t.Fatalf("placeholder after the clear: %+v, %v; want instance 0 become it, with its try", ph, err)
+	}
+	if ok, err := s.st.ExpandTask(ctx, k, ph.Version, 0, time.Now()); err != nil || !ok {
+		t.Fatalf("expand each over nothing: %v %v", ok, err)
+	}
+	status, body, _ := s.get("/ui/api/grid?dag_id=mapped")
+	var g struct {
+		Tasks []struct {
+			ID     string `json:"id"`
+			Counts []int  `json:"counts"`
+		} `json:"tasks"`
+		States []string `json:"states"`
+		Cells  [][]int  `json:"cells"`
+	}
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &g) != nil {
+		t.Fatalf("grid: %d %s", status, body)
+	}
+	if g.Tasks[1].ID != "each" || g.Tasks[1].Counts[0] != -1 || g.States[g.Cells[0][1]] != "skipped" {
+		t.Errorf("each's cell: count %v, state %q; want no count, skipped", g.Tasks[1].Counts, g.States[g.Cells[0][1]])
+	}
+	status, body, _ = s.get("/ui/api/ti?dag_id=mapped&run_id=r1&task_id=each")
+	var ti tiAnswer
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &ti) != nil {
+		t.Fatalf("ti: %d %s", status, body)
+	}
+	if ti.State != "skipped" || ti.TryNumber != 0 || len(ti.Tries) != 0 || !ti.Mapped || ti.Instances != nil {
+		t.Errorf("each's page: %+v; want mapped, skipped, no try", ti)
+	}
+}

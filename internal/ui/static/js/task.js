@@ -66,9 +66,7 @@ function renderMapped() {
   if (!ti.instances) {
     const note = document.getElementById('ti-map-note');
     note.hidden = !(ti.mapped && mapIndex < 0);
-    note.textContent = ti.state === 'skipped'
-      ? 'A mapped task: it was skipped before it expanded, so it has no instance (its list was empty, or its upstream tasks skipped).'
-      : 'A mapped task: it has not expanded yet. It does once its upstream tasks are done, one instance per element.';
+    note.textContent = placeholderNote(ti);
     return;
   }
   const tbody = list.querySelector('tbody');
@@ -87,11 +85,28 @@ function renderMapped() {
     (removed ? `; ${removed} removed` : '');
 }
 
+// placeholderNote says why a mapped task's page has no instance: it has
+// not expanded yet, or it ended before it did (skipped over an empty list,
+// failed or upstream failed: its note, when it has one, says why).
+function placeholderNote(t) {
+  if (t.state === 'skipped') {
+    return 'A mapped task: it was skipped before it expanded, so it has no instance (its list was empty, or its upstream tasks skipped).';
+  }
+  if (t.state === 'upstream_failed') {
+    return 'A mapped task: it did not expand, as an upstream task failed, so it has no instance.';
+  }
+  if (t.finished) {
+    return `A mapped task: it ended ${stateName(t.state)} without expanding, so it has no instance${t.note ? ' (see its note)' : ''}.`;
+  }
+  return 'A mapped task: it has not expanded yet. It does once its upstream tasks are done, one instance per element.';
+}
+
 function renderDetails() {
   const dur = ti.tries.length ? ti.tries[ti.tries.length - 1].duration : null;
   document.getElementById('ti-details').replaceChildren(
     ...dd('State', stateName(ti.state)), ...(ti.note ? dd('Note', ti.note) : []), ...dd('Operator', ti.operator || 'unknown (not in the DAG any more)'),
-    ...dd('Try', `${ti.try_number} of ${ti.max_tries + 1}`), ...dd('Started', fmtDate(ti.start_date)),
+    ...dd('Try', ti.finished && !ti.try_number ? 'none (it ended without running a try)' : `${ti.try_number} of ${ti.max_tries + 1}`),
+    ...dd('Started', fmtDate(ti.start_date)),
     ...dd('Ended', fmtDate(ti.end_date)), ...dd('Duration', fmtDuration(dur)), ...dd('Host', ti.hostname),
     ...dd('Pool', ti.pool), ...dd('Queue', ti.queue), ...(mapIndex >= 0 ? dd('Map index', String(mapIndex)) : []),
     ...dd('Upstream', (ti.depends_on || []).length ? el('span', {}, ...ti.depends_on.flatMap((t, i) =>
