@@ -213,7 +213,7 @@ func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k s
 		if last.TryNumber == 0 {
 			return noTry(last)
 		}
-		return noLog(last, n)
+		return ended("task %s ended %s after try %d, without running try %d", instName(last.TaskKey), stateName(last.State), last.TryNumber, n)
 	}
 	if _, serr := os.Stat(path); err != nil && os.IsNotExist(serr) && last.TaskID != "" {
 		return noLog(last, n)
