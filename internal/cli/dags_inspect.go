@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"os/signal"
 	"slices"
@@ -264,8 +265,12 @@ func tooLongMaps(dags map[string]*dag.DAG, maxLen int) map[string]error {
 				continue
 			}
 			if n, ok := t.Expand.LiteralLength(); ok && n > maxLen {
-				out[d.FileLoc] = errors.Join(out[d.FileLoc], fmt.Errorf("%s: DAG %s: task %s: expands into %d instances, more than "+
-					"max_map_length (%d): it would fail every run", d.FileLoc, d.ID, t.ID, n, maxLen))
+				count := strconv.Itoa(n)
+				if n == math.MaxInt { // the product is too large for an int
+					count = "at least " + count
+				}
+				out[d.FileLoc] = errors.Join(out[d.FileLoc], fmt.Errorf("%s: DAG %s: task %s: expands into %s instances, more than "+
+					"max_map_length (%d): it would fail every run", d.FileLoc, d.ID, t.ID, count, maxLen))
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package dag
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"go.yaml.in/yaml/v3"
@@ -215,13 +216,19 @@ func (t *Task) expanded(name string) bool {
 
 // MapLength returns how many instances expanding t gives for the lengths
 // of its lists (lens, in the order of Expand.Fields, or one for Kwargs).
+// A cross product too large for an int is math.MaxInt, so it stays more
+// than any max_map_length instead of wrapping round to a small number,
+// or to 0 (an empty list, a skipped task).
 func (e *Expand) MapLength(lens []int) int {
+	if slices.Contains(lens, 0) {
+		return 0
+	}
 	n := 1
 	for _, l := range lens {
-		n *= l
-		if n == 0 {
-			return 0
+		if n > math.MaxInt/l {
+			return math.MaxInt
 		}
+		n *= l
 	}
 	return n
 }

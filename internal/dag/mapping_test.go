@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,5 +71,36 @@ func TestLoadMappingErrors(t *testing.T) {
 				t.Errorf("error %v does not name the file", err)
 			}
 		})
+	}
+}
+
+// TestMapLengthOverflow (rev11b): a cross product too large for an int
+// stays more than any max_map_length; it wrapped round before, to 0 for
+// five lists of 8192 (the task skipped as if mapped over nothing) or to a
+// negative number (no limit applied), in dags validate and at run time.
+func TestMapLengthOverflow(t *testing.T) {
+	e := &Expand{}
+	for _, tt := range []struct {
+		lens []int
+		want int
+	}{
+		{[]int{8192, 8192, 8192, 8192, 8192}, math.MaxInt},       // 2^65
+		{[]int{1 << 16, 1 << 16, 1 << 16, 1 << 15}, math.MaxInt}, // 2^63
+		{[]int{600, 600, 600, 600, 600, 600, 600}, math.MaxInt},
+		{[]int{1 << 31, 1 << 31, 0}, 0}, // an empty list empties the product
+		{[]int{1 << 20, 1 << 20}, 1 << 40},
+		{nil, 1},
+	} {
+		if got := e.MapLength(tt.lens); got != tt.want {
+			t.Errorf("MapLength(%v) = %d; want %d", tt.lens, got, tt.want)
+		}
+	}
+	lit := func(n int) MapSource { return MapSource{Literal: make([]any, n)} }
+	wide := &Expand{}
+	for range 5 {
+		wide.Fields = append(wide.Fields, ExpandField{MapSource: lit(8192)})
+	}
+	if n, ok := wide.LiteralLength(); !ok || n != math.MaxInt {
+		t.Errorf("LiteralLength of five lists of 8192 = %d, %v; want math.MaxInt", n, ok)
 	}
 }
