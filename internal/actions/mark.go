@@ -21,9 +21,10 @@ func CheckMarkState(state string) error {
 // CheckMarkable refuses to mark a removed instance of a mapped task: it
 // is beyond its task's list, so no run or trigger rule counts it, and a
 // mark would bring back an instance that a clear never revives (clearing
-// the upstream task over a longer list does).
+// the upstream task over a longer list does). A task removed from its
+// DAG (map index -1) is another case: a clear revives it, so may a mark.
 func CheckMarkable(ti store.TaskInstance) error {
-	if ti.State != store.StateRemoved {
+	if ti.State != store.StateRemoved || !ti.Mapped() {
 		return nil
 	}
 	return kindf(ErrRefused, "task %s [%d] is removed: it is beyond its task's list; clear the upstream task "+

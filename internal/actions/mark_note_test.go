@@ -60,3 +60,26 @@ func TestMarkRefusesRemoved(t *testing.T) {
 		t.Errorf("m[1] after the refused mark = %q, %v; want removed", ti.State, err)
 	}
 }
+
+// TestMarkARemovedPlainTask (rev11b): a task removed from its DAG since
+// the run was created is removed at map index -1; unlike an instance
+// beyond a mapped task's list, a clear revives it, and so may a mark.
+// It was refused with a mapped instance's message ("total [-1] ... beyond
+// its task's list").
+func TestMarkARemovedPlainTask(t *testing.T) {
+	st, d := setup(t, mappedYAML)
+	ctx := t.Context()
+	if _, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now); err != nil {
+		t.Fatal(err)
+	}
+	key := store.TaskKey{DagID: d.ID, RunID: "r", TaskID: "total"}
+	if ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key, To: store.StateRemoved}); err != nil || !ok {
+		t.Fatalf("remove total: %v, %v", ok, err)
+	}
+	if was, err := actions.Mark(ctx, st, key, store.StateSuccess, now); err != nil || was != store.StateRemoved {
+		t.Fatalf("mark removed total: %v (was %q); want it marked", err, was)
+	}
+	if ti, err := st.GetTaskInstance(ctx, key); err != nil || ti.State != store.StateSuccess {
+		t.Errorf("total after the mark = %q, %v; want success", ti.State, err)
+	}
+}
