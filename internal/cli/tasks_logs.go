@@ -71,9 +71,14 @@ func (a *app) tasksLogs() *cobra.Command {
 func (a *app) logInstance(ctx context.Context, e *env, key store.TaskKey, follow bool) (store.TaskInstance, error) {
 	ti, err := e.st.GetTaskInstance(ctx, key)
 	switch {
+	case errors.Is(err, store.ErrNotFound) && key.Mapped() && a.plainTask(ctx, e, key):
+		// Its one instance is not instance N: do not wait for one.
+		err = ended("task %s is not mapped: its log is named without --map-index", key.TaskID)
 	case errors.Is(err, store.ErrNotFound) && key.Mapped():
 		ti, err = waitInstance(ctx, e.st, key, err, follow)
-	case err == nil && !key.Mapped() && !ti.State.Finished() && ti.TryNumber == 0 && a.mappedTask(ctx, e, key):
+	case err == nil && !key.Mapped() && !ti.State.Finished() && (ti.TryNumber == 0 || !logExists(e, ti)) && a.mappedTask(ctx, e, key):
+		// A placeholder cleared after a list that became empty skipped
+		// it keeps the old instance 0's tries, whose logs are not its own.
 		err = placeholderLog(ctx, e.st, ti, follow)
 	case err == nil && !key.Mapped() && ti.State.Finished() && ti.TryNumber > 0 && !logExists(e, ti) && a.mappedTask(ctx, e, key):
 		// A placeholder skipped by a clear over a list that became empty
@@ -105,22 +110,39 @@ func (e *endedError) Error() string { return e.msg }
 
 func ended(format string, args ...any) error { return &endedError{msg: fmt.Sprintf(format, args...)} }
 
-// mappedTask reports whether key's task is mapped in its DAG, as read
-// from the file a scheduler recorded (else the DAGs folder): a placeholder
-// in the store looks like a plain task that has not run.
+// mappedTask reports whether key's task is mapped in its DAG: a
+// placeholder in the store looks like a plain task that has not run.
 func (a *app) mappedTask(ctx context.Context, e *env, key store.TaskKey) bool {
+	mapped, known := taskMapping(ctx, e, key)
+	return known && mapped
+}
+
+// plainTask reports whether key's task is known not to be mapped: its
+// only instance has no map index, so none named is coming.
+func (a *app) plainTask(ctx context.Context, e *env, key store.TaskKey) bool {
+	mapped, known := taskMapping(ctx, e, key)
+	return known && !mapped
+}
+
+// taskMapping reads whether key's task is mapped from the DAG file a
+// scheduler recorded (else the DAGs folder). known is false when the DAG
+// does not load or has no such task any more: the store alone cannot tell.
+func taskMapping(ctx context.Context, e *env, key store.TaskKey) (mapped, known bool) {
 	d := e.recordedDAG(ctx, key.DagID)
 	if d == nil {
 		if err := e.bag.Reload(); err != nil {
-			return false
+			return false, false
 		}
 		d = e.bag.DAGs()[key.DagID]
 	}
 	if d == nil {
-		return false
+		return false, false
 	}
 	t := d.Task(key.TaskID)
-	return t != nil && t.Mapped()
+	if t == nil {
+		return false, false
+	}
+	return t.Mapped(), true
 }
 
 // placeholderLog answers `tasks logs` of a mapped task named without a map
@@ -202,7 +224,7 @@ func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k s
 			return true
 		}
 		last = cur
-		return short() || cur.TryNumber > n || cur.TryNumber == n && !tryGoesOn(cur.State)
+		return short() || cur.TryNumber > n || cur.TryNumber == n && !tryGoesOn(cur)
 	}
 	path := tasklog.MapPath(logsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), n)
 	err := tasklog.Follow(path, a.stdout, done, ctx.Done())
@@ -221,14 +243,18 @@ func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k s
 	return err
 }
 
-// tryGoesOn reports whether a try in state st may still write to its
-// log: it is queued or running, a reschedule-mode sensor waits for its
-// next poke (which appends to the same try's log), or a cleared try is
-// being stopped.
-func tryGoesOn(st store.TaskState) bool {
-	switch st {
-	case store.StateQueued, store.StateRunning, store.StateUpForReschedule, store.StateRestarting:
+// tryGoesOn reports whether ti's latest try (TryNumber) may still write
+// to its log: it runs, a reschedule-mode sensor waits for its next poke
+// (which appends to the same try's log, also once scheduled or queued),
+// or a cleared try is being stopped. A try is counted when it starts
+// running, so any other instance scheduled or queued waits for its next
+// try, whose log is another file.
+func tryGoesOn(ti store.TaskInstance) bool {
+	switch ti.State {
+	case store.StateRunning, store.StateUpForReschedule, store.StateRestarting:
 		return true
+	case store.StateScheduled, store.StateQueued:
+		return ti.Pokes > 0
 	}
 	return false
 }
