@@ -86,7 +86,7 @@ func (s *server) clearTaskInstances(w http.ResponseWriter, r *http.Request) erro
 	}
 	note.SetTasks(cleared)
 	if idx := mapIndexesOf(res.TaskInstances); idx != nil {
-		note.Set("map_indexes", idx)
+		note.SetMapIndexes(idx)
 	}
 	note.Set("dry_run", body.DryRun)
 	return writeJSON(w, http.StatusOK, map[string]any{"task_instances": refs})

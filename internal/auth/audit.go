@@ -73,6 +73,14 @@ func (n *AuditNote) SetTasks(ids []string) {
 	n.taskCount = len(ids)
 }
 
+// SetMapIndexes records, as extra's map_indexes, the map index of each
+// task instance SetTasks named (-1: not mapped), bounded as task_ids are,
+// so that map_indexes[i] stays the index of task_ids[i] and a clear of a
+// mapped task's thousand instances does not write a thousand of them.
+func (n *AuditNote) SetMapIndexes(idx []int) {
+	n.Set("map_indexes", append([]int(nil), idx[:min(len(idx), maxNoteTasks)]...))
+}
+
 // Set adds key to the entry's extra (the id of a connection, variable or
 // pool a body names). The middleware's own keys (method, path, status,
 // auth, query, remote_addr) cannot be replaced.
