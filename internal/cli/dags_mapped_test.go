@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -222,5 +223,44 @@ tasks:
 		if strings.Contains(out, "task "+task+":") {
 			t.Errorf("dags validate reports %s:\n%s", task, out)
 		}
+	}
+}
+
+// TestTasksStateOfAMappedTask (trial11b #1): `tasks state DAG RUN TASK`
+// of a mapped task named without --map-index does not print the first
+// instance's state as the task's: it says how its instances stand and
+// how to name one; --map-index N prints that instance's state; -o json
+// lists every instance.
+func TestTasksStateOfAMappedTask(t *testing.T) {
+	run := mappedCLISite(t)
+	out, err := run("dags", "test", "failmap")
+	if err == nil {
+		t.Fatalf("dags test failmap succeeded:\n%s", out)
+	}
+	m := regexp.MustCompile(`Testing failmap, run (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no run id in:\n%s", out)
+	}
+	runID := m[1]
+	out, err = run("tasks", "state", "failmap", runID, "m")
+	if err == nil || !strings.Contains(err.Error(), "task m is mapped (2 instances: 1 success, 1 failed): name one with --map-index N") {
+		t.Errorf("tasks state of mapped m: %q, %v; want the instances' states and how to name one", out, err)
+	}
+	for i, want := range []string{"success", "failed"} {
+		out, err = run("tasks", "state", "failmap", runID, "m", "--map-index", fmt.Sprint(i))
+		if err != nil || strings.TrimSpace(out) != want {
+			t.Errorf("tasks state m --map-index %d: %q, %v; want %s", i, out, err, want)
+		}
+	}
+	if _, err = run("tasks", "state", "failmap", runID, "m", "--map-index", "7"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("tasks state m --map-index 7: %v; want not found", err)
+	}
+	out, err = run("tasks", "state", "failmap", runID, "after")
+	if err != nil || strings.TrimSpace(out) != "upstream_failed" {
+		t.Errorf("tasks state of the plain task after: %q, %v", out, err)
+	}
+	out, err = run("tasks", "state", "failmap", runID, "m", "-o", "json")
+	if err != nil || strings.Count(out, `"task_id": "m"`) != 2 {
+		t.Errorf("tasks state m -o json: %v; want both instances:\n%s", err, out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -143,7 +144,8 @@ func (a *app) tasksClear() *cobra.Command {
 }
 
 func (a *app) tasksState() *cobra.Command {
-	return &cobra.Command{
+	var mapIndex int
+	cmd := &cobra.Command{
 		Use: "state DAG_ID RUN_ID [TASK_ID]", Short: "Print task instance states of a run", Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -160,14 +162,18 @@ func (a *app) tasksState() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(args) == 3 && a.output == "table" {
-				for _, ti := range tis {
-					if ti.TaskID == args[2] {
-						fmt.Fprintln(a.stdout, stateName(ti.State))
-						return nil
-					}
+			if len(args) < 3 && mapIndex >= 0 {
+				return fmt.Errorf("--map-index names an instance of a task: give TASK_ID too")
+			}
+			if len(args) == 3 {
+				key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
+				if tis, err = taskRows(tis, key, mapIndex >= 0, a.output == "table"); err != nil {
+					return err
 				}
-				return fmt.Errorf("task instance %s/%s/%s: %w", args[0], args[1], args[2], store.ErrNotFound)
+				if a.output == "table" {
+					fmt.Fprintln(a.stdout, stateName(tis[0].State))
+					return nil
+				}
 			}
 			t := &table{headers: []string{"task_id", "state", "try_number", "start_date", "end_date", "next_retry_at", "pokes", "hostname"}}
 			if slices.ContainsFunc(tis, func(ti store.TaskInstance) bool { return ti.Mapped() }) {
@@ -177,9 +183,6 @@ func (a *app) tasksState() *cobra.Command {
 				t.headers = append(t.headers, "note") // why a task ended without a try
 			}
 			for _, ti := range tis {
-				if len(args) == 3 && ti.TaskID != args[2] {
-					continue
-				}
 				rec := map[string]any{"dag_id": ti.DagID, "run_id": ti.RunID, "task_id": ti.TaskID, "map_index": ti.MapIndex(),
 					"state": stateName(ti.State), "try_number": ti.TryNumber, "max_tries": ti.MaxTries,
 					"start_date": ti.StartDate, "end_date": ti.EndDate, "hostname": ti.Hostname,
@@ -193,6 +196,44 @@ func (a *app) tasksState() *cobra.Command {
 			return a.print(t)
 		},
 	}
+	mapIndexFlag(cmd, &mapIndex)
+	return cmd
+}
+
+// taskRows picks from a run's rows those `tasks state` prints for key:
+// the one instance named by its map index, or all the rows of a task named
+// without one. A mapped task named without an index has no single state
+// (Airflow's `tasks state` takes --map-index): when one state is asked
+// for (single), the answer says how its instances stand and how to name
+// one.
+func taskRows(tis []store.TaskInstance, key store.TaskKey, indexed, single bool) ([]store.TaskInstance, error) {
+	var rows []store.TaskInstance
+	for _, ti := range tis {
+		if ti.TaskID == key.TaskID && (!indexed || ti.Map == key.Map) {
+			rows = append(rows, ti)
+		}
+	}
+	switch {
+	case len(rows) == 0:
+		return nil, instanceError(key, store.ErrNotFound)
+	case rows[0].Mapped() && !indexed && single:
+		counts := map[string]int{}
+		var names []string
+		for _, ti := range rows {
+			n := stateName(ti.State)
+			if counts[n] == 0 {
+				names = append(names, n)
+			}
+			counts[n]++
+		}
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = fmt.Sprintf("%d %s", counts[n], n)
+		}
+		return rows, fmt.Errorf("task %s is mapped (%d instances: %s): name one with --map-index N, or list them with -o json",
+			key.TaskID, len(rows), strings.Join(parts, ", "))
+	}
+	return rows, nil
 }
 
 // waitingUntil is when a task up_for_retry is retried or one
