@@ -142,15 +142,41 @@ func checkMapIndexes(req ClearRequest, tis []store.TaskInstance) error {
 		return kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
 			req.RunID, *req.MapIndex, strings.Join(req.TaskIDs, ", "))
 	}
+	if req.MapIndex != nil {
+		if err := onlyRemoved(tis, named, *req.MapIndex); err != nil {
+			return err
+		}
+	}
 	for _, id := range slices.Sorted(maps.Keys(req.MapIndexes)) {
 		for _, i := range req.MapIndexes[id] {
-			if !has(func(t string) bool { return t == id }, i) {
+			task := func(t string) bool { return t == id }
+			if !has(task, i) {
 				return kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
 					req.RunID, i, id)
+			}
+			if err := onlyRemoved(tis, task, i); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// onlyRemoved refuses a clear that names map index i of tasks whose
+// instances at i are all removed: a clear never revives one (it is beyond
+// its task's list), so it would clear nothing and say "cleared 0". The
+// mark of such an instance is refused the same way (CheckMarkable).
+func onlyRemoved(tis []store.TaskInstance, task func(string) bool, i int) error {
+	var at []store.TaskInstance
+	for _, ti := range tis {
+		if task(ti.TaskID) && ti.MapIndex() == i {
+			at = append(at, ti)
+		}
+	}
+	if len(at) == 0 || slices.ContainsFunc(at, func(ti store.TaskInstance) bool { return ti.State != store.StateRemoved }) {
+		return nil
+	}
+	return CheckMarkable(at[0])
 }
 
 // clearSet is what a clear writes: instances of mapped tasks cleared one

@@ -83,3 +83,45 @@ func TestMarkARemovedPlainTask(t *testing.T) {
 		t.Errorf("total after the mark = %q, %v; want success", ti.State, err)
 	}
 }
+
+// TestClearRefusesARemovedInstance (trial11b #3): a clear that names the
+// map index of a removed instance (beyond its task's list) is refused as
+// its mark is, rather than answering "cleared 0" as if it had been
+// cleared; its live neighbour still clears.
+func TestClearRefusesARemovedInstance(t *testing.T) {
+	st, d := setup(t, mappedYAML)
+	ctx := t.Context()
+	if _, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now); err != nil {
+		t.Fatal(err)
+	}
+	key := store.TaskKey{DagID: d.ID, RunID: "r", TaskID: "m"}
+	ph, err := st.GetTaskInstance(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.ExpandTask(ctx, key, ph.Version, 2, now); err != nil || !ok {
+		t.Fatalf("expand m: %v, %v", ok, err)
+	}
+	for i, to := range []store.TaskState{store.StateFailed, store.StateRemoved} {
+		if ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key.WithMapIndex(i), To: to}); err != nil || !ok {
+			t.Fatalf("set m[%d] %s: %v, %v", i, to, ok, err)
+		}
+	}
+	one := 1
+	for _, req := range []actions.ClearRequest{
+		{RunID: "r", TaskIDs: []string{"m"}, MapIndex: &one},
+		{RunID: "r", TaskIDs: []string{"m"}, MapIndexes: map[string][]int{"m": {0, 1}}},
+	} {
+		res, err := actions.Clear(ctx, st, d, req, now)
+		if !errors.Is(err, actions.ErrRefused) || !strings.Contains(err.Error(), "m [1] is removed") {
+			t.Errorf("clear %+v = %+v, %v; want it refused: m [1] is removed", req, res, err)
+		}
+	}
+	if ti, err := st.GetTaskInstance(ctx, key.WithMapIndex(0)); err != nil || ti.State != store.StateFailed {
+		t.Errorf("m[0] after the refused clears = %q, %v; want failed, untouched", ti.State, err)
+	}
+	zero := 0
+	if res, err := actions.Clear(ctx, st, d, actions.ClearRequest{RunID: "r", TaskIDs: []string{"m"}, MapIndex: &zero}, now); err != nil || res.Cleared != 1 {
+		t.Errorf("clear m[0] = %+v, %v; want 1 cleared", res, err)
+	}
+}
