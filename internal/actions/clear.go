@@ -132,51 +132,40 @@ func Clear(ctx context.Context, st store.Store, d *dag.DAG, req ClearRequest, no
 
 // checkMapIndexes makes a map index that no named task has (out of range,
 // or a task that is not mapped) a not-found error, not "cleared 0" that
-// hides a typo.
+// hides a typo; and refuses one whose instances are all removed (beyond
+// their task's list): a clear never revives one, and its mark is refused
+// the same way (CheckMarkable).
 func checkMapIndexes(req ClearRequest, tis []store.TaskInstance) error {
-	named := func(id string) bool { return len(req.TaskIDs) == 0 || slices.Contains(req.TaskIDs, id) }
-	has := func(task func(string) bool, i int) bool {
-		return slices.ContainsFunc(tis, func(ti store.TaskInstance) bool { return task(ti.TaskID) && ti.MapIndex() == i })
-	}
-	if req.MapIndex != nil && !has(named, *req.MapIndex) {
-		return kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
-			req.RunID, *req.MapIndex, strings.Join(req.TaskIDs, ", "))
+	check := func(task func(string) bool, i int, names string) error {
+		var at []store.TaskInstance
+		for _, ti := range tis {
+			if task(ti.TaskID) && ti.MapIndex() == i {
+				at = append(at, ti)
+			}
+		}
+		if len(at) == 0 {
+			return kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
+				req.RunID, i, names)
+		}
+		if slices.ContainsFunc(at, func(ti store.TaskInstance) bool { return ti.State != store.StateRemoved }) {
+			return nil
+		}
+		return CheckMarkable(at[0])
 	}
 	if req.MapIndex != nil {
-		if err := onlyRemoved(tis, named, *req.MapIndex); err != nil {
+		named := func(id string) bool { return len(req.TaskIDs) == 0 || slices.Contains(req.TaskIDs, id) }
+		if err := check(named, *req.MapIndex, strings.Join(req.TaskIDs, ", ")); err != nil {
 			return err
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(req.MapIndexes)) {
 		for _, i := range req.MapIndexes[id] {
-			task := func(t string) bool { return t == id }
-			if !has(task, i) {
-				return kindf(store.ErrNotFound, "run %s has no instance with map_index %d of %s (is the task mapped, and the index in range?)",
-					req.RunID, i, id)
-			}
-			if err := onlyRemoved(tis, task, i); err != nil {
+			if err := check(func(t string) bool { return t == id }, i, id); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// onlyRemoved refuses a clear that names map index i of tasks whose
-// instances at i are all removed: a clear never revives one (it is beyond
-// its task's list), so it would clear nothing and say "cleared 0". The
-// mark of such an instance is refused the same way (CheckMarkable).
-func onlyRemoved(tis []store.TaskInstance, task func(string) bool, i int) error {
-	var at []store.TaskInstance
-	for _, ti := range tis {
-		if task(ti.TaskID) && ti.MapIndex() == i {
-			at = append(at, ti)
-		}
-	}
-	if len(at) == 0 || slices.ContainsFunc(at, func(ti store.TaskInstance) bool { return ti.State != store.StateRemoved }) {
-		return nil
-	}
-	return CheckMarkable(at[0])
 }
 
 // clearSet is what a clear writes: instances of mapped tasks cleared one

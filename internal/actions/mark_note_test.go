@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sirocco-dev/sirocco/internal/actions"
+	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -35,24 +36,10 @@ func TestMarkDropsTheNote(t *testing.T) {
 // list after a clear over a shorter one) cannot be marked back to life;
 // a clear never revives it either (trial11 #3).
 func TestMarkRefusesRemoved(t *testing.T) {
-	st, d := setup(t, mappedYAML)
+	st, _ := expandedM(t, store.StateNone, store.StateRemoved)
 	ctx := t.Context()
-	if _, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now); err != nil {
-		t.Fatal(err)
-	}
-	key := store.TaskKey{DagID: d.ID, RunID: "r", TaskID: "m"}
-	ph, err := st.GetTaskInstance(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := st.ExpandTask(ctx, key, ph.Version, 2, now); err != nil || !ok {
-		t.Fatalf("expand m: %v, %v", ok, err)
-	}
-	one := key.WithMapIndex(1)
-	if ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: one, To: store.StateRemoved}); err != nil || !ok {
-		t.Fatalf("remove m[1]: %v, %v", ok, err)
-	}
-	_, err = actions.Mark(ctx, st, one, store.StateFailed, now)
+	one := store.TaskKey{DagID: "mapped", RunID: "r", TaskID: "m"}.WithMapIndex(1)
+	_, err := actions.Mark(ctx, st, one, store.StateFailed, now)
 	if !errors.Is(err, actions.ErrRefused) || !strings.Contains(err.Error(), "m [1] is removed") {
 		t.Errorf("mark removed m[1]: %v; want it refused", err)
 	}
@@ -89,24 +76,9 @@ func TestMarkARemovedPlainTask(t *testing.T) {
 // its mark is, rather than answering "cleared 0" as if it had been
 // cleared; its live neighbour still clears.
 func TestClearRefusesARemovedInstance(t *testing.T) {
-	st, d := setup(t, mappedYAML)
+	st, d := expandedM(t, store.StateFailed, store.StateRemoved)
 	ctx := t.Context()
-	if _, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now); err != nil {
-		t.Fatal(err)
-	}
 	key := store.TaskKey{DagID: d.ID, RunID: "r", TaskID: "m"}
-	ph, err := st.GetTaskInstance(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := st.ExpandTask(ctx, key, ph.Version, 2, now); err != nil || !ok {
-		t.Fatalf("expand m: %v, %v", ok, err)
-	}
-	for i, to := range []store.TaskState{store.StateFailed, store.StateRemoved} {
-		if ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key.WithMapIndex(i), To: to}); err != nil || !ok {
-			t.Fatalf("set m[%d] %s: %v, %v", i, to, ok, err)
-		}
-	}
 	one := 1
 	for _, req := range []actions.ClearRequest{
 		{RunID: "r", TaskIDs: []string{"m"}, MapIndex: &one},
@@ -124,4 +96,32 @@ func TestClearRefusesARemovedInstance(t *testing.T) {
 	if res, err := actions.Clear(ctx, st, d, actions.ClearRequest{RunID: "r", TaskIDs: []string{"m"}, MapIndex: &zero}, now); err != nil || res.Cleared != 1 {
 		t.Errorf("clear m[0] = %+v, %v; want 1 cleared", res, err)
 	}
+}
+
+// expandedM is a run r of mappedYAML whose m is expanded into one
+// instance per state, each then set to its state.
+func expandedM(t *testing.T, states ...store.TaskState) (store.Store, *dag.DAG) {
+	t.Helper()
+	st, d := setup(t, mappedYAML)
+	ctx := t.Context()
+	if _, err := actions.CreateRun(ctx, st, d, actions.RunRequest{RunID: "r"}, now); err != nil {
+		t.Fatal(err)
+	}
+	key := store.TaskKey{DagID: d.ID, RunID: "r", TaskID: "m"}
+	ph, err := st.GetTaskInstance(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.ExpandTask(ctx, key, ph.Version, len(states), now); err != nil || !ok {
+		t.Fatalf("expand m: %v, %v", ok, err)
+	}
+	for i, to := range states {
+		if to == store.StateNone {
+			continue
+		}
+		if ok, err := st.UpdateTask(ctx, store.TaskUpdate{Key: key.WithMapIndex(i), To: to}); err != nil || !ok {
+			t.Fatalf("set m[%d] %s: %v, %v", i, to, ok, err)
+		}
+	}
+	return st, d
 }
