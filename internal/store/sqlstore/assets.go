@@ -191,9 +191,7 @@ func (s *Store) CreateAssetRun(ctx context.Context, run store.DagRun, tis []stor
 			run.DagID, run.RunID, string(run.RunType), string(run.State),
 			s.tv(run.LogicalDate), s.tv(run.DataIntervalStart), s.tv(run.DataIntervalEnd),
 			conf, s.tv(run.QueuedAt), s.tv(run.StartDate), s.tv(run.EndDate)}}}
-		for start := 0; start < len(tis); start += tiInsertBatch {
-			stmts = append(stmts, s.insertTIs(run, tis, start))
-		}
+		stmts = append(stmts, s.insertTIs(run, tis)...)
 		for _, id := range ids {
 			stmts = append(stmts, stmt{`INSERT INTO dag_run_asset_events (dag_id, run_id, event_id) VALUES (?, ?, ?)`,
 				[]any{run.DagID, run.RunID, id}})
