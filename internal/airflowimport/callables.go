@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // callables builds the <dag_id>_callables.py module: the DAG's Python
@@ -27,7 +28,7 @@ func newCallables(module, source string) *callables {
 		helpers: map[string]bool{}}
 }
 
-var defName = regexp.MustCompile(`^(async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)`)
+var defName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)`) })
 
 // add puts a function in the module and returns the name it has there
 // (name_2 when another function of that name is already there).
@@ -49,7 +50,7 @@ func (c *callables) addDepth(fn *CallableIR, depth int) string {
 		if closure != "" {
 			src = withClosure(name, fn.Source, closure)
 		} else {
-			src = defName.ReplaceAllString(fn.Source, "${1}def "+name)
+			src = defName().ReplaceAllString(fn.Source, "${1}def "+name)
 		}
 	}
 	if _, ok := c.defs[name]; !ok {
@@ -89,7 +90,7 @@ func withClosure(name, src, closure string) string {
 			lines[i] = "    " + l
 		}
 	}
-	m := defName.FindStringSubmatch(strings.TrimSpace(src))
+	m := defName().FindStringSubmatch(strings.TrimSpace(src))
 	inner := name
 	if m != nil {
 		inner = m[2]

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
@@ -60,7 +61,7 @@ func (r Result) Failed() int {
 	return n
 }
 
-var dagIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,250}$`)
+var dagIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]{1,250}$`) })
 
 // Import converts the Airflow DAG files among paths (files or folders)
 // into opts.Out.
@@ -154,7 +155,7 @@ func convertFile(fr FileResult, opts Options, seen *written) FileReport {
 }
 
 func writeDAG(d DAGIR, source string, opts Options, seen *written) (DAGReport, error) {
-	if !dagIDPattern.MatchString(d.DagID) {
+	if !dagIDPattern().MatchString(d.DagID) {
 		return DAGReport{}, fmt.Errorf("dag_id %q: expected letters, digits, '_', '.', '-' (at most 250)", d.DagID)
 	}
 	if prev, dup := seen.dags[d.DagID]; dup {

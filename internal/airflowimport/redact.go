@@ -2,17 +2,18 @@ package airflowimport
 
 import (
 	"regexp"
+	"sync"
 
 	"github.com/sirocco-dev/sirocco/internal/connection"
 )
 
 // urlPassword is the password of a URL's user info
 // (postgresql://user:PASSWORD@host), wherever it is in a text.
-var urlPassword = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'"]*:)[^\s@'"]+@`)
+var urlPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'"]*:)[^\s@'"]+@`) })
 
 // redactText hides the passwords of URLs in a report line.
 func redactText(s string) string {
-	return urlPassword.ReplaceAllString(s, "${1}"+connection.Mask+"@")
+	return urlPassword().ReplaceAllString(s, "${1}"+connection.Mask+"@")
 }
 
 // redactValue hides, in an encoded value about to be shown in a report,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -25,7 +26,9 @@ func sampleContext(params map[string]any) template.Context {
 
 // unknownName matches the engine's errors for a name it does not have,
 // as opposed to data of the run (a param or conf key) that is missing.
-var unknownName = regexp.MustCompile(`"[A-Za-z_][A-Za-z0-9_]*" is undefined|macros\.[A-Za-z_]+: attribute|of <macros>|filter '[^']+' not found`)
+var unknownName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`"[A-Za-z_][A-Za-z0-9_]*" is undefined|macros\.[A-Za-z_]+: attribute|of <macros>|filter '[^']+' not found`)
+})
 
 // templateHints say what Sirocco's templates offer instead of an Airflow name.
 var templateHints = map[string]string{
@@ -48,7 +51,7 @@ func (c *converter) checkTemplates(t TaskIR, n *yaml.Node, ctx template.Context)
 			return
 		}
 		_, err := template.Render(n.Value, ctx)
-		if err == nil || !unknownName.MatchString(err.Error()) {
+		if err == nil || !unknownName().MatchString(err.Error()) {
 			return
 		}
 		hint := "see README, Templates, for the names Sirocco's templates have"

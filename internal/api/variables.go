@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sync"
 
 	"github.com/sirocco-dev/sirocco/internal/auth"
 	"github.com/sirocco-dev/sirocco/internal/connection"
@@ -70,7 +71,7 @@ type variableBody struct {
 // keyPattern is Airflow's rule for keys created through its API
 // (helpers.validate_key): letters, digits, '_', '.' and '-', so a key is
 // also a SIROCCO_VAR_ name a shell can set and one path segment.
-var keyPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+var keyPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]+$`) })
 
 // maxVariableKey is Airflow's variable key length.
 const maxVariableKey = 250
@@ -85,7 +86,7 @@ func (s *server) postVariable(w http.ResponseWriter, r *http.Request) error {
 	if err := checkName("key", body.Key, maxVariableKey); err != nil {
 		return err
 	}
-	if !keyPattern.MatchString(*body.Key) {
+	if !keyPattern().MatchString(*body.Key) {
 		return badRequest("key", "key %q may only contain letters, digits, '_', '.' and '-'", *body.Key)
 	}
 	auth.NoteFrom(r.Context()).Set("variable_key", *body.Key)

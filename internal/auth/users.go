@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/store"
@@ -25,7 +26,7 @@ func (u Users) now() time.Time {
 	return u.Now().UTC()
 }
 
-var usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$`)
+var usernameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$`) })
 
 // reservedNames are identities the audit log uses for callers that are no
 // user: a user by that name would be mistaken for them.
@@ -33,7 +34,7 @@ var reservedNames = map[string]bool{"service": true, "anonymous": true}
 
 // CheckUsername says what is wrong with a new username.
 func CheckUsername(name string) error {
-	if !usernameRE.MatchString(name) {
+	if !usernameRE().MatchString(name) {
 		return fmt.Errorf("username %q: 1 to 64 letters, digits or . _ @ + -, starting with a letter or digit", name)
 	}
 	if reservedNames[name] {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -39,7 +40,7 @@ const MaxIDLength = 250
 // idPattern is Airflow's rule for connection ids: letters, digits, '_', '.'
 // and '-'. Keeping to it means every id also names an environment variable
 // a shell can set (after upper-casing, '.' and '-' aside) and a file key.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]+$`) })
 
 // ValidateID reports whether id may name a connection.
 func ValidateID(id string) error {
@@ -48,7 +49,7 @@ func ValidateID(id string) error {
 		return errors.New("connection id is empty")
 	case len(id) > MaxIDLength:
 		return fmt.Errorf("connection id %.20q... is longer than %d characters", id, MaxIDLength)
-	case !idPattern.MatchString(id):
+	case !idPattern().MatchString(id):
 		return fmt.Errorf("connection id %q may only contain letters, digits, '_', '.' and '-'", id)
 	}
 	return nil

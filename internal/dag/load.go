@@ -218,16 +218,16 @@ func (l *loader) panicked(r any) error {
 	return joinFileErrors(l.errs, l.dropped)
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`) })
 
 // yamlQuoteRE finds what yaml.v3 quotes from the file in its messages (an
 // anchor's name, a tag).
-var yamlQuoteRE = regexp.MustCompile("'[^']*'")
+var yamlQuoteRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("'[^']*'") })
 
 // shortQuotes cuts what a yaml.v3 message quotes from the file as
 // quoteShort would, and the message as a whole.
 func shortQuotes(msg string) string {
-	msg = yamlQuoteRE.ReplaceAllStringFunc(msg, func(q string) string {
+	msg = yamlQuoteRE().ReplaceAllStringFunc(msg, func(q string) string {
 		return "'" + shortText(q[1:len(q)-1], maxQuoteLen) + "'"
 	})
 	return shortText(msg, maxMsgLen)
@@ -294,7 +294,7 @@ var yamlParserProblems = map[string]bool{
 func (l *loader) syntaxErr(err error) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	fe := &FileError{File: l.file, Msg: "YAML syntax error: " + shortQuotes(msg)}
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(msg); m != nil {
 		fe.Line, _ = strconv.Atoi(m[1])
 		fe.Msg = "YAML syntax error: " + shortQuotes(m[2])
 		if yamlParserProblems[m[2]] {

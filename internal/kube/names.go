@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -41,7 +42,7 @@ const (
 	ManagedBy = "sirocco"
 )
 
-var unsafeLabelChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]`)
+var unsafeLabelChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-zA-Z0-9_.-]`) })
 
 // SafeLabelValue makes s a valid label value as Airflow's
 // make_safe_label_value does: characters a label cannot hold are dropped,
@@ -50,7 +51,7 @@ var unsafeLabelChars = regexp.MustCompile(`[^a-zA-Z0-9_.-]`)
 // two different values stay different. Unlike Airflow's, the result is
 // always valid (a value left empty is the hash alone).
 func SafeLabelValue(s string) string {
-	safe := strings.TrimFunc(unsafeLabelChars.ReplaceAllString(s, ""), notAlnum)
+	safe := strings.TrimFunc(unsafeLabelChars().ReplaceAllString(s, ""), notAlnum)
 	if len(safe) <= MaxLabelLength && safe == s {
 		return safe
 	}
@@ -103,8 +104,8 @@ func Selector(labels map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-var keyChars = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-var notNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
+var keyChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]+$`) })
+var notNameChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9-]+`) })
 
 // maxNameBase is Airflow's validate_key limit on a given pod name.
 const maxNameBase = 220
@@ -121,10 +122,10 @@ func PodName(name string, suffix bool) (string, error) {
 	if len(name) > maxNameBase {
 		return "", fmt.Errorf("%.20q... is longer than %d characters", name, maxNameBase)
 	}
-	if !keyChars.MatchString(name) {
+	if !keyChars().MatchString(name) {
 		return "", fmt.Errorf("%q may only contain letters, digits, '_', '.' and '-'", name)
 	}
-	n := notNameChars.ReplaceAllString(strings.ToLower(name), "-")
+	n := notNameChars().ReplaceAllString(strings.ToLower(name), "-")
 	if suffix {
 		n = AddUniqueSuffix(n)
 	}
@@ -137,7 +138,7 @@ func PodName(name string, suffix bool) (string, error) {
 // NameFromTaskID is the pod name of a task that gives none (Airflow's
 // create_unique_id): its id as a slug.
 func NameFromTaskID(taskID string, suffix bool) (string, error) {
-	n := strings.Trim(notNameChars.ReplaceAllString(strings.ToLower(taskID), "-"), "-")
+	n := strings.Trim(notNameChars().ReplaceAllString(strings.ToLower(taskID), "-"), "-")
 	if len(n) > PodNameMaxLength {
 		n = strings.Trim(n[:PodNameMaxLength], "-")
 	}

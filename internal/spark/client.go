@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -218,7 +219,7 @@ func cleanMessage(msg string) string {
 }
 
 // htmlTag matches the markup of error pages, which snippet drops.
-var htmlTag = regexp.MustCompile(`(?s)<style.*?</style>|<[^>]*>`)
+var htmlTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)<style.*?</style>|<[^>]*>`) })
 
 // snippet quotes the start of an unexpected body for an error message,
 // as text: Jetty's error pages are HTML.
@@ -226,7 +227,7 @@ func snippet(b []byte) string {
 	const n = 200
 	s := string(b)
 	if strings.Contains(s, "<html") || strings.Contains(s, "<HTML") {
-		s = htmlTag.ReplaceAllString(s, " ")
+		s = htmlTag().ReplaceAllString(s, " ")
 	}
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > n {

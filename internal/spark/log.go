@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The two logs a worker keeps for each driver, DriverLog's logType.
@@ -22,7 +23,7 @@ const maxLogChunk = 1 << 20
 
 // logHeader is the first line of the worker's /log/ answers:
 // "==== Bytes 0-99 of 99 of /work/driver-…/stdout ====".
-var logHeader = regexp.MustCompile(`^==== Bytes (\d+)-(\d+) of (\d+) of .* ====\n`)
+var logHeader = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^==== Bytes (\d+)-(\d+) of (\d+) of .* ====\n`) })
 
 // DriverLog reads the next chunk (up to 1 MiB) of driver driverID's stdout
 // or stderr (logType Stdout or Stderr) from the web UI of its worker
@@ -56,7 +57,7 @@ func (c *Client) DriverLog(ctx context.Context, workerWebUI, driverID, logType s
 	if status != http.StatusOK {
 		return nil, 0, 0, httpError(op, u, status, raw)
 	}
-	m := logHeader.FindSubmatch(raw)
+	m := logHeader().FindSubmatch(raw)
 	if m == nil {
 		return nil, 0, 0, &Error{Op: op, URL: u, StatusCode: status, Message: "unexpected answer: " + snippet(raw)}
 	}

@@ -400,7 +400,7 @@ func lexError(src string) *Error {
 	}
 	tok := s.Current()
 	msg := tok.Val
-	if !lexerMessageRE.MatchString(msg) {
+	if !lexerMessageRE().MatchString(msg) {
 		// For an unterminated string gonja reports the string's text
 		// rather than a message.
 		msg = fmt.Sprintf("unterminated string %q", strings.TrimSpace(msg))
@@ -461,37 +461,53 @@ func failedAtLine(src string) (line int) {
 	return 0
 }
 
+// The patterns below read error messages only: they are compiled at their
+// first use, so that no command pays for them at start.
 var (
 	// lexerMessageRE recognises the lexer's error messages, as opposed to
 	// the bare text it reports for an unterminated string.
-	lexerMessageRE = regexp.MustCompile(`^(Unexpected|Unbalanced|Unable to find|unclosed|invalid numeric)`)
+	lexerMessageRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(Unexpected|Unbalanced|Unable to find|unclosed|invalid numeric)`)
+	})
 	// renderLineRE finds where gonja says a render failed. Errors nest (an
 	// expression inside a for loop inside an if), and the innermost, last,
 	// location is the most precise one.
 	// (guard.go's {{ }} writes them in lower case.)
-	renderLineRE = regexp.MustCompile(`(?i:Unable to render expression|Unable to execute controlStructure|` +
-		`Unable to render condition|Unable to evaluation condition as boolean) at line (\d+): `)
+	renderLineRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i:Unable to render expression|Unable to execute controlStructure|` +
+			`Unable to render condition|Unable to evaluation condition as boolean) at line (\d+): `)
+	})
 	// structureRE matches how gonja names a control structure in errors,
 	// e.g. "IfControlStructure(Line=1 Col=7): ".
-	structureRE = regexp.MustCompile(`^\w+ControlStructure\(.*?Line=\d+ Col=\d+\): `)
+	structureRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\w+ControlStructure\(.*?Line=\d+ Col=\d+\): `) })
 	// undefinedRE matches gonja's strict-undefined error for a bare name.
-	undefinedRE = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
+	undefinedRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Unable to evaluate name "([^"]*)"`) })
 	// filterRE matches how gonja reports a failing filter, printing the
 	// filter's syntax node with %s.
-	filterRE = regexp.MustCompile(`unable to evaluate filter &\{<Token\[Name\] Val='(\w+)'.*?\}: ` +
-		`(?:invalid call to filter '\w+': )?`)
+	filterRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`unable to evaluate filter &\{<Token\[Name\] Val='(\w+)'.*?\}: ` +
+			`(?:invalid call to filter '\w+': )?`)
+	})
 	// paramsRE matches how gonja reports a failing operand of a guarded
 	// operator or literal (guard.go): a call whose echo says nothing.
-	paramsRE = regexp.MustCompile(`^(?:call\(.*\): )?unable to evaluate parameters: |unable to evaluate parameters: `)
+	paramsRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:call\(.*\): )?unable to evaluate parameters: |unable to evaluate parameters: `)
+	})
 	// methodLimitRE matches a method's limit error, which gonja puts after
 	// the whole text of the value the method was called on.
 	// notCallableRE matches gonja's report of a call of an attribute a
 	// value does not have, whose message ends with an empty "on ".
-	notCallableRE = regexp.MustCompile(`(?s)invalid call to method '(\w+)' of (.*): '\w+' is not callable on .*$`)
-	methodLimitRE = regexp.MustCompile(`(?s)invalid call to method '\w+' of .*: (\w+\.\w+\(\) exceeded the limit of [^:]*)$`)
+	notCallableRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?s)invalid call to method '(\w+)' of (.*): '\w+' is not callable on .*$`)
+	})
+	methodLimitRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?s)invalid call to method '\w+' of .*: (\w+\.\w+\(\) exceeded the limit of [^:]*)$`)
+	})
 	// nodeEchoRE matches gonja's rendering of the failed expression when it
 	// is a filter or call node, which reads worse than the message after it.
-	nodeEchoRE = regexp.MustCompile(`^(?:filtered_expression|call)\(.*?\): (filter \w+: |invalid call to method )`)
+	nodeEchoRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:filtered_expression|call)\(.*?\): (filter \w+: |invalid call to method )`)
+	})
 )
 
 // renderError turns what Template.Execute returned into an *Error, keeping
@@ -506,22 +522,22 @@ func renderError(err error) *Error {
 			strings.ToValidUTF8(msg[len(msg)-maxScannedError:], "")
 	}
 	e := &Error{Msg: msg}
-	if locs := renderLineRE.FindAllStringSubmatchIndex(msg, -1); len(locs) > 0 {
+	if locs := renderLineRE().FindAllStringSubmatchIndex(msg, -1); len(locs) > 0 {
 		last := locs[len(locs)-1]
 		e.Line, _ = strconv.Atoi(msg[last[2]:last[3]])
 		msg = msg[last[1]:]
 	}
-	msg = structureRE.ReplaceAllString(msg, "")
-	msg = undefinedRE.ReplaceAllString(msg, `"$1" is undefined`)
-	msg = filterRE.ReplaceAllString(msg, "filter $1: ")
-	msg = nodeEchoRE.ReplaceAllString(msg, "$1")
+	msg = structureRE().ReplaceAllString(msg, "")
+	msg = undefinedRE().ReplaceAllString(msg, `"$1" is undefined`)
+	msg = filterRE().ReplaceAllString(msg, "filter $1: ")
+	msg = nodeEchoRE().ReplaceAllString(msg, "$1")
 	// The guarded operators and literals (guard.go) are calls whose
 	// echo says nothing, and whose operands gonja reports as parameters.
-	msg = paramsRE.ReplaceAllString(msg, "")
+	msg = paramsRE().ReplaceAllString(msg, "")
 	// A method's error comes after the whole text of the value it was
 	// called on; for a limit, that value is large and says little.
-	msg = methodLimitRE.ReplaceAllString(msg, "$1")
-	msg = notCallableRE.ReplaceAllString(msg, "$2 has no method '$1' to call")
+	msg = methodLimitRE().ReplaceAllString(msg, "$1")
+	msg = notCallableRE().ReplaceAllString(msg, "$2 has no method '$1' to call")
 	if len(msg) > maxErrorLen {
 		// Messages may quote values: keep them readable in a log.
 		msg = strings.ToValidUTF8(msg[:maxErrorLen], "") + "…"

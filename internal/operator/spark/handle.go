@@ -213,15 +213,20 @@ func upgradeV1(b []byte, h *Handle) error {
 	return nil
 }
 
+// The patterns are compiled at their first use, not at start: every
+// command of the binary would pay for them otherwise.
 var (
-	reDriverID  = regexp.MustCompile(`\b(driver-\d{14}-\d{4,})\b`)
-	reYarnApp   = regexp.MustCompile(`\b(application_\d+_\d+)\b`)
-	reAppID     = regexp.MustCompile(`app ID (app-\d{14}-\d{4,})`)
-	reLocalApp  = regexp.MustCompile(`\b(local-\d{10,})\b`)
-	reSparkUI   = regexp.MustCompile(`Bound SparkUI to \S+, and started at (https?://\S+)`) // Spark 3
-	reSparkUI4  = regexp.MustCompile(`Start Jetty (\S+:\d+) for SparkUI`)                   // Spark 4
-	reDriverPod = regexp.MustCompile(`pod name: (\S+)`)
-	reExitCode  = regexp.MustCompile(`Exit code: (\d+)`)
+	reDriverID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(driver-\d{14}-\d{4,})\b`) })
+	reYarnApp  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(application_\d+_\d+)\b`) })
+	reAppID    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`app ID (app-\d{14}-\d{4,})`) })
+	reLocalApp = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(local-\d{10,})\b`) })
+	// Spark 3, then Spark 4.
+	reSparkUI = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`Bound SparkUI to \S+, and started at (https?://\S+)`)
+	})
+	reSparkUI4  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Start Jetty (\S+:\d+) for SparkUI`) })
+	reDriverPod = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`pod name: (\S+)`) })
+	reExitCode  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Exit code: (\d+)`) })
 )
 
 // found is what spark-submit's output told us.
@@ -256,11 +261,11 @@ func parseLine(line string, f *found) bool { return parseLineOn(line, f, "") }
 // parseLineOn is parseLine for spark-submit on host ("": this one).
 func parseLineOn(line string, f *found, host string) bool {
 	changed := false
-	set := func(dst *string, re *regexp.Regexp) {
+	set := func(dst *string, re func() *regexp.Regexp) {
 		if *dst != "" {
 			return
 		}
-		if m := re.FindStringSubmatch(line); m != nil {
+		if m := re().FindStringSubmatch(line); m != nil {
 			*dst = m[1]
 			changed = true
 		}
@@ -271,12 +276,12 @@ func parseLineOn(line string, f *found, host string) bool {
 	set(&f.AppID, reLocalApp)
 	set(&f.SparkUI, reSparkUI)
 	if f.SparkUI == "" {
-		if m := reSparkUI4.FindStringSubmatch(line); m != nil {
+		if m := reSparkUI4().FindStringSubmatch(line); m != nil {
 			f.SparkUI, changed = "http://"+reachable(m[1], host), true
 		}
 	}
 	set(&f.DriverPod, reDriverPod)
-	if m := reExitCode.FindStringSubmatch(line); m != nil {
+	if m := reExitCode().FindStringSubmatch(line); m != nil {
 		f.ExitCode, changed = m[1], true
 	}
 	return changed

@@ -173,12 +173,12 @@ func (s *Store) ping(ctx context.Context, what string) (*Store, error) {
 }
 
 // passwordKV matches the password of a key=value connection string.
-var passwordKV = regexp.MustCompile(`password=('[^']*'|[^\s&]+)`)
+var passwordKV = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`password=('[^']*'|[^\s&]+)`) })
 
 // redact hides the password of a connection URL or key=value string before
 // it reaches an error message.
 func redact(dsn string) string {
-	dsn = passwordKV.ReplaceAllString(dsn, "password=xxxxx")
+	dsn = passwordKV().ReplaceAllString(dsn, "password=xxxxx")
 	at := strings.LastIndexByte(dsn, '@')
 	scheme := strings.Index(dsn, "://")
 	if at < 0 || scheme < 0 || at < scheme {
