@@ -62,7 +62,7 @@ func DecodeChoice(op, value string) (Choice, error) {
 	case ShortCircuitOperator:
 		v, err := decodeJSON(value)
 		if err != nil {
-			return Choice{}, fmt.Errorf("short_circuit result %q: %w", value, err)
+			return Choice{}, fmt.Errorf("short_circuit result (%d bytes): %w", len(value), err)
 		}
 		return Choice{All: Truthy(v)}, nil
 	}
@@ -70,11 +70,13 @@ func DecodeChoice(op, value string) (Choice, error) {
 }
 
 // BranchIDs decodes a branch result: a task id (JSON string), a JSON list
-// of them, or null; the ids come back in order without repeats.
+// of them, or null; the ids come back in order without repeats. Its errors
+// describe the value without quoting it: they reach the scheduler's log,
+// and an XCom may hold anything a task returned.
 func BranchIDs(value string) ([]string, error) {
 	v, err := decodeJSON(value)
 	if err != nil {
-		return nil, fmt.Errorf("branch result %q: %w", value, err)
+		return nil, fmt.Errorf("branch result (%d bytes): %w", len(value), err)
 	}
 	switch v := v.(type) {
 	case nil:
@@ -86,7 +88,7 @@ func BranchIDs(value string) ([]string, error) {
 		for _, e := range v {
 			id, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("branch result %q: the list holds %s, not a task id (a string)", value, jsonKind(e))
+				return nil, fmt.Errorf("branch result: the list holds %s, not a task id (a string)", jsonKind(e))
 			}
 			if !slices.Contains(ids, id) {
 				ids = append(ids, id)
@@ -94,7 +96,7 @@ func BranchIDs(value string) ([]string, error) {
 		}
 		return ids, nil
 	}
-	return nil, fmt.Errorf("branch result %q: want a task id, a list of task ids or null, not %s", value, jsonKind(v))
+	return nil, fmt.Errorf("branch result: want a task id, a list of task ids or null, not %s", jsonKind(v))
 }
 
 // decodeJSON decodes one JSON value, numbers kept exact.

@@ -324,6 +324,30 @@ func TestDecodeChoice(t *testing.T) {
 	}
 }
 
+// TestDecodeChoiceErrorsDoNotQuoteTheValue: a result that does not decode
+// is reported in the scheduler's log; an XCom holds whatever a task
+// returned (a token, a row of data), so the error names its kind and size,
+// never its text.
+func TestDecodeChoiceErrorsDoNotQuoteTheValue(t *testing.T) {
+	const secret = "s3cr3t-t0ken"
+	for _, tc := range []struct{ op, value string }{
+		{BranchOperator, secret},
+		{BranchOperator, `[1, "` + secret + `"]`},
+		{BranchOperator, `{"token": "` + secret + `"}`},
+		{BranchOperator, `"a" "` + secret + `"`},
+		{ShortCircuitOperator, secret},
+	} {
+		_, err := DecodeChoice(tc.op, tc.value)
+		if err == nil {
+			t.Errorf("%s %q: no error", tc.op, tc.value)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: the error quotes the value: %v", tc.op, err)
+		}
+	}
+}
+
 // TestBranchSkipOfATryUnderWayDoesNotCascade: a branch's skip of a task
 // whose try is under way (queued or running on a worker, waiting for a
 // retry another scheduler may queue) is a write that can lose to that
