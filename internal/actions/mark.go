@@ -42,7 +42,7 @@ func Mark(ctx context.Context, st store.Store, key store.TaskKey, to store.TaskS
 	}
 	cur, err := st.GetTaskInstance(ctx, key)
 	if err != nil {
-		return "", fmt.Errorf("task instance %s/%s/%s: %w", key.DagID, key.RunID, key.TaskID, err)
+		return "", fmt.Errorf("task instance %s: %w", instanceName(key), err)
 	}
 	if err := CheckMarkable(cur); err != nil {
 		return cur.State, err
@@ -58,4 +58,14 @@ func Mark(ctx context.Context, st store.Store, key store.TaskKey, to store.TaskS
 		return cur.State, kindf(ErrConflict, "task %s changed state while marking it; try again", key.TaskID)
 	}
 	return cur.State, nil
+}
+
+// instanceName names a task instance in errors: dag/run/task, with " [i]"
+// after a mapped instance's task.
+func instanceName(k store.TaskKey) string {
+	name := k.DagID + "/" + k.RunID + "/" + k.TaskID
+	if k.Mapped() {
+		name += fmt.Sprintf(" [%d]", k.MapIndex())
+	}
+	return name
 }

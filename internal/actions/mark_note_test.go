@@ -48,6 +48,18 @@ func TestMarkRefusesRemoved(t *testing.T) {
 	}
 }
 
+// TestMarkNamesTheMissingInstance: marking an instance beyond a mapped
+// task's list says which instance was not found (trial11b: it named the
+// task only, as if the task were missing).
+func TestMarkNamesTheMissingInstance(t *testing.T) {
+	st, _ := expandedM(t, store.StateNone, store.StateNone)
+	nine := store.TaskKey{DagID: "mapped", RunID: "r", TaskID: "m"}.WithMapIndex(9)
+	_, err := actions.Mark(t.Context(), st, nine, store.StateSuccess, now)
+	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "mapped/r/m [9]") {
+		t.Errorf("mark m[9] of two instances: %v; want not found naming m [9]", err)
+	}
+}
+
 // TestMarkARemovedPlainTask (rev11b): a task removed from its DAG since
 // the run was created is removed at map index -1; unlike an instance
 // beyond a mapped task's list, a clear revives it, and so may a mark.

@@ -266,7 +266,7 @@ func (a *app) tasksRender() *cobra.Command {
 			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
 			ti, err := e.st.GetTaskInstance(ctx, key)
 			if err != nil {
-				return instanceError(key, err)
+				return e.instanceError(ctx, key, err)
 			}
 			rendered := ti.Rendered
 			if len(rendered) == 0 {
@@ -356,6 +356,31 @@ func instanceError(key store.TaskKey, err error) error {
 		}
 	}
 	return fmt.Errorf("task instance %s/%s/%s%s: %w%s", key.DagID, key.RunID, key.TaskID, mapSuffix(key), err, hint)
+}
+
+// instanceError is instanceError with the hint chosen from what e knows:
+// whether the run exists, whether the DAG has the task and whether it is
+// mapped (a hint at --map-index for a task that does not exist misled).
+func (e *env) instanceError(ctx context.Context, key store.TaskKey, err error) error {
+	if !errors.Is(err, store.ErrNotFound) {
+		return instanceError(key, err)
+	}
+	hint := ""
+	mapped, known := taskMapping(ctx, e, key)
+	_, runErr := e.st.GetRun(ctx, key.DagID, key.RunID)
+	switch {
+	case errors.Is(runErr, store.ErrNotFound):
+		hint = fmt.Sprintf(" (DAG %s has no run %s)", key.DagID, key.RunID)
+	case !known:
+		hint = fmt.Sprintf(" (the DAG %s as loaded has no task %s)", key.DagID, key.TaskID)
+	case mapped && !key.Mapped():
+		hint = " (an expanded mapped task's instances are named with --map-index N)"
+	case mapped:
+		hint = " (is the map index in range?)"
+	case key.Mapped():
+		hint = fmt.Sprintf(" (task %s is not mapped: leave out --map-index)", key.TaskID)
+	}
+	return fmt.Errorf("task instance %s/%s/%s%s: %w%s", key.DagID, key.RunID, key.TaskID, mapSuffix(key), store.ErrNotFound, hint)
 }
 
 // mapSuffix is " [i]" naming a mapped instance in messages, "" otherwise.

@@ -23,6 +23,9 @@ func (a *app) tasksLogs() *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "logs DAG_ID RUN_ID TASK_ID", Short: "Print a try's log (default: the latest try)", Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("try") && try < 1 {
+				return fmt.Errorf("--try %d: tries are numbered from 1 (leave --try out for the latest)", try)
+			}
 			ctx := cmd.Context()
 			e, err := a.openUnloaded(ctx)
 			if err != nil {
@@ -92,7 +95,7 @@ func (a *app) logInstance(ctx context.Context, e *env, key store.TaskKey, follow
 		if errors.As(err, &done) || errors.Is(err, context.Canceled) {
 			return ti, err
 		}
-		return ti, instanceError(key, err)
+		return ti, e.instanceError(ctx, key, err)
 	}
 	return ti, nil
 }
@@ -272,9 +275,17 @@ func noTry(ti store.TaskInstance) error {
 // is not there: a try that has not started, or whose log is gone.
 func noLog(ti store.TaskInstance, n int) error {
 	if n > ti.TryNumber {
-		return ended("task %s has no log for try %d: it has had %d tries (state %s)", instName(ti.TaskKey), n, ti.TryNumber, stateName(ti.State))
+		return ended("task %s has no log for try %d: it has had %s (state %s)", instName(ti.TaskKey), n, tries(ti.TryNumber), stateName(ti.State))
 	}
 	return ended("task %s has no log for try %d (state %s)", instName(ti.TaskKey), n, stateName(ti.State))
+}
+
+// tries counts tries in a message: "1 try", "2 tries".
+func tries(n int) string {
+	if n == 1 {
+		return "1 try"
+	}
+	return fmt.Sprintf("%d tries", n)
 }
 
 // instName names a task instance in messages: "task" or "task [i]".

@@ -99,7 +99,8 @@ func TestLogsOfAMappedTaskBeforeItExpands(t *testing.T) {
 	}
 	want("--follow of a try without its log", logs(t.Context(), "--follow", "--map-index", "1"), "task m [1] has no log for try 1 (state failed)")
 	want("a try without its log", logs(t.Context(), "--map-index", "1"), "task m [1] has no log for try 1 (state failed)")
-	want("--try of a try not run", logs(t.Context(), "--map-index", "1", "--try", "2"), "task m [1] has no log for try 2: it has had 1 tries (state failed)")
+	want("--try of a try not run", logs(t.Context(), "--map-index", "1", "--try", "2"), "task m [1] has no log for try 2: it has had 1 try (state failed)")
+	want("--try 0", logs(t.Context(), "--map-index", "1", "--try", "0"), "--try 0: tries are numbered from 1")
 	want("expanded, no index", logs(t.Context()), "task instance d/r/m: not found (an expanded mapped task's instances are named with --map-index N)")
 }
 
@@ -159,6 +160,32 @@ func TestLogsOfAMappedTaskShrunkToEmpty(t *testing.T) {
 		cancel()
 		if want := "task m ended skipped without running a try, so it has no log"; err == nil || err.Error() != want {
 			t.Errorf("tasks logs %v: %v; want %q", args, err, want)
+		}
+	}
+}
+
+// TestNotFoundSaysWhatIsMissing (trial11b): `tasks logs` and `tasks
+// render` of an instance that is not there say whether the run, the task
+// or the map index is wrong; a task that does not exist got the hint to
+// add --map-index.
+func TestNotFoundSaysWhatIsMissing(t *testing.T) {
+	_, run := logsHome(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tasks", "logs", "d", "r", "nosuch"}, "task instance d/r/nosuch: not found (the DAG d as loaded has no task nosuch)"},
+		{[]string{"tasks", "logs", "d", "r2", "up"}, "task instance d/r2/up: not found (DAG d has no run r2)"},
+		{[]string{"tasks", "logs", "d", "r", "up", "--map-index", "3"}, "task up is not mapped"},
+		{[]string{"tasks", "render", "d", "r", "nosuch"}, "task instance d/r/nosuch: not found (the DAG d as loaded has no task nosuch)"},
+		{[]string{"tasks", "render", "d", "r", "m", "--map-index", "3"}, "task instance d/r/m [3]: not found (is the map index in range?)"},
+	} {
+		_, err := run(t.Context(), c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want %q", c.args, err, c.want)
+		}
+		if err != nil && strings.Contains(c.want, "has no") && strings.Contains(err.Error(), "--map-index") {
+			t.Errorf("%v: %v hints at --map-index", c.args, err)
 		}
 	}
 }
