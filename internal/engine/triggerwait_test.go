@@ -93,10 +93,11 @@ tasks:
 `
 )
 
-// TestTriggerDagRetryKeepsItsRun: the triggered run fails, so does the
-// try waiting on it; the retry waits on that same run (and fails again)
-// instead of triggering a second run of the target.
-func TestTriggerDagRetryKeepsItsRun(t *testing.T) {
+// TestTriggerDagRetryAfterAFailedRun: the triggered run fails, so does
+// the try waiting on it; the retry triggers a new run of the target (as
+// Airflow's retry does) rather than waiting on the failed one, which could
+// only fail it again. Both runs fail, and so does the task.
+func TestTriggerDagRetryAfterAFailedRun(t *testing.T) {
 	databases(t, func(t *testing.T, dbURL func() string) {
 		h := startOn(t, dbURL(), map[string]string{"failing_target": failingTargetDAG, "retrying": retryingDAG})
 		runID := h.trigger("retrying", nil)
@@ -107,10 +108,10 @@ func TestTriggerDagRetryKeepsItsRun(t *testing.T) {
 			t.Errorf("go ended at try %d, want 2", ti.TryNumber)
 		}
 		runs, err := h.st.ListRuns(context.Background(), store.RunFilter{DagID: "failing_target"})
-		if err != nil || len(runs) != 1 {
-			t.Fatalf("failing_target has %d runs (%v), want 1: %s", len(runs), err, describeRuns(runs))
+		if err != nil || len(runs) != 2 {
+			t.Fatalf("failing_target has %d runs (%v), want 2: %s", len(runs), err, describeRuns(runs))
 		}
-		if log := h.log("retrying", runID, "go", 2); !strings.Contains(log, "an earlier try triggered") {
+		if log := h.log("retrying", runID, "go", 2); !strings.Contains(log, "ended failed: try 2 triggers a new run") {
 			t.Errorf("try 2's log:\n%s", log)
 		}
 	})

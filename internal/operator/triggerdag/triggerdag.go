@@ -130,7 +130,9 @@ func (Operator) Execute(ctx context.Context, t *operator.Task) (operator.Result,
 // instance triggered (its trigger_run_id XCom, pushed once triggered)
 // instead of triggering a second one: it waits on that run again, or
 // with reset_dag_run clears it and waits. A cleared task lost that XCom
-// and triggers anew.
+// and triggers anew. So does a retry after a run that ended in one of
+// failed_states (what failed the earlier try): waiting on it again could
+// only fail again, and Airflow's retry triggers a new run too.
 func retried(ctx context.Context, t *operator.Task, h *handle) error {
 	if t.TryNumber < 2 || t.OwnXCom == nil {
 		return nil
@@ -149,6 +151,11 @@ func retried(ctx context.Context, t *operator.Task, h *handle) error {
 	}
 	if err != nil && !errors.Is(err, operator.ErrDAGNotLoaded) {
 		return fmt.Errorf("read %s run %s of the earlier try: %w", h.DagID, runID, err)
+	}
+	if err == nil && !h.Reset && slices.Contains(h.Failed, info.State) {
+		fmt.Fprintf(t.Log, "sirocco: %s run %s, which an earlier try triggered, ended %s: try %d triggers a new run\n",
+			h.DagID, runID, info.State, t.TryNumber)
+		return nil
 	}
 	h.RunID, h.LogicalDate = info.RunID, info.LogicalDate
 	h.Existed, h.Triggered = h.Reset, !h.Reset

@@ -187,6 +187,38 @@ func TestTriggerWait(t *testing.T) {
 	}
 }
 
+// TestRetryAfterAFailedRunTriggersAnew: a retry takes the run an earlier
+// try triggered when that run may still end well (running, or a success
+// the earlier try did not see), but one that ended in failed_states, which
+// failed the earlier try, would only fail the retry again: the retry
+// triggers a new run, as Airflow's does.
+func TestRetryAfterAFailedRunTriggersAnew(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		earlier  string
+		triggers bool
+	}{{"failed", true}, {"running", false}, {"success", false}} {
+		f := newFake()
+		f.runs["first"] = operator.RunInfo{DagID: "target", RunID: "first", State: c.earlier,
+			LogicalDate: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}
+		var saved [][]byte
+		tk := task(f, map[string]any{"trigger_dag_id": "target", "wait_for_completion": true, "poke_interval": "1ms",
+			"allowed_states": []any{"success", "running", "queued"}, "failed_states": []any{"failed"}}, &saved)
+		tk.TryNumber = 2
+		tk.OwnXCom = func(_ context.Context, key string) ([]byte, bool, error) {
+			return []byte(`"first"`), key == "trigger_run_id", nil
+		}
+		_, err := Operator{}.Execute(t.Context(), tk)
+		triggered := strings.Contains(strings.Join(f.calls, ", "), "trigger ")
+		if err != nil || triggered != c.triggers {
+			t.Errorf("earlier run %s: err %v, calls %v; want a new run triggered: %v", c.earlier, err, f.calls, c.triggers)
+		}
+		if log := tk.Log.(*bytes.Buffer).String(); c.triggers != strings.Contains(log, "triggers a new run") {
+			t.Errorf("earlier run %s: log\n%s", c.earlier, log)
+		}
+	}
+}
+
 // TestResumeDoesNotTriggerTwice: a resumed try whose run exists only waits;
 // one whose crash came before the run was created creates it once.
 func TestResumeDoesNotTriggerTwice(t *testing.T) {
