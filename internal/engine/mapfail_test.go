@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -67,6 +68,40 @@ func TestMappedTaskThatCannotExpand(t *testing.T) {
 		}
 		if n := got["hello"].Note; n != "" {
 			t.Errorf("hello, which ran, has the note %q", n)
+		}
+	})
+}
+
+const mapFailCallbackDAG = `
+dag_id: mapfailcb
+tasks:
+  - id: hello
+    operator: bash
+    command: echo hello
+  - id: not_a_list
+    operator: bash
+    expand:
+      command: {xcom: hello}
+    on_failure_callback:
+      command: echo "failure {{ ti.task_id }} {{ try_number }} {{ reason }}" >> "$SIROCCO_HOME/notes"
+`
+
+// TestMappedTaskThatCannotExpandCallsOnFailure: a mapped task that fails
+// because it cannot expand calls its on_failure_callback once, with why
+// in the reason (it had no try, so no try ended to call it before).
+func TestMappedTaskThatCannotExpandCallsOnFailure(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		home := t.TempDir()
+		h := startNotify(t, dbURL(), home, map[string]string{"mapfailcb": mapFailCallbackDAG})
+		runID := h.trigger("mapfailcb", nil)
+		if run := h.waitRun("mapfailcb", runID); run.State != store.RunFailed {
+			t.Fatalf("run %s, want failed", run.State)
+		}
+		h.waitNotes("mapfailcb", runID, 1)
+		got := lines(t, filepath.Join(home, "notes"))
+		if len(got) != 1 || !strings.HasPrefix(got[0], "failure not_a_list 0 task not_a_list failed without running a try: ") ||
+			!strings.Contains(got[0], "not a list") {
+			t.Errorf("notes: %q; want one failure of not_a_list saying why", got)
 		}
 	})
 }

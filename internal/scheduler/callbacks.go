@@ -71,6 +71,13 @@ func (l *Loop) sawWritten(ws []store.Written) {
 // taskEvent is the event a row shows for its try, if any.
 func taskEvent(ti *store.TaskInstance) (dag.Event, bool) {
 	if ti.TryNumber < 1 {
+		// A task that failed without a try and says why is a mapped task
+		// that could not expand (a mark drops the note): its failure
+		// calls on_failure_callback, as Airflow's failed push of the
+		// list does the upstream task's.
+		if ti.State == store.StateFailed && ti.Note != "" {
+			return dag.EventFailure, true
+		}
 		return "", false
 	}
 	switch ti.State {
@@ -205,6 +212,9 @@ func taskReason(ti *store.TaskInstance, ev dag.Event) string {
 		return fmt.Sprintf("task %s succeeded (try %d)", ti.TaskID, ti.TryNumber)
 	case dag.EventRetry:
 		return fmt.Sprintf("try %d of task %s failed; it will be retried", ti.TryNumber, ti.TaskID)
+	}
+	if ti.TryNumber == 0 {
+		return fmt.Sprintf("task %s failed without running a try: %s", ti.TaskID, ti.Note)
 	}
 	return fmt.Sprintf("task %s failed (try %d, no retry left)", ti.TaskID, ti.TryNumber)
 }
