@@ -134,3 +134,35 @@ func testPastNoteRace(t *testing.T, st *sqlstore.Store, err error) {
 	tick(a)
 	want(upFailed, 2)
 }
+
+// TestDropPastNote: a write that moves a task out of none empties its
+// past-dependency note, also one a past-dependent task's row may have got
+// since it was read; another note, and other tasks' rows, are left alone.
+func TestDropPastNote(t *testing.T) {
+	d := testDAG(t, "d", "none", "past", "plain")
+	d.Task("past").DependsOnPast = true
+	l := NewLoop(Options{Store: openTestStore(t), DAGs: fixedDAGs{d.ID: d}, Executor: newHandOffExecutor()})
+	snap := Snapshot{DAGs: map[string]*dag.DAG{d.ID: d}}
+	why := "depends_on_past: past in the previous run r1 is failed, not success or skipped"
+	expand := errNoUpstreamList.Error()
+	for _, c := range []struct {
+		task, note string
+		state, to  store.TaskState
+		empties    bool
+	}{
+		{"past", why, store.StateNone, store.StateQueued, true},
+		{"past", why, store.StateNone, store.StateUpstreamFailed, true},
+		{"past", "", store.StateNone, store.StateScheduled, true},
+		{"past", "", store.StateScheduled, store.StateQueued, false},
+		{"past", expand, store.StateNone, store.StateFailed, false},
+		{"plain", "", store.StateNone, store.StateQueued, false},
+		{"plain", why, store.StateNone, store.StateSkipped, true},
+		{"past", why, store.StateRestarting, store.StateNone, false},
+	} {
+		before := store.TaskInstance{TaskKey: store.TaskKey{DagID: "d", RunID: "r", TaskID: c.task}, State: c.state, Note: c.note}
+		u := l.dropPastNote(snap, store.TaskUpdate{Key: before.TaskKey, From: []store.TaskState{c.state}, To: c.to}, &before)
+		if (u.Note != nil) != c.empties || u.Note != nil && *u.Note != "" {
+			t.Errorf("%s %s note %q to %s: note %v, want emptied %v", c.task, c.state, c.note, c.to, u.Note, c.empties)
+		}
+	}
+}
