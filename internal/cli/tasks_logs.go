@@ -45,7 +45,7 @@ func (a *app) tasksLogs() *cobra.Command {
 				n = try
 			}
 			if n == 0 && !follow {
-				return fmt.Errorf("task %s has not started yet (state %s); use --follow to wait for it", instName(ti.TaskKey), stateName(ti.State))
+				return notStarted(ti)
 			}
 			if follow {
 				return a.followLog(ctx, e.st, e.cfg.LogsDir(), key, max(n, 1))
@@ -260,6 +260,16 @@ func tryGoesOn(ti store.TaskInstance) bool {
 		return ti.Pokes > 0
 	}
 	return false
+}
+
+// notStarted is the answer of `tasks logs` for a task that has not run a
+// try yet: its note, when it has one, says why it waits (depends_on_past).
+func notStarted(ti store.TaskInstance) error {
+	if ti.Note != "" {
+		return fmt.Errorf("task %s has not started yet (state %s): %s; use --follow to wait for it",
+			instName(ti.TaskKey), stateName(ti.State), ti.Note)
+	}
+	return fmt.Errorf("task %s has not started yet (state %s); use --follow to wait for it", instName(ti.TaskKey), stateName(ti.State))
 }
 
 // noTry is the answer of `tasks logs` for a task that finished without

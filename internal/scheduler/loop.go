@@ -117,9 +117,9 @@ type Loop struct {
 	// per tick for branching tasks (choices.go).
 	choiceCache choiceCache
 	branchyDAGs map[*dag.DAG]bool
-	// pastDAGs and pastWaits serve depends_on_past (pastdeps.go).
-	pastDAGs  map[*dag.DAG]bool
-	pastWaits map[store.TaskKey]string
+	// pastDAGs serves depends_on_past (pastdeps.go); the reason a task
+	// waits is its note (pastnote.go).
+	pastDAGs map[*dag.DAG]bool
 
 	callbacks callbackState // callbacks.go
 	assets    assetState
@@ -318,6 +318,7 @@ func (l *Loop) tick(ctx context.Context) (bool, time.Time, error) {
 	as := l.assume(outs)
 	snap.Choices = l.choices(ctx, snap) // after assume: a branch's success this tick counts
 	snap.PastDeps, snap.PastBlockers = l.pastDeps(ctx, snap)
+	l.writePastNotes(ctx, snap.PastDeps) // snap.TIs is the active set's: Decide sees the notes' versions
 	plan := Decide(snap)
 	if l.opts.OnlyRun != nil {
 		plan.CreateRuns, plan.AssetRuns = nil, nil
@@ -491,12 +492,12 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 			u.DueBy = due
 		}
 		u.Requires = reqs[i]
-		writes = append(writes, u)
 		var before *store.TaskInstance
 		if at, ok := l.active.index[u.Key]; ok {
 			row := l.active.tis[at] // for an outcome's task, the outcome as assumed
 			before = &row
 		}
+		writes = append(writes, l.dropPastNote(snap, u, before))
 		befores = append(befores, before)
 	}
 	// Outcomes must be written even while Sirocco shuts down, as the

@@ -132,7 +132,6 @@ func (l *Loop) pastDeps(ctx context.Context, snap Snapshot) (out map[store.TaskK
 		for _, ti := range tis {
 			dep := CheckPastDep(d, d.Task(ti.TaskID), has, prevID, prev)
 			out[ti.TaskKey] = dep
-			l.notePastWait(ti.TaskKey, dep)
 			if !dep.Met && r.State == store.RunRunning && prevRun.State == store.RunQueued {
 				if blockers == nil {
 					blockers = map[runKey]bool{}
@@ -184,24 +183,6 @@ func addPastState(states map[string]store.TaskState, ti *store.TaskInstance) {
 		return
 	}
 	states[ti.TaskID] = ti.State
-}
-
-// notePastWait logs at debug, once per reason, why a task instance waits
-// for the previous run (log_level debug).
-func (l *Loop) notePastWait(k store.TaskKey, dep PastDep) {
-	if dep.Met {
-		delete(l.pastWaits, k)
-		return
-	}
-	if l.pastWaits[k] == dep.Reason {
-		return
-	}
-	if l.pastWaits == nil || len(l.pastWaits) > 10000 {
-		l.pastWaits = map[store.TaskKey]string{}
-	}
-	l.pastWaits[k] = dep.Reason
-	l.opts.Logger.Debug("task waits for the previous run", "dag_id", k.DagID, "run_id", k.RunID,
-		"task_id", k.TaskID, "reason", dep.Reason)
 }
 
 // pastDependentDAG reports whether d has a depends_on_past or

@@ -170,8 +170,10 @@ type TaskInstance struct {
 	Pokes       int
 	// Note says why the instance ended without running a try, where
 	// Sirocco knows more than its state: a mapped task that could not
-	// expand (its list missing, not a list or too long). It is Airflow's
-	// TaskInstance note in the API; a clear empties it.
+	// expand (its list missing, not a list or too long); or why it waits
+	// in state none for the previous run (depends_on_past, written and
+	// emptied by the scheduler, never on a task that left none). It is
+	// Airflow's TaskInstance note in the API; a clear empties it.
 	Note string
 }
 
