@@ -116,3 +116,31 @@ func TestTriggerDagRetryAfterAFailedRun(t *testing.T) {
 		}
 	})
 }
+
+const retryingFixedDAG = `
+dag_id: retrying_fixed
+schedule: none
+tasks:
+  - {id: go, operator: trigger_dag, trigger_dag_id: failing_target, trigger_run_id: fixed,
+     skip_when_already_exists: true, wait_for_completion: true, poke_interval: 100ms, retries: 1, retry_delay: 0s}
+`
+
+// TestTriggerDagRetryCannotReplaceAFixedRun: with a fixed trigger_run_id a
+// retry cannot trigger a new run after the failed one: it fails on that
+// run again, and skip_when_already_exists (for a run that is not the
+// task's own) does not turn the failure into a skip.
+func TestTriggerDagRetryCannotReplaceAFixedRun(t *testing.T) {
+	databases(t, func(t *testing.T, dbURL func() string) {
+		h := startOn(t, dbURL(), map[string]string{"failing_target": failingTargetDAG, "retrying_fixed": retryingFixedDAG})
+		runID := h.trigger("retrying_fixed", nil)
+		if r := h.waitRun("retrying_fixed", runID); r.State != store.RunFailed {
+			t.Fatalf("retrying_fixed: %s (%s)", r.State, h.states("retrying_fixed", runID))
+		}
+		if ti := h.tis("retrying_fixed", runID)["go"]; ti.TryNumber != 2 || ti.State != store.StateFailed {
+			t.Errorf("go ended %s at try %d, want failed at try 2", ti.State, ti.TryNumber)
+		}
+		if log := h.log("retrying_fixed", runID, "go", 2); !strings.Contains(log, "ended failed (failed_states") {
+			t.Errorf("try 2's log:\n%s", log)
+		}
+	})
+}

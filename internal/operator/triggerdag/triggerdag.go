@@ -152,7 +152,12 @@ func retried(ctx context.Context, t *operator.Task, h *handle) error {
 	if err != nil && !errors.Is(err, operator.ErrDAGNotLoaded) {
 		return fmt.Errorf("read %s run %s of the earlier try: %w", h.DagID, runID, err)
 	}
-	if err == nil && !h.Reset && slices.Contains(h.Failed, info.State) {
+	// A new run that would reuse the failed run's id (a fixed
+	// trigger_run_id) or logical date cannot be created: the retry then
+	// fails on the failed run as before, and skip_when_already_exists,
+	// for a run that is not this task's, does not skip it.
+	replaceable := h.RunID != info.RunID && !h.LogicalDate.Equal(info.LogicalDate)
+	if err == nil && !h.Reset && replaceable && slices.Contains(h.Failed, info.State) {
 		fmt.Fprintf(t.Log, "sirocco: %s run %s, which an earlier try triggered, ended %s: try %d triggers a new run\n",
 			h.DagID, runID, info.State, t.TryNumber)
 		return nil

@@ -219,6 +219,38 @@ func TestRetryAfterAFailedRunTriggersAnew(t *testing.T) {
 	}
 }
 
+// TestRetryAfterAFailedRunItCannotReplace: a retry after the failed run
+// whose id (a fixed trigger_run_id) or logical date a new run would reuse
+// cannot trigger anew: it fails on that run as before, and
+// skip_when_already_exists, meant for a run that is not this task's, does
+// not turn the failure into a skip.
+func TestRetryAfterAFailedRunItCannotReplace(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	for name, args := range map[string]map[string]any{
+		"fixed run id":      {"trigger_run_id": "first"},
+		"same logical date": {"trigger_run_id": "second", "logical_date": "2026-01-02"},
+	} {
+		f := newFake()
+		f.runs["first"] = operator.RunInfo{DagID: "target", RunID: "first", State: "failed", LogicalDate: day}
+		var saved [][]byte
+		a := map[string]any{"trigger_dag_id": "target", "wait_for_completion": true, "poke_interval": "1ms",
+			"skip_when_already_exists": true}
+		for k, v := range args {
+			a[k] = v
+		}
+		tk := task(f, a, &saved)
+		tk.TryNumber = 2
+		tk.OwnXCom = func(_ context.Context, key string) ([]byte, bool, error) {
+			return []byte(`"first"`), key == "trigger_run_id", nil
+		}
+		_, err := Operator{}.Execute(t.Context(), tk)
+		if err == nil || errors.Is(err, operator.ErrSkip) || !strings.Contains(err.Error(), "ended failed") {
+			t.Errorf("%s: err %v, calls %v; want the try failed by run first", name, err, f.calls)
+		}
+	}
+}
+
 // TestResumeDoesNotTriggerTwice: a resumed try whose run exists only waits;
 // one whose crash came before the run was created creates it once.
 func TestResumeDoesNotTriggerTwice(t *testing.T) {
