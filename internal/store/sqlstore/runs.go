@@ -100,7 +100,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.DagRun, tis []store.Tas
 const analyzeAfter = 1000
 
 // insertTIs returns the statements inserting tis, in batches of
-// tiInsertBatch on PostgreSQL and one by one on SQLite.
+// tiInsertBatch on PostgreSQL and of sqliteInsertBatch on SQLite.
 func (s *Store) insertTIs(run store.DagRun, tis []store.TaskInstance) []stmt {
 	batch := tiInsertBatch
 	if !s.pg {
