@@ -178,16 +178,30 @@ func TestConnectionsNeverShowSecrets(t *testing.T) {
 }
 
 // Read-only commands never change the schema (a scheduler of another
-// version may be running on it); they say how to migrate instead.
+// version may be running on it); they say how to migrate instead. Where
+// there is no database file at all they create none (a second terminal
+// without SIROCCO_HOME would otherwise make an empty database beside the
+// scheduler's) and say which home they looked in (trial12 #10).
 func TestCommandsOtherThanMigrateDoNotMigrate(t *testing.T) {
 	home := t.TempDir()
 	s := &site{t: t, home: home, dags: home}
 	for _, args := range [][]string{{"dags", "list"}, {"connections", "list"}, {"tasks", "state", "d", "r"}} {
 		_, errOut, code := s.run(args...)
-		if code == 0 || !strings.Contains(errOut, "run `sirocco db migrate`") {
-			t.Errorf("sirocco %s on an unmigrated database: exit %d, stderr %q; want a failure saying to run db migrate",
+		if code == 0 || !strings.Contains(errOut, "run `sirocco db migrate`") || !strings.Contains(errOut, "no Sirocco database at "+home) {
+			t.Errorf("sirocco %s without a database: exit %d, stderr %q; want a failure naming the home and saying to run db migrate",
 				strings.Join(args, " "), code, errOut)
 		}
+		if _, err := os.Stat(filepath.Join(home, "sirocco.db")); err == nil {
+			t.Fatalf("sirocco %s created a database", strings.Join(args, " "))
+		}
+	}
+	// A database file without the schema (made by something else, or an
+	// older Sirocco's empty file) is not migrated either.
+	if err := os.WriteFile(filepath.Join(home, "sirocco.db"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := s.run("dags", "list"); code == 0 || !strings.Contains(errOut, "no Sirocco schema yet: run `sirocco db migrate`") {
+		t.Errorf("dags list on an empty database file: exit %d, stderr %q", code, errOut)
 	}
 	s.mustRun("db", "migrate")
 	s.mustRun("dags", "list")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -121,6 +122,9 @@ func (a *app) migrateStore(ctx context.Context, cfg config.Config) (store.Store,
 }
 
 func (a *app) openDatabase(ctx context.Context, cfg config.Config, migrate bool) (store.Store, error) {
+	if err := noDatabase(cfg, migrate); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Home, 0o755); err != nil {
 		return nil, fmt.Errorf("create home %s: %w", cfg.Home, err)
 	}
@@ -138,6 +142,23 @@ func (a *app) openDatabase(ctx context.Context, cfg config.Config, migrate bool)
 		return nil, fmt.Errorf("database %s: %w", config.RedactURL(cfg.DatabaseURL), err)
 	}
 	return st, nil
+}
+
+// noDatabase refuses to open a SQLite file that does not exist for a
+// command that does not migrate: opening would create an empty database
+// (and its home), and "run sirocco db migrate" would then lead a user who
+// only forgot SIROCCO_HOME in a second terminal to a second, empty
+// database beside the scheduler's.
+func noDatabase(cfg config.Config, migrate bool) error {
+	file, ok := sqlstore.SQLiteFile(cfg.DatabaseURL)
+	if migrate || !ok {
+		return nil
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("no Sirocco database at %s (home %s): point --home or SIROCCO_HOME at the home "+
+		"your scheduler uses, or make one here: run `sirocco db migrate` (standalone and scheduler also do)", file, cfg.Home)
 }
 
 // env bundles config, store and DAG bag for commands that need all three.

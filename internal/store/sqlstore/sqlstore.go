@@ -78,6 +78,20 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 }
 
+// SQLiteFile returns the file of a SQLite database URL (as Open reads it),
+// and false for PostgreSQL and for ":memory:", which have none.
+func SQLiteFile(url string) (string, bool) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return "", false
+	case strings.HasPrefix(url, "sqlite://"):
+		url = strings.TrimPrefix(url, "sqlite://")
+	case strings.Contains(url, "://"):
+		return "", false
+	}
+	return url, url != "" && url != ":memory:"
+}
+
 // OpenSQLite opens (creating if needed) the SQLite database file at path;
 // ":memory:" gives a private in-memory database on one connection, handy in
 // tests of other packages.
