@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,6 +219,28 @@ func TestNoStrayExitStatusLine(t *testing.T) {
 	}
 	if strings.Contains(errOut, "exit status") {
 		t.Errorf("dags validate printed a stray exit status line:\n%s", errOut)
+	}
+}
+
+// TestClosedPipeIsNoError: output into a reader that went away (`| head`)
+// ends the command quietly, as a killed writer (141), not with "Error:
+// ... broken pipe" (trial12 #11).
+func TestClosedPipeIsNoError(t *testing.T) {
+	s := newSite(t, nil)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // the reader is gone before the first write
+	cmd := exec.Command(binary, "config", "list", "-o", "yaml")
+	cmd.Env = s.env()
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &errb
+	err = cmd.Run()
+	w.Close()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 141 || errb.Len() != 0 {
+		t.Errorf("config list into a closed pipe: %v, stderr %q; want exit 141 and nothing on stderr", err, errb.String())
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -71,16 +73,38 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 
 // Execute runs the CLI and returns the process exit code.
 func Execute() int {
-	root := NewRoot(os.Stdout, os.Stderr)
+	stdout := &pipeWatch{w: os.Stdout}
+	root := NewRoot(stdout, os.Stderr)
 	if err := root.Execute(); err != nil {
 		var code exitCode
 		if errors.As(err, &code) {
 			return int(code) // the command has already said why
 		}
+		if stdout.broken.Load() {
+			// The reader went away (`| head`): nothing is wrong, and
+			// nothing would read the message; end as a killed writer.
+			return 141
+		}
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		return 1
 	}
 	return 0
+}
+
+// pipeWatch is stdout, noting a write that failed because its reader is
+// gone (EPIPE: SIGPIPE is caught, see main): encoders such as YAML's
+// report that error as text only, which errors.Is cannot recognise.
+type pipeWatch struct {
+	w      io.Writer
+	broken atomic.Bool
+}
+
+func (p *pipeWatch) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if errors.Is(err, syscall.EPIPE) {
+		p.broken.Store(true)
+	}
+	return n, err
 }
 
 // exitCode ends the process with a status after output was already printed.
