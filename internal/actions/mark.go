@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -41,6 +42,9 @@ func Mark(ctx context.Context, st store.Store, key store.TaskKey, to store.TaskS
 		return "", err
 	}
 	cur, err := st.GetTaskInstance(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("task instance %s: %w", instanceName(key), store.ErrNotFound) // the store's text names it again
+	}
 	if err != nil {
 		return "", fmt.Errorf("task instance %s: %w", instanceName(key), err)
 	}

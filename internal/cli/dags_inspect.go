@@ -319,16 +319,17 @@ func (a *app) dagsState() *cobra.Command {
 		Use: "state DAG_ID RUN_ID", Short: "Print a DAG run's state", Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := a.config()
+			e, err := a.openUnloaded(ctx)
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(ctx, cfg)
-			if err != nil {
-				return err
+			defer e.close()
+			run, err := e.st.GetRun(ctx, args[0], args[1])
+			if errors.Is(err, store.ErrNotFound) {
+				if missing := e.missingRun(ctx, args[0], args[1]); missing != "" {
+					return errors.New(missing)
+				}
 			}
-			defer st.Close()
-			run, err := st.GetRun(ctx, args[0], args[1])
 			if err != nil {
 				return fmt.Errorf("run %s of %s: %w", args[1], args[0], err)
 			}

@@ -149,25 +149,30 @@ func (a *app) tasksState() *cobra.Command {
 		Use: "state DAG_ID RUN_ID [TASK_ID]", Short: "Print task instance states of a run", Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			tis, err := st.ListTaskInstances(ctx, args[0], args[1])
-			if err != nil {
-				return err
-			}
 			if len(args) < 3 && mapIndex >= 0 {
 				return fmt.Errorf("--map-index names an instance of a task: give TASK_ID too")
 			}
+			e, err := a.openUnloaded(ctx)
+			if err != nil {
+				return err
+			}
+			defer e.close()
+			tis, err := e.st.ListTaskInstances(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if len(tis) == 0 {
+				// A run has its task instances from its creation: none
+				// means no such run (an empty table would pass for one).
+				if missing := e.missingRun(ctx, args[0], args[1]); missing != "" {
+					return errors.New(missing)
+				}
+			}
 			if len(args) == 3 {
 				key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
-				if tis, err = taskRows(tis, key, mapIndex >= 0, a.output == "table"); err != nil {
+				if tis, err = taskRows(tis, key, mapIndex >= 0, a.output == "table"); errors.Is(err, store.ErrNotFound) {
+					return e.instanceError(ctx, key, err)
+				} else if err != nil {
 					return err
 				}
 				if a.output == "table" {
@@ -314,17 +319,16 @@ func (a *app) tasksMark() *cobra.Command {
 			if err := actions.CheckMarkState(args[3]); err != nil {
 				return err
 			}
-			cfg, err := a.config()
+			e, err := a.openUnloaded(ctx)
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+			defer e.close()
 			key := store.TaskKey{DagID: args[0], RunID: args[1], TaskID: args[2]}.WithMapIndex(mapIndex)
-			was, err := actions.Mark(ctx, st, key, to, time.Now().UTC())
+			was, err := actions.Mark(ctx, e.st, key, to, time.Now().UTC())
+			if errors.Is(err, store.ErrNotFound) {
+				return e.instanceError(ctx, key, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -367,10 +371,9 @@ func (e *env) instanceError(ctx context.Context, key store.TaskKey, err error) e
 	}
 	hint := ""
 	mapped, known := taskMapping(ctx, e, key)
-	_, runErr := e.st.GetRun(ctx, key.DagID, key.RunID)
-	switch {
-	case errors.Is(runErr, store.ErrNotFound):
-		hint = fmt.Sprintf(" (DAG %s has no run %s)", key.DagID, key.RunID)
+	switch missing := e.missingRun(ctx, key.DagID, key.RunID); {
+	case missing != "":
+		hint = " (" + missing + ")"
 	case !known:
 		hint = fmt.Sprintf(" (the DAG %s as loaded has no task %s)", key.DagID, key.TaskID)
 	case mapped && !key.Mapped():
@@ -381,6 +384,22 @@ func (e *env) instanceError(ctx context.Context, key store.TaskKey, err error) e
 		hint = fmt.Sprintf(" (task %s is not mapped: leave out --map-index)", key.TaskID)
 	}
 	return fmt.Errorf("task instance %s/%s/%s%s: %w%s", key.DagID, key.RunID, key.TaskID, mapSuffix(key), store.ErrNotFound, hint)
+}
+
+// missingRun says what is missing when run runID of dagID cannot be read:
+// the DAG (neither loaded nor recorded by a scheduler) or only the run;
+// "" when the run is there.
+func (e *env) missingRun(ctx context.Context, dagID, runID string) string {
+	_, err := e.st.GetRun(ctx, dagID, runID)
+	if !errors.Is(err, store.ErrNotFound) {
+		return ""
+	}
+	if _, derr := e.st.GetDAG(ctx, dagID); errors.Is(derr, store.ErrNotFound) {
+		if e.bag.Reload() == nil && e.bag.DAGs()[dagID] == nil {
+			return "no DAG " + dagID
+		}
+	}
+	return fmt.Sprintf("DAG %s has no run %s", dagID, runID)
 }
 
 // mapSuffix is " [i]" naming a mapped instance in messages, "" otherwise.
