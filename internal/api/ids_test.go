@@ -176,6 +176,10 @@ func TestLogOfALongRunID(t *testing.T) {
 	if r := s.do("GET", path, nil); r.status != http.StatusOK || string(r.body) != "hello\n" {
 		t.Errorf("log: %d %q", r.status, r.body)
 	}
+	// A try that has not started says where the task is ("1 tries" read
+	// wrong, trial12).
+	later := "/api/v1/dags/etl/dagRuns/" + id + "/taskInstances/extract/logs/2"
+	wantProblem(t, "a later try", s.do("GET", later, nil), http.StatusNotFound, "is at try 1; try 2 has not started")
 }
 
 // TestLogJSONIsBounded: the JSON form of a log bigger than 1 MiB holds its

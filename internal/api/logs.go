@@ -35,7 +35,7 @@ func (s *server) getLog(w http.ResponseWriter, r *http.Request) error {
 		return notFound("Log", "task %s of run %s ended %s without running a try: %s", ti.TaskID, ti.RunID, ti.State, ti.Note)
 	}
 	if try > ti.TryNumber {
-		return notFound("Log", "task %s of run %s has had %d tries; try %d has not started", ti.TaskID, ti.RunID, ti.TryNumber, try)
+		return notFound("Log", "task %s of run %s is at try %d; try %d has not started", ti.TaskID, ti.RunID, ti.TryNumber, try)
 	}
 	path := tasklog.MapPath(s.o.Config.LogsDir(), ti.DagID, ti.RunID, ti.TaskID, ti.MapIndex(), try)
 	f, err := os.Open(path)

@@ -119,7 +119,7 @@ func (h *handler) newTail(r *http.Request) (*tail, error) {
 		return nil, fmt.Errorf("read task instance: %w", err)
 	}
 	if try > ti.TryNumber {
-		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("try %d of %s has not started (%d tries so far)", try, key.TaskID, ti.TryNumber)}
+		return nil, &httpError{http.StatusNotFound, fmt.Sprintf("try %d of %s has not started (the task is at try %d)", try, key.TaskID, ti.TryNumber)}
 	}
 	return &tail{h: h, key: key, try: try, offset: int64(from), tailBytes: int64(tailBytes),
 		path: tasklog.MapPath(h.o.Config.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), try)}, nil

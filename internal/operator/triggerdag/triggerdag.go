@@ -436,6 +436,9 @@ func wait(ctx context.Context, t *operator.Task, h handle) error {
 			return fmt.Errorf("%s run %s is gone (deleted while waiting)", h.DagID, h.RunID)
 		case errors.Is(err, operator.ErrDAGNotLoaded):
 			return fmt.Errorf("%s run %s is %s and will not run: %w", h.DagID, h.RunID, info.State, err)
+		case err != nil && ctx.Err() != nil:
+			// The try is ending (a timeout, a kill): the read failed for
+			// that, not for the database; the select below says why.
 		case err != nil:
 			fmt.Fprintf(t.Log, "sirocco: cannot read %s run %s (%v); trying again\n", h.DagID, h.RunID, err)
 		case slices.Contains(h.Failed, info.State):

@@ -49,9 +49,12 @@ func (f *fakeRuns) Trigger(_ context.Context, r operator.TriggerRequest) (operat
 	return info, nil
 }
 
-func (f *fakeRuns) Run(_ context.Context, _, runID string) (operator.RunInfo, error) {
+func (f *fakeRuns) Run(ctx context.Context, _, runID string) (operator.RunInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return operator.RunInfo{}, fmt.Errorf("get run %s: %w", runID, err) // as a read of the database would
+	}
 	x, ok := f.runs[runID]
 	if !ok {
 		return x, operator.ErrRunNotFound
@@ -248,6 +251,26 @@ func TestRetryAfterAFailedRunItCannotReplace(t *testing.T) {
 		if err == nil || errors.Is(err, operator.ErrSkip) || !strings.Contains(err.Error(), "ended failed") {
 			t.Errorf("%s: err %v, calls %v; want the try failed by run first", name, err, f.calls)
 		}
+	}
+}
+
+// TestWaitEndedByTheTryIsNoReadError: a wait cut by the try's own end
+// (execution_timeout) fails with that, and does not log the read the
+// deadline interrupted as a database error to try again (trial12 #13).
+func TestWaitEndedByTheTryIsNoReadError(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.onRead = func(string) string { return "running" }
+	var saved [][]byte
+	tk := task(f, map[string]any{"trigger_dag_id": "target", "wait_for_completion": true, "poke_interval": "1ms"}, &saved)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	_, err := Operator{}.Execute(ctx, tk)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err %v, want the deadline", err)
+	}
+	if log := tk.Log.(*bytes.Buffer).String(); strings.Contains(log, "trying again") {
+		t.Errorf("the log reports the interrupted read as an error:\n%s", log)
 	}
 }
 
