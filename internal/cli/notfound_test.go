@@ -24,6 +24,8 @@ func TestMissingPartsAreNamed(t *testing.T) {
 		{[]string{"tasks", "mark", "d", "r", "up", "success", "--map-index", "1"}, "task instance d/r/up [1]: not found (task up is not mapped: leave out --map-index)"},
 		{[]string{"dags", "state", "d", "r2"}, "DAG d has no run r2"},
 		{[]string{"dags", "state", "nodag", "r"}, "no DAG nodag"},
+		{[]string{"tasks", "logs", "d", "up", "r"}, "task instance d/up/r: not found (DAG d has no run up, but up is a task of it: the arguments are DAG_ID RUN_ID TASK_ID)"},
+		{[]string{"tasks", "mark", "d", "r", "up"}, "accepts 4 arg(s), received 3; usage: sirocco tasks mark DAG_ID RUN_ID TASK_ID success|failed|skipped [flags]"},
 	} {
 		_, err := run(t.Context(), c.args...)
 		if err == nil || err.Error() != c.want {

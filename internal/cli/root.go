@@ -68,7 +68,27 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		a.poolsCmd(), a.variablesCmd(), a.configCmd(), a.connectionsCmd(), a.kerberosCmd(), a.usersCmd(),
 		a.assetsCmd(),
 	)
+	withUsageOnArgs(root)
 	return root
+}
+
+// withUsageOnArgs makes a wrong number of arguments name the arguments a
+// command takes: cobra's own error ("accepts 4 arg(s), received 3") does
+// not say which one is missing, and usage is silenced for other errors.
+func withUsageOnArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		withUsageOnArgs(sub)
+	}
+	check := c.Args
+	if check == nil {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return fmt.Errorf("%w; usage: %s", err, cmd.UseLine())
+		}
+		return nil
+	}
 }
 
 // Execute runs the CLI and returns the process exit code.

@@ -372,6 +372,9 @@ func (e *env) instanceError(ctx context.Context, key store.TaskKey, err error) e
 	hint := ""
 	mapped, known := taskMapping(ctx, e, key)
 	switch missing := e.missingRun(ctx, key.DagID, key.RunID); {
+	case missing != "" && e.taskOf(ctx, key.DagID, key.RunID):
+		// Airflow 2's order was DAG TASK RUN.
+		hint = fmt.Sprintf(" (%s, but %s is a task of it: the arguments are DAG_ID RUN_ID TASK_ID)", missing, key.RunID)
 	case missing != "":
 		hint = " (" + missing + ")"
 	case !known:
@@ -400,6 +403,12 @@ func (e *env) missingRun(ctx context.Context, dagID, runID string) string {
 		}
 	}
 	return fmt.Sprintf("DAG %s has no run %s", dagID, runID)
+}
+
+// taskOf reports whether id is a task of DAG dagID as loaded.
+func (e *env) taskOf(ctx context.Context, dagID, id string) bool {
+	_, known := taskMapping(ctx, e, store.TaskKey{DagID: dagID, TaskID: id})
+	return known
 }
 
 // mapSuffix is " [i]" naming a mapped instance in messages, "" otherwise.
