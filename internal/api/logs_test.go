@@ -101,7 +101,7 @@ tasks:
 	if r := s.do("GET", logs+"2", nil, "Accept", "text/plain, application/json"); !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
 		t.Errorf("text first in Accept: %s", r.header.Get("Content-Type"))
 	}
-	wantProblem(t, "a try not started", s.do("GET", logs+"3", nil), http.StatusNotFound, "2 tries")
+	wantProblem(t, "a try not started", s.do("GET", logs+"3", nil), http.StatusNotFound, "is at try 2; try 3 has not started")
 	wantProblem(t, "try 0", s.do("GET", logs+"0", nil), http.StatusBadRequest, "task_try_number")
 	wantProblem(t, "try x", s.do("GET", logs+"x", nil), http.StatusBadRequest, "task_try_number")
 	wantProblem(t, "unknown task", s.do("GET", "/api/v1/dags/hello/dagRuns/r/taskInstances/zz/logs/1", nil), http.StatusNotFound, "zz")

@@ -60,6 +60,8 @@ func TestMappedTaskInstancePaths(t *testing.T) {
 	wantProblem(t, "index out of range", s.do("GET", path+"m/7", nil), http.StatusNotFound, "instance 7")
 	wantProblem(t, "not a number", s.do("GET", path+"m/x", nil), http.StatusBadRequest, "map_index")
 	wantProblem(t, "two indexes", s.do("GET", path+"m/0?map_index=1", nil), http.StatusBadRequest, "map_index")
+	// Airflow's user notes are not Sirocco's: say so, not "unknown field note" (trial12 #12).
+	wantProblem(t, "setNote", s.do("PATCH", path+"plain/setNote", map[string]any{"note": "mine"}), http.StatusNotFound, "no user notes")
 
 	r := s.do("PATCH", path+"m/1", map[string]any{"new_state": "success"})
 	if r.status != http.StatusOK || r.json(t)["state"] != "success" || r.json(t)["map_index"] != float64(1) {

@@ -199,6 +199,9 @@ func (s *server) taskInstance(r *http.Request) (store.DagRun, store.TaskInstance
 // {"new_state": "success"}. With "dry_run": true it only checks. Unlike
 // Airflow, dry_run defaults to false (see docs/decisions.md).
 func (s *server) patchTaskInstance(w http.ResponseWriter, r *http.Request) error {
+	if _, err := mapIndexParam(r); err != nil {
+		return err // before the body: .../setNote is no body error
+	}
 	var body struct {
 		NewState *string `json:"new_state"`
 		DryRun   bool    `json:"dry_run"`
@@ -244,6 +247,12 @@ func mapIndexParam(r *http.Request) (int, error) {
 	raw := cmp.Or(path, query)
 	if raw == "" {
 		return -1, nil
+	}
+	if path == "setNote" {
+		// Airflow's user notes: Sirocco's note is the scheduler's (why a
+		// task waits, or ended without a try), not a user's text.
+		return 0, notFound("setNote", "Sirocco keeps no user notes: a task instance's note is written by "+
+			"the scheduler (why it waits or ended without a try)")
 	}
 	i, err := strconv.Atoi(raw)
 	if err != nil || i < -1 {
