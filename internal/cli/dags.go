@@ -181,9 +181,13 @@ func (w runWatch) next(ctx context.Context) error {
 }
 
 // waitRun prints progress until the run ends; non-success is exit code 1.
+// A task instance that waits for the previous run (its note says why) is
+// said on stderr once per reason: a run held by the past does not move,
+// and its progress line alone does not say why.
 func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID string, w runWatch) error {
 	last := ""
 	stall := w.newStallWatch(time.Now())
+	notes := newWaitNotes(a.stderr)
 	for {
 		run, err := st.GetRun(ctx, d.ID, runID)
 		if err != nil {
@@ -197,6 +201,9 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 		if line != last {
 			fmt.Fprintln(a.stdout, line)
 			last = line
+		}
+		for _, ti := range tis {
+			notes.see(ti, func(why string) string { return instanceName(ti.TaskKey) + " waits: " + why })
 		}
 		if now := time.Now(); stall.due(run, tis, now) {
 			fmt.Fprintf(a.stderr, "Hint: %s\n", stallHint(ctx, st, d, run, now.Sub(stall.since), w.rescan, w.folder))

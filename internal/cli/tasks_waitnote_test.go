@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirocco-dev/sirocco/internal/dag"
 	"github.com/sirocco-dev/sirocco/internal/store"
 	"github.com/sirocco-dev/sirocco/internal/store/sqlstore"
 	"github.com/sirocco-dev/sirocco/internal/testenv"
@@ -18,6 +19,12 @@ import (
 // with a run r; run runs the CLI there, its stderr written to errOut.
 // note writes a task instance's note as the scheduler does.
 func waitHome(t *testing.T) (run func(ctx context.Context, errOut *syncBuffer, args ...string) (string, error), note func(task, why string)) {
+	run, note, _ = waitStore(t)
+	return run, note
+}
+
+// waitStore is waitHome with its store.
+func waitStore(t *testing.T) (run func(ctx context.Context, errOut *syncBuffer, args ...string) (string, error), note func(task, why string), st store.Store) {
 	t.Helper()
 	home := t.TempDir()
 	dags := filepath.Join(home, "dags")
@@ -46,11 +53,12 @@ func waitHome(t *testing.T) (run func(ctx context.Context, errOut *syncBuffer, a
 			t.Fatalf("%v: %v\n%s", args, err, out)
 		}
 	}
-	st, err := sqlstore.Open(t.Context(), db)
+	s, err := sqlstore.Open(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { s.Close() })
+	st = s
 	note = func(task, why string) {
 		t.Helper()
 		k := store.TaskKey{DagID: "d", RunID: "r", TaskID: task}
@@ -59,7 +67,7 @@ func waitHome(t *testing.T) (run func(ctx context.Context, errOut *syncBuffer, a
 			t.Fatalf("note of %s: %v, %v", task, ok, err)
 		}
 	}
-	return run, note
+	return run, note, st
 }
 
 // stderrIs waits until errOut says want exactly.
@@ -123,5 +131,36 @@ func TestLogsOfAMappedTaskThatWaitsForThePast(t *testing.T) {
 		stderrIs(t, "why per waits "+strings.Join(args, " "), errOut, "waiting for per to expand: "+why+"\n")
 		cancel()
 		<-done
+	}
+}
+
+// TestWaitSaysWhyTasksWait (trial12 T2): --wait's wait says on stderr why
+// each waiting task instance waits, once per reason, not on every poll.
+func TestWaitSaysWhyTasksWait(t *testing.T) {
+	_, note, st := waitStore(t)
+	why1 := "depends_on_past: load in the previous run p is failed, not success or skipped"
+	why2 := "depends_on_past: per [1] in the previous run p is failed, not success or skipped"
+	note("load", why1)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second) // a bound on a hang, not a wait
+	defer cancel()
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- (&app{stdout: out, stderr: errOut}).waitRun(ctx, st, &dag.DAG{ID: "d"}, "r", runWatch{poll: unwatchedPoll})
+	}()
+	first := "load waits: " + why1 + "\n"
+	stderrIs(t, "load's reason", errOut, first)
+	note("per", why2)
+	stderrIs(t, "load's reason once, then per's", errOut, first+"per waits: "+why2+"\n")
+	end := time.Now()
+	if ok, err := st.UpdateRun(t.Context(), store.RunUpdate{DagID: "d", RunID: "r", From: []store.RunState{store.RunQueued},
+		To: store.RunFailed, EndDate: &end}); err != nil || !ok {
+		t.Fatalf("end the run: %v, %v", ok, err)
+	}
+	if err := <-done; err == nil {
+		t.Errorf("--wait of a failed run: nil; want exit code 1")
+	}
+	if !strings.Contains(out.String(), "Run r failed") {
+		t.Errorf("--wait printed %q; want the run's end", out.String())
 	}
 }
