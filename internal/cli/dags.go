@@ -209,7 +209,7 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 			fmt.Fprintf(a.stderr, "Hint: %s\n", stallHint(ctx, st, d, run, now.Sub(stall.since), w.rescan, w.folder))
 		}
 		if run.State.Finished() {
-			fmt.Fprintf(a.stdout, "Run %s %s\n", runID, run.State)
+			fmt.Fprintf(a.stdout, "Run %s %s%s\n", runID, run.State, timedOut(d, run))
 			if !w.summary {
 				a.printNotes(tis)
 			}
@@ -222,6 +222,18 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 			return err
 		}
 	}
+}
+
+// timedOut is ": dagrun_timeout D exceeded" for a run of d that failed as
+// it went on longer than d's dagrun_timeout (the scheduler fails a run
+// only then before its tasks end), else nothing: the run records no
+// reason of its own.
+func timedOut(d *dag.DAG, run store.DagRun) string {
+	if d.DagrunTimeout <= 0 || run.State != store.RunFailed || run.StartDate.IsZero() || run.EndDate.IsZero() ||
+		run.EndDate.Sub(run.StartDate) <= d.DagrunTimeout {
+		return ""
+	}
+	return fmt.Sprintf(": dagrun_timeout %s exceeded", d.DagrunTimeout)
 }
 
 // printNotes lists the task instances of an ended run that carry a note:

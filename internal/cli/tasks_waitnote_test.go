@@ -164,3 +164,43 @@ func TestWaitSaysWhyTasksWait(t *testing.T) {
 		t.Errorf("--wait printed %q; want the run's end", out.String())
 	}
 }
+
+// TestWaitSaysTheRunTimedOut (trial12 T4): --wait's end says a run failed
+// by its dagrun_timeout timed out, and lists the note of a task the
+// timeout skipped (which says why it waited); a run that failed within
+// its timeout gets no such reason.
+func TestWaitSaysTheRunTimedOut(t *testing.T) {
+	_, note, st := waitStore(t)
+	start := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	end := start.Add(2 * time.Minute)
+	for _, u := range []store.RunUpdate{
+		{DagID: "d", RunID: "r", From: []store.RunState{store.RunQueued}, To: store.RunRunning, StartDate: &start},
+		{DagID: "d", RunID: "r", From: []store.RunState{store.RunRunning}, To: store.RunFailed, EndDate: &end},
+	} {
+		if ok, err := st.UpdateRun(t.Context(), u); err != nil || !ok {
+			t.Fatalf("run to %s: %v, %v", u.To, ok, err)
+		}
+	}
+	why := "dagrun_timeout 1m0s exceeded; it waited: depends_on_past: load in the previous run p is failed, not success or skipped"
+	note("load", why)
+	if ok, err := st.UpdateTask(t.Context(), store.TaskUpdate{Key: store.TaskKey{DagID: "d", RunID: "r", TaskID: "load"},
+		From: []store.TaskState{store.StateNone}, To: store.StateSkipped, EndDate: &end}); err != nil || !ok {
+		t.Fatalf("skip load: %v, %v", ok, err)
+	}
+	for _, tt := range []struct {
+		timeout time.Duration
+		end     string
+	}{
+		{time.Minute, "Run r failed: dagrun_timeout 1m0s exceeded\n"},
+		{time.Hour, "Run r failed\n"},
+		{0, "Run r failed\n"},
+	} {
+		out := &syncBuffer{}
+		err := (&app{stdout: out, stderr: out}).waitRun(t.Context(), st, &dag.DAG{ID: "d", DagrunTimeout: tt.timeout}, "r",
+			runWatch{poll: unwatchedPoll})
+		if err == nil || !strings.Contains(out.String(), tt.end) || !strings.Contains(out.String(), "load") ||
+			!strings.Contains(out.String(), why) {
+			t.Errorf("timeout %s: %v\n%s\nwant %q and load's note", tt.timeout, err, out.String(), tt.end)
+		}
+	}
+}
