@@ -181,9 +181,13 @@ func (w runWatch) next(ctx context.Context) error {
 }
 
 // waitRun prints progress until the run ends; non-success is exit code 1.
+// A task instance that waits for the previous run (its note says why) is
+// said on stderr once per reason: a run held by the past does not move,
+// and its progress line alone does not say why.
 func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID string, w runWatch) error {
 	last := ""
 	stall := w.newStallWatch(time.Now())
+	notes := newWaitNotes(a.stderr)
 	for {
 		run, err := st.GetRun(ctx, d.ID, runID)
 		if err != nil {
@@ -198,11 +202,14 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 			fmt.Fprintln(a.stdout, line)
 			last = line
 		}
+		for _, ti := range tis {
+			notes.see(ti, func(why string) string { return instanceName(ti.TaskKey) + " waits: " + why })
+		}
 		if now := time.Now(); stall.due(run, tis, now) {
 			fmt.Fprintf(a.stderr, "Hint: %s\n", stallHint(ctx, st, d, run, now.Sub(stall.since), w.rescan, w.folder))
 		}
 		if run.State.Finished() {
-			fmt.Fprintf(a.stdout, "Run %s %s\n", runID, run.State)
+			fmt.Fprintf(a.stdout, "Run %s %s%s\n", runID, run.State, timedOut(d, run))
 			if !w.summary {
 				a.printNotes(tis)
 			}
@@ -215,6 +222,18 @@ func (a *app) waitRun(ctx context.Context, st store.Store, d *dag.DAG, runID str
 			return err
 		}
 	}
+}
+
+// timedOut is ": dagrun_timeout D exceeded" for a run of d that failed as
+// it went on longer than d's dagrun_timeout (the scheduler fails a run
+// only then before its tasks end), else nothing: the run records no
+// reason of its own.
+func timedOut(d *dag.DAG, run store.DagRun) string {
+	if d.DagrunTimeout <= 0 || run.State != store.RunFailed || run.StartDate.IsZero() || run.EndDate.IsZero() ||
+		run.EndDate.Sub(run.StartDate) <= d.DagrunTimeout {
+		return ""
+	}
+	return fmt.Sprintf(": dagrun_timeout %s exceeded", d.DagrunTimeout)
 }
 
 // printNotes lists the task instances of an ended run that carry a note:

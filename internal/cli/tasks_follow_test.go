@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,7 @@ func TestFollowKeepsARescheduledSensorsTry(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a bound on a hang, not a wait
 		defer cancel()
-		done <- (&app{stdout: &out}).followLog(ctx, polled, logs, k, 1)
+		done <- (&app{stdout: &out}).followLog(ctx, polled, logs, k, 1, newWaitNotes(io.Discard))
 	}()
 	select {
 	case err := <-done:
@@ -173,7 +174,7 @@ func TestFollowAPlaceholderThatExpands(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a bound on a hang, not a wait
 		defer cancel()
-		done <- (&app{stdout: &bytes.Buffer{}}).followLog(ctx, polled, filepath.Join(home, "logs"), k, 1)
+		done <- (&app{stdout: &bytes.Buffer{}}).followLog(ctx, polled, filepath.Join(home, "logs"), k, 1, newWaitNotes(io.Discard))
 	}()
 	<-polled.seen // it saw the placeholder waiting
 	if ok, err := st.ExpandTask(t.Context(), k, ph.Version, 2, time.Now()); err != nil || !ok {

@@ -48,7 +48,7 @@ func (a *app) tasksLogs() *cobra.Command {
 				return notStarted(ti)
 			}
 			if follow {
-				return a.followLog(ctx, e.st, e.cfg.LogsDir(), key, max(n, 1))
+				return a.followLog(ctx, e.st, e.cfg.LogsDir(), key, max(n, 1), newWaitNotes(a.stderr))
 			}
 			data, err := os.ReadFile(tasklog.MapPath(e.cfg.LogsDir(), key.DagID, key.RunID, key.TaskID, key.MapIndex(), n))
 			if os.IsNotExist(err) {
@@ -78,11 +78,11 @@ func (a *app) logInstance(ctx context.Context, e *env, key store.TaskKey, follow
 		// Its one instance is not instance N: do not wait for one.
 		err = ended("task %s is not mapped: its log is named without --map-index", key.TaskID)
 	case errors.Is(err, store.ErrNotFound) && key.Mapped():
-		ti, err = waitInstance(ctx, e.st, key, err, follow)
+		ti, err = waitInstance(ctx, e.st, key, err, follow, newWaitNotes(a.stderr))
 	case err == nil && !key.Mapped() && !ti.State.Finished() && (ti.TryNumber == 0 || !logExists(e, ti)) && a.mappedTask(ctx, e, key):
 		// A placeholder cleared after a list that became empty skipped
 		// it keeps the old instance 0's tries, whose logs are not its own.
-		err = placeholderLog(ctx, e.st, ti, follow)
+		err = placeholderLog(ctx, e.st, ti, follow, newWaitNotes(a.stderr))
 	case err == nil && !key.Mapped() && ti.State.Finished() && ti.TryNumber > 0 && !logExists(e, ti) && a.mappedTask(ctx, e, key):
 		// A placeholder skipped by a clear over a list that became empty
 		// is the old instance 0: its tries are that instance's, and so
@@ -151,13 +151,13 @@ func taskMapping(ctx context.Context, e *env, key store.TaskKey) (mapped, known 
 // placeholderLog answers `tasks logs` of a mapped task named without a map
 // index before it expanded: it has no log of its own. With follow it
 // waits until the task expands (then says to name an instance) or ends
-// without expanding (then says why).
-func placeholderLog(ctx context.Context, st store.Store, ph store.TaskInstance, follow bool) error {
+// without expanding (then says why), saying on notes why it waits.
+func placeholderLog(ctx context.Context, st store.Store, ph store.TaskInstance, follow bool, notes *waitNotes) error {
 	if !follow {
-		return ended("task %s is mapped and has not expanded yet (state %s); its instances' logs are named with "+
-			"--map-index N, and --follow waits for one", ph.TaskID, stateName(ph.State))
+		return ended("task %s is mapped and has not expanded yet (state %s)%s; its instances' logs are named with "+
+			"--map-index N, and --follow waits for one", ph.TaskID, stateName(ph.State), noteSuffix(ph))
 	}
-	last, expanded, err := waitPlaceholder(ctx, st, ph.TaskKey)
+	last, expanded, err := waitPlaceholder(ctx, st, ph.TaskKey, notes)
 	switch {
 	case err != nil:
 		return err
@@ -172,7 +172,7 @@ func placeholderLog(ctx context.Context, st store.Store, ph store.TaskInstance, 
 // unfinished), follow waits for the expansion and reads it; when it ended
 // without expanding, noTry says why. missing is the error of the first
 // read, returned when the task has no placeholder either.
-func waitInstance(ctx context.Context, st store.Store, key store.TaskKey, missing error, follow bool) (store.TaskInstance, error) {
+func waitInstance(ctx context.Context, st store.Store, key store.TaskKey, missing error, follow bool, notes *waitNotes) (store.TaskInstance, error) {
 	ph, err := st.GetTaskInstance(ctx, key.WithMapIndex(-1))
 	switch {
 	case err != nil:
@@ -180,9 +180,10 @@ func waitInstance(ctx context.Context, st store.Store, key store.TaskKey, missin
 	case ph.State.Finished():
 		return ph, noTry(ph)
 	case !follow:
-		return ph, ended("task %s has not expanded yet (state %s); use --follow to wait for its instance [%d]", key.TaskID, stateName(ph.State), key.MapIndex())
+		return ph, ended("task %s has not expanded yet (state %s)%s; use --follow to wait for its instance [%d]",
+			key.TaskID, stateName(ph.State), noteSuffix(ph), key.MapIndex())
 	}
-	last, expanded, err := waitPlaceholder(ctx, st, ph.TaskKey)
+	last, expanded, err := waitPlaceholder(ctx, st, ph.TaskKey, notes)
 	switch {
 	case err != nil:
 		return store.TaskInstance{}, err
@@ -194,8 +195,8 @@ func waitInstance(ctx context.Context, st store.Store, key store.TaskKey, missin
 
 // waitPlaceholder polls the placeholder k of a mapped task until it is
 // gone (the task expanded: expanded is true) or finished (it ended
-// without expanding: last is how).
-func waitPlaceholder(ctx context.Context, st store.Store, k store.TaskKey) (last store.TaskInstance, expanded bool, err error) {
+// without expanding: last is how), saying on notes why it waits.
+func waitPlaceholder(ctx context.Context, st store.Store, k store.TaskKey, notes *waitNotes) (last store.TaskInstance, expanded bool, err error) {
 	for {
 		last, err = st.GetTaskInstance(ctx, k)
 		if errors.Is(err, store.ErrNotFound) {
@@ -204,6 +205,7 @@ func waitPlaceholder(ctx context.Context, st store.Store, k store.TaskKey) (last
 		if err != nil || last.State.Finished() {
 			return last, false, err
 		}
+		notes.see(last, func(why string) string { return fmt.Sprintf("waiting for %s to expand: %s", k.TaskID, why) })
 		select {
 		case <-ctx.Done():
 			return last, false, ctx.Err()
@@ -215,8 +217,9 @@ func waitPlaceholder(ctx context.Context, st store.Store, k store.TaskKey) (last
 // followLog prints try n's log of k as it grows until the try ends. A
 // task that ends without reaching try n (skipped, upstream_failed, a
 // mapped task that could not expand) ends the wait with noTry; one that
-// reached it without leaving its log, with noLog.
-func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k store.TaskKey, n int) error {
+// reached it without leaving its log, with noLog. While the task has not
+// started, notes says why it waits (its note), once per reason.
+func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k store.TaskKey, n int, notes *waitNotes) error {
 	var last store.TaskInstance
 	var readErr error // the instance could not be read: gone (a placeholder that expanded), or the store failed
 	short := func() bool { return last.State.Finished() && last.TryNumber < n }
@@ -227,6 +230,7 @@ func (a *app) followLog(ctx context.Context, st store.Store, logsDir string, k s
 			return true
 		}
 		last = cur
+		notes.see(cur, func(why string) string { return fmt.Sprintf("waiting for %s to start: %s", instName(k), why) })
 		return short() || cur.TryNumber > n || cur.TryNumber == n && !tryGoesOn(cur)
 	}
 	path := tasklog.MapPath(logsDir, k.DagID, k.RunID, k.TaskID, k.MapIndex(), n)
@@ -260,6 +264,15 @@ func tryGoesOn(ti store.TaskInstance) bool {
 		return ti.Pokes > 0
 	}
 	return false
+}
+
+// noteSuffix is ": note" for an instance with a note, to put after its
+// state in a message (why it waits), else nothing.
+func noteSuffix(ti store.TaskInstance) string {
+	if ti.Note == "" {
+		return ""
+	}
+	return ": " + ti.Note
 }
 
 // notStarted is the answer of `tasks logs` for a task that has not run a

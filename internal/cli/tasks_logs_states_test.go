@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,7 +81,7 @@ func TestFollowEndsWithTheTryNotTheNextOne(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second) // a bound on a hang, not a wait
 	defer cancel()
 	var out bytes.Buffer
-	err := (&app{stdout: &out}).followLog(ctx, st, logs, k, 1)
+	err := (&app{stdout: &out}).followLog(ctx, st, logs, k, 1, newWaitNotes(io.Discard))
 	if ctx.Err() != nil || err != nil || out.String() != "try 1\n" {
 		t.Errorf("--follow of try 1 while try 2 is queued: %v (waited: %v), printed %q; want try 1's log at once", err, ctx.Err(), out.String())
 	}
@@ -91,7 +92,9 @@ func TestFollowEndsWithTheTryNotTheNextOne(t *testing.T) {
 	set(store.TaskUpdate{To: store.StateQueued})
 	polled := &nthRead{Store: st, n: 2, seen: make(chan struct{})}
 	done := make(chan error, 1)
-	go func() { done <- (&app{stdout: &syncBuffer{}}).followLog(ctx, polled, logs, k, 1) }()
+	go func() {
+		done <- (&app{stdout: &syncBuffer{}}).followLog(ctx, polled, logs, k, 1, newWaitNotes(io.Discard))
+	}()
 	select {
 	case err := <-done:
 		t.Fatalf("--follow returned while the sensor's try is queued for its next poke: %v", err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,9 +80,9 @@ func TestLogsOfAMappedTaskBeforeItExpands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second) // a bound on a hang, not a wait
 	defer cancel()
 	hint, inst := make(chan error, 1), make(chan error, 1)
-	go func() { hint <- placeholderLog(ctx, polled, ph, true) }()
+	go func() { hint <- placeholderLog(ctx, polled, ph, true, newWaitNotes(io.Discard)) }()
 	go func() {
-		_, err := waitInstance(ctx, polledOne, k.WithMapIndex(1), store.ErrNotFound, true)
+		_, err := waitInstance(ctx, polledOne, k.WithMapIndex(1), store.ErrNotFound, true, newWaitNotes(io.Discard))
 		inst <- err
 	}()
 	<-polled.seen

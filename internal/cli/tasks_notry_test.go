@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,7 @@ func TestLogsOfATaskThatRanNoTry(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		done <- (&app{stdout: &bytes.Buffer{}}).followLog(ctx, polled, filepath.Join(home, "logs"), key("later"), 1)
+		done <- (&app{stdout: &bytes.Buffer{}}).followLog(ctx, polled, filepath.Join(home, "logs"), key("later"), 1, newWaitNotes(io.Discard))
 	}()
 	<-polled.seen // it saw the task waiting
 	set("later", store.StateUpstreamFailed, "")

@@ -106,6 +106,9 @@ type Plan struct {
 	// their pool does not exist or is smaller than their pool_slots. The
 	// loop warns about them, as Airflow's scheduler does.
 	Unschedulable []Unschedulable
+	// TimedOut lists the runs the plan fails for their dagrun_timeout, and
+	// the timeout, which the loop's log line of the run's end gives.
+	TimedOut map[runKey]time.Duration
 }
 
 // Unschedulable is a ready task its pool can never hold.
@@ -203,7 +206,7 @@ func Decide(s Snapshot) Plan {
 		}
 		if d.DagrunTimeout > 0 && !r.StartDate.IsZero() {
 			if now.Sub(r.StartDate) > d.DagrunTimeout {
-				p.timeoutRun(s, r, tis, now)
+				p.timeoutRun(s, r, tis, now, d.DagrunTimeout)
 				continue
 			}
 			p.wakeAt(r.StartDate.Add(d.DagrunTimeout + time.Millisecond))
@@ -443,16 +446,23 @@ func (p *Plan) finish(ti *store.TaskInstance, to store.TaskState, now time.Time)
 }
 
 // timeoutRun fails a run past its dagrun_timeout: running tries are killed,
-// tasks that have not started are skipped, as Airflow does.
+// tasks that have not started are skipped, as Airflow does. A skipped
+// task's note says the timeout skipped it, and why it was waiting if the
+// previous run held it: the note is the only place that is kept, and
+// `--wait`'s end and `tasks logs` give it. A user's note stays.
 //
 // A running try whose worker is gone has no executor to kill it: one with
 // remote work (a cluster driver) is adopted, and the adopting executor
 // stops that work because the run has ended; one without is failed.
-func (p *Plan) timeoutRun(s Snapshot, r store.DagRun, tis []*store.TaskInstance, now time.Time) {
+func (p *Plan) timeoutRun(s Snapshot, r store.DagRun, tis []*store.TaskInstance, now time.Time, timeout time.Duration) {
 	end := now
 	p.RunUpdates = append(p.RunUpdates, store.RunUpdate{
 		DagID: r.DagID, RunID: r.RunID, From: []store.RunState{store.RunRunning}, To: store.RunFailed, EndDate: &end,
 	})
+	if p.TimedOut == nil {
+		p.TimedOut = map[runKey]time.Duration{}
+	}
+	p.TimedOut[runKey{r.DagID, r.RunID}] = timeout
 	for _, ti := range tis {
 		switch ti.State {
 		case store.StateRunning:
@@ -468,6 +478,7 @@ func (p *Plan) timeoutRun(s Snapshot, r store.DagRun, tis []*store.TaskInstance,
 		case store.StateNone, store.StateScheduled, store.StateQueued, store.StateUpForRetry, store.StateUpForReschedule:
 			p.TaskUpdates = append(p.TaskUpdates, store.TaskUpdate{
 				Key: ti.TaskKey, From: []store.TaskState{ti.State}, To: store.StateSkipped, EndDate: &end,
+				Note: timeoutNote(ti, timeout),
 			})
 		case store.StateRestarting:
 			// Cleared while it ran: it would run again, but the run is over.

@@ -565,7 +565,12 @@ func (l *Loop) apply(ctx context.Context, snap Snapshot, plan Plan, outs []*outc
 			continue
 		}
 		if ok && u.To.Finished() {
-			log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
+			if to, ok := plan.TimedOut[runKey{u.DagID, u.RunID}]; ok {
+				log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To,
+					"reason", fmt.Sprintf("dagrun_timeout %s exceeded", to))
+			} else {
+				log.Info("run finished", "dag_id", u.DagID, "run_id", u.RunID, "state", u.To)
+			}
 			if len(u.Notify) > 0 {
 				l.notifyOutbox()
 			}

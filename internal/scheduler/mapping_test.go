@@ -99,25 +99,35 @@ func TestDecideMaxActiveTIsPerDAG(t *testing.T) {
 }
 
 func TestPastStateCountsEveryInstance(t *testing.T) {
-	states := map[string]store.TaskState{}
-	for _, st := range []store.TaskState{store.StateSuccess, store.StateFailed, store.StateSuccess} {
-		addPastState(states, &store.TaskInstance{TaskKey: store.TaskKey{TaskID: "m"}, State: st})
+	states := map[string]PrevState{}
+	for i, st := range []store.TaskState{store.StateSuccess, store.StateFailed, store.StateSuccess} {
+		addPastState(states, &store.TaskInstance{TaskKey: store.TaskKey{TaskID: "m"}.WithMapIndex(i), State: st})
 	}
-	if states["m"] != store.StateFailed {
-		t.Fatalf("the previous run's mapped task is %q; want failed (one instance failed)", states["m"])
+	if states["m"].State != store.StateFailed {
+		t.Fatalf("the previous run's mapped task is %q; want failed (one instance failed)", states["m"].State)
+	}
+	// The reason names the instance that failed, not the whole task
+	// (trial12 T3): its other instances succeeded.
+	d := testDAG(t, "d", "@daily", "m")
+	task := *d.Task("m")
+	task.DependsOnPast = true
+	got := CheckPastDep(d, &task, true, "p1", states)
+	want := "depends_on_past: m [1] in the previous run p1 is failed, not success or skipped"
+	if got.Met || got.Reason != want || !IsPastNote(got.Reason) {
+		t.Fatalf("reason %+v; want %q", got, want)
 	}
 }
 
 // TestPastStateLeavesRemovedInstancesOut: an instance removed when the
 // task expanded again over a shorter list does not hold depends_on_past.
 func TestPastStateLeavesRemovedInstancesOut(t *testing.T) {
-	states := map[string]store.TaskState{}
+	states := map[string]PrevState{}
 	for i, st := range []store.TaskState{store.StateSuccess, store.StateRemoved} {
 		k := store.TaskKey{TaskID: "m"}.WithMapIndex(i)
 		addPastState(states, &store.TaskInstance{TaskKey: k, State: st})
 	}
-	if states["m"] != store.StateSuccess {
-		t.Fatalf("the previous run's mapped task is %q; want success", states["m"])
+	if states["m"].State != store.StateSuccess {
+		t.Fatalf("the previous run's mapped task is %q; want success", states["m"].State)
 	}
 }
 

@@ -18,14 +18,30 @@ type PastDep struct {
 	Reason string
 }
 
+// PrevState is a task's state in the previous run. A mapped task's is
+// that of its first instance not done (success or skipped), Inst, which
+// a reason names ("per [1]"): its other instances may well be done.
+type PrevState struct {
+	State store.TaskState
+	Inst  store.TaskKey
+}
+
+// name is how a reason names the task id's instance that gives its state.
+func (p PrevState) name(id string) string {
+	if p.Inst.TaskID == "" || !p.Inst.Mapped() {
+		return id
+	}
+	return fmt.Sprintf("%s [%d]", id, p.Inst.MapIndex())
+}
+
 // CheckPastDep applies Airflow's PrevDagrunDep to task t of DAG d, whose
 // run's previous run (by logical date) is prevRun with task instances
 // prev (by task id); hasPrev false means the run is the DAG's first.
-func CheckPastDep(d *dag.DAG, t *dag.Task, hasPrev bool, prevRun string, prev map[string]store.TaskState) PastDep {
+func CheckPastDep(d *dag.DAG, t *dag.Task, hasPrev bool, prevRun string, prev map[string]PrevState) PastDep {
 	if !hasPrev {
 		return PastDep{Met: true, Reason: "the first run of the DAG does not wait for a previous one"}
 	}
-	st, ok := prev[t.ID]
+	ps, ok := prev[t.ID]
 	if !ok {
 		if t.IgnoreFirstDependsOnPast {
 			return PastDep{Met: true, Reason: "the previous run has no instance of the task (ignore_first_depends_on_past)"}
@@ -33,17 +49,17 @@ func CheckPastDep(d *dag.DAG, t *dag.Task, hasPrev bool, prevRun string, prev ma
 		return PastDep{Reason: fmt.Sprintf("depends_on_past: the previous run %s has no instance of %s "+
 			"(set ignore_first_depends_on_past to run it anyway, or mark this one)", prevRun, t.ID)}
 	}
-	if !pastDone(st) {
+	if !pastDone(ps.State) {
 		return PastDep{Reason: fmt.Sprintf("depends_on_past: %s in the previous run %s is %s, not success or skipped",
-			t.ID, prevRun, stateName(st))}
+			ps.name(t.ID), prevRun, stateName(ps.State))}
 	}
 	if !t.WaitForDownstream {
 		return PastDep{Met: true}
 	}
 	for _, down := range d.Downstream(t.ID) {
-		if ds, ok := prev[down]; !ok || !pastDone(ds) {
+		if ds, ok := prev[down]; !ok || !pastDone(ds.State) {
 			return PastDep{Reason: fmt.Sprintf("wait_for_downstream: %s in the previous run %s is %s, not success or skipped",
-				down, prevRun, stateName(ds))}
+				ds.name(down), prevRun, stateName(ds.State))}
 		}
 	}
 	return PastDep{Met: true}
@@ -145,7 +161,7 @@ func (l *Loop) pastDeps(ctx context.Context, snap Snapshot) (out map[store.TaskK
 
 // previousRun returns the run before r and its task states, or has
 // false when r is the DAG's first.
-func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (store.DagRun, map[string]store.TaskState, bool, error) {
+func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (store.DagRun, map[string]PrevState, bool, error) {
 	prev, err := l.opts.Store.PreviousRun(ctx, r.DagID, r.LogicalDate)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.DagRun{}, nil, false, nil
@@ -153,7 +169,7 @@ func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (
 	if err != nil {
 		return store.DagRun{}, nil, false, err
 	}
-	states := map[string]store.TaskState{}
+	states := map[string]PrevState{}
 	if l.active.runs[runKey{prev.DagID, prev.RunID}] {
 		for i := range snap.TIs {
 			if ti := &snap.TIs[i]; ti.DagID == prev.DagID && ti.RunID == prev.RunID {
@@ -174,15 +190,15 @@ func (l *Loop) previousRun(ctx context.Context, snap Snapshot, r store.DagRun) (
 
 // addPastState records ti's state as its task's in the previous run: a
 // mapped task counts every instance, so any instance not done (success or
-// skipped) is the task's state.
-func addPastState(states map[string]store.TaskState, ti *store.TaskInstance) {
+// skipped) is the task's state, and the reason names that instance.
+func addPastState(states map[string]PrevState, ti *store.TaskInstance) {
 	if ti.State == store.StateRemoved && ti.Mapped() {
 		return // beyond its task's list: not one of its instances
 	}
-	if cur, ok := states[ti.TaskID]; ok && !pastDone(cur) {
+	if cur, ok := states[ti.TaskID]; ok && !pastDone(cur.State) {
 		return
 	}
-	states[ti.TaskID] = ti.State
+	states[ti.TaskID] = PrevState{State: ti.State, Inst: ti.TaskKey}
 }
 
 // pastDependentDAG reports whether d has a depends_on_past or

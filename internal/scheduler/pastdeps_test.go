@@ -45,11 +45,20 @@ func TestCheckPastDep(t *testing.T) {
 	for _, tt := range tests {
 		task := *d.Task("b")
 		task.DependsOnPast, task.WaitForDownstream, task.IgnoreFirstDependsOnPast = true, tt.wait, tt.first
-		got := CheckPastDep(d, &task, tt.hasPrev, "p", tt.prev)
+		got := CheckPastDep(d, &task, tt.hasPrev, "p", prevStates(tt.prev))
 		if got.Met != tt.met || !strings.Contains(got.Reason, tt.reason) {
 			t.Errorf("%s: %+v, want met %v reason ~%q", tt.name, got, tt.met, tt.reason)
 		}
 	}
+}
+
+// prevStates makes a previous run's task states, one instance per task.
+func prevStates(m map[string]store.TaskState) map[string]PrevState {
+	out := map[string]PrevState{}
+	for id, st := range m {
+		out[id] = PrevState{State: st, Inst: store.TaskKey{TaskID: id}}
+	}
+	return out
 }
 
 // TestDecideHoldsPastDependentTasks: a depends_on_past task whose trigger

@@ -2,7 +2,9 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
@@ -113,4 +115,18 @@ func (l *Loop) pastDependentTask(snap Snapshot, k store.TaskKey) bool {
 	}
 	t := d.Task(k.TaskID)
 	return t != nil && t.PastDependent()
+}
+
+// timeoutNote is the note of ti, skipped as its run exceeded timeout: the
+// timeout, then the reason it waited for the previous run, if it did.
+// A note that is not Sirocco's reason to wait (a user's) is kept (nil).
+func timeoutNote(ti *store.TaskInstance, timeout time.Duration) *string {
+	if ti.Note != "" && !IsPastNote(ti.Note) {
+		return nil
+	}
+	n := fmt.Sprintf("dagrun_timeout %s exceeded", timeout)
+	if ti.Note != "" {
+		n += "; it waited: " + ti.Note
+	}
+	return &n
 }

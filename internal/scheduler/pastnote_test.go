@@ -19,9 +19,9 @@ func TestPastNoteUpdate(t *testing.T) {
 	d := testDAG(t, "d", "none", "a", "b:a")
 	d.Task("a").WaitForDownstream = true
 	waits := []PastDep{
-		CheckPastDep(d, d.Task("a"), true, "r1", map[string]store.TaskState{}),
-		CheckPastDep(d, d.Task("a"), true, "r1", map[string]store.TaskState{"a": store.StateFailed}),
-		CheckPastDep(d, d.Task("a"), true, "r1", map[string]store.TaskState{"a": store.StateSuccess, "b": store.StateNone}),
+		CheckPastDep(d, d.Task("a"), true, "r1", prevStates(map[string]store.TaskState{})),
+		CheckPastDep(d, d.Task("a"), true, "r1", prevStates(map[string]store.TaskState{"a": store.StateFailed})),
+		CheckPastDep(d, d.Task("a"), true, "r1", prevStates(map[string]store.TaskState{"a": store.StateSuccess, "b": store.StateNone})),
 	}
 	for _, dep := range waits {
 		if dep.Met || !IsPastNote(dep.Reason) {

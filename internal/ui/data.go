@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/sirocco-dev/sirocco/internal/dag"
+	"github.com/sirocco-dev/sirocco/internal/scheduler"
 	"github.com/sirocco-dev/sirocco/internal/store"
 )
 
@@ -279,6 +280,10 @@ type tiJSON struct {
 	Instances []instanceJSON `json:"instances,omitempty"`
 	// Note says why the instance ended without a try (store.TaskInstance.Note).
 	Note string `json:"note,omitempty"`
+	// Waits is why the instance has not started when the previous run
+	// holds it (its note, a depends_on_past reason): a mapped task's
+	// banner then says so rather than that its upstream tasks hold it.
+	Waits string `json:"waits,omitempty"`
 }
 
 // apiTaskInstance answers one task instance for its page: ?map_index=
@@ -305,6 +310,9 @@ func (h *handler) apiTaskInstance(w http.ResponseWriter, r *http.Request) {
 	out := tiJSON{DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, State: string(ti.State), TryNumber: ti.TryNumber,
 		MaxTries: ti.MaxTries, Start: stamp(ti.StartDate), End: stamp(ti.EndDate), Hostname: ti.Hostname, Pool: ti.Pool,
 		Queue: ti.Queue, Finished: ti.State.Finished(), MapIndex: ti.MapIndex(), Mapped: ti.Mapped(), Note: ti.Note}
+	if ti.State == store.StateNone && scheduler.IsPastNote(ti.Note) {
+		out.Waits = ti.Note
+	}
 	out.Handle, out.HandleSource = handleOf(h.o.Config.LogsDir(), ti)
 	if out.Rendered, err = h.maskRendered(r, ti.Rendered); err != nil {
 		h.fail(w, err)

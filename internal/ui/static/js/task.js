@@ -98,6 +98,9 @@ function placeholderNote(t) {
   if (t.finished) {
     return `A mapped task: it ended ${stateName(t.state)} without expanding, so it has no instance${t.note ? ' (see its note)' : ''}.`;
   }
+  if (t.waits) {
+    return `A mapped task: it has not expanded yet, as it waits for the previous run: ${t.waits}. It does once that run allows it, one instance per element.`;
+  }
   return 'A mapped task: it has not expanded yet. It does once its upstream tasks are done, one instance per element.';
 }
 
