@@ -204,13 +204,9 @@ func Decide(s Snapshot) Plan {
 		default:
 			continue
 		}
-		if d.DagrunTimeout > 0 && !r.StartDate.IsZero() {
-			if now.Sub(r.StartDate) > d.DagrunTimeout {
-				p.timeoutRun(s, r, tis, now, d.DagrunTimeout)
-				continue
-			}
-			p.wakeAt(r.StartDate.Add(d.DagrunTimeout + time.Millisecond))
-		}
+		// A run whose tasks have all finished is judged on them first: a
+		// mark reopens a finished run with its start date kept, and the
+		// timeout would otherwise fail it for the time since it started.
 		if done, state := runOutcome(d, tis); done {
 			end := now
 			p.RunUpdates = append(p.RunUpdates, store.RunUpdate{
@@ -218,6 +214,13 @@ func Decide(s Snapshot) Plan {
 				To: state, EndDate: &end, Tasks: store.SeeTasks(tis),
 			})
 			continue
+		}
+		if d.DagrunTimeout > 0 && !r.StartDate.IsZero() {
+			if now.Sub(r.StartDate) > d.DagrunTimeout {
+				p.timeoutRun(s, r, tis, now, d.DagrunTimeout)
+				continue
+			}
+			p.wakeAt(r.StartDate.Add(d.DagrunTimeout + time.Millisecond))
 		}
 		candidates = append(candidates, p.evaluateRun(s, d, r, tis)...)
 	}
